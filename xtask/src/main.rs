@@ -1,1 +1,50 @@
-fn main() {}
+//! edgeturn's task runner: `cargo xtask <task>`. Every task installs what it needs first
+//! (pinned, idempotent), so on a fresh machine `cargo xtask run` and `cargo xtask test` are
+//! the whole set-up.
+
+mod setup;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <task>
+
+  run            build everything and run the whole system locally (edge in workerd with
+                 local D1, relay on loopback, web page); Ctrl-C stops it
+  test           install what is missing, then run every test (what CI runs)
+  setup          only the pinned, idempotent installs
+  bench-token    criterion benchmark of shared-token seal and open+validate
+  fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = util::root();
+    let (task, rest) = match args.split_first() {
+        Some((t, r)) => (t.as_str(), r),
+        None => {
+            eprint!("{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match task {
+        "setup" => setup::setup(&root),
+        "test" => test::test(&root, rest),
+        "bench-token" => test::bench_token(&root),
+        "fuzz" => test::fuzz(&root, rest),
+        "help" | "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`\n\n{HELP}").into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Idempotent, pinned installs of everything the run and the tests need.
+//!
+//! Each step checks first and skips what is already at the pinned version, so a warm
+//! machine passes through in seconds. Versions: ../shared/TOOLCHAIN.md and docs/toolchain.md.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::util::{Result, cargo, cargo_bin, probe, run};
+
+/// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests.
+const APT_PACKAGES: &[(&str, &str)] = &[("coturn", "/usr/bin/turnutils_uclient"), ("chromium", "/usr/bin/chromium")];
+const WORKER_BUILD: &str = "0.8.7";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Installs what is missing.
+pub fn setup(root: &Path) -> Result {
+    let start = Instant::now();
+    apt(root)?;
+    rust_target()?;
+    cargo_tool("worker-build", WORKER_BUILD, &["--locked"])?;
+    // wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly; its own
+    // lockfile wants a crate the registry lacks, so no --locked (TOOLCHAIN.md).
+    let wb = wasm_bindgen_version(root)?;
+    cargo_tool_named("wasm-bindgen-cli", "wasm-bindgen", &wb, &[])?;
+    npm(root)?;
+    eprintln!("setup: ready in {:.1}s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn apt(_root: &Path) -> Result {
+    let missing: Vec<&str> =
+        APT_PACKAGES.iter().filter(|(_, file)| !Path::new(file).exists()).map(|(pkg, _)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sudo = probe("id", &["-u"]).is_some_and(|u| u.trim() != "0");
+    let apt_get = |args: &[&str]| {
+        let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        if sudo {
+            c.arg("apt-get");
+        }
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt_get(&["update", "-qq"]))?;
+    let mut install = apt_get(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    run(&mut install)?;
+    // Debian starts nothing for coturn by default; make sure no system turnserver holds 3478.
+    Ok(())
+}
+
+fn rust_target() -> Result {
+    let installed = probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+fn cargo_tool(krate: &str, version: &str, extra: &[&str]) -> Result {
+    cargo_tool_named(krate, krate, version, extra)
+}
+
+fn cargo_tool_named(krate: &str, bin: &str, version: &str, extra: &[&str]) -> Result {
+    let have = probe(cargo_bin(bin), &["--version"]).unwrap_or_default();
+    if have.split_whitespace().any(|w| w == version) {
+        return Ok(());
+    }
+    run(cargo().args(["install", krate, "--version", &format!("={version}")]).args(extra))
+}
+
+/// The wasm-bindgen version Cargo.lock pins.
+pub fn wasm_bindgen_version(root: &Path) -> Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+fn npm(root: &Path) -> Result {
+    // npm writes node_modules/.package-lock.json on install; equal content means done.
+    let want = std::fs::read_to_string(root.join("package-lock.json"))?;
+    let stamp = root.join("node_modules").join(".edgeturn-lock");
+    if std::fs::read_to_string(&stamp).is_ok_and(|have| have == want) {
+        return Ok(());
+    }
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(root))?;
+    std::fs::write(stamp, want)?;
+    Ok(())
+}
+
+/// cargo-fuzz, for `cargo xtask fuzz` only.
+pub fn cargo_fuzz() -> Result {
+    cargo_tool("cargo-fuzz", CARGO_FUZZ, &["--locked"])
+}
+const CARGO_FUZZ: &str = "0.13.2";
