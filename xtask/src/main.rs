@@ -5,6 +5,7 @@
 mod setup;
 mod test;
 mod util;
+mod www;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ cargo xtask <task>
                  local D1, relay on loopback, web page); Ctrl-C stops it
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
+  build          build the deployable parts (browser helper; the worker)
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
 ";
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "setup" => setup::setup(&root),
+        "build" => setup::setup(&root).and_then(|()| www::build(&root)),
         "test" => test::test(&root, rest),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),

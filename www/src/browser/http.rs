@@ -1,0 +1,79 @@
+//! fetch, JSON in, JSON out, with the failures sorted into the helper's error codes.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
+
+use crate::error::{ErrorCode, HelperError};
+use crate::oauth::ErrorResponse;
+
+/// A response: its status and its body parsed as JSON (`Null` when it is not JSON).
+pub struct JsonResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The parsed body.
+    pub body: JsValue,
+}
+
+impl JsonResponse {
+    /// A string member of the body.
+    pub fn str(&self, key: &str) -> Option<String> {
+        str_field(&self.body, key)
+    }
+
+    /// A number member of the body.
+    pub fn num(&self, key: &str) -> Option<f64> {
+        js_sys::Reflect::get(&self.body, &key.into()).ok().and_then(|v| v.as_f64())
+    }
+
+    /// The body as an RFC 6749 error, if it is one.
+    pub fn oauth_error(&self) -> Option<ErrorResponse> {
+        Some(ErrorResponse { error: self.str("error")?, error_description: self.str("error_description") })
+    }
+}
+
+/// A string member of a JS object.
+pub fn str_field(obj: &JsValue, key: &str) -> Option<String> {
+    js_sys::Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_string())
+}
+
+/// POSTs a form body.
+pub async fn post_form(url: &str, body: &str) -> Result<JsonResponse, HelperError> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
+    let _ = req.headers().set("Content-Type", "application/x-www-form-urlencoded");
+    let _ = req.headers().set("Accept", "application/json");
+    send(req, url).await
+}
+
+/// GETs with a bearer token.
+pub async fn get_bearer(url: &str, token: &str) -> Result<JsonResponse, HelperError> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
+    let _ = req.headers().set("Authorization", &format!("Bearer {token}"));
+    let _ = req.headers().set("Accept", "application/json");
+    send(req, url).await
+}
+
+fn bad_url(url: &str) -> HelperError {
+    HelperError::new(ErrorCode::BadOptions, format!("cannot build a request for {url}"))
+}
+
+async fn send(req: Request, url: &str) -> Result<JsonResponse, HelperError> {
+    let window = web_sys::window().ok_or_else(|| HelperError::new(ErrorCode::EdgeUnreachable, "no window"))?;
+    let resp = JsFuture::from(window.fetch_with_request(&req))
+        .await
+        .map_err(|_| HelperError::new(ErrorCode::EdgeUnreachable, format!("the edge at {url} did not answer")))?;
+    let resp: Response = resp
+        .dyn_into()
+        .map_err(|_| HelperError::new(ErrorCode::BadResponse, "fetch returned something other than a Response"))?;
+    let status = resp.status();
+    let body = match resp.json() {
+        Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    };
+    Ok(JsonResponse { status, body })
+}

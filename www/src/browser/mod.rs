@@ -1,0 +1,287 @@
+//! The JavaScript API: `new EdgeTurn({...})`, `signIn()`, `iceServers()`, `autoRefresh(...)`.
+
+mod http;
+mod popup;
+mod timer;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::error::{ErrorCode, HelperError};
+use crate::oauth::{Callback, DEFAULT_SCOPE, Options, TokenResponse};
+use crate::pkce::{Pkce, random32, random_state};
+use crate::schedule::{access_token_stale, refresh_delay_ms};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options for `new EdgeTurn(...)`. */
+export interface EdgeTurnOptions {
+  /** The edge's base URL, e.g. "https://auth.example.com". */
+  edge: string;
+  /** The public OAuth client registered at the edge. */
+  clientId: string;
+  /** A page on the app's origin that posts the redirect back (see callback.html). */
+  redirectUri: string;
+  /** Scopes, default "openid turn". */
+  scope?: string;
+}
+/** What the last credentials fetched say about themselves (never the key). */
+export interface CredentialInfo {
+  /** Unix seconds the credentials expire. */
+  expiresAt?: number;
+  /** The key id the TURN token is sealed under. */
+  kid?: string;
+  /** The token's stable id, as the edge's audit trail and the relay's logs show it. */
+  tokenId?: string;
+}
+/** Thrown and passed to error callbacks; `name` is "EdgeTurnError". */
+export interface EdgeTurnError extends Error {
+  code: "sign_in_failed" | "popup_blocked" | "edge_unreachable" | "session_expired"
+      | "not_signed_in" | "bad_response" | "bad_options";
+}
+"#;
+
+#[derive(Default)]
+struct Session {
+    access_token: String,
+    access_expires_ms: f64,
+    refresh_token: Option<String>,
+}
+
+/// Metadata the edge sends beside `iceServers`.
+#[derive(Default, Clone)]
+struct CredentialMeta {
+    expires_at: Option<f64>,
+    kid: Option<String>,
+    token_id: Option<String>,
+}
+
+struct Inner {
+    opts: Options,
+    session: RefCell<Option<Session>>,
+    last: RefCell<CredentialMeta>,
+    generation: Cell<u32>,
+}
+
+/// A signed-in connection to an edgeturn edge that hands out ICE servers.
+#[wasm_bindgen]
+pub struct EdgeTurn {
+    inner: Rc<Inner>,
+}
+
+#[wasm_bindgen]
+impl EdgeTurn {
+    /// Creates the helper; throws an EdgeTurnError (`bad_options`) for unusable options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "EdgeTurnOptions")] options: JsValue) -> Result<EdgeTurn, JsValue> {
+        let field = |k: &str| http::str_field(&options, k);
+        let opts = Options {
+            edge: field("edge").unwrap_or_default(),
+            client_id: field("clientId").unwrap_or_default(),
+            redirect_uri: field("redirectUri").unwrap_or_default(),
+            scope: field("scope").unwrap_or_else(|| DEFAULT_SCOPE.into()),
+        }
+        .validated()?;
+        Ok(EdgeTurn {
+            inner: Rc::new(Inner { opts, session: RefCell::new(None), last: RefCell::default(), generation: Cell::new(0) }),
+        })
+    }
+
+    /// Signs in with the authorization code flow and PKCE (S256) in a popup window. Call it
+    /// from a click handler. Tokens stay in this object's memory.
+    #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<void>")]
+    pub fn sign_in(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let random = random32().map_err(|_| HelperError::new(ErrorCode::SignInFailed, "no randomness"))?;
+            let pkce = Pkce::from_random(&random);
+            let state = random_state().map_err(|_| HelperError::new(ErrorCode::SignInFailed, "no randomness"))?;
+            let search = popup::run(&inner.opts.authorize_url(&state, &pkce.challenge)).await?;
+            let code = Callback::parse(&search)
+                .ok_or_else(|| HelperError::new(ErrorCode::SignInFailed, "the redirect carried no code"))?
+                .code_for(&state)?;
+            let body = inner.opts.code_exchange_body(&code, &pkce.verifier);
+            let tokens = token_request(&inner.opts.token_url(), &body, false).await?;
+            *inner.session.borrow_mut() = Some(session_from(tokens, None));
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// True after a successful sign-in, until `signOut()` or a failed refresh.
+    #[wasm_bindgen(getter, js_name = signedIn)]
+    pub fn signed_in(&self) -> bool {
+        self.inner.session.borrow().is_some()
+    }
+
+    /// Forgets the tokens and stops any auto-refresh.
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self) {
+        self.stop();
+        *self.inner.session.borrow_mut() = None;
+    }
+
+    /// Fetches fresh ICE servers (`RTCIceServer[]`) from the edge's /turn/credentials,
+    /// refreshing the access token first when it is about to expire.
+    #[wasm_bindgen(js_name = iceServers, unchecked_return_type = "Promise<RTCIceServer[]>")]
+    pub fn ice_servers(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move { Ok(fetch_ice(&inner).await?.0) })
+    }
+
+    /// Expiry, kid and token id of the credentials last returned by `iceServers()`.
+    #[wasm_bindgen(js_name = credentialInfo, unchecked_return_type = "CredentialInfo")]
+    pub fn credential_info(&self) -> JsValue {
+        let m = self.inner.last.borrow().clone();
+        let o = js_sys::Object::new();
+        if let Some(e) = m.expires_at {
+            let _ = js_sys::Reflect::set(&o, &"expiresAt".into(), &e.into());
+        }
+        if let Some(k) = m.kid {
+            let _ = js_sys::Reflect::set(&o, &"kid".into(), &k.into());
+        }
+        if let Some(t) = m.token_id {
+            let _ = js_sys::Reflect::set(&o, &"tokenId".into(), &t.into());
+        }
+        o.into()
+    }
+
+    /// Keeps ICE servers fresh: calls `onServers(iceServers)` now and again before each set
+    /// expires (so the app can `pc.setConfiguration({...pc.getConfiguration(), iceServers})`),
+    /// and `onError(err)` on failures. Stops on `stop()`, `signOut()` or `session_expired`;
+    /// other errors are retried with back-off.
+    #[wasm_bindgen(js_name = autoRefresh)]
+    pub fn auto_refresh(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(servers: RTCIceServer[]) => void")] on_servers: js_sys::Function,
+        #[wasm_bindgen(unchecked_param_type = "((err: EdgeTurnError) => void) | undefined")] on_error: Option<js_sys::Function>,
+    ) {
+        let inner = self.inner.clone();
+        let generation = inner.generation.get().wrapping_add(1);
+        inner.generation.set(generation);
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut backoff = 2_000.0;
+            while inner.generation.get() == generation {
+                match fetch_ice(&inner).await {
+                    Ok((servers, expires_ms)) => {
+                        backoff = 2_000.0;
+                        if inner.generation.get() != generation {
+                            break;
+                        }
+                        let _ = on_servers.call1(&JsValue::NULL, &servers);
+                        timer::sleep(refresh_delay_ms(timer::now_ms(), expires_ms)).await;
+                    }
+                    Err(e) => {
+                        let fatal = matches!(e.code, ErrorCode::SessionExpired | ErrorCode::NotSignedIn);
+                        if let Some(f) = &on_error {
+                            let _ = f.call1(&JsValue::NULL, &JsValue::from(e));
+                        }
+                        if fatal {
+                            break;
+                        }
+                        timer::sleep(backoff).await;
+                        backoff = (backoff * 2.0).min(60_000.0);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stops `autoRefresh`.
+    pub fn stop(&self) {
+        self.inner.generation.set(self.inner.generation.get().wrapping_add(1));
+    }
+}
+
+fn session_from(t: TokenResponse, previous_refresh: Option<String>) -> Session {
+    Session {
+        access_expires_ms: timer::now_ms() + t.expires_in.unwrap_or(300.0) * 1000.0,
+        access_token: t.access_token,
+        refresh_token: t.refresh_token.or(previous_refresh),
+    }
+}
+
+async fn token_request(url: &str, body: &str, during_refresh: bool) -> Result<TokenResponse, HelperError> {
+    let resp = http::post_form(url, body).await?;
+    if resp.status == 200 {
+        return match resp.str("access_token") {
+            Some(access_token) => Ok(TokenResponse {
+                access_token,
+                expires_in: resp.num("expires_in"),
+                refresh_token: resp.str("refresh_token"),
+            }),
+            None => Err(HelperError::new(ErrorCode::BadResponse, "the token response has no access_token")),
+        };
+    }
+    match resp.oauth_error() {
+        Some(e) => Err(e.into_helper_error(during_refresh)),
+        None => Err(HelperError::new(ErrorCode::BadResponse, format!("token endpoint answered HTTP {}", resp.status))),
+    }
+}
+
+/// A usable access token: the current one, or a refreshed one.
+async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, HelperError> {
+    let (token, stale, refresh) = match &*inner.session.borrow() {
+        None => return Err(HelperError::new(ErrorCode::NotSignedIn, "call signIn() first")),
+        Some(s) => (s.access_token.clone(), access_token_stale(timer::now_ms(), s.access_expires_ms), s.refresh_token.clone()),
+    };
+    if !(stale || force_refresh) {
+        return Ok(token);
+    }
+    let Some(refresh) = refresh else {
+        *inner.session.borrow_mut() = None;
+        return Err(HelperError::new(ErrorCode::SessionExpired, "the access token expired and there is no refresh token"));
+    };
+    match token_request(&inner.opts.token_url(), &inner.opts.refresh_body(&refresh), true).await {
+        Ok(t) => {
+            let s = session_from(t, Some(refresh));
+            let token = s.access_token.clone();
+            *inner.session.borrow_mut() = Some(s);
+            Ok(token)
+        }
+        Err(e) => {
+            if e.code == ErrorCode::SessionExpired {
+                *inner.session.borrow_mut() = None;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// GET /turn/credentials; one refresh-and-retry on 401. Returns the iceServers array and
+/// the expiry in milliseconds.
+async fn fetch_ice(inner: &Inner) -> Result<(JsValue, f64), HelperError> {
+    let url = inner.opts.credentials_url();
+    let mut resp = http::get_bearer(&url, &access_token(inner, false).await?).await?;
+    if resp.status == 401 {
+        resp = http::get_bearer(&url, &access_token(inner, true).await?).await?;
+        if resp.status == 401 {
+            *inner.session.borrow_mut() = None;
+            return Err(HelperError::new(ErrorCode::SessionExpired, "the edge no longer accepts this session"));
+        }
+    }
+    if resp.status != 200 {
+        return Err(match resp.oauth_error() {
+            Some(e) => HelperError::new(ErrorCode::BadResponse, format!("/turn/credentials: {}", e.error)),
+            None => HelperError::new(ErrorCode::BadResponse, format!("/turn/credentials answered HTTP {}", resp.status)),
+        });
+    }
+    let servers = js_sys::Reflect::get(&resp.body, &"iceServers".into()).unwrap_or(JsValue::UNDEFINED);
+    if !js_sys::Array::is_array(&servers) {
+        return Err(HelperError::new(ErrorCode::BadResponse, "/turn/credentials has no iceServers array"));
+    }
+    let now = timer::now_ms();
+    let expires_ms = match (resp.num("expiresAt"), resp.num("ttl")) {
+        (Some(at), _) => at * 1000.0,
+        (None, Some(ttl)) => now + ttl * 1000.0,
+        (None, None) => now + 300_000.0,
+    };
+    *inner.last.borrow_mut() = CredentialMeta {
+        expires_at: Some((expires_ms / 1000.0).floor()),
+        kid: resp.str("kid"),
+        token_id: resp.str("tokenId"),
+    };
+    Ok((servers, expires_ms))
+}
