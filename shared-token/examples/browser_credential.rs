@@ -3,6 +3,8 @@
 //!
 //! `cargo run -p shared-token --example browser_credential`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use shared_token::{BrowserCredential, Keyring, MacKeyProfile, MintRequest, Validation, browser};

@@ -2,6 +2,8 @@
 //! coturn), in both directions, with random keys, nonces, mac keys, times and lifetimes.
 //! coturn copies nonce and mac key as C strings, so the random bytes avoid 0x00.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
 use std::process::Command;
 
 use base64::Engine;
@@ -46,7 +48,7 @@ struct Case {
 }
 
 fn case(rng: &mut Rng) -> Case {
-    let alg = if rng.next() % 2 == 0 { Alg::A256Gcm } else { Alg::A128Gcm };
+    let alg = if rng.next().is_multiple_of(2) { Alg::A256Gcm } else { Alg::A128Gcm };
     // turnutils_oauth takes mac keys of at most 32 bytes.
     let mac_len = [20, 32, 16, 24][(rng.next() % 4) as usize];
     let secs = 1_000_000_000 + rng.next() % 2_000_000_000;

@@ -1,5 +1,7 @@
 //! Property tests: no input makes shared-token panic, and what it seals it opens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
 use proptest::prelude::*;
 use shared_token::{Alg, Cipher, Keyring, MacKey, Timestamp, TokenClaims, Validation, browser, rest};
 

@@ -1,6 +1,8 @@
 //! coturn's RFC 7635 vectors (../shared/vectors/rfc7635-coturn.json), byte for byte in both
 //! directions, and the vector file's negative cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
 use serde_json::Value;
 use shared_token::{Alg, Cipher, MacKey, TokenClaims, TokenError, Timestamp};
 
