@@ -1,0 +1,252 @@
+//! The admin API's rules: who may call it, and what a new client or user must look like.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{GrantType, redirect_uri_is_acceptable};
+use super::config::Config;
+use super::error::OAuthError;
+use super::records::ClientRow;
+use super::scope::Scope;
+
+/// Checks `Authorization: Bearer <ADMIN_SECRET>` (constant time).
+pub fn authorize(config: &Config, authorization: Option<&str>) -> Result<(), OAuthError> {
+    let token = super::bearer::from_header(authorization)?;
+    if config.admin_secret.matches(token) {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_token("the admin secret is wrong"))
+    }
+}
+
+/// `POST /admin/clients`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    /// Chosen id; generated when absent.
+    pub client_id: Option<String>,
+    /// Display name (default: the id).
+    pub name: Option<String>,
+    /// A public client (no secret). Default false.
+    #[serde(default)]
+    pub public: bool,
+    /// A chosen secret for a confidential client; generated when absent.
+    pub client_secret: Option<String>,
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Grant types (default: authorization_code and refresh_token).
+    pub grant_types: Option<Vec<String>>,
+    /// Scopes the client may have (default: `openid`).
+    pub scopes: Option<Vec<String>>,
+    /// Shorter access-token lifetime.
+    pub access_token_ttl: Option<u32>,
+    /// Shorter refresh-token lifetime.
+    pub refresh_token_ttl: Option<u32>,
+}
+
+/// How a confidential client's secret is made.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretPlan {
+    /// Public client.
+    None,
+    /// Generate 256 random bits (hashed with the client-secret iteration count).
+    Generate,
+    /// Use the admin's (hashed with the password iteration count: it may be low-entropy).
+    Given(String),
+}
+
+impl std::fmt::Debug for SecretPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SecretPlan::None => "None",
+            SecretPlan::Generate => "Generate",
+            SecretPlan::Given(_) => "Given([redacted])",
+        })
+    }
+}
+
+/// A checked new client.
+#[derive(Clone, Debug)]
+pub struct ValidClient {
+    /// The id, if chosen.
+    pub client_id: Option<String>,
+    /// Display name, if chosen.
+    pub name: Option<String>,
+    /// The secret plan.
+    pub secret: SecretPlan,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Grant types.
+    pub grant_types: Vec<GrantType>,
+    /// Scope.
+    pub scope: Scope,
+    /// Lifetimes.
+    pub access_token_ttl: Option<u32>,
+    /// Lifetimes.
+    pub refresh_token_ttl: Option<u32>,
+}
+
+/// True for ids (client and user names) made of 1 to 64 of `[A-Za-z0-9._@-]`.
+pub fn id_is_acceptable(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+impl NewClient {
+    /// Checks the request.
+    pub fn validate(self) -> Result<ValidClient, OAuthError> {
+        if let Some(id) = &self.client_id
+            && !id_is_acceptable(id)
+        {
+            return Err(OAuthError::invalid_request("client_id must be 1 to 64 of A-Z a-z 0-9 . _ - @"));
+        }
+        if self.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > 100) {
+            return Err(OAuthError::invalid_request("name must be 1 to 100 characters"));
+        }
+        let grant_types = match self.grant_types {
+            None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            Some(list) => list
+                .iter()
+                .map(|g| GrantType::parse(g).ok_or_else(|| OAuthError::invalid_request("unknown grant type")))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let scope = match self.scopes {
+            None => Scope::parse("openid")?,
+            Some(list) => Scope::from_tokens(list)?,
+        };
+        if self.redirect_uris.len() > 16 || !self.redirect_uris.iter().all(|u| redirect_uri_is_acceptable(u)) {
+            return Err(OAuthError::invalid_request(
+                "redirect_uris must be absolute https URIs (http only for loopback hosts), without fragments",
+            ));
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(OAuthError::invalid_request("authorization_code needs at least one redirect URI"));
+        }
+        let secret = match (self.public, self.client_secret) {
+            (true, Some(_)) => return Err(OAuthError::invalid_request("a public client has no secret")),
+            (true, None) => SecretPlan::None,
+            (false, None) => SecretPlan::Generate,
+            (false, Some(s)) if s.len() < 16 || s.len() > 256 => {
+                return Err(OAuthError::invalid_request("client_secret must be 16 to 256 characters"));
+            }
+            (false, Some(s)) => SecretPlan::Given(s),
+        };
+        if secret == SecretPlan::None && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(OAuthError::invalid_request("client_credentials needs a confidential client"));
+        }
+        if self.access_token_ttl == Some(0) || self.refresh_token_ttl == Some(0) {
+            return Err(OAuthError::invalid_request("lifetimes must be at least one second"));
+        }
+        Ok(ValidClient {
+            client_id: self.client_id,
+            name: self.name,
+            secret,
+            redirect_uris: self.redirect_uris,
+            grant_types,
+            scope,
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+        })
+    }
+}
+
+impl ValidClient {
+    /// Space-separated grant types as stored.
+    pub fn grant_types_text(&self) -> String {
+        self.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// A client as the admin API lists it (never its hash).
+pub fn client_json(row: &ClientRow) -> Value {
+    json!({
+        "client_id": row.id,
+        "name": row.name,
+        "public": row.secret_hash.is_none(),
+        "redirect_uris": serde_json::from_str::<Value>(&row.redirect_uris).unwrap_or(Value::Null),
+        "grant_types": row.grant_types.split(' ').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        "scopes": row.scopes.split(' ').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        "access_token_ttl": row.access_token_ttl,
+        "refresh_token_ttl": row.refresh_token_ttl,
+        "created_at": row.created_at,
+    })
+}
+
+/// `POST /admin/users`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Sign-in name.
+    pub username: String,
+    /// Password (8 to 1024 characters).
+    pub password: String,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+impl NewUser {
+    /// Checks the request.
+    pub fn validate(self) -> Result<NewUser, OAuthError> {
+        if !id_is_acceptable(&self.username) {
+            return Err(OAuthError::invalid_request("username must be 1 to 64 of A-Z a-z 0-9 . _ - @"));
+        }
+        if !(8..=1024).contains(&self.password.len()) {
+            return Err(OAuthError::invalid_request("password must be 8 to 1024 characters"));
+        }
+        if self.name.as_ref().is_some_and(|n| n.len() > 100) {
+            return Err(OAuthError::invalid_request("name must be at most 100 characters"));
+        }
+        Ok(self)
+    }
+}
+
+/// Parses an admin JSON body into `T` (`invalid_request` on any mismatch).
+pub fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, OAuthError> {
+    serde_json::from_slice(body).map_err(|_| OAuthError::invalid_request("the JSON body does not match the expected fields"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nc(json: &str) -> Result<ValidClient, OAuthError> {
+        parse_body::<NewClient>(json.as_bytes())?.validate()
+    }
+
+    #[test]
+    fn defaults_and_rules() {
+        let c = nc(r#"{"client_id":"web","public":true,"redirect_uris":["http://127.0.0.1:8787/callback.html"],"scopes":["openid","turn"]}"#).unwrap();
+        assert_eq!(c.secret, SecretPlan::None);
+        assert_eq!(c.grant_types_text(), "authorization_code refresh_token");
+        let c = nc(r#"{"grant_types":["client_credentials"],"scopes":["turn"]}"#).unwrap();
+        assert_eq!(c.secret, SecretPlan::Generate);
+        for bad in [
+            r#"{"public":true,"client_secret":"0123456789abcdef"}"#,
+            r#"{"public":true,"grant_types":["client_credentials"]}"#,
+            r#"{"grant_types":["authorization_code"]}"#,
+            r#"{"grant_types":["implicit"]}"#,
+            r#"{"redirect_uris":["http://evil.example/cb"]}"#,
+            r#"{"client_secret":"short","grant_types":["client_credentials"]}"#,
+            r#"{"client_id":"has space","grant_types":["client_credentials"]}"#,
+            r#"{"unknown":1}"#,
+            r#"{"scopes":["a b"]}"#,
+        ] {
+            assert!(nc(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn users() {
+        let ok = parse_body::<NewUser>(br#"{"username":"alice","password":"correct horse"}"#).unwrap().validate();
+        assert!(ok.is_ok());
+        assert!(!format!("{:?}", ok.unwrap()).contains("horse"));
+        assert!(parse_body::<NewUser>(br#"{"username":"alice","password":"short"}"#).unwrap().validate().is_err());
+        assert!(parse_body::<NewUser>(br#"{"username":"","password":"longenough"}"#).unwrap().validate().is_err());
+    }
+}

@@ -1,0 +1,350 @@
+//! The authorization endpoint (RFC 6749 section 4.1.1), its sign-in and consent steps, and
+//! the state those forms carry.
+//!
+//! The worker keeps no session: the validated authorization request travels through the
+//! sign-in and consent forms as a value signed with the server's key ([`FormState`]), bound to
+//! a random CSRF cookie (double submit: the cookie, a hidden field equal to it, and the
+//! cookie's hash inside the signed state must all agree). The cookie is `HttpOnly`,
+//! `SameSite=Strict` and scoped to this endpoint.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::client::{ClientRecord, GrantType};
+use super::effects::{AuditEvent, Claim, NewCode, Writes, event};
+use super::error::{ErrorCode, OAuthError};
+use super::ids;
+use super::keys::{Purpose, SigningKey};
+use super::params::Params;
+use super::pkce;
+use super::scope::Scope;
+
+/// Name of the CSRF cookie.
+pub const CSRF_COOKIE: &str = "edge_oauth_csrf";
+/// Seconds the sign-in form stays valid.
+pub const LOGIN_TTL: u64 = 600;
+/// Seconds the consent form stays valid.
+pub const CONSENT_TTL: u64 = 300;
+/// Longest `state` echoed back.
+pub const MAX_STATE: usize = 1024;
+
+/// A validated authorization request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// Client.
+    pub client_id: String,
+    /// A registered redirect URI, exactly as sent.
+    pub redirect_uri: String,
+    /// Normalised scope.
+    pub scope: String,
+    /// Echoed back.
+    pub state: Option<String>,
+    /// S256 challenge.
+    pub code_challenge: String,
+}
+
+/// Why an authorization request is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Shown to the user: the client or redirect URI cannot be trusted, so nothing is sent to
+    /// it (RFC 6749 section 4.1.2.1).
+    Page(OAuthError),
+    /// Sent back to the client: the `Location` to redirect to.
+    Redirect(String),
+}
+
+/// Appends query parameters to a redirect URI.
+pub fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{sep}{}", ser.finish())
+}
+
+/// The error redirect (with `state` and RFC 9207's `iss`).
+pub fn error_redirect(redirect_uri: &str, err: &OAuthError, state: Option<&str>, issuer: &str) -> String {
+    let mut pairs = vec![("error", err.code.as_str()), ("error_description", err.description.as_ref())];
+    if let Some(s) = state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", issuer));
+    redirect_with(redirect_uri, &pairs)
+}
+
+/// The success redirect carrying the code.
+pub fn code_redirect(redirect_uri: &str, code: &str, state: Option<&str>, issuer: &str) -> String {
+    let mut pairs = vec![("code", code)];
+    if let Some(s) = state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", issuer));
+    redirect_with(redirect_uri, &pairs)
+}
+
+/// The `client_id` to load (an error page when missing).
+pub fn client_id(params: &Params) -> Result<&str, Refusal> {
+    params.get("client_id").ok_or_else(|| Refusal::Page(OAuthError::invalid_request("client_id is missing")))
+}
+
+/// Validates the request against the loaded client.
+pub fn validate(params: &Params, client: Option<&ClientRecord>, issuer: &str) -> Result<AuthorizationRequest, Refusal> {
+    let client = client.ok_or_else(|| Refusal::Page(OAuthError::invalid_request("unknown client")))?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| Refusal::Page(OAuthError::invalid_request("redirect_uri is missing")))?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(Refusal::Page(OAuthError::invalid_request("redirect_uri is not registered for this client")));
+    }
+    let state = params.get("state").filter(|s| s.len() <= MAX_STATE);
+    let back = |e: OAuthError| Refusal::Redirect(error_redirect(redirect_uri, &e, state, issuer));
+    if params.get("state").is_some_and(|s| s.len() > MAX_STATE) {
+        return Err(back(OAuthError::invalid_request("state is too long")));
+    }
+    match params.get("response_type") {
+        None => return Err(back(OAuthError::invalid_request("response_type is missing"))),
+        Some("code") => {}
+        Some(_) => {
+            return Err(back(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")));
+        }
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(back(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the code flow")));
+    }
+    pkce::check_challenge(params.get("code_challenge"), params.get("code_challenge_method")).map_err(back)?;
+    let scope = Scope::grant(params.get("scope"), &client.scope).map_err(back)?;
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scope: scope.to_string(),
+        state: state.map(str::to_string),
+        code_challenge: params.get("code_challenge").unwrap_or_default().to_string(),
+    })
+}
+
+/// Which form a state belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The sign-in form.
+    Login,
+    /// The consent form.
+    Consent,
+}
+
+/// The signed state carried by the forms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormState {
+    /// Which form.
+    pub stage: Stage,
+    /// The request.
+    pub req: AuthorizationRequest,
+    /// The signed-in user (consent stage).
+    pub user_id: Option<String>,
+    /// The user's sign-in name, shown on the consent page.
+    pub username: Option<String>,
+    /// Binding to the CSRF cookie: base64url of the first 16 bytes of its SHA-256.
+    pub csrf: String,
+    /// Unix seconds.
+    pub exp: u64,
+}
+
+/// The binding of a CSRF cookie value.
+pub fn csrf_binding(cookie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest([b"edge-oauth csrf\0".as_slice(), cookie.as_bytes()].concat()).get(..16).unwrap_or(&[]))
+}
+
+impl FormState {
+    /// The sign-in form's state.
+    pub fn login(req: AuthorizationRequest, csrf_cookie: &str, now: u64) -> FormState {
+        FormState { stage: Stage::Login, req, user_id: None, username: None, csrf: csrf_binding(csrf_cookie), exp: now + LOGIN_TTL }
+    }
+
+    /// The consent form's state, after sign-in.
+    pub fn consent(self, user_id: &str, username: &str, now: u64) -> FormState {
+        FormState {
+            stage: Stage::Consent,
+            user_id: Some(user_id.to_string()),
+            username: Some(username.to_string()),
+            exp: now + CONSENT_TTL,
+            ..self
+        }
+    }
+
+    /// `base64url(json) "." base64url(HMAC)`.
+    pub fn seal(&self, key: &SigningKey) -> String {
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default());
+        let tag = URL_SAFE_NO_PAD.encode(key.sign(Purpose::Form, body.as_bytes()));
+        format!("{body}.{tag}")
+    }
+
+    /// Verifies a sealed state for `stage` against the CSRF cookie and hidden field.
+    pub fn open(
+        key: &SigningKey,
+        sealed: Option<&str>,
+        stage: Stage,
+        cookie: Option<&str>,
+        field: Option<&str>,
+        now: u64,
+    ) -> Result<FormState, FormError> {
+        let (Some(cookie), Some(field)) = (cookie, field) else { return Err(FormError::Csrf) };
+        if !shared_token::ct_eq(cookie.as_bytes(), field.as_bytes()) {
+            return Err(FormError::Csrf);
+        }
+        let sealed = sealed.ok_or(FormError::Tampered)?;
+        let (body, tag) = sealed.split_once('.').ok_or(FormError::Tampered)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| FormError::Tampered)?;
+        if !key.verify(Purpose::Form, body.as_bytes(), &tag) {
+            return Err(FormError::Tampered);
+        }
+        let state: FormState = URL_SAFE_NO_PAD
+            .decode(body)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(FormError::Tampered)?;
+        if state.stage != stage {
+            return Err(FormError::Tampered);
+        }
+        if !shared_token::ct_eq(state.csrf.as_bytes(), csrf_binding(cookie).as_bytes()) {
+            return Err(FormError::Csrf);
+        }
+        if now >= state.exp {
+            return Err(FormError::Expired);
+        }
+        Ok(state)
+    }
+}
+
+/// Why a form post is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormError {
+    /// Cookie missing, or not matching the field or the state: a cross-site post.
+    Csrf,
+    /// The state does not verify.
+    Tampered,
+    /// The form was left open too long.
+    Expired,
+}
+
+impl FormError {
+    /// Text for the error page.
+    pub fn message(self) -> &'static str {
+        match self {
+            FormError::Csrf => "The request forgery check failed. Start the sign-in again from the application.",
+            FormError::Tampered => "The form was altered. Start the sign-in again from the application.",
+            FormError::Expired => "The form expired. Start the sign-in again from the application.",
+        }
+    }
+}
+
+/// Issues a code for a consented request: the code, its row and an audit row.
+pub fn issue_code(state: &FormState, code_ttl: u32, now: u64) -> Result<(String, Writes), OAuthError> {
+    let user_id = state.user_id.clone().ok_or_else(|| OAuthError::server_error("consent without a user"))?;
+    let code = ids::new_opaque(ids::CODE_PREFIX)?;
+    let mut w = Writes::new(Claim::None);
+    w.code = Some(NewCode {
+        key: ids::lookup_key(&code),
+        client_id: state.req.client_id.clone(),
+        user_id: user_id.clone(),
+        redirect_uri: state.req.redirect_uri.clone(),
+        scope: state.req.scope.clone(),
+        code_challenge: state.req.code_challenge.clone(),
+        expires_at: now.saturating_add(u64::from(code_ttl)),
+        created_at: now,
+    });
+    w.audit.push(AuditEvent {
+        token_id: Some(ids::token_id(code.as_bytes())),
+        client_id: Some(state.req.client_id.clone()),
+        user_id: Some(user_id),
+        ..AuditEvent::new(now, event::CODE_ISSUED)
+    });
+    Ok((code, w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::grants::tests::client;
+
+    const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn p(s: &str) -> Params {
+        Params::from_form(s.as_bytes()).unwrap()
+    }
+
+    fn good() -> String {
+        format!(
+            "response_type=code&client_id=c1&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&state=xyz&code_challenge={CH}&code_challenge_method=S256"
+        )
+    }
+
+    #[test]
+    fn valid_request() {
+        let c = client(&[GrantType::AuthorizationCode], "openid turn", true);
+        let r = validate(&p(&good()), Some(&c), "https://i").unwrap();
+        assert_eq!((r.scope.as_str(), r.state.as_deref()), ("openid", Some("xyz")));
+    }
+
+    #[test]
+    fn untrusted_redirects_get_a_page_others_redirect() {
+        let c = client(&[GrantType::AuthorizationCode], "openid turn", true);
+        assert!(matches!(validate(&p(&good()), None, "https://i"), Err(Refusal::Page(_))));
+        let bad_uri = good().replace("app.example", "evil.example");
+        assert!(matches!(validate(&p(&bad_uri), Some(&c), "https://i"), Err(Refusal::Page(_))));
+        let cases = [
+            (good().replace("response_type=code", "response_type=token"), "unsupported_response_type"),
+            (good().replace("S256", "plain"), "invalid_request"),
+            (good().replace(&format!("code_challenge={CH}&"), ""), "invalid_request"),
+            (good().replace("scope=openid", "scope=admin"), "invalid_scope"),
+        ];
+        for (q, want) in cases {
+            match validate(&p(&q), Some(&c), "https://i") {
+                Err(Refusal::Redirect(loc)) => {
+                    assert!(loc.starts_with("https://app.example/cb?error="), "{loc}");
+                    assert!(loc.contains(&format!("error={want}")), "{loc}");
+                    assert!(loc.contains("state=xyz") && loc.contains("iss=https%3A%2F%2Fi"), "{loc}");
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        let no_code = client(&[GrantType::ClientCredentials], "openid", false);
+        assert!(matches!(validate(&p(&good()), Some(&no_code), "https://i"), Err(Refusal::Redirect(l)) if l.contains("unauthorized_client")));
+    }
+
+    #[test]
+    fn form_state_binds_cookie_stage_and_time() {
+        let k = SigningKey::new(&[4; 32]).unwrap();
+        let c = client(&[GrantType::AuthorizationCode], "openid", true);
+        let req = validate(&p(&good()), Some(&c), "https://i").unwrap();
+        let login = FormState::login(req, "cookie-1", 100);
+        let sealed = login.seal(&k);
+        let open = |s: &str, stage, cookie, field, now| FormState::open(&k, Some(s), stage, cookie, field, now);
+        assert_eq!(open(&sealed, Stage::Login, Some("cookie-1"), Some("cookie-1"), 101).unwrap(), login);
+        assert_eq!(open(&sealed, Stage::Login, None, Some("cookie-1"), 101), Err(FormError::Csrf));
+        assert_eq!(open(&sealed, Stage::Login, Some("cookie-1"), Some("cookie-2"), 101), Err(FormError::Csrf));
+        assert_eq!(open(&sealed, Stage::Login, Some("cookie-2"), Some("cookie-2"), 101), Err(FormError::Csrf));
+        assert_eq!(open(&sealed, Stage::Consent, Some("cookie-1"), Some("cookie-1"), 101), Err(FormError::Tampered));
+        assert_eq!(open(&sealed, Stage::Login, Some("cookie-1"), Some("cookie-1"), 100 + LOGIN_TTL), Err(FormError::Expired));
+        let tampered = format!("A{sealed}");
+        assert_eq!(open(&tampered, Stage::Login, Some("cookie-1"), Some("cookie-1"), 101), Err(FormError::Tampered));
+        let consent = login.consent("u_1", "alice", 200).seal(&k);
+        assert!(open(&consent, Stage::Consent, Some("cookie-1"), Some("cookie-1"), 201).is_ok());
+    }
+
+    #[test]
+    fn codes() {
+        let c = client(&[GrantType::AuthorizationCode], "openid", true);
+        let req = validate(&p(&good()), Some(&c), "https://i").unwrap();
+        let st = FormState::login(req, "ck", 0).consent("u_1", "alice", 0);
+        let (code, w) = issue_code(&st, 60, 1000).unwrap();
+        assert!(code.starts_with("ac1."));
+        let row = w.code.unwrap();
+        assert_eq!((row.expires_at, row.key), (1060, ids::lookup_key(&code)));
+        let loc = code_redirect("https://app.example/cb?a=1", &code, Some("s t"), "https://i");
+        assert!(loc.starts_with("https://app.example/cb?a=1&code=ac1."), "{loc}");
+        assert!(loc.ends_with("&state=s+t&iss=https%3A%2F%2Fi"), "{loc}");
+    }
+}

@@ -1,0 +1,177 @@
+//! What a decision asks the worker to write. The worker turns these into D1 statements and
+//! runs them in one batch (one transaction); rows guarded by a [`Claim`] are written only
+//! when the claim succeeded.
+
+/// An audit row: what happened to which token, for which client and user. Never a secret:
+/// tokens appear only as their public ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: u64,
+    /// What happened (see [`event`]).
+    pub event: &'static str,
+    /// The token's public id (JWT `jti`, or shared-token's TokenId of an opaque or TURN token).
+    pub token_id: Option<String>,
+    /// The client.
+    pub client_id: Option<String>,
+    /// The user.
+    pub user_id: Option<String>,
+    /// The token family.
+    pub family_id: Option<String>,
+    /// A short, fixed reason (e.g. `refresh_reuse`).
+    pub detail: Option<&'static str>,
+}
+
+/// Audit event names.
+pub mod event {
+    /// An access token (JWT) was issued.
+    pub const ACCESS_ISSUED: &str = "access_token.issued";
+    /// A refresh token was issued.
+    pub const REFRESH_ISSUED: &str = "refresh_token.issued";
+    /// An RFC 7635 TURN token was issued at the token endpoint.
+    pub const TURN_ISSUED: &str = "turn_token.issued";
+    /// A TURN token was issued as a browser credential by `/turn/credentials`.
+    pub const TURN_CREDENTIAL_ISSUED: &str = "turn_credential.issued";
+    /// An authorization code was issued.
+    pub const CODE_ISSUED: &str = "code.issued";
+    /// A token was revoked (RFC 7009).
+    pub const TOKEN_REVOKED: &str = "token.revoked";
+    /// A whole token family was revoked (detail says why).
+    pub const FAMILY_REVOKED: &str = "family.revoked";
+    /// A client was created.
+    pub const CLIENT_CREATED: &str = "client.created";
+    /// A client was deleted.
+    pub const CLIENT_DELETED: &str = "client.deleted";
+    /// A user was created.
+    pub const USER_CREATED: &str = "user.created";
+    /// A user was deleted.
+    pub const USER_DELETED: &str = "user.deleted";
+}
+
+impl AuditEvent {
+    /// An event with only a name and time.
+    pub fn new(at: u64, event: &'static str) -> AuditEvent {
+        AuditEvent { at, event, token_id: None, client_id: None, user_id: None, family_id: None, detail: None }
+    }
+}
+
+/// A new token family: one authorization, the refresh tokens rotated from it and the access
+/// tokens issued with them. Revoking it revokes all of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFamily {
+    /// Family id.
+    pub id: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub user_id: Option<String>,
+    /// The scope of the authorization.
+    pub scope: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A new refresh token, stored by its lookup key (SHA-256), never in clear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRefresh {
+    /// hex SHA-256 of the token.
+    pub key: String,
+    /// Family.
+    pub family_id: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub user_id: Option<String>,
+    /// Scope it may be refreshed to (at most).
+    pub scope: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A new authorization code, stored by its lookup key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCode {
+    /// hex SHA-256 of the code.
+    pub key: String,
+    /// Client.
+    pub client_id: String,
+    /// User who consented.
+    pub user_id: String,
+    /// The exact redirect URI of the request.
+    pub redirect_uri: String,
+    /// Scope consented to.
+    pub scope: String,
+    /// The S256 challenge.
+    pub code_challenge: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A revoked individual token (access or TURN), kept until it would have expired anyway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The token's public id.
+    pub token_id: String,
+    /// `access` or `turn`.
+    pub kind: &'static str,
+    /// Unix seconds after which the row may be pruned.
+    pub expires_at: u64,
+    /// Unix seconds.
+    pub revoked_at: u64,
+}
+
+/// The single-use step that must succeed, atomically, for the rest to be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Nothing to claim.
+    None,
+    /// Mark the code used (only if unused) and record the family it produced.
+    Code {
+        /// The code's lookup key.
+        key: String,
+        /// The family its tokens belong to.
+        family_id: String,
+        /// Unix seconds.
+        now: u64,
+    },
+    /// Mark the refresh token used (only if unused, unexpired and its family alive) and
+    /// record its successor.
+    Refresh {
+        /// The presented token's lookup key.
+        old_key: String,
+        /// The successor's lookup key.
+        new_key: String,
+        /// Unix seconds.
+        now: u64,
+    },
+}
+
+/// Everything one request writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Writes {
+    /// Guard for the rows below.
+    pub claim: Claim,
+    /// A family to create.
+    pub family: Option<NewFamily>,
+    /// A refresh token to store.
+    pub refresh: Option<NewRefresh>,
+    /// A code to store.
+    pub code: Option<NewCode>,
+    /// A family to revoke, and why.
+    pub revoke_family: Option<(String, &'static str)>,
+    /// A token to revoke.
+    pub revoke_token: Option<Revocation>,
+    /// Audit rows.
+    pub audit: Vec<AuditEvent>,
+}
+
+impl Writes {
+    /// Nothing yet.
+    pub fn new(claim: Claim) -> Writes {
+        Writes { claim, family: None, refresh: None, code: None, revoke_family: None, revoke_token: None, audit: Vec::new() }
+    }
+}

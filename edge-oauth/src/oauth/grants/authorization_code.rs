@@ -1,0 +1,78 @@
+//! `authorization_code` (RFC 6749 section 4.1.3) with PKCE S256 (RFC 7636 section 4.6).
+//!
+//! Checks happen before the code is consumed, so a request with a wrong verifier or redirect
+//! URI cannot burn a legitimate client's code; the worker then claims the code with one
+//! conditional UPDATE, and a code that is already used (now or concurrently) is a replay:
+//! the family issued from it is revoked (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
+
+use super::{Family, Grant, lifetimes, wants_turn};
+use crate::oauth::client::GrantType;
+use crate::oauth::client_auth::AuthenticatedClient;
+use crate::oauth::config::Config;
+use crate::oauth::error::OAuthError;
+use crate::oauth::ids;
+use crate::oauth::params::Params;
+use crate::oauth::pkce;
+use crate::oauth::records::CodeRow;
+use crate::oauth::scope::Scope;
+
+/// The code's lookup key, from the request (`invalid_request` when missing).
+pub fn code_key(params: &Params) -> Result<String, OAuthError> {
+    Ok(ids::lookup_key(params.require("code")?))
+}
+
+/// What to do with a code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Issue, after claiming the code atomically.
+    Redeem(Grant),
+    /// The code was already used: revoke its family (if any) and answer `invalid_grant`.
+    Replayed {
+        /// The family the first redemption produced.
+        family_id: Option<String>,
+    },
+}
+
+/// Decides a code redemption.
+pub fn decide(
+    client: &AuthenticatedClient,
+    params: &Params,
+    code: Option<CodeRow>,
+    config: &Config,
+    now: u64,
+) -> Result<Outcome, OAuthError> {
+    let redirect_uri = params.require("redirect_uri")?;
+    let verifier = params.require("code_verifier")?;
+    let code = code.ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
+    if code.used_at.is_some() {
+        return Ok(Outcome::Replayed { family_id: code.family_id });
+    }
+    if code.client_id != client.id() {
+        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+    }
+    if now >= code.expires_at {
+        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+    }
+    if code.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request"));
+    }
+    if !pkce::verify_s256(&code.code_challenge, verifier) {
+        return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+    }
+    let record = client.record();
+    let scope = Scope::parse(&code.scope)?;
+    let turn = wants_turn(params, &scope, config)?;
+    let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
+    Ok(Outcome::Redeem(Grant {
+        client_id: record.id.clone(),
+        user_id: Some(code.user_id),
+        family_scope: scope.clone(),
+        scope,
+        grant_type: GrantType::AuthorizationCode,
+        family: Family::New,
+        refresh: record.allows(GrantType::RefreshToken),
+        turn,
+        access_ttl,
+        refresh_ttl,
+    }))
+}

@@ -1,0 +1,33 @@
+//! The OAuth 2.0 logic as plain Rust: parsing, rules and decisions, no I/O, no clock.
+//!
+//! The worker calls these in the same order for every token request:
+//! [`params`] → [`grants::grant_type`] → [`client_auth`] → a grant's `decide` (with the rows it
+//! loaded) → [`issue`] → apply the [`effects`] in D1 → answer.
+
+pub mod access_token;
+pub mod admin;
+pub mod authorize;
+pub mod bearer;
+pub mod client;
+pub mod client_auth;
+pub mod config;
+pub mod discovery;
+pub mod effects;
+pub mod error;
+pub mod grants;
+pub mod html;
+pub mod ids;
+pub mod introspect;
+pub mod issue;
+pub mod keys;
+pub mod params;
+pub mod password;
+pub mod pkce;
+pub mod records;
+pub mod revoke;
+pub mod scope;
+pub mod turn;
+pub mod user_auth;
+pub mod verify_cache;
+
+pub use error::{ErrorCode, OAuthError};

@@ -1,0 +1,169 @@
+//! Requests in (bodies read with a limit), replies out (status, headers, logging).
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use worker::{Headers, Request, Response};
+
+use crate::oauth::error::{ErrorCode, OAuthError};
+
+/// What a handler answers; [`Reply::into_response`] makes the HTTP response.
+pub enum Reply {
+    /// JSON with `Cache-Control: no-store` (token responses must not be cached).
+    Json(u16, Value),
+    /// No body.
+    Empty(u16),
+    /// An HTML page with its Content-Security-Policy, and an optional `Set-Cookie`.
+    Html {
+        /// Status.
+        status: u16,
+        /// The page.
+        body: String,
+        /// Content-Security-Policy.
+        csp: String,
+        /// A cookie to set.
+        cookie: Option<String>,
+    },
+    /// `303 See Other` to a URL.
+    Redirect(String),
+    /// An OAuth error as JSON (RFC 6749 section 5.2), with its challenge.
+    Error(OAuthError),
+}
+
+impl From<OAuthError> for Reply {
+    fn from(e: OAuthError) -> Reply {
+        Reply::Error(e)
+    }
+}
+
+/// A request header.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Reads the body, refusing (413) one over `limit` bytes, by the declared length and while
+/// streaming (a chunked body has no length to trust).
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, OAuthError> {
+    let too_large = || OAuthError::invalid_request("the request body is too large").with_status(413);
+    if header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+        if out.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    worker::Date::now().as_millis() / 1000
+}
+
+const CORS_PATHS: &[&str] = &[
+    "/oauth2/token",
+    "/token",
+    "/oauth2/revoke",
+    "/oauth2/userinfo",
+    "/turn/credentials",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+];
+
+/// True for endpoints a page on another origin may call (no cookies are involved in any).
+pub fn cors_allowed(path: &str) -> bool {
+    CORS_PATHS.contains(&path)
+}
+
+/// The answer to a CORS preflight.
+pub fn preflight() -> Reply {
+    Reply::Empty(204)
+}
+
+fn set(h: &Headers, k: &str, v: &str) {
+    // Header names and values here are ASCII built by this crate; a failure would only
+    // drop the header, never panic.
+    let _ = h.set(k, v);
+}
+
+impl Reply {
+    /// The status this reply will have.
+    pub fn status(&self) -> u16 {
+        match self {
+            Reply::Json(s, _) | Reply::Empty(s) => *s,
+            Reply::Html { status, .. } => *status,
+            Reply::Redirect(_) => 303,
+            Reply::Error(e) => e.status,
+        }
+    }
+
+    /// Builds the response. `realm` names the `WWW-Authenticate` realm; `cors` adds
+    /// `Access-Control-Allow-Origin: *` (and preflight headers).
+    pub fn into_response(self, realm: &str, cors: bool) -> worker::Result<Response> {
+        let h = Headers::new();
+        set(&h, "X-Content-Type-Options", "nosniff");
+        set(&h, "Referrer-Policy", "no-referrer");
+        if cors {
+            set(&h, "Access-Control-Allow-Origin", "*");
+            set(&h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            set(&h, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            set(&h, "Access-Control-Max-Age", "86400");
+        }
+        let status = self.status();
+        let body: Vec<u8> = match self {
+            Reply::Json(_, v) => {
+                set(&h, "Content-Type", "application/json;charset=UTF-8");
+                set(&h, "Cache-Control", "no-store");
+                set(&h, "Pragma", "no-cache");
+                v.to_string().into_bytes()
+            }
+            Reply::Empty(_) => {
+                set(&h, "Cache-Control", "no-store");
+                Vec::new()
+            }
+            Reply::Html { body, csp, cookie, .. } => {
+                set(&h, "Content-Type", "text/html;charset=UTF-8");
+                set(&h, "Cache-Control", "no-store");
+                set(&h, "Content-Security-Policy", &csp);
+                set(&h, "X-Frame-Options", "DENY");
+                if let Some(c) = cookie {
+                    set(&h, "Set-Cookie", &c);
+                }
+                body.into_bytes()
+            }
+            Reply::Redirect(location) => {
+                set(&h, "Location", &location);
+                set(&h, "Cache-Control", "no-store");
+                Vec::new()
+            }
+            Reply::Error(e) => {
+                set(&h, "Content-Type", "application/json;charset=UTF-8");
+                set(&h, "Cache-Control", "no-store");
+                if let Some(challenge) = e.www_authenticate(realm) {
+                    set(&h, "WWW-Authenticate", &challenge);
+                }
+                if e.code == ErrorCode::MethodNotAllowed {
+                    set(&h, "Allow", "GET, POST");
+                }
+                e.to_json().into_bytes()
+            }
+        };
+        Ok(Response::from_bytes(body)?.with_status(status).with_headers(h))
+    }
+
+    /// A line for the log: method, path, status and (for errors) the code and, for server
+    /// errors, the description. Never a header, parameter or body.
+    pub fn log_line(&self, method: &str, path: &str) -> Option<String> {
+        match self {
+            Reply::Error(e) if e.status >= 500 => {
+                Some(format!("{method} {path} -> {} {}: {}", e.status, e.code, e.description))
+            }
+            Reply::Error(e) => Some(format!("{method} {path} -> {} {}", e.status, e.code)),
+            _ => None,
+        }
+    }
+}

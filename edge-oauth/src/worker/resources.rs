@@ -1,0 +1,133 @@
+//! Introspection (RFC 7662), revocation (RFC 7009), userinfo and `/turn/credentials`.
+
+use worker::{D1Database, Env, Request};
+
+use super::http::{Reply, header, now, read_body};
+use super::token::authenticate;
+use super::{env, store};
+use crate::oauth::bearer::{self, ActiveBearer};
+use crate::oauth::config::Config;
+use crate::oauth::effects::{AuditEvent, event};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::introspect::{self, Presented};
+use crate::oauth::params::{self, MAX_BODY};
+use crate::oauth::scope::{OPENID, TURN};
+use crate::oauth::{ids, revoke, turn};
+
+fn reply(r: Result<Reply, OAuthError>) -> Reply {
+    r.unwrap_or_else(Reply::Error)
+}
+
+/// `POST /oauth2/introspect`.
+pub async fn introspect(mut req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let now = now();
+            let (ct, auth) = (header(&req, "content-type"), header(&req, "authorization"));
+            let body = read_body(&mut req, MAX_BODY).await?;
+            let params = params::form_body(ct.as_deref(), &body)?;
+            let db = env::db(env)?;
+            let caller = authenticate(&db, auth.as_deref(), &params, now).await?;
+            introspect::require_confidential(&caller)?;
+            let token = params.require("token")?;
+            let answer = match introspect::classify(&cfg, token, now) {
+                Presented::Access(claims) => introspect::access(&caller, &claims, &store::bearer_status(&db, &claims).await?),
+                Presented::Refresh { key } => introspect::refresh(&caller, store::refresh(&db, &key).await?.as_ref(), now),
+                Presented::Turn(opened) => {
+                    introspect::turn(&caller, &opened, &store::turn_status(&db, &opened.token_id).await?)
+                }
+                Presented::Unknown => introspect::inactive(),
+            };
+            Ok(Reply::Json(200, answer))
+        }
+        .await,
+    )
+}
+
+/// `POST /oauth2/revoke`.
+pub async fn revoke(mut req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let now = now();
+            let (ct, auth) = (header(&req, "content-type"), header(&req, "authorization"));
+            let body = read_body(&mut req, MAX_BODY).await?;
+            let params = params::form_body(ct.as_deref(), &body)?;
+            let db = env::db(env)?;
+            let caller = authenticate(&db, auth.as_deref(), &params, now).await?;
+            let token = params.require("token")?;
+            let writes = match introspect::classify(&cfg, token, now) {
+                Presented::Access(claims) => Some(revoke::access(&caller, &claims, now)?),
+                Presented::Refresh { key } => {
+                    let row = store::refresh(&db, &key).await?;
+                    Some(revoke::refresh(&caller, row.as_ref(), ids::token_id(token.as_bytes()), now)?)
+                }
+                Presented::Turn(opened) => {
+                    let status = store::turn_status(&db, &opened.token_id).await?;
+                    Some(revoke::turn(&caller, &opened, &status, now)?)
+                }
+                Presented::Unknown if token.starts_with(ids::CODE_PREFIX) => {
+                    return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "authorization codes cannot be revoked"));
+                }
+                Presented::Unknown => None,
+            };
+            if let Some(w) = writes {
+                store::apply(&db, &w).await?;
+            }
+            Ok(Reply::Empty(200))
+        }
+        .await,
+    )
+}
+
+/// A bearer token that verified and stands in D1.
+async fn active_bearer(req: &Request, cfg: &Config, db: &D1Database, now: u64) -> Result<ActiveBearer, OAuthError> {
+    let auth = header(req, "authorization");
+    let token = bearer::from_header(auth.as_deref())?;
+    let claims = bearer::verify(cfg, token, now)?;
+    let status = store::bearer_status(db, &claims).await?;
+    bearer::check(claims, status)
+}
+
+/// `GET|POST /oauth2/userinfo`.
+pub async fn userinfo(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let db = env::db(env)?;
+            let b = active_bearer(&req, &cfg, &db, now()).await?;
+            b.require_scope(OPENID)?;
+            Ok(Reply::Json(200, b.userinfo()?))
+        }
+        .await,
+    )
+}
+
+/// `GET|POST /turn/credentials`: fresh `iceServers` for a bearer token with scope `turn`.
+pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let db = env::db(env)?;
+            let now = now();
+            let b = active_bearer(&req, &cfg, &db, now).await?;
+            b.require_scope(TURN)?;
+            let minted = turn::mint(&cfg, cfg.turn_token_ttl, now)?;
+            let body = turn::ice_servers(&cfg, &minted)?;
+            store::audit(
+                &db,
+                &AuditEvent {
+                    token_id: Some(minted.id.to_string()),
+                    client_id: Some(b.claims.client_id.clone()),
+                    user_id: b.claims.user_id().map(str::to_string),
+                    family_id: b.claims.fid.clone(),
+                    ..AuditEvent::new(now, event::TURN_CREDENTIAL_ISSUED)
+                },
+            )
+            .await?;
+            Ok(Reply::Json(200, body))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,155 @@
+//! `POST /oauth2/token` and the seed-compatible `POST /token`.
+
+use worker::{D1Database, Env, Request};
+
+use super::http::{Reply, header, now, read_body};
+use super::{crypto, env, store};
+use crate::oauth::client::GrantType;
+use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
+use crate::oauth::config::Config;
+use crate::oauth::effects::{AuditEvent, event};
+use crate::oauth::error::OAuthError;
+use crate::oauth::grants::{self, authorization_code, client_credentials, password, refresh_token};
+use crate::oauth::issue::{Source, issue};
+use crate::oauth::params::{self, MAX_BODY, Params};
+use crate::oauth::user_auth;
+
+/// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
+/// scope `turn` by default, and `LEGACY_CLIENT_ID` when the request names no client.
+pub async fn handle(mut req: Request, env: &Env, seed: bool) -> Reply {
+    match token(&mut req, env, seed).await {
+        Ok(body) => Reply::Json(200, body),
+        Err(e) => Reply::Error(e),
+    }
+}
+
+async fn token(req: &mut Request, env: &Env, seed: bool) -> Result<serde_json::Value, OAuthError> {
+    let cfg = env::config(env)?;
+    let now = now();
+    let content_type = header(req, "content-type");
+    let authorization = header(req, "authorization");
+    let body = read_body(req, MAX_BODY).await?;
+    let mut params = if seed {
+        params::form_or_json_body(content_type.as_deref(), &body)?.with("scope", crate::oauth::scope::TURN)
+    } else {
+        params::form_body(content_type.as_deref(), &body)?
+    };
+    if seed
+        && authorization.is_none()
+        && params.get("client_id").is_none()
+        && let Some(legacy) = &cfg.legacy_client_id
+    {
+        params = params.with("client_id", legacy);
+    }
+    let grant_type = grants::grant_type(&params)?;
+    let db = env::db(env)?;
+    let client = authenticate(&db, authorization.as_deref(), &params, now).await?;
+    grants::check_allowed(client.record(), grant_type)?;
+    match grant_type {
+        GrantType::ClientCredentials => {
+            let grant = client_credentials::decide(&client, &params, &cfg)?;
+            finish(&db, issue(&grant, Source::Direct, &cfg, now)?).await
+        }
+        GrantType::Password => {
+            let username = params.require("username")?;
+            let pw = params.require("password")?;
+            let row = store::user_by_name(&db, username).await?;
+            let pending = user_auth::begin(row, pw, cfg.password_iterations)?;
+            let derived = crypto::pbkdf2(pending.password_bytes(), pending.hash().salt(), pending.hash().iterations()).await?;
+            let user = pending.verify(&derived)?;
+            let grant = password::decide(&client, &user, &params, &cfg)?;
+            finish(&db, issue(&grant, Source::Direct, &cfg, now)?).await
+        }
+        GrantType::AuthorizationCode => code(&db, &cfg, &client, &params, now).await,
+        GrantType::RefreshToken => refresh(&db, &cfg, &client, &params, now).await,
+    }
+}
+
+/// Authenticates the client: load it, then (confidential) PBKDF2 through WebCrypto, unless
+/// this isolate verified the same secret against the same record recently.
+pub async fn authenticate(
+    db: &D1Database,
+    authorization: Option<&str>,
+    params: &Params,
+    now: u64,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let presented = client_auth::presented(authorization, params)?;
+    let record = store::client(db, &presented.client_id).await?;
+    match client_auth::begin(record, presented)? {
+        Step::Done(client) => Ok(client),
+        Step::Verify(pending) => {
+            let pending = match env::with_verified(|cache| pending.accept_cached(cache, now)) {
+                Ok(client) => return Ok(client),
+                Err(pending) => pending,
+            };
+            let h = pending.hash();
+            let derived = crypto::pbkdf2(pending.secret_bytes(), h.salt(), h.iterations()).await?;
+            env::with_verified(|cache| pending.verify(&derived, cache, now))
+        }
+    }
+}
+
+async fn finish(db: &D1Database, issued: crate::oauth::issue::Issued) -> Result<serde_json::Value, OAuthError> {
+    store::apply(db, &issued.writes).await?;
+    Ok(issued.body)
+}
+
+fn family_revoked(now: u64, client: &AuthenticatedClient, family: &str, reason: &'static str) -> AuditEvent {
+    AuditEvent {
+        client_id: Some(client.id().to_string()),
+        family_id: Some(family.to_string()),
+        detail: Some(reason),
+        ..AuditEvent::new(now, event::FAMILY_REVOKED)
+    }
+}
+
+async fn code(db: &D1Database, cfg: &Config, client: &AuthenticatedClient, params: &Params, now: u64) -> Result<serde_json::Value, OAuthError> {
+    let key = authorization_code::code_key(params)?;
+    let row = store::code(db, &key).await?;
+    let replayed = OAuthError::invalid_grant("the authorization code was already used; tokens issued from it are revoked");
+    match authorization_code::decide(client, params, row, cfg, now)? {
+        authorization_code::Outcome::Redeem(grant) => {
+            let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
+            if store::apply(db, &issued.writes).await? {
+                return Ok(issued.body);
+            }
+            // Redeemed concurrently: the other redemption won; this one is a replay.
+            if let Some(fid) = store::code(db, &key).await?.and_then(|c| c.family_id) {
+                store::revoke_family(db, &fid, "code_replay", family_revoked(now, client, &fid, "code_replay")).await?;
+            }
+            Err(replayed)
+        }
+        authorization_code::Outcome::Replayed { family_id } => {
+            if let Some(fid) = family_id {
+                store::revoke_family(db, &fid, "code_replay", family_revoked(now, client, &fid, "code_replay")).await?;
+            }
+            Err(replayed)
+        }
+    }
+}
+
+async fn refresh(db: &D1Database, cfg: &Config, client: &AuthenticatedClient, params: &Params, now: u64) -> Result<serde_json::Value, OAuthError> {
+    let key = refresh_token::token_key(params)?;
+    let row = store::refresh(db, &key).await?;
+    let reused = OAuthError::invalid_grant("the refresh token was already used; its token family is revoked");
+    match refresh_token::decide(client, params, row, cfg, now)? {
+        refresh_token::Outcome::Rotate(grant) => {
+            let family = match &grant.family {
+                grants::Family::Existing(f) => f.clone(),
+                _ => return Err(OAuthError::server_error("a refresh outside its family")),
+            };
+            let issued = issue(&grant, Source::Refresh { old_key: key }, cfg, now)?;
+            if store::apply(db, &issued.writes).await? {
+                return Ok(issued.body);
+            }
+            // Another refresh of the same token won the claim (or the family was revoked
+            // meanwhile): a reuse.
+            store::revoke_family(db, &family, "refresh_reuse", family_revoked(now, client, &family, "refresh_reuse")).await?;
+            Err(reused)
+        }
+        refresh_token::Outcome::Reused { family_id } => {
+            store::revoke_family(db, &family_id, "refresh_reuse", family_revoked(now, client, &family_id, "refresh_reuse")).await?;
+            Err(reused)
+        }
+    }
+}
