@@ -91,3 +91,325 @@ pub fn gzip_size(root: &Path) -> Result<usize> {
     }
     Ok(total)
 }
+
+/// Environment that keeps wrangler offline.
+pub const WRANGLER_ENV: &[(&str, &str)] =
+    &[("WRANGLER_SEND_METRICS", "false"), ("CI", "true"), ("CLOUDFLARE_CF_FETCH_ENABLED", "false")];
+
+/// `n` random bytes from the kernel.
+pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut f = std::fs::File::open("/dev/urandom")?;
+    let mut b = vec![0u8; n];
+    f.read_exact(&mut b)?;
+    Ok(b)
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Fresh local secrets for `.dev.vars`: a one-key TURN key file (kid `local-1`), a token
+/// signing key and an admin secret. Returns the file text and the admin secret.
+pub fn dev_vars(extra: &[(&str, &str)]) -> Result<(String, String)> {
+    let admin = base64(&random_bytes(24)?).replace(['+', '/', '='], "x");
+    let mut text = format!(
+        "TURN_KEYS=[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{}\"}}]\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={admin}\n",
+        base64(&random_bytes(32)?),
+        base64(&random_bytes(32)?),
+    );
+    for (k, v) in extra {
+        let _ = writeln!(text, "{k}={v}");
+    }
+    Ok((text, admin))
+}
+
+/// The root wrangler.toml without `[build]` (so `wrangler dev` starts in seconds instead of
+/// rebuilding twice), with paths made absolute so the copy can live anywhere.
+pub fn dev_config(root: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(root.join("wrangler.toml"))?;
+    let mut out = String::new();
+    let mut in_build = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_build = t == "[build]";
+        }
+        if in_build {
+            continue;
+        }
+        let abs = |key: &str| -> Option<String> {
+            let rest = t.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
+            let rel = rest.strip_prefix('"')?.strip_suffix('"')?;
+            Some(format!("{key} = \"{}\"", root.join(rel).display()))
+        };
+        match abs("main").or_else(|| abs("migrations_dir")).or_else(|| abs("directory")) {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `wrangler dev --local` running the built worker with its own D1 state, stopped on drop.
+pub struct Dev {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The admin secret in its `.dev.vars`.
+    pub admin_secret: String,
+    /// Its directory (config, .dev.vars, state, log).
+    pub dir: PathBuf,
+}
+
+impl Dev {
+    /// Writes config and `.dev.vars` into `dir`, applies the D1 migrations, starts wrangler
+    /// and waits for `/health`.
+    pub fn start(root: &Path, dir: &Path, vars: &[(&str, &str)]) -> Result<Dev> {
+        need(&worker_js(root), "build it first: cargo xtask build-edge")?;
+        let wrangler = node_bin(root, "wrangler");
+        need(&wrangler, "npm ci installs wrangler")?;
+        std::fs::create_dir_all(dir)?;
+        let port = free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let issuer = ("ISSUER", base.as_str());
+        let mut all = vec![issuer];
+        all.extend_from_slice(vars);
+        let (dev_vars, admin_secret) = dev_vars(&all)?;
+        std::fs::write(dir.join("wrangler.toml"), dev_config(root)?)?;
+        std::fs::write(dir.join(".dev.vars"), dev_vars)?;
+        let status = Command::new(&wrangler)
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
+            .current_dir(dir)
+            .envs(WRANGLER_ENV.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(format!("wrangler d1 migrations apply failed in {}", dir.display()).into());
+        }
+        let log = std::fs::File::create(dir.join("wrangler.log"))?;
+        let inspector = free_port()?.to_string();
+        let port_s = port.to_string();
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(&wrangler)
+                .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port_s, "--inspector-port", &inspector])
+                .args(["--persist-to", "state", "-c", "wrangler.toml", "--show-interactive-dev-session=false"])
+                .current_dir(dir)
+                .envs(WRANGLER_ENV.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .process_group(0)
+                .spawn()?
+        };
+        let dev = Dev { child, base, admin_secret, dir: dir.to_path_buf() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(mut c) = Conn::open(&dev.base)
+                && let Ok((200, _)) = c.request("GET", "/health", &[], b"")
+            {
+                return Ok(dev);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the worker did not answer /health within 60 s; see {}", dir.join("wrangler.log").display()).into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        // wrangler runs workerd as a child: stop the whole process group.
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Conn {
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    /// Connects to `http://host:port`.
+    pub fn open(base: &str) -> Result<Conn> {
+        let host = base.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let stream = TcpStream::connect(&host)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Conn { reader: BufReader::new(stream), host })
+    }
+
+    /// Sends a request, returns status and body.
+    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+        for (k, v) in headers {
+            let _ = write!(req, "{k}: {v}\r\n");
+        }
+        req.push_str("\r\n");
+        let stream = self.reader.get_mut();
+        stream.write_all(req.as_bytes())?;
+        stream.write_all(body)?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("bad HTTP status line")?;
+        let mut len = 0usize;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse()?;
+                } else if k.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked") {
+                    chunked = true;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line)?;
+                let n = usize::from_str_radix(line.trim(), 16)?;
+                let mut chunk = vec![0u8; n + 2];
+                self.reader.read_exact(&mut chunk)?;
+                chunk.truncate(n);
+                out.extend_from_slice(&chunk);
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            out.resize(len, 0);
+            self.reader.read_exact(&mut out)?;
+        }
+        Ok((status, out))
+    }
+}
+
+/// Finds `"key":"value"` in a flat JSON object (enough for the admin API's answers).
+pub fn json_str(body: &[u8], key: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let end = start + text.get(start..)?.find('"')?;
+    text.get(start..end).map(str::to_string)
+}
+
+/// Creates the demo client and user through the admin API: the public client
+/// `edgeturn-web` (the www page's, code flow + refresh, scopes `openid turn`, redirect
+/// `<origin>/callback.html` for each origin) and the user `demo` with `password`.
+/// Existing ones (409) are left alone.
+pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &str) -> Result {
+    let mut c = Conn::open(base)?;
+    let auth = format!("Bearer {admin_secret}");
+    let uris: Vec<String> = origins.iter().map(|o| format!("\"{}/callback.html\"", o.trim_end_matches('/'))).collect();
+    let client = format!(
+        "{{\"client_id\":\"edgeturn-web\",\"name\":\"edgeturn demo\",\"public\":true,\"redirect_uris\":[{}],\"scopes\":[\"openid\",\"turn\"]}}",
+        uris.join(",")
+    );
+    let user = format!("{{\"username\":\"demo\",\"password\":\"{}\",\"name\":\"Demo User\"}}", password.replace(['"', '\\'], ""));
+    for (path, body) in [("/admin/clients", client), ("/admin/users", user)] {
+        let (status, resp) = c.request("POST", path, &[("Authorization", &auth), ("Content-Type", "application/json")], body.as_bytes())?;
+        if status != 201 && status != 409 {
+            return Err(format!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&resp)).into());
+        }
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(idx).copied().unwrap_or_default()
+}
+
+/// The benchmark: starts the built worker in local workerd (`wrangler dev --local`, fresh D1),
+/// registers a confidential client, then times `POST /oauth2/token` with client_credentials
+/// (bearer JWT) and with scope `turn` (RFC 7635 token), sequentially over one keep-alive
+/// connection, after a warm-up. `args`: `[N]` requests per case (default 2000, at least 1000).
+pub fn bench(root: &Path, args: &[String]) -> Result {
+    let n: usize = match args.first() {
+        Some(s) => s.parse().map_err(|_| format!("bench-edge: `{s}` is not a number of requests"))?,
+        None => 2000,
+    };
+    if n < 1000 {
+        return Err("bench-edge: use at least 1000 requests".into());
+    }
+    let gzip = gzip_size(root)?;
+    let dir = root.join("target").join("edge-bench").join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let dev = Dev::start(root, &dir, &[])?;
+    let mut c = Conn::open(&dev.base)?;
+    let auth = format!("Bearer {}", dev.admin_secret);
+    let (status, body) = c.request(
+        "POST",
+        "/admin/clients",
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        br#"{"client_id":"bench","grant_types":["client_credentials"],"scopes":["api","turn"]}"#,
+    )?;
+    let secret = json_str(&body, "client_secret").ok_or_else(|| format!("admin API: HTTP {status}"))?;
+    let basic = format!("Basic {}", base64(format!("bench:{secret}").as_bytes()));
+    let headers = [("Authorization", basic.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
+    let mut report = String::new();
+    for (label, form, want) in [
+        ("client_credentials (bearer JWT)", "grant_type=client_credentials&scope=api", "\"token_type\":\"Bearer\""),
+        ("client_credentials, scope turn (RFC 7635)", "grant_type=client_credentials&scope=turn", "\"token_type\":\"pop\""),
+    ] {
+        for _ in 0..100 {
+            c.request("POST", "/oauth2/token", &headers, form.as_bytes())?;
+        }
+        let mut times = Vec::with_capacity(n);
+        let started = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            let (status, body) = c.request("POST", "/oauth2/token", &headers, form.as_bytes())?;
+            times.push(t.elapsed());
+            if status != 200 || !String::from_utf8_lossy(&body).contains(want) {
+                return Err(format!("{label}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
+            }
+        }
+        let wall = started.elapsed();
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let _ = writeln!(
+            report,
+            "token endpoint, {label}: n={n} p50={:.2} ms p99={:.2} ms max={:.2} ms ({:.0} req/s sequential)",
+            ms(percentile(&times, 0.50)),
+            ms(percentile(&times, 0.99)),
+            ms(percentile(&times, 1.0)),
+            n as f64 / wall.as_secs_f64()
+        );
+    }
+    let _ = writeln!(report, "worker size: {gzip} bytes gzip -9 (index_bg.wasm + index.js), {:.0} KB", gzip as f64 / 1024.0);
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&dir);
+    print!("{report}");
+    Ok(())
+}

@@ -9,6 +9,7 @@
 //! | `STUN_URLS` | var | STUN URLs for `iceServers` |
 //! | `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL`, `TURN_TOKEN_TTL`, `CODE_TTL` | var | seconds |
 //! | `PASSWORD_PBKDF2_ITERATIONS`, `CLIENT_SECRET_PBKDF2_ITERATIONS` | var | for new records |
+//! | `CLIENT_CACHE_TTL` | var | seconds a client record is cached per isolate (default 10, 0 = off) |
 //! | `LEGACY_CLIENT_ID` | var | client the seed's `POST /token` acts for when it names none |
 //! | `TURN_KEYS` | secret, required | shared-token key file JSON |
 //! | `TOKEN_SIGNING_KEY` | secret, required | base64 of at least 32 random bytes |
@@ -46,6 +47,8 @@ pub struct Config {
     pub password_iterations: u32,
     /// PBKDF2 iterations for server-generated (256-bit random) client secrets.
     pub client_secret_iterations: u32,
+    /// Seconds a client record is kept in an isolate (0: always read D1).
+    pub client_cache_ttl: u32,
     /// The client the seed-compatible `POST /token` uses when the request names none.
     pub legacy_client_id: Option<String>,
     /// AS-RS keys.
@@ -137,6 +140,7 @@ impl Config {
             code_ttl: number("CODE_TTL", 60, 1, 600)?,
             password_iterations: number("PASSWORD_PBKDF2_ITERATIONS", MAX_ITERATIONS, MIN_ITERATIONS, MAX_ITERATIONS)?,
             client_secret_iterations: number("CLIENT_SECRET_PBKDF2_ITERATIONS", 10_000, MIN_ITERATIONS, MAX_ITERATIONS)?,
+            client_cache_ttl: number("CLIENT_CACHE_TTL", 10, 0, 300)?,
             legacy_client_id: optional("LEGACY_CLIENT_ID"),
             keyring,
             signing_key,

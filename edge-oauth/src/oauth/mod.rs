@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod client;
 pub mod client_auth;
+pub mod client_cache;
 pub mod config;
 pub mod discovery;
 pub mod effects;

@@ -111,6 +111,7 @@ async fn list_clients(db: &D1Database) -> Result<Reply, OAuthError> {
 
 async fn delete_client(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
     let now = now();
+    env::with_clients(|c| c.forget(id));
     if store::run(db, "DELETE FROM clients WHERE id = ?", &[Arg::Text(id)]).await? == 0 {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such client"));
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
+use crate::oauth::client_cache::ClientCache;
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::verify_cache::VerifyCache;
@@ -13,6 +14,7 @@ use crate::oauth::verify_cache::VerifyCache;
 thread_local! {
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
     static VERIFIED: RefCell<VerifyCache> = RefCell::new(VerifyCache::default());
+    static CLIENTS: RefCell<ClientCache> = RefCell::new(ClientCache::default());
 }
 
 /// A var or secret as text (a JSON var, such as an array, as its JSON text).
@@ -46,4 +48,9 @@ pub fn db(env: &Env) -> Result<D1Database, OAuthError> {
 /// Runs `f` with the isolate's verification cache.
 pub fn with_verified<R>(f: impl FnOnce(&mut VerifyCache) -> R) -> R {
     VERIFIED.with(|c| f(&mut c.borrow_mut()))
+}
+
+/// Runs `f` with the isolate's client cache.
+pub fn with_clients<R>(f: impl FnOnce(&mut ClientCache) -> R) -> R {
+    CLIENTS.with(|c| f(&mut c.borrow_mut()))
 }

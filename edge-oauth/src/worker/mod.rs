@@ -17,11 +17,11 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use http::Reply;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let method = req.method();
     let path = req.path();
     let cors = http::cors_allowed(&path);
-    let reply = route(req, &env, method.clone(), &path).await;
+    let reply = route(req, &env, &ctx, method.clone(), &path).await;
     if let Some(line) = reply.log_line(method.as_ref(), &path) {
         console_log!("{line}");
     }
@@ -35,7 +35,7 @@ fn not_allowed() -> Reply {
     Reply::Error(OAuthError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept this method"))
 }
 
-async fn route(req: Request, env: &Env, method: Method, path: &str) -> Reply {
+async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &str) -> Reply {
     if method == Method::Options && http::cors_allowed(path) {
         return http::preflight();
     }
@@ -45,8 +45,8 @@ async fn route(req: Request, env: &Env, method: Method, path: &str) -> Reply {
         ("/.well-known/openid-configuration", Method::Get) => metadata(env, true),
         ("/oauth2/authorize", Method::Get) => authorize::get(req, env).await,
         ("/oauth2/authorize", Method::Post) => authorize::post(req, env).await,
-        ("/oauth2/token", Method::Post) => token::handle(req, env, false).await,
-        ("/token", Method::Post) => token::handle(req, env, true).await,
+        ("/oauth2/token", Method::Post) => token::handle(req, env, ctx, false).await,
+        ("/token", Method::Post) => token::handle(req, env, ctx, true).await,
         ("/oauth2/introspect", Method::Post) => resources::introspect(req, env).await,
         ("/oauth2/revoke", Method::Post) => resources::revoke(req, env).await,
         ("/oauth2/userinfo", Method::Get | Method::Post) => resources::userinfo(req, env).await,

@@ -28,7 +28,7 @@ pub async fn introspect(mut req: Request, env: &Env) -> Reply {
             let body = read_body(&mut req, MAX_BODY).await?;
             let params = params::form_body(ct.as_deref(), &body)?;
             let db = env::db(env)?;
-            let caller = authenticate(&db, auth.as_deref(), &params, now).await?;
+            let caller = authenticate(&db, &cfg, auth.as_deref(), &params, now).await?;
             introspect::require_confidential(&caller)?;
             let token = params.require("token")?;
             let answer = match introspect::classify(&cfg, token, now) {
@@ -55,7 +55,7 @@ pub async fn revoke(mut req: Request, env: &Env) -> Reply {
             let body = read_body(&mut req, MAX_BODY).await?;
             let params = params::form_body(ct.as_deref(), &body)?;
             let db = env::db(env)?;
-            let caller = authenticate(&db, auth.as_deref(), &params, now).await?;
+            let caller = authenticate(&db, &cfg, auth.as_deref(), &params, now).await?;
             let token = params.require("token")?;
             let writes = match introspect::classify(&cfg, token, now) {
                 Presented::Access(claims) => Some(revoke::access(&caller, &claims, now)?),

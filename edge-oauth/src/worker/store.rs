@@ -73,6 +73,18 @@ pub async fn client(db: &D1Database, id: &str) -> Result<Option<ClientRecord>, O
     }
 }
 
+/// A client record through the isolate's cache (see [`crate::oauth::client_cache`]).
+pub async fn client_cached(db: &D1Database, id: &str, now: u64, ttl: u32) -> Result<Option<ClientRecord>, OAuthError> {
+    if let Some(r) = super::env::with_clients(|c| c.get(id, now)) {
+        return Ok(Some(r));
+    }
+    let record = client(db, id).await?;
+    if let Some(r) = &record {
+        super::env::with_clients(|c| c.put(r, now, ttl));
+    }
+    Ok(record)
+}
+
 /// A user by sign-in name.
 pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<UserRow>, OAuthError> {
     first(db, "SELECT id, username, password_hash, name FROM users WHERE username = ?", &[Arg::Text(username)]).await

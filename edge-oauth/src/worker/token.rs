@@ -1,6 +1,6 @@
 //! `POST /oauth2/token` and the seed-compatible `POST /token`.
 
-use worker::{D1Database, Env, Request};
+use worker::{Context, D1Database, Env, Request, console_error};
 
 use super::http::{Reply, header, now, read_body};
 use super::{crypto, env, store};
@@ -16,14 +16,14 @@ use crate::oauth::user_auth;
 
 /// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
 /// scope `turn` by default, and `LEGACY_CLIENT_ID` when the request names no client.
-pub async fn handle(mut req: Request, env: &Env, seed: bool) -> Reply {
-    match token(&mut req, env, seed).await {
+pub async fn handle(mut req: Request, env: &Env, ctx: &Context, seed: bool) -> Reply {
+    match token(&mut req, env, ctx, seed).await {
         Ok(body) => Reply::Json(200, body),
         Err(e) => Reply::Error(e),
     }
 }
 
-async fn token(req: &mut Request, env: &Env, seed: bool) -> Result<serde_json::Value, OAuthError> {
+async fn token(req: &mut Request, env: &Env, ctx: &Context, seed: bool) -> Result<serde_json::Value, OAuthError> {
     let cfg = env::config(env)?;
     let now = now();
     let content_type = header(req, "content-type");
@@ -43,12 +43,26 @@ async fn token(req: &mut Request, env: &Env, seed: bool) -> Result<serde_json::V
     }
     let grant_type = grants::grant_type(&params)?;
     let db = env::db(env)?;
-    let client = authenticate(&db, authorization.as_deref(), &params, now).await?;
+    let client = authenticate(&db, &cfg, authorization.as_deref(), &params, now).await?;
     grants::check_allowed(client.record(), grant_type)?;
     match grant_type {
         GrantType::ClientCredentials => {
             let grant = client_credentials::decide(&client, &params, &cfg)?;
-            finish(&db, issue(&grant, Source::Direct, &cfg, now)?).await
+            let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            // Only audit rows to write: they go after the response (waitUntil), so the hot
+            // path has no D1 round trip when the client record is cached.
+            let writes = issued.writes;
+            let env = env.clone();
+            ctx.wait_until(async move {
+                let applied = match env::db(&env) {
+                    Ok(db) => store::apply(&db, &writes).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = applied {
+                    console_error!("audit write after client_credentials failed: {}", e.description);
+                }
+            });
+            Ok(issued.body)
         }
         GrantType::Password => {
             let username = params.require("username")?;
@@ -69,12 +83,13 @@ async fn token(req: &mut Request, env: &Env, seed: bool) -> Result<serde_json::V
 /// this isolate verified the same secret against the same record recently.
 pub async fn authenticate(
     db: &D1Database,
+    cfg: &Config,
     authorization: Option<&str>,
     params: &Params,
     now: u64,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let presented = client_auth::presented(authorization, params)?;
-    let record = store::client(db, &presented.client_id).await?;
+    let record = store::client_cached(db, &presented.client_id, now, cfg.client_cache_ttl).await?;
     match client_auth::begin(record, presented)? {
         Step::Done(client) => Ok(client),
         Step::Verify(pending) => {
