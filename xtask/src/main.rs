@@ -2,6 +2,9 @@
 //! (pinned, idempotent), so on a fresh machine `cargo xtask run` and `cargo xtask test` are
 //! the whole set-up.
 
+mod edge;
+mod procs;
+mod run;
 mod setup;
 mod test;
 mod util;
@@ -16,10 +19,19 @@ cargo xtask <task>
                  local D1, relay on loopback, web page); Ctrl-C stops it
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
-  build          build the deployable parts (browser helper; the worker)
+  build          build the deployable parts: the browser helper, then the worker
+  build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
+  bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
 ";
+
+/// Everything the worker deploys: the helper's module lands in www/public (static assets)
+/// before the worker itself is built.
+pub fn build(root: &std::path::Path) -> util::Result {
+    www::build(root)?;
+    edge::build(root)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,8 +44,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match task {
+        "run" => run::run(&root),
         "setup" => setup::setup(&root),
-        "build" => setup::setup(&root).and_then(|()| www::build(&root)),
+        "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
+        "bench-edge" => setup::setup(&root).and_then(|()| build(&root)).and_then(|()| edge::bench(&root, rest)),
         "test" => test::test(&root, rest),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),

@@ -16,6 +16,7 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
             .current_dir(root)
             .args(["build", "-p", "shared-token", "--target", "wasm32-unknown-unknown", "--no-default-features"]))
     })?;
+    step("build the browser helper and the worker", || crate::build(root))?;
     step("every crate's tests (unit, property, interop, end to end)", || {
         run(cargo().current_dir(root).args(["test", "--workspace", "--all-targets"]))?;
         run(cargo().current_dir(root).args(["test", "--workspace", "--doc"]))

@@ -35,18 +35,6 @@ pub fn run(cmd: &mut Command) -> Result {
     Ok(())
 }
 
-/// Runs `cmd` and returns its stdout (stderr inherited), failing on a non-zero exit.
-pub fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
-    if !out.status.success() {
-        return Err(format!("`{}` failed: {}", describe(cmd), out.status).into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Stdout of a command, or None when it cannot run or fails (for "is it installed?" probes).
 pub fn probe<S: AsRef<OsStr>>(program: S, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).stderr(Stdio::null()).output().ok()?;
@@ -69,4 +57,9 @@ pub fn cargo_bin(name: &str) -> PathBuf {
 /// A tool from the project's pinned node_modules.
 pub fn node_bin(root: &Path, name: &str) -> PathBuf {
     root.join("node_modules").join(".bin").join(name)
+}
+
+/// The cargo target directory ($CARGO_TARGET_DIR or ./target).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
 }

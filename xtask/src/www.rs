@@ -9,8 +9,7 @@ use crate::util::{Result, cargo, cargo_bin, node_bin, run};
 /// Builds www/public/pkg/{edgeturn.js, edgeturn_bg.wasm, edgeturn.d.ts}.
 pub fn build(root: &Path) -> Result {
     run(cargo().current_dir(root).args(["build", "-p", "www", "--release", "--target", "wasm32-unknown-unknown"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root.join("target"));
-    let wasm = Path::new(&target).join("wasm32-unknown-unknown/release/edgeturn.wasm");
+    let wasm = crate::util::target_dir(root).join("wasm32-unknown-unknown/release/edgeturn.wasm");
     let out = root.join("www/public/pkg");
     run(Command::new(cargo_bin("wasm-bindgen"))
         .arg("--target")

@@ -1,0 +1,172 @@
+//! `cargo xtask run`: the whole system on loopback. The edge worker in local workerd with
+//! local D1 (seeded with a demo client and user through the admin API), relay-native sharing
+//! the edge's key file, and the web page the worker serves. Ctrl-C stops everything.
+//!
+//! State lives in `.edgeturn/` (gitignored): the key file, the local secrets and D1, so a
+//! restart keeps clients, users and tokens.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::edge::{self, Conn};
+use crate::procs::{Procs, wait_http_ok};
+use crate::util::{Result, cargo, node_bin, run as run_cmd};
+
+const EDGE: &str = "127.0.0.1:8787";
+const RELAY: &str = "127.0.0.1:3478";
+/// Must match wrangler.toml's TURN_SERVER_NAME and TURN_REALM.
+const SERVER_NAME: &str = "edgeturn.local";
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "edgeturn-demo";
+const CLI_CLIENT: &str = "edgeturn-cli";
+const WRANGLER_ENV: &[(&str, &str)] =
+    &[("WRANGLER_SEND_METRICS", "false"), ("CI", "true"), ("CLOUDFLARE_CF_FETCH_ENABLED", "false")];
+
+/// Local secrets, made once and kept.
+struct Secrets {
+    keys_json: String,
+    signing_key: String,
+    admin_secret: String,
+    cli_secret: String,
+}
+
+fn secrets(dir: &Path) -> Result<Secrets> {
+    let keys = dir.join("keys.json");
+    if !keys.exists() {
+        let key = edge::base64(&edge::random_bytes(32)?);
+        std::fs::write(&keys, format!("[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{key}\"}}]\n"))?;
+    }
+    let file = dir.join("secrets.env");
+    if !file.exists() {
+        let token = |n| -> Result<String> { Ok(edge::base64(&edge::random_bytes(n)?).replace(['+', '/', '='], "x")) };
+        std::fs::write(
+            &file,
+            format!(
+                "TOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nCLI_SECRET={}\n",
+                edge::base64(&edge::random_bytes(32)?),
+                token(24)?,
+                token(24)?
+            ),
+        )?;
+    }
+    let text = std::fs::read_to_string(&file)?;
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+            .map(str::to_string)
+            .ok_or_else(|| format!("{} lacks {k}; delete it to start afresh", file.display()))
+    };
+    Ok(Secrets {
+        keys_json: std::fs::read_to_string(&keys)?.trim().replace('\n', ""),
+        signing_key: get("TOKEN_SIGNING_KEY")?,
+        admin_secret: get("ADMIN_SECRET")?,
+        cli_secret: get("CLI_SECRET")?,
+    })
+}
+
+/// Runs until Ctrl-C or until a part exits.
+pub fn run(root: &Path) -> Result {
+    let started = Instant::now();
+    crate::setup::setup(root)?;
+    crate::build(root)?;
+    run_cmd(cargo().current_dir(root).args(["build", "--release", "-p", "relay-native"]))?;
+
+    let dir = root.join(".edgeturn");
+    let edge_dir = dir.join("edge");
+    std::fs::create_dir_all(&edge_dir)?;
+    let s = secrets(&dir)?;
+    let origin = format!("http://{EDGE}");
+    std::fs::write(edge_dir.join("wrangler.toml"), edge::dev_config(root)?)?;
+    std::fs::write(
+        edge_dir.join(".dev.vars"),
+        format!(
+            "TURN_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n",
+            s.keys_json, s.signing_key, s.admin_secret
+        ),
+    )?;
+
+    let procs = Procs::with_signal_handler()?;
+    let wrangler = node_bin(root, "wrangler");
+    run_cmd(
+        Command::new(&wrangler)
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
+            .current_dir(&edge_dir)
+            .envs(WRANGLER_ENV.iter().copied()),
+    )?;
+    let (host, port) = EDGE.split_once(':').ok_or("EDGE")?;
+    procs.spawn(
+        "edge (wrangler dev)",
+        Command::new(&wrangler)
+            .args(["dev", "--local", "--ip", host, "--port", port, "--persist-to", "state", "-c", "wrangler.toml"])
+            .args(["--show-interactive-dev-session=false"])
+            .current_dir(&edge_dir)
+            .envs(WRANGLER_ENV.iter().copied()),
+        &dir.join("edge.log"),
+    )?;
+    wait_http_ok(&format!("{origin}/health"), Duration::from_secs(60))
+        .map_err(|e| format!("{e}; see {}", dir.join("edge.log").display()))?;
+
+    edge::seed_demo(&origin, &s.admin_secret, &[&origin, "http://localhost:8787"], DEMO_PASSWORD)?;
+    seed_cli_client(&origin, &s.admin_secret, &s.cli_secret)?;
+
+    let relay = crate::util::target_dir(root).join("release/relay-native");
+    let (relay_ip, _) = RELAY.split_once(':').ok_or("RELAY")?;
+    procs.spawn(
+        "relay (relay-native serve)",
+        Command::new(&relay)
+            .args(["serve", "--listen", RELAY, "--relay-ip", relay_ip, "--realm", SERVER_NAME, "--server-name", SERVER_NAME])
+            .arg("--keys")
+            .arg(dir.join("keys.json"))
+            // The page's self-test puts both peers on this machine: allow loopback peers
+            // here only; the relay refuses them by default.
+            .arg("--allow-loopback-peers")
+            .env("RUST_LOG", "info"),
+        &dir.join("relay.log"),
+    )?;
+    std::thread::sleep(Duration::from_millis(300));
+    procs.check_running().map_err(|e| format!("{e}; see {}", dir.join("relay.log").display()))?;
+
+    let secret = &s.cli_secret;
+    let token_call = format!("curl -s -u {CLI_CLIENT}:{secret} -d grant_type=client_credentials");
+    println!();
+    println!("edgeturn is running ({:.0}s to start):", started.elapsed().as_secs_f64());
+    println!();
+    println!("  web page     {origin}/");
+    println!("               sign in as {DEMO_USER} / {DEMO_PASSWORD}, then run the relay self-test");
+    println!("  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)");
+    println!("  relay        turn:{RELAY} (UDP and TCP), server name {SERVER_NAME}");
+    println!("  logs, state  {}", dir.display());
+    println!();
+    println!("An RFC 7635 TURN token for a native client:");
+    println!("  {token_call} -d scope=turn {origin}/oauth2/token");
+    println!("ICE servers for a browser (Cloudflare's shape):");
+    println!("  AT=$({token_call} --data-urlencode 'scope=openid turn' {origin}/oauth2/token \\");
+    println!("       | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')");
+    println!("  curl -s -H \"Authorization: Bearer $AT\" {origin}/turn/credentials");
+    println!();
+    println!("Ctrl-C stops everything.");
+
+    let which = procs.wait_any();
+    procs.stop_all();
+    Err(format!("{which} exited; logs in {}", dir.display()).into())
+}
+
+/// A confidential client for curl and native clients: client_credentials and password,
+/// scopes turn and openid.
+fn seed_cli_client(base: &str, admin: &str, secret: &str) -> Result {
+    let body = format!(
+        "{{\"client_id\":\"{CLI_CLIENT}\",\"name\":\"edgeturn command line\",\"client_secret\":\"{secret}\",\
+         \"grant_types\":[\"client_credentials\",\"password\"],\"scopes\":[\"turn\",\"openid\"]}}"
+    );
+    let (status, resp) = Conn::open(base)?.request(
+        "POST",
+        "/admin/clients",
+        &[("Authorization", &format!("Bearer {admin}")), ("Content-Type", "application/json")],
+        body.as_bytes(),
+    )?;
+    if status != 201 && status != 409 {
+        return Err(format!("/admin/clients: HTTP {status}: {}", String::from_utf8_lossy(&resp)).into());
+    }
+    Ok(())
+}
