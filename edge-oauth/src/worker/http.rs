@@ -40,6 +40,9 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
+/// Most bytes of an oversized body read and dropped before answering 413.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
 /// Reads the body, refusing (413) one over `limit` bytes, by the declared length and while
 /// streaming (a chunked body has no length to trust).
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, OAuthError> {
@@ -52,6 +55,17 @@ pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, OAuth
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
         if out.len() + chunk.len() > limit {
+            // Read (and drop) a bounded rest of the body before answering: a request whose
+            // body is left unread can stall the connection it came on (seen with wrangler's
+            // local proxy). Past DRAIN_LIMIT the stream is cancelled instead.
+            let mut drained = out.len() + chunk.len();
+            drop(out);
+            while drained <= DRAIN_LIMIT {
+                match stream.next().await {
+                    Some(Ok(c)) => drained += c.len(),
+                    _ => break,
+                }
+            }
             return Err(too_large());
         }
         out.extend_from_slice(&chunk);
@@ -148,6 +162,10 @@ impl Reply {
                 }
                 if e.code == ErrorCode::MethodNotAllowed {
                     set(&h, "Allow", "GET, POST");
+                }
+                if e.status == 413 {
+                    // The rest of the body was not read: do not reuse this connection.
+                    set(&h, "Connection", "close");
                 }
                 e.to_json().into_bytes()
             }

@@ -85,7 +85,9 @@ pub struct Worker {
 impl Worker {
     /// A fresh worker in `<tmp>/<name>`.
     pub fn start(name: &str, vars: &[(&str, &str)]) -> Worker {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("edge-e2e-{name}-{}", std::process::id()));
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale(&tmp);
+        let dir = tmp.join(format!("edge-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let key_b64 = B64.encode(nonzero(32));
@@ -146,7 +148,7 @@ impl Worker {
         Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "while kill -0 {} 2>/dev/null && kill -0 -{pgid} 2>/dev/null; do sleep 0.5; done; kill -TERM -- -{pgid} 2>/dev/null",
+                "while kill -0 {} 2>/dev/null && kill -0 -{pgid} 2>/dev/null; do sleep 0.5; done; kill -TERM -{pgid} 2>/dev/null",
                 std::process::id()
             ))
             .stdin(Stdio::null())
@@ -221,6 +223,20 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Removes the directories of earlier test processes that have ended.
+fn remove_stale(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("edge-e2e-").and_then(|r| r.rsplit('-').next())
+            && pid.parse::<u32>().is_ok()
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
