@@ -2,6 +2,7 @@
 //! (pinned, idempotent), so on a fresh machine `cargo xtask run` and `cargo xtask test` are
 //! the whole set-up.
 
+mod e2e;
 mod edge;
 mod procs;
 mod run;
@@ -17,6 +18,7 @@ cargo xtask <task>
 
   run            build everything and run the whole system locally (edge in workerd with
                  local D1, relay on loopback, web page); Ctrl-C stops it
+  e2e            only the browser end-to-end test (needs `build` and a debug relay-native)
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
   build          build the deployable parts: the browser helper, then the worker
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "run" => run::run(&root),
+        "e2e" => e2e::www(&root),
         "setup" => setup::setup(&root),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root).and_then(|()| build(&root)).and_then(|()| edge::bench(&root, rest)),

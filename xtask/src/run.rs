@@ -13,6 +13,9 @@ use crate::edge::{self, Conn};
 use crate::procs::{Procs, wait_http_ok};
 use crate::util::{Result, cargo, node_bin, run as run_cmd};
 
+/// The demo user the local run seeds.
+pub const DEMO: (&str, &str) = (DEMO_USER, DEMO_PASSWORD);
+
 const EDGE: &str = "127.0.0.1:8787";
 const RELAY: &str = "127.0.0.1:3478";
 /// Must match wrangler.toml's TURN_SERVER_NAME and TURN_REALM.
@@ -65,69 +68,121 @@ fn secrets(dir: &Path) -> Result<Secrets> {
     })
 }
 
+/// Where and how to start the system.
+pub struct Options {
+    /// State directory (keys, secrets, D1, logs).
+    pub dir: std::path::PathBuf,
+    /// Edge address, `127.0.0.1:PORT`.
+    pub edge: String,
+    /// Relay address, `127.0.0.1:PORT`.
+    pub relay: String,
+    /// The relay-native binary to run.
+    pub relay_bin: std::path::PathBuf,
+}
+
+/// The running system; dropping it stops everything.
+pub struct System {
+    /// The children.
+    pub procs: Procs,
+    /// `http://127.0.0.1:PORT` of the edge (and the page).
+    pub origin: String,
+    /// The relay's UDP/TCP address.
+    pub relay: String,
+    /// Local secrets in use.
+    secrets: Secrets,
+    /// State directory.
+    pub dir: std::path::PathBuf,
+}
+
+impl System {
+    /// Builds nothing: starts the built edge, seeds it, starts the built relay.
+    pub fn start(root: &Path, opts: Options, procs: Procs) -> Result<System> {
+        let dir = opts.dir;
+        let edge_dir = dir.join("edge");
+        std::fs::create_dir_all(&edge_dir)?;
+        let s = secrets(&dir)?;
+        let origin = format!("http://{}", opts.edge);
+        let (relay_ip, relay_port) = opts.relay.split_once(':').ok_or("relay address")?;
+        std::fs::write(edge_dir.join("wrangler.toml"), edge::dev_config(root)?)?;
+        std::fs::write(
+            edge_dir.join(".dev.vars"),
+            format!(
+                "TURN_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n\
+                 TURN_URLS=turn:{relay_ip}:{relay_port}?transport=udp,turn:{relay_ip}:{relay_port}?transport=tcp\n\
+                 STUN_URLS=stun:{relay_ip}:{relay_port}\nTURN_SERVER_NAME={SERVER_NAME}\nTURN_REALM={SERVER_NAME}\n",
+                s.keys_json, s.signing_key, s.admin_secret
+            ),
+        )?;
+
+        let wrangler = node_bin(root, "wrangler");
+        run_cmd(
+            Command::new(&wrangler)
+                .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
+                .current_dir(&edge_dir)
+                .envs(WRANGLER_ENV.iter().copied())
+                .stdout(std::process::Stdio::null()),
+        )?;
+        let (host, port) = opts.edge.split_once(':').ok_or("edge address")?;
+        let inspector = edge::free_port()?.to_string();
+        procs.spawn(
+            "edge (wrangler dev)",
+            Command::new(&wrangler)
+                .args(["dev", "--local", "--ip", host, "--port", port, "--persist-to", "state", "-c", "wrangler.toml"])
+                .args(["--show-interactive-dev-session=false", "--inspector-port", &inspector])
+                .current_dir(&edge_dir)
+                .envs(WRANGLER_ENV.iter().copied()),
+            &dir.join("edge.log"),
+        )?;
+        wait_http_ok(&format!("{origin}/health"), Duration::from_secs(60))
+            .map_err(|e| format!("{e}; see {}", dir.join("edge.log").display()))?;
+
+        edge::seed_demo(&origin, &s.admin_secret, &[&origin, &origin.replace("127.0.0.1", "localhost")], DEMO_PASSWORD)?;
+        seed_cli_client(&origin, &s.admin_secret, &s.cli_secret)?;
+
+        procs.spawn(
+            "relay (relay-native serve)",
+            Command::new(&opts.relay_bin)
+                .args(["serve", "--listen", &opts.relay, "--relay-ip", relay_ip, "--realm", SERVER_NAME])
+                .args(["--server-name", SERVER_NAME])
+                .arg("--keys")
+                .arg(dir.join("keys.json"))
+                // The page's self-test puts both peers on this machine: allow loopback peers
+                // here only; the relay refuses them by default.
+                .arg("--allow-loopback-peers")
+                .env("RUST_LOG", "info"),
+            &dir.join("relay.log"),
+        )?;
+        std::thread::sleep(Duration::from_millis(300));
+        procs.check_running().map_err(|e| format!("{e}; see {}", dir.join("relay.log").display()))?;
+        Ok(System { procs, origin, relay: opts.relay, secrets: s, dir })
+    }
+
+    /// The confidential command-line client's id and secret.
+    pub fn cli_client(&self) -> (&'static str, &str) {
+        (CLI_CLIENT, &self.secrets.cli_secret)
+    }
+}
+
+/// Builds what the system runs: the worker (with the helper) and the relay, release.
+pub fn build_all(root: &Path) -> Result {
+    crate::build(root)?;
+    run_cmd(cargo().current_dir(root).args(["build", "--release", "-p", "relay-native"]))
+}
+
 /// Runs until Ctrl-C or until a part exits.
 pub fn run(root: &Path) -> Result {
     let started = Instant::now();
     crate::setup::setup(root)?;
-    crate::build(root)?;
-    run_cmd(cargo().current_dir(root).args(["build", "--release", "-p", "relay-native"]))?;
-
-    let dir = root.join(".edgeturn");
-    let edge_dir = dir.join("edge");
-    std::fs::create_dir_all(&edge_dir)?;
-    let s = secrets(&dir)?;
-    let origin = format!("http://{EDGE}");
-    std::fs::write(edge_dir.join("wrangler.toml"), edge::dev_config(root)?)?;
-    std::fs::write(
-        edge_dir.join(".dev.vars"),
-        format!(
-            "TURN_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n",
-            s.keys_json, s.signing_key, s.admin_secret
-        ),
-    )?;
-
+    build_all(root)?;
     let procs = Procs::with_signal_handler()?;
-    let wrangler = node_bin(root, "wrangler");
-    run_cmd(
-        Command::new(&wrangler)
-            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
-            .current_dir(&edge_dir)
-            .envs(WRANGLER_ENV.iter().copied()),
-    )?;
-    let (host, port) = EDGE.split_once(':').ok_or("EDGE")?;
-    procs.spawn(
-        "edge (wrangler dev)",
-        Command::new(&wrangler)
-            .args(["dev", "--local", "--ip", host, "--port", port, "--persist-to", "state", "-c", "wrangler.toml"])
-            .args(["--show-interactive-dev-session=false"])
-            .current_dir(&edge_dir)
-            .envs(WRANGLER_ENV.iter().copied()),
-        &dir.join("edge.log"),
-    )?;
-    wait_http_ok(&format!("{origin}/health"), Duration::from_secs(60))
-        .map_err(|e| format!("{e}; see {}", dir.join("edge.log").display()))?;
-
-    edge::seed_demo(&origin, &s.admin_secret, &[&origin, "http://localhost:8787"], DEMO_PASSWORD)?;
-    seed_cli_client(&origin, &s.admin_secret, &s.cli_secret)?;
-
-    let relay = crate::util::target_dir(root).join("release/relay-native");
-    let (relay_ip, _) = RELAY.split_once(':').ok_or("RELAY")?;
-    procs.spawn(
-        "relay (relay-native serve)",
-        Command::new(&relay)
-            .args(["serve", "--listen", RELAY, "--relay-ip", relay_ip, "--realm", SERVER_NAME, "--server-name", SERVER_NAME])
-            .arg("--keys")
-            .arg(dir.join("keys.json"))
-            // The page's self-test puts both peers on this machine: allow loopback peers
-            // here only; the relay refuses them by default.
-            .arg("--allow-loopback-peers")
-            .env("RUST_LOG", "info"),
-        &dir.join("relay.log"),
-    )?;
-    std::thread::sleep(Duration::from_millis(300));
-    procs.check_running().map_err(|e| format!("{e}; see {}", dir.join("relay.log").display()))?;
-
-    let secret = &s.cli_secret;
+    let sys = System::start(root, Options {
+        dir: root.join(".edgeturn"),
+        edge: EDGE.into(),
+        relay: RELAY.into(),
+        relay_bin: crate::util::target_dir(root).join("release/relay-native"),
+    }, procs)?;
+    let origin = &sys.origin;
+    let (_, secret) = sys.cli_client();
     let token_call = format!("curl -s -u {CLI_CLIENT}:{secret} -d grant_type=client_credentials");
     println!();
     println!("edgeturn is running ({:.0}s to start):", started.elapsed().as_secs_f64());
@@ -136,7 +191,7 @@ pub fn run(root: &Path) -> Result {
     println!("               sign in as {DEMO_USER} / {DEMO_PASSWORD}, then run the relay self-test");
     println!("  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)");
     println!("  relay        turn:{RELAY} (UDP and TCP), server name {SERVER_NAME}");
-    println!("  logs, state  {}", dir.display());
+    println!("  logs, state  {}", sys.dir.display());
     println!();
     println!("An RFC 7635 TURN token for a native client:");
     println!("  {token_call} -d scope=turn {origin}/oauth2/token");
@@ -147,9 +202,9 @@ pub fn run(root: &Path) -> Result {
     println!();
     println!("Ctrl-C stops everything.");
 
-    let which = procs.wait_any();
-    procs.stop_all();
-    Err(format!("{which} exited; logs in {}", dir.display()).into())
+    let which = sys.procs.wait_any();
+    sys.procs.stop_all();
+    Err(format!("{which} exited; logs in {}", sys.dir.display()).into())
 }
 
 /// A confidential client for curl and native clients: client_credentials and password,

@@ -1,0 +1,86 @@
+// End to end in a real browser: the page served by the local worker, sign-in as the demo
+// user (authorization code + PKCE in a popup), ICE servers from the helper, and a relay-only
+// data channel through relay-native.
+//
+//   node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD
+//
+// Prints one JSON line with what it saw; exits non-zero on any failure.
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [origin, username, password] = process.argv.slice(2);
+if (!origin || !username || !password) {
+  console.error("usage: node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD");
+  process.exit(2);
+}
+
+const profile = mkdtempSync(join(tmpdir(), "edgeturn-chromium-"));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--allow-loopback-in-peer-connection", "--disable-gpu", "--disable-quic",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const fail = async (msg) => {
+  console.error(`www e2e: ${msg}`);
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+  process.exit(1);
+};
+const timer = setTimeout(() => fail("timed out after 60 s"), 60_000);
+
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${origin}/`);
+
+  // Sign in through the popup: the edge's sign-in page, then its consent page.
+  const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#sign-in")]);
+  await popup.waitForSelector("#username");
+  await popup.fill("#username", username);
+  await popup.fill("#password", password);
+  await popup.click('button[type="submit"]');
+  const allow = popup.locator('button[name="decision"][value="allow"]');
+  await allow.waitFor();
+  await allow.click();
+  await page.waitForFunction(() => document.getElementById("who").dataset.state !== "idle", null, { timeout: 15_000 });
+  const who = await page.textContent("#who");
+  if (who !== "signed in") await fail(`sign-in did not complete: ${who}`);
+
+  // The helper fetched ICE servers: the page shows the token's metadata.
+  await page.waitForFunction(() => document.getElementById("token-id").textContent.length === 16, null, { timeout: 15_000 });
+  const meta = await page.evaluate(() => ({
+    kid: document.getElementById("kid").textContent,
+    tokenId: document.getElementById("token-id").textContent,
+    expires: document.getElementById("expires").textContent,
+    urls: document.getElementById("urls").textContent,
+    page: document.body.innerText,
+  }));
+
+  // The relay-only self-test.
+  await page.click("#self-test");
+  await page.waitForFunction(() => ["ok", "error"].includes(window.edgeturnResult.state), null, { timeout: 30_000 });
+  const result = await page.evaluate(() => window.edgeturnResult);
+  if (result.state !== "ok") await fail(`self-test failed: ${result.message}`);
+  for (const [side, pair] of [["offerer", result], ["answerer", result.remotePair]]) {
+    if (pair.localType !== "relay" || pair.remoteType !== "relay") {
+      await fail(`${side}'s selected pair is ${pair.localType} -> ${pair.remoteType}, not relay -> relay`);
+    }
+  }
+  if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
+  if (/mac_key/i.test(meta.page)) await fail("the page shows key material");
+
+  clearTimeout(timer);
+  console.log(JSON.stringify({
+    ok: true, kid: meta.kid, tokenId: meta.tokenId, expires: meta.expires, urls: meta.urls,
+    relayAddress: result.relayAddress, connectMs: Math.round(result.connectMs),
+    loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs,
+  }));
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+} catch (e) {
+  await fail(e.stack ?? String(e));
+}
