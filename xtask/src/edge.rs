@@ -113,7 +113,7 @@ pub fn base64(bytes: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+                out.push(T.get(((n >> (18 - 6 * i)) & 63) as usize).map_or('A', |&b| char::from(b)));
             } else {
                 out.push('=');
             }
@@ -178,6 +178,7 @@ pub struct Dev {
     /// The admin secret in its `.dev.vars`.
     pub admin_secret: String,
     /// Its directory (config, .dev.vars, state, log).
+    #[allow(dead_code)] // for `cargo xtask run`, which tells the user where the log is
     pub dir: PathBuf,
 }
 
@@ -327,6 +328,7 @@ pub fn json_str(body: &[u8], key: &str) -> Option<String> {
 /// `edgeturn-web` (the www page's, code flow + refresh, scopes `openid turn`, redirect
 /// `<origin>/callback.html` for each origin) and the user `demo` with `password`.
 /// Existing ones (409) are left alone.
+#[allow(dead_code)] // for `cargo xtask run`
 pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &str) -> Result {
     let mut c = Conn::open(base)?;
     let auth = format!("Bearer {admin_secret}");

@@ -164,9 +164,10 @@ impl PendingSecret {
 
     /// Accepts without deriving when the same (client, record, secret) verified recently in
     /// this isolate; otherwise hands the pending check back.
-    pub fn accept_cached(self, cache: &VerifyCache, now: u64) -> Result<AuthenticatedClient, PendingSecret> {
+    pub fn accept_cached(self: Box<Self>, cache: &VerifyCache, now: u64) -> Result<AuthenticatedClient, Box<PendingSecret>> {
         if cache.hit(&self.cache_key, now) {
-            Ok(AuthenticatedClient { record: self.record, method: self.method })
+            let PendingSecret { record, method, .. } = *self;
+            Ok(AuthenticatedClient { record, method })
         } else {
             Err(self)
         }
@@ -188,7 +189,7 @@ pub enum Step {
     /// A public client naming itself: authenticated.
     Done(AuthenticatedClient),
     /// A confidential client: derive, then [`PendingSecret::verify`].
-    Verify(PendingSecret),
+    Verify(Box<PendingSecret>),
 }
 
 /// Decides what authenticating `presented` against the loaded `record` needs.
@@ -201,7 +202,7 @@ pub fn begin(record: Option<ClientRecord>, presented: Presented) -> Result<Step,
         (Some(stored), Some(secret)) => {
             let hash = PasswordHash::parse(stored).map_err(|_| OAuthError::server_error("a stored client secret is malformed"))?;
             let cache_key = CacheKey::new(&record.id, stored, secret.secret());
-            Ok(Step::Verify(PendingSecret { record, method: presented.method, hash, secret, cache_key }))
+            Ok(Step::Verify(Box::new(PendingSecret { record, method: presented.method, hash, secret, cache_key })))
         }
     }
 }

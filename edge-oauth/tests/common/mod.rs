@@ -79,6 +79,7 @@ pub struct Worker {
     /// The AS-RS key, base64.
     pub key_b64: String,
     child: Option<Child>,
+    watchdog: Option<Child>,
     port: u16,
 }
 
@@ -104,7 +105,7 @@ impl Worker {
         }
         std::fs::write(dir.join(".dev.vars"), dev_vars).unwrap();
         std::fs::write(dir.join("wrangler.toml"), dev_config(&root())).unwrap();
-        let mut w = Worker { base: format!("http://127.0.0.1:{port}"), admin, dir, keys_json, key_b64, child: None, port };
+        let mut w = Worker { base: format!("http://127.0.0.1:{port}"), admin, dir, keys_json, key_b64, child: None, watchdog: None, port };
         w.migrate();
         w.launch();
         w
@@ -145,7 +146,7 @@ impl Worker {
             .unwrap();
         let pgid = child.id();
         // The watchdog: when this test process ends, stop wrangler's process group.
-        Command::new("sh")
+        let watchdog = Command::new("sh")
             .arg("-c")
             .arg(format!(
                 "while kill -0 {} 2>/dev/null && kill -0 -{pgid} 2>/dev/null; do sleep 0.5; done; kill -TERM -{pgid} 2>/dev/null",
@@ -158,6 +159,7 @@ impl Worker {
             .spawn()
             .unwrap();
         self.child = Some(child);
+        self.watchdog = Some(watchdog);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if get(&format!("{}/health", self.base), &[]).status == 200 {
@@ -173,6 +175,9 @@ impl Worker {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", child.id())]).status();
             let _ = child.wait();
+            if let Some(mut w) = self.watchdog.take() {
+                let _ = w.wait();
+            }
             // Wait until the port is free again.
             let deadline = Instant::now() + Duration::from_secs(20);
             while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {

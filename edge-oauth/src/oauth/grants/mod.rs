@@ -96,6 +96,9 @@ pub fn check_allowed(client: &ClientRecord, grant: GrantType) -> Result<(), OAut
 }
 
 #[cfg(test)]
+mod decisions;
+
+#[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::oauth::config::tests::config;
