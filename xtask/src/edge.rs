@@ -242,8 +242,20 @@ impl Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
-        // wrangler runs workerd as a child: stop the whole process group.
-        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
+        // wrangler runs workerd as a child: stop the whole process group; SIGKILL after 5 s
+        // if wrangler hangs in its shutdown.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let group_alive = Command::new("kill").args(["-0", "--", &group]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+            if !group_alive {
+                break;
+            }
+            let _ = self.child.try_wait();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.child.wait();
     }
 }

@@ -149,7 +149,9 @@ impl Worker {
         let watchdog = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "while kill -0 {} 2>/dev/null && kill -0 -{pgid} 2>/dev/null; do sleep 0.5; done; kill -TERM -{pgid} 2>/dev/null",
+                "while kill -0 {} 2>/dev/null && kill -0 -{pgid} 2>/dev/null; do sleep 0.5; done; \
+                 kill -TERM -{pgid} 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -{pgid} 2>/dev/null || exit 0; sleep 0.5; done; \
+                 kill -KILL -{pgid} 2>/dev/null",
                 std::process::id()
             ))
             .stdin(Stdio::null())
@@ -173,8 +175,7 @@ impl Worker {
     /// Stops wrangler and workerd (the whole process group) and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
+            stop_group(&mut child);
             if let Some(mut w) = self.watchdog.take() {
                 let _ = w.wait();
             }
@@ -231,7 +232,24 @@ impl Drop for Worker {
     }
 }
 
-/// Removes the directories of earlier test processes that have ended.
+/// SIGTERM to the process group, SIGKILL after 5 s if it is still there (wrangler can hang in
+/// shutdown), then reap.
+fn stop_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) && !Command::new("kill").args(["-0", "--", &group]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.wait();
+}
+
+/// Removes the directories of earlier test processes that have ended (and whose wrangler
+/// has had a minute to stop).
 fn remove_stale(tmp: &Path) {
     let Ok(entries) = std::fs::read_dir(tmp) else { return };
     for e in entries.flatten() {
@@ -239,6 +257,9 @@ fn remove_stale(tmp: &Path) {
         if let Some(pid) = name.strip_prefix("edge-e2e-").and_then(|r| r.rsplit('-').next())
             && pid.parse::<u32>().is_ok()
             && !Path::new("/proc").join(pid).exists()
+            && std::fs::metadata(e.path().join("wrangler.log"))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > Duration::from_secs(60)))
         {
             let _ = std::fs::remove_dir_all(e.path());
         }
