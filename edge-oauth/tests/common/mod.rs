@@ -86,6 +86,11 @@ pub struct Worker {
 impl Worker {
     /// A fresh worker in `<tmp>/<name>`.
     pub fn start(name: &str, vars: &[(&str, &str)]) -> Worker {
+        Worker::start_with(name, vars, true)
+    }
+
+    /// A fresh worker; `healthy` false waits only for an HTTP answer (for bad configurations).
+    pub fn start_with(name: &str, vars: &[(&str, &str)], healthy: bool) -> Worker {
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         remove_stale(&tmp);
         let dir = tmp.join(format!("edge-e2e-{name}-{}", std::process::id()));
@@ -95,19 +100,27 @@ impl Worker {
         let keys_json = format!(r#"[{{"kid":"{KID}","alg":"A256GCM","key":"{key_b64}"}}]"#);
         let admin = format!("admin-{}", hex(&random(16)));
         let port = free_port();
-        let mut dev_vars = format!(
-            "TURN_KEYS={keys_json}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={admin}\nISSUER=http://127.0.0.1:{port}\n\
-             TURN_SERVER_NAME={SERVER_NAME}\nCODE_TTL=5\nLEGACY_CLIENT_ID=seed-legacy\n",
-            B64.encode(random(32)),
-        );
+        let signing = B64.encode(random(32));
+        let issuer = format!("http://127.0.0.1:{port}");
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("TURN_KEYS", &keys_json),
+            ("TOKEN_SIGNING_KEY", &signing),
+            ("ADMIN_SECRET", &admin),
+            ("ISSUER", &issuer),
+            ("TURN_SERVER_NAME", SERVER_NAME),
+            ("CODE_TTL", "5"),
+            ("LEGACY_CLIENT_ID", "seed-legacy"),
+        ];
         for (k, v) in vars {
-            dev_vars.push_str(&format!("{k}={v}\n"));
+            pairs.retain(|(pk, _)| pk != k);
+            pairs.push((k, v));
         }
+        let dev_vars: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).unwrap();
         std::fs::write(dir.join("wrangler.toml"), dev_config(&root())).unwrap();
         let mut w = Worker { base: format!("http://127.0.0.1:{port}"), admin, dir, keys_json, key_b64, child: None, watchdog: None, port };
         w.migrate();
-        w.launch();
+        w.launch_with(healthy);
         w
     }
 
@@ -131,6 +144,10 @@ impl Worker {
 
     /// Starts wrangler (again) on the same port, state and vars.
     pub fn launch(&mut self) {
+        self.launch_with(true);
+    }
+
+    fn launch_with(&mut self, healthy: bool) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("wrangler.log")).unwrap();
         let child = Command::new(Self::wrangler())
             .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &self.port.to_string()])
@@ -164,7 +181,8 @@ impl Worker {
         self.watchdog = Some(watchdog);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            if get(&format!("{}/health", self.base), &[]).status == 200 {
+            let status = get(&format!("{}/health", self.base), &[]).status;
+            if status == 200 || (!healthy && status != 0) {
                 return;
             }
             assert!(Instant::now() < deadline, "the worker did not become healthy; log:\n{}", self.log());
