@@ -367,19 +367,24 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// The benchmark: starts the built worker in local workerd (`wrangler dev --local`, fresh D1),
 /// registers a confidential client, then times `POST /oauth2/token` with client_credentials
 /// (bearer JWT) and with scope `turn` (RFC 7635 token), sequentially over one keep-alive
-/// connection, after a warm-up. `args`: `[N]` requests per case (default 2000, at least 1000).
+/// connection, after a warm-up. `args`: `[N]` requests per case (default 2000, at least 1000),
+/// and `--no-client-cache` to run with `CLIENT_CACHE_TTL=0` (a D1 read on every request).
 pub fn bench(root: &Path, args: &[String]) -> Result {
-    let n: usize = match args.first() {
-        Some(s) => s.parse().map_err(|_| format!("bench-edge: `{s}` is not a number of requests"))?,
-        None => 2000,
-    };
+    let mut n = 2000;
+    let mut vars: Vec<(&str, &str)> = Vec::new();
+    for a in args {
+        match a.as_str() {
+            "--no-client-cache" => vars.push(("CLIENT_CACHE_TTL", "0")),
+            s => n = s.parse().map_err(|_| format!("bench-edge: `{s}` is not a number of requests or --no-client-cache"))?,
+        }
+    }
     if n < 1000 {
         return Err("bench-edge: use at least 1000 requests".into());
     }
     let gzip = gzip_size(root)?;
     let dir = root.join("target").join("edge-bench").join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
-    let dev = Dev::start(root, &dir, &[])?;
+    let dev = Dev::start(root, &dir, &vars)?;
     let mut c = Conn::open(&dev.base)?;
     let auth = format!("Bearer {}", dev.admin_secret);
     let (status, body) = c.request(
@@ -420,6 +425,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             ms(percentile(&times, 1.0)),
             n as f64 / wall.as_secs_f64()
         );
+    }
+    if !vars.is_empty() {
+        let _ = writeln!(report, "(run with CLIENT_CACHE_TTL=0: every request reads the client from D1)");
     }
     let _ = writeln!(report, "worker size: {gzip} bytes gzip -9 (index_bg.wasm + index.js), {:.0} KB", gzip as f64 / 1024.0);
     drop(dev);
