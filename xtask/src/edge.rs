@@ -122,17 +122,28 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Fresh local secrets for `.dev.vars`: a one-key TURN key file (kid `local-1`), a token
-/// signing key and an admin secret. Returns the file text and the admin secret.
-pub fn dev_vars(extra: &[(&str, &str)]) -> Result<(String, String)> {
-    let admin = base64(&random_bytes(24)?).replace(['+', '/', '='], "x");
-    let mut text = format!(
-        "TURN_KEYS=[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{}\"}}]\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={admin}\n",
-        base64(&random_bytes(32)?),
-        base64(&random_bytes(32)?),
-    );
-    for (k, v) in extra {
-        let _ = writeln!(text, "{k}={v}");
+/// `.dev.vars` text: fresh local secrets (a one-key TURN key file with kid `local-1`, a token
+/// signing key, an admin secret) unless `vars` gives them (e.g. `TURN_KEYS` = the key file the
+/// local relay uses), then the rest of `vars`. Returns the text and the admin secret.
+pub fn dev_vars(vars: &[(&str, &str)]) -> Result<(String, String)> {
+    let given = |k: &str| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string());
+    let admin = match given("ADMIN_SECRET") {
+        Some(a) => a,
+        None => base64(&random_bytes(24)?).replace(['+', '/', '='], "x"),
+    };
+    let keys = match given("TURN_KEYS") {
+        Some(k) => k,
+        None => format!("[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{}\"}}]", base64(&random_bytes(32)?)),
+    };
+    let signing = match given("TOKEN_SIGNING_KEY") {
+        Some(k) => k,
+        None => base64(&random_bytes(32)?),
+    };
+    let mut text = format!("TURN_KEYS={keys}\nTOKEN_SIGNING_KEY={signing}\nADMIN_SECRET={admin}\n");
+    for (k, v) in vars {
+        if !matches!(*k, "TURN_KEYS" | "TOKEN_SIGNING_KEY" | "ADMIN_SECRET") {
+            let _ = writeln!(text, "{k}={v}");
+        }
     }
     Ok((text, admin))
 }
@@ -183,18 +194,24 @@ pub struct Dev {
 }
 
 impl Dev {
-    /// Writes config and `.dev.vars` into `dir`, applies the D1 migrations, starts wrangler
-    /// and waits for `/health`.
+    /// [`Dev::start_on`] a free port.
     pub fn start(root: &Path, dir: &Path, vars: &[(&str, &str)]) -> Result<Dev> {
+        Dev::start_on(root, dir, free_port()?, vars)
+    }
+
+    /// Writes config and `.dev.vars` (see [`dev_vars`]; `ISSUER` defaults to this address)
+    /// into `dir`, applies the D1 migrations (state in `dir/state`, kept across starts),
+    /// starts wrangler on 127.0.0.1:`port` and waits for `/health`.
+    pub fn start_on(root: &Path, dir: &Path, port: u16, vars: &[(&str, &str)]) -> Result<Dev> {
         need(&worker_js(root), "build it first: cargo xtask build-edge")?;
         let wrangler = node_bin(root, "wrangler");
         need(&wrangler, "npm ci installs wrangler")?;
         std::fs::create_dir_all(dir)?;
-        let port = free_port()?;
         let base = format!("http://127.0.0.1:{port}");
-        let issuer = ("ISSUER", base.as_str());
-        let mut all = vec![issuer];
-        all.extend_from_slice(vars);
+        let mut all: Vec<(&str, &str)> = vars.to_vec();
+        if !all.iter().any(|(k, _)| *k == "ISSUER") {
+            all.push(("ISSUER", base.as_str()));
+        }
         let (dev_vars, admin_secret) = dev_vars(&all)?;
         std::fs::write(dir.join("wrangler.toml"), dev_config(root)?)?;
         std::fs::write(dir.join(".dev.vars"), dev_vars)?;
