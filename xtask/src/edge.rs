@@ -353,10 +353,11 @@ pub fn json_str(body: &[u8], key: &str) -> Option<String> {
     text.get(start..end).map(str::to_string)
 }
 
-/// Creates the demo client and user through the admin API: the public client
+/// Creates the demo clients and user through the admin API: the public client
 /// `edgeturn-web` (the www page's, code flow + refresh, scopes `openid turn`, redirect
-/// `<origin>/callback.html` for each origin) and the user `demo` with `password`.
-/// Existing ones (409) are left alone.
+/// `<origin>/callback.html` for each origin), the public client `edgeturn-legacy` (password
+/// grant, scope `turn`: what the seed's JSON `POST /token` acts for, see `LEGACY_CLIENT_ID` in
+/// wrangler.toml) and the user `demo` with `password`. Existing ones (409) are left alone.
 #[allow(dead_code)] // for `cargo xtask run`
 pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &str) -> Result {
     let mut c = Conn::open(base)?;
@@ -367,7 +368,8 @@ pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &st
         uris.join(",")
     );
     let user = format!("{{\"username\":\"demo\",\"password\":\"{}\",\"name\":\"Demo User\"}}", password.replace(['"', '\\'], ""));
-    for (path, body) in [("/admin/clients", client), ("/admin/users", user)] {
+    let legacy = r#"{"client_id":"edgeturn-legacy","name":"seed /token","public":true,"grant_types":["password"],"scopes":["turn"]}"#;
+    for (path, body) in [("/admin/clients", client), ("/admin/clients", legacy.to_string()), ("/admin/users", user)] {
         let (status, resp) = c.request("POST", path, &[("Authorization", &auth), ("Content-Type", "application/json")], body.as_bytes())?;
         if status != 201 && status != 409 {
             return Err(format!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&resp)).into());
