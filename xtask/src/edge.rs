@@ -358,7 +358,6 @@ pub fn json_str(body: &[u8], key: &str) -> Option<String> {
 /// `<origin>/callback.html` for each origin), the public client `edgeturn-legacy` (password
 /// grant, scope `turn`: what the seed's JSON `POST /token` acts for, see `LEGACY_CLIENT_ID` in
 /// wrangler.toml) and the user `demo` with `password`. Existing ones (409) are left alone.
-#[allow(dead_code)] // for `cargo xtask run`
 pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &str) -> Result {
     let mut c = Conn::open(base)?;
     let auth = format!("Bearer {admin_secret}");
