@@ -1,0 +1,15 @@
+//! # relay-native
+//!
+//! edgeturn's TURN relay (RFC 8656 over STUN, RFC 8489). It accepts RFC 7635 tokens issued
+//! by the edge, the browser credential that carries such a token in a USERNAME, TURN REST API
+//! credentials and static users, and validates all of them offline.
+//!
+//! - [`proto`]: the protocol core, sans-IO: bytes and time in, bytes and socket requests out.
+//! - [`driver`]: the tokio driver that moves datagrams and timers for the core.
+//! - [`cli`]: the `relay-native` commands (`serve`, `token`).
+//!
+//! Design notes: docs/relay.md.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod proto;
