@@ -12,4 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod config;
+pub mod driver;
 pub mod proto;

@@ -98,6 +98,8 @@ pub enum Event {
         alloc: AllocId,
         /// The relay IP.
         ip: IpAddr,
+        /// The port must be even (EVEN-PORT).
+        even: bool,
     },
     /// Close the relay socket of `alloc`.
     ReleaseRelay {

@@ -9,7 +9,7 @@ use stun_types::message::{BINDING, Message, MessageClass, MessageType, MessageWr
 use stun_types::attribute::{Attribute, AttributeStaticType};
 use tracing::{debug, info};
 use turn_types::attribute::{
-    AdditionalAddressFamily, ChannelNumber, Data, Lifetime, RequestedAddressFamily, RequestedTransport, XorPeerAddress,
+    AdditionalAddressFamily, ChannelNumber, Data, EvenPort, Lifetime, RequestedAddressFamily, RequestedTransport, XorPeerAddress,
     XorRelayedAddress,
 };
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
@@ -21,8 +21,8 @@ use super::super::wire::{self, ACCESS_TOKEN, ErrorReply};
 use super::{Event, Server, key_of, peer_address};
 
 /// Attributes this relay understands in requests. Any other comprehension-required
-/// attribute gets 420 (DONT-FRAGMENT, EVEN-PORT and RESERVATION-TOKEN among them: relay
-/// ports come from the operating system, so neither parity nor reservations are offered).
+/// attribute gets 420 (DONT-FRAGMENT and RESERVATION-TOKEN among them). EVEN-PORT is
+/// honoured for parity; its reservation bit gets 508, since ports are not reserved.
 const UNDERSTOOD: &[AttributeType] = &[
     Username::TYPE,
     MessageIntegrity::TYPE,
@@ -41,6 +41,7 @@ const UNDERSTOOD: &[AttributeType] = &[
     RequestedAddressFamily::TYPE,
     RequestedTransport::TYPE,
     AdditionalAddressFamily::TYPE,
+    EvenPort::TYPE,
 ];
 
 /// UDP, the only relayed transport (RFC 8656 REQUESTED-TRANSPORT value).
@@ -73,6 +74,7 @@ impl Server {
             }
         }
         if n > 0 {
+            debug!(target: "request", client = %client.addr, method = %method, unknown = ?&unknown[..n], "420 unknown comprehension-required attributes");
             self.reply(client, msg, ErrorReply { unknown: &unknown[..n], ..ErrorReply::code(420) });
             return;
         }
@@ -176,6 +178,7 @@ impl Server {
     }
 
     fn signed_error(&mut self, client: Client, msg: &Message<'_>, cred: &Credential, code: u16) {
+        debug!(target: "request", client = %client.addr, method = %msg.method(), code, "error response");
         self.reply(client, msg, ErrorReply { key: Some(&cred.key), ..ErrorReply::code(code) });
     }
 
@@ -201,6 +204,11 @@ impl Server {
                 return self.signed_error(client, msg, &cred, 440);
             }
         }
+        let even = match msg.attribute::<EvenPort>() {
+            Ok(e) if e.requested() => return self.signed_error(client, msg, &cred, 508),
+            Ok(_) => true,
+            Err(_) => false,
+        };
         let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
         let lifetime = self.lifetime(now, requested, &cred);
         if lifetime == 0 {
@@ -224,7 +232,7 @@ impl Server {
         };
         let id = self.table.insert(alloc);
         self.timers.push(std::cmp::Reverse((now + Duration::from_secs(u64::from(lifetime)), key_of(id))));
-        self.events.push_back(Event::BindRelay { alloc: id, ip: self.cfg.relay_ip });
+        self.events.push_back(Event::BindRelay { alloc: id, ip: self.cfg.relay_ip, even });
     }
 
     /// The driver bound (or failed to bind) the relay socket of `alloc`: answer the Allocate.
@@ -374,7 +382,9 @@ impl Server {
             return self.signed_error(client, msg, &cred, 400);
         };
         let number = number.channel();
-        if !(0x4000..=0x4FFF).contains(&number) {
+        // RFC 8656 narrowed the range to 0x4000-0x4FFF; RFC 5766 clients (coturn's among
+        // them) still use up to 0x7FFF, and ChannelData framing accepts both.
+        if !(0x4000..=0x7FFF).contains(&number) {
             return self.signed_error(client, msg, &cred, 400);
         }
         if let Err(code) = self.check_peer(peer) {

@@ -1,0 +1,110 @@
+//! The `relay-native` command line.
+
+pub mod serve;
+pub mod token;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+
+/// edgeturn's TURN relay.
+#[derive(Parser, Debug)]
+#[command(name = "relay-native", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the relay.
+    Serve(ServeArgs),
+    /// Mint and open RFC 7635 tokens (the operator's turnutils_oauth).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `serve` flags; each overrides the same setting in `--config`.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (docs/relay.md lists its keys).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// UDP and TCP listening address [default: 0.0.0.0:3478].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Address relay sockets bind to and clients are told.
+    #[arg(long)]
+    pub relay_ip: Option<IpAddr>,
+    /// REALM.
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// TURN server name for RFC 7635 (AAD, THIRD-PARTY-AUTHORIZATION) [default: the realm].
+    #[arg(long)]
+    pub server_name: Option<String>,
+    /// shared-token key file; or the key file's JSON in EDGETURN_KEYS.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// A static user NAME:PASSWORD (repeatable; also EDGETURN_USERS, comma-separated).
+    #[arg(long = "user", env = "EDGETURN_USERS", value_delimiter = ',', hide_env_values = true)]
+    pub users: Vec<String>,
+    /// A TURN REST API shared secret (repeatable; also EDGETURN_AUTH_SECRETS, comma-separated).
+    #[arg(long = "auth-secret", env = "EDGETURN_AUTH_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    pub auth_secrets: Vec<String>,
+    /// Allow relaying to loopback peers (refused by default).
+    #[arg(long)]
+    pub allow_loopback_peers: bool,
+    /// Allow peers in this CIDR even if refused by default (repeatable).
+    #[arg(long = "allow-peer")]
+    pub allow_peers: Vec<IpNet>,
+    /// Refuse peers in this CIDR (repeatable).
+    #[arg(long = "deny-peer")]
+    pub deny_peers: Vec<IpNet>,
+    /// Most allocations in total (0: no limit).
+    #[arg(long)]
+    pub max_allocations: Option<usize>,
+    /// Most allocations per user (0: no limit).
+    #[arg(long)]
+    pub max_allocations_per_user: Option<usize>,
+    /// Longest allocation lifetime, seconds [default: 3600].
+    #[arg(long)]
+    pub max_lifetime: Option<u32>,
+    /// Threads [default: one per CPU].
+    #[arg(long)]
+    pub shards: Option<usize>,
+}
+
+/// `token` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Seal a new token; prints JSON with the token, its mac_key and the browser credential.
+    Mint(token::MintArgs),
+    /// Open and validate a token; prints JSON with its claims.
+    Open(token::OpenArgs),
+}
+
+/// Where the key file comes from.
+#[derive(Args, Debug)]
+pub struct KeySource {
+    /// shared-token key file; or the key file's JSON in EDGETURN_KEYS.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+}
+
+impl KeySource {
+    /// Loads the keyring.
+    pub fn load(&self) -> Result<shared_token::Keyring, String> {
+        let (text, from) = match &self.keys {
+            Some(p) => (std::fs::read_to_string(p).map_err(|e| format!("--keys {}: {e}", p.display()))?, p.display().to_string()),
+            None => (
+                std::env::var("EDGETURN_KEYS").map_err(|_| "no keys: give --keys FILE or set EDGETURN_KEYS".to_string())?,
+                "EDGETURN_KEYS".to_string(),
+            ),
+        };
+        shared_token::Keyring::from_json(&text).map_err(|e| format!("{from}: {e}"))
+    }
+}

@@ -1,0 +1,157 @@
+//! `relay-native serve` configuration: a TOML file, flags and environment variables, checked
+//! into the core's [`Config`] with a clear error for anything wrong.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use shared_token::rest::RestSecrets;
+use shared_token::{Keyring, RestSecret, Validation};
+
+use crate::driver::DriverConfig;
+use crate::proto::{AuthConfig, Config, PeerPolicy, Quotas};
+
+/// Everything `serve` can be told, from the file or from flags (flags win).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// UDP and TCP listening address, e.g. `0.0.0.0:3478`.
+    pub listen: Option<SocketAddr>,
+    /// The address relay sockets bind to and clients are told (XOR-RELAYED-ADDRESS).
+    pub relay_ip: Option<IpAddr>,
+    /// REALM.
+    pub realm: Option<String>,
+    /// The TURN server name (RFC 7635 AAD, THIRD-PARTY-AUTHORIZATION). Defaults to the realm.
+    pub server_name: Option<String>,
+    /// shared-token key file (enables RFC 7635 and browser tokens).
+    pub keys: Option<PathBuf>,
+    /// The key file's JSON itself (from EDGETURN_KEYS).
+    #[serde(skip)]
+    pub keys_json: Option<String>,
+    /// Static users, `name:password`.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// TURN REST API shared secrets; the first mints, all verify.
+    #[serde(default)]
+    pub auth_secrets: Vec<String>,
+    /// Allow relaying to loopback peers (tests, local runs).
+    #[serde(default)]
+    pub allow_loopback_peers: bool,
+    /// CIDRs peers may be in even if the defaults refuse them.
+    #[serde(default)]
+    pub allow_peers: Vec<IpNet>,
+    /// CIDRs peers may never be in.
+    #[serde(default)]
+    pub deny_peers: Vec<IpNet>,
+    /// Most allocations in total (0: no limit).
+    pub max_allocations: Option<usize>,
+    /// Most allocations per user (0: no limit).
+    pub max_allocations_per_user: Option<usize>,
+    /// Longest allocation lifetime in seconds.
+    pub max_lifetime: Option<u32>,
+    /// Clock skew tolerated on token times, seconds.
+    pub token_clock_skew: Option<u32>,
+    /// Shards (threads); default: one per CPU.
+    pub shards: Option<usize>,
+}
+
+/// A configuration that cannot run.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+impl Settings {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Overlays `other`'s set values onto these.
+    pub fn overlay(mut self, o: Settings) -> Settings {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
+        }
+        take!(listen, relay_ip, realm, server_name, keys, keys_json, max_allocations, max_allocations_per_user, max_lifetime, token_clock_skew, shards);
+        self.users.extend(o.users);
+        self.auth_secrets.extend(o.auth_secrets);
+        self.allow_loopback_peers |= o.allow_loopback_peers;
+        self.allow_peers.extend(o.allow_peers);
+        self.deny_peers.extend(o.deny_peers);
+        self
+    }
+
+    /// Checks and builds the core and driver configuration.
+    pub fn build(self) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
+        let listen = self.listen.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3478)));
+        let relay_ip = match self.relay_ip {
+            Some(ip) => ip,
+            None if !listen.ip().is_unspecified() => listen.ip(),
+            None => return err("--relay-ip is required when listening on an unspecified address"),
+        };
+        if relay_ip.is_unspecified() {
+            return err("--relay-ip must be an address clients can reach, not unspecified");
+        }
+        if relay_ip.is_ipv4() != listen.is_ipv4() {
+            return err("--relay-ip and --listen must be the same address family");
+        }
+        let realm = self.realm.or_else(|| self.server_name.clone()).unwrap_or_else(|| "edgeturn".into());
+        let server_name = self.server_name.unwrap_or_else(|| realm.clone());
+        if realm.is_empty() || realm.len() > 127 {
+            return err("--realm must be 1 to 127 bytes");
+        }
+        let keyring = match (self.keys, self.keys_json) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?;
+                Some(Keyring::from_json(&text).map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?)
+            }
+            (None, Some(json)) => Some(Keyring::from_json(&json).map_err(|e| ConfigError(format!("EDGETURN_KEYS: {e}")))?),
+            (None, None) => None,
+        };
+        let mut auth = AuthConfig {
+            realm,
+            server_name,
+            keyring,
+            validation: Validation { clock_skew_secs: self.token_clock_skew.unwrap_or(5), ..Validation::default() },
+            rest: RestSecrets::new(self.auth_secrets.iter().filter(|s| !s.is_empty()).map(|s| RestSecret::new(s.as_bytes())).collect()),
+            users: Default::default(),
+        };
+        for u in &self.users {
+            let Some((name, pass)) = u.split_once(':').filter(|(n, p)| !n.is_empty() && !p.is_empty()) else {
+                return err("--user must be NAME:PASSWORD");
+            };
+            auth.add_user(name, pass);
+        }
+        if auth.keyring.is_none() && auth.rest.is_empty() && auth.users.is_empty() {
+            return err("no credentials configured: give --keys, --auth-secret or --user (this relay never runs open)");
+        }
+        let mut policy = PeerPolicy::new(self.allow_peers, self.deny_peers, vec![relay_ip, listen.ip()]);
+        if self.allow_loopback_peers {
+            policy.allow_loopback();
+        }
+        let mut cfg = Config::new(auth, policy, relay_ip);
+        cfg.quotas = Arc::new(Quotas::new(self.max_allocations.unwrap_or(0), self.max_allocations_per_user.unwrap_or(0)));
+        if let Some(m) = self.max_lifetime {
+            if m < 60 {
+                return err("--max-lifetime must be at least 60 seconds");
+            }
+            cfg.max_lifetime = m;
+            cfg.default_lifetime = cfg.default_lifetime.min(m);
+        }
+        let shards = self.shards.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        Ok((Arc::new(cfg), DriverConfig { listen, shards: shards.max(1) }))
+    }
+}

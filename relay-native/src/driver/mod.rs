@@ -1,0 +1,59 @@
+//! The tokio driver: sockets and timers for the protocol core, nothing else.
+//!
+//! The relay runs one *shard* per core. Each shard is a thread with a single-threaded tokio
+//! runtime that owns one [`Server`](crate::proto::Server), a UDP and a TCP listener bound with
+//! SO_REUSEPORT to the same address (the kernel keeps each client 5-tuple on one shard), and
+//! the relay sockets of the allocations it made. Shards share only read-only configuration and
+//! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
+
+mod shard;
+mod sockets;
+mod tcp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+use crate::proto::{Clock, Config};
+
+pub use shard::Shard;
+
+/// What the driver needs besides the core's configuration.
+pub struct DriverConfig {
+    /// UDP and TCP listening address.
+    pub listen: SocketAddr,
+    /// Number of shards (threads); at least 1.
+    pub shards: usize,
+}
+
+/// Runs the relay until `shutdown` turns true. Returns once every shard has stopped.
+pub fn run(core: Arc<Config>, driver: DriverConfig, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+    let clock = Clock::new(Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Bind every shard's listeners first, so a bad address fails before anything runs.
+    let mut shards = Vec::new();
+    for i in 0..driver.shards.max(1) {
+        shards.push(Shard::bind(i, driver.listen, core.clone(), secret, clock)?);
+    }
+    let mut threads = Vec::new();
+    for shard in shards {
+        let stop = shutdown.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("relay-shard-{}", shard.index()))
+                .spawn(move || shard.run(stop))?,
+        );
+    }
+    let mut result = Ok(());
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(_) => result = Err(std::io::Error::other("a relay shard panicked")),
+        }
+    }
+    result
+}

@@ -1,0 +1,217 @@
+//! One shard: a single-threaded runtime around one protocol core.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, LocalSet, spawn_local};
+use tracing::{debug, warn};
+
+use super::sockets;
+use crate::proto::{AllocId, Client, ClientOutcome, Clock, Config, Event, HEADROOM, Server, TAILROOM, ToClient, Transport};
+
+/// Largest UDP payload.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// A shard before it runs: bound sockets and a core.
+pub struct Shard {
+    index: usize,
+    udp: std::net::UdpSocket,
+    tcp: std::net::TcpListener,
+    core: Server,
+    relay_ip: std::net::IpAddr,
+}
+
+/// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
+pub(super) struct Ctx {
+    pub(super) core: RefCell<Server>,
+    pub(super) udp: UdpSocket,
+    relays: RefCell<HashMap<u64, (Rc<UdpSocket>, JoinHandle<()>)>>,
+    pub(super) tcp_conns: RefCell<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
+    pub(super) next_conn: Cell<u64>,
+    relay_ip: std::net::IpAddr,
+    index: usize,
+}
+
+impl Shard {
+    /// Binds this shard's listeners on `listen` and makes its core.
+    pub fn bind(index: usize, listen: SocketAddr, cfg: Arc<Config>, secret: [u8; 32], clock: Clock) -> std::io::Result<Shard> {
+        let relay_ip = cfg.relay_ip;
+        Ok(Shard {
+            index,
+            udp: sockets::udp_listener(listen)?,
+            tcp: sockets::tcp_listener(listen)?,
+            core: Server::new(cfg, secret, clock),
+            relay_ip,
+        })
+    }
+
+    /// Which shard.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Runs until `stop` turns true.
+    pub fn run(self, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let local = LocalSet::new();
+        local.block_on(&rt, async move {
+            let ctx = Rc::new(Ctx {
+                core: RefCell::new(self.core),
+                udp: UdpSocket::from_std(self.udp)?,
+                relays: RefCell::new(HashMap::new()),
+                tcp_conns: RefCell::new(HashMap::new()),
+                next_conn: Cell::new((self.index as u64) << 48),
+                relay_ip: self.relay_ip,
+                index: self.index,
+            });
+            let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
+            let tasks = [
+                spawn_local(udp_loop(ctx.clone())),
+                spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
+                spawn_local(timer_loop(ctx.clone())),
+            ];
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+            for t in tasks {
+                t.abort();
+            }
+            for (_, (_, task)) in ctx.relays.borrow_mut().drain() {
+                task.abort();
+            }
+            debug!(shard = ctx.index, "shard stopped");
+            Ok(())
+        })
+    }
+}
+
+impl Ctx {
+    /// Sends what the core queued and performs the socket work it asked for.
+    pub(super) fn flush(self: &Rc<Self>, now: Instant) {
+        loop {
+            let (transmit, event) = {
+                let mut core = self.core.borrow_mut();
+                (core.poll_transmit(), core.poll_event())
+            };
+            if transmit.is_none() && event.is_none() {
+                return;
+            }
+            if let Some(t) = transmit {
+                self.send_to_client(t.to, &t.data);
+            }
+            match event {
+                Some(Event::BindRelay { alloc, ip, even }) => {
+                    let bound = self.bind_relay(alloc, ip, even);
+                    self.core.borrow_mut().relay_bound(now, alloc, bound);
+                }
+                Some(Event::ReleaseRelay { alloc }) => {
+                    if let Some((_, task)) = self.relays.borrow_mut().remove(&alloc.to_bits()) {
+                        task.abort();
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn bind_relay(self: &Rc<Self>, alloc: AllocId, ip: std::net::IpAddr, even: bool) -> Result<SocketAddr, ()> {
+        let ip = if ip.is_unspecified() { self.relay_ip } else { ip };
+        let socket = sockets::relay_socket(ip, even).and_then(UdpSocket::from_std).map_err(|e| {
+            warn!(shard = self.index, "cannot bind a relay socket on {ip}: {e}");
+        })?;
+        let addr = socket.local_addr().map_err(|_| ())?;
+        let socket = Rc::new(socket);
+        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone()));
+        self.relays.borrow_mut().insert(alloc.to_bits(), (socket, task));
+        Ok(addr)
+    }
+
+    /// Sends control bytes or a relayed frame to a client.
+    pub(super) fn send_to_client(&self, to: Client, data: &[u8]) {
+        match to.transport {
+            Transport::Udp => {
+                if let Err(e) = self.udp.try_send_to(data, to.addr) {
+                    debug!(shard = self.index, "send to client {}: {e}", to.addr);
+                }
+            }
+            Transport::Tcp(id) => {
+                if let Some(tx) = self.tcp_conns.borrow().get(&id) {
+                    let _ = tx.send(data.to_vec());
+                }
+            }
+        }
+    }
+
+    /// Forwards what a client sent to a peer through the allocation's relay socket.
+    pub(super) async fn forward(&self, outcome: ClientOutcome<'_>) {
+        if let ClientOutcome::ToPeer { alloc, peer, data } = outcome {
+            let socket = self.relays.borrow().get(&alloc.to_bits()).map(|(s, _)| s.clone());
+            if let Some(s) = socket {
+                match s.try_send_to(data, peer) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let _ = s.send_to(data, peer).await;
+                    }
+                    Err(e) => debug!("send to peer {peer}: {e}"),
+                }
+            }
+        }
+    }
+}
+
+async fn udp_loop(ctx: Rc<Ctx>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (n, from) = match ctx.udp.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP errors surface here on some systems; keep serving.
+                debug!(shard = ctx.index, "udp listener: {e}");
+                continue;
+            }
+        };
+        let now = Instant::now();
+        let data = buf.get(..n).unwrap_or_default();
+        let outcome = ctx.core.borrow_mut().handle_client(now, Client { transport: Transport::Udp, addr: from }, data);
+        ctx.forward(outcome).await;
+        ctx.flush(now);
+    }
+}
+
+async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>) {
+    let mut buf = vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM];
+    loop {
+        let Some(space) = buf.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM) else { return };
+        let (n, from) = match socket.recv_from(space).await {
+            Ok(x) => x,
+            Err(_) => continue,
+        };
+        let now = Instant::now();
+        let out = ctx.core.borrow_mut().handle_peer(now, alloc, from, &mut buf, HEADROOM, n);
+        if let Some(ToClient { to, range }) = out {
+            if let Some(frame) = buf.get(range) {
+                ctx.send_to_client(to, frame);
+            }
+        }
+    }
+}
+
+async fn timer_loop(ctx: Rc<Ctx>) {
+    loop {
+        let now = Instant::now();
+        let next = ctx.core.borrow().poll_timeout().unwrap_or(now + Duration::from_secs(1));
+        let wake = next.min(now + Duration::from_secs(1)).max(now + Duration::from_millis(10));
+        tokio::time::sleep_until(wake.into()).await;
+        let now = Instant::now();
+        ctx.core.borrow_mut().handle_timeout(now);
+        ctx.flush(now);
+    }
+}

@@ -1,0 +1,88 @@
+//! TURN over TCP (RFC 8656 section 3.1): STUN messages and ChannelData (padded to 4)
+//! back to back on a stream; the allocation ends when the connection closes.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::spawn_local;
+use tracing::debug;
+
+use super::shard::Ctx;
+use crate::proto::{Client, Transport};
+
+/// Most bytes one connection may buffer before a frame completes.
+const MAX_FRAME: usize = 65_535 + 20;
+
+pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let _ = stream.set_nodelay(true);
+                let id = ctx.next_conn.get();
+                ctx.next_conn.set(id + 1);
+                spawn_local(connection(ctx.clone(), stream, addr, id));
+            }
+            Err(e) => debug!("tcp accept: {e}"),
+        }
+    }
+}
+
+/// The length of the frame at the start of `buf`, once its header is there.
+fn frame_len(buf: &[u8]) -> Option<Result<usize, ()>> {
+    let first = *buf.first()?;
+    let len = usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
+    Some(match first {
+        0x00..=0x03 => Ok(20 + len),
+        0x40..=0x7f => Ok(4 + len.div_ceil(4) * 4),
+        _ => Err(()),
+    })
+}
+
+async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    ctx.tcp_conns.borrow_mut().insert(id, tx);
+    let writer = spawn_local(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let client = Client { transport: Transport::Tcp(id), addr };
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        loop {
+            let len = match frame_len(&buf) {
+                None => break,
+                Some(Err(())) => break 'read, // not TURN: close
+                Some(Ok(len)) => len,
+            };
+            if len > MAX_FRAME {
+                break 'read;
+            }
+            if buf.len() < len {
+                break;
+            }
+            let now = Instant::now();
+            let outcome = ctx.core.borrow_mut().handle_client(now, client, buf.get(..len).unwrap_or_default());
+            ctx.forward(outcome).await;
+            ctx.flush(now);
+            buf.drain(..len);
+        }
+    }
+    ctx.tcp_conns.borrow_mut().remove(&id);
+    writer.abort();
+    ctx.core.borrow_mut().client_closed(Transport::Tcp(id));
+    ctx.flush(Instant::now());
+}
