@@ -1,0 +1,166 @@
+//! Running the real relay-native binary and coturn's programs on loopback.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed (with its group) on drop.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("relay-native-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A loopback port free for both UDP and TCP.
+pub fn free_port() -> u16 {
+    loop {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// Fails clearly when a program the test needs is missing.
+pub fn need(program: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(program);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)");
+}
+
+/// Starts `program args` in its own process group with output to `dir/name.log`.
+pub fn spawn(dir: &Path, name: &str, program: &Path, args: &[&str]) -> Proc {
+    use std::os::unix::process::CommandExt;
+    let log = dir.join(format!("{name}.log"));
+    let f = std::fs::File::create(&log).unwrap();
+    let child = Command::new(program)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    Proc { child, log }
+}
+
+/// The relay-native binary under test.
+pub fn relay_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_relay-native"))
+}
+
+/// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
+/// STUN Binding request.
+pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--listen", &listen, "--realm", "test.realm", "--shards", "1"];
+    args.extend_from_slice(extra);
+    let p = spawn(dir, "relay", &relay_bin(), &args);
+    let addr: SocketAddr = listen.parse().unwrap();
+    wait_binding(addr, &p);
+    (p, addr)
+}
+
+/// Waits for a Binding success from `addr`.
+pub fn wait_binding(addr: SocketAddr, p: &Proc) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let req: [u8; 20] = [0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        let _ = s.send_to(&req, addr);
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            if n >= 20 && buf[0] == 0x01 && buf[1] == 0x01 {
+                return;
+            }
+        }
+    }
+    panic!("relay at {addr} did not answer a Binding request; log:\n{}", p.log_text());
+}
+
+/// coturn's echo peer on a free port.
+pub fn start_peer(dir: &Path) -> (Proc, u16) {
+    let port = free_port();
+    let p = spawn(dir, "peer", &need("turnutils_peer"), &["-L", "127.0.0.1", "-p", &port.to_string()]);
+    std::thread::sleep(Duration::from_millis(200));
+    (p, port)
+}
+
+/// What turnutils_uclient reported.
+#[derive(Debug)]
+pub struct Uclient {
+    pub sent: u64,
+    pub received: u64,
+    pub lost: Option<u64>,
+    pub output: String,
+}
+
+/// Runs turnutils_uclient against `relay` with the echo peer on `peer_port`.
+pub fn uclient(relay: SocketAddr, peer_port: u16, extra: &[&str]) -> Uclient {
+    let bin = need("turnutils_uclient");
+    let port = relay.port().to_string();
+    let peer = peer_port.to_string();
+    let mut args: Vec<&str> = vec!["-e", "127.0.0.1", "-r", &peer, "-p", &port, "-c"];
+    args.extend_from_slice(extra);
+    args.push("127.0.0.1");
+    let mut child = Command::new(bin).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let num_after = |key: &str| -> Option<u64> {
+        let line = output.lines().filter(|l| l.contains(key)).last()?;
+        let rest = &line[line.rfind(key)? + key.len()..];
+        rest.trim_start_matches(|c: char| c == '=' || c == ' ').split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    Uclient {
+        sent: num_after("tot_send_msgs").unwrap_or(0),
+        received: num_after("tot_recv_msgs").unwrap_or(0),
+        lost: num_after("Total lost packets"),
+        output,
+    }
+}
