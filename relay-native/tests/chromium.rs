@@ -1,0 +1,66 @@
+//! Chromium's WebRTC through relay-native with the browser credential minted by
+//! `relay-native token mint` (shared-token): relay-only peer connections over UDP and TCP.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const KEYS: &str = r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
+
+fn mint(keys: &std::path::Path) -> (String, String, String) {
+    let out = Command::new(relay_bin())
+        .args(["token", "mint", "--server-name", "turn.test", "--lifetime", "600", "--keys"])
+        .arg(keys)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "token mint failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["browser"]["username"].as_str().unwrap().to_string(),
+        v["browser"]["credential"].as_str().unwrap().to_string(),
+        v["token_id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn run(transport: &str) {
+    need("chromium");
+    let dir = scratch(&format!("chromium-{transport}"));
+    let keys = dir.join("keys.json");
+    std::fs::write(&keys, KEYS).unwrap();
+    let (relay, addr) = start_relay(
+        &dir,
+        &["--keys", keys.to_str().unwrap(), "--server-name", "turn.test", "--allow-loopback-peers"],
+    );
+    let (username, credential, token_id) = mint(&keys);
+    let url = format!("turn:{addr}?transport={transport}");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = Command::new("node")
+        .current_dir(root)
+        .args(["e2e/relay-chromium.mjs", &url, &username, &credential])
+        .output()
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "Chromium over {transport} failed:\n{stdout}{}\nrelay log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        relay.log_text()
+    );
+    assert!(stdout.contains("\"local\":\"relay\""), "{stdout}");
+    // The relay logged the browser's allocations under the token's id, never the token.
+    let log = relay.log_text();
+    assert!(log.contains("allocation created") && log.contains(&token_id), "relay log lacks token id {token_id}:\n{log}");
+    assert!(!log.contains(&credential) && !log.contains(&username[12..40]), "relay log leaks the credential:\n{log}");
+}
+
+#[test]
+fn chromium_relays_over_udp() {
+    run("udp");
+}
+
+#[test]
+fn chromium_relays_over_tcp() {
+    run("tcp");
+}
