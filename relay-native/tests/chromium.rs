@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 //! Chromium's WebRTC through relay-native with the browser credential minted by
 //! `relay-native token mint` (shared-token): relay-only peer connections over UDP and TCP.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 //! coturn's own test client against relay-native, with coturn's echo peer: static users,
 //! RFC 7635 tokens (`-J`, coturn's three test keys), REST secrets; ChannelData and Send
 //! indications; UDP and TCP. Every message must come back.
