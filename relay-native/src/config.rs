@@ -151,7 +151,10 @@ impl Settings {
             cfg.max_lifetime = m;
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
-        let shards = self.shards.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let shards = match self.shards {
+            Some(n) if n > 0 => n,
+            _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        };
         Ok((Arc::new(cfg), DriverConfig { listen, shards: shards.max(1) }))
     }
 }
