@@ -6,6 +6,7 @@
 //! the relay sockets of the allocations it made. Shards share only read-only configuration and
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
+mod batch;
 mod shard;
 mod sockets;
 mod tcp;

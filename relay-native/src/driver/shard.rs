@@ -12,11 +12,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
+use quinn_udp::UdpSocketState;
+
+use super::batch::{self, Arena};
 use super::sockets;
 use crate::proto::{AllocId, Client, ClientOutcome, Clock, Config, Event, HEADROOM, Server, TAILROOM, ToClient, Transport};
-
-/// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// A shard before it runs: bound sockets and a core.
 pub struct Shard {
@@ -31,6 +31,8 @@ pub struct Shard {
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
     pub(super) udp: UdpSocket,
+    udp_state: UdpSocketState,
+    arena: RefCell<Arena>,
     relays: RefCell<HashMap<u64, (Rc<UdpSocket>, JoinHandle<()>)>>,
     pub(super) tcp_conns: RefCell<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
     pub(super) next_conn: Cell<u64>,
@@ -61,9 +63,12 @@ impl Shard {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
+            let udp_state = UdpSocketState::new((&self.udp).into())?;
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
                 udp: UdpSocket::from_std(self.udp)?,
+                udp_state,
+                arena: RefCell::new(Arena::new()),
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
                 next_conn: Cell::new((self.index as u64) << 48),
@@ -128,8 +133,9 @@ impl Ctx {
             warn!(shard = self.index, "cannot bind a relay socket on {ip}: {e}");
         })?;
         let addr = socket.local_addr().map_err(|_| ())?;
+        let state = UdpSocketState::new((&socket).into()).map_err(|_| ())?;
         let socket = Rc::new(socket);
-        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone()));
+        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
         self.relays.borrow_mut().insert(alloc.to_bits(), (socket, task));
         Ok(addr)
     }
@@ -150,55 +156,92 @@ impl Ctx {
         }
     }
 
-    /// Forwards what a client sent to a peer through the allocation's relay socket.
-    pub(super) async fn forward(&self, outcome: ClientOutcome<'_>) {
+    /// Forwards what a client sent to a peer through the allocation's relay socket. A full
+    /// socket buffer drops the datagram, as the network would.
+    pub(super) fn forward(&self, outcome: ClientOutcome<'_>) {
         if let ClientOutcome::ToPeer { alloc, peer, data } = outcome {
-            let socket = self.relays.borrow().get(&alloc.to_bits()).map(|(s, _)| s.clone());
-            if let Some(s) = socket {
-                match s.try_send_to(data, peer) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let _ = s.send_to(data, peer).await;
-                    }
-                    Err(e) => debug!("send to peer {peer}: {e}"),
+            if let Some((s, _)) = self.relays.borrow().get(&alloc.to_bits()) {
+                if let Err(e) = s.try_send_to(data, peer) {
+                    debug!("send to peer {peer}: {e}");
                 }
             }
         }
     }
 }
 
-async fn udp_loop(ctx: Rc<Ctx>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        let (n, from) = match ctx.udp.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                // ICMP errors surface here on some systems; keep serving.
-                debug!(shard = ctx.index, "udp listener: {e}");
-                continue;
+impl Ctx {
+    fn relay_to_client(&self, now: Instant, alloc: AllocId, from: SocketAddr, buf: &mut [u8], start: usize, len: usize) {
+        let out = self.core.borrow_mut().handle_peer(now, alloc, from, buf, start, len);
+        if let Some(ToClient { to, range }) = out {
+            if let Some(frame) = buf.get(range) {
+                self.send_to_client(to, frame);
             }
-        };
-        let now = Instant::now();
-        let data = buf.get(..n).unwrap_or_default();
-        let outcome = ctx.core.borrow_mut().handle_client(now, Client { transport: Transport::Udp, addr: from }, data);
-        ctx.forward(outcome).await;
-        ctx.flush(now);
+        }
     }
 }
 
-async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>) {
-    let mut buf = vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM];
+/// Client datagrams on the listener, received in batches.
+async fn udp_loop(ctx: Rc<Ctx>) {
     loop {
-        let Some(space) = buf.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM) else { return };
-        let (n, from) = match socket.recv_from(space).await {
-            Ok(x) => x,
-            Err(_) => continue,
-        };
-        let now = Instant::now();
-        let out = ctx.core.borrow_mut().handle_peer(now, alloc, from, &mut buf, HEADROOM, n);
-        if let Some(ToClient { to, range }) = out {
-            if let Some(frame) = buf.get(range) {
-                ctx.send_to_client(to, frame);
+        if ctx.udp.readable().await.is_err() {
+            continue;
+        }
+        loop {
+            let mut arena = ctx.arena.borrow_mut();
+            let n = match arena.try_recv(&ctx.udp, &ctx.udp_state) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    // ICMP errors surface here on some systems; keep serving.
+                    debug!(shard = ctx.index, "udp listener: {e}");
+                    break;
+                }
+            };
+            let now = Instant::now();
+            let Arena { bufs, meta } = &mut *arena;
+            for (buf, meta) in bufs.iter().zip(meta.iter()).take(n) {
+                let client = Client { transport: Transport::Udp, addr: meta.addr };
+                for (start, len) in batch::datagrams(meta) {
+                    let Some(data) = buf.get(start..start + len) else { continue };
+                    let outcome = ctx.core.borrow_mut().handle_client(now, client, data);
+                    ctx.forward(outcome);
+                }
+            }
+            drop(arena);
+            ctx.flush(now);
+        }
+    }
+}
+
+/// Peer datagrams on one allocation's relay socket, received in batches.
+async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: UdpSocketState) {
+    loop {
+        if socket.readable().await.is_err() {
+            continue;
+        }
+        loop {
+            let mut arena = ctx.arena.borrow_mut();
+            let n = match arena.try_recv(&socket, &state) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let now = Instant::now();
+            let Arena { bufs, meta } = &mut *arena;
+            for (buf, meta) in bufs.iter_mut().zip(meta.iter()).take(n) {
+                if meta.stride >= meta.len {
+                    ctx.relay_to_client(now, alloc, meta.addr, buf, batch::HEAD, meta.len);
+                    continue;
+                }
+                // Coalesced (GRO): frame each datagram in a copy, since framing writes
+                // around the payload.
+                let mut scratch = vec![0u8; HEADROOM + meta.stride + TAILROOM];
+                for (start, len) in batch::datagrams(meta) {
+                    let (Some(src), Some(dst)) = (buf.get(start..start + len), scratch.get_mut(HEADROOM..HEADROOM + len)) else {
+                        continue;
+                    };
+                    dst.copy_from_slice(src);
+                    ctx.relay_to_client(now, alloc, meta.addr, &mut scratch, HEADROOM, len);
+                }
             }
         }
     }

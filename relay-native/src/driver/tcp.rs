@@ -76,7 +76,7 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
             }
             let now = Instant::now();
             let outcome = ctx.core.borrow_mut().handle_client(now, client, buf.get(..len).unwrap_or_default());
-            ctx.forward(outcome).await;
+            ctx.forward(outcome);
             ctx.flush(now);
             buf.drain(..len);
         }

@@ -1,0 +1,61 @@
+//! Batched receives (recvmmsg through quinn-udp) into a shard-wide arena.
+//!
+//! A shard is one thread and no receive holds its buffers across an `.await`, so every
+//! socket of the shard can share one set of buffers: memory per shard is fixed however many
+//! allocations it holds.
+
+use std::io::IoSliceMut;
+
+use quinn_udp::{RecvMeta, UdpSocketState};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+use crate::proto::{HEADROOM, TAILROOM};
+
+/// Where each buffer's first datagram starts.
+pub const HEAD: usize = HEADROOM;
+/// Datagrams per receive call.
+pub const BATCH: usize = 16;
+/// Largest UDP payload.
+pub const MAX_DATAGRAM: usize = 65_535;
+
+/// Receive buffers with room in front of each datagram for a ChannelData or Data
+/// indication header, and behind it for padding.
+pub struct Arena {
+    pub bufs: Vec<Vec<u8>>,
+    pub meta: Vec<RecvMeta>,
+}
+
+impl Arena {
+    /// `BATCH` buffers.
+    pub fn new() -> Arena {
+        Arena {
+            bufs: (0..BATCH).map(|_| vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM]).collect(),
+            meta: vec![RecvMeta::default(); BATCH],
+        }
+    }
+
+    /// One non-blocking batched receive on `socket`: the number of buffers filled, 0 when
+    /// nothing was waiting.
+    pub fn try_recv(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> std::io::Result<usize> {
+        let Arena { bufs, meta } = self;
+        let mut iovs: Vec<IoSliceMut<'_>> = bufs
+            .iter_mut()
+            .filter_map(|b| b.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM))
+            .map(IoSliceMut::new)
+            .collect();
+        match socket.try_io(Interest::READABLE, || state.recv(socket.into(), &mut iovs, meta)) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The datagrams of buffer `i` (GRO may have coalesced several of equal size, `stride`
+/// apart): yields (start, len) of each within the buffer.
+pub fn datagrams(meta: &RecvMeta) -> impl Iterator<Item = (usize, usize)> {
+    let stride = meta.stride.max(1);
+    let len = meta.len;
+    (0..len).step_by(stride).map(move |off| (HEADROOM + off, stride.min(len - off)))
+}
