@@ -16,11 +16,20 @@ use crate::proto::{Client, Transport};
 
 /// Most bytes one connection may buffer before a frame completes.
 const MAX_FRAME: usize = 65_535 + 20;
+/// Most connections one shard holds; more are closed at once (bounded memory under floods).
+const MAX_CONNECTIONS: usize = 8192;
+/// A connection without an allocation is closed after this long idle (RFC 8656 section 3.1
+/// suggests 30 s).
+const IDLE_WITHOUT_ALLOCATION: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
+                if ctx.tcp_conns.borrow().len() >= MAX_CONNECTIONS {
+                    debug!("tcp: connection limit reached, closing {addr}");
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let id = ctx.next_conn.get();
                 ctx.next_conn.set(id + 1);
@@ -57,7 +66,17 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     'read: loop {
-        let n = match rd.read(&mut chunk).await {
+        let has_allocation = ctx.core.borrow().allocation_of(&client).is_some();
+        let read = rd.read(&mut chunk);
+        let n = if has_allocation {
+            read.await
+        } else {
+            match tokio::time::timeout(IDLE_WITHOUT_ALLOCATION, read).await {
+                Ok(r) => r,
+                Err(_) => break,
+            }
+        };
+        let n = match n {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
