@@ -6,7 +6,8 @@
 //!
 //! - [`proto`]: the protocol core, sans-IO: bytes and time in, bytes and socket requests out.
 //! - [`driver`]: the tokio driver that moves datagrams and timers for the core.
-//! - [`cli`]: the `relay-native` commands (`serve`, `token`).
+//! - [`probe`]: a native RFC 7635 client (`relay-native probe`), blocking std sockets.
+//! - [`cli`]: the `relay-native` commands (`serve`, `token`, `probe`).
 //!
 //! Design notes: docs/relay.md.
 #![forbid(unsafe_code)]
@@ -15,4 +16,5 @@
 pub mod cli;
 pub mod config;
 pub mod driver;
+pub mod probe;
 pub mod proto;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use relay_native::cli::{Cli, Command, TokenCommand, serve, token};
+use relay_native::cli::{Cli, Command, TokenCommand, probe, serve, token};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +21,15 @@ fn main() -> ExitCode {
         }
         Command::Token(TokenCommand::Mint(args)) => token::mint(args).map(|v| println!("{v:#}")),
         Command::Token(TokenCommand::Open(args)) => token::open(args).map(|v| println!("{v:#}")),
+        Command::Probe(args) => {
+            return match probe::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("relay-native probe: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The `relay-native` command line.
 
+pub mod probe;
 pub mod serve;
 pub mod token;
 
@@ -26,6 +27,9 @@ pub enum Command {
     /// Mint and open RFC 7635 tokens (the operator's turnutils_oauth).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Act as a native RFC 7635 client: get a token from a token endpoint, allocate with it,
+    /// relay data to a peer and back, refresh; exit codes tell what failed.
+    Probe(probe::ProbeArgs),
 }
 
 /// `serve` flags; each overrides the same setting in `--config`.

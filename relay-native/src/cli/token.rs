@@ -28,6 +28,10 @@ pub struct MintArgs {
     /// mac_key for MESSAGE-INTEGRITY-SHA256 (32 bytes) instead of the coturn-compatible 20.
     #[arg(long)]
     sha256: bool,
+    /// Token timestamp, unix seconds [default: now] (turnutils_oauth's -t; for testing
+    /// expired and future tokens).
+    #[arg(long)]
+    issued_at: Option<u64>,
 }
 
 /// `token open`.
@@ -56,7 +60,7 @@ fn now() -> u64 {
 pub fn mint(a: &MintArgs) -> Result<serde_json::Value, String> {
     let ring = a.keys.load()?;
     let profile = if a.sha256 { MacKeyProfile::Sha256 } else { MacKeyProfile::Sha1Coturn };
-    let req = MintRequest { kid: a.kid.as_deref(), server_name: &a.server_name, lifetime: a.lifetime, profile, now: now() };
+    let req = MintRequest { kid: a.kid.as_deref(), server_name: &a.server_name, lifetime: a.lifetime, profile, now: a.issued_at.unwrap_or_else(now) };
     let m = ring.mint(&req).map_err(|e| format!("cannot mint: {e}"))?;
     let browser = BrowserCredential::new(&m.kid, &m.token, &m.mac_key).map_err(|e| format!("cannot mint: {e}"))?;
     Ok(json!({

@@ -144,7 +144,7 @@ impl Ctx {
     pub(super) fn send_to_client(&self, to: Client, data: &[u8]) {
         match to.transport {
             Transport::Udp => {
-                if let Err(e) = self.udp.try_send_to(data, to.addr) {
+                if let Err(e) = send_now(&self.udp, data, to.addr) {
                     debug!(shard = self.index, "send to client {}: {e}", to.addr);
                 }
             }
@@ -161,12 +161,19 @@ impl Ctx {
     pub(super) fn forward(&self, outcome: ClientOutcome<'_>) {
         if let ClientOutcome::ToPeer { alloc, peer, data } = outcome {
             if let Some((s, _)) = self.relays.borrow().get(&alloc.to_bits()) {
-                if let Err(e) = s.try_send_to(data, peer) {
+                if let Err(e) = send_now(s, data, peer) {
                     debug!("send to peer {peer}: {e}");
                 }
             }
         }
     }
+}
+
+/// One `sendto` on the non-blocking socket, now. Not tokio's `try_send_to`: that consults
+/// tokio's cached write readiness, which a socket gets only after the reactor's first turn,
+/// so the first datagram on a fresh relay socket would be dropped as WouldBlock.
+fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+    socket2::SockRef::from(socket).send_to(data, &to.into())
 }
 
 impl Ctx {

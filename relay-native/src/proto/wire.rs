@@ -59,19 +59,31 @@ pub fn finish(mut w: MessageWriteVec, key: Option<&MacKey>, fingerprint: bool) -
         let _ = w.add_attribute(&s);
     }
     if let Some(key) = key {
-        w.push_attribute_unchecked(&MessageIntegrity::new([0; 20]));
-        let len = w.len();
-        if let Some(body) = w.get(..len - 24) {
-            let mac = hmac_sha1(key.secret(), &[body]);
-            if let Some(dst) = w.get_mut(len - 20..) {
-                dst.copy_from_slice(&mac);
-            }
-        }
+        push_integrity(&mut w, key);
     }
     if fingerprint {
         let _ = w.add_fingerprint();
     }
     w.finish()
+}
+
+/// Finishes a client request: MESSAGE-INTEGRITY under `key` (the whole binary key, which for
+/// a coturn-profile mac_key is also coturn's 16-byte reading), then FINGERPRINT.
+pub fn sign_request(mut w: MessageWriteVec, key: &MacKey) -> Vec<u8> {
+    push_integrity(&mut w, key);
+    let _ = w.add_fingerprint();
+    w.finish()
+}
+
+fn push_integrity(w: &mut MessageWriteVec, key: &MacKey) {
+    w.push_attribute_unchecked(&MessageIntegrity::new([0; 20]));
+    let len = w.len();
+    if let Some(body) = w.get(..len - 24) {
+        let mac = hmac_sha1(key.secret(), &[body]);
+        if let Some(dst) = w.get_mut(len - 20..) {
+            dst.copy_from_slice(&mac);
+        }
+    }
 }
 
 /// An error response: ERROR-CODE plus optional REALM/NONCE/THIRD-PARTY-AUTHORIZATION.

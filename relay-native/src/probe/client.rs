@@ -1,0 +1,311 @@
+//! A small blocking TURN-over-UDP client: requests with retransmission (RFC 8489 section
+//! 6.2.1), RFC 7635 signing (USERNAME = kid, ACCESS-TOKEN, MESSAGE-INTEGRITY under the
+//! mac_key), stale-nonce retry, and the data path (Send indications, ChannelData).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use stun_types::attribute::{ErrorCode, Nonce, RawAttribute, Realm, Username, XorMappedAddress};
+use stun_types::message::{Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId};
+use turn_types::attribute::{ChannelNumber, Data, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress};
+use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, DATA, REFRESH, SEND};
+
+use super::Failure;
+use super::token::PopToken;
+use crate::proto::wire::{self, ACCESS_TOKEN, THIRD_PARTY_AUTHORIZATION};
+
+/// First retransmission after this; doubled each time (RFC 8489's RTO, shortened for loopback
+/// and LAN relays; the overall deadline is the caller's timeout).
+const FIRST_RTO: Duration = Duration::from_millis(250);
+
+/// What a response said.
+#[derive(Debug)]
+pub struct Reply {
+    /// ERROR-CODE for error responses.
+    pub error: Option<(u16, String)>,
+    /// REALM, if any.
+    pub realm: Option<String>,
+    /// NONCE, if any.
+    pub nonce: Option<String>,
+    /// THIRD-PARTY-AUTHORIZATION (the server name), if any.
+    pub server_name: Option<String>,
+    /// XOR-RELAYED-ADDRESS.
+    pub relayed: Option<SocketAddr>,
+    /// XOR-MAPPED-ADDRESS.
+    pub mapped: Option<SocketAddr>,
+    /// LIFETIME.
+    pub lifetime: Option<u32>,
+}
+
+/// Relayed data that arrived from the server.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Relayed {
+    /// A Data indication from this peer.
+    Indication(SocketAddr, Vec<u8>),
+    /// ChannelData on this channel.
+    Channel(u16, Vec<u8>),
+}
+
+/// One client 5-tuple talking to one TURN server.
+pub struct TurnClient {
+    sock: UdpSocket,
+    server: SocketAddr,
+    timeout: Duration,
+    realm: String,
+    nonce: String,
+    token: Option<PopToken>,
+}
+
+impl TurnClient {
+    /// Binds a UDP socket toward `server`.
+    pub fn connect(server: SocketAddr, timeout: Duration) -> Result<TurnClient, Failure> {
+        let any: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+        let sock = UdpSocket::bind(any).map_err(|e| Failure::Local(format!("cannot open a UDP socket: {e}")))?;
+        sock.connect(server).map_err(|e| Failure::Local(format!("cannot route to {server}: {e}")))?;
+        Ok(TurnClient { sock, server, timeout, realm: String::new(), nonce: String::new(), token: None })
+    }
+
+    /// The local address the server sees (before NAT).
+    pub fn local_addr(&self) -> Result<SocketAddr, Failure> {
+        self.sock.local_addr().map_err(|e| Failure::Local(e.to_string()))
+    }
+
+    /// Signs later requests with `token`.
+    pub fn set_token(&mut self, token: PopToken) {
+        self.token = Some(token);
+    }
+
+    /// Takes REALM and NONCE from a 401 or 438.
+    pub fn challenged(&mut self, r: &Reply) {
+        if let Some(realm) = &r.realm {
+            self.realm.clone_from(realm);
+        }
+        if let Some(nonce) = &r.nonce {
+            self.nonce.clone_from(nonce);
+        }
+    }
+
+    /// Allocate for UDP relaying, asking for `lifetime` seconds.
+    pub fn allocate(&mut self, lifetime: Option<u32>) -> Result<Reply, Failure> {
+        self.request(ALLOCATE, |w, _| {
+            let _ = w.add_attribute(&RequestedTransport::new(RequestedTransport::UDP));
+            if let Some(l) = lifetime {
+                let _ = w.add_attribute(&Lifetime::new(l));
+            }
+        })
+    }
+
+    /// Refresh with LIFETIME (0 deletes the allocation).
+    pub fn refresh(&mut self, lifetime: u32) -> Result<Reply, Failure> {
+        self.request(REFRESH, |w, _| {
+            let _ = w.add_attribute(&Lifetime::new(lifetime));
+        })
+    }
+
+    /// CreatePermission for `peer`.
+    pub fn create_permission(&mut self, peer: SocketAddr) -> Result<Reply, Failure> {
+        self.request(CREATE_PERMISSION, |w, tx| {
+            let _ = w.add_attribute(&XorPeerAddress::new(peer, tx));
+        })
+    }
+
+    /// ChannelBind `number` to `peer`.
+    pub fn channel_bind(&mut self, number: u16, peer: SocketAddr) -> Result<Reply, Failure> {
+        self.request(CHANNEL_BIND, |w, tx| {
+            let _ = w.add_attribute(&ChannelNumber::new(number));
+            let _ = w.add_attribute(&XorPeerAddress::new(peer, tx));
+        })
+    }
+
+    /// A Send indication carrying `data` to `peer`.
+    pub fn send_indication(&self, peer: SocketAddr, data: &[u8]) -> Result<(), Failure> {
+        let mut w = Message::builder_indication(SEND, MessageWriteVec::with_capacity(64 + data.len()));
+        let tx = w.transaction_id();
+        let _ = w.add_attribute(&XorPeerAddress::new(peer, tx));
+        let _ = w.add_attribute(&Data::new(data));
+        self.send(&w.finish())
+    }
+
+    /// ChannelData on `number`.
+    pub fn channel_data(&self, number: u16, data: &[u8]) -> Result<(), Failure> {
+        let len = u16::try_from(data.len()).map_err(|_| Failure::Local("payload too long".into()))?;
+        let mut frame = Vec::with_capacity(4 + data.len());
+        frame.extend_from_slice(&number.to_be_bytes());
+        frame.extend_from_slice(&len.to_be_bytes());
+        frame.extend_from_slice(data);
+        self.send(&frame)
+    }
+
+    /// Waits until `deadline` for relayed data (Data indication or ChannelData).
+    pub fn recv_relayed(&self, deadline: Instant) -> Result<Option<Relayed>, Failure> {
+        let mut buf = [0u8; 2048];
+        while let Some(n) = self.recv(&mut buf, deadline)? {
+            let Some(pkt) = buf.get(..n) else { continue };
+            if let Some(r) = parse_relayed(pkt) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends a request built by `attrs`, signed when a token is set; a 438 takes the new nonce
+    /// and sends it once more, as RFC 8489 section 9.2.5 says.
+    fn request(&mut self, method: Method, attrs: impl Fn(&mut MessageWriteVec, TransactionId)) -> Result<Reply, Failure> {
+        let mut reply = self.transact(method, &attrs)?;
+        if reply.error.as_ref().is_some_and(|(c, _)| *c == 438) {
+            self.challenged(&reply);
+            reply = self.transact(method, &attrs)?;
+        }
+        Ok(reply)
+    }
+
+    fn transact(&mut self, method: Method, attrs: &impl Fn(&mut MessageWriteVec, TransactionId)) -> Result<Reply, Failure> {
+        let mut w = Message::builder_request(method, MessageWriteVec::with_capacity(512));
+        let txid = w.transaction_id();
+        attrs(&mut w, txid);
+        let req = self.sign(w)?;
+        let deadline = Instant::now() + self.timeout;
+        let mut rto = FIRST_RTO;
+        let mut buf = [0u8; 2048];
+        loop {
+            self.send(&req)?;
+            let wait_until = (Instant::now() + rto).min(deadline);
+            while let Some(n) = self.recv(&mut buf, wait_until)? {
+                let Some(pkt) = buf.get(..n) else { continue };
+                let Ok(msg) = Message::from_bytes(pkt) else { continue };
+                if msg.transaction_id() != txid || msg.method() != method || msg.class() == MessageClass::Indication {
+                    continue;
+                }
+                return self.read_reply(&msg, pkt);
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure::Timeout(format!(
+                    "the relay {} did not answer {} within {:.1} s",
+                    self.server,
+                    method_name(method),
+                    self.timeout.as_secs_f32()
+                )));
+            }
+            rto = rto.saturating_mul(2);
+        }
+    }
+
+    fn sign(&self, mut w: MessageWriteVec) -> Result<Vec<u8>, Failure> {
+        let Some(t) = &self.token else { return Ok(w.finish()) };
+        let bad = |what: &str| Failure::Local(format!("cannot encode {what}"));
+        w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, &t.token)).map_err(|_| bad("ACCESS-TOKEN"))?;
+        w.add_attribute(&Username::new(&t.kid).map_err(|_| bad("USERNAME"))?).map_err(|_| bad("USERNAME"))?;
+        w.add_attribute(&Realm::new(&self.realm).map_err(|_| bad("REALM"))?).map_err(|_| bad("REALM"))?;
+        w.add_attribute(&Nonce::new(&self.nonce).map_err(|_| bad("NONCE"))?).map_err(|_| bad("NONCE"))?;
+        Ok(wire::sign_request(w, &t.mac_key))
+    }
+
+    fn read_reply(&self, msg: &Message<'_>, raw: &[u8]) -> Result<Reply, Failure> {
+        let tx = msg.transaction_id();
+        let error = match msg.class() {
+            MessageClass::Error => {
+                let e = msg.attribute::<ErrorCode>().map_err(|_| Failure::Protocol("an error response without ERROR-CODE".into()))?;
+                Some((e.code(), e.reason().to_string()))
+            }
+            _ => None,
+        };
+        // A success for a signed request must be signed with the same key: otherwise someone
+        // else answered, or the relay did not use our token.
+        if error.is_none()
+            && let Some(t) = &self.token
+        {
+            let ok = wire::integrity(msg).is_some_and(|at| wire::verify(raw, &at, t.mac_key.secret()));
+            if !ok {
+                return Err(Failure::Protocol(format!("the {} response's MESSAGE-INTEGRITY does not verify under the token's mac_key", method_name(msg.method()))));
+            }
+        }
+        Ok(Reply {
+            error,
+            realm: msg.attribute::<Realm>().ok().map(|r| r.realm().to_string()),
+            nonce: msg.attribute::<Nonce>().ok().map(|n| n.nonce().to_string()),
+            server_name: msg
+                .raw_attribute(THIRD_PARTY_AUTHORIZATION)
+                .map(|a| String::from_utf8_lossy(&a.value).into_owned()),
+            relayed: msg.attribute::<XorRelayedAddress>().ok().map(|a| a.addr(tx)),
+            mapped: msg.attribute::<XorMappedAddress>().ok().map(|a| a.addr(tx)),
+            lifetime: msg.attribute::<Lifetime>().ok().map(|l| l.seconds()),
+        })
+    }
+
+    fn send(&self, bytes: &[u8]) -> Result<(), Failure> {
+        match self.sock.send(bytes) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
+            Err(e) => Err(Failure::Local(format!("send to {}: {e}", self.server))),
+        }
+    }
+
+    /// One datagram before `deadline`, or None.
+    fn recv(&self, buf: &mut [u8], deadline: Instant) -> Result<Option<usize>, Failure> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        let _ = self.sock.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+        match self.sock.recv(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
+            Err(e) => Err(Failure::Local(format!("receive from {}: {e}", self.server))),
+        }
+    }
+
+    fn refused(&self) -> Failure {
+        Failure::Timeout(format!("nothing listens on {} (ICMP port unreachable)", self.server))
+    }
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        ALLOCATE => "Allocate",
+        REFRESH => "Refresh",
+        CREATE_PERMISSION => "CreatePermission",
+        CHANNEL_BIND => "ChannelBind",
+        _ => "the request",
+    }
+}
+
+/// A Data indication or ChannelData frame, if `pkt` is one.
+fn parse_relayed(pkt: &[u8]) -> Option<Relayed> {
+    let first = *pkt.first()?;
+    if first & 0xC0 == 0x40 {
+        let number = u16::from_be_bytes([first, *pkt.get(1)?]);
+        let len = usize::from(u16::from_be_bytes([*pkt.get(2)?, *pkt.get(3)?]));
+        return Some(Relayed::Channel(number, pkt.get(4..4 + len)?.to_vec()));
+    }
+    let msg = Message::from_bytes(pkt).ok()?;
+    if msg.method() != DATA || msg.class() != MessageClass::Indication {
+        return None;
+    }
+    let peer = msg.attribute::<XorPeerAddress>().ok()?.addr(msg.transaction_id());
+    let data = msg.attribute::<Data<'_>>().ok()?;
+    Some(Relayed::Indication(peer, data.data().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_data_and_garbage() {
+        assert_eq!(parse_relayed(&[0x40, 0x00, 0x00, 0x02, b'h', b'i', 0, 0]), Some(Relayed::Channel(0x4000, b"hi".to_vec())));
+        assert_eq!(parse_relayed(&[0x40, 0x00, 0x00, 0x09, b'h']), None);
+        assert_eq!(parse_relayed(&[]), None);
+        assert_eq!(parse_relayed(&[0x00, 0x01, 0x00]), None);
+    }
+
+    #[test]
+    fn data_indication() {
+        let peer: SocketAddr = "192.0.2.7:4000".parse().unwrap_or_else(|_| unreachable!());
+        let mut w = Message::builder_indication(DATA, MessageWriteVec::new());
+        let tx = w.transaction_id();
+        let _ = w.add_attribute(&XorPeerAddress::new(peer, tx));
+        let _ = w.add_attribute(&Data::new(b"echo"));
+        assert_eq!(parse_relayed(&w.finish()), Some(Relayed::Indication(peer, b"echo".to_vec())));
+    }
+}

@@ -1,0 +1,318 @@
+//! `relay-native probe`: a native RFC 7635 client, the way an app without a browser uses
+//! edgeturn. Allocate without credentials, read THIRD-PARTY-AUTHORIZATION from the 401, get a
+//! token from the token endpoint for that server name, Allocate again with ACCESS-TOKEN, then
+//! prove the data path both ways (Send/Data indications and ChannelData) through a peer, and
+//! keep the allocation alive (Refresh, renewing the token before it expires) for `--hold`.
+//!
+//! Blocking std sockets: one client, one allocation, no runtime needed.
+
+pub mod client;
+pub mod token;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use client::{Relayed, Reply, TurnClient};
+use token::{Endpoint, PopToken};
+
+/// Where the token comes from.
+#[derive(Clone, Debug)]
+pub enum TokenSource {
+    /// An OAuth token endpoint.
+    Endpoint(Endpoint),
+    /// A token already in hand (cannot be renewed).
+    Fixed(PopToken),
+}
+
+/// What to probe and for how long.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The TURN server (UDP).
+    pub server: SocketAddr,
+    /// Where tokens come from.
+    pub source: TokenSource,
+    /// An echo peer; None: the probe is its own peer on a second local socket.
+    pub peer: Option<SocketAddr>,
+    /// Allocation lifetime to ask for.
+    pub lifetime: u32,
+    /// Keep the allocation this long, refreshing it.
+    pub hold: Duration,
+    /// Refresh at least this often while holding [default: half the granted lifetime].
+    pub refresh_every: Option<Duration>,
+    /// Get a new token when the current one has this many seconds left.
+    pub renew_before: u64,
+    /// Per STUN transaction and per HTTP request.
+    pub timeout: Duration,
+}
+
+/// Why a probe failed; each kind has its own exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Bad arguments or a local socket error (exit 2, like a usage error).
+    Local(String),
+    /// The token endpoint cannot be reached (exit 3).
+    EndpointUnreachable(String),
+    /// The token endpoint refused the client's (or user's) credentials (exit 4).
+    ClientCredentials(String),
+    /// The token endpoint answered, but not with a usable RFC 7635 token (exit 5).
+    Endpoint(String),
+    /// The relay or the token endpoint did not answer in time (exit 6).
+    Timeout(String),
+    /// The relay refused the token (exit 7).
+    TokenRejected(String),
+    /// The relay refused the token, which has expired (exit 8).
+    TokenExpired(String),
+    /// The relay does not offer RFC 7635 third-party authorization (exit 9).
+    NoThirdParty(String),
+    /// The relay refused a request for another reason: policy, quota, capacity (exit 10).
+    Refused(String),
+    /// The relay took the requests, but data did not make it through (exit 11).
+    DataPath(String),
+    /// The relay said something that breaks the protocol (exit 12).
+    Protocol(String),
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Local(_) => 2,
+            Failure::EndpointUnreachable(_) => 3,
+            Failure::ClientCredentials(_) => 4,
+            Failure::Endpoint(_) => 5,
+            Failure::Timeout(_) => 6,
+            Failure::TokenRejected(_) => 7,
+            Failure::TokenExpired(_) => 8,
+            Failure::NoThirdParty(_) => 9,
+            Failure::Refused(_) => 10,
+            Failure::DataPath(_) => 11,
+            Failure::Protocol(_) => 12,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, text) = match self {
+            Failure::Local(t) => ("error", t),
+            Failure::EndpointUnreachable(t) => ("token endpoint unreachable", t),
+            Failure::ClientCredentials(t) => ("bad client credentials", t),
+            Failure::Endpoint(t) => ("token endpoint error", t),
+            Failure::Timeout(t) => ("timeout", t),
+            Failure::TokenRejected(t) => ("token rejected by the relay", t),
+            Failure::TokenExpired(t) => ("token expired", t),
+            Failure::NoThirdParty(t) => ("no third-party authorization", t),
+            Failure::Refused(t) => ("refused by the relay", t),
+            Failure::DataPath(t) => ("data path broken", t),
+            Failure::Protocol(t) => ("protocol error", t),
+        };
+        write!(f, "{kind}: {text}")
+    }
+}
+
+/// Exit codes and their meaning, for `--help`.
+pub const EXIT_CODES: &str = "Exit codes: 0 ok; 2 bad arguments or local error; 3 token endpoint unreachable; \
+4 bad client credentials; 5 token endpoint error; 6 timeout; 7 token rejected by the relay; \
+8 token expired; 9 relay offers no third-party authorization; 10 refused by the relay; \
+11 data did not make it through the relay; 12 protocol error.";
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The channel the probe binds.
+const CHANNEL: u16 = 0x4000;
+
+/// Runs the probe; `progress` gets one line per step. Returns the report as JSON.
+pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Failure> {
+    let started = Instant::now();
+    let mut turn = TurnClient::connect(opts.server, opts.timeout)?;
+
+    // 1. Allocate without credentials: the 401 names the token's audience.
+    let first = turn.allocate(Some(opts.lifetime))?;
+    let server_name = match &first.error {
+        Some((401, _)) => first.server_name.clone().ok_or_else(|| {
+            Failure::NoThirdParty(format!("{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there", opts.server))
+        })?,
+        Some((code, reason)) => return Err(Failure::Refused(format!("unauthenticated Allocate: {code} {reason}"))),
+        None => return Err(Failure::Protocol("the relay allocated without any credential".into())),
+    };
+    turn.challenged(&first);
+    progress(&format!("401 from {}: realm {:?}, server name {server_name:?}", opts.server, first.realm.as_deref().unwrap_or("")));
+
+    // 2. A token for that server.
+    let mut tok = get_token(&opts.source, &server_name)?;
+    progress(&format!("token {} (kid {}, {} s left)", tok.id, tok.kid, tok.remaining(unix_now())));
+    turn.set_token(tok.clone());
+
+    // 3. Allocate with it.
+    let alloc = turn.allocate(Some(opts.lifetime))?;
+    if let Some((code, reason)) = &alloc.error {
+        return Err(token_refused(*code, reason, &tok, "Allocate"));
+    }
+    let relayed = alloc.relayed.ok_or_else(|| Failure::Protocol("Allocate success without XOR-RELAYED-ADDRESS".into()))?;
+    let mut lifetime = alloc.lifetime.unwrap_or(opts.lifetime);
+    progress(&format!("allocated {relayed} for {lifetime} s"));
+
+    // 4. Permission, then data both ways by Send indication and by ChannelData.
+    let peer = Peer::new(opts.peer, turn.local_addr()?, opts.timeout)?;
+    expect_ok(turn.create_permission(peer.addr)?, "CreatePermission", &tok)?;
+    let rtt_send = round_trip(&turn, &peer, relayed, None, opts.timeout)?;
+    expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &tok)?;
+    let rtt_channel = round_trip(&turn, &peer, relayed, Some(CHANNEL), opts.timeout)?;
+    progress(&format!(
+        "data through {relayed} to {} and back: Send/Data {:.2} ms, ChannelData {:.2} ms",
+        peer.addr,
+        ms(rtt_send),
+        ms(rtt_channel)
+    ));
+
+    // 5. Hold: refresh the allocation, renew the token before it runs out.
+    let (mut refreshes, mut renewals) = (0u32, 0u32);
+    let hold_until = started + opts.hold;
+    loop {
+        let every = opts.refresh_every.unwrap_or(Duration::from_secs(u64::from(lifetime / 2).max(1)));
+        let next = (Instant::now() + every).min(hold_until);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        if Instant::now() >= hold_until {
+            break;
+        }
+        if tok.remaining(unix_now()) <= opts.renew_before {
+            match &opts.source {
+                TokenSource::Endpoint(_) => {
+                    tok = get_token(&opts.source, &server_name)?;
+                    turn.set_token(tok.clone());
+                    renewals += 1;
+                    progress(&format!("renewed: token {} ({} s left)", tok.id, tok.remaining(unix_now())));
+                }
+                TokenSource::Fixed(_) => progress("the token runs out soon and cannot be renewed (--token-json)"),
+            }
+        }
+        let r = turn.refresh(opts.lifetime)?;
+        if let Some((code, reason)) = &r.error {
+            return Err(token_refused(*code, reason, &tok, "Refresh"));
+        }
+        lifetime = r.lifetime.unwrap_or(lifetime);
+        refreshes += 1;
+        expect_ok(turn.create_permission(peer.addr)?, "CreatePermission", &tok)?;
+        expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &tok)?;
+        round_trip(&turn, &peer, relayed, Some(CHANNEL), opts.timeout)?;
+        progress(&format!("refreshed: {lifetime} s, data still flows"));
+    }
+
+    // 6. Release.
+    let bye = turn.refresh(0)?;
+    let released = bye.error.is_none();
+    progress(if released { "released" } else { "release refused; the allocation will expire" });
+
+    Ok(json!({
+        "server": opts.server.to_string(),
+        "server_name": server_name,
+        "realm": first.realm,
+        "kid": tok.kid,
+        "token_id": tok.id.to_string(),
+        "relayed": relayed.to_string(),
+        "mapped": alloc.mapped.map(|a| a.to_string()),
+        "peer": peer.addr.to_string(),
+        "lifetime": lifetime,
+        "rtt_ms": { "send_indication": ms(rtt_send), "channel_data": ms(rtt_channel) },
+        "refreshes": refreshes,
+        "token_renewals": renewals,
+        "released": released,
+    }))
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+fn get_token(source: &TokenSource, server_name: &str) -> Result<PopToken, Failure> {
+    match source {
+        TokenSource::Endpoint(e) => e.fetch(server_name),
+        TokenSource::Fixed(t) => Ok(t.clone()),
+    }
+}
+
+/// What a refused authenticated request means. A 401 after the token was sent is the relay
+/// refusing the token: expired if our own clock says so, otherwise rejected (wrong key, wrong
+/// server name, unknown kid).
+fn token_refused(code: u16, reason: &str, tok: &PopToken, what: &str) -> Failure {
+    let now = unix_now();
+    match code {
+        401 if tok.remaining(now) == 0 => Failure::TokenExpired(format!(
+            "{what}: 401 {reason}: token {} expired {} s ago",
+            tok.id,
+            now.saturating_sub(tok.expires_at)
+        )),
+        401 => Failure::TokenRejected(format!(
+            "{what}: 401 {reason}: the relay does not accept token {} (kid {}): it holds another key for this kid or has another server name than the token's issuer",
+            tok.id, tok.kid
+        )),
+        // Reached only when the relay sent 438 twice in a row.
+        438 => Failure::Protocol(format!("{what}: 438 {reason} twice in a row")),
+        _ => Failure::Refused(format!("{what}: {code} {reason}")),
+    }
+}
+
+fn expect_ok(r: Reply, what: &str, tok: &PopToken) -> Result<(), Failure> {
+    match r.error {
+        None => Ok(()),
+        Some((code, reason)) => Err(token_refused(code, &reason, tok, what)),
+    }
+}
+
+/// The far end of the relayed path: an echo peer given by the user, or our own socket.
+struct Peer {
+    addr: SocketAddr,
+    own: Option<UdpSocket>,
+}
+
+impl Peer {
+    fn new(given: Option<SocketAddr>, local: SocketAddr, timeout: Duration) -> Result<Peer, Failure> {
+        if let Some(addr) = given {
+            return Ok(Peer { addr, own: None });
+        }
+        let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).map_err(|e| Failure::Local(format!("peer socket: {e}")))?;
+        let _ = sock.set_read_timeout(Some(timeout));
+        let addr = sock.local_addr().map_err(|e| Failure::Local(e.to_string()))?;
+        Ok(Peer { addr, own: Some(sock) })
+    }
+}
+
+/// Sends a numbered payload to the peer through the relay and waits for it to come back.
+fn round_trip(turn: &TurnClient, peer: &Peer, relayed: SocketAddr, channel: Option<u16>, timeout: Duration) -> Result<Duration, Failure> {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let payload = format!("edgeturn probe {} {}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let start = Instant::now();
+    match channel {
+        Some(n) => turn.channel_data(n, payload.as_bytes())?,
+        None => turn.send_indication(peer.addr, payload.as_bytes())?,
+    }
+    let how = if channel.is_some() { "ChannelData" } else { "a Send indication" };
+    if let Some(sock) = &peer.own {
+        let mut buf = [0u8; 2048];
+        let (n, from) = sock
+            .recv_from(&mut buf)
+            .map_err(|_| Failure::DataPath(format!("the peer {} never received {how} sent through {relayed}", peer.addr)))?;
+        if buf.get(..n) != Some(payload.as_bytes()) || from != relayed {
+            return Err(Failure::DataPath(format!("the peer received other data, from {from}, than it was sent through {relayed}")));
+        }
+        sock.send_to(payload.as_bytes(), relayed).map_err(|e| Failure::Local(format!("peer send: {e}")))?;
+    }
+    let deadline = Instant::now() + timeout;
+    while let Some(got) = turn.recv_relayed(deadline)? {
+        let data = match (&got, channel) {
+            (Relayed::Channel(n, d), Some(c)) if *n == c => d,
+            (Relayed::Indication(from, d), None) if *from == peer.addr => d,
+            _ => continue,
+        };
+        if data.as_slice() == payload.as_bytes() {
+            return Ok(start.elapsed());
+        }
+    }
+    Err(Failure::DataPath(format!("no echo from {} came back through {relayed} after {how}", peer.addr)))
+}
