@@ -10,7 +10,8 @@ use std::time::Instant;
 use crate::util::{Result, cargo, cargo_bin, probe, run};
 
 /// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests.
-const APT_PACKAGES: &[(&str, &str)] = &[("coturn", "/usr/bin/turnutils_uclient"), ("chromium", "/usr/bin/chromium")];
+const APT_PACKAGES: &[(&str, &str)] =
+    &[("coturn", "/usr/bin/turnutils_uclient"), ("chromium", "/usr/bin/chromium"), ("sqlite3", "/usr/bin/sqlite3")];
 const WORKER_BUILD: &str = "0.8.7";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 

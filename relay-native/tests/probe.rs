@@ -1,0 +1,168 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! `relay-native probe`, the native RFC 7635 client, against relay-native and against coturn's
+//! turnserver holding the same kid and key, with tokens from `token mint`; and each failure
+//! it reports with its own exit code. (Tokens from edge-oauth's token endpoint, including bad
+//! client credentials and token renewal: `cargo xtask e2e`, which runs the edge.)
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+
+const KID: &str = "probe-1";
+const KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK";
+const OTHER_KEY: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIK";
+const SERVER_NAME: &str = "turn.probe.test";
+
+fn keys(dir: &Path, name: &str, key: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, format!(r#"[{{"kid":"{KID}","alg":"A256GCM","key":"{key}"}}]"#)).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// `token mint` into a file; `age` seconds in the past.
+fn mint(dir: &Path, name: &str, keys: &str, server_name: &str, lifetime: u32, age: u64) -> PathBuf {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let out = Command::new(relay_bin())
+        .args(["token", "mint", "--keys", keys, "--server-name", server_name, "--lifetime", &lifetime.to_string()])
+        .args(["--issued-at", &(now - age).to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "token mint: {}", String::from_utf8_lossy(&out.stderr));
+    let p = dir.join(name);
+    std::fs::write(&p, &out.stdout).unwrap();
+    p
+}
+
+fn probe(server: SocketAddr, args: &[&str]) -> Output {
+    Command::new(relay_bin()).args(["probe", "--server", &server.to_string(), "--timeout", "2"]).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The probe succeeded; its JSON report.
+fn report(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "probe failed ({:?}):\n{}", o.status.code(), stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The probe failed with `code` and said `what` on its last line.
+fn fails(o: &Output, code: i32, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "expected exit {code} ({what}), stderr:\n{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("relay-native probe: ") && last.contains(what), "last line {last:?} should say {what:?}");
+}
+
+fn relay_native(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
+    let keys = keys(dir, "keys.json", KEY);
+    let mut args = vec!["--keys", &keys, "--server-name", SERVER_NAME, "--allow-loopback-peers"];
+    args.extend_from_slice(extra);
+    start_relay(dir, &args)
+}
+
+fn coturn(dir: &Path) -> (Proc, SocketAddr) {
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/coturn-oauth.sh");
+    need("turnserver");
+    need("sqlite3");
+    let d = dir.to_str().unwrap();
+    let p = spawn(dir, "coturn", &script, &[d, &port.to_string(), SERVER_NAME, "probe.realm", KID, KEY, "A256GCM"]);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_binding(addr, &p);
+    (p, addr)
+}
+
+#[test]
+fn succeeds_against_relay_native_and_refreshes() {
+    let dir = scratch("probe-ok");
+    let (relay, addr) = relay_native(&dir, &[]);
+    let tok = mint(&dir, "tok.json", &keys(&dir, "k.json", KEY), SERVER_NAME, 600, 0);
+    let r = report(&probe(addr, &["--token-json", tok.to_str().unwrap(), "--hold", "2", "--refresh-every", "1"]));
+    assert_eq!(r["server_name"], SERVER_NAME);
+    assert_eq!(r["kid"], KID);
+    assert_eq!(r["released"], true);
+    assert!(r["refreshes"].as_u64().unwrap() >= 1, "{r}");
+    let id = r["token_id"].as_str().unwrap();
+    let log = relay.log_text();
+    for event in ["created", "refreshed", "deleted"] {
+        assert!(
+            log.lines().any(|l| l.contains(id) && l.contains(&format!("event=\"{event}\""))),
+            "relay log has no {event} line for token {id}:\n{log}"
+        );
+    }
+    assert!(!log.contains(KEY), "the relay logged its key");
+}
+
+#[test]
+fn succeeds_against_coturn_holding_the_same_key() {
+    let dir = scratch("probe-coturn");
+    let (_coturn, addr) = coturn(&dir);
+    let tok = mint(&dir, "tok.json", &keys(&dir, "k.json", KEY), SERVER_NAME, 600, 0);
+    let r = report(&probe(addr, &["--token-json", tok.to_str().unwrap(), "--hold", "2", "--refresh-every", "1"]));
+    assert_eq!(r["server_name"], SERVER_NAME, "coturn's THIRD-PARTY-AUTHORIZATION");
+    assert!(r["refreshes"].as_u64().unwrap() >= 1, "{r}");
+    assert_eq!(r["released"], true);
+}
+
+#[test]
+fn relays_through_an_external_echo_peer() {
+    let dir = scratch("probe-peer");
+    let (_relay, addr) = relay_native(&dir, &[]);
+    let (_peer, port) = start_peer(&dir);
+    let tok = mint(&dir, "tok.json", &keys(&dir, "k.json", KEY), SERVER_NAME, 600, 0);
+    let peer = format!("127.0.0.1:{port}");
+    let r = report(&probe(addr, &["--token-json", tok.to_str().unwrap(), "--peer", &peer]));
+    assert_eq!(r["peer"], peer.as_str());
+}
+
+#[test]
+fn each_failure_has_its_exit_code() {
+    let dir = scratch("probe-errors");
+    let (_relay, addr) = relay_native(&dir, &[]);
+    let (_coturn, coturn_addr) = coturn(&dir);
+    let good_keys = keys(&dir, "k.json", KEY);
+    let other_keys = keys(&dir, "other.json", OTHER_KEY);
+    let arg = |p: &PathBuf| p.to_str().unwrap().to_string();
+
+    // Expired an hour ago: relay-native and coturn both refuse it, and the probe says why.
+    let expired = arg(&mint(&dir, "expired.json", &good_keys, SERVER_NAME, 60, 3600));
+    fails(&probe(addr, &["--token-json", &expired]), 8, "token expired");
+    fails(&probe(coturn_addr, &["--token-json", &expired]), 8, "token expired");
+
+    // Sealed with another key under the same kid, or for another server name.
+    let foreign = arg(&mint(&dir, "foreign.json", &other_keys, SERVER_NAME, 600, 0));
+    fails(&probe(addr, &["--token-json", &foreign]), 7, "token rejected by the relay");
+    fails(&probe(coturn_addr, &["--token-json", &foreign]), 7, "token rejected by the relay");
+    let elsewhere = arg(&mint(&dir, "elsewhere.json", &good_keys, "turn.other.test", 600, 0));
+    fails(&probe(addr, &["--token-json", &elsewhere]), 7, "token rejected by the relay");
+
+    // A relay that takes no tokens says so in its 401.
+    let (_plain, plain_addr) = start_relay(&dir, &["--user", "alice:secret"]);
+    let good = arg(&mint(&dir, "good.json", &good_keys, SERVER_NAME, 600, 0));
+    fails(&probe(plain_addr, &["--token-json", &good]), 9, "no third-party authorization");
+
+    // Policy: the relay refuses the peer.
+    let (_deny, deny_addr) = relay_native(&dir, &["--deny-peer", "127.0.0.0/8"]);
+    fails(&probe(deny_addr, &["--token-json", &good]), 10, "403");
+
+    // A server that never answers, and one that is not there.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    fails(&probe(silent.local_addr().unwrap(), &["--token-json", &good]), 6, "did not answer Allocate");
+    let gone = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    fails(&probe(gone, &["--token-json", &good]), 6, "nothing listens");
+
+    // A token endpoint that is not there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}/oauth2/token");
+    fails(&probe(addr, &["--token-endpoint", &url, "--client-id", "x", "--client-secret", "y"]), 3, "token endpoint unreachable");
+
+    // Bad arguments.
+    fails(&probe(addr, &["--token-json", "/nonexistent/token.json"]), 2, "--token-json");
+}
