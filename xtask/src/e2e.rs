@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::procs::Procs;
 use crate::run::{DEMO, Options, System};
-use crate::util::{Result, describe, target_dir};
+use crate::util::{Result, describe, json_field, target_dir};
 
 /// Runs the browser end-to-end test against freshly started parts (built beforehand).
 pub fn www(root: &Path) -> Result {
@@ -54,7 +54,9 @@ pub fn www(root: &Path) -> Result {
         return Err(format!("the relay log {} has no allocation line with token id {token_id}", log.display()).into());
     }
     eprintln!("relay logged the allocation under token id {token_id}");
+    let probed = crate::probe::native(root, &sys);
     sys.procs.stop_all();
+    probed.map_err(|e| format!("{e}\nlogs: {}", dir.display()))?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -69,13 +71,4 @@ fn free_udp_port() -> Result<u16> {
         }
     }
     Err("no port free for both UDP and TCP".into())
-}
-
-/// `"key":"value"` or `"key":number` from one line of JSON.
-fn json_field(text: &str, key: &str) -> Option<String> {
-    let start = text.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = text.get(start..)?;
-    let rest = rest.strip_prefix('"').unwrap_or(rest);
-    let end = rest.find(['"', ',', '}'])?;
-    rest.get(..end).map(str::to_string)
 }

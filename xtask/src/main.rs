@@ -3,6 +3,7 @@
 //! the whole set-up.
 
 mod e2e;
+mod probe;
 mod edge;
 mod procs;
 mod run;
@@ -18,7 +19,8 @@ cargo xtask <task>
 
   run            build everything and run the whole system locally (edge in workerd with
                  local D1, relay on loopback, web page); Ctrl-C stops it
-  e2e            only the browser end-to-end test (needs `build` and a debug relay-native)
+  e2e            only the end-to-end tests: the browser, and `relay-native probe` with the edge's
+                 tokens against relay-native and coturn (needs `build` and a debug relay-native)
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
   build          build the deployable parts: the browser helper, then the worker

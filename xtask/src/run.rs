@@ -19,7 +19,7 @@ pub const DEMO: (&str, &str) = (DEMO_USER, DEMO_PASSWORD);
 const EDGE: &str = "127.0.0.1:8787";
 const RELAY: &str = "127.0.0.1:3478";
 /// Must match wrangler.toml's TURN_SERVER_NAME and TURN_REALM.
-const SERVER_NAME: &str = "edgeturn.local";
+pub const SERVER_NAME: &str = "edgeturn.local";
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "edgeturn-demo";
 const CLI_CLIENT: &str = "edgeturn-cli";
@@ -155,6 +155,13 @@ impl System {
         std::thread::sleep(Duration::from_millis(300));
         procs.check_running().map_err(|e| format!("{e}; see {}", dir.join("relay.log").display()))?;
         Ok(System { procs, origin, relay: opts.relay, secrets: s, dir })
+    }
+
+    /// The TURN key the edge seals with and the relay holds: kid, base64 key, alg.
+    pub fn turn_key(&self) -> Result<(String, String, String)> {
+        let k = &self.secrets.keys_json;
+        let field = |f: &str| crate::util::json_field(k, f).ok_or_else(|| format!("keys.json has no {f}"));
+        Ok((field("kid")?, field("key")?, field("alg")?))
     }
 
     /// The confidential command-line client's id and secret.

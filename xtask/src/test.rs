@@ -21,7 +21,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
         run(cargo().current_dir(root).args(["test", "--workspace", "--all-targets"]))?;
         run(cargo().current_dir(root).args(["test", "--workspace", "--doc"]))
     })?;
-    step("the whole system in Chromium: sign in, ICE servers, relayed data channel", || crate::e2e::www(root))?;
+    step(
+        "the whole system: Chromium signs in and opens a relayed data channel; relay-native probe with the edge's tokens against relay-native and coturn",
+        || crate::e2e::www(root),
+    )?;
     step("fuzz token opening for 20 s (no crash)", || fuzz(root, &["20".to_string()]))?;
     eprintln!("\nxtask test: all passed in {:.0}s", start.elapsed().as_secs_f64());
     Ok(())

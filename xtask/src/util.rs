@@ -63,3 +63,12 @@ pub fn node_bin(root: &Path, name: &str) -> PathBuf {
 pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
 }
+
+/// `"key":"value"` or `"key":number` from one line of JSON.
+pub fn json_field(text: &str, key: &str) -> Option<String> {
+    let start = text.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = text.get(start..)?.trim_start();
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let end = rest.find(['"', ',', '}'])?;
+    rest.get(..end).map(|v| v.trim().to_string())
+}
