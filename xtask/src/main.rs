@@ -6,6 +6,7 @@ mod e2e;
 mod probe;
 mod edge;
 mod procs;
+mod relay_bench;
 mod run;
 mod setup;
 mod test;
@@ -26,6 +27,10 @@ cargo xtask <task>
   build          build the deployable parts: the browser helper, then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
   bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
+  bench-relay [TRIALS]
+                 coturn and relay-native under the same turnutils_uclient load (100
+                 allocations, 200-byte ChannelData, 20k and 50k msg/s): CPU per relayed
+                 packet, loss, peak memory; median of TRIALS (default 3)
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
 ";
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root).and_then(|()| build(&root)).and_then(|()| edge::bench(&root, rest)),
         "test" => test::test(&root, rest),
+        "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),
         "help" | "-h" | "--help" => {
