@@ -43,7 +43,8 @@ struct Sample {
     cpu_secs: f64,
     sent: u64,
     received: u64,
-    wall_secs: f64,
+    /// The most messages uclient sent in one second (it ramps its clients up and down).
+    peak_rate: u64,
     peak_kib: u64,
 }
 
@@ -59,7 +60,7 @@ impl Sample {
         self.sent.saturating_sub(self.received) as f64 / self.sent.max(1) as f64
     }
     fn rate(&self) -> f64 {
-        self.sent as f64 / self.wall_secs
+        self.peak_rate as f64
     }
 }
 
@@ -89,7 +90,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             for (server, samples) in &mut results {
                 let s = one(*server, &dir, &relay_bin, gap, per_client, tck)?;
                 eprintln!(
-                    "  {rate} msg/s trial {}: {:<13} {:.2} us/pkt  sent {} received {}  {:.0} msg/s  peak {} KiB",
+                    "  {rate} msg/s trial {}: {:<13} {:.2} us/pkt  sent {} received {}  peak {:.0} msg/s  peak RSS {} KiB",
                     trial + 1,
                     server.name(),
                     s.cpu_us_per_packet(),
@@ -108,7 +109,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     println!(
         "relay benchmark: {CLIENTS} allocations, {PAYLOAD}-byte ChannelData, {SECONDS} s per run, {THREADS} server threads, median of {trials}"
     );
-    println!("{:<9} {:<13} {:>10} {:>12} {:>10} {:>9} {:>10}", "target", "server", "msg/s", "CPU us/pkt", "CPU s", "loss", "peak MiB");
+    println!("{:<9} {:<13} {:>11} {:>12} {:>10} {:>9} {:>10}", "target", "server", "peak msg/s", "CPU us/pkt", "CPU s", "loss", "peak MiB");
     for (rate, results) in &table {
         let mut medians = Vec::new();
         for (server, samples) in results {
@@ -116,7 +117,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             let loss = samples.iter().map(Sample::loss).fold(0.0, f64::max);
             let peak = samples.iter().map(|s| s.peak_kib).max().unwrap_or(0);
             println!(
-                "{:<9} {:<13} {:>10.0} {:>12.2} {:>10.3} {:>8.3}% {:>10.1}",
+                "{:<9} {:<13} {:>11.0} {:>12.2} {:>10.3} {:>8.3}% {:>10.1}",
                 format!("{}k", rate / 1000),
                 server.name(),
                 median(samples, Sample::rate),
@@ -131,7 +132,11 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             println!("{:<9} relay-native uses {:.2}x coturn's CPU per relayed packet (target: at most 0.5x)", "", ours / coturn);
         }
     }
-    println!("(loss: the worst trial; msg/s: what uclient achieved; logs: {})", dir.display());
+    println!(
+        "(CPU: the server process's user+system time over the whole uclient run, per relayed packet (sent + echoed);\n \
+         loss: the worst trial; peak msg/s: uclient's busiest second, it ramps clients up and down; logs: {})",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -192,14 +197,12 @@ fn one(server: Server, dir: &Path, relay_bin: &Path, gap: u32, per_client: u32, 
     wait_binding(&listen)?;
     procs.check_running()?;
     let cpu0 = cpu_ticks(pid)?;
-    let start = Instant::now();
     let out = Command::new("turnutils_uclient")
         .args(["-u", USER, "-w", PASSWORD, "-e", "127.0.0.1", "-r", &peer_port.to_string(), "-p", &port.to_string()])
         .args(["-m", &CLIENTS.to_string(), "-n", &per_client.to_string(), "-l", &PAYLOAD.to_string()])
         .args(["-z", &gap.to_string(), "-c", "127.0.0.1"])
         .stdin(Stdio::null())
         .output()?;
-    let wall_secs = start.elapsed().as_secs_f64();
     let cpu1 = cpu_ticks(pid)?;
     let peak_kib = peak_kib(pid)?;
     procs.stop_all();
@@ -207,7 +210,17 @@ fn one(server: Server, dir: &Path, relay_bin: &Path, gap: u32, per_client: u32, 
     std::fs::write(log("uclient"), &text)?;
     let sent = last_number(&text, "tot_send_msgs").ok_or_else(|| format!("uclient printed no totals; see {}", log("uclient").display()))?;
     let received = last_number(&text, "tot_recv_msgs").unwrap_or(0);
-    Ok(Sample { cpu_secs: (cpu1 - cpu0) as f64 / tck, sent, received, wall_secs, peak_kib })
+    Ok(Sample { cpu_secs: (cpu1 - cpu0) as f64 / tck, sent, received, peak_rate: peak_rate(&text), peak_kib })
+}
+
+/// The largest one-second step of uclient's per-second `tot_send_msgs=` progress lines.
+fn peak_rate(text: &str) -> u64 {
+    let counts: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("start_mclient: msz="))
+        .filter_map(|l| last_number(l, "tot_send_msgs"))
+        .collect();
+    counts.windows(2).filter_map(|w| w.get(1)?.checked_sub(*w.first()?)).max().unwrap_or(0)
 }
 
 /// utime + stime of a process (all its threads), in clock ticks.

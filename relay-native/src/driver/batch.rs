@@ -36,17 +36,25 @@ impl Arena {
     }
 
     /// One non-blocking batched receive on `socket`: the number of buffers filled, 0 when
-    /// nothing was waiting.
+    /// nothing was waiting. Nothing is allocated: the iovecs live on the stack.
     pub fn try_recv(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> std::io::Result<usize> {
         let Arena { bufs, meta } = self;
-        let mut iovs: Vec<IoSliceMut<'_>> = bufs
-            .iter_mut()
-            .filter_map(|b| b.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM))
-            .map(IoSliceMut::new)
-            .collect();
-        match socket.try_io(Interest::READABLE, || state.recv(socket.into(), &mut iovs, meta)) {
+        let mut it = bufs.iter_mut();
+        let mut iovs: [IoSliceMut<'_>; BATCH] = std::array::from_fn(|_| {
+            IoSliceMut::new(it.next().and_then(|b| b.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM)).unwrap_or_default())
+        });
+        let mut got = 0;
+        let r = socket.try_io(Interest::READABLE, || {
+            got = state.recv(socket.into(), &mut iovs, meta)?;
+            // Less than a full batch means the queue is empty now: report WouldBlock so tokio
+            // clears the socket's readiness, and the caller's next try costs no syscall
+            // instead of a recvmmsg that returns EAGAIN. (tokio keeps the readiness if a new
+            // datagram's event arrived in between.)
+            if got < BATCH { Err(std::io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
+        });
+        match r {
             Ok(n) => Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(got),
             Err(e) => Err(e),
         }
     }
