@@ -206,6 +206,10 @@ pub fn run(root: &Path) -> Result {
     println!("  AT=$({token_call} --data-urlencode 'scope=openid turn' {origin}/oauth2/token \\");
     println!("       | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')");
     println!("  curl -s -H \"Authorization: Bearer $AT\" {origin}/turn/credentials");
+    println!("The native RFC 7635 client, end to end (token, allocation, data through the relay):");
+    println!(
+        "  target/release/relay-native probe --server {RELAY} --token-endpoint {origin}/oauth2/token --client-id {CLI_CLIENT} --client-secret {secret}"
+    );
     println!();
     println!("Ctrl-C stops everything.");
 

@@ -113,9 +113,8 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
 
 fn resolve(server: &str) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
-    let with_port = if server.contains(':') && !server.starts_with('[') && server.matches(':').count() == 1 {
-        server.to_string()
-    } else if server.parse::<SocketAddr>().is_ok() {
+    // host:port, [v6]:port or an address as it is; a bare host gets TURN's default port.
+    let with_port = if server.parse::<SocketAddr>().is_ok() || server.matches(':').count() == 1 {
         server.to_string()
     } else {
         format!("{server}:3478")
