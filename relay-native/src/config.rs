@@ -55,6 +55,10 @@ pub struct Settings {
     pub token_clock_skew: Option<u32>,
     /// Shards (threads); default: one per CPU.
     pub shards: Option<usize>,
+    /// Interfaces for the kernel fast path of ChannelData (needs root or CAP_BPF and
+    /// CAP_NET_ADMIN, and a specific IPv4 `listen` address).
+    #[serde(default)]
+    pub offload: Vec<String>,
 }
 
 /// A configuration that cannot run.
@@ -76,7 +80,8 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 impl Settings {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
     }
 
@@ -85,18 +90,35 @@ impl Settings {
         macro_rules! take {
             ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
         }
-        take!(listen, relay_ip, realm, server_name, keys, keys_json, max_allocations, max_allocations_per_user, max_lifetime, token_clock_skew, shards);
+        take!(
+            listen,
+            relay_ip,
+            realm,
+            server_name,
+            keys,
+            keys_json,
+            max_allocations,
+            max_allocations_per_user,
+            max_lifetime,
+            token_clock_skew,
+            shards
+        );
         self.users.extend(o.users);
         self.auth_secrets.extend(o.auth_secrets);
         self.allow_loopback_peers |= o.allow_loopback_peers;
         self.allow_peers.extend(o.allow_peers);
         self.deny_peers.extend(o.deny_peers);
+        if !o.offload.is_empty() {
+            self.offload = o.offload;
+        }
         self
     }
 
     /// Checks and builds the core and driver configuration.
     pub fn build(self) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
-        let listen = self.listen.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3478)));
+        let listen = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3478)));
         let relay_ip = match self.relay_ip {
             Some(ip) => ip,
             None if !listen.ip().is_unspecified() => listen.ip(),
@@ -108,42 +130,73 @@ impl Settings {
         if relay_ip.is_ipv4() != listen.is_ipv4() {
             return err("--relay-ip and --listen must be the same address family");
         }
-        let realm = self.realm.or_else(|| self.server_name.clone()).unwrap_or_else(|| "edgeturn".into());
+        let realm = self
+            .realm
+            .or_else(|| self.server_name.clone())
+            .unwrap_or_else(|| "edgeturn".into());
         let server_name = self.server_name.unwrap_or_else(|| realm.clone());
         if realm.is_empty() || realm.len() > 127 {
             return err("--realm must be 1 to 127 bytes");
         }
         let keyring = match (self.keys, self.keys_json) {
             (Some(path), _) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?;
-                Some(Keyring::from_json(&text).map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?)
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?;
+                Some(
+                    Keyring::from_json(&text)
+                        .map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?,
+                )
             }
-            (None, Some(json)) => Some(Keyring::from_json(&json).map_err(|e| ConfigError(format!("EDGETURN_KEYS: {e}")))?),
+            (None, Some(json)) => Some(
+                Keyring::from_json(&json)
+                    .map_err(|e| ConfigError(format!("EDGETURN_KEYS: {e}")))?,
+            ),
             (None, None) => None,
         };
         let mut auth = AuthConfig {
             realm,
             server_name,
             keyring,
-            validation: Validation { clock_skew_secs: self.token_clock_skew.unwrap_or(5), ..Validation::default() },
-            rest: RestSecrets::new(self.auth_secrets.iter().filter(|s| !s.is_empty()).map(|s| RestSecret::new(s.as_bytes())).collect()),
+            validation: Validation {
+                clock_skew_secs: self.token_clock_skew.unwrap_or(5),
+                ..Validation::default()
+            },
+            rest: RestSecrets::new(
+                self.auth_secrets
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| RestSecret::new(s.as_bytes()))
+                    .collect(),
+            ),
             users: Default::default(),
         };
         for u in &self.users {
-            let Some((name, pass)) = u.split_once(':').filter(|(n, p)| !n.is_empty() && !p.is_empty()) else {
+            let Some((name, pass)) = u
+                .split_once(':')
+                .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+            else {
                 return err("--user must be NAME:PASSWORD");
             };
             auth.add_user(name, pass);
         }
         if auth.keyring.is_none() && auth.rest.is_empty() && auth.users.is_empty() {
-            return err("no credentials configured: give --keys, --auth-secret or --user (this relay never runs open)");
+            return err(
+                "no credentials configured: give --keys, --auth-secret or --user (this relay never runs open)",
+            );
         }
-        let mut policy = PeerPolicy::new(self.allow_peers, self.deny_peers, vec![relay_ip, listen.ip()]);
+        let mut policy = PeerPolicy::new(
+            self.allow_peers,
+            self.deny_peers,
+            vec![relay_ip, listen.ip()],
+        );
         if self.allow_loopback_peers {
             policy.allow_loopback();
         }
         let mut cfg = Config::new(auth, policy, relay_ip);
-        cfg.quotas = Arc::new(Quotas::new(self.max_allocations.unwrap_or(0), self.max_allocations_per_user.unwrap_or(0)));
+        cfg.quotas = Arc::new(Quotas::new(
+            self.max_allocations.unwrap_or(0),
+            self.max_allocations_per_user.unwrap_or(0),
+        ));
         if let Some(m) = self.max_lifetime {
             if m < 60 {
                 return err("--max-lifetime must be at least 60 seconds");
@@ -151,10 +204,27 @@ impl Settings {
             cfg.max_lifetime = m;
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
+        if !self.offload.is_empty() {
+            if !listen.is_ipv4() || listen.ip().is_unspecified() {
+                return err(
+                    "--offload needs --listen with the specific IPv4 address clients reach (not 0.0.0.0, not IPv6)",
+                );
+            }
+            cfg.channel_routes = true;
+        }
         let shards = match self.shards {
             Some(n) if n > 0 => n,
-            _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            _ => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
         };
-        Ok((Arc::new(cfg), DriverConfig { listen, shards: shards.max(1) }))
+        Ok((
+            Arc::new(cfg),
+            DriverConfig {
+                listen,
+                shards: shards.max(1),
+                offload: self.offload,
+            },
+        ))
     }
 }

@@ -8,15 +8,28 @@ use std::process::Command;
 
 use common::*;
 
-const KEYS: &str = r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
+const KEYS: &str =
+    r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
 fn mint(keys: &std::path::Path) -> (String, String, String) {
     let out = Command::new(relay_bin())
-        .args(["token", "mint", "--server-name", "turn.test", "--lifetime", "600", "--keys"])
+        .args([
+            "token",
+            "mint",
+            "--server-name",
+            "turn.test",
+            "--lifetime",
+            "600",
+            "--keys",
+        ])
         .arg(keys)
         .output()
         .unwrap();
-    assert!(out.status.success(), "token mint failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "token mint failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     (
         v["browser"]["username"].as_str().unwrap().to_string(),
@@ -32,7 +45,13 @@ fn run(transport: &str) {
     std::fs::write(&keys, KEYS).unwrap();
     let (relay, addr) = start_relay(
         &dir,
-        &["--keys", keys.to_str().unwrap(), "--server-name", "turn.test", "--allow-loopback-peers"],
+        &[
+            "--keys",
+            keys.to_str().unwrap(),
+            "--server-name",
+            "turn.test",
+            "--allow-loopback-peers",
+        ],
     );
     let (username, credential, token_id) = mint(&keys);
     let url = format!("turn:{addr}?transport={transport}");
@@ -52,8 +71,14 @@ fn run(transport: &str) {
     assert!(stdout.contains("\"local\":\"relay\""), "{stdout}");
     // The relay logged the browser's allocations under the token's id, never the token.
     let log = relay.log_text();
-    assert!(log.contains("allocation created") && log.contains(&token_id), "relay log lacks token id {token_id}:\n{log}");
-    assert!(!log.contains(&credential) && !log.contains(&username[12..40]), "relay log leaks the credential:\n{log}");
+    assert!(
+        log.contains("allocation created") && log.contains(&token_id),
+        "relay log lacks token id {token_id}:\n{log}"
+    );
+    assert!(
+        !log.contains(&credential) && !log.contains(&username[12..40]),
+        "relay log leaks the credential:\n{log}"
+    );
 }
 
 #[test]

@@ -23,7 +23,17 @@ fn relay(name: &str) -> (std::path::PathBuf, Proc, std::net::SocketAddr, Proc, u
     let keys = keys.to_str().unwrap().to_string();
     let (relay, addr) = start_relay(
         &dir,
-        &["--user", "alice:secret", "--auth-secret", "rest-secret", "--keys", &keys, "--server-name", "turn.test", "--allow-loopback-peers"],
+        &[
+            "--user",
+            "alice:secret",
+            "--auth-secret",
+            "rest-secret",
+            "--keys",
+            &keys,
+            "--server-name",
+            "turn.test",
+            "--allow-loopback-peers",
+        ],
     );
     let (peer, port) = start_peer(&dir);
     (dir, relay, addr, peer, port)
@@ -40,7 +50,11 @@ fn check(name: &str, flags: &[&str]) {
     assert!(
         u.sent == expected && u.received == expected && u.lost == Some(0),
         "{name}: sent {} received {} lost {:?} (expected {expected} each, 0 lost)\nuclient:\n{}\nrelay log:\n{}",
-        u.sent, u.received, u.lost, u.output, relay.log_text()
+        u.sent,
+        u.received,
+        u.lost,
+        u.output,
+        relay.log_text()
     );
 }
 
@@ -82,8 +96,33 @@ fn rest_secret() {
 #[test]
 fn wrong_password_is_refused() {
     let (_dir, relay, addr, _peer, port) = relay("wrong");
-    let u = uclient(addr, port, &["-m", "1", "-n", "3", "-u", "alice", "-w", "not-the-password"]);
-    assert_eq!(u.received, 0, "a wrong password relayed data:\n{}", u.output);
-    assert!(u.output.contains("Cannot complete Allocation"), "uclient should fail to allocate:\n{}", u.output);
-    assert!(!relay.log_text().contains("allocation created"), "relay allocated:\n{}", relay.log_text());
+    let u = uclient(
+        addr,
+        port,
+        &[
+            "-m",
+            "1",
+            "-n",
+            "3",
+            "-u",
+            "alice",
+            "-w",
+            "not-the-password",
+        ],
+    );
+    assert_eq!(
+        u.received, 0,
+        "a wrong password relayed data:\n{}",
+        u.output
+    );
+    assert!(
+        u.output.contains("Cannot complete Allocation"),
+        "uclient should fail to allocate:\n{}",
+        u.output
+    );
+    assert!(
+        !relay.log_text().contains("allocation created"),
+        "relay allocated:\n{}",
+        relay.log_text()
+    );
 }

@@ -17,15 +17,27 @@ fn stops_on(signal: &str) {
         format!("listen = \"127.0.0.1:{port}\"\nrealm = \"file.realm\"\nusers = [\"alice:secret\"]\nshards = 2\n"),
     )
     .unwrap();
-    let mut p = spawn(&dir, "relay", &relay_bin(), &["serve", "--config", cfg.to_str().unwrap()]);
+    let mut p = spawn(
+        &dir,
+        "relay",
+        &relay_bin(),
+        &["serve", "--config", cfg.to_str().unwrap()],
+    );
     wait_binding(format!("127.0.0.1:{port}").parse().unwrap(), &p);
-    Command::new("kill").args([&format!("-{signal}"), &p.child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args([&format!("-{signal}"), &p.child.id().to_string()])
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let status = loop {
         if let Some(s) = p.child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "relay did not stop on SIG{signal}:\n{}", p.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "relay did not stop on SIG{signal}:\n{}",
+            p.log_text()
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit {status}:\n{}", p.log_text());
@@ -47,8 +59,19 @@ fn stops_cleanly_on_sigint() {
 fn unknown_config_keys_are_refused() {
     let dir = scratch("badcfg");
     let cfg = dir.join("relay.toml");
-    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nusers = [\"a:b\"]\nrelm = \"typo\"\n").unwrap();
-    let out = Command::new(relay_bin()).args(["serve", "--config", cfg.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\nusers = [\"a:b\"]\nrelm = \"typo\"\n",
+    )
+    .unwrap();
+    let out = Command::new(relay_bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `relm`"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field `relm`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -20,26 +20,50 @@ const SERVER_NAME: &str = "turn.probe.test";
 
 fn keys(dir: &Path, name: &str, key: &str) -> String {
     let p = dir.join(name);
-    std::fs::write(&p, format!(r#"[{{"kid":"{KID}","alg":"A256GCM","key":"{key}"}}]"#)).unwrap();
+    std::fs::write(
+        &p,
+        format!(r#"[{{"kid":"{KID}","alg":"A256GCM","key":"{key}"}}]"#),
+    )
+    .unwrap();
     p.to_str().unwrap().to_string()
 }
 
 /// `token mint` into a file; `age` seconds in the past.
 fn mint(dir: &Path, name: &str, keys: &str, server_name: &str, lifetime: u32, age: u64) -> PathBuf {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let out = Command::new(relay_bin())
-        .args(["token", "mint", "--keys", keys, "--server-name", server_name, "--lifetime", &lifetime.to_string()])
+        .args([
+            "token",
+            "mint",
+            "--keys",
+            keys,
+            "--server-name",
+            server_name,
+            "--lifetime",
+            &lifetime.to_string(),
+        ])
         .args(["--issued-at", &(now - age).to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "token mint: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "token mint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = dir.join(name);
     std::fs::write(&p, &out.stdout).unwrap();
     p
 }
 
 fn probe(server: SocketAddr, args: &[&str]) -> Output {
-    Command::new(relay_bin()).args(["probe", "--server", &server.to_string(), "--timeout", "2"]).args(args).output().unwrap()
+    Command::new(relay_bin())
+        .args(["probe", "--server", &server.to_string(), "--timeout", "2"])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -48,21 +72,39 @@ fn stderr(o: &Output) -> String {
 
 /// The probe succeeded; its JSON report.
 fn report(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "probe failed ({:?}):\n{}", o.status.code(), stderr(o));
+    assert!(
+        o.status.success(),
+        "probe failed ({:?}):\n{}",
+        o.status.code(),
+        stderr(o)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// The probe failed with `code` and said `what` on its last line.
 fn fails(o: &Output, code: i32, what: &str) {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "expected exit {code} ({what}), stderr:\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "expected exit {code} ({what}), stderr:\n{err}"
+    );
     let last = err.lines().last().unwrap_or("");
-    assert!(last.starts_with("relay-native probe: ") && last.contains(what), "last line {last:?} should say {what:?}");
+    assert!(
+        last.starts_with("relay-native probe: ") && last.contains(what),
+        "last line {last:?} should say {what:?}"
+    );
 }
 
 fn relay_native(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
     let keys = keys(dir, "keys.json", KEY);
-    let mut args = vec!["--keys", &keys, "--server-name", SERVER_NAME, "--allow-loopback-peers"];
+    let mut args = vec![
+        "--keys",
+        &keys,
+        "--server-name",
+        SERVER_NAME,
+        "--allow-loopback-peers",
+    ];
     args.extend_from_slice(extra);
     start_relay(dir, &args)
 }
@@ -73,7 +115,20 @@ fn coturn(dir: &Path) -> (Proc, SocketAddr) {
     need("turnserver");
     need("sqlite3");
     let d = dir.to_str().unwrap();
-    let p = spawn(dir, "coturn", &script, &[d, &port.to_string(), SERVER_NAME, "probe.realm", KID, KEY, "A256GCM"]);
+    let p = spawn(
+        dir,
+        "coturn",
+        &script,
+        &[
+            d,
+            &port.to_string(),
+            SERVER_NAME,
+            "probe.realm",
+            KID,
+            KEY,
+            "A256GCM",
+        ],
+    );
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     wait_binding(addr, &p);
     (p, addr)
@@ -83,8 +138,25 @@ fn coturn(dir: &Path) -> (Proc, SocketAddr) {
 fn succeeds_against_relay_native_and_refreshes() {
     let dir = scratch("probe-ok");
     let (relay, addr) = relay_native(&dir, &[]);
-    let tok = mint(&dir, "tok.json", &keys(&dir, "k.json", KEY), SERVER_NAME, 600, 0);
-    let r = report(&probe(addr, &["--token-json", tok.to_str().unwrap(), "--hold", "2", "--refresh-every", "1"]));
+    let tok = mint(
+        &dir,
+        "tok.json",
+        &keys(&dir, "k.json", KEY),
+        SERVER_NAME,
+        600,
+        0,
+    );
+    let r = report(&probe(
+        addr,
+        &[
+            "--token-json",
+            tok.to_str().unwrap(),
+            "--hold",
+            "2",
+            "--refresh-every",
+            "1",
+        ],
+    ));
     assert_eq!(r["server_name"], SERVER_NAME);
     assert_eq!(r["kid"], KID);
     assert_eq!(r["released"], true);
@@ -93,7 +165,8 @@ fn succeeds_against_relay_native_and_refreshes() {
     let log = relay.log_text();
     for event in ["created", "refreshed", "deleted"] {
         assert!(
-            log.lines().any(|l| l.contains(id) && l.contains(&format!("event=\"{event}\""))),
+            log.lines()
+                .any(|l| l.contains(id) && l.contains(&format!("event=\"{event}\""))),
             "relay log has no {event} line for token {id}:\n{log}"
         );
     }
@@ -104,9 +177,29 @@ fn succeeds_against_relay_native_and_refreshes() {
 fn succeeds_against_coturn_holding_the_same_key() {
     let dir = scratch("probe-coturn");
     let (_coturn, addr) = coturn(&dir);
-    let tok = mint(&dir, "tok.json", &keys(&dir, "k.json", KEY), SERVER_NAME, 600, 0);
-    let r = report(&probe(addr, &["--token-json", tok.to_str().unwrap(), "--hold", "2", "--refresh-every", "1"]));
-    assert_eq!(r["server_name"], SERVER_NAME, "coturn's THIRD-PARTY-AUTHORIZATION");
+    let tok = mint(
+        &dir,
+        "tok.json",
+        &keys(&dir, "k.json", KEY),
+        SERVER_NAME,
+        600,
+        0,
+    );
+    let r = report(&probe(
+        addr,
+        &[
+            "--token-json",
+            tok.to_str().unwrap(),
+            "--hold",
+            "2",
+            "--refresh-every",
+            "1",
+        ],
+    ));
+    assert_eq!(
+        r["server_name"], SERVER_NAME,
+        "coturn's THIRD-PARTY-AUTHORIZATION"
+    );
     assert!(r["refreshes"].as_u64().unwrap() >= 1, "{r}");
     assert_eq!(r["released"], true);
 }
@@ -116,9 +209,19 @@ fn relays_through_an_external_echo_peer() {
     let dir = scratch("probe-peer");
     let (_relay, addr) = relay_native(&dir, &[]);
     let (_peer, port) = start_peer(&dir);
-    let tok = mint(&dir, "tok.json", &keys(&dir, "k.json", KEY), SERVER_NAME, 600, 0);
+    let tok = mint(
+        &dir,
+        "tok.json",
+        &keys(&dir, "k.json", KEY),
+        SERVER_NAME,
+        600,
+        0,
+    );
     let peer = format!("127.0.0.1:{port}");
-    let r = report(&probe(addr, &["--token-json", tok.to_str().unwrap(), "--peer", &peer]));
+    let r = report(&probe(
+        addr,
+        &["--token-json", tok.to_str().unwrap(), "--peer", &peer],
+    ));
     assert_eq!(r["peer"], peer.as_str());
 }
 
@@ -132,21 +235,66 @@ fn each_failure_has_its_exit_code() {
     let arg = |p: &PathBuf| p.to_str().unwrap().to_string();
 
     // Expired an hour ago: relay-native and coturn both refuse it, and the probe says why.
-    let expired = arg(&mint(&dir, "expired.json", &good_keys, SERVER_NAME, 60, 3600));
-    fails(&probe(addr, &["--token-json", &expired]), 8, "token expired");
-    fails(&probe(coturn_addr, &["--token-json", &expired]), 8, "token expired");
+    let expired = arg(&mint(
+        &dir,
+        "expired.json",
+        &good_keys,
+        SERVER_NAME,
+        60,
+        3600,
+    ));
+    fails(
+        &probe(addr, &["--token-json", &expired]),
+        8,
+        "token expired",
+    );
+    fails(
+        &probe(coturn_addr, &["--token-json", &expired]),
+        8,
+        "token expired",
+    );
 
     // Sealed with another key under the same kid, or for another server name.
-    let foreign = arg(&mint(&dir, "foreign.json", &other_keys, SERVER_NAME, 600, 0));
-    fails(&probe(addr, &["--token-json", &foreign]), 7, "token rejected by the relay");
-    fails(&probe(coturn_addr, &["--token-json", &foreign]), 7, "token rejected by the relay");
-    let elsewhere = arg(&mint(&dir, "elsewhere.json", &good_keys, "turn.other.test", 600, 0));
-    fails(&probe(addr, &["--token-json", &elsewhere]), 7, "token rejected by the relay");
+    let foreign = arg(&mint(
+        &dir,
+        "foreign.json",
+        &other_keys,
+        SERVER_NAME,
+        600,
+        0,
+    ));
+    fails(
+        &probe(addr, &["--token-json", &foreign]),
+        7,
+        "token rejected by the relay",
+    );
+    fails(
+        &probe(coturn_addr, &["--token-json", &foreign]),
+        7,
+        "token rejected by the relay",
+    );
+    let elsewhere = arg(&mint(
+        &dir,
+        "elsewhere.json",
+        &good_keys,
+        "turn.other.test",
+        600,
+        0,
+    ));
+    fails(
+        &probe(addr, &["--token-json", &elsewhere]),
+        7,
+        "token rejected by the relay",
+    );
 
     // A relay that takes no tokens says so in its 401.
     let (_plain, plain_addr) = start_relay(&dir, &["--user", "alice:secret"]);
     let good = arg(&mint(&dir, "good.json", &good_keys, SERVER_NAME, 600, 0));
-    fails(&probe(plain_addr, &["--token-json", &good]), 9, "no third-party authorization");
+    fails(
+        &probe(plain_addr, &["--token-json", &good]),
+        9,
+        "no third-party authorization",
+    );
 
     // Policy: the relay refuses the peer.
     let (_deny, deny_addr) = relay_native(&dir, &["--deny-peer", "127.0.0.0/8"]);
@@ -154,15 +302,43 @@ fn each_failure_has_its_exit_code() {
 
     // A server that never answers, and one that is not there.
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    fails(&probe(silent.local_addr().unwrap(), &["--token-json", &good]), 6, "did not answer Allocate");
-    let gone = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    fails(
+        &probe(silent.local_addr().unwrap(), &["--token-json", &good]),
+        6,
+        "did not answer Allocate",
+    );
+    let gone = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     fails(&probe(gone, &["--token-json", &good]), 6, "nothing listens");
 
     // A token endpoint that is not there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let url = format!("http://{closed}/oauth2/token");
-    fails(&probe(addr, &["--token-endpoint", &url, "--client-id", "x", "--client-secret", "y"]), 3, "token endpoint unreachable");
+    fails(
+        &probe(
+            addr,
+            &[
+                "--token-endpoint",
+                &url,
+                "--client-id",
+                "x",
+                "--client-secret",
+                "y",
+            ],
+        ),
+        3,
+        "token endpoint unreachable",
+    );
 
     // Bad arguments.
-    fails(&probe(addr, &["--token-json", "/nonexistent/token.json"]), 2, "--token-json");
+    fails(
+        &probe(addr, &["--token-json", "/nonexistent/token.json"]),
+        2,
+        "--token-json",
+    );
 }

@@ -54,10 +54,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub keys: Option<PathBuf>,
     /// A static user NAME:PASSWORD (repeatable; also EDGETURN_USERS, comma-separated).
-    #[arg(long = "user", env = "EDGETURN_USERS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "user",
+        env = "EDGETURN_USERS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub users: Vec<String>,
     /// A TURN REST API shared secret (repeatable; also EDGETURN_AUTH_SECRETS, comma-separated).
-    #[arg(long = "auth-secret", env = "EDGETURN_AUTH_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "auth-secret",
+        env = "EDGETURN_AUTH_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub auth_secrets: Vec<String>,
     /// Allow relaying to loopback peers (refused by default).
     #[arg(long)]
@@ -80,6 +90,11 @@ pub struct ServeArgs {
     /// Threads [default: one per CPU].
     #[arg(long)]
     pub shards: Option<usize>,
+    /// Relay ChannelData in the kernel on this interface's traffic (repeatable; e.g. eth0,
+    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific IPv4
+    /// --listen address; everything else still goes through the sockets.
+    #[arg(long = "offload", value_name = "IFACE")]
+    pub offload: Vec<String>,
 }
 
 /// `token` subcommands.
@@ -103,9 +118,13 @@ impl KeySource {
     /// Loads the keyring.
     pub fn load(&self) -> Result<shared_token::Keyring, String> {
         let (text, from) = match &self.keys {
-            Some(p) => (std::fs::read_to_string(p).map_err(|e| format!("--keys {}: {e}", p.display()))?, p.display().to_string()),
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|e| format!("--keys {}: {e}", p.display()))?,
+                p.display().to_string(),
+            ),
             None => (
-                std::env::var("EDGETURN_KEYS").map_err(|_| "no keys: give --keys FILE or set EDGETURN_KEYS".to_string())?,
+                std::env::var("EDGETURN_KEYS")
+                    .map_err(|_| "no keys: give --keys FILE or set EDGETURN_KEYS".to_string())?,
                 "EDGETURN_KEYS".to_string(),
             ),
         };

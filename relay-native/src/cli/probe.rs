@@ -18,7 +18,11 @@ pub struct ProbeArgs {
     #[arg(long)]
     server: String,
     /// OAuth token endpoint, e.g. http://127.0.0.1:8787/oauth2/token.
-    #[arg(long, required_unless_present = "token_json", conflicts_with = "token_json")]
+    #[arg(
+        long,
+        required_unless_present = "token_json",
+        conflicts_with = "token_json"
+    )]
     token_endpoint: Option<String>,
     /// client_id at the token endpoint.
     #[arg(long, requires = "token_endpoint")]
@@ -85,17 +89,24 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
     let source = match (&a.token_endpoint, &a.token_json) {
         (Some(url), _) => TokenSource::Endpoint(Endpoint {
             url: url.clone(),
-            client_id: a.client_id.clone().ok_or_else(|| bad("--token-endpoint needs --client-id".into()))?,
+            client_id: a
+                .client_id
+                .clone()
+                .ok_or_else(|| bad("--token-endpoint needs --client-id".into()))?,
             client_secret: a.client_secret.clone(),
             user: a.username.clone().zip(a.password.clone()),
             scope: a.scope.clone(),
             timeout,
         }),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?;
-            let v: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?;
-            TokenSource::Fixed(PopToken::from_json(&v, unix_now()).map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?)
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?;
+            TokenSource::Fixed(
+                PopToken::from_json(&v, unix_now())
+                    .map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?,
+            )
         }
         (None, None) => return Err(bad("give --token-endpoint or --token-json".into())),
     };

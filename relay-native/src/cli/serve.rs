@@ -19,7 +19,11 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         realm: a.realm.clone(),
         server_name: a.server_name.clone(),
         keys: a.keys.clone(),
-        keys_json: if a.keys.is_none() && file.keys.is_none() { std::env::var("EDGETURN_KEYS").ok() } else { None },
+        keys_json: if a.keys.is_none() && file.keys.is_none() {
+            std::env::var("EDGETURN_KEYS").ok()
+        } else {
+            None
+        },
         users: a.users.clone(),
         auth_secrets: a.auth_secrets.clone(),
         allow_loopback_peers: a.allow_loopback_peers,
@@ -30,18 +34,24 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         max_lifetime: a.max_lifetime,
         token_clock_skew: None,
         shards: a.shards,
+        offload: a.offload.clone(),
     };
     Ok(file.overlay(flags))
 }
 
 /// Runs the relay until SIGINT or SIGTERM.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
-    let (core, driver) = settings(a).and_then(Settings::build).map_err(|e| format!("config: {e}"))?;
+    let (core, driver) = settings(a)
+        .and_then(Settings::build)
+        .map_err(|e| format!("config: {e}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let listen = driver.listen;
     let shards = driver.shards;
     let mechanisms = [
-        core.auth.keyring.as_ref().map(|k| format!("tokens ({} keys)", k.len())),
+        core.auth
+            .keyring
+            .as_ref()
+            .map(|k| format!("tokens ({} keys)", k.len())),
         (!core.auth.rest.is_empty()).then(|| "REST secrets".to_string()),
         (!core.auth.users.is_empty()).then(|| format!("{} static users", core.auth.users.len())),
     ];
@@ -55,7 +65,10 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         auth = mechanisms.iter().flatten().cloned().collect::<Vec<_>>().join(", "),
         "relay-native listening on {listen} (UDP and TCP)"
     );
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     let relay = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let stopped = async {

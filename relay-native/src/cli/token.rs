@@ -53,16 +53,30 @@ pub struct OpenArgs {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Runs `mint`; the error is the one line to print.
 pub fn mint(a: &MintArgs) -> Result<serde_json::Value, String> {
     let ring = a.keys.load()?;
-    let profile = if a.sha256 { MacKeyProfile::Sha256 } else { MacKeyProfile::Sha1Coturn };
-    let req = MintRequest { kid: a.kid.as_deref(), server_name: &a.server_name, lifetime: a.lifetime, profile, now: a.issued_at.unwrap_or_else(now) };
+    let profile = if a.sha256 {
+        MacKeyProfile::Sha256
+    } else {
+        MacKeyProfile::Sha1Coturn
+    };
+    let req = MintRequest {
+        kid: a.kid.as_deref(),
+        server_name: &a.server_name,
+        lifetime: a.lifetime,
+        profile,
+        now: a.issued_at.unwrap_or_else(now),
+    };
     let m = ring.mint(&req).map_err(|e| format!("cannot mint: {e}"))?;
-    let browser = BrowserCredential::new(&m.kid, &m.token, &m.mac_key).map_err(|e| format!("cannot mint: {e}"))?;
+    let browser = BrowserCredential::new(&m.kid, &m.token, &m.mac_key)
+        .map_err(|e| format!("cannot mint: {e}"))?;
     Ok(json!({
         "kid": m.kid,
         "alg": m.alg.as_str(),
@@ -80,8 +94,13 @@ pub fn mint(a: &MintArgs) -> Result<serde_json::Value, String> {
 /// Runs `open`; the error is the one line to print.
 pub fn open(a: &OpenArgs) -> Result<serde_json::Value, String> {
     let ring = a.keys.load()?;
-    let token = STANDARD.decode(a.token.trim()).map_err(|_| "token is not valid base64".to_string())?;
-    let v = Validation { clock_skew_secs: a.clock_skew, ..Validation::default() };
+    let token = STANDARD
+        .decode(a.token.trim())
+        .map_err(|_| "token is not valid base64".to_string())?;
+    let v = Validation {
+        clock_skew_secs: a.clock_skew,
+        ..Validation::default()
+    };
     let t = ring.open(&a.kid, &token, a.server_name.as_bytes(), now(), &v).map_err(|e| match e {
         TokenError::UnknownKid => format!("no key with kid {:?} in the key file", a.kid),
         TokenError::Authentication => {

@@ -30,18 +30,28 @@ impl Arena {
     /// `BATCH` buffers.
     pub fn new() -> Arena {
         Arena {
-            bufs: (0..BATCH).map(|_| vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM]).collect(),
+            bufs: (0..BATCH)
+                .map(|_| vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM])
+                .collect(),
             meta: vec![RecvMeta::default(); BATCH],
         }
     }
 
     /// One non-blocking batched receive on `socket`: the number of buffers filled, 0 when
     /// nothing was waiting. Nothing is allocated: the iovecs live on the stack.
-    pub fn try_recv(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> std::io::Result<usize> {
+    pub fn try_recv(
+        &mut self,
+        socket: &UdpSocket,
+        state: &UdpSocketState,
+    ) -> std::io::Result<usize> {
         let Arena { bufs, meta } = self;
         let mut it = bufs.iter_mut();
         let mut iovs: [IoSliceMut<'_>; BATCH] = std::array::from_fn(|_| {
-            IoSliceMut::new(it.next().and_then(|b| b.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM)).unwrap_or_default())
+            IoSliceMut::new(
+                it.next()
+                    .and_then(|b| b.get_mut(HEADROOM..HEADROOM + MAX_DATAGRAM))
+                    .unwrap_or_default(),
+            )
         });
         let mut got = 0;
         let r = socket.try_io(Interest::READABLE, || {
@@ -50,7 +60,11 @@ impl Arena {
             // clears the socket's readiness, and the caller's next try costs no syscall
             // instead of a recvmmsg that returns EAGAIN. (tokio keeps the readiness if a new
             // datagram's event arrived in between.)
-            if got < BATCH { Err(std::io::ErrorKind::WouldBlock.into()) } else { Ok(got) }
+            if got < BATCH {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(got)
+            }
         });
         match r {
             Ok(n) => Ok(n),
@@ -65,5 +79,7 @@ impl Arena {
 pub fn datagrams(meta: &RecvMeta) -> impl Iterator<Item = (usize, usize)> {
     let stride = meta.stride.max(1);
     let len = meta.len;
-    (0..len).step_by(stride).map(move |off| (HEADROOM + off, stride.min(len - off)))
+    (0..len)
+        .step_by(stride)
+        .map(move |off| (HEADROOM + off, stride.min(len - off)))
 }

@@ -7,12 +7,13 @@
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
 mod batch;
+pub mod offload;
 mod shard;
 mod sockets;
 mod tcp;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -27,17 +28,44 @@ pub struct DriverConfig {
     pub listen: SocketAddr,
     /// Number of shards (threads); at least 1.
     pub shards: usize,
+    /// Interfaces to attach the kernel fast path for ChannelData to (none: sockets only).
+    /// The core must have been built with `channel_routes` on.
+    pub offload: Vec<String>,
 }
 
 /// Runs the relay until `shutdown` turns true. Returns once every shard has stopped.
-pub fn run(core: Arc<Config>, driver: DriverConfig, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
-    let clock = Clock::new(Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+pub fn run(
+    core: Arc<Config>,
+    driver: DriverConfig,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let clock = Clock::new(
+        Instant::now(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
     // Bind every shard's listeners first, so a bad address fails before anything runs.
     let mut shards = Vec::new();
     for i in 0..driver.shards.max(1) {
         shards.push(Shard::bind(i, driver.listen, core.clone(), secret, clock)?);
+    }
+    let offload = if driver.offload.is_empty() {
+        None
+    } else {
+        let o = offload::Offload::attach(&driver.offload, driver.listen)
+            .map_err(std::io::Error::other)?;
+        tracing::info!(
+            interfaces = driver.offload.join(","),
+            "kernel fast path for ChannelData attached"
+        );
+        Some(Arc::new(Mutex::new(o)))
+    };
+    for s in &mut shards {
+        s.set_offload(offload.clone());
     }
     let mut threads = Vec::new();
     for shard in shards {
@@ -55,6 +83,18 @@ pub fn run(core: Arc<Config>, driver: DriverConfig, shutdown: watch::Receiver<bo
             Ok(Err(e)) => result = Err(e),
             Err(_) => result = Err(std::io::Error::other("a relay shard panicked")),
         }
+    }
+    if let Some(o) = offload
+        && let Ok(o) = o.lock()
+    {
+        let t = o.total();
+        tracing::info!(
+            target: "offload",
+            to_peer_packets = t.to_peer.packets,
+            to_client_packets = t.to_client.packets,
+            "kernel fast path detached; it relayed {} channel data packets of ended allocations",
+            t.to_peer.packets + t.to_client.packets
+        );
     }
     result
 }

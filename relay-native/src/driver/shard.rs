@@ -4,19 +4,23 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use quinn_udp::UdpSocketState;
 
 use super::batch::{self, Arena};
+use super::offload::Offload;
 use super::sockets;
-use crate::proto::{AllocId, Client, ClientOutcome, Clock, Config, Event, HEADROOM, Server, TAILROOM, ToClient, Transport};
+use crate::proto::{
+    AllocId, Client, ClientOutcome, Clock, Config, Event, HEADROOM, Server, TAILROOM, ToClient,
+    Transport,
+};
 
 /// A shard before it runs: bound sockets and a core.
 pub struct Shard {
@@ -25,6 +29,7 @@ pub struct Shard {
     tcp: std::net::TcpListener,
     core: Server,
     relay_ip: std::net::IpAddr,
+    offload: Option<Arc<Mutex<Offload>>>,
 }
 
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
@@ -38,11 +43,18 @@ pub(super) struct Ctx {
     pub(super) next_conn: Cell<u64>,
     relay_ip: std::net::IpAddr,
     index: usize,
+    offload: Option<Arc<Mutex<Offload>>>,
 }
 
 impl Shard {
     /// Binds this shard's listeners on `listen` and makes its core.
-    pub fn bind(index: usize, listen: SocketAddr, cfg: Arc<Config>, secret: [u8; 32], clock: Clock) -> std::io::Result<Shard> {
+    pub fn bind(
+        index: usize,
+        listen: SocketAddr,
+        cfg: Arc<Config>,
+        secret: [u8; 32],
+        clock: Clock,
+    ) -> std::io::Result<Shard> {
         let relay_ip = cfg.relay_ip;
         Ok(Shard {
             index,
@@ -50,7 +62,13 @@ impl Shard {
             tcp: sockets::tcp_listener(listen)?,
             core: Server::new(cfg, secret, clock),
             relay_ip,
+            offload: None,
         })
+    }
+
+    /// Shares the kernel fast path's maps with this shard.
+    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>) {
+        self.offload = offload;
     }
 
     /// Which shard.
@@ -60,7 +78,9 @@ impl Shard {
 
     /// Runs until `stop` turns true.
     pub fn run(self, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
             let udp_state = UdpSocketState::new((&self.udp).into())?;
@@ -74,6 +94,7 @@ impl Shard {
                 next_conn: Cell::new((self.index as u64) << 48),
                 relay_ip: self.relay_ip,
                 index: self.index,
+                offload: self.offload,
             });
             let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
             let tasks = [
@@ -118,8 +139,17 @@ impl Ctx {
                     self.core.borrow_mut().relay_bound(now, alloc, bound);
                 }
                 Some(Event::ReleaseRelay { alloc }) => {
-                    if let Some((_, task)) = self.relays.borrow_mut().remove(&alloc.to_bits()) {
+                    if let Some((socket, task)) = self.relays.borrow_mut().remove(&alloc.to_bits())
+                    {
                         task.abort();
+                        self.log_offloaded(alloc, &socket);
+                    }
+                }
+                Some(Event::Route(change)) => {
+                    if let Some(o) = &self.offload
+                        && let Ok(mut o) = o.lock()
+                    {
+                        o.apply(change);
                     }
                 }
                 None => {}
@@ -127,16 +157,49 @@ impl Ctx {
         }
     }
 
-    fn bind_relay(self: &Rc<Self>, alloc: AllocId, ip: std::net::IpAddr, even: bool) -> Result<SocketAddr, ()> {
-        let ip = if ip.is_unspecified() { self.relay_ip } else { ip };
-        let socket = sockets::relay_socket(ip, even).and_then(UdpSocket::from_std).map_err(|e| {
-            warn!(shard = self.index, "cannot bind a relay socket on {ip}: {e}");
-        })?;
+    /// One line for an ended allocation whose channels the kernel relayed.
+    fn log_offloaded(&self, alloc: AllocId, socket: &UdpSocket) {
+        let Some(o) = &self.offload else { return };
+        let Some(r) = o.lock().ok().and_then(|mut o| o.take_relayed(alloc)) else {
+            return;
+        };
+        info!(
+            target: "offload",
+            relay = socket.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            to_peer_packets = r.to_peer.packets,
+            to_client_packets = r.to_client.packets,
+            to_peer_bytes = r.to_peer.bytes,
+            to_client_bytes = r.to_client.bytes,
+            "channel data relayed in the kernel"
+        );
+    }
+
+    fn bind_relay(
+        self: &Rc<Self>,
+        alloc: AllocId,
+        ip: std::net::IpAddr,
+        even: bool,
+    ) -> Result<SocketAddr, ()> {
+        let ip = if ip.is_unspecified() {
+            self.relay_ip
+        } else {
+            ip
+        };
+        let socket = sockets::relay_socket(ip, even)
+            .and_then(UdpSocket::from_std)
+            .map_err(|e| {
+                warn!(
+                    shard = self.index,
+                    "cannot bind a relay socket on {ip}: {e}"
+                );
+            })?;
         let addr = socket.local_addr().map_err(|_| ())?;
         let state = UdpSocketState::new((&socket).into()).map_err(|_| ())?;
         let socket = Rc::new(socket);
         let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
-        self.relays.borrow_mut().insert(alloc.to_bits(), (socket, task));
+        self.relays
+            .borrow_mut()
+            .insert(alloc.to_bits(), (socket, task));
         Ok(addr)
     }
 
@@ -177,8 +240,19 @@ fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<
 }
 
 impl Ctx {
-    fn relay_to_client(&self, now: Instant, alloc: AllocId, from: SocketAddr, buf: &mut [u8], start: usize, len: usize) {
-        let out = self.core.borrow_mut().handle_peer(now, alloc, from, buf, start, len);
+    fn relay_to_client(
+        &self,
+        now: Instant,
+        alloc: AllocId,
+        from: SocketAddr,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+    ) {
+        let out = self
+            .core
+            .borrow_mut()
+            .handle_peer(now, alloc, from, buf, start, len);
         if let Some(ToClient { to, range }) = out {
             if let Some(frame) = buf.get(range) {
                 self.send_to_client(to, frame);
@@ -207,9 +281,14 @@ async fn udp_loop(ctx: Rc<Ctx>) {
             let now = Instant::now();
             let Arena { bufs, meta } = &mut *arena;
             for (buf, meta) in bufs.iter().zip(meta.iter()).take(n) {
-                let client = Client { transport: Transport::Udp, addr: meta.addr };
+                let client = Client {
+                    transport: Transport::Udp,
+                    addr: meta.addr,
+                };
                 for (start, len) in batch::datagrams(meta) {
-                    let Some(data) = buf.get(start..start + len) else { continue };
+                    let Some(data) = buf.get(start..start + len) else {
+                        continue;
+                    };
                     let outcome = ctx.core.borrow_mut().handle_client(now, client, data);
                     ctx.forward(outcome);
                 }
@@ -243,7 +322,10 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                 // around the payload.
                 let mut scratch = vec![0u8; HEADROOM + meta.stride + TAILROOM];
                 for (start, len) in batch::datagrams(meta) {
-                    let (Some(src), Some(dst)) = (buf.get(start..start + len), scratch.get_mut(HEADROOM..HEADROOM + len)) else {
+                    let (Some(src), Some(dst)) = (
+                        buf.get(start..start + len),
+                        scratch.get_mut(HEADROOM..HEADROOM + len),
+                    ) else {
                         continue;
                     };
                     dst.copy_from_slice(src);
@@ -257,8 +339,14 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
 async fn timer_loop(ctx: Rc<Ctx>) {
     loop {
         let now = Instant::now();
-        let next = ctx.core.borrow().poll_timeout().unwrap_or(now + Duration::from_secs(1));
-        let wake = next.min(now + Duration::from_secs(1)).max(now + Duration::from_millis(10));
+        let next = ctx
+            .core
+            .borrow()
+            .poll_timeout()
+            .unwrap_or(now + Duration::from_secs(1));
+        let wake = next
+            .min(now + Duration::from_secs(1))
+            .max(now + Duration::from_millis(10));
         tokio::time::sleep_until(wake.into()).await;
         let now = Instant::now();
         ctx.core.borrow_mut().handle_timeout(now);

@@ -36,7 +36,10 @@ pub fn relay_socket(ip: std::net::IpAddr, even: bool) -> std::io::Result<std::ne
             return Ok(s);
         }
     }
-    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no even port found"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no even port found",
+    ))
 }
 
 fn relay_socket_any(ip: std::net::IpAddr) -> std::io::Result<std::net::UdpSocket> {

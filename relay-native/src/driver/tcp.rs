@@ -62,7 +62,10 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
             }
         }
     });
-    let client = Client { transport: Transport::Tcp(id), addr };
+    let client = Client {
+        transport: Transport::Tcp(id),
+        addr,
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     'read: loop {
@@ -94,7 +97,11 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
                 break;
             }
             let now = Instant::now();
-            let outcome = ctx.core.borrow_mut().handle_client(now, client, buf.get(..len).unwrap_or_default());
+            let outcome = ctx.core.borrow_mut().handle_client(
+                now,
+                client,
+                buf.get(..len).unwrap_or_default(),
+            );
             ctx.forward(outcome);
             ctx.flush(now);
             buf.drain(..len);

@@ -6,8 +6,12 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use stun_types::attribute::{ErrorCode, Nonce, RawAttribute, Realm, Username, XorMappedAddress};
-use stun_types::message::{Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId};
-use turn_types::attribute::{ChannelNumber, Data, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress};
+use stun_types::message::{
+    Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId,
+};
+use turn_types::attribute::{
+    ChannelNumber, Data, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress,
+};
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, DATA, REFRESH, SEND};
 
 use super::Failure;
@@ -59,15 +63,30 @@ pub struct TurnClient {
 impl TurnClient {
     /// Binds a UDP socket toward `server`.
     pub fn connect(server: SocketAddr, timeout: Duration) -> Result<TurnClient, Failure> {
-        let any: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-        let sock = UdpSocket::bind(any).map_err(|e| Failure::Local(format!("cannot open a UDP socket: {e}")))?;
-        sock.connect(server).map_err(|e| Failure::Local(format!("cannot route to {server}: {e}")))?;
-        Ok(TurnClient { sock, server, timeout, realm: String::new(), nonce: String::new(), token: None })
+        let any: SocketAddr = if server.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sock = UdpSocket::bind(any)
+            .map_err(|e| Failure::Local(format!("cannot open a UDP socket: {e}")))?;
+        sock.connect(server)
+            .map_err(|e| Failure::Local(format!("cannot route to {server}: {e}")))?;
+        Ok(TurnClient {
+            sock,
+            server,
+            timeout,
+            realm: String::new(),
+            nonce: String::new(),
+            token: None,
+        })
     }
 
     /// The local address the server sees (before NAT).
     pub fn local_addr(&self) -> Result<SocketAddr, Failure> {
-        self.sock.local_addr().map_err(|e| Failure::Local(e.to_string()))
+        self.sock
+            .local_addr()
+            .map_err(|e| Failure::Local(e.to_string()))
     }
 
     /// Signs later requests with `token`.
@@ -119,7 +138,8 @@ impl TurnClient {
 
     /// A Send indication carrying `data` to `peer`.
     pub fn send_indication(&self, peer: SocketAddr, data: &[u8]) -> Result<(), Failure> {
-        let mut w = Message::builder_indication(SEND, MessageWriteVec::with_capacity(64 + data.len()));
+        let mut w =
+            Message::builder_indication(SEND, MessageWriteVec::with_capacity(64 + data.len()));
         let tx = w.transaction_id();
         let _ = w.add_attribute(&XorPeerAddress::new(peer, tx));
         let _ = w.add_attribute(&Data::new(data));
@@ -128,7 +148,8 @@ impl TurnClient {
 
     /// ChannelData on `number`.
     pub fn channel_data(&self, number: u16, data: &[u8]) -> Result<(), Failure> {
-        let len = u16::try_from(data.len()).map_err(|_| Failure::Local("payload too long".into()))?;
+        let len =
+            u16::try_from(data.len()).map_err(|_| Failure::Local("payload too long".into()))?;
         let mut frame = Vec::with_capacity(4 + data.len());
         frame.extend_from_slice(&number.to_be_bytes());
         frame.extend_from_slice(&len.to_be_bytes());
@@ -150,7 +171,11 @@ impl TurnClient {
 
     /// Sends a request built by `attrs`, signed when a token is set; a 438 takes the new nonce
     /// and sends it once more, as RFC 8489 section 9.2.5 says.
-    fn request(&mut self, method: Method, attrs: impl Fn(&mut MessageWriteVec, TransactionId)) -> Result<Reply, Failure> {
+    fn request(
+        &mut self,
+        method: Method,
+        attrs: impl Fn(&mut MessageWriteVec, TransactionId),
+    ) -> Result<Reply, Failure> {
         let mut reply = self.transact(method, &attrs)?;
         if reply.error.as_ref().is_some_and(|(c, _)| *c == 438) {
             self.challenged(&reply);
@@ -159,7 +184,11 @@ impl TurnClient {
         Ok(reply)
     }
 
-    fn transact(&mut self, method: Method, attrs: &impl Fn(&mut MessageWriteVec, TransactionId)) -> Result<Reply, Failure> {
+    fn transact(
+        &mut self,
+        method: Method,
+        attrs: &impl Fn(&mut MessageWriteVec, TransactionId),
+    ) -> Result<Reply, Failure> {
         let mut w = Message::builder_request(method, MessageWriteVec::with_capacity(512));
         let txid = w.transaction_id();
         attrs(&mut w, txid);
@@ -172,8 +201,13 @@ impl TurnClient {
             let wait_until = (Instant::now() + rto).min(deadline);
             while let Some(n) = self.recv(&mut buf, wait_until)? {
                 let Some(pkt) = buf.get(..n) else { continue };
-                let Ok(msg) = Message::from_bytes(pkt) else { continue };
-                if msg.transaction_id() != txid || msg.method() != method || msg.class() == MessageClass::Indication {
+                let Ok(msg) = Message::from_bytes(pkt) else {
+                    continue;
+                };
+                if msg.transaction_id() != txid
+                    || msg.method() != method
+                    || msg.class() == MessageClass::Indication
+                {
                     continue;
                 }
                 return self.read_reply(&msg, pkt);
@@ -191,12 +225,18 @@ impl TurnClient {
     }
 
     fn sign(&self, mut w: MessageWriteVec) -> Result<Vec<u8>, Failure> {
-        let Some(t) = &self.token else { return Ok(w.finish()) };
+        let Some(t) = &self.token else {
+            return Ok(w.finish());
+        };
         let bad = |what: &str| Failure::Local(format!("cannot encode {what}"));
-        w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, &t.token)).map_err(|_| bad("ACCESS-TOKEN"))?;
-        w.add_attribute(&Username::new(&t.kid).map_err(|_| bad("USERNAME"))?).map_err(|_| bad("USERNAME"))?;
-        w.add_attribute(&Realm::new(&self.realm).map_err(|_| bad("REALM"))?).map_err(|_| bad("REALM"))?;
-        w.add_attribute(&Nonce::new(&self.nonce).map_err(|_| bad("NONCE"))?).map_err(|_| bad("NONCE"))?;
+        w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, &t.token))
+            .map_err(|_| bad("ACCESS-TOKEN"))?;
+        w.add_attribute(&Username::new(&t.kid).map_err(|_| bad("USERNAME"))?)
+            .map_err(|_| bad("USERNAME"))?;
+        w.add_attribute(&Realm::new(&self.realm).map_err(|_| bad("REALM"))?)
+            .map_err(|_| bad("REALM"))?;
+        w.add_attribute(&Nonce::new(&self.nonce).map_err(|_| bad("NONCE"))?)
+            .map_err(|_| bad("NONCE"))?;
         Ok(wire::sign_request(w, &t.mac_key))
     }
 
@@ -204,7 +244,9 @@ impl TurnClient {
         let tx = msg.transaction_id();
         let error = match msg.class() {
             MessageClass::Error => {
-                let e = msg.attribute::<ErrorCode>().map_err(|_| Failure::Protocol("an error response without ERROR-CODE".into()))?;
+                let e = msg.attribute::<ErrorCode>().map_err(|_| {
+                    Failure::Protocol("an error response without ERROR-CODE".into())
+                })?;
                 Some((e.code(), e.reason().to_string()))
             }
             _ => None,
@@ -214,9 +256,13 @@ impl TurnClient {
         if error.is_none()
             && let Some(t) = &self.token
         {
-            let ok = wire::integrity(msg).is_some_and(|at| wire::verify(raw, &at, t.mac_key.secret()));
+            let ok =
+                wire::integrity(msg).is_some_and(|at| wire::verify(raw, &at, t.mac_key.secret()));
             if !ok {
-                return Err(Failure::Protocol(format!("the {} response's MESSAGE-INTEGRITY does not verify under the token's mac_key", method_name(msg.method()))));
+                return Err(Failure::Protocol(format!(
+                    "the {} response's MESSAGE-INTEGRITY does not verify under the token's mac_key",
+                    method_name(msg.method())
+                )));
             }
         }
         Ok(Reply {
@@ -226,7 +272,10 @@ impl TurnClient {
             server_name: msg
                 .raw_attribute(THIRD_PARTY_AUTHORIZATION)
                 .map(|a| String::from_utf8_lossy(&a.value).into_owned()),
-            relayed: msg.attribute::<XorRelayedAddress>().ok().map(|a| a.addr(tx)),
+            relayed: msg
+                .attribute::<XorRelayedAddress>()
+                .ok()
+                .map(|a| a.addr(tx)),
             mapped: msg.attribute::<XorMappedAddress>().ok().map(|a| a.addr(tx)),
             lifetime: msg.attribute::<Lifetime>().ok().map(|l| l.seconds()),
         })
@@ -246,17 +295,29 @@ impl TurnClient {
         if now >= deadline {
             return Ok(None);
         }
-        let _ = self.sock.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+        let _ = self
+            .sock
+            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
         match self.sock.recv(buf) {
             Ok(n) => Ok(Some(n)),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
             Err(e) => Err(Failure::Local(format!("receive from {}: {e}", self.server))),
         }
     }
 
     fn refused(&self) -> Failure {
-        Failure::Timeout(format!("nothing listens on {} (ICMP port unreachable)", self.server))
+        Failure::Timeout(format!(
+            "nothing listens on {} (ICMP port unreachable)",
+            self.server
+        ))
     }
 }
 
@@ -282,7 +343,10 @@ fn parse_relayed(pkt: &[u8]) -> Option<Relayed> {
     if msg.method() != DATA || msg.class() != MessageClass::Indication {
         return None;
     }
-    let peer = msg.attribute::<XorPeerAddress>().ok()?.addr(msg.transaction_id());
+    let peer = msg
+        .attribute::<XorPeerAddress>()
+        .ok()?
+        .addr(msg.transaction_id());
     let data = msg.attribute::<Data<'_>>().ok()?;
     Some(Relayed::Indication(peer, data.data().to_vec()))
 }
@@ -293,7 +357,10 @@ mod tests {
 
     #[test]
     fn channel_data_and_garbage() {
-        assert_eq!(parse_relayed(&[0x40, 0x00, 0x00, 0x02, b'h', b'i', 0, 0]), Some(Relayed::Channel(0x4000, b"hi".to_vec())));
+        assert_eq!(
+            parse_relayed(&[0x40, 0x00, 0x00, 0x02, b'h', b'i', 0, 0]),
+            Some(Relayed::Channel(0x4000, b"hi".to_vec()))
+        );
         assert_eq!(parse_relayed(&[0x40, 0x00, 0x00, 0x09, b'h']), None);
         assert_eq!(parse_relayed(&[]), None);
         assert_eq!(parse_relayed(&[0x00, 0x01, 0x00]), None);
@@ -306,6 +373,9 @@ mod tests {
         let tx = w.transaction_id();
         let _ = w.add_attribute(&XorPeerAddress::new(peer, tx));
         let _ = w.add_attribute(&Data::new(b"echo"));
-        assert_eq!(parse_relayed(&w.finish()), Some(Relayed::Indication(peer, b"echo".to_vec())));
+        assert_eq!(
+            parse_relayed(&w.finish()),
+            Some(Relayed::Indication(peer, b"echo".to_vec()))
+        );
     }
 }

@@ -121,7 +121,10 @@ pub const EXIT_CODES: &str = "Exit codes: 0 ok; 2 bad arguments or local error; 
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The channel the probe binds.
@@ -136,17 +139,37 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
     let first = turn.allocate(Some(opts.lifetime))?;
     let server_name = match &first.error {
         Some((401, _)) => first.server_name.clone().ok_or_else(|| {
-            Failure::NoThirdParty(format!("{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there", opts.server))
+            Failure::NoThirdParty(format!(
+                "{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there",
+                opts.server
+            ))
         })?,
-        Some((code, reason)) => return Err(Failure::Refused(format!("unauthenticated Allocate: {code} {reason}"))),
-        None => return Err(Failure::Protocol("the relay allocated without any credential".into())),
+        Some((code, reason)) => {
+            return Err(Failure::Refused(format!(
+                "unauthenticated Allocate: {code} {reason}"
+            )));
+        }
+        None => {
+            return Err(Failure::Protocol(
+                "the relay allocated without any credential".into(),
+            ));
+        }
     };
     turn.challenged(&first);
-    progress(&format!("401 from {}: realm {:?}, server name {server_name:?}", opts.server, first.realm.as_deref().unwrap_or("")));
+    progress(&format!(
+        "401 from {}: realm {:?}, server name {server_name:?}",
+        opts.server,
+        first.realm.as_deref().unwrap_or("")
+    ));
 
     // 2. A token for that server.
     let mut tok = get_token(&opts.source, &server_name)?;
-    progress(&format!("token {} (kid {}, {} s left)", tok.id, tok.kid, tok.remaining(unix_now())));
+    progress(&format!(
+        "token {} (kid {}, {} s left)",
+        tok.id,
+        tok.kid,
+        tok.remaining(unix_now())
+    ));
     turn.set_token(tok.clone());
 
     // 3. Allocate with it.
@@ -154,7 +177,9 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
     if let Some((code, reason)) = &alloc.error {
         return Err(token_refused(*code, reason, &tok, "Allocate"));
     }
-    let relayed = alloc.relayed.ok_or_else(|| Failure::Protocol("Allocate success without XOR-RELAYED-ADDRESS".into()))?;
+    let relayed = alloc
+        .relayed
+        .ok_or_else(|| Failure::Protocol("Allocate success without XOR-RELAYED-ADDRESS".into()))?;
     let mut lifetime = alloc.lifetime.unwrap_or(opts.lifetime);
     progress(&format!("allocated {relayed} for {lifetime} s"));
 
@@ -175,7 +200,9 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
     let (mut refreshes, mut renewals) = (0u32, 0u32);
     let hold_until = started + opts.hold;
     loop {
-        let every = opts.refresh_every.unwrap_or(Duration::from_secs(u64::from(lifetime / 2).max(1)));
+        let every = opts
+            .refresh_every
+            .unwrap_or(Duration::from_secs(u64::from(lifetime / 2).max(1)));
         let next = (Instant::now() + every).min(hold_until);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         if Instant::now() >= hold_until {
@@ -187,9 +214,15 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
                     tok = get_token(&opts.source, &server_name)?;
                     turn.set_token(tok.clone());
                     renewals += 1;
-                    progress(&format!("renewed: token {} ({} s left)", tok.id, tok.remaining(unix_now())));
+                    progress(&format!(
+                        "renewed: token {} ({} s left)",
+                        tok.id,
+                        tok.remaining(unix_now())
+                    ));
                 }
-                TokenSource::Fixed(_) => progress("the token runs out soon and cannot be renewed (--token-json)"),
+                TokenSource::Fixed(_) => {
+                    progress("the token runs out soon and cannot be renewed (--token-json)")
+                }
             }
         }
         let r = turn.refresh(opts.lifetime)?;
@@ -207,7 +240,11 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
     // 6. Release.
     let bye = turn.refresh(0)?;
     let released = bye.error.is_none();
-    progress(if released { "released" } else { "release refused; the allocation will expire" });
+    progress(if released {
+        "released"
+    } else {
+        "release refused; the allocation will expire"
+    });
 
     Ok(json!({
         "server": opts.server.to_string(),
@@ -272,36 +309,66 @@ struct Peer {
 }
 
 impl Peer {
-    fn new(given: Option<SocketAddr>, local: SocketAddr, timeout: Duration) -> Result<Peer, Failure> {
+    fn new(
+        given: Option<SocketAddr>,
+        local: SocketAddr,
+        timeout: Duration,
+    ) -> Result<Peer, Failure> {
         if let Some(addr) = given {
             return Ok(Peer { addr, own: None });
         }
-        let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).map_err(|e| Failure::Local(format!("peer socket: {e}")))?;
+        let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0))
+            .map_err(|e| Failure::Local(format!("peer socket: {e}")))?;
         let _ = sock.set_read_timeout(Some(timeout));
-        let addr = sock.local_addr().map_err(|e| Failure::Local(e.to_string()))?;
-        Ok(Peer { addr, own: Some(sock) })
+        let addr = sock
+            .local_addr()
+            .map_err(|e| Failure::Local(e.to_string()))?;
+        Ok(Peer {
+            addr,
+            own: Some(sock),
+        })
     }
 }
 
 /// Sends a numbered payload to the peer through the relay and waits for it to come back.
-fn round_trip(turn: &TurnClient, peer: &Peer, relayed: SocketAddr, channel: Option<u16>, timeout: Duration) -> Result<Duration, Failure> {
+fn round_trip(
+    turn: &TurnClient,
+    peer: &Peer,
+    relayed: SocketAddr,
+    channel: Option<u16>,
+    timeout: Duration,
+) -> Result<Duration, Failure> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let payload = format!("edgeturn probe {} {}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let payload = format!(
+        "edgeturn probe {} {}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     let start = Instant::now();
     match channel {
         Some(n) => turn.channel_data(n, payload.as_bytes())?,
         None => turn.send_indication(peer.addr, payload.as_bytes())?,
     }
-    let how = if channel.is_some() { "ChannelData" } else { "a Send indication" };
+    let how = if channel.is_some() {
+        "ChannelData"
+    } else {
+        "a Send indication"
+    };
     if let Some(sock) = &peer.own {
         let mut buf = [0u8; 2048];
-        let (n, from) = sock
-            .recv_from(&mut buf)
-            .map_err(|_| Failure::DataPath(format!("the peer {} never received {how} sent through {relayed}", peer.addr)))?;
+        let (n, from) = sock.recv_from(&mut buf).map_err(|_| {
+            Failure::DataPath(format!(
+                "the peer {} never received {how} sent through {relayed}",
+                peer.addr
+            ))
+        })?;
         if buf.get(..n) != Some(payload.as_bytes()) || from != relayed {
-            return Err(Failure::DataPath(format!("the peer received other data, from {from}, than it was sent through {relayed}")));
+            return Err(Failure::DataPath(format!(
+                "the peer received other data, from {from}, than it was sent through {relayed}"
+            )));
         }
-        sock.send_to(payload.as_bytes(), relayed).map_err(|e| Failure::Local(format!("peer send: {e}")))?;
+        sock.send_to(payload.as_bytes(), relayed)
+            .map_err(|e| Failure::Local(format!("peer send: {e}")))?;
     }
     let deadline = Instant::now() + timeout;
     while let Some(got) = turn.recv_relayed(deadline)? {
@@ -314,5 +381,8 @@ fn round_trip(turn: &TurnClient, peer: &Peer, relayed: SocketAddr, channel: Opti
             return Ok(start.elapsed());
         }
     }
-    Err(Failure::DataPath(format!("no echo from {} came back through {relayed} after {how}", peer.addr)))
+    Err(Failure::DataPath(format!(
+        "no echo from {} came back through {relayed} after {how}",
+        peer.addr
+    )))
 }

@@ -35,26 +35,45 @@ impl PopToken {
         if let Some(tt) = text("token_type")
             && !tt.eq_ignore_ascii_case("pop")
         {
-            return Err(format!("token_type is {tt:?}, not an RFC 7635 \"pop\" token: is scope turn allowed for this client?"));
+            return Err(format!(
+                "token_type is {tt:?}, not an RFC 7635 \"pop\" token: is scope turn allowed for this client?"
+            ));
         }
         // RFC 7635's `alg` names the MESSAGE-INTEGRITY algorithm; `token mint` uses the field
         // for the key's AES-GCM algorithm, which is the relay's business, not ours.
         if let Some(alg) = text("alg")
-            && alg.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("HMAC-"))
+            && alg
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("HMAC-"))
             && !alg.eq_ignore_ascii_case("HMAC-SHA-1")
         {
-            return Err(format!("alg {alg:?} is not supported; this client signs with HMAC-SHA-1"));
+            return Err(format!(
+                "alg {alg:?} is not supported; this client signs with HMAC-SHA-1"
+            ));
         }
-        let token = STANDARD.decode(text("access_token").ok_or("no access_token")?).map_err(|_| "access_token is not base64")?;
+        let token = STANDARD
+            .decode(text("access_token").ok_or("no access_token")?)
+            .map_err(|_| "access_token is not base64")?;
         let kid = text("kid").ok_or("no kid")?.to_string();
-        let key = text("key").or_else(|| text("mac_key")).ok_or("no key (mac_key)")?;
+        let key = text("key")
+            .or_else(|| text("mac_key"))
+            .ok_or("no key (mac_key)")?;
         let mac_key = MacKey::new(STANDARD.decode(key).map_err(|_| "key is not base64")?);
-        let expires_at = match (v.get("expires_at").and_then(Value::as_u64), v.get("expires_in").and_then(Value::as_u64)) {
+        let expires_at = match (
+            v.get("expires_at").and_then(Value::as_u64),
+            v.get("expires_in").and_then(Value::as_u64),
+        ) {
             (Some(at), _) => at,
             (None, Some(secs)) => received_at.saturating_add(secs),
             (None, None) => return Err("neither expires_in nor expires_at".into()),
         };
-        Ok(PopToken { id: TokenId::of(&token), kid, token, mac_key, expires_at })
+        Ok(PopToken {
+            id: TokenId::of(&token),
+            kid,
+            token,
+            mac_key,
+            expires_at,
+        })
     }
 
     /// Seconds left, 0 once expired.
@@ -85,10 +104,14 @@ impl Endpoint {
     pub fn fetch(&self, audience: &str) -> Result<PopToken, Failure> {
         let mut form: Vec<(&str, &str)> = vec![("scope", &self.scope), ("aud", audience)];
         match &self.user {
-            Some((u, p)) => form.extend([("grant_type", "password"), ("username", u), ("password", p)]),
+            Some((u, p)) => {
+                form.extend([("grant_type", "password"), ("username", u), ("password", p)])
+            }
             None => form.push(("grant_type", "client_credentials")),
         }
-        let mut req = ureq::post(&self.url).timeout(self.timeout).set("Accept", "application/json");
+        let mut req = ureq::post(&self.url)
+            .timeout(self.timeout)
+            .set("Accept", "application/json");
         match &self.client_secret {
             Some(secret) => {
                 let pair = format!("{}:{}", form_encode(&self.client_id), form_encode(secret));
@@ -103,8 +126,11 @@ impl Endpoint {
                     .into_string()
                     .ok()
                     .and_then(|t| serde_json::from_str(&t).ok())
-                    .ok_or_else(|| Failure::Endpoint(format!("{}: the response is not JSON", self.url)))?;
-                PopToken::from_json(&v, received_at).map_err(|e| Failure::Endpoint(format!("{}: {e}", self.url)))
+                    .ok_or_else(|| {
+                        Failure::Endpoint(format!("{}: the response is not JSON", self.url))
+                    })?;
+                PopToken::from_json(&v, received_at)
+                    .map_err(|e| Failure::Endpoint(format!("{}: {e}", self.url)))
             }
             Err(ureq::Error::Status(status, resp)) => Err(self.refused(status, resp)),
             Err(ureq::Error::Transport(t)) => Err(self.unreachable(&t)),
@@ -112,16 +138,39 @@ impl Endpoint {
     }
 
     fn refused(&self, status: u16, resp: ureq::Response) -> Failure {
-        let v: Value = resp.into_string().ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
-        let code = v.get("error").and_then(Value::as_str).unwrap_or("").to_string();
-        let desc = v.get("error_description").and_then(Value::as_str).unwrap_or("").to_string();
-        let said = if code.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status} {code}: {desc}") };
+        let v: Value = resp
+            .into_string()
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
+        let code = v
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let desc = v
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let said = if code.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status} {code}: {desc}")
+        };
         match code.as_str() {
-            "invalid_client" => Failure::ClientCredentials(format!("{} refused client {:?}: {said}", self.url, self.client_id)),
-            "invalid_grant" if self.user.is_some() => {
-                Failure::ClientCredentials(format!("{} refused the username or password: {said}", self.url))
-            }
-            _ if status == 401 => Failure::ClientCredentials(format!("{} refused client {:?}: {said}", self.url, self.client_id)),
+            "invalid_client" => Failure::ClientCredentials(format!(
+                "{} refused client {:?}: {said}",
+                self.url, self.client_id
+            )),
+            "invalid_grant" if self.user.is_some() => Failure::ClientCredentials(format!(
+                "{} refused the username or password: {said}",
+                self.url
+            )),
+            _ if status == 401 => Failure::ClientCredentials(format!(
+                "{} refused client {:?}: {said}",
+                self.url, self.client_id
+            )),
             _ => Failure::Endpoint(format!("{} refused the token request: {said}", self.url)),
         }
     }
@@ -129,7 +178,11 @@ impl Endpoint {
     fn unreachable(&self, t: &ureq::Transport) -> Failure {
         let text = t.to_string();
         if text.contains("timed out") {
-            Failure::Timeout(format!("the token endpoint {} did not answer within {:.1} s", self.url, self.timeout.as_secs_f32()))
+            Failure::Timeout(format!(
+                "the token endpoint {} did not answer within {:.1} s",
+                self.url,
+                self.timeout.as_secs_f32()
+            ))
         } else {
             Failure::EndpointUnreachable(format!("cannot reach the token endpoint: {text}"))
         }
@@ -150,9 +203,22 @@ mod tests {
     fn reads_rfc7635_and_mint_shapes() {
         let edge = json!({"access_token": "AAEC", "token_type": "pop", "expires_in": 60, "kid": "k", "key": "AQID", "alg": "HMAC-SHA-1"});
         let t = PopToken::from_json(&edge, 1000).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((t.kid.as_str(), t.token.as_slice(), t.mac_key.secret(), t.expires_at), ("k", &[0u8, 1, 2][..], &[1u8, 2, 3][..], 1060));
+        assert_eq!(
+            (
+                t.kid.as_str(),
+                t.token.as_slice(),
+                t.mac_key.secret(),
+                t.expires_at
+            ),
+            ("k", &[0u8, 1, 2][..], &[1u8, 2, 3][..], 1060)
+        );
         let mint = json!({"access_token": "AAEC", "kid": "k", "mac_key": "AQID", "expires_at": 5});
-        assert_eq!(PopToken::from_json(&mint, 1000).map(|t| t.remaining(4)).ok(), Some(1));
+        assert_eq!(
+            PopToken::from_json(&mint, 1000)
+                .map(|t| t.remaining(4))
+                .ok(),
+            Some(1)
+        );
     }
 
     #[test]
@@ -161,7 +227,19 @@ mod tests {
         assert!(PopToken::from_json(&bearer, 0).is_err_and(|e| e.contains("scope turn")));
         let sha256 = json!({"access_token": "AAEC", "token_type": "pop", "expires_in": 60, "kid": "k", "key": "AQID", "alg": "HMAC-SHA-256"});
         assert!(PopToken::from_json(&sha256, 0).is_err());
-        assert!(PopToken::from_json(&json!({"access_token": "!!", "kid": "k", "key": "AQID", "expires_in": 1}), 0).is_err());
-        assert!(PopToken::from_json(&json!({"access_token": "AAEC", "kid": "k", "key": "AQID"}), 0).is_err());
+        assert!(
+            PopToken::from_json(
+                &json!({"access_token": "!!", "kid": "k", "key": "AQID", "expires_in": 1}),
+                0
+            )
+            .is_err()
+        );
+        assert!(
+            PopToken::from_json(
+                &json!({"access_token": "AAEC", "kid": "k", "key": "AQID"}),
+                0
+            )
+            .is_err()
+        );
     }
 }

@@ -18,7 +18,10 @@ impl AllocId {
 
     /// From [`AllocId::to_bits`].
     pub fn from_bits(bits: u64) -> AllocId {
-        AllocId { idx: bits as u32, generation: (bits >> 32) as u32 }
+        AllocId {
+            idx: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
     }
 }
 
@@ -91,22 +94,30 @@ pub struct Allocation {
     pub requested_lifetime: u32,
     /// Whether the Allocate had FINGERPRINT.
     pub fingerprint: bool,
+    /// The channel routes last reported for it (see [`super::routes`]).
+    pub routes: Vec<(super::routes::ChannelRoute, Instant)>,
 }
 
 impl Allocation {
     /// A live permission for `ip` at `now`.
     pub fn permits(&self, ip: IpAddr, now: Instant) -> bool {
-        self.permissions.iter().any(|p| p.ip == ip && p.expires > now)
+        self.permissions
+            .iter()
+            .any(|p| p.ip == ip && p.expires > now)
     }
 
     /// The live channel with this number.
     pub fn channel(&self, number: u16, now: Instant) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.number == number && c.expires > now)
+        self.channels
+            .iter()
+            .find(|c| c.number == number && c.expires > now)
     }
 
     /// The live channel bound to `peer`.
     pub fn channel_for(&self, peer: SocketAddr, now: Instant) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.peer == peer && c.expires > now)
+        self.channels
+            .iter()
+            .find(|c| c.peer == peer && c.expires > now)
     }
 
     /// Installs or refreshes a permission.
@@ -214,6 +225,10 @@ impl Table {
 
     /// Every allocation id of `transport`'s connection (to free them when a TCP connection closes).
     pub fn of_transport(&self, transport: Transport) -> Vec<AllocId> {
-        self.by_client.iter().filter(|(c, _)| c.transport == transport).map(|(_, id)| *id).collect()
+        self.by_client
+            .iter()
+            .filter(|(c, _)| c.transport == transport)
+            .map(|(_, id)| *id)
+            .collect()
     }
 }

@@ -139,14 +139,30 @@ impl AuthConfig {
     /// allocation this request belongs to, if any: a request without ACCESS-TOKEN whose
     /// USERNAME matches it is checked against its key (RFC 7635 clients send the token only
     /// on Allocate and Refresh).
-    pub fn authenticate(&self, p: &Presented<'_>, current: Option<&Credential>, now: u64) -> Result<Credential, AuthFailure> {
+    pub fn authenticate(
+        &self,
+        p: &Presented<'_>,
+        current: Option<&Credential>,
+        now: u64,
+    ) -> Result<Credential, AuthFailure> {
         let ok = |key: &[u8]| verify(p.raw, p.integrity, key);
         if let Some(token) = p.access_token {
             let ring = self.keyring.as_ref().ok_or(AuthFailure::TokensDisabled)?;
             let v = ring
-                .open(p.username, token, self.server_name.as_bytes(), now, &self.validation)
+                .open(
+                    p.username,
+                    token,
+                    self.server_name.as_bytes(),
+                    now,
+                    &self.validation,
+                )
                 .map_err(AuthFailure::Token)?;
-            let key = v.claims.mac_key.hmac_sha1_readings().find(|k| ok(k)).ok_or(AuthFailure::BadIntegrity)?;
+            let key = v
+                .claims
+                .mac_key
+                .hmac_sha1_readings()
+                .find(|k| ok(k))
+                .ok_or(AuthFailure::BadIntegrity)?;
             return Ok(Credential {
                 mechanism: Mechanism::Token,
                 username: p.username.to_string(),
@@ -160,12 +176,23 @@ impl AuthConfig {
             if c.expires_at.is_some_and(|e| now >= e) {
                 return Err(AuthFailure::Expired);
             }
-            return if ok(c.key.secret()) { Ok(c.clone()) } else { Err(AuthFailure::BadIntegrity) };
+            return if ok(c.key.secret()) {
+                Ok(c.clone())
+            } else {
+                Err(AuthFailure::BadIntegrity)
+            };
         }
         if let (Some(ring), true) = (&self.keyring, browser::is_browser_username(p.username)) {
-            let parsed = browser::parse_username(p.username).map_err(|_| AuthFailure::UnknownUser)?;
+            let parsed =
+                browser::parse_username(p.username).map_err(|_| AuthFailure::UnknownUser)?;
             let v = ring
-                .open(parsed.kid, &parsed.token, self.server_name.as_bytes(), now, &self.validation)
+                .open(
+                    parsed.kid,
+                    &parsed.token,
+                    self.server_name.as_bytes(),
+                    now,
+                    &self.validation,
+                )
                 .map_err(AuthFailure::Token)?;
             let password = browser::credential_for(&v.claims.mac_key);
             let key = long_term_key(p.username, &self.realm, &password);
@@ -196,15 +223,24 @@ impl AuthConfig {
             };
         }
         if !self.rest.is_empty() && shared_token::rest::parse_username(p.username).is_ok() {
-            let expiry = self.rest.check_expiry(p.username, now).map_err(|_| AuthFailure::Expired)?;
+            let expiry = self
+                .rest
+                .check_expiry(p.username, now)
+                .map_err(|_| AuthFailure::Expired)?;
             for password in self.rest.candidate_passwords(p.username) {
                 let key = long_term_key(p.username, &self.realm, &password);
                 if ok(key.secret()) {
-                    let user = shared_token::rest::parse_username(p.username).map(|(_, u)| u).unwrap_or_default();
+                    let user = shared_token::rest::parse_username(p.username)
+                        .map(|(_, u)| u)
+                        .unwrap_or_default();
                     return Ok(Credential {
                         mechanism: Mechanism::Rest,
                         username: p.username.to_string(),
-                        user: if user.is_empty() { p.username.to_string() } else { user.to_string() },
+                        user: if user.is_empty() {
+                            p.username.to_string()
+                        } else {
+                            user.to_string()
+                        },
                         key,
                         expires_at: Some(expiry),
                         token_id: None,

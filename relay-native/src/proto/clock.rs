@@ -19,12 +19,15 @@ impl Clock {
 
     /// Unix seconds at `now`.
     pub fn unix(&self, now: Instant) -> u64 {
-        self.epoch_unix.saturating_add(now.saturating_duration_since(self.epoch).as_secs())
+        self.epoch_unix
+            .saturating_add(now.saturating_duration_since(self.epoch).as_secs())
     }
 
     /// The Instant of Unix second `unix`.
     pub fn instant(&self, unix: u64) -> Instant {
         let d = Duration::from_secs(unix.saturating_sub(self.epoch_unix));
-        self.epoch.checked_add(d).unwrap_or(self.epoch + Duration::from_secs(100 * 365 * 86_400))
+        self.epoch
+            .checked_add(d)
+            .unwrap_or(self.epoch + Duration::from_secs(100 * 365 * 86_400))
     }
 }

@@ -7,6 +7,7 @@ pub mod nonce;
 pub mod policy;
 pub mod quota;
 pub mod ratelimit;
+pub mod routes;
 pub mod server;
 pub mod wire;
 
@@ -15,4 +16,5 @@ pub use auth::{AuthConfig, Credential, Mechanism};
 pub use clock::Clock;
 pub use policy::PeerPolicy;
 pub use quota::Quotas;
-pub use server::{ClientOutcome, Config, Event, Server, ToClient, Transmit, HEADROOM, TAILROOM};
+pub use routes::{ChannelRoute, RouteChange};
+pub use server::{ClientOutcome, Config, Event, HEADROOM, Server, TAILROOM, ToClient, Transmit};

@@ -97,6 +97,9 @@ mod tests {
         assert_eq!(n.check(&nonce, a, 1600), Err(NonceError::Stale));
         assert_eq!(n.check(&nonce, b, 1000), Err(NonceError::Invalid));
         assert_eq!(n.check("garbage", a, 1000), Err(NonceError::Invalid));
-        assert_eq!(Nonces::new([8; 32], 600).check(&nonce, a, 1000), Err(NonceError::Invalid));
+        assert_eq!(
+            Nonces::new([8; 32], 600).check(&nonce, a, 1000),
+            Err(NonceError::Invalid)
+        );
     }
 }

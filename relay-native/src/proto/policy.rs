@@ -18,12 +18,20 @@ pub struct PeerPolicy {
 impl PeerPolicy {
     /// `allow` and `deny` CIDR lists, and the relay's own addresses (always refused unless allowed).
     pub fn new(allow: Vec<IpNet>, deny: Vec<IpNet>, own: Vec<IpAddr>) -> PeerPolicy {
-        PeerPolicy { allow, deny, own: own.into_iter().map(canonical).collect() }
+        PeerPolicy {
+            allow,
+            deny,
+            own: own.into_iter().map(canonical).collect(),
+        }
     }
 
     /// Adds 127.0.0.0/8 and ::1 to the allow list (tests, and a relay whose peers are local).
     pub fn allow_loopback(&mut self) {
-        self.allow.extend(["127.0.0.0/8", "::1/128"].iter().filter_map(|c| c.parse::<IpNet>().ok()));
+        self.allow.extend(
+            ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|c| c.parse::<IpNet>().ok()),
+        );
         self.own.retain(|ip| !ip.is_loopback());
     }
 
@@ -90,9 +98,23 @@ mod tests {
     fn defaults_refuse_special_ranges_and_own_addresses() {
         let p = PeerPolicy::new(vec![], vec![], vec![ip("203.0.113.9"), ip("198.51.100.7")]);
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.1.1", "224.0.0.1",
-            "255.255.255.255", "0.0.0.0", "100.64.0.1", "::1", "::", "fe80::1", "fd00::1", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "198.51.100.7",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "198.51.100.7",
         ] {
             assert!(!p.permits(ip(bad)), "{bad}");
         }
@@ -103,7 +125,11 @@ mod tests {
 
     #[test]
     fn allow_and_deny_lists() {
-        let mut p = PeerPolicy::new(vec!["10.20.0.0/16".parse().unwrap()], vec!["8.8.8.0/24".parse().unwrap()], vec![]);
+        let mut p = PeerPolicy::new(
+            vec!["10.20.0.0/16".parse().unwrap()],
+            vec!["8.8.8.0/24".parse().unwrap()],
+            vec![],
+        );
         assert!(p.permits(ip("10.20.1.1")));
         assert!(!p.permits(ip("10.21.1.1")));
         assert!(!p.permits(ip("8.8.8.8")));

@@ -16,7 +16,12 @@ pub struct Quotas {
 impl Quotas {
     /// Limits; 0 means unlimited.
     pub fn new(total_max: usize, per_user_max: usize) -> Quotas {
-        Quotas { total_max, per_user_max, total: AtomicUsize::new(0), per_user: Mutex::new(HashMap::new()) }
+        Quotas {
+            total_max,
+            per_user_max,
+            total: AtomicUsize::new(0),
+            per_user: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one allocation for `user`, or says no.
@@ -43,7 +48,11 @@ impl Quotas {
             if *n == 0 {
                 users.remove(user);
             }
-            let _ = self.total.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| Some(t.saturating_sub(1)));
+            let _ = self
+                .total
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                    Some(t.saturating_sub(1))
+                });
         }
     }
 

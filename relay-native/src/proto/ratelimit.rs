@@ -18,7 +18,12 @@ impl RateLimit {
     /// `per_sec` sustained, `burst` at once, at most `max_sources` tracked (then the table
     /// is cleared: a flood resets itself rather than exhausting memory).
     pub fn new(per_sec: f64, burst: f64, max_sources: usize) -> RateLimit {
-        RateLimit { per_sec, burst, max_sources, buckets: HashMap::new() }
+        RateLimit {
+            per_sec,
+            burst,
+            max_sources,
+            buckets: HashMap::new(),
+        }
     }
 
     /// Takes a token for `ip` at `now`; false means drop the request.
@@ -30,7 +35,8 @@ impl RateLimit {
             self.buckets.clear();
         }
         let (tokens, at) = self.buckets.entry(ip).or_insert((self.burst, now));
-        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.per_sec).min(self.burst);
+        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.per_sec)
+            .min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;

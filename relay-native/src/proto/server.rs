@@ -8,14 +8,16 @@
 //! is queued for [`Server::poll_event`]. After any input, drain both queues and re-arm the
 //! timer with [`Server::poll_timeout`].
 
-use std::collections::{BinaryHeap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stun_types::attribute::{Attribute, AttributeStaticType};
-use stun_types::message::{Message, MessageClass, MessageHeader, MessageType, MessageWriteExt, MessageWriteVec};
+use stun_types::message::{
+    Message, MessageClass, MessageHeader, MessageType, MessageWriteExt, MessageWriteVec,
+};
 use tracing::info;
 use turn_types::message::SEND;
 
@@ -26,6 +28,7 @@ use super::nonce::Nonces;
 use super::policy::PeerPolicy;
 use super::quota::Quotas;
 use super::ratelimit::RateLimit;
+use super::routes::{self, RouteChange};
 use super::wire;
 
 /// Bytes [`Server::handle_peer`] needs in front of the payload for the largest header it
@@ -58,6 +61,8 @@ pub struct Config {
     pub unauth_rate: (f64, f64),
     /// Most permissions (and channels) one allocation may hold (508 beyond).
     pub max_permissions: usize,
+    /// Report channel routes ([`Event::Route`]) for a kernel fast path.
+    pub channel_routes: bool,
 }
 
 impl Config {
@@ -75,6 +80,7 @@ impl Config {
             nonce_ttl_secs: 600,
             unauth_rate: (20.0, 40.0),
             max_permissions: 256,
+            channel_routes: false,
         }
     }
 }
@@ -106,6 +112,9 @@ pub enum Event {
         /// The allocation that ended.
         alloc: AllocId,
     },
+    /// A channel route appeared, moved its deadline or went away (only with
+    /// [`Config::channel_routes`]). Clears come before the allocation's `ReleaseRelay`.
+    Route(RouteChange),
 }
 
 /// What to do with a client's datagram.
@@ -172,8 +181,14 @@ impl Server {
     pub fn new(cfg: Arc<Config>, nonce_secret: [u8; 32], clock: Clock) -> Server {
         let (per_sec, burst) = cfg.unauth_rate;
         let seed = u64::from_le_bytes([
-            nonce_secret[0], nonce_secret[1], nonce_secret[2], nonce_secret[3],
-            nonce_secret[4], nonce_secret[5], nonce_secret[6], nonce_secret[7],
+            nonce_secret[0],
+            nonce_secret[1],
+            nonce_secret[2],
+            nonce_secret[3],
+            nonce_secret[4],
+            nonce_secret[5],
+            nonce_secret[6],
+            nonce_secret[7],
         ]) | 1;
         Server {
             nonces: Nonces::new(nonce_secret, cfg.nonce_ttl_secs),
@@ -232,7 +247,9 @@ impl Server {
             }
             self.timers.pop();
             let id = key_to_id(key);
-            let Some(a) = self.table.get_mut(id) else { continue };
+            let Some(a) = self.table.get_mut(id) else {
+                continue;
+            };
             if a.expires > now {
                 continue; // refreshed since; a later timer exists
             }
@@ -254,6 +271,10 @@ impl Server {
     fn end(&mut self, id: AllocId, event: &str, reason: &str) {
         if let Some(a) = self.table.remove(id) {
             self.cfg.quotas.release(&a.credential.user);
+            for (route, _) in &a.routes {
+                self.events
+                    .push_back(Event::Route(RouteChange::Clear { route: *route }));
+            }
             if a.relay.is_some() {
                 self.events.push_back(Event::ReleaseRelay { alloc: id });
             }
@@ -269,6 +290,21 @@ impl Server {
                 "allocation {event}"
             );
         }
+    }
+
+    /// Reports how allocation `id`'s channel routes changed (after a request changed its
+    /// channels, permissions or lifetime).
+    fn sync_routes(&mut self, id: AllocId, now: Instant) {
+        if !self.cfg.channel_routes {
+            return;
+        }
+        let Some(a) = self.table.get_mut(id) else {
+            return;
+        };
+        let want = routes::desired(id, a, now);
+        let changes = routes::diff(&a.routes, &want);
+        a.routes = want;
+        self.events.extend(changes.into_iter().map(Event::Route));
     }
 
     fn queue(&mut self, to: Client, data: Vec<u8>) {
@@ -289,7 +325,12 @@ impl Server {
     }
 
     /// A datagram (or one framed TCP message) from a client.
-    pub fn handle_client<'a>(&mut self, now: Instant, client: Client, data: &'a [u8]) -> ClientOutcome<'a> {
+    pub fn handle_client<'a>(
+        &mut self,
+        now: Instant,
+        client: Client,
+        data: &'a [u8],
+    ) -> ClientOutcome<'a> {
         match data.first() {
             Some(0x40..=0x7f) => self.channel_data(now, client, data),
             Some(0x00..=0x03) => self.stun(now, client, data),
@@ -300,7 +341,12 @@ impl Server {
         }
     }
 
-    fn channel_data<'a>(&mut self, now: Instant, client: Client, data: &'a [u8]) -> ClientOutcome<'a> {
+    fn channel_data<'a>(
+        &mut self,
+        now: Instant,
+        client: Client,
+        data: &'a [u8],
+    ) -> ClientOutcome<'a> {
         let (Some(hdr), Some(rest)) = (data.get(..4), data.get(4..)) else {
             self.stats.malformed += 1;
             return ClientOutcome::Done;
@@ -311,12 +357,18 @@ impl Server {
             self.stats.malformed += 1;
             return ClientOutcome::Done;
         };
-        let Some(id) = self.table.find(&client) else { return ClientOutcome::Done };
-        let Some(a) = self.table.get(id) else { return ClientOutcome::Done };
+        let Some(id) = self.table.find(&client) else {
+            return ClientOutcome::Done;
+        };
+        let Some(a) = self.table.get(id) else {
+            return ClientOutcome::Done;
+        };
         match a.channel(number, now) {
-            Some(ch) if a.permits(ch.peer.ip(), now) && a.expires > now => {
-                ClientOutcome::ToPeer { alloc: id, peer: ch.peer, data: payload }
-            }
+            Some(ch) if a.permits(ch.peer.ip(), now) && a.expires > now => ClientOutcome::ToPeer {
+                alloc: id,
+                peer: ch.peer,
+                data: payload,
+            },
             _ => ClientOutcome::Done,
         }
     }
@@ -346,19 +398,35 @@ impl Server {
                 self.request(now, client, &msg, data);
                 ClientOutcome::Done
             }
-            MessageClass::Indication if msg.method() == SEND => self.send_indication(now, client, &msg, data),
+            MessageClass::Indication if msg.method() == SEND => {
+                self.send_indication(now, client, &msg, data)
+            }
             _ => ClientOutcome::Done,
         }
     }
 
-    fn send_indication<'a>(&mut self, now: Instant, client: Client, msg: &Message<'_>, raw: &'a [u8]) -> ClientOutcome<'a> {
-        let Some(id) = self.table.find(&client) else { return ClientOutcome::Done };
-        let Some(a) = self.table.get(id) else { return ClientOutcome::Done };
+    fn send_indication<'a>(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        raw: &'a [u8],
+    ) -> ClientOutcome<'a> {
+        let Some(id) = self.table.find(&client) else {
+            return ClientOutcome::Done;
+        };
+        let Some(a) = self.table.get(id) else {
+            return ClientOutcome::Done;
+        };
         let (Some(peer), Some(data)) = (peer_address(msg), data_attribute(raw)) else {
             return ClientOutcome::Done;
         };
         if a.expires > now && a.permits(peer.ip(), now) {
-            ClientOutcome::ToPeer { alloc: id, peer, data }
+            ClientOutcome::ToPeer {
+                alloc: id,
+                peer,
+                data,
+            }
         } else {
             ClientOutcome::Done
         }
@@ -367,13 +435,26 @@ impl Server {
     /// A datagram from `peer` on the relay socket of `alloc`. The payload is
     /// `buf[start..start + len]`, with at least [`HEADROOM`] bytes before it and [`TAILROOM`]
     /// after; the frame for the client is written around it, in place.
-    pub fn handle_peer(&mut self, now: Instant, alloc: AllocId, peer: SocketAddr, buf: &mut [u8], start: usize, len: usize) -> Option<ToClient> {
+    pub fn handle_peer(
+        &mut self,
+        now: Instant,
+        alloc: AllocId,
+        peer: SocketAddr,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+    ) -> Option<ToClient> {
         let a = self.table.get(alloc)?;
-        if a.expires <= now || !a.permits(peer.ip(), now) || len > usize::from(u16::MAX) - HEADROOM {
+        if a.expires <= now || !a.permits(peer.ip(), now) || len > usize::from(u16::MAX) - HEADROOM
+        {
             return None;
         }
         let to = a.client;
-        let pad = if matches!(to.transport, Transport::Tcp(_)) { (4 - len % 4) % 4 } else { 0 };
+        let pad = if matches!(to.transport, Transport::Tcp(_)) {
+            (4 - len % 4) % 4
+        } else {
+            0
+        };
         if let Some(ch) = a.channel_for(peer, now) {
             let number = ch.number;
             let begin = start.checked_sub(4)?;
@@ -382,7 +463,10 @@ impl Server {
             frame[..2].copy_from_slice(&number.to_be_bytes());
             frame[2..4].copy_from_slice(&(len as u16).to_be_bytes());
             frame[4 + len..].fill(0);
-            return Some(ToClient { to, range: begin..end });
+            return Some(ToClient {
+                to,
+                range: begin..end,
+            });
         }
         // A Data indication: header, XOR-PEER-ADDRESS, DATA, payload, padding.
         let txid = self.next_txid();
@@ -393,7 +477,8 @@ impl Server {
         let end = start + len + data_pad;
         let frame = buf.get_mut(begin..end)?;
         let body_len = (4 + addr_len + 4 + len + data_pad) as u16;
-        MessageType::from_class_method(MessageClass::Indication, turn_types::message::DATA).write_into(&mut frame[..2]);
+        MessageType::from_class_method(MessageClass::Indication, turn_types::message::DATA)
+            .write_into(&mut frame[..2]);
         frame[2..4].copy_from_slice(&body_len.to_be_bytes());
         frame[4..8].copy_from_slice(&MAGIC.to_be_bytes());
         frame[8..20].copy_from_slice(&txid);
@@ -404,7 +489,10 @@ impl Server {
         frame[d..d + 2].copy_from_slice(&0x0013u16.to_be_bytes());
         frame[d + 2..d + 4].copy_from_slice(&(len as u16).to_be_bytes());
         frame[head + len..].fill(0);
-        Some(ToClient { to, range: begin..end })
+        Some(ToClient {
+            to,
+            range: begin..end,
+        })
     }
 }
 
@@ -442,7 +530,9 @@ fn key_to_id(k: AllocIdKey) -> AllocId {
 
 /// XOR-PEER-ADDRESS of a message.
 pub(crate) fn peer_address(msg: &Message<'_>) -> Option<SocketAddr> {
-    msg.attribute::<turn_types::attribute::XorPeerAddress>().ok().map(|a| a.addr(msg.transaction_id()))
+    msg.attribute::<turn_types::attribute::XorPeerAddress>()
+        .ok()
+        .map(|a| a.addr(msg.transaction_id()))
 }
 
 /// The DATA attribute's value, borrowed from the datagram itself.
@@ -456,8 +546,14 @@ fn bad_request_from_header(data: &[u8]) -> Option<Vec<u8>> {
     // Build a minimal 400 echoing the transaction: type error of the same method.
     let header = MessageHeader::from_bytes(data).ok()?;
     let mtype = MessageType::from_class_method(MessageClass::Error, header.get_type().method());
-    let mut w = Message::builder(mtype, header.transaction_id(), MessageWriteVec::with_capacity(64));
-    let e = stun_types::attribute::ErrorCode::builder(400).build().ok()?;
+    let mut w = Message::builder(
+        mtype,
+        header.transaction_id(),
+        MessageWriteVec::with_capacity(64),
+    );
+    let e = stun_types::attribute::ErrorCode::builder(400)
+        .build()
+        .ok()?;
     w.add_attribute(&e).ok()?;
     Some(wire::finish(w, None, false))
 }

@@ -5,8 +5,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use shared_token::MacKey;
 use stun_types::attribute::{
-    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity, MessageIntegritySha256, Nonce, Realm, Software,
-    UnknownAttributes,
+    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity,
+    MessageIntegritySha256, Nonce, Realm, Software, UnknownAttributes,
 };
 use stun_types::message::{Message, MessageHeader, MessageWrite, MessageWriteExt, MessageWriteVec};
 
@@ -103,7 +103,13 @@ pub struct ErrorReply<'a> {
 impl<'a> ErrorReply<'a> {
     /// A plain error.
     pub fn code(code: u16) -> ErrorReply<'a> {
-        ErrorReply { code, challenge: None, third_party: None, key: None, unknown: &[] }
+        ErrorReply {
+            code,
+            challenge: None,
+            third_party: None,
+            key: None,
+            unknown: &[],
+        }
     }
 
     /// Builds the response to `req`.
@@ -124,7 +130,10 @@ impl<'a> ErrorReply<'a> {
             }
         }
         if let Some(name) = self.third_party {
-            let raw = stun_types::attribute::RawAttribute::new(THIRD_PARTY_AUTHORIZATION, name.as_bytes());
+            let raw = stun_types::attribute::RawAttribute::new(
+                THIRD_PARTY_AUTHORIZATION,
+                name.as_bytes(),
+            );
             let _ = w.add_attribute(&raw);
         }
         finish(w, self.key, has_fingerprint(req))
@@ -145,15 +154,20 @@ pub fn has_integrity_sha256(req: &Message<'_>) -> bool {
 mod tests {
     use super::*;
     use stun_types::attribute::Username;
-    use stun_types::message::{BINDING, LongTermCredentials, MessageIntegrityCredentials, IntegrityAlgorithm};
+    use stun_types::message::{
+        BINDING, IntegrityAlgorithm, LongTermCredentials, MessageIntegrityCredentials,
+    };
 
     #[test]
     fn our_integrity_matches_stun_types_long_term() {
         let creds: MessageIntegrityCredentials =
-            LongTermCredentials::new("user".into(), "pass".into()).to_key("realm".into()).into();
+            LongTermCredentials::new("user".into(), "pass".into())
+                .to_key("realm".into())
+                .into();
         let mut w = Message::builder_request(BINDING, MessageWriteVec::new());
         w.add_attribute(&Username::new("user").unwrap()).unwrap();
-        w.add_message_integrity(&creds, IntegrityAlgorithm::Sha1).unwrap();
+        w.add_message_integrity(&creds, IntegrityAlgorithm::Sha1)
+            .unwrap();
         let bytes = w.finish();
         let msg = Message::from_bytes(&bytes).unwrap();
         let key = crate::proto::auth::long_term_key("user", "realm", "pass");
@@ -162,7 +176,11 @@ mod tests {
         assert!(!verify(&bytes, &at, b"other"));
 
         // And what we sign, stun-types verifies.
-        let resp = finish(Message::builder_success(&msg, MessageWriteVec::new()), Some(&key), true);
+        let resp = finish(
+            Message::builder_success(&msg, MessageWriteVec::new()),
+            Some(&key),
+            true,
+        );
         let resp = Message::from_bytes(&resp).unwrap();
         assert!(resp.validate_integrity(&creds).is_ok());
         assert!(resp.has_attribute(Fingerprint::TYPE));

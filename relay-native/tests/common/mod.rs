@@ -1,5 +1,10 @@
 //! Running the real relay-native binary and coturn's programs on loopback.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -14,7 +19,9 @@ pub struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(20));
@@ -57,7 +64,9 @@ pub fn need(program: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)");
+    panic!(
+        "{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)"
+    );
 }
 
 /// Starts `program args` in its own process group with output to `dir/name.log`.
@@ -87,7 +96,15 @@ pub fn relay_bin() -> PathBuf {
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["serve", "--listen", &listen, "--realm", "test.realm", "--shards", "1"];
+    let mut args = vec![
+        "serve",
+        "--listen",
+        &listen,
+        "--realm",
+        "test.realm",
+        "--shards",
+        "1",
+    ];
     args.extend_from_slice(extra);
     let p = spawn(dir, "relay", &relay_bin(), &args);
     let addr: SocketAddr = listen.parse().unwrap();
@@ -98,8 +115,11 @@ pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
 /// Waits for a Binding success from `addr`.
 pub fn wait_binding(addr: SocketAddr, p: &Proc) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let req: [u8; 20] = [0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let req: [u8; 20] = [
+        0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
@@ -110,13 +130,21 @@ pub fn wait_binding(addr: SocketAddr, p: &Proc) {
             }
         }
     }
-    panic!("relay at {addr} did not answer a Binding request; log:\n{}", p.log_text());
+    panic!(
+        "relay at {addr} did not answer a Binding request; log:\n{}",
+        p.log_text()
+    );
 }
 
 /// coturn's echo peer on a free port.
 pub fn start_peer(dir: &Path) -> (Proc, u16) {
     let port = free_port();
-    let p = spawn(dir, "peer", &need("turnutils_peer"), &["-L", "127.0.0.1", "-p", &port.to_string()]);
+    let p = spawn(
+        dir,
+        "peer",
+        &need("turnutils_peer"),
+        &["-L", "127.0.0.1", "-p", &port.to_string()],
+    );
     std::thread::sleep(Duration::from_millis(200));
     (p, port)
 }
@@ -138,7 +166,12 @@ pub fn uclient(relay: SocketAddr, peer_port: u16, extra: &[&str]) -> Uclient {
     let mut args: Vec<&str> = vec!["-e", "127.0.0.1", "-r", &peer, "-p", &port, "-c"];
     args.extend_from_slice(extra);
     args.push("127.0.0.1");
-    let mut child = Command::new(bin).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(bin)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(_)) = child.try_wait() {
@@ -151,11 +184,19 @@ pub fn uclient(relay: SocketAddr, peer_port: u16, extra: &[&str]) -> Uclient {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
-    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let num_after = |key: &str| -> Option<u64> {
         let line = output.lines().filter(|l| l.contains(key)).last()?;
         let rest = &line[line.rfind(key)? + key.len()..];
-        rest.trim_start_matches(|c: char| c == '=' || c == ' ').split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        rest.trim_start_matches(|c: char| c == '=' || c == ' ')
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
     Uclient {
         sent: num_after("tot_send_msgs").unwrap_or(0),

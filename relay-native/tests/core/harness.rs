@@ -1,6 +1,11 @@
 //! A virtual-clock harness around the protocol core, and a test TURN client that builds
 //! requests with stun-types. No sockets: addresses are made up.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,19 +13,28 @@ use std::time::{Duration, Instant};
 
 use relay_native::proto::auth::long_term_key;
 use relay_native::proto::wire::{ACCESS_TOKEN, hmac_sha1};
-use relay_native::proto::{AllocId, AuthConfig, Client, ClientOutcome, Clock, Config, Event, PeerPolicy, Server, Transport, HEADROOM};
+use relay_native::proto::{
+    AllocId, AuthConfig, Client, ClientOutcome, Clock, Config, Event, HEADROOM, PeerPolicy, Server,
+    Transport,
+};
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
-    AttributeStaticType, ErrorCode, Fingerprint, MessageIntegrity, Nonce, RawAttribute, Realm, UnknownAttributes, Username,
+    AttributeStaticType, ErrorCode, Fingerprint, MessageIntegrity, Nonce, RawAttribute, Realm,
+    UnknownAttributes, Username,
 };
-use stun_types::message::{Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId};
-use turn_types::attribute::{ChannelNumber, Data, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress};
+use stun_types::message::{
+    Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId,
+};
+use turn_types::attribute::{
+    ChannelNumber, Data, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress,
+};
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH, SEND};
 
 pub const REALM: &str = "test.realm";
 pub const SERVER_NAME: &str = "turn.test";
 pub const UNIX0: u64 = 1_800_000_000;
-pub const KEYS: &str = r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
+pub const KEYS: &str =
+    r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
 /// The relay under test and its clock.
 pub struct H {
@@ -54,7 +68,13 @@ impl H {
 
     pub fn with(cfg: Config) -> H {
         let t0 = Instant::now();
-        H { server: Server::new(Arc::new(cfg), [9; 32], Clock::new(t0, UNIX0)), t0, now: t0, released: vec![], next_port: 50_000 }
+        H {
+            server: Server::new(Arc::new(cfg), [9; 32], Clock::new(t0, UNIX0)),
+            t0,
+            now: t0,
+            released: vec![],
+            next_port: 50_000,
+        }
     }
 
     pub fn unix(&self) -> u64 {
@@ -78,7 +98,11 @@ impl H {
                 match ev {
                     Event::BindRelay { alloc, ip, even } => {
                         self.next_port += if even { 2 } else { 1 };
-                        self.server.relay_bound(self.now, alloc, Ok(SocketAddr::new(ip, self.next_port)));
+                        self.server.relay_bound(
+                            self.now,
+                            alloc,
+                            Ok(SocketAddr::new(ip, self.next_port)),
+                        );
                     }
                     Event::ReleaseRelay { alloc } => self.released.push(alloc),
                 }
@@ -95,16 +119,35 @@ impl H {
 
     /// Sends `bytes` from `from` (UDP); returns the forwarded payload (peer, data) if any,
     /// and every reply.
-    pub fn send(&mut self, from: SocketAddr, bytes: &[u8]) -> (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>) {
-        self.send_on(Client { transport: Transport::Udp, addr: from }, bytes)
+    pub fn send(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>) {
+        self.send_on(
+            Client {
+                transport: Transport::Udp,
+                addr: from,
+            },
+            bytes,
+        )
     }
 
-    pub fn send_on(&mut self, client: Client, bytes: &[u8]) -> (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>) {
+    pub fn send_on(
+        &mut self,
+        client: Client,
+        bytes: &[u8],
+    ) -> (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>) {
         let fwd = match self.server.handle_client(self.now, client, bytes) {
             ClientOutcome::ToPeer { peer, data, .. } => Some((peer, data.to_vec())),
             ClientOutcome::Done => None,
         };
-        let replies = self.pump().into_iter().filter(|(to, _)| *to == client).map(|(_, d)| d).collect();
+        let replies = self
+            .pump()
+            .into_iter()
+            .filter(|(to, _)| *to == client)
+            .map(|(_, d)| d)
+            .collect();
         (fwd, replies)
     }
 
@@ -116,15 +159,34 @@ impl H {
     }
 
     /// A datagram from `peer` to the relay socket of `from`'s allocation.
-    pub fn from_peer(&mut self, client: SocketAddr, peer: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> {
-        self.from_peer_on(Client { transport: Transport::Udp, addr: client }, peer, payload)
+    pub fn from_peer(
+        &mut self,
+        client: SocketAddr,
+        peer: SocketAddr,
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
+        self.from_peer_on(
+            Client {
+                transport: Transport::Udp,
+                addr: client,
+            },
+            peer,
+            payload,
+        )
     }
 
-    pub fn from_peer_on(&mut self, client: Client, peer: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> {
+    pub fn from_peer_on(
+        &mut self,
+        client: Client,
+        peer: SocketAddr,
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
         let id = self.server.allocation_of(&client)?;
         let mut buf = vec![0u8; HEADROOM + payload.len() + 3];
         buf[HEADROOM..HEADROOM + payload.len()].copy_from_slice(payload);
-        let out = self.server.handle_peer(self.now, id, peer, &mut buf, HEADROOM, payload.len())?;
+        let out = self
+            .server
+            .handle_peer(self.now, id, peer, &mut buf, HEADROOM, payload.len())?;
         assert_eq!(out.to, client);
         Some(buf[out.range].to_vec())
     }
@@ -156,7 +218,13 @@ pub fn addr(s: &str) -> SocketAddr {
 
 impl C {
     pub fn new(a: &str, creds: Creds) -> C {
-        C { addr: addr(a), creds, nonce: None, fingerprint: false, send_token: true }
+        C {
+            addr: addr(a),
+            creds,
+            nonce: None,
+            fingerprint: false,
+            send_token: true,
+        }
     }
 
     pub fn key(&self) -> Option<Vec<u8>> {
@@ -168,7 +236,11 @@ impl C {
     }
 
     /// Builds a request; `attrs` adds method attributes.
-    pub fn build(&self, method: Method, attrs: impl FnOnce(&mut MessageWriteVec, TransactionId)) -> Vec<u8> {
+    pub fn build(
+        &self,
+        method: Method,
+        attrs: impl FnOnce(&mut MessageWriteVec, TransactionId),
+    ) -> Vec<u8> {
         let mut w = Message::builder_request(method, MessageWriteVec::new());
         let txid = w.transaction_id();
         attrs(&mut w, txid);
@@ -181,7 +253,8 @@ impl C {
                 Creds::LongTerm(u, _) => u.clone(),
                 Creds::Token(kid, token, _) => {
                     if self.send_token {
-                        w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, token)).unwrap();
+                        w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, token))
+                            .unwrap();
                     }
                     kid.clone()
                 }
@@ -288,28 +361,44 @@ pub fn is_success(reply: &[u8]) -> bool {
 }
 
 pub fn attr_nonce(reply: &[u8]) -> String {
-    Message::from_bytes(reply).unwrap().attribute::<Nonce>().unwrap().nonce().to_string()
+    Message::from_bytes(reply)
+        .unwrap()
+        .attribute::<Nonce>()
+        .unwrap()
+        .nonce()
+        .to_string()
 }
 
 pub fn lifetime(reply: &[u8]) -> u32 {
-    Message::from_bytes(reply).unwrap().attribute::<Lifetime>().unwrap().seconds()
+    Message::from_bytes(reply)
+        .unwrap()
+        .attribute::<Lifetime>()
+        .unwrap()
+        .seconds()
 }
 
 pub fn relayed(reply: &[u8]) -> SocketAddr {
     let m = Message::from_bytes(reply).unwrap();
-    m.attribute::<XorRelayedAddress>().unwrap().addr(m.transaction_id())
+    m.attribute::<XorRelayedAddress>()
+        .unwrap()
+        .addr(m.transaction_id())
 }
 
 pub fn unknown_attrs(reply: &[u8]) -> Vec<u16> {
     let m = Message::from_bytes(reply).unwrap();
     let u = m.attribute::<UnknownAttributes>().unwrap();
-    (0..0x10000u32).filter(|t| u.has_attribute(stun_types::attribute::AttributeType::new(*t as u16))).map(|t| t as u16).collect()
+    (0..0x10000u32)
+        .filter(|t| u.has_attribute(stun_types::attribute::AttributeType::new(*t as u16)))
+        .map(|t| t as u16)
+        .collect()
 }
 
 /// True when the reply's MESSAGE-INTEGRITY verifies under `key`.
 pub fn signed_with(reply: &[u8], key: &[u8]) -> bool {
     let m = Message::from_bytes(reply).unwrap();
-    let Some(at) = relay_native::proto::wire::integrity(&m) else { return false };
+    let Some(at) = relay_native::proto::wire::integrity(&m) else {
+        return false;
+    };
     relay_native::proto::wire::verify(reply, &at, key)
 }
 

@@ -27,28 +27,54 @@ fn binding_is_answered_without_credentials() {
     let c = C::new("203.0.113.5:1000", Creds::None);
     let r = h.request(c.addr, &c.build(BINDING, |_, _| {}));
     let m = Message::from_bytes(&r).unwrap();
-    assert_eq!(m.attribute::<XorMappedAddress>().unwrap().addr(m.transaction_id()), c.addr);
+    assert_eq!(
+        m.attribute::<XorMappedAddress>()
+            .unwrap()
+            .addr(m.transaction_id()),
+        c.addr
+    );
 }
 
 #[test]
 fn allocate_challenge_then_success_with_everything_chromium_needs() {
     let mut h = H::new();
     let mut c = alice("203.0.113.5:1000");
-    let first = h.request(c.addr, &c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap()));
+    let first = h.request(
+        c.addr,
+        &c.build(ALLOCATE, |w, _| {
+            w.add_attribute(&RequestedTransport::new(17)).unwrap()
+        }),
+    );
     assert_eq!(code(&first), Some(401));
     let m = Message::from_bytes(&first).unwrap();
     assert_eq!(m.attribute::<Realm>().unwrap().realm(), REALM);
     assert!(m.attribute::<Nonce>().is_ok());
-    assert!(has(&first, THIRD_PARTY_AUTHORIZATION), "tokens are on: 401 names the server");
-    assert!(!has(&first, fingerprint_type()), "no FINGERPRINT unless the request had one");
+    assert!(
+        has(&first, THIRD_PARTY_AUTHORIZATION),
+        "tokens are on: 401 names the server"
+    );
+    assert!(
+        !has(&first, fingerprint_type()),
+        "no FINGERPRINT unless the request had one"
+    );
 
     c.nonce = Some(attr_nonce(&first));
     c.fingerprint = true;
-    let ok = h.request(c.addr, &c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap()));
+    let ok = h.request(
+        c.addr,
+        &c.build(ALLOCATE, |w, _| {
+            w.add_attribute(&RequestedTransport::new(17)).unwrap()
+        }),
+    );
     assert!(is_success(&ok), "{:?}", code(&ok));
     assert_eq!(relayed(&ok).ip().to_string(), "198.51.100.1");
     let m = Message::from_bytes(&ok).unwrap();
-    assert_eq!(m.attribute::<XorMappedAddress>().unwrap().addr(m.transaction_id()), c.addr);
+    assert_eq!(
+        m.attribute::<XorMappedAddress>()
+            .unwrap()
+            .addr(m.transaction_id()),
+        c.addr
+    );
     assert_eq!(lifetime(&ok), 600);
     assert!(signed_with(&ok, &c.key().unwrap()));
     assert!(has(&ok, fingerprint_type()));
@@ -57,9 +83,15 @@ fn allocate_challenge_then_success_with_everything_chromium_needs() {
 #[test]
 fn wrong_password_and_unknown_user_get_401() {
     let mut h = H::new();
-    let mut c = C::new("203.0.113.5:1000", Creds::LongTerm("alice".into(), "wrong".into()));
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::LongTerm("alice".into(), "wrong".into()),
+    );
     assert_eq!(code(&c.allocate(&mut h, None)), Some(401));
-    let mut c = C::new("203.0.113.6:1000", Creds::LongTerm("mallory".into(), "x".into()));
+    let mut c = C::new(
+        "203.0.113.6:1000",
+        Creds::LongTerm("mallory".into(), "x".into()),
+    );
     assert_eq!(code(&c.allocate(&mut h, None)), Some(401));
     assert_eq!(h.server.allocations(), 0);
 }
@@ -78,7 +110,9 @@ fn nonces_go_stale_and_are_bound_to_the_address() {
     // Another address cannot use this client's nonce.
     let mut other = alice("203.0.113.9:2000");
     other.nonce = c.nonce.clone();
-    let r = other.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap());
+    let r = other.build(ALLOCATE, |w, _| {
+        w.add_attribute(&RequestedTransport::new(17)).unwrap()
+    });
     assert_eq!(code(&h.request(other.addr, &r)), Some(401));
 }
 
@@ -86,7 +120,11 @@ fn nonces_go_stale_and_are_bound_to_the_address() {
 fn allocation_mismatch_and_retransmission() {
     let mut h = H::new();
     let mut c = alice("203.0.113.5:1000");
-    let req = |c: &C| c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap());
+    let req = |c: &C| {
+        c.build(ALLOCATE, |w, _| {
+            w.add_attribute(&RequestedTransport::new(17)).unwrap()
+        })
+    };
     c.nonce = Some(attr_nonce(&h.request(c.addr, &req(&c))));
     let first = req(&c);
     let ok = h.request(c.addr, &first);
@@ -101,17 +139,31 @@ fn allocation_mismatch_and_retransmission() {
 fn transport_and_family_errors() {
     let mut h = H::new();
     let mut c = alice("203.0.113.5:1000");
-    c.nonce = Some(attr_nonce(&h.request(c.addr, &c.build(ALLOCATE, |_, _| {}))));
-    assert_eq!(code(&h.request(c.addr, &c.build(ALLOCATE, |_, _| {}))), Some(400), "no REQUESTED-TRANSPORT");
-    let tcp = c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(6)).unwrap());
+    c.nonce = Some(attr_nonce(
+        &h.request(c.addr, &c.build(ALLOCATE, |_, _| {})),
+    ));
+    assert_eq!(
+        code(&h.request(c.addr, &c.build(ALLOCATE, |_, _| {}))),
+        Some(400),
+        "no REQUESTED-TRANSPORT"
+    );
+    let tcp = c.build(ALLOCATE, |w, _| {
+        w.add_attribute(&RequestedTransport::new(6)).unwrap()
+    });
     assert_eq!(code(&h.request(c.addr, &tcp)), Some(442));
     let v6 = c.build(ALLOCATE, |w, _| {
         w.add_attribute(&RequestedTransport::new(17)).unwrap();
-        w.add_attribute(&turn_types::attribute::RequestedAddressFamily::new(stun_types::AddressFamily::IPV6)).unwrap();
+        w.add_attribute(&turn_types::attribute::RequestedAddressFamily::new(
+            stun_types::AddressFamily::IPV6,
+        ))
+        .unwrap();
     });
     assert_eq!(code(&h.request(c.addr, &v6)), Some(440));
     assert!(is_success(&c.allocate(&mut h, None)));
-    assert_eq!(code(&c.permit(&mut h, addr("[2001:db8::1]:5000"))), Some(443));
+    assert_eq!(
+        code(&c.permit(&mut h, addr("[2001:db8::1]:5000"))),
+        Some(443)
+    );
 }
 
 #[test]
@@ -122,28 +174,43 @@ fn unknown_comprehension_required_attributes_get_420() {
     let r = c.build(ALLOCATE, |w, _| {
         w.add_attribute(&RequestedTransport::new(17)).unwrap();
         w.add_attribute(&DontFragment::new()).unwrap();
-        w.add_attribute(&stun_types::attribute::RawAttribute::new(stun_types::attribute::AttributeType::new(0x0055), &[1, 2])).unwrap();
+        w.add_attribute(&stun_types::attribute::RawAttribute::new(
+            stun_types::attribute::AttributeType::new(0x0055),
+            &[1, 2],
+        ))
+        .unwrap();
         // Comprehension-optional unknowns are ignored.
-        w.add_attribute(&stun_types::attribute::RawAttribute::new(stun_types::attribute::AttributeType::new(0x8055), &[1])).unwrap();
+        w.add_attribute(&stun_types::attribute::RawAttribute::new(
+            stun_types::attribute::AttributeType::new(0x8055),
+            &[1],
+        ))
+        .unwrap();
     });
     let reply = h.request(c.addr, &r);
     assert_eq!(code(&reply), Some(420));
-    assert_eq!(unknown_attrs(&reply), vec![DontFragment::TYPE.value(), 0x0055]);
+    assert_eq!(
+        unknown_attrs(&reply),
+        vec![DontFragment::TYPE.value(), 0x0055]
+    );
 }
 
 #[test]
 fn even_port_is_honoured_and_reservations_refused() {
     let mut h = H::new();
     let mut c = alice("203.0.113.5:1000");
-    c.nonce = Some(attr_nonce(&h.request(c.addr, &c.build(ALLOCATE, |_, _| {}))));
+    c.nonce = Some(attr_nonce(
+        &h.request(c.addr, &c.build(ALLOCATE, |_, _| {})),
+    ));
     let r = c.build(ALLOCATE, |w, _| {
         w.add_attribute(&RequestedTransport::new(17)).unwrap();
-        w.add_attribute(&turn_types::attribute::EvenPort::new(true)).unwrap();
+        w.add_attribute(&turn_types::attribute::EvenPort::new(true))
+            .unwrap();
     });
     assert_eq!(code(&h.request(c.addr, &r)), Some(508));
     let r = c.build(ALLOCATE, |w, _| {
         w.add_attribute(&RequestedTransport::new(17)).unwrap();
-        w.add_attribute(&turn_types::attribute::EvenPort::new(false)).unwrap();
+        w.add_attribute(&turn_types::attribute::EvenPort::new(false))
+            .unwrap();
     });
     let ok = h.request(c.addr, &r);
     assert_eq!(relayed(&ok).port() % 2, 0);
@@ -155,9 +222,17 @@ fn lifetimes_default_requested_capped_and_expiry() {
     let mut a = alice("203.0.113.5:1000");
     assert_eq!(lifetime(&a.allocate(&mut h, Some(3000))), 3000);
     let mut b = alice("203.0.113.6:1000");
-    assert_eq!(lifetime(&b.allocate(&mut h, Some(100_000))), 3600, "capped at the maximum");
+    assert_eq!(
+        lifetime(&b.allocate(&mut h, Some(100_000))),
+        3600,
+        "capped at the maximum"
+    );
     let mut c = alice("203.0.113.7:1000");
-    assert_eq!(lifetime(&c.allocate(&mut h, Some(30))), 600, "never below the default");
+    assert_eq!(
+        lifetime(&c.allocate(&mut h, Some(30))),
+        600,
+        "never below the default"
+    );
     assert_eq!(lifetime(&c.refresh(&mut h, Some(900))), 900);
     // Expiry ends the allocation and releases its relay socket.
     h.advance(Duration::from_secs(899));
@@ -188,7 +263,10 @@ fn other_credentials_on_an_allocation_get_441() {
     let mut c = alice("203.0.113.5:1000");
     c.allocate(&mut h, None);
     let nonce = c.nonce.clone();
-    let mut b = C::new("203.0.113.5:1000", Creds::LongTerm("bob".into(), "hunter2".into()));
+    let mut b = C::new(
+        "203.0.113.5:1000",
+        Creds::LongTerm("bob".into(), "hunter2".into()),
+    );
     b.nonce = nonce;
     assert_eq!(code(&b.refresh(&mut h, None)), Some(441));
     let _ = &mut b;
@@ -204,13 +282,26 @@ fn permissions_gate_send_and_data_and_expire() {
     assert_eq!(h.send(c.addr, &c.send_indication(peer, b"hi")).0, None);
     assert_eq!(h.from_peer(c.addr, peer, b"hello"), None);
     assert!(is_success(&c.permit(&mut h, peer)));
-    assert_eq!(h.send(c.addr, &c.send_indication(peer, b"hi")).0, Some((peer, b"hi".to_vec())));
+    assert_eq!(
+        h.send(c.addr, &c.send_indication(peer, b"hi")).0,
+        Some((peer, b"hi".to_vec()))
+    );
     // Data indication to the client, which stun-types reads back.
     let data = h.from_peer(c.addr, peer, b"hello").unwrap();
     let m = Message::from_bytes(&data).unwrap();
     assert_eq!(m.method(), turn_types::message::DATA);
-    assert_eq!(m.attribute::<turn_types::attribute::XorPeerAddress>().unwrap().addr(m.transaction_id()), peer);
-    assert_eq!(m.attribute::<turn_types::attribute::Data<'_>>().unwrap().data(), b"hello");
+    assert_eq!(
+        m.attribute::<turn_types::attribute::XorPeerAddress>()
+            .unwrap()
+            .addr(m.transaction_id()),
+        peer
+    );
+    assert_eq!(
+        m.attribute::<turn_types::attribute::Data<'_>>()
+            .unwrap()
+            .data(),
+        b"hello"
+    );
     // Permissions last 300 s unless refreshed.
     h.advance(Duration::from_secs(299));
     assert!(h.from_peer(c.addr, peer, b"x").is_some());
@@ -225,23 +316,44 @@ fn channels_bind_relay_and_expire() {
     let mut c = alice("203.0.113.5:1000");
     c.allocate(&mut h, Some(3600));
     let peer = addr(PEER);
-    assert_eq!(h.send(c.addr, &channel_data(0x4001, b"x")).0, None, "unbound channel");
+    assert_eq!(
+        h.send(c.addr, &channel_data(0x4001, b"x")).0,
+        None,
+        "unbound channel"
+    );
     assert!(is_success(&c.bind(&mut h, 0x4001, peer)));
-    assert_eq!(h.send(c.addr, &channel_data(0x4001, b"abc")).0, Some((peer, b"abc".to_vec())));
-    assert_eq!(h.from_peer(c.addr, peer, b"xyz").unwrap(), channel_data(0x4001, b"xyz"));
+    assert_eq!(
+        h.send(c.addr, &channel_data(0x4001, b"abc")).0,
+        Some((peer, b"abc".to_vec()))
+    );
+    assert_eq!(
+        h.from_peer(c.addr, peer, b"xyz").unwrap(),
+        channel_data(0x4001, b"xyz")
+    );
     // Errors: out of range, number taken by another peer, peer bound to another number.
     assert_eq!(code(&c.bind(&mut h, 0x3fff, peer)), Some(400));
-    assert_eq!(code(&c.bind(&mut h, 0x4001, addr("127.0.0.1:40001"))), Some(400));
+    assert_eq!(
+        code(&c.bind(&mut h, 0x4001, addr("127.0.0.1:40001"))),
+        Some(400)
+    );
     assert_eq!(code(&c.bind(&mut h, 0x4002, peer)), Some(400));
     // Rebinding the same pair refreshes it.
     assert!(is_success(&c.bind(&mut h, 0x4001, peer)));
     // The channel's permission lapses at 300 s, the channel at 600 s.
     h.advance(Duration::from_secs(301));
-    assert_eq!(h.send(c.addr, &channel_data(0x4001, b"abc")).0, None, "permission lapsed");
+    assert_eq!(
+        h.send(c.addr, &channel_data(0x4001, b"abc")).0,
+        None,
+        "permission lapsed"
+    );
     assert!(is_success(&c.permit(&mut h, peer)));
     assert!(h.send(c.addr, &channel_data(0x4001, b"abc")).0.is_some());
     h.advance(Duration::from_secs(300));
-    assert_eq!(h.send(c.addr, &channel_data(0x4001, b"abc")).0, None, "channel expired");
+    assert_eq!(
+        h.send(c.addr, &channel_data(0x4001, b"abc")).0,
+        None,
+        "channel expired"
+    );
     // Now the number is free for another peer.
     assert!(is_success(&c.bind(&mut h, 0x4001, addr("127.0.0.1:40001"))));
 }
@@ -249,17 +361,26 @@ fn channels_bind_relay_and_expire() {
 #[test]
 fn tcp_frames_are_padded() {
     let mut h = H::new();
-    let client = Client { transport: Transport::Tcp(7), addr: addr("203.0.113.5:1000") };
+    let client = Client {
+        transport: Transport::Tcp(7),
+        addr: addr("203.0.113.5:1000"),
+    };
     let mut c = alice("203.0.113.5:1000");
-    let req = |c: &C| c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap());
+    let req = |c: &C| {
+        c.build(ALLOCATE, |w, _| {
+            w.add_attribute(&RequestedTransport::new(17)).unwrap()
+        })
+    };
     let (_, r) = h.send_on(client, &req(&c));
     c.nonce = Some(attr_nonce(&r[0]));
     let (_, r) = h.send_on(client, &req(&c));
     assert!(is_success(&r[0]));
     let peer = addr(PEER);
     let bind = c.build(turn_types::message::CHANNEL_BIND, |w, tx| {
-        w.add_attribute(&turn_types::attribute::ChannelNumber::new(0x4001)).unwrap();
-        w.add_attribute(&turn_types::attribute::XorPeerAddress::new(peer, tx)).unwrap();
+        w.add_attribute(&turn_types::attribute::ChannelNumber::new(0x4001))
+            .unwrap();
+        w.add_attribute(&turn_types::attribute::XorPeerAddress::new(peer, tx))
+            .unwrap();
     });
     let (_, r) = h.send_on(client, &bind);
     assert!(is_success(&r[0]));
@@ -277,7 +398,14 @@ fn peer_policy_refuses_private_addresses_with_403() {
     let mut h = H::new();
     let mut c = alice("203.0.113.5:1000");
     c.allocate(&mut h, None);
-    for p in ["10.0.0.1:5000", "192.168.1.1:5000", "169.254.0.1:5000", "224.0.0.1:5000", "0.0.0.0:5000", "198.51.100.1:5000"] {
+    for p in [
+        "10.0.0.1:5000",
+        "192.168.1.1:5000",
+        "169.254.0.1:5000",
+        "224.0.0.1:5000",
+        "0.0.0.0:5000",
+        "198.51.100.1:5000",
+    ] {
         assert_eq!(code(&c.permit(&mut h, addr(p))), Some(403), "{p}");
         assert_eq!(code(&c.bind(&mut h, 0x4005, addr(p))), Some(403), "{p}");
     }
@@ -291,22 +419,41 @@ fn quotas_per_user_and_total_486() {
     let mut h = H::with(cfg);
     assert!(is_success(&alice("203.0.113.1:1").allocate(&mut h, None)));
     assert!(is_success(&alice("203.0.113.2:1").allocate(&mut h, None)));
-    assert_eq!(code(&alice("203.0.113.3:1").allocate(&mut h, None)), Some(486));
-    let mut b = C::new("203.0.113.4:1", Creds::LongTerm("bob".into(), "hunter2".into()));
+    assert_eq!(
+        code(&alice("203.0.113.3:1").allocate(&mut h, None)),
+        Some(486)
+    );
+    let mut b = C::new(
+        "203.0.113.4:1",
+        Creds::LongTerm("bob".into(), "hunter2".into()),
+    );
     assert!(is_success(&b.allocate(&mut h, None)));
-    let mut b2 = C::new("203.0.113.5:1", Creds::LongTerm("bob".into(), "hunter2".into()));
+    let mut b2 = C::new(
+        "203.0.113.5:1",
+        Creds::LongTerm("bob".into(), "hunter2".into()),
+    );
     assert_eq!(code(&b2.allocate(&mut h, None)), Some(486), "total");
     // Freeing one makes room.
     b.refresh(&mut h, Some(0));
-    assert!(is_success(&C::new("203.0.113.5:1", Creds::LongTerm("bob".into(), "hunter2".into())).allocate(&mut h, None)));
+    assert!(is_success(
+        &C::new(
+            "203.0.113.5:1",
+            Creds::LongTerm("bob".into(), "hunter2".into())
+        )
+        .allocate(&mut h, None)
+    ));
 }
 
 #[test]
 fn unauthenticated_floods_are_rate_limited() {
     let mut h = H::new();
     let c = alice("203.0.113.5:1000");
-    let req = c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap());
-    let answered = (0..200).filter(|_| !h.send(c.addr, &req).1.is_empty()).count();
+    let req = c.build(ALLOCATE, |w, _| {
+        w.add_attribute(&RequestedTransport::new(17)).unwrap()
+    });
+    let answered = (0..200)
+        .filter(|_| !h.send(c.addr, &req).1.is_empty())
+        .count();
     assert!((30..=50).contains(&answered), "answered {answered} of 200");
     // A different source is not affected; the first recovers with time.
     let other = alice("203.0.113.6:1000");
@@ -320,7 +467,10 @@ fn unauthenticated_floods_are_rate_limited() {
 fn rfc7635_token_allocation_is_capped_at_token_expiry_and_torn_down() {
     let mut h = H::new();
     let (kid, tok, mac) = token(&h, 120, 7);
-    let mut c = C::new("203.0.113.5:1000", Creds::Token(kid, tok, mac.secret().to_vec()));
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::Token(kid, tok, mac.secret().to_vec()),
+    );
     let ok = c.allocate(&mut h, Some(3600));
     assert!(is_success(&ok), "{:?}", code(&ok));
     assert!(signed_with(&ok, mac.secret()));
@@ -341,16 +491,30 @@ fn rfc7635_token_allocation_is_capped_at_token_expiry_and_torn_down() {
 fn rfc7635_refresh_with_a_new_token_extends_and_expired_tokens_fail() {
     let mut h = H::new();
     let (kid, tok, mac) = token(&h, 60, 1);
-    let mut c = C::new("203.0.113.5:1000", Creds::Token(kid.clone(), tok, mac.secret().to_vec()));
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::Token(kid.clone(), tok, mac.secret().to_vec()),
+    );
     assert_eq!(lifetime(&c.allocate(&mut h, None)), 65);
     h.advance(Duration::from_secs(50));
     let (_, tok2, mac2) = token(&h, 600, 2);
     c.creds = Creds::Token(kid.clone(), tok2, mac2.secret().to_vec());
     assert_eq!(lifetime(&c.refresh(&mut h, Some(600))), 600);
     h.advance(Duration::from_secs(30));
-    assert_eq!(h.server.allocations(), 1, "the new token carries it past the first token's end");
+    assert_eq!(
+        h.server.allocations(),
+        1,
+        "the new token carries it past the first token's end"
+    );
     // An expired token is refused.
-    let mut late = C::new("203.0.113.9:1000", Creds::Token(kid, token(&h, 10, 3).1, token(&h, 10, 3).2.secret().to_vec()));
+    let mut late = C::new(
+        "203.0.113.9:1000",
+        Creds::Token(
+            kid,
+            token(&h, 10, 3).1,
+            token(&h, 10, 3).2.secret().to_vec(),
+        ),
+    );
     h.advance(Duration::from_secs(20));
     assert_eq!(code(&late.allocate(&mut h, None)), Some(401));
 }
@@ -365,11 +529,19 @@ fn coturn_reading_of_a_20_byte_mac_key_is_accepted() {
         timestamp: shared_token::Timestamp::from_unix_secs(h.unix()),
         lifetime: 600,
     };
-    let tok = ring.seal("k1", &claims, &[5; 12], SERVER_NAME.as_bytes(), h.unix()).unwrap();
-    let mut c = C::new("203.0.113.5:1000", Creds::Token("k1".into(), tok, vec![0xAA; 16]));
+    let tok = ring
+        .seal("k1", &claims, &[5; 12], SERVER_NAME.as_bytes(), h.unix())
+        .unwrap();
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::Token("k1".into(), tok, vec![0xAA; 16]),
+    );
     let ok = c.allocate(&mut h, None);
     assert!(is_success(&ok));
-    assert!(signed_with(&ok, &[0xAA; 16]), "answered with the reading that verified");
+    assert!(
+        signed_with(&ok, &[0xAA; 16]),
+        "answered with the reading that verified"
+    );
 }
 
 #[test]
@@ -377,12 +549,18 @@ fn browser_credential_works_and_is_capped() {
     let mut h = H::new();
     let (kid, tok, mac) = token(&h, 300, 9);
     let cred = shared_token::BrowserCredential::new(&kid, &tok, &mac).unwrap();
-    let mut c = C::new("203.0.113.5:1000", Creds::LongTerm(cred.username.clone(), cred.credential.clone()));
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::LongTerm(cred.username.clone(), cred.credential.clone()),
+    );
     let ok = c.allocate(&mut h, None);
     assert!(is_success(&ok), "{:?}", code(&ok));
     assert_eq!(lifetime(&ok), 305);
     // A wrong credential for the same username fails.
-    let mut bad = C::new("203.0.113.6:1000", Creds::LongTerm(cred.username, "not-it".into()));
+    let mut bad = C::new(
+        "203.0.113.6:1000",
+        Creds::LongTerm(cred.username, "not-it".into()),
+    );
     assert_eq!(code(&bad.allocate(&mut h, None)), Some(401));
     h.advance(Duration::from_secs(306));
     assert_eq!(h.server.allocations(), 0);
@@ -391,14 +569,35 @@ fn browser_credential_works_and_is_capped() {
 #[test]
 fn rest_credentials_expire_and_cap_the_allocation() {
     let mut h = H::new();
-    let cred = shared_token::rest::mint(&shared_token::RestSecret::new(*b"rest"), "carol", h.unix() + 200);
-    let mut c = C::new("203.0.113.5:1000", Creds::LongTerm(cred.username.clone(), cred.password.clone()));
+    let cred = shared_token::rest::mint(
+        &shared_token::RestSecret::new(*b"rest"),
+        "carol",
+        h.unix() + 200,
+    );
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::LongTerm(cred.username.clone(), cred.password.clone()),
+    );
     assert_eq!(lifetime(&c.allocate(&mut h, None)), 200);
-    let expired = shared_token::rest::mint(&shared_token::RestSecret::new(*b"rest"), "carol", h.unix() - 1);
-    let mut e = C::new("203.0.113.6:1000", Creds::LongTerm(expired.username, expired.password));
+    let expired = shared_token::rest::mint(
+        &shared_token::RestSecret::new(*b"rest"),
+        "carol",
+        h.unix() - 1,
+    );
+    let mut e = C::new(
+        "203.0.113.6:1000",
+        Creds::LongTerm(expired.username, expired.password),
+    );
     assert_eq!(code(&e.allocate(&mut h, None)), Some(401));
-    let forged = shared_token::rest::mint(&shared_token::RestSecret::new(*b"guess"), "carol", h.unix() + 100);
-    let mut f = C::new("203.0.113.7:1000", Creds::LongTerm(forged.username, forged.password));
+    let forged = shared_token::rest::mint(
+        &shared_token::RestSecret::new(*b"guess"),
+        "carol",
+        h.unix() + 100,
+    );
+    let mut f = C::new(
+        "203.0.113.7:1000",
+        Creds::LongTerm(forged.username, forged.password),
+    );
     assert_eq!(code(&f.allocate(&mut h, None)), Some(401));
 }
 
@@ -408,9 +607,12 @@ fn requests_without_username_realm_or_nonce_get_400() {
     let c = alice("203.0.113.5:1000");
     let mut w = Message::builder_request(ALLOCATE, MessageWriteVec::new());
     w.add_attribute(&RequestedTransport::new(17)).unwrap();
-    w.add_attribute(&stun_types::attribute::Username::new("alice").unwrap()).unwrap();
+    w.add_attribute(&stun_types::attribute::Username::new("alice").unwrap())
+        .unwrap();
     w.add_message_integrity(
-        &stun_types::message::LongTermCredentials::new("alice".into(), "secret".into()).to_key(REALM.into()).into(),
+        &stun_types::message::LongTermCredentials::new("alice".into(), "secret".into())
+            .to_key(REALM.into())
+            .into(),
         stun_types::message::IntegrityAlgorithm::Sha1,
     )
     .unwrap();

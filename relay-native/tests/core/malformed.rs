@@ -9,7 +9,9 @@ use super::harness::*;
 use stun_types::message::MessageWriteExt;
 
 fn alloc_request(c: &C) -> Vec<u8> {
-    c.build(ALLOCATE, |w, _| w.add_attribute(&RequestedTransport::new(17)).unwrap())
+    c.build(ALLOCATE, |w, _| {
+        w.add_attribute(&RequestedTransport::new(17)).unwrap()
+    })
 }
 
 #[test]
@@ -26,7 +28,10 @@ fn truncated_and_wrong_lengths_are_dropped() {
     assert!(h.send(c.addr, &long).1.is_empty(), "trailing bytes");
     let mut wrong = good.clone();
     wrong[3] = wrong[3].wrapping_add(4);
-    assert!(h.send(c.addr, &wrong).1.is_empty(), "length field past the end");
+    assert!(
+        h.send(c.addr, &wrong).1.is_empty(),
+        "length field past the end"
+    );
     assert!(h.server.stats().malformed > 0);
 }
 
@@ -45,10 +50,16 @@ fn broken_attribute_in_a_request_gets_400() {
 #[test]
 fn attributes_after_message_integrity_are_ignored() {
     let mut h = H::new();
-    let mut c = C::new("203.0.113.5:1000", Creds::LongTerm("alice".into(), "secret".into()));
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::LongTerm("alice".into(), "secret".into()),
+    );
     assert!(is_success(&c.allocate(&mut h, None)));
     // A Refresh whose LIFETIME=0 comes after MESSAGE-INTEGRITY must not delete.
-    let w = stun_types::message::Message::builder_request(turn_types::message::REFRESH, stun_types::message::MessageWriteVec::new());
+    let w = stun_types::message::Message::builder_request(
+        turn_types::message::REFRESH,
+        stun_types::message::MessageWriteVec::new(),
+    );
     let _ = w.transaction_id();
     let signed = c.sign(w);
     let mut with_tail = signed.clone();
@@ -65,7 +76,10 @@ fn attributes_after_message_integrity_are_ignored() {
 #[test]
 fn channel_data_shorter_than_its_length_is_dropped() {
     let mut h = H::new();
-    let mut c = C::new("203.0.113.5:1000", Creds::LongTerm("alice".into(), "secret".into()));
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::LongTerm("alice".into(), "secret".into()),
+    );
     c.allocate(&mut h, None);
     c.bind(&mut h, 0x4000, addr("127.0.0.1:40000"));
     let mut cd = channel_data(0x4000, b"abcdef");

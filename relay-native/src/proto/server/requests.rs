@@ -4,13 +4,18 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use stun_types::attribute::{AttributeType, Fingerprint, MessageIntegrity, Nonce, Realm, Software, Username, XorMappedAddress};
-use stun_types::message::{BINDING, Message, MessageClass, MessageType, MessageWriteExt, MessageWriteVec, TransactionId};
 use stun_types::attribute::{Attribute, AttributeStaticType};
+use stun_types::attribute::{
+    AttributeType, Fingerprint, MessageIntegrity, Nonce, Realm, Software, Username,
+    XorMappedAddress,
+};
+use stun_types::message::{
+    BINDING, Message, MessageClass, MessageType, MessageWriteExt, MessageWriteVec, TransactionId,
+};
 use tracing::{debug, info};
 use turn_types::attribute::{
-    AdditionalAddressFamily, ChannelNumber, Data, EvenPort, Lifetime, RequestedAddressFamily, RequestedTransport, XorPeerAddress,
-    XorRelayedAddress,
+    AdditionalAddressFamily, ChannelNumber, Data, EvenPort, Lifetime, RequestedAddressFamily,
+    RequestedTransport, XorPeerAddress, XorRelayedAddress,
 };
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 
@@ -67,19 +72,33 @@ impl Server {
         let mut n = 0;
         for (_, a) in msg.iter_attributes() {
             let t = a.get_type();
-            let understood = UNDERSTOOD.contains(&t) || (t == ACCESS_TOKEN && self.cfg.auth.tokens_enabled());
-            if t.comprehension_required() && !understood && n < unknown.len() && !unknown[..n].contains(&t) {
+            let understood =
+                UNDERSTOOD.contains(&t) || (t == ACCESS_TOKEN && self.cfg.auth.tokens_enabled());
+            if t.comprehension_required()
+                && !understood
+                && n < unknown.len()
+                && !unknown[..n].contains(&t)
+            {
                 unknown[n] = t;
                 n += 1;
             }
         }
         if n > 0 {
             debug!(target: "request", client = %client.addr, method = %method, unknown = ?&unknown[..n], "420 unknown comprehension-required attributes");
-            self.reply(client, msg, ErrorReply { unknown: &unknown[..n], ..ErrorReply::code(420) });
+            self.reply(
+                client,
+                msg,
+                ErrorReply {
+                    unknown: &unknown[..n],
+                    ..ErrorReply::code(420)
+                },
+            );
             return;
         }
 
-        let Some(cred) = self.authenticate(now, client, msg, raw) else { return };
+        let Some(cred) = self.authenticate(now, client, msg, raw) else {
+            return;
+        };
         match method {
             ALLOCATE => self.allocate(now, client, msg, cred),
             REFRESH => self.refresh(now, client, msg, cred),
@@ -98,12 +117,25 @@ impl Server {
     fn challenge(&mut self, now: Instant, client: Client, msg: &Message<'_>, code: u16) {
         let nonce = self.nonces.issue(client.addr, self.clock.unix(now));
         let cfg = self.cfg.clone();
-        let third_party = cfg.auth.tokens_enabled().then_some(cfg.auth.server_name.as_str());
-        let e = ErrorReply { challenge: Some((&cfg.auth.realm, &nonce)), third_party, ..ErrorReply::code(code) };
+        let third_party = cfg
+            .auth
+            .tokens_enabled()
+            .then_some(cfg.auth.server_name.as_str());
+        let e = ErrorReply {
+            challenge: Some((&cfg.auth.realm, &nonce)),
+            third_party,
+            ..ErrorReply::code(code)
+        };
         self.reply(client, msg, e);
     }
 
-    fn authenticate(&mut self, now: Instant, client: Client, msg: &Message<'_>, raw: &[u8]) -> Option<Credential> {
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        raw: &[u8],
+    ) -> Option<Credential> {
         let Some(integrity) = wire::integrity(msg) else {
             if msg.has_attribute(stun_types::attribute::MessageIntegritySha256::TYPE) {
                 // Only HMAC-SHA1 is offered (what browsers and coturn use).
@@ -117,9 +149,11 @@ impl Server {
             self.challenge(now, client, msg, 401);
             return None;
         };
-        let (Ok(username), Ok(realm), Ok(nonce)) =
-            (msg.attribute::<Username>(), msg.attribute::<Realm>(), msg.attribute::<Nonce>())
-        else {
+        let (Ok(username), Ok(realm), Ok(nonce)) = (
+            msg.attribute::<Username>(),
+            msg.attribute::<Realm>(),
+            msg.attribute::<Nonce>(),
+        ) else {
             self.reply(client, msg, ErrorReply::code(400));
             return None;
         };
@@ -127,7 +161,10 @@ impl Server {
             self.fail(now, client, msg, "wrong realm");
             return None;
         }
-        match self.nonces.check(nonce.nonce(), client.addr, self.clock.unix(now)) {
+        match self
+            .nonces
+            .check(nonce.nonce(), client.addr, self.clock.unix(now))
+        {
             Ok(()) => {}
             Err(NonceError::Stale) => {
                 self.challenge(now, client, msg, 438);
@@ -139,9 +176,23 @@ impl Server {
             }
         }
         let access_token = msg.raw_attribute(ACCESS_TOKEN).map(|a| a.value.to_vec());
-        let current = self.table.find(&client).and_then(|id| self.table.get(id)).map(|a| a.credential.clone());
-        let presented = Presented { username: username.username(), access_token: access_token.as_deref(), raw, integrity: &integrity };
-        match self.cfg.clone().auth.authenticate(&presented, current.as_ref(), self.clock.unix(now)) {
+        let current = self
+            .table
+            .find(&client)
+            .and_then(|id| self.table.get(id))
+            .map(|a| a.credential.clone());
+        let presented = Presented {
+            username: username.username(),
+            access_token: access_token.as_deref(),
+            raw,
+            integrity: &integrity,
+        };
+        match self
+            .cfg
+            .clone()
+            .auth
+            .authenticate(&presented, current.as_ref(), self.clock.unix(now))
+        {
             Ok(c) => Some(c),
             Err(why) => {
                 self.fail(now, client, msg, &why.to_string());
@@ -163,14 +214,26 @@ impl Server {
     /// The allocation lifetime for a requested one (RFC 8656 section 7.2), capped at the
     /// credential's expiry. Zero when the credential has no time left.
     fn lifetime(&self, now: Instant, requested: Option<u32>, cred: &Credential) -> u32 {
-        let wanted = requested.unwrap_or(self.cfg.default_lifetime).clamp(self.cfg.default_lifetime.min(self.cfg.max_lifetime), self.cfg.max_lifetime);
+        let wanted = requested.unwrap_or(self.cfg.default_lifetime).clamp(
+            self.cfg.default_lifetime.min(self.cfg.max_lifetime),
+            self.cfg.max_lifetime,
+        );
         match cred.expires_at {
-            Some(e) => wanted.min(e.saturating_sub(self.clock.unix(now)).min(u64::from(u32::MAX)) as u32),
+            Some(e) => wanted.min(
+                e.saturating_sub(self.clock.unix(now))
+                    .min(u64::from(u32::MAX)) as u32,
+            ),
             None => wanted,
         }
     }
 
-    fn success(&mut self, client: Client, msg: &Message<'_>, key: &Credential, add: impl FnOnce(&mut MessageWriteVec)) {
+    fn success(
+        &mut self,
+        client: Client,
+        msg: &Message<'_>,
+        key: &Credential,
+        add: impl FnOnce(&mut MessageWriteVec),
+    ) {
         let mut w = Message::builder_success(msg, MessageWriteVec::with_capacity(128));
         add(&mut w);
         let bytes = wire::finish(w, Some(&key.key), wire::has_fingerprint(msg));
@@ -179,13 +242,24 @@ impl Server {
 
     fn signed_error(&mut self, client: Client, msg: &Message<'_>, cred: &Credential, code: u16) {
         debug!(target: "request", client = %client.addr, method = %msg.method(), code, "error response");
-        self.reply(client, msg, ErrorReply { key: Some(&cred.key), ..ErrorReply::code(code) });
+        self.reply(
+            client,
+            msg,
+            ErrorReply {
+                key: Some(&cred.key),
+                ..ErrorReply::code(code)
+            },
+        );
     }
 
     fn allocate(&mut self, now: Instant, client: Client, msg: &Message<'_>, cred: Credential) {
         let txid = msg.transaction_id();
         if let Some(id) = self.table.find(&client) {
-            let resend = self.table.get(id).filter(|a| a.allocate_txid == txid).map(|a| a.allocate_response.clone());
+            let resend = self
+                .table
+                .get(id)
+                .filter(|a| a.allocate_txid == txid)
+                .map(|a| a.allocate_response.clone());
             match resend {
                 Some(Some(bytes)) => self.queue(client, bytes),
                 Some(None) => {} // still binding its relay socket; the answer is coming
@@ -229,10 +303,18 @@ impl Server {
             allocate_response: None,
             requested_lifetime: lifetime,
             fingerprint: wire::has_fingerprint(msg),
+            routes: Vec::new(),
         };
         let id = self.table.insert(alloc);
-        self.timers.push(std::cmp::Reverse((now + Duration::from_secs(u64::from(lifetime)), key_of(id))));
-        self.events.push_back(Event::BindRelay { alloc: id, ip: self.cfg.relay_ip, even });
+        self.timers.push(std::cmp::Reverse((
+            now + Duration::from_secs(u64::from(lifetime)),
+            key_of(id),
+        )));
+        self.events.push_back(Event::BindRelay {
+            alloc: id,
+            ip: self.cfg.relay_ip,
+            even,
+        });
     }
 
     /// The driver bound (or failed to bind) the relay socket of `alloc`: answer the Allocate.
@@ -249,7 +331,9 @@ impl Server {
         let Ok(relay) = result else {
             let reply = raw_error(ALLOCATE, txid, 508, &a.credential, a.fingerprint);
             self.queue(client, reply);
-            self.table.remove(alloc).map(|a| self.cfg.quotas.release(&a.credential.user));
+            self.table
+                .remove(alloc)
+                .map(|a| self.cfg.quotas.release(&a.credential.user));
             return;
         };
         a.relay = Some(relay);
@@ -288,7 +372,8 @@ impl Server {
         };
         let same = self.table.get(id).is_some_and(|a| {
             a.credential.username == cred.username
-                || (a.credential.mechanism == Mechanism::Token && cred.mechanism == Mechanism::Token)
+                || (a.credential.mechanism == Mechanism::Token
+                    && cred.mechanism == Mechanism::Token)
         });
         if !same {
             self.signed_error(client, msg, cred, 441);
@@ -298,7 +383,9 @@ impl Server {
     }
 
     fn refresh(&mut self, now: Instant, client: Client, msg: &Message<'_>, cred: Credential) {
-        let Some(id) = self.owned(client, msg, &cred) else { return };
+        let Some(id) = self.owned(client, msg, &cred) else {
+            return;
+        };
         let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
         if requested == Some(0) {
             self.success(client, msg, &cred, |w| {
@@ -311,7 +398,9 @@ impl Server {
         if lifetime == 0 {
             return self.fail(now, client, msg, "credential has no time left");
         }
-        let Some(a) = self.table.get_mut(id) else { return };
+        let Some(a) = self.table.get_mut(id) else {
+            return;
+        };
         a.expires = now + Duration::from_secs(u64::from(lifetime));
         a.credential = cred.clone();
         a.prune(now);
@@ -324,7 +413,11 @@ impl Server {
             lifetime,
             "allocation refreshed"
         );
-        self.timers.push(std::cmp::Reverse((now + Duration::from_secs(u64::from(lifetime)), key_of(id))));
+        self.timers.push(std::cmp::Reverse((
+            now + Duration::from_secs(u64::from(lifetime)),
+            key_of(id),
+        )));
+        self.sync_routes(id, now);
         self.success(client, msg, &cred, |w| {
             let _ = w.add_attribute(&Lifetime::new(lifetime));
         });
@@ -341,8 +434,16 @@ impl Server {
         Ok(())
     }
 
-    fn create_permission(&mut self, now: Instant, client: Client, msg: &Message<'_>, cred: Credential) {
-        let Some(id) = self.owned(client, msg, &cred) else { return };
+    fn create_permission(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        cred: Credential,
+    ) {
+        let Some(id) = self.owned(client, msg, &cred) else {
+            return;
+        };
         let mut peers: Vec<IpAddr> = Vec::new();
         for n in 0.. {
             match msg.nth_attribute::<XorPeerAddress>(n) {
@@ -364,7 +465,9 @@ impl Server {
         }
         let lifetime = self.cfg.permission_lifetime;
         let max = self.cfg.max_permissions;
-        let Some(a) = self.table.get_mut(id) else { return };
+        let Some(a) = self.table.get_mut(id) else {
+            return;
+        };
         a.prune(now);
         let new = peers.iter().filter(|ip| !a.permits(**ip, now)).count();
         if a.permissions.len() + new > max {
@@ -373,11 +476,14 @@ impl Server {
         for ip in peers {
             a.permit(ip, now + lifetime, now);
         }
+        self.sync_routes(id, now);
         self.success(client, msg, &cred, |_| {});
     }
 
     fn channel_bind(&mut self, now: Instant, client: Client, msg: &Message<'_>, cred: Credential) {
-        let Some(id) = self.owned(client, msg, &cred) else { return };
+        let Some(id) = self.owned(client, msg, &cred) else {
+            return;
+        };
         let (Ok(number), Some(peer)) = (msg.attribute::<ChannelNumber>(), peer_address(msg)) else {
             return self.signed_error(client, msg, &cred, 400);
         };
@@ -390,29 +496,52 @@ impl Server {
         if let Err(code) = self.check_peer(peer) {
             return self.signed_error(client, msg, &cred, code);
         }
-        let (ch_life, perm_life, max) = (self.cfg.channel_lifetime, self.cfg.permission_lifetime, self.cfg.max_permissions);
-        let Some(a) = self.table.get_mut(id) else { return };
+        let (ch_life, perm_life, max) = (
+            self.cfg.channel_lifetime,
+            self.cfg.permission_lifetime,
+            self.cfg.max_permissions,
+        );
+        let Some(a) = self.table.get_mut(id) else {
+            return;
+        };
         a.prune(now);
         let by_number = a.channel(number, now).map(|c| c.peer);
         let by_peer = a.channel_for(peer, now).map(|c| c.number);
         match (by_number, by_peer) {
             (Some(p), _) if p != peer => return self.signed_error(client, msg, &cred, 400),
             (_, Some(n)) if n != number => return self.signed_error(client, msg, &cred, 400),
-            (None, None) if a.channels.len() >= max => return self.signed_error(client, msg, &cred, 508),
+            (None, None) if a.channels.len() >= max => {
+                return self.signed_error(client, msg, &cred, 508);
+            }
             _ => {}
         }
         match a.channels.iter_mut().find(|c| c.number == number) {
             Some(c) => c.expires = now + ch_life,
-            None => a.channels.push(Channel { number, peer, expires: now + ch_life }),
+            None => a.channels.push(Channel {
+                number,
+                peer,
+                expires: now + ch_life,
+            }),
         }
         a.permit(peer.ip(), now + perm_life, now);
+        self.sync_routes(id, now);
         self.success(client, msg, &cred, |_| {});
     }
 }
 
 /// An error response built from a method and transaction (the request is gone by then).
-fn raw_error(method: stun_types::message::Method, txid: TransactionId, code: u16, cred: &Credential, fingerprint: bool) -> Vec<u8> {
-    let mut w = Message::builder(MessageType::from_class_method(MessageClass::Error, method), txid, MessageWriteVec::with_capacity(64));
+fn raw_error(
+    method: stun_types::message::Method,
+    txid: TransactionId,
+    code: u16,
+    cred: &Credential,
+    fingerprint: bool,
+) -> Vec<u8> {
+    let mut w = Message::builder(
+        MessageType::from_class_method(MessageClass::Error, method),
+        txid,
+        MessageWriteVec::with_capacity(64),
+    );
     if let Ok(e) = stun_types::attribute::ErrorCode::builder(code).build() {
         let _ = w.add_attribute(&e);
     }

@@ -1,0 +1,193 @@
+//! The kernel fast path for ChannelData (`serve --offload IFACE`): loads bpf/offload.c as a
+//! TC ingress classifier on the named interfaces and keeps its two maps equal to the core's
+//! channel routes ([`RouteChange`]). Why and what it leaves to the sockets: docs/relay.md.
+//!
+//! Only control traffic touches this (a route changes on ChannelBind, CreatePermission,
+//! Refresh and allocation end), so the shards share one `Offload` behind a mutex.
+
+pub mod maps;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use crate::proto::{AllocId, ChannelRoute, RouteChange};
+use maps::Counters;
+
+/// Why the fast path could not start.
+#[derive(Debug)]
+pub struct OffloadError(pub String);
+
+impl std::fmt::Display for OffloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OffloadError {}
+
+/// What the kernel relayed for one allocation's channels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relayed {
+    /// Client to peer.
+    pub to_peer: Counters,
+    /// Peer to client.
+    pub to_client: Counters,
+}
+
+#[cfg(edgeturn_offload)]
+mod kernel;
+
+/// The loaded program and its maps.
+pub struct Offload {
+    #[cfg(edgeturn_offload)]
+    kernel: kernel::Kernel,
+    server: SocketAddrV4,
+    /// `Instant` -> CLOCK_MONOTONIC nanoseconds (what `bpf_ktime_get_ns` reads).
+    base: (Instant, u64),
+    /// Counters of routes already withdrawn, by allocation, until the allocation ends.
+    ended: HashMap<u64, Relayed>,
+    total: Relayed,
+    local: HashMap<Ipv4Addr, bool>,
+}
+
+impl Offload {
+    /// Loads the program and attaches it to `interfaces`' ingress. `server` is the listening
+    /// address: a specific IPv4 address, since rewritten replies must come from the address
+    /// the client sent to.
+    pub fn attach(interfaces: &[String], server: SocketAddr) -> Result<Offload, OffloadError> {
+        let SocketAddr::V4(server) = server else {
+            return Err(OffloadError(
+                "--offload needs an IPv4 --listen address".into(),
+            ));
+        };
+        if server.ip().is_unspecified() {
+            return Err(OffloadError("--offload needs --listen with the specific IPv4 address clients reach, not 0.0.0.0".into()));
+        }
+        if interfaces.is_empty() {
+            return Err(OffloadError(
+                "--offload needs at least one interface".into(),
+            ));
+        }
+        #[cfg(not(edgeturn_offload))]
+        return Err(OffloadError(
+            "this relay-native was built without the kernel fast path (clang was missing at build time; `cargo xtask setup` installs it)".into(),
+        ));
+        #[cfg(edgeturn_offload)]
+        Self::attach_built(interfaces, server)
+    }
+
+    #[cfg(edgeturn_offload)]
+    fn attach_built(interfaces: &[String], server: SocketAddrV4) -> Result<Offload, OffloadError> {
+        let now = Instant::now();
+        let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let mono_ns = u64::try_from(mono.tv_sec).unwrap_or(0) * 1_000_000_000
+            + u64::try_from(mono.tv_nsec).unwrap_or(0);
+        Ok(Offload {
+            #[cfg(edgeturn_offload)]
+            kernel: kernel::Kernel::attach(interfaces)?,
+            server,
+            base: (now, mono_ns),
+            ended: HashMap::new(),
+            total: Relayed::default(),
+            local: HashMap::new(),
+        })
+    }
+
+    /// Whether `ip` is an address of this host (a rewritten packet to it goes up the local
+    /// stack rather than out of the interface): the kernel lets us bind only to those.
+    fn is_local(&mut self, ip: Ipv4Addr) -> bool {
+        *self
+            .local
+            .entry(ip)
+            .or_insert_with(|| std::net::UdpSocket::bind((ip, 0)).is_ok())
+    }
+
+    fn ktime(&self, at: Instant) -> u64 {
+        let (base, ns) = self.base;
+        match at.checked_duration_since(base) {
+            Some(d) => ns.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            None => ns.saturating_sub(
+                u64::try_from(base.duration_since(at).as_nanos()).unwrap_or(u64::MAX),
+            ),
+        }
+    }
+
+    /// Makes the maps follow one change of the core's routes. Routes with an IPv6 address
+    /// are left to the sockets.
+    pub fn apply(&mut self, change: RouteChange) {
+        match change {
+            RouteChange::Set { route, until } => {
+                let Some(v4) = V4Route::of(&route) else {
+                    return;
+                };
+                let until = self.ktime(until);
+                let local = (self.is_local(*v4.peer.ip()), self.is_local(*v4.client.ip()));
+                #[cfg(edgeturn_offload)]
+                if let Err(e) = self.kernel.set(self.server, &v4, local, until) {
+                    warn!(
+                        "offload: cannot add the route of channel {:#06x} for {}: {e}",
+                        route.channel, route.client
+                    );
+                }
+                #[cfg(not(edgeturn_offload))]
+                let _ = (v4, until, local);
+                debug!(target: "offload", client = %route.client, peer = %route.peer, channel = route.channel, "route set");
+            }
+            RouteChange::Clear { route } => {
+                let Some(v4) = V4Route::of(&route) else {
+                    return;
+                };
+                #[cfg(edgeturn_offload)]
+                let got = self.kernel.clear(self.server, &v4);
+                #[cfg(not(edgeturn_offload))]
+                let got = {
+                    let _ = v4;
+                    Relayed::default()
+                };
+                let e = self.ended.entry(route.alloc.to_bits()).or_default();
+                e.to_peer += got.to_peer;
+                e.to_client += got.to_client;
+                self.total.to_peer += got.to_peer;
+                self.total.to_client += got.to_client;
+            }
+        }
+    }
+
+    /// What the kernel relayed for `alloc`, once its routes are all withdrawn (the core
+    /// withdraws them before it releases the relay socket).
+    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Relayed> {
+        self.ended.remove(&alloc.to_bits())
+    }
+
+    /// Everything relayed on withdrawn routes so far.
+    pub fn total(&self) -> Relayed {
+        self.total
+    }
+}
+
+/// A route whose addresses are all IPv4 (the only kind the program rewrites).
+pub(crate) struct V4Route {
+    pub client: SocketAddrV4,
+    pub relay: SocketAddrV4,
+    pub peer: SocketAddrV4,
+    pub channel: u16,
+}
+
+impl V4Route {
+    fn of(r: &ChannelRoute) -> Option<V4Route> {
+        match (r.client, r.relay, r.peer) {
+            (SocketAddr::V4(client), SocketAddr::V4(relay), SocketAddr::V4(peer)) => {
+                Some(V4Route {
+                    client,
+                    relay,
+                    peer,
+                    channel: r.channel,
+                })
+            }
+            _ => None,
+        }
+    }
+}
