@@ -38,9 +38,9 @@ fn mint(keys: &std::path::Path) -> (String, String, String) {
     )
 }
 
-fn run(transport: &str) {
+fn run(transport: &str, offload: bool) {
     need("chromium");
-    let dir = scratch(&format!("chromium-{transport}"));
+    let dir = scratch(&format!("chromium-{transport}-{offload}"));
     let keys = dir.join("keys.json");
     std::fs::write(&keys, KEYS).unwrap();
     let (relay, addr) = start_relay(
@@ -51,7 +51,14 @@ fn run(transport: &str) {
             "--server-name",
             "turn.test",
             "--allow-loopback-peers",
-        ],
+        ]
+        .into_iter()
+        .chain(if offload {
+            vec!["--offload", "lo"]
+        } else {
+            vec![]
+        })
+        .collect::<Vec<_>>(),
     );
     let (username, credential, token_id) = mint(&keys);
     let url = format!("turn:{addr}?transport={transport}");
@@ -79,14 +86,41 @@ fn run(transport: &str) {
         !log.contains(&credential) && !log.contains(&username[12..40]),
         "relay log leaks the credential:\n{log}"
     );
+    if offload {
+        // Stop the relay; its last line counts what the kernel relayed. Both browsers' peer
+        // is the other's relay address, so each direction's first hop is the kernel's
+        // (client -> peer) and the second the other allocation's socket.
+        let path = relay.log.clone();
+        drop(relay);
+        let log = std::fs::read_to_string(path).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("kernel fast path detached"))
+            .unwrap_or_else(|| panic!("{log}"));
+        let to_peer: u64 = line
+            .split("to_peer_packets=")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            to_peer > 0,
+            "Chromium's channel data never took the kernel path:\n{log}"
+        );
+    }
 }
 
 #[test]
 fn chromium_relays_over_udp() {
-    run("udp");
+    run("udp", false);
 }
 
 #[test]
 fn chromium_relays_over_tcp() {
-    run("tcp");
+    run("tcp", false);
+}
+
+#[test]
+fn chromium_relays_over_udp_with_the_kernel_fast_path() {
+    run("udp", true);
 }

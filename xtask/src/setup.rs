@@ -9,9 +9,15 @@ use std::time::Instant;
 
 use crate::util::{Result, cargo, cargo_bin, probe, run};
 
-/// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests.
-const APT_PACKAGES: &[(&str, &str)] =
-    &[("coturn", "/usr/bin/turnutils_uclient"), ("chromium", "/usr/bin/chromium"), ("sqlite3", "/usr/bin/sqlite3")];
+/// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests, clang
+/// and libbpf's headers for relay-native's kernel fast path (bpf/offload.c).
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("coturn", "/usr/bin/turnutils_uclient"),
+    ("chromium", "/usr/bin/chromium"),
+    ("sqlite3", "/usr/bin/sqlite3"),
+    ("clang", "/usr/bin/clang"),
+    ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
+];
 const WORKER_BUILD: &str = "0.8.7";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 

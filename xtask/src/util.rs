@@ -41,9 +41,13 @@ pub fn probe<S: AsRef<OsStr>>(program: S, args: &[&str]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `cargo` as invoked by the user (respects $CARGO).
+/// `cargo` as invoked by the user (respects $CARGO). Builds from here must carry
+/// relay-native's kernel fast path: setup installs clang for it, and a build without it fails
+/// instead of quietly leaving `--offload` out.
 pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.env("EDGETURN_REQUIRE_OFFLOAD", "1");
+    c
 }
 
 /// `$HOME/.cargo/bin/NAME` (or `$CARGO_HOME/bin/NAME`).

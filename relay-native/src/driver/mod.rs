@@ -92,7 +92,7 @@ pub fn run(
             target: "offload",
             to_peer_packets = t.to_peer.packets,
             to_client_packets = t.to_client.packets,
-            "kernel fast path detached; it relayed {} channel data packets of ended allocations",
+            "kernel fast path detached; it relayed {} channel data packets",
             t.to_peer.packets + t.to_client.packets
         );
     }

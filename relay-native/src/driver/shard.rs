@@ -123,20 +123,14 @@ impl Ctx {
     /// Sends what the core queued and performs the socket work it asked for.
     pub(super) fn flush(self: &Rc<Self>, now: Instant) {
         loop {
-            let (transmit, event) = {
-                let mut core = self.core.borrow_mut();
-                (core.poll_transmit(), core.poll_event())
-            };
-            if transmit.is_none() && event.is_none() {
-                return;
-            }
-            if let Some(t) = transmit {
-                self.send_to_client(t.to, &t.data);
-            }
+            // Socket work first: a channel route must be in the kernel before the ChannelBind
+            // success that lets the client use it leaves (a client may answer in microseconds).
+            let event = self.core.borrow_mut().poll_event();
             match event {
                 Some(Event::BindRelay { alloc, ip, even }) => {
                     let bound = self.bind_relay(alloc, ip, even);
                     self.core.borrow_mut().relay_bound(now, alloc, bound);
+                    continue;
                 }
                 Some(Event::ReleaseRelay { alloc }) => {
                     if let Some((socket, task)) = self.relays.borrow_mut().remove(&alloc.to_bits())
@@ -144,6 +138,7 @@ impl Ctx {
                         task.abort();
                         self.log_offloaded(alloc, &socket);
                     }
+                    continue;
                 }
                 Some(Event::Route(change)) => {
                     if let Some(o) = &self.offload
@@ -151,8 +146,14 @@ impl Ctx {
                     {
                         o.apply(change);
                     }
+                    continue;
                 }
                 None => {}
+            }
+            let transmit = self.core.borrow_mut().poll_transmit();
+            match transmit {
+                Some(t) => self.send_to_client(t.to, &t.data),
+                None => return,
             }
         }
     }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use relay_native::proto::auth::long_term_key;
 use relay_native::proto::wire::{ACCESS_TOKEN, hmac_sha1};
 use relay_native::proto::{
-    AllocId, AuthConfig, Client, ClientOutcome, Clock, Config, Event, HEADROOM, PeerPolicy, Server,
-    Transport,
+    AllocId, AuthConfig, Client, ClientOutcome, Clock, Config, Event, HEADROOM, PeerPolicy,
+    RouteChange, Server, Transport,
 };
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
@@ -42,6 +42,8 @@ pub struct H {
     pub t0: Instant,
     pub now: Instant,
     pub released: Vec<AllocId>,
+    /// Channel route changes, in order (with `Config::channel_routes`).
+    pub routes: Vec<RouteChange>,
     next_port: u16,
 }
 
@@ -73,6 +75,7 @@ impl H {
             t0,
             now: t0,
             released: vec![],
+            routes: vec![],
             next_port: 50_000,
         }
     }
@@ -105,6 +108,7 @@ impl H {
                         );
                     }
                     Event::ReleaseRelay { alloc } => self.released.push(alloc),
+                    Event::Route(change) => self.routes.push(change),
                 }
             }
             while let Some(t) = self.server.poll_transmit() {

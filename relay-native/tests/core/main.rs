@@ -4,6 +4,7 @@
 
 mod harness;
 mod malformed;
+mod routes;
 
 use std::time::Duration;
 

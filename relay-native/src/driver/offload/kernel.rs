@@ -95,6 +95,18 @@ impl Kernel {
         )
     }
 
+    /// What the routes still in the maps carried so far.
+    pub(super) fn live(&self) -> Relayed {
+        let mut r = Relayed::default();
+        for v in self.c2p.iter().flatten() {
+            r.to_peer += maps::counters(&v.1);
+        }
+        for v in self.p2c.iter().flatten() {
+            r.to_client += maps::counters(&v.1);
+        }
+        r
+    }
+
     /// Removes both directions; returns what they carried.
     pub(super) fn clear(&mut self, server: SocketAddrV4, r: &V4Route) -> Relayed {
         let ck = maps::c2p_key(r.client, server.port(), r.channel);

@@ -162,9 +162,16 @@ impl Offload {
         self.ended.remove(&alloc.to_bits())
     }
 
-    /// Everything relayed on withdrawn routes so far.
+    /// Everything relayed so far: on withdrawn routes and on those still in place.
     pub fn total(&self) -> Relayed {
-        self.total
+        #[cfg(edgeturn_offload)]
+        let live = self.kernel.live();
+        #[cfg(not(edgeturn_offload))]
+        let live = Relayed::default();
+        let mut t = self.total;
+        t.to_peer += live.to_peer;
+        t.to_client += live.to_client;
+        t
     }
 }
 
