@@ -99,6 +99,9 @@ impl Offload {
     /// Whether `ip` is an address of this host (a rewritten packet to it goes up the local
     /// stack rather than out of the interface): the kernel lets us bind only to those.
     fn is_local(&mut self, ip: Ipv4Addr) -> bool {
+        if self.local.len() >= 65_536 {
+            self.local.clear(); // bounded: peers come and go over a long uptime
+        }
         *self
             .local
             .entry(ip)
