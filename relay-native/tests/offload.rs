@@ -140,26 +140,7 @@ fn the_probe_gets_its_own_bytes_back_through_the_kernel() {
             "lo",
         ],
     );
-    let token = Command::new(relay_bin())
-        .args([
-            "token",
-            "mint",
-            "--keys",
-            keys,
-            "--server-name",
-            "turn.offload.test",
-            "--lifetime",
-            "600",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        token.status.success(),
-        "{}",
-        String::from_utf8_lossy(&token.stderr)
-    );
-    let token_file = dir.join("token.json");
-    std::fs::write(&token_file, &token.stdout).unwrap();
+    let token_file = mint_token(&dir, "token.json", keys, "turn.offload.test", 600, 0);
     let out = Command::new(relay_bin())
         .args([
             "probe",

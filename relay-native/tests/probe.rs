@@ -9,7 +9,6 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 
@@ -26,36 +25,6 @@ fn keys(dir: &Path, name: &str, key: &str) -> String {
     )
     .unwrap();
     p.to_str().unwrap().to_string()
-}
-
-/// `token mint` into a file; `age` seconds in the past.
-fn mint(dir: &Path, name: &str, keys: &str, server_name: &str, lifetime: u32, age: u64) -> PathBuf {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let out = Command::new(relay_bin())
-        .args([
-            "token",
-            "mint",
-            "--keys",
-            keys,
-            "--server-name",
-            server_name,
-            "--lifetime",
-            &lifetime.to_string(),
-        ])
-        .args(["--issued-at", &(now - age).to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "token mint: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p = dir.join(name);
-    std::fs::write(&p, &out.stdout).unwrap();
-    p
 }
 
 fn probe(server: SocketAddr, args: &[&str]) -> Output {
@@ -138,7 +107,7 @@ fn coturn(dir: &Path) -> (Proc, SocketAddr) {
 fn succeeds_against_relay_native_and_refreshes() {
     let dir = scratch("probe-ok");
     let (relay, addr) = relay_native(&dir, &[]);
-    let tok = mint(
+    let tok = mint_token(
         &dir,
         "tok.json",
         &keys(&dir, "k.json", KEY),
@@ -177,7 +146,7 @@ fn succeeds_against_relay_native_and_refreshes() {
 fn succeeds_against_coturn_holding_the_same_key() {
     let dir = scratch("probe-coturn");
     let (_coturn, addr) = coturn(&dir);
-    let tok = mint(
+    let tok = mint_token(
         &dir,
         "tok.json",
         &keys(&dir, "k.json", KEY),
@@ -209,7 +178,7 @@ fn relays_through_an_external_echo_peer() {
     let dir = scratch("probe-peer");
     let (_relay, addr) = relay_native(&dir, &[]);
     let (_peer, port) = start_peer(&dir);
-    let tok = mint(
+    let tok = mint_token(
         &dir,
         "tok.json",
         &keys(&dir, "k.json", KEY),
@@ -235,7 +204,7 @@ fn each_failure_has_its_exit_code() {
     let arg = |p: &PathBuf| p.to_str().unwrap().to_string();
 
     // Expired an hour ago: relay-native and coturn both refuse it, and the probe says why.
-    let expired = arg(&mint(
+    let expired = arg(&mint_token(
         &dir,
         "expired.json",
         &good_keys,
@@ -255,7 +224,7 @@ fn each_failure_has_its_exit_code() {
     );
 
     // Sealed with another key under the same kid, or for another server name.
-    let foreign = arg(&mint(
+    let foreign = arg(&mint_token(
         &dir,
         "foreign.json",
         &other_keys,
@@ -273,7 +242,7 @@ fn each_failure_has_its_exit_code() {
         7,
         "token rejected by the relay",
     );
-    let elsewhere = arg(&mint(
+    let elsewhere = arg(&mint_token(
         &dir,
         "elsewhere.json",
         &good_keys,
@@ -289,7 +258,14 @@ fn each_failure_has_its_exit_code() {
 
     // A relay that takes no tokens says so in its 401.
     let (_plain, plain_addr) = start_relay(&dir, &["--user", "alice:secret"]);
-    let good = arg(&mint(&dir, "good.json", &good_keys, SERVER_NAME, 600, 0));
+    let good = arg(&mint_token(
+        &dir,
+        "good.json",
+        &good_keys,
+        SERVER_NAME,
+        600,
+        0,
+    ));
     fails(
         &probe(plain_addr, &["--token-json", &good]),
         9,

@@ -56,8 +56,13 @@ pub fn run(
     let offload = if driver.offload.is_empty() {
         None
     } else {
-        let o = offload::Offload::attach(&driver.offload, driver.listen)
-            .map_err(std::io::Error::other)?;
+        // Configuration only turns the fast path on for a specific IPv4 listen address.
+        let SocketAddr::V4(server) = driver.listen else {
+            return Err(std::io::Error::other(
+                "--offload needs an IPv4 --listen address",
+            ));
+        };
+        let o = offload::Offload::attach(&driver.offload, server).map_err(std::io::Error::other)?;
         tracing::info!(
             interfaces = driver.offload.join(","),
             "kernel fast path for ChannelData attached"

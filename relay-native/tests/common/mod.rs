@@ -205,3 +205,40 @@ pub fn uclient(relay: SocketAddr, peer_port: u16, extra: &[&str]) -> Uclient {
         output,
     }
 }
+
+/// `token mint` into a file; `age` seconds in the past.
+pub fn mint_token(
+    dir: &Path,
+    name: &str,
+    keys: &str,
+    server_name: &str,
+    lifetime: u32,
+    age: u64,
+) -> PathBuf {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = Command::new(relay_bin())
+        .args([
+            "token",
+            "mint",
+            "--keys",
+            keys,
+            "--server-name",
+            server_name,
+            "--lifetime",
+            &lifetime.to_string(),
+        ])
+        .args(["--issued-at", &(now - age).to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "token mint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = dir.join(name);
+    std::fs::write(&p, &out.stdout).unwrap();
+    p
+}

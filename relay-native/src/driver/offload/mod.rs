@@ -37,61 +37,46 @@ pub struct Relayed {
     pub to_client: Counters,
 }
 
-#[cfg(edgeturn_offload)]
+impl std::ops::AddAssign for Relayed {
+    fn add_assign(&mut self, o: Relayed) {
+        self.to_peer += o.to_peer;
+        self.to_client += o.to_client;
+    }
+}
+
+// The aya side; a binary built without clang gets a stand-in that cannot be made, so
+// `Offload::attach` says so and nothing else needs to know.
+#[cfg_attr(not(edgeturn_offload), path = "unbuilt.rs")]
 mod kernel;
 
 /// The loaded program and its maps.
 pub struct Offload {
-    #[cfg(edgeturn_offload)]
     kernel: kernel::Kernel,
     server: SocketAddrV4,
     /// `Instant` -> CLOCK_MONOTONIC nanoseconds (what `bpf_ktime_get_ns` reads).
     base: (Instant, u64),
     /// Counters of routes already withdrawn, by allocation, until the allocation ends.
     ended: HashMap<u64, Relayed>,
-    total: Relayed,
+    /// Counters of every route withdrawn so far.
+    withdrawn: Relayed,
     local: HashMap<Ipv4Addr, bool>,
 }
 
 impl Offload {
     /// Loads the program and attaches it to `interfaces`' ingress. `server` is the listening
-    /// address: a specific IPv4 address, since rewritten replies must come from the address
-    /// the client sent to.
-    pub fn attach(interfaces: &[String], server: SocketAddr) -> Result<Offload, OffloadError> {
-        let SocketAddr::V4(server) = server else {
-            return Err(OffloadError(
-                "--offload needs an IPv4 --listen address".into(),
-            ));
-        };
-        if server.ip().is_unspecified() {
-            return Err(OffloadError("--offload needs --listen with the specific IPv4 address clients reach, not 0.0.0.0".into()));
-        }
-        if interfaces.is_empty() {
-            return Err(OffloadError(
-                "--offload needs at least one interface".into(),
-            ));
-        }
-        #[cfg(not(edgeturn_offload))]
-        return Err(OffloadError(
-            "this relay-native was built without the kernel fast path (clang was missing at build time; `cargo xtask setup` installs it)".into(),
-        ));
-        #[cfg(edgeturn_offload)]
-        Self::attach_built(interfaces, server)
-    }
-
-    #[cfg(edgeturn_offload)]
-    fn attach_built(interfaces: &[String], server: SocketAddrV4) -> Result<Offload, OffloadError> {
-        let now = Instant::now();
+    /// address, which configuration has checked is a specific IPv4 address: rewritten
+    /// replies must come from the address the client sent to.
+    pub fn attach(interfaces: &[String], server: SocketAddrV4) -> Result<Offload, OffloadError> {
+        let kernel = kernel::Kernel::attach(interfaces)?;
         let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let mono_ns = u64::try_from(mono.tv_sec).unwrap_or(0) * 1_000_000_000
             + u64::try_from(mono.tv_nsec).unwrap_or(0);
         Ok(Offload {
-            #[cfg(edgeturn_offload)]
-            kernel: kernel::Kernel::attach(interfaces)?,
+            kernel,
             server,
-            base: (now, mono_ns),
+            base: (Instant::now(), mono_ns),
             ended: HashMap::new(),
-            total: Relayed::default(),
+            withdrawn: Relayed::default(),
             local: HashMap::new(),
         })
     }
@@ -128,33 +113,21 @@ impl Offload {
                 };
                 let until = self.ktime(until);
                 let local = (self.is_local(*v4.peer.ip()), self.is_local(*v4.client.ip()));
-                #[cfg(edgeturn_offload)]
                 if let Err(e) = self.kernel.set(self.server, &v4, local, until) {
                     warn!(
                         "offload: cannot add the route of channel {:#06x} for {}: {e}",
                         route.channel, route.client
                     );
                 }
-                #[cfg(not(edgeturn_offload))]
-                let _ = (v4, until, local);
                 debug!(target: "offload", client = %route.client, peer = %route.peer, channel = route.channel, "route set");
             }
             RouteChange::Clear { route } => {
                 let Some(v4) = V4Route::of(&route) else {
                     return;
                 };
-                #[cfg(edgeturn_offload)]
                 let got = self.kernel.clear(self.server, &v4);
-                #[cfg(not(edgeturn_offload))]
-                let got = {
-                    let _ = v4;
-                    Relayed::default()
-                };
-                let e = self.ended.entry(route.alloc.to_bits()).or_default();
-                e.to_peer += got.to_peer;
-                e.to_client += got.to_client;
-                self.total.to_peer += got.to_peer;
-                self.total.to_client += got.to_client;
+                *self.ended.entry(route.alloc.to_bits()).or_default() += got;
+                self.withdrawn += got;
             }
         }
     }
@@ -167,18 +140,14 @@ impl Offload {
 
     /// Everything relayed so far: on withdrawn routes and on those still in place.
     pub fn total(&self) -> Relayed {
-        #[cfg(edgeturn_offload)]
-        let live = self.kernel.live();
-        #[cfg(not(edgeturn_offload))]
-        let live = Relayed::default();
-        let mut t = self.total;
-        t.to_peer += live.to_peer;
-        t.to_client += live.to_client;
+        let mut t = self.withdrawn;
+        t += self.kernel.live();
         t
     }
 }
 
 /// A route whose addresses are all IPv4 (the only kind the program rewrites).
+#[cfg_attr(not(edgeturn_offload), allow(dead_code))]
 pub(crate) struct V4Route {
     pub client: SocketAddrV4,
     pub relay: SocketAddrV4,

@@ -1,0 +1,35 @@
+//! Stands in for the aya side in a relay-native built without clang: a `Kernel` cannot be
+//! made, so `--offload` fails at start with the reason and no route is ever applied.
+
+use std::net::SocketAddrV4;
+
+use super::{OffloadError, Relayed, V4Route};
+
+/// No value of this type exists.
+pub(super) enum Kernel {}
+
+impl Kernel {
+    pub(super) fn attach(_interfaces: &[String]) -> Result<Kernel, OffloadError> {
+        Err(OffloadError(
+            "this relay-native was built without the kernel fast path (clang was missing at build time; `cargo xtask setup` installs it)".into(),
+        ))
+    }
+
+    pub(super) fn set(
+        &mut self,
+        _: SocketAddrV4,
+        _: &V4Route,
+        _: (bool, bool),
+        _: u64,
+    ) -> Result<(), OffloadError> {
+        match *self {}
+    }
+
+    pub(super) fn clear(&mut self, _: SocketAddrV4, _: &V4Route) -> Relayed {
+        match *self {}
+    }
+
+    pub(super) fn live(&self) -> Relayed {
+        match *self {}
+    }
+}
