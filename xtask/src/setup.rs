@@ -10,13 +10,16 @@ use std::time::Instant;
 use crate::util::{Result, cargo, cargo_bin, probe, run};
 
 /// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests, clang
-/// and libbpf's headers for relay-native's kernel fast path (bpf/offload.c).
+/// and libbpf's headers for relay-native's kernel fast path (bpf/offload.c), iproute2 and
+/// ethtool for its test through a network namespace.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("coturn", "/usr/bin/turnutils_uclient"),
     ("chromium", "/usr/bin/chromium"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("clang", "/usr/bin/clang"),
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
+    ("iproute2", "/usr/sbin/ip"),
+    ("ethtool", "/usr/sbin/ethtool"),
 ];
 const WORKER_BUILD: &str = "0.8.7";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";

@@ -160,12 +160,37 @@ pub struct Uclient {
 
 /// Runs turnutils_uclient against `relay` with the echo peer on `peer_port`.
 pub fn uclient(relay: SocketAddr, peer_port: u16, extra: &[&str]) -> Uclient {
-    let bin = need("turnutils_uclient");
+    uclient_in(
+        None,
+        relay,
+        SocketAddr::from(([127, 0, 0, 1], peer_port)),
+        extra,
+    )
+}
+
+/// Runs turnutils_uclient, inside network namespace `netns` if given, against `relay` with
+/// the echo peer at `peer`.
+pub fn uclient_in(
+    netns: Option<&str>,
+    relay: SocketAddr,
+    peer: SocketAddr,
+    extra: &[&str],
+) -> Uclient {
+    let uclient = need("turnutils_uclient");
     let port = relay.port().to_string();
-    let peer = peer_port.to_string();
-    let mut args: Vec<&str> = vec!["-e", "127.0.0.1", "-r", &peer, "-p", &port, "-c"];
+    let (peer_ip, peer_port) = (peer.ip().to_string(), peer.port().to_string());
+    let relay_ip = relay.ip().to_string();
+    let mut args: Vec<&str> = vec!["-e", &peer_ip, "-r", &peer_port, "-p", &port, "-c"];
     args.extend_from_slice(extra);
-    args.push("127.0.0.1");
+    args.push(&relay_ip);
+    let (bin, args) = match netns {
+        Some(ns) => {
+            let mut a = vec!["netns", "exec", ns, uclient.to_str().unwrap()];
+            a.extend_from_slice(&args);
+            (need("ip"), a)
+        }
+        None => (uclient, args),
+    };
     let mut child = Command::new(bin)
         .args(&args)
         .stdout(Stdio::piped())
