@@ -215,8 +215,6 @@ struct Outside {
 }
 
 impl Outside {
-    const RELAY: &str = "10.201.{}.1";
-
     fn new(n: u8, checksum_offload: bool) -> Outside {
         let id = std::process::id() % 100_000;
         let o = Outside {
@@ -293,7 +291,7 @@ impl Drop for Outside {
 fn to_another_host(n: u8, checksum_offload: bool) {
     let outside = Outside::new(n, checksum_offload);
     let dir = scratch(&format!("offload-outside-{n}"));
-    let relay_ip = Outside::RELAY.replace("{}", &n.to_string());
+    let relay_ip = format!("10.201.{n}.1");
     let far = format!("10.201.{n}.2");
     let port = free_port();
     let listen = format!("{relay_ip}:{port}");
