@@ -43,6 +43,18 @@ fn wait_for_counters(relay: &Proc, lines: usize) -> String {
     }
 }
 
+/// Every message uclient sent and got back went through the kernel; the relay's log.
+fn all_through_the_kernel(relay: &Proc, u: &Uclient) -> String {
+    let log = wait_for_counters(relay, CLIENTS as usize);
+    assert_eq!(kernel_relayed(&log, "to_peer_packets"), u.sent, "{log}");
+    assert_eq!(
+        kernel_relayed(&log, "to_client_packets"),
+        u.received,
+        "{log}"
+    );
+    log
+}
+
 fn offload_relay(name: &str) -> (std::path::PathBuf, Proc, std::net::SocketAddr, Proc, u16) {
     let dir = scratch(name);
     let (relay, addr) = start_relay(
@@ -90,15 +102,9 @@ fn uclient_all_echoed(name: &str, flags: &[&str]) -> (Proc, Uclient) {
 #[test]
 fn channel_data_is_relayed_in_the_kernel_both_ways() {
     let (relay, u) = uclient_all_echoed("offload-channels", &[]);
-    let log = wait_for_counters(&relay, CLIENTS as usize);
     // Every message went client -> peer and back through the kernel: the route is in place
     // before the ChannelBind success leaves, and uclient sends ChannelData only after it.
-    assert_eq!(kernel_relayed(&log, "to_peer_packets"), u.sent, "{log}");
-    assert_eq!(
-        kernel_relayed(&log, "to_client_packets"),
-        u.received,
-        "{log}"
-    );
+    let log = all_through_the_kernel(&relay, &u);
     assert_eq!(kernel_relayed(&log, "to_peer_bytes"), u.sent * 180, "{log}");
 }
 
@@ -356,14 +362,8 @@ fn to_another_host(n: u8, checksum_offload: bool) {
         u.output,
         relay.log_text()
     );
-    let log = wait_for_counters(&relay, CLIENTS as usize);
     // Out of the interface and back in: every message took the kernel path both ways.
-    assert_eq!(kernel_relayed(&log, "to_peer_packets"), u.sent, "{log}");
-    assert_eq!(
-        kernel_relayed(&log, "to_client_packets"),
-        u.received,
-        "{log}"
-    );
+    all_through_the_kernel(&relay, &u);
 }
 
 #[test]
