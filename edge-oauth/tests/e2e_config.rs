@@ -11,11 +11,24 @@ use common::*;
 fn missing_and_bad_configuration_answer_500_json() {
     for (name, vars, needle) in [
         ("nokeys", vec![("TURN_KEYS", "")], "TURN_KEYS is not set"),
-        ("badkey", vec![("TOKEN_SIGNING_KEY", "c2hvcnQtc2VjcmV0LXZhbHVl")], "TOKEN_SIGNING_KEY must be base64 of at least 32 bytes"),
+        (
+            "badkey",
+            vec![("TOKEN_SIGNING_KEY", "c2hvcnQtc2VjcmV0LXZhbHVl")],
+            "TOKEN_SIGNING_KEY must be base64 of at least 32 bytes",
+        ),
     ] {
         let w = Worker::start_with(name, &vars, false);
-        for (method, path) in [("GET", "/health"), ("POST", "/oauth2/token"), ("GET", "/.well-known/oauth-authorization-server")] {
-            let r = request(method, &w.url(path), &[("Content-Type", "application/x-www-form-urlencoded")], (method == "POST").then_some(b"grant_type=client_credentials".as_slice()));
+        for (method, path) in [
+            ("GET", "/health"),
+            ("POST", "/oauth2/token"),
+            ("GET", "/.well-known/oauth-authorization-server"),
+        ] {
+            let r = request(
+                method,
+                &w.url(path),
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                (method == "POST").then_some(b"grant_type=client_credentials".as_slice()),
+            );
             assert_eq!(r.status, 500, "{name} {path}: {}", r.body);
             assert_eq!(r.error(), "server_error", "{name} {path}");
             let d = r.json()["error_description"].as_str().unwrap().to_string();
@@ -24,9 +37,16 @@ fn missing_and_bad_configuration_answer_500_json() {
         }
         let page = get(&w.url("/oauth2/authorize?client_id=x"), &[]);
         assert_eq!(page.status, 500);
-        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+        assert!(
+            page.header("content-type")
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert!(page.body.contains(needle));
         let log = w.log();
-        assert!(!log.contains("panicked") && !log.contains("RuntimeError") && !log.contains("    at "), "{name}: {log}");
+        assert!(
+            !log.contains("panicked") && !log.contains("RuntimeError") && !log.contains("    at "),
+            "{name}: {log}"
+        );
     }
 }

@@ -45,7 +45,11 @@ struct Case {
 }
 
 fn case(name: &'static str, expect: Expect, run: impl Fn(&Ctx) -> Resp + 'static) -> Case {
-    Case { name, run: Box::new(run), expect }
+    Case {
+        name,
+        run: Box::new(run),
+        expect,
+    }
 }
 
 fn token(c: &Ctx, headers: &[(&str, &str)], pairs: &[(&str, &str)]) -> Resp {
@@ -83,7 +87,10 @@ fn authorize_url(c: &Ctx, overrides: &[(&str, &str)]) -> String {
         ("client_id", c.public.as_str()),
         ("redirect_uri", REDIRECT),
         ("state", "st"),
-        ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
         ("code_challenge_method", "S256"),
     ];
     for (k, v) in overrides {
@@ -96,13 +103,25 @@ fn authorize_url(c: &Ctx, overrides: &[(&str, &str)]) -> String {
 }
 
 fn refresh_for(c: &Ctx, client: &(String, String)) -> String {
-    let r = token(c, &[("Authorization", &auth(client))], &[("grant_type", "password"), ("username", &c.user), ("password", PASSWORD)]);
+    let r = token(
+        c,
+        &[("Authorization", &auth(client))],
+        &[
+            ("grant_type", "password"),
+            ("username", &c.user),
+            ("password", PASSWORD),
+        ],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["refresh_token"].as_str().unwrap().to_string()
 }
 
 fn access_for(c: &Ctx, scope: &str) -> String {
-    let r = token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "client_credentials"), ("scope", scope)]);
+    let r = token(
+        c,
+        &[("Authorization", &auth(&c.conf))],
+        &[("grant_type", "client_credentials"), ("scope", scope)],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["access_token"].as_str().unwrap().to_string()
 }
@@ -114,12 +133,30 @@ fn setup() -> Ctx {
         let mut body = body;
         body["client_id"] = json!(id);
         let v = w.create_client(body);
-        (id, v["client_secret"].as_str().unwrap_or_default().to_string())
+        (
+            id,
+            v["client_secret"].as_str().unwrap_or_default().to_string(),
+        )
     };
-    let all = json!(["authorization_code", "refresh_token", "client_credentials", "password"]);
-    let conf = mk("conf", json!({ "redirect_uris": [REDIRECT], "grant_types": all, "scopes": ["openid", "turn", "api"] }));
-    let conf2 = mk("conf2", json!({ "redirect_uris": [REDIRECT], "grant_types": all, "scopes": ["openid", "turn", "api"] }));
-    let public = mk("pub", json!({ "public": true, "redirect_uris": [REDIRECT], "scopes": ["openid", "turn"] })).0;
+    let all = json!([
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "password"
+    ]);
+    let conf = mk(
+        "conf",
+        json!({ "redirect_uris": [REDIRECT], "grant_types": all, "scopes": ["openid", "turn", "api"] }),
+    );
+    let conf2 = mk(
+        "conf2",
+        json!({ "redirect_uris": [REDIRECT], "grant_types": all, "scopes": ["openid", "turn", "api"] }),
+    );
+    let public = mk(
+        "pub",
+        json!({ "public": true, "redirect_uris": [REDIRECT], "scopes": ["openid", "turn"] }),
+    )
+    .0;
     let short = mk(
         "short",
         json!({ "redirect_uris": [REDIRECT], "grant_types": all, "scopes": ["openid", "turn"], "access_token_ttl": 1, "refresh_token_ttl": 1 }),
@@ -141,10 +178,23 @@ fn setup() -> Ctx {
     // Things that must expire: a code (CODE_TTL=5 in the fixture), and the short client's
     // access, refresh and TURN tokens (1 s, plus shared-token's 5 s clock-skew grace for TURN).
     c.expired_code = fresh_code(&c.w, &c.public, &c.user);
-    let r = token(&c, &[("Authorization", &auth(&c.short))], &[("grant_type", "password"), ("username", &c.user), ("password", PASSWORD), ("scope", "openid")]);
+    let r = token(
+        &c,
+        &[("Authorization", &auth(&c.short))],
+        &[
+            ("grant_type", "password"),
+            ("username", &c.user),
+            ("password", PASSWORD),
+            ("scope", "openid"),
+        ],
+    );
     c.short_access = r.json()["access_token"].as_str().unwrap().to_string();
     c.short_refresh = r.json()["refresh_token"].as_str().unwrap().to_string();
-    let r = token(&c, &[("Authorization", &auth(&c.short))], &[("grant_type", "client_credentials"), ("scope", "turn")]);
+    let r = token(
+        &c,
+        &[("Authorization", &auth(&c.short))],
+        &[("grant_type", "client_credentials"), ("scope", "turn")],
+    );
     c.short_turn = r.json()["access_token"].as_str().unwrap().to_string();
     std::thread::sleep(Duration::from_secs(7));
     c
@@ -155,232 +205,697 @@ fn cases() -> Vec<Case> {
     vec![
         // ---- client authentication at the token endpoint
         case("wrong secret (basic)", Json(401, "invalid_client"), |c| {
-            token(c, &[("Authorization", &basic(&c.conf.0, "wrong-secret"))], &[("grant_type", "client_credentials")])
+            token(
+                c,
+                &[("Authorization", &basic(&c.conf.0, "wrong-secret"))],
+                &[("grant_type", "client_credentials")],
+            )
         }),
         case("wrong secret (post)", Json(401, "invalid_client"), |c| {
-            token(c, &[], &[("grant_type", "client_credentials"), ("client_id", &c.conf.0), ("client_secret", "wrong-secret")])
+            token(
+                c,
+                &[],
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &c.conf.0),
+                    ("client_secret", "wrong-secret"),
+                ],
+            )
         }),
         case("unknown client", Json(401, "invalid_client"), |c| {
-            token(c, &[("Authorization", &basic("no-such-client", "x"))], &[("grant_type", "client_credentials")])
+            token(
+                c,
+                &[("Authorization", &basic("no-such-client", "x"))],
+                &[("grant_type", "client_credentials")],
+            )
         }),
-        case("no client authentication", Json(401, "invalid_client"), |c| token(c, &[], &[("grant_type", "client_credentials")])),
-        case("public client sends a secret", Json(401, "invalid_client"), |c| {
-            token(c, &[("Authorization", &basic(&c.public, "invented"))], &[("grant_type", "refresh_token"), ("refresh_token", "rt1.x")])
-        }),
-        case("confidential client without its secret", Json(401, "invalid_client"), |c| {
-            token(c, &[], &[("grant_type", "client_credentials"), ("client_id", &c.conf.0)])
-        }),
-        case("two client authentication methods", Json(400, "invalid_request"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "client_credentials"), ("client_secret", &c.conf.1)])
-        }),
+        case(
+            "no client authentication",
+            Json(401, "invalid_client"),
+            |c| token(c, &[], &[("grant_type", "client_credentials")]),
+        ),
+        case(
+            "public client sends a secret",
+            Json(401, "invalid_client"),
+            |c| {
+                token(
+                    c,
+                    &[("Authorization", &basic(&c.public, "invented"))],
+                    &[("grant_type", "refresh_token"), ("refresh_token", "rt1.x")],
+                )
+            },
+        ),
+        case(
+            "confidential client without its secret",
+            Json(401, "invalid_client"),
+            |c| {
+                token(
+                    c,
+                    &[],
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", &c.conf.0),
+                    ],
+                )
+            },
+        ),
+        case(
+            "two client authentication methods",
+            Json(400, "invalid_request"),
+            |c| {
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_secret", &c.conf.1),
+                    ],
+                )
+            },
+        ),
         case("malformed Basic header", Json(401, "invalid_client"), |c| {
-            token(c, &[("Authorization", "Basic %%%not-base64")], &[("grant_type", "client_credentials")])
+            token(
+                c,
+                &[("Authorization", "Basic %%%not-base64")],
+                &[("grant_type", "client_credentials")],
+            )
         }),
         // ---- the request itself
-        case("missing grant_type", Json(400, "invalid_request"), |c| token(c, &[("Authorization", &auth(&c.conf))], &[])),
-        case("unsupported grant_type", Json(400, "unsupported_grant_type"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "implicit")])
+        case("missing grant_type", Json(400, "invalid_request"), |c| {
+            token(c, &[("Authorization", &auth(&c.conf))], &[])
         }),
-        case("grant not allowed for the client", Json(400, "unauthorized_client"), |c| {
-            token(c, &[], &[("grant_type", "client_credentials"), ("client_id", &c.public)])
-        }),
-        case("scope beyond the client's", Json(400, "invalid_scope"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "client_credentials"), ("scope", "api admin")])
-        }),
+        case(
+            "unsupported grant_type",
+            Json(400, "unsupported_grant_type"),
+            |c| {
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[("grant_type", "implicit")],
+                )
+            },
+        ),
+        case(
+            "grant not allowed for the client",
+            Json(400, "unauthorized_client"),
+            |c| {
+                token(
+                    c,
+                    &[],
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", &c.public),
+                    ],
+                )
+            },
+        ),
+        case(
+            "scope beyond the client's",
+            Json(400, "invalid_scope"),
+            |c| {
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[("grant_type", "client_credentials"), ("scope", "api admin")],
+                )
+            },
+        ),
         case("malformed scope", Json(400, "invalid_scope"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "client_credentials"), ("scope", "a\"b")])
+            token(
+                c,
+                &[("Authorization", &auth(&c.conf))],
+                &[("grant_type", "client_credentials"), ("scope", "a\"b")],
+            )
         }),
-        case("aud names another TURN server", Json(400, "invalid_target"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "client_credentials"), ("scope", "turn"), ("aud", "evil.example")])
-        }),
+        case(
+            "aud names another TURN server",
+            Json(400, "invalid_target"),
+            |c| {
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("scope", "turn"),
+                        ("aud", "evil.example"),
+                    ],
+                )
+            },
+        ),
         case("repeated parameter", Json(400, "invalid_request"), |c| {
             let body = "grant_type=client_credentials&scope=api&scope=turn";
-            request("POST", &c.w.url("/oauth2/token"), &[("Authorization", &auth(&c.conf)), ("Content-Type", "application/x-www-form-urlencoded")], Some(body.as_bytes()))
+            request(
+                "POST",
+                &c.w.url("/oauth2/token"),
+                &[
+                    ("Authorization", &auth(&c.conf)),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                Some(body.as_bytes()),
+            )
         }),
         case("wrong content type", Json(400, "invalid_request"), |c| {
-            request("POST", &c.w.url("/oauth2/token"), &[("Authorization", &auth(&c.conf)), ("Content-Type", "application/json")], Some(br#"{"grant_type":"client_credentials"}"#))
+            request(
+                "POST",
+                &c.w.url("/oauth2/token"),
+                &[
+                    ("Authorization", &auth(&c.conf)),
+                    ("Content-Type", "application/json"),
+                ],
+                Some(br#"{"grant_type":"client_credentials"}"#),
+            )
         }),
         case("no content type", Json(400, "invalid_request"), |c| {
-            request("POST", &c.w.url("/oauth2/token"), &[("Authorization", &auth(&c.conf))], Some(b"grant_type=client_credentials"))
+            request(
+                "POST",
+                &c.w.url("/oauth2/token"),
+                &[("Authorization", &auth(&c.conf))],
+                Some(b"grant_type=client_credentials"),
+            )
         }),
         case("body not UTF-8", Json(400, "invalid_request"), |c| {
-            request("POST", &c.w.url("/oauth2/token"), &[("Authorization", &auth(&c.conf)), ("Content-Type", "application/x-www-form-urlencoded")], Some(b"grant_type=\xff\xfe"))
+            request(
+                "POST",
+                &c.w.url("/oauth2/token"),
+                &[
+                    ("Authorization", &auth(&c.conf)),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                Some(b"grant_type=\xff\xfe"),
+            )
         }),
-        case("malformed JSON at /token", Json(400, "invalid_request"), |c| {
-            request("POST", &c.w.url("/token"), &[("Content-Type", "application/json")], Some(b"{\"grant_type\": \"password\", "))
-        }),
+        case(
+            "malformed JSON at /token",
+            Json(400, "invalid_request"),
+            |c| {
+                request(
+                    "POST",
+                    &c.w.url("/token"),
+                    &[("Content-Type", "application/json")],
+                    Some(b"{\"grant_type\": \"password\", "),
+                )
+            },
+        ),
         case("JSON array at /token", Json(400, "invalid_request"), |c| {
-            request("POST", &c.w.url("/token"), &[("Content-Type", "application/json")], Some(b"[1,2]"))
+            request(
+                "POST",
+                &c.w.url("/token"),
+                &[("Content-Type", "application/json")],
+                Some(b"[1,2]"),
+            )
         }),
-        case("oversized body (Content-Length)", Json(413, "invalid_request"), |c| {
-            let big = format!("grant_type=client_credentials&pad={}", "a".repeat(20_000));
-            request("POST", &c.w.url("/oauth2/token"), &[("Authorization", &auth(&c.conf)), ("Content-Type", "application/x-www-form-urlencoded")], Some(big.as_bytes()))
-        }),
-        case("oversized body (chunked, no length)", Json(413, "invalid_request"), |c| {
-            let big = format!("grant_type=client_credentials&pad={}", "a".repeat(40_000)).into_bytes();
-            let r = agent()
-                .post(&c.w.url("/oauth2/token"))
-                .set("Authorization", &auth(&c.conf))
-                .set("Content-Type", "application/x-www-form-urlencoded")
-                .send(std::io::Cursor::new(big));
-            match r {
-                Ok(r) | Err(ureq::Error::Status(_, r)) => {
-                    let status = r.status();
-                    Resp { status, headers: vec![], body: r.into_string().unwrap_or_default() }
+        case(
+            "oversized body (Content-Length)",
+            Json(413, "invalid_request"),
+            |c| {
+                let big = format!("grant_type=client_credentials&pad={}", "a".repeat(20_000));
+                request(
+                    "POST",
+                    &c.w.url("/oauth2/token"),
+                    &[
+                        ("Authorization", &auth(&c.conf)),
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                    ],
+                    Some(big.as_bytes()),
+                )
+            },
+        ),
+        case(
+            "oversized body (chunked, no length)",
+            Json(413, "invalid_request"),
+            |c| {
+                let big = format!("grant_type=client_credentials&pad={}", "a".repeat(40_000))
+                    .into_bytes();
+                let r = agent()
+                    .post(&c.w.url("/oauth2/token"))
+                    .set("Authorization", &auth(&c.conf))
+                    .set("Content-Type", "application/x-www-form-urlencoded")
+                    .send(std::io::Cursor::new(big));
+                match r {
+                    Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                        let status = r.status();
+                        Resp {
+                            status,
+                            headers: vec![],
+                            body: r.into_string().unwrap_or_default(),
+                        }
+                    }
+                    Err(e) => panic!("{e}"),
                 }
-                Err(e) => panic!("{e}"),
-            }
+            },
+        ),
+        case(
+            "GET on the token endpoint",
+            Json(405, "method_not_allowed"),
+            |c| get(&c.w.url("/oauth2/token"), &[]),
+        ),
+        case("unknown endpoint", Json(404, "not_found"), |c| {
+            get(&c.w.url("/oauth2/nothing"), &[])
         }),
-        case("GET on the token endpoint", Json(405, "method_not_allowed"), |c| get(&c.w.url("/oauth2/token"), &[])),
-        case("unknown endpoint", Json(404, "not_found"), |c| get(&c.w.url("/oauth2/nothing"), &[])),
         // ---- authorization codes and PKCE
         case("PKCE verifier mismatch", Json(400, "invalid_grant"), |c| {
             let (code, _) = fresh_code(&c.w, &c.public, &c.user);
-            token(c, &[], &[("grant_type", "authorization_code"), ("client_id", &c.public), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &"w".repeat(50))])
+            token(
+                c,
+                &[],
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &c.public),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", &"w".repeat(50)),
+                ],
+            )
         }),
         case("missing code_verifier", Json(400, "invalid_request"), |c| {
             let (code, _) = fresh_code(&c.w, &c.public, &c.user);
-            token(c, &[], &[("grant_type", "authorization_code"), ("client_id", &c.public), ("code", &code), ("redirect_uri", REDIRECT)])
+            token(
+                c,
+                &[],
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &c.public),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                ],
+            )
         }),
-        case("redirect_uri mismatch at the token endpoint", Json(400, "invalid_grant"), |c| {
-            let (code, v) = fresh_code(&c.w, &c.public, &c.user);
-            token(c, &[], &[("grant_type", "authorization_code"), ("client_id", &c.public), ("code", &code), ("redirect_uri", "http://127.0.0.1:9/other"), ("code_verifier", &v)])
-        }),
-        case("code issued to another client", Json(400, "invalid_grant"), |c| {
-            let (code, v) = fresh_code(&c.w, &c.public, &c.user);
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &v)])
-        }),
+        case(
+            "redirect_uri mismatch at the token endpoint",
+            Json(400, "invalid_grant"),
+            |c| {
+                let (code, v) = fresh_code(&c.w, &c.public, &c.user);
+                token(
+                    c,
+                    &[],
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("client_id", &c.public),
+                        ("code", &code),
+                        ("redirect_uri", "http://127.0.0.1:9/other"),
+                        ("code_verifier", &v),
+                    ],
+                )
+            },
+        ),
+        case(
+            "code issued to another client",
+            Json(400, "invalid_grant"),
+            |c| {
+                let (code, v) = fresh_code(&c.w, &c.public, &c.user);
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", REDIRECT),
+                        ("code_verifier", &v),
+                    ],
+                )
+            },
+        ),
         case("unknown code", Json(400, "invalid_grant"), |c| {
-            token(c, &[], &[("grant_type", "authorization_code"), ("client_id", &c.public), ("code", "ac1.nope"), ("redirect_uri", REDIRECT), ("code_verifier", &"v".repeat(50))])
+            token(
+                c,
+                &[],
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &c.public),
+                    ("code", "ac1.nope"),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", &"v".repeat(50)),
+                ],
+            )
         }),
         case("replayed code", Json(400, "invalid_grant"), |c| {
             let (code, v) = fresh_code(&c.w, &c.public, &c.user);
-            let p = [("grant_type", "authorization_code"), ("client_id", c.public.as_str()), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &v)];
+            let p = [
+                ("grant_type", "authorization_code"),
+                ("client_id", c.public.as_str()),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &v),
+            ];
             assert_eq!(token(c, &[], &p).status, 200);
             token(c, &[], &p)
         }),
         case("expired code", Json(400, "invalid_grant"), |c| {
             let (code, v) = &c.expired_code;
-            token(c, &[], &[("grant_type", "authorization_code"), ("client_id", &c.public), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", v)])
+            token(
+                c,
+                &[],
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &c.public),
+                    ("code", code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", v),
+                ],
+            )
         }),
         // ---- refresh tokens
         case("reused refresh token", Json(400, "invalid_grant"), |c| {
             let rt = refresh_for(c, &c.conf);
-            let p = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
-            assert_eq!(token(c, &[("Authorization", &auth(&c.conf))], &p).status, 200);
+            let p = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ];
+            assert_eq!(
+                token(c, &[("Authorization", &auth(&c.conf))], &p).status,
+                200
+            );
             token(c, &[("Authorization", &auth(&c.conf))], &p)
         }),
-        case("refresh token of another client", Json(400, "invalid_grant"), |c| {
-            let rt = refresh_for(c, &c.conf);
-            token(c, &[("Authorization", &auth(&c.conf2))], &[("grant_type", "refresh_token"), ("refresh_token", &rt)])
-        }),
+        case(
+            "refresh token of another client",
+            Json(400, "invalid_grant"),
+            |c| {
+                let rt = refresh_for(c, &c.conf);
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf2))],
+                    &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                )
+            },
+        ),
         case("expired refresh token", Json(400, "invalid_grant"), |c| {
-            token(c, &[("Authorization", &auth(&c.short))], &[("grant_type", "refresh_token"), ("refresh_token", &c.short_refresh)])
+            token(
+                c,
+                &[("Authorization", &auth(&c.short))],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &c.short_refresh),
+                ],
+            )
         }),
         case("revoked refresh token", Json(400, "invalid_grant"), |c| {
             let rt = refresh_for(c, &c.conf);
-            assert_eq!(post_form(&c.w.url("/oauth2/revoke"), &[("Authorization", &auth(&c.conf))], &[("token", &rt)]).status, 200);
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+            assert_eq!(
+                post_form(
+                    &c.w.url("/oauth2/revoke"),
+                    &[("Authorization", &auth(&c.conf))],
+                    &[("token", &rt)]
+                )
+                .status,
+                200
+            );
+            token(
+                c,
+                &[("Authorization", &auth(&c.conf))],
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            )
         }),
-        case("refresh asking for a wider scope", Json(400, "invalid_scope"), |c| {
-            let r = token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "password"), ("username", &c.user), ("password", PASSWORD), ("scope", "openid")]);
-            let rt = r.json()["refresh_token"].as_str().unwrap().to_string();
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid api")])
-        }),
+        case(
+            "refresh asking for a wider scope",
+            Json(400, "invalid_scope"),
+            |c| {
+                let r = token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[
+                        ("grant_type", "password"),
+                        ("username", &c.user),
+                        ("password", PASSWORD),
+                        ("scope", "openid"),
+                    ],
+                );
+                let rt = r.json()["refresh_token"].as_str().unwrap().to_string();
+                token(
+                    c,
+                    &[("Authorization", &auth(&c.conf))],
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt),
+                        ("scope", "openid api"),
+                    ],
+                )
+            },
+        ),
         case("missing refresh_token", Json(400, "invalid_request"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "refresh_token")])
+            token(
+                c,
+                &[("Authorization", &auth(&c.conf))],
+                &[("grant_type", "refresh_token")],
+            )
         }),
         // ---- password grant
         case("wrong password", Json(400, "invalid_grant"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "password"), ("username", &c.user), ("password", "not the password")])
+            token(
+                c,
+                &[("Authorization", &auth(&c.conf))],
+                &[
+                    ("grant_type", "password"),
+                    ("username", &c.user),
+                    ("password", "not the password"),
+                ],
+            )
         }),
         case("unknown user", Json(400, "invalid_grant"), |c| {
-            token(c, &[("Authorization", &auth(&c.conf))], &[("grant_type", "password"), ("username", "nobody-here"), ("password", PASSWORD)])
+            token(
+                c,
+                &[("Authorization", &auth(&c.conf))],
+                &[
+                    ("grant_type", "password"),
+                    ("username", "nobody-here"),
+                    ("password", PASSWORD),
+                ],
+            )
         }),
         // ---- the authorization endpoint
-        case("PKCE plain refused", Redirect("invalid_request"), |c| get(&authorize_url(c, &[("code_challenge_method", "plain")]), &[])),
-        case("PKCE method missing (means plain)", Redirect("invalid_request"), |c| get(&authorize_url(c, &[("code_challenge_method", "")]), &[])),
-        case("no code_challenge", Redirect("invalid_request"), |c| get(&authorize_url(c, &[("code_challenge", "")]), &[])),
-        case("response_type token", Redirect("unsupported_response_type"), |c| get(&authorize_url(c, &[("response_type", "token")]), &[])),
-        case("scope beyond the client's at authorize", Redirect("invalid_scope"), |c| get(&authorize_url(c, &[("scope", "admin")]), &[])),
-        case("unregistered redirect_uri", Page(400), |c| get(&authorize_url(c, &[("redirect_uri", "http://127.0.0.1:9/evil")]), &[])),
-        case("unknown client at authorize", Page(400), |c| get(&authorize_url(c, &[("client_id", "nobody")]), &[])),
+        case("PKCE plain refused", Redirect("invalid_request"), |c| {
+            get(
+                &authorize_url(c, &[("code_challenge_method", "plain")]),
+                &[],
+            )
+        }),
+        case(
+            "PKCE method missing (means plain)",
+            Redirect("invalid_request"),
+            |c| get(&authorize_url(c, &[("code_challenge_method", "")]), &[]),
+        ),
+        case("no code_challenge", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("code_challenge", "")]), &[])
+        }),
+        case(
+            "response_type token",
+            Redirect("unsupported_response_type"),
+            |c| get(&authorize_url(c, &[("response_type", "token")]), &[]),
+        ),
+        case(
+            "scope beyond the client's at authorize",
+            Redirect("invalid_scope"),
+            |c| get(&authorize_url(c, &[("scope", "admin")]), &[]),
+        ),
+        case("unregistered redirect_uri", Page(400), |c| {
+            get(
+                &authorize_url(c, &[("redirect_uri", "http://127.0.0.1:9/evil")]),
+                &[],
+            )
+        }),
+        case("unknown client at authorize", Page(400), |c| {
+            get(&authorize_url(c, &[("client_id", "nobody")]), &[])
+        }),
         case("sign-in post without the CSRF cookie", Page(403), |c| {
             let page = get(&authorize_url(c, &[]), &[]);
-            post_form(&c.w.url("/oauth2/authorize"), &[], &[
-                ("action", "login"),
-                ("form_state", &hidden(&page.body, "form_state").unwrap()),
-                ("csrf", &hidden(&page.body, "csrf").unwrap()),
-                ("username", &c.user),
-                ("password", PASSWORD),
-            ])
+            post_form(
+                &c.w.url("/oauth2/authorize"),
+                &[],
+                &[
+                    ("action", "login"),
+                    ("form_state", &hidden(&page.body, "form_state").unwrap()),
+                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
+                    ("username", &c.user),
+                    ("password", PASSWORD),
+                ],
+            )
         }),
         case("sign-in post with a tampered form state", Page(400), |c| {
             let page = get(&authorize_url(c, &[]), &[]);
             let ck = cookie(&page).unwrap();
-            let state = hidden(&page.body, "form_state").unwrap().replacen('e', "f", 1);
-            post_form(&c.w.url("/oauth2/authorize"), &[("Cookie", &ck)], &[
-                ("action", "login"),
-                ("form_state", &state),
-                ("csrf", &hidden(&page.body, "csrf").unwrap()),
-                ("username", &c.user),
-                ("password", PASSWORD),
-            ])
+            let state = hidden(&page.body, "form_state")
+                .unwrap()
+                .replacen('e', "f", 1);
+            post_form(
+                &c.w.url("/oauth2/authorize"),
+                &[("Cookie", &ck)],
+                &[
+                    ("action", "login"),
+                    ("form_state", &state),
+                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
+                    ("username", &c.user),
+                    ("password", PASSWORD),
+                ],
+            )
         }),
         // ---- protected resources
-        case("userinfo without a token", Json(401, "invalid_token"), |c| get(&c.w.url("/oauth2/userinfo"), &[])),
-        case("userinfo with a malformed token", Json(401, "invalid_token"), |c| {
-            get(&c.w.url("/oauth2/userinfo"), &[("Authorization", "Bearer eyJhbGciOi.not.valid")])
-        }),
+        case(
+            "userinfo without a token",
+            Json(401, "invalid_token"),
+            |c| get(&c.w.url("/oauth2/userinfo"), &[]),
+        ),
+        case(
+            "userinfo with a malformed token",
+            Json(401, "invalid_token"),
+            |c| {
+                get(
+                    &c.w.url("/oauth2/userinfo"),
+                    &[("Authorization", "Bearer eyJhbGciOi.not.valid")],
+                )
+            },
+        ),
         case("expired access token", Json(401, "invalid_token"), |c| {
-            get(&c.w.url("/oauth2/userinfo"), &[("Authorization", &format!("Bearer {}", c.short_access))])
+            get(
+                &c.w.url("/oauth2/userinfo"),
+                &[("Authorization", &format!("Bearer {}", c.short_access))],
+            )
         }),
         case("revoked access token", Json(401, "invalid_token"), |c| {
             let at = access_for(c, "turn api");
-            assert_eq!(post_form(&c.w.url("/oauth2/revoke"), &[("Authorization", &auth(&c.conf))], &[("token", &at)]).status, 200);
-            get(&c.w.url("/turn/credentials"), &[("Authorization", &format!("Bearer {at}"))])
+            assert_eq!(
+                post_form(
+                    &c.w.url("/oauth2/revoke"),
+                    &[("Authorization", &auth(&c.conf))],
+                    &[("token", &at)]
+                )
+                .status,
+                200
+            );
+            get(
+                &c.w.url("/turn/credentials"),
+                &[("Authorization", &format!("Bearer {at}"))],
+            )
         }),
-        case("turn credentials without scope turn", Json(403, "insufficient_scope"), |c| {
-            let at = access_for(c, "api");
-            get(&c.w.url("/turn/credentials"), &[("Authorization", &format!("Bearer {at}"))])
-        }),
-        case("userinfo without scope openid", Json(403, "insufficient_scope"), |c| {
-            let at = access_for(c, "api");
-            get(&c.w.url("/oauth2/userinfo"), &[("Authorization", &format!("Bearer {at}"))])
-        }),
+        case(
+            "turn credentials without scope turn",
+            Json(403, "insufficient_scope"),
+            |c| {
+                let at = access_for(c, "api");
+                get(
+                    &c.w.url("/turn/credentials"),
+                    &[("Authorization", &format!("Bearer {at}"))],
+                )
+            },
+        ),
+        case(
+            "userinfo without scope openid",
+            Json(403, "insufficient_scope"),
+            |c| {
+                let at = access_for(c, "api");
+                get(
+                    &c.w.url("/oauth2/userinfo"),
+                    &[("Authorization", &format!("Bearer {at}"))],
+                )
+            },
+        ),
         // ---- introspection and revocation
-        case("introspection by a public client", Json(401, "invalid_client"), |c| {
-            post_form(&c.w.url("/oauth2/introspect"), &[], &[("client_id", &c.public), ("token", "x")])
-        }),
-        case("introspection without a token", Json(400, "invalid_request"), |c| {
-            post_form(&c.w.url("/oauth2/introspect"), &[("Authorization", &auth(&c.conf))], &[])
-        }),
+        case(
+            "introspection by a public client",
+            Json(401, "invalid_client"),
+            |c| {
+                post_form(
+                    &c.w.url("/oauth2/introspect"),
+                    &[],
+                    &[("client_id", &c.public), ("token", "x")],
+                )
+            },
+        ),
+        case(
+            "introspection without a token",
+            Json(400, "invalid_request"),
+            |c| {
+                post_form(
+                    &c.w.url("/oauth2/introspect"),
+                    &[("Authorization", &auth(&c.conf))],
+                    &[],
+                )
+            },
+        ),
         case("introspection of an expired TURN token", Inactive, |c| {
-            post_form(&c.w.url("/oauth2/introspect"), &[("Authorization", &auth(&c.short))], &[("token", &c.short_turn)])
+            post_form(
+                &c.w.url("/oauth2/introspect"),
+                &[("Authorization", &auth(&c.short))],
+                &[("token", &c.short_turn)],
+            )
         }),
-        case("introspection with a wrong secret", Json(401, "invalid_client"), |c| {
-            post_form(&c.w.url("/oauth2/introspect"), &[("Authorization", &basic(&c.conf.0, "nope"))], &[("token", "x")])
-        }),
-        case("revoking an authorization code", Json(400, "unsupported_token_type"), |c| {
-            post_form(&c.w.url("/oauth2/revoke"), &[("Authorization", &auth(&c.conf))], &[("token", "ac1.something")])
-        }),
-        case("revoking another client's token", Json(400, "unauthorized_client"), |c| {
-            let at = access_for(c, "api");
-            post_form(&c.w.url("/oauth2/revoke"), &[("Authorization", &auth(&c.conf2))], &[("token", &at)])
-        }),
+        case(
+            "introspection with a wrong secret",
+            Json(401, "invalid_client"),
+            |c| {
+                post_form(
+                    &c.w.url("/oauth2/introspect"),
+                    &[("Authorization", &basic(&c.conf.0, "nope"))],
+                    &[("token", "x")],
+                )
+            },
+        ),
+        case(
+            "revoking an authorization code",
+            Json(400, "unsupported_token_type"),
+            |c| {
+                post_form(
+                    &c.w.url("/oauth2/revoke"),
+                    &[("Authorization", &auth(&c.conf))],
+                    &[("token", "ac1.something")],
+                )
+            },
+        ),
+        case(
+            "revoking another client's token",
+            Json(400, "unauthorized_client"),
+            |c| {
+                let at = access_for(c, "api");
+                post_form(
+                    &c.w.url("/oauth2/revoke"),
+                    &[("Authorization", &auth(&c.conf2))],
+                    &[("token", &at)],
+                )
+            },
+        ),
         // ---- admin API
-        case("admin API with a wrong secret", Json(401, "invalid_token"), |c| {
-            get(&c.w.url("/admin/clients"), &[("Authorization", "Bearer not-the-admin-secret")])
-        }),
-        case("admin API without a secret", Json(401, "invalid_token"), |c| get(&c.w.url("/admin/users"), &[])),
-        case("admin: client with a non-loopback http redirect", Json(400, "invalid_request"), |c| {
-            post_json(&c.w.url("/admin/clients"), &[("Authorization", &c.w.admin_auth())], &json!({ "redirect_uris": ["http://evil.example/cb"] }))
-        }),
-        case("admin: duplicate client id", Json(409, "invalid_request"), |c| {
-            post_json(&c.w.url("/admin/clients"), &[("Authorization", &c.w.admin_auth())], &json!({ "client_id": c.conf.0, "grant_types": ["client_credentials"] }))
-        }),
+        case(
+            "admin API with a wrong secret",
+            Json(401, "invalid_token"),
+            |c| {
+                get(
+                    &c.w.url("/admin/clients"),
+                    &[("Authorization", "Bearer not-the-admin-secret")],
+                )
+            },
+        ),
+        case(
+            "admin API without a secret",
+            Json(401, "invalid_token"),
+            |c| get(&c.w.url("/admin/users"), &[]),
+        ),
+        case(
+            "admin: client with a non-loopback http redirect",
+            Json(400, "invalid_request"),
+            |c| {
+                post_json(
+                    &c.w.url("/admin/clients"),
+                    &[("Authorization", &c.w.admin_auth())],
+                    &json!({ "redirect_uris": ["http://evil.example/cb"] }),
+                )
+            },
+        ),
+        case(
+            "admin: duplicate client id",
+            Json(409, "invalid_request"),
+            |c| {
+                post_json(
+                    &c.w.url("/admin/clients"),
+                    &[("Authorization", &c.w.admin_auth())],
+                    &json!({ "client_id": c.conf.0, "grant_types": ["client_credentials"] }),
+                )
+            },
+        ),
         case("admin: unknown field", Json(400, "invalid_request"), |c| {
-            post_json(&c.w.url("/admin/users"), &[("Authorization", &c.w.admin_auth())], &json!({ "username": "x", "password": "longenough", "role": "root" }))
+            post_json(
+                &c.w.url("/admin/users"),
+                &[("Authorization", &c.w.admin_auth())],
+                &json!({ "username": "x", "password": "longenough", "role": "root" }),
+            )
         }),
     ]
 }
@@ -397,30 +912,58 @@ fn bad_requests_get_the_right_status_and_error() {
             Expect::Json(status, code) => {
                 let mut ok = r.status == status && r.error() == code;
                 if code == "invalid_client" {
-                    ok &= r.header("www-authenticate").is_some_and(|h| h.starts_with("Basic"));
+                    ok &= r
+                        .header("www-authenticate")
+                        .is_some_and(|h| h.starts_with("Basic"));
                 }
                 if code == "invalid_token" || code == "insufficient_scope" {
-                    ok &= r.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer"));
+                    ok &= r
+                        .header("www-authenticate")
+                        .is_some_and(|h| h.starts_with("Bearer"));
                 }
-                ok && (r.headers.is_empty() || r.header("content-type").is_some_and(|t| t.starts_with("application/json")))
+                ok && (r.headers.is_empty()
+                    || r.header("content-type")
+                        .is_some_and(|t| t.starts_with("application/json")))
             }
             Expect::Redirect(code) => {
                 r.status == 303
-                    && r.header("location").is_some_and(|l| l.starts_with(REDIRECT) && query_param(l, "error").as_deref() == Some(code) && query_param(l, "state").as_deref() == Some("st"))
+                    && r.header("location").is_some_and(|l| {
+                        l.starts_with(REDIRECT)
+                            && query_param(l, "error").as_deref() == Some(code)
+                            && query_param(l, "state").as_deref() == Some("st")
+                    })
             }
             Expect::Page(status) => {
-                r.status == status && r.header("location").is_none() && r.header("content-type").is_some_and(|t| t.starts_with("text/html"))
+                r.status == status
+                    && r.header("location").is_none()
+                    && r.header("content-type")
+                        .is_some_and(|t| t.starts_with("text/html"))
             }
             Expect::Inactive => r.status == 200 && r.json() == json!({ "active": false }),
         };
-        eprintln!("{} {:<50} -> {} {}", if ok { "ok  " } else { "FAIL" }, c.name, r.status, r.error());
+        eprintln!(
+            "{} {:<50} -> {} {}",
+            if ok { "ok  " } else { "FAIL" },
+            c.name,
+            r.status,
+            r.error()
+        );
         if !ok {
-            failures.push(format!("{}: got {} {:?} {}", c.name, r.status, r.header("location"), r.body.chars().take(300).collect::<String>()));
+            failures.push(format!(
+                "{}: got {} {:?} {}",
+                c.name,
+                r.status,
+                r.header("location"),
+                r.body.chars().take(300).collect::<String>()
+            ));
         }
     }
     eprintln!("{} cases, {} failed", cases.len(), failures.len());
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
     // The worker never panicked (a panic would abort the wasm instance and log it).
     let log = ctx.w.log();
-    assert!(!log.contains("panicked") && !log.contains("RuntimeError"), "worker log shows a panic:\n{log}");
+    assert!(
+        !log.contains("panicked") && !log.contains("RuntimeError"),
+        "worker log shows a panic:\n{log}"
+    );
 }

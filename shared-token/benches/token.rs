@@ -16,12 +16,26 @@ fn bench(c: &mut Criterion) {
     let now = 1_800_000_000;
     let v = Validation::default();
     for kid in ["a256", "a128"] {
-        let req = MintRequest { kid: Some(kid), server_name: "turn.example.com", lifetime: 3600,
-                                profile: MacKeyProfile::Sha1Coturn, now };
+        let req = MintRequest {
+            kid: Some(kid),
+            server_name: "turn.example.com",
+            lifetime: 3600,
+            profile: MacKeyProfile::Sha1Coturn,
+            now,
+        };
         let m = ring.mint_with(&req, &[9; 32], &[3; 12]).expect("mint");
         assert_eq!(m.token.len(), 64);
         c.bench_function(&format!("open+validate 64-byte token ({kid})"), |b| {
-            b.iter(|| ring.open(black_box(kid), black_box(&m.token), black_box(b"turn.example.com"), now + 1, &v).is_ok())
+            b.iter(|| {
+                ring.open(
+                    black_box(kid),
+                    black_box(&m.token),
+                    black_box(b"turn.example.com"),
+                    now + 1,
+                    &v,
+                )
+                .is_ok()
+            })
         });
         c.bench_function(&format!("seal 64-byte token ({kid})"), |b| {
             b.iter(|| ring.mint_with(black_box(&req), &[9; 32], &[3; 12]).is_ok())

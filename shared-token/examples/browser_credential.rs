@@ -10,9 +10,17 @@ use base64::engine::general_purpose::STANDARD;
 use shared_token::{BrowserCredential, Keyring, MacKeyProfile, MintRequest, Validation, browser};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ring = Keyring::from_json(r#"[{"kid":"2026-11","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#)?;
+    let ring = Keyring::from_json(
+        r#"[{"kid":"2026-11","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#,
+    )?;
     let now = 1_795_000_000;
-    let req = MintRequest { kid: None, server_name: "turn.example.com", lifetime: 3600, profile: MacKeyProfile::Sha1Coturn, now };
+    let req = MintRequest {
+        kid: None,
+        server_name: "turn.example.com",
+        lifetime: 3600,
+        profile: MacKeyProfile::Sha1Coturn,
+        now,
+    };
     let random: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
     let nonce: [u8; 12] = core::array::from_fn(|i| 0xA0 + i as u8);
     let m = ring.mint_with(&req, &random, &nonce)?;
@@ -21,13 +29,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("token (b64)    {}", STANDARD.encode(&m.token));
     println!("token id       {}", m.id);
     let c = BrowserCredential::new(&m.kid, &m.token, &m.mac_key)?;
-    println!("username       {}  ({} bytes)", c.username, c.username.len());
+    println!(
+        "username       {}  ({} bytes)",
+        c.username,
+        c.username.len()
+    );
     println!("credential     {}", c.credential);
 
     // The relay's side: only the username, its keyring and its server name.
     let parsed = browser::parse_username(&c.username)?;
-    let valid = ring.open(parsed.kid, &parsed.token, b"turn.example.com", now + 60, &Validation::default())?;
+    let valid = ring.open(
+        parsed.kid,
+        &parsed.token,
+        b"turn.example.com",
+        now + 60,
+        &Validation::default(),
+    )?;
     assert_eq!(browser::credential_for(&valid.claims.mac_key), c.credential);
-    println!("relay derives  {} (token id {})", browser::credential_for(&valid.claims.mac_key), valid.id);
+    println!(
+        "relay derives  {} (token id {})",
+        browser::credential_for(&valid.claims.mac_key),
+        valid.id
+    );
     Ok(())
 }

@@ -44,7 +44,10 @@ pub struct BrowserCredential {
 
 impl fmt::Debug for BrowserCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BrowserCredential").field("username", &self.username).field("credential", &"[redacted]").finish()
+        f.debug_struct("BrowserCredential")
+            .field("username", &self.username)
+            .field("credential", &"[redacted]")
+            .finish()
     }
 }
 
@@ -63,10 +66,17 @@ impl fmt::Display for BrowserCredentialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BrowserCredentialError::UsernameTooLong(n) => {
-                write!(f, "browser username would be {n} bytes; STUN allows at most {MAX_USERNAME_LEN}")
+                write!(
+                    f,
+                    "browser username would be {n} bytes; STUN allows at most {MAX_USERNAME_LEN}"
+                )
             }
-            BrowserCredentialError::NotABrowserUsername => f.write_str("username is not an et1 browser credential"),
-            BrowserCredentialError::BadTokenEncoding => f.write_str("browser username token is not base64url"),
+            BrowserCredentialError::NotABrowserUsername => {
+                f.write_str("username is not an et1 browser credential")
+            }
+            BrowserCredentialError::BadTokenEncoding => {
+                f.write_str("browser username token is not base64url")
+            }
         }
     }
 }
@@ -76,8 +86,13 @@ impl std::error::Error for BrowserCredentialError {}
 
 impl BrowserCredential {
     /// Builds the pair for a sealed token and its mac_key.
-    pub fn new(kid: &str, token: &[u8], mac_key: &MacKey) -> Result<BrowserCredential, BrowserCredentialError> {
-        let mut username = String::with_capacity(PREFIX.len() + kid.len() + 1 + token.len().div_ceil(3) * 4);
+    pub fn new(
+        kid: &str,
+        token: &[u8],
+        mac_key: &MacKey,
+    ) -> Result<BrowserCredential, BrowserCredentialError> {
+        let mut username =
+            String::with_capacity(PREFIX.len() + kid.len() + 1 + token.len().div_ceil(3) * 4);
         username.push_str(PREFIX);
         username.push_str(kid);
         username.push('.');
@@ -85,7 +100,10 @@ impl BrowserCredential {
         if username.len() > MAX_USERNAME_LEN {
             return Err(BrowserCredentialError::UsernameTooLong(username.len()));
         }
-        Ok(BrowserCredential { username, credential: credential_for(mac_key) })
+        Ok(BrowserCredential {
+            username,
+            credential: credential_for(mac_key),
+        })
     }
 }
 
@@ -116,12 +134,18 @@ pub fn is_browser_username(username: &str) -> bool {
 /// Splits `et1.<kid>.<base64url token>`. The token part is everything after the last dot
 /// (base64url has no dots), so kids may contain dots.
 pub fn parse_username(username: &str) -> Result<BrowserUsername<'_>, BrowserCredentialError> {
-    let rest = username.strip_prefix(PREFIX).ok_or(BrowserCredentialError::NotABrowserUsername)?;
-    let (kid, token) = rest.rsplit_once('.').ok_or(BrowserCredentialError::NotABrowserUsername)?;
+    let rest = username
+        .strip_prefix(PREFIX)
+        .ok_or(BrowserCredentialError::NotABrowserUsername)?;
+    let (kid, token) = rest
+        .rsplit_once('.')
+        .ok_or(BrowserCredentialError::NotABrowserUsername)?;
     if kid.is_empty() || token.is_empty() || username.len() > MAX_USERNAME_LEN {
         return Err(BrowserCredentialError::NotABrowserUsername);
     }
-    let token = URL_SAFE_NO_PAD.decode(token).map_err(|_| BrowserCredentialError::BadTokenEncoding)?;
+    let token = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| BrowserCredentialError::BadTokenEncoding)?;
     Ok(BrowserUsername { kid, token })
 }
 
@@ -146,7 +170,8 @@ mod tests {
     #[test]
     fn largest_token_and_kid_fit_stun_username() {
         let kid = "k".repeat(128);
-        let c = BrowserCredential::new(&kid, &[0u8; MAX_TOKEN_LEN], &MacKey::new([1u8; 20])).unwrap();
+        let c =
+            BrowserCredential::new(&kid, &[0u8; MAX_TOKEN_LEN], &MacKey::new([1u8; 20])).unwrap();
         assert!(c.username.len() <= MAX_USERNAME_LEN);
         let too_long = "k".repeat(200);
         assert!(matches!(
@@ -157,10 +182,24 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes() {
-        for u in ["alice", "et1.", "et1.kid", "et1..AAAA", "et1.kid.", "1700000000:alice"] {
-            assert_eq!(parse_username(u), Err(BrowserCredentialError::NotABrowserUsername), "{u}");
+        for u in [
+            "alice",
+            "et1.",
+            "et1.kid",
+            "et1..AAAA",
+            "et1.kid.",
+            "1700000000:alice",
+        ] {
+            assert_eq!(
+                parse_username(u),
+                Err(BrowserCredentialError::NotABrowserUsername),
+                "{u}"
+            );
         }
-        assert_eq!(parse_username("et1.kid.***"), Err(BrowserCredentialError::BadTokenEncoding));
+        assert_eq!(
+            parse_username("et1.kid.***"),
+            Err(BrowserCredentialError::BadTokenEncoding)
+        );
     }
 
     #[test]

@@ -53,21 +53,36 @@ impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenError::Truncated => f.write_str("token is truncated"),
-            TokenError::TooLong(n) => write!(f, "token is {n} bytes, longer than any edgeturn accepts"),
-            TokenError::UnsupportedNonceLength(n) => write!(f, "token nonce is {n} bytes; only 12 is supported"),
+            TokenError::TooLong(n) => {
+                write!(f, "token is {n} bytes, longer than any edgeturn accepts")
+            }
+            TokenError::UnsupportedNonceLength(n) => {
+                write!(f, "token nonce is {n} bytes; only 12 is supported")
+            }
             TokenError::Authentication => f.write_str(
                 "token does not authenticate: wrong key, wrong server name, or altered token",
             ),
-            TokenError::BadLayout => f.write_str("token authenticated but its contents are malformed"),
+            TokenError::BadLayout => {
+                f.write_str("token authenticated but its contents are malformed")
+            }
             TokenError::BadMacKeyLength(n) => write!(f, "mac_key length {n} is not allowed"),
             TokenError::UnknownKid => f.write_str("no key with this kid"),
-            TokenError::KeyExpired { not_after } => write!(f, "the kid's key expired at {not_after}"),
+            TokenError::KeyExpired { not_after } => {
+                write!(f, "the kid's key expired at {not_after}")
+            }
             TokenError::Expired { expired_at } => write!(f, "token expired at {expired_at}"),
             TokenError::NotYetValid { issued_at } => {
-                write!(f, "token issued at {issued_at}, in the future beyond the allowed clock skew")
+                write!(
+                    f,
+                    "token issued at {issued_at}, in the future beyond the allowed clock skew"
+                )
             }
-            TokenError::UnlimitedLifetime => f.write_str("token has lifetime 0 (no expiry), which is not accepted"),
-            TokenError::LifetimeTooLong { lifetime } => write!(f, "token lifetime {lifetime}s exceeds the maximum"),
+            TokenError::UnlimitedLifetime => {
+                f.write_str("token has lifetime 0 (no expiry), which is not accepted")
+            }
+            TokenError::LifetimeTooLong { lifetime } => {
+                write!(f, "token lifetime {lifetime}s exceeds the maximum")
+            }
             TokenError::Seal => f.write_str("token could not be sealed"),
         }
     }
@@ -118,15 +133,25 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::KeyTooShort { alg, len } => {
-                write!(f, "{alg} needs a {}-byte key, got {len} bytes", alg.key_len())
+                write!(
+                    f,
+                    "{alg} needs a {}-byte key, got {len} bytes",
+                    alg.key_len()
+                )
             }
             KeyError::Json(e) => write!(f, "key file is not valid: {e}"),
             KeyError::UnknownAlg { kid, alg } => {
                 write!(f, "key {kid:?}: alg {alg:?} is not A256GCM or A128GCM")
             }
-            KeyError::BadBase64 { kid } => write!(f, "key {kid:?}: \"key\" is not valid standard base64"),
+            KeyError::BadBase64 { kid } => {
+                write!(f, "key {kid:?}: \"key\" is not valid standard base64")
+            }
             KeyError::EntryKeyTooShort { kid, alg, len } => {
-                write!(f, "key {kid:?}: {alg} needs {} key bytes, got {len}", alg.key_len())
+                write!(
+                    f,
+                    "key {kid:?}: {alg} needs {} key bytes, got {len}",
+                    alg.key_len()
+                )
             }
             KeyError::BadKid(kid) => write!(f, "kid {kid:?} must be 1 to 128 printable bytes"),
             KeyError::DuplicateKid(kid) => write!(f, "kid {kid:?} appears more than once"),

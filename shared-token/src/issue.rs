@@ -34,7 +34,9 @@ pub struct Minted {
 impl Minted {
     /// Unix second the token expires.
     pub fn expires_at(&self) -> u64 {
-        self.timestamp.unix_secs().saturating_add(u64::from(self.lifetime))
+        self.timestamp
+            .unix_secs()
+            .saturating_add(u64::from(self.lifetime))
     }
 }
 
@@ -102,7 +104,10 @@ impl Keyring {
             timestamp: Timestamp::from_unix_secs(req.now),
             lifetime: req.lifetime,
         };
-        let token = key.cipher().seal(&claims, nonce, req.server_name.as_bytes()).map_err(MintError::Token)?;
+        let token = key
+            .cipher()
+            .seal(&claims, nonce, req.server_name.as_bytes())
+            .map_err(MintError::Token)?;
         Ok(Minted {
             kid: key.kid().into(),
             alg: key.alg(),
@@ -131,18 +136,47 @@ mod tests {
 
     #[test]
     fn minted_tokens_open_and_ids_match() {
-        let ring = Keyring::from_json(r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#).unwrap();
-        let req = MintRequest { kid: None, server_name: "turn.example", lifetime: 600, profile: MacKeyProfile::Sha1Coturn, now: 5000 };
+        let ring = Keyring::from_json(
+            r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#,
+        )
+        .unwrap();
+        let req = MintRequest {
+            kid: None,
+            server_name: "turn.example",
+            lifetime: 600,
+            profile: MacKeyProfile::Sha1Coturn,
+            now: 5000,
+        };
         let m = ring.mint_with(&req, &[4; 32], &[2; 12]).unwrap();
         assert_eq!(m.kid, "k1");
         assert_eq!(m.token.len(), 64);
         assert_eq!(m.expires_at(), 5600);
-        let v = ring.open("k1", &m.token, b"turn.example", 5100, &Validation::default()).unwrap();
+        let v = ring
+            .open(
+                "k1",
+                &m.token,
+                b"turn.example",
+                5100,
+                &Validation::default(),
+            )
+            .unwrap();
         assert_eq!(v.claims.mac_key, m.mac_key);
         assert_eq!(v.id, m.id);
-        assert_eq!(ring.mint_with(&MintRequest { lifetime: 0, ..req }, &[4; 32], &[2; 12]).unwrap_err(), MintError::ZeroLifetime);
         assert_eq!(
-            ring.mint_with(&MintRequest { kid: Some("zz"), ..req }, &[4; 32], &[2; 12]).unwrap_err(),
+            ring.mint_with(&MintRequest { lifetime: 0, ..req }, &[4; 32], &[2; 12])
+                .unwrap_err(),
+            MintError::ZeroLifetime
+        );
+        assert_eq!(
+            ring.mint_with(
+                &MintRequest {
+                    kid: Some("zz"),
+                    ..req
+                },
+                &[4; 32],
+                &[2; 12]
+            )
+            .unwrap_err(),
             MintError::NoActiveKey
         );
     }

@@ -38,7 +38,12 @@ impl KeyEntry {
             alg,
             len: key.len(),
         })?;
-        Ok(KeyEntry { kid, cipher, realm: realm.filter(|r| !r.is_empty()), not_after })
+        Ok(KeyEntry {
+            kid,
+            cipher,
+            realm: realm.filter(|r| !r.is_empty()),
+            not_after,
+        })
     }
 
     /// The key's name, sent by clients as USERNAME.
@@ -95,7 +100,9 @@ impl ValidToken<'_> {
     /// Unix second after which the token is no longer accepted (including the clock-skew
     /// grace), or `None` for a token without expiry. An allocation must not outlive this.
     pub fn valid_until(&self, validation: &Validation) -> Option<u64> {
-        self.claims.expires_at().map(|e| e.saturating_add(u64::from(validation.clock_skew_secs)))
+        self.claims
+            .expires_at()
+            .map(|e| e.saturating_add(u64::from(validation.clock_skew_secs)))
     }
 }
 
@@ -144,7 +151,9 @@ impl Keyring {
                 alg: e.alg.clone(),
             })?;
             let key = zeroize::Zeroizing::new(
-                STANDARD.decode(e.key.trim()).map_err(|_| KeyError::BadBase64 { kid: e.kid.clone() })?,
+                STANDARD
+                    .decode(e.key.trim())
+                    .map_err(|_| KeyError::BadBase64 { kid: e.kid.clone() })?,
             );
             ring.insert(KeyEntry::new(e.kid, alg, &key, e.realm, e.not_after)?)?;
         }
@@ -213,7 +222,11 @@ impl Keyring {
         let key = self.active(kid, now)?;
         let claims = key.cipher.open(token, server_name)?;
         validation.check(&claims, now)?;
-        Ok(ValidToken { key, claims, id: TokenId::of(token) })
+        Ok(ValidToken {
+            key,
+            claims,
+            id: TokenId::of(token),
+        })
     }
 
     fn active(&self, kid: &str, now: u64) -> Result<&KeyEntry, TokenError> {
@@ -237,7 +250,11 @@ mod tests {
     ]"#;
 
     fn claims(ts: u64, lifetime: u32) -> TokenClaims {
-        TokenClaims { mac_key: MacKey::new([5u8; 20]), timestamp: Timestamp::from_unix_secs(ts), lifetime }
+        TokenClaims {
+            mac_key: MacKey::new([5u8; 20]),
+            timestamp: Timestamp::from_unix_secs(ts),
+            lifetime,
+        }
     }
 
     #[test]
@@ -254,25 +271,44 @@ mod tests {
         let ring = Keyring::from_json(FILE).unwrap();
         let v = Validation::default();
         assert_eq!(ring.sealing_key(1000).unwrap().kid(), "new");
-        let old = ring.seal("old", &claims(1000, 600), &[3; 12], b"s", 1000).unwrap();
-        let new = ring.seal("new", &claims(1000, 600), &[3; 12], b"s", 1000).unwrap();
+        let old = ring
+            .seal("old", &claims(1000, 600), &[3; 12], b"s", 1000)
+            .unwrap();
+        let new = ring
+            .seal("new", &claims(1000, 600), &[3; 12], b"s", 1000)
+            .unwrap();
         assert!(ring.open("old", &old, b"s", 1200, &v).is_ok());
         assert!(ring.open("new", &new, b"s", 1200, &v).is_ok());
         // Past the old key's not_after, its tokens stop opening and it stops sealing.
         let mut ring2 = Keyring::new();
         ring2.insert(ring.get("old").unwrap().clone()).unwrap();
-        assert_eq!(ring2.open("old", &old, b"s", 2001, &v).unwrap_err(), TokenError::KeyExpired { not_after: 2000 });
+        assert_eq!(
+            ring2.open("old", &old, b"s", 2001, &v).unwrap_err(),
+            TokenError::KeyExpired { not_after: 2000 }
+        );
         assert!(ring2.sealing_key(2001).is_none());
-        assert!(ring2.seal("old", &claims(2001, 600), &[3; 12], b"s", 2001).is_err());
+        assert!(
+            ring2
+                .seal("old", &claims(2001, 600), &[3; 12], b"s", 2001)
+                .is_err()
+        );
     }
 
     #[test]
     fn wrong_kid_is_unknown_and_cross_kid_fails_authentication() {
         let ring = Keyring::from_json(FILE).unwrap();
         let v = Validation::default();
-        let t = ring.seal("new", &claims(1000, 600), &[3; 12], b"s", 1000).unwrap();
-        assert_eq!(ring.open("nope", &t, b"s", 1000, &v).unwrap_err(), TokenError::UnknownKid);
-        assert_eq!(ring.open("old", &t, b"s", 1000, &v).unwrap_err(), TokenError::Authentication);
+        let t = ring
+            .seal("new", &claims(1000, 600), &[3; 12], b"s", 1000)
+            .unwrap();
+        assert_eq!(
+            ring.open("nope", &t, b"s", 1000, &v).unwrap_err(),
+            TokenError::UnknownKid
+        );
+        assert_eq!(
+            ring.open("old", &t, b"s", 1000, &v).unwrap_err(),
+            TokenError::Authentication
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub struct RestCredential {
 
 impl fmt::Debug for RestCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestCredential").field("username", &self.username).field("password", &"[redacted]").finish()
+        f.debug_struct("RestCredential")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
     }
 }
 
@@ -48,7 +51,9 @@ impl fmt::Display for RestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RestError::NotRestUsername => f.write_str("username is not EXPIRY:userid"),
-            RestError::Expired { expired_at } => write!(f, "REST credential expired at {expired_at}"),
+            RestError::Expired { expired_at } => {
+                write!(f, "REST credential expired at {expired_at}")
+            }
             RestError::BadPassword => f.write_str("password does not match any configured secret"),
         }
     }
@@ -69,7 +74,11 @@ pub fn password(secret: &RestSecret, username: &str) -> String {
 
 /// Mints a credential for `user` that expires at `expires_at` (Unix seconds).
 pub fn mint(secret: &RestSecret, user: &str, expires_at: u64) -> RestCredential {
-    let username = if user.is_empty() { alloc::format!("{expires_at}") } else { alloc::format!("{expires_at}:{user}") };
+    let username = if user.is_empty() {
+        alloc::format!("{expires_at}")
+    } else {
+        alloc::format!("{expires_at}:{user}")
+    };
     let password = password(secret, &username);
     RestCredential { username, password }
 }
@@ -112,7 +121,10 @@ impl RestSecrets {
 
     /// Every password this username may carry, one per secret, for a server that checks
     /// MESSAGE-INTEGRITY rather than comparing passwords. Call [`Self::check_expiry`] first.
-    pub fn candidate_passwords<'a>(&'a self, username: &'a str) -> impl Iterator<Item = String> + 'a {
+    pub fn candidate_passwords<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> impl Iterator<Item = String> + 'a {
         self.secrets.iter().map(move |s| password(s, username))
     }
 
@@ -124,7 +136,11 @@ impl RestSecrets {
         for p in self.candidate_passwords(username) {
             ok |= ct_eq(p.as_bytes(), given.as_bytes());
         }
-        if ok { Ok(expiry) } else { Err(RestError::BadPassword) }
+        if ok {
+            Ok(expiry)
+        } else {
+            Err(RestError::BadPassword)
+        }
     }
 }
 
@@ -149,17 +165,33 @@ mod tests {
         let c_new = mint(&new, "bob", 2000);
         assert_eq!(set.verify(&c_old.username, &c_old.password, 1000), Ok(2000));
         assert_eq!(set.verify(&c_new.username, &c_new.password, 1999), Ok(2000));
-        assert_eq!(set.verify(&c_new.username, &c_new.password, 2000), Err(RestError::Expired { expired_at: 2000 }));
-        assert_eq!(set.verify(&c_new.username, "nope", 1000), Err(RestError::BadPassword));
+        assert_eq!(
+            set.verify(&c_new.username, &c_new.password, 2000),
+            Err(RestError::Expired { expired_at: 2000 })
+        );
+        assert_eq!(
+            set.verify(&c_new.username, "nope", 1000),
+            Err(RestError::BadPassword)
+        );
         let only_other = RestSecrets::new(alloc::vec![RestSecret::new(*b"x")]);
-        assert_eq!(only_other.verify(&c_new.username, &c_new.password, 1000), Err(RestError::BadPassword));
+        assert_eq!(
+            only_other.verify(&c_new.username, &c_new.password, 1000),
+            Err(RestError::BadPassword)
+        );
     }
 
     #[test]
     fn usernames() {
         assert_eq!(parse_username("123"), Ok((123, "")));
         assert_eq!(parse_username("123:a:b"), Ok((123, "a:b")));
-        for u in ["", ":a", "abc:a", "-1:a", "99999999999999999999999:a", "12a:b"] {
+        for u in [
+            "",
+            ":a",
+            "abc:a",
+            "-1:a",
+            "99999999999999999999999:a",
+            "12a:b",
+        ] {
             assert_eq!(parse_username(u), Err(RestError::NotRestUsername), "{u}");
         }
     }

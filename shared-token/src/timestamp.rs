@@ -57,6 +57,9 @@ mod tests {
     #[test]
     fn vector_timestamp() {
         // ../shared/vectors/rfc7635-coturn.json: 92470300704768 is 1410984813 << 16.
-        assert_eq!(Timestamp::from_unix_secs(1_410_984_813).raw(), 92_470_300_704_768);
+        assert_eq!(
+            Timestamp::from_unix_secs(1_410_984_813).raw(),
+            92_470_300_704_768
+        );
     }
 }

@@ -84,7 +84,11 @@ pub struct TokenClaims {
 impl TokenClaims {
     /// The Unix second at which the token expires, or `None` for lifetime 0.
     pub fn expires_at(&self) -> Option<u64> {
-        (self.lifetime != 0).then(|| self.timestamp.unix_secs().saturating_add(u64::from(self.lifetime)))
+        (self.lifetime != 0).then(|| {
+            self.timestamp
+                .unix_secs()
+                .saturating_add(u64::from(self.lifetime))
+        })
     }
 }
 
@@ -112,10 +116,12 @@ impl Cipher {
     /// Builds the key schedule. Like coturn, a key longer than the algorithm needs is cut to its
     /// first `alg.key_len()` bytes (coturn's own test keys are 33 bytes of ASCII and a newline).
     pub fn new(alg: Alg, key: &[u8]) -> Result<Cipher, crate::error::KeyError> {
-        let key = key.get(..alg.key_len()).ok_or(crate::error::KeyError::KeyTooShort {
-            alg,
-            len: key.len(),
-        })?;
+        let key = key
+            .get(..alg.key_len())
+            .ok_or(crate::error::KeyError::KeyTooShort {
+                alg,
+                len: key.len(),
+            })?;
         Ok(match alg {
             Alg::A256Gcm => Cipher::A256(Aes256Gcm::new(GenericArray::from_slice(key))),
             Alg::A128Gcm => Cipher::A128(Aes128Gcm::new(GenericArray::from_slice(key))),
@@ -171,9 +177,16 @@ impl Cipher {
         if usize::from(nonce_len) != NONCE_LEN {
             return Err(TokenError::UnsupportedNonceLength(nonce_len));
         }
-        let (nonce, rest) = rest.split_at_checked(NONCE_LEN).ok_or(TokenError::Truncated)?;
-        let body_len = rest.len().checked_sub(TAG_LEN).ok_or(TokenError::Truncated)?;
-        let (body, tag) = rest.split_at_checked(body_len).ok_or(TokenError::Truncated)?;
+        let (nonce, rest) = rest
+            .split_at_checked(NONCE_LEN)
+            .ok_or(TokenError::Truncated)?;
+        let body_len = rest
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(TokenError::Truncated)?;
+        let (body, tag) = rest
+            .split_at_checked(body_len)
+            .ok_or(TokenError::Truncated)?;
         // Smallest body: key length, a one-byte key, timestamp, lifetime.
         if body.len() < 2 + 1 + 8 + 4 {
             return Err(TokenError::Truncated);
@@ -192,7 +205,9 @@ impl Cipher {
 
         // Authenticated from here on; a bad layout now means the sealer was broken or hostile.
         let (key_len, rest) = split_u16(plain)?;
-        let (mac_key, rest) = rest.split_at_checked(usize::from(key_len)).ok_or(TokenError::BadLayout)?;
+        let (mac_key, rest) = rest
+            .split_at_checked(usize::from(key_len))
+            .ok_or(TokenError::BadLayout)?;
         let (timestamp, lifetime) = match rest {
             [t0, t1, t2, t3, t4, t5, t6, t7, l0, l1, l2, l3] => (
                 u64::from_be_bytes([*t0, *t1, *t2, *t3, *t4, *t5, *t6, *t7]),
@@ -234,7 +249,10 @@ mod tests {
 
     #[test]
     fn seal_open_round_trip_both_algs() {
-        for (alg, key) in [(Alg::A256Gcm, [7u8; 32].as_slice()), (Alg::A128Gcm, [9u8; 16].as_slice())] {
+        for (alg, key) in [
+            (Alg::A256Gcm, [7u8; 32].as_slice()),
+            (Alg::A128Gcm, [9u8; 16].as_slice()),
+        ] {
             let c = Cipher::new(alg, key).unwrap();
             let t = c.seal(&claims(), &[1; 12], b"turn.example").unwrap();
             assert_eq!(t.len(), 64);
@@ -253,7 +271,10 @@ mod tests {
         let c = Cipher::new(Alg::A128Gcm, &[9; 16]).unwrap();
         let mut cl = claims();
         cl.mac_key = MacKey::new(alloc::vec![]);
-        assert_eq!(c.seal(&cl, &[0; 12], b"s"), Err(TokenError::BadMacKeyLength(0)));
+        assert_eq!(
+            c.seal(&cl, &[0; 12], b"s"),
+            Err(TokenError::BadMacKeyLength(0))
+        );
         cl.mac_key = MacKey::new(alloc::vec![1; MAX_MAC_KEY_LEN + 1]);
         assert!(c.seal(&cl, &[0; 12], b"s").is_err());
         cl.mac_key = MacKey::new(alloc::vec![1; MAX_MAC_KEY_LEN]);

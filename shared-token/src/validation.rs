@@ -20,7 +20,11 @@ pub struct Validation {
 
 impl Default for Validation {
     fn default() -> Self {
-        Validation { clock_skew_secs: 5, allow_unlimited_lifetime: false, max_lifetime_secs: 7 * 24 * 3600 }
+        Validation {
+            clock_skew_secs: 5,
+            allow_unlimited_lifetime: false,
+            max_lifetime_secs: 7 * 24 * 3600,
+        }
     }
 }
 
@@ -33,10 +37,16 @@ impl Validation {
             return Err(TokenError::NotYetValid { issued_at });
         }
         if claims.lifetime == 0 {
-            return if self.allow_unlimited_lifetime { Ok(()) } else { Err(TokenError::UnlimitedLifetime) };
+            return if self.allow_unlimited_lifetime {
+                Ok(())
+            } else {
+                Err(TokenError::UnlimitedLifetime)
+            };
         }
         if claims.lifetime > self.max_lifetime_secs {
-            return Err(TokenError::LifetimeTooLong { lifetime: claims.lifetime });
+            return Err(TokenError::LifetimeTooLong {
+                lifetime: claims.lifetime,
+            });
         }
         let expired_at = issued_at.saturating_add(u64::from(claims.lifetime));
         if now >= expired_at.saturating_add(skew) {
@@ -53,29 +63,51 @@ mod tests {
     use crate::timestamp::Timestamp;
 
     fn c(ts: u64, lifetime: u32) -> TokenClaims {
-        TokenClaims { mac_key: MacKey::new([1u8; 20]), timestamp: Timestamp::from_unix_secs(ts), lifetime }
+        TokenClaims {
+            mac_key: MacKey::new([1u8; 20]),
+            timestamp: Timestamp::from_unix_secs(ts),
+            lifetime,
+        }
     }
 
     #[test]
     fn expiry_boundary_includes_skew() {
         let v = Validation::default();
         assert!(v.check(&c(1000, 100), 1104).is_ok());
-        assert_eq!(v.check(&c(1000, 100), 1105), Err(TokenError::Expired { expired_at: 1100 }));
+        assert_eq!(
+            v.check(&c(1000, 100), 1105),
+            Err(TokenError::Expired { expired_at: 1100 })
+        );
     }
 
     #[test]
     fn future_tokens_beyond_skew_are_refused() {
-        let v = Validation { clock_skew_secs: 30, ..Validation::default() };
+        let v = Validation {
+            clock_skew_secs: 30,
+            ..Validation::default()
+        };
         assert!(v.check(&c(1030, 100), 1000).is_ok());
-        assert_eq!(v.check(&c(1031, 100), 1000), Err(TokenError::NotYetValid { issued_at: 1031 }));
+        assert_eq!(
+            v.check(&c(1031, 100), 1000),
+            Err(TokenError::NotYetValid { issued_at: 1031 })
+        );
     }
 
     #[test]
     fn lifetime_policy() {
         let v = Validation::default();
-        assert_eq!(v.check(&c(1000, 0), 1000), Err(TokenError::UnlimitedLifetime));
-        let open = Validation { allow_unlimited_lifetime: true, ..v };
+        assert_eq!(
+            v.check(&c(1000, 0), 1000),
+            Err(TokenError::UnlimitedLifetime)
+        );
+        let open = Validation {
+            allow_unlimited_lifetime: true,
+            ..v
+        };
         assert!(open.check(&c(1000, 0), u64::MAX).is_ok());
-        assert!(matches!(v.check(&c(1000, u32::MAX), 1000), Err(TokenError::LifetimeTooLong { .. })));
+        assert!(matches!(
+            v.check(&c(1000, u32::MAX), 1000),
+            Err(TokenError::LifetimeTooLong { .. })
+        ));
     }
 }

@@ -25,7 +25,9 @@ impl Rng {
         (0..n).map(|_| (self.next() % 255 + 1) as u8).collect()
     }
     fn word(&mut self, n: usize) -> String {
-        (0..n).map(|_| (b'a' + (self.next() % 26) as u8) as char).collect()
+        (0..n)
+            .map(|_| (b'a' + (self.next() % 26) as u8) as char)
+            .collect()
     }
 }
 
@@ -48,7 +50,11 @@ struct Case {
 }
 
 fn case(rng: &mut Rng) -> Case {
-    let alg = if rng.next().is_multiple_of(2) { Alg::A256Gcm } else { Alg::A128Gcm };
+    let alg = if rng.next().is_multiple_of(2) {
+        Alg::A256Gcm
+    } else {
+        Alg::A128Gcm
+    };
     // turnutils_oauth takes mac keys of at most 32 bytes.
     let mac_len = [20, 32, 16, 24][(rng.next() % 4) as usize];
     let secs = 1_000_000_000 + rng.next() % 2_000_000_000;
@@ -83,8 +89,18 @@ fn between<'a>(hay: &'a [u8], start: &[u8], end: &[u8]) -> Option<&'a [u8]> {
 
 fn key_args(c: &Case) -> Vec<String> {
     [
-        "-i", &c.server_name, "-j", &c.kid, "-k", &B64.encode(&c.key),
-        "-l", "1", "-m", "1", "-n", c.alg.as_str(),
+        "-i",
+        &c.server_name,
+        "-j",
+        &c.kid,
+        "-k",
+        &B64.encode(&c.key),
+        "-l",
+        "1",
+        "-m",
+        "1",
+        "-n",
+        c.alg.as_str(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -98,23 +114,46 @@ fn coturn_opens_what_we_seal() {
     let mut rng = Rng(seed);
     for round in 0..ROUNDS {
         let c = case(&mut rng);
-        let token = Cipher::new(c.alg, &c.key).unwrap().seal(&c.claims, &c.nonce, c.server_name.as_bytes()).unwrap();
+        let token = Cipher::new(c.alg, &c.key)
+            .unwrap()
+            .seal(&c.claims, &c.nonce, c.server_name.as_bytes())
+            .unwrap();
         let mut args = key_args(&c);
         args.extend(["-d".into(), "-v".into(), "-t".into(), B64.encode(&token)]);
         let out = turnutils_oauth(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let ctx = format!("round {round} seed {seed} alg {} mac {}:\n{stdout}", c.alg, c.claims.mac_key.len());
-        assert!(out.status.success() && stdout.contains("Valid token"), "coturn refused our token: {ctx}");
+        let ctx = format!(
+            "round {round} seed {seed} alg {} mac {}:\n{stdout}",
+            c.alg,
+            c.claims.mac_key.len()
+        );
+        assert!(
+            out.status.success() && stdout.contains("Valid token"),
+            "coturn refused our token: {ctx}"
+        );
         // turnutils_oauth prints the mac key as raw bytes.
-        assert_eq!(between(&out.stdout, b"mac key: ", b"\n    mac key length:"), Some(c.claims.mac_key.secret()), "{ctx}");
-        assert!(stdout.contains(&format!("unixtime: {}", c.claims.timestamp.unix_secs())), "{ctx}");
-        assert!(stdout.contains(&format!("lifetime: {}", c.claims.lifetime)), "{ctx}");
+        assert_eq!(
+            between(&out.stdout, b"mac key: ", b"\n    mac key length:"),
+            Some(c.claims.mac_key.secret()),
+            "{ctx}"
+        );
+        assert!(
+            stdout.contains(&format!("unixtime: {}", c.claims.timestamp.unix_secs())),
+            "{ctx}"
+        );
+        assert!(
+            stdout.contains(&format!("lifetime: {}", c.claims.lifetime)),
+            "{ctx}"
+        );
 
         // And coturn refuses it under another server name.
         let mut wrong = key_args(&c);
         wrong[1].push('x');
         wrong.extend(["-d".into(), "-t".into(), B64.encode(&token)]);
-        assert!(!turnutils_oauth(&wrong).status.success(), "coturn accepted a wrong AAD: {ctx}");
+        assert!(
+            !turnutils_oauth(&wrong).status.success(),
+            "coturn accepted a wrong AAD: {ctx}"
+        );
     }
 }
 
@@ -128,10 +167,14 @@ fn we_open_what_coturn_seals() {
         let mut args = key_args(&c);
         args.extend([
             "-e".into(),
-            "-o".into(), B64.encode(c.nonce),
-            "-p".into(), B64.encode(c.claims.mac_key.secret()),
-            "-q".into(), c.claims.timestamp.raw().to_string(),
-            "-r".into(), c.claims.lifetime.to_string(),
+            "-o".into(),
+            B64.encode(c.nonce),
+            "-p".into(),
+            B64.encode(c.claims.mac_key.secret()),
+            "-q".into(),
+            c.claims.timestamp.raw().to_string(),
+            "-r".into(),
+            c.claims.lifetime.to_string(),
         ]);
         let out = turnutils_oauth(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -139,11 +182,22 @@ fn we_open_what_coturn_seals() {
         assert!(out.status.success(), "turnutils_oauth -e failed: {ctx}");
         // Its JSON prints the mac key as raw bytes (not valid JSON for binary keys): take the
         // base64 access_token field only.
-        let token = between(&out.stdout, b"\"access_token\":\"", b"\"").unwrap_or_else(|| panic!("no access_token: {ctx}"));
+        let token = between(&out.stdout, b"\"access_token\":\"", b"\"")
+            .unwrap_or_else(|| panic!("no access_token: {ctx}"));
         let token = B64.decode(token).unwrap();
         let cipher = Cipher::new(c.alg, &c.key).unwrap();
-        assert_eq!(cipher.open(&token, c.server_name.as_bytes()).unwrap(), c.claims, "{ctx}");
+        assert_eq!(
+            cipher.open(&token, c.server_name.as_bytes()).unwrap(),
+            c.claims,
+            "{ctx}"
+        );
         // Byte-identical too: the same inputs give the same token.
-        assert_eq!(cipher.seal(&c.claims, &c.nonce, c.server_name.as_bytes()).unwrap(), token, "{ctx}");
+        assert_eq!(
+            cipher
+                .seal(&c.claims, &c.nonce, c.server_name.as_bytes())
+                .unwrap(),
+            token,
+            "{ctx}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use proptest::prelude::*;
-use shared_token::{Alg, Cipher, Keyring, MacKey, Timestamp, TokenClaims, Validation, browser, rest};
+use shared_token::{
+    Alg, Cipher, Keyring, MacKey, Timestamp, TokenClaims, Validation, browser, rest,
+};
 
 fn alg() -> impl Strategy<Value = Alg> {
     prop_oneof![Just(Alg::A256Gcm), Just(Alg::A128Gcm)]

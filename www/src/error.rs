@@ -48,7 +48,10 @@ pub struct HelperError {
 impl HelperError {
     /// Builds one.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> HelperError {
-        HelperError { code, message: message.into() }
+        HelperError {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -26,13 +26,22 @@ impl Options {
         }
         let url_ok = |u: &str| u.starts_with("https://") || u.starts_with("http://");
         if !url_ok(&self.edge) {
-            return Err(HelperError::new(ErrorCode::BadOptions, "edge must be an http(s) URL"));
+            return Err(HelperError::new(
+                ErrorCode::BadOptions,
+                "edge must be an http(s) URL",
+            ));
         }
         if !url_ok(&self.redirect_uri) {
-            return Err(HelperError::new(ErrorCode::BadOptions, "redirectUri must be an http(s) URL"));
+            return Err(HelperError::new(
+                ErrorCode::BadOptions,
+                "redirectUri must be an http(s) URL",
+            ));
         }
         if self.client_id.is_empty() {
-            return Err(HelperError::new(ErrorCode::BadOptions, "clientId is required"));
+            return Err(HelperError::new(
+                ErrorCode::BadOptions,
+                "clientId is required",
+            ));
         }
         Ok(self)
     }
@@ -163,8 +172,14 @@ impl Callback {
     pub fn code_for(self, expected_state: &str) -> Result<String, HelperError> {
         match self {
             Callback::Code { code, state } if state == expected_state => Ok(code),
-            Callback::Code { .. } => Err(HelperError::new(ErrorCode::SignInFailed, "state mismatch: the response is not for this sign-in")),
-            Callback::Error { error, .. } => Err(HelperError::new(ErrorCode::SignInFailed, format!("the edge answered {error}"))),
+            Callback::Code { .. } => Err(HelperError::new(
+                ErrorCode::SignInFailed,
+                "state mismatch: the response is not for this sign-in",
+            )),
+            Callback::Error { error, .. } => Err(HelperError::new(
+                ErrorCode::SignInFailed,
+                format!("the edge answered {error}"),
+            )),
         }
     }
 }
@@ -202,7 +217,10 @@ mod tests {
             o.code_exchange_body("c/1", "v"),
             "grant_type=authorization_code&code=c%2F1&redirect_uri=http%3A%2F%2F127.0.0.1%3A8787%2Fcallback.html&client_id=demo+web&code_verifier=v"
         );
-        assert_eq!(o.refresh_body("r"), "grant_type=refresh_token&refresh_token=r&client_id=demo+web");
+        assert_eq!(
+            o.refresh_body("r"),
+            "grant_type=refresh_token&refresh_token=r&client_id=demo+web"
+        );
     }
 
     #[test]
@@ -221,14 +239,25 @@ mod tests {
         assert_eq!(cb.clone().code_for("s1").unwrap(), "abc");
         assert_eq!(cb.code_for("s2").unwrap_err().code, ErrorCode::SignInFailed);
         let e = Callback::parse("?error=access_denied&state=s1").unwrap();
-        assert!(e.code_for("s1").unwrap_err().message.contains("access_denied"));
+        assert!(
+            e.code_for("s1")
+                .unwrap_err()
+                .message
+                .contains("access_denied")
+        );
         assert_eq!(Callback::parse("?x=1"), None);
     }
 
     #[test]
     fn refresh_refusal_means_session_expired() {
-        let e = ErrorResponse { error: "invalid_grant".into(), error_description: Some("refresh token reused".into()) };
-        assert_eq!(e.clone().into_helper_error(true).code, ErrorCode::SessionExpired);
+        let e = ErrorResponse {
+            error: "invalid_grant".into(),
+            error_description: Some("refresh token reused".into()),
+        };
+        assert_eq!(
+            e.clone().into_helper_error(true).code,
+            ErrorCode::SessionExpired
+        );
         assert_eq!(e.into_helper_error(false).code, ErrorCode::SignInFailed);
     }
 }

@@ -17,7 +17,10 @@ impl Pkce {
     pub fn from_random(random: &[u8; 32]) -> Pkce {
         let verifier = URL_SAFE_NO_PAD.encode(random);
         let challenge = challenge_s256(&verifier);
-        Pkce { verifier, challenge }
+        Pkce {
+            verifier,
+            challenge,
+        }
     }
 }
 

@@ -25,7 +25,11 @@ pub fn www(root: &Path) -> Result {
     };
     let sys = System::start(root, opts, Procs::default())?;
     let mut cmd = Command::new("node");
-    cmd.current_dir(root).arg("e2e/www-signin.mjs").arg(&sys.origin).arg(DEMO.0).arg(DEMO.1);
+    cmd.current_dir(root)
+        .arg("e2e/www-signin.mjs")
+        .arg(&sys.origin)
+        .arg(DEMO.0)
+        .arg(DEMO.1);
     eprintln!("$ {}", describe(&cmd));
     let out = cmd.output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -44,14 +48,21 @@ pub fn www(root: &Path) -> Result {
     let log = dir.join("relay.log");
     let mut found = false;
     for _ in 0..20 {
-        if std::fs::read_to_string(&log).is_ok_and(|l| l.lines().any(|line| line.contains(&token_id) && line.contains("alloc"))) {
+        if std::fs::read_to_string(&log).is_ok_and(|l| {
+            l.lines()
+                .any(|line| line.contains(&token_id) && line.contains("alloc"))
+        }) {
             found = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     if !found {
-        return Err(format!("the relay log {} has no allocation line with token id {token_id}", log.display()).into());
+        return Err(format!(
+            "the relay log {} has no allocation line with token id {token_id}",
+            log.display()
+        )
+        .into());
     }
     eprintln!("relay logged the allocation under token id {token_id}");
     let probed = crate::probe::native(root, &sys);

@@ -19,7 +19,9 @@ type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 fn home_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
     home.join("bin").join(name)
 }
 
@@ -47,8 +49,14 @@ pub fn build(root: &Path) -> Result {
     let wasm_bindgen = home_bin("wasm-bindgen");
     let wasm_opt = node_bin(root, "wasm-opt");
     let esbuild = node_bin(root, "esbuild");
-    need(&worker_build, "cargo install worker-build --version 0.8.7 --locked")?;
-    need(&wasm_bindgen, "cargo install wasm-bindgen-cli at the Cargo.lock version")?;
+    need(
+        &worker_build,
+        "cargo install worker-build --version 0.8.7 --locked",
+    )?;
+    need(
+        &wasm_bindgen,
+        "cargo install wasm-bindgen-cli at the Cargo.lock version",
+    )?;
     need(&wasm_opt, "npm ci installs binaryen")?;
     need(&esbuild, "npm ci installs wrangler, which brings esbuild")?;
     let target = root.join("target").join("edge-worker");
@@ -59,15 +67,24 @@ pub fn build(root: &Path) -> Result {
         .env("WASM_OPT_BIN", &wasm_opt)
         .env("ESBUILD_BIN", &esbuild)
         .env("CARGO_TARGET_DIR", &target);
-    eprintln!("$ worker-build --release (in edge-oauth, target {})", target.display());
+    eprintln!(
+        "$ worker-build --release (in edge-oauth, target {})",
+        target.display()
+    );
     let started = Instant::now();
-    let status = cmd.status().map_err(|e| format!("cannot start {}: {e}", worker_build.display()))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", worker_build.display()))?;
     if !status.success() {
         return Err(format!("worker-build failed: {status}").into());
     }
     let js = worker_js(root);
     need(&js, "worker-build did not write it")?;
-    eprintln!("edge worker built in {:.0}s: {} gzip bytes", started.elapsed().as_secs_f64(), gzip_size(root)?);
+    eprintln!(
+        "edge worker built in {:.0}s: {} gzip bytes",
+        started.elapsed().as_secs_f64(),
+        gzip_size(root)?
+    );
     Ok(())
 }
 
@@ -79,7 +96,11 @@ pub fn gzip_size(root: &Path) -> Result<usize> {
         let path = entry?.path();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if path.is_file() && matches!(ext, "wasm" | "js" | "mjs") {
-            let out = Command::new("gzip").arg("-9").arg("-c").arg(&path).output()?;
+            let out = Command::new("gzip")
+                .arg("-9")
+                .arg("-c")
+                .arg(&path)
+                .output()?;
             if !out.status.success() {
                 return Err(format!("gzip {} failed", path.display()).into());
             }
@@ -87,14 +108,21 @@ pub fn gzip_size(root: &Path) -> Result<usize> {
         }
     }
     if total == 0 {
-        return Err(format!("{} holds no built worker; run `cargo xtask build-edge`", dir.display()).into());
+        return Err(format!(
+            "{} holds no built worker; run `cargo xtask build-edge`",
+            dir.display()
+        )
+        .into());
     }
     Ok(total)
 }
 
 /// Environment that keeps wrangler offline.
-pub const WRANGLER_ENV: &[(&str, &str)] =
-    &[("WRANGLER_SEND_METRICS", "false"), ("CI", "true"), ("CLOUDFLARE_CF_FETCH_ENABLED", "false")];
+pub const WRANGLER_ENV: &[(&str, &str)] = &[
+    ("WRANGLER_SEND_METRICS", "false"),
+    ("CI", "true"),
+    ("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+];
 
 /// `n` random bytes from the kernel.
 pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
@@ -109,11 +137,18 @@ pub fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(T.get(((n >> (18 - 6 * i)) & 63) as usize).map_or('A', |&b| char::from(b)));
+                out.push(
+                    T.get(((n >> (18 - 6 * i)) & 63) as usize)
+                        .map_or('A', |&b| char::from(b)),
+                );
             } else {
                 out.push('=');
             }
@@ -126,14 +161,21 @@ pub fn base64(bytes: &[u8]) -> String {
 /// signing key, an admin secret) unless `vars` gives them (e.g. `TURN_KEYS` = the key file the
 /// local relay uses), then the rest of `vars`. Returns the text and the admin secret.
 pub fn dev_vars(vars: &[(&str, &str)]) -> Result<(String, String)> {
-    let given = |k: &str| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string());
+    let given = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    };
     let admin = match given("ADMIN_SECRET") {
         Some(a) => a,
         None => base64(&random_bytes(24)?).replace(['+', '/', '='], "x"),
     };
     let keys = match given("TURN_KEYS") {
         Some(k) => k,
-        None => format!("[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{}\"}}]", base64(&random_bytes(32)?)),
+        None => format!(
+            "[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{}\"}}]",
+            base64(&random_bytes(32)?)
+        ),
     };
     let signing = match given("TOKEN_SIGNING_KEY") {
         Some(k) => k,
@@ -167,7 +209,10 @@ pub fn dev_config(root: &Path) -> Result<String> {
             let rel = rest.strip_prefix('"')?.strip_suffix('"')?;
             Some(format!("{key} = \"{}\"", root.join(rel).display()))
         };
-        match abs("main").or_else(|| abs("migrations_dir")).or_else(|| abs("directory")) {
+        match abs("main")
+            .or_else(|| abs("migrations_dir"))
+            .or_else(|| abs("directory"))
+        {
             Some(l) => out.push_str(&l),
             None => out.push_str(line),
         }
@@ -216,7 +261,17 @@ impl Dev {
         std::fs::write(dir.join("wrangler.toml"), dev_config(root)?)?;
         std::fs::write(dir.join(".dev.vars"), dev_vars)?;
         let status = Command::new(&wrangler)
-            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
+            .args([
+                "d1",
+                "migrations",
+                "apply",
+                "DB",
+                "--local",
+                "--persist-to",
+                "state",
+                "-c",
+                "wrangler.toml",
+            ])
             .current_dir(dir)
             .envs(WRANGLER_ENV.iter().copied())
             .stdout(Stdio::null())
@@ -231,8 +286,23 @@ impl Dev {
         let child = {
             use std::os::unix::process::CommandExt;
             Command::new(&wrangler)
-                .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port_s, "--inspector-port", &inspector])
-                .args(["--persist-to", "state", "-c", "wrangler.toml", "--show-interactive-dev-session=false"])
+                .args([
+                    "dev",
+                    "--local",
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    &port_s,
+                    "--inspector-port",
+                    &inspector,
+                ])
+                .args([
+                    "--persist-to",
+                    "state",
+                    "-c",
+                    "wrangler.toml",
+                    "--show-interactive-dev-session=false",
+                ])
                 .current_dir(dir)
                 .envs(WRANGLER_ENV.iter().copied())
                 .stdin(Stdio::null())
@@ -241,7 +311,12 @@ impl Dev {
                 .process_group(0)
                 .spawn()?
         };
-        let dev = Dev { child, base, admin_secret, dir: dir.to_path_buf() };
+        let dev = Dev {
+            child,
+            base,
+            admin_secret,
+            dir: dir.to_path_buf(),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(mut c) = Conn::open(&dev.base)
@@ -250,7 +325,11 @@ impl Dev {
                 return Ok(dev);
             }
             if Instant::now() > deadline {
-                return Err(format!("the worker did not answer /health within 60 s; see {}", dir.join("wrangler.log").display()).into());
+                return Err(format!(
+                    "the worker did not answer /health within 60 s; see {}",
+                    dir.join("wrangler.log").display()
+                )
+                .into());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -265,14 +344,21 @@ impl Drop for Dev {
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            let group_alive = Command::new("kill").args(["-0", "--", &group]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+            let group_alive = Command::new("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
             if !group_alive {
                 break;
             }
             let _ = self.child.try_wait();
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -286,16 +372,32 @@ pub struct Conn {
 impl Conn {
     /// Connects to `http://host:port`.
     pub fn open(base: &str) -> Result<Conn> {
-        let host = base.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let host = base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         let stream = TcpStream::connect(&host)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Conn { reader: BufReader::new(stream), host })
+        Ok(Conn {
+            reader: BufReader::new(stream),
+            host,
+        })
     }
 
     /// Sends a request, returns status and body.
-    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, Vec<u8>)> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host,
+            body.len()
+        );
         for (k, v) in headers {
             let _ = write!(req, "{k}: {v}\r\n");
         }
@@ -305,7 +407,11 @@ impl Conn {
         stream.write_all(body)?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("bad HTTP status line")?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or("bad HTTP status line")?;
         let mut len = 0usize;
         let mut chunked = false;
         loop {
@@ -318,7 +424,9 @@ impl Conn {
             if let Some((k, v)) = l.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     len = v.trim().parse()?;
-                } else if k.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked") {
+                } else if k.eq_ignore_ascii_case("transfer-encoding")
+                    && v.trim().eq_ignore_ascii_case("chunked")
+                {
                     chunked = true;
                 }
             }
@@ -361,17 +469,37 @@ pub fn json_str(body: &[u8], key: &str) -> Option<String> {
 pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &str) -> Result {
     let mut c = Conn::open(base)?;
     let auth = format!("Bearer {admin_secret}");
-    let uris: Vec<String> = origins.iter().map(|o| format!("\"{}/callback.html\"", o.trim_end_matches('/'))).collect();
+    let uris: Vec<String> = origins
+        .iter()
+        .map(|o| format!("\"{}/callback.html\"", o.trim_end_matches('/')))
+        .collect();
     let client = format!(
         "{{\"client_id\":\"edgeturn-web\",\"name\":\"edgeturn demo\",\"public\":true,\"redirect_uris\":[{}],\"scopes\":[\"openid\",\"turn\"]}}",
         uris.join(",")
     );
-    let user = format!("{{\"username\":\"demo\",\"password\":\"{}\",\"name\":\"Demo User\"}}", password.replace(['"', '\\'], ""));
+    let user = format!(
+        "{{\"username\":\"demo\",\"password\":\"{}\",\"name\":\"Demo User\"}}",
+        password.replace(['"', '\\'], "")
+    );
     let legacy = r#"{"client_id":"edgeturn-legacy","name":"seed /token","public":true,"grant_types":["password"],"scopes":["turn"]}"#;
-    for (path, body) in [("/admin/clients", client), ("/admin/clients", legacy.to_string()), ("/admin/users", user)] {
-        let (status, resp) = c.request("POST", path, &[("Authorization", &auth), ("Content-Type", "application/json")], body.as_bytes())?;
+    for (path, body) in [
+        ("/admin/clients", client),
+        ("/admin/clients", legacy.to_string()),
+        ("/admin/users", user),
+    ] {
+        let (status, resp) = c.request(
+            "POST",
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )?;
         if status != 201 && status != 409 {
-            return Err(format!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&resp)).into());
+            return Err(
+                format!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&resp)).into(),
+            );
         }
     }
     Ok(())
@@ -393,14 +521,21 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     for a in args {
         match a.as_str() {
             "--no-client-cache" => vars.push(("CLIENT_CACHE_TTL", "0")),
-            s => n = s.parse().map_err(|_| format!("bench-edge: `{s}` is not a number of requests or --no-client-cache"))?,
+            s => {
+                n = s.parse().map_err(|_| {
+                    format!("bench-edge: `{s}` is not a number of requests or --no-client-cache")
+                })?
+            }
         }
     }
     if n < 1000 {
         return Err("bench-edge: use at least 1000 requests".into());
     }
     let gzip = gzip_size(root)?;
-    let dir = root.join("target").join("edge-bench").join(std::process::id().to_string());
+    let dir = root
+        .join("target")
+        .join("edge-bench")
+        .join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     let dev = Dev::start(root, &dir, &vars)?;
     let mut c = Conn::open(&dev.base)?;
@@ -408,16 +543,31 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     let (status, body) = c.request(
         "POST",
         "/admin/clients",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         br#"{"client_id":"bench","grant_types":["client_credentials"],"scopes":["api","turn"]}"#,
     )?;
-    let secret = json_str(&body, "client_secret").ok_or_else(|| format!("admin API: HTTP {status}"))?;
+    let secret =
+        json_str(&body, "client_secret").ok_or_else(|| format!("admin API: HTTP {status}"))?;
     let basic = format!("Basic {}", base64(format!("bench:{secret}").as_bytes()));
-    let headers = [("Authorization", basic.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
+    let headers = [
+        ("Authorization", basic.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
     let mut report = String::new();
     for (label, form, want) in [
-        ("client_credentials (bearer JWT)", "grant_type=client_credentials&scope=api", "\"token_type\":\"Bearer\""),
-        ("client_credentials, scope turn (RFC 7635)", "grant_type=client_credentials&scope=turn", "\"token_type\":\"pop\""),
+        (
+            "client_credentials (bearer JWT)",
+            "grant_type=client_credentials&scope=api",
+            "\"token_type\":\"Bearer\"",
+        ),
+        (
+            "client_credentials, scope turn (RFC 7635)",
+            "grant_type=client_credentials&scope=turn",
+            "\"token_type\":\"pop\"",
+        ),
     ] {
         for _ in 0..100 {
             c.request("POST", "/oauth2/token", &headers, form.as_bytes())?;
@@ -429,7 +579,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             let (status, body) = c.request("POST", "/oauth2/token", &headers, form.as_bytes())?;
             times.push(t.elapsed());
             if status != 200 || !String::from_utf8_lossy(&body).contains(want) {
-                return Err(format!("{label}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
+                return Err(
+                    format!("{label}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into(),
+                );
             }
         }
         let wall = started.elapsed();
@@ -445,9 +597,16 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
         );
     }
     if !vars.is_empty() {
-        let _ = writeln!(report, "(run with CLIENT_CACHE_TTL=0: every request reads the client from D1)");
+        let _ = writeln!(
+            report,
+            "(run with CLIENT_CACHE_TTL=0: every request reads the client from D1)"
+        );
     }
-    let _ = writeln!(report, "worker size: {gzip} bytes gzip -9 (index_bg.wasm + index.js), {:.0} KB", gzip as f64 / 1024.0);
+    let _ = writeln!(
+        report,
+        "worker size: {gzip} bytes gzip -9 (index_bg.wasm + index.js), {:.0} KB",
+        gzip as f64 / 1024.0
+    );
     drop(dev);
     let _ = std::fs::remove_dir_all(&dir);
     print!("{report}");

@@ -3,8 +3,8 @@
 //! the whole set-up.
 
 mod e2e;
-mod probe;
 mod edge;
+mod probe;
 mod procs;
 mod relay_bench;
 mod run;
@@ -57,7 +57,9 @@ fn main() -> ExitCode {
         "e2e" => e2e::www(&root),
         "setup" => setup::setup(&root),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
-        "bench-edge" => setup::setup(&root).and_then(|()| build(&root)).and_then(|()| edge::bench(&root, rest)),
+        "bench-edge" => setup::setup(&root)
+            .and_then(|()| build(&root))
+            .and_then(|()| edge::bench(&root, rest)),
         "test" => test::test(&root, rest),
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),

@@ -33,10 +33,18 @@ impl Procs {
     /// Starts `cmd` in a new process group with stdout/stderr to `log` (appended).
     pub fn spawn(&self, name: &str, cmd: &mut Command, log: &PathBuf) -> Result<u32> {
         use std::os::unix::process::CommandExt;
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-        cmd.process_group(0).stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file);
         eprintln!("$ {}   (log: {})", describe(cmd), log.display());
-        let child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e}"))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
         let pid = child.id();
         self.lock().push((name.to_string(), child));
         Ok(pid)
@@ -124,12 +132,20 @@ pub fn wait_http_ok(url: &str, timeout: Duration) -> Result {
 pub fn http_get_status(url: &str) -> Result<u16> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(host)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut head = [0u8; 16];
     s.read_exact(&mut head)?;
     let text = String::from_utf8_lossy(&head);
-    text.get(9..12).and_then(|c| c.parse().ok()).ok_or_else(|| "not an HTTP response".into())
+    text.get(9..12)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| "not an HTTP response".into())
 }

@@ -80,13 +80,17 @@ impl Sample {
 /// Runs the benchmark; `args`: optional number of trials (default 3).
 pub fn bench(root: &Path, args: &[String]) -> Result {
     let trials: usize = match args.first() {
-        Some(s) => s.parse().map_err(|_| format!("bench-relay: `{s}` is not a number of trials"))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("bench-relay: `{s}` is not a number of trials"))?,
         None => 3,
     };
     for tool in ["turnserver", "turnutils_uclient", "turnutils_peer"] {
         which(tool)?;
     }
-    run(cargo().current_dir(root).args(["build", "--release", "-p", "relay-native"]))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "--release", "-p", "relay-native"]))?;
     let relay_bin = target_dir(root).join("release/relay-native");
     let dir = target_dir(root).join("relay-bench");
     let _ = std::fs::remove_dir_all(&dir);
@@ -98,8 +102,11 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
         // uclient sends one message per client every `gap` ms.
         let gap = CLIENTS * 1000 / rate;
         let per_client = rate * SECONDS / CLIENTS;
-        let mut results: Vec<(Server, Vec<Sample>)> =
-            vec![(Server::Coturn, vec![]), (Server::RelayNative, vec![]), (Server::RelayNativeOffload, vec![])];
+        let mut results: Vec<(Server, Vec<Sample>)> = vec![
+            (Server::Coturn, vec![]),
+            (Server::RelayNative, vec![]),
+            (Server::RelayNativeOffload, vec![]),
+        ];
         for trial in 0..trials {
             for (server, samples) in &mut results {
                 let s = one(*server, &dir, &relay_bin, gap, per_client, tck)?;
@@ -177,53 +184,89 @@ fn median(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
 }
 
 /// One server under one load.
-fn one(server: Server, dir: &Path, relay_bin: &Path, gap: u32, per_client: u32, tck: f64) -> Result<Sample> {
+fn one(
+    server: Server,
+    dir: &Path,
+    relay_bin: &Path,
+    gap: u32,
+    per_client: u32,
+    tck: f64,
+) -> Result<Sample> {
     let procs = Procs::default();
     let port = free_port()?;
     let peer_port = free_port()?;
     let listen = format!("127.0.0.1:{port}");
     let log = |n: &str| dir.join(format!("{n}-{port}.log"));
-    let peer_pid =
-        procs.spawn("turnutils_peer", Command::new("turnutils_peer").args(["-L", "127.0.0.1", "-p", &peer_port.to_string()]), &log("peer"))?;
+    let peer_pid = procs.spawn(
+        "turnutils_peer",
+        Command::new("turnutils_peer").args(["-L", "127.0.0.1", "-p", &peer_port.to_string()]),
+        &log("peer"),
+    )?;
     let user = format!("{USER}:{PASSWORD}");
     let pid = match server {
         Server::Coturn => procs.spawn(
             "turnserver",
-            Command::new("turnserver").args(["-n", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"]).args([
-                "--listening-port",
-                &port.to_string(),
-                "--min-port",
-                &(port + 1).to_string(),
-                "--max-port",
-                &(port + 400).to_string(),
-                "--allow-loopback-peers",
-                "--no-tls",
-                "--no-dtls",
-                "--no-cli",
-                "--lt-cred-mech",
-                "--realm",
-                "bench",
-                "--user",
-                &user,
-                "-m",
-                THREADS,
-                "--simple-log",
-                "--no-stdout-log",
-                "--log-file",
-                &log("coturn").to_string_lossy(),
-                "--pidfile",
-                &dir.join(format!("coturn-{port}.pid")).to_string_lossy(),
-            ]),
+            Command::new("turnserver")
+                .args([
+                    "-n",
+                    "--listening-ip",
+                    "127.0.0.1",
+                    "--relay-ip",
+                    "127.0.0.1",
+                ])
+                .args([
+                    "--listening-port",
+                    &port.to_string(),
+                    "--min-port",
+                    &(port + 1).to_string(),
+                    "--max-port",
+                    &(port + 400).to_string(),
+                    "--allow-loopback-peers",
+                    "--no-tls",
+                    "--no-dtls",
+                    "--no-cli",
+                    "--lt-cred-mech",
+                    "--realm",
+                    "bench",
+                    "--user",
+                    &user,
+                    "-m",
+                    THREADS,
+                    "--simple-log",
+                    "--no-stdout-log",
+                    "--log-file",
+                    &log("coturn").to_string_lossy(),
+                    "--pidfile",
+                    &dir.join(format!("coturn-{port}.pid")).to_string_lossy(),
+                ]),
             &log("coturn-out"),
         )?,
         Server::RelayNative | Server::RelayNativeOffload => procs.spawn(
             "relay-native",
             Command::new(relay_bin)
-                .args(["serve", "--listen", &listen, "--relay-ip", "127.0.0.1", "--realm", "bench", "--user", &user])
+                .args([
+                    "serve",
+                    "--listen",
+                    &listen,
+                    "--relay-ip",
+                    "127.0.0.1",
+                    "--realm",
+                    "bench",
+                    "--user",
+                    &user,
+                ])
                 .args(["--allow-loopback-peers", "--shards", THREADS])
-                .args(if server == Server::RelayNativeOffload { &["--offload", "lo"][..] } else { &[][..] })
+                .args(if server == Server::RelayNativeOffload {
+                    &["--offload", "lo"][..]
+                } else {
+                    &[][..]
+                })
                 .env("RUST_LOG", "info"),
-            &log(if server == Server::RelayNativeOffload { "relay-native-offload" } else { "relay-native" }),
+            &log(if server == Server::RelayNativeOffload {
+                "relay-native-offload"
+            } else {
+                "relay-native"
+            }),
         )?,
     };
     wait_binding(&listen)?;
@@ -232,8 +275,26 @@ fn one(server: Server, dir: &Path, relay_bin: &Path, gap: u32, per_client: u32, 
     let peer0 = cpu_ticks(peer_pid)?;
     let children0 = children_ticks()?;
     let out = Command::new("turnutils_uclient")
-        .args(["-u", USER, "-w", PASSWORD, "-e", "127.0.0.1", "-r", &peer_port.to_string(), "-p", &port.to_string()])
-        .args(["-m", &CLIENTS.to_string(), "-n", &per_client.to_string(), "-l", &PAYLOAD.to_string()])
+        .args([
+            "-u",
+            USER,
+            "-w",
+            PASSWORD,
+            "-e",
+            "127.0.0.1",
+            "-r",
+            &peer_port.to_string(),
+            "-p",
+            &port.to_string(),
+        ])
+        .args([
+            "-m",
+            &CLIENTS.to_string(),
+            "-n",
+            &per_client.to_string(),
+            "-l",
+            &PAYLOAD.to_string(),
+        ])
         .args(["-z", &gap.to_string(), "-c", "127.0.0.1"])
         .stdin(Stdio::null())
         .output()?;
@@ -243,9 +304,18 @@ fn one(server: Server, dir: &Path, relay_bin: &Path, gap: u32, per_client: u32, 
     let uclient = children_ticks()? - children0;
     let peak_kib = peak_kib(pid)?;
     procs.stop_all();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(log("uclient"), &text)?;
-    let sent = last_number(&text, "tot_send_msgs").ok_or_else(|| format!("uclient printed no totals; see {}", log("uclient").display()))?;
+    let sent = last_number(&text, "tot_send_msgs").ok_or_else(|| {
+        format!(
+            "uclient printed no totals; see {}",
+            log("uclient").display()
+        )
+    })?;
     let received = last_number(&text, "tot_recv_msgs").unwrap_or(0);
     Ok(Sample {
         cpu_secs: (cpu1 - cpu0) as f64 / tck,
@@ -264,31 +334,46 @@ fn peak_rate(text: &str) -> u64 {
         .filter(|l| l.contains("start_mclient: msz="))
         .filter_map(|l| last_number(l, "tot_send_msgs"))
         .collect();
-    counts.windows(2).filter_map(|w| w.get(1)?.checked_sub(*w.first()?)).max().unwrap_or(0)
+    counts
+        .windows(2)
+        .filter_map(|w| w.get(1)?.checked_sub(*w.first()?))
+        .max()
+        .unwrap_or(0)
 }
 
 /// utime + stime of a process (all its threads), in clock ticks.
 fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may hold spaces) start at state, field 3.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("odd /proc/PID/stat")?;
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or("odd /proc/PID/stat")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| -> Result<u64> { Ok(f.get(i).ok_or("short /proc/PID/stat")?.parse::<u64>()?) };
+    let get =
+        |i: usize| -> Result<u64> { Ok(f.get(i).ok_or("short /proc/PID/stat")?.parse::<u64>()?) };
     Ok(get(11)? + get(12)?)
 }
 
 /// cutime + cstime of this process: the CPU of every child it has waited for.
 fn children_ticks() -> Result<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("odd /proc/self/stat")?;
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or("odd /proc/self/stat")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| -> Result<u64> { Ok(f.get(i).ok_or("short /proc/self/stat")?.parse::<u64>()?) };
+    let get =
+        |i: usize| -> Result<u64> { Ok(f.get(i).ok_or("short /proc/self/stat")?.parse::<u64>()?) };
     Ok(get(13)? + get(14)?)
 }
 
 fn peak_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).ok_or("no VmHWM")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or("no VmHWM")?;
     Ok(line.split_whitespace().nth(1).ok_or("odd VmHWM")?.parse()?)
 }
 
@@ -301,7 +386,11 @@ fn clock_ticks() -> Result<f64> {
 fn last_number(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().rfind(|l| l.contains(key))?;
     let rest = line.get(line.rfind(key)? + key.len()..)?;
-    rest.trim_start_matches(['=', ' ', ':']).split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.trim_start_matches(['=', ' ', ':'])
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn which(tool: &str) -> Result<PathBuf> {
@@ -328,7 +417,9 @@ fn free_port() -> Result<u16> {
 fn wait_binding(addr: &str) -> Result {
     let s = UdpSocket::bind("127.0.0.1:0")?;
     s.set_read_timeout(Some(Duration::from_millis(100)))?;
-    let req: [u8; 20] = [0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+    let req: [u8; 20] = [
+        0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    ];
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {

@@ -23,8 +23,11 @@ pub const SERVER_NAME: &str = "edgeturn.local";
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "edgeturn-demo";
 const CLI_CLIENT: &str = "edgeturn-cli";
-const WRANGLER_ENV: &[(&str, &str)] =
-    &[("WRANGLER_SEND_METRICS", "false"), ("CI", "true"), ("CLOUDFLARE_CF_FETCH_ENABLED", "false")];
+const WRANGLER_ENV: &[(&str, &str)] = &[
+    ("WRANGLER_SEND_METRICS", "false"),
+    ("CI", "true"),
+    ("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+];
 
 /// Local secrets, made once and kept.
 struct Secrets {
@@ -38,11 +41,16 @@ fn secrets(dir: &Path) -> Result<Secrets> {
     let keys = dir.join("keys.json");
     if !keys.exists() {
         let key = edge::base64(&edge::random_bytes(32)?);
-        std::fs::write(&keys, format!("[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{key}\"}}]\n"))?;
+        std::fs::write(
+            &keys,
+            format!("[{{\"kid\":\"local-1\",\"alg\":\"A256GCM\",\"key\":\"{key}\"}}]\n"),
+        )?;
     }
     let file = dir.join("secrets.env");
     if !file.exists() {
-        let token = |n| -> Result<String> { Ok(edge::base64(&edge::random_bytes(n)?).replace(['+', '/', '='], "x")) };
+        let token = |n| -> Result<String> {
+            Ok(edge::base64(&edge::random_bytes(n)?).replace(['+', '/', '='], "x"))
+        };
         std::fs::write(
             &file,
             format!(
@@ -117,7 +125,17 @@ impl System {
         let wrangler = node_bin(root, "wrangler");
         run_cmd(
             Command::new(&wrangler)
-                .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
+                .args([
+                    "d1",
+                    "migrations",
+                    "apply",
+                    "DB",
+                    "--local",
+                    "--persist-to",
+                    "state",
+                    "-c",
+                    "wrangler.toml",
+                ])
                 .current_dir(&edge_dir)
                 .envs(WRANGLER_ENV.iter().copied())
                 .stdout(std::process::Stdio::null()),
@@ -127,8 +145,23 @@ impl System {
         procs.spawn(
             "edge (wrangler dev)",
             Command::new(&wrangler)
-                .args(["dev", "--local", "--ip", host, "--port", port, "--persist-to", "state", "-c", "wrangler.toml"])
-                .args(["--show-interactive-dev-session=false", "--inspector-port", &inspector])
+                .args([
+                    "dev",
+                    "--local",
+                    "--ip",
+                    host,
+                    "--port",
+                    port,
+                    "--persist-to",
+                    "state",
+                    "-c",
+                    "wrangler.toml",
+                ])
+                .args([
+                    "--show-interactive-dev-session=false",
+                    "--inspector-port",
+                    &inspector,
+                ])
                 .current_dir(&edge_dir)
                 .envs(WRANGLER_ENV.iter().copied()),
             &dir.join("edge.log"),
@@ -136,13 +169,26 @@ impl System {
         wait_http_ok(&format!("{origin}/health"), Duration::from_secs(60))
             .map_err(|e| format!("{e}; see {}", dir.join("edge.log").display()))?;
 
-        edge::seed_demo(&origin, &s.admin_secret, &[&origin, &origin.replace("127.0.0.1", "localhost")], DEMO_PASSWORD)?;
+        edge::seed_demo(
+            &origin,
+            &s.admin_secret,
+            &[&origin, &origin.replace("127.0.0.1", "localhost")],
+            DEMO_PASSWORD,
+        )?;
         seed_cli_client(&origin, &s.admin_secret, &s.cli_secret)?;
 
         procs.spawn(
             "relay (relay-native serve)",
             Command::new(&opts.relay_bin)
-                .args(["serve", "--listen", &opts.relay, "--relay-ip", relay_ip, "--realm", SERVER_NAME])
+                .args([
+                    "serve",
+                    "--listen",
+                    &opts.relay,
+                    "--relay-ip",
+                    relay_ip,
+                    "--realm",
+                    SERVER_NAME,
+                ])
                 .args(["--server-name", SERVER_NAME])
                 .arg("--keys")
                 .arg(dir.join("keys.json"))
@@ -153,14 +199,23 @@ impl System {
             &dir.join("relay.log"),
         )?;
         std::thread::sleep(Duration::from_millis(300));
-        procs.check_running().map_err(|e| format!("{e}; see {}", dir.join("relay.log").display()))?;
-        Ok(System { procs, origin, relay: opts.relay, secrets: s, dir })
+        procs
+            .check_running()
+            .map_err(|e| format!("{e}; see {}", dir.join("relay.log").display()))?;
+        Ok(System {
+            procs,
+            origin,
+            relay: opts.relay,
+            secrets: s,
+            dir,
+        })
     }
 
     /// The TURN key the edge seals with and the relay holds: kid, base64 key, alg.
     pub fn turn_key(&self) -> Result<(String, String, String)> {
         let k = &self.secrets.keys_json;
-        let field = |f: &str| crate::util::json_field(k, f).ok_or_else(|| format!("keys.json has no {f}"));
+        let field =
+            |f: &str| crate::util::json_field(k, f).ok_or_else(|| format!("keys.json has no {f}"));
         Ok((field("kid")?, field("key")?, field("alg")?))
     }
 
@@ -173,7 +228,11 @@ impl System {
 /// Builds what the system runs: the worker (with the helper) and the relay, release.
 pub fn build_all(root: &Path) -> Result {
     crate::build(root)?;
-    run_cmd(cargo().current_dir(root).args(["build", "--release", "-p", "relay-native"]))
+    run_cmd(
+        cargo()
+            .current_dir(root)
+            .args(["build", "--release", "-p", "relay-native"]),
+    )
 }
 
 /// Runs until Ctrl-C or until a part exits.
@@ -182,21 +241,32 @@ pub fn run(root: &Path) -> Result {
     crate::setup::setup(root)?;
     build_all(root)?;
     let procs = Procs::with_signal_handler()?;
-    let sys = System::start(root, Options {
-        dir: root.join(".edgeturn"),
-        edge: EDGE.into(),
-        relay: RELAY.into(),
-        relay_bin: crate::util::target_dir(root).join("release/relay-native"),
-    }, procs)?;
+    let sys = System::start(
+        root,
+        Options {
+            dir: root.join(".edgeturn"),
+            edge: EDGE.into(),
+            relay: RELAY.into(),
+            relay_bin: crate::util::target_dir(root).join("release/relay-native"),
+        },
+        procs,
+    )?;
     let origin = &sys.origin;
     let (_, secret) = sys.cli_client();
     let token_call = format!("curl -s -u {CLI_CLIENT}:{secret} -d grant_type=client_credentials");
     println!();
-    println!("edgeturn is running ({:.0}s to start):", started.elapsed().as_secs_f64());
+    println!(
+        "edgeturn is running ({:.0}s to start):",
+        started.elapsed().as_secs_f64()
+    );
     println!();
     println!("  web page     {origin}/");
-    println!("               sign in as {DEMO_USER} / {DEMO_PASSWORD}, then run the relay self-test");
-    println!("  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)");
+    println!(
+        "               sign in as {DEMO_USER} / {DEMO_PASSWORD}, then run the relay self-test"
+    );
+    println!(
+        "  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)"
+    );
     println!("  relay        turn:{RELAY} (UDP and TCP), server name {SERVER_NAME}");
     println!("  logs, state  {}", sys.dir.display());
     println!();
@@ -228,11 +298,18 @@ fn seed_cli_client(base: &str, admin: &str, secret: &str) -> Result {
     let (status, resp) = Conn::open(base)?.request(
         "POST",
         "/admin/clients",
-        &[("Authorization", &format!("Bearer {admin}")), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &format!("Bearer {admin}")),
+            ("Content-Type", "application/json"),
+        ],
         body.as_bytes(),
     )?;
     if status != 201 && status != 409 {
-        return Err(format!("/admin/clients: HTTP {status}: {}", String::from_utf8_lossy(&resp)).into());
+        return Err(format!(
+            "/admin/clients: HTTP {status}: {}",
+            String::from_utf8_lossy(&resp)
+        )
+        .into());
     }
     Ok(())
 }

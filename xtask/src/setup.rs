@@ -40,14 +40,21 @@ pub fn setup(root: &Path) -> Result {
 }
 
 fn apt(_root: &Path) -> Result {
-    let missing: Vec<&str> =
-        APT_PACKAGES.iter().filter(|(_, file)| !Path::new(file).exists()).map(|(pkg, _)| *pkg).collect();
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .filter(|(_, file)| !Path::new(file).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
     let sudo = probe("id", &["-u"]).is_some_and(|u| u.trim() != "0");
     let apt_get = |args: &[&str]| {
-        let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        let mut c = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
         if sudo {
             c.arg("apt-get");
         }
@@ -79,7 +86,9 @@ fn cargo_tool_named(krate: &str, bin: &str, version: &str, extra: &[&str]) -> Re
     if have.split_whitespace().any(|w| w == version) {
         return Ok(());
     }
-    run(cargo().args(["install", krate, "--version", &format!("={version}")]).args(extra))
+    run(cargo()
+        .args(["install", krate, "--version", &format!("={version}")])
+        .args(extra))
 }
 
 /// The wasm-bindgen version Cargo.lock pins.
@@ -103,7 +112,9 @@ fn npm(root: &Path) -> Result {
     if std::fs::read_to_string(&stamp).is_ok_and(|have| have == want) {
         return Ok(());
     }
-    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(root))?;
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(root))?;
     std::fs::write(stamp, want)?;
     Ok(())
 }

@@ -11,22 +11,44 @@ use crate::util::{Result, cargo, run};
 pub fn test(root: &Path, _args: &[String]) -> Result {
     let start = Instant::now();
     setup(root)?;
-    step("shared-token builds for wasm32 without default features", || {
-        run(cargo()
-            .current_dir(root)
-            .args(["build", "-p", "shared-token", "--target", "wasm32-unknown-unknown", "--no-default-features"]))
+    step(
+        "shared-token builds for wasm32 without default features",
+        || {
+            run(cargo().current_dir(root).args([
+                "build",
+                "-p",
+                "shared-token",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--no-default-features",
+            ]))
+        },
+    )?;
+    step("build the browser helper and the worker", || {
+        crate::build(root)
     })?;
-    step("build the browser helper and the worker", || crate::build(root))?;
-    step("every crate's tests (unit, property, interop, end to end)", || {
-        run(cargo().current_dir(root).args(["test", "--workspace", "--all-targets"]))?;
-        run(cargo().current_dir(root).args(["test", "--workspace", "--doc"]))
-    })?;
+    step(
+        "every crate's tests (unit, property, interop, end to end)",
+        || {
+            run(cargo()
+                .current_dir(root)
+                .args(["test", "--workspace", "--all-targets"]))?;
+            run(cargo()
+                .current_dir(root)
+                .args(["test", "--workspace", "--doc"]))
+        },
+    )?;
     step(
         "the whole system: Chromium signs in and opens a relayed data channel; relay-native probe with the edge's tokens against relay-native and coturn",
         || crate::e2e::www(root),
     )?;
-    step("fuzz token opening for 20 s (no crash)", || fuzz(root, &["20".to_string()]))?;
-    eprintln!("\nxtask test: all passed in {:.0}s", start.elapsed().as_secs_f64());
+    step("fuzz token opening for 20 s (no crash)", || {
+        fuzz(root, &["20".to_string()])
+    })?;
+    eprintln!(
+        "\nxtask test: all passed in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -40,13 +62,17 @@ fn step(what: &str, f: impl FnOnce() -> Result) -> Result {
 
 /// Criterion benchmark of sealing and opening tokens.
 pub fn bench_token(root: &Path) -> Result {
-    run(cargo().current_dir(root).args(["bench", "-p", "shared-token", "--bench", "token"]))
+    run(cargo()
+        .current_dir(root)
+        .args(["bench", "-p", "shared-token", "--bench", "token"]))
 }
 
 /// Runs the token-opening fuzz target for a bounded time.
 pub fn fuzz(root: &Path, args: &[String]) -> Result {
     let secs: u64 = match args.first() {
-        Some(s) => s.parse().map_err(|_| format!("fuzz: `{s}` is not a number of seconds"))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("fuzz: `{s}` is not a number of seconds"))?,
         None => 60,
     };
     crate::setup::cargo_fuzz()?;
@@ -55,5 +81,11 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result {
     run(Command::new(crate::util::cargo_bin("cargo-fuzz"))
         .current_dir(root.join("shared-token"))
         .env("RUSTC_BOOTSTRAP", "1")
-        .args(["fuzz", "run", "open_token", "--", &format!("-max_total_time={secs}")]))
+        .args([
+            "fuzz",
+            "run",
+            "open_token",
+            "--",
+            &format!("-max_total_time={secs}"),
+        ]))
 }

@@ -28,7 +28,9 @@ pub fn describe(cmd: &Command) -> String {
 /// Runs `cmd` with inherited stdio; an error names the command and its exit status.
 pub fn run(cmd: &mut Command) -> Result {
     eprintln!("$ {}", describe(cmd));
-    let status = cmd.status().map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
     if !status.success() {
         return Err(format!("`{}` failed: {status}", describe(cmd)).into());
     }
@@ -37,8 +39,14 @@ pub fn run(cmd: &mut Command) -> Result {
 
 /// Stdout of a command, or None when it cannot run or fails (for "is it installed?" probes).
 pub fn probe<S: AsRef<OsStr>>(program: S, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(program)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `cargo` as invoked by the user (respects $CARGO). Builds from here must carry
@@ -54,7 +62,9 @@ pub fn cargo() -> Command {
 pub fn cargo_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
     home.join("bin").join(name)
 }
 
@@ -65,7 +75,9 @@ pub fn node_bin(root: &Path, name: &str) -> PathBuf {
 
 /// The cargo target directory ($CARGO_TARGET_DIR or ./target).
 pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// `"key":"value"` or `"key":number` from one line of JSON.

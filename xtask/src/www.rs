@@ -8,7 +8,14 @@ use crate::util::{Result, cargo, cargo_bin, node_bin, run};
 
 /// Builds www/public/pkg/{edgeturn.js, edgeturn_bg.wasm, edgeturn.d.ts}.
 pub fn build(root: &Path) -> Result {
-    run(cargo().current_dir(root).args(["build", "-p", "www", "--release", "--target", "wasm32-unknown-unknown"]))?;
+    run(cargo().current_dir(root).args([
+        "build",
+        "-p",
+        "www",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
     let wasm = crate::util::target_dir(root).join("wasm32-unknown-unknown/release/edgeturn.wasm");
     let out = root.join("www/public/pkg");
     run(Command::new(cargo_bin("wasm-bindgen"))
@@ -19,7 +26,13 @@ pub fn build(root: &Path) -> Result {
         .arg(&wasm))?;
     let bg = out.join("edgeturn_bg.wasm");
     run(Command::new(node_bin(root, "wasm-opt"))
-        .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals"])
+        .args([
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+        ])
         .arg(&bg)
         .arg("-o")
         .arg(&bg))?;

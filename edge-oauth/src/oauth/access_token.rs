@@ -74,7 +74,11 @@ pub fn looks_like(token: &str) -> bool {
 
 /// Signs the claims.
 pub fn encode(key: &SigningKey, claims: &AccessClaims) -> String {
-    let header = Header { alg: "HS256".into(), kid: key.kid().into(), typ: "at+jwt".into() };
+    let header = Header {
+        alg: "HS256".into(),
+        kid: key.kid().into(),
+        typ: "at+jwt".into(),
+    };
     let mut out = String::with_capacity(400);
     URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&header).unwrap_or_default(), &mut out);
     out.push('.');
@@ -86,17 +90,26 @@ pub fn encode(key: &SigningKey, claims: &AccessClaims) -> String {
 }
 
 /// Verifies signature, header, issuer, audience and times.
-pub fn decode(key: &SigningKey, token: &str, issuer: &str, now: u64) -> Result<AccessClaims, Rejection> {
+pub fn decode(
+    key: &SigningKey,
+    token: &str,
+    issuer: &str,
+    now: u64,
+) -> Result<AccessClaims, Rejection> {
     if token.len() > MAX_LEN {
         return Err(Rejection::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(Rejection::Malformed);
     };
     let signed_len = h.len() + 1 + p.len();
     let signed = token.get(..signed_len).ok_or(Rejection::Malformed)?;
-    let tag = URL_SAFE_NO_PAD.decode(s).map_err(|_| Rejection::Malformed)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| Rejection::Malformed)?;
     if !key.verify(Purpose::AccessToken, signed.as_bytes(), &tag) {
         return Err(Rejection::BadSignature);
     }
@@ -147,9 +160,18 @@ mod tests {
         let t = encode(&k, &claims());
         assert!(looks_like(&t));
         assert_eq!(decode(&k, &t, "https://a.example", 1000).unwrap(), claims());
-        assert_eq!(decode(&k, &t, "https://a.example", 1900), Err(Rejection::Expired));
-        assert_eq!(decode(&k, &t, "https://a.example", 900), Err(Rejection::Expired));
-        assert_eq!(decode(&k, &t, "https://b.example", 1000), Err(Rejection::WrongIssuer));
+        assert_eq!(
+            decode(&k, &t, "https://a.example", 1900),
+            Err(Rejection::Expired)
+        );
+        assert_eq!(
+            decode(&k, &t, "https://a.example", 900),
+            Err(Rejection::Expired)
+        );
+        assert_eq!(
+            decode(&k, &t, "https://b.example", 1000),
+            Err(Rejection::WrongIssuer)
+        );
         assert_eq!(claims().user_id(), Some("u_1"));
     }
 
@@ -158,14 +180,26 @@ mod tests {
         let k = SigningKey::new(&[1; 32]).unwrap();
         let t = encode(&k, &claims());
         let other = SigningKey::new(&[2; 32]).unwrap();
-        assert_eq!(decode(&other, &t, "https://a.example", 1000), Err(Rejection::BadSignature));
+        assert_eq!(
+            decode(&other, &t, "https://a.example", 1000),
+            Err(Rejection::BadSignature)
+        );
         let mut c = claims();
         c.scope = "openid turn admin".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
         let parts: Vec<&str> = t.split('.').collect();
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(decode(&k, &forged, "https://a.example", 1000), Err(Rejection::BadSignature));
-        for bad in ["", "a.b", "a.b.c.d", "eyJ.eyJ.!!!", &"x".repeat(MAX_LEN + 1)] {
+        assert_eq!(
+            decode(&k, &forged, "https://a.example", 1000),
+            Err(Rejection::BadSignature)
+        );
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "eyJ.eyJ.!!!",
+            &"x".repeat(MAX_LEN + 1),
+        ] {
             assert!(decode(&k, bad, "https://a.example", 1000).is_err(), "{bad}");
         }
     }

@@ -89,7 +89,10 @@ pub struct ValidClient {
 
 /// True for ids (client and user names) made of 1 to 64 of `[A-Za-z0-9._@-]`.
 pub fn id_is_acceptable(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
 impl NewClient {
@@ -98,44 +101,70 @@ impl NewClient {
         if let Some(id) = &self.client_id
             && !id_is_acceptable(id)
         {
-            return Err(OAuthError::invalid_request("client_id must be 1 to 64 of A-Z a-z 0-9 . _ - @"));
+            return Err(OAuthError::invalid_request(
+                "client_id must be 1 to 64 of A-Z a-z 0-9 . _ - @",
+            ));
         }
-        if self.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > 100) {
-            return Err(OAuthError::invalid_request("name must be 1 to 100 characters"));
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > 100)
+        {
+            return Err(OAuthError::invalid_request(
+                "name must be 1 to 100 characters",
+            ));
         }
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             Some(list) => list
                 .iter()
-                .map(|g| GrantType::parse(g).ok_or_else(|| OAuthError::invalid_request("unknown grant type")))
+                .map(|g| {
+                    GrantType::parse(g)
+                        .ok_or_else(|| OAuthError::invalid_request("unknown grant type"))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         };
         let scope = match self.scopes {
             None => Scope::parse("openid")?,
             Some(list) => Scope::from_tokens(list)?,
         };
-        if self.redirect_uris.len() > 16 || !self.redirect_uris.iter().all(|u| redirect_uri_is_acceptable(u)) {
+        if self.redirect_uris.len() > 16
+            || !self
+                .redirect_uris
+                .iter()
+                .all(|u| redirect_uri_is_acceptable(u))
+        {
             return Err(OAuthError::invalid_request(
                 "redirect_uris must be absolute https URIs (http only for loopback hosts), without fragments",
             ));
         }
         if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
-            return Err(OAuthError::invalid_request("authorization_code needs at least one redirect URI"));
+            return Err(OAuthError::invalid_request(
+                "authorization_code needs at least one redirect URI",
+            ));
         }
         let secret = match (self.public, self.client_secret) {
-            (true, Some(_)) => return Err(OAuthError::invalid_request("a public client has no secret")),
+            (true, Some(_)) => {
+                return Err(OAuthError::invalid_request("a public client has no secret"));
+            }
             (true, None) => SecretPlan::None,
             (false, None) => SecretPlan::Generate,
             (false, Some(s)) if s.len() < 16 || s.len() > 256 => {
-                return Err(OAuthError::invalid_request("client_secret must be 16 to 256 characters"));
+                return Err(OAuthError::invalid_request(
+                    "client_secret must be 16 to 256 characters",
+                ));
             }
             (false, Some(s)) => SecretPlan::Given(s),
         };
         if secret == SecretPlan::None && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(OAuthError::invalid_request("client_credentials needs a confidential client"));
+            return Err(OAuthError::invalid_request(
+                "client_credentials needs a confidential client",
+            ));
         }
         if self.access_token_ttl == Some(0) || self.refresh_token_ttl == Some(0) {
-            return Err(OAuthError::invalid_request("lifetimes must be at least one second"));
+            return Err(OAuthError::invalid_request(
+                "lifetimes must be at least one second",
+            ));
         }
         Ok(ValidClient {
             client_id: self.client_id,
@@ -153,7 +182,11 @@ impl NewClient {
 impl ValidClient {
     /// Space-separated grant types as stored.
     pub fn grant_types_text(&self) -> String {
-        self.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+        self.grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -186,7 +219,9 @@ pub struct NewUser {
 
 impl std::fmt::Debug for NewUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewUser").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -194,13 +229,19 @@ impl NewUser {
     /// Checks the request.
     pub fn validate(self) -> Result<NewUser, OAuthError> {
         if !id_is_acceptable(&self.username) {
-            return Err(OAuthError::invalid_request("username must be 1 to 64 of A-Z a-z 0-9 . _ - @"));
+            return Err(OAuthError::invalid_request(
+                "username must be 1 to 64 of A-Z a-z 0-9 . _ - @",
+            ));
         }
         if !(8..=1024).contains(&self.password.len()) {
-            return Err(OAuthError::invalid_request("password must be 8 to 1024 characters"));
+            return Err(OAuthError::invalid_request(
+                "password must be 8 to 1024 characters",
+            ));
         }
         if self.name.as_ref().is_some_and(|n| n.len() > 100) {
-            return Err(OAuthError::invalid_request("name must be at most 100 characters"));
+            return Err(OAuthError::invalid_request(
+                "name must be at most 100 characters",
+            ));
         }
         Ok(self)
     }
@@ -208,7 +249,9 @@ impl NewUser {
 
 /// Parses an admin JSON body into `T` (`invalid_request` on any mismatch).
 pub fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, OAuthError> {
-    serde_json::from_slice(body).map_err(|_| OAuthError::invalid_request("the JSON body does not match the expected fields"))
+    serde_json::from_slice(body).map_err(|_| {
+        OAuthError::invalid_request("the JSON body does not match the expected fields")
+    })
 }
 
 #[cfg(test)]
@@ -243,10 +286,22 @@ mod tests {
 
     #[test]
     fn users() {
-        let ok = parse_body::<NewUser>(br#"{"username":"alice","password":"correct horse"}"#).unwrap().validate();
+        let ok = parse_body::<NewUser>(br#"{"username":"alice","password":"correct horse"}"#)
+            .unwrap()
+            .validate();
         assert!(ok.is_ok());
         assert!(!format!("{:?}", ok.unwrap()).contains("horse"));
-        assert!(parse_body::<NewUser>(br#"{"username":"alice","password":"short"}"#).unwrap().validate().is_err());
-        assert!(parse_body::<NewUser>(br#"{"username":"","password":"longenough"}"#).unwrap().validate().is_err());
+        assert!(
+            parse_body::<NewUser>(br#"{"username":"alice","password":"short"}"#)
+                .unwrap()
+                .validate()
+                .is_err()
+        );
+        assert!(
+            parse_body::<NewUser>(br#"{"username":"","password":"longenough"}"#)
+                .unwrap()
+                .validate()
+                .is_err()
+        );
     }
 }

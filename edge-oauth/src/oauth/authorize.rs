@@ -66,8 +66,16 @@ pub fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// The error redirect (with `state` and RFC 9207's `iss`).
-pub fn error_redirect(redirect_uri: &str, err: &OAuthError, state: Option<&str>, issuer: &str) -> String {
-    let mut pairs = vec![("error", err.code.as_str()), ("error_description", err.description.as_ref())];
+pub fn error_redirect(
+    redirect_uri: &str,
+    err: &OAuthError,
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut pairs = vec![
+        ("error", err.code.as_str()),
+        ("error_description", err.description.as_ref()),
+    ];
     if let Some(s) = state {
         pairs.push(("state", s));
     }
@@ -87,17 +95,26 @@ pub fn code_redirect(redirect_uri: &str, code: &str, state: Option<&str>, issuer
 
 /// The `client_id` to load (an error page when missing).
 pub fn client_id(params: &Params) -> Result<&str, Refusal> {
-    params.get("client_id").ok_or_else(|| Refusal::Page(OAuthError::invalid_request("client_id is missing")))
+    params
+        .get("client_id")
+        .ok_or_else(|| Refusal::Page(OAuthError::invalid_request("client_id is missing")))
 }
 
 /// Validates the request against the loaded client.
-pub fn validate(params: &Params, client: Option<&ClientRecord>, issuer: &str) -> Result<AuthorizationRequest, Refusal> {
-    let client = client.ok_or_else(|| Refusal::Page(OAuthError::invalid_request("unknown client")))?;
+pub fn validate(
+    params: &Params,
+    client: Option<&ClientRecord>,
+    issuer: &str,
+) -> Result<AuthorizationRequest, Refusal> {
+    let client =
+        client.ok_or_else(|| Refusal::Page(OAuthError::invalid_request("unknown client")))?;
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| Refusal::Page(OAuthError::invalid_request("redirect_uri is missing")))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(Refusal::Page(OAuthError::invalid_request("redirect_uri is not registered for this client")));
+        return Err(Refusal::Page(OAuthError::invalid_request(
+            "redirect_uri is not registered for this client",
+        )));
     }
     let state = params.get("state").filter(|s| s.len() <= MAX_STATE);
     let back = |e: OAuthError| Refusal::Redirect(error_redirect(redirect_uri, &e, state, issuer));
@@ -105,16 +122,30 @@ pub fn validate(params: &Params, client: Option<&ClientRecord>, issuer: &str) ->
         return Err(back(OAuthError::invalid_request("state is too long")));
     }
     match params.get("response_type") {
-        None => return Err(back(OAuthError::invalid_request("response_type is missing"))),
+        None => {
+            return Err(back(OAuthError::invalid_request(
+                "response_type is missing",
+            )));
+        }
         Some("code") => {}
         Some(_) => {
-            return Err(back(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")));
+            return Err(back(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            )));
         }
     }
     if !client.allows(GrantType::AuthorizationCode) {
-        return Err(back(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the code flow")));
+        return Err(back(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the code flow",
+        )));
     }
-    pkce::check_challenge(params.get("code_challenge"), params.get("code_challenge_method")).map_err(back)?;
+    pkce::check_challenge(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    )
+    .map_err(back)?;
     let scope = Scope::grant(params.get("scope"), &client.scope).map_err(back)?;
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -154,13 +185,24 @@ pub struct FormState {
 
 /// The binding of a CSRF cookie value.
 pub fn csrf_binding(cookie: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest([b"edge-oauth csrf\0".as_slice(), cookie.as_bytes()].concat()).get(..16).unwrap_or(&[]))
+    URL_SAFE_NO_PAD.encode(
+        Sha256::digest([b"edge-oauth csrf\0".as_slice(), cookie.as_bytes()].concat())
+            .get(..16)
+            .unwrap_or(&[]),
+    )
 }
 
 impl FormState {
     /// The sign-in form's state.
     pub fn login(req: AuthorizationRequest, csrf_cookie: &str, now: u64) -> FormState {
-        FormState { stage: Stage::Login, req, user_id: None, username: None, csrf: csrf_binding(csrf_cookie), exp: now + LOGIN_TTL }
+        FormState {
+            stage: Stage::Login,
+            req,
+            user_id: None,
+            username: None,
+            csrf: csrf_binding(csrf_cookie),
+            exp: now + LOGIN_TTL,
+        }
     }
 
     /// The consent form's state, after sign-in.
@@ -190,13 +232,17 @@ impl FormState {
         field: Option<&str>,
         now: u64,
     ) -> Result<FormState, FormError> {
-        let (Some(cookie), Some(field)) = (cookie, field) else { return Err(FormError::Csrf) };
+        let (Some(cookie), Some(field)) = (cookie, field) else {
+            return Err(FormError::Csrf);
+        };
         if !shared_token::ct_eq(cookie.as_bytes(), field.as_bytes()) {
             return Err(FormError::Csrf);
         }
         let sealed = sealed.ok_or(FormError::Tampered)?;
         let (body, tag) = sealed.split_once('.').ok_or(FormError::Tampered)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| FormError::Tampered)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| FormError::Tampered)?;
         if !key.verify(Purpose::Form, body.as_bytes(), &tag) {
             return Err(FormError::Tampered);
         }
@@ -233,16 +279,27 @@ impl FormError {
     /// Text for the error page.
     pub fn message(self) -> &'static str {
         match self {
-            FormError::Csrf => "The request forgery check failed. Start the sign-in again from the application.",
-            FormError::Tampered => "The form was altered. Start the sign-in again from the application.",
+            FormError::Csrf => {
+                "The request forgery check failed. Start the sign-in again from the application."
+            }
+            FormError::Tampered => {
+                "The form was altered. Start the sign-in again from the application."
+            }
             FormError::Expired => "The form expired. Start the sign-in again from the application.",
         }
     }
 }
 
 /// Issues a code for a consented request: the code, its row and an audit row.
-pub fn issue_code(state: &FormState, code_ttl: u32, now: u64) -> Result<(String, Writes), OAuthError> {
-    let user_id = state.user_id.clone().ok_or_else(|| OAuthError::server_error("consent without a user"))?;
+pub fn issue_code(
+    state: &FormState,
+    code_ttl: u32,
+    now: u64,
+) -> Result<(String, Writes), OAuthError> {
+    let user_id = state
+        .user_id
+        .clone()
+        .ok_or_else(|| OAuthError::server_error("consent without a user"))?;
     let code = ids::new_opaque(ids::CODE_PREFIX)?;
     let mut w = Writes::new(Claim::None);
     w.code = Some(NewCode {
@@ -285,33 +342,56 @@ mod tests {
     fn valid_request() {
         let c = client(&[GrantType::AuthorizationCode], "openid turn", true);
         let r = validate(&p(&good()), Some(&c), "https://i").unwrap();
-        assert_eq!((r.scope.as_str(), r.state.as_deref()), ("openid", Some("xyz")));
+        assert_eq!(
+            (r.scope.as_str(), r.state.as_deref()),
+            ("openid", Some("xyz"))
+        );
     }
 
     #[test]
     fn untrusted_redirects_get_a_page_others_redirect() {
         let c = client(&[GrantType::AuthorizationCode], "openid turn", true);
-        assert!(matches!(validate(&p(&good()), None, "https://i"), Err(Refusal::Page(_))));
+        assert!(matches!(
+            validate(&p(&good()), None, "https://i"),
+            Err(Refusal::Page(_))
+        ));
         let bad_uri = good().replace("app.example", "evil.example");
-        assert!(matches!(validate(&p(&bad_uri), Some(&c), "https://i"), Err(Refusal::Page(_))));
+        assert!(matches!(
+            validate(&p(&bad_uri), Some(&c), "https://i"),
+            Err(Refusal::Page(_))
+        ));
         let cases = [
-            (good().replace("response_type=code", "response_type=token"), "unsupported_response_type"),
+            (
+                good().replace("response_type=code", "response_type=token"),
+                "unsupported_response_type",
+            ),
             (good().replace("S256", "plain"), "invalid_request"),
-            (good().replace(&format!("code_challenge={CH}&"), ""), "invalid_request"),
-            (good().replace("scope=openid", "scope=admin"), "invalid_scope"),
+            (
+                good().replace(&format!("code_challenge={CH}&"), ""),
+                "invalid_request",
+            ),
+            (
+                good().replace("scope=openid", "scope=admin"),
+                "invalid_scope",
+            ),
         ];
         for (q, want) in cases {
             match validate(&p(&q), Some(&c), "https://i") {
                 Err(Refusal::Redirect(loc)) => {
                     assert!(loc.starts_with("https://app.example/cb?error="), "{loc}");
                     assert!(loc.contains(&format!("error={want}")), "{loc}");
-                    assert!(loc.contains("state=xyz") && loc.contains("iss=https%3A%2F%2Fi"), "{loc}");
+                    assert!(
+                        loc.contains("state=xyz") && loc.contains("iss=https%3A%2F%2Fi"),
+                        "{loc}"
+                    );
                 }
                 other => panic!("{q}: {other:?}"),
             }
         }
         let no_code = client(&[GrantType::ClientCredentials], "openid", false);
-        assert!(matches!(validate(&p(&good()), Some(&no_code), "https://i"), Err(Refusal::Redirect(l)) if l.contains("unauthorized_client")));
+        assert!(
+            matches!(validate(&p(&good()), Some(&no_code), "https://i"), Err(Refusal::Redirect(l)) if l.contains("unauthorized_client"))
+        );
     }
 
     #[test]
@@ -321,17 +401,86 @@ mod tests {
         let req = validate(&p(&good()), Some(&c), "https://i").unwrap();
         let login = FormState::login(req, "cookie-1", 100);
         let sealed = login.seal(&k);
-        let open = |s: &str, stage, cookie, field, now| FormState::open(&k, Some(s), stage, cookie, field, now);
-        assert_eq!(open(&sealed, Stage::Login, Some("cookie-1"), Some("cookie-1"), 101).unwrap(), login);
-        assert_eq!(open(&sealed, Stage::Login, None, Some("cookie-1"), 101), Err(FormError::Csrf));
-        assert_eq!(open(&sealed, Stage::Login, Some("cookie-1"), Some("cookie-2"), 101), Err(FormError::Csrf));
-        assert_eq!(open(&sealed, Stage::Login, Some("cookie-2"), Some("cookie-2"), 101), Err(FormError::Csrf));
-        assert_eq!(open(&sealed, Stage::Consent, Some("cookie-1"), Some("cookie-1"), 101), Err(FormError::Tampered));
-        assert_eq!(open(&sealed, Stage::Login, Some("cookie-1"), Some("cookie-1"), 100 + LOGIN_TTL), Err(FormError::Expired));
+        let open = |s: &str, stage, cookie, field, now| {
+            FormState::open(&k, Some(s), stage, cookie, field, now)
+        };
+        assert_eq!(
+            open(
+                &sealed,
+                Stage::Login,
+                Some("cookie-1"),
+                Some("cookie-1"),
+                101
+            )
+            .unwrap(),
+            login
+        );
+        assert_eq!(
+            open(&sealed, Stage::Login, None, Some("cookie-1"), 101),
+            Err(FormError::Csrf)
+        );
+        assert_eq!(
+            open(
+                &sealed,
+                Stage::Login,
+                Some("cookie-1"),
+                Some("cookie-2"),
+                101
+            ),
+            Err(FormError::Csrf)
+        );
+        assert_eq!(
+            open(
+                &sealed,
+                Stage::Login,
+                Some("cookie-2"),
+                Some("cookie-2"),
+                101
+            ),
+            Err(FormError::Csrf)
+        );
+        assert_eq!(
+            open(
+                &sealed,
+                Stage::Consent,
+                Some("cookie-1"),
+                Some("cookie-1"),
+                101
+            ),
+            Err(FormError::Tampered)
+        );
+        assert_eq!(
+            open(
+                &sealed,
+                Stage::Login,
+                Some("cookie-1"),
+                Some("cookie-1"),
+                100 + LOGIN_TTL
+            ),
+            Err(FormError::Expired)
+        );
         let tampered = format!("A{sealed}");
-        assert_eq!(open(&tampered, Stage::Login, Some("cookie-1"), Some("cookie-1"), 101), Err(FormError::Tampered));
+        assert_eq!(
+            open(
+                &tampered,
+                Stage::Login,
+                Some("cookie-1"),
+                Some("cookie-1"),
+                101
+            ),
+            Err(FormError::Tampered)
+        );
         let consent = login.consent("u_1", "alice", 200).seal(&k);
-        assert!(open(&consent, Stage::Consent, Some("cookie-1"), Some("cookie-1"), 201).is_ok());
+        assert!(
+            open(
+                &consent,
+                Stage::Consent,
+                Some("cookie-1"),
+                Some("cookie-1"),
+                201
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -343,8 +492,16 @@ mod tests {
         assert!(code.starts_with("ac1."));
         let row = w.code.unwrap();
         assert_eq!((row.expires_at, row.key), (1060, ids::lookup_key(&code)));
-        let loc = code_redirect("https://app.example/cb?a=1", &code, Some("s t"), "https://i");
-        assert!(loc.starts_with("https://app.example/cb?a=1&code=ac1."), "{loc}");
+        let loc = code_redirect(
+            "https://app.example/cb?a=1",
+            &code,
+            Some("s t"),
+            "https://i",
+        );
+        assert!(
+            loc.starts_with("https://app.example/cb?a=1&code=ac1."),
+            "{loc}"
+        );
         assert!(loc.ends_with("&state=s+t&iss=https%3A%2F%2Fi"), "{loc}");
     }
 }

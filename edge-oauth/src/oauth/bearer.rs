@@ -8,8 +8,12 @@ use super::records::BearerStatus;
 
 /// The token from `Authorization: Bearer <token>`.
 pub fn from_header(authorization: Option<&str>) -> Result<&str, OAuthError> {
-    let h = authorization.ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?.trim();
-    let (scheme, token) = h.split_once(' ').ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?;
+    let h = authorization
+        .ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?
+        .trim();
+    let (scheme, token) = h
+        .split_once(' ')
+        .ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(OAuthError::invalid_token("a bearer token is required"));
     }
@@ -19,7 +23,9 @@ pub fn from_header(authorization: Option<&str>) -> Result<&str, OAuthError> {
 /// Verifies the token itself (no I/O). The worker then loads its [`BearerStatus`].
 pub fn verify(config: &Config, token: &str, now: u64) -> Result<AccessClaims, OAuthError> {
     access_token::decode(&config.signing_key, token, &config.issuer, now).map_err(|r| match r {
-        access_token::Rejection::Expired => OAuthError::invalid_token("the access token has expired"),
+        access_token::Rejection::Expired => {
+            OAuthError::invalid_token("the access token has expired")
+        }
         _ => OAuthError::invalid_token("the access token is not valid"),
     })
 }
@@ -47,9 +53,15 @@ pub fn stands(claims: &AccessClaims, status: &BearerStatus) -> bool {
 /// Combines the verified claims with their standing.
 pub fn check(claims: AccessClaims, status: BearerStatus) -> Result<ActiveBearer, OAuthError> {
     if !stands(&claims, &status) {
-        return Err(OAuthError::invalid_token("the access token has been revoked"));
+        return Err(OAuthError::invalid_token(
+            "the access token has been revoked",
+        ));
     }
-    Ok(ActiveBearer { claims, username: status.username, name: status.name })
+    Ok(ActiveBearer {
+        claims,
+        username: status.username,
+        name: status.name,
+    })
 }
 
 impl ActiveBearer {
@@ -58,14 +70,20 @@ impl ActiveBearer {
         if self.claims.scope.split(' ').any(|s| s == scope) {
             Ok(())
         } else {
-            Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the scope this resource needs"))
+            Err(OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "the access token lacks the scope this resource needs",
+            ))
         }
     }
 
     /// The OpenID Connect userinfo claims (sub, preferred_username, name).
     pub fn userinfo(&self) -> Result<serde_json::Value, OAuthError> {
         let user = self.claims.user_id().ok_or_else(|| {
-            OAuthError::new(ErrorCode::InsufficientScope, "a client_credentials token has no user")
+            OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "a client_credentials token has no user",
+            )
         })?;
         let mut v = serde_json::json!({ "sub": user, "preferred_username": self.username });
         if let (Some(name), Some(obj)) = (&self.name, v.as_object_mut()) {
@@ -95,14 +113,24 @@ mod tests {
     }
 
     fn ok_status() -> BearerStatus {
-        BearerStatus { client_exists: Some(1), username: Some("alice".into()), ..Default::default() }
+        BearerStatus {
+            client_exists: Some(1),
+            username: Some("alice".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn header_forms() {
         assert_eq!(from_header(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(from_header(Some("bearer  abc ")).unwrap(), "abc");
-        for h in [None, Some(""), Some("Basic abc"), Some("Bearer"), Some("Bearer   ")] {
+        for h in [
+            None,
+            Some(""),
+            Some("Basic abc"),
+            Some("Bearer"),
+            Some("Bearer   "),
+        ] {
             let e = from_header(h).unwrap_err();
             assert_eq!((e.code, e.status), (ErrorCode::InvalidToken, 401));
         }
@@ -112,15 +140,39 @@ mod tests {
     fn standing() {
         assert!(check(claims("authorization_code"), ok_status()).is_ok());
         for s in [
-            BearerStatus { revoked: Some(1), ..ok_status() },
-            BearerStatus { family_revoked_at: Some(5), ..ok_status() },
-            BearerStatus { client_exists: None, ..ok_status() },
-            BearerStatus { username: None, ..ok_status() },
+            BearerStatus {
+                revoked: Some(1),
+                ..ok_status()
+            },
+            BearerStatus {
+                family_revoked_at: Some(5),
+                ..ok_status()
+            },
+            BearerStatus {
+                client_exists: None,
+                ..ok_status()
+            },
+            BearerStatus {
+                username: None,
+                ..ok_status()
+            },
         ] {
-            assert_eq!(check(claims("authorization_code"), s).unwrap_err().code, ErrorCode::InvalidToken);
+            assert_eq!(
+                check(claims("authorization_code"), s).unwrap_err().code,
+                ErrorCode::InvalidToken
+            );
         }
         // A client_credentials token needs no user.
-        assert!(check(claims("client_credentials"), BearerStatus { username: None, ..ok_status() }).is_ok());
+        assert!(
+            check(
+                claims("client_credentials"),
+                BearerStatus {
+                    username: None,
+                    ..ok_status()
+                }
+            )
+            .is_ok()
+        );
     }
 
     #[test]

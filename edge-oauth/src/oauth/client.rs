@@ -20,8 +20,12 @@ pub enum GrantType {
 
 impl GrantType {
     /// All of them, in the order discovery lists them.
-    pub const ALL: [GrantType; 4] =
-        [GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::RefreshToken, GrantType::Password];
+    pub const ALL: [GrantType; 4] = [
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::RefreshToken,
+        GrantType::Password,
+    ];
 
     /// The `grant_type` value.
     pub fn as_str(self) -> &'static str {
@@ -97,7 +101,10 @@ impl ClientRecord {
 /// The parts of a redirect URI the server checks at registration: an absolute `https` URI,
 /// or `http` on a loopback host (RFC 8252 section 7.3), without a fragment.
 pub fn redirect_uri_is_acceptable(uri: &str) -> bool {
-    if uri.len() > 512 || uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if uri.len() > 512
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return false;
     }
     let rest = if let Some(r) = uri.strip_prefix("https://") {
@@ -148,7 +155,12 @@ mod tests {
 
     #[test]
     fn redirect_uri_rules() {
-        for ok in ["https://app.example/cb", "http://127.0.0.1:8787/callback.html", "http://localhost/cb?x=1", "http://[::1]:80/cb"] {
+        for ok in [
+            "https://app.example/cb",
+            "http://127.0.0.1:8787/callback.html",
+            "http://localhost/cb?x=1",
+            "http://[::1]:80/cb",
+        ] {
             assert!(redirect_uri_is_acceptable(ok), "{ok}");
         }
         for bad in [
@@ -166,9 +178,18 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert_eq!(origin_of("https://app.example/cb?x"), Some("https://app.example"));
-        assert_eq!(origin_of("http://127.0.0.1:8787/callback.html"), Some("http://127.0.0.1:8787"));
-        assert_eq!(origin_of("http://127.0.0.1:8787"), Some("http://127.0.0.1:8787"));
+        assert_eq!(
+            origin_of("https://app.example/cb?x"),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8787/callback.html"),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8787"),
+            Some("http://127.0.0.1:8787")
+        );
         assert_eq!(origin_of("nope"), None);
     }
 }

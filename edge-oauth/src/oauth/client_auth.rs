@@ -66,12 +66,20 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> Result<Present
     if let Some(header) = authorization {
         let (id, secret) = parse_basic(header)?;
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request("use one client authentication method, not two"));
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ));
         }
         if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::invalid_request("client_id in the body differs from the Authorization header"));
+            return Err(OAuthError::invalid_request(
+                "client_id in the body differs from the Authorization header",
+            ));
         }
-        return Ok(Presented { client_id: id, secret: Some(ClientSecret(secret)), method: AuthMethod::ClientSecretBasic });
+        return Ok(Presented {
+            client_id: id,
+            secret: Some(ClientSecret(secret)),
+            method: AuthMethod::ClientSecretBasic,
+        });
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(Presented {
@@ -79,8 +87,14 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> Result<Present
             secret: Some(ClientSecret(secret.to_string())),
             method: AuthMethod::ClientSecretPost,
         }),
-        (Some(id), None) => Ok(Presented { client_id: id.to_string(), secret: None, method: AuthMethod::None }),
-        (None, _) => Err(OAuthError::invalid_client("client authentication is required")),
+        (Some(id), None) => Ok(Presented {
+            client_id: id.to_string(),
+            secret: None,
+            method: AuthMethod::None,
+        }),
+        (None, _) => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
     }
 }
 
@@ -89,7 +103,9 @@ fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     let bad = || OAuthError::invalid_client("the Authorization header is not valid HTTP Basic");
     let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client("only HTTP Basic client authentication is accepted here"));
+        return Err(OAuthError::invalid_client(
+            "only HTTP Basic client authentication is accepted here",
+        ));
     }
     let raw = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
@@ -97,7 +113,10 @@ fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     // application/x-www-form-urlencoded decoding of each half; `&` and `=` are kept literal.
     let decode = |s: &str| -> String {
         let escaped = s.replace('&', "%26").replace('=', "%3D");
-        form_urlencoded::parse(escaped.as_bytes()).next().map(|(k, _)| k.into_owned()).unwrap_or_default()
+        form_urlencoded::parse(escaped.as_bytes())
+            .next()
+            .map(|(k, _)| k.into_owned())
+            .unwrap_or_default()
     };
     let (id, secret) = (decode(id), decode(secret));
     if id.is_empty() {
@@ -164,7 +183,11 @@ impl PendingSecret {
 
     /// Accepts without deriving when the same (client, record, secret) verified recently in
     /// this isolate; otherwise hands the pending check back.
-    pub fn accept_cached(self: Box<Self>, cache: &VerifyCache, now: u64) -> Result<AuthenticatedClient, Box<PendingSecret>> {
+    pub fn accept_cached(
+        self: Box<Self>,
+        cache: &VerifyCache,
+        now: u64,
+    ) -> Result<AuthenticatedClient, Box<PendingSecret>> {
         if cache.hit(&self.cache_key, now) {
             let PendingSecret { record, method, .. } = *self;
             Ok(AuthenticatedClient { record, method })
@@ -174,12 +197,20 @@ impl PendingSecret {
     }
 
     /// Compares the derived key with the record (constant time); remembers a success.
-    pub fn verify(self, derived: &[u8], cache: &mut VerifyCache, now: u64) -> Result<AuthenticatedClient, OAuthError> {
+    pub fn verify(
+        self,
+        derived: &[u8],
+        cache: &mut VerifyCache,
+        now: u64,
+    ) -> Result<AuthenticatedClient, OAuthError> {
         if !self.hash.matches(derived) {
             return Err(OAuthError::invalid_client("client authentication failed"));
         }
         cache.remember(self.cache_key, now);
-        Ok(AuthenticatedClient { record: self.record, method: self.method })
+        Ok(AuthenticatedClient {
+            record: self.record,
+            method: self.method,
+        })
     }
 }
 
@@ -194,15 +225,30 @@ pub enum Step {
 
 /// Decides what authenticating `presented` against the loaded `record` needs.
 pub fn begin(record: Option<ClientRecord>, presented: Presented) -> Result<Step, OAuthError> {
-    let record = record.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+    let record =
+        record.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
     match (&record.secret_hash, presented.secret) {
-        (None, None) => Ok(Step::Done(AuthenticatedClient { record, method: AuthMethod::None })),
-        (None, Some(_)) => Err(OAuthError::invalid_client("this client is public and has no secret")),
-        (Some(_), None) => Err(OAuthError::invalid_client("this client must authenticate with its secret")),
+        (None, None) => Ok(Step::Done(AuthenticatedClient {
+            record,
+            method: AuthMethod::None,
+        })),
+        (None, Some(_)) => Err(OAuthError::invalid_client(
+            "this client is public and has no secret",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_client(
+            "this client must authenticate with its secret",
+        )),
         (Some(stored), Some(secret)) => {
-            let hash = PasswordHash::parse(stored).map_err(|_| OAuthError::server_error("a stored client secret is malformed"))?;
+            let hash = PasswordHash::parse(stored)
+                .map_err(|_| OAuthError::server_error("a stored client secret is malformed"))?;
             let cache_key = CacheKey::new(&record.id, stored, secret.secret());
-            Ok(Step::Verify(Box::new(PendingSecret { record, method: presented.method, hash, secret, cache_key })))
+            Ok(Step::Verify(Box::new(PendingSecret {
+                record,
+                method: presented.method,
+                hash,
+                secret,
+                cache_key,
+            })))
         }
     }
 }
@@ -236,11 +282,19 @@ mod tests {
         Params::from_form(s.as_bytes()).unwrap()
     }
 
-    fn run(record: Option<ClientRecord>, p: Presented, cache: &mut VerifyCache) -> Result<AuthenticatedClient, OAuthError> {
+    fn run(
+        record: Option<ClientRecord>,
+        p: Presented,
+        cache: &mut VerifyCache,
+    ) -> Result<AuthenticatedClient, OAuthError> {
         match begin(record, p)? {
             Step::Done(c) => Ok(c),
             Step::Verify(pending) => {
-                let derived = password::derive(pending.secret_bytes(), pending.hash().salt(), pending.hash().iterations());
+                let derived = password::derive(
+                    pending.secret_bytes(),
+                    pending.hash().salt(),
+                    pending.hash().iterations(),
+                );
                 pending.verify(&derived, cache, 0)
             }
         }
@@ -254,24 +308,44 @@ mod tests {
         let c = run(Some(record(Some("s3cret"))), p, &mut cache).unwrap();
         assert!(c.is_confidential());
         let p = presented(None, &params("client_id=c1&client_secret=s3cret")).unwrap();
-        assert_eq!(run(Some(record(Some("s3cret"))), p, &mut cache).unwrap().method(), AuthMethod::ClientSecretPost);
+        assert_eq!(
+            run(Some(record(Some("s3cret"))), p, &mut cache)
+                .unwrap()
+                .method(),
+            AuthMethod::ClientSecretPost
+        );
     }
 
     #[test]
     fn wrong_secret_unknown_client_and_missing_secret_are_invalid_client() {
         let mut cache = VerifyCache::default();
         let cases = [
-            (Some(record(Some("s3cret"))), presented(Some(&basic("c1", "wrong")), &params("")).unwrap()),
-            (None, presented(Some(&basic("nope", "s3cret")), &params("")).unwrap()),
-            (Some(record(Some("s3cret"))), presented(None, &params("client_id=c1")).unwrap()),
-            (Some(record(None)), presented(None, &params("client_id=c1&client_secret=x")).unwrap()),
+            (
+                Some(record(Some("s3cret"))),
+                presented(Some(&basic("c1", "wrong")), &params("")).unwrap(),
+            ),
+            (
+                None,
+                presented(Some(&basic("nope", "s3cret")), &params("")).unwrap(),
+            ),
+            (
+                Some(record(Some("s3cret"))),
+                presented(None, &params("client_id=c1")).unwrap(),
+            ),
+            (
+                Some(record(None)),
+                presented(None, &params("client_id=c1&client_secret=x")).unwrap(),
+            ),
         ];
         for (r, p) in cases {
             let e = run(r, p, &mut cache).unwrap_err();
             assert_eq!((e.code, e.status), (ErrorCode::InvalidClient, 401));
             assert!(e.www_authenticate("r").is_some());
         }
-        assert_eq!(presented(None, &params("")).unwrap_err().code, ErrorCode::InvalidClient);
+        assert_eq!(
+            presented(None, &params("")).unwrap_err().code,
+            ErrorCode::InvalidClient
+        );
     }
 
     #[test]
@@ -280,8 +354,17 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = presented(Some(&basic("c1", "s")), &params("client_id=c2")).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
-        for h in ["Basic !!!", "Bearer abc", "Basic", &format!("Basic {}", STANDARD.encode("nocolon"))] {
-            assert_eq!(presented(Some(h), &params("")).unwrap_err().code, ErrorCode::InvalidClient, "{h}");
+        for h in [
+            "Basic !!!",
+            "Bearer abc",
+            "Basic",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
+            assert_eq!(
+                presented(Some(h), &params("")).unwrap_err().code,
+                ErrorCode::InvalidClient,
+                "{h}"
+            );
         }
     }
 
@@ -290,7 +373,13 @@ mod tests {
         let p = presented(Some(&basic("my%20client", "a%3Ab+c")), &params("")).unwrap();
         assert_eq!(p.client_id, "my client");
         assert_eq!(p.secret.unwrap().secret(), "a:b c");
-        assert!(!format!("{:?}", presented(Some(&basic("c", "topsecret")), &params("")).unwrap()).contains("topsecret"));
+        assert!(
+            !format!(
+                "{:?}",
+                presented(Some(&basic("c", "topsecret")), &params("")).unwrap()
+            )
+            .contains("topsecret")
+        );
     }
 
     #[test]
@@ -298,13 +387,21 @@ mod tests {
         let mut cache = VerifyCache::default();
         let r = record(Some("s3cret"));
         let good = || presented(Some(&basic("c1", "s3cret")), &params("")).unwrap();
-        let Step::Verify(p) = begin(Some(r.clone()), good()).unwrap() else { panic!() };
+        let Step::Verify(p) = begin(Some(r.clone()), good()).unwrap() else {
+            panic!()
+        };
         let p = p.accept_cached(&cache, 0).unwrap_err();
         let derived = password::derive(b"s3cret", p.hash().salt(), p.hash().iterations());
         p.verify(&derived, &mut cache, 0).unwrap();
-        let Step::Verify(p) = begin(Some(r.clone()), good()).unwrap() else { panic!() };
+        let Step::Verify(p) = begin(Some(r.clone()), good()).unwrap() else {
+            panic!()
+        };
         assert!(p.accept_cached(&cache, 1).is_ok());
-        let Step::Verify(p) = begin(Some(r), presented(Some(&basic("c1", "s3cres")), &params("")).unwrap()).unwrap() else {
+        let Step::Verify(p) = begin(
+            Some(r),
+            presented(Some(&basic("c1", "s3cres")), &params("")).unwrap(),
+        )
+        .unwrap() else {
             panic!()
         };
         assert!(p.accept_cached(&cache, 1).is_err());

@@ -24,7 +24,10 @@ pub struct ClientCache {
 impl ClientCache {
     /// The cached record, if fresh.
     pub fn get(&self, id: &str, now: u64) -> Option<ClientRecord> {
-        self.entries.get(id).filter(|(_, exp)| now < *exp).map(|(r, _)| r.clone())
+        self.entries
+            .get(id)
+            .filter(|(_, exp)| now < *exp)
+            .map(|(r, _)| r.clone())
     }
 
     /// Keeps a record just loaded from D1 for `ttl` seconds (nothing when `ttl` is 0).
@@ -38,7 +41,10 @@ impl ClientCache {
                 self.entries.clear();
             }
         }
-        self.entries.insert(record.id.clone(), (record.clone(), now.saturating_add(u64::from(ttl))));
+        self.entries.insert(
+            record.id.clone(),
+            (record.clone(), now.saturating_add(u64::from(ttl))),
+        );
     }
 
     /// Forgets a client (after the admin API changed or deleted it).

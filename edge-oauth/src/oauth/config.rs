@@ -81,9 +81,18 @@ pub fn parse_list(text: &str) -> Option<Vec<String>> {
     let items: Vec<String> = if t.starts_with('[') {
         serde_json::from_str::<Vec<String>>(t).ok()?
     } else {
-        t.split([',', ' ', '\n', '\t']).filter(|s| !s.is_empty()).map(str::to_string).collect()
+        t.split([',', ' ', '\n', '\t'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     };
-    Some(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    Some(
+        items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }
 
 impl Config {
@@ -93,7 +102,11 @@ impl Config {
             Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
             _ => err(format!("{name} is not set")),
         };
-        let optional = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let optional = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let number = |name: &str, default: u32, min: u32, max: u32| -> Result<u32, ConfigError> {
             match optional(name) {
                 None => Ok(default),
@@ -110,21 +123,33 @@ impl Config {
         }
         let turn_server_name = required("TURN_SERVER_NAME")?;
         let turn_realm = optional("TURN_REALM").unwrap_or_else(|| turn_server_name.clone());
-        let turn_urls = parse_list(&required("TURN_URLS")?)
-            .ok_or_else(|| ConfigError("TURN_URLS must be a JSON array of strings or a comma-separated list".into()))?;
-        if turn_urls.is_empty() || !turn_urls.iter().all(|u| u.starts_with("turn:") || u.starts_with("turns:")) {
+        let turn_urls = parse_list(&required("TURN_URLS")?).ok_or_else(|| {
+            ConfigError(
+                "TURN_URLS must be a JSON array of strings or a comma-separated list".into(),
+            )
+        })?;
+        if turn_urls.is_empty()
+            || !turn_urls
+                .iter()
+                .all(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+        {
             return err("TURN_URLS must list turn: or turns: URLs");
         }
         let stun_urls = match optional("STUN_URLS") {
             None => Vec::new(),
             Some(v) => parse_list(&v)
-                .filter(|l| l.iter().all(|u| u.starts_with("stun:") || u.starts_with("stuns:")))
+                .filter(|l| {
+                    l.iter()
+                        .all(|u| u.starts_with("stun:") || u.starts_with("stuns:"))
+                })
                 .ok_or_else(|| ConfigError("STUN_URLS must list stun: URLs".into()))?,
         };
         let keyring = Keyring::from_json(&required("TURN_KEYS")?)
             .map_err(|e| ConfigError(format!("TURN_KEYS: {e}")))?;
-        let signing_key = SigningKey::from_base64(&required("TOKEN_SIGNING_KEY")?)
-            .ok_or_else(|| ConfigError("TOKEN_SIGNING_KEY must be base64 of at least 32 bytes".into()))?;
+        let signing_key =
+            SigningKey::from_base64(&required("TOKEN_SIGNING_KEY")?).ok_or_else(|| {
+                ConfigError("TOKEN_SIGNING_KEY must be base64 of at least 32 bytes".into())
+            })?;
         let admin_secret = AdminSecret::new(&required("ADMIN_SECRET")?)
             .ok_or_else(|| ConfigError("ADMIN_SECRET must be at least 16 characters".into()))?;
         const DAY: u32 = 24 * 3600;
@@ -138,8 +163,18 @@ impl Config {
             refresh_token_ttl: number("REFRESH_TOKEN_TTL", 30 * DAY, 1, 365 * DAY)?,
             turn_token_ttl: number("TURN_TOKEN_TTL", 3600, 1, 7 * DAY)?,
             code_ttl: number("CODE_TTL", 60, 1, 600)?,
-            password_iterations: number("PASSWORD_PBKDF2_ITERATIONS", MAX_ITERATIONS, MIN_ITERATIONS, MAX_ITERATIONS)?,
-            client_secret_iterations: number("CLIENT_SECRET_PBKDF2_ITERATIONS", 10_000, MIN_ITERATIONS, MAX_ITERATIONS)?,
+            password_iterations: number(
+                "PASSWORD_PBKDF2_ITERATIONS",
+                MAX_ITERATIONS,
+                MIN_ITERATIONS,
+                MAX_ITERATIONS,
+            )?,
+            client_secret_iterations: number(
+                "CLIENT_SECRET_PBKDF2_ITERATIONS",
+                10_000,
+                MIN_ITERATIONS,
+                MAX_ITERATIONS,
+            )?,
             client_cache_ttl: number("CLIENT_CACHE_TTL", 10, 0, 300)?,
             legacy_client_id: optional("LEGACY_CLIENT_ID"),
             keyring,
@@ -159,7 +194,8 @@ pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    pub(crate) const KEYS: &str = r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
+    pub(crate) const KEYS: &str =
+        r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
     pub(crate) fn vars() -> HashMap<&'static str, String> {
         HashMap::from([
@@ -185,8 +221,14 @@ pub(crate) mod tests {
         assert_eq!(c.turn_realm, "turn.example");
         assert_eq!(c.turn_urls.len(), 2);
         assert_eq!(c.stun_urls, ["stun:turn.example:3478"]);
-        assert_eq!((c.access_token_ttl, c.code_ttl, c.password_iterations), (900, 60, 100_000));
-        assert_eq!(parse_list("turn:a, turns:b").unwrap(), ["turn:a", "turns:b"]);
+        assert_eq!(
+            (c.access_token_ttl, c.code_ttl, c.password_iterations),
+            (900, 60, 100_000)
+        );
+        assert_eq!(
+            parse_list("turn:a, turns:b").unwrap(),
+            ["turn:a", "turns:b"]
+        );
     }
 
     #[test]
@@ -196,7 +238,11 @@ pub(crate) mod tests {
             ("ISSUER", Some("ftp://x"), "ISSUER must be"),
             ("TURN_URLS", Some("http://x"), "TURN_URLS"),
             ("TURN_KEYS", Some("[]"), "TURN_KEYS: key file lists no keys"),
-            ("TOKEN_SIGNING_KEY", Some("c2hvcnQ="), "TOKEN_SIGNING_KEY must be"),
+            (
+                "TOKEN_SIGNING_KEY",
+                Some("c2hvcnQ="),
+                "TOKEN_SIGNING_KEY must be",
+            ),
             ("ADMIN_SECRET", Some("tiny-secret"), "ADMIN_SECRET must be"),
             ("CODE_TTL", Some("0"), "CODE_TTL must be"),
         ];
@@ -206,7 +252,9 @@ pub(crate) mod tests {
                 Some(x) => v.insert(name, x.to_string()),
                 None => v.remove(name),
             };
-            let e = Config::from_lookup(|k| v.get(k).cloned()).unwrap_err().to_string();
+            let e = Config::from_lookup(|k| v.get(k).cloned())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{name}: {e}");
             if let Some(x) = value {
                 assert!(!e.contains(x) || x.len() < 4, "{e} echoes the value");

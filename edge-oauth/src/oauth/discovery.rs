@@ -30,7 +30,10 @@ pub fn metadata(config: &Config, openid: bool) -> Value {
     });
     if openid && let Some(obj) = v.as_object_mut() {
         obj.insert("subject_types_supported".into(), json!(["public"]));
-        obj.insert("claims_supported".into(), json!(["sub", "preferred_username", "name"]));
+        obj.insert(
+            "claims_supported".into(),
+            json!(["sub", "preferred_username", "name"]),
+        );
     }
     v
 }
@@ -47,6 +50,9 @@ mod tests {
         assert_eq!(m["token_endpoint"], "https://auth.example/oauth2/token");
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert!(m.get("subject_types_supported").is_none());
-        assert_eq!(metadata(&config(), true)["subject_types_supported"], json!(["public"]));
+        assert_eq!(
+            metadata(&config(), true)["subject_types_supported"],
+            json!(["public"])
+        );
     }
 }

@@ -51,7 +51,15 @@ pub mod event {
 impl AuditEvent {
     /// An event with only a name and time.
     pub fn new(at: u64, event: &'static str) -> AuditEvent {
-        AuditEvent { at, event, token_id: None, client_id: None, user_id: None, family_id: None, detail: None }
+        AuditEvent {
+            at,
+            event,
+            token_id: None,
+            client_id: None,
+            user_id: None,
+            family_id: None,
+            detail: None,
+        }
     }
 }
 
@@ -172,6 +180,14 @@ pub struct Writes {
 impl Writes {
     /// Nothing yet.
     pub fn new(claim: Claim) -> Writes {
-        Writes { claim, family: None, refresh: None, code: None, revoke_family: None, revoke_token: None, audit: Vec::new() }
+        Writes {
+            claim,
+            family: None,
+            refresh: None,
+            code: None,
+            revoke_family: None,
+            revoke_token: None,
+            audit: Vec::new(),
+        }
     }
 }

@@ -134,7 +134,12 @@ impl OAuthError {
             ErrorCode::InvalidToken | ErrorCode::InsufficientScope => Some(Challenge::Bearer),
             _ => None,
         };
-        OAuthError { code, description: description.into(), status: code.status(), challenge }
+        OAuthError {
+            code,
+            description: description.into(),
+            status: code.status(),
+            challenge,
+        }
     }
 
     /// Overrides the status (413 for an oversized body; 409 for a conflict at the admin API).
@@ -213,17 +218,33 @@ mod tests {
     fn invalid_client_carries_a_basic_challenge() {
         let e = OAuthError::invalid_client("unknown client");
         assert_eq!(e.status, 401);
-        assert_eq!(e.www_authenticate("edge").as_deref(), Some("Basic realm=\"edge\", charset=\"UTF-8\""));
-        assert!(OAuthError::invalid_grant("x").www_authenticate("edge").is_none());
-        let b = OAuthError::invalid_token("token \"expired\"").www_authenticate("edge").unwrap();
-        assert!(b.starts_with("Bearer realm=\"edge\", error=\"invalid_token\""), "{b}");
+        assert_eq!(
+            e.www_authenticate("edge").as_deref(),
+            Some("Basic realm=\"edge\", charset=\"UTF-8\"")
+        );
+        assert!(
+            OAuthError::invalid_grant("x")
+                .www_authenticate("edge")
+                .is_none()
+        );
+        let b = OAuthError::invalid_token("token \"expired\"")
+            .www_authenticate("edge")
+            .unwrap();
+        assert!(
+            b.starts_with("Bearer realm=\"edge\", error=\"invalid_token\""),
+            "{b}"
+        );
         assert!(!b.contains("\"expired\""));
     }
 
     #[test]
     fn json_body_has_error_and_description() {
-        let v: serde_json::Value =
-            serde_json::from_str(&OAuthError::invalid_scope("too wide").with_status(400).to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(
+            &OAuthError::invalid_scope("too wide")
+                .with_status(400)
+                .to_json(),
+        )
+        .unwrap();
         assert_eq!(v["error"], "invalid_scope");
         assert_eq!(v["error_description"], "too wide");
     }

@@ -31,7 +31,12 @@ pub fn escape(s: &str) -> String {
 
 fn style_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| format!("'sha256-{}'", STANDARD.encode(Sha256::digest(STYLE.as_bytes()))))
+    H.get_or_init(|| {
+        format!(
+            "'sha256-{}'",
+            STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
+        )
+    })
 }
 
 /// The Content-Security-Policy for a page; `redirect_origin` extends `form-action`.
@@ -52,12 +57,18 @@ fn page(title: &str, body: &str) -> String {
 }
 
 fn hidden(name: &str, value: &str) -> String {
-    format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value))
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        escape(name),
+        escape(value)
+    )
 }
 
 /// The sign-in form.
 pub fn sign_in(client_name: &str, sealed_state: &str, csrf: &str, error: Option<&str>) -> String {
-    let err = error.map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let err = error
+        .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
     page(
         "Sign in",
         &format!(
@@ -83,8 +94,17 @@ fn describe_scope(scope: &str) -> String {
 }
 
 /// The consent form.
-pub fn consent(client_name: &str, username: &str, scopes: &[&str], sealed_state: &str, csrf: &str) -> String {
-    let items: String = scopes.iter().map(|s| format!("<li>{}</li>", describe_scope(s))).collect();
+pub fn consent(
+    client_name: &str,
+    username: &str,
+    scopes: &[&str],
+    sealed_state: &str,
+    csrf: &str,
+) -> String {
+    let items: String = scopes
+        .iter()
+        .map(|s| format!("<li>{}</li>", describe_scope(s)))
+        .collect();
     page(
         "Allow access",
         &format!(
@@ -102,7 +122,10 @@ pub fn consent(client_name: &str, username: &str, scopes: &[&str], sealed_state:
 
 /// An error page.
 pub fn error(title: &str, message: &str) -> String {
-    page(title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)))
+    page(
+        title,
+        &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)),
+    )
 }
 
 #[cfg(test)]
@@ -127,7 +150,10 @@ mod tests {
         assert!(c.contains("form-action 'self' https://app.example;"));
         assert!(c.contains("style-src 'sha256-"));
         assert!(!c.contains("unsafe-inline"));
-        let expected = format!("'sha256-{}'", STANDARD.encode(Sha256::digest(STYLE.as_bytes())));
+        let expected = format!(
+            "'sha256-{}'",
+            STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
+        );
         assert!(c.contains(&expected));
     }
 
@@ -137,6 +163,9 @@ mod tests {
         assert!(p.contains("name=\"form_state\" value=\"STATE\""));
         assert!(p.contains("name=\"csrf\" value=\"CSRF\""));
         assert!(p.contains("name=\"action\" value=\"login\""));
-        assert!(!p.contains("http://") && !p.contains("https://"), "no external assets");
+        assert!(
+            !p.contains("http://") && !p.contains("https://"),
+            "no external assets"
+        );
     }
 }

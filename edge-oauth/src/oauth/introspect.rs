@@ -41,7 +41,9 @@ pub fn classify(config: &Config, token: &str, now: u64) -> Presented {
         };
     }
     if token.starts_with(ids::REFRESH_PREFIX) {
-        return Presented::Refresh { key: ids::lookup_key(token) };
+        return Presented::Refresh {
+            key: ids::lookup_key(token),
+        };
     }
     if token.starts_with(ids::CODE_PREFIX) {
         return Presented::Unknown;
@@ -54,7 +56,9 @@ pub fn require_confidential(caller: &AuthenticatedClient) -> Result<(), OAuthErr
     if caller.is_confidential() {
         Ok(())
     } else {
-        Err(OAuthError::invalid_client("introspection needs a confidential client"))
+        Err(OAuthError::invalid_client(
+            "introspection needs a confidential client",
+        ))
     }
 }
 
@@ -148,8 +152,14 @@ mod tests {
         let c = config();
         let m = turn::mint(&c, 600, 1_800_000_000).unwrap();
         let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &m.token);
-        assert!(matches!(classify(&c, &b64, 1_800_000_001), Presented::Turn(_)));
-        assert!(matches!(classify(&c, "rt1.abc", 0), Presented::Refresh { .. }));
+        assert!(matches!(
+            classify(&c, &b64, 1_800_000_001),
+            Presented::Turn(_)
+        ));
+        assert!(matches!(
+            classify(&c, "rt1.abc", 0),
+            Presented::Refresh { .. }
+        ));
         assert_eq!(classify(&c, "ac1.abc", 0), Presented::Unknown);
         assert_eq!(classify(&c, "eyJ.eyJ.x", 0), Presented::Unknown);
         assert_eq!(classify(&c, "garbage", 0), Presented::Unknown);

@@ -37,7 +37,12 @@ pub struct Issued {
 }
 
 /// Mints the tokens a grant decided on.
-pub fn issue(grant: &Grant, source: Source, config: &Config, now: u64) -> Result<Issued, OAuthError> {
+pub fn issue(
+    grant: &Grant,
+    source: Source,
+    config: &Config,
+    now: u64,
+) -> Result<Issued, OAuthError> {
     let family_id = match &grant.family {
         Family::None => None,
         Family::New => Some(ids::new_id("f_")?),
@@ -76,7 +81,10 @@ pub fn issue(grant: &Grant, source: Source, config: &Config, now: u64) -> Result
                 expires_at: now.saturating_add(u64::from(grant.refresh_ttl)),
                 created_at: now,
             });
-            writes.audit.push(audit(event::REFRESH_ISSUED, ids::token_id(token.as_bytes())));
+            writes.audit.push(audit(
+                event::REFRESH_ISSUED,
+                ids::token_id(token.as_bytes()),
+            ));
             Some(token)
         }
         _ => None,
@@ -86,7 +94,9 @@ pub fn issue(grant: &Grant, source: Source, config: &Config, now: u64) -> Result
         Source::Direct => Claim::None,
         Source::Code { key } => Claim::Code {
             key,
-            family_id: family_id.clone().ok_or_else(|| OAuthError::server_error("a code grant without a family"))?,
+            family_id: family_id
+                .clone()
+                .ok_or_else(|| OAuthError::server_error("a code grant without a family"))?,
             now,
         },
         Source::Refresh { old_key } => Claim::Refresh {
@@ -102,12 +112,17 @@ pub fn issue(grant: &Grant, source: Source, config: &Config, now: u64) -> Result
 
     let body = if grant.turn {
         let minted = turn::mint(config, grant.access_ttl, now)?;
-        writes.audit.push(audit(event::TURN_ISSUED, minted.id.to_string()));
+        writes
+            .audit
+            .push(audit(event::TURN_ISSUED, minted.id.to_string()));
         turn::token_response(&minted, refresh_token.as_deref())
     } else {
         let claims = AccessClaims {
             iss: config.issuer.clone(),
-            sub: grant.user_id.clone().unwrap_or_else(|| grant.client_id.clone()),
+            sub: grant
+                .user_id
+                .clone()
+                .unwrap_or_else(|| grant.client_id.clone()),
             aud: config.issuer.clone(),
             client_id: grant.client_id.clone(),
             scope: grant.scope.to_string(),
@@ -117,7 +132,9 @@ pub fn issue(grant: &Grant, source: Source, config: &Config, now: u64) -> Result
             gty: grant.grant_type.as_str().to_string(),
             fid: family_id.clone(),
         };
-        writes.audit.push(audit(event::ACCESS_ISSUED, claims.jti.clone()));
+        writes
+            .audit
+            .push(audit(event::ACCESS_ISSUED, claims.jti.clone()));
         let mut body = json!({
             "access_token": access_token::encode(&config.signing_key, &claims),
             "token_type": "Bearer",
@@ -157,36 +174,84 @@ mod tests {
     #[test]
     fn code_redemption_makes_family_refresh_and_claim() {
         let c = config();
-        let i = issue(&grant(Family::New, true, false), Source::Code { key: "k".into() }, &c, 5000).unwrap();
+        let i = issue(
+            &grant(Family::New, true, false),
+            Source::Code { key: "k".into() },
+            &c,
+            5000,
+        )
+        .unwrap();
         let fam = i.writes.family.clone().unwrap();
         let rt = i.writes.refresh.clone().unwrap();
         assert_eq!(rt.family_id, fam.id);
         assert_eq!(rt.expires_at, 6000);
         assert_eq!(rt.scope, "openid turn");
-        assert_eq!(i.writes.claim, Claim::Code { key: "k".into(), family_id: fam.id.clone(), now: 5000 });
+        assert_eq!(
+            i.writes.claim,
+            Claim::Code {
+                key: "k".into(),
+                family_id: fam.id.clone(),
+                now: 5000
+            }
+        );
         assert_eq!(i.body["token_type"], "Bearer");
         assert_eq!(i.body["expires_in"], 300);
         let token = i.body["refresh_token"].as_str().unwrap();
         assert_eq!(ids::lookup_key(token), rt.key);
-        let claims = access_token::decode(&c.signing_key, i.body["access_token"].as_str().unwrap(), &c.issuer, 5001).unwrap();
+        let claims = access_token::decode(
+            &c.signing_key,
+            i.body["access_token"].as_str().unwrap(),
+            &c.issuer,
+            5001,
+        )
+        .unwrap();
         assert_eq!(claims.fid.as_deref(), Some(fam.id.as_str()));
         assert_eq!(claims.user_id(), Some("u_1"));
         // Audit rows name tokens by id only.
-        let ids: Vec<_> = i.writes.audit.iter().map(|a| a.token_id.clone().unwrap()).collect();
+        let ids: Vec<_> = i
+            .writes
+            .audit
+            .iter()
+            .map(|a| a.token_id.clone().unwrap())
+            .collect();
         assert!(ids.contains(&claims.jti));
-        assert!(!i.writes.audit.iter().any(|a| format!("{a:?}").contains(token)));
+        assert!(
+            !i.writes
+                .audit
+                .iter()
+                .any(|a| format!("{a:?}").contains(token))
+        );
     }
 
     #[test]
     fn refresh_rotation_claims_old_with_new_key() {
         let c = config();
-        let i = issue(&grant(Family::Existing("f_x".into()), true, true), Source::Refresh { old_key: "old".into() }, &c, 5000)
-            .unwrap();
+        let i = issue(
+            &grant(Family::Existing("f_x".into()), true, true),
+            Source::Refresh {
+                old_key: "old".into(),
+            },
+            &c,
+            5000,
+        )
+        .unwrap();
         assert!(i.writes.family.is_none());
         let rt = i.writes.refresh.clone().unwrap();
-        assert_eq!(i.writes.claim, Claim::Refresh { old_key: "old".into(), new_key: rt.key.clone(), now: 5000 });
+        assert_eq!(
+            i.writes.claim,
+            Claim::Refresh {
+                old_key: "old".into(),
+                new_key: rt.key.clone(),
+                now: 5000
+            }
+        );
         assert_eq!(i.body["token_type"], "pop");
-        assert!(i.body["refresh_token"].as_str().unwrap().starts_with("rt1."));
+        assert!(
+            i.body["refresh_token"]
+                .as_str()
+                .unwrap()
+                .starts_with("rt1.")
+        );
         assert!(i.writes.audit.iter().any(|a| a.event == event::TURN_ISSUED));
     }
 
@@ -200,7 +265,13 @@ mod tests {
         assert_eq!(i.writes.claim, Claim::None);
         assert!(i.writes.family.is_none() && i.writes.refresh.is_none());
         assert!(i.body.get("refresh_token").is_none());
-        let claims = access_token::decode(&c.signing_key, i.body["access_token"].as_str().unwrap(), &c.issuer, 5000).unwrap();
+        let claims = access_token::decode(
+            &c.signing_key,
+            i.body["access_token"].as_str().unwrap(),
+            &c.issuer,
+            5000,
+        )
+        .unwrap();
         assert_eq!((claims.sub.as_str(), claims.user_id()), ("c1", None));
         assert_eq!(i.writes.audit.len(), 1);
     }

@@ -34,7 +34,9 @@ pub enum Purpose {
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(key) else { return [0; 32] };
+    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
     for p in parts {
         m.update(p);
     }
@@ -47,7 +49,8 @@ impl SigningKey {
         if key.len() < 32 {
             return None;
         }
-        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest([b"edge-oauth key id\0".as_slice(), key].concat()).get(..6)?);
+        let kid = URL_SAFE_NO_PAD
+            .encode(Sha256::digest([b"edge-oauth key id\0".as_slice(), key].concat()).get(..6)?);
         Some(SigningKey {
             access_tokens: hmac(key, &[b"edge-oauth access token v1"]),
             forms: hmac(key, &[b"edge-oauth form state v1"]),
@@ -58,7 +61,10 @@ impl SigningKey {
     /// From the `TOKEN_SIGNING_KEY` secret: base64 (standard or URL-safe) of 32 or more bytes.
     pub fn from_base64(text: &str) -> Option<SigningKey> {
         let t = text.trim();
-        let bytes = STANDARD.decode(t).or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))).ok()?;
+        let bytes = STANDARD
+            .decode(t)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
+            .ok()?;
         SigningKey::new(&bytes)
     }
 
@@ -98,7 +104,8 @@ impl fmt::Debug for AdminSecret {
 impl AdminSecret {
     /// From the `ADMIN_SECRET` text: at least 16 characters. Only its SHA-256 is kept.
     pub fn new(text: &str) -> Option<AdminSecret> {
-        (text.trim().len() >= 16).then(|| AdminSecret(Sha256::digest(text.trim().as_bytes()).into()))
+        (text.trim().len() >= 16)
+            .then(|| AdminSecret(Sha256::digest(text.trim().as_bytes()).into()))
     }
 
     /// True when `presented` is the secret. Both sides are hashed first, so the comparison is
@@ -129,7 +136,10 @@ mod tests {
     fn base64_forms() {
         let std = STANDARD.encode([0xfb; 32]);
         let url = URL_SAFE_NO_PAD.encode([0xfb; 32]);
-        assert_eq!(SigningKey::from_base64(&std).unwrap().kid(), SigningKey::from_base64(&url).unwrap().kid());
+        assert_eq!(
+            SigningKey::from_base64(&std).unwrap().kid(),
+            SigningKey::from_base64(&url).unwrap().kid()
+        );
         assert!(SigningKey::from_base64("short").is_none());
     }
 

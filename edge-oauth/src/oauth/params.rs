@@ -39,7 +39,9 @@ impl Params {
         let value: serde_json::Value = serde_json::from_slice(input)
             .map_err(|_| OAuthError::invalid_request("the body is not valid JSON"))?;
         let serde_json::Value::Object(map) = value else {
-            return Err(OAuthError::invalid_request("the JSON body must be an object"));
+            return Err(OAuthError::invalid_request(
+                "the JSON body must be an object",
+            ));
         };
         let mut params = Params::default();
         for (name, value) in map {
@@ -71,12 +73,17 @@ impl Params {
 
     /// The value of `name`, or `None` when absent or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     /// The value of `name`, or `invalid_request` naming the missing parameter.
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
     }
 
     /// Adds a parameter (used to fill defaults); replaces nothing.
@@ -102,7 +109,9 @@ pub enum BodyKind {
 
 /// Classifies a `Content-Type` value (media type only; parameters such as charset ignored).
 pub fn body_kind(content_type: Option<&str>) -> BodyKind {
-    let Some(ct) = content_type else { return BodyKind::Other };
+    let Some(ct) = content_type else {
+        return BodyKind::Other;
+    };
     let media = ct.split(';').next().unwrap_or("").trim();
     if media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         BodyKind::Form
@@ -117,7 +126,9 @@ pub fn body_kind(content_type: Option<&str>) -> BodyKind {
 pub fn form_body(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError> {
     match body_kind(content_type) {
         BodyKind::Form => Params::from_form(body),
-        _ => Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")),
+        _ => Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )),
     }
 }
 
@@ -126,9 +137,9 @@ pub fn form_or_json_body(content_type: Option<&str>, body: &[u8]) -> Result<Para
     match body_kind(content_type) {
         BodyKind::Form => Params::from_form(body),
         BodyKind::Json => Params::from_json(body),
-        BodyKind::Other => {
-            Err(OAuthError::invalid_request("the body must be application/json or application/x-www-form-urlencoded"))
-        }
+        BodyKind::Other => Err(OAuthError::invalid_request(
+            "the body must be application/json or application/x-www-form-urlencoded",
+        )),
     }
 }
 
@@ -143,7 +154,10 @@ mod tests {
         assert_eq!(p.get("grant_type"), Some("client_credentials"));
         assert_eq!(p.get("scope"), Some("a b c"));
         assert_eq!(p.get("state"), None);
-        assert_eq!(p.require("state").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            p.require("state").unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]
@@ -154,17 +168,26 @@ mod tests {
 
     #[test]
     fn json_objects_of_strings() {
-        let p = Params::from_json(br#"{"grant_type":"password","username":"alice","password":"pw","n":3}"#).unwrap();
+        let p = Params::from_json(
+            br#"{"grant_type":"password","username":"alice","password":"pw","n":3}"#,
+        )
+        .unwrap();
         assert_eq!(p.get("username"), Some("alice"));
         assert_eq!(p.get("n"), Some("3"));
         for bad in [&b"[1]"[..], b"{", br#"{"a":{"b":1}}"#, b"\xff"] {
-            assert_eq!(Params::from_json(bad).unwrap_err().code, ErrorCode::InvalidRequest);
+            assert_eq!(
+                Params::from_json(bad).unwrap_err().code,
+                ErrorCode::InvalidRequest
+            );
         }
     }
 
     #[test]
     fn content_types() {
-        assert_eq!(body_kind(Some("application/x-www-form-urlencoded; charset=UTF-8")), BodyKind::Form);
+        assert_eq!(
+            body_kind(Some("application/x-www-form-urlencoded; charset=UTF-8")),
+            BodyKind::Form
+        );
         assert_eq!(body_kind(Some("Application/JSON")), BodyKind::Json);
         assert_eq!(body_kind(Some("text/plain")), BodyKind::Other);
         assert_eq!(body_kind(None), BodyKind::Other);
@@ -183,7 +206,10 @@ mod tests {
 
     #[test]
     fn with_fills_only_missing_values() {
-        let p = Params::from_form(b"scope=&aud=x").unwrap().with("scope", "turn").with("aud", "y");
+        let p = Params::from_form(b"scope=&aud=x")
+            .unwrap()
+            .with("scope", "turn")
+            .with("aud", "y");
         assert_eq!(p.get("scope"), Some("turn"));
         assert_eq!(p.get("aud"), Some("x"));
     }

@@ -33,7 +33,9 @@ pub struct PasswordHash {
 
 impl fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordHash").field("iterations", &self.iterations).finish_non_exhaustive()
+        f.debug_struct("PasswordHash")
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,9 +55,13 @@ impl PasswordHash {
     /// Parses the stored form.
     pub fn parse(stored: &str) -> Result<PasswordHash, BadHash> {
         let mut parts = stored.split('$');
-        let (Some(SCHEME), Some(iter), Some(salt), Some(derived), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(SCHEME), Some(iter), Some(salt), Some(derived), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(BadHash);
         };
         let iterations: u32 = iter.parse().map_err(|_| BadHash)?;
@@ -63,17 +69,28 @@ impl PasswordHash {
             return Err(BadHash);
         }
         let salt = STANDARD_NO_PAD.decode(salt).map_err(|_| BadHash)?;
-        let derived: [u8; HASH_LEN] =
-            STANDARD_NO_PAD.decode(derived).map_err(|_| BadHash)?.try_into().map_err(|_| BadHash)?;
+        let derived: [u8; HASH_LEN] = STANDARD_NO_PAD
+            .decode(derived)
+            .map_err(|_| BadHash)?
+            .try_into()
+            .map_err(|_| BadHash)?;
         if salt.len() < 8 {
             return Err(BadHash);
         }
-        Ok(PasswordHash { iterations, salt, derived })
+        Ok(PasswordHash {
+            iterations,
+            salt,
+            derived,
+        })
     }
 
     /// A record from a freshly derived key.
     pub fn from_derived(iterations: u32, salt: &[u8], derived: [u8; HASH_LEN]) -> PasswordHash {
-        PasswordHash { iterations, salt: salt.to_vec(), derived }
+        PasswordHash {
+            iterations,
+            salt: salt.to_vec(),
+            derived,
+        }
     }
 
     /// The stored form.
@@ -106,13 +123,19 @@ impl PasswordHash {
 /// A record for timing equalisation: deriving against it costs what a real user's record
 /// costs, so "no such user" and "wrong password" take the same time. It matches nothing.
 pub fn dummy(iterations: u32) -> PasswordHash {
-    PasswordHash { iterations: iterations.clamp(MIN_ITERATIONS, MAX_ITERATIONS), salt: vec![0x5a; SALT_LEN], derived: [0; HASH_LEN] }
+    PasswordHash {
+        iterations: iterations.clamp(MIN_ITERATIONS, MAX_ITERATIONS),
+        salt: vec![0x5a; SALT_LEN],
+        derived: [0; HASH_LEN],
+    }
 }
 
 /// PBKDF2-HMAC-SHA256 with a 32-byte output (one block), RFC 8018 section 5.2.
 pub fn derive(secret: &[u8], salt: &[u8], iterations: u32) -> [u8; HASH_LEN] {
     let mut out = [0u8; HASH_LEN];
-    let Ok(prf) = Hmac::<Sha256>::new_from_slice(secret) else { return out };
+    let Ok(prf) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return out;
+    };
     let mut u = {
         let mut m = prf.clone();
         m.update(salt);

@@ -11,23 +11,37 @@ use super::error::OAuthError;
 /// `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"` (RFC 7636 section 4.1).
 pub fn verifier_is_well_formed(verifier: &str) -> bool {
     (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// Checks an authorization request's challenge: method `S256` (explicitly), and a challenge
 /// that is base64url of 32 bytes (43 characters, no padding).
 pub fn check_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<(), OAuthError> {
-    let challenge = challenge.ok_or_else(|| OAuthError::invalid_request("code_challenge is required (PKCE)"))?;
+    let challenge = challenge
+        .ok_or_else(|| OAuthError::invalid_request("code_challenge is required (PKCE)"))?;
     match method {
         Some("S256") => {}
         Some("plain") | None => {
-            return Err(OAuthError::invalid_request("code_challenge_method must be S256; plain is not accepted"));
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256; plain is not accepted",
+            ));
         }
-        Some(_) => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            ));
+        }
     }
-    let decodes_to_32 = challenge.len() == 43 && URL_SAFE_NO_PAD.decode(challenge).is_ok_and(|b| b.len() == 32);
+    let decodes_to_32 = challenge.len() == 43
+        && URL_SAFE_NO_PAD
+            .decode(challenge)
+            .is_ok_and(|b| b.len() == 32);
     if !decodes_to_32 {
-        return Err(OAuthError::invalid_request("code_challenge must be 43 base64url characters"));
+        return Err(OAuthError::invalid_request(
+            "code_challenge must be 43 base64url characters",
+        ));
     }
     Ok(())
 }
@@ -39,7 +53,8 @@ pub fn s256(verifier: &str) -> String {
 
 /// True when `verifier` is well formed and hashes to `challenge` (compared in constant time).
 pub fn verify_s256(challenge: &str, verifier: &str) -> bool {
-    verifier_is_well_formed(verifier) && shared_token::ct_eq(s256(verifier).as_bytes(), challenge.as_bytes())
+    verifier_is_well_formed(verifier)
+        && shared_token::ct_eq(s256(verifier).as_bytes(), challenge.as_bytes())
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ impl ClientRow {
     /// The checked record; a row that does not parse is a server error, not the client's.
     pub fn into_record(self) -> Result<ClientRecord, OAuthError> {
         let corrupt = || OAuthError::server_error("a stored client record is malformed");
-        let redirect_uris: Vec<String> = serde_json::from_str(&self.redirect_uris).map_err(|_| corrupt())?;
+        let redirect_uris: Vec<String> =
+            serde_json::from_str(&self.redirect_uris).map_err(|_| corrupt())?;
         let grant_types = self
             .grant_types
             .split(' ')
@@ -70,7 +71,10 @@ pub struct UserRow {
 
 impl std::fmt::Debug for UserRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRow").field("id", &self.id).field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,10 +164,18 @@ mod tests {
             created_at: 1,
         };
         let r = row.clone().into_record().unwrap();
-        assert!(r.is_public() && r.allows(GrantType::RefreshToken) && !r.allows(GrantType::Password));
-        let bad = ClientRow { grant_types: "implicit".into(), ..row.clone() };
+        assert!(
+            r.is_public() && r.allows(GrantType::RefreshToken) && !r.allows(GrantType::Password)
+        );
+        let bad = ClientRow {
+            grant_types: "implicit".into(),
+            ..row.clone()
+        };
         assert_eq!(bad.into_record().unwrap_err().status, 500);
-        let bad = ClientRow { redirect_uris: "nope".into(), ..row };
+        let bad = ClientRow {
+            redirect_uris: "nope".into(),
+            ..row
+        };
         assert_eq!(bad.into_record().unwrap_err().status, 500);
     }
 }

@@ -10,20 +10,41 @@ use super::records::{RefreshRow, TurnStatus};
 use super::turn::OpenedTurn;
 
 fn not_yours() -> OAuthError {
-    OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
+    OAuthError::new(
+        ErrorCode::UnauthorizedClient,
+        "the token was not issued to this client",
+    )
 }
 
-fn audit(now: u64, ev: &'static str, token_id: Option<String>, caller: &AuthenticatedClient) -> AuditEvent {
-    AuditEvent { token_id, client_id: Some(caller.id().to_string()), ..AuditEvent::new(now, ev) }
+fn audit(
+    now: u64,
+    ev: &'static str,
+    token_id: Option<String>,
+    caller: &AuthenticatedClient,
+) -> AuditEvent {
+    AuditEvent {
+        token_id,
+        client_id: Some(caller.id().to_string()),
+        ..AuditEvent::new(now, ev)
+    }
 }
 
 /// Revoking an access token: its jti, until it would have expired.
-pub fn access(caller: &AuthenticatedClient, claims: &AccessClaims, now: u64) -> Result<Writes, OAuthError> {
+pub fn access(
+    caller: &AuthenticatedClient,
+    claims: &AccessClaims,
+    now: u64,
+) -> Result<Writes, OAuthError> {
     if claims.client_id != caller.id() {
         return Err(not_yours());
     }
     let mut w = Writes::new(Claim::None);
-    w.revoke_token = Some(Revocation { token_id: claims.jti.clone(), kind: "access", expires_at: claims.exp, revoked_at: now });
+    w.revoke_token = Some(Revocation {
+        token_id: claims.jti.clone(),
+        kind: "access",
+        expires_at: claims.exp,
+        revoked_at: now,
+    });
     let mut a = audit(now, event::TOKEN_REVOKED, Some(claims.jti.clone()), caller);
     a.user_id = claims.user_id().map(str::to_string);
     a.family_id = claims.fid.clone();
@@ -34,7 +55,12 @@ pub fn access(caller: &AuthenticatedClient, claims: &AccessClaims, now: u64) -> 
 
 /// Revoking a refresh token revokes its family: every refresh token rotated from the same
 /// authorization and every access token issued with them (RFC 7009 section 2.1).
-pub fn refresh(caller: &AuthenticatedClient, row: Option<&RefreshRow>, token_id: String, now: u64) -> Result<Writes, OAuthError> {
+pub fn refresh(
+    caller: &AuthenticatedClient,
+    row: Option<&RefreshRow>,
+    token_id: String,
+    now: u64,
+) -> Result<Writes, OAuthError> {
     let mut w = Writes::new(Claim::None);
     let Some(row) = row else { return Ok(w) };
     if row.client_id != caller.id() {
@@ -53,16 +79,30 @@ pub fn refresh(caller: &AuthenticatedClient, row: Option<&RefreshRow>, token_id:
 
 /// Revoking a TURN token: its token id. Relays open tokens offline and do not see this list;
 /// it affects introspection (docs/edge-oauth.md).
-pub fn turn(caller: &AuthenticatedClient, opened: &OpenedTurn, status: &TurnStatus, now: u64) -> Result<Writes, OAuthError> {
+pub fn turn(
+    caller: &AuthenticatedClient,
+    opened: &OpenedTurn,
+    status: &TurnStatus,
+    now: u64,
+) -> Result<Writes, OAuthError> {
     let mut w = Writes::new(Claim::None);
     match status.client_id.as_deref() {
         None => return Ok(w),
         Some(owner) if owner != caller.id() => return Err(not_yours()),
         Some(_) => {}
     }
-    w.revoke_token =
-        Some(Revocation { token_id: opened.token_id.clone(), kind: "turn", expires_at: opened.expires_at, revoked_at: now });
-    let mut a = audit(now, event::TOKEN_REVOKED, Some(opened.token_id.clone()), caller);
+    w.revoke_token = Some(Revocation {
+        token_id: opened.token_id.clone(),
+        kind: "turn",
+        expires_at: opened.expires_at,
+        revoked_at: now,
+    });
+    let mut a = audit(
+        now,
+        event::TOKEN_REVOKED,
+        Some(opened.token_id.clone()),
+        caller,
+    );
     a.user_id = status.user_id.clone();
     a.detail = Some("turn_token");
     w.audit.push(a);

@@ -23,9 +23,13 @@ impl Scope {
         let mut set = BTreeSet::new();
         for token in s.split(' ').filter(|t| !t.is_empty()) {
             let ok = token.len() <= 64
-                && token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+                && token
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
             if !ok {
-                return Err(OAuthError::invalid_scope("a scope token has characters RFC 6749 does not allow"));
+                return Err(OAuthError::invalid_scope(
+                    "a scope token has characters RFC 6749 does not allow",
+                ));
             }
             set.insert(token.to_string());
         }
@@ -36,10 +40,14 @@ impl Scope {
     }
 
     /// Builds a scope from tokens, checking each.
-    pub fn from_tokens<I: IntoIterator<Item = S>, S: AsRef<str>>(tokens: I) -> Result<Scope, OAuthError> {
+    pub fn from_tokens<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        tokens: I,
+    ) -> Result<Scope, OAuthError> {
         let joined: Vec<String> = tokens.into_iter().map(|t| t.as_ref().to_string()).collect();
         if joined.iter().any(|t| t.is_empty() || t.contains(' ')) {
-            return Err(OAuthError::invalid_scope("a scope token is empty or contains a space"));
+            return Err(OAuthError::invalid_scope(
+                "a scope token is empty or contains a space",
+            ));
         }
         Scope::parse(&joined.join(" "))
     }
@@ -72,13 +80,17 @@ impl Scope {
     /// What a request may have: the requested scope if given (it must be within `allowed`,
     /// else `invalid_scope`), or all of `allowed` when the request names none.
     pub fn grant(requested: Option<&str>, allowed: &Scope) -> Result<Scope, OAuthError> {
-        let Some(requested) = requested else { return Ok(allowed.clone()) };
+        let Some(requested) = requested else {
+            return Ok(allowed.clone());
+        };
         let requested = Scope::parse(requested)?;
         if requested.is_empty() {
             return Ok(allowed.clone());
         }
         if !requested.is_subset(allowed) {
-            return Err(OAuthError::invalid_scope("the requested scope exceeds what this client or grant allows"));
+            return Err(OAuthError::invalid_scope(
+                "the requested scope exceeds what this client or grant allows",
+            ));
         }
         Ok(requested)
     }
@@ -115,7 +127,10 @@ mod tests {
     fn grant_is_a_subset_or_the_default() {
         let allowed = Scope::parse("openid turn").unwrap();
         assert_eq!(Scope::grant(None, &allowed).unwrap(), allowed);
-        assert_eq!(Scope::grant(Some("turn"), &allowed).unwrap().to_string(), "turn");
+        assert_eq!(
+            Scope::grant(Some("turn"), &allowed).unwrap().to_string(),
+            "turn"
+        );
         assert!(Scope::grant(Some("turn"), &allowed).unwrap().is_turn_only());
         let e = Scope::grant(Some("turn admin"), &allowed).unwrap_err();
         assert_eq!(e.code, crate::oauth::error::ErrorCode::InvalidScope);

@@ -5,7 +5,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use shared_token::{BrowserCredential, MacKeyProfile, MintRequest, Minted, TokenId, Validation, browser};
+use shared_token::{
+    BrowserCredential, MacKeyProfile, MintRequest, Minted, TokenId, Validation, browser,
+};
 
 use super::config::Config;
 use super::error::OAuthError;
@@ -91,12 +93,16 @@ pub fn open(config: &Config, presented: &str, now: u64) -> Option<OpenedTurn> {
     let v = Validation::default();
     let aad = config.turn_server_name.as_bytes();
     let opened = |kid: &str, token: &[u8]| {
-        config.keyring.open(kid, token, aad, now, &v).ok().map(|t| OpenedTurn {
-            kid: t.key.kid().to_string(),
-            issued_at: t.claims.timestamp.unix_secs(),
-            expires_at: t.claims.expires_at().unwrap_or(u64::MAX),
-            token_id: TokenId::of(token).to_string(),
-        })
+        config
+            .keyring
+            .open(kid, token, aad, now, &v)
+            .ok()
+            .map(|t| OpenedTurn {
+                kid: t.key.kid().to_string(),
+                issued_at: t.claims.timestamp.unix_secs(),
+                expires_at: t.claims.expires_at().unwrap_or(u64::MAX),
+                token_id: TokenId::of(token).to_string(),
+            })
     };
     if browser::is_browser_username(presented) {
         let parsed = browser::parse_username(presented).ok()?;
@@ -109,7 +115,11 @@ pub fn open(config: &Config, presented: &str, now: u64) -> Option<OpenedTurn> {
     if token.len() > shared_token::token::MAX_TOKEN_LEN {
         return None;
     }
-    config.keyring.keys().iter().find_map(|k| opened(k.kid(), &token))
+    config
+        .keyring
+        .keys()
+        .iter()
+        .find_map(|k| opened(k.kid(), &token))
 }
 
 #[cfg(test)]
@@ -133,9 +143,19 @@ mod tests {
         assert_eq!(key.len(), 20);
         assert_eq!(&key[16..], &[0; 4]);
         // It opens with shared-token under the configured server name.
-        let token = STANDARD.decode(v["access_token"].as_str().unwrap()).unwrap();
+        let token = STANDARD
+            .decode(v["access_token"].as_str().unwrap())
+            .unwrap();
         let ring = shared_token::Keyring::from_json(crate::oauth::config::tests::KEYS).unwrap();
-        let valid = ring.open("k1", &token, b"turn.example", 1_800_000_001, &Validation::default()).unwrap();
+        let valid = ring
+            .open(
+                "k1",
+                &token,
+                b"turn.example",
+                1_800_000_001,
+                &Validation::default(),
+            )
+            .unwrap();
         assert_eq!(valid.claims.mac_key.secret(), key.as_slice());
     }
 
@@ -164,7 +184,10 @@ mod tests {
         let m = mint(&c, 600, 1_800_000_000).unwrap();
         for s in [STANDARD.encode(&m.token), URL_SAFE_NO_PAD.encode(&m.token)] {
             let o = open(&c, &s, 1_800_000_100).unwrap();
-            assert_eq!((o.kid.as_str(), o.issued_at, o.expires_at), ("k1", 1_800_000_000, 1_800_000_600));
+            assert_eq!(
+                (o.kid.as_str(), o.issued_at, o.expires_at),
+                ("k1", 1_800_000_000, 1_800_000_600)
+            );
         }
         assert!(open(&c, &STANDARD.encode(&m.token), 1_800_000_605).is_none());
         for junk in ["", "%%%", "AAAA", "et1.k1.AAAA", "et1.", &"A".repeat(2000)] {

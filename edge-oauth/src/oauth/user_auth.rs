@@ -40,19 +40,29 @@ pub struct PendingUser {
 
 impl fmt::Debug for PendingUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingUser").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("PendingUser")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
 /// Starts checking `password` for the loaded `user` (or for nobody: then against a dummy
 /// record with `dummy_iterations`).
-pub fn begin(user: Option<UserRow>, password: &str, dummy_iterations: u32) -> Result<PendingUser, OAuthError> {
+pub fn begin(
+    user: Option<UserRow>,
+    password: &str,
+    dummy_iterations: u32,
+) -> Result<PendingUser, OAuthError> {
     let hash = match &user {
         Some(u) => PasswordHash::parse(&u.password_hash)
             .map_err(|_| OAuthError::server_error("a stored password hash is malformed"))?,
         None => password::dummy(dummy_iterations),
     };
-    Ok(PendingUser { user, hash, password: password.to_string() })
+    Ok(PendingUser {
+        user,
+        hash,
+        password: password.to_string(),
+    })
 }
 
 impl PendingUser {
@@ -70,9 +80,11 @@ impl PendingUser {
     /// same `invalid_grant`.
     pub fn verify(self, derived: &[u8]) -> Result<VerifiedUser, OAuthError> {
         match self.user {
-            Some(u) if self.hash.matches(derived) => {
-                Ok(VerifiedUser { id: u.id, username: u.username, name: u.name })
-            }
+            Some(u) if self.hash.matches(derived) => Ok(VerifiedUser {
+                id: u.id,
+                username: u.username,
+                name: u.name,
+            }),
             _ => Err(OAuthError::invalid_grant("wrong username or password")),
         }
     }
@@ -100,10 +112,16 @@ pub(crate) mod tests {
     #[test]
     fn right_wrong_and_unknown() {
         let v = check(Some(row("hunter22")), "hunter22").unwrap();
-        assert_eq!((v.id(), v.username(), v.name()), ("u_1", "alice", Some("Alice")));
+        assert_eq!(
+            (v.id(), v.username(), v.name()),
+            ("u_1", "alice", Some("Alice"))
+        );
         let wrong = check(Some(row("hunter22")), "hunter23").unwrap_err();
         let unknown = check(None, "hunter22").unwrap_err();
         assert_eq!(wrong, unknown);
-        assert!(!format!("{:?}", begin(Some(row("x")), "hunter22", 1_000).unwrap()).contains("hunter22"));
+        assert!(
+            !format!("{:?}", begin(Some(row("x")), "hunter22", 1_000).unwrap())
+                .contains("hunter22")
+        );
     }
 }

@@ -85,9 +85,18 @@ mod tests {
         assert!(c.hit(&k, 100 + TTL_SECS - 1));
         assert!(!c.hit(&k, 100 + TTL_SECS));
         // Another secret, another record (rotation) or another client: miss.
-        assert!(!c.hit(&CacheKey::new("c1", "pbkdf2-sha256$1000$a$b", "s3cres"), 100));
-        assert!(!c.hit(&CacheKey::new("c1", "pbkdf2-sha256$1000$a$c", "s3cret"), 100));
-        assert!(!c.hit(&CacheKey::new("c2", "pbkdf2-sha256$1000$a$b", "s3cret"), 100));
+        assert!(!c.hit(
+            &CacheKey::new("c1", "pbkdf2-sha256$1000$a$b", "s3cres"),
+            100
+        ));
+        assert!(!c.hit(
+            &CacheKey::new("c1", "pbkdf2-sha256$1000$a$c", "s3cret"),
+            100
+        ));
+        assert!(!c.hit(
+            &CacheKey::new("c2", "pbkdf2-sha256$1000$a$b", "s3cret"),
+            100
+        ));
         // Length-prefixing keeps boundaries: ("ab","c") differs from ("a","bc").
         assert!(CacheKey::new("ab", "c", "x") != CacheKey::new("a", "bc", "x"));
     }

@@ -11,10 +11,10 @@ use crate::oauth::admin::{self, NewClient, NewUser, SecretPlan, ValidClient};
 use crate::oauth::config::Config;
 use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::ids;
 use crate::oauth::params::MAX_ADMIN_BODY;
 use crate::oauth::password::{PasswordHash, SALT_LEN};
 use crate::oauth::records::ClientRow;
-use crate::oauth::ids;
 
 /// Dispatches `/admin/...`.
 pub async fn handle(mut req: Request, env: &Env, method: Method, path: &str) -> Reply {
@@ -22,18 +22,34 @@ pub async fn handle(mut req: Request, env: &Env, method: Method, path: &str) -> 
         let cfg = env::config(env)?;
         admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
         let db = env::db(env)?;
-        let url = req.url().map_err(|_| OAuthError::invalid_request("bad URL"))?;
+        let url = req
+            .url()
+            .map_err(|_| OAuthError::invalid_request("bad URL"))?;
         let rest = path.trim_start_matches("/admin");
         match (method, rest) {
-            (Method::Post, "/clients") => create_client(&cfg, &db, &read_body(&mut req, MAX_ADMIN_BODY).await?).await,
+            (Method::Post, "/clients") => {
+                create_client(&cfg, &db, &read_body(&mut req, MAX_ADMIN_BODY).await?).await
+            }
             (Method::Get, "/clients") => list_clients(&db).await,
-            (Method::Delete, r) if r.starts_with("/clients/") => delete_client(&db, r.trim_start_matches("/clients/")).await,
-            (Method::Post, "/users") => create_user(&cfg, &db, &read_body(&mut req, MAX_ADMIN_BODY).await?).await,
+            (Method::Delete, r) if r.starts_with("/clients/") => {
+                delete_client(&db, r.trim_start_matches("/clients/")).await
+            }
+            (Method::Post, "/users") => {
+                create_user(&cfg, &db, &read_body(&mut req, MAX_ADMIN_BODY).await?).await
+            }
             (Method::Get, "/users") => list_users(&db).await,
-            (Method::Delete, r) if r.starts_with("/users/") => delete_user(&db, r.trim_start_matches("/users/")).await,
+            (Method::Delete, r) if r.starts_with("/users/") => {
+                delete_user(&db, r.trim_start_matches("/users/")).await
+            }
             (Method::Get, "/audit") => audit(&db, url.query().unwrap_or("")).await,
-            (_, "/clients" | "/users" | "/audit") => Err(OAuthError::new(ErrorCode::MethodNotAllowed, "method not allowed")),
-            _ => Err(OAuthError::new(ErrorCode::NotFound, "no such admin endpoint")),
+            (_, "/clients" | "/users" | "/audit") => Err(OAuthError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed",
+            )),
+            _ => Err(OAuthError::new(
+                ErrorCode::NotFound,
+                "no such admin endpoint",
+            )),
         }
     };
     run.await.unwrap_or_else(Reply::Error)
@@ -65,7 +81,8 @@ async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Rep
         SecretPlan::Given(s) => (None, Some(hash(s, cfg.password_iterations).await?)),
     };
     let now = now();
-    let redirect_uris = serde_json::to_string(&c.redirect_uris).map_err(|_| OAuthError::server_error("encoding"))?;
+    let redirect_uris = serde_json::to_string(&c.redirect_uris)
+        .map_err(|_| OAuthError::server_error("encoding"))?;
     let scopes = c.scope.to_string();
     let name = c.name.clone().unwrap_or_else(|| id.clone());
     let inserted = store::run(
@@ -88,7 +105,14 @@ async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Rep
     if inserted == 0 {
         return Err(conflict("a client with this client_id exists"));
     }
-    store::audit(db, &AuditEvent { client_id: Some(id.clone()), ..AuditEvent::new(now, event::CLIENT_CREATED) }).await?;
+    store::audit(
+        db,
+        &AuditEvent {
+            client_id: Some(id.clone()),
+            ..AuditEvent::new(now, event::CLIENT_CREATED)
+        },
+    )
+    .await?;
     let mut v = json!({
         "client_id": id,
         "name": name,
@@ -105,8 +129,12 @@ async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Rep
 }
 
 async fn list_clients(db: &D1Database) -> Result<Reply, OAuthError> {
-    let rows: Vec<ClientRow> = store::all(db, "SELECT * FROM clients ORDER BY created_at, id", &[]).await?;
-    Ok(Reply::Json(200, json!({ "clients": rows.iter().map(admin::client_json).collect::<Vec<_>>() })))
+    let rows: Vec<ClientRow> =
+        store::all(db, "SELECT * FROM clients ORDER BY created_at, id", &[]).await?;
+    Ok(Reply::Json(
+        200,
+        json!({ "clients": rows.iter().map(admin::client_json).collect::<Vec<_>>() }),
+    ))
 }
 
 async fn delete_client(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
@@ -118,7 +146,14 @@ async fn delete_client(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
     // Access tokens of a deleted client fail their standing check (the client is gone); its
     // families are revoked so refresh tokens die too, even if the id is registered again.
     store::revoke_families_of(db, Owner::Client, id, "client_deleted", now).await?;
-    store::audit(db, &AuditEvent { client_id: Some(id.to_string()), ..AuditEvent::new(now, event::CLIENT_DELETED) }).await?;
+    store::audit(
+        db,
+        &AuditEvent {
+            client_id: Some(id.to_string()),
+            ..AuditEvent::new(now, event::CLIENT_DELETED)
+        },
+    )
+    .await?;
     Ok(Reply::Empty(204))
 }
 
@@ -136,8 +171,18 @@ async fn create_user(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Reply
     if inserted == 0 {
         return Err(conflict("a user with this username exists"));
     }
-    store::audit(db, &AuditEvent { user_id: Some(id.clone()), ..AuditEvent::new(now, event::USER_CREATED) }).await?;
-    Ok(Reply::Json(201, json!({ "user_id": id, "username": u.username, "name": u.name })))
+    store::audit(
+        db,
+        &AuditEvent {
+            user_id: Some(id.clone()),
+            ..AuditEvent::new(now, event::USER_CREATED)
+        },
+    )
+    .await?;
+    Ok(Reply::Json(
+        201,
+        json!({ "user_id": id, "username": u.username, "name": u.name }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -149,7 +194,12 @@ struct UserListRow {
 }
 
 async fn list_users(db: &D1Database) -> Result<Reply, OAuthError> {
-    let rows: Vec<UserListRow> = store::all(db, "SELECT id, username, name, created_at FROM users ORDER BY created_at, id", &[]).await?;
+    let rows: Vec<UserListRow> = store::all(
+        db,
+        "SELECT id, username, name, created_at FROM users ORDER BY created_at, id",
+        &[],
+    )
+    .await?;
     let users: Vec<Value> = rows
         .iter()
         .map(|r| json!({ "user_id": r.id, "username": r.username, "name": r.name, "created_at": r.created_at }))
@@ -163,7 +213,14 @@ async fn delete_user(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
     }
     store::revoke_families_of(db, Owner::User, id, "user_deleted", now).await?;
-    store::audit(db, &AuditEvent { user_id: Some(id.to_string()), ..AuditEvent::new(now, event::USER_DELETED) }).await?;
+    store::audit(
+        db,
+        &AuditEvent {
+            user_id: Some(id.to_string()),
+            ..AuditEvent::new(now, event::USER_DELETED)
+        },
+    )
+    .await?;
     Ok(Reply::Empty(204))
 }
 
@@ -181,12 +238,28 @@ struct AuditRow {
 
 async fn audit(db: &D1Database, query: &str) -> Result<Reply, OAuthError> {
     let params = crate::oauth::params::Params::from_form(query.as_bytes())?;
-    let limit = params.get("limit").and_then(|l| l.parse::<u64>().ok()).unwrap_or(100).clamp(1, 1000);
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<u64>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
     let rows: Vec<AuditRow> = match params.get("token_id") {
         Some(t) => {
-            store::all(db, "SELECT * FROM audit WHERE token_id = ? ORDER BY id DESC LIMIT ?", &[Arg::Text(t), Arg::Int(limit)]).await?
+            store::all(
+                db,
+                "SELECT * FROM audit WHERE token_id = ? ORDER BY id DESC LIMIT ?",
+                &[Arg::Text(t), Arg::Int(limit)],
+            )
+            .await?
         }
-        None => store::all(db, "SELECT * FROM audit ORDER BY id DESC LIMIT ?", &[Arg::Int(limit)]).await?,
+        None => {
+            store::all(
+                db,
+                "SELECT * FROM audit ORDER BY id DESC LIMIT ?",
+                &[Arg::Int(limit)],
+            )
+            .await?
+        }
     };
     Ok(Reply::Json(200, json!({ "events": rows })))
 }

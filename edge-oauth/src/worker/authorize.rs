@@ -13,12 +13,21 @@ use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::{html, ids, user_auth};
 
 fn page(status: u16, title: &str, message: &str) -> Reply {
-    Reply::Html { status, body: html::error(title, message), csp: html::csp(None), cookie: None }
+    Reply::Html {
+        status,
+        body: html::error(title, message),
+        csp: html::csp(None),
+        cookie: None,
+    }
 }
 
 fn refusal(r: Refusal) -> Reply {
     match r {
-        Refusal::Page(e) => page(e.status, "This sign-in request cannot be completed", &e.description),
+        Refusal::Page(e) => page(
+            e.status,
+            "This sign-in request cannot be completed",
+            &e.description,
+        ),
         Refusal::Redirect(location) => Reply::Redirect(location),
     }
 }
@@ -28,8 +37,14 @@ fn server_page(e: OAuthError) -> Reply {
 }
 
 fn csrf_cookie(cfg: &Config, value: &str) -> String {
-    let secure = if cfg.issuer.starts_with("https://") { "; Secure" } else { "" };
-    format!("{CSRF_COOKIE}={value}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict; Max-Age=900{secure}")
+    let secure = if cfg.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{CSRF_COOKIE}={value}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict; Max-Age=900{secure}"
+    )
 }
 
 fn cookie_value(req: &Request, name: &str) -> Option<String> {
@@ -44,13 +59,16 @@ fn cookie_value(req: &Request, name: &str) -> Option<String> {
 pub async fn get(req: Request, env: &Env) -> Reply {
     let run = async {
         let cfg = env::config(env).map_err(server_page)?;
-        let url = req.url().map_err(|_| page(400, "Bad request", "The URL is not valid."))?;
+        let url = req
+            .url()
+            .map_err(|_| page(400, "Bad request", "The URL is not valid."))?;
         let query = url.query().unwrap_or("");
         let params = Params::from_form(query.as_bytes()).map_err(|e| refusal(Refusal::Page(e)))?;
         let client_id = authorize::client_id(&params).map_err(refusal)?;
         let db = env::db(env).map_err(server_page)?;
         let client = store::client(&db, client_id).await.map_err(server_page)?;
-        let request = authorize::validate(&params, client.as_ref(), &cfg.issuer).map_err(refusal)?;
+        let request =
+            authorize::validate(&params, client.as_ref(), &cfg.issuer).map_err(refusal)?;
         let name = client.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         let csrf = ids::new_opaque("").map_err(server_page)?;
         let state = FormState::login(request, &csrf, now()).seal(&cfg.signing_key);
@@ -70,34 +88,65 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
     let content_type = header(&req, "content-type");
     let run = async {
         let cfg = env::config(env).map_err(server_page)?;
-        let body = read_body(&mut req, MAX_BODY).await.map_err(|e| page(e.status, "Bad request", &e.description))?;
-        let params = params::form_body(content_type.as_deref(), &body).map_err(|e| page(400, "Bad request", &e.description))?;
+        let body = read_body(&mut req, MAX_BODY)
+            .await
+            .map_err(|e| page(e.status, "Bad request", &e.description))?;
+        let params = params::form_body(content_type.as_deref(), &body)
+            .map_err(|e| page(400, "Bad request", &e.description))?;
         let db = env::db(env).map_err(server_page)?;
         match params.get("action") {
             Some("login") => login(&cfg, &db, &params, cookie.as_deref()).await,
             Some("consent") => consent(&cfg, &db, &params, cookie.as_deref()).await,
-            _ => Err(page(400, "Bad request", "The form is not one this server sent.")),
+            _ => Err(page(
+                400,
+                "Bad request",
+                "The form is not one this server sent.",
+            )),
         }
     };
     run.await.unwrap_or_else(|r| r)
 }
 
 fn form_error(e: FormError) -> Reply {
-    page(if e == FormError::Csrf { 403 } else { 400 }, "This sign-in request cannot be completed", e.message())
+    page(
+        if e == FormError::Csrf { 403 } else { 400 },
+        "This sign-in request cannot be completed",
+        e.message(),
+    )
 }
 
 /// The client of a form's request, still registered with the same redirect URI.
 async fn client_of(db: &D1Database, st: &FormState) -> Result<ClientRecord, Reply> {
-    match store::client(db, &st.req.client_id).await.map_err(server_page)? {
+    match store::client(db, &st.req.client_id)
+        .await
+        .map_err(server_page)?
+    {
         Some(c) if c.has_redirect_uri(&st.req.redirect_uri) => Ok(c),
-        _ => Err(page(400, "This sign-in request cannot be completed", "The application is no longer registered.")),
+        _ => Err(page(
+            400,
+            "This sign-in request cannot be completed",
+            "The application is no longer registered.",
+        )),
     }
 }
 
-async fn login(cfg: &Config, db: &D1Database, params: &Params, cookie: Option<&str>) -> Result<Reply, Reply> {
+async fn login(
+    cfg: &Config,
+    db: &D1Database,
+    params: &Params,
+    cookie: Option<&str>,
+) -> Result<Reply, Reply> {
     let now = now();
     let sealed = params.get("form_state");
-    let st = FormState::open(&cfg.signing_key, sealed, Stage::Login, cookie, params.get("csrf"), now).map_err(form_error)?;
+    let st = FormState::open(
+        &cfg.signing_key,
+        sealed,
+        Stage::Login,
+        cookie,
+        params.get("csrf"),
+        now,
+    )
+    .map_err(form_error)?;
     let client = client_of(db, &st).await?;
     let csrf = cookie.unwrap_or_default();
     let again = |status: u16, msg: &str| Reply::Html {
@@ -109,17 +158,31 @@ async fn login(cfg: &Config, db: &D1Database, params: &Params, cookie: Option<&s
     let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
         return Ok(again(400, "Enter your username and password."));
     };
-    let row = store::user_by_name(db, username).await.map_err(server_page)?;
-    let pending = user_auth::begin(row, password, cfg.password_iterations).map_err(server_page)?;
-    let derived = crypto::pbkdf2(pending.password_bytes(), pending.hash().salt(), pending.hash().iterations())
+    let row = store::user_by_name(db, username)
         .await
         .map_err(server_page)?;
+    let pending = user_auth::begin(row, password, cfg.password_iterations).map_err(server_page)?;
+    let derived = crypto::pbkdf2(
+        pending.password_bytes(),
+        pending.hash().salt(),
+        pending.hash().iterations(),
+    )
+    .await
+    .map_err(server_page)?;
     let Ok(user) = pending.verify(&derived) else {
         return Ok(again(401, "Wrong username or password."));
     };
-    let scopes: Vec<String> = st.req.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let scopes: Vec<String> = st
+        .req
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     let redirect_origin = origin_of(&st.req.redirect_uri).map(str::to_string);
-    let next = st.consent(user.id(), user.username(), now).seal(&cfg.signing_key);
+    let next = st
+        .consent(user.id(), user.username(), now)
+        .seal(&cfg.signing_key);
     let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
     Ok(Reply::Html {
         status: 200,
@@ -129,16 +192,41 @@ async fn login(cfg: &Config, db: &D1Database, params: &Params, cookie: Option<&s
     })
 }
 
-async fn consent(cfg: &Config, db: &D1Database, params: &Params, cookie: Option<&str>) -> Result<Reply, Reply> {
+async fn consent(
+    cfg: &Config,
+    db: &D1Database,
+    params: &Params,
+    cookie: Option<&str>,
+) -> Result<Reply, Reply> {
     let now = now();
-    let st = FormState::open(&cfg.signing_key, params.get("form_state"), Stage::Consent, cookie, params.get("csrf"), now)
-        .map_err(form_error)?;
+    let st = FormState::open(
+        &cfg.signing_key,
+        params.get("form_state"),
+        Stage::Consent,
+        cookie,
+        params.get("csrf"),
+        now,
+    )
+    .map_err(form_error)?;
     client_of(db, &st).await?;
     if params.get("decision") != Some("allow") {
-        let denied = OAuthError::new(crate::oauth::ErrorCode::AccessDenied, "the user denied the request");
-        return Ok(Reply::Redirect(authorize::error_redirect(&st.req.redirect_uri, &denied, st.req.state.as_deref(), &cfg.issuer)));
+        let denied = OAuthError::new(
+            crate::oauth::ErrorCode::AccessDenied,
+            "the user denied the request",
+        );
+        return Ok(Reply::Redirect(authorize::error_redirect(
+            &st.req.redirect_uri,
+            &denied,
+            st.req.state.as_deref(),
+            &cfg.issuer,
+        )));
     }
     let (code, writes) = authorize::issue_code(&st, cfg.code_ttl, now).map_err(server_page)?;
     store::apply(db, &writes).await.map_err(server_page)?;
-    Ok(Reply::Redirect(authorize::code_redirect(&st.req.redirect_uri, &code, st.req.state.as_deref(), &cfg.issuer)))
+    Ok(Reply::Redirect(authorize::code_redirect(
+        &st.req.redirect_uri,
+        &code,
+        st.req.state.as_deref(),
+        &cfg.issuer,
+    )))
 }

@@ -35,14 +35,18 @@ pub fn config(env: &Env) -> Result<Rc<Config>, OAuthError> {
     if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(c);
     }
-    let parsed = Rc::new(Config::from_lookup(|name| read(env, name)).map_err(|e| OAuthError::server_error(e.to_string()))?);
+    let parsed = Rc::new(
+        Config::from_lookup(|name| read(env, name))
+            .map_err(|e| OAuthError::server_error(e.to_string()))?,
+    );
     CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
     Ok(parsed)
 }
 
 /// The D1 binding `DB`.
 pub fn db(env: &Env) -> Result<D1Database, OAuthError> {
-    env.d1("DB").map_err(|_| OAuthError::server_error("configuration: the D1 binding DB is missing"))
+    env.d1("DB")
+        .map_err(|_| OAuthError::server_error("configuration: the D1 binding DB is missing"))
 }
 
 /// Runs `f` with the isolate's verification cache.

@@ -46,14 +46,21 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 /// Reads the body, refusing (413) one over `limit` bytes, by the declared length and while
 /// streaming (a chunked body has no length to trust).
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, OAuthError> {
-    let too_large = || OAuthError::invalid_request("the request body is too large").with_status(413);
-    if header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
+    let too_large =
+        || OAuthError::invalid_request("the request body is too large").with_status(413);
+    if header(req, "content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+    {
         return Err(too_large());
     }
-    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
         if out.len() + chunk.len() > limit {
             // Read (and drop) a bounded rest of the body before answering: a request whose
             // body is left unread can stall the connection it came on (seen with wrangler's
@@ -124,7 +131,11 @@ impl Reply {
         if cors {
             set(&h, "Access-Control-Allow-Origin", "*");
             set(&h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            set(&h, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            set(
+                &h,
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type",
+            );
             set(&h, "Access-Control-Max-Age", "86400");
         }
         let status = self.status();
@@ -139,7 +150,9 @@ impl Reply {
                 set(&h, "Cache-Control", "no-store");
                 Vec::new()
             }
-            Reply::Html { body, csp, cookie, .. } => {
+            Reply::Html {
+                body, csp, cookie, ..
+            } => {
                 set(&h, "Content-Type", "text/html;charset=UTF-8");
                 set(&h, "Cache-Control", "no-store");
                 set(&h, "Content-Security-Policy", &csp);
@@ -170,16 +183,19 @@ impl Reply {
                 e.to_json().into_bytes()
             }
         };
-        Ok(Response::from_bytes(body)?.with_status(status).with_headers(h))
+        Ok(Response::from_bytes(body)?
+            .with_status(status)
+            .with_headers(h))
     }
 
     /// A line for the log: method, path, status and (for errors) the code and, for server
     /// errors, the description. Never a header, parameter or body.
     pub fn log_line(&self, method: &str, path: &str) -> Option<String> {
         match self {
-            Reply::Error(e) if e.status >= 500 => {
-                Some(format!("{method} {path} -> {} {}: {}", e.status, e.code, e.description))
-            }
+            Reply::Error(e) if e.status >= 500 => Some(format!(
+                "{method} {path} -> {} {}: {}",
+                e.status, e.code, e.description
+            )),
             Reply::Error(e) => Some(format!("{method} {path} -> {} {}", e.status, e.code)),
             _ => None,
         }

@@ -32,7 +32,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 }
 
 fn not_allowed() -> Reply {
-    Reply::Error(OAuthError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept this method"))
+    Reply::Error(OAuthError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not accept this method",
+    ))
 }
 
 async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &str) -> Reply {
@@ -50,7 +53,9 @@ async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &st
         ("/oauth2/introspect", Method::Post) => resources::introspect(req, env).await,
         ("/oauth2/revoke", Method::Post) => resources::revoke(req, env).await,
         ("/oauth2/userinfo", Method::Get | Method::Post) => resources::userinfo(req, env).await,
-        ("/turn/credentials", Method::Get | Method::Post) => resources::turn_credentials(req, env).await,
+        ("/turn/credentials", Method::Get | Method::Post) => {
+            resources::turn_credentials(req, env).await
+        }
         (p, m) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, env, m, p).await,
         (
             "/health"

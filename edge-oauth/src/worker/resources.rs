@@ -32,11 +32,17 @@ pub async fn introspect(mut req: Request, env: &Env) -> Reply {
             introspect::require_confidential(&caller)?;
             let token = params.require("token")?;
             let answer = match introspect::classify(&cfg, token, now) {
-                Presented::Access(claims) => introspect::access(&caller, &claims, &store::bearer_status(&db, &claims).await?),
-                Presented::Refresh { key } => introspect::refresh(&caller, store::refresh(&db, &key).await?.as_ref(), now),
-                Presented::Turn(opened) => {
-                    introspect::turn(&caller, &opened, &store::turn_status(&db, &opened.token_id).await?)
+                Presented::Access(claims) => {
+                    introspect::access(&caller, &claims, &store::bearer_status(&db, &claims).await?)
                 }
+                Presented::Refresh { key } => {
+                    introspect::refresh(&caller, store::refresh(&db, &key).await?.as_ref(), now)
+                }
+                Presented::Turn(opened) => introspect::turn(
+                    &caller,
+                    &opened,
+                    &store::turn_status(&db, &opened.token_id).await?,
+                ),
                 Presented::Unknown => introspect::inactive(),
             };
             Ok(Reply::Json(200, answer))
@@ -61,14 +67,22 @@ pub async fn revoke(mut req: Request, env: &Env) -> Reply {
                 Presented::Access(claims) => Some(revoke::access(&caller, &claims, now)?),
                 Presented::Refresh { key } => {
                     let row = store::refresh(&db, &key).await?;
-                    Some(revoke::refresh(&caller, row.as_ref(), ids::token_id(token.as_bytes()), now)?)
+                    Some(revoke::refresh(
+                        &caller,
+                        row.as_ref(),
+                        ids::token_id(token.as_bytes()),
+                        now,
+                    )?)
                 }
                 Presented::Turn(opened) => {
                     let status = store::turn_status(&db, &opened.token_id).await?;
                     Some(revoke::turn(&caller, &opened, &status, now)?)
                 }
                 Presented::Unknown if token.starts_with(ids::CODE_PREFIX) => {
-                    return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "authorization codes cannot be revoked"));
+                    return Err(OAuthError::new(
+                        ErrorCode::UnsupportedTokenType,
+                        "authorization codes cannot be revoked",
+                    ));
                 }
                 Presented::Unknown => None,
             };
@@ -82,7 +96,12 @@ pub async fn revoke(mut req: Request, env: &Env) -> Reply {
 }
 
 /// A bearer token that verified and stands in D1.
-async fn active_bearer(req: &Request, cfg: &Config, db: &D1Database, now: u64) -> Result<ActiveBearer, OAuthError> {
+async fn active_bearer(
+    req: &Request,
+    cfg: &Config,
+    db: &D1Database,
+    now: u64,
+) -> Result<ActiveBearer, OAuthError> {
     let auth = header(req, "authorization");
     let token = bearer::from_header(auth.as_deref())?;
     let claims = bearer::verify(cfg, token, now)?;

@@ -39,29 +39,55 @@ fn js(a: &Arg<'_>) -> JsValue {
 fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
     // D1 messages name tables and constraints, never bound values.
     console_error!("d1: {what}: {e}");
-    OAuthError::new(crate::oauth::ErrorCode::TemporarilyUnavailable, "the database is unavailable")
+    OAuthError::new(
+        crate::oauth::ErrorCode::TemporarilyUnavailable,
+        "the database is unavailable",
+    )
 }
 
 /// Prepares and binds a statement.
-pub fn stmt(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement, OAuthError> {
+pub fn stmt(
+    db: &D1Database,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<D1PreparedStatement, OAuthError> {
     let values: Vec<JsValue> = args.iter().map(js).collect();
-    db.prepare(sql).bind(&values).map_err(|e| db_error("bind", e))
+    db.prepare(sql)
+        .bind(&values)
+        .map_err(|e| db_error("bind", e))
 }
 
 /// The first row, if any.
-pub async fn first<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>, OAuthError> {
-    stmt(db, sql, args)?.first::<T>(None).await.map_err(|e| db_error("query", e))
+pub async fn first<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<Option<T>, OAuthError> {
+    stmt(db, sql, args)?
+        .first::<T>(None)
+        .await
+        .map_err(|e| db_error("query", e))
 }
 
 /// All rows.
-pub async fn all<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, OAuthError> {
-    let r = stmt(db, sql, args)?.all().await.map_err(|e| db_error("query", e))?;
+pub async fn all<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<T>, OAuthError> {
+    let r = stmt(db, sql, args)?
+        .all()
+        .await
+        .map_err(|e| db_error("query", e))?;
     r.results::<T>().map_err(|e| db_error("rows", e))
 }
 
 /// Runs one statement; returns the rows it changed.
 pub async fn run(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> Result<usize, OAuthError> {
-    let r = stmt(db, sql, args)?.run().await.map_err(|e| db_error("write", e))?;
+    let r = stmt(db, sql, args)?
+        .run()
+        .await
+        .map_err(|e| db_error("write", e))?;
     Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
 }
 
@@ -74,7 +100,12 @@ pub async fn client(db: &D1Database, id: &str) -> Result<Option<ClientRecord>, O
 }
 
 /// A client record through the isolate's cache (see [`crate::oauth::client_cache`]).
-pub async fn client_cached(db: &D1Database, id: &str, now: u64, ttl: u32) -> Result<Option<ClientRecord>, OAuthError> {
+pub async fn client_cached(
+    db: &D1Database,
+    id: &str,
+    now: u64,
+    ttl: u32,
+) -> Result<Option<ClientRecord>, OAuthError> {
     if let Some(r) = super::env::with_clients(|c| c.get(id, now)) {
         return Ok(Some(r));
     }
@@ -87,7 +118,12 @@ pub async fn client_cached(db: &D1Database, id: &str, now: u64, ttl: u32) -> Res
 
 /// A user by sign-in name.
 pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<UserRow>, OAuthError> {
-    first(db, "SELECT id, username, password_hash, name FROM users WHERE username = ?", &[Arg::Text(username)]).await
+    first(
+        db,
+        "SELECT id, username, password_hash, name FROM users WHERE username = ?",
+        &[Arg::Text(username)],
+    )
+    .await
 }
 
 /// A code by lookup key.
@@ -123,7 +159,12 @@ pub async fn bearer_status(db: &D1Database, c: &AccessClaims) -> Result<BearerSt
          (SELECT 1 FROM clients WHERE id = ?3) AS client_exists, \
          (SELECT username FROM users WHERE id = ?4) AS username, \
          (SELECT name FROM users WHERE id = ?4) AS name",
-        &[Arg::Text(&c.jti), Arg::Text(fid), Arg::Text(&c.client_id), Arg::Text(user)],
+        &[
+            Arg::Text(&c.jti),
+            Arg::Text(fid),
+            Arg::Text(&c.client_id),
+            Arg::Text(user),
+        ],
     )
     .await?;
     Ok(row.unwrap_or_default())
@@ -155,15 +196,26 @@ pub async fn apply(db: &D1Database, w: &Writes) -> Result<bool, OAuthError> {
     // The guard every dependent row carries, as SQL and its (text) arguments.
     let (guard, guard_args): (&str, Vec<String>) = match &w.claim {
         Claim::None => ("1", vec![]),
-        Claim::Code { key, family_id, now } => {
+        Claim::Code {
+            key,
+            family_id,
+            now,
+        } => {
             stmts.push(stmt(
                 db,
                 "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE id = ? AND used_at IS NULL RETURNING id",
                 &[Arg::Int(*now), Arg::Text(family_id), Arg::Text(key)],
             )?);
-            ("EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)", vec![key.clone(), family_id.clone()])
+            (
+                "EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)",
+                vec![key.clone(), family_id.clone()],
+            )
         }
-        Claim::Refresh { old_key, new_key, now } => {
+        Claim::Refresh {
+            old_key,
+            new_key,
+            now,
+        } => {
             stmts.push(stmt(
                 db,
                 "UPDATE refresh_tokens SET used_at = ?1, replaced_by = ?2 \
@@ -172,18 +224,29 @@ pub async fn apply(db: &D1Database, w: &Writes) -> Result<bool, OAuthError> {
                  RETURNING id",
                 &[Arg::Int(*now), Arg::Text(new_key), Arg::Text(old_key)],
             )?);
-            ("EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ? AND replaced_by = ?)", vec![old_key.clone(), new_key.clone()])
+            (
+                "EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ? AND replaced_by = ?)",
+                vec![old_key.clone(), new_key.clone()],
+            )
         }
     };
     let guarded = |sql: &str, args: &[Arg<'_>]| -> Result<D1PreparedStatement, OAuthError> {
         let mut values: Vec<JsValue> = args.iter().map(js).collect();
         values.extend(guard_args.iter().map(|a| JsValue::from_str(a)));
-        db.prepare(format!("{sql} WHERE {guard}")).bind(&values).map_err(|e| db_error("bind", e))
+        db.prepare(format!("{sql} WHERE {guard}"))
+            .bind(&values)
+            .map_err(|e| db_error("bind", e))
     };
     if let Some(f) = &w.family {
         stmts.push(guarded(
             "INSERT INTO families (id, client_id, user_id, scope, created_at) SELECT ?, ?, ?, ?, ?",
-            &[Arg::Text(&f.id), Arg::Text(&f.client_id), Arg::Opt(f.user_id.as_deref()), Arg::Text(&f.scope), Arg::Int(f.created_at)],
+            &[
+                Arg::Text(&f.id),
+                Arg::Text(&f.client_id),
+                Arg::Opt(f.user_id.as_deref()),
+                Arg::Text(&f.scope),
+                Arg::Int(f.created_at),
+            ],
         )?);
     }
     if let Some(r) = &w.refresh {
@@ -240,7 +303,9 @@ pub async fn apply(db: &D1Database, w: &Writes) -> Result<bool, OAuthError> {
     if matches!(w.claim, Claim::None) {
         return Ok(true);
     }
-    let claimed = results.first().map(|r| r.results::<Claimed>().map(|rows| !rows.is_empty()));
+    let claimed = results
+        .first()
+        .map(|r| r.results::<Claimed>().map(|rows| !rows.is_empty()));
     match claimed {
         Some(Ok(c)) => Ok(c),
         Some(Err(e)) => Err(db_error("claim", e)),
@@ -251,7 +316,12 @@ pub async fn apply(db: &D1Database, w: &Writes) -> Result<bool, OAuthError> {
 fn now_of(w: &Writes) -> u64 {
     match &w.claim {
         Claim::Code { now, .. } | Claim::Refresh { now, .. } => *now,
-        Claim::None => w.audit.first().map(|a| a.at).or(w.revoke_token.as_ref().map(|r| r.revoked_at)).unwrap_or(0),
+        Claim::None => w
+            .audit
+            .first()
+            .map(|a| a.at)
+            .or(w.revoke_token.as_ref().map(|r| r.revoked_at))
+            .unwrap_or(0),
     }
 }
 
@@ -267,7 +337,12 @@ fn audit_args(a: &AuditEvent) -> Vec<Arg<'_>> {
     ]
 }
 
-fn revoke_family_stmt(db: &D1Database, family: &str, reason: &str, now: u64) -> Result<D1PreparedStatement, OAuthError> {
+fn revoke_family_stmt(
+    db: &D1Database,
+    family: &str,
+    reason: &str,
+    now: u64,
+) -> Result<D1PreparedStatement, OAuthError> {
     stmt(
         db,
         "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
@@ -276,21 +351,40 @@ fn revoke_family_stmt(db: &D1Database, family: &str, reason: &str, now: u64) -> 
 }
 
 /// Revokes a family (reuse of a refresh token, replay of a code) and records why.
-pub async fn revoke_family(db: &D1Database, family: &str, reason: &'static str, event: AuditEvent) -> Result<(), OAuthError> {
+pub async fn revoke_family(
+    db: &D1Database,
+    family: &str,
+    reason: &'static str,
+    event: AuditEvent,
+) -> Result<(), OAuthError> {
     let at = event.at;
     let stmts = vec![
         revoke_family_stmt(db, family, reason, at)?,
-        stmt(db, "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", &audit_args(&event))?,
+        stmt(
+            db,
+            "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            &audit_args(&event),
+        )?,
     ];
     db.batch(stmts).await.map_err(|e| db_error("revoke", e))?;
     Ok(())
 }
 
 /// Revokes every family of a client or user (on deletion).
-pub async fn revoke_families_of(db: &D1Database, column: Owner, id: &str, reason: &str, now: u64) -> Result<usize, OAuthError> {
+pub async fn revoke_families_of(
+    db: &D1Database,
+    column: Owner,
+    id: &str,
+    reason: &str,
+    now: u64,
+) -> Result<usize, OAuthError> {
     let sql = match column {
-        Owner::Client => "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE client_id = ? AND revoked_at IS NULL",
-        Owner::User => "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL",
+        Owner::Client => {
+            "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE client_id = ? AND revoked_at IS NULL"
+        }
+        Owner::User => {
+            "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL"
+        }
     };
     run(db, sql, &[Arg::Int(now), Arg::Text(reason), Arg::Text(id)]).await
 }

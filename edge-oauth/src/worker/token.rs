@@ -23,14 +23,20 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context, seed: bool) -> R
     }
 }
 
-async fn token(req: &mut Request, env: &Env, ctx: &Context, seed: bool) -> Result<serde_json::Value, OAuthError> {
+async fn token(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    seed: bool,
+) -> Result<serde_json::Value, OAuthError> {
     let cfg = env::config(env)?;
     let now = now();
     let content_type = header(req, "content-type");
     let authorization = header(req, "authorization");
     let body = read_body(req, MAX_BODY).await?;
     let mut params = if seed {
-        params::form_or_json_body(content_type.as_deref(), &body)?.with("scope", crate::oauth::scope::TURN)
+        params::form_or_json_body(content_type.as_deref(), &body)?
+            .with("scope", crate::oauth::scope::TURN)
     } else {
         params::form_body(content_type.as_deref(), &body)?
     };
@@ -59,7 +65,10 @@ async fn token(req: &mut Request, env: &Env, ctx: &Context, seed: bool) -> Resul
                     Err(e) => Err(e),
                 };
                 if let Err(e) = applied {
-                    console_error!("audit write after client_credentials failed: {}", e.description);
+                    console_error!(
+                        "audit write after client_credentials failed: {}",
+                        e.description
+                    );
                 }
             });
             Ok(issued.body)
@@ -69,7 +78,12 @@ async fn token(req: &mut Request, env: &Env, ctx: &Context, seed: bool) -> Resul
             let pw = params.require("password")?;
             let row = store::user_by_name(&db, username).await?;
             let pending = user_auth::begin(row, pw, cfg.password_iterations)?;
-            let derived = crypto::pbkdf2(pending.password_bytes(), pending.hash().salt(), pending.hash().iterations()).await?;
+            let derived = crypto::pbkdf2(
+                pending.password_bytes(),
+                pending.hash().salt(),
+                pending.hash().iterations(),
+            )
+            .await?;
             let user = pending.verify(&derived)?;
             let grant = password::decide(&client, &user, &params, &cfg)?;
             finish(&db, issue(&grant, Source::Direct, &cfg, now)?).await
@@ -104,12 +118,20 @@ pub async fn authenticate(
     }
 }
 
-async fn finish(db: &D1Database, issued: crate::oauth::issue::Issued) -> Result<serde_json::Value, OAuthError> {
+async fn finish(
+    db: &D1Database,
+    issued: crate::oauth::issue::Issued,
+) -> Result<serde_json::Value, OAuthError> {
     store::apply(db, &issued.writes).await?;
     Ok(issued.body)
 }
 
-fn family_revoked(now: u64, client: &AuthenticatedClient, family: &str, reason: &'static str) -> AuditEvent {
+fn family_revoked(
+    now: u64,
+    client: &AuthenticatedClient,
+    family: &str,
+    reason: &'static str,
+) -> AuditEvent {
     AuditEvent {
         client_id: Some(client.id().to_string()),
         family_id: Some(family.to_string()),
@@ -118,10 +140,18 @@ fn family_revoked(now: u64, client: &AuthenticatedClient, family: &str, reason: 
     }
 }
 
-async fn code(db: &D1Database, cfg: &Config, client: &AuthenticatedClient, params: &Params, now: u64) -> Result<serde_json::Value, OAuthError> {
+async fn code(
+    db: &D1Database,
+    cfg: &Config,
+    client: &AuthenticatedClient,
+    params: &Params,
+    now: u64,
+) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
     let row = store::code(db, &key).await?;
-    let replayed = OAuthError::invalid_grant("the authorization code was already used; tokens issued from it are revoked");
+    let replayed = OAuthError::invalid_grant(
+        "the authorization code was already used; tokens issued from it are revoked",
+    );
     match authorization_code::decide(client, params, row, cfg, now)? {
         authorization_code::Outcome::Redeem(grant) => {
             let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
@@ -130,23 +160,43 @@ async fn code(db: &D1Database, cfg: &Config, client: &AuthenticatedClient, param
             }
             // Redeemed concurrently: the other redemption won; this one is a replay.
             if let Some(fid) = store::code(db, &key).await?.and_then(|c| c.family_id) {
-                store::revoke_family(db, &fid, "code_replay", family_revoked(now, client, &fid, "code_replay")).await?;
+                store::revoke_family(
+                    db,
+                    &fid,
+                    "code_replay",
+                    family_revoked(now, client, &fid, "code_replay"),
+                )
+                .await?;
             }
             Err(replayed)
         }
         authorization_code::Outcome::Replayed { family_id } => {
             if let Some(fid) = family_id {
-                store::revoke_family(db, &fid, "code_replay", family_revoked(now, client, &fid, "code_replay")).await?;
+                store::revoke_family(
+                    db,
+                    &fid,
+                    "code_replay",
+                    family_revoked(now, client, &fid, "code_replay"),
+                )
+                .await?;
             }
             Err(replayed)
         }
     }
 }
 
-async fn refresh(db: &D1Database, cfg: &Config, client: &AuthenticatedClient, params: &Params, now: u64) -> Result<serde_json::Value, OAuthError> {
+async fn refresh(
+    db: &D1Database,
+    cfg: &Config,
+    client: &AuthenticatedClient,
+    params: &Params,
+    now: u64,
+) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
     let row = store::refresh(db, &key).await?;
-    let reused = OAuthError::invalid_grant("the refresh token was already used; its token family is revoked");
+    let reused = OAuthError::invalid_grant(
+        "the refresh token was already used; its token family is revoked",
+    );
     match refresh_token::decide(client, params, row, cfg, now)? {
         refresh_token::Outcome::Rotate(grant) => {
             let family = match &grant.family {
@@ -159,11 +209,23 @@ async fn refresh(db: &D1Database, cfg: &Config, client: &AuthenticatedClient, pa
             }
             // Another refresh of the same token won the claim (or the family was revoked
             // meanwhile): a reuse.
-            store::revoke_family(db, &family, "refresh_reuse", family_revoked(now, client, &family, "refresh_reuse")).await?;
+            store::revoke_family(
+                db,
+                &family,
+                "refresh_reuse",
+                family_revoked(now, client, &family, "refresh_reuse"),
+            )
+            .await?;
             Err(reused)
         }
         refresh_token::Outcome::Reused { family_id } => {
-            store::revoke_family(db, &family_id, "refresh_reuse", family_revoked(now, client, &family_id, "refresh_reuse")).await?;
+            store::revoke_family(
+                db,
+                &family_id,
+                "refresh_reuse",
+                family_revoked(now, client, &family_id, "refresh_reuse"),
+            )
+            .await?;
             Err(reused)
         }
     }

@@ -5,7 +5,12 @@
 //! wrangler runs in its own process group; a watchdog shell kills that group when the test
 //! process ends, however it ends. A missing tool or build is a failure, never a skip.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // test code: a panic is a failure report
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -21,11 +26,17 @@ use serde_json::Value;
 
 pub const SERVER_NAME: &str = "turn.edgeturn.test";
 pub const KID: &str = "test-1";
-const WRANGLER_ENV: &[(&str, &str)] =
-    &[("WRANGLER_SEND_METRICS", "false"), ("CI", "true"), ("CLOUDFLARE_CF_FETCH_ENABLED", "false")];
+const WRANGLER_ENV: &[(&str, &str)] = &[
+    ("WRANGLER_SEND_METRICS", "false"),
+    ("CI", "true"),
+    ("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+];
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn random(n: usize) -> Vec<u8> {
@@ -36,11 +47,18 @@ fn random(n: usize) -> Vec<u8> {
 
 /// Random bytes without 0x00 (turnutils_oauth reads keys as C strings).
 fn nonzero(n: usize) -> Vec<u8> {
-    random(n).into_iter().map(|b| if b == 0 { 1 } else { b }).collect()
+    random(n)
+        .into_iter()
+        .map(|b| if b == 0 { 1 } else { b })
+        .collect()
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The root wrangler.toml without `[build]`, paths made absolute.
@@ -58,7 +76,11 @@ fn dev_config(root: &Path) -> String {
         }
         let mut replaced = None;
         for key in ["main", "migrations_dir", "directory"] {
-            if let Some(rest) = t.strip_prefix(key).map(str::trim_start).and_then(|r| r.strip_prefix('=')) {
+            if let Some(rest) = t
+                .strip_prefix(key)
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('='))
+            {
                 let rel = rest.trim().trim_matches('"');
                 replaced = Some(format!("{key} = \"{}\"", root.join(rel).display()));
             }
@@ -118,7 +140,16 @@ impl Worker {
         let dev_vars: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).unwrap();
         std::fs::write(dir.join("wrangler.toml"), dev_config(&root())).unwrap();
-        let mut w = Worker { base: format!("http://127.0.0.1:{port}"), admin, dir, keys_json, key_b64, child: None, watchdog: None, port };
+        let mut w = Worker {
+            base: format!("http://127.0.0.1:{port}"),
+            admin,
+            dir,
+            keys_json,
+            key_b64,
+            child: None,
+            watchdog: None,
+            port,
+        };
         w.migrate();
         w.launch_with(healthy);
         w
@@ -126,20 +157,42 @@ impl Worker {
 
     fn wrangler() -> PathBuf {
         let js = root().join("edge-oauth/build/index.js");
-        assert!(js.exists(), "{} is missing: build the worker first with `cargo xtask build-edge`", js.display());
+        assert!(
+            js.exists(),
+            "{} is missing: build the worker first with `cargo xtask build-edge`",
+            js.display()
+        );
         let w = root().join("node_modules/.bin/wrangler");
-        assert!(w.exists(), "{} is missing: run `npm ci` (or `cargo xtask setup`)", w.display());
+        assert!(
+            w.exists(),
+            "{} is missing: run `npm ci` (or `cargo xtask setup`)",
+            w.display()
+        );
         w
     }
 
     fn migrate(&self) {
         let out = Command::new(Self::wrangler())
-            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", "state", "-c", "wrangler.toml"])
+            .args([
+                "d1",
+                "migrations",
+                "apply",
+                "DB",
+                "--local",
+                "--persist-to",
+                "state",
+                "-c",
+                "wrangler.toml",
+            ])
             .current_dir(&self.dir)
             .envs(WRANGLER_ENV.iter().copied())
             .output()
             .unwrap();
-        assert!(out.status.success(), "migrations failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "migrations failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts wrangler (again) on the same port, state and vars.
@@ -148,10 +201,28 @@ impl Worker {
     }
 
     fn launch_with(&mut self, healthy: bool) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("wrangler.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("wrangler.log"))
+            .unwrap();
         let child = Command::new(Self::wrangler())
-            .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--inspector-port", &free_port().to_string(), "--persist-to", "state", "-c", "wrangler.toml"])
+            .args([
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+            ])
+            .args([
+                "--inspector-port",
+                &free_port().to_string(),
+                "--persist-to",
+                "state",
+                "-c",
+                "wrangler.toml",
+            ])
             .args(["--show-interactive-dev-session=false"])
             .current_dir(&self.dir)
             .envs(WRANGLER_ENV.iter().copied())
@@ -185,7 +256,11 @@ impl Worker {
             if status == 200 || (!healthy && status != 0) {
                 return;
             }
-            assert!(Instant::now() < deadline, "the worker did not become healthy; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not become healthy; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -199,7 +274,9 @@ impl Worker {
             }
             // Wait until the port is free again.
             let deadline = Instant::now() + Duration::from_secs(20);
-            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -219,7 +296,11 @@ impl Worker {
 
     /// POST /admin/clients; panics unless 201.
     pub fn create_client(&self, body: Value) -> Value {
-        let r = post_json(&self.url("/admin/clients"), &[("Authorization", &self.admin_auth())], &body);
+        let r = post_json(
+            &self.url("/admin/clients"),
+            &[("Authorization", &self.admin_auth())],
+            &body,
+        );
         assert_eq!(r.status, 201, "create client: {}", r.body);
         r.json()
     }
@@ -227,14 +308,21 @@ impl Worker {
     /// POST /admin/users; returns the user id.
     pub fn create_user(&self, username: &str, password: &str) -> String {
         let body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name") });
-        let r = post_json(&self.url("/admin/users"), &[("Authorization", &self.admin_auth())], &body);
+        let r = post_json(
+            &self.url("/admin/users"),
+            &[("Authorization", &self.admin_auth())],
+            &body,
+        );
         assert_eq!(r.status, 201, "create user: {}", r.body);
         r.json()["user_id"].as_str().unwrap().to_string()
     }
 
     /// GET /admin/audit.
     pub fn audit(&self) -> Vec<Value> {
-        let r = get(&self.url("/admin/audit?limit=1000"), &[("Authorization", &self.admin_auth())]);
+        let r = get(
+            &self.url("/admin/audit?limit=1000"),
+            &[("Authorization", &self.admin_auth())],
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()["events"].as_array().unwrap().clone()
     }
@@ -257,7 +345,13 @@ fn stop_group(child: &mut Child) {
     let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) && !Command::new("kill").args(["-0", "--", &group]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        if matches!(child.try_wait(), Ok(Some(_)))
+            && !Command::new("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -269,10 +363,14 @@ fn stop_group(child: &mut Child) {
 /// Removes the directories of earlier test processes that have ended (and whose wrangler
 /// has had a minute to stop).
 fn remove_stale(tmp: &Path) {
-    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("edge-e2e-").and_then(|r| r.rsplit('-').next())
+        if let Some(pid) = name
+            .strip_prefix("edge-e2e-")
+            .and_then(|r| r.rsplit('-').next())
             && pid.parse::<u32>().is_ok()
             && !Path::new("/proc").join(pid).exists()
             && std::fs::metadata(e.path().join("wrangler.log"))
@@ -313,16 +411,25 @@ impl Resp {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     /// The `error` member of an error body.
     pub fn error(&self) -> String {
-        serde_json::from_str::<Value>(&self.body).ok().and_then(|v| v["error"].as_str().map(str::to_string)).unwrap_or_default()
+        serde_json::from_str::<Value>(&self.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 }
 
 pub fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(30)).build()
+    ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build()
 }
 
 fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
@@ -330,18 +437,34 @@ fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => {
-            return Resp { status: 0, headers: vec![], body: format!("transport error: {e}") };
+            return Resp {
+                status: 0,
+                headers: vec![],
+                body: format!("transport error: {e}"),
+            };
         }
     };
     let status = resp.status();
     let headers = resp
         .headers_names()
         .into_iter()
-        .flat_map(|n| resp.all(&n).into_iter().map(|v| (n.clone(), v.to_string())).collect::<Vec<_>>())
+        .flat_map(|n| {
+            resp.all(&n)
+                .into_iter()
+                .map(|v| (n.clone(), v.to_string()))
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut body = String::new();
-    let _ = resp.into_reader().take(10_000_000).read_to_string(&mut body);
-    Resp { status, headers, body }
+    let _ = resp
+        .into_reader()
+        .take(10_000_000)
+        .read_to_string(&mut body);
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
@@ -388,9 +511,15 @@ pub fn basic(id: &str, secret: &str) -> String {
 /// oauth2's HTTP client: ureq without redirects, answering error statuses as responses
 /// (ureq 2 turns them into errors, which would hide RFC 6749 error bodies from oauth2).
 pub fn oauth_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, std::io::Error> {
-    let headers: Vec<(String, String)> =
-        req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let method = req.method().as_str().to_string();
     let body = (method == "POST").then(|| req.body().as_slice());
     let r = request(&method, &req.uri().to_string(), &h, body);
@@ -416,7 +545,8 @@ pub struct TurnFields {
 impl oauth2::ExtraTokenFields for TurnFields {}
 
 pub type TokenResp = oauth2::StandardTokenResponse<TurnFields, oauth2::basic::BasicTokenType>;
-pub type IntrospectResp = oauth2::StandardTokenIntrospectionResponse<TurnFields, oauth2::basic::BasicTokenType>;
+pub type IntrospectResp =
+    oauth2::StandardTokenIntrospectionResponse<TurnFields, oauth2::basic::BasicTokenType>;
 pub type Client<HasAuth, HasIntro, HasRevoke, HasToken> = oauth2::Client<
     oauth2::basic::BasicErrorResponse,
     TokenResp,
@@ -429,10 +559,16 @@ pub type Client<HasAuth, HasIntro, HasRevoke, HasToken> = oauth2::Client<
     HasRevoke,
     HasToken,
 >;
-pub type FullClient = Client<oauth2::EndpointSet, oauth2::EndpointSet, oauth2::EndpointSet, oauth2::EndpointSet>;
+pub type FullClient =
+    Client<oauth2::EndpointSet, oauth2::EndpointSet, oauth2::EndpointSet, oauth2::EndpointSet>;
 
 /// An oauth2 client for `client_id` (and secret, if confidential) with every endpoint set.
-pub fn oauth_client(w: &Worker, client_id: &str, secret: Option<&str>, redirect: &str) -> FullClient {
+pub fn oauth_client(
+    w: &Worker,
+    client_id: &str,
+    secret: Option<&str>,
+    redirect: &str,
+) -> FullClient {
     let c = oauth2::Client::new(oauth2::ClientId::new(client_id.to_string()))
         .set_auth_uri(oauth2::AuthUrl::new(w.url("/oauth2/authorize")).unwrap())
         .set_token_uri(oauth2::TokenUrl::new(w.url("/oauth2/token")).unwrap())
@@ -451,17 +587,32 @@ pub fn oauth_client(w: &Worker, client_id: &str, secret: Option<&str>, redirect:
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let start = html.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
     let end = start + html[start..].find('"')?;
-    Some(html[start..end].replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    Some(
+        html[start..end]
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// The CSRF cookie's `name=value` from a Set-Cookie header.
 pub fn cookie(resp: &Resp) -> Option<String> {
-    resp.header("set-cookie").and_then(|c| c.split(';').next()).map(str::to_string)
+    resp.header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
 }
 
 /// Drives the sign-in and consent pages like a browser: GET the authorization URL, post the
 /// sign-in form, post the consent form. Returns the final `Location` (the redirect back).
-pub fn sign_in(w: &Worker, authorize_url: &str, username: &str, password: &str, decision: &str) -> Result<String, Resp> {
+pub fn sign_in(
+    w: &Worker,
+    authorize_url: &str,
+    username: &str,
+    password: &str,
+    decision: &str,
+) -> Result<String, Resp> {
     let page = get(authorize_url, &[]);
     if page.status != 200 {
         return Err(page);
@@ -500,5 +651,7 @@ pub fn sign_in(w: &Worker, authorize_url: &str, username: &str, password: &str, 
 /// A query parameter of a URL.
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let q = url.split_once('?')?.1;
-    form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

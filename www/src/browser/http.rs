@@ -23,18 +23,25 @@ impl JsonResponse {
 
     /// A number member of the body.
     pub fn num(&self, key: &str) -> Option<f64> {
-        js_sys::Reflect::get(&self.body, &key.into()).ok().and_then(|v| v.as_f64())
+        js_sys::Reflect::get(&self.body, &key.into())
+            .ok()
+            .and_then(|v| v.as_f64())
     }
 
     /// The body as an RFC 6749 error, if it is one.
     pub fn oauth_error(&self) -> Option<ErrorResponse> {
-        Some(ErrorResponse { error: self.str("error")?, error_description: self.str("error_description") })
+        Some(ErrorResponse {
+            error: self.str("error")?,
+            error_description: self.str("error_description"),
+        })
     }
 }
 
 /// A string member of a JS object.
 pub fn str_field(obj: &JsValue, key: &str) -> Option<String> {
-    js_sys::Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_string())
+    js_sys::Reflect::get(obj, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
 }
 
 /// POSTs a form body.
@@ -43,7 +50,9 @@ pub async fn post_form(url: &str, body: &str) -> Result<JsonResponse, HelperErro
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    let _ = req.headers().set("Content-Type", "application/x-www-form-urlencoded");
+    let _ = req
+        .headers()
+        .set("Content-Type", "application/x-www-form-urlencoded");
     let _ = req.headers().set("Accept", "application/json");
     send(req, url).await
 }
@@ -53,23 +62,37 @@ pub async fn get_bearer(url: &str, token: &str) -> Result<JsonResponse, HelperEr
     let init = RequestInit::new();
     init.set_method("GET");
     let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    let _ = req.headers().set("Authorization", &format!("Bearer {token}"));
+    let _ = req
+        .headers()
+        .set("Authorization", &format!("Bearer {token}"));
     let _ = req.headers().set("Accept", "application/json");
     send(req, url).await
 }
 
 fn bad_url(url: &str) -> HelperError {
-    HelperError::new(ErrorCode::BadOptions, format!("cannot build a request for {url}"))
+    HelperError::new(
+        ErrorCode::BadOptions,
+        format!("cannot build a request for {url}"),
+    )
 }
 
 async fn send(req: Request, url: &str) -> Result<JsonResponse, HelperError> {
-    let window = web_sys::window().ok_or_else(|| HelperError::new(ErrorCode::EdgeUnreachable, "no window"))?;
+    let window = web_sys::window()
+        .ok_or_else(|| HelperError::new(ErrorCode::EdgeUnreachable, "no window"))?;
     let resp = JsFuture::from(window.fetch_with_request(&req))
         .await
-        .map_err(|_| HelperError::new(ErrorCode::EdgeUnreachable, format!("the edge at {url} did not answer")))?;
-    let resp: Response = resp
-        .dyn_into()
-        .map_err(|_| HelperError::new(ErrorCode::BadResponse, "fetch returned something other than a Response"))?;
+        .map_err(|_| {
+            HelperError::new(
+                ErrorCode::EdgeUnreachable,
+                format!("the edge at {url} did not answer"),
+            )
+        })?;
+    let resp: Response = resp.dyn_into().map_err(|_| {
+        HelperError::new(
+            ErrorCode::BadResponse,
+            "fetch returned something other than a Response",
+        )
+    })?;
     let status = resp.status();
     let body = match resp.json() {
         Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::NULL),

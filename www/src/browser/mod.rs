@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::{ErrorCode, HelperError};
 use crate::oauth::{Callback, DEFAULT_SCOPE, Options, TokenResponse};
-use crate::pkce::{Pkce, random32, random_state};
+use crate::pkce::{Pkce, random_state, random32};
 use crate::schedule::{access_token_stale, refresh_delay_ms};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -76,7 +76,9 @@ pub struct EdgeTurn {
 impl EdgeTurn {
     /// Creates the helper; throws an EdgeTurnError (`bad_options`) for unusable options.
     #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(unchecked_param_type = "EdgeTurnOptions")] options: JsValue) -> Result<EdgeTurn, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "EdgeTurnOptions")] options: JsValue,
+    ) -> Result<EdgeTurn, JsValue> {
         let field = |k: &str| http::str_field(&options, k);
         let opts = Options {
             edge: field("edge").unwrap_or_default(),
@@ -86,7 +88,12 @@ impl EdgeTurn {
         }
         .validated()?;
         Ok(EdgeTurn {
-            inner: Rc::new(Inner { opts, session: RefCell::new(None), last: RefCell::default(), generation: Cell::new(0) }),
+            inner: Rc::new(Inner {
+                opts,
+                session: RefCell::new(None),
+                last: RefCell::default(),
+                generation: Cell::new(0),
+            }),
         })
     }
 
@@ -96,12 +103,16 @@ impl EdgeTurn {
     pub fn sign_in(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let random = random32().map_err(|_| HelperError::new(ErrorCode::SignInFailed, "no randomness"))?;
+            let random = random32()
+                .map_err(|_| HelperError::new(ErrorCode::SignInFailed, "no randomness"))?;
             let pkce = Pkce::from_random(&random);
-            let state = random_state().map_err(|_| HelperError::new(ErrorCode::SignInFailed, "no randomness"))?;
+            let state = random_state()
+                .map_err(|_| HelperError::new(ErrorCode::SignInFailed, "no randomness"))?;
             let search = popup::run(&inner.opts.authorize_url(&state, &pkce.challenge)).await?;
             let code = Callback::parse(&search)
-                .ok_or_else(|| HelperError::new(ErrorCode::SignInFailed, "the redirect carried no code"))?
+                .ok_or_else(|| {
+                    HelperError::new(ErrorCode::SignInFailed, "the redirect carried no code")
+                })?
                 .code_for(&state)?;
             let body = inner.opts.code_exchange_body(&code, &pkce.verifier);
             let tokens = token_request(&inner.opts.token_url(), &body, false).await?;
@@ -155,8 +166,10 @@ impl EdgeTurn {
     #[wasm_bindgen(js_name = autoRefresh)]
     pub fn auto_refresh(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(servers: RTCIceServer[]) => void")] on_servers: js_sys::Function,
-        #[wasm_bindgen(unchecked_param_type = "((err: EdgeTurnError) => void) | undefined")] on_error: Option<js_sys::Function>,
+        #[wasm_bindgen(unchecked_param_type = "(servers: RTCIceServer[]) => void")]
+        on_servers: js_sys::Function,
+        #[wasm_bindgen(unchecked_param_type = "((err: EdgeTurnError) => void) | undefined")]
+        on_error: Option<js_sys::Function>,
     ) {
         let inner = self.inner.clone();
         let generation = inner.generation.get().wrapping_add(1);
@@ -174,7 +187,8 @@ impl EdgeTurn {
                         timer::sleep(refresh_delay_ms(timer::now_ms(), expires_ms)).await;
                     }
                     Err(e) => {
-                        let fatal = matches!(e.code, ErrorCode::SessionExpired | ErrorCode::NotSignedIn);
+                        let fatal =
+                            matches!(e.code, ErrorCode::SessionExpired | ErrorCode::NotSignedIn);
                         if let Some(f) = &on_error {
                             let _ = f.call1(&JsValue::NULL, &JsValue::from(e));
                         }
@@ -191,7 +205,9 @@ impl EdgeTurn {
 
     /// Stops `autoRefresh`.
     pub fn stop(&self) {
-        self.inner.generation.set(self.inner.generation.get().wrapping_add(1));
+        self.inner
+            .generation
+            .set(self.inner.generation.get().wrapping_add(1));
     }
 }
 
@@ -203,7 +219,11 @@ fn session_from(t: TokenResponse, previous_refresh: Option<String>) -> Session {
     }
 }
 
-async fn token_request(url: &str, body: &str, during_refresh: bool) -> Result<TokenResponse, HelperError> {
+async fn token_request(
+    url: &str,
+    body: &str,
+    during_refresh: bool,
+) -> Result<TokenResponse, HelperError> {
     let resp = http::post_form(url, body).await?;
     if resp.status == 200 {
         return match resp.str("access_token") {
@@ -212,29 +232,53 @@ async fn token_request(url: &str, body: &str, during_refresh: bool) -> Result<To
                 expires_in: resp.num("expires_in"),
                 refresh_token: resp.str("refresh_token"),
             }),
-            None => Err(HelperError::new(ErrorCode::BadResponse, "the token response has no access_token")),
+            None => Err(HelperError::new(
+                ErrorCode::BadResponse,
+                "the token response has no access_token",
+            )),
         };
     }
     match resp.oauth_error() {
         Some(e) => Err(e.into_helper_error(during_refresh)),
-        None => Err(HelperError::new(ErrorCode::BadResponse, format!("token endpoint answered HTTP {}", resp.status))),
+        None => Err(HelperError::new(
+            ErrorCode::BadResponse,
+            format!("token endpoint answered HTTP {}", resp.status),
+        )),
     }
 }
 
 /// A usable access token: the current one, or a refreshed one.
 async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, HelperError> {
     let (token, stale, refresh) = match &*inner.session.borrow() {
-        None => return Err(HelperError::new(ErrorCode::NotSignedIn, "call signIn() first")),
-        Some(s) => (s.access_token.clone(), access_token_stale(timer::now_ms(), s.access_expires_ms), s.refresh_token.clone()),
+        None => {
+            return Err(HelperError::new(
+                ErrorCode::NotSignedIn,
+                "call signIn() first",
+            ));
+        }
+        Some(s) => (
+            s.access_token.clone(),
+            access_token_stale(timer::now_ms(), s.access_expires_ms),
+            s.refresh_token.clone(),
+        ),
     };
     if !(stale || force_refresh) {
         return Ok(token);
     }
     let Some(refresh) = refresh else {
         *inner.session.borrow_mut() = None;
-        return Err(HelperError::new(ErrorCode::SessionExpired, "the access token expired and there is no refresh token"));
+        return Err(HelperError::new(
+            ErrorCode::SessionExpired,
+            "the access token expired and there is no refresh token",
+        ));
     };
-    match token_request(&inner.opts.token_url(), &inner.opts.refresh_body(&refresh), true).await {
+    match token_request(
+        &inner.opts.token_url(),
+        &inner.opts.refresh_body(&refresh),
+        true,
+    )
+    .await
+    {
         Ok(t) => {
             let s = session_from(t, Some(refresh));
             let token = s.access_token.clone();
@@ -259,18 +303,31 @@ async fn fetch_ice(inner: &Inner) -> Result<(JsValue, f64), HelperError> {
         resp = http::get_bearer(&url, &access_token(inner, true).await?).await?;
         if resp.status == 401 {
             *inner.session.borrow_mut() = None;
-            return Err(HelperError::new(ErrorCode::SessionExpired, "the edge no longer accepts this session"));
+            return Err(HelperError::new(
+                ErrorCode::SessionExpired,
+                "the edge no longer accepts this session",
+            ));
         }
     }
     if resp.status != 200 {
         return Err(match resp.oauth_error() {
-            Some(e) => HelperError::new(ErrorCode::BadResponse, format!("/turn/credentials: {}", e.error)),
-            None => HelperError::new(ErrorCode::BadResponse, format!("/turn/credentials answered HTTP {}", resp.status)),
+            Some(e) => HelperError::new(
+                ErrorCode::BadResponse,
+                format!("/turn/credentials: {}", e.error),
+            ),
+            None => HelperError::new(
+                ErrorCode::BadResponse,
+                format!("/turn/credentials answered HTTP {}", resp.status),
+            ),
         });
     }
-    let servers = js_sys::Reflect::get(&resp.body, &"iceServers".into()).unwrap_or(JsValue::UNDEFINED);
+    let servers =
+        js_sys::Reflect::get(&resp.body, &"iceServers".into()).unwrap_or(JsValue::UNDEFINED);
     if !js_sys::Array::is_array(&servers) {
-        return Err(HelperError::new(ErrorCode::BadResponse, "/turn/credentials has no iceServers array"));
+        return Err(HelperError::new(
+            ErrorCode::BadResponse,
+            "/turn/credentials has no iceServers array",
+        ));
     }
     let now = timer::now_ms();
     let expires_ms = match (resp.num("expiresAt"), resp.num("ttl")) {

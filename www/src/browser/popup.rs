@@ -15,13 +15,19 @@ const MESSAGE_TYPE: &str = "edgeturn-callback";
 
 /// Opens `url` in a popup and resolves with the query string the redirect page reports.
 pub async fn run(url: &str) -> Result<String, HelperError> {
-    let window = web_sys::window().ok_or_else(|| HelperError::new(ErrorCode::SignInFailed, "no window"))?;
+    let window =
+        web_sys::window().ok_or_else(|| HelperError::new(ErrorCode::SignInFailed, "no window"))?;
     let origin = window.location().origin().unwrap_or_default();
     let popup = window
         .open_with_url_and_target_and_features(url, "edgeturn-signin", "popup,width=480,height=640")
         .ok()
         .flatten()
-        .ok_or_else(|| HelperError::new(ErrorCode::PopupBlocked, "the browser blocked the sign-in window; call signIn() from a click"))?;
+        .ok_or_else(|| {
+            HelperError::new(
+                ErrorCode::PopupBlocked,
+                "the browser blocked the sign-in window; call signIn() from a click",
+            )
+        })?;
 
     // Resolved by the message listener (with the query) or by the closed-window poll (with null).
     let settle: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
@@ -40,7 +46,10 @@ pub async fn run(url: &str) -> Result<String, HelperError> {
                 return;
             }
             let data = ev.data();
-            let is_ours = js_sys::Reflect::get(&data, &"type".into()).ok().and_then(|t| t.as_string()).as_deref()
+            let is_ours = js_sys::Reflect::get(&data, &"type".into())
+                .ok()
+                .and_then(|t| t.as_string())
+                .as_deref()
                 == Some(MESSAGE_TYPE);
             if !is_ours {
                 return;
@@ -70,9 +79,13 @@ pub async fn run(url: &str) -> Result<String, HelperError> {
 
     let result = JsFuture::from(promise).await.unwrap_or(JsValue::NULL);
     window.clear_interval_with_handle(interval);
-    let _ = window.remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
+    let _ =
+        window.remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     let _ = popup.close();
-    result
-        .as_string()
-        .ok_or_else(|| HelperError::new(ErrorCode::SignInFailed, "the sign-in window was closed before signing in"))
+    result.as_string().ok_or_else(|| {
+        HelperError::new(
+            ErrorCode::SignInFailed,
+            "the sign-in window was closed before signing in",
+        )
+    })
 }

@@ -43,21 +43,32 @@ pub fn decide(
 ) -> Result<Outcome, OAuthError> {
     let redirect_uri = params.require("redirect_uri")?;
     let verifier = params.require("code_verifier")?;
-    let code = code.ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
+    let code =
+        code.ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
     if code.used_at.is_some() {
-        return Ok(Outcome::Replayed { family_id: code.family_id });
+        return Ok(Outcome::Replayed {
+            family_id: code.family_id,
+        });
     }
     if code.client_id != client.id() {
-        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
     }
     if now >= code.expires_at {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     if code.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
     }
     if !pkce::verify_s256(&code.code_challenge, verifier) {
-        return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
     }
     let record = client.record();
     let scope = Scope::parse(&code.scope)?;

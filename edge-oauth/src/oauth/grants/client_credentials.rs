@@ -10,9 +10,16 @@ use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
 
 /// Decides a client_credentials request.
-pub fn decide(client: &AuthenticatedClient, params: &Params, config: &Config) -> Result<Grant, OAuthError> {
+pub fn decide(
+    client: &AuthenticatedClient,
+    params: &Params,
+    config: &Config,
+) -> Result<Grant, OAuthError> {
     if !client.is_confidential() {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client_credentials needs a confidential client"));
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "client_credentials needs a confidential client",
+        ));
     }
     let record = client.record();
     let scope = Scope::grant(params.get("scope"), &record.scope)?;

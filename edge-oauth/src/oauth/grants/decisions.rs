@@ -5,9 +5,9 @@ use super::*;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::tests::config;
 use crate::oauth::error::ErrorCode;
+use crate::oauth::password as hashing;
 use crate::oauth::records::{CodeRow, RefreshRow};
 use crate::oauth::verify_cache::VerifyCache;
-use crate::oauth::password as hashing;
 use crate::oauth::{pkce, user_auth};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -20,12 +20,20 @@ fn authed(record: ClientRecord) -> AuthenticatedClient {
     let presented = if record.is_public() {
         client_auth::presented(None, &p(&format!("client_id={}", record.id))).unwrap()
     } else {
-        client_auth::presented(None, &p(&format!("client_id={}&client_secret=s", record.id))).unwrap()
+        client_auth::presented(
+            None,
+            &p(&format!("client_id={}&client_secret=s", record.id)),
+        )
+        .unwrap()
     };
     match client_auth::begin(Some(record), presented).unwrap() {
         Step::Done(c) => c,
         Step::Verify(pending) => {
-            let d = hashing::derive(pending.secret_bytes(), pending.hash().salt(), pending.hash().iterations());
+            let d = hashing::derive(
+                pending.secret_bytes(),
+                pending.hash().salt(),
+                pending.hash().iterations(),
+            );
             pending.verify(&d, &mut VerifyCache::default(), 0).unwrap()
         }
     }
@@ -44,20 +52,37 @@ fn code_row() -> CodeRow {
     }
 }
 
-fn redeem(params: &str, row: Option<CodeRow>, now: u64) -> Result<authorization_code::Outcome, OAuthError> {
-    let c = authed(client(&[GrantType::AuthorizationCode, GrantType::RefreshToken], "openid turn", true));
+fn redeem(
+    params: &str,
+    row: Option<CodeRow>,
+    now: u64,
+) -> Result<authorization_code::Outcome, OAuthError> {
+    let c = authed(client(
+        &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+        "openid turn",
+        true,
+    ));
     authorization_code::decide(&c, &p(params), row, &config(), now)
 }
 
 fn good_redeem() -> String {
-    format!("grant_type=authorization_code&code=ac1.x&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={VERIFIER}")
+    format!(
+        "grant_type=authorization_code&code=ac1.x&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={VERIFIER}"
+    )
 }
 
 #[test]
 fn code_redeems_into_a_new_family_with_refresh() {
-    let authorization_code::Outcome::Redeem(g) = redeem(&good_redeem(), Some(code_row()), 1000).unwrap() else { panic!() };
+    let authorization_code::Outcome::Redeem(g) =
+        redeem(&good_redeem(), Some(code_row()), 1000).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(g.user_id.as_deref(), Some("u_1"));
-    assert_eq!((g.family.clone(), g.refresh, g.turn), (Family::New, true, false));
+    assert_eq!(
+        (g.family.clone(), g.refresh, g.turn),
+        (Family::New, true, false)
+    );
     assert_eq!(g.scope.to_string(), "openid turn");
 }
 
@@ -65,26 +90,74 @@ fn code_redeems_into_a_new_family_with_refresh() {
 fn code_failures() {
     let cases: Vec<(String, Option<CodeRow>, u64, ErrorCode)> = vec![
         (good_redeem(), None, 1000, ErrorCode::InvalidGrant),
-        (good_redeem(), Some(code_row()), 1060, ErrorCode::InvalidGrant),
-        (good_redeem().replace("cb&", "cb2&"), Some(code_row()), 1000, ErrorCode::InvalidGrant),
-        (good_redeem().replace("dBj", "eBj"), Some(code_row()), 1000, ErrorCode::InvalidGrant),
-        (good_redeem().replace(&format!("&code_verifier={VERIFIER}"), ""), Some(code_row()), 1000, ErrorCode::InvalidRequest),
-        (good_redeem().replace("&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", ""), Some(code_row()), 1000, ErrorCode::InvalidRequest),
-        (good_redeem(), Some(CodeRow { client_id: "other".into(), ..code_row() }), 1000, ErrorCode::InvalidGrant),
+        (
+            good_redeem(),
+            Some(code_row()),
+            1060,
+            ErrorCode::InvalidGrant,
+        ),
+        (
+            good_redeem().replace("cb&", "cb2&"),
+            Some(code_row()),
+            1000,
+            ErrorCode::InvalidGrant,
+        ),
+        (
+            good_redeem().replace("dBj", "eBj"),
+            Some(code_row()),
+            1000,
+            ErrorCode::InvalidGrant,
+        ),
+        (
+            good_redeem().replace(&format!("&code_verifier={VERIFIER}"), ""),
+            Some(code_row()),
+            1000,
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            good_redeem().replace("&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", ""),
+            Some(code_row()),
+            1000,
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            good_redeem(),
+            Some(CodeRow {
+                client_id: "other".into(),
+                ..code_row()
+            }),
+            1000,
+            ErrorCode::InvalidGrant,
+        ),
         // A verifier equal to the challenge is what a `plain` client would send.
-        (good_redeem().replace(VERIFIER, &pkce::s256(VERIFIER)), Some(code_row()), 1000, ErrorCode::InvalidGrant),
+        (
+            good_redeem().replace(VERIFIER, &pkce::s256(VERIFIER)),
+            Some(code_row()),
+            1000,
+            ErrorCode::InvalidGrant,
+        ),
     ];
     for (params, row, now, want) in cases {
-        assert_eq!(redeem(&params, row, now).unwrap_err().code, want, "{params}");
+        assert_eq!(
+            redeem(&params, row, now).unwrap_err().code,
+            want,
+            "{params}"
+        );
     }
 }
 
 #[test]
 fn used_code_is_a_replay_naming_its_family() {
-    let row = CodeRow { used_at: Some(1001), family_id: Some("f_1".into()), ..code_row() };
+    let row = CodeRow {
+        used_at: Some(1001),
+        family_id: Some("f_1".into()),
+        ..code_row()
+    };
     assert_eq!(
         redeem(&good_redeem(), Some(row), 1002).unwrap(),
-        authorization_code::Outcome::Replayed { family_id: Some("f_1".into()) }
+        authorization_code::Outcome::Replayed {
+            family_id: Some("f_1".into())
+        }
     );
 }
 
@@ -101,51 +174,116 @@ fn refresh_row() -> RefreshRow {
     }
 }
 
-fn refresh(params: &str, row: Option<RefreshRow>, now: u64) -> Result<refresh_token::Outcome, OAuthError> {
-    let c = authed(client(&[GrantType::AuthorizationCode, GrantType::RefreshToken], "openid turn", true));
+fn refresh(
+    params: &str,
+    row: Option<RefreshRow>,
+    now: u64,
+) -> Result<refresh_token::Outcome, OAuthError> {
+    let c = authed(client(
+        &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+        "openid turn",
+        true,
+    ));
     refresh_token::decide(&c, &p(params), row, &config(), now)
 }
 
 #[test]
 fn refresh_rotates_in_the_same_family_and_may_narrow() {
-    let refresh_token::Outcome::Rotate(g) = refresh("refresh_token=rt1.x", Some(refresh_row()), 1000).unwrap() else { panic!() };
+    let refresh_token::Outcome::Rotate(g) =
+        refresh("refresh_token=rt1.x", Some(refresh_row()), 1000).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(g.family, Family::Existing("f_1".into()));
     assert!(g.refresh && !g.turn);
-    let refresh_token::Outcome::Rotate(g) = refresh("refresh_token=rt1.x&scope=turn", Some(refresh_row()), 1000).unwrap() else {
+    let refresh_token::Outcome::Rotate(g) =
+        refresh("refresh_token=rt1.x&scope=turn", Some(refresh_row()), 1000).unwrap()
+    else {
         panic!()
     };
     assert!(g.turn, "narrowed to turn: a TURN token");
-    assert_eq!(g.family_scope.to_string(), "openid turn", "the family keeps its scope");
+    assert_eq!(
+        g.family_scope.to_string(),
+        "openid turn",
+        "the family keeps its scope"
+    );
 }
 
 #[test]
 fn refresh_failures_and_reuse() {
     assert_eq!(
-        refresh("refresh_token=rt1.x", Some(RefreshRow { used_at: Some(950), ..refresh_row() }), 1000).unwrap(),
-        refresh_token::Outcome::Reused { family_id: "f_1".into() }
+        refresh(
+            "refresh_token=rt1.x",
+            Some(RefreshRow {
+                used_at: Some(950),
+                ..refresh_row()
+            }),
+            1000
+        )
+        .unwrap(),
+        refresh_token::Outcome::Reused {
+            family_id: "f_1".into()
+        }
     );
     let cases = [
         (None, 1000, ErrorCode::InvalidGrant),
         (Some(refresh_row()), 2000, ErrorCode::InvalidGrant),
-        (Some(RefreshRow { family_revoked_at: Some(999), ..refresh_row() }), 1000, ErrorCode::InvalidGrant),
-        (Some(RefreshRow { client_id: "c2".into(), ..refresh_row() }), 1000, ErrorCode::InvalidGrant),
+        (
+            Some(RefreshRow {
+                family_revoked_at: Some(999),
+                ..refresh_row()
+            }),
+            1000,
+            ErrorCode::InvalidGrant,
+        ),
+        (
+            Some(RefreshRow {
+                client_id: "c2".into(),
+                ..refresh_row()
+            }),
+            1000,
+            ErrorCode::InvalidGrant,
+        ),
     ];
     for (row, now, want) in cases {
-        assert_eq!(refresh("refresh_token=rt1.x", row.clone(), now).unwrap_err().code, want, "{row:?}");
+        assert_eq!(
+            refresh("refresh_token=rt1.x", row.clone(), now)
+                .unwrap_err()
+                .code,
+            want,
+            "{row:?}"
+        );
     }
-    assert_eq!(refresh("refresh_token=rt1.x&scope=openid+admin", Some(refresh_row()), 1000).unwrap_err().code, ErrorCode::InvalidScope);
+    assert_eq!(
+        refresh(
+            "refresh_token=rt1.x&scope=openid+admin",
+            Some(refresh_row()),
+            1000
+        )
+        .unwrap_err()
+        .code,
+        ErrorCode::InvalidScope
+    );
 }
 
 #[test]
 fn client_credentials_needs_a_confidential_client() {
     let cfg = config();
     let public = authed(client(&[GrantType::ClientCredentials], "api", true));
-    assert_eq!(client_credentials::decide(&public, &p(""), &cfg).unwrap_err().code, ErrorCode::UnauthorizedClient);
+    assert_eq!(
+        client_credentials::decide(&public, &p(""), &cfg)
+            .unwrap_err()
+            .code,
+        ErrorCode::UnauthorizedClient
+    );
     let conf = authed(client(&[GrantType::ClientCredentials], "api turn", false));
     let g = client_credentials::decide(&conf, &p("scope=turn"), &cfg).unwrap();
     assert!(g.turn && !g.refresh && g.user_id.is_none() && g.family == Family::None);
     let g = client_credentials::decide(&conf, &p(""), &cfg).unwrap();
-    assert_eq!((g.scope.to_string(), g.turn), ("api turn".to_string(), false));
+    assert_eq!(
+        (g.scope.to_string(), g.turn),
+        ("api turn".to_string(), false)
+    );
 }
 
 #[test]
@@ -153,9 +291,17 @@ fn password_grant_for_a_verified_user() {
     let cfg = config();
     let row = user_auth::tests::row("hunter22");
     let pending = user_auth::begin(Some(row), "hunter22", 1_000).unwrap();
-    let d = hashing::derive(pending.password_bytes(), pending.hash().salt(), pending.hash().iterations());
+    let d = hashing::derive(
+        pending.password_bytes(),
+        pending.hash().salt(),
+        pending.hash().iterations(),
+    );
     let user = pending.verify(&d).unwrap();
-    let with_refresh = authed(client(&[GrantType::Password, GrantType::RefreshToken], "turn", false));
+    let with_refresh = authed(client(
+        &[GrantType::Password, GrantType::RefreshToken],
+        "turn",
+        false,
+    ));
     let g = password::decide(&with_refresh, &user, &p(""), &cfg).unwrap();
     assert!(g.turn && g.refresh && g.family == Family::New);
     let without = authed(client(&[GrantType::Password], "turn openid", false));

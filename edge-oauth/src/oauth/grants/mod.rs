@@ -57,24 +57,45 @@ pub fn wants_turn(params: &Params, scope: &Scope, config: &Config) -> Result<boo
     let turn = match params.get("aud") {
         Some(aud) if aud == config.turn_server_name => {
             if !scope.contains(TURN) {
-                return Err(OAuthError::invalid_scope("a TURN token needs the turn scope"));
+                return Err(OAuthError::invalid_scope(
+                    "a TURN token needs the turn scope",
+                ));
             }
             true
         }
-        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidTarget, "aud does not name this server's TURN service")),
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "aud does not name this server's TURN service",
+            ));
+        }
         None => scope.is_turn_only(),
     };
     if turn && params.get("alg").is_some_and(|a| a != MAC_ALG) {
-        return Err(OAuthError::invalid_request("only HMAC-SHA-1 mac_keys are issued"));
+        return Err(OAuthError::invalid_request(
+            "only HMAC-SHA-1 mac_keys are issued",
+        ));
     }
     Ok(turn)
 }
 
 /// Lifetimes for a client: the server's, shortened by the client's own if set.
 pub fn lifetimes(client: &ClientRecord, config: &Config, turn: bool) -> (u32, u32) {
-    let server_access = if turn { config.turn_token_ttl } else { config.access_token_ttl };
-    let access = client.access_token_ttl.map_or(server_access, |t| t.min(server_access)).max(1);
-    let refresh = client.refresh_token_ttl.map_or(config.refresh_token_ttl, |t| t.min(config.refresh_token_ttl)).max(1);
+    let server_access = if turn {
+        config.turn_token_ttl
+    } else {
+        config.access_token_ttl
+    };
+    let access = client
+        .access_token_ttl
+        .map_or(server_access, |t| t.min(server_access))
+        .max(1);
+    let refresh = client
+        .refresh_token_ttl
+        .map_or(config.refresh_token_ttl, |t| {
+            t.min(config.refresh_token_ttl)
+        })
+        .max(1);
     (access, refresh)
 }
 
@@ -82,8 +103,12 @@ pub fn lifetimes(client: &ClientRecord, config: &Config, turn: bool) -> (u32, u3
 /// `unsupported_grant_type`.
 pub fn grant_type(params: &Params) -> Result<GrantType, OAuthError> {
     let g = params.require("grant_type")?;
-    GrantType::parse(g)
-        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant type is not supported"))
+    GrantType::parse(g).ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "this grant type is not supported",
+        )
+    })
 }
 
 /// The client must be registered for the grant type (`unauthorized_client`).
@@ -91,7 +116,10 @@ pub fn check_allowed(client: &ClientRecord, grant: GrantType) -> Result<(), OAut
     if client.allows(grant) {
         Ok(())
     } else {
-        Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"))
+        Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use this grant type",
+        ))
     }
 }
 
@@ -107,7 +135,8 @@ pub(crate) mod tests {
         ClientRecord {
             id: "c1".into(),
             name: "Client One".into(),
-            secret_hash: (!public).then(|| crate::oauth::password::hash(b"s", &[1; 16], 1_000).encode()),
+            secret_hash: (!public)
+                .then(|| crate::oauth::password::hash(b"s", &[1; 16], 1_000).encode()),
             redirect_uris: vec!["https://app.example/cb".into()],
             grant_types: grants.to_vec(),
             scope: Scope::parse(scope).unwrap(),
@@ -129,19 +158,46 @@ pub(crate) mod tests {
         assert!(wants_turn(&p(""), &turn, &c).unwrap());
         assert!(!wants_turn(&p(""), &both, &c).unwrap());
         assert!(wants_turn(&p("aud=turn.example"), &both, &c).unwrap());
-        assert_eq!(wants_turn(&p("aud=turn.example"), &api, &c).unwrap_err().code, ErrorCode::InvalidScope);
-        assert_eq!(wants_turn(&p("aud=other.example"), &turn, &c).unwrap_err().code, ErrorCode::InvalidTarget);
-        assert_eq!(wants_turn(&p("alg=HMAC-SHA-256-128"), &turn, &c).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            wants_turn(&p("aud=turn.example"), &api, &c)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            wants_turn(&p("aud=other.example"), &turn, &c)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidTarget
+        );
+        assert_eq!(
+            wants_turn(&p("alg=HMAC-SHA-256-128"), &turn, &c)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
+        );
         assert!(wants_turn(&p("alg=HMAC-SHA-1"), &turn, &c).unwrap());
     }
 
     #[test]
     fn grant_type_errors() {
-        assert_eq!(grant_type(&p("")).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(grant_type(&p("grant_type=implicit")).unwrap_err().code, ErrorCode::UnsupportedGrantType);
-        assert_eq!(grant_type(&p("grant_type=password")).unwrap(), GrantType::Password);
+        assert_eq!(
+            grant_type(&p("")).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            grant_type(&p("grant_type=implicit")).unwrap_err().code,
+            ErrorCode::UnsupportedGrantType
+        );
+        assert_eq!(
+            grant_type(&p("grant_type=password")).unwrap(),
+            GrantType::Password
+        );
         let cl = client(&[GrantType::AuthorizationCode], "openid", true);
-        assert_eq!(check_allowed(&cl, GrantType::Password).unwrap_err().code, ErrorCode::UnauthorizedClient);
+        assert_eq!(
+            check_allowed(&cl, GrantType::Password).unwrap_err().code,
+            ErrorCode::UnauthorizedClient
+        );
     }
 
     #[test]

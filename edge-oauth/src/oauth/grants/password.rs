@@ -12,7 +12,12 @@ use crate::oauth::scope::Scope;
 use crate::oauth::user_auth::VerifiedUser;
 
 /// Decides a password grant for a user whose password verified.
-pub fn decide(client: &AuthenticatedClient, user: &VerifiedUser, params: &Params, config: &Config) -> Result<Grant, OAuthError> {
+pub fn decide(
+    client: &AuthenticatedClient,
+    user: &VerifiedUser,
+    params: &Params,
+    config: &Config,
+) -> Result<Grant, OAuthError> {
     let record = client.record();
     let scope = Scope::grant(params.get("scope"), &record.scope)?;
     let turn = wants_turn(params, &scope, config)?;

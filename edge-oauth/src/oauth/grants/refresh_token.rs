@@ -40,13 +40,19 @@ pub fn decide(
 ) -> Result<Outcome, OAuthError> {
     let row = row.ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
     if row.client_id != client.id() {
-        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
     }
     if row.family_revoked_at.is_some() {
-        return Err(OAuthError::invalid_grant("the refresh token has been revoked"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token has been revoked",
+        ));
     }
     if row.used_at.is_some() {
-        return Ok(Outcome::Reused { family_id: row.family_id });
+        return Ok(Outcome::Reused {
+            family_id: row.family_id,
+        });
     }
     if now >= row.expires_at {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
@@ -57,7 +63,9 @@ pub fn decide(
     // may have today (an admin may have reduced it since).
     let scope = Scope::grant(params.get("scope"), &original)?;
     if !scope.is_subset(&record.scope) {
-        return Err(OAuthError::invalid_scope("the client may no longer have this scope"));
+        return Err(OAuthError::invalid_scope(
+            "the client may no longer have this scope",
+        ));
     }
     let turn = wants_turn(params, &scope, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
