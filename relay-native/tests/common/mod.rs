@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod gso_peer;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

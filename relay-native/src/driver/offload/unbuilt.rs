@@ -21,15 +21,20 @@ impl Kernel {
         _: &V4Route,
         _: (bool, bool),
         _: u64,
+        _: u32,
     ) -> Result<(), OffloadError> {
         match *self {}
     }
 
-    pub(super) fn clear(&mut self, _: SocketAddrV4, _: &V4Route) -> Relayed {
+    pub(super) fn zero(&mut self, _: u32) -> Result<(), OffloadError> {
         match *self {}
     }
 
-    pub(super) fn live(&self) -> Relayed {
+    pub(super) fn counters(&self, _: u32) -> Relayed {
+        match *self {}
+    }
+
+    pub(super) fn clear(&mut self, _: SocketAddrV4, _: &V4Route) {
         match *self {}
     }
 }
