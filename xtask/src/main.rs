@@ -4,6 +4,7 @@
 
 mod e2e;
 mod edge;
+mod examples;
 mod probe;
 mod procs;
 mod relay_bench;
@@ -20,11 +21,13 @@ cargo xtask <task>
 
   run            build everything and run the whole system locally (edge in workerd with
                  local D1, relay on loopback, web page); Ctrl-C stops it
-  e2e            only the end-to-end tests: the browser, and `relay-native probe` with the edge's
-                 tokens against relay-native and coturn (needs `build` and a debug relay-native)
+  e2e            only the end-to-end tests: the browser, `relay-native probe` with the edge's
+                 tokens against relay-native and coturn, the helper's npm packages and the
+                 examples (needs `build` and a debug relay-native)
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
-  build          build the deployable parts: the browser helper, then the worker
+  build          build the deployable parts: the browser helper (npm packages in target/npm,
+                 the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
   bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
   bench-relay [TRIALS]
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "run" => run::run(&root),
-        "e2e" => e2e::www(&root),
+        "e2e" => e2e::www(&root).and_then(|()| examples::e2e(&root)),
         "setup" => setup::setup(&root),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)

@@ -86,6 +86,8 @@ pub struct Options {
     pub relay: String,
     /// The relay-native binary to run.
     pub relay_bin: std::path::PathBuf,
+    /// More edge configuration for `.dev.vars`, e.g. a short `TURN_TOKEN_TTL`.
+    pub vars: Vec<(&'static str, String)>,
 }
 
 /// The running system; dropping it stops everything.
@@ -117,8 +119,14 @@ impl System {
             format!(
                 "TURN_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n\
                  TURN_URLS=turn:{relay_ip}:{relay_port}?transport=udp,turn:{relay_ip}:{relay_port}?transport=tcp\n\
-                 STUN_URLS=stun:{relay_ip}:{relay_port}\nTURN_SERVER_NAME={SERVER_NAME}\nTURN_REALM={SERVER_NAME}\n",
-                s.keys_json, s.signing_key, s.admin_secret
+                 STUN_URLS=stun:{relay_ip}:{relay_port}\nTURN_SERVER_NAME={SERVER_NAME}\nTURN_REALM={SERVER_NAME}\n{}",
+                s.keys_json,
+                s.signing_key,
+                s.admin_secret,
+                opts.vars
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}\n"))
+                    .collect::<String>()
             ),
         )?;
 
@@ -219,6 +227,11 @@ impl System {
         Ok((field("kid")?, field("key")?, field("alg")?))
     }
 
+    /// The admin API's bearer secret.
+    pub fn admin_secret(&self) -> &str {
+        &self.secrets.admin_secret
+    }
+
     /// The confidential command-line client's id and secret.
     pub fn cli_client(&self) -> (&'static str, &str) {
         (CLI_CLIENT, &self.secrets.cli_secret)
@@ -248,6 +261,7 @@ pub fn run(root: &Path) -> Result {
             edge: EDGE.into(),
             relay: RELAY.into(),
             relay_bin: crate::util::target_dir(root).join("release/relay-native"),
+            vars: Vec::new(),
         },
         procs,
     )?;

@@ -28,6 +28,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
         crate::build(root)
     })?;
     step(
+        "the browser helper's npm packages stay within the 60 KB gzip budget",
+        || crate::www::check_budget(root),
+    )?;
+    step(
         "every crate's tests (unit, property, interop, end to end)",
         || {
             run(cargo()
@@ -41,6 +45,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
     step(
         "the whole system: Chromium signs in and opens a relayed data channel; relay-native probe with the edge's tokens against relay-native and coturn",
         || crate::e2e::www(root),
+    )?;
+    step(
+        "the helper as apps use it: npm packages in Node, /pkg/* for other origins, the Vite app from the tarball, the two-tab call example through the relay with an ICE restart",
+        || crate::examples::e2e(root),
     )?;
     step("fuzz token opening for 20 s (no crash)", || {
         fuzz(root, &["20".to_string()])
