@@ -54,9 +54,11 @@ for (const [path, type] of checks) {
 const wasm = await get(`/pkg/${build}/edgeturn_bg.wasm`);
 expect(wasm.body.subarray(0, 4).equals(Buffer.from([0, 0x61, 0x73, 0x6d])), "the wasm does not start with \\0asm");
 
-// Types for editors, as text.
-const types = await get("/pkg/edgeturn.d.ts");
-expect(types.status === 200 && /^text\/plain/.test(types.h.get("content-type")), `/pkg/edgeturn.d.ts: HTTP ${types.status}, ${types.h.get("content-type")}`);
+// Types for editors, as text (by extension they would be video/mp2t).
+for (const path of ["/pkg/edgeturn.d.ts", `/pkg/${build}/edgeturn.d.ts`]) {
+  const types = await get(path);
+  expect(types.status === 200 && /^text\/plain/.test(types.h.get("content-type")), `${path}: HTTP ${types.status}, ${types.h.get("content-type")}`);
+}
 
 // Negative: a build that does not exist is a 404 no cache keeps; the headers file itself and
 // the rest of the site get none of this.

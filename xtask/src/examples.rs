@@ -134,8 +134,30 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
     Ok(())
 }
 
-/// Registers a public client (code flow + refresh, scopes `openid turn`) whose redirect URI is
-/// `/callback.html` on `127.0.0.1:port`, through the admin API.
+/// For `cargo xtask run`: serves examples/call on 127.0.0.1:`port` (a child of the run) and
+/// registers its client at the edge. Returns the URL to open.
+pub fn serve_call_example(root: &Path, sys: &System, port: u16) -> Result<String> {
+    seed_client(
+        &sys.origin,
+        sys.admin_secret(),
+        CALL_CLIENT,
+        "call example",
+        port,
+    )?;
+    sys.procs.spawn(
+        "call example (node examples/serve.mjs)",
+        Command::new("node").current_dir(root).args([
+            "examples/serve.mjs",
+            "examples/call",
+            &port.to_string(),
+        ]),
+        &sys.dir.join("call-example.log"),
+    )?;
+    Ok(format!("http://127.0.0.1:{port}/?edge={}", sys.origin))
+}
+
+/// Registers (or finds registered) a public client (code flow + refresh, scopes `openid
+/// turn`) whose redirect URI is `/callback.html` on `127.0.0.1:port`, through the admin API.
 fn seed_client(base: &str, admin: &str, id: &str, name: &str, port: u16) -> Result {
     let body = format!(
         "{{\"client_id\":\"{id}\",\"name\":\"{name}\",\"public\":true,\
@@ -150,7 +172,7 @@ fn seed_client(base: &str, admin: &str, id: &str, name: &str, port: u16) -> Resu
         ],
         body.as_bytes(),
     )?;
-    if status != 201 {
+    if status != 201 && status != 409 {
         let resp = String::from_utf8_lossy(&resp);
         return Err(format!("/admin/clients ({id}): HTTP {status}: {resp}").into());
     }

@@ -21,9 +21,11 @@ cargo xtask <task>
 
   run            build everything and run the whole system locally (edge in workerd with
                  local D1, relay on loopback, web page); Ctrl-C stops it
-  e2e            only the end-to-end tests: the browser, `relay-native probe` with the edge's
-                 tokens against relay-native and coturn, the helper's npm packages and the
-                 examples (needs `build` and a debug relay-native)
+  e2e [www|examples]
+                 only the end-to-end tests (needs `build` and a debug relay-native): www, the
+                 page in the browser and `relay-native probe` with the edge's tokens against
+                 relay-native and coturn; examples, the helper's npm packages in Node, /pkg/*
+                 for other origins, the Vite app and the two-tab call example; default both
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
   build          build the deployable parts: the browser helper (npm packages in target/npm,
@@ -57,7 +59,12 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "run" => run::run(&root),
-        "e2e" => e2e::www(&root).and_then(|()| examples::e2e(&root)),
+        "e2e" => match rest.first().map(String::as_str) {
+            None => e2e::www(&root).and_then(|()| examples::e2e(&root)),
+            Some("www") => e2e::www(&root),
+            Some("examples") => examples::e2e(&root),
+            Some(other) => Err(format!("e2e: no part named `{other}`\n\n{HELP}").into()),
+        },
         "setup" => setup::setup(&root),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)

@@ -18,6 +18,8 @@ pub const DEMO: (&str, &str) = (DEMO_USER, DEMO_PASSWORD);
 
 const EDGE: &str = "127.0.0.1:8787";
 const RELAY: &str = "127.0.0.1:3478";
+/// Where the run serves examples/call (its own origin, apart from the edge).
+const CALL_EXAMPLE_PORT: u16 = 8788;
 /// Must match wrangler.toml's TURN_SERVER_NAME and TURN_REALM.
 pub const SERVER_NAME: &str = "edgeturn.local";
 const DEMO_USER: &str = "demo";
@@ -265,6 +267,7 @@ pub fn run(root: &Path) -> Result {
         },
         procs,
     )?;
+    let call_example = crate::examples::serve_call_example(root, &sys, CALL_EXAMPLE_PORT)?;
     let origin = &sys.origin;
     let (_, secret) = sys.cli_client();
     let token_call = format!("curl -s -u {CLI_CLIENT}:{secret} -d grant_type=client_credentials");
@@ -278,6 +281,8 @@ pub fn run(root: &Path) -> Result {
     println!(
         "               sign in as {DEMO_USER} / {DEMO_PASSWORD}, then run the relay self-test"
     );
+    println!("  call example {call_example}");
+    println!("               another origin: open it in two tabs, sign in in both");
     println!(
         "  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)"
     );

@@ -64,15 +64,25 @@ pub fn build(root: &Path) -> Result {
     for target in TARGETS {
         let dir = package_dir(root, target);
         wasm_pack(root, target, &dir)?;
-        run(Command::new("npm")
-            .current_dir(&dir)
-            .args(["pkg", "set", &format!("name={}", target.package)]))?;
+        // wasm-pack names the package after the crate and lists only the built files; npm
+        // packs the license texts only when listed.
+        run(Command::new("npm").current_dir(&dir).args([
+            "pkg",
+            "set",
+            &format!("name={}", target.package),
+            "files[]=LICENSE-MIT",
+            "files[]=LICENSE-APACHE",
+        ]))?;
         run(Command::new("npm")
             .current_dir(&dir)
             .args(["pack", "--silent", "--pack-destination"])
             .arg(npm_dir(root)))?;
     }
-    publish(root, &package_dir(root, TARGETS[0]), &root.join("www/public/pkg"))?;
+    publish(
+        root,
+        &package_dir(root, TARGETS[0]),
+        &root.join("www/public/pkg"),
+    )?;
     for target in TARGETS {
         let (page, tarball) = sizes(root, target)?;
         eprintln!(
@@ -95,8 +105,8 @@ fn wasm_pack(root: &Path, target: Target, out: &Path) -> Result {
         .into());
     }
     let _ = std::fs::remove_dir_all(out);
-    let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .collect::<Vec<_>>();
+    let mut path =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
     path.insert(0, cargo_bin("wasm-bindgen").with_file_name(""));
     path.insert(0, node_bin(root, "wasm-opt").with_file_name(""));
     run(Command::new(wasm_pack)
@@ -116,14 +126,21 @@ fn publish(root: &Path, package: &Path, dir: &Path) -> Result {
     let manifest = std::fs::read_to_string(package.join("package.json"))?;
     let version =
         json_field(&manifest.replace('\n', ""), "version").ok_or("package.json has no version")?;
-    let hash = Sha256::new().chain_update(&js).chain_update(&wasm).finalize();
+    let hash = Sha256::new()
+        .chain_update(&js)
+        .chain_update(&wasm)
+        .finalize();
     let build = format!("{version}-{}", hex(hash.get(..6).unwrap_or_default()));
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join(&build))?;
     for entry in std::fs::read_dir(package)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with(OUT_NAME) {
+        // The module, its wasm and their types; not the wasm's own internal typings.
+        if [".js", "_bg.wasm", ".d.ts"]
+            .map(|ext| format!("{OUT_NAME}{ext}"))
+            .contains(&name.to_string())
+        {
             std::fs::copy(&path, dir.join(&build).join(name))?;
         }
     }
@@ -146,14 +163,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// gzip -9 of what a page loads from the target's package (wasm + JS), and the size of its
-/// tarball (already gzip).
+/// gzip -9 of what a page loads from the target's package (its wasm and JS files), and the
+/// size of its tarball (already gzip).
 pub fn sizes(root: &Path, target: Target) -> Result<(usize, usize)> {
-    let dir = package_dir(root, target);
-    let page = gzip_sizes(&[
-        dir.join(format!("{OUT_NAME}_bg.wasm")),
-        dir.join(format!("{OUT_NAME}.js")),
-    ])?;
+    let mut loaded = Vec::new();
+    for entry in std::fs::read_dir(package_dir(root, target))? {
+        let path = entry?.path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("js" | "wasm")
+        ) {
+            loaded.push(path);
+        }
+    }
+    let page = gzip_sizes(&loaded)?;
     let tarball = std::fs::metadata(tarball(root, target)?)?.len() as usize;
     Ok((page, tarball))
 }

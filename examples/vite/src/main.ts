@@ -11,7 +11,6 @@ interface Result {
   message?: string;
   tokenId?: string;
   candidateType?: string;
-  relayProtocol?: string;
   urls?: string[];
 }
 const result: Result = { state: "loading" };
@@ -43,8 +42,7 @@ async function signInAndGather(et: EdgeTurn): Promise<void> {
     result.urls = iceServers.flatMap((s) => ([] as string[]).concat(s.urls));
     const relay = await gatherRelayCandidate(iceServers);
     result.candidateType = relay.type ?? undefined;
-    result.relayProtocol = relay.relayProtocol ?? undefined;
-    out.textContent = `relay candidate ${relay.address}:${relay.port} (${relay.relayProtocol})\ntoken id ${result.tokenId}`;
+    out.textContent = `relay candidate ${relay.address}:${relay.port}\ntoken id ${result.tokenId}`;
     show("ok", "the relay allocated an address with these credentials");
   } catch (e) {
     const err = e as EdgeTurnError;
