@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::edge::{Conn, free_port};
+use crate::edge::free_port;
 use crate::procs::Procs;
 use crate::run::{DEMO, Options, System};
 use crate::util::{Result, describe, json_field, node_bin, run, target_dir};
@@ -163,20 +163,7 @@ fn seed_client(base: &str, admin: &str, id: &str, name: &str, port: u16) -> Resu
         "{{\"client_id\":\"{id}\",\"name\":\"{name}\",\"public\":true,\
          \"redirect_uris\":[\"http://127.0.0.1:{port}/callback.html\"],\"scopes\":[\"openid\",\"turn\"]}}"
     );
-    let (status, resp) = Conn::open(base)?.request(
-        "POST",
-        "/admin/clients",
-        &[
-            ("Authorization", &format!("Bearer {admin}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )?;
-    if status != 201 && status != 409 {
-        let resp = String::from_utf8_lossy(&resp);
-        return Err(format!("/admin/clients ({id}): HTTP {status}: {resp}").into());
-    }
-    Ok(())
+    crate::edge::register_client(base, admin, &body)
 }
 
 /// Runs `node ARGS` in the root; its stdout, or an error with everything it printed.

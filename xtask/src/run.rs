@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::edge::{self, Conn};
+use crate::edge;
 use crate::procs::{Procs, wait_http_ok};
 use crate::util::{Result, cargo, node_bin, run as run_cmd};
 
@@ -314,21 +314,5 @@ fn seed_cli_client(base: &str, admin: &str, secret: &str) -> Result {
         "{{\"client_id\":\"{CLI_CLIENT}\",\"name\":\"edgeturn command line\",\"client_secret\":\"{secret}\",\
          \"grant_types\":[\"client_credentials\",\"password\"],\"scopes\":[\"turn\",\"openid\"]}}"
     );
-    let (status, resp) = Conn::open(base)?.request(
-        "POST",
-        "/admin/clients",
-        &[
-            ("Authorization", &format!("Bearer {admin}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )?;
-    if status != 201 && status != 409 {
-        return Err(format!(
-            "/admin/clients: HTTP {status}: {}",
-            String::from_utf8_lossy(&resp)
-        )
-        .into());
-    }
-    Ok(())
+    edge::register_client(base, admin, &body)
 }
