@@ -7,7 +7,10 @@
 //    the video goes on over new relay allocations.
 // 2. The Vite-built app (from the npm tarball) signs in and gathers a relay candidate.
 //
-//   node e2e/call-example.mjs EDGE CALL_PORT VITE_PORT VITE_DIST USERNAME PASSWORD
+//   node e2e/call-example.mjs CALL_URL VITE_PORT VITE_DIST USERNAME PASSWORD
+//
+// CALL_URL is where examples/call is served, with its `?edge=` (as `cargo xtask run` prints it);
+// the Vite app's dist is served here on 127.0.0.1:VITE_PORT.
 //
 // Prints one JSON line (token ids, pairs, counters); exits non-zero on any failure.
 import { chromium } from "playwright-core";
@@ -18,12 +21,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { serve } from "../examples/serve.mjs";
 import { signInThroughPopup } from "./signin-popup.mjs";
 
-const [edge, callPort, vitePort, viteDist, username, password] = process.argv.slice(2);
+const [callUrl, vitePort, viteDist, username, password] = process.argv.slice(2);
 if (!password) {
-  console.error("usage: node e2e/call-example.mjs EDGE CALL_PORT VITE_PORT VITE_DIST USERNAME PASSWORD");
+  console.error("usage: node e2e/call-example.mjs CALL_URL VITE_PORT VITE_DIST USERNAME PASSWORD");
   process.exit(2);
 }
-const callApp = await serve(new URL("../examples/call", import.meta.url).pathname, Number(callPort));
+const edge = new URL(callUrl).searchParams.get("edge");
 const viteApp = await serve(viteDist, Number(vitePort));
 const profile = mkdtempSync(join(tmpdir(), "edgeturn-call-"));
 const browser = await chromium.launchPersistentContext(profile, {
@@ -36,7 +39,6 @@ const browser = await chromium.launchPersistentContext(profile, {
 });
 const done = async (code) => {
   await browser.close();
-  await callApp.close();
   await viteApp.close();
   rmSync(profile, { recursive: true, force: true });
   process.exit(code);
@@ -65,7 +67,7 @@ async function openTab(name) {
   page.on("pageerror", (e) => errors.push(`${name}: ${e}`));
   page.on("console", (m) => m.type() === "error" && errors.push(`${name} console: ${m.text()}`));
   page.on("requestfinished", (r) => r.url().startsWith(`${edge}/pkg/`) && imported.push(r.url()));
-  await page.goto(`${callApp.url}/?edge=${encodeURIComponent(edge)}&client=edgeturn-call`);
+  await page.goto(callUrl);
   await page.waitForFunction(() => window.call?.state === "signed-out", null, { timeout: 15_000 });
   return { name, page, errors, imported };
 }

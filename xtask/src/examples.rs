@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::edge::free_port;
-use crate::procs::Procs;
+use crate::procs::{Procs, wait_http_ok};
 use crate::run::{DEMO, Options, System};
 use crate::util::{Result, describe, json_field, node_bin, run, target_dir};
 use crate::www::{self, TARGETS, Target};
@@ -44,17 +44,22 @@ pub fn e2e(root: &Path) -> Result {
 
 fn in_browser(root: &Path, sys: &System) -> Result {
     node(root, &["e2e/pkg-headers.mjs", &sys.origin])?;
-    let (call_port, vite_port) = (free_port()?, free_port()?);
-    let admin = sys.admin_secret();
-    seed_client(&sys.origin, admin, CALL_CLIENT, "call example", call_port)?;
-    seed_client(&sys.origin, admin, VITE_CLIENT, "Vite example", vite_port)?;
+    // The call example as `cargo xtask run` serves it; the Vite app from the test itself.
+    let call_url = serve_call_example(root, sys, free_port()?)?;
+    let vite_port = free_port()?;
+    seed_client(
+        &sys.origin,
+        sys.admin_secret(),
+        VITE_CLIENT,
+        "Vite example",
+        vite_port,
+    )?;
     let dist = build_vite_app(root, &sys.origin)?;
     let out = node(
         root,
         &[
             "e2e/call-example.mjs",
-            &sys.origin,
-            &call_port.to_string(),
+            &call_url,
             &vite_port.to_string(),
             &dist.display().to_string(),
             DEMO.0,
@@ -153,7 +158,10 @@ pub fn serve_call_example(root: &Path, sys: &System, port: u16) -> Result<String
         ]),
         &sys.dir.join("call-example.log"),
     )?;
-    Ok(format!("http://127.0.0.1:{port}/?edge={}", sys.origin))
+    let url = format!("http://127.0.0.1:{port}/");
+    wait_http_ok(&url, Duration::from_secs(15))
+        .map_err(|e| format!("{e}; see {}", sys.dir.join("call-example.log").display()))?;
+    Ok(format!("{url}?edge={}", sys.origin))
 }
 
 /// Registers (or finds registered) a public client (code flow + refresh, scopes `openid
