@@ -52,7 +52,7 @@ fn in_browser(root: &Path, sys: &System) -> Result {
         sys.admin_secret(),
         VITE_CLIENT,
         "Vite example",
-        vite_port,
+        &[format!("http://127.0.0.1:{vite_port}")],
     )?;
     let dist = build_vite_app(root, &sys.origin)?;
     let out = node(
@@ -147,7 +147,7 @@ pub fn serve_call_example(root: &Path, sys: &System, port: u16) -> Result<String
         sys.admin_secret(),
         CALL_CLIENT,
         "call example",
-        port,
+        &[format!("http://127.0.0.1:{port}")],
     )?;
     sys.procs.spawn(
         "call example (node examples/serve.mjs)",
@@ -165,13 +165,40 @@ pub fn serve_call_example(root: &Path, sys: &System, port: u16) -> Result<String
 }
 
 /// Registers (or finds registered) a public client (code flow + refresh, scopes `openid
-/// turn`) whose redirect URI is `/callback.html` on `127.0.0.1:port`, through the admin API.
-fn seed_client(base: &str, admin: &str, id: &str, name: &str, port: u16) -> Result {
+/// turn`) whose redirect URIs are `/callback.html` on each of `origins`, through the admin API.
+fn seed_client(base: &str, admin: &str, id: &str, name: &str, origins: &[String]) -> Result {
+    let uris: Vec<String> = origins
+        .iter()
+        .map(|o| format!("\"{o}/callback.html\""))
+        .collect();
     let body = format!(
         "{{\"client_id\":\"{id}\",\"name\":\"{name}\",\"public\":true,\
-         \"redirect_uris\":[\"http://127.0.0.1:{port}/callback.html\"],\"scopes\":[\"openid\",\"turn\"]}}"
+         \"redirect_uris\":[{}],\"scopes\":[\"openid\",\"turn\"]}}",
+        uris.join(",")
     );
     crate::edge::register_client(base, admin, &body)
+}
+
+/// For `cargo xtask run`: registers the Vite example's client for Vite's own servers on this
+/// machine (`vite` on 5173, `vite preview` on 4173). Returns the redirect URIs.
+pub fn register_vite_example(sys: &System) -> Result<String> {
+    let origins: Vec<String> = ["5173", "4173"]
+        .iter()
+        .flat_map(|p| {
+            [
+                format!("http://localhost:{p}"),
+                format!("http://127.0.0.1:{p}"),
+            ]
+        })
+        .collect();
+    seed_client(
+        &sys.origin,
+        sys.admin_secret(),
+        VITE_CLIENT,
+        "Vite example",
+        &origins,
+    )?;
+    Ok(origins.join(" "))
 }
 
 /// Runs `node ARGS` in the root; its stdout, or an error with everything it printed.

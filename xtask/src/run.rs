@@ -268,6 +268,7 @@ pub fn run(root: &Path) -> Result {
         procs,
     )?;
     let call_example = crate::examples::serve_call_example(root, &sys, CALL_EXAMPLE_PORT)?;
+    crate::examples::register_vite_example(&sys)?;
     let origin = &sys.origin;
     let (_, secret) = sys.cli_client();
     let token_call = format!("curl -s -u {CLI_CLIENT}:{secret} -d grant_type=client_credentials");
@@ -283,6 +284,7 @@ pub fn run(root: &Path) -> Result {
     );
     println!("  call example {call_example}");
     println!("               another origin: open it in two tabs, sign in in both");
+    println!("  Vite example examples/vite: `npm run dev` (client edgeturn-vite is registered)");
     println!(
         "  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)"
     );
