@@ -269,3 +269,59 @@ pub fn mint_token(
     std::fs::write(&p, &out.stdout).unwrap();
     p
 }
+
+/// UDP receive-buffer drops (RcvbufErrors) in this network namespace and, if given, in
+/// `netns`: when a load test loses messages, the difference says whether a socket overflowed
+/// (the machine was too busy for a reader) or the datagrams vanished without a trace.
+pub struct UdpDrops {
+    netns: Option<String>,
+    at_start: (u64, u64),
+}
+
+impl UdpDrops {
+    pub fn now(netns: Option<&str>) -> UdpDrops {
+        UdpDrops {
+            netns: netns.map(String::from),
+            at_start: Self::read(netns),
+        }
+    }
+
+    fn read(netns: Option<&str>) -> (u64, u64) {
+        let here = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+        let there = netns
+            .and_then(|ns| {
+                Command::new("ip")
+                    .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+                    .output()
+                    .ok()
+            })
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        (rcvbuf_errors(&here), rcvbuf_errors(&there))
+    }
+
+    /// What overflowed since [`UdpDrops::now`].
+    pub fn since(&self) -> String {
+        let (a, b) = Self::read(self.netns.as_deref());
+        format!(
+            "UDP receive-buffer drops since the start: {} here, {} in {}",
+            a.saturating_sub(self.at_start.0),
+            b.saturating_sub(self.at_start.1),
+            self.netns.as_deref().unwrap_or("(no other namespace)")
+        )
+    }
+}
+
+/// RcvbufErrors from the `Udp:` lines of /proc/net/snmp.
+fn rcvbuf_errors(snmp: &str) -> u64 {
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
