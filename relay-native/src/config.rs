@@ -11,7 +11,7 @@ use shared_token::rest::RestSecrets;
 use shared_token::{Keyring, RestSecret, Validation};
 
 use crate::driver::DriverConfig;
-use crate::proto::{AuthConfig, Config, PeerPolicy, Quotas};
+use relay_proto::{AuthConfig, Config, PeerPolicy, Quotas};
 
 /// Everything `serve` can be told, from the file or from flags (flags win).
 #[derive(Clone, Debug, Default, Deserialize)]

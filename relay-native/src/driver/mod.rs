@@ -1,7 +1,7 @@
 //! The tokio driver: sockets and timers for the protocol core, nothing else.
 //!
 //! The relay runs one *shard* per core. Each shard is a thread with a single-threaded tokio
-//! runtime that owns one [`Server`](crate::proto::Server), a UDP and a TCP listener bound with
+//! runtime that owns one [`Server`](relay_proto::Server), a UDP and a TCP listener bound with
 //! SO_REUSEPORT to the same address (the kernel keeps each client 5-tuple on one shard), and
 //! the relay sockets of the allocations it made. Shards share only read-only configuration and
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
@@ -18,7 +18,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use crate::proto::{Clock, Config};
+use relay_proto::{Clock, Config};
 
 pub use shard::Shard;
 

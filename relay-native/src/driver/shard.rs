@@ -17,7 +17,7 @@ use quinn_udp::UdpSocketState;
 use super::batch::{self, Arena};
 use super::offload::Offload;
 use super::sockets;
-use crate::proto::{
+use relay_proto::{
     AllocId, Client, ClientOutcome, Clock, Config, Event, HEADROOM, Server, TAILROOM, ToClient,
     Transport,
 };

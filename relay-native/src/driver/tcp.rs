@@ -12,10 +12,9 @@ use tokio::task::spawn_local;
 use tracing::debug;
 
 use super::shard::Ctx;
-use crate::proto::{Client, Transport};
+use relay_proto::framing::{MAX_FRAME, frame_len};
+use relay_proto::{Client, Transport};
 
-/// Most bytes one connection may buffer before a frame completes.
-const MAX_FRAME: usize = 65_535 + 20;
 /// Most connections one shard holds; more are closed at once (bounded memory under floods).
 const MAX_CONNECTIONS: usize = 8192;
 /// A connection without an allocation is closed after this long idle (RFC 8656 section 3.1
@@ -38,17 +37,6 @@ pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {
             Err(e) => debug!("tcp accept: {e}"),
         }
     }
-}
-
-/// The length of the frame at the start of `buf`, once its header is there.
-fn frame_len(buf: &[u8]) -> Option<Result<usize, ()>> {
-    let first = *buf.first()?;
-    let len = usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
-    Some(match first {
-        0x00..=0x03 => Ok(20 + len),
-        0x40..=0x7f => Ok(4 + len.div_ceil(4) * 4),
-        _ => Err(()),
-    })
 }
 
 async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) {
@@ -87,7 +75,7 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
         loop {
             let len = match frame_len(&buf) {
                 None => break,
-                Some(Err(())) => break 'read, // not TURN: close
+                Some(Err(_)) => break 'read, // not TURN: close
                 Some(Ok(len)) => len,
             };
             if len > MAX_FRAME {

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use crate::proto::{AllocId, ChannelRoute, RouteChange};
+use relay_proto::{AllocId, ChannelRoute, RouteChange};
 use maps::Counters;
 use slots::Slots;
 

@@ -19,10 +19,10 @@ use turn_types::attribute::{
 };
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 
-use super::super::allocation::{AllocId, Allocation, Channel, Client};
-use super::super::auth::{Credential, Mechanism, Presented};
-use super::super::nonce::NonceError;
-use super::super::wire::{self, ACCESS_TOKEN, ErrorReply};
+use crate::allocation::{AllocId, Allocation, Channel, Client};
+use crate::auth::{Credential, Mechanism, Presented};
+use crate::nonce::NonceError;
+use crate::wire::{self, ACCESS_TOKEN, ErrorReply};
 use super::{Event, Server, key_of, peer_address};
 
 /// Attributes this relay understands in requests. Any other comprehension-required

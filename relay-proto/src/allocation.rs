@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use stun_types::message::TransactionId;
 
-use super::auth::Credential;
+use crate::auth::Credential;
 
 impl AllocId {
     /// As one number (for a driver's socket tag).
@@ -94,8 +94,8 @@ pub struct Allocation {
     pub requested_lifetime: u32,
     /// Whether the Allocate had FINGERPRINT.
     pub fingerprint: bool,
-    /// The channel routes last reported for it (see [`super::routes`]).
-    pub routes: Vec<(super::routes::ChannelRoute, Instant)>,
+    /// The channel routes last reported for it (see [`crate::routes`]).
+    pub routes: Vec<(crate::routes::ChannelRoute, Instant)>,
 }
 
 impl Allocation {

@@ -21,15 +21,15 @@ use stun_types::message::{
 use tracing::info;
 use turn_types::message::SEND;
 
-use super::allocation::{AllocId, Allocation, Client, Table, Transport};
-use super::auth::AuthConfig;
-use super::clock::Clock;
-use super::nonce::Nonces;
-use super::policy::PeerPolicy;
-use super::quota::Quotas;
-use super::ratelimit::RateLimit;
-use super::routes::{self, RouteChange};
-use super::wire;
+use crate::allocation::{AllocId, Allocation, Client, Table, Transport};
+use crate::auth::AuthConfig;
+use crate::clock::Clock;
+use crate::nonce::Nonces;
+use crate::policy::PeerPolicy;
+use crate::quota::Quotas;
+use crate::ratelimit::RateLimit;
+use crate::routes::{self, RouteChange};
+use crate::wire;
 
 /// Bytes [`Server::handle_peer`] needs in front of the payload for the largest header it
 /// writes there (a Data indication to an IPv6 peer: 20 + 24 + 4).

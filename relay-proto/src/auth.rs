@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use shared_token::rest::RestSecrets;
 use shared_token::{Keyring, MacKey, TokenError, TokenId, Validation, browser};
 
-use super::wire::{IntegrityRef, verify};
+use crate::wire::{IntegrityRef, verify};
 
 /// What the relay accepts.
 #[derive(Default)]

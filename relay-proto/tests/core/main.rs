@@ -9,8 +9,8 @@ mod routes;
 use std::time::Duration;
 
 use harness::*;
-use relay_native::proto::wire::THIRD_PARTY_AUTHORIZATION;
-use relay_native::proto::{Client, Quotas, Transport};
+use relay_proto::wire::THIRD_PARTY_AUTHORIZATION;
+use relay_proto::{Client, Quotas, Transport};
 use stun_types::attribute::{AttributeStaticType, Nonce, Realm, XorMappedAddress};
 use stun_types::message::{BINDING, Message, MessageWrite, MessageWriteExt, MessageWriteVec};
 use turn_types::attribute::{DontFragment, RequestedTransport};

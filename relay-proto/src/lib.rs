@@ -1,8 +1,18 @@
-//! The sans-IO protocol core: no sockets, no clock. See [`server::Server`].
+//! # relay-proto
+//!
+//! The protocol core of edgeturn's TURN relay (RFC 8656 over STUN, RFC 8489; RFC 7635 tokens):
+//! a state machine with no sockets, no clock and no runtime. A driver (relay-native's tokio
+//! shards, or a test harness on a virtual clock) hands it datagrams and `Instant`s and carries
+//! out what it answers. See [`Server`].
+//!
+//! Design notes: docs/relay.md.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod allocation;
 pub mod auth;
 pub mod clock;
+pub mod framing;
 pub mod nonce;
 pub mod policy;
 pub mod quota;

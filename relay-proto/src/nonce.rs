@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::wire::hmac_sha1;
+use crate::wire::hmac_sha1;
 
 /// Issues and checks nonces.
 pub struct Nonces {

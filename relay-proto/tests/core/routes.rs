@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use relay_native::proto::{ChannelRoute, Client, RouteChange, Transport};
+use relay_proto::{ChannelRoute, Client, RouteChange, Transport};
 use stun_types::message::MessageWriteExt;
 use turn_types::attribute::{ChannelNumber, RequestedTransport, XorPeerAddress};
 use turn_types::message::{ALLOCATE, CHANNEL_BIND};

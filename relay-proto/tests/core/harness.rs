@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use relay_native::proto::auth::long_term_key;
-use relay_native::proto::wire::{ACCESS_TOKEN, hmac_sha1};
-use relay_native::proto::{
+use relay_proto::auth::long_term_key;
+use relay_proto::wire::{ACCESS_TOKEN, hmac_sha1};
+use relay_proto::{
     AllocId, AuthConfig, Client, ClientOutcome, Clock, Config, Event, HEADROOM, PeerPolicy,
     RouteChange, Server, Transport,
 };
@@ -400,10 +400,10 @@ pub fn unknown_attrs(reply: &[u8]) -> Vec<u16> {
 /// True when the reply's MESSAGE-INTEGRITY verifies under `key`.
 pub fn signed_with(reply: &[u8], key: &[u8]) -> bool {
     let m = Message::from_bytes(reply).unwrap();
-    let Some(at) = relay_native::proto::wire::integrity(&m) else {
+    let Some(at) = relay_proto::wire::integrity(&m) else {
         return false;
     };
-    relay_native::proto::wire::verify(reply, &at, key)
+    relay_proto::wire::verify(reply, &at, key)
 }
 
 pub fn has(reply: &[u8], t: stun_types::attribute::AttributeType) -> bool {

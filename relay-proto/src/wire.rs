@@ -170,7 +170,7 @@ mod tests {
             .unwrap();
         let bytes = w.finish();
         let msg = Message::from_bytes(&bytes).unwrap();
-        let key = crate::proto::auth::long_term_key("user", "realm", "pass");
+        let key = crate::auth::long_term_key("user", "realm", "pass");
         let at = integrity(&msg).unwrap();
         assert!(verify(&bytes, &at, key.secret()));
         assert!(!verify(&bytes, &at, b"other"));
