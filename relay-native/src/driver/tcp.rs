@@ -12,8 +12,8 @@ use tokio::task::spawn_local;
 use tracing::debug;
 
 use super::shard::Ctx;
-use relay_proto::framing::{MAX_FRAME, frame_len};
-use relay_proto::{Client, Transport};
+use relay_proto::framing::StreamFramer;
+use relay_proto::{Client, Input, Transport};
 
 /// Most connections one shard holds; more are closed at once (bounded memory under floods).
 const MAX_CONNECTIONS: usize = 8192;
@@ -54,7 +54,7 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
         transport: Transport::Tcp(id),
         addr,
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut framer = StreamFramer::new();
     let mut chunk = vec![0u8; 16 * 1024];
     'read: loop {
         let has_allocation = ctx.core.borrow().allocation_of(&client).is_some();
@@ -71,32 +71,17 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        framer.push(chunk.get(..n).unwrap_or_default());
         loop {
-            let len = match frame_len(&buf) {
-                None => break,
-                Some(Err(_)) => break 'read, // not TURN: close
-                Some(Ok(len)) => len,
-            };
-            if len > MAX_FRAME {
-                break 'read;
+            match framer.next_frame() {
+                Ok(Some(data)) => ctx.input(Instant::now(), Input::FromClient { client, data }),
+                Ok(None) => break,
+                Err(_) => break 'read, // not TURN: close
             }
-            if buf.len() < len {
-                break;
-            }
-            let now = Instant::now();
-            let outcome = ctx.core.borrow_mut().handle_client(
-                now,
-                client,
-                buf.get(..len).unwrap_or_default(),
-            );
-            ctx.forward(outcome);
-            ctx.flush(now);
-            buf.drain(..len);
         }
     }
     ctx.tcp_conns.borrow_mut().remove(&id);
     writer.abort();
-    ctx.core.borrow_mut().client_closed(Transport::Tcp(id));
-    ctx.flush(Instant::now());
+    let transport = client.transport;
+    ctx.input(Instant::now(), Input::ConnectionClosed { transport });
 }

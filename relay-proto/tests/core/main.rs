@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use harness::*;
 use relay_proto::wire::THIRD_PARTY_AUTHORIZATION;
-use relay_proto::{Client, Quotas, Transport};
+use relay_proto::{Client, Input, QuotaCounts, Transport};
 use stun_types::attribute::{AttributeStaticType, Nonce, Realm, XorMappedAddress};
 use stun_types::message::{BINDING, Message, MessageWrite, MessageWriteExt, MessageWriteVec};
 use turn_types::attribute::{DontFragment, RequestedTransport};
@@ -389,8 +389,9 @@ fn tcp_frames_are_padded() {
     assert_eq!(frame.len(), 12, "4 header + 5 data + 3 padding");
     assert_eq!(&frame[..9], &channel_data(0x4001, b"12345")[..]);
     // The connection closing ends the allocation.
-    h.server.client_closed(Transport::Tcp(7));
-    h.pump();
+    h.input(Input::ConnectionClosed {
+        transport: Transport::Tcp(7),
+    });
     assert_eq!(h.server.allocations(), 0);
 }
 
@@ -415,9 +416,7 @@ fn peer_policy_refuses_private_addresses_with_403() {
 
 #[test]
 fn quotas_per_user_and_total_486() {
-    let mut cfg = config();
-    cfg.quotas = std::sync::Arc::new(Quotas::new(3, 2));
-    let mut h = H::with(cfg);
+    let mut h = H::with_quota(config(), QuotaCounts::new(3, 2));
     assert!(is_success(&alice("203.0.113.1:1").allocate(&mut h, None)));
     assert!(is_success(&alice("203.0.113.2:1").allocate(&mut h, None)));
     assert_eq!(
