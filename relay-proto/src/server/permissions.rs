@@ -111,6 +111,10 @@ impl Server {
             (Some(p), _) if p != peer => Some(TurnError::BadRequest),
             (_, Some(n)) if n != number => Some(TurnError::BadRequest),
             (None, None) if a.channels.len() >= max => Some(TurnError::InsufficientCapacity),
+            // The binding installs a permission too; it must fit like any other.
+            _ if !a.permits(peer.ip(), now) && a.permissions.len() >= max => {
+                Some(TurnError::InsufficientCapacity)
+            }
             _ => None,
         };
         if let Some(e) = full {

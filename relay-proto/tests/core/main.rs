@@ -619,3 +619,23 @@ fn requests_without_username_realm_or_nonce_get_400() {
     .unwrap();
     assert_eq!(code(&h.request(c.addr, &w.finish())), Some(400));
 }
+
+#[test]
+fn channel_bind_counts_against_the_permission_limit() {
+    let mut cfg = config();
+    cfg.max_permissions = 2;
+    let mut h = H::with(cfg);
+    let mut c = alice("203.0.113.5:1000");
+    c.allocate(&mut h, None);
+    assert!(is_success(&c.permit(&mut h, addr("127.0.0.1:1"))));
+    assert!(is_success(&c.permit(&mut h, addr("127.0.0.2:1"))));
+    // A channel to a third peer would install a third permission: 508, as CreatePermission.
+    assert_eq!(
+        code(&c.bind(&mut h, 0x4001, addr("127.0.0.3:1"))),
+        Some(508)
+    );
+    assert_eq!(code(&c.permit(&mut h, addr("127.0.0.3:1"))), Some(508));
+    // A channel to a peer it already has a permission for fits.
+    assert!(is_success(&c.bind(&mut h, 0x4001, addr("127.0.0.1:1"))));
+    assert_eq!(h.server.footprint().most_permissions, 2);
+}
