@@ -16,7 +16,7 @@ use std::time::Instant;
 use crate::allocation::{AllocId, Allocation, Transport};
 
 /// One channel's fixed rewrite, both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ChannelRoute {
     /// The allocation.
     pub alloc: AllocId,
