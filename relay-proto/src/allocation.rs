@@ -22,14 +22,6 @@ impl AllocId {
     pub fn to_bits(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.idx)
     }
-
-    /// From [`AllocId::to_bits`].
-    pub fn from_bits(bits: u64) -> AllocId {
-        AllocId {
-            idx: bits as u32,
-            generation: (bits >> 32) as u32,
-        }
-    }
 }
 
 /// How the client reaches the relay.
@@ -148,7 +140,7 @@ enum Slot {
 
 /// All allocations of one core.
 #[derive(Default)]
-pub struct Table {
+pub(crate) struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_client: HashMap<Client, AllocId>,
@@ -221,11 +213,6 @@ impl Table {
     /// Number of allocations.
     pub fn len(&self) -> usize {
         self.by_client.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.by_client.is_empty()
     }
 
     /// Every allocation.

@@ -59,7 +59,7 @@ pub mod nonce;
 pub mod output;
 pub mod policy;
 pub mod quota;
-pub mod ratelimit;
+mod ratelimit;
 pub mod routes;
 pub mod server;
 mod timers;
