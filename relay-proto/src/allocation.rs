@@ -25,7 +25,7 @@ impl AllocId {
 }
 
 /// How the client reaches the relay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     /// UDP.
     Udp,

@@ -35,6 +35,11 @@ pub struct Config {
     /// [`Server::poll_output`](crate::Server::poll_output); more are dropped, as a full
     /// socket buffer would.
     pub max_queued_transmits: usize,
+    /// Most stream connections one core holds; more are closed at once.
+    pub max_connections: usize,
+    /// How long a stream connection may stay without an allocation and without sending
+    /// anything before it is closed (RFC 8656 section 3.1 suggests 30 s).
+    pub stream_idle: Duration,
     /// Report channel routes ([`Output::Route`](crate::Output::Route)) for a kernel fast path.
     pub channel_routes: bool,
 }
@@ -55,6 +60,8 @@ impl Config {
             unauth_sources: 65_536,
             max_permissions: 256,
             max_queued_transmits: 4096,
+            max_connections: 8192,
+            stream_idle: Duration::from_secs(30),
             channel_routes: false,
         }
     }

@@ -39,6 +39,13 @@ pub enum Input<'a> {
         /// The bound address.
         result: Result<SocketAddr, BindFailed>,
     },
+    /// The driver accepted a stream connection (TCP, later TLS). The core may answer with
+    /// [`Output::CloseConnection`](crate::Output::CloseConnection): at once when it holds too
+    /// many, or when the connection stays idle without an allocation.
+    ConnectionOpened {
+        /// The connection and the client's address.
+        client: Client,
+    },
     /// A client's stream connection closed: its allocation ends (RFC 8656 section 3.1).
     ConnectionClosed {
         /// The connection.

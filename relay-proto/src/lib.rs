@@ -72,7 +72,7 @@ pub use config::Config;
 pub use error::TurnError;
 pub use input::{BindFailed, Input};
 pub use nonce::NonceSecret;
-pub use output::{AllocationInfo, EndReason, Event, Forward, Output, Transmit};
+pub use output::{AllocationInfo, CloseReason, EndReason, Event, Forward, Output, Transmit};
 pub use policy::PeerPolicy;
 pub use quota::{Quota, QuotaCounts, QuotaExceeded};
 pub use routes::{ChannelRoute, RouteChange};

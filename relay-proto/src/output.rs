@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use shared_token::TokenId;
 use stun_types::message::Method;
 
-use crate::allocation::{AllocId, Allocation, Client};
+use crate::allocation::{AllocId, Allocation, Client, Transport};
 use crate::auth::{AuthFailure, Mechanism};
 use crate::error::TurnError;
 use crate::routes::RouteChange;
@@ -38,6 +38,14 @@ pub enum Output {
     /// A channel route appeared, moved its deadline or went away (only with
     /// [`Config::channel_routes`](crate::Config::channel_routes)).
     Route(RouteChange),
+    /// Close a client's stream connection, then hand in
+    /// [`Input::ConnectionClosed`](crate::Input::ConnectionClosed).
+    CloseConnection {
+        /// The connection.
+        transport: Transport,
+        /// Why.
+        reason: CloseReason,
+    },
     /// Something to log or count; nothing to do.
     Event(Event),
 }
@@ -181,6 +189,26 @@ impl EndReason {
             EndReason::CredentialExpired => "credential expired",
             EndReason::Deleted => "refresh with lifetime 0",
             EndReason::ConnectionClosed => "connection closed",
+        }
+    }
+}
+
+/// Why the core asks for a stream connection to be closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// No allocation, and nothing received, for
+    /// [`Config::stream_idle`](crate::Config::stream_idle) (RFC 8656 section 3.1).
+    IdleWithoutAllocation,
+    /// The core already holds [`Config::max_connections`](crate::Config::max_connections).
+    TooManyConnections,
+}
+
+impl CloseReason {
+    /// A few words for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::IdleWithoutAllocation => "idle without an allocation",
+            CloseReason::TooManyConnections => "connection limit reached",
         }
     }
 }

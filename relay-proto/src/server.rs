@@ -18,6 +18,7 @@
 
 mod allocate;
 mod client;
+mod connections;
 mod peer;
 mod permissions;
 mod requests;
@@ -61,8 +62,10 @@ pub struct Stats {
 pub struct Footprint {
     /// Allocations in the table.
     pub allocations: usize,
-    /// Pending deadlines (one per allocation).
+    /// Pending deadlines (one per allocation, one per stream connection without one).
     pub timers: usize,
+    /// Stream connections the core knows.
+    pub connections: usize,
     /// Outputs waiting for [`Server::poll_output`].
     pub queued: usize,
     /// Of those, STUN messages for clients.
@@ -92,6 +95,7 @@ pub struct Server {
     nonces: Nonces,
     table: Table,
     timers: Timers,
+    connections: connections::Connections,
     out: VecDeque<Output>,
     queued_transmits: usize,
     limit: RateLimit,
@@ -112,6 +116,7 @@ impl Server {
             clock,
             table: Table::default(),
             timers: Timers::default(),
+            connections: connections::Connections::default(),
             out: VecDeque::new(),
             queued_transmits: 0,
             txids: peer::TxIds::new(seeds.txid_seed),
@@ -124,7 +129,13 @@ impl Server {
     /// `None`, then re-arm the timer at [`Server::poll_timeout`].
     pub fn handle_input<'a>(&mut self, now: Instant, input: Input<'a>) -> Option<Forward<'a>> {
         match input {
-            Input::FromClient { client, data } => self.client_datagram(now, client, data),
+            Input::FromClient { client, data } => {
+                let forward = self.client_datagram(now, client, data);
+                if client.transport != Transport::Udp {
+                    self.connection_idle(now, client);
+                }
+                forward
+            }
             Input::FromPeer {
                 alloc,
                 peer,
@@ -136,8 +147,12 @@ impl Server {
                 self.relay_bound(now, alloc, result);
                 None
             }
+            Input::ConnectionOpened { client } => {
+                self.connection_opened(now, client);
+                None
+            }
             Input::ConnectionClosed { transport } => {
-                self.connection_closed(transport);
+                self.connection_closed(now, transport);
                 None
             }
             Input::Timeout => {
@@ -193,6 +208,7 @@ impl Server {
         Footprint {
             allocations: self.table.len(),
             timers: self.timers.len(),
+            connections: self.connections.len(),
             queued: self.out.len(),
             queued_transmits: self.queued_transmits,
             rate_limited_sources: self.limit.sources(),
@@ -201,10 +217,17 @@ impl Server {
         }
     }
 
-    /// Ends the allocations whose time (or whose credential's time) is up.
+    /// Ends the allocations whose time (or whose credential's time) is up, and closes the
+    /// stream connections that stayed idle without one.
     fn timeout(&mut self, now: Instant) {
         while let Some(key) = self.timers.pop_due(now) {
-            let TimerKey::Allocation(id) = key;
+            let id = match key {
+                TimerKey::Allocation(id) => id,
+                TimerKey::Connection(transport) => {
+                    self.connection_timed_out(transport);
+                    continue;
+                }
+            };
             let Some(a) = self.table.get(id) else {
                 continue;
             };
@@ -216,19 +239,20 @@ impl Server {
                 Some(e) if self.clock.unix(now) >= e => EndReason::CredentialExpired,
                 _ => EndReason::LifetimeOver,
             };
-            self.end(id, reason);
+            self.end(now, id, reason);
         }
     }
 
     /// A stream connection closed: its allocations end (RFC 8656 section 3.1).
-    fn connection_closed(&mut self, transport: Transport) {
+    fn connection_closed(&mut self, now: Instant, transport: Transport) {
+        self.connection_forgotten(transport);
         for id in self.table.of_transport(transport) {
-            self.end(id, EndReason::ConnectionClosed);
+            self.end(now, id, EndReason::ConnectionClosed);
         }
     }
 
     /// Ends allocation `id`: route clears first, then the relay socket, then the event.
-    fn end(&mut self, id: AllocId, reason: EndReason) {
+    fn end(&mut self, now: Instant, id: AllocId, reason: EndReason) {
         let Some(a) = self.table.remove(id) else {
             return;
         };
@@ -243,6 +267,7 @@ impl Server {
         }
         let info = AllocationInfo::of(id, &a);
         self.event(Event::AllocationEnded { info, reason });
+        self.connection_idle(now, a.client);
     }
 
     /// Moves allocation `id`'s end (and its deadline) to `expires`.

@@ -1,16 +1,19 @@
 //! The core's deadlines, kept exact: an entry per pending deadline and nothing stale, so
-//! [`Timers::next`] is always a real deadline and the set never outgrows what it times.
+//! [`Timers::next`] is always a real deadline and the set never outgrows what it times
+//! (one per allocation, one per stream connection without an allocation).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::allocation::AllocId;
+use crate::allocation::{AllocId, Transport};
 
 /// What a deadline is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum TimerKey {
     /// The end of an allocation (its lifetime, capped at its credential's expiry).
     Allocation(AllocId),
+    /// The close of a stream connection that has no allocation.
+    Connection(Transport),
 }
 
 /// Deadlines in time order.

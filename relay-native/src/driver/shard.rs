@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, info, warn};
 
@@ -44,7 +44,7 @@ pub(super) struct Ctx {
     udp_state: UdpSocketState,
     arena: RefCell<Arena>,
     relays: RefCell<HashMap<u64, Relay>>,
-    pub(super) tcp_conns: RefCell<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
+    pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
     pub(super) next_conn: Cell<u64>,
     /// The deadline the timer task sleeps until, as the core last said.
     deadline: Cell<Option<Instant>>,
@@ -166,6 +166,18 @@ impl Ctx {
                     }
                 }
                 Some(Output::Event(e)) => events::log(&e),
+                Some(Output::CloseConnection { transport, reason }) => {
+                    if let Transport::Tcp(id) = transport
+                        && let Some(conn) = self.tcp_conns.borrow().get(&id)
+                    {
+                        debug!(
+                            shard = self.index,
+                            "tcp: closing a connection: {}",
+                            reason.as_str()
+                        );
+                        conn.close();
+                    }
+                }
                 None => break,
             }
         }
@@ -229,8 +241,8 @@ impl Ctx {
                 }
             }
             Transport::Tcp(id) => {
-                if let Some(tx) = self.tcp_conns.borrow().get(&id) {
-                    let _ = tx.send(data.to_vec());
+                if let Some(conn) = self.tcp_conns.borrow().get(&id) {
+                    conn.send(data);
                 }
             }
         }

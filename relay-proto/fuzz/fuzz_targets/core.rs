@@ -1,7 +1,7 @@
 //! The relay core driven by arbitrary sequences of inputs and time steps: well-formed and
 //! signed requests from a few clients (so the fuzzer gets past authentication), raw and
-//! mutated bytes, peer datagrams, relay sockets that fail to bind, closed connections, and
-//! timeouts early, late and on time. Nothing may panic, every size stays under its cap, and
+//! mutated bytes, peer datagrams, relay sockets that fail to bind, opened and closed
+//! connections, and timeouts early, late and on time. Nothing may panic, every size stays under its cap, and
 //! the outputs keep their order (an allocation's routes are cleared before its relay socket
 //! is released; nothing is relayed through an allocation that is gone).
 //! Run with `cargo xtask fuzz-relay [SECONDS]`.
@@ -35,6 +35,7 @@ const MAX_ALLOCATIONS: usize = 6;
 const MAX_PERMISSIONS: usize = 4;
 const MAX_QUEUED: usize = 32;
 const MAX_SOURCES: usize = 8;
+const MAX_CONNECTIONS: usize = 3;
 
 #[derive(Arbitrary, Debug)]
 enum Step {
@@ -88,6 +89,9 @@ enum Step {
     Credentials {
         client: u8,
         which: u8,
+    },
+    Open {
+        client: u8,
     },
     Close {
         client: u8,
@@ -149,6 +153,7 @@ impl World {
         cfg.max_queued_transmits = MAX_QUEUED;
         cfg.unauth_sources = MAX_SOURCES;
         cfg.channel_routes = true;
+        cfg.max_connections = MAX_CONNECTIONS;
         (cfg.default_lifetime, cfg.max_lifetime) = (120, 600);
         let now = Instant::now();
         let seeds = Seeds {
@@ -249,9 +254,10 @@ impl World {
         let f = self.core.footprint();
         assert!(f.queued_transmits <= MAX_QUEUED, "{f:?}");
         assert!(f.allocations <= MAX_ALLOCATIONS, "{f:?}");
-        assert_eq!(
-            f.timers, f.allocations,
-            "one deadline per allocation: {f:?}"
+        assert!(f.connections <= MAX_CONNECTIONS, "{f:?}");
+        assert!(
+            f.timers >= f.allocations && f.timers <= f.allocations + f.connections,
+            "a deadline per allocation and per idle connection: {f:?}"
         );
         assert!(f.most_permissions <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.most_channels <= MAX_PERMISSIONS, "{f:?}");
@@ -304,6 +310,11 @@ impl World {
                     );
                 }
                 Output::Event(_) => {}
+                Output::CloseConnection { transport, .. } => {
+                    assert_ne!(transport, Transport::Udp);
+                    let closed = Input::ConnectionClosed { transport };
+                    assert!(self.core.handle_input(self.now, closed).is_none());
+                }
             }
         }
         assert_eq!(self.core.footprint().queued, 0);
@@ -488,6 +499,12 @@ impl World {
                 self.clients[i].user = user;
                 self.clients[i].pass = pass;
             }
+            Step::Open { client } => {
+                let (_, client) = self.client(client);
+                let opened = Input::ConnectionOpened { client };
+                assert!(self.core.handle_input(self.now, opened).is_none());
+                self.drain(None);
+            }
             Step::Close { client } => {
                 let (_, c) = self.client(client);
                 let fwd = self.core.handle_input(
@@ -517,6 +534,10 @@ fuzz_target!(|steps: Vec<Step>| {
     // In the end every allocation expires, and everything it held goes with it.
     world.advance(Duration::from_secs(3600));
     let f = world.core.footprint();
-    assert_eq!((f.allocations, f.timers, f.queued), (0, 0, 0), "{f:?}");
+    assert_eq!(
+        (f.allocations, f.timers, f.queued, f.connections),
+        (0, 0, 0, 0),
+        "{f:?}"
+    );
     assert!(world.relays.is_empty() && world.routes.is_empty());
 });

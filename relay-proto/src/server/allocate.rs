@@ -113,7 +113,7 @@ impl Server {
         let txid = a.allocate_txid;
         let client = a.client;
         let Ok(relay) = result else {
-            return self.relay_unavailable(alloc);
+            return self.relay_unavailable(now, alloc);
         };
         a.relay = Some(relay);
         let remaining = a.expires.saturating_duration_since(now).as_secs() as u32;
@@ -137,7 +137,7 @@ impl Server {
     }
 
     /// No relay socket for `alloc`: 508 to the Allocate, and the allocation is forgotten.
-    fn relay_unavailable(&mut self, alloc: AllocId) {
+    fn relay_unavailable(&mut self, now: Instant, alloc: AllocId) {
         let Some(a) = self.table.remove(alloc) else {
             return;
         };
@@ -155,6 +155,7 @@ impl Server {
             wire::finish(w, Some(&a.credential.key), a.fingerprint),
         );
         self.refused(a.client, ALLOCATE, error, Some(a.credential.user));
+        self.connection_idle(now, a.client);
     }
 
     /// The allocation this request is about, or 437; and the credential must be the one
@@ -193,7 +194,7 @@ impl Server {
         };
         let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
         if requested == Some(0) {
-            self.end(id, EndReason::Deleted);
+            self.end(now, id, EndReason::Deleted);
             self.success(client, msg, &cred, |w| {
                 let _ = w.add_attribute(&Lifetime::new(0));
             });

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use relay_proto::auth::long_term_key;
 use relay_proto::wire::{ACCESS_TOKEN, hmac_sha1};
 use relay_proto::{
-    AllocId, AuthConfig, Client, Clock, Config, Event, Forward, HEADROOM, Input, NonceSecret,
-    Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server, Transport,
+    AllocId, AuthConfig, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM, Input,
+    NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server, Transport,
 };
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
@@ -54,6 +54,8 @@ pub struct H {
     pub events: Vec<Event>,
     /// Every output, in the order the core queued it.
     pub outputs: Vec<Output>,
+    /// Stream connections the core asked to close (and the harness closed), in order.
+    pub closed: Vec<(Transport, CloseReason)>,
     next_port: u16,
 }
 
@@ -96,6 +98,7 @@ impl H {
             routes: vec![],
             events: vec![],
             outputs: vec![],
+            closed: vec![],
             next_port: 50_000,
         }
     }
@@ -146,6 +149,11 @@ impl H {
                 Output::ReleaseRelay { alloc } => self.released.push(alloc),
                 Output::Route(change) => self.routes.push(change),
                 Output::Event(e) => self.events.push(e),
+                Output::CloseConnection { transport, reason } => {
+                    self.closed.push((transport, reason));
+                    let closed = Input::ConnectionClosed { transport };
+                    assert!(self.server.handle_input(self.now, closed).is_none());
+                }
             }
         }
         out

@@ -2,6 +2,7 @@
 //! peer policy and error path, and malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod connections;
 mod events;
 mod harness;
 mod malformed;
