@@ -316,18 +316,18 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
             let Arena { bufs, meta } = &mut *arena;
             for (buf, meta) in bufs.iter_mut().zip(meta.iter()).take(n) {
                 let peer = meta.addr;
+                let relay = |buf: &mut [u8], start, len| {
+                    let input = Input::FromPeer {
+                        alloc,
+                        peer,
+                        buf,
+                        start,
+                        len,
+                    };
+                    ctx.input(now, input);
+                };
                 if meta.stride >= meta.len {
-                    let (start, len) = (batch::HEAD, meta.len);
-                    ctx.input(
-                        now,
-                        Input::FromPeer {
-                            alloc,
-                            peer,
-                            buf,
-                            start,
-                            len,
-                        },
-                    );
+                    relay(buf, batch::HEAD, meta.len);
                     continue;
                 }
                 // Coalesced (GRO): frame each datagram in a copy, since framing writes
@@ -341,17 +341,7 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                         continue;
                     };
                     dst.copy_from_slice(src);
-                    let buf = &mut scratch;
-                    ctx.input(
-                        now,
-                        Input::FromPeer {
-                            alloc,
-                            peer,
-                            buf,
-                            start: HEADROOM,
-                            len,
-                        },
-                    );
+                    relay(&mut scratch, HEADROOM, len);
                 }
             }
         }

@@ -12,6 +12,7 @@ use turn_types::attribute::{
 use turn_types::message::ALLOCATE;
 
 use super::Server;
+use super::requests::Request;
 use crate::allocation::{AllocId, Allocation, Client};
 use crate::auth::{AuthFailure, Credential, Mechanism};
 use crate::error::TurnError;
@@ -184,14 +185,14 @@ impl Server {
 
     pub(super) fn refresh(
         &mut self,
-        now: Instant,
-        client: Client,
-        msg: &Message<'_>,
-        cred: Credential,
+        Request {
+            now,
+            id,
+            client,
+            msg,
+            cred,
+        }: Request<'_, '_>,
     ) {
-        let Some(id) = self.owned(client, msg, &cred) else {
-            return;
-        };
         let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
         if requested == Some(0) {
             self.end(now, id, EndReason::Deleted);

@@ -64,14 +64,12 @@ fn channel_data(
         Transport::Tcp(_) => padding(len),
         Transport::Udp => 0,
     };
-    let begin = start.checked_sub(4)?;
-    let end = start.checked_add(len)?.checked_add(pad)?;
-    let frame = buf.get_mut(begin..end)?;
+    let (range, frame) = around(buf, start, 4, len + pad)?;
     let (header, rest) = frame.split_first_chunk_mut::<4>()?;
     let ([n0, n1], [l0, l1]) = (number.to_be_bytes(), u16::try_from(len).ok()?.to_be_bytes());
     *header = [n0, n1, l0, l1];
     rest.get_mut(len..)?.fill(0);
-    Some(begin..end)
+    Some(range)
 }
 
 /// Writes a Data indication's header, XOR-PEER-ADDRESS and DATA attribute header in front
@@ -87,9 +85,12 @@ fn data_indication(
     let address_len = 4 + usize::from(address.length());
     let pad = padding(len);
     let body_len = u16::try_from(address_len + 4 + len + pad).ok()?;
-    let begin = start.checked_sub(MessageHeader::LENGTH + address_len + 4)?;
-    let end = start.checked_add(len)?.checked_add(pad)?;
-    let frame = buf.get_mut(begin..end)?;
+    let (range, frame) = around(
+        buf,
+        start,
+        MessageHeader::LENGTH + address_len + 4,
+        len + pad,
+    )?;
 
     let mut kind = [0u8; 2];
     MessageType::from_class_method(MessageClass::Indication, DATA).write_into(&mut kind);
@@ -109,7 +110,19 @@ fn data_indication(
     ];
     let rest = put(rest, &data_header)?;
     rest.get_mut(len..)?.fill(0);
-    Some(begin..end)
+    Some(range)
+}
+
+/// The frame around the payload at `start`: `head` bytes before it, `body` from it on.
+fn around(
+    buf: &mut [u8],
+    start: usize,
+    head: usize,
+    body: usize,
+) -> Option<(Range<usize>, &mut [u8])> {
+    let range = start.checked_sub(head)?..start.checked_add(body)?;
+    let frame = buf.get_mut(range.clone())?;
+    Some((range, frame))
 }
 
 /// Copies `parts` back to back to the start of `dest`; what follows them.

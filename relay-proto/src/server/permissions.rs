@@ -2,15 +2,14 @@
 //! family and the policy, at most `max_permissions` of each per allocation.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use stun_types::message::{Message, StunParseError};
 use turn_types::attribute::{ChannelNumber, XorPeerAddress};
 
 use super::Server;
 use super::client::peer_address;
-use crate::allocation::{CHANNEL_NUMBERS, Channel, Client};
-use crate::auth::Credential;
+use super::requests::Request;
+use crate::allocation::{CHANNEL_NUMBERS, Channel};
 use crate::error::TurnError;
 
 /// Most XOR-PEER-ADDRESS attributes one CreatePermission may carry.
@@ -47,14 +46,14 @@ impl Server {
 
     pub(super) fn create_permission(
         &mut self,
-        now: Instant,
-        client: Client,
-        msg: &Message<'_>,
-        cred: Credential,
+        Request {
+            now,
+            id,
+            client,
+            msg,
+            cred,
+        }: Request<'_, '_>,
     ) {
-        let Some(id) = self.owned(client, msg, &cred) else {
-            return;
-        };
         let peers = match self.permission_peers(msg) {
             Ok(peers) => peers,
             Err(e) => return self.signed_error(client, msg, &cred, e),
@@ -78,14 +77,14 @@ impl Server {
 
     pub(super) fn channel_bind(
         &mut self,
-        now: Instant,
-        client: Client,
-        msg: &Message<'_>,
-        cred: Credential,
+        Request {
+            now,
+            id,
+            client,
+            msg,
+            cred,
+        }: Request<'_, '_>,
     ) {
-        let Some(id) = self.owned(client, msg, &cred) else {
-            return;
-        };
         let (Ok(number), Some(peer)) = (msg.attribute::<ChannelNumber>(), peer_address(msg)) else {
             return self.signed_error(client, msg, &cred, TurnError::BadRequest);
         };

@@ -17,7 +17,7 @@ use turn_types::attribute::{
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 
 use super::Server;
-use crate::allocation::Client;
+use crate::allocation::{AllocId, Client};
 use crate::auth::{AuthFailure, Credential, Presented};
 use crate::error::TurnError;
 use crate::nonce::NonceError;
@@ -48,6 +48,15 @@ const UNDERSTOOD: &[AttributeType] = &[
     EvenPort::TYPE,
 ];
 
+/// An authenticated request about the allocation `id` its client holds.
+pub(super) struct Request<'m, 'a> {
+    pub(super) now: Instant,
+    pub(super) id: AllocId,
+    pub(super) client: Client,
+    pub(super) msg: &'m Message<'a>,
+    pub(super) cred: Credential,
+}
+
 impl Server {
     pub(super) fn request(&mut self, now: Instant, client: Client, msg: &Message<'_>, raw: &[u8]) {
         let method = msg.method();
@@ -68,11 +77,23 @@ impl Server {
         let Some(cred) = self.authenticate(now, client, msg, raw) else {
             return;
         };
+        if method == ALLOCATE {
+            return self.allocate(now, client, msg, cred);
+        }
+        let Some(id) = self.owned(client, msg, &cred) else {
+            return;
+        };
+        let req = Request {
+            now,
+            id,
+            client,
+            msg,
+            cred,
+        };
         match method {
-            ALLOCATE => self.allocate(now, client, msg, cred),
-            REFRESH => self.refresh(now, client, msg, cred),
-            CREATE_PERMISSION => self.create_permission(now, client, msg, cred),
-            _ => self.channel_bind(now, client, msg, cred),
+            REFRESH => self.refresh(req),
+            CREATE_PERMISSION => self.create_permission(req),
+            _ => self.channel_bind(req),
         }
     }
 

@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use relay_proto::{Client, CloseReason, Input, Transport};
-use stun_types::message::{BINDING, MessageWriteExt};
-use turn_types::attribute::RequestedTransport;
-use turn_types::message::ALLOCATE;
+use stun_types::message::BINDING;
 
 use super::harness::*;
 
@@ -46,15 +44,7 @@ fn a_connection_with_an_allocation_stays_until_the_allocation_ends() {
         "203.0.113.2:1000",
         Creds::LongTerm("alice".into(), "secret".into()),
     );
-    let allocate = |c: &C| {
-        c.build(ALLOCATE, |w, _| {
-            w.add_attribute(&RequestedTransport::new(17)).unwrap()
-        })
-    };
-    let (_, r) = h.send_on(tcp, &allocate(&c));
-    c.nonce = Some(attr_nonce(&r[0]));
-    let (_, r) = h.send_on(tcp, &allocate(&c));
-    assert!(is_success(&r[0]));
+    assert!(is_success(&c.allocate_on(&mut h, tcp)));
     assert_eq!(
         h.server.footprint().timers,
         1,

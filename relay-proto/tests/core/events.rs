@@ -91,19 +91,7 @@ fn each_end_has_its_reason() {
         addr: addr("203.0.113.4:1000"),
     };
     let mut c = alice("203.0.113.4:1000");
-    let allocate = |c: &C| {
-        c.build(turn_types::message::ALLOCATE, |w, _| {
-            stun_types::message::MessageWriteExt::add_attribute(
-                w,
-                &turn_types::attribute::RequestedTransport::new(17),
-            )
-            .unwrap()
-        })
-    };
-    let (_, r) = h.send_on(client, &allocate(&c));
-    c.nonce = Some(attr_nonce(&r[0]));
-    let (_, r) = h.send_on(client, &allocate(&c));
-    assert!(is_success(&r[0]));
+    assert!(is_success(&c.allocate_on(&mut h, client)));
     h.input(Input::ConnectionClosed {
         transport: Transport::Tcp(9),
     });

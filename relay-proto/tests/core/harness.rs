@@ -342,6 +342,23 @@ impl C {
         reply
     }
 
+    /// Allocate over `client`'s transport (a TCP connection, say), with the 401 round trip;
+    /// returns the final reply.
+    pub fn allocate_on(&mut self, h: &mut H, client: Client) -> Vec<u8> {
+        let req = |c: &C| {
+            c.build(ALLOCATE, |w, _| {
+                w.add_attribute(&RequestedTransport::new(17)).unwrap()
+            })
+        };
+        let (_, mut r) = h.send_on(client, &req(self));
+        if code(&r[0]) == Some(401) {
+            self.nonce = Some(attr_nonce(&r[0]));
+            r = h.send_on(client, &req(self)).1;
+        }
+        assert_eq!(r.len(), 1, "expected one reply, got {}", r.len());
+        r.remove(0)
+    }
+
     /// Sends a request built by `f`; on 438 takes the new nonce and sends it again, as
     /// real clients do.
     pub fn retrying(&mut self, h: &mut H, f: impl Fn(&C) -> Vec<u8>) -> Vec<u8> {

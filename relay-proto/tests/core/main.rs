@@ -369,15 +369,7 @@ fn tcp_frames_are_padded() {
         addr: addr("203.0.113.5:1000"),
     };
     let mut c = alice("203.0.113.5:1000");
-    let req = |c: &C| {
-        c.build(ALLOCATE, |w, _| {
-            w.add_attribute(&RequestedTransport::new(17)).unwrap()
-        })
-    };
-    let (_, r) = h.send_on(client, &req(&c));
-    c.nonce = Some(attr_nonce(&r[0]));
-    let (_, r) = h.send_on(client, &req(&c));
-    assert!(is_success(&r[0]));
+    assert!(is_success(&c.allocate_on(&mut h, client)));
     let peer = addr(PEER);
     let bind = c.build(turn_types::message::CHANNEL_BIND, |w, tx| {
         w.add_attribute(&turn_types::attribute::ChannelNumber::new(0x4001))

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use relay_proto::{ChannelRoute, Client, Output, RouteChange, Transport};
 use stun_types::message::MessageWriteExt;
-use turn_types::attribute::{ChannelNumber, RequestedTransport, XorPeerAddress};
-use turn_types::message::{ALLOCATE, CHANNEL_BIND};
+use turn_types::attribute::{ChannelNumber, XorPeerAddress};
+use turn_types::message::CHANNEL_BIND;
 
 use super::harness::*;
 
@@ -131,15 +131,7 @@ fn tcp_clients_and_default_configs_get_no_routes() {
         transport: Transport::Tcp(7),
         addr: c.addr,
     };
-    let allocate = |c: &C| {
-        c.build(ALLOCATE, |w, _| {
-            w.add_attribute(&RequestedTransport::new(17)).unwrap()
-        })
-    };
-    let (_, r) = h.send_on(tcp, &allocate(&c));
-    c.nonce = Some(attr_nonce(&r[0]));
-    let (_, r) = h.send_on(tcp, &allocate(&c));
-    assert!(is_success(&r[0]));
+    assert!(is_success(&c.allocate_on(&mut h, tcp)));
     let bind = c.build(CHANNEL_BIND, |w, tx| {
         w.add_attribute(&ChannelNumber::new(0x4001)).unwrap();
         w.add_attribute(&XorPeerAddress::new(addr(PEER), tx))
