@@ -4,10 +4,10 @@
 //!
 //! Everything that happens outside goes in through [`Server::handle_input`], with the time:
 //! a client's datagram or stream frame, a peer's datagram on a relay socket, the result of
-//! binding a relay socket, a closed connection, a reached deadline. Relayed data comes
-//! straight back from that call as a [`Forward`] borrowing the caller's buffer (no
-//! allocation per packet). Everything else is queued, in the order it must happen, for
-//! [`Server::poll_output`]:
+//! binding a relay socket, a stream connection opened or closed, a reached deadline.
+//! Relayed data comes straight back from that call as a [`Forward`] borrowing the caller's
+//! buffer (no allocation per packet). Everything else is queued, in the order it must
+//! happen, for [`Server::poll_output`]:
 //!
 //! 1. after every input, take outputs until `None` and carry each out before taking the next
 //!    (a [`Output::BindRelay`] is answered with [`Input::RelayBound`] right there);
@@ -167,7 +167,7 @@ impl Server {
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.out.pop_front()?;
         if matches!(out, Output::Transmit(_)) {
-            self.queued_transmits -= 1;
+            self.queued_transmits = self.queued_transmits.saturating_sub(1);
         }
         Some(out)
     }
