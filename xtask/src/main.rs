@@ -38,6 +38,8 @@ cargo xtask <task>
                  packet, loss, peak memory; median of TRIALS (default 3)
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
+  fuzz-relay [SECS]
+                 fuzz the relay's protocol core with arbitrary inputs and time steps
 ";
 
 /// Everything the worker deploys: the helper's module lands in www/public (static assets)
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),
+        "fuzz-relay" => test::fuzz_relay(&root, rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())

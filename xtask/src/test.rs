@@ -53,6 +53,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
     step("fuzz token opening for 20 s (no crash)", || {
         fuzz(root, &["20".to_string()])
     })?;
+    step(
+        "fuzz the relay core for 20 s (no panic, every size under its cap, outputs in order)",
+        || fuzz_relay(root, &["20".to_string()]),
+    )?;
     eprintln!(
         "\nxtask test: all passed in {:.0}s",
         start.elapsed().as_secs_f64()
@@ -77,6 +81,16 @@ pub fn bench_token(root: &Path) -> Result {
 
 /// Runs the token-opening fuzz target for a bounded time.
 pub fn fuzz(root: &Path, args: &[String]) -> Result {
+    fuzz_target(&root.join("shared-token"), "open_token", args)
+}
+
+/// Runs the relay core's fuzz target (arbitrary inputs and time steps) for a bounded time.
+pub fn fuzz_relay(root: &Path, args: &[String]) -> Result {
+    fuzz_target(&root.join("relay-proto"), "core", args)
+}
+
+/// Runs `target` of the cargo-fuzz project in `dir` for the seconds in `args` (default 60).
+fn fuzz_target(dir: &Path, target: &str, args: &[String]) -> Result {
     let secs: u64 = match args.first() {
         Some(s) => s
             .parse()
@@ -87,12 +101,12 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result {
     // cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the one stable toolchain
     // on this machine accept them (no other toolchain can be installed here).
     run(Command::new(crate::util::cargo_bin("cargo-fuzz"))
-        .current_dir(root.join("shared-token"))
+        .current_dir(dir)
         .env("RUSTC_BOOTSTRAP", "1")
         .args([
             "fuzz",
             "run",
-            "open_token",
+            target,
             "--",
             &format!("-max_total_time={secs}"),
         ]))

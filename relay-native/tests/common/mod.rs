@@ -126,10 +126,12 @@ pub fn wait_binding(addr: SocketAddr, p: &Proc) {
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
         let _ = s.send_to(&req, addr);
-        if let Ok((n, _)) = s.recv_from(&mut buf) {
-            if n >= 20 && buf[0] == 0x01 && buf[1] == 0x01 {
-                return;
-            }
+        if let Ok((n, _)) = s.recv_from(&mut buf)
+            && n >= 20
+            && buf[0] == 0x01
+            && buf[1] == 0x01
+        {
+            return;
         }
     }
     panic!(
@@ -217,9 +219,9 @@ pub fn uclient_in(
         String::from_utf8_lossy(&out.stderr)
     );
     let num_after = |key: &str| -> Option<u64> {
-        let line = output.lines().filter(|l| l.contains(key)).last()?;
+        let line = output.lines().rfind(|l| l.contains(key))?;
         let rest = &line[line.rfind(key)? + key.len()..];
-        rest.trim_start_matches(|c: char| c == '=' || c == ' ')
+        rest.trim_start_matches(['=', ' '])
             .split(|c: char| !c.is_ascii_digit())
             .next()?
             .parse()

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use crate::proto::{AllocId, ChannelRoute, RouteChange};
 use maps::Counters;
+use relay_proto::{AllocId, ChannelRoute, RouteChange};
 use slots::Slots;
 
 /// Why the fast path could not start.

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use relay_native::proto::{ChannelRoute, Client, RouteChange, Transport};
+use relay_proto::{ChannelRoute, Client, Output, RouteChange, Transport};
 use stun_types::message::MessageWriteExt;
-use turn_types::attribute::{ChannelNumber, RequestedTransport, XorPeerAddress};
-use turn_types::message::{ALLOCATE, CHANNEL_BIND};
+use turn_types::attribute::{ChannelNumber, XorPeerAddress};
+use turn_types::message::CHANNEL_BIND;
 
 use super::harness::*;
 
@@ -131,15 +131,7 @@ fn tcp_clients_and_default_configs_get_no_routes() {
         transport: Transport::Tcp(7),
         addr: c.addr,
     };
-    let allocate = |c: &C| {
-        c.build(ALLOCATE, |w, _| {
-            w.add_attribute(&RequestedTransport::new(17)).unwrap()
-        })
-    };
-    let (_, r) = h.send_on(tcp, &allocate(&c));
-    c.nonce = Some(attr_nonce(&r[0]));
-    let (_, r) = h.send_on(tcp, &allocate(&c));
-    assert!(is_success(&r[0]));
+    assert!(is_success(&c.allocate_on(&mut h, tcp)));
     let bind = c.build(CHANNEL_BIND, |w, tx| {
         w.add_attribute(&ChannelNumber::new(0x4001)).unwrap();
         w.add_attribute(&XorPeerAddress::new(addr(PEER), tx))
@@ -155,4 +147,39 @@ fn tcp_clients_and_default_configs_get_no_routes() {
     c.allocate(&mut h, Some(600));
     assert!(is_success(&c.bind(&mut h, 0x4001, addr(PEER))));
     assert!(h.routes.is_empty());
+}
+
+#[test]
+fn a_route_reaches_the_driver_before_the_response_and_leaves_before_the_relay_socket() {
+    let mut h = h();
+    let mut c = alice("203.0.113.10:1000");
+    c.allocate(&mut h, Some(600));
+    let peer = addr(PEER);
+
+    let before = h.outputs.len();
+    assert!(is_success(&c.bind(&mut h, 0x4001, peer)));
+    let bind = &h.outputs[before..];
+    let set = bind
+        .iter()
+        .position(|o| matches!(o, Output::Route(RouteChange::Set { .. })));
+    let reply = bind.iter().position(|o| matches!(o, Output::Transmit(_)));
+    assert!(
+        set.is_some() && set < reply,
+        "the route first, then the ChannelBind success: {bind:?}"
+    );
+
+    let before = h.outputs.len();
+    assert!(is_success(&c.refresh(&mut h, Some(0))));
+    let end = &h.outputs[before..];
+    let clear = end
+        .iter()
+        .position(|o| matches!(o, Output::Route(RouteChange::Clear { .. })));
+    let release = end
+        .iter()
+        .position(|o| matches!(o, Output::ReleaseRelay { .. }));
+    let reply = end.iter().position(|o| matches!(o, Output::Transmit(_)));
+    assert!(
+        clear.is_some() && clear < release && release < reply,
+        "the route cleared, then the relay socket released, then the Refresh success: {end:?}"
+    );
 }

@@ -2,9 +2,9 @@
 //! the caller; the mapping between them is fixed when the core is made, so a test that moves
 //! a virtual `Instant` moves Unix time with it.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Maps `Instant`s to Unix seconds and back.
+/// Maps `Instant`s to Unix seconds.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     epoch: Instant,
@@ -21,13 +21,5 @@ impl Clock {
     pub fn unix(&self, now: Instant) -> u64 {
         self.epoch_unix
             .saturating_add(now.saturating_duration_since(self.epoch).as_secs())
-    }
-
-    /// The Instant of Unix second `unix`.
-    pub fn instant(&self, unix: u64) -> Instant {
-        let d = Duration::from_secs(unix.saturating_sub(self.epoch_unix));
-        self.epoch
-            .checked_add(d)
-            .unwrap_or(self.epoch + Duration::from_secs(100 * 365 * 86_400))
     }
 }

@@ -4,18 +4,20 @@
     dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    // `h.from_peer(..)` reads as what happens in a test: a datagram from a peer.
+    clippy::wrong_self_convention
 )]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use relay_native::proto::auth::long_term_key;
-use relay_native::proto::wire::{ACCESS_TOKEN, hmac_sha1};
-use relay_native::proto::{
-    AllocId, AuthConfig, Client, ClientOutcome, Clock, Config, Event, HEADROOM, PeerPolicy,
-    RouteChange, Server, Transport,
+use relay_proto::auth::long_term_key;
+use relay_proto::wire::{ACCESS_TOKEN, hmac_sha1};
+use relay_proto::{
+    AllocId, AuthConfig, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM, Input,
+    NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server, Transport,
 };
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
@@ -36,6 +38,10 @@ pub const UNIX0: u64 = 1_800_000_000;
 pub const KEYS: &str =
     r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
+/// What a client's datagram caused: the payload forwarded to a peer (if any), and the
+/// replies to the client.
+pub type Sent = (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>);
+
 /// The relay under test and its clock.
 pub struct H {
     pub server: Server,
@@ -44,6 +50,12 @@ pub struct H {
     pub released: Vec<AllocId>,
     /// Channel route changes, in order (with `Config::channel_routes`).
     pub routes: Vec<RouteChange>,
+    /// Events, in order.
+    pub events: Vec<Event>,
+    /// Every output, in the order the core queued it.
+    pub outputs: Vec<Output>,
+    /// Stream connections the core asked to close (and the harness closed), in order.
+    pub closed: Vec<(Transport, CloseReason)>,
     next_port: u16,
 }
 
@@ -69,13 +81,24 @@ impl H {
     }
 
     pub fn with(cfg: Config) -> H {
+        H::with_quota(cfg, QuotaCounts::new(0, 0))
+    }
+
+    pub fn with_quota(cfg: Config, quota: impl Quota + 'static) -> H {
         let t0 = Instant::now();
+        let seeds = Seeds {
+            nonce_secret: NonceSecret::new([9; 32]),
+            txid_seed: 5,
+        };
         H {
-            server: Server::new(Arc::new(cfg), [9; 32], Clock::new(t0, UNIX0)),
+            server: Server::new(Arc::new(cfg), Box::new(quota), seeds, Clock::new(t0, UNIX0)),
             t0,
             now: t0,
             released: vec![],
             routes: vec![],
+            events: vec![],
+            outputs: vec![],
+            closed: vec![],
             next_port: 50_000,
         }
     }
@@ -84,50 +107,61 @@ impl H {
         UNIX0 + (self.now - self.t0).as_secs()
     }
 
-    /// Moves time forward and fires timers.
+    /// Moves time forward, handing the core each deadline it asked for on the way, as a
+    /// driver's timer would.
     pub fn advance(&mut self, d: Duration) {
-        self.now += d;
-        self.server.handle_timeout(self.now);
-        self.pump();
+        let target = self.now + d;
+        while let Some(at) = self.server.poll_timeout().filter(|at| *at <= target) {
+            assert!(at >= self.now, "a deadline in the past: {at:?}");
+            self.now = at;
+            self.input(Input::Timeout);
+        }
+        self.now = target;
     }
 
-    /// Answers the core's socket requests like a driver would.
+    /// Hands the core an input that forwards nothing, and carries out what it asks.
+    pub fn input(&mut self, input: Input<'_>) -> Vec<(Client, Vec<u8>)> {
+        let fwd = self.server.handle_input(self.now, input);
+        assert!(fwd.is_none(), "{fwd:?}");
+        self.pump()
+    }
+
+    /// Carries out the core's outputs like a driver would, in order; returns the messages
+    /// for clients.
     pub fn pump(&mut self) -> Vec<(Client, Vec<u8>)> {
         let mut out = vec![];
-        loop {
-            let mut progressed = false;
-            while let Some(ev) = self.server.poll_event() {
-                progressed = true;
-                match ev {
-                    Event::BindRelay { alloc, ip, even } => {
-                        self.next_port += if even { 2 } else { 1 };
-                        self.server.relay_bound(
-                            self.now,
+        while let Some(o) = self.server.poll_output() {
+            self.outputs.push(o.clone());
+            match o {
+                Output::Transmit(t) => out.push((t.to, t.data)),
+                Output::BindRelay { alloc, ip, even } => {
+                    self.next_port += if even { 2 } else { 1 };
+                    let bound = Ok(SocketAddr::new(ip, self.next_port));
+                    let fwd = self.server.handle_input(
+                        self.now,
+                        Input::RelayBound {
                             alloc,
-                            Ok(SocketAddr::new(ip, self.next_port)),
-                        );
-                    }
-                    Event::ReleaseRelay { alloc } => self.released.push(alloc),
-                    Event::Route(change) => self.routes.push(change),
+                            result: bound,
+                        },
+                    );
+                    assert!(fwd.is_none());
+                }
+                Output::ReleaseRelay { alloc } => self.released.push(alloc),
+                Output::Route(change) => self.routes.push(change),
+                Output::Event(e) => self.events.push(e),
+                Output::CloseConnection { transport, reason } => {
+                    self.closed.push((transport, reason));
+                    let closed = Input::ConnectionClosed { transport };
+                    assert!(self.server.handle_input(self.now, closed).is_none());
                 }
             }
-            while let Some(t) = self.server.poll_transmit() {
-                progressed = true;
-                out.push((t.to, t.data));
-            }
-            if !progressed {
-                return out;
-            }
         }
+        out
     }
 
     /// Sends `bytes` from `from` (UDP); returns the forwarded payload (peer, data) if any,
     /// and every reply.
-    pub fn send(
-        &mut self,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>) {
+    pub fn send(&mut self, from: SocketAddr, bytes: &[u8]) -> Sent {
         self.send_on(
             Client {
                 transport: Transport::Udp,
@@ -137,14 +171,17 @@ impl H {
         )
     }
 
-    pub fn send_on(
-        &mut self,
-        client: Client,
-        bytes: &[u8],
-    ) -> (Option<(SocketAddr, Vec<u8>)>, Vec<Vec<u8>>) {
-        let fwd = match self.server.handle_client(self.now, client, bytes) {
-            ClientOutcome::ToPeer { peer, data, .. } => Some((peer, data.to_vec())),
-            ClientOutcome::Done => None,
+    pub fn send_on(&mut self, client: Client, bytes: &[u8]) -> Sent {
+        let fwd = match self.server.handle_input(
+            self.now,
+            Input::FromClient {
+                client,
+                data: bytes,
+            },
+        ) {
+            Some(Forward::ToPeer { peer, data, .. }) => Some((peer, data.to_vec())),
+            Some(other) => panic!("a client's datagram forwarded to a client: {other:?}"),
+            None => None,
         };
         let replies = self
             .pump()
@@ -188,11 +225,20 @@ impl H {
         let id = self.server.allocation_of(&client)?;
         let mut buf = vec![0u8; HEADROOM + payload.len() + 3];
         buf[HEADROOM..HEADROOM + payload.len()].copy_from_slice(payload);
-        let out = self
-            .server
-            .handle_peer(self.now, id, peer, &mut buf, HEADROOM, payload.len())?;
-        assert_eq!(out.to, client);
-        Some(buf[out.range].to_vec())
+        let input = Input::FromPeer {
+            alloc: id,
+            peer,
+            buf: &mut buf,
+            start: HEADROOM,
+            len: payload.len(),
+        };
+        match self.server.handle_input(self.now, input)? {
+            Forward::ToClient { client: to, data } => {
+                assert_eq!(to, client);
+                Some(data.to_vec())
+            }
+            other => panic!("a peer's datagram forwarded to a peer: {other:?}"),
+        }
     }
 }
 
@@ -294,6 +340,23 @@ impl C {
             reply = h.request(self.addr, &req(self));
         }
         reply
+    }
+
+    /// Allocate over `client`'s transport (a TCP connection, say), with the 401 round trip;
+    /// returns the final reply.
+    pub fn allocate_on(&mut self, h: &mut H, client: Client) -> Vec<u8> {
+        let req = |c: &C| {
+            c.build(ALLOCATE, |w, _| {
+                w.add_attribute(&RequestedTransport::new(17)).unwrap()
+            })
+        };
+        let (_, mut r) = h.send_on(client, &req(self));
+        if code(&r[0]) == Some(401) {
+            self.nonce = Some(attr_nonce(&r[0]));
+            r = h.send_on(client, &req(self)).1;
+        }
+        assert_eq!(r.len(), 1, "expected one reply, got {}", r.len());
+        r.remove(0)
     }
 
     /// Sends a request built by `f`; on 438 takes the new nonce and sends it again, as
@@ -400,10 +463,10 @@ pub fn unknown_attrs(reply: &[u8]) -> Vec<u16> {
 /// True when the reply's MESSAGE-INTEGRITY verifies under `key`.
 pub fn signed_with(reply: &[u8], key: &[u8]) -> bool {
     let m = Message::from_bytes(reply).unwrap();
-    let Some(at) = relay_native::proto::wire::integrity(&m) else {
+    let Some(at) = relay_proto::wire::integrity(&m) else {
         return false;
     };
-    relay_native::proto::wire::verify(reply, &at, key)
+    relay_proto::wire::verify(reply, &at, key)
 }
 
 pub fn has(reply: &[u8], t: stun_types::attribute::AttributeType) -> bool {

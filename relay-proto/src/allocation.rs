@@ -4,29 +4,28 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::time::Instant;
 
 use stun_types::message::TransactionId;
 
-use super::auth::Credential;
+use crate::auth::Credential;
+use crate::routes::ChannelRoute;
+
+/// The channel numbers a ChannelBind may use. RFC 8656 section 12 narrowed them to
+/// 0x4000-0x4FFF; RFC 5766 clients (coturn's among them) still use up to 0x7FFF, so the
+/// relay accepts both, and ChannelData is recognised by a first byte of 0x40-0x7F.
+pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x7FFF;
 
 impl AllocId {
     /// As one number (for a driver's socket tag).
     pub fn to_bits(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.idx)
     }
-
-    /// From [`AllocId::to_bits`].
-    pub fn from_bits(bits: u64) -> AllocId {
-        AllocId {
-            idx: bits as u32,
-            generation: (bits >> 32) as u32,
-        }
-    }
 }
 
 /// How the client reaches the relay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     /// UDP.
     Udp,
@@ -44,7 +43,7 @@ pub struct Client {
 }
 
 /// Names an allocation (slab index and generation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AllocId {
     idx: u32,
     generation: u32,
@@ -62,7 +61,7 @@ pub struct Permission {
 /// A channel binding (RFC 8656 section 12).
 #[derive(Clone, Copy, Debug)]
 pub struct Channel {
-    /// 0x4000..=0x4FFF.
+    /// In [`CHANNEL_NUMBERS`].
     pub number: u16,
     /// The peer.
     pub peer: SocketAddr,
@@ -90,12 +89,10 @@ pub struct Allocation {
     pub allocate_txid: TransactionId,
     /// The success response sent for `allocate_txid`.
     pub allocate_response: Option<Vec<u8>>,
-    /// The requested lifetime in seconds, while pending.
-    pub requested_lifetime: u32,
     /// Whether the Allocate had FINGERPRINT.
     pub fingerprint: bool,
-    /// The channel routes last reported for it (see [`super::routes`]).
-    pub routes: Vec<(super::routes::ChannelRoute, Instant)>,
+    /// The channel routes last reported for it (see [`crate::routes`]).
+    pub routes: Vec<(ChannelRoute, Instant)>,
 }
 
 impl Allocation {
@@ -143,7 +140,7 @@ enum Slot {
 
 /// All allocations of one core.
 #[derive(Default)]
-pub struct Table {
+pub(crate) struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_client: HashMap<Client, AllocId>,
@@ -218,9 +215,12 @@ impl Table {
         self.by_client.len()
     }
 
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.by_client.is_empty()
+    /// Every allocation.
+    pub fn iter(&self) -> impl Iterator<Item = &Allocation> {
+        self.slots.iter().filter_map(|s| match s {
+            Slot::Used(_, a) => Some(&**a),
+            Slot::Free(_) => None,
+        })
     }
 
     /// Every allocation id of `transport`'s connection (to free them when a TCP connection closes).

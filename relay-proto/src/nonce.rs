@@ -4,16 +4,41 @@
 //! Nothing is stored per client, so a flood of unauthenticated requests costs no memory, and
 //! every shard (and a restarted relay with the same secret) checks any nonce the same way.
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use zeroize::Zeroize;
 
-use super::wire::hmac_sha1;
+use crate::wire::hmac_sha1;
+
+/// The key nonces are made with: random, and the same for every core of a relay.
+#[derive(Clone)]
+pub struct NonceSecret([u8; 32]);
+
+impl NonceSecret {
+    /// Wraps 32 random bytes.
+    pub fn new(bytes: [u8; 32]) -> NonceSecret {
+        NonceSecret(bytes)
+    }
+}
+
+impl fmt::Debug for NonceSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NonceSecret([redacted])")
+    }
+}
+
+impl Drop for NonceSecret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 /// Issues and checks nonces.
 pub struct Nonces {
-    secret: [u8; 32],
+    secret: NonceSecret,
     ttl_secs: u64,
 }
 
@@ -27,8 +52,8 @@ pub enum NonceError {
 }
 
 impl Nonces {
-    /// With a random `secret` and a lifetime in seconds.
-    pub fn new(secret: [u8; 32], ttl_secs: u64) -> Nonces {
+    /// With the relay's secret and a lifetime in seconds.
+    pub fn new(secret: NonceSecret, ttl_secs: u64) -> Nonces {
         Nonces { secret, ttl_secs }
     }
 
@@ -47,7 +72,7 @@ impl Nonces {
                 b
             }
         };
-        let full = hmac_sha1(&self.secret, &[&issued.to_be_bytes(), &addr]);
+        let full = hmac_sha1(&self.secret.0, &[&issued.to_be_bytes(), &addr]);
         let mut out = [0u8; 12];
         out.copy_from_slice(&full[..12]);
         out
@@ -88,7 +113,7 @@ mod tests {
 
     #[test]
     fn bound_to_address_and_time() {
-        let n = Nonces::new([7; 32], 600);
+        let n = Nonces::new(NonceSecret::new([7; 32]), 600);
         let a: SocketAddr = "192.0.2.1:5000".parse().unwrap();
         let b: SocketAddr = "192.0.2.1:5001".parse().unwrap();
         let nonce = n.issue(a, 1000);
@@ -98,7 +123,7 @@ mod tests {
         assert_eq!(n.check(&nonce, b, 1000), Err(NonceError::Invalid));
         assert_eq!(n.check("garbage", a, 1000), Err(NonceError::Invalid));
         assert_eq!(
-            Nonces::new([8; 32], 600).check(&nonce, a, 1000),
+            Nonces::new(NonceSecret::new([8; 32]), 600).check(&nonce, a, 1000),
             Err(NonceError::Invalid)
         );
     }

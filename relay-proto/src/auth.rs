@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use shared_token::rest::RestSecrets;
 use shared_token::{Keyring, MacKey, TokenError, TokenId, Validation, browser};
 
-use super::wire::{IntegrityRef, verify};
+use crate::wire::{IntegrityRef, verify};
 
 /// What the relay accepts.
 #[derive(Default)]
@@ -96,7 +96,7 @@ pub struct Credential {
 }
 
 /// Why authentication failed; for logs and counters, never sent in detail to the client.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthFailure {
     /// No mechanism knows this username.
     UnknownUser,
@@ -108,6 +108,12 @@ pub enum AuthFailure {
     Expired,
     /// ACCESS-TOKEN sent to a relay with tokens off.
     TokensDisabled,
+    /// REALM is not this relay's.
+    WrongRealm,
+    /// NONCE was not issued by this relay, or for another client address.
+    NotOurNonce,
+    /// The credential verified but expires before an allocation could begin.
+    NoTimeLeft,
 }
 
 impl fmt::Display for AuthFailure {
@@ -118,6 +124,9 @@ impl fmt::Display for AuthFailure {
             AuthFailure::Token(e) => write!(f, "token refused: {e}"),
             AuthFailure::Expired => f.write_str("credential expired"),
             AuthFailure::TokensDisabled => f.write_str("tokens are not enabled"),
+            AuthFailure::WrongRealm => f.write_str("wrong realm"),
+            AuthFailure::NotOurNonce => f.write_str("nonce not ours"),
+            AuthFailure::NoTimeLeft => f.write_str("credential has no time left"),
         }
     }
 }

@@ -47,7 +47,7 @@ impl RateLimit {
     }
 
     /// Sources tracked.
-    pub fn len(&self) -> usize {
+    pub fn sources(&self) -> usize {
         self.buckets.len()
     }
 }
@@ -69,6 +69,6 @@ mod tests {
         for i in 0..1000u32 {
             r.allow(IpAddr::from(i.to_be_bytes()), t0);
         }
-        assert!(r.len() <= 100);
+        assert!(r.sources() <= 100);
     }
 }

@@ -5,16 +5,18 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use shared_token::MacKey;
 use stun_types::attribute::{
-    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity,
-    MessageIntegritySha256, Nonce, Realm, Software, UnknownAttributes,
+    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity, Nonce, Realm,
+    Software, UnknownAttributes,
 };
 use stun_types::message::{Message, MessageHeader, MessageWrite, MessageWriteExt, MessageWriteVec};
+
+use crate::error::TurnError;
 
 /// ACCESS-TOKEN (RFC 7635 section 6.2), comprehension-required.
 pub const ACCESS_TOKEN: AttributeType = AttributeType::new(0x001B);
 /// THIRD-PARTY-AUTHORIZATION (RFC 7635 section 6.1), comprehension-optional.
 pub const THIRD_PARTY_AUTHORIZATION: AttributeType = AttributeType::new(0x802E);
-/// What the relay says it is.
+/// What the relay says it is (SOFTWARE).
 pub const SOFTWARE: &str = concat!("edgeturn relay-native ", env!("CARGO_PKG_VERSION"));
 
 /// The HMAC-SHA1 of `data` under `key`.
@@ -88,8 +90,8 @@ fn push_integrity(w: &mut MessageWriteVec, key: &MacKey) {
 
 /// An error response: ERROR-CODE plus optional REALM/NONCE/THIRD-PARTY-AUTHORIZATION.
 pub struct ErrorReply<'a> {
-    /// STUN error code.
-    pub code: u16,
+    /// Why.
+    pub error: TurnError,
     /// REALM and NONCE to include (401, 438).
     pub challenge: Option<(&'a str, &'a str)>,
     /// THIRD-PARTY-AUTHORIZATION value (the server name) when tokens are on.
@@ -102,9 +104,9 @@ pub struct ErrorReply<'a> {
 
 impl<'a> ErrorReply<'a> {
     /// A plain error.
-    pub fn code(code: u16) -> ErrorReply<'a> {
+    pub fn new(error: TurnError) -> ErrorReply<'a> {
         ErrorReply {
-            code,
+            error,
             challenge: None,
             third_party: None,
             key: None,
@@ -112,12 +114,17 @@ impl<'a> ErrorReply<'a> {
         }
     }
 
+    /// Adds ERROR-CODE (with the RFC's reason phrase) to a message being written.
+    pub fn add_code(&self, w: &mut MessageWriteVec) {
+        if let Ok(e) = ErrorCode::builder(self.error.code()).build() {
+            let _ = w.add_attribute(&e);
+        }
+    }
+
     /// Builds the response to `req`.
     pub fn build(&self, req: &Message<'_>) -> Vec<u8> {
         let mut w = Message::builder_error(req, MessageWriteVec::with_capacity(128));
-        if let Ok(e) = ErrorCode::builder(self.code).build() {
-            let _ = w.add_attribute(&e);
-        }
+        self.add_code(&mut w);
         if !self.unknown.is_empty() {
             let _ = w.add_attribute(&UnknownAttributes::new(self.unknown));
         }
@@ -145,11 +152,6 @@ pub fn has_fingerprint(req: &Message<'_>) -> bool {
     req.has_attribute(Fingerprint::TYPE)
 }
 
-/// True when the request used MESSAGE-INTEGRITY-SHA256, which this relay does not offer.
-pub fn has_integrity_sha256(req: &Message<'_>) -> bool {
-    req.has_attribute(MessageIntegritySha256::TYPE)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +172,7 @@ mod tests {
             .unwrap();
         let bytes = w.finish();
         let msg = Message::from_bytes(&bytes).unwrap();
-        let key = crate::proto::auth::long_term_key("user", "realm", "pass");
+        let key = crate::auth::long_term_key("user", "realm", "pass");
         let at = integrity(&msg).unwrap();
         assert!(verify(&bytes, &at, key.secret()));
         assert!(!verify(&bytes, &at, b"other"));

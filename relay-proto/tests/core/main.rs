@@ -2,6 +2,8 @@
 //! peer policy and error path, and malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod connections;
+mod events;
 mod harness;
 mod malformed;
 mod routes;
@@ -9,8 +11,8 @@ mod routes;
 use std::time::Duration;
 
 use harness::*;
-use relay_native::proto::wire::THIRD_PARTY_AUTHORIZATION;
-use relay_native::proto::{Client, Quotas, Transport};
+use relay_proto::wire::THIRD_PARTY_AUTHORIZATION;
+use relay_proto::{Client, Input, QuotaCounts, Transport};
 use stun_types::attribute::{AttributeStaticType, Nonce, Realm, XorMappedAddress};
 use stun_types::message::{BINDING, Message, MessageWrite, MessageWriteExt, MessageWriteVec};
 use turn_types::attribute::{DontFragment, RequestedTransport};
@@ -367,15 +369,7 @@ fn tcp_frames_are_padded() {
         addr: addr("203.0.113.5:1000"),
     };
     let mut c = alice("203.0.113.5:1000");
-    let req = |c: &C| {
-        c.build(ALLOCATE, |w, _| {
-            w.add_attribute(&RequestedTransport::new(17)).unwrap()
-        })
-    };
-    let (_, r) = h.send_on(client, &req(&c));
-    c.nonce = Some(attr_nonce(&r[0]));
-    let (_, r) = h.send_on(client, &req(&c));
-    assert!(is_success(&r[0]));
+    assert!(is_success(&c.allocate_on(&mut h, client)));
     let peer = addr(PEER);
     let bind = c.build(turn_types::message::CHANNEL_BIND, |w, tx| {
         w.add_attribute(&turn_types::attribute::ChannelNumber::new(0x4001))
@@ -389,8 +383,9 @@ fn tcp_frames_are_padded() {
     assert_eq!(frame.len(), 12, "4 header + 5 data + 3 padding");
     assert_eq!(&frame[..9], &channel_data(0x4001, b"12345")[..]);
     // The connection closing ends the allocation.
-    h.server.client_closed(Transport::Tcp(7));
-    h.pump();
+    h.input(Input::ConnectionClosed {
+        transport: Transport::Tcp(7),
+    });
     assert_eq!(h.server.allocations(), 0);
 }
 
@@ -415,9 +410,7 @@ fn peer_policy_refuses_private_addresses_with_403() {
 
 #[test]
 fn quotas_per_user_and_total_486() {
-    let mut cfg = config();
-    cfg.quotas = std::sync::Arc::new(Quotas::new(3, 2));
-    let mut h = H::with(cfg);
+    let mut h = H::with_quota(config(), QuotaCounts::new(3, 2));
     assert!(is_success(&alice("203.0.113.1:1").allocate(&mut h, None)));
     assert!(is_success(&alice("203.0.113.2:1").allocate(&mut h, None)));
     assert_eq!(
@@ -618,4 +611,24 @@ fn requests_without_username_realm_or_nonce_get_400() {
     )
     .unwrap();
     assert_eq!(code(&h.request(c.addr, &w.finish())), Some(400));
+}
+
+#[test]
+fn channel_bind_counts_against_the_permission_limit() {
+    let mut cfg = config();
+    cfg.max_permissions = 2;
+    let mut h = H::with(cfg);
+    let mut c = alice("203.0.113.5:1000");
+    c.allocate(&mut h, None);
+    assert!(is_success(&c.permit(&mut h, addr("127.0.0.1:1"))));
+    assert!(is_success(&c.permit(&mut h, addr("127.0.0.2:1"))));
+    // A channel to a third peer would install a third permission: 508, as CreatePermission.
+    assert_eq!(
+        code(&c.bind(&mut h, 0x4001, addr("127.0.0.3:1"))),
+        Some(508)
+    );
+    assert_eq!(code(&c.permit(&mut h, addr("127.0.0.3:1"))), Some(508));
+    // A channel to a peer it already has a permission for fits.
+    assert!(is_success(&c.bind(&mut h, 0x4001, addr("127.0.0.1:1"))));
+    assert_eq!(h.server.footprint().most_permissions, 2);
 }

@@ -2,7 +2,7 @@
 //!
 //! A bound channel of a UDP client, with a live permission for its peer, is a fixed rewrite
 //! in both directions (client 5-tuple + channel number <-> relay address + peer address).
-//! When [`Config::channel_routes`](super::Config::channel_routes) is on, the core reports each
+//! When [`Config::channel_routes`](crate::Config::channel_routes) is on, the core reports each
 //! such route with the instant it stops being valid: the earliest of the channel's, the
 //! permission's and the allocation's end (the allocation's end already honours the
 //! credential's expiry). It reports a route again whenever that instant moves, and withdraws
@@ -13,10 +13,10 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::allocation::{AllocId, Allocation, Transport};
+use crate::allocation::{AllocId, Allocation, Transport};
 
 /// One channel's fixed rewrite, both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ChannelRoute {
     /// The allocation.
     pub alloc: AllocId,
