@@ -30,8 +30,18 @@ fn one_load_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 
 /// Sums `key=N` over the relay's "channel data relayed in the kernel" lines.
 fn kernel_relayed(log: &str, key: &str) -> u64 {
+    summed(log, "channel data relayed in the kernel", key)
+}
+
+/// Sums `key=N` over the relay's "allocation deleted" and "allocation expired" lines: what
+/// each allocation relayed, sockets and kernel together.
+fn relayed_in_all(log: &str, key: &str) -> u64 {
+    summed(log, "allocation deleted", key) + summed(log, "allocation expired", key)
+}
+
+fn summed(log: &str, marker: &str, key: &str) -> u64 {
     log.lines()
-        .filter(|l| l.contains("channel data relayed in the kernel"))
+        .filter(|l| l.contains(marker))
         .filter_map(|l| {
             let rest = &l[l.find(&format!("{key}="))? + key.len() + 1..];
             rest.split(|c: char| !c.is_ascii_digit())
@@ -44,12 +54,15 @@ fn kernel_relayed(log: &str, key: &str) -> u64 {
 
 /// Waits until the relay has logged `lines` allocation endings with kernel counters.
 fn wait_for_counters(relay: &Proc, lines: usize) -> String {
+    wait_for_lines(relay, "channel data relayed in the kernel", lines)
+}
+
+/// Waits until the relay has logged `lines` lines containing `marker`.
+fn wait_for_lines(relay: &Proc, marker: &str, lines: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let log = relay.log_text();
-        if log.matches("channel data relayed in the kernel").count() >= lines
-            || Instant::now() > deadline
-        {
+        if log.matches(marker).count() >= lines || Instant::now() > deadline {
             return log;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -204,9 +217,11 @@ fn a_peer_echoing_with_gso_loses_nothing() {
 
 #[test]
 fn send_indications_still_use_the_sockets() {
-    let (relay, _) = uclient_all_echoed("offload-send", &["-s"]);
-    let log = wait_for_counters(&relay, 0);
+    let (relay, u) = uclient_all_echoed("offload-send", &["-s"]);
+    let log = wait_for_lines(&relay, "allocation deleted", CLIENTS as usize);
     assert_eq!(kernel_relayed(&log, "to_peer_packets"), 0, "{log}");
+    assert_eq!(relayed_in_all(&log, "to_peer_packets"), u.sent, "{log}");
+    assert_eq!(relayed_in_all(&log, "to_peer_bytes"), u.sent * 180, "{log}");
 }
 
 #[test]

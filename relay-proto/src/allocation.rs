@@ -11,6 +11,7 @@ use stun_types::message::TransactionId;
 
 use crate::auth::Credential;
 use crate::routes::ChannelRoute;
+use crate::traffic::Traffic;
 
 /// The channel numbers a ChannelBind may use. RFC 8656 section 12 narrowed them to
 /// 0x4000-0x4FFF; RFC 5766 clients (coturn's among them) still use up to 0x7FFF, so the
@@ -93,6 +94,8 @@ pub struct Allocation {
     pub fingerprint: bool,
     /// The channel routes last reported for it (see [`crate::routes`]).
     pub routes: Vec<(ChannelRoute, Instant)>,
+    /// What the core forwarded for it (the sockets path).
+    pub traffic: Traffic,
 }
 
 impl Allocation {
@@ -217,8 +220,19 @@ impl Table {
 
     /// Every allocation.
     pub fn iter(&self) -> impl Iterator<Item = &Allocation> {
-        self.slots.iter().filter_map(|s| match s {
-            Slot::Used(_, a) => Some(&**a),
+        self.iter_ids().map(|(_, a)| a)
+    }
+
+    /// Every allocation with its id.
+    pub fn iter_ids(&self) -> impl Iterator<Item = (AllocId, &Allocation)> {
+        (0u32..).zip(&self.slots).filter_map(|(idx, s)| match s {
+            Slot::Used(generation, a) => Some((
+                AllocId {
+                    idx,
+                    generation: *generation,
+                },
+                &**a,
+            )),
             Slot::Free(_) => None,
         })
     }

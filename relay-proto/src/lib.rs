@@ -63,6 +63,7 @@ mod ratelimit;
 pub mod routes;
 pub mod server;
 mod timers;
+pub mod traffic;
 pub mod wire;
 
 pub use allocation::{AllocId, Client, Transport};
@@ -77,3 +78,4 @@ pub use policy::PeerPolicy;
 pub use quota::{Quota, QuotaCounts, QuotaExceeded};
 pub use routes::{ChannelRoute, RouteChange};
 pub use server::{Footprint, HEADROOM, Seeds, Server, Stats, TAILROOM};
+pub use traffic::{Counters, Traffic};

@@ -11,6 +11,7 @@ use crate::allocation::{AllocId, Allocation, Client, Transport};
 use crate::auth::{AuthFailure, Mechanism};
 use crate::error::TurnError;
 use crate::routes::RouteChange;
+use crate::traffic::Traffic;
 
 /// One thing for the driver to do. Carry them out in the order they come: the order is part
 /// of the protocol (a channel's [`Output::Route`] comes before the ChannelBind success that
@@ -105,6 +106,9 @@ pub enum Event {
         info: AllocationInfo,
         /// Why.
         reason: EndReason,
+        /// What the core forwarded for it over its whole life (a kernel fast path's share is
+        /// the driver's to add).
+        traffic: Traffic,
     },
     /// A request got an error response other than a challenge.
     Refused {

@@ -40,6 +40,7 @@ use crate::quota::Quota;
 use crate::ratelimit::RateLimit;
 use crate::routes::{self, RouteChange};
 use crate::timers::{TimerKey, Timers};
+use crate::traffic::Traffic;
 
 pub use peer::{HEADROOM, TAILROOM};
 
@@ -188,6 +189,15 @@ impl Server {
         self.table.len()
     }
 
+    /// Every live allocation with what the core forwarded for it so far: for usage reports
+    /// of long allocations (an ended one's total comes with
+    /// [`Event::AllocationEnded`](crate::Event::AllocationEnded)).
+    pub fn traffic(&self) -> impl Iterator<Item = (AllocationInfo, Traffic)> + '_ {
+        self.table
+            .iter_ids()
+            .map(|(id, a)| (AllocationInfo::of(id, a), a.traffic))
+    }
+
     /// An allocation, for inspection.
     pub fn allocation(&self, id: AllocId) -> Option<&Allocation> {
         self.table.get(id)
@@ -266,7 +276,12 @@ impl Server {
             self.out.push_back(Output::ReleaseRelay { alloc: id });
         }
         let info = AllocationInfo::of(id, &a);
-        self.event(Event::AllocationEnded { info, reason });
+        let traffic = a.traffic;
+        self.event(Event::AllocationEnded {
+            info,
+            reason,
+            traffic,
+        });
         self.connection_idle(now, a.client);
     }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use quinn_udp::UdpSocketState;
 
@@ -18,8 +18,8 @@ use super::batch::{self, Arena};
 use super::offload::Offload;
 use super::{events, sockets};
 use relay_proto::{
-    AllocId, BindFailed, Client, Clock, Config, Forward, HEADROOM, Input, Output, Quota, Seeds,
-    Server, TAILROOM, Transport,
+    AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
+    Seeds, Server, TAILROOM, Traffic, Transport,
 };
 
 /// A shard before it runs: bound sockets and a core.
@@ -155,7 +155,6 @@ impl Ctx {
                     let relay = self.relays.borrow_mut().remove(&alloc.to_bits());
                     if let Some(relay) = relay {
                         relay.task.abort();
-                        self.log_offloaded(alloc, &relay.socket);
                     }
                 }
                 Some(Output::Route(change)) => {
@@ -165,7 +164,7 @@ impl Ctx {
                         o.apply(change);
                     }
                 }
-                Some(Output::Event(e)) => events::log(&e),
+                Some(Output::Event(e)) => events::log(&e, self.kernel_share(&e)),
                 Some(Output::CloseConnection { transport, reason }) => {
                     if let Transport::Tcp(id) = transport
                         && let Some(conn) = self.tcp_conns.borrow().get(&id)
@@ -187,21 +186,14 @@ impl Ctx {
         }
     }
 
-    /// One line for an ended allocation whose channels the kernel relayed.
-    fn log_offloaded(&self, alloc: AllocId, socket: &UdpSocket) {
-        let Some(o) = &self.offload else { return };
-        let Some(r) = o.lock().ok().and_then(|mut o| o.take_relayed(alloc)) else {
-            return;
+    /// What the kernel fast path relayed for an allocation that just ended (its routes were
+    /// withdrawn before the event), if it carried any of its channels.
+    fn kernel_share(&self, e: &Event) -> Option<Traffic> {
+        let Event::AllocationEnded { info, .. } = e else {
+            return None;
         };
-        info!(
-            target: "offload",
-            relay = socket.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            to_peer_packets = r.to_peer.packets,
-            to_client_packets = r.to_client.packets,
-            to_peer_bytes = r.to_peer.bytes,
-            to_client_bytes = r.to_client.bytes,
-            "channel data relayed in the kernel"
-        );
+        let o = self.offload.as_ref()?;
+        o.lock().ok()?.take_relayed(info.alloc)
     }
 
     fn bind_relay(

@@ -19,6 +19,7 @@ use crate::error::TurnError;
 use crate::input::BindFailed;
 use crate::output::{AllocationInfo, EndReason, Event, Output};
 use crate::timers::TimerKey;
+use crate::traffic::Traffic;
 use crate::wire::{self, ErrorReply};
 
 impl Server {
@@ -88,6 +89,7 @@ impl Server {
             allocate_response: None,
             fingerprint: wire::has_fingerprint(msg),
             routes: Vec::new(),
+            traffic: Traffic::default(),
         });
         self.timers.insert(expires, TimerKey::Allocation(id));
         self.out.push_back(Output::BindRelay {

@@ -52,11 +52,16 @@ impl Server {
             return None;
         };
         let id = self.table.find(&client)?;
-        let a = self.table.get(id)?;
+        let a = self.table.get_mut(id)?;
         let ch = a.channel(number, now)?;
-        (a.permits(ch.peer.ip(), now) && a.expires > now).then_some(Forward::ToPeer {
+        let peer = ch.peer;
+        if !(a.permits(peer.ip(), now) && a.expires > now) {
+            return None;
+        }
+        a.traffic.to_peer.count(payload.len());
+        Some(Forward::ToPeer {
             alloc: id,
-            peer: ch.peer,
+            peer,
             data: payload,
         })
     }
@@ -101,10 +106,14 @@ impl Server {
         raw: &'a [u8],
     ) -> Option<Forward<'a>> {
         let id = self.table.find(&client)?;
-        let a = self.table.get(id)?;
+        let a = self.table.get_mut(id)?;
         let peer = peer_address(msg)?;
         let data = data_attribute(raw)?;
-        (a.expires > now && a.permits(peer.ip(), now)).then_some(Forward::ToPeer {
+        if !(a.expires > now && a.permits(peer.ip(), now)) {
+            return None;
+        }
+        a.traffic.to_peer.count(data.len());
+        Some(Forward::ToPeer {
             alloc: id,
             peer,
             data,

@@ -43,6 +43,9 @@ impl Server {
             Some(ch) => channel_data(buf, start, len, ch.number, client.transport)?,
             None => data_indication(buf, start, len, peer, self.txids.next())?,
         };
+        if let Some(a) = self.table.get_mut(alloc) {
+            a.traffic.to_client.count(len);
+        }
         let buf: &'a [u8] = buf;
         Some(Forward::ToClient {
             client,

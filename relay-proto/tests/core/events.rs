@@ -143,3 +143,43 @@ fn the_next_deadline_is_the_earliest_allocation_end() {
     assert_eq!(at(&h), None);
     assert_eq!(h.server.footprint().timers, 0);
 }
+
+#[test]
+fn an_ended_allocation_says_what_it_relayed() {
+    // Payload bytes each way, without TURN's framing, whichever way the client sent them;
+    // what was not forwarded (no permission) is not counted; live figures are readable.
+    let mut h = H::new();
+    let mut c = alice("203.0.113.9:1000");
+    c.allocate(&mut h, None);
+    let peer = addr("127.0.0.1:40000");
+    let stranger = addr("127.0.0.2:40000");
+    assert!(is_success(&c.bind(&mut h, 0x4001, peer)));
+    assert!(h.send(c.addr, &channel_data(0x4001, &[1; 100])).0.is_some());
+    assert!(
+        h.send(c.addr, &c.send_indication(peer, &[2; 30]))
+            .0
+            .is_some()
+    );
+    assert!(
+        h.send(c.addr, &c.send_indication(stranger, &[3; 70]))
+            .0
+            .is_none()
+    );
+    assert!(h.from_peer(c.addr, peer, &[4; 250]).is_some());
+    assert!(h.from_peer(c.addr, stranger, &[5; 99]).is_none());
+
+    let live: Vec<_> = h.server.traffic().collect();
+    assert_eq!(live.len(), 1);
+    let (info, so_far) = &live[0];
+    assert_eq!(info.client.addr, c.addr);
+    assert_eq!((so_far.to_peer.packets, so_far.to_peer.bytes), (2, 130));
+    assert_eq!((so_far.to_client.packets, so_far.to_client.bytes), (1, 250));
+
+    c.refresh(&mut h, Some(0));
+    let traffic = h.events.iter().find_map(|e| match e {
+        Event::AllocationEnded { traffic, .. } => Some(*traffic),
+        _ => None,
+    });
+    assert_eq!(traffic, Some(*so_far));
+    assert_eq!(h.server.traffic().count(), 0);
+}

@@ -5,9 +5,10 @@ use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{EbpfLoader, include_bytes_aligned};
 use std::net::SocketAddrV4;
 
-use super::maps::{self, C2pKey, C2pVal, Counters, CpuCounters, P2cKey, P2cVal};
+use super::maps::{self, C2pKey, C2pVal, CpuCounters, P2cKey, P2cVal};
 use super::slots::Slots;
-use super::{OffloadError, Relayed, V4Route};
+use super::{OffloadError, V4Route};
+use relay_proto::Traffic;
 
 /// bpf/offload.c, compiled by build.rs.
 static PROGRAM: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/offload.o"));
@@ -110,15 +111,15 @@ impl Kernel {
     }
 
     /// What the route with `slot` carried so far, summed over the CPUs.
-    pub(super) fn counters(&self, slot: u32) -> Relayed {
+    pub(super) fn counters(&self, slot: u32) -> Traffic {
         let (to_peer, to_client) = Slots::entries(slot);
         let read = |entry: u32| {
             self.counters
                 .get(&entry, 0)
-                .map(|cpus| Counters::sum(cpus.iter()))
+                .map(|cpus| maps::sum(cpus.iter()))
                 .unwrap_or_default()
         };
-        Relayed {
+        Traffic {
             to_peer: read(to_peer),
             to_client: read(to_client),
         }

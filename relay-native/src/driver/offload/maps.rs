@@ -7,6 +7,8 @@
 
 use std::net::SocketAddrV4;
 
+use relay_proto::Counters;
+
 /// `struct c2p_key`: client address, listener port, channel number.
 pub type C2pKey = [u8; 12];
 /// `struct c2p_val`: relay and peer address, deadline, counter slot.
@@ -23,31 +25,13 @@ const ROUTE_LOCAL: u32 = 1;
 const UNTIL: usize = 16;
 const SLOT: usize = 24;
 
-/// Packets and payload bytes one direction of a route carried.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Datagrams.
-    pub packets: u64,
-    /// Payload bytes (without the ChannelData header).
-    pub bytes: u64,
-}
-
-impl std::ops::AddAssign for Counters {
-    fn add_assign(&mut self, o: Counters) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-    }
-}
-
-impl Counters {
-    /// The sum of one slot's per-CPU values.
-    pub fn sum<'a>(cpus: impl IntoIterator<Item = &'a CpuCounters>) -> Counters {
-        cpus.into_iter().fold(Counters::default(), |mut t, [p, b]| {
-            t.packets += p;
-            t.bytes += b;
-            t
-        })
-    }
+/// The sum of one counters entry's per-CPU values.
+pub fn sum<'a>(cpus: impl IntoIterator<Item = &'a CpuCounters>) -> Counters {
+    cpus.into_iter().fold(Counters::default(), |mut t, [p, b]| {
+        t.packets += p;
+        t.bytes += b;
+        t
+    })
 }
 
 fn put_addr(out: &mut [u8], ip_at: usize, port_at: usize, a: SocketAddrV4) {
@@ -190,7 +174,7 @@ mod tests {
     fn counters_sum_over_cpus() {
         let cpus: [CpuCounters; 3] = [[1, 200], [0, 0], [2, 400]];
         assert_eq!(
-            Counters::sum(&cpus),
+            sum(&cpus),
             Counters {
                 packets: 3,
                 bytes: 600

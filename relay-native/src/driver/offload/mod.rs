@@ -14,8 +14,7 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use maps::Counters;
-use relay_proto::{AllocId, ChannelRoute, RouteChange};
+use relay_proto::{AllocId, ChannelRoute, RouteChange, Traffic};
 use slots::Slots;
 
 /// Why the fast path could not start.
@@ -29,22 +28,6 @@ impl std::fmt::Display for OffloadError {
 }
 
 impl std::error::Error for OffloadError {}
-
-/// What the kernel relayed for one allocation's channels.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Relayed {
-    /// Client to peer.
-    pub to_peer: Counters,
-    /// Peer to client.
-    pub to_client: Counters,
-}
-
-impl std::ops::AddAssign for Relayed {
-    fn add_assign(&mut self, o: Relayed) {
-        self.to_peer += o.to_peer;
-        self.to_client += o.to_client;
-    }
-}
 
 // The aya side; a binary built without clang gets a stand-in that cannot be made, so
 // `Offload::attach` says so and nothing else needs to know.
@@ -61,9 +44,9 @@ pub struct Offload {
     routes: HashMap<(SocketAddrV4, u16), Live>,
     slots: Slots,
     /// Counters of routes already withdrawn, by allocation, until the allocation ends.
-    ended: HashMap<u64, Relayed>,
+    ended: HashMap<u64, Traffic>,
     /// Counters of every route withdrawn so far.
-    withdrawn: Relayed,
+    withdrawn: Traffic,
     local: HashMap<Ipv4Addr, bool>,
 }
 
@@ -89,7 +72,7 @@ impl Offload {
             routes: HashMap::new(),
             slots: Slots::new(slots::ROUTES),
             ended: HashMap::new(),
-            withdrawn: Relayed::default(),
+            withdrawn: Traffic::default(),
             local: HashMap::new(),
         })
     }
@@ -183,12 +166,12 @@ impl Offload {
 
     /// What the kernel relayed for `alloc`, once its routes are all withdrawn (the core
     /// withdraws them before it releases the relay socket).
-    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Relayed> {
+    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Traffic> {
         self.ended.remove(&alloc.to_bits())
     }
 
     /// Everything relayed so far: on withdrawn routes and on those still in place.
-    pub fn total(&self) -> Relayed {
+    pub fn total(&self) -> Traffic {
         let mut t = self.withdrawn;
         for live in self.routes.values() {
             t += self.kernel.counters(live.slot);

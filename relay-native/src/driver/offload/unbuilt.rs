@@ -3,7 +3,8 @@
 
 use std::net::SocketAddrV4;
 
-use super::{OffloadError, Relayed, V4Route};
+use super::{OffloadError, V4Route};
+use relay_proto::Traffic;
 
 /// No value of this type exists.
 pub(super) enum Kernel {}
@@ -30,7 +31,7 @@ impl Kernel {
         match *self {}
     }
 
-    pub(super) fn counters(&self, _: u32) -> Relayed {
+    pub(super) fn counters(&self, _: u32) -> Traffic {
         match *self {}
     }
 
