@@ -114,6 +114,8 @@ pub enum AuthFailure {
     NotOurNonce,
     /// The credential verified but expires before an allocation could begin.
     NoTimeLeft,
+    /// The token verified but has been revoked (see [`crate::revocation`]).
+    Revoked,
 }
 
 impl fmt::Display for AuthFailure {
@@ -127,6 +129,7 @@ impl fmt::Display for AuthFailure {
             AuthFailure::WrongRealm => f.write_str("wrong realm"),
             AuthFailure::NotOurNonce => f.write_str("nonce not ours"),
             AuthFailure::NoTimeLeft => f.write_str("credential has no time left"),
+            AuthFailure::Revoked => f.write_str("token revoked"),
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct Config {
     pub stream_idle: Duration,
     /// Report channel routes ([`Output::Route`](crate::Output::Route)) for a kernel fast path.
     pub channel_routes: bool,
+    /// Most revoked tokens a core remembers (each only until its token would have expired);
+    /// beyond it a revocation is dropped and counted in [`Stats`](crate::Stats).
+    pub max_revoked: usize,
 }
 
 impl Config {
@@ -63,6 +66,7 @@ impl Config {
             max_connections: 8192,
             stream_idle: Duration::from_secs(30),
             channel_routes: false,
+            max_revoked: 1_000_000,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::allocation::{AllocId, Client, Transport};
+use crate::revocation::RevokedToken;
 
 /// One thing that happened outside the core.
 #[derive(Debug)]
@@ -53,6 +54,14 @@ pub enum Input<'a> {
     },
     /// The deadline from [`Server::poll_timeout`](crate::Server::poll_timeout) was reached.
     Timeout,
+    /// These tokens are revoked: every allocation holding one ends
+    /// ([`EndReason::Revoked`](crate::EndReason::Revoked)), and requests presenting one are
+    /// refused with 401 until the token would have expired anyway (see [`crate::revocation`]).
+    /// Handing in a token again is harmless.
+    Revoke {
+        /// The tokens.
+        tokens: &'a [RevokedToken],
+    },
 }
 
 /// The driver could not bind a relay socket (it logs the operating system's reason); the

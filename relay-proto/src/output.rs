@@ -175,14 +175,18 @@ pub enum EndReason {
     Deleted,
     /// The client's stream connection closed (RFC 8656 section 3.1).
     ConnectionClosed,
+    /// Its token was revoked at the authorization server ([`Input::Revoke`](crate::Input::Revoke)).
+    Revoked,
 }
 
 impl EndReason {
-    /// `expired` or `deleted`: whether time or the client ended it.
+    /// `expired`, `deleted` or `revoked`: whether time, the client or the authorization
+    /// server ended it.
     pub fn kind(self) -> &'static str {
         match self {
             EndReason::LifetimeOver | EndReason::CredentialExpired => "expired",
             EndReason::Deleted | EndReason::ConnectionClosed => "deleted",
+            EndReason::Revoked => "revoked",
         }
     }
 
@@ -193,6 +197,7 @@ impl EndReason {
             EndReason::CredentialExpired => "credential expired",
             EndReason::Deleted => "refresh with lifetime 0",
             EndReason::ConnectionClosed => "connection closed",
+            EndReason::Revoked => "credential revoked",
         }
     }
 }

@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use shared_token::TokenId;
 use stun_types::message::Method;
 
 use crate::allocation::{AllocId, Allocation, Client, Table, Transport};
@@ -38,6 +39,7 @@ use crate::nonce::{NonceSecret, Nonces};
 use crate::output::{AllocationInfo, EndReason, Event, Forward, Output, Transmit};
 use crate::quota::Quota;
 use crate::ratelimit::RateLimit;
+use crate::revocation::{Revoked, RevokedToken};
 use crate::routes::{self, RouteChange};
 use crate::timers::{TimerKey, Timers};
 use crate::traffic::Traffic;
@@ -55,6 +57,11 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
+    /// Allocations ended because their token was revoked.
+    pub revoked_allocations: u64,
+    /// Revocations dropped because the core already held
+    /// [`Config::max_revoked`](crate::Config::max_revoked) of them.
+    pub revocations_dropped: u64,
 }
 
 /// What the core holds now: the sizes its limits bound, so a test or a fuzzer can check
@@ -77,6 +84,8 @@ pub struct Footprint {
     pub most_permissions: usize,
     /// The most channels one allocation holds.
     pub most_channels: usize,
+    /// Revoked tokens remembered.
+    pub revoked: usize,
 }
 
 /// Randomness a core needs and does not make itself.
@@ -101,6 +110,7 @@ pub struct Server {
     queued_transmits: usize,
     limit: RateLimit,
     txids: peer::TxIds,
+    revoked: Revoked,
     stats: Stats,
 }
 
@@ -109,6 +119,7 @@ impl Server {
     /// decides); `clock` maps `Instant`s to Unix time.
     pub fn new(cfg: Arc<Config>, quota: Box<dyn Quota>, seeds: Seeds, clock: Clock) -> Server {
         let (per_sec, burst) = cfg.unauth_rate;
+        let revoked = Revoked::new(cfg.max_revoked);
         Server {
             nonces: Nonces::new(seeds.nonce_secret, cfg.nonce_ttl_secs),
             limit: RateLimit::new(per_sec, burst, cfg.unauth_sources),
@@ -121,6 +132,7 @@ impl Server {
             out: VecDeque::new(),
             queued_transmits: 0,
             txids: peer::TxIds::new(seeds.txid_seed),
+            revoked,
             stats: Stats::default(),
         }
     }
@@ -160,6 +172,10 @@ impl Server {
                 self.timeout(now);
                 None
             }
+            Input::Revoke { tokens } => {
+                self.revoke(now, tokens);
+                None
+            }
         }
     }
 
@@ -181,7 +197,10 @@ impl Server {
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        Stats {
+            revocations_dropped: self.revoked.overflowed(),
+            ..self.stats
+        }
     }
 
     /// Allocations in this core.
@@ -224,12 +243,40 @@ impl Server {
             rate_limited_sources: self.limit.sources(),
             most_permissions,
             most_channels,
+            revoked: self.revoked.len(),
         }
+    }
+
+    /// Whether `token` is revoked at `now`.
+    fn is_revoked(&self, now: Instant, token: Option<TokenId>) -> bool {
+        token.is_some_and(|t| self.revoked.contains(&t, self.clock.unix(now)))
+    }
+
+    /// Remembers revoked tokens and ends every allocation that holds one.
+    fn revoke(&mut self, now: Instant, tokens: &[RevokedToken]) {
+        let unix = self.clock.unix(now);
+        let skew = u64::from(self.cfg.auth.validation.clock_skew_secs);
+        for t in tokens {
+            self.revoked
+                .insert(t.id, t.expires_at.saturating_add(skew), unix);
+        }
+        let holding: Vec<AllocId> = self
+            .table
+            .iter_ids()
+            .filter(|(_, a)| self.is_revoked(now, a.credential.token_id))
+            .map(|(id, _)| id)
+            .collect();
+        for id in holding {
+            self.stats.revoked_allocations += 1;
+            self.end(now, id, EndReason::Revoked);
+        }
+        self.revoked.prune(unix);
     }
 
     /// Ends the allocations whose time (or whose credential's time) is up, and closes the
     /// stream connections that stayed idle without one.
     fn timeout(&mut self, now: Instant) {
+        self.revoked.prune(self.clock.unix(now));
         while let Some(key) = self.timers.pop_due(now) {
             let id = match key {
                 TimerKey::Allocation(id) => id,

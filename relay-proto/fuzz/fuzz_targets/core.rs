@@ -1,7 +1,8 @@
 //! The relay core driven by arbitrary sequences of inputs and time steps: well-formed and
 //! signed requests from a few clients (so the fuzzer gets past authentication), raw and
 //! mutated bytes, peer datagrams, relay sockets that fail to bind, opened and closed
-//! connections, and timeouts early, late and on time. Nothing may panic, every size stays under its cap, and
+//! connections, revocations of the clients' tokens, and timeouts early, late and on time.
+//! Nothing may panic, every size stays under its cap, and
 //! the outputs keep their order (an allocation's routes are cleared before its relay socket
 //! is released; nothing is relayed through an allocation that is gone).
 //! Run with `cargo xtask fuzz-relay [SECONDS]`.
@@ -16,9 +17,10 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use relay_proto::{
     AllocId, AuthConfig, ChannelRoute, Client, Clock, Config, Forward, HEADROOM, Input,
-    NonceSecret, Output, PeerPolicy, QuotaCounts, RouteChange, Seeds, Server, TAILROOM, Transport,
+    NonceSecret, Output, PeerPolicy, QuotaCounts, RevokedToken, RouteChange, Seeds, Server,
+    TAILROOM, Transport,
 };
-use shared_token::RestSecret;
+use shared_token::{BrowserCredential, Keyring, MacKeyProfile, MintRequest, RestSecret, TokenId};
 use stun_types::attribute::{ErrorCode, Nonce, Realm, Username};
 use stun_types::message::{
     BINDING, IntegrityAlgorithm, LongTermCredentials, Message, MessageClass, MessageWrite,
@@ -36,6 +38,10 @@ const MAX_PERMISSIONS: usize = 4;
 const MAX_QUEUED: usize = 32;
 const MAX_SOURCES: usize = 8;
 const MAX_CONNECTIONS: usize = 3;
+const MAX_REVOKED: usize = 4;
+const SERVER_NAME: &str = "turn.fuzz";
+const KEYS: &str =
+    r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
 #[derive(Arbitrary, Debug)]
 enum Step {
@@ -96,6 +102,11 @@ enum Step {
     Close {
         client: u8,
     },
+    /// Revokes some of the tokens handed out so far (`which` picks them) and `junk` ids.
+    Revoke {
+        which: u8,
+        junk: Vec<u8>,
+    },
     FailBinds(bool),
     Advance {
         millis: u32,
@@ -120,6 +131,9 @@ struct World {
     fail_binds: bool,
     next_port: u16,
     rest: RestSecret,
+    keyring: Keyring,
+    /// Tokens handed to clients as browser credentials, with their expiry.
+    tokens: Vec<RevokedToken>,
     /// Routes set and not cleared, by allocation.
     routes: HashSet<ChannelRoute>,
     /// Relay sockets bound and not released.
@@ -138,8 +152,11 @@ impl World {
         let relay_ip: IpAddr = "198.51.100.1"
             .parse()
             .unwrap_or(IpAddr::from([198, 51, 100, 1]));
+        let keyring = Keyring::from_json(KEYS).ok();
         let mut auth = AuthConfig {
             realm: REALM.into(),
+            server_name: SERVER_NAME.into(),
+            keyring: keyring.clone(),
             ..AuthConfig::default()
         };
         auth.add_user("alice", "secret");
@@ -154,6 +171,7 @@ impl World {
         cfg.unauth_sources = MAX_SOURCES;
         cfg.channel_routes = true;
         cfg.max_connections = MAX_CONNECTIONS;
+        cfg.max_revoked = MAX_REVOKED;
         (cfg.default_lifetime, cfg.max_lifetime) = (120, 600);
         let now = Instant::now();
         let seeds = Seeds {
@@ -178,6 +196,8 @@ impl World {
             fail_binds: false,
             next_port: 50_000,
             rest,
+            keyring: keyring.unwrap_or_else(|| panic!("the fuzz key file")),
+            tokens: Vec::new(),
             routes: HashSet::new(),
             relays: HashSet::new(),
         }
@@ -262,6 +282,7 @@ impl World {
         assert!(f.most_permissions <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.most_channels <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.rate_limited_sources <= MAX_SOURCES, "{f:?}");
+        assert!(f.revoked <= MAX_REVOKED, "{f:?}");
         // Each allocation's end queues at most its routes, a release and an event.
         assert!(
             f.queued
@@ -486,10 +507,11 @@ impl World {
             }
             Step::Credentials { client, which } => {
                 let (i, _) = self.client(client);
-                let (user, pass) = match which % 4 {
+                let (user, pass) = match which % 5 {
                     0 => ("alice".to_string(), "secret".to_string()),
                     1 => ("bob".to_string(), "hunter2".to_string()),
                     2 => ("alice".to_string(), "wrong".to_string()),
+                    4 => self.browser_credential(60 + u32::from(which) * 3, which),
                     _ => {
                         let expiry = self.unix() + u64::from(which) * 3;
                         let r = shared_token::rest::mint(&self.rest, "carol", expiry);
@@ -516,6 +538,32 @@ impl World {
                 assert!(fwd.is_none());
                 self.drain(None);
             }
+            Step::Revoke { which, junk } => {
+                let mut tokens: Vec<RevokedToken> = (0..self.tokens.len())
+                    .filter(|n| which & (1 << (n % 8)) != 0)
+                    .filter_map(|n| self.tokens.get(n).copied())
+                    .collect();
+                tokens.extend(junk.iter().take(8).map(|b| RevokedToken {
+                    id: TokenId::of(&[*b]),
+                    expires_at: self.unix() + u64::from(*b) * 7,
+                }));
+                let ids: Vec<TokenId> = tokens.iter().map(|t| t.id).collect();
+                let fwd = self
+                    .core
+                    .handle_input(self.now, Input::Revoke { tokens: &tokens });
+                assert!(fwd.is_none());
+                self.drain(None);
+                // No allocation may hold a token that was revoked (unless the set was full).
+                if self.core.stats().revocations_dropped == 0 {
+                    assert!(
+                        !self
+                            .core
+                            .traffic()
+                            .any(|(info, _)| info.token_id.is_some_and(|t| ids.contains(&t))),
+                        "an allocation outlived its token's revocation"
+                    );
+                }
+            }
             Step::FailBinds(f) => self.fail_binds = f,
             Step::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis))),
             Step::EarlyTimeout => {
@@ -526,6 +574,33 @@ impl World {
     }
 }
 
+impl World {
+    /// A browser credential (the token inside the username) for `lifetime` seconds; the token
+    /// is remembered for revocation.
+    fn browser_credential(&mut self, lifetime: u32, seed: u8) -> (String, String) {
+        let req = MintRequest {
+            kid: None,
+            server_name: SERVER_NAME,
+            lifetime,
+            profile: MacKeyProfile::Sha1Coturn,
+            now: self.unix(),
+        };
+        let Ok(m) = self.keyring.mint_with(&req, &[seed; 32], &[seed; 12]) else {
+            return ("alice".into(), "secret".into());
+        };
+        let Ok(cred) = BrowserCredential::new(&m.kid, &m.token, &m.mac_key) else {
+            return ("alice".into(), "secret".into());
+        };
+        if self.tokens.len() < 8 {
+            self.tokens.push(RevokedToken {
+                id: m.id,
+                expires_at: m.expires_at(),
+            });
+        }
+        (cred.username, cred.credential)
+    }
+}
+
 fuzz_target!(|steps: Vec<Step>| {
     let mut world = World::new();
     for step in steps.into_iter().take(256) {
@@ -533,10 +608,12 @@ fuzz_target!(|steps: Vec<Step>| {
     }
     // In the end every allocation expires, and everything it held goes with it.
     world.advance(Duration::from_secs(3600));
+    // Revocations outlive nothing either: past every token's expiry a deadline prunes them.
+    assert!(world.core.handle_input(world.now, Input::Timeout).is_none());
     let f = world.core.footprint();
     assert_eq!(
-        (f.allocations, f.timers, f.queued, f.connections),
-        (0, 0, 0, 0),
+        (f.allocations, f.timers, f.queued, f.connections, f.revoked),
+        (0, 0, 0, 0, 0),
         "{f:?}"
     );
     assert!(world.relays.is_empty() && world.routes.is_empty());

@@ -238,6 +238,10 @@ impl Server {
             .auth
             .authenticate(&presented, current.as_ref(), self.clock.unix(now))
         {
+            Ok(c) if self.is_revoked(now, c.token_id) => {
+                self.fail(now, client, msg, AuthFailure::Revoked);
+                None
+            }
             Ok(c) => Some(c),
             Err(why) => {
                 self.fail(now, client, msg, why);

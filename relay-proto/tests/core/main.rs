@@ -6,6 +6,7 @@ mod connections;
 mod events;
 mod harness;
 mod malformed;
+mod revocation;
 mod routes;
 
 use std::time::Duration;
