@@ -59,6 +59,9 @@ pub struct Settings {
     /// CAP_NET_ADMIN, and a specific IPv4 `listen` address).
     #[serde(default)]
     pub offload: Vec<String>,
+    /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
+    #[serde(default)]
+    pub control: crate::control::Settings,
 }
 
 /// A configuration that cannot run.
@@ -298,6 +301,7 @@ impl Settings {
                 listen,
                 shards: shards.max(1),
                 offload: self.offload,
+                control: None,
                 quota: SharedQuota::new(
                     self.max_allocations.unwrap_or(0),
                     self.max_allocations_per_user.unwrap_or(0),

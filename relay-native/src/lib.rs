@@ -9,6 +9,7 @@
 //!
 //! - [`driver`]: the tokio driver that moves datagrams and timers for the core.
 //! - [`probe`]: a native RFC 7635 client (`relay-native probe`), blocking std sockets.
+//! - [`control`]: the control plane, as a client of the edge: revocations, usage, heartbeats.
 //! - [`cli`]: the `relay-native` commands (`serve`, `token`, `probe`).
 //!
 //! Design notes: docs/relay.md.
@@ -17,5 +18,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod driver;
 pub mod probe;

@@ -95,6 +95,9 @@ pub struct ServeArgs {
     /// --listen address; everything else still goes through the sockets.
     #[arg(long = "offload", value_name = "IFACE")]
     pub offload: Vec<String>,
+    /// The control plane: this relay as a client of the edge.
+    #[command(flatten)]
+    pub control: crate::control::ControlArgs,
 }
 
 /// `token` subcommands.

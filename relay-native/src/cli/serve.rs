@@ -6,6 +6,7 @@ use tracing::info;
 
 use super::ServeArgs;
 use crate::config::{ConfigError, Settings};
+use crate::control::{Draining, Plane};
 
 /// Builds settings from `--config` and the flags.
 pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
@@ -35,15 +36,30 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         token_clock_skew: None,
         shards: a.shards,
         offload: a.offload.clone(),
+        control: Default::default(),
     };
     Ok(file.overlay(flags))
 }
 
 /// Runs the relay until SIGINT or SIGTERM.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
-    let (core, driver) = settings(a)
-        .and_then(Settings::build)
+    let settings = settings(a).map_err(|e| format!("config: {e}"))?;
+    let control = settings.control.clone().overlay(&a.control);
+    let max_allocations = settings.max_allocations.unwrap_or(0);
+    let (core, mut driver) = settings.build().map_err(|e| format!("config: {e}"))?;
+    let control = control
+        .check(driver.listen, core.relay_ip, max_allocations)
         .map_err(|e| format!("config: {e}"))?;
+    let draining = Draining::default();
+    let plane = match control {
+        Some(cfg) => {
+            let (plane, link) =
+                Plane::start(cfg, draining.clone()).map_err(|e| format!("control plane: {e}"))?;
+            driver.control = Some(link);
+            Some(plane)
+        }
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let listen = driver.listen;
     let shards = driver.shards;
@@ -71,6 +87,16 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let relay = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        // SIGUSR1: say "draining" in heartbeats, so the edge stops handing this relay out.
+        if let Ok(mut usr1) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+            let draining = draining.clone();
+            tokio::spawn(async move {
+                while usr1.recv().await.is_some() {
+                    draining.set();
+                    info!("SIGUSR1: draining (the edge stops handing this relay out)");
+                }
+            });
+        }
         let stopped = async {
             loop {
                 if relay.is_finished() {
@@ -87,7 +113,11 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         relay
     });
     let _ = stop_tx.send(true);
-    match relay.join() {
+    let joined = relay.join();
+    if let Some(p) = plane {
+        p.shutdown();
+    }
+    match joined {
         Ok(Ok(())) => {
             info!("stopped");
             Ok(())

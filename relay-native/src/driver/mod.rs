@@ -7,6 +7,7 @@
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
 mod batch;
+mod control;
 mod events;
 pub mod offload;
 mod quota;
@@ -36,6 +37,8 @@ pub struct DriverConfig {
     pub offload: Vec<String>,
     /// The allocation quota every shard shares.
     pub quota: SharedQuota,
+    /// The control plane's side of every shard (revocations in, usage out), when it runs.
+    pub control: Option<crate::control::ShardLink>,
 }
 
 /// Runs the relay until `shutdown` turns true. Returns once every shard has stopped.
@@ -87,6 +90,7 @@ pub fn run(
     };
     for s in &mut shards {
         s.set_offload(offload.clone());
+        s.set_control(driver.control.clone());
     }
     let mut threads = Vec::new();
     for shard in shards {

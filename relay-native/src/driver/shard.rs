@@ -17,6 +17,7 @@ use quinn_udp::UdpSocketState;
 use super::batch::{self, Arena};
 use super::offload::Offload;
 use super::{events, sockets};
+use crate::control::ShardLink;
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
     Seeds, Server, TAILROOM, Traffic, Transport,
@@ -29,6 +30,7 @@ pub struct Shard {
     tcp: std::net::TcpListener,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
+    control: Option<ShardLink>,
 }
 
 /// An allocation's relay socket and the task that receives on it.
@@ -50,8 +52,9 @@ pub(super) struct Ctx {
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
     rearm: Notify,
-    index: usize,
-    offload: Option<Arc<Mutex<Offload>>>,
+    pub(super) index: usize,
+    pub(super) offload: Option<Arc<Mutex<Offload>>>,
+    pub(super) control: Option<ShardLink>,
 }
 
 impl Shard {
@@ -70,7 +73,13 @@ impl Shard {
             tcp: sockets::tcp_listener(listen)?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
+            control: None,
         })
+    }
+
+    /// Connects this shard to the control plane.
+    pub fn set_control(&mut self, control: Option<ShardLink>) {
+        self.control = control;
     }
 
     /// Shares the kernel fast path's maps with this shard.
@@ -103,13 +112,17 @@ impl Shard {
                 rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
+                control: self.control,
             });
             let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-            let tasks = [
+            let mut tasks = vec![
                 spawn_local(udp_loop(ctx.clone())),
                 spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
                 spawn_local(timer_loop(ctx.clone())),
             ];
+            if let Some(link) = ctx.control.clone() {
+                tasks.push(spawn_local(super::control::run(ctx.clone(), link)));
+            }
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {
                     break;
@@ -121,6 +134,7 @@ impl Shard {
             for (_, relay) in ctx.relays.borrow_mut().drain() {
                 relay.task.abort();
             }
+            super::control::last_totals(&ctx);
             debug!(shard = ctx.index, "shard stopped");
             Ok(())
         })
@@ -164,7 +178,13 @@ impl Ctx {
                         o.apply(change);
                     }
                 }
-                Some(Output::Event(e)) => events::log(&e, self.kernel_share(&e)),
+                Some(Output::Event(e)) => {
+                    let kernel = self.kernel_share(&e);
+                    events::log(&e, kernel);
+                    if let Some(c) = &self.control {
+                        c.event(self.index, &e, kernel);
+                    }
+                }
                 Some(Output::CloseConnection { transport, reason }) => {
                     if let Transport::Tcp(id) = transport
                         && let Some(conn) = self.tcp_conns.borrow().get(&id)

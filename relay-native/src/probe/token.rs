@@ -190,7 +190,7 @@ impl Endpoint {
 }
 
 /// RFC 6749 section 2.3.1: client_id and secret are form-encoded before Basic.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

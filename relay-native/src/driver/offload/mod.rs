@@ -170,6 +170,17 @@ impl Offload {
         self.ended.remove(&alloc.to_bits())
     }
 
+    /// What the kernel relayed so far for each live allocation that has or had a route: its
+    /// routes' counters and those of its routes already withdrawn (for usage records of
+    /// long allocations; an ended one's share comes from [`Offload::take_relayed`]).
+    pub fn relayed_by_alloc(&self) -> HashMap<u64, Traffic> {
+        let mut by = self.ended.clone();
+        for live in self.routes.values() {
+            *by.entry(live.alloc).or_default() += self.kernel.counters(live.slot);
+        }
+        by
+    }
+
     /// Everything relayed so far: on withdrawn routes and on those still in place.
     pub fn total(&self) -> Traffic {
         let mut t = self.withdrawn;

@@ -1,0 +1,121 @@
+//! Polling the edge's revocation feed: `GET /relay/revocations?cursor=N&wait=S`, a long poll
+//! the edge answers as soon as anything past the cursor is there (or after `S` seconds with
+//! nothing). New entries go to the shards at once and to disk; the cursor moves past them.
+//!
+//! When the edge cannot be reached the relay says so once, backs off (1 s doubling to 60 s,
+//! with jitter), keeps its last list, and catches up from its cursor when the edge is back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tracing::{debug, info, warn};
+
+use super::edge::EdgeError;
+use super::report::Tally;
+use super::revocations::{Entry, Revocations};
+use super::{ControlConfig, Stop, unix_now};
+
+/// One page of the feed.
+#[derive(Debug, Deserialize)]
+struct Page {
+    cursor: u64,
+    #[serde(default)]
+    revocations: Vec<Entry>,
+    #[serde(default)]
+    more: bool,
+}
+
+/// Exponential backoff with jitter for a failing edge, and the log lines that go with it.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// Records a failure; returns how long to wait. The first failure of a run is a warning,
+    /// later ones are debug lines (and every tenth a warning again).
+    pub(crate) fn failed(&mut self, what: &str, e: &EdgeError) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures == 1 || self.failures.is_multiple_of(10) {
+            warn!(target: "control", failures = self.failures, "{what}: {e}; retrying with backoff");
+        } else {
+            debug!(target: "control", failures = self.failures, "{what}: {e}");
+        }
+        let base = 1u64 << self.failures.min(6).saturating_sub(1); // 1, 2, 4 ... 32, 32
+        let mut b = [0u8; 2];
+        let _ = getrandom::fill(&mut b);
+        let jitter = u64::from(u16::from_le_bytes(b)) % 1000;
+        Duration::from_millis((base * 1000).min(60_000) + jitter)
+    }
+
+    /// Records a success; logs the recovery after failures.
+    pub(crate) fn ok(&mut self, what: &str) {
+        if self.failures > 0 {
+            info!(target: "control", after = self.failures, "{what}: the edge answers again");
+        }
+        self.failures = 0;
+    }
+}
+
+/// Runs until stopped.
+pub(crate) fn run(
+    cfg: &ControlConfig,
+    mut list: Revocations,
+    stop: &Stop,
+    cursor: &AtomicU64,
+    tally: &Tally,
+) {
+    let mut backoff = Backoff::default();
+    let wait = cfg.feed_wait.as_secs();
+    while !stop.is_stopped() {
+        let path = format!("/relay/revocations?cursor={}&wait={wait}", list.cursor());
+        let asked = std::time::Instant::now();
+        let page = cfg
+            .edge
+            .get(&path, cfg.feed_wait + Duration::from_secs(15))
+            .and_then(|v| {
+                tally.add(&v);
+                serde_json::from_value::<Page>(v)
+                    .map_err(|e| EdgeError::Malformed(format!("revocation feed: {e}")))
+            });
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                let d = backoff.failed("revocation feed", &e);
+                if stop.sleep(d) {
+                    return;
+                }
+                continue;
+            }
+        };
+        backoff.ok("revocation feed");
+        let from = list.cursor();
+        match list.apply(&page.revocations, page.cursor, unix_now()) {
+            Ok((added, bad)) => {
+                if added > 0 || bad > 0 {
+                    info!(
+                        target: "control",
+                        added,
+                        bad,
+                        from,
+                        cursor = page.cursor,
+                        known = list.len(),
+                        "revocations received"
+                    );
+                }
+            }
+            Err(e) => warn!(target: "control", "cannot save the revocation list: {e}"),
+        }
+        cursor.store(list.cursor(), Ordering::Relaxed);
+        // An edge that answers an empty page at once (no long poll) is asked again after a
+        // second, not in a tight loop.
+        if !page.more
+            && page.revocations.is_empty()
+            && asked.elapsed() < Duration::from_secs(1)
+            && stop.sleep(Duration::from_secs(1))
+        {
+            return;
+        }
+    }
+}

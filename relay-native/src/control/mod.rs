@@ -1,0 +1,622 @@
+//! The control plane: this relay as a client of the edge, beside the data path and never in
+//! it. Three things go back and forth, each by polling from the relay (the edge never calls a
+//! relay):
+//!
+//! - **revocations** ([`feed`]): the edge's feed of revoked token ids, read incrementally from a
+//!   cursor (a long poll), kept on disk and handed to every shard's core, which ends the
+//!   allocations holding them and refuses them from then on;
+//! - **usage** ([`ledger`], [`spool`], [`report`]): what each token's allocations relayed,
+//!   spooled to disk and sent in batches the edge applies once each;
+//! - **heartbeats** ([`report`]): where this relay is, its public URLs, its load and whether it
+//!   is draining, so the edge hands callers the nearest healthy relays.
+//!
+//! When the edge cannot be reached the relay logs it, backs off and keeps relaying with the
+//! last list it has; tokens still expire on their own, and usage waits in the spool. Why it is
+//! built this way: docs/control-plane.md.
+
+pub mod edge;
+pub mod feed;
+pub mod ledger;
+pub mod report;
+pub mod revocations;
+pub mod spool;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use relay_proto::{Event, Traffic};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use edge::{ClientSecret, Edge};
+use ledger::{Holder, Key, Ledger};
+use revocations::{RevocationList, Revocations};
+use spool::Spool;
+
+/// `[control]` in the configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The edge's base URL (`https://edge.example.com`); the control plane is on when set.
+    pub edge: Option<String>,
+    /// This relay's OAuth client id at the edge.
+    pub client_id: Option<String>,
+    /// A file holding the client secret (or the secret in EDGETURN_RELAY_CLIENT_SECRET).
+    pub client_secret_file: Option<PathBuf>,
+    /// The secret from the environment.
+    #[serde(skip)]
+    pub client_secret: Option<String>,
+    /// This relay's name at the edge [default: the client id].
+    pub relay_id: Option<String>,
+    /// A region name, shown in the edge's relay list.
+    pub region: Option<String>,
+    /// Where the relay is, in degrees: the edge hands callers the nearest relays.
+    pub latitude: Option<f64>,
+    /// Where the relay is, in degrees.
+    pub longitude: Option<f64>,
+    /// The `turn:`/`turns:` URLs clients reach this relay by [default: from relay_ip and the
+    /// listening port, UDP and TCP].
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Allocations this relay is sized for; load is allocations / capacity [default:
+    /// max_allocations, or 10000].
+    pub capacity: Option<u64>,
+    /// Where the usage spool and the revocation list live (must survive restarts).
+    pub state_dir: Option<PathBuf>,
+    /// Seconds between heartbeats [default: 10].
+    pub heartbeat_secs: Option<f64>,
+    /// Seconds between usage records of a long allocation [default: 60].
+    pub usage_secs: Option<f64>,
+    /// Seconds between usage uploads [default: 5].
+    pub report_secs: Option<f64>,
+    /// Longest wait of one poll of the revocation feed, seconds [default: 20].
+    pub feed_wait_secs: Option<u64>,
+    /// Most usage records kept while the edge is unreachable [default: 200000].
+    pub spool_max: Option<usize>,
+}
+
+/// `serve` flags for the control plane; each overrides the same key of `[control]`.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ControlArgs {
+    /// The edge's base URL: turns the control plane on (revocations, usage, heartbeats).
+    #[arg(long = "edge", value_name = "URL")]
+    pub edge: Option<String>,
+    /// This relay's OAuth client id at the edge (a client with the `relay` scope).
+    #[arg(long = "edge-client-id", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// A file holding the client secret; or the secret in EDGETURN_RELAY_CLIENT_SECRET.
+    #[arg(long = "edge-client-secret-file", value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Where the usage spool and the revocation list are kept.
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Overlays flags and the environment onto the file's `[control]`.
+    pub fn overlay(mut self, a: &ControlArgs) -> Settings {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if a.$f.is_some() { self.$f = a.$f.clone(); } )* };
+        }
+        take!(edge, client_id, client_secret_file, state_dir);
+        if self.client_secret_file.is_none() {
+            self.client_secret = std::env::var("EDGETURN_RELAY_CLIENT_SECRET").ok();
+        }
+        self
+    }
+}
+
+/// A `[control]` that cannot run. Messages name the setting, never a secret.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ControlError(pub String);
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "control plane: {}", self.0)
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// The checked control-plane configuration.
+#[derive(Debug)]
+pub struct ControlConfig {
+    /// The edge and this relay's client.
+    pub edge: Edge,
+    /// This relay's name at the edge.
+    pub relay_id: String,
+    /// Region name.
+    pub region: Option<String>,
+    /// Latitude and longitude.
+    pub location: Option<(f64, f64)>,
+    /// Public URLs.
+    pub urls: Vec<String>,
+    /// Allocations the relay is sized for.
+    pub capacity: u64,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Between heartbeats.
+    pub heartbeat: Duration,
+    /// Between usage records of a long allocation.
+    pub usage_every: Duration,
+    /// Between usage uploads.
+    pub report_every: Duration,
+    /// Longest wait of one feed poll.
+    pub feed_wait: Duration,
+    /// Most spooled records.
+    pub spool_max: usize,
+}
+
+fn err<T>(m: impl Into<String>) -> Result<T, ControlError> {
+    Err(ControlError(m.into()))
+}
+
+/// True for names the edge accepts as ids: 1 to 64 of `[A-Za-z0-9._@-]`.
+fn id_ok(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+/// An edge URL the relay may send its secret to: https, or http to a loopback host.
+fn edge_url_ok(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+fn secs(name: &str, v: Option<f64>, default: f64) -> Result<Duration, ControlError> {
+    let s = v.unwrap_or(default);
+    if !(0.05..=86_400.0).contains(&s) {
+        return err(format!("{name} must be between 0.05 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+impl Settings {
+    /// Checks the settings; `None` when no edge is configured (no control plane).
+    /// `listen` and `relay_ip` give the default URLs, `max_allocations` the default capacity.
+    pub fn check(
+        self,
+        listen: SocketAddr,
+        relay_ip: IpAddr,
+        max_allocations: usize,
+    ) -> Result<Option<ControlConfig>, ControlError> {
+        let Some(edge) = self.edge else {
+            return Ok(None);
+        };
+        if !edge_url_ok(&edge) {
+            return err(
+                "edge must be an https:// URL (http:// only to a loopback address): the relay sends its client secret there",
+            );
+        }
+        let Some(client_id) = self.client_id.filter(|c| id_ok(c)) else {
+            return err("client_id is required: 1 to 64 of A-Z a-z 0-9 . _ - @");
+        };
+        let secret = match (&self.client_secret_file, &self.client_secret) {
+            (Some(p), _) => std::fs::read_to_string(p)
+                .map_err(|e| ControlError(format!("client_secret_file {}: {e}", p.display())))?,
+            (None, Some(s)) => s.clone(),
+            (None, None) => {
+                return err(
+                    "a client secret is required: client_secret_file, or EDGETURN_RELAY_CLIENT_SECRET",
+                );
+            }
+        };
+        if secret.trim().is_empty() {
+            return err("the client secret is empty");
+        }
+        let relay_id = self.relay_id.unwrap_or_else(|| client_id.clone());
+        if !id_ok(&relay_id) {
+            return err("relay_id must be 1 to 64 of A-Z a-z 0-9 . _ - @");
+        }
+        let location = match (self.latitude, self.longitude) {
+            (Some(lat), Some(lon))
+                if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
+            {
+                Some((lat, lon))
+            }
+            (None, None) => None,
+            _ => return err("latitude (-90 to 90) and longitude (-180 to 180) go together"),
+        };
+        let urls = if self.urls.is_empty() {
+            let host = match relay_ip {
+                IpAddr::V4(a) => a.to_string(),
+                IpAddr::V6(a) => format!("[{a}]"),
+            };
+            let port = listen.port();
+            vec![
+                format!("turn:{host}:{port}?transport=udp"),
+                format!("turn:{host}:{port}?transport=tcp"),
+            ]
+        } else {
+            self.urls
+        };
+        if urls.len() > 16
+            || !urls.iter().all(|u| {
+                (u.starts_with("turn:") || u.starts_with("turns:"))
+                    && u.len() <= 256
+                    && !u.contains(char::is_whitespace)
+            })
+        {
+            return err("urls must be at most 16 turn: or turns: URLs");
+        }
+        let Some(state_dir) = self.state_dir else {
+            return err(
+                "state_dir is required: the usage spool and the revocation list live there",
+            );
+        };
+        let capacity = self
+            .capacity
+            .unwrap_or(if max_allocations > 0 {
+                max_allocations as u64
+            } else {
+                10_000
+            })
+            .max(1);
+        Ok(Some(ControlConfig {
+            edge: Edge::new(&edge, &client_id, ClientSecret::new(&secret)),
+            relay_id,
+            region: self.region.filter(|r| !r.is_empty() && r.len() <= 64),
+            location,
+            urls,
+            capacity,
+            state_dir,
+            heartbeat: secs("heartbeat_secs", self.heartbeat_secs, 10.0)?,
+            usage_every: secs("usage_secs", self.usage_secs, 60.0)?,
+            report_every: secs("report_secs", self.report_secs, 5.0)?,
+            feed_wait: Duration::from_secs(self.feed_wait_secs.unwrap_or(20).clamp(1, 55)),
+            spool_max: self.spool_max.unwrap_or(200_000).max(1),
+        }))
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether this relay is draining: it says so in its heartbeats, and the edge stops handing it
+/// out. Whatever drains the relay sets it.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// Marks the relay draining (there is no way back).
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once draining.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A stop signal the control threads sleep on.
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    stopped: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Stop {
+    fn stop(&self) {
+        if let Ok(mut s) = self.stopped.lock() {
+            *s = true;
+        }
+        self.cv.notify_all();
+    }
+
+    /// Sleeps `d` or until stopped; true when stopped.
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
+        let Ok(guard) = self.stopped.lock() else {
+            return true;
+        };
+        match self.cv.wait_timeout_while(guard, d, |s| !*s) {
+            Ok((s, _)) => *s,
+            Err(_) => true,
+        }
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.lock().map_or(true, |s| *s)
+    }
+}
+
+/// What the shards share with the control plane.
+#[derive(Clone, Debug)]
+pub struct ShardLink {
+    ledger: Arc<Mutex<Ledger>>,
+    revocations: watch::Receiver<Arc<RevocationList>>,
+    allocations: Arc<AtomicU64>,
+    usage_every: Duration,
+}
+
+impl ShardLink {
+    /// An allocation event of shard `shard`; `kernel`: the fast path's share of an ended one.
+    pub fn event(&self, shard: usize, e: &Event, kernel: Option<Traffic>) {
+        let at = unix_now();
+        match e {
+            Event::AllocationCreated { info, .. } => {
+                self.allocations.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut l) = self.ledger.lock() {
+                    l.created((shard, info.alloc.to_bits()), Holder::from(info), at);
+                }
+            }
+            Event::AllocationEnded { info, traffic, .. } => {
+                // Ended before it was created (its relay socket never bound) is not counted.
+                if info.relay.is_some() {
+                    self.allocations.fetch_sub(1, Ordering::Relaxed);
+                }
+                let total = *traffic + kernel.unwrap_or_default();
+                if let Ok(mut l) = self.ledger.lock() {
+                    l.ended((shard, info.alloc.to_bits()), total, at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Running totals of live allocations (sockets and kernel together), for usage records of
+    /// long allocations.
+    pub fn totals(&self, live: impl Iterator<Item = (Key, Traffic)>) {
+        let at = unix_now();
+        if let Ok(mut l) = self.ledger.lock() {
+            for (key, total) in live {
+                l.snapshot(key, total, at);
+            }
+        }
+    }
+
+    /// The revocation list as it changes.
+    pub fn revocations(&self) -> watch::Receiver<Arc<RevocationList>> {
+        self.revocations.clone()
+    }
+
+    /// How often to hand in running totals.
+    pub fn usage_every(&self) -> Duration {
+        self.usage_every
+    }
+}
+
+/// The running control plane.
+pub struct Plane {
+    stop: Arc<Stop>,
+    report: Option<JoinHandle<()>>,
+}
+
+impl Plane {
+    /// Loads the state, starts the feed and report threads, and returns what the shards
+    /// need.
+    pub fn start(cfg: ControlConfig, draining: Draining) -> std::io::Result<(Plane, ShardLink)> {
+        let cfg = Arc::new(cfg);
+        let revocations = Revocations::load(&cfg.state_dir, unix_now())?;
+        let spool = Spool::open(&cfg.state_dir.join("usage"), cfg.spool_max)?;
+        if spool.skipped > 0 {
+            tracing::warn!(target: "control", skipped = spool.skipped, "usage spool: unreadable lines skipped");
+        }
+        tracing::info!(
+            target: "control",
+            edge = cfg.edge.base(),
+            relay_id = %cfg.relay_id,
+            revoked = revocations.len(),
+            cursor = revocations.cursor(),
+            usage_backlog = spool.backlog(),
+            "control plane: starting"
+        );
+        let ledger = Arc::new(Mutex::new(Ledger::new(1_000_000)));
+        let allocations = Arc::new(AtomicU64::new(0));
+        let link = ShardLink {
+            ledger: ledger.clone(),
+            revocations: revocations.subscribe(),
+            allocations: allocations.clone(),
+            usage_every: cfg.usage_every,
+        };
+        let stop = Arc::new(Stop::default());
+        let cursor = Arc::new(AtomicU64::new(revocations.cursor()));
+        let tally = Arc::new(report::Tally::default());
+        {
+            let (cfg, stop, cursor, tally) =
+                (cfg.clone(), stop.clone(), cursor.clone(), tally.clone());
+            // Not joined at shutdown: it may be inside a long poll.
+            std::thread::Builder::new()
+                .name("control-feed".into())
+                .spawn(move || feed::run(&cfg, revocations, &stop, &cursor, &tally))?;
+        }
+        let state = report::Shared {
+            ledger,
+            allocations,
+            draining,
+            cursor,
+            tally,
+        };
+        let report = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("control-report".into())
+                .spawn(move || report::run(&cfg, spool, &state, &stop))?
+        };
+        Ok((
+            Plane {
+                stop,
+                report: Some(report),
+            },
+            link,
+        ))
+    }
+
+    /// Stops: the report thread spools what the shards reported last and tries one upload.
+    pub fn shutdown(mut self) {
+        self.stop.stop();
+        if let Some(t) = self.report.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn base() -> Settings {
+        Settings {
+            edge: Some("https://edge.example".into()),
+            client_id: Some("relay-1".into()),
+            client_secret: Some("s3cret-s3cret".into()),
+            state_dir: Some("/tmp/x".into()),
+            ..Settings::default()
+        }
+    }
+
+    fn check(s: Settings) -> Result<Option<ControlConfig>, ControlError> {
+        s.check(
+            "0.0.0.0:3478".parse().unwrap(),
+            "203.0.113.9".parse().unwrap(),
+            0,
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let c = check(base()).unwrap().unwrap();
+        assert_eq!(c.relay_id, "relay-1");
+        assert_eq!(
+            c.urls,
+            [
+                "turn:203.0.113.9:3478?transport=udp",
+                "turn:203.0.113.9:3478?transport=tcp"
+            ]
+        );
+        assert_eq!((c.capacity, c.heartbeat), (10_000, Duration::from_secs(10)));
+        assert!(
+            check(Settings::default()).unwrap().is_none(),
+            "off without an edge"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_setting_not_the_secret() {
+        let cases: Vec<(Settings, &str)> = vec![
+            (
+                Settings {
+                    edge: Some("http://edge.example".into()),
+                    ..base()
+                },
+                "https",
+            ),
+            (
+                Settings {
+                    edge: Some("http://127.0.0.1.evil:80".into()),
+                    ..base()
+                },
+                "https",
+            ),
+            (
+                Settings {
+                    client_id: None,
+                    ..base()
+                },
+                "client_id",
+            ),
+            (
+                Settings {
+                    client_secret: None,
+                    ..base()
+                },
+                "secret",
+            ),
+            (
+                Settings {
+                    client_secret: Some("  ".into()),
+                    ..base()
+                },
+                "empty",
+            ),
+            (
+                Settings {
+                    relay_id: Some("has space".into()),
+                    ..base()
+                },
+                "relay_id",
+            ),
+            (
+                Settings {
+                    latitude: Some(91.0),
+                    longitude: Some(0.0),
+                    ..base()
+                },
+                "latitude",
+            ),
+            (
+                Settings {
+                    latitude: Some(10.0),
+                    ..base()
+                },
+                "latitude",
+            ),
+            (
+                Settings {
+                    urls: vec!["http://x".into()],
+                    ..base()
+                },
+                "urls",
+            ),
+            (
+                Settings {
+                    state_dir: None,
+                    ..base()
+                },
+                "state_dir",
+            ),
+            (
+                Settings {
+                    heartbeat_secs: Some(0.0),
+                    ..base()
+                },
+                "heartbeat_secs",
+            ),
+        ];
+        for (s, want) in cases {
+            let e = check(s).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        assert!(
+            check(Settings {
+                edge: Some("http://127.0.0.1:8787".into()),
+                ..base()
+            })
+            .is_ok()
+        );
+        assert!(
+            check(Settings {
+                edge: Some("http://[::1]:8787/".into()),
+                ..base()
+            })
+            .is_ok()
+        );
+    }
+}
