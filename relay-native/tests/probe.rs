@@ -124,6 +124,10 @@ fn succeeds_against_relay_native_and_refreshes() {
             "2",
             "--refresh-every",
             "1",
+            "--messages",
+            "20",
+            "--size",
+            "300",
         ],
     ));
     assert_eq!(r["server_name"], SERVER_NAME);
@@ -140,6 +144,25 @@ fn succeeds_against_relay_native_and_refreshes() {
         );
     }
     assert!(!log.contains(KEY), "the relay logged its key");
+    // What the probe says it sent through the relay is what the relay counted.
+    let t = &r["traffic"];
+    assert!(t["to_peer_bytes"].as_u64().unwrap() >= 20 * 300, "{r}");
+    let end = log
+        .lines()
+        .find(|l| l.contains(id) && l.contains("event=\"deleted\""))
+        .unwrap();
+    for k in [
+        "to_peer_packets",
+        "to_peer_bytes",
+        "to_client_packets",
+        "to_client_bytes",
+    ] {
+        assert!(
+            end.contains(&format!("{k}={}", t[k])),
+            "{k}: the probe says {}, the relay: {end}",
+            t[k]
+        );
+    }
 }
 
 #[test]

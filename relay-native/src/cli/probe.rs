@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::probe::ice::CredentialsUrl;
 use crate::probe::token::{Endpoint, PopToken};
 use crate::probe::{self, Failure, Options, TokenSource, unix_now};
 
@@ -14,16 +15,24 @@ use crate::probe::{self, Failure, Options, TokenSource, unix_now};
 #[derive(Args, Debug)]
 #[command(after_help = probe::EXIT_CODES)]
 pub struct ProbeArgs {
-    /// TURN server, UDP (host:port).
-    #[arg(long)]
-    server: String,
+    /// TURN server, UDP (host:port) [default with --credentials-url: the first turn: URL the
+    /// edge names].
+    #[arg(long, required_unless_present = "credentials_url")]
+    server: Option<String>,
     /// OAuth token endpoint, e.g. http://127.0.0.1:8787/oauth2/token.
     #[arg(
         long,
-        required_unless_present = "token_json",
-        conflicts_with = "token_json"
+        required_unless_present_any = ["token_json", "credentials_url"],
+        conflicts_with_all = ["token_json", "credentials_url"]
     )]
     token_endpoint: Option<String>,
+    /// Act as a browser: get iceServers from this URL (the edge's /turn/credentials) with
+    /// --bearer, and use the browser credential in them.
+    #[arg(long, conflicts_with = "token_json", requires = "bearer")]
+    credentials_url: Option<String>,
+    /// The bearer token (scope turn) for --credentials-url.
+    #[arg(long, env = "EDGETURN_BEARER", hide_env_values = true)]
+    bearer: Option<String>,
     /// client_id at the token endpoint.
     #[arg(long, requires = "token_endpoint")]
     client_id: Option<String>,
@@ -58,6 +67,12 @@ pub struct ProbeArgs {
     /// Get a new token when the current one has this many seconds left.
     #[arg(long, default_value_t = 60)]
     renew_before: u64,
+    /// ChannelData round trips to add after the first, each of --size payload bytes.
+    #[arg(long, default_value_t = 0)]
+    messages: u32,
+    /// Payload bytes of the --messages round trips (at most 1200).
+    #[arg(long, default_value_t = 100)]
+    size: usize,
     /// Seconds to wait for each STUN transaction and HTTP request.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
@@ -81,12 +96,29 @@ pub fn run(a: &ProbeArgs) -> Result<(), Failure> {
 
 fn options(a: &ProbeArgs) -> Result<Options, Failure> {
     let bad = |m: String| Failure::Local(m);
-    let server = resolve(&a.server).map_err(bad)?;
+    let server = match &a.server {
+        Some(s) => Some(probe::resolve(s).map_err(bad)?),
+        None => None,
+    };
+    if a.size > probe::MAX_PAYLOAD {
+        return Err(bad(format!(
+            "--size must be at most {}",
+            probe::MAX_PAYLOAD
+        )));
+    }
     if !a.timeout.is_finite() || a.timeout <= 0.0 || a.timeout > 600.0 {
         return Err(bad("--timeout must be between 0 and 600 seconds".into()));
     }
     let timeout = Duration::from_secs_f64(a.timeout);
     let source = match (&a.token_endpoint, &a.token_json) {
+        _ if a.credentials_url.is_some() => TokenSource::Browser(CredentialsUrl {
+            url: a.credentials_url.clone().unwrap_or_default(),
+            bearer: a
+                .bearer
+                .clone()
+                .ok_or_else(|| bad("--credentials-url needs --bearer".into()))?,
+            timeout,
+        }),
         (Some(url), _) => TokenSource::Endpoint(Endpoint {
             url: url.clone(),
             client_id: a
@@ -119,20 +151,7 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
         refresh_every: a.refresh_every.map(|s| Duration::from_secs(s.max(1))),
         renew_before: a.renew_before,
         timeout,
+        messages: a.messages,
+        size: a.size,
     })
-}
-
-fn resolve(server: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    // host:port, [v6]:port or an address as it is; a bare host gets TURN's default port.
-    let with_port = if server.parse::<SocketAddr>().is_ok() || server.matches(':').count() == 1 {
-        server.to_string()
-    } else {
-        format!("{server}:3478")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("--server {server}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("--server {server}: no address"))
 }

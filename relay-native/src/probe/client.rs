@@ -1,6 +1,6 @@
 //! A small blocking TURN-over-UDP client: requests with retransmission (RFC 8489 section
 //! 6.2.1), RFC 7635 signing (USERNAME = kid, ACCESS-TOKEN, MESSAGE-INTEGRITY under the
-//! mac_key), stale-nonce retry, and the data path (Send indications, ChannelData).
+//! mac_key) or long-term signing (a browser credential), stale-nonce retry, and the data path (Send indications, ChannelData).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -16,7 +16,9 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, DATA, REFRE
 
 use super::Failure;
 use super::token::PopToken;
+use relay_proto::auth::long_term_key;
 use relay_proto::wire::{self, ACCESS_TOKEN, THIRD_PARTY_AUTHORIZATION};
+use shared_token::MacKey;
 
 /// First retransmission after this; doubled each time (RFC 8489's RTO, shortened for loopback
 /// and LAN relays; the overall deadline is the caller's timeout).
@@ -50,6 +52,30 @@ pub enum Relayed {
     Channel(u16, Vec<u8>),
 }
 
+/// How requests are signed.
+#[derive(Clone)]
+pub enum Signer {
+    /// RFC 7635: ACCESS-TOKEN, USERNAME = kid, MESSAGE-INTEGRITY under the mac_key.
+    Token(PopToken),
+    /// Long-term credentials (a browser credential): USERNAME and MESSAGE-INTEGRITY under
+    /// MD5(username:realm:password).
+    LongTerm {
+        /// USERNAME.
+        username: String,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::Token(t) => write!(f, "Token({})", t.id),
+            Signer::LongTerm { .. } => f.write_str("LongTerm([redacted])"),
+        }
+    }
+}
+
 /// One client 5-tuple talking to one TURN server.
 pub struct TurnClient {
     sock: UdpSocket,
@@ -57,7 +83,7 @@ pub struct TurnClient {
     timeout: Duration,
     realm: String,
     nonce: String,
-    token: Option<PopToken>,
+    signer: Option<Signer>,
 }
 
 impl TurnClient {
@@ -78,7 +104,7 @@ impl TurnClient {
             timeout,
             realm: String::new(),
             nonce: String::new(),
-            token: None,
+            signer: None,
         })
     }
 
@@ -89,9 +115,21 @@ impl TurnClient {
             .map_err(|e| Failure::Local(e.to_string()))
     }
 
-    /// Signs later requests with `token`.
-    pub fn set_token(&mut self, token: PopToken) {
-        self.token = Some(token);
+    /// Signs later requests with `signer`.
+    pub fn set_signer(&mut self, signer: Signer) {
+        self.signer = Some(signer);
+    }
+
+    /// The key MESSAGE-INTEGRITY is computed with, if requests are signed.
+    fn key(&self) -> Option<Vec<u8>> {
+        match self.signer.as_ref()? {
+            Signer::Token(t) => Some(t.mac_key.secret().to_vec()),
+            Signer::LongTerm { username, password } => Some(
+                long_term_key(username, &self.realm, password)
+                    .secret()
+                    .to_vec(),
+            ),
+        }
     }
 
     /// Takes REALM and NONCE from a 401 or 438.
@@ -225,19 +263,25 @@ impl TurnClient {
     }
 
     fn sign(&self, mut w: MessageWriteVec) -> Result<Vec<u8>, Failure> {
-        let Some(t) = &self.token else {
+        let (Some(signer), Some(key)) = (&self.signer, self.key()) else {
             return Ok(w.finish());
         };
         let bad = |what: &str| Failure::Local(format!("cannot encode {what}"));
-        w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, &t.token))
-            .map_err(|_| bad("ACCESS-TOKEN"))?;
-        w.add_attribute(&Username::new(&t.kid).map_err(|_| bad("USERNAME"))?)
+        let username = match signer {
+            Signer::Token(t) => {
+                w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, &t.token))
+                    .map_err(|_| bad("ACCESS-TOKEN"))?;
+                &t.kid
+            }
+            Signer::LongTerm { username, .. } => username,
+        };
+        w.add_attribute(&Username::new(username).map_err(|_| bad("USERNAME"))?)
             .map_err(|_| bad("USERNAME"))?;
         w.add_attribute(&Realm::new(&self.realm).map_err(|_| bad("REALM"))?)
             .map_err(|_| bad("REALM"))?;
         w.add_attribute(&Nonce::new(&self.nonce).map_err(|_| bad("NONCE"))?)
             .map_err(|_| bad("NONCE"))?;
-        Ok(wire::sign_request(w, &t.mac_key))
+        Ok(wire::sign_request(w, &MacKey::new(key)))
     }
 
     fn read_reply(&self, msg: &Message<'_>, raw: &[u8]) -> Result<Reply, Failure> {
@@ -252,15 +296,14 @@ impl TurnClient {
             _ => None,
         };
         // A success for a signed request must be signed with the same key: otherwise someone
-        // else answered, or the relay did not use our token.
+        // else answered, or the relay did not use our credential.
         if error.is_none()
-            && let Some(t) = &self.token
+            && let Some(key) = self.key()
         {
-            let ok =
-                wire::integrity(msg).is_some_and(|at| wire::verify(raw, &at, t.mac_key.secret()));
+            let ok = wire::integrity(msg).is_some_and(|at| wire::verify(raw, &at, &key));
             if !ok {
                 return Err(Failure::Protocol(format!(
-                    "the {} response's MESSAGE-INTEGRITY does not verify under the token's mac_key",
+                    "the {} response's MESSAGE-INTEGRITY does not verify under the credential's key",
                     method_name(msg.method())
                 )));
             }

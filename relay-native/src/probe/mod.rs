@@ -4,9 +4,13 @@
 //! prove the data path both ways (Send/Data indications and ChannelData) through a peer, and
 //! keep the allocation alive (Refresh, renewing the token before it expires) for `--hold`.
 //!
+//! With `--credentials-url` it is what a browser does instead: `iceServers` from the edge
+//! (the relay it names first, the browser credential), long-term signing.
+//!
 //! Blocking std sockets: one client, one allocation, no runtime needed.
 
 pub mod client;
+pub mod ice;
 pub mod token;
 
 use std::net::{SocketAddr, UdpSocket};
@@ -15,7 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use client::{Relayed, Reply, TurnClient};
+use client::{Relayed, Reply, Signer, TurnClient};
+use ice::{BrowserCred, CredentialsUrl};
 use token::{Endpoint, PopToken};
 
 /// Where the token comes from.
@@ -25,13 +30,76 @@ pub enum TokenSource {
     Endpoint(Endpoint),
     /// A token already in hand (cannot be renewed).
     Fixed(PopToken),
+    /// A browser credential from the edge's `/turn/credentials` (cannot be renewed on the
+    /// same allocation: the relay ties an allocation to its username).
+    Browser(CredentialsUrl),
+}
+
+/// The credential the probe holds.
+enum Held {
+    Token(PopToken),
+    Browser(BrowserCred),
+}
+
+impl Held {
+    fn id(&self) -> String {
+        match self {
+            Held::Token(t) => t.id.to_string(),
+            Held::Browser(b) => b.token_id.clone(),
+        }
+    }
+
+    fn expires_at(&self) -> u64 {
+        match self {
+            Held::Token(t) => t.expires_at,
+            Held::Browser(b) => b.expires_at,
+        }
+    }
+
+    fn remaining(&self, now: u64) -> u64 {
+        self.expires_at().saturating_sub(now)
+    }
+
+    fn signer(&self) -> Signer {
+        match self {
+            Held::Token(t) => Signer::Token(t.clone()),
+            Held::Browser(b) => Signer::LongTerm {
+                username: b.username.clone(),
+                password: b.credential.clone(),
+            },
+        }
+    }
+
+    /// For messages: which credential.
+    fn label(&self) -> String {
+        match self {
+            Held::Token(t) => format!("token {} (kid {})", t.id, t.kid),
+            Held::Browser(b) => format!("the browser credential of token {}", b.token_id),
+        }
+    }
+
+    fn mechanism(&self) -> &'static str {
+        match self {
+            Held::Token(_) => "oauth",
+            Held::Browser(_) => "browser",
+        }
+    }
+}
+
+/// Payload the probe sent through the relay and got back, as the relay counts it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sent {
+    to_peer_packets: u64,
+    to_peer_bytes: u64,
+    to_client_packets: u64,
+    to_client_bytes: u64,
 }
 
 /// What to probe and for how long.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The TURN server (UDP).
-    pub server: SocketAddr,
+    /// The TURN server (UDP); None: the first `turn:` URL of the browser credentials.
+    pub server: Option<SocketAddr>,
     /// Where tokens come from.
     pub source: TokenSource,
     /// An echo peer; None: the probe is its own peer on a second local socket.
@@ -46,6 +114,10 @@ pub struct Options {
     pub renew_before: u64,
     /// Per STUN transaction and per HTTP request.
     pub timeout: Duration,
+    /// ChannelData round trips after the first, each of `size` payload bytes.
+    pub messages: u32,
+    /// Payload bytes of those round trips.
+    pub size: usize,
 }
 
 /// Why a probe failed; each kind has its own exit code.
@@ -130,20 +202,39 @@ pub fn unix_now() -> u64 {
 /// The channel the probe binds.
 const CHANNEL: u16 = 0x4000;
 
+/// Largest payload the probe sends: what fits a 1500-byte path with TURN's framing.
+pub const MAX_PAYLOAD: usize = 1200;
+
 /// Runs the probe; `progress` gets one line per step. Returns the report as JSON.
 pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Failure> {
     let started = Instant::now();
-    let mut turn = TurnClient::connect(opts.server, opts.timeout)?;
+    // A browser's credentials come first: they name the relay.
+    let mut browser = match &opts.source {
+        TokenSource::Browser(c) => Some(c.fetch()?),
+        _ => None,
+    };
+    let server = match (opts.server, &browser) {
+        (Some(s), _) => s,
+        (None, Some(b)) => resolve(b.first_udp.as_deref().ok_or_else(|| {
+            Failure::Endpoint("the credentials name no turn: URL over UDP".into())
+        })?)
+        .map_err(Failure::Local)?,
+        (None, None) => return Err(Failure::Local("give --server".into())),
+    };
+    let mut turn = TurnClient::connect(server, opts.timeout)?;
 
     // 1. Allocate without credentials: the 401 names the token's audience.
     let first = turn.allocate(Some(opts.lifetime))?;
     let server_name = match &first.error {
-        Some((401, _)) => first.server_name.clone().ok_or_else(|| {
-            Failure::NoThirdParty(format!(
-                "{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there",
-                opts.server
-            ))
-        })?,
+        Some((401, _)) => match (&first.server_name, &browser) {
+            (Some(n), _) => n.clone(),
+            (None, Some(_)) => String::new(),
+            (None, None) => {
+                return Err(Failure::NoThirdParty(format!(
+                    "{server}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there"
+                )));
+            }
+        },
         Some((code, reason)) => {
             return Err(Failure::Refused(format!(
                 "unauthenticated Allocate: {code} {reason}"
@@ -157,25 +248,26 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
     };
     turn.challenged(&first);
     progress(&format!(
-        "401 from {}: realm {:?}, server name {server_name:?}",
-        opts.server,
+        "401 from {server}: realm {:?}, server name {server_name:?}",
         first.realm.as_deref().unwrap_or("")
     ));
 
-    // 2. A token for that server.
-    let mut tok = get_token(&opts.source, &server_name)?;
+    // 2. A token for that server (or the browser credential in hand).
+    let mut held = match browser.take() {
+        Some(b) => Held::Browser(b),
+        None => Held::Token(get_token(&opts.source, &server_name)?),
+    };
     progress(&format!(
-        "token {} (kid {}, {} s left)",
-        tok.id,
-        tok.kid,
-        tok.remaining(unix_now())
+        "{} ({} s left)",
+        held.label(),
+        held.remaining(unix_now())
     ));
-    turn.set_token(tok.clone());
+    turn.set_signer(held.signer());
 
     // 3. Allocate with it.
     let alloc = turn.allocate(Some(opts.lifetime))?;
     if let Some((code, reason)) = &alloc.error {
-        return Err(token_refused(*code, reason, &tok, "Allocate"));
+        return Err(token_refused(*code, reason, &held, "Allocate"));
     }
     let relayed = alloc
         .relayed
@@ -185,16 +277,46 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
 
     // 4. Permission, then data both ways by Send indication and by ChannelData.
     let peer = Peer::new(opts.peer, turn.local_addr()?, opts.timeout)?;
-    expect_ok(turn.create_permission(peer.addr)?, "CreatePermission", &tok)?;
-    let rtt_send = round_trip(&turn, &peer, relayed, None, opts.timeout)?;
-    expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &tok)?;
-    let rtt_channel = round_trip(&turn, &peer, relayed, Some(CHANNEL), opts.timeout)?;
+    let mut sent = Sent::default();
+    expect_ok(
+        turn.create_permission(peer.addr)?,
+        "CreatePermission",
+        &held,
+    )?;
+    let rtt_send = round_trip(&turn, &peer, relayed, None, 0, &mut sent, opts.timeout)?;
+    expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &held)?;
+    let rtt_channel = round_trip(
+        &turn,
+        &peer,
+        relayed,
+        Some(CHANNEL),
+        0,
+        &mut sent,
+        opts.timeout,
+    )?;
     progress(&format!(
         "data through {relayed} to {} and back: Send/Data {:.2} ms, ChannelData {:.2} ms",
         peer.addr,
         ms(rtt_send),
         ms(rtt_channel)
     ));
+    for _ in 0..opts.messages {
+        round_trip(
+            &turn,
+            &peer,
+            relayed,
+            Some(CHANNEL),
+            opts.size,
+            &mut sent,
+            opts.timeout,
+        )?;
+    }
+    if opts.messages > 0 {
+        progress(&format!(
+            "{} more ChannelData round trips of {} bytes",
+            opts.messages, opts.size
+        ));
+    }
 
     // 5. Hold: refresh the allocation, renew the token before it runs out.
     let (mut refreshes, mut renewals) = (0u32, 0u32);
@@ -208,32 +330,42 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         if Instant::now() >= hold_until {
             break;
         }
-        if tok.remaining(unix_now()) <= opts.renew_before {
-            match &opts.source {
-                TokenSource::Endpoint(_) => {
-                    tok = get_token(&opts.source, &server_name)?;
-                    turn.set_token(tok.clone());
+        if held.remaining(unix_now()) <= opts.renew_before {
+            match (&opts.source, &held) {
+                (TokenSource::Endpoint(_), Held::Token(_)) => {
+                    held = Held::Token(get_token(&opts.source, &server_name)?);
+                    turn.set_signer(held.signer());
                     renewals += 1;
                     progress(&format!(
-                        "renewed: token {} ({} s left)",
-                        tok.id,
-                        tok.remaining(unix_now())
+                        "renewed: {} ({} s left)",
+                        held.label(),
+                        held.remaining(unix_now())
                     ));
                 }
-                TokenSource::Fixed(_) => {
-                    progress("the token runs out soon and cannot be renewed (--token-json)")
-                }
+                _ => progress("the credential runs out soon and cannot be renewed here"),
             }
         }
         let r = turn.refresh(opts.lifetime)?;
         if let Some((code, reason)) = &r.error {
-            return Err(token_refused(*code, reason, &tok, "Refresh"));
+            return Err(token_refused(*code, reason, &held, "Refresh"));
         }
         lifetime = r.lifetime.unwrap_or(lifetime);
         refreshes += 1;
-        expect_ok(turn.create_permission(peer.addr)?, "CreatePermission", &tok)?;
-        expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &tok)?;
-        round_trip(&turn, &peer, relayed, Some(CHANNEL), opts.timeout)?;
+        expect_ok(
+            turn.create_permission(peer.addr)?,
+            "CreatePermission",
+            &held,
+        )?;
+        expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &held)?;
+        round_trip(
+            &turn,
+            &peer,
+            relayed,
+            Some(CHANNEL),
+            0,
+            &mut sent,
+            opts.timeout,
+        )?;
         progress(&format!("refreshed: {lifetime} s, data still flows"));
     }
 
@@ -246,21 +378,52 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         "release refused; the allocation will expire"
     });
 
+    let kid = match &held {
+        Held::Token(t) => Some(t.kid.clone()),
+        Held::Browser(_) => None,
+    };
+    let urls = match &held {
+        Held::Browser(b) => Some(b.urls.clone()),
+        Held::Token(_) => None,
+    };
     Ok(json!({
-        "server": opts.server.to_string(),
+        "server": server.to_string(),
         "server_name": server_name,
         "realm": first.realm,
-        "kid": tok.kid,
-        "token_id": tok.id.to_string(),
+        "mechanism": held.mechanism(),
+        "kid": kid,
+        "token_id": held.id(),
+        "urls": urls,
         "relayed": relayed.to_string(),
         "mapped": alloc.mapped.map(|a| a.to_string()),
         "peer": peer.addr.to_string(),
         "lifetime": lifetime,
         "rtt_ms": { "send_indication": ms(rtt_send), "channel_data": ms(rtt_channel) },
+        "traffic": {
+            "to_peer_packets": sent.to_peer_packets,
+            "to_peer_bytes": sent.to_peer_bytes,
+            "to_client_packets": sent.to_client_packets,
+            "to_client_bytes": sent.to_client_bytes,
+        },
         "refreshes": refreshes,
         "token_renewals": renewals,
         "released": released,
     }))
+}
+
+/// `host:port`, `[v6]:port` or an address as it is; a bare host gets TURN's default port.
+pub fn resolve(server: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let with_port = if server.parse::<SocketAddr>().is_ok() || server.matches(':').count() == 1 {
+        server.to_string()
+    } else {
+        format!("{server}:3478")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("--server {server}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--server {server}: no address"))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -271,23 +434,26 @@ fn get_token(source: &TokenSource, server_name: &str) -> Result<PopToken, Failur
     match source {
         TokenSource::Endpoint(e) => e.fetch(server_name),
         TokenSource::Fixed(t) => Ok(t.clone()),
+        TokenSource::Browser(_) => {
+            Err(Failure::Local("browser credentials are not a token".into()))
+        }
     }
 }
 
-/// What a refused authenticated request means. A 401 after the token was sent is the relay
-/// refusing the token: expired if our own clock says so, otherwise rejected (wrong key, wrong
-/// server name, unknown kid).
-fn token_refused(code: u16, reason: &str, tok: &PopToken, what: &str) -> Failure {
+/// What a refused authenticated request means. A 401 after the credential was sent is the
+/// relay refusing it: expired if our own clock says so, otherwise rejected (revoked, wrong
+/// key, wrong server name, unknown kid).
+fn token_refused(code: u16, reason: &str, held: &Held, what: &str) -> Failure {
     let now = unix_now();
     match code {
-        401 if tok.remaining(now) == 0 => Failure::TokenExpired(format!(
-            "{what}: 401 {reason}: token {} expired {} s ago",
-            tok.id,
-            now.saturating_sub(tok.expires_at)
+        401 if held.remaining(now) == 0 => Failure::TokenExpired(format!(
+            "{what}: 401 {reason}: {} expired {} s ago",
+            held.label(),
+            now.saturating_sub(held.expires_at())
         )),
         401 => Failure::TokenRejected(format!(
-            "{what}: 401 {reason}: the relay does not accept token {} (kid {}): it holds another key for this kid or has another server name than the token's issuer",
-            tok.id, tok.kid
+            "{what}: 401 {reason}: the relay does not accept {}: it was revoked, or the relay holds another key for this kid or has another server name than the token's issuer",
+            held.label()
         )),
         // Reached only when the relay sent 438 twice in a row.
         438 => Failure::Protocol(format!("{what}: 438 {reason} twice in a row")),
@@ -295,10 +461,10 @@ fn token_refused(code: u16, reason: &str, tok: &PopToken, what: &str) -> Failure
     }
 }
 
-fn expect_ok(r: Reply, what: &str, tok: &PopToken) -> Result<(), Failure> {
+fn expect_ok(r: Reply, what: &str, held: &Held) -> Result<(), Failure> {
     match r.error {
         None => Ok(()),
-        Some((code, reason)) => Err(token_refused(code, &reason, tok, what)),
+        Some((code, reason)) => Err(token_refused(code, &reason, held, what)),
     }
 }
 
@@ -336,14 +502,20 @@ fn round_trip(
     peer: &Peer,
     relayed: SocketAddr,
     channel: Option<u16>,
+    size: usize,
+    sent: &mut Sent,
     timeout: Duration,
 ) -> Result<Duration, Failure> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let payload = format!(
+    let mut payload = format!(
         "edgeturn probe {} {}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
+    // Padded to `size` bytes (what the relay counts is exactly what was sent).
+    while payload.len() < size.min(MAX_PAYLOAD) {
+        payload.push('.');
+    }
     let start = Instant::now();
     match channel {
         Some(n) => turn.channel_data(n, payload.as_bytes())?,
@@ -378,6 +550,11 @@ fn round_trip(
             _ => continue,
         };
         if data.as_slice() == payload.as_bytes() {
+            let n = payload.len() as u64;
+            sent.to_peer_packets += 1;
+            sent.to_peer_bytes += n;
+            sent.to_client_packets += 1;
+            sent.to_client_bytes += n;
             return Ok(start.elapsed());
         }
     }
