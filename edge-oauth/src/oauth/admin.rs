@@ -161,6 +161,16 @@ impl NewClient {
                 "client_credentials needs a confidential client",
             ));
         }
+        if scope.contains(super::control::RELAY_SCOPE)
+            && (secret == SecretPlan::None
+                || grant_types != [GrantType::ClientCredentials]
+                || scope.iter().count() != 1
+                || !self.redirect_uris.is_empty())
+        {
+            return Err(OAuthError::invalid_request(
+                "the relay scope is for relays only: a confidential client with the one grant client_credentials and the one scope relay",
+            ));
+        }
         if self.access_token_ttl == Some(0) || self.refresh_token_ttl == Some(0) {
             return Err(OAuthError::invalid_request(
                 "lifetimes must be at least one second",
@@ -269,6 +279,8 @@ mod tests {
         assert_eq!(c.grant_types_text(), "authorization_code refresh_token");
         let c = nc(r#"{"grant_types":["client_credentials"],"scopes":["turn"]}"#).unwrap();
         assert_eq!(c.secret, SecretPlan::Generate);
+        let relay = nc(r#"{"grant_types":["client_credentials"],"scopes":["relay"]}"#).unwrap();
+        assert_eq!(relay.scope.to_string(), "relay");
         for bad in [
             r#"{"public":true,"client_secret":"0123456789abcdef"}"#,
             r#"{"public":true,"grant_types":["client_credentials"]}"#,
@@ -279,6 +291,9 @@ mod tests {
             r#"{"client_id":"has space","grant_types":["client_credentials"]}"#,
             r#"{"unknown":1}"#,
             r#"{"scopes":["a b"]}"#,
+            r#"{"grant_types":["client_credentials"],"scopes":["relay","turn"]}"#,
+            r#"{"public":true,"grant_types":["password"],"scopes":["relay"]}"#,
+            r#"{"grant_types":["client_credentials","password"],"scopes":["relay"]}"#,
         ] {
             assert!(nc(bad).is_err(), "{bad}");
         }

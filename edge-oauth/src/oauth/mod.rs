@@ -12,6 +12,7 @@ pub mod client;
 pub mod client_auth;
 pub mod client_cache;
 pub mod config;
+pub mod control;
 pub mod discovery;
 pub mod effects;
 pub mod error;

@@ -55,14 +55,30 @@ pub fn token_response(minted: &Minted, refresh_token: Option<&str>) -> Value {
 
 /// `{"iceServers": [...]}` in the shape of Cloudflare's TURN credential API, with the browser
 /// credential (the token inside the username), plus `expiresAt`, `ttl`, `kid`, `tokenId`.
-pub fn ice_servers(config: &Config, minted: &Minted) -> Result<Value, OAuthError> {
+/// `relays`: the URLs of the relays picked for this caller, one entry each, nearest first
+/// (docs/control-plane.md); none: one entry with the static `TURN_URLS`.
+pub fn ice_servers(
+    config: &Config,
+    minted: &Minted,
+    relays: &[Vec<String>],
+) -> Result<Value, OAuthError> {
     let cred = BrowserCredential::new(&minted.kid, &minted.token, &minted.mac_key)
         .map_err(|_| OAuthError::server_error("the TURN token does not fit a browser username"))?;
     let mut servers = Vec::new();
     if !config.stun_urls.is_empty() {
         servers.push(json!({ "urls": config.stun_urls }));
     }
-    servers.push(json!({ "urls": config.turn_urls, "username": cred.username, "credential": cred.credential }));
+    let fallback = [config.turn_urls.clone()];
+    let lists = if relays.is_empty() {
+        &fallback[..]
+    } else {
+        relays
+    };
+    for urls in lists {
+        servers.push(
+            json!({ "urls": urls, "username": cred.username, "credential": cred.credential }),
+        );
+    }
     Ok(json!({
         "iceServers": servers,
         "expiresAt": minted.expires_at(),
@@ -163,7 +179,7 @@ mod tests {
     fn ice_servers_shape() {
         let c = config();
         let m = mint(&c, 600, 1_800_000_000).unwrap();
-        let v = ice_servers(&c, &m).unwrap();
+        let v = ice_servers(&c, &m, &[]).unwrap();
         let servers = v["iceServers"].as_array().unwrap();
         assert_eq!(servers.len(), 2);
         assert_eq!(servers[0]["urls"][0], "stun:turn.example:3478");
@@ -176,6 +192,14 @@ mod tests {
         // The username opens back to the same token.
         let opened = open(&c, user, 1_800_000_010).unwrap();
         assert_eq!(opened.token_id, m.id.to_string());
+        // Relays picked for the caller replace the static list, one entry each, in order.
+        let near = vec!["turn:near:3478?transport=udp".to_string()];
+        let far = vec!["turn:far:3478?transport=udp".to_string()];
+        let v = ice_servers(&c, &m, &[near.clone(), far]).unwrap();
+        let servers = v["iceServers"].as_array().unwrap();
+        assert_eq!(servers.len(), 3);
+        assert_eq!(servers[1]["urls"][0], near[0].as_str());
+        assert_eq!(servers[2]["username"], servers[1]["username"]);
     }
 
     #[test]

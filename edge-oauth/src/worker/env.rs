@@ -18,7 +18,7 @@ thread_local! {
 }
 
 /// A var or secret as text (a JSON var, such as an array, as its JSON text).
-fn read(env: &Env, name: &str) -> Option<String> {
+pub(super) fn read(env: &Env, name: &str) -> Option<String> {
     let v = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
     if v.is_undefined() || v.is_null() {
         return None;

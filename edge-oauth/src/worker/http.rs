@@ -91,6 +91,7 @@ const CORS_PATHS: &[&str] = &[
     "/oauth2/revoke",
     "/oauth2/userinfo",
     "/turn/credentials",
+    "/turn/usage",
     "/.well-known/oauth-authorization-server",
     "/.well-known/openid-configuration",
 ];

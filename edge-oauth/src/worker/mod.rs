@@ -3,6 +3,7 @@
 
 mod admin;
 mod authorize;
+mod control;
 mod crypto;
 mod env;
 mod http;
@@ -56,6 +57,12 @@ async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &st
         ("/turn/credentials", Method::Get | Method::Post) => {
             resources::turn_credentials(req, env).await
         }
+        ("/relay/revocations", Method::Get) => control::revocations(req, env).await,
+        ("/relay/heartbeat", Method::Post) => control::heartbeat(req, env).await,
+        ("/relay/usage", Method::Post) => control::usage(req, env).await,
+        ("/turn/usage", Method::Get) => control::own_usage(req, env).await,
+        ("/admin/usage", Method::Get) => control::admin_usage(req, env).await,
+        ("/admin/housekeeping", Method::Post) => control::admin_housekeeping(req, env).await,
         (p, m) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, env, m, p).await,
         (
             "/health"
@@ -67,7 +74,11 @@ async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &st
             | "/oauth2/introspect"
             | "/oauth2/revoke"
             | "/oauth2/userinfo"
-            | "/turn/credentials",
+            | "/turn/credentials"
+            | "/relay/revocations"
+            | "/relay/heartbeat"
+            | "/relay/usage"
+            | "/turn/usage",
             _,
         ) => not_allowed(),
         _ => Reply::Error(OAuthError::new(ErrorCode::NotFound, "no such endpoint")),

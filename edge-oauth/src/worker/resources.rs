@@ -96,7 +96,7 @@ pub async fn revoke(mut req: Request, env: &Env) -> Reply {
 }
 
 /// A bearer token that verified and stands in D1.
-async fn active_bearer(
+pub(super) async fn active_bearer(
     req: &Request,
     cfg: &Config,
     db: &D1Database,
@@ -133,7 +133,8 @@ pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
             let b = active_bearer(&req, &cfg, &db, now).await?;
             b.require_scope(TURN)?;
             let minted = turn::mint(&cfg, cfg.turn_token_ttl, now)?;
-            let body = turn::ice_servers(&cfg, &minted)?;
+            let relays = super::control::nearest(&req, env, &cfg, &db, now).await?;
+            let body = turn::ice_servers(&cfg, &minted, &relays)?;
             store::audit(
                 &db,
                 &AuditEvent {

@@ -1,0 +1,240 @@
+//! The feed of revoked TURN tokens that relays poll.
+//!
+//! Every revocation that reaches a TURN token becomes a row of `turn_revocations`: RFC 7009
+//! revocation of the token itself, and the revocation of anything it was issued under (its
+//! token family, its user, its client; see [`Source`]). A row's `seq` is an AUTOINCREMENT
+//! key, so it only grows, and a relay reads the rows past its cursor, in order. A row
+//! leaves the feed once its token would have expired anyway: the page query skips it at once,
+//! and housekeeping deletes it later. A token id is in the feed once (a unique index;
+//! revoking it again is ignored).
+//!
+//! A cursor that is ahead of the feed (the database was recreated) is taken back to the
+//! feed's head, so the relay keeps up instead of waiting for sequence numbers it has seen.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::sql::Statement;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+
+/// Entries per page.
+pub const PAGE: u64 = 1000;
+
+/// A relay's poll: `?cursor=N&wait=S`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Poll {
+    /// The last sequence number the relay has.
+    pub cursor: u64,
+    /// Seconds it is willing to wait for something new.
+    pub wait: u64,
+}
+
+impl Poll {
+    /// Parses the query; `wait` is capped at `wait_max`.
+    pub fn parse(query: &str, wait_max: u64) -> Result<Poll, OAuthError> {
+        let p = Params::from_form(query.as_bytes())?;
+        let num = |name: &str| -> Result<u64, OAuthError> {
+            match p.get(name) {
+                None => Ok(0),
+                Some(v) if v.len() <= 16 && v.bytes().all(|b| b.is_ascii_digit()) => v
+                    .parse()
+                    .map_err(|_| OAuthError::invalid_request("cursor and wait are whole numbers")),
+                Some(_) => Err(OAuthError::invalid_request(
+                    "cursor and wait are whole numbers",
+                )),
+            }
+        };
+        Ok(Poll {
+            cursor: num("cursor")?,
+            wait: num("wait")?.min(wait_max),
+        })
+    }
+}
+
+/// A feed row.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Row {
+    /// Sequence number.
+    pub seq: u64,
+    /// The token's id.
+    pub token_id: String,
+    /// Unix second the token expires.
+    pub expires_at: u64,
+}
+
+/// The rows past `cursor` whose tokens have not expired at `now`, in order.
+pub fn page_query(cursor: u64, now: u64) -> Statement {
+    Statement::new(
+        "SELECT seq, token_id, expires_at FROM turn_revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq LIMIT ?3",
+        vec![cursor.into(), now.into(), PAGE.into()],
+    )
+}
+
+/// The highest sequence number in the feed (0 when empty), asked only when a cursor finds
+/// nothing, to notice a cursor from another database.
+pub fn head_query() -> Statement {
+    Statement::new(
+        "SELECT COALESCE(MAX(seq), 0) AS head FROM turn_revocations",
+        vec![],
+    )
+}
+
+/// The answer to a poll: the rows, the cursor to send next, whether more are waiting.
+/// `head` is the feed's head when it was asked for (the page was empty).
+pub fn page(poll: Poll, rows: &[Row], head: Option<u64>) -> Value {
+    let cursor = match (rows.last(), head) {
+        (Some(last), _) => last.seq,
+        (None, Some(h)) if h < poll.cursor => h,
+        (None, _) => poll.cursor,
+    };
+    let entries: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({ "token_id": r.token_id, "expires_at": r.expires_at }))
+        .collect();
+    json!({
+        "cursor": cursor,
+        "revocations": entries,
+        "more": rows.len() as u64 >= PAGE,
+    })
+}
+
+/// What a revocation reaches: the TURN tokens that go into the feed with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// One token (RFC 7009 revocation of a TURN token), until it expires.
+    Token {
+        /// Its id.
+        token_id: String,
+        /// Unix second it expires.
+        expires_at: u64,
+    },
+    /// Every unexpired TURN token issued under a token family.
+    Family(String),
+    /// Every unexpired TURN token issued to a user.
+    User(String),
+    /// Every unexpired TURN token issued to a client.
+    Client(String),
+}
+
+/// Why, as the feed row records it (never sent to relays).
+pub type Reason = &'static str;
+
+/// The statement that puts `source`'s tokens into the feed at `now`. It ends in a `WHERE`
+/// condition, so a caller may AND a guard to it.
+pub fn revoke(source: &Source, reason: Reason, now: u64) -> Statement {
+    const FROM_TOKENS: &str = "INSERT OR IGNORE INTO turn_revocations (token_id, expires_at, revoked_at, reason) \
+         SELECT token_id, expires_at, ?, ? FROM turn_tokens WHERE expires_at > ? AND";
+    match source {
+        Source::Token {
+            token_id,
+            expires_at,
+        } => Statement::new(
+            "INSERT OR IGNORE INTO turn_revocations (token_id, expires_at, revoked_at, reason) \
+             SELECT ?, ?, ?, ? WHERE ? > ?",
+            vec![
+                token_id.into(),
+                (*expires_at).into(),
+                now.into(),
+                reason.into(),
+                (*expires_at).into(),
+                now.into(),
+            ],
+        ),
+        Source::Family(id) => Statement::new(
+            format!("{FROM_TOKENS} family_id = ?"),
+            vec![now.into(), reason.into(), now.into(), id.into()],
+        ),
+        Source::User(id) => Statement::new(
+            format!("{FROM_TOKENS} user_id = ?"),
+            vec![now.into(), reason.into(), now.into(), id.into()],
+        ),
+        Source::Client(id) => Statement::new(
+            format!("{FROM_TOKENS} client_id = ?"),
+            vec![now.into(), reason.into(), now.into(), id.into()],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::control::sql::tests::well_formed;
+
+    fn row(seq: u64) -> Row {
+        Row {
+            seq,
+            token_id: format!("t{seq}"),
+            expires_at: 2000,
+        }
+    }
+
+    #[test]
+    fn polls() {
+        assert_eq!(
+            Poll::parse("cursor=42&wait=60", 25).unwrap(),
+            Poll {
+                cursor: 42,
+                wait: 25
+            }
+        );
+        assert_eq!(Poll::parse("", 25).unwrap(), Poll { cursor: 0, wait: 0 });
+        for bad in [
+            "cursor=-1",
+            "cursor=x",
+            "wait=1e3",
+            "cursor=1&cursor=2",
+            "cursor=99999999999999999",
+        ] {
+            assert!(Poll::parse(bad, 25).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_move_the_cursor() {
+        let p = Poll { cursor: 5, wait: 0 };
+        let v = page(p, &[row(6), row(9)], None);
+        assert_eq!(
+            (v["cursor"].as_u64(), v["more"].as_bool()),
+            (Some(9), Some(false))
+        );
+        assert_eq!(v["revocations"][1]["token_id"], "t9");
+        // Nothing new: the cursor stays.
+        assert_eq!(page(p, &[], Some(7))["cursor"], 5);
+        // A cursor ahead of the feed comes back to its head.
+        assert_eq!(
+            page(
+                Poll {
+                    cursor: 50,
+                    wait: 0
+                },
+                &[],
+                Some(7)
+            )["cursor"],
+            7
+        );
+        let full: Vec<Row> = (1..=PAGE).map(row).collect();
+        assert_eq!(page(Poll { cursor: 0, wait: 0 }, &full, None)["more"], true);
+    }
+
+    #[test]
+    fn statements() {
+        let all = [
+            page_query(1, 2),
+            head_query(),
+            revoke(
+                &Source::Token {
+                    token_id: "t".into(),
+                    expires_at: 9,
+                },
+                "revoked",
+                5,
+            ),
+            revoke(&Source::Family("f".into()), "refresh_reuse", 5),
+            revoke(&Source::User("u".into()), "user_deleted", 5),
+            revoke(&Source::Client("c".into()), "client_deleted", 5),
+        ];
+        well_formed(&all);
+        assert!(all[3].sql.ends_with("family_id = ?"));
+    }
+}

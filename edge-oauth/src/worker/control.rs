@@ -1,0 +1,387 @@
+//! The control plane's endpoints (`/relay/*` for relays, `/admin/usage`, `/turn/usage`), the
+//! nearest relays for `/turn/credentials`, and the scheduled housekeeping. Rows and rules are
+//! in [`crate::oauth::control`]; this adapter loads, runs the statements it is given (one D1
+//! batch per request that writes) and answers. Relay answers carry what the request cost in
+//! D1 (`d1.rows_read`, `d1.rows_written`), which relays sum into the figures of
+//! docs/control-plane.md.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result, Env, Request, console_error, event};
+
+use super::http::{Reply, header, now, read_body};
+use super::{env, resources};
+use crate::oauth::admin;
+use crate::oauth::config::Config;
+use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
+use crate::oauth::control::heartbeat::{self, Heartbeat};
+use crate::oauth::control::select::{self, Location, Relay};
+use crate::oauth::control::sql::{Statement, Value as Arg};
+use crate::oauth::control::usage::{self, Batch, Query};
+use crate::oauth::control::{RELAY_SCOPE, feed, tokens};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::MAX_ADMIN_BODY;
+use crate::oauth::{ids, scope};
+
+thread_local! {
+    static CONTROL: RefCell<Option<Rc<ControlConfig>>> = const { RefCell::new(None) };
+    static RELAYS: RefCell<Option<(u64, Rc<Vec<Relay>>)>> = const { RefCell::new(None) };
+}
+
+/// The control plane's configuration, checked once per isolate.
+fn control(env: &Env, cfg: &Config) -> Result<Rc<ControlConfig>, OAuthError> {
+    if let Some(c) = CONTROL.with(|c| c.borrow().clone()) {
+        return Ok(c);
+    }
+    let c = Rc::new(
+        ControlConfig::from_lookup(|name| env::read(env, name), &cfg.issuer)
+            .map_err(|e| OAuthError::server_error(e.to_string()))?,
+    );
+    CONTROL.with(|slot| *slot.borrow_mut() = Some(c.clone()));
+    Ok(c)
+}
+
+/// Rows read and written, summed over a request's D1 calls.
+#[derive(Default)]
+struct Cost {
+    read: u64,
+    written: u64,
+}
+
+impl Cost {
+    fn add(&mut self, r: &D1Result) {
+        if let Ok(Some(m)) = r.meta() {
+            self.read += m.rows_read.unwrap_or(0) as u64;
+            self.written += m.rows_written.unwrap_or(0) as u64;
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({ "rows_read": self.read, "rows_written": self.written })
+    }
+}
+
+fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
+    console_error!("d1: {what}: {e}");
+    OAuthError::new(
+        ErrorCode::TemporarilyUnavailable,
+        "the database is unavailable",
+    )
+}
+
+fn js(v: &Arg) -> JsValue {
+    match v {
+        Arg::Text(s) => JsValue::from_str(s),
+        // Counters and seconds are below 2^53 (checked where they come in).
+        Arg::Int(n) => JsValue::from_f64(*n as f64),
+        Arg::Real(x) => JsValue::from_f64(*x),
+        Arg::Null => JsValue::NULL,
+    }
+}
+
+fn prepare(db: &D1Database, s: &Statement) -> Result<D1PreparedStatement, OAuthError> {
+    let values: Vec<JsValue> = s.args.iter().map(js).collect();
+    db.prepare(&s.sql)
+        .bind(&values)
+        .map_err(|e| db_error("bind", e))
+}
+
+async fn rows<T: DeserializeOwned>(
+    db: &D1Database,
+    s: &Statement,
+    cost: &mut Cost,
+) -> Result<Vec<T>, OAuthError> {
+    let r = prepare(db, s)?
+        .all()
+        .await
+        .map_err(|e| db_error("query", e))?;
+    cost.add(&r);
+    r.results::<T>().map_err(|e| db_error("rows", e))
+}
+
+/// Runs `stmts` as one batch (one transaction); the results in order.
+async fn batch(
+    db: &D1Database,
+    stmts: &[Statement],
+    cost: &mut Cost,
+) -> Result<Vec<D1Result>, OAuthError> {
+    let prepared = stmts
+        .iter()
+        .map(|s| prepare(db, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = db.batch(prepared).await.map_err(|e| db_error("batch", e))?;
+    for r in &results {
+        cost.add(r);
+    }
+    Ok(results)
+}
+
+fn returned_any(r: Option<&D1Result>) -> Result<bool, OAuthError> {
+    #[derive(Deserialize)]
+    struct Any {}
+    match r {
+        Some(r) => Ok(!r
+            .results::<Any>()
+            .map_err(|e| db_error("returning", e))?
+            .is_empty()),
+        None => Ok(false),
+    }
+}
+
+fn reply(r: Result<Reply, OAuthError>) -> Reply {
+    r.unwrap_or_else(Reply::Error)
+}
+
+/// The relay client behind a request: a bearer token in good standing with scope `relay`.
+async fn relay_client(
+    req: &Request,
+    cfg: &Config,
+    db: &D1Database,
+    now: u64,
+) -> Result<String, OAuthError> {
+    let b = resources::active_bearer(req, cfg, db, now).await?;
+    b.require_scope(RELAY_SCOPE)?;
+    Ok(b.claims.client_id)
+}
+
+/// `GET /relay/revocations?cursor=N&wait=S`: a long poll of the feed.
+pub async fn revocations(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let ctl = control(env, &cfg)?;
+            let db = env::db(env)?;
+            let started = now();
+            relay_client(&req, &cfg, &db, started).await?;
+            let url = req
+                .url()
+                .map_err(|_| OAuthError::invalid_request("bad URL"))?;
+            let poll = feed::Poll::parse(url.query().unwrap_or(""), ctl.wait_max)?;
+            let mut cost = Cost::default();
+            loop {
+                let t = now();
+                let page: Vec<feed::Row> =
+                    rows(&db, &feed::page_query(poll.cursor, t), &mut cost).await?;
+                let waited = t.saturating_sub(started);
+                if !page.is_empty() || waited >= poll.wait {
+                    let head = if page.is_empty() && poll.cursor > 0 {
+                        #[derive(Deserialize)]
+                        struct Head {
+                            head: u64,
+                        }
+                        rows::<Head>(&db, &feed::head_query(), &mut cost)
+                            .await?
+                            .first()
+                            .map(|h| h.head)
+                    } else {
+                        None
+                    };
+                    let mut v = feed::page(poll, &page, head);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("d1".into(), cost.json());
+                    }
+                    return Ok(Reply::Json(200, v));
+                }
+                worker::Delay::from(Duration::from_millis(ctl.poll_ms)).await;
+            }
+        }
+        .await,
+    )
+}
+
+/// `POST /relay/heartbeat`.
+pub async fn heartbeat(mut req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let ctl = control(env, &cfg)?;
+            let db = env::db(env)?;
+            let now = now();
+            let client = relay_client(&req, &cfg, &db, now).await?;
+            let hb = Heartbeat::parse(&read_body(&mut req, MAX_ADMIN_BODY).await?)?;
+            let mut cost = Cost::default();
+            let results = batch(&db, &[hb.upsert(&client, now)], &mut cost).await?;
+            if !returned_any(results.first())? {
+                return Err(heartbeat::taken());
+            }
+            Ok(Reply::Json(
+                200,
+                json!({ "stale_after": ctl.stale_after, "d1": cost.json() }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `POST /relay/usage`: applies a batch once; answers the cursor.
+pub async fn usage(mut req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let db = env::db(env)?;
+            let now = now();
+            relay_client(&req, &cfg, &db, now).await?;
+            let b = Batch::parse(&read_body(&mut req, MAX_ADMIN_BODY * 4).await?)?;
+            let mut cost = Cost::default();
+            // Two tries: a concurrent batch of the same relay may move the cursor between
+            // the read and the claim.
+            for _ in 0..2 {
+                #[derive(Deserialize)]
+                struct Cursor {
+                    applied_through: u64,
+                }
+                let applied =
+                    rows::<Cursor>(&db, &usage::cursor_query(&b.relay_id, &b.epoch), &mut cost)
+                        .await?
+                        .first()
+                        .map(|c| c.applied_through);
+                let nonce = ids::new_jti()?;
+                let plan = usage::decide(&b, applied, &nonce, now);
+                if plan.statements.is_empty() {
+                    return Ok(usage_answer(plan.through, &cost));
+                }
+                let results = batch(&db, &plan.statements, &mut cost).await?;
+                if returned_any(results.first())? {
+                    return Ok(usage_answer(plan.through, &cost));
+                }
+            }
+            Err(OAuthError::invalid_request(
+                "another usage batch of this relay was applied at the same time; send again",
+            )
+            .with_status(409))
+        }
+        .await,
+    )
+}
+
+fn usage_answer(through: u64, cost: &Cost) -> Reply {
+    Reply::Json(
+        200,
+        json!({ "applied_through": through, "d1": cost.json() }),
+    )
+}
+
+/// `GET /admin/usage`.
+pub async fn admin_usage(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            let url = req
+                .url()
+                .map_err(|_| OAuthError::invalid_request("bad URL"))?;
+            let q = Query::parse_admin(url.query().unwrap_or(""), now())?;
+            report(&env::db(env)?, &q).await
+        }
+        .await,
+    )
+}
+
+/// `GET /turn/usage`: the signed-in person's own relay usage (a bearer token of theirs with
+/// scope `openid` or `turn`).
+pub async fn own_usage(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            let db = env::db(env)?;
+            let now = now();
+            let b = resources::active_bearer(&req, &cfg, &db, now).await?;
+            if b.require_scope(scope::OPENID).is_err() {
+                b.require_scope(scope::TURN)?;
+            }
+            let user = b.claims.user_id().ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::InsufficientScope,
+                    "a client_credentials token has no user",
+                )
+            })?;
+            report(&db, &Query::own(user, now)).await
+        }
+        .await,
+    )
+}
+
+async fn report(db: &D1Database, q: &Query) -> Result<Reply, OAuthError> {
+    let (grouped, total) = q.statements();
+    let mut cost = Cost::default();
+    let rows: Vec<Value> = rows(db, &grouped, &mut cost).await?;
+    let total: Vec<Value> = self::rows(db, &total, &mut cost).await?;
+    Ok(Reply::Json(200, q.answer(rows, total.into_iter().next())))
+}
+
+/// Where the caller is: `request.cf`'s coordinates; with `DEV_CALLER_LOCATION=1` (local runs
+/// only) the `X-Dev-Caller-Location` header first.
+fn caller(req: &Request, ctl: &ControlConfig) -> Option<Location> {
+    if ctl.dev_location
+        && let Some(at) = header(req, DEV_LOCATION_HEADER).and_then(|h| select::parse_location(&h))
+    {
+        return Some(at);
+    }
+    req.cf()
+        .and_then(|cf| cf.coordinates())
+        .map(|(lat, lon)| (f64::from(lat), f64::from(lon)))
+        .filter(|(lat, lon)| lat.is_finite() && lon.is_finite())
+}
+
+/// The URLs of the healthy relays nearest the caller, one list per relay, nearest first;
+/// empty when no relay is healthy (the static `TURN_URLS` then).
+pub async fn nearest(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    db: &D1Database,
+    now: u64,
+) -> Result<Vec<Vec<String>>, OAuthError> {
+    let ctl = control(env, cfg)?;
+    let cached = RELAYS.with(|r| {
+        r.borrow()
+            .as_ref()
+            .filter(|(at, _)| ctl.relay_cache_ttl > 0 && now < at + ctl.relay_cache_ttl)
+            .map(|(_, list)| list.clone())
+    });
+    let list = match cached {
+        Some(l) => l,
+        None => {
+            let mut cost = Cost::default();
+            let l: Rc<Vec<Relay>> =
+                Rc::new(rows(db, &select::list_query(now, ctl.stale_after), &mut cost).await?);
+            RELAYS.with(|r| *r.borrow_mut() = Some((now, l.clone())));
+            l
+        }
+    };
+    let chosen = select::nearest(&list, caller(req, &ctl), now, ctl.stale_after, ctl.choices);
+    Ok(chosen.into_iter().map(|c| c.urls).collect())
+}
+
+/// Deletes what outlived its use (cron trigger; also `POST /admin/housekeeping`).
+async fn housekeep(env: &Env) -> Result<Value, OAuthError> {
+    let db = env::db(env)?;
+    let mut cost = Cost::default();
+    batch(&db, &tokens::housekeeping(now()), &mut cost).await?;
+    Ok(json!({ "d1": cost.json() }))
+}
+
+/// `POST /admin/housekeeping`.
+pub async fn admin_housekeeping(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            Ok(Reply::Json(200, housekeep(env).await?))
+        }
+        .await,
+    )
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    if let Err(e) = housekeep(&env).await {
+        console_error!("housekeeping: {}", e.description);
+    }
+}

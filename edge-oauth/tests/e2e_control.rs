@@ -1,0 +1,461 @@
+//! The control plane at the edge, over HTTP against the built worker in local workerd with
+//! D1: relays as OAuth clients with the `relay` scope, heartbeats and the nearest healthy
+//! relays in `/turn/credentials`, usage batches applied exactly once, the revocation feed's
+//! long poll, and the errors of each. The whole system (relay-native processes with the
+//! worker) is tested in relay-native/tests/control.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use shared_token::TokenId;
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn worker() -> &'static Worker {
+    static W: std::sync::OnceLock<Worker> = std::sync::OnceLock::new();
+    W.get_or_init(|| {
+        Worker::start(
+            "control",
+            &[
+                ("DEV_CALLER_LOCATION", "1"),
+                ("RELAY_STALE_AFTER", "3"),
+                ("RELAY_LIST_CACHE_TTL", "0"),
+                ("REVOCATION_POLL_MS", "200"),
+            ],
+        )
+    })
+}
+
+/// A relay's client and a bearer token for it.
+fn relay_client(w: &Worker) -> (String, String) {
+    let id = unique("relay");
+    let c = w.create_client(
+        json!({ "client_id": id, "grant_types": ["client_credentials"], "scopes": ["relay"] }),
+    );
+    let secret = c["client_secret"].as_str().unwrap().to_string();
+    (id.clone(), token(w, &id, &secret, "relay"))
+}
+
+fn token(w: &Worker, id: &str, secret: &str, scope: &str) -> String {
+    let r = post_form(
+        &w.url("/oauth2/token"),
+        &[("Authorization", &basic(id, secret))],
+        &[("grant_type", "client_credentials"), ("scope", scope)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["access_token"].as_str().unwrap().to_string()
+}
+
+fn bearer(t: &str) -> String {
+    format!("Bearer {t}")
+}
+
+fn heartbeat(
+    w: &Worker,
+    tok: &str,
+    relay_id: &str,
+    at: Option<(f64, f64)>,
+    load: f64,
+    draining: bool,
+) -> Resp {
+    post_json(
+        &w.url("/relay/heartbeat"),
+        &[("Authorization", &bearer(tok))],
+        &json!({
+            "relay_id": relay_id,
+            "urls": [format!("turn:{relay_id}.example:3478?transport=udp")],
+            "region": "test",
+            "latitude": at.map(|a| a.0),
+            "longitude": at.map(|a| a.1),
+            "allocations": (load * 100.0) as u64,
+            "capacity": 100,
+            "load": load,
+            "draining": draining,
+            "version": "test",
+            "revocation_cursor": 0,
+            "usage_backlog": 0,
+            "usage_dropped": 0,
+        }),
+    )
+}
+
+/// A person's bearer token with `openid turn` (password grant) and their user id.
+fn person(w: &Worker) -> (String, String) {
+    let client = unique("app");
+    w.create_client(json!({ "client_id": client, "public": true, "grant_types": ["password"], "scopes": ["openid", "turn"] }));
+    let user = unique("person");
+    let user_id = w.create_user(&user, "correct horse battery");
+    let r = post_form(
+        &w.url("/oauth2/token"),
+        &[],
+        &[
+            ("grant_type", "password"),
+            ("client_id", &client),
+            ("username", &user),
+            ("password", "correct horse battery"),
+            ("scope", "openid turn"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    (
+        r.json()["access_token"].as_str().unwrap().to_string(),
+        user_id,
+    )
+}
+
+/// The relay ids named by `/turn/credentials` for a caller at `at`, in order.
+fn named(w: &Worker, person: &str, at: &str) -> Vec<String> {
+    let r = get(
+        &w.url("/turn/credentials"),
+        &[
+            ("Authorization", &bearer(person)),
+            ("X-Dev-Caller-Location", at),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["iceServers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.get("username").is_some())
+        .map(|s| {
+            let u = s["urls"][0].as_str().unwrap();
+            u.trim_start_matches("turn:")
+                .split('.')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn only_relay_clients_reach_the_relay_endpoints() {
+    let w = worker();
+    let (_, tok) = relay_client(w);
+    assert_eq!(
+        heartbeat(w, &tok, &unique("r"), None, 0.0, false).status,
+        200
+    );
+    // No token, a bad token: 401 with a Bearer challenge.
+    for auth in [None, Some("Bearer nope")] {
+        let h: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let r = get(&w.url("/relay/revocations"), &h);
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (401, "invalid_token"),
+            "{}",
+            r.body
+        );
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    }
+    // A person's token, an API client's token: 403 insufficient_scope.
+    let (p, _) = person(w);
+    let api = unique("api");
+    let c = w.create_client(
+        json!({ "client_id": api, "grant_types": ["client_credentials"], "scopes": ["api"] }),
+    );
+    let api_tok = token(w, &api, c["client_secret"].as_str().unwrap(), "api");
+    for t in [&p, &api_tok] {
+        for (m, path) in [
+            ("GET", "/relay/revocations"),
+            ("POST", "/relay/heartbeat"),
+            ("POST", "/relay/usage"),
+        ] {
+            let r = request(
+                m,
+                &w.url(path),
+                &[("Authorization", &bearer(t))],
+                Some(b"{}"),
+            );
+            assert_eq!(
+                (r.status, r.error().as_str()),
+                (403, "insufficient_scope"),
+                "{m} {path}: {}",
+                r.body
+            );
+        }
+    }
+    // The relay scope goes only to a confidential client_credentials-only client.
+    for bad in [
+        json!({ "public": true, "grant_types": ["password"], "scopes": ["relay"] }),
+        json!({ "grant_types": ["client_credentials"], "scopes": ["relay", "turn"] }),
+        json!({ "grant_types": ["client_credentials", "password"], "scopes": ["relay"] }),
+        json!({ "redirect_uris": ["http://127.0.0.1:9/cb"], "scopes": ["relay"] }),
+    ] {
+        let r = post_json(
+            &w.url("/admin/clients"),
+            &[("Authorization", &w.admin_auth())],
+            &bad,
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    // Wrong methods.
+    assert_eq!(
+        post_json(&w.url("/relay/revocations"), &[], &json!({})).status,
+        405
+    );
+    assert_eq!(get(&w.url("/relay/heartbeat"), &[]).status, 405);
+}
+
+#[test]
+fn heartbeats_place_relays_and_callers_get_the_nearest_healthy_ones() {
+    let w = worker();
+    let (_, t1) = relay_client(w);
+    let (_, t2) = relay_client(w);
+    let (_, t3) = relay_client(w);
+    let tag = unique("x").replace('-', "");
+    let (fra, par, iad) = (
+        format!("fra{tag}"),
+        format!("par{tag}"),
+        format!("iad{tag}"),
+    );
+    let beat = |draining_par: bool| {
+        assert_eq!(
+            heartbeat(w, &t1, &fra, Some((50.11, 8.68)), 0.9, false).status,
+            200
+        );
+        assert_eq!(
+            heartbeat(w, &t2, &par, Some((48.86, 2.35)), 0.1, draining_par).status,
+            200
+        );
+        assert_eq!(
+            heartbeat(w, &t3, &iad, Some((38.95, -77.45)), 0.0, false).status,
+            200
+        );
+    };
+    beat(false);
+    let (p, _) = person(w);
+    let ours = |at: &str| -> Vec<String> {
+        named(w, &p, at)
+            .into_iter()
+            .filter(|id| id.ends_with(&tag))
+            .collect()
+    };
+    // Frankfurt: Paris is as near (one band) and less loaded; then Frankfurt; then Virginia.
+    assert_eq!(ours("50.11,8.68"), [par.clone(), fra.clone(), iad.clone()]);
+    // Washington: Virginia first.
+    assert_eq!(ours("38.9,-77.0").first(), Some(&iad));
+    // A draining relay is not handed out.
+    beat(true);
+    assert_eq!(ours("50.11,8.68"), [fra.clone(), iad.clone()]);
+    // Another relay client cannot take a relay's id.
+    let r = heartbeat(w, &t1, &par, None, 0.0, false);
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (409, "invalid_request"),
+        "{}",
+        r.body
+    );
+    // Relays that stop heartbeating drop out within the staleness window (3 s here).
+    std::thread::sleep(Duration::from_millis(4200));
+    assert!(ours("50.11,8.68").is_empty());
+    // Bad heartbeats.
+    let (_, t) = relay_client(w);
+    for bad in [
+        json!({}),
+        json!({ "relay_id": "a b", "urls": ["turn:x"], "allocations": 0, "capacity": 1, "load": 0.0 }),
+        json!({ "relay_id": "ok", "urls": ["https://x"], "allocations": 0, "capacity": 1, "load": 0.0 }),
+        json!({ "relay_id": "ok", "urls": ["turn:x"], "allocations": 0, "capacity": 1, "load": 0.0, "latitude": 100.0, "longitude": 0.0 }),
+    ] {
+        let r = post_json(
+            &w.url("/relay/heartbeat"),
+            &[("Authorization", &bearer(&t))],
+            &bad,
+        );
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (400, "invalid_request"),
+            "{bad}: {}",
+            r.body
+        );
+    }
+}
+
+fn record(seq: u64, token_id: &str, first: bool, bytes: u64) -> Value {
+    json!({
+        "seq": seq, "token_id": token_id, "transport": "udp", "start": now() - 10, "end": null,
+        "at": now(), "first": first, "to_peer_packets": 1, "to_peer_bytes": bytes,
+        "to_client_packets": 2, "to_client_bytes": 2 * bytes,
+    })
+}
+
+fn post_usage(w: &Worker, tok: &str, relay: &str, epoch: &str, records: Vec<Value>) -> Resp {
+    post_json(
+        &w.url("/relay/usage"),
+        &[("Authorization", &bearer(tok))],
+        &json!({ "relay_id": relay, "epoch": epoch, "records": records }),
+    )
+}
+
+fn token_usage(w: &Worker, token_id: &str) -> Value {
+    let r = get(
+        &w.url("/admin/usage?by=token,transport"),
+        &[("Authorization", &w.admin_auth())],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["token_id"] == token_id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn usage_batches_count_exactly_once() {
+    let w = worker();
+    let (relay, tok) = relay_client(w);
+    let tid = TokenId::of(unique("token").as_bytes()).to_string();
+    let batch = vec![record(1, &tid, true, 100), record(2, &tid, false, 50)];
+    let r = post_usage(w, &tok, &relay, "epoch-a", batch.clone());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["applied_through"], 2);
+    assert!(r.json()["d1"]["rows_written"].as_u64().unwrap() > 0);
+    // The same batch again (its answer was lost): nothing more.
+    let r = post_usage(w, &tok, &relay, "epoch-a", batch);
+    assert_eq!(
+        (r.status, r.json()["applied_through"].as_u64()),
+        (200, Some(2))
+    );
+    // Overlapping: only record 3 is new.
+    let r = post_usage(
+        w,
+        &tok,
+        &relay,
+        "epoch-a",
+        vec![record(2, &tid, false, 50), record(3, &tid, false, 1)],
+    );
+    assert_eq!(r.json()["applied_through"], 3);
+    let u = token_usage(w, &tid);
+    assert_eq!(
+        (
+            u["allocations"].as_u64(),
+            u["to_peer_bytes"].as_u64(),
+            u["to_client_bytes"].as_u64(),
+            u["to_peer_packets"].as_u64()
+        ),
+        (Some(1), Some(151), Some(302), Some(3)),
+        "{u}"
+    );
+    // A new epoch (the relay's state was wiped) starts its own count.
+    let r = post_usage(
+        w,
+        &tok,
+        &relay,
+        "epoch-b",
+        vec![record(1, &tid, true, 1000)],
+    );
+    assert_eq!(r.json()["applied_through"], 1);
+    assert_eq!(token_usage(w, &tid)["to_peer_bytes"], 1151);
+    // Eight copies of one batch at once add once.
+    let tid2 = TokenId::of(unique("token").as_bytes()).to_string();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (tok, relay, tid2) = (tok.clone(), relay.clone(), tid2.clone());
+            std::thread::spawn(move || {
+                post_usage(
+                    worker(),
+                    &tok,
+                    &relay,
+                    "epoch-c",
+                    vec![record(1, &tid2, true, 7)],
+                )
+                .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(token_usage(w, &tid2)["to_peer_bytes"], 7, "{statuses:?}");
+    // Bad batches.
+    for (bad, why) in [
+        (json!({}), "fields"),
+        (
+            json!({ "relay_id": relay, "epoch": "e", "records": [record(2, &tid, false, 1), record(1, &tid, false, 1)] }),
+            "order",
+        ),
+        (
+            json!({ "relay_id": relay, "epoch": "e", "records": [record(1, "not-a-token-id", false, 1)] }),
+            "token id",
+        ),
+        (
+            json!({ "relay_id": relay, "epoch": "e;", "records": [] }),
+            "epoch",
+        ),
+    ] {
+        let r = post_json(
+            &w.url("/relay/usage"),
+            &[("Authorization", &bearer(&tok))],
+            &bad,
+        );
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (400, "invalid_request"),
+            "{why}: {}",
+            r.body
+        );
+    }
+    // The admin report needs the admin secret, and good parameters.
+    assert_eq!(get(&w.url("/admin/usage"), &[]).status, 401);
+    for q in ["by=user;drop", "from=yesterday", "limit=0"] {
+        let r = get(
+            &w.url(&format!("/admin/usage?{q}")),
+            &[("Authorization", &w.admin_auth())],
+        );
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+    }
+}
+
+#[test]
+fn the_feed_is_a_long_poll() {
+    let w = worker();
+    let (_, tok) = relay_client(w);
+    let t = Instant::now();
+    let r = get(
+        &w.url("/relay/revocations?cursor=0&wait=2"),
+        &[("Authorization", &bearer(&tok))],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert!(v["revocations"].is_array() && v["cursor"].is_u64(), "{v}");
+    // Nothing revoked in this test's worker yet: it waited (about) the time asked.
+    if v["revocations"].as_array().unwrap().is_empty() {
+        assert!(
+            t.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    // A cursor from another database comes back to this feed's head.
+    let r = get(
+        &w.url("/relay/revocations?cursor=999999"),
+        &[("Authorization", &bearer(&tok))],
+    );
+    assert!(r.json()["cursor"].as_u64().unwrap() < 999_999, "{}", r.body);
+    for q in ["cursor=-1", "cursor=x", "wait=1.5"] {
+        let r = get(
+            &w.url(&format!("/relay/revocations?{q}")),
+            &[("Authorization", &bearer(&tok))],
+        );
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (400, "invalid_request"),
+            "{q}"
+        );
+    }
+}
