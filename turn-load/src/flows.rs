@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
-use crate::turn::{Credentials, Session, TurnError};
+use crate::turn::{ALLOCATION_MISMATCH, Auth, Credentials, Session, TurnError};
 use crate::udp;
 
 /// The first channel number (RFC 8656 section 12).
@@ -34,6 +34,8 @@ pub struct Flow {
     pub sock: UdpSocket,
     /// The channel bound to the echo socket; None without a relay.
     pub channel: Option<u16>,
+    /// What signs its requests (to release it); None without a relay.
+    pub auth: Option<Auth>,
 }
 
 impl Flow {
@@ -100,25 +102,28 @@ pub fn open(target: &Target, bind: IpAddr, peers: &[SocketAddr]) -> Result<Vec<F
 }
 
 fn open_one(target: &Target, bind: IpAddr, i: usize, peer: SocketAddr) -> Result<Flow, TurnError> {
-    let sock = udp::bind(bind)?;
     let flow = match target {
         Target::Direct => {
+            let sock = udp::bind(bind)?;
             sock.connect(peer)?;
             Flow {
                 sock,
                 channel: None,
+                auth: None,
             }
         }
         Target::Relay {
             server,
             credentials,
         } => {
-            let sock = connect_blocking(sock, *server)?;
-            let (mut session, _) = Session::allocate(&sock, credentials)?;
+            let (sock, auth) = allocate(*server, credentials, bind)?;
+            let mut session = Session::resume(&sock, credentials, &auth);
             session.channel_bind(channel(i), peer)?;
+            let auth = Some(session.auth());
             Flow {
                 sock,
                 channel: Some(channel(i)),
+                auth,
             }
         }
     };
@@ -126,23 +131,60 @@ fn open_one(target: &Target, bind: IpAddr, i: usize, peer: SocketAddr) -> Result
     Ok(flow)
 }
 
-/// Holds `count` more allocations without traffic (for the relay's memory per allocation);
-/// they last until the sockets are dropped and the relay times them out.
+/// Deletes the flows' allocations, so the next run's sockets (which may get the same ports)
+/// find none left behind. Best effort: stops at the first request that goes unanswered.
+pub fn release(flows: &[Flow], target: &Target) {
+    let Target::Relay { credentials, .. } = target else {
+        return;
+    };
+    for f in flows {
+        let Some(auth) = &f.auth else { continue };
+        if f.sock.set_nonblocking(false).is_err() {
+            continue;
+        }
+        if let Err(TurnError::Timeout(_)) = Session::resume(&f.sock, credentials, auth).release() {
+            return;
+        }
+    }
+}
+
+/// A new allocation on a new socket. A socket may get the port of one whose allocation the
+/// relay still holds (437): then another socket.
+fn allocate(
+    server: SocketAddr,
+    credentials: &Credentials,
+    bind: IpAddr,
+) -> Result<(UdpSocket, Auth), TurnError> {
+    let mut tries = 0;
+    loop {
+        let sock = connect_blocking(udp::bind(bind)?, server)?;
+        let auth = Session::allocate(&sock, credentials).map(|(session, _)| session.auth());
+        match auth {
+            Ok(auth) => return Ok((sock, auth)),
+            Err(TurnError::Rejected(_, ALLOCATION_MISMATCH, _)) if tries < 5 => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Holds `count` more allocations without traffic (for the relay's memory per allocation),
+/// until `release_idle` or until the relay times them out.
 pub fn allocate_idle(
     server: SocketAddr,
     credentials: &Credentials,
     bind: IpAddr,
     count: usize,
-    held: &mut Vec<UdpSocket>,
+    held: &mut Vec<Flow>,
 ) -> Result<(), FlowError> {
     for _ in 0..count {
         let index = held.len();
-        let at = |error| FlowError { index, error };
-        let sock = udp::bind(bind)
-            .and_then(|s| connect_blocking(s, server))
-            .map_err(|e| at(e.into()))?;
-        Session::allocate(&sock, credentials).map_err(at)?;
-        held.push(sock);
+        let (sock, auth) =
+            allocate(server, credentials, bind).map_err(|error| FlowError { index, error })?;
+        held.push(Flow {
+            sock,
+            channel: None,
+            auth: Some(auth),
+        });
     }
     Ok(())
 }

@@ -201,7 +201,9 @@ fn measured(common: &Common, target: &Target, plan: &Plan) -> Result<Report> {
     if matches!(target, Target::Relay { .. }) {
         ready(common.wait_go)?;
     }
-    let mut report = echo.serve(|| drive::run(&flows, plan))?;
+    let report = echo.serve(|| drive::run(&flows, plan));
+    flows::release(&flows, target);
+    let mut report = report?;
     report.echo = echo.stats();
     eprintln!(
         "turn-load {}: {}",
@@ -226,11 +228,16 @@ fn idle(relay: &Relay, counts: &[usize]) -> Result {
     let mut held = Vec::new();
     for &n in counts {
         let more = n.saturating_sub(held.len());
-        flows::allocate_idle(server, &credentials, relay.bind, more, &mut held)?;
+        let got = flows::allocate_idle(server, &credentials, relay.bind, more, &mut held);
+        if got.is_err() {
+            flows::release(&held, &relay.target());
+        }
+        got?;
         println!("held {}", held.len());
         std::io::stdout().flush()?;
         wait_line()?;
     }
+    flows::release(&held, &relay.target());
     Ok(())
 }
 

@@ -11,8 +11,10 @@ use stun_types::message::{
     IntegrityAlgorithm, LongTermKeyCredentials, Message, MessageClass, MessageIntegrityCredentials,
     MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId,
 };
-use turn_types::attribute::{ChannelNumber, RequestedTransport, XorPeerAddress, XorRelayedAddress};
-use turn_types::message::{ALLOCATE, CHANNEL_BIND};
+use turn_types::attribute::{
+    ChannelNumber, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress,
+};
+use turn_types::message::{ALLOCATE, CHANNEL_BIND, REFRESH};
 
 /// First retransmission after this, doubled each time.
 const FIRST_RTO: Duration = Duration::from_millis(200);
@@ -22,6 +24,8 @@ const TRANSMISSIONS: u32 = 6;
 const UNAUTHORIZED: u16 = 401;
 /// Stale Nonce (RFC 8489 section 9.2.5).
 const STALE_NONCE: u16 = 438;
+/// Allocation Mismatch (RFC 8656 section 7.2): this 5-tuple already has an allocation.
+pub const ALLOCATION_MISMATCH: u16 = 437;
 
 /// A static user both coturn (`--user`) and relay-native (`--user`) accept.
 #[derive(Clone)]
@@ -74,6 +78,13 @@ impl From<std::io::Error> for TurnError {
     }
 }
 
+/// What signs an allocation's later requests.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    realm: String,
+    nonce: String,
+}
+
 /// One allocation's client side: a socket connected to the relay and the realm and nonce
 /// that sign its requests.
 pub struct Session<'a> {
@@ -104,6 +115,32 @@ impl<'a> Session<'a> {
             .relayed
             .ok_or(TurnError::Malformed("Allocate", "XOR-RELAYED-ADDRESS"))?;
         Ok((s, relayed))
+    }
+
+    /// Signs requests on `sock` with a realm and nonce from an earlier session.
+    pub fn resume(sock: &'a UdpSocket, credentials: &'a Credentials, auth: &Auth) -> Session<'a> {
+        Session {
+            sock,
+            credentials,
+            realm: auth.realm.clone(),
+            nonce: auth.nonce.clone(),
+        }
+    }
+
+    /// The realm and nonce this session signs with.
+    pub fn auth(&self) -> Auth {
+        Auth {
+            realm: self.realm.clone(),
+            nonce: self.nonce.clone(),
+        }
+    }
+
+    /// Deletes the allocation (Refresh with LIFETIME 0, RFC 8656 section 8).
+    pub fn release(&mut self) -> Result<(), TurnError> {
+        let add = |w: &mut MessageWriteVec, _: TransactionId| {
+            let _ = w.add_attribute(&Lifetime::new(0));
+        };
+        self.request(REFRESH, &add).map(drop)
     }
 
     /// Binds channel `number` to `peer` (which also permits the peer).
@@ -259,6 +296,7 @@ fn method_name(m: Method) -> &'static str {
     match m {
         ALLOCATE => "Allocate",
         CHANNEL_BIND => "ChannelBind",
+        REFRESH => "Refresh",
         _ => "request",
     }
 }

@@ -90,7 +90,7 @@ impl Server {
         let log = dir.join(format!("{}-{port}.log", self.slug()));
         let user = format!("{USER}:{PASSWORD}");
         let pid = match self {
-            Server::Coturn { bin, mode, .. } => {
+            Server::Coturn { bin, mode, version } => {
                 // An empty configuration file: otherwise coturn reads /etc/turnserver.conf.
                 let conf = dir.join("empty-turnserver.conf");
                 std::fs::write(&conf, "")?;
@@ -111,6 +111,11 @@ impl Server {
                         "--pidfile",
                         &dir.join(format!("coturn-{port}.pid")).to_string_lossy(),
                     ]);
+                // Before 4.17 coturn also started DTLS and its telnet CLI on a fixed port
+                // unless told not to; 4.17 starts neither and calls the flags deprecated.
+                if !version.starts_with("4.17") {
+                    cmd.args(["--no-dtls", "--no-cli"]);
+                }
                 match mode {
                     CoturnMode::Default => {}
                     CoturnMode::Recvmmsg => {
