@@ -74,7 +74,7 @@ impl Load {
         if baseline {
             c.arg("--baseline");
         }
-        let mut child = Talk::spawn(c)?;
+        let mut child = Talk::spawn(c, &self.log)?;
         child.expect("ready")?;
         let cpu0 = procfs::cpu_seconds(server.pid, tck)?;
         child.say()?;
@@ -106,7 +106,7 @@ impl Load {
         c.args(["--from", &from.to_string(), "--to", &to.to_string()])
             .args(["--step-seconds", &step_seconds.to_string()])
             .args(["--refine", &refine.to_string()]);
-        let line = Talk::spawn(c)?.finish()?;
+        let line = Talk::spawn(c, &self.log)?.finish()?;
         Ok(serde_json::from_str(&line)?)
     }
 
@@ -116,7 +116,7 @@ impl Load {
         let mut c = self.command(server, "idle")?;
         let list: Vec<String> = counts.iter().map(usize::to_string).collect();
         c.args(["--counts", &list.join(",")]);
-        let mut child = Talk::spawn(c)?;
+        let mut child = Talk::spawn(c, &self.log)?;
         let mut rss = Vec::new();
         for n in counts {
             child.expect(&format!("held {n}"))?;
@@ -137,19 +137,21 @@ fn log_file(path: &Path) -> Result<std::fs::File> {
 
 /// A turn-load child we exchange lines with.
 struct Talk {
+    log: PathBuf,
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Talk {
-    fn spawn(mut c: Command) -> Result<Talk> {
+    fn spawn(mut c: Command, log: &Path) -> Result<Talk> {
         let mut child = c
             .spawn()
             .map_err(|e| format!("cannot start turn-load: {e}"))?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         Ok(Talk {
+            log: log.to_path_buf(),
             child,
             stdin,
             stdout,
@@ -169,7 +171,11 @@ impl Talk {
             return Ok(());
         }
         let _ = self.child.wait();
-        Err(format!("turn-load said `{got}` instead of `{want}` (see its log)").into())
+        Err(format!(
+            "turn-load said `{got}` instead of `{want}`; see {}",
+            self.log.display()
+        )
+        .into())
     }
 
     fn say(&mut self) -> Result {
@@ -193,7 +199,7 @@ impl Talk {
         }
         let status = self.child.wait()?;
         if !status.success() {
-            return Err(format!("turn-load failed ({status}); see its log").into());
+            return Err(format!("turn-load failed ({status}); see {}", self.log.display()).into());
         }
         Ok(last)
     }
