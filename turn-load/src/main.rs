@@ -39,6 +39,10 @@ enum Command {
         /// `baseline`: what the relay adds is the difference.
         #[arg(long)]
         baseline: bool,
+        /// Only the load straight to the echo peer: what the generator itself can drive
+        /// (`--server` is not used).
+        #[arg(long, conflicts_with = "baseline")]
+        direct: bool,
     },
     /// Raise the rate until loss reaches --max-loss; report the fastest step under it.
     Ramp {
@@ -155,9 +159,15 @@ impl Command {
                 rate,
                 seconds,
                 baseline,
+                direct,
             } => {
                 let plan = common.plan(rate, seconds);
-                let report = measured(&common, &common.relay.target(), &plan)?;
+                let target = if direct {
+                    Target::Direct
+                } else {
+                    common.relay.target()
+                };
+                let report = measured(&common, &target, &plan)?;
                 let base = if baseline {
                     Some(measured(&common, &Target::Direct, &plan)?)
                 } else {
