@@ -33,7 +33,7 @@ impl Settings {
         Settings {
             rates: vec![20_000.0, 50_000.0],
             seconds: 5.0,
-            ramp_from: 20_000.0,
+            ramp_from: 10_000.0,
             ramp_to: 1_000_000.0,
             step_seconds: 2.0,
             refine: 3,
