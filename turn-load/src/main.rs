@@ -107,6 +107,11 @@ struct Common {
     /// Messages an allocation sends back to back.
     #[arg(long, default_value_t = 4)]
     burst: usize,
+    /// Address of the echo peer's sockets (default: --bind). A relay that routes by the
+    /// peer's exact address (coturn's --multiplex-peer) may still hold an earlier run's peer
+    /// ports for a while: a loopback address of its own per run (127.0.0.0/8) never meets them.
+    #[arg(long)]
+    peer_ip: Option<IpAddr>,
     /// The echo peer answers with sendmmsg only, never UDP GSO.
     #[arg(long)]
     no_gso: bool,
@@ -128,6 +133,11 @@ impl Relay {
 }
 
 impl Common {
+    fn echo(&self) -> std::io::Result<Echo> {
+        let ip = self.peer_ip.unwrap_or(self.relay.bind);
+        Echo::bind(ip, self.allocations, !self.no_gso)
+    }
+
     fn plan(&self, rate: f64, seconds: f64) -> Plan {
         Plan {
             rate,
@@ -192,7 +202,7 @@ impl Command {
                     refine,
                     step: common.plan(from, step_seconds),
                 };
-                let echo = Echo::bind(common.relay.bind, common.allocations, !common.no_gso)?;
+                let echo = common.echo()?;
                 let flows = flows::open(&common.relay.target(), common.relay.bind, &echo.addrs()?)?;
                 ready(common.wait_go)?;
                 let r =
@@ -206,7 +216,7 @@ impl Command {
 
 /// Opens the flows, then one run with its own echo peer.
 fn measured(common: &Common, target: &Target, plan: &Plan) -> Result<Report> {
-    let echo = Echo::bind(common.relay.bind, common.allocations, !common.no_gso)?;
+    let echo = common.echo()?;
     let flows = flows::open(target, common.relay.bind, &echo.addrs()?)?;
     if matches!(target, Target::Relay { .. }) {
         ready(common.wait_go)?;

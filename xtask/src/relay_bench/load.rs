@@ -22,6 +22,8 @@ pub struct Load {
     pub log: PathBuf,
     /// Extra flags for every data run (e.g. `--no-gso`).
     pub extra: Vec<String>,
+    /// Data runs so far: each gets its own echo peer address.
+    pub runs: std::cell::Cell<u32>,
 }
 
 /// A fixed-rate run and the server's CPU over it.
@@ -48,7 +50,14 @@ impl Load {
 
     fn data_command(&self, server: &Running, sub: &str) -> Result<Command> {
         let mut c = self.command(server, sub)?;
+        // coturn's --multiplex-peer keeps routing a peer address to the allocation that
+        // named it for a while after that allocation is gone, and refuses to give it to
+        // another (400): a fresh loopback address per run keeps runs apart.
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let peer = std::net::Ipv4Addr::new(127, 1, (n / 250) as u8, (n % 250 + 1) as u8);
         c.args(["--allocations", &self.allocations.to_string()])
+            .args(["--peer-ip", &peer.to_string()])
             .args(&self.extra);
         Ok(c)
     }

@@ -99,6 +99,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
         } else {
             vec!["--no-gso".into()]
         },
+        runs: Default::default(),
     };
     let tck = procfs::clock_ticks()?;
     let mut rows: Vec<table::Row> = servers

@@ -98,12 +98,7 @@ impl Server {
                 cmd.args(["-c", &conf.to_string_lossy(), "-n"])
                     .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
                     .args(["--listening-port", &port.to_string()])
-                    .args([
-                        "--allow-loopback-peers",
-                        "--no-tls",
-                        "--no-dtls",
-                        "--no-cli",
-                    ])
+                    .args(["--allow-loopback-peers", "--no-tls"])
                     .args(["--lt-cred-mech", "--realm", REALM, "--user", &user])
                     .args(["-m", THREADS, "--simple-log", "--no-stdout-log"])
                     .args(["--log-file", &log.to_string_lossy()])
