@@ -24,6 +24,14 @@ impl Row {
         self.med(|t| t.fixed.get(i).map(|x| x.server_us))
     }
 
+    fn loss_percent(&self, i: usize) -> Option<f64> {
+        self.med(|t| {
+            t.fixed
+                .get(i)
+                .map(|x| x.lost as f64 * 100.0 / x.sent.max(1) as f64)
+        })
+    }
+
     fn all_us(&self, i: usize) -> Option<f64> {
         self.med(|t| t.fixed.get(i).map(|x| x.all_us))
     }
@@ -73,7 +81,7 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
         .collect();
     print!("| server |");
     for r in &rates {
-        print!(" CPU us/pkt at {r} msg/s (all processes) |");
+        print!(" CPU us/pkt at {r} msg/s (all processes), loss |");
     }
     println!(
         " max lossless relayed pkt/s | one-way delay p50 / p99 / p99.9 us at half that (added by the relay) |"
