@@ -91,9 +91,10 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
         print!("| {} |", row.name);
         for i in 0..rates.len() {
             print!(
-                " {} ({}) |",
+                " {} ({}), {}% |",
                 num(row.server_us(i), 2),
-                num(row.all_us(i), 2)
+                num(row.all_us(i), 2),
+                num(row.loss_percent(i), 2)
             );
         }
         let limited = row.trials.iter().any(|t| t.generator_limited);
