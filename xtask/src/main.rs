@@ -4,6 +4,7 @@
 
 mod e2e;
 mod edge;
+mod examples;
 mod probe;
 mod procs;
 mod relay_bench;
@@ -20,11 +21,15 @@ cargo xtask <task>
 
   run            build everything and run the whole system locally (edge in workerd with
                  local D1, relay on loopback, web page); Ctrl-C stops it
-  e2e            only the end-to-end tests: the browser, and `relay-native probe` with the edge's
-                 tokens against relay-native and coturn (needs `build` and a debug relay-native)
+  e2e [www|examples]
+                 only the end-to-end tests (needs `build` and a debug relay-native): www, the
+                 page in the browser and `relay-native probe` with the edge's tokens against
+                 relay-native and coturn; examples, the helper's npm packages in Node, /pkg/*
+                 for other origins, the Vite app and the two-tab call example; default both
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
-  build          build the deployable parts: the browser helper, then the worker
+  build          build the deployable parts: the browser helper (npm packages in target/npm,
+                 the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
   bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
   bench-relay [TRIALS] [--coturn-417 PATH] [--no-gso] [--smoke]
@@ -36,6 +41,8 @@ cargo xtask <task>
                  naming the server, if a fixed-rate run loses a message. --smoke: seconds.
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
+  fuzz-relay [SECS]
+                 fuzz the relay's protocol core with arbitrary inputs and time steps
 ";
 
 /// Everything the worker deploys: the helper's module lands in www/public (static assets)
@@ -57,7 +64,12 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "run" => run::run(&root),
-        "e2e" => e2e::www(&root),
+        "e2e" => match rest.first().map(String::as_str) {
+            None => e2e::www(&root).and_then(|()| examples::e2e(&root)),
+            Some("www") => e2e::www(&root),
+            Some("examples") => examples::e2e(&root),
+            Some(other) => Err(format!("e2e: no part named `{other}`\n\n{HELP}").into()),
+        },
         "setup" => setup::setup(&root),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)
@@ -67,6 +79,7 @@ fn main() -> ExitCode {
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),
+        "fuzz-relay" => test::fuzz_relay(&root, rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
