@@ -43,6 +43,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
         },
     )?;
     step(
+        "bench-relay --smoke: the relay benchmark's harness with tiny counts (Debian's coturn, relay-native), zero loss",
+        || crate::relay_bench::bench(root, &["--smoke".to_string()]),
+    )?;
+    step(
         "the whole system: Chromium signs in and opens a relayed data channel; relay-native probe with the edge's tokens against relay-native and coturn",
         || crate::e2e::www(root),
     )?;
