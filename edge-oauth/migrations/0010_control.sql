@@ -90,3 +90,7 @@ CREATE TABLE relay_usage (
 ) WITHOUT ROWID;
 CREATE INDEX relay_usage_user ON relay_usage(user_id, day);
 CREATE INDEX relay_usage_client ON relay_usage(client_id, day);
+
+-- "Revoke everything of user X": the user's access tokens issued at or before this second no
+-- longer stand.
+ALTER TABLE users ADD COLUMN revoked_before INTEGER;

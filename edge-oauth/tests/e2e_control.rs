@@ -459,3 +459,233 @@ fn the_feed_is_a_long_poll() {
         );
     }
 }
+
+/// Every token id in the feed past `cursor` (following `more`), and the new cursor.
+fn feed_from(w: &Worker, tok: &str, mut cursor: u64) -> (Vec<String>, u64) {
+    let mut ids = vec![];
+    loop {
+        let r = get(
+            &w.url(&format!("/relay/revocations?cursor={cursor}")),
+            &[("Authorization", &bearer(tok))],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        ids.extend(
+            v["revocations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["token_id"].as_str().unwrap().to_string()),
+        );
+        cursor = v["cursor"].as_u64().unwrap();
+        if !v["more"].as_bool().unwrap() {
+            return (ids, cursor);
+        }
+    }
+}
+
+/// The client a token was issued to, from the audit trail.
+fn issued_to(w: &Worker, token_id: &str) -> String {
+    w.audit()
+        .iter()
+        .find(|e| e["token_id"] == token_id)
+        .and_then(|e| e["client_id"].as_str().map(str::to_string))
+        .unwrap()
+}
+
+/// A browser credential from `/turn/credentials`: (username, token id).
+fn credential(w: &Worker, person: &str) -> (String, String) {
+    let r = get(
+        &w.url("/turn/credentials"),
+        &[("Authorization", &bearer(person))],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let user = v["iceServers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["username"].as_str())
+        .unwrap()
+        .to_string();
+    (user, v["tokenId"].as_str().unwrap().to_string())
+}
+
+/// A TURN token from the token endpoint (client_credentials, scope turn): (base64, token id).
+fn turn_token(w: &Worker, id: &str, secret: &str) -> (String, String) {
+    let r = post_form(
+        &w.url("/oauth2/token"),
+        &[("Authorization", &basic(id, secret))],
+        &[("grant_type", "client_credentials"), ("scope", "turn")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json()["access_token"].as_str().unwrap().to_string();
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &t).unwrap();
+    (t, TokenId::of(&raw).to_string())
+}
+
+#[test]
+fn every_revocation_of_a_turn_token_reaches_the_feed() {
+    let w = worker();
+    let (_, relay) = relay_client(w);
+    let (_, mut cursor) = feed_from(w, &relay, 0);
+    let expect = |what: &str, ids: &[&String], cursor: &mut u64| {
+        let (got, next) = feed_from(w, &relay, *cursor);
+        for id in ids {
+            assert!(got.contains(id), "{what}: {id} not in the feed: {got:?}");
+        }
+        *cursor = next;
+    };
+
+    // RFC 7009 revocation of a TURN token and of a browser credential.
+    let app = unique("svc");
+    let c = w.create_client(
+        json!({ "client_id": app, "grant_types": ["client_credentials"], "scopes": ["turn"] }),
+    );
+    let secret = c["client_secret"].as_str().unwrap().to_string();
+    let (tok, tok_id) = turn_token(w, &app, &secret);
+    let r = post_form(
+        &w.url("/oauth2/revoke"),
+        &[("Authorization", &basic(&app, &secret))],
+        &[("token", &tok)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    expect("RFC 7009, TURN token", &[&tok_id], &mut cursor);
+
+    let (p, user_id) = person(w);
+    let (username, cred_id) = credential(w, &p);
+    // The person's app (the public client the password grant used) revokes it.
+    let client = issued_to(w, &cred_id);
+    let r = post_form(
+        &w.url("/oauth2/revoke"),
+        &[],
+        &[("token", &username), ("client_id", &client)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    expect("RFC 7009, browser credential", &[&cred_id], &mut cursor);
+    // Revoking it again adds nothing.
+    post_form(
+        &w.url("/oauth2/revoke"),
+        &[],
+        &[("token", &username), ("client_id", &client)],
+    );
+    assert!(feed_from(w, &relay, cursor).0.is_empty());
+
+    // "Revoke everything of user X": their other credentials.
+    let (_, a) = credential(w, &p);
+    let (_, b) = credential(w, &p);
+    let r = post_json(
+        &w.url(&format!("/admin/users/{user_id}/revoke")),
+        &[("Authorization", &w.admin_auth())],
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["turn_tokens"].as_u64().unwrap() >= 2, "{}", r.body);
+    expect("revoke everything of a user", &[&a, &b], &mut cursor);
+    // Their bearer token is revoked too (its family is).
+    assert_eq!(
+        get(
+            &w.url("/turn/credentials"),
+            &[("Authorization", &bearer(&p))]
+        )
+        .status,
+        401
+    );
+    let r = post_json(
+        &w.url("/admin/users/u_nobody/revoke"),
+        &[("Authorization", &w.admin_auth())],
+        &json!({}),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        post_json(
+            &w.url(&format!("/admin/users/{user_id}/revoke")),
+            &[],
+            &json!({})
+        )
+        .status,
+        401
+    );
+
+    // Deleting a user.
+    let (p2, user2) = person(w);
+    let (_, d) = credential(w, &p2);
+    let r = request(
+        "DELETE",
+        &w.url(&format!("/admin/users/{user2}")),
+        &[("Authorization", &w.admin_auth())],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    expect("user deleted", &[&d], &mut cursor);
+
+    // Deleting a client: its client_credentials TURN tokens (no family).
+    let (_, e) = turn_token(w, &app, &secret);
+    let r = request(
+        "DELETE",
+        &w.url(&format!("/admin/clients/{app}")),
+        &[("Authorization", &w.admin_auth())],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    expect("client deleted", &[&e], &mut cursor);
+}
+
+#[test]
+fn usage_joins_to_the_client_and_user_of_the_token() {
+    let w = worker();
+    let (relay, tok) = relay_client(w);
+    let (p, user_id) = person(w);
+    let (_, cred_id) = credential(w, &p);
+    let client = issued_to(w, &cred_id);
+    let r = post_usage(
+        w,
+        &tok,
+        &relay,
+        "join",
+        vec![record(1, &cred_id, true, 40), record(2, &cred_id, false, 2)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = get(
+        &w.url(&format!("/admin/usage?by=user,client&user_id={user_id}")),
+        &[("Authorization", &w.admin_auth())],
+    );
+    let v = r.json();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1, "{v}");
+    let row = &v["rows"][0];
+    assert_eq!(
+        (row["user_id"].as_str(), row["client_id"].as_str()),
+        (Some(user_id.as_str()), Some(client.as_str()))
+    );
+    assert_eq!(
+        (
+            row["to_peer_bytes"].as_u64(),
+            row["to_client_bytes"].as_u64(),
+            row["allocations"].as_u64()
+        ),
+        (Some(42), Some(84), Some(1))
+    );
+    assert_eq!(v["total"]["to_peer_bytes"], 42);
+    // By client, the same.
+    let r = get(
+        &w.url(&format!("/admin/usage?by=client&client_id={client}")),
+        &[("Authorization", &w.admin_auth())],
+    );
+    assert_eq!(r.json()["total"]["to_client_packets"], 4);
+    // The person sees their own, by day and client.
+    let r = get(&w.url("/turn/usage"), &[("Authorization", &bearer(&p))]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["total"]["to_peer_bytes"], 42);
+    assert_eq!(r.json()["rows"][0]["client_id"], client.as_str());
+    // Someone else sees nothing of it; a client_credentials token has no person.
+    let (other, _) = person(w);
+    assert_eq!(
+        get(&w.url("/turn/usage"), &[("Authorization", &bearer(&other))]).json()["total"]["to_peer_bytes"],
+        0
+    );
+    assert_eq!(
+        get(&w.url("/turn/usage"), &[("Authorization", &bearer(&tok))]).status,
+        403
+    );
+    assert_eq!(get(&w.url("/turn/usage"), &[]).status, 401);
+}

@@ -42,12 +42,15 @@ pub struct ActiveBearer {
 }
 
 /// True when D1 says the token still stands: not revoked, family not revoked, client and
-/// (if any) user still exist.
+/// (if any) user still exist, and not issued before everything of its user was revoked.
 pub fn stands(claims: &AccessClaims, status: &BearerStatus) -> bool {
     status.revoked.is_none()
         && status.family_revoked_at.is_none()
         && status.client_exists.is_some()
         && (claims.user_id().is_none() || status.username.is_some())
+        && status
+            .user_revoked_before
+            .is_none_or(|t| claims.user_id().is_none() || claims.iat > t)
 }
 
 /// Combines the verified claims with their standing.
@@ -154,6 +157,10 @@ mod tests {
             },
             BearerStatus {
                 username: None,
+                ..ok_status()
+            },
+            BearerStatus {
+                user_revoked_before: Some(0),
                 ..ok_status()
             },
         ] {

@@ -159,7 +159,7 @@ pub enum Claim {
 }
 
 /// Everything one request writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Writes {
     /// Guard for the rows below.
     pub claim: Claim,
@@ -175,6 +175,9 @@ pub struct Writes {
     pub revoke_token: Option<Revocation>,
     /// Audit rows.
     pub audit: Vec<AuditEvent>,
+    /// Rows of the control plane (a TURN token issued, TURN tokens entering the relays'
+    /// revocation feed), guarded like the rest: statements ending in a `WHERE` condition.
+    pub control: Vec<super::control::sql::Statement>,
 }
 
 impl Writes {
@@ -188,6 +191,7 @@ impl Writes {
             revoke_family: None,
             revoke_token: None,
             audit: Vec::new(),
+            control: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::access_token::{self, AccessClaims};
 use super::config::Config;
+use super::control::tokens;
 use super::effects::{AuditEvent, Claim, NewFamily, NewRefresh, Writes, event};
 use super::error::OAuthError;
 use super::grants::{Family, Grant};
@@ -115,6 +116,14 @@ pub fn issue(
         writes
             .audit
             .push(audit(event::TURN_ISSUED, minted.id.to_string()));
+        writes.control.push(tokens::insert(&tokens::Issued {
+            token_id: minted.id.to_string(),
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            family_id: family_id.clone(),
+            issued_at: now,
+            expires_at: minted.expires_at(),
+        }));
         turn::token_response(&minted, refresh_token.as_deref())
     } else {
         let claims = AccessClaims {
@@ -253,6 +262,18 @@ mod tests {
                 .starts_with("rt1.")
         );
         assert!(i.writes.audit.iter().any(|a| a.event == event::TURN_ISSUED));
+        // The TURN token is recorded with its family, so revoking the family reaches relays.
+        assert_eq!(i.writes.control.len(), 1);
+        assert!(
+            i.writes.control[0]
+                .sql
+                .starts_with("INSERT OR IGNORE INTO turn_tokens")
+        );
+        assert!(
+            i.writes.control[0]
+                .args
+                .contains(&crate::oauth::control::sql::Value::from("f_x"))
+        );
     }
 
     #[test]

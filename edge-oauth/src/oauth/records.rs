@@ -133,6 +133,10 @@ pub struct BearerStatus {
     pub username: Option<String>,
     /// The user's display name.
     pub name: Option<String>,
+    /// Tokens of the user issued at or before this second are revoked ("revoke everything of
+    /// user X").
+    #[serde(default)]
+    pub user_revoked_before: Option<u64>,
 }
 
 /// What D1 says about a TURN token: revoked, and who it was issued to (from the audit trail).

@@ -4,6 +4,7 @@
 
 use super::access_token::AccessClaims;
 use super::client_auth::AuthenticatedClient;
+use super::control::feed::{self, Source};
 use super::effects::{AuditEvent, Claim, Revocation, Writes, event};
 use super::error::{ErrorCode, OAuthError};
 use super::records::{RefreshRow, TurnStatus};
@@ -68,6 +69,11 @@ pub fn refresh(
     }
     if row.family_revoked_at.is_none() {
         w.revoke_family = Some((row.family_id.clone(), "revoked"));
+        w.control.push(feed::revoke(
+            &Source::Family(row.family_id.clone()),
+            "revoked",
+            now,
+        ));
         let mut a = audit(now, event::FAMILY_REVOKED, Some(token_id), caller);
         a.user_id = row.user_id.clone();
         a.family_id = Some(row.family_id.clone());
@@ -77,8 +83,8 @@ pub fn refresh(
     Ok(w)
 }
 
-/// Revoking a TURN token: its token id. Relays open tokens offline and do not see this list;
-/// it affects introspection (docs/edge-oauth.md).
+/// Revoking a TURN token: its token id, for introspection and in the relays' revocation feed
+/// (docs/control-plane.md).
 pub fn turn(
     caller: &AuthenticatedClient,
     opened: &OpenedTurn,
@@ -97,6 +103,14 @@ pub fn turn(
         expires_at: opened.expires_at,
         revoked_at: now,
     });
+    w.control.push(feed::revoke(
+        &Source::Token {
+            token_id: opened.token_id.clone(),
+            expires_at: opened.expires_at,
+        },
+        "revoked",
+        now,
+    ));
     let mut a = audit(
         now,
         event::TOKEN_REVOKED,

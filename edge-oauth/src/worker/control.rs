@@ -24,7 +24,7 @@ use crate::oauth::control::heartbeat::{self, Heartbeat};
 use crate::oauth::control::select::{self, Location, Relay};
 use crate::oauth::control::sql::{Statement, Value as Arg};
 use crate::oauth::control::usage::{self, Batch, Query};
-use crate::oauth::control::{RELAY_SCOPE, feed, tokens};
+use crate::oauth::control::{RELAY_SCOPE, feed, revoke, tokens};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::MAX_ADMIN_BODY;
 use crate::oauth::{ids, scope};
@@ -85,7 +85,7 @@ fn js(v: &Arg) -> JsValue {
     }
 }
 
-fn prepare(db: &D1Database, s: &Statement) -> Result<D1PreparedStatement, OAuthError> {
+pub(super) fn prepare(db: &D1Database, s: &Statement) -> Result<D1PreparedStatement, OAuthError> {
     let values: Vec<JsValue> = s.args.iter().map(js).collect();
     db.prepare(&s.sql)
         .bind(&values)
@@ -313,6 +313,47 @@ async fn report(db: &D1Database, q: &Query) -> Result<Reply, OAuthError> {
     let rows: Vec<Value> = rows(db, &grouped, &mut cost).await?;
     let total: Vec<Value> = self::rows(db, &total, &mut cost).await?;
     Ok(Reply::Json(200, q.answer(rows, total.into_iter().next())))
+}
+
+/// `POST /admin/users/{id}/revoke`: everything of a user, at once (families, TURN tokens at
+/// the relays).
+pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            let db = env::db(env)?;
+            let mut cost = Cost::default();
+            #[derive(Deserialize)]
+            struct Found {}
+            let exists = rows::<Found>(
+                &db,
+                &Statement::new(
+                    "SELECT 1 AS one FROM users WHERE id = ?",
+                    vec![user_id.into()],
+                ),
+                &mut cost,
+            )
+            .await?;
+            if exists.is_empty() {
+                return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
+            }
+            let results =
+                batch(&db, &revoke::everything_of_user(user_id, now()), &mut cost).await?;
+            let changed = |i: usize| {
+                results
+                    .get(i)
+                    .and_then(|r| r.meta().ok().flatten())
+                    .and_then(|m| m.changes)
+                    .unwrap_or(0)
+            };
+            Ok(Reply::Json(
+                200,
+                json!({ "user_id": user_id, "families": changed(0), "turn_tokens": changed(1) }),
+            ))
+        }
+        .await,
+    )
 }
 
 /// Where the caller is: `request.cf`'s coordinates; with `DEV_CALLER_LOCATION=1` (local runs

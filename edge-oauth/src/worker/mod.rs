@@ -63,6 +63,13 @@ async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &st
         ("/turn/usage", Method::Get) => control::own_usage(req, env).await,
         ("/admin/usage", Method::Get) => control::admin_usage(req, env).await,
         ("/admin/housekeeping", Method::Post) => control::admin_housekeeping(req, env).await,
+        (p, Method::Post) if p.starts_with("/admin/users/") && p.ends_with("/revoke") => {
+            let id = p
+                .trim_start_matches("/admin/users/")
+                .trim_end_matches("/revoke")
+                .to_string();
+            control::admin_revoke_user(req, env, &id).await
+        }
         (p, m) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, env, m, p).await,
         (
             "/health"

@@ -7,6 +7,7 @@ use super::token::authenticate;
 use super::{env, store};
 use crate::oauth::bearer::{self, ActiveBearer};
 use crate::oauth::config::Config;
+use crate::oauth::control::tokens;
 use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::introspect::{self, Presented};
@@ -135,7 +136,15 @@ pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
             let minted = turn::mint(&cfg, cfg.turn_token_ttl, now)?;
             let relays = super::control::nearest(&req, env, &cfg, &db, now).await?;
             let body = turn::ice_servers(&cfg, &minted, &relays)?;
-            store::audit(
+            let issued = tokens::Issued {
+                token_id: minted.id.to_string(),
+                client_id: b.claims.client_id.clone(),
+                user_id: b.claims.user_id().map(str::to_string),
+                family_id: b.claims.fid.clone(),
+                issued_at: now,
+                expires_at: minted.expires_at(),
+            };
+            store::audit_with(
                 &db,
                 &AuditEvent {
                     token_id: Some(minted.id.to_string()),
@@ -144,6 +153,7 @@ pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
                     family_id: b.claims.fid.clone(),
                     ..AuditEvent::new(now, event::TURN_CREDENTIAL_ISSUED)
                 },
+                &[tokens::insert(&issued)],
             )
             .await?;
             Ok(Reply::Json(200, body))

@@ -9,6 +9,8 @@ use worker::{D1Database, D1PreparedStatement, console_error};
 
 use crate::oauth::access_token::AccessClaims;
 use crate::oauth::client::ClientRecord;
+use crate::oauth::control::feed::{self, Source};
+use crate::oauth::control::sql::{Statement as ControlStatement, Value as ControlValue};
 use crate::oauth::effects::{AuditEvent, Claim, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::records::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
@@ -158,7 +160,8 @@ pub async fn bearer_status(db: &D1Database, c: &AccessClaims) -> Result<BearerSt
          (SELECT revoked_at FROM families WHERE id = ?2) AS family_revoked_at, \
          (SELECT 1 FROM clients WHERE id = ?3) AS client_exists, \
          (SELECT username FROM users WHERE id = ?4) AS username, \
-         (SELECT name FROM users WHERE id = ?4) AS name",
+         (SELECT name FROM users WHERE id = ?4) AS name, \
+         (SELECT revoked_before FROM users WHERE id = ?4) AS user_revoked_before",
         &[
             Arg::Text(&c.jti),
             Arg::Text(fid),
@@ -296,6 +299,13 @@ pub async fn apply(db: &D1Database, w: &Writes) -> Result<bool, OAuthError> {
             &audit_args(a),
         )?);
     }
+    for c in &w.control {
+        let mut s = c.clone();
+        s.sql = format!("{} AND {guard}", s.sql);
+        s.args
+            .extend(guard_args.iter().map(|a| ControlValue::from(a.as_str())));
+        stmts.push(super::control::prepare(db, &s)?);
+    }
     if stmts.is_empty() {
         return Ok(true);
     }
@@ -350,7 +360,8 @@ fn revoke_family_stmt(
     )
 }
 
-/// Revokes a family (reuse of a refresh token, replay of a code) and records why.
+/// Revokes a family (reuse of a refresh token, replay of a code) and records why; its TURN
+/// tokens enter the relays' revocation feed.
 pub async fn revoke_family(
     db: &D1Database,
     family: &str,
@@ -360,6 +371,10 @@ pub async fn revoke_family(
     let at = event.at;
     let stmts = vec![
         revoke_family_stmt(db, family, reason, at)?,
+        super::control::prepare(
+            db,
+            &feed::revoke(&Source::Family(family.to_string()), reason, at),
+        )?,
         stmt(
             db,
             "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -370,14 +385,19 @@ pub async fn revoke_family(
     Ok(())
 }
 
-/// Revokes every family of a client or user (on deletion).
+/// Revokes every family of a client or user (on deletion), and puts every TURN token issued
+/// to it into the relays' revocation feed (those of client_credentials grants have no family).
 pub async fn revoke_families_of(
     db: &D1Database,
     column: Owner,
     id: &str,
-    reason: &str,
+    reason: &'static str,
     now: u64,
-) -> Result<usize, OAuthError> {
+) -> Result<(), OAuthError> {
+    let source = match column {
+        Owner::Client => Source::Client(id.to_string()),
+        Owner::User => Source::User(id.to_string()),
+    };
     let sql = match column {
         Owner::Client => {
             "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE client_id = ? AND revoked_at IS NULL"
@@ -386,7 +406,12 @@ pub async fn revoke_families_of(
             "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL"
         }
     };
-    run(db, sql, &[Arg::Int(now), Arg::Text(reason), Arg::Text(id)]).await
+    let stmts = vec![
+        stmt(db, sql, &[Arg::Int(now), Arg::Text(reason), Arg::Text(id)])?,
+        super::control::prepare(db, &feed::revoke(&source, reason, now))?,
+    ];
+    db.batch(stmts).await.map_err(|e| db_error("revoke", e))?;
+    Ok(())
 }
 
 /// Whose families to revoke.
@@ -396,6 +421,24 @@ pub enum Owner {
     Client,
     /// By user.
     User,
+}
+
+/// Inserts one audit row and, in the same batch, control-plane rows (a TURN token issued).
+pub async fn audit_with(
+    db: &D1Database,
+    a: &AuditEvent,
+    control: &[ControlStatement],
+) -> Result<(), OAuthError> {
+    let mut stmts = vec![stmt(
+        db,
+        "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        &audit_args(a),
+    )?];
+    for c in control {
+        stmts.push(super::control::prepare(db, c)?);
+    }
+    db.batch(stmts).await.map_err(|e| db_error("audit", e))?;
+    Ok(())
 }
 
 /// Inserts one audit row.

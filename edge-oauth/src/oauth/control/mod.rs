@@ -11,6 +11,7 @@ pub mod config;
 pub mod day;
 pub mod feed;
 pub mod heartbeat;
+pub mod revoke;
 pub mod select;
 pub mod sql;
 pub mod tokens;
