@@ -2,8 +2,9 @@
 //! the edge answers as soon as anything past the cursor is there (or after `S` seconds with
 //! nothing). New entries go to the shards at once and to disk; the cursor moves past them.
 //!
-//! When the edge cannot be reached the relay says so once, backs off (1 s doubling to 60 s,
-//! with jitter), keeps its last list, and catches up from its cursor when the edge is back.
+//! When the edge cannot be reached the relay says so once, backs off (0.5 s doubling to 2 s,
+//! with jitter: the feed is what bounds revocation latency, so it comes back quickly), keeps
+//! its last list, and catches up from its cursor when the edge is back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,12 +28,23 @@ struct Page {
 }
 
 /// Exponential backoff with jitter for a failing edge, and the log lines that go with it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Backoff {
     failures: u32,
+    first: Duration,
+    max: Duration,
 }
 
 impl Backoff {
+    /// Waits from `first`, doubling up to `max`.
+    pub(crate) fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            failures: 0,
+            first,
+            max,
+        }
+    }
+
     /// Records a failure; returns how long to wait. The first failure of a run is a warning,
     /// later ones are debug lines (and every tenth a warning again).
     pub(crate) fn failed(&mut self, what: &str, e: &EdgeError) -> Duration {
@@ -42,11 +54,16 @@ impl Backoff {
         } else {
             debug!(target: "control", failures = self.failures, "{what}: {e}");
         }
-        let base = 1u64 << self.failures.min(6).saturating_sub(1); // 1, 2, 4 ... 32, 32
+        let doubled = self
+            .first
+            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+            .min(self.max);
+        // Up to a quarter more, so relays cut off together do not come back in step.
         let mut b = [0u8; 2];
         let _ = getrandom::fill(&mut b);
-        let jitter = u64::from(u16::from_le_bytes(b)) % 1000;
-        Duration::from_millis((base * 1000).min(60_000) + jitter)
+        let quarter = doubled.as_millis() as u64 / 4;
+        let jitter = u64::from(u16::from_le_bytes(b)) % quarter.max(1);
+        doubled + Duration::from_millis(jitter)
     }
 
     /// Records a success; logs the recovery after failures.
@@ -66,7 +83,7 @@ pub(crate) fn run(
     cursor: &AtomicU64,
     tally: &Tally,
 ) {
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
     let wait = cfg.feed_wait.as_secs();
     while !stop.is_stopped() {
         let path = format!("/relay/revocations?cursor={}&wait={wait}", list.cursor());
@@ -117,5 +134,32 @@ pub(crate) fn run(
         {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
+        let e = EdgeError::Unreachable("test".into());
+        let waits: Vec<Duration> = (0..6).map(|_| b.failed("test", &e)).collect();
+        let bounds = [
+            (500, 625),
+            (1000, 1250),
+            (2000, 2500),
+            (2000, 2500),
+            (2000, 2500),
+        ];
+        for (w, (lo, hi)) in waits.iter().zip(bounds) {
+            assert!(
+                (Duration::from_millis(lo)..Duration::from_millis(hi)).contains(w),
+                "{w:?} not in {lo}..{hi} ms"
+            );
+        }
+        b.ok("test");
+        assert!(b.failed("test", &e) < Duration::from_millis(625));
     }
 }
