@@ -257,9 +257,33 @@ fn heartbeats_place_relays_and_callers_get_the_nearest_healthy_ones() {
         "{}",
         r.body
     );
+    // The admin sees every relay and whether it is handed out.
+    let relays = |w: &Worker| -> Vec<Value> {
+        let r = get(
+            &w.url("/admin/relays"),
+            &[("Authorization", &w.admin_auth())],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["relays"].as_array().unwrap().clone()
+    };
+    let row = |id: &str| relays(w).into_iter().find(|r| r["relay_id"] == id).unwrap();
+    assert_eq!(
+        (
+            row(&fra)["healthy"].as_bool(),
+            row(&par)["healthy"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert_eq!(row(&par)["draining"], true);
+    assert_eq!(
+        row(&fra)["urls"][0],
+        format!("turn:{fra}.example:3478?transport=udp")
+    );
+    assert_eq!(get(&w.url("/admin/relays"), &[]).status, 401);
     // Relays that stop heartbeating drop out within the staleness window (3 s here).
     std::thread::sleep(Duration::from_millis(4200));
     assert!(ours("50.11,8.68").is_empty());
+    assert_eq!(row(&iad)["healthy"], false);
     // Bad heartbeats.
     let (_, t) = relay_client(w);
     for bad in [

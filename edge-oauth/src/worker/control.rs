@@ -400,6 +400,39 @@ pub async fn nearest(
     Ok(chosen.into_iter().map(|c| c.urls).collect())
 }
 
+/// `GET /admin/relays`: every relay with its last heartbeat, and whether it is handed out now.
+pub async fn admin_relays(req: Request, env: &Env) -> Reply {
+    reply(
+        async {
+            let cfg = env::config(env)?;
+            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            let ctl = control(env, &cfg)?;
+            let db = env::db(env)?;
+            let now = now();
+            let mut cost = Cost::default();
+            let mut list: Vec<Value> = rows(&db, &heartbeat::list_query(), &mut cost).await?;
+            for r in &mut list {
+                let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
+                let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
+                let fresh = seen + ctl.stale_after >= now;
+                if let Some(o) = r.as_object_mut() {
+                    o.insert("draining".into(), Value::Bool(draining));
+                    o.insert("healthy".into(), Value::Bool(fresh && !draining));
+                    if let Some(urls) = o.get("urls").and_then(Value::as_str) {
+                        let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
+                        o.insert("urls".into(), parsed);
+                    }
+                }
+            }
+            Ok(Reply::Json(
+                200,
+                json!({ "relays": list, "stale_after": ctl.stale_after, "now": now }),
+            ))
+        }
+        .await,
+    )
+}
+
 /// Deletes what outlived its use (cron trigger; also `POST /admin/housekeeping`).
 async fn housekeep(env: &Env) -> Result<Value, OAuthError> {
     let db = env::db(env)?;

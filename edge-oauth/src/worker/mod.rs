@@ -62,6 +62,7 @@ async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &st
         ("/relay/usage", Method::Post) => control::usage(req, env).await,
         ("/turn/usage", Method::Get) => control::own_usage(req, env).await,
         ("/admin/usage", Method::Get) => control::admin_usage(req, env).await,
+        ("/admin/relays", Method::Get) => control::admin_relays(req, env).await,
         ("/admin/housekeeping", Method::Post) => control::admin_housekeeping(req, env).await,
         (p, Method::Post) if p.starts_with("/admin/users/") && p.ends_with("/revoke") => {
             let id = p

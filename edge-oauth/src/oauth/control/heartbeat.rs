@@ -132,6 +132,16 @@ impl Heartbeat {
     }
 }
 
+/// Every relay the edge has heard from (housekeeping forgets those silent for a week), for
+/// `GET /admin/relays`: is each one fresh, caught up with the feed, its usage sent?
+pub fn list_query() -> Statement {
+    Statement::new(
+        "SELECT relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, draining, \
+         version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen FROM relays ORDER BY relay_id",
+        vec![],
+    )
+}
+
 /// Another client holds this relay id.
 pub fn taken() -> OAuthError {
     bad("this relay_id belongs to another relay client").with_status(409)
