@@ -70,7 +70,7 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// Seconds between heartbeats [default: 10].
     pub heartbeat_secs: Option<f64>,
-    /// Seconds between usage records of a long allocation [default: 60].
+    /// Seconds between usage records of a long allocation [default: 300].
     pub usage_secs: Option<f64>,
     /// Seconds between usage uploads [default: 5].
     pub report_secs: Option<f64>,
@@ -281,7 +281,7 @@ impl Settings {
             capacity,
             state_dir,
             heartbeat: secs("heartbeat_secs", self.heartbeat_secs, 10.0)?,
-            usage_every: secs("usage_secs", self.usage_secs, 60.0)?,
+            usage_every: secs("usage_secs", self.usage_secs, 300.0)?,
             report_every: secs("report_secs", self.report_secs, 5.0)?,
             feed_wait: Duration::from_secs(self.feed_wait_secs.unwrap_or(20).clamp(1, 55)),
             spool_max: self.spool_max.unwrap_or(200_000).max(1),

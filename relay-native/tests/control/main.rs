@@ -10,6 +10,7 @@
 mod common;
 #[path = "../../../edge-oauth/tests/common/mod.rs"]
 mod edge;
+mod figures;
 mod proxy;
 mod revocation;
 mod selection;

@@ -157,11 +157,42 @@ pub struct Service {
     pub secret: String,
 }
 
+/// The relays' control-plane intervals, seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub heartbeat: f64,
+    pub usage: f64,
+    pub report: f64,
+    pub feed_wait: u64,
+}
+
+/// Quick, for tests.
+pub const FAST: Timing = Timing {
+    heartbeat: 1.0,
+    usage: 2.0,
+    report: 1.0,
+    feed_wait: 10,
+};
+
+/// A deployment's defaults, but a usage record of each live allocation every minute, so
+/// a few minutes of measurement see them.
+pub const MINUTE_USAGE: Timing = Timing {
+    heartbeat: 10.0,
+    usage: 60.0,
+    report: 5.0,
+    feed_wait: 20,
+};
+
 impl Sys {
+    /// [`Sys::start_with`] the [`FAST`] timing.
+    pub fn start(name: &str, places: &[Place], offload: &[&str]) -> Sys {
+        Sys::start_with(name, places, offload, FAST)
+    }
+
     /// The worker (with the dev location header, a 3 s staleness window, no relay-list cache
     /// and a 250 ms feed poll), the proxy, and one relay per place; relays whose place is in
     /// `offload` relay ChannelData in the kernel on lo.
-    pub fn start(name: &str, places: &[Place], offload: &[&str]) -> Sys {
+    pub fn start_with(name: &str, places: &[Place], offload: &[&str], t: Timing) -> Sys {
         let dir = scratch(&format!("control-{name}"));
         let w = Worker::start(
             &format!("control-{name}"),
@@ -200,8 +231,8 @@ impl Sys {
                     "listen = \"{addr}\"\nrealm = \"edgeturn.test\"\nserver_name = \"{}\"\nkeys = \"{}\"\n\
                      allow_loopback_peers = true\nshards = 2\n{offload}\n[control]\nedge = \"{}\"\n\
                      client_id = \"{id}\"\nclient_secret_file = \"{}\"\nlatitude = {}\nlongitude = {}\n\
-                     region = \"{}\"\nstate_dir = \"{}\"\nheartbeat_secs = 1\nusage_secs = 2\n\
-                     report_secs = 1\nfeed_wait_secs = 10\n",
+                     region = \"{}\"\nstate_dir = \"{}\"\nheartbeat_secs = {}\nusage_secs = {}\n\
+                     report_secs = {}\nfeed_wait_secs = {}\n",
                     edge::SERVER_NAME,
                     keys.display(),
                     proxy.url(),
@@ -210,6 +241,10 @@ impl Sys {
                     place.at.1,
                     place.name,
                     rdir.join("state").display(),
+                    t.heartbeat,
+                    t.usage,
+                    t.report,
+                    t.feed_wait,
                 ),
             )
             .unwrap();
@@ -240,14 +275,17 @@ impl Sys {
                 r.log()
             );
         }
-        sys.wait_listed(sys.relays.len());
+        sys.wait_listed(
+            sys.relays.len(),
+            Duration::from_secs_f64(t.heartbeat * 2.0 + 10.0),
+        );
         sys
     }
 
     /// Waits until `/turn/credentials` names `n` relays (their first heartbeats arrived).
-    pub fn wait_listed(&self, n: usize) {
+    pub fn wait_listed(&self, n: usize, within: Duration) {
         let p = self.person();
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + within;
         loop {
             let listed = self.named(&p, "0,0").len();
             if listed == n {

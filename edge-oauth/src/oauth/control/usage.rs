@@ -11,7 +11,8 @@
 //! forgets up to.
 //!
 //! The join to client and user happens when a row is first written (`turn_tokens`), so the
-//! totals stay right after the token's row is gone.
+//! totals stay right after the token's row is gone. Later upserts of the row leave the
+//! indexed columns alone: an update then writes one row, not three (docs/control-plane.md).
 
 use std::collections::BTreeMap;
 
@@ -242,8 +243,6 @@ pub fn decide(batch: &Batch, applied: Option<u64>, nonce: &str, now: u64) -> Pla
              first_start = min(first_start, excluded.first_start), \
              last_end = CASE WHEN excluded.last_end IS NULL THEN last_end \
              WHEN last_end IS NULL THEN excluded.last_end ELSE max(last_end, excluded.last_end) END, \
-             client_id = coalesce(relay_usage.client_id, excluded.client_id), \
-             user_id = coalesce(relay_usage.user_id, excluded.user_id), \
              updated_at = excluded.updated_at",
             vec![
                 day.as_str().into(),
