@@ -1,6 +1,6 @@
 // End to end in a real browser: the page served by the local worker, sign-in as the demo
-// user (authorization code + PKCE in a popup), ICE servers from the helper, and a relay-only
-// data channel through relay-native.
+// user (authorization code + PKCE in a popup), ICE servers from the helper, a relay-only
+// data channel through relay-native, and the person's relay usage as the relay reported it.
 //
 //   node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD
 //
@@ -29,7 +29,7 @@ const fail = async (msg) => {
   rmSync(profile, { recursive: true, force: true });
   process.exit(1);
 };
-const timer = setTimeout(() => fail("timed out after 60 s"), 60_000);
+const timer = setTimeout(() => fail("timed out after 90 s"), 90_000);
 
 try {
   const page = await browser.newPage();
@@ -70,13 +70,24 @@ try {
       await fail(`${side}'s selected pair is ${pair.localType} -> ${pair.remoteType}, not relay -> relay`);
     }
   }
+  // The relay reports what the self-test relayed; the page's usage view shows it (the relay
+  // sends usage every few seconds once an allocation ends).
+  let usageBytes = 0;
+  for (let i = 0; i < 30 && usageBytes === 0; i++) {
+    await page.click("#usage-refresh");
+    await page.waitForTimeout(1000);
+    usageBytes = await page.evaluate(() => Number(document.getElementById("usage-total").dataset.bytes ?? 0));
+  }
+  if (usageBytes === 0) await fail(`the usage view never showed relayed bytes: ${await page.textContent("#usage-total")}`);
+  const usageRows = await page.evaluate(() => document.getElementById("usage").tBodies[0].rows.length);
+  if (usageRows < 1) await fail("the usage view has no rows");
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   if (/mac_key/i.test(meta.page)) await fail("the page shows key material");
 
   clearTimeout(timer);
   console.log(JSON.stringify({
     ok: true, kid: meta.kid, tokenId: meta.tokenId, expires: meta.expires, urls: meta.urls,
-    relayAddress: result.relayAddress, connectMs: Math.round(result.connectMs),
+    relayAddress: result.relayAddress, connectMs: Math.round(result.connectMs), usageBytes,
     loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs,
   }));
   await browser.close();

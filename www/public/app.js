@@ -1,5 +1,6 @@
 // The edgeturn demo page: sign in, show the TURN token's metadata, run a relay-only WebRTC
-// self-test. Everything comes from this origin; no external assets.
+// self-test, show the signed-in person's relay usage. Everything comes from this origin; no
+// external assets.
 import init, { EdgeTurn } from "/pkg/edgeturn.js";
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +30,8 @@ $("sign-in").addEventListener("click", async () => {
   try {
     await edgeturn.signIn();
     status($("who"), "ok", "signed in");
+    $("usage-refresh").disabled = false;
+    showUsage();
     edgeturn.autoRefresh(showCredentials, (err) => {
       log(`refresh failed: ${err.code}: ${err.message}`);
       if (err.code === "session_expired") status($("who"), "error", "session expired: sign in again");
@@ -56,6 +59,32 @@ $("self-test").addEventListener("click", async () => {
     $("self-test").disabled = false;
   }
 });
+
+const bytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+
+/** The person's relay usage, by day and app, into the table. */
+async function showUsage() {
+  try {
+    const u = await edgeturn.usage();
+    const body = $("usage").tBodies[0];
+    body.replaceChildren(...u.rows.map((r) => {
+      const tr = document.createElement("tr");
+      for (const text of [r.day, r.client_id ?? "–", r.allocations, bytes(r.to_peer_bytes), bytes(r.to_client_bytes)]) {
+        const td = document.createElement("td");
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      return tr;
+    }));
+    const t = u.total;
+    $("usage-total").dataset.bytes = String(t.to_peer_bytes + t.to_client_bytes);
+    status($("usage-total"), "ok", `${t.allocations} allocations, ${bytes(t.to_peer_bytes)} to peers, ${bytes(t.to_client_bytes)} back (${u.from} to ${u.to})`);
+  } catch (err) {
+    status($("usage-total"), "error", `${err.code ?? "error"}: ${err.message}`);
+  }
+}
+
+$("usage-refresh").addEventListener("click", showUsage);
 
 /** Two relay-only peer connections in this page, a data channel, an echo round trip. */
 async function selfTest(servers, pings = 10) {

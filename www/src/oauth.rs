@@ -70,6 +70,11 @@ impl Options {
         format!("{}/turn/credentials", self.edge)
     }
 
+    /// The signed-in person's relay usage.
+    pub fn usage_url(&self) -> String {
+        format!("{}/turn/usage", self.edge)
+    }
+
     /// Form body exchanging a code (public client: client_id in the body, no secret).
     pub fn code_exchange_body(&self, code: &str, verifier: &str) -> String {
         form_urlencoded::Serializer::new(String::new())

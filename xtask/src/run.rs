@@ -1,6 +1,8 @@
 //! `cargo xtask run`: the whole system on loopback. The edge worker in local workerd with
 //! local D1 (seeded with a demo client and user through the admin API), relay-native sharing
-//! the edge's key file, and the web page the worker serves. Ctrl-C stops everything.
+//! the edge's key file and reporting to the edge as its relay client (revocations, usage,
+//! heartbeats: docs/control-plane.md), and the web page the worker serves. Ctrl-C stops
+//! everything.
 //!
 //! State lives in `.edgeturn/` (gitignored): the key file, the local secrets and D1, so a
 //! restart keeps clients, users and tokens.
@@ -25,6 +27,8 @@ pub const SERVER_NAME: &str = "edgeturn.local";
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "edgeturn-demo";
 const CLI_CLIENT: &str = "edgeturn-cli";
+/// The relay's OAuth client at the edge (scope `relay`).
+const RELAY_CLIENT: &str = "edgeturn-relay";
 const WRANGLER_ENV: &[(&str, &str)] = &[
     ("WRANGLER_SEND_METRICS", "false"),
     ("CI", "true"),
@@ -37,6 +41,7 @@ struct Secrets {
     signing_key: String,
     admin_secret: String,
     cli_secret: String,
+    relay_secret: String,
 }
 
 fn secrets(dir: &Path) -> Result<Secrets> {
@@ -63,7 +68,13 @@ fn secrets(dir: &Path) -> Result<Secrets> {
             ),
         )?;
     }
-    let text = std::fs::read_to_string(&file)?;
+    let mut text = std::fs::read_to_string(&file)?;
+    if !text.contains("RELAY_SECRET=") {
+        // State from before the relay was a client of the edge: add its secret.
+        let secret = edge::base64(&edge::random_bytes(24)?).replace(['+', '/', '='], "x");
+        text.push_str(&format!("RELAY_SECRET={secret}\n"));
+        std::fs::write(&file, &text)?;
+    }
     let get = |k: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
@@ -75,6 +86,7 @@ fn secrets(dir: &Path) -> Result<Secrets> {
         signing_key: get("TOKEN_SIGNING_KEY")?,
         admin_secret: get("ADMIN_SECRET")?,
         cli_secret: get("CLI_SECRET")?,
+        relay_secret: get("RELAY_SECRET")?,
     })
 }
 
@@ -186,6 +198,17 @@ impl System {
             DEMO_PASSWORD,
         )?;
         seed_cli_client(&origin, &s.admin_secret, &s.cli_secret)?;
+        edge::register_client(
+            &origin,
+            &s.admin_secret,
+            &format!(
+                "{{\"client_id\":\"{RELAY_CLIENT}\",\"name\":\"the local relay\",\"client_secret\":\"{}\",\
+                 \"grant_types\":[\"client_credentials\"],\"scopes\":[\"relay\"]}}",
+                s.relay_secret
+            ),
+        )?;
+        let relay_secret = dir.join("relay-secret");
+        std::fs::write(&relay_secret, &s.relay_secret)?;
 
         procs.spawn(
             "relay (relay-native serve)",
@@ -202,6 +225,11 @@ impl System {
                 .args(["--server-name", SERVER_NAME])
                 .arg("--keys")
                 .arg(dir.join("keys.json"))
+                .args(["--edge", &origin, "--edge-client-id", RELAY_CLIENT])
+                .arg("--edge-client-secret-file")
+                .arg(&relay_secret)
+                .arg("--state-dir")
+                .arg(dir.join("relay-state"))
                 // The page's self-test puts both peers on this machine: allow loopback peers
                 // here only; the relay refuses them by default.
                 .arg("--allow-loopback-peers")

@@ -1,4 +1,5 @@
-//! The JavaScript API: `new EdgeTurn({...})`, `signIn()`, `iceServers()`, `autoRefresh(...)`.
+//! The JavaScript API: `new EdgeTurn({...})`, `signIn()`, `iceServers()`, `autoRefresh(...)`,
+//! `usage()`.
 
 mod http;
 mod popup;
@@ -36,6 +37,21 @@ export interface CredentialInfo {
   kid?: string;
   /** The token's stable id, as the edge's audit trail and the relay's logs show it. */
   tokenId?: string;
+}
+/** Relay traffic of one group (a day and an app, or the total), payload bytes. */
+export interface UsageCounts {
+  allocations: number;
+  to_peer_packets: number;
+  to_peer_bytes: number;
+  to_client_packets: number;
+  to_client_bytes: number;
+}
+/** The signed-in person's relay usage over the last 30 days, by UTC day and app. */
+export interface UsageReport {
+  from: string;
+  to: string;
+  rows: (UsageCounts & { day: string; client_id: string | null })[];
+  total: UsageCounts;
 }
 /** Thrown and passed to error callbacks; `name` is "EdgeTurnError". */
 export interface EdgeTurnError extends Error {
@@ -140,6 +156,17 @@ impl EdgeTurn {
     pub fn ice_servers(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         future_to_promise(async move { Ok(fetch_ice(&inner).await?.0) })
+    }
+
+    /// The signed-in person's relay usage (`UsageReport`): what their TURN credentials
+    /// relayed over the last 30 days, by day and app, as the relays reported it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UsageReport>")]
+    pub fn usage(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let resp = authorized_get(&inner, &inner.opts.usage_url(), "/turn/usage").await?;
+            Ok(resp.body)
+        })
     }
 
     /// Expiry, kid and token id of the credentials last returned by `iceServers()`.
@@ -294,13 +321,16 @@ async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, Help
     }
 }
 
-/// GET /turn/credentials; one refresh-and-retry on 401. Returns the iceServers array and
-/// the expiry in milliseconds.
-async fn fetch_ice(inner: &Inner) -> Result<(JsValue, f64), HelperError> {
-    let url = inner.opts.credentials_url();
-    let mut resp = http::get_bearer(&url, &access_token(inner, false).await?).await?;
+/// GET `url` with the access token; one refresh-and-retry on 401; anything but 200 is an
+/// error naming `what`.
+async fn authorized_get(
+    inner: &Inner,
+    url: &str,
+    what: &str,
+) -> Result<http::JsonResponse, HelperError> {
+    let mut resp = http::get_bearer(url, &access_token(inner, false).await?).await?;
     if resp.status == 401 {
-        resp = http::get_bearer(&url, &access_token(inner, true).await?).await?;
+        resp = http::get_bearer(url, &access_token(inner, true).await?).await?;
         if resp.status == 401 {
             *inner.session.borrow_mut() = None;
             return Err(HelperError::new(
@@ -311,16 +341,20 @@ async fn fetch_ice(inner: &Inner) -> Result<(JsValue, f64), HelperError> {
     }
     if resp.status != 200 {
         return Err(match resp.oauth_error() {
-            Some(e) => HelperError::new(
-                ErrorCode::BadResponse,
-                format!("/turn/credentials: {}", e.error),
-            ),
+            Some(e) => HelperError::new(ErrorCode::BadResponse, format!("{what}: {}", e.error)),
             None => HelperError::new(
                 ErrorCode::BadResponse,
-                format!("/turn/credentials answered HTTP {}", resp.status),
+                format!("{what} answered HTTP {}", resp.status),
             ),
         });
     }
+    Ok(resp)
+}
+
+/// GET /turn/credentials. Returns the iceServers array and the expiry in milliseconds.
+async fn fetch_ice(inner: &Inner) -> Result<(JsValue, f64), HelperError> {
+    let url = inner.opts.credentials_url();
+    let resp = authorized_get(inner, &url, "/turn/credentials").await?;
     let servers =
         js_sys::Reflect::get(&resp.body, &"iceServers".into()).unwrap_or(JsValue::UNDEFINED);
     if !js_sys::Array::is_array(&servers) {
