@@ -1,6 +1,7 @@
 //! A table of bad requests against the running worker, each with the status and error code
 //! it must get (RFC 6749 section 5.2, RFC 6750, RFC 7009, RFC 7662, and the admin API).
 
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 mod common;

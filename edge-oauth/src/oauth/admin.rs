@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::client::{GrantType, redirect_uri_is_acceptable};
 use super::config::Config;
+use super::effects::{AuditEvent, Claim, ClientWrite, Owner, UserWrite, Write, Writes, event};
 use super::error::OAuthError;
 use super::records::ClientRow;
 use super::scope::Scope;
@@ -190,6 +191,100 @@ impl ValidClient {
     }
 }
 
+/// `revoked_reason` of the families of a deleted client.
+pub const CLIENT_DELETED: &str = "client_deleted";
+/// `revoked_reason` of the families of a deleted user.
+pub const USER_DELETED: &str = "user_deleted";
+
+impl ValidClient {
+    /// The writes that register the client as `id` (the insert is the claim: it fails, and
+    /// nothing is written, when the id is taken), with its audit row.
+    pub fn writes(&self, id: &str, secret_hash: Option<String>, now: u64) -> Writes {
+        let row = ClientWrite {
+            id: id.to_string(),
+            name: self.display_name(id),
+            secret_hash,
+            redirect_uris: serde_json::to_string(&self.redirect_uris).unwrap_or_default(),
+            grant_types: self.grant_types_text(),
+            scopes: self.scope.to_string(),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            created_at: now,
+        };
+        Writes::new(Claim::InsertClient(row)).with(Write::Audit(AuditEvent {
+            client_id: Some(id.to_string()),
+            ..AuditEvent::new(now, event::CLIENT_CREATED)
+        }))
+    }
+
+    /// The name shown on the consent page (the id when none was given).
+    pub fn display_name(&self, id: &str) -> String {
+        self.name.clone().unwrap_or_else(|| id.to_string())
+    }
+
+    /// The answer to a registration; a generated `secret` is shown here once and never again.
+    pub fn created_json(&self, id: &str, secret: Option<String>, public: bool) -> Value {
+        let mut v = json!({
+            "client_id": id,
+            "name": self.display_name(id),
+            "public": public,
+            "redirect_uris": self.redirect_uris,
+            "grant_types": self.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            "scopes": self.scope.iter().collect::<Vec<_>>(),
+        });
+        if let (Some(s), Some(obj)) = (secret, v.as_object_mut()) {
+            obj.insert("client_secret".into(), Value::String(s));
+        }
+        v
+    }
+}
+
+/// Deleting a client: the row (the claim: it must exist), its families (so its refresh tokens
+/// die even if the id is registered again; its access tokens already fail their standing
+/// check once the client is gone), and the audit row.
+pub fn delete_client(id: &str, now: u64) -> Writes {
+    Writes::new(Claim::DeleteClient { id: id.to_string() })
+        .with(Write::RevokeFamiliesOf {
+            owner: Owner::Client(id.to_string()),
+            reason: CLIENT_DELETED,
+            at: now,
+        })
+        .with(Write::Audit(AuditEvent {
+            client_id: Some(id.to_string()),
+            ..AuditEvent::new(now, event::CLIENT_DELETED)
+        }))
+}
+
+/// Creating a user `id` with a PBKDF2 record (the insert is the claim: it fails when the
+/// username is taken), with its audit row.
+pub fn create_user(u: &NewUser, id: &str, password_hash: String, now: u64) -> Writes {
+    Writes::new(Claim::InsertUser(UserWrite {
+        id: id.to_string(),
+        username: u.username.clone(),
+        password_hash,
+        name: u.name.clone(),
+        created_at: now,
+    }))
+    .with(Write::Audit(AuditEvent {
+        user_id: Some(id.to_string()),
+        ..AuditEvent::new(now, event::USER_CREATED)
+    }))
+}
+
+/// Deleting a user: the row (it must exist), every family of the user, the audit row.
+pub fn delete_user(id: &str, now: u64) -> Writes {
+    Writes::new(Claim::DeleteUser { id: id.to_string() })
+        .with(Write::RevokeFamiliesOf {
+            owner: Owner::User(id.to_string()),
+            reason: USER_DELETED,
+            at: now,
+        })
+        .with(Write::Audit(AuditEvent {
+            user_id: Some(id.to_string()),
+            ..AuditEvent::new(now, event::USER_DELETED)
+        }))
+}
+
 /// A client as the admin API lists it (never its hash).
 pub fn client_json(row: &ClientRow) -> Value {
     json!({
@@ -281,6 +376,54 @@ mod tests {
             r#"{"scopes":["a b"]}"#,
         ] {
             assert!(nc(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_writes_claim_the_id_and_audit() {
+        let c =
+            nc(r#"{"name":"Web","public":true,"redirect_uris":["https://a.example/cb"]}"#).unwrap();
+        let w = c.writes("web", None, 9);
+        let Claim::InsertClient(row) = &w.claim else {
+            panic!("{w:?}")
+        };
+        assert_eq!(
+            (
+                row.id.as_str(),
+                row.name.as_str(),
+                row.redirect_uris.as_str()
+            ),
+            ("web", "Web", r#"["https://a.example/cb"]"#)
+        );
+        assert_eq!(w.audits().next().unwrap().event, event::CLIENT_CREATED);
+        let shown = c.created_json("web", Some("s3cret".into()), false);
+        assert_eq!(shown["client_secret"], "s3cret");
+        assert!(!format!("{w:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn deletions_revoke_families_in_the_same_writes() {
+        for (w, owner, reason) in [
+            (
+                delete_client("c1", 5),
+                Owner::Client("c1".into()),
+                CLIENT_DELETED,
+            ),
+            (delete_user("u1", 5), Owner::User("u1".into()), USER_DELETED),
+        ] {
+            assert!(matches!(
+                w.claim,
+                Claim::DeleteClient { .. } | Claim::DeleteUser { .. }
+            ));
+            assert_eq!(
+                w.rows[0],
+                Write::RevokeFamiliesOf {
+                    owner,
+                    reason,
+                    at: 5
+                }
+            );
+            assert_eq!(w.audits().count(), 1);
         }
     }
 

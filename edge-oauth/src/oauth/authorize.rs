@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::client::{ClientRecord, GrantType};
-use super::effects::{AuditEvent, Claim, NewCode, Writes, event};
+use super::effects::{AuditEvent, NewCode, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
 use super::ids;
 use super::keys::{Purpose, SigningKey};
@@ -301,8 +301,8 @@ pub fn issue_code(
         .clone()
         .ok_or_else(|| OAuthError::server_error("consent without a user"))?;
     let code = ids::new_opaque(ids::CODE_PREFIX)?;
-    let mut w = Writes::new(Claim::None);
-    w.code = Some(NewCode {
+    let mut w = Writes::none();
+    w.push(Write::Code(NewCode {
         key: ids::lookup_key(&code),
         client_id: state.req.client_id.clone(),
         user_id: user_id.clone(),
@@ -311,8 +311,8 @@ pub fn issue_code(
         code_challenge: state.req.code_challenge.clone(),
         expires_at: now.saturating_add(u64::from(code_ttl)),
         created_at: now,
-    });
-    w.audit.push(AuditEvent {
+    }));
+    w.audit(AuditEvent {
         token_id: Some(ids::token_id(code.as_bytes())),
         client_id: Some(state.req.client_id.clone()),
         user_id: Some(user_id),
@@ -490,7 +490,9 @@ mod tests {
         let st = FormState::login(req, "ck", 0).consent("u_1", "alice", 0);
         let (code, w) = issue_code(&st, 60, 1000).unwrap();
         assert!(code.starts_with("ac1."));
-        let row = w.code.unwrap();
+        let Some(Write::Code(row)) = w.rows.first().cloned() else {
+            panic!("{w:?}")
+        };
         assert_eq!((row.expires_at, row.key), (1060, ids::lookup_key(&code)));
         let loc = code_redirect(
             "https://app.example/cb?a=1",

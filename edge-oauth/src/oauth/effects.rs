@@ -1,6 +1,8 @@
-//! What a decision asks the worker to write. The worker turns these into D1 statements and
-//! runs them in one batch (one transaction); rows guarded by a [`Claim`] are written only
-//! when the claim succeeded.
+//! What a decision asks the worker to write. A decision returns one [`Writes`]: an optional
+//! [`Claim`] (the single-use step that must succeed) and the rows that go with it. The worker
+//! turns them into D1 statements ([`super::sql`]) and runs them in one batch (one
+//! transaction); rows guarded by a claim are written only when the claim succeeded. Every
+//! write carries its own time: nothing is read back from rows to guess it.
 
 /// An audit row: what happened to which token, for which client and user. Never a secret:
 /// tokens appear only as their public ids.
@@ -132,6 +134,53 @@ pub struct Revocation {
     pub revoked_at: u64,
 }
 
+/// A client row to insert. `secret_hash` is a PBKDF2 record, never the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientWrite {
+    /// `client_id`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// PBKDF2 record; `None` for a public client.
+    pub secret_hash: Option<String>,
+    /// JSON array of redirect URIs.
+    pub redirect_uris: String,
+    /// Space-separated grant types.
+    pub grant_types: String,
+    /// Space-separated scope.
+    pub scopes: String,
+    /// Shorter access-token lifetime.
+    pub access_token_ttl: Option<u32>,
+    /// Shorter refresh-token lifetime.
+    pub refresh_token_ttl: Option<u32>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A user row to insert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserWrite {
+    /// User id.
+    pub id: String,
+    /// Sign-in name (unique).
+    pub username: String,
+    /// PBKDF2 record.
+    pub password_hash: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// Whose token families a revocation covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Every family of a client.
+    Client(String),
+    /// Every family of a user.
+    User(String),
+}
+
 /// The single-use step that must succeed, atomically, for the rest to be written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -156,6 +205,53 @@ pub enum Claim {
         /// Unix seconds.
         now: u64,
     },
+    /// Insert a client whose id must be free; the rest is written only if it was.
+    InsertClient(ClientWrite),
+    /// Insert a user whose username must be free.
+    InsertUser(UserWrite),
+    /// Delete a client, which must exist.
+    DeleteClient {
+        /// `client_id`.
+        id: String,
+    },
+    /// Delete a user, who must exist.
+    DeleteUser {
+        /// User id.
+        id: String,
+    },
+}
+
+/// One row-level change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Create a family.
+    Family(NewFamily),
+    /// Store a refresh token.
+    Refresh(NewRefresh),
+    /// Store a code.
+    Code(NewCode),
+    /// Revoke one family.
+    RevokeFamily {
+        /// Family id.
+        id: String,
+        /// Why (`refresh_reuse`, `code_replay`, `revoked`, ...).
+        reason: &'static str,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// Revoke every family of an owner.
+    RevokeFamiliesOf {
+        /// Whose.
+        owner: Owner,
+        /// Why (`client_deleted`, `user_deleted`).
+        reason: &'static str,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// Revoke one token.
+    RevokeToken(Revocation),
+    /// An audit row.
+    Audit(AuditEvent),
 }
 
 /// Everything one request writes.
@@ -163,18 +259,8 @@ pub enum Claim {
 pub struct Writes {
     /// Guard for the rows below.
     pub claim: Claim,
-    /// A family to create.
-    pub family: Option<NewFamily>,
-    /// A refresh token to store.
-    pub refresh: Option<NewRefresh>,
-    /// A code to store.
-    pub code: Option<NewCode>,
-    /// A family to revoke, and why.
-    pub revoke_family: Option<(String, &'static str)>,
-    /// A token to revoke.
-    pub revoke_token: Option<Revocation>,
-    /// Audit rows.
-    pub audit: Vec<AuditEvent>,
+    /// The rows, in order.
+    pub rows: Vec<Write>,
 }
 
 impl Writes {
@@ -182,12 +268,46 @@ impl Writes {
     pub fn new(claim: Claim) -> Writes {
         Writes {
             claim,
-            family: None,
-            refresh: None,
-            code: None,
-            revoke_family: None,
-            revoke_token: None,
-            audit: Vec::new(),
+            rows: Vec::new(),
         }
+    }
+
+    /// Nothing at all: no claim and no rows.
+    pub fn none() -> Writes {
+        Writes::new(Claim::None)
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, w: Write) {
+        self.rows.push(w);
+    }
+
+    /// Adds an audit row.
+    pub fn audit(&mut self, a: AuditEvent) {
+        self.rows.push(Write::Audit(a));
+    }
+
+    /// Adds a row (builder form).
+    pub fn with(mut self, w: Write) -> Writes {
+        self.rows.push(w);
+        self
+    }
+
+    /// True when nothing would be written.
+    pub fn is_empty(&self) -> bool {
+        self.claim == Claim::None && self.rows.is_empty()
+    }
+
+    /// The audit rows.
+    pub fn audits(&self) -> impl Iterator<Item = &AuditEvent> {
+        self.rows.iter().filter_map(|w| match w {
+            Write::Audit(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The first row matching `f`.
+    pub fn find<T>(&self, f: impl Fn(&Write) -> Option<&T>) -> Option<&T> {
+        self.rows.iter().find_map(f)
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::access_token::{self, AccessClaims};
 use super::config::Config;
-use super::effects::{AuditEvent, Claim, NewFamily, NewRefresh, Writes, event};
+use super::effects::{AuditEvent, Claim, NewFamily, NewRefresh, Write, Writes, event};
 use super::error::OAuthError;
 use super::grants::{Family, Grant};
 use super::ids;
@@ -58,30 +58,33 @@ pub fn issue(
         detail: Some(grant.grant_type.as_str()),
     };
 
-    let mut writes = Writes::new(Claim::None);
+    let mut writes = Writes::none();
     if let (Family::New, Some(id)) = (&grant.family, &family_id) {
-        writes.family = Some(NewFamily {
+        writes.push(Write::Family(NewFamily {
             id: id.clone(),
             client_id: grant.client_id.clone(),
             user_id: grant.user_id.clone(),
             scope: grant.family_scope.to_string(),
             created_at: now,
-        });
+        }));
     }
 
+    let mut new_refresh_key = None;
     let refresh_token = match (&family_id, grant.refresh) {
         (Some(fid), true) => {
             let token = ids::new_opaque(ids::REFRESH_PREFIX)?;
-            writes.refresh = Some(NewRefresh {
-                key: ids::lookup_key(&token),
+            let key = ids::lookup_key(&token);
+            new_refresh_key = Some(key.clone());
+            writes.push(Write::Refresh(NewRefresh {
+                key,
                 family_id: fid.clone(),
                 client_id: grant.client_id.clone(),
                 user_id: grant.user_id.clone(),
                 scope: grant.family_scope.to_string(),
                 expires_at: now.saturating_add(u64::from(grant.refresh_ttl)),
                 created_at: now,
-            });
-            writes.audit.push(audit(
+            }));
+            writes.audit(audit(
                 event::REFRESH_ISSUED,
                 ids::token_id(token.as_bytes()),
             ));
@@ -101,10 +104,7 @@ pub fn issue(
         },
         Source::Refresh { old_key } => Claim::Refresh {
             old_key,
-            new_key: writes
-                .refresh
-                .as_ref()
-                .map(|r| r.key.clone())
+            new_key: new_refresh_key
                 .ok_or_else(|| OAuthError::server_error("a refresh without a successor"))?,
             now,
         },
@@ -112,9 +112,7 @@ pub fn issue(
 
     let body = if grant.turn {
         let minted = turn::mint(config, grant.access_ttl, now)?;
-        writes
-            .audit
-            .push(audit(event::TURN_ISSUED, minted.id.to_string()));
+        writes.audit(audit(event::TURN_ISSUED, minted.id.to_string()));
         turn::token_response(&minted, refresh_token.as_deref())
     } else {
         let claims = AccessClaims {
@@ -132,9 +130,7 @@ pub fn issue(
             gty: grant.grant_type.as_str().to_string(),
             fid: family_id.clone(),
         };
-        writes
-            .audit
-            .push(audit(event::ACCESS_ISSUED, claims.jti.clone()));
+        writes.audit(audit(event::ACCESS_ISSUED, claims.jti.clone()));
         let mut body = json!({
             "access_token": access_token::encode(&config.signing_key, &claims),
             "token_type": "Bearer",
@@ -155,6 +151,20 @@ mod tests {
     use crate::oauth::client::GrantType;
     use crate::oauth::config::tests::config;
     use crate::oauth::scope::Scope;
+
+    fn family(w: &Writes) -> Option<&NewFamily> {
+        w.find(|r| match r {
+            Write::Family(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    fn refresh(w: &Writes) -> Option<&NewRefresh> {
+        w.find(|r| match r {
+            Write::Refresh(n) => Some(n),
+            _ => None,
+        })
+    }
 
     fn grant(family: Family, refresh: bool, turn: bool) -> Grant {
         Grant {
@@ -181,8 +191,8 @@ mod tests {
             5000,
         )
         .unwrap();
-        let fam = i.writes.family.clone().unwrap();
-        let rt = i.writes.refresh.clone().unwrap();
+        let fam = family(&i.writes).cloned().unwrap();
+        let rt = refresh(&i.writes).cloned().unwrap();
         assert_eq!(rt.family_id, fam.id);
         assert_eq!(rt.expires_at, 6000);
         assert_eq!(rt.scope, "openid turn");
@@ -210,17 +220,11 @@ mod tests {
         // Audit rows name tokens by id only.
         let ids: Vec<_> = i
             .writes
-            .audit
-            .iter()
+            .audits()
             .map(|a| a.token_id.clone().unwrap())
             .collect();
         assert!(ids.contains(&claims.jti));
-        assert!(
-            !i.writes
-                .audit
-                .iter()
-                .any(|a| format!("{a:?}").contains(token))
-        );
+        assert!(!format!("{:?}", i.writes).contains(token));
     }
 
     #[test]
@@ -235,8 +239,8 @@ mod tests {
             5000,
         )
         .unwrap();
-        assert!(i.writes.family.is_none());
-        let rt = i.writes.refresh.clone().unwrap();
+        assert!(family(&i.writes).is_none());
+        let rt = refresh(&i.writes).cloned().unwrap();
         assert_eq!(
             i.writes.claim,
             Claim::Refresh {
@@ -252,7 +256,7 @@ mod tests {
                 .unwrap()
                 .starts_with("rt1.")
         );
-        assert!(i.writes.audit.iter().any(|a| a.event == event::TURN_ISSUED));
+        assert!(i.writes.audits().any(|a| a.event == event::TURN_ISSUED));
     }
 
     #[test]
@@ -263,7 +267,7 @@ mod tests {
         g.grant_type = GrantType::ClientCredentials;
         let i = issue(&g, Source::Direct, &c, 5000).unwrap();
         assert_eq!(i.writes.claim, Claim::None);
-        assert!(i.writes.family.is_none() && i.writes.refresh.is_none());
+        assert!(family(&i.writes).is_none() && refresh(&i.writes).is_none());
         assert!(i.body.get("refresh_token").is_none());
         let claims = access_token::decode(
             &c.signing_key,
@@ -273,6 +277,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((claims.sub.as_str(), claims.user_id()), ("c1", None));
-        assert_eq!(i.writes.audit.len(), 1);
+        assert_eq!(i.writes.rows.len(), 1);
+        assert_eq!(i.writes.audits().count(), 1);
     }
 }

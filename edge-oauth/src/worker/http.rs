@@ -27,6 +27,8 @@ pub enum Reply {
     Redirect(String),
     /// An OAuth error as JSON (RFC 6749 section 5.2), with its challenge.
     Error(OAuthError),
+    /// `405` with the route's `Allow` header.
+    NotAllowed(String),
 }
 
 impl From<OAuthError> for Reply {
@@ -85,21 +87,6 @@ pub fn now() -> u64 {
     worker::Date::now().as_millis() / 1000
 }
 
-const CORS_PATHS: &[&str] = &[
-    "/oauth2/token",
-    "/token",
-    "/oauth2/revoke",
-    "/oauth2/userinfo",
-    "/turn/credentials",
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/openid-configuration",
-];
-
-/// True for endpoints a page on another origin may call (no cookies are involved in any).
-pub fn cors_allowed(path: &str) -> bool {
-    CORS_PATHS.contains(&path)
-}
-
 /// The answer to a CORS preflight.
 pub fn preflight() -> Reply {
     Reply::Empty(204)
@@ -119,6 +106,7 @@ impl Reply {
             Reply::Html { status, .. } => *status,
             Reply::Redirect(_) => 303,
             Reply::Error(e) => e.status,
+            Reply::NotAllowed(_) => 405,
         }
     }
 
@@ -126,8 +114,6 @@ impl Reply {
     /// `Access-Control-Allow-Origin: *` (and preflight headers).
     pub fn into_response(self, realm: &str, cors: bool) -> worker::Result<Response> {
         let h = Headers::new();
-        set(&h, "X-Content-Type-Options", "nosniff");
-        set(&h, "Referrer-Policy", "no-referrer");
         if cors {
             set(&h, "Access-Control-Allow-Origin", "*");
             set(&h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
@@ -138,8 +124,22 @@ impl Reply {
             );
             set(&h, "Access-Control-Max-Age", "86400");
         }
+        self.into_response_with(realm, h)
+    }
+
+    fn into_response_with(self, realm: &str, h: Headers) -> worker::Result<Response> {
+        set(&h, "X-Content-Type-Options", "nosniff");
+        set(&h, "Referrer-Policy", "no-referrer");
         let status = self.status();
         let body: Vec<u8> = match self {
+            Reply::NotAllowed(allow) => {
+                set(&h, "Allow", &allow);
+                return Reply::Error(OAuthError::new(
+                    ErrorCode::MethodNotAllowed,
+                    "this endpoint does not accept this method",
+                ))
+                .into_response_with(realm, h);
+            }
             Reply::Json(_, v) => {
                 set(&h, "Content-Type", "application/json;charset=UTF-8");
                 set(&h, "Cache-Control", "no-store");
@@ -173,9 +173,6 @@ impl Reply {
                 if let Some(challenge) = e.www_authenticate(realm) {
                     set(&h, "WWW-Authenticate", &challenge);
                 }
-                if e.code == ErrorCode::MethodNotAllowed {
-                    set(&h, "Allow", "GET, POST");
-                }
                 if e.status == 413 {
                     // The rest of the body was not read: do not reuse this connection.
                     set(&h, "Connection", "close");
@@ -197,6 +194,7 @@ impl Reply {
                 e.status, e.code, e.description
             )),
             Reply::Error(e) => Some(format!("{method} {path} -> {} {}", e.status, e.code)),
+            Reply::NotAllowed(_) => Some(format!("{method} {path} -> 405 method_not_allowed")),
             _ => None,
         }
     }

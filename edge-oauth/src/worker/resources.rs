@@ -7,7 +7,7 @@ use super::token::authenticate;
 use super::{env, store};
 use crate::oauth::bearer::{self, ActiveBearer};
 use crate::oauth::config::Config;
-use crate::oauth::effects::{AuditEvent, event};
+use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::introspect::{self, Presented};
 use crate::oauth::params::{self, MAX_BODY};
@@ -134,17 +134,14 @@ pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
             b.require_scope(TURN)?;
             let minted = turn::mint(&cfg, cfg.turn_token_ttl, now)?;
             let body = turn::ice_servers(&cfg, &minted)?;
-            store::audit(
-                &db,
-                &AuditEvent {
-                    token_id: Some(minted.id.to_string()),
-                    client_id: Some(b.claims.client_id.clone()),
-                    user_id: b.claims.user_id().map(str::to_string),
-                    family_id: b.claims.fid.clone(),
-                    ..AuditEvent::new(now, event::TURN_CREDENTIAL_ISSUED)
-                },
-            )
-            .await?;
+            let audit = AuditEvent {
+                token_id: Some(minted.id.to_string()),
+                client_id: Some(b.claims.client_id.clone()),
+                user_id: b.claims.user_id().map(str::to_string),
+                family_id: b.claims.fid.clone(),
+                ..AuditEvent::new(now, event::TURN_CREDENTIAL_ISSUED)
+            };
+            store::apply(&db, &Writes::none().with(Write::Audit(audit))).await?;
             Ok(Reply::Json(200, body))
         }
         .await,

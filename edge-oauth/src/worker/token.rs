@@ -7,7 +7,6 @@ use super::{crypto, env, store};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
-use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grants::{self, authorization_code, client_credentials, password, refresh_token};
 use crate::oauth::issue::{Source, issue};
@@ -126,20 +125,8 @@ async fn finish(
     Ok(issued.body)
 }
 
-fn family_revoked(
-    now: u64,
-    client: &AuthenticatedClient,
-    family: &str,
-    reason: &'static str,
-) -> AuditEvent {
-    AuditEvent {
-        client_id: Some(client.id().to_string()),
-        family_id: Some(family.to_string()),
-        detail: Some(reason),
-        ..AuditEvent::new(now, event::FAMILY_REVOKED)
-    }
-}
-
+/// Redeems a code: load, decide, apply. A lost claim (a concurrent redemption won) means
+/// the row changed: load it again and decide again, which now sees a replay.
 async fn code(
     db: &D1Database,
     cfg: &Config,
@@ -148,43 +135,26 @@ async fn code(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
-    let row = store::code(db, &key).await?;
-    let replayed = OAuthError::invalid_grant(
-        "the authorization code was already used; tokens issued from it are revoked",
-    );
-    match authorization_code::decide(client, params, row, cfg, now)? {
-        authorization_code::Outcome::Redeem(grant) => {
-            let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
-            if store::apply(db, &issued.writes).await? {
-                return Ok(issued.body);
+    for _ in 0..2 {
+        let row = store::code(db, &key).await?;
+        match authorization_code::decide(client, params, row, cfg, now)? {
+            authorization_code::Outcome::Redeem(grant) => {
+                let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
+                if store::apply(db, &issued.writes).await? {
+                    return Ok(issued.body);
+                }
             }
-            // Redeemed concurrently: the other redemption won; this one is a replay.
-            if let Some(fid) = store::code(db, &key).await?.and_then(|c| c.family_id) {
-                store::revoke_family(
-                    db,
-                    &fid,
-                    "code_replay",
-                    family_revoked(now, client, &fid, "code_replay"),
-                )
-                .await?;
+            authorization_code::Outcome::Replayed { revoke } => {
+                store::apply(db, &revoke).await?;
+                return Err(authorization_code::replayed());
             }
-            Err(replayed)
-        }
-        authorization_code::Outcome::Replayed { family_id } => {
-            if let Some(fid) = family_id {
-                store::revoke_family(
-                    db,
-                    &fid,
-                    "code_replay",
-                    family_revoked(now, client, &fid, "code_replay"),
-                )
-                .await?;
-            }
-            Err(replayed)
         }
     }
+    Err(lost_twice())
 }
 
+/// Rotates a refresh token: load, decide, apply. A lost claim (a concurrent refresh won, the
+/// token expired or its family was revoked meanwhile): load it again and decide again.
 async fn refresh(
     db: &D1Database,
     cfg: &Config,
@@ -193,40 +163,31 @@ async fn refresh(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
-    let row = store::refresh(db, &key).await?;
-    let reused = OAuthError::invalid_grant(
-        "the refresh token was already used; its token family is revoked",
-    );
-    match refresh_token::decide(client, params, row, cfg, now)? {
-        refresh_token::Outcome::Rotate(grant) => {
-            let family = match &grant.family {
-                grants::Family::Existing(f) => f.clone(),
-                _ => return Err(OAuthError::server_error("a refresh outside its family")),
-            };
-            let issued = issue(&grant, Source::Refresh { old_key: key }, cfg, now)?;
-            if store::apply(db, &issued.writes).await? {
-                return Ok(issued.body);
+    for _ in 0..2 {
+        let row = store::refresh(db, &key).await?;
+        match refresh_token::decide(client, params, row, cfg, now)? {
+            refresh_token::Outcome::Rotate(grant) => {
+                let source = Source::Refresh {
+                    old_key: key.clone(),
+                };
+                let issued = issue(&grant, source, cfg, now)?;
+                if store::apply(db, &issued.writes).await? {
+                    return Ok(issued.body);
+                }
             }
-            // Another refresh of the same token won the claim (or the family was revoked
-            // meanwhile): a reuse.
-            store::revoke_family(
-                db,
-                &family,
-                "refresh_reuse",
-                family_revoked(now, client, &family, "refresh_reuse"),
-            )
-            .await?;
-            Err(reused)
-        }
-        refresh_token::Outcome::Reused { family_id } => {
-            store::revoke_family(
-                db,
-                &family_id,
-                "refresh_reuse",
-                family_revoked(now, client, &family_id, "refresh_reuse"),
-            )
-            .await?;
-            Err(reused)
+            refresh_token::Outcome::Reused { revoke } => {
+                store::apply(db, &revoke).await?;
+                return Err(refresh_token::reused());
+            }
         }
     }
+    Err(lost_twice())
+}
+
+/// A claim lost, and then the reloaded row still looked claimable: D1 answered inconsistently.
+fn lost_twice() -> OAuthError {
+    OAuthError::new(
+        crate::oauth::ErrorCode::TemporarilyUnavailable,
+        "the grant could not be claimed; try again",
+    )
 }

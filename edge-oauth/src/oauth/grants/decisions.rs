@@ -4,6 +4,7 @@ use super::tests::client;
 use super::*;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::tests::config;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::password as hashing;
 use crate::oauth::records::{CodeRow, RefreshRow};
@@ -153,12 +154,42 @@ fn used_code_is_a_replay_naming_its_family() {
         family_id: Some("f_1".into()),
         ..code_row()
     };
-    assert_eq!(
+    let authorization_code::Outcome::Replayed { revoke } =
+        redeem(&good_redeem(), Some(row), 1002).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(revoke, revocation("f_1", "code_replay", 1002));
+    // A used code without a family (none recorded) revokes nothing but is still refused.
+    let row = CodeRow {
+        used_at: Some(1001),
+        ..code_row()
+    };
+    assert!(matches!(
         redeem(&good_redeem(), Some(row), 1002).unwrap(),
-        authorization_code::Outcome::Replayed {
-            family_id: Some("f_1".into())
-        }
-    );
+        authorization_code::Outcome::Replayed { revoke } if revoke.is_empty()
+    ));
+}
+
+/// The writes a revocation of `family` for `reason` must be: the family and one audit row.
+fn revocation(family: &str, reason: &'static str, at: u64) -> Writes {
+    use crate::oauth::effects::{AuditEvent, Claim, Write, event};
+    Writes {
+        claim: Claim::None,
+        rows: vec![
+            Write::RevokeFamily {
+                id: family.into(),
+                reason,
+                at,
+            },
+            Write::Audit(AuditEvent {
+                client_id: Some("c1".into()),
+                family_id: Some(family.into()),
+                detail: Some(reason),
+                ..AuditEvent::new(at, event::FAMILY_REVOKED)
+            }),
+        ],
+    }
 }
 
 fn refresh_row() -> RefreshRow {
@@ -222,7 +253,7 @@ fn refresh_failures_and_reuse() {
         )
         .unwrap(),
         refresh_token::Outcome::Reused {
-            family_id: "f_1".into()
+            revoke: revocation("f_1", "refresh_reuse", 1000)
         }
     );
     let cases = [

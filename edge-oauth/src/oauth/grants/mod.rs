@@ -8,6 +8,7 @@ pub mod refresh_token;
 
 use super::client::{ClientRecord, GrantType};
 use super::config::Config;
+use super::effects::{AuditEvent, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::scope::{Scope, TURN};
@@ -48,6 +49,27 @@ pub enum Family {
     New,
     /// The family of the refresh token being rotated.
     Existing(String),
+}
+
+/// `revoked_reason` of a family revoked because its code was presented again.
+pub const CODE_REPLAY: &str = "code_replay";
+/// `revoked_reason` of a family revoked because a spent refresh token was presented again.
+pub const REFRESH_REUSE: &str = "refresh_reuse";
+
+/// The writes that revoke a family for `reason`, with the audit row saying why.
+pub fn revoke_family(client_id: &str, family_id: &str, reason: &'static str, now: u64) -> Writes {
+    Writes::none()
+        .with(Write::RevokeFamily {
+            id: family_id.to_string(),
+            reason,
+            at: now,
+        })
+        .with(Write::Audit(AuditEvent {
+            client_id: Some(client_id.to_string()),
+            family_id: Some(family_id.to_string()),
+            detail: Some(reason),
+            ..AuditEvent::new(now, event::FAMILY_REVOKED)
+        }))
 }
 
 /// Whether the request asks for a TURN token: RFC 7635's `aud` naming the TURN server, or a

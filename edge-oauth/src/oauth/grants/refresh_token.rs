@@ -1,12 +1,14 @@
 //! `refresh_token` (RFC 6749 section 6) with rotation and reuse detection (RFC 9700 section
 //! 4.14.2): every refresh returns a new refresh token and marks the old one used; presenting
 //! a used one revokes the whole family. The worker claims the old token with one conditional
-//! UPDATE, so of two concurrent refreshes only one can succeed, and the loser is a reuse.
+//! UPDATE, so of two concurrent refreshes only one can succeed; the worker then loads the row
+//! again and decides again, and the loser is a reuse.
 
-use super::{Family, Grant, lifetimes, wants_turn};
+use super::{Family, Grant, REFRESH_REUSE, lifetimes, revoke_family, wants_turn};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
@@ -23,11 +25,17 @@ pub fn token_key(params: &Params) -> Result<String, OAuthError> {
 pub enum Outcome {
     /// Rotate: claim the old token atomically, issue a new one in the same family.
     Rotate(Grant),
-    /// It was already rotated: revoke the family and answer `invalid_grant`.
+    /// It was already rotated: apply `revoke` (the family and the audit row), then answer
+    /// [`reused`].
     Reused {
-        /// The family to revoke.
-        family_id: String,
+        /// The writes that revoke the family.
+        revoke: Writes,
     },
+}
+
+/// The answer to a reused refresh token.
+pub fn reused() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token was already used; its token family is revoked")
 }
 
 /// Decides a refresh.
@@ -51,7 +59,7 @@ pub fn decide(
     }
     if row.used_at.is_some() {
         return Ok(Outcome::Reused {
-            family_id: row.family_id,
+            revoke: revoke_family(client.id(), &row.family_id, REFRESH_REUSE, now),
         });
     }
     if now >= row.expires_at {
