@@ -28,6 +28,8 @@ pub struct AuditEvent {
 pub mod event {
     /// An access token (JWT) was issued.
     pub const ACCESS_ISSUED: &str = "access_token.issued";
+    /// An ID token was issued.
+    pub const ID_TOKEN_ISSUED: &str = "id_token.issued";
     /// A refresh token was issued.
     pub const REFRESH_ISSUED: &str = "refresh_token.issued";
     /// An RFC 7635 TURN token was issued at the token endpoint.
@@ -36,18 +38,30 @@ pub mod event {
     pub const TURN_CREDENTIAL_ISSUED: &str = "turn_credential.issued";
     /// An authorization code was issued.
     pub const CODE_ISSUED: &str = "code.issued";
+    /// A device authorization (RFC 8628) was started.
+    pub const DEVICE_STARTED: &str = "device.started";
+    /// A person approved or denied a device authorization (detail says which).
+    pub const DEVICE_DECIDED: &str = "device.decided";
     /// A token was revoked (RFC 7009).
     pub const TOKEN_REVOKED: &str = "token.revoked";
     /// A whole token family was revoked (detail says why).
     pub const FAMILY_REVOKED: &str = "family.revoked";
+    /// Every family of a client, a user, or a client and user was revoked (detail says why).
+    pub const FAMILIES_REVOKED: &str = "families.revoked";
     /// A client was created.
     pub const CLIENT_CREATED: &str = "client.created";
+    /// A client's registration was changed (RFC 7592).
+    pub const CLIENT_UPDATED: &str = "client.updated";
     /// A client was deleted.
     pub const CLIENT_DELETED: &str = "client.deleted";
     /// A user was created.
     pub const USER_CREATED: &str = "user.created";
+    /// A user's rights were set.
+    pub const USER_RIGHTS_SET: &str = "user.rights_set";
     /// A user was deleted.
     pub const USER_DELETED: &str = "user.deleted";
+    /// An initial access token for client registration was created.
+    pub const INITIAL_TOKEN_CREATED: &str = "initial_access_token.created";
 }
 
 impl AuditEvent {
@@ -77,6 +91,8 @@ pub struct NewFamily {
     pub user_id: Option<String>,
     /// The scope of the authorization.
     pub scope: String,
+    /// When the user signed in for it (OpenID Connect `auth_time`), if a user did.
+    pub auth_time: Option<u64>,
     /// Unix seconds.
     pub created_at: u64,
 }
@@ -115,6 +131,29 @@ pub struct NewCode {
     pub scope: String,
     /// The S256 challenge.
     pub code_challenge: String,
+    /// OpenID Connect `nonce` of the authorization request.
+    pub nonce: Option<String>,
+    /// When the user signed in (OpenID Connect `auth_time`).
+    pub auth_time: u64,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A new device authorization (RFC 8628), stored by the device code's lookup key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    /// hex SHA-256 of the device code.
+    pub key: String,
+    /// The user code, normalised (upper case, no dash).
+    pub user_code: String,
+    /// Client.
+    pub client_id: String,
+    /// Scope asked for.
+    pub scope: String,
+    /// Seconds between polls.
+    pub interval: u32,
     /// Unix seconds.
     pub expires_at: u64,
     /// Unix seconds.
@@ -134,7 +173,8 @@ pub struct Revocation {
     pub revoked_at: u64,
 }
 
-/// A client row to insert. `secret_hash` is a PBKDF2 record, never the secret.
+/// A client row to insert or replace. `secret_hash` and `registration_key` are PBKDF2 records
+/// and hex SHA-256 lookups, never secrets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientWrite {
     /// `client_id`.
@@ -145,6 +185,8 @@ pub struct ClientWrite {
     pub secret_hash: Option<String>,
     /// JSON array of redirect URIs.
     pub redirect_uris: String,
+    /// JSON array of post-logout redirect URIs.
+    pub post_logout_redirect_uris: String,
     /// Space-separated grant types.
     pub grant_types: String,
     /// Space-separated scope.
@@ -153,6 +195,14 @@ pub struct ClientWrite {
     pub access_token_ttl: Option<u32>,
     /// Shorter refresh-token lifetime.
     pub refresh_token_ttl: Option<u32>,
+    /// `id_token_signed_response_alg`.
+    pub id_token_alg: String,
+    /// The user who registered it on `/create_client`, if one did.
+    pub owner_id: Option<String>,
+    /// Who registered it: `admin`, `self_service` or `dynamic`.
+    pub registered_by: &'static str,
+    /// hex SHA-256 of the RFC 7592 registration access token, for dynamic registrations.
+    pub registration_key: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
 }
@@ -168,6 +218,8 @@ pub struct UserWrite {
     pub password_hash: String,
     /// Display name.
     pub name: Option<String>,
+    /// Email address (not verified by this server).
+    pub email: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
 }
@@ -179,6 +231,15 @@ pub enum Owner {
     Client(String),
     /// Every family of a user.
     User(String),
+    /// The families of one user at one client (RP-initiated logout).
+    ClientUser {
+        /// Client.
+        client_id: String,
+        /// User.
+        user_id: String,
+    },
+    /// Every family of every client a user registered on `/create_client`.
+    ClientsOwnedBy(String),
 }
 
 /// The single-use step that must succeed, atomically, for the rest to be written.
@@ -205,19 +266,53 @@ pub enum Claim {
         /// Unix seconds.
         now: u64,
     },
+    /// Mark an approved device authorization redeemed (only if approved and unexpired) and
+    /// record the family it produced.
+    Device {
+        /// The device code's lookup key.
+        key: String,
+        /// The family its tokens belong to.
+        family_id: String,
+        /// Unix seconds.
+        now: u64,
+    },
+    /// Record a person's decision on a pending, unexpired device authorization.
+    DeviceDecision {
+        /// The device code's lookup key.
+        key: String,
+        /// The person.
+        user_id: String,
+        /// True to approve, false to deny.
+        approve: bool,
+        /// When they signed in.
+        auth_time: u64,
+        /// Unix seconds.
+        now: u64,
+    },
     /// Insert a client whose id must be free; the rest is written only if it was.
     InsertClient(ClientWrite),
     /// Insert a user whose username must be free.
     InsertUser(UserWrite),
-    /// Delete a client, which must exist.
+    /// Replace a client's registration (RFC 7592 update); it must still exist.
+    UpdateClient(ClientWrite),
+    /// Delete a client, which must exist; `owner` limits it to one user's clients.
     DeleteClient {
         /// `client_id`.
         id: String,
+        /// Only if this user registered it.
+        owner: Option<String>,
     },
     /// Delete a user, who must exist.
     DeleteUser {
         /// User id.
         id: String,
+    },
+    /// Set a user's rights; the user must exist.
+    SetRights {
+        /// User id.
+        user_id: String,
+        /// Space-separated rights.
+        rights: String,
     },
 }
 
@@ -230,6 +325,17 @@ pub enum Write {
     Refresh(NewRefresh),
     /// Store a code.
     Code(NewCode),
+    /// Store a device authorization.
+    Device(NewDevice),
+    /// Record a device poll: when, and the interval from now on (raised by `slow_down`).
+    DevicePolled {
+        /// The device code's lookup key.
+        key: String,
+        /// Unix seconds.
+        at: u64,
+        /// Seconds between polls from now on.
+        interval: u32,
+    },
     /// Revoke one family.
     RevokeFamily {
         /// Family id.
@@ -243,13 +349,24 @@ pub enum Write {
     RevokeFamiliesOf {
         /// Whose.
         owner: Owner,
-        /// Why (`client_deleted`, `user_deleted`).
+        /// Why (`client_deleted`, `user_deleted`, `logout`, ...).
         reason: &'static str,
         /// Unix seconds.
         at: u64,
     },
     /// Revoke one token.
     RevokeToken(Revocation),
+    /// Delete every client a user registered on `/create_client`.
+    DeleteClientsOwnedBy(String),
+    /// Store an initial access token for dynamic registration (by lookup key).
+    InitialToken {
+        /// hex SHA-256 of the token.
+        key: String,
+        /// Unix seconds.
+        expires_at: u64,
+        /// Unix seconds.
+        created_at: u64,
+    },
     /// An audit row.
     Audit(AuditEvent),
 }

@@ -76,6 +76,26 @@ pub enum Endpoint {
     AdminUser,
     /// `/admin/audit`.
     AdminAudit,
+    /// `/admin/users/{id}/rights`.
+    AdminUserRights,
+    /// `/admin/initial-access-tokens`.
+    AdminInitialTokens,
+    /// The public signing keys (`/certs`, `jwks_uri`).
+    Jwks,
+    /// RP-initiated logout (`end_session_endpoint`).
+    Logout,
+    /// RFC 8628 `device_authorization_endpoint`.
+    DeviceAuthorization,
+    /// The device verification page.
+    DevicePage,
+    /// The sign-up page.
+    Signup,
+    /// The page where a signed-in person registers apps.
+    CreateClient,
+    /// RFC 7591 `registration_endpoint`.
+    Register,
+    /// RFC 7592 client configuration endpoint (`registration_client_uri`).
+    RegisteredClient,
 }
 
 /// How a route matches a path.
@@ -85,6 +105,8 @@ pub enum Pattern {
     Exact(&'static str),
     /// This prefix followed by one non-empty segment (no `/`): `/admin/clients/{id}`.
     Param(&'static str),
+    /// A prefix, one segment, then a suffix: `/admin/users/{id}/rights`.
+    ParamThen(&'static str, &'static str),
 }
 
 impl Pattern {
@@ -94,6 +116,10 @@ impl Pattern {
             Pattern::Exact(p) => (p == path).then_some(""),
             Pattern::Param(prefix) => path
                 .strip_prefix(prefix)
+                .filter(|rest| !rest.is_empty() && !rest.contains('/')),
+            Pattern::ParamThen(prefix, suffix) => path
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(suffix))
                 .filter(|rest| !rest.is_empty() && !rest.contains('/')),
         }
     }
@@ -113,7 +139,7 @@ pub struct Route {
     pub cors: bool,
 }
 
-use Method::{Delete, Get, Post};
+use Method::{Delete, Get, Post, Put};
 
 const fn route(
     pattern: Pattern,
@@ -211,6 +237,67 @@ pub const ROUTES: &[Route] = &[
         Endpoint::AdminAudit,
         false,
     ),
+    route(
+        Pattern::ParamThen("/admin/users/", "/rights"),
+        &[Put],
+        Endpoint::AdminUserRights,
+        false,
+    ),
+    route(
+        Pattern::Exact("/admin/initial-access-tokens"),
+        &[Post],
+        Endpoint::AdminInitialTokens,
+        false,
+    ),
+    route(Pattern::Exact("/certs"), &[Get], Endpoint::Jwks, true),
+    route(
+        Pattern::Exact("/.well-known/jwks.json"),
+        &[Get],
+        Endpoint::Jwks,
+        true,
+    ),
+    route(
+        Pattern::Exact("/oauth2/logout"),
+        &[Get, Post],
+        Endpoint::Logout,
+        false,
+    ),
+    route(
+        Pattern::Exact("/oauth2/device_authorization"),
+        &[Post],
+        Endpoint::DeviceAuthorization,
+        true,
+    ),
+    route(
+        Pattern::Exact("/device"),
+        &[Get, Post],
+        Endpoint::DevicePage,
+        false,
+    ),
+    route(
+        Pattern::Exact("/signup"),
+        &[Get, Post],
+        Endpoint::Signup,
+        false,
+    ),
+    route(
+        Pattern::Exact("/create_client"),
+        &[Get, Post],
+        Endpoint::CreateClient,
+        false,
+    ),
+    route(
+        Pattern::Exact("/oauth2/register"),
+        &[Post],
+        Endpoint::Register,
+        true,
+    ),
+    route(
+        Pattern::Param("/oauth2/register/"),
+        &[Get, Put, Delete],
+        Endpoint::RegisteredClient,
+        true,
+    ),
 ];
 
 /// Where a request goes.
@@ -303,7 +390,17 @@ mod tests {
             resolve("OPTIONS", "/oauth2/authorize"),
             Resolved::MethodNotAllowed(_)
         ));
+        assert!(matches!(
+            resolve("PUT", "/admin/users/u_1/rights"),
+            Resolved::Found { route, param: "u_1", .. } if route.endpoint == Endpoint::AdminUserRights
+        ));
+        assert!(matches!(
+            resolve("GET", "/certs"),
+            Resolved::Found { route, .. } if route.endpoint == Endpoint::Jwks
+        ));
         for p in [
+            "/admin/users//rights",
+            "/admin/users/a/b/rights",
             "/oauth2/nothing",
             "/admin/clients/",
             "/admin/clients/a/b",
@@ -326,6 +423,12 @@ mod tests {
 
     #[test]
     fn every_path_is_declared_once() {
+        // Parameter routes must not shadow each other: /admin/users/{id} and
+        // /admin/users/{id}/rights differ by the segment rule.
+        assert!(matches!(
+            resolve("DELETE", "/admin/users/u_1"),
+            Resolved::Found { route, .. } if route.endpoint == Endpoint::AdminUser
+        ));
         for (i, a) in ROUTES.iter().enumerate() {
             for b in ROUTES.iter().skip(i + 1) {
                 assert_ne!(a.pattern, b.pattern);

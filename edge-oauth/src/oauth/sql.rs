@@ -50,6 +50,11 @@ impl From<&Option<String>> for Value {
         s.as_deref().into()
     }
 }
+impl From<Option<u64>> for Value {
+    fn from(n: Option<u64>) -> Value {
+        n.map_or(Value::Null, Value::Int)
+    }
+}
 impl From<Option<u32>> for Value {
     fn from(n: Option<u32>) -> Value {
         n.map_or(Value::Null, |n| Value::Int(u64::from(n)))
@@ -97,8 +102,9 @@ fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
 
 fn insert_client(c: &ClientWrite) -> Statement {
     st(
-        "INSERT INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at, \
+         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
         vec![
             (&c.id).into(),
             (&c.name).into(),
@@ -109,19 +115,43 @@ fn insert_client(c: &ClientWrite) -> Statement {
             c.access_token_ttl.into(),
             c.refresh_token_ttl.into(),
             c.created_at.into(),
+            (&c.post_logout_redirect_uris).into(),
+            (&c.id_token_alg).into(),
+            c.registered_by.into(),
+            (&c.owner_id).into(),
+            (&c.registration_key).into(),
+        ],
+    )
+}
+
+/// RFC 7592 update: the metadata changes; the secret, owner, registration token and creation
+/// time stay.
+fn update_client(c: &ClientWrite) -> Statement {
+    st(
+        "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ? \
+         WHERE id = ? RETURNING id",
+        vec![
+            (&c.name).into(),
+            (&c.redirect_uris).into(),
+            (&c.post_logout_redirect_uris).into(),
+            (&c.grant_types).into(),
+            (&c.scopes).into(),
+            (&c.id_token_alg).into(),
+            (&c.id).into(),
         ],
     )
 }
 
 fn insert_user(u: &UserWrite) -> Statement {
     st(
-        "INSERT INTO users (id, username, password_hash, name, created_at) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO users (id, username, password_hash, name, email, created_at) VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT DO NOTHING RETURNING id",
         vec![
             (&u.id).into(),
             (&u.username).into(),
             (&u.password_hash).into(),
             (&u.name).into(),
+            (&u.email).into(),
             u.created_at.into(),
         ],
     )
@@ -159,6 +189,58 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ? AND replaced_by = ?)",
             guard_args: vec![old_key.into(), new_key.into()],
         },
+        Claim::Device {
+            key,
+            family_id,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE device_codes SET status = 'redeemed', family_id = ?, last_poll_at = ? \
+                 WHERE id = ? AND status = 'approved' AND expires_at > ? RETURNING id",
+                vec![family_id.into(), (*now).into(), key.into(), (*now).into()],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM device_codes WHERE id = ? AND family_id = ?)",
+            guard_args: vec![key.into(), family_id.into()],
+        },
+        Claim::DeviceDecision {
+            key,
+            user_id,
+            approve,
+            auth_time,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE device_codes SET status = ?, user_id = ?, auth_time = ?, decided_at = ? \
+                 WHERE id = ? AND status = 'pending' AND expires_at > ? RETURNING id",
+                vec![
+                    (if *approve { "approved" } else { "denied" }).into(),
+                    user_id.into(),
+                    (*auth_time).into(),
+                    (*now).into(),
+                    key.into(),
+                    (*now).into(),
+                ],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM device_codes WHERE id = ? AND user_id = ? AND decided_at = ?)",
+            guard_args: vec![key.into(), user_id.into(), (*now).into()],
+        },
+        Claim::UpdateClient(c) => ClaimSql {
+            statement: update_client(c),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM clients WHERE id = ?)",
+            guard_args: vec![(&c.id).into()],
+        },
+        Claim::SetRights { user_id, rights } => ClaimSql {
+            statement: st(
+                "UPDATE users SET rights = ? WHERE id = ? RETURNING id",
+                vec![rights.into(), user_id.into()],
+            ),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM users WHERE id = ?)",
+            guard_args: vec![user_id.into()],
+        },
         Claim::InsertClient(c) => ClaimSql {
             statement: insert_client(c),
             position: Position::Last,
@@ -171,7 +253,7 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "NOT EXISTS (SELECT 1 FROM users WHERE username = ? OR id = ?)",
             guard_args: vec![(&u.username).into(), (&u.id).into()],
         },
-        Claim::DeleteClient { id } => ClaimSql {
+        Claim::DeleteClient { id, owner: None } => ClaimSql {
             statement: st(
                 "DELETE FROM clients WHERE id = ? RETURNING id",
                 vec![id.into()],
@@ -179,6 +261,18 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             position: Position::Last,
             guard: "EXISTS (SELECT 1 FROM clients WHERE id = ?)",
             guard_args: vec![id.into()],
+        },
+        Claim::DeleteClient {
+            id,
+            owner: Some(owner),
+        } => ClaimSql {
+            statement: st(
+                "DELETE FROM clients WHERE id = ? AND owner_id = ? RETURNING id",
+                vec![id.into(), owner.into()],
+            ),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM clients WHERE id = ? AND owner_id = ?)",
+            guard_args: vec![id.into(), owner.into()],
         },
         Claim::DeleteUser { id } => ClaimSql {
             statement: st(
@@ -200,12 +294,13 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
     // condition that the guard is AND-ed to.
     match w {
         Write::Family(f) => (
-            "INSERT INTO families (id, client_id, user_id, scope, created_at) SELECT ?, ?, ?, ?, ? WHERE".into(),
+            "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE".into(),
             vec![
                 (&f.id).into(),
                 (&f.client_id).into(),
                 (&f.user_id).into(),
                 (&f.scope).into(),
+                f.auth_time.into(),
                 f.created_at.into(),
             ],
             true,
@@ -226,8 +321,8 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
             true,
         ),
         Write::Code(c) => (
-            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, created_at) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, expires_at, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
                 .into(),
             vec![
                 (&c.key).into(),
@@ -236,9 +331,46 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 (&c.redirect_uri).into(),
                 (&c.scope).into(),
                 (&c.code_challenge).into(),
+                (&c.nonce).into(),
+                c.auth_time.into(),
                 c.expires_at.into(),
                 c.created_at.into(),
             ],
+            true,
+        ),
+        Write::Device(d) => (
+            "INSERT INTO device_codes (id, user_code, client_id, scope, poll_interval, expires_at, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&d.key).into(),
+                (&d.user_code).into(),
+                (&d.client_id).into(),
+                (&d.scope).into(),
+                u64::from(d.interval).into(),
+                d.expires_at.into(),
+                d.created_at.into(),
+            ],
+            true,
+        ),
+        Write::DevicePolled { key, at, interval } => (
+            "UPDATE device_codes SET last_poll_at = ?, poll_interval = ? WHERE id = ?".into(),
+            vec![(*at).into(), u64::from(*interval).into(), key.into()],
+            false,
+        ),
+        Write::DeleteClientsOwnedBy(user) => (
+            "DELETE FROM clients WHERE owner_id = ?".into(),
+            vec![user.into()],
+            false,
+        ),
+        Write::InitialToken {
+            key,
+            expires_at,
+            created_at,
+        } => (
+            "INSERT INTO initial_access_tokens (id, expires_at, created_at) SELECT ?, ?, ? WHERE"
+                .into(),
+            vec![key.into(), (*expires_at).into(), (*created_at).into()],
             true,
         ),
         Write::RevokeFamily { id, reason, at } => (
@@ -247,15 +379,25 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
             false,
         ),
         Write::RevokeFamiliesOf { owner, reason, at } => {
-            let (column, id) = match owner {
-                Owner::Client(id) => ("client_id", id),
-                Owner::User(id) => ("user_id", id),
+            let (which, ids): (&str, Vec<Value>) = match owner {
+                Owner::Client(id) => ("client_id = ?", vec![id.into()]),
+                Owner::User(id) => ("user_id = ?", vec![id.into()]),
+                Owner::ClientUser { client_id, user_id } => (
+                    "client_id = ? AND user_id = ?",
+                    vec![client_id.into(), user_id.into()],
+                ),
+                Owner::ClientsOwnedBy(user) => (
+                    "client_id IN (SELECT id FROM clients WHERE owner_id = ?)",
+                    vec![user.into()],
+                ),
             };
+            let mut args = vec![(*at).into(), (*reason).into()];
+            args.extend(ids);
             (
                 format!(
-                    "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE {column} = ? AND revoked_at IS NULL"
+                    "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE {which} AND revoked_at IS NULL"
                 ),
-                vec![(*at).into(), (*reason).into(), id.into()],
+                args,
                 false,
             )
         }
@@ -402,13 +544,16 @@ mod tests {
 
     #[test]
     fn deletes_go_last_and_everything_before_needs_the_row() {
-        let w = Writes::new(Claim::DeleteClient { id: "c1".into() })
-            .with(Write::RevokeFamiliesOf {
-                owner: Owner::Client("c1".into()),
-                reason: "client_deleted",
-                at: 7,
-            })
-            .with(audit());
+        let w = Writes::new(Claim::DeleteClient {
+            id: "c1".into(),
+            owner: None,
+        })
+        .with(Write::RevokeFamiliesOf {
+            owner: Owner::Client("c1".into()),
+            reason: "client_deleted",
+            at: 7,
+        })
+        .with(audit());
         let b = batch(&w);
         assert_eq!(b.claim, Some(2));
         assert!(b.statements[2].sql.starts_with("DELETE FROM clients"));
@@ -435,6 +580,7 @@ mod tests {
             username: "alice".into(),
             password_hash: "h".into(),
             name: None,
+            email: None,
             created_at: 3,
         }))
         .with(audit());
@@ -451,8 +597,126 @@ mod tests {
                 .contains("ON CONFLICT DO NOTHING RETURNING id")
         );
         assert_eq!(b.statements[1].args[3], Value::Null);
-        for s in &b.statements {
-            assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+    }
+
+    #[test]
+    fn every_claim_and_row_binds_as_many_values_as_it_names() {
+        use crate::oauth::effects::{NewCode, NewDevice, NewFamily};
+        let client = ClientWrite {
+            id: "c".into(),
+            name: "n".into(),
+            secret_hash: None,
+            redirect_uris: "[]".into(),
+            post_logout_redirect_uris: "[]".into(),
+            grant_types: "authorization_code".into(),
+            scopes: "openid".into(),
+            access_token_ttl: None,
+            refresh_token_ttl: Some(5),
+            id_token_alg: "RS256".into(),
+            owner_id: Some("u".into()),
+            registered_by: "self_service",
+            registration_key: None,
+            created_at: 1,
+        };
+        let claims = [
+            Claim::None,
+            Claim::Refresh {
+                old_key: "o".into(),
+                new_key: "n".into(),
+                now: 1,
+            },
+            Claim::Device {
+                key: "k".into(),
+                family_id: "f".into(),
+                now: 1,
+            },
+            Claim::DeviceDecision {
+                key: "k".into(),
+                user_id: "u".into(),
+                approve: true,
+                auth_time: 1,
+                now: 2,
+            },
+            Claim::InsertClient(client.clone()),
+            Claim::UpdateClient(client),
+            Claim::DeleteClient {
+                id: "c".into(),
+                owner: Some("u".into()),
+            },
+            Claim::DeleteUser { id: "u".into() },
+            Claim::SetRights {
+                user_id: "u".into(),
+                rights: "a:b".into(),
+            },
+        ];
+        let rows = vec![
+            Write::Family(NewFamily {
+                id: "f".into(),
+                client_id: "c".into(),
+                user_id: None,
+                scope: "s".into(),
+                auth_time: Some(1),
+                created_at: 1,
+            }),
+            Write::Code(NewCode {
+                key: "k".into(),
+                client_id: "c".into(),
+                user_id: "u".into(),
+                redirect_uri: "r".into(),
+                scope: "s".into(),
+                code_challenge: "x".into(),
+                nonce: None,
+                auth_time: 1,
+                expires_at: 2,
+                created_at: 1,
+            }),
+            Write::Device(NewDevice {
+                key: "k".into(),
+                user_code: "BCDFGHJK".into(),
+                client_id: "c".into(),
+                scope: "s".into(),
+                interval: 5,
+                expires_at: 2,
+                created_at: 1,
+            }),
+            Write::DevicePolled {
+                key: "k".into(),
+                at: 1,
+                interval: 10,
+            },
+            Write::RevokeFamiliesOf {
+                owner: Owner::ClientUser {
+                    client_id: "c".into(),
+                    user_id: "u".into(),
+                },
+                reason: "logout",
+                at: 1,
+            },
+            Write::RevokeFamiliesOf {
+                owner: Owner::ClientsOwnedBy("u".into()),
+                reason: "user_deleted",
+                at: 1,
+            },
+            Write::DeleteClientsOwnedBy("u".into()),
+            Write::InitialToken {
+                key: "k".into(),
+                expires_at: 2,
+                created_at: 1,
+            },
+            audit(),
+        ];
+        for claim in claims {
+            let b = batch(&Writes {
+                claim,
+                rows: rows.clone(),
+            });
+            assert_eq!(
+                b.statements.len(),
+                rows.len() + usize::from(b.claim.is_some())
+            );
+            for s in &b.statements {
+                assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+            }
         }
     }
 }

@@ -4,15 +4,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::{D1Database, Env, Request};
 
+use super::env;
 use super::http::{Reply, header, now, read_body};
+use super::pages::hash;
 use super::store;
-use super::{crypto, env};
 use crate::oauth::admin::{self, NewClient, NewUser, SecretPlan, ValidClient};
 use crate::oauth::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::params::MAX_ADMIN_BODY;
-use crate::oauth::password::{PasswordHash, SALT_LEN};
 use crate::oauth::records::ClientRow;
 use crate::oauth::routes::{Endpoint, Method};
 use crate::oauth::sql::Value as Arg;
@@ -40,6 +40,18 @@ pub async fn handle(
             }
             (Endpoint::AdminUsers, _) => list_users(&db).await,
             (Endpoint::AdminUser, _) => delete_user(&db, param).await,
+            (Endpoint::AdminUserRights, _) => {
+                let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+                let rights = admin::parse_body::<admin::SetRights>(&body)?;
+                if !store::apply(&db, &admin::set_rights(param, &rights, now())?).await? {
+                    return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
+                }
+                Ok(Reply::Empty(204))
+            }
+            (Endpoint::AdminInitialTokens, _) => {
+                let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+                initial_token(&db, &body).await
+            }
             _ => {
                 let url = req
                     .url()
@@ -53,12 +65,6 @@ pub async fn handle(
 
 fn conflict(what: &'static str) -> OAuthError {
     OAuthError::invalid_request(what).with_status(409)
-}
-
-async fn hash(secret: &str, iterations: u32) -> Result<String, OAuthError> {
-    let salt = ids::random::<SALT_LEN>()?;
-    let derived = crypto::pbkdf2(secret.as_bytes(), &salt, iterations).await?;
-    Ok(PasswordHash::from_derived(iterations, &salt, derived).encode())
 }
 
 async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError> {
@@ -94,7 +100,7 @@ async fn list_clients(db: &D1Database) -> Result<Reply, OAuthError> {
 
 async fn delete_client(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
     env::with_clients(|c| c.forget(id));
-    if !store::apply(db, &admin::delete_client(id, now())).await? {
+    if !store::apply(db, &admin::delete_client(id, None, now())).await? {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such client"));
     }
     Ok(Reply::Empty(204))
@@ -140,6 +146,24 @@ async fn delete_user(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
     }
     Ok(Reply::Empty(204))
+}
+
+/// `POST /admin/initial-access-tokens`: a token for RFC 7591 registration, shown once.
+async fn initial_token(db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError> {
+    let req =
+        admin::parse_body::<admin::NewInitialToken>(if body.is_empty() { b"{}" } else { body })?;
+    let token = ids::new_opaque(crate::oauth::registration::INITIAL_TOKEN_PREFIX)?;
+    let (expires_at, writes) = admin::initial_token(
+        ids::lookup_key(&token),
+        ids::token_id(token.as_bytes()),
+        &req,
+        now(),
+    )?;
+    store::apply(db, &writes).await?;
+    Ok(Reply::Json(
+        201,
+        json!({ "initial_access_token": token, "expires_at": expires_at }),
+    ))
 }
 
 #[derive(Deserialize, serde::Serialize)]

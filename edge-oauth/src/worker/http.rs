@@ -10,6 +10,13 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 pub enum Reply {
     /// JSON with `Cache-Control: no-store` (token responses must not be cached).
     Json(u16, Value),
+    /// JSON that caches may keep for `max_age` seconds (the public keys).
+    Public {
+        /// The document.
+        body: Value,
+        /// `Cache-Control: public, max-age=...`.
+        max_age: u32,
+    },
     /// No body.
     Empty(u16),
     /// An HTML page with its Content-Security-Policy, and an optional `Set-Cookie`.
@@ -22,6 +29,8 @@ pub enum Reply {
         csp: String,
         /// A cookie to set.
         cookie: Option<String>,
+        /// `Retry-After` seconds (a rate-limited page).
+        retry_after: Option<u32>,
     },
     /// `303 See Other` to a URL.
     Redirect(String),
@@ -35,6 +44,60 @@ impl From<OAuthError> for Reply {
     fn from(e: OAuthError) -> Reply {
         Reply::Error(e)
     }
+}
+
+impl Reply {
+    /// An HTML page (no cookie, no `Retry-After`).
+    pub fn page(status: u16, body: String, csp: String) -> Reply {
+        Reply::Html {
+            status,
+            body,
+            csp,
+            cookie: None,
+            retry_after: None,
+        }
+    }
+
+    /// An HTML page that sets the CSRF cookie.
+    pub fn page_with_cookie(body: String, csp: String, cookie: String) -> Reply {
+        Reply::Html {
+            status: 200,
+            body,
+            csp,
+            cookie: Some(cookie),
+            retry_after: None,
+        }
+    }
+}
+
+/// The value of a request cookie.
+pub fn cookie_value(req: &Request, name: &str) -> Option<String> {
+    header(req, "cookie")?
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The CSRF cookie for the page at `path`: `HttpOnly`, `SameSite=Strict`, scoped to that
+/// page, `Secure` when the issuer is https.
+pub fn csrf_cookie(issuer: &str, value: &str, path: &str) -> String {
+    let secure = if issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=900{secure}",
+        crate::oauth::authorize::CSRF_COOKIE
+    )
+}
+
+/// The caller's address as Cloudflare reports it (`CF-Connecting-IP`, set by Cloudflare's
+/// edge and by workerd locally; never taken from a client-chosen header such as
+/// `X-Forwarded-For`).
+pub fn client_address(req: &Request) -> String {
+    header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into())
 }
 
 /// A request header.
@@ -103,6 +166,7 @@ impl Reply {
     pub fn status(&self) -> u16 {
         match self {
             Reply::Json(s, _) | Reply::Empty(s) => *s,
+            Reply::Public { .. } => 200,
             Reply::Html { status, .. } => *status,
             Reply::Redirect(_) => 303,
             Reply::Error(e) => e.status,
@@ -146,13 +210,25 @@ impl Reply {
                 set(&h, "Pragma", "no-cache");
                 v.to_string().into_bytes()
             }
+            Reply::Public { body, max_age } => {
+                set(&h, "Content-Type", "application/json;charset=UTF-8");
+                set(&h, "Cache-Control", &format!("public, max-age={max_age}"));
+                body.to_string().into_bytes()
+            }
             Reply::Empty(_) => {
                 set(&h, "Cache-Control", "no-store");
                 Vec::new()
             }
             Reply::Html {
-                body, csp, cookie, ..
+                body,
+                csp,
+                cookie,
+                retry_after,
+                ..
             } => {
+                if let Some(s) = retry_after {
+                    set(&h, "Retry-After", &s.to_string());
+                }
                 set(&h, "Content-Type", "text/html;charset=UTF-8");
                 set(&h, "Cache-Control", "no-store");
                 set(&h, "Content-Security-Policy", &csp);
@@ -172,6 +248,9 @@ impl Reply {
                 set(&h, "Cache-Control", "no-store");
                 if let Some(challenge) = e.www_authenticate(realm) {
                     set(&h, "WWW-Authenticate", &challenge);
+                }
+                if let Some(s) = e.retry_after {
+                    set(&h, "Retry-After", &s.to_string());
                 }
                 if e.status == 413 {
                     // The rest of the body was not read: do not reuse this connection.

@@ -5,8 +5,13 @@
 mod admin;
 mod authorize;
 mod crypto;
+mod device;
 mod env;
 mod http;
+mod limits;
+mod logout;
+mod pages;
+mod register;
 mod resources;
 mod store;
 mod token;
@@ -54,8 +59,8 @@ async fn dispatch(
 ) -> Reply {
     match endpoint {
         Endpoint::Health => health(env).await,
-        Endpoint::AuthorizationServerMetadata => metadata(env, false),
-        Endpoint::OpenIdConfiguration => metadata(env, true),
+        Endpoint::AuthorizationServerMetadata | Endpoint::OpenIdConfiguration => metadata(env),
+        Endpoint::Jwks => resources::jwks(env),
         Endpoint::Authorize if method == Method::Post => authorize::post(req, env).await,
         Endpoint::Authorize => authorize::get(req, env).await,
         Endpoint::Token => token::handle(req, env, ctx, false).await,
@@ -68,13 +73,25 @@ async fn dispatch(
         | Endpoint::AdminClient
         | Endpoint::AdminUsers
         | Endpoint::AdminUser
-        | Endpoint::AdminAudit => admin::handle(req, env, endpoint, method, param).await,
+        | Endpoint::AdminAudit
+        | Endpoint::AdminUserRights
+        | Endpoint::AdminInitialTokens => admin::handle(req, env, endpoint, method, param).await,
+        Endpoint::Logout => logout::handle(req, env, method == Method::Post).await,
+        Endpoint::DeviceAuthorization => device::authorization(req, env).await,
+        Endpoint::DevicePage if method == Method::Post => device::post(req, env).await,
+        Endpoint::DevicePage => device::get(req, env).await,
+        Endpoint::Signup if method == Method::Post => pages::signup_post(req, env).await,
+        Endpoint::Signup => pages::signup_get(env).await,
+        Endpoint::CreateClient if method == Method::Post => pages::console_post(req, env).await,
+        Endpoint::CreateClient => pages::console_get(env).await,
+        Endpoint::Register => register::register(req, env).await,
+        Endpoint::RegisteredClient => register::manage(req, env, method, param).await,
     }
 }
 
-fn metadata(env: &Env, openid: bool) -> Reply {
+fn metadata(env: &Env) -> Reply {
     match env::config(env) {
-        Ok(cfg) => Reply::Json(200, discovery::metadata(&cfg, openid)),
+        Ok(cfg) => Reply::Json(200, discovery::metadata(&cfg)),
         Err(e) => Reply::Error(e),
     }
 }

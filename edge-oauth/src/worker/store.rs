@@ -8,6 +8,7 @@ use worker::{D1Database, D1PreparedStatement, console_error};
 
 use crate::oauth::access_token::AccessClaims;
 use crate::oauth::client::ClientRecord;
+use crate::oauth::device::{DeviceRow, PendingRow};
 use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
 use crate::oauth::records::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
@@ -84,7 +85,7 @@ pub async fn client_cached(
 pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<UserRow>, OAuthError> {
     first(
         db,
-        "SELECT id, username, password_hash, name FROM users WHERE username = ?",
+        "SELECT id, username, password_hash, name, email, rights FROM users WHERE username = ?",
         &[Value::from(username)],
     )
     .await
@@ -94,7 +95,9 @@ pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<User
 pub async fn code(db: &D1Database, key: &str) -> Result<Option<CodeRow>, OAuthError> {
     first(
         db,
-        "SELECT client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at, family_id FROM auth_codes WHERE id = ?",
+        "SELECT c.client_id, c.user_id, c.redirect_uri, c.scope, c.code_challenge, c.expires_at, c.used_at, c.family_id, \
+         c.nonce, c.auth_time, u.username, u.name, u.email, u.rights \
+         FROM auth_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?",
         &[Value::from(key)],
     )
     .await
@@ -105,11 +108,68 @@ pub async fn refresh(db: &D1Database, key: &str) -> Result<Option<RefreshRow>, O
     first(
         db,
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at \
-         FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id WHERE r.id = ?",
+         f.revoked_at AS family_revoked_at, f.auth_time, u.username, u.name, u.email, u.rights \
+         FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
+         WHERE r.id = ?",
         &[Value::from(key)],
     )
     .await
+}
+
+/// A device authorization by the device code's lookup key, with the approving person.
+pub async fn device(db: &D1Database, key: &str) -> Result<Option<DeviceRow>, OAuthError> {
+    first(
+        db,
+        "SELECT d.client_id, d.scope, d.status, d.poll_interval, d.last_poll_at, d.expires_at, d.auth_time, d.family_id, \
+         d.user_id, u.username, u.name, u.email, u.rights \
+         FROM device_codes d LEFT JOIN users u ON u.id = d.user_id WHERE d.id = ?",
+        &[Value::from(key)],
+    )
+    .await
+}
+
+/// A pending, unexpired device authorization by its (normalised) user code.
+pub async fn device_pending(
+    db: &D1Database,
+    user_code: &str,
+    now: u64,
+) -> Result<Option<PendingRow>, OAuthError> {
+    first(
+        db,
+        "SELECT id, client_id, scope FROM device_codes \
+         WHERE user_code = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+        &[Value::from(user_code), Value::Int(now)],
+    )
+    .await
+}
+
+/// The clients a person registered on `/create_client`.
+pub async fn clients_owned_by(
+    db: &D1Database,
+    user_id: &str,
+) -> Result<Vec<ClientRow>, OAuthError> {
+    all(
+        db,
+        "SELECT * FROM clients WHERE owner_id = ? ORDER BY created_at, id",
+        &[Value::from(user_id)],
+    )
+    .await
+}
+
+/// True when an unexpired initial access token has this lookup key.
+pub async fn initial_token_valid(db: &D1Database, key: &str, now: u64) -> Result<bool, OAuthError> {
+    #[derive(Deserialize)]
+    struct Found {
+        #[allow(dead_code)]
+        id: String,
+    }
+    Ok(first::<Found>(
+        db,
+        "SELECT id FROM initial_access_tokens WHERE id = ? AND expires_at > ?",
+        &[Value::from(key), Value::Int(now)],
+    )
+    .await?
+    .is_some())
 }
 
 /// An access token's standing and its user, in one query.
@@ -122,7 +182,8 @@ pub async fn bearer_status(db: &D1Database, c: &AccessClaims) -> Result<BearerSt
          (SELECT revoked_at FROM families WHERE id = ?2) AS family_revoked_at, \
          (SELECT 1 FROM clients WHERE id = ?3) AS client_exists, \
          (SELECT username FROM users WHERE id = ?4) AS username, \
-         (SELECT name FROM users WHERE id = ?4) AS name",
+         (SELECT name FROM users WHERE id = ?4) AS name, \
+         (SELECT email FROM users WHERE id = ?4) AS email",
         &[
             Value::from(&c.jti),
             Value::from(fid),

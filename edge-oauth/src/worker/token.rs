@@ -2,15 +2,17 @@
 
 use worker::{Context, D1Database, Env, Request, console_error};
 
-use super::http::{Reply, header, now, read_body};
-use super::{crypto, env, store};
+use super::http::{Reply, client_address, header, now, read_body};
+use super::{crypto, env, limits, store};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
+use crate::oauth::device;
 use crate::oauth::error::OAuthError;
 use crate::oauth::grants::{self, authorization_code, client_credentials, password, refresh_token};
-use crate::oauth::issue::{Source, issue};
+use crate::oauth::issue::{Issued, Source, issue};
 use crate::oauth::params::{self, MAX_BODY, Params};
+use crate::oauth::ratelimit::Action;
 use crate::oauth::user_auth;
 
 /// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
@@ -32,6 +34,7 @@ async fn token(
     let now = now();
     let content_type = header(req, "content-type");
     let authorization = header(req, "authorization");
+    let address = client_address(req);
     let body = read_body(req, MAX_BODY).await?;
     let mut params = if seed {
         params::form_or_json_body(content_type.as_deref(), &body)?
@@ -47,16 +50,25 @@ async fn token(
         params = params.with("client_id", legacy);
     }
     let grant_type = grants::grant_type(&params)?;
+    let presented = client_auth::presented(authorization.as_deref(), &params).ok();
+    let action = Action::Token {
+        client_id: presented.as_ref().map(|p| p.client_id.as_str()),
+        username: (grant_type == GrantType::Password)
+            .then(|| params.get("username"))
+            .flatten(),
+    };
+    limits::spend(env, action, &address).await?;
     let db = env::db(env)?;
     let client = authenticate(&db, &cfg, authorization.as_deref(), &params, now).await?;
     grants::check_allowed(client.record(), grant_type)?;
     match grant_type {
         GrantType::ClientCredentials => {
             let grant = client_credentials::decide(&client, &params, &cfg)?;
-            let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            let mut issued = issue(&grant, Source::Direct, &cfg, now)?;
+            sign_all(&cfg, &mut issued, now).await?;
             // Only audit rows to write: they go after the response (waitUntil), so the hot
             // path has no D1 round trip when the client record is cached.
-            let writes = issued.writes;
+            let writes = issued.writes.clone();
             let env = env.clone();
             ctx.wait_until(async move {
                 let applied = match env::db(&env) {
@@ -70,7 +82,7 @@ async fn token(
                     );
                 }
             });
-            Ok(issued.body)
+            issued.into_body()
         }
         GrantType::Password => {
             let username = params.require("username")?;
@@ -85,10 +97,14 @@ async fn token(
             .await?;
             let user = pending.verify(&derived)?;
             let grant = password::decide(&client, &user, &params, &cfg)?;
-            finish(&db, issue(&grant, Source::Direct, &cfg, now)?).await
+            let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            finish(&db, &cfg, issued, now)
+                .await?
+                .ok_or_else(|| OAuthError::server_error("an unclaimed grant was not written"))
         }
         GrantType::AuthorizationCode => code(&db, &cfg, &client, &params, now).await,
         GrantType::RefreshToken => refresh(&db, &cfg, &client, &params, now).await,
+        GrantType::DeviceCode => device_code(&db, &cfg, &client, &params, now).await,
     }
 }
 
@@ -104,7 +120,7 @@ pub async fn authenticate(
     let presented = client_auth::presented(authorization, params)?;
     let record = store::client_cached(db, &presented.client_id, now, cfg.client_cache_ttl).await?;
     match client_auth::begin(record, presented)? {
-        Step::Done(client) => Ok(client),
+        Step::Done(client) => Ok(*client),
         Step::Verify(pending) => {
             let pending = match env::with_verified(|cache| pending.accept_cached(cache, now)) {
                 Ok(client) => return Ok(client),
@@ -117,12 +133,32 @@ pub async fn authenticate(
     }
 }
 
+/// Signs every JWT of `issued` with WebCrypto, in the order it asks.
+pub async fn sign_all(cfg: &Config, issued: &mut Issued, now: u64) -> Result<(), OAuthError> {
+    while let Some(u) = issued.to_sign() {
+        let key = cfg
+            .signing_keys
+            .by_kid(&u.kid)
+            .ok_or_else(|| OAuthError::server_error("a signing key vanished"))?;
+        let signature = crypto::sign(key, u.input.as_bytes()).await?;
+        issued.signed(&signature, &cfg.signing_keys, now)?;
+    }
+    Ok(())
+}
+
+/// Signs, applies the writes, and answers; `None` when the claim was lost (nothing written).
 async fn finish(
     db: &D1Database,
-    issued: crate::oauth::issue::Issued,
-) -> Result<serde_json::Value, OAuthError> {
-    store::apply(db, &issued.writes).await?;
-    Ok(issued.body)
+    cfg: &Config,
+    mut issued: Issued,
+    now: u64,
+) -> Result<Option<serde_json::Value>, OAuthError> {
+    sign_all(cfg, &mut issued, now).await?;
+    if store::apply(db, &issued.writes).await? {
+        issued.into_body().map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Redeems a code: load, decide, apply. A lost claim (a concurrent redemption won) means
@@ -140,8 +176,8 @@ async fn code(
         match authorization_code::decide(client, params, row, cfg, now)? {
             authorization_code::Outcome::Redeem(grant) => {
                 let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
-                if store::apply(db, &issued.writes).await? {
-                    return Ok(issued.body);
+                if let Some(body) = finish(db, cfg, issued, now).await? {
+                    return Ok(body);
                 }
             }
             authorization_code::Outcome::Replayed { revoke } => {
@@ -171,13 +207,41 @@ async fn refresh(
                     old_key: key.clone(),
                 };
                 let issued = issue(&grant, source, cfg, now)?;
-                if store::apply(db, &issued.writes).await? {
-                    return Ok(issued.body);
+                if let Some(body) = finish(db, cfg, issued, now).await? {
+                    return Ok(body);
                 }
             }
             refresh_token::Outcome::Reused { revoke } => {
                 store::apply(db, &revoke).await?;
                 return Err(refresh_token::reused());
+            }
+        }
+    }
+    Err(lost_twice())
+}
+
+/// A device polls (RFC 8628 section 3.4): load, decide, apply; a lost claim (another poll
+/// redeemed the approval) is decided again and is then a replay.
+async fn device_code(
+    db: &D1Database,
+    cfg: &Config,
+    client: &AuthenticatedClient,
+    params: &Params,
+    now: u64,
+) -> Result<serde_json::Value, OAuthError> {
+    let key = device::code_key(params)?;
+    for _ in 0..2 {
+        let row = store::device(db, &key).await?;
+        match device::poll(client, row, &key, cfg, now)? {
+            device::Polled::Issue(grant) => {
+                let issued = issue(&grant, Source::Device { key: key.clone() }, cfg, now)?;
+                if let Some(body) = finish(db, cfg, issued, now).await? {
+                    return Ok(body);
+                }
+            }
+            device::Polled::Refuse { error, writes } => {
+                store::apply(db, &writes).await?;
+                return Err(error);
             }
         }
     }

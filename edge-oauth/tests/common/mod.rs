@@ -61,8 +61,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The root wrangler.toml without `[build]`, paths made absolute.
-fn dev_config(root: &Path) -> String {
+/// The fixture's signing keys (RS256, ES256, RS256, ES256): resource-verifier's test set.
+pub const TEST_KEYS: &str = include_str!("../../../resource-verifier/tests/test-keys.json");
+
+/// A `SIGNING_KEYS` value holding fixture keys `which`, in that order (the last of each
+/// algorithm signs).
+pub fn signing_keys(which: &[usize]) -> String {
+    let all: Value = serde_json::from_str(TEST_KEYS).unwrap();
+    let keys: Vec<Value> = which.iter().map(|&i| all["keys"][i].clone()).collect();
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+/// The root wrangler.toml without `[build]`, paths made absolute. Unless `strict_limits`, the
+/// rate limits are raised out of reach: the tests share one source address (loopback), and
+/// only the rate-limit test is about the limits.
+fn dev_config(root: &Path, strict_limits: bool) -> String {
     let text = std::fs::read_to_string(root.join("wrangler.toml")).expect("the root wrangler.toml");
     let mut out = String::new();
     let mut in_build = false;
@@ -75,6 +88,9 @@ fn dev_config(root: &Path) -> String {
             continue;
         }
         let mut replaced = None;
+        if !strict_limits && t.starts_with("simple = {") {
+            replaced = Some("simple = { limit = 1000000, period = 60 }".to_string());
+        }
         for key in ["main", "migrations_dir", "directory"] {
             if let Some(rest) = t
                 .strip_prefix(key)
@@ -93,6 +109,8 @@ fn dev_config(root: &Path) -> String {
 }
 
 pub struct Worker {
+    /// The `.dev.vars` it runs with.
+    pub vars: Vec<(String, String)>,
     pub base: String,
     pub admin: String,
     pub dir: PathBuf,
@@ -113,6 +131,15 @@ impl Worker {
 
     /// A fresh worker; `healthy` false waits only for an HTTP answer (for bad configurations).
     pub fn start_with(name: &str, vars: &[(&str, &str)], healthy: bool) -> Worker {
+        Worker::start_opts(name, vars, healthy, false)
+    }
+
+    /// A fresh worker with wrangler.toml's rate limits as configured.
+    pub fn start_strict(name: &str, vars: &[(&str, &str)]) -> Worker {
+        Worker::start_opts(name, vars, true, true)
+    }
+
+    fn start_opts(name: &str, vars: &[(&str, &str)], healthy: bool, strict: bool) -> Worker {
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         remove_stale(&tmp);
         let dir = tmp.join(format!("edge-e2e-{name}-{}", std::process::id()));
@@ -123,9 +150,11 @@ impl Worker {
         let admin = format!("admin-{}", hex(&random(16)));
         let port = free_port();
         let signing = B64.encode(random(32));
+        let jwks = signing_keys(&[0, 1]);
         let issuer = format!("http://127.0.0.1:{port}");
         let mut pairs: Vec<(&str, &str)> = vec![
             ("TURN_KEYS", &keys_json),
+            ("SIGNING_KEYS", &jwks),
             ("TOKEN_SIGNING_KEY", &signing),
             ("ADMIN_SECRET", &admin),
             ("ISSUER", &issuer),
@@ -139,8 +168,12 @@ impl Worker {
         }
         let dev_vars: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).unwrap();
-        std::fs::write(dir.join("wrangler.toml"), dev_config(&root())).unwrap();
+        std::fs::write(dir.join("wrangler.toml"), dev_config(&root(), strict)).unwrap();
         let mut w = Worker {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             base: format!("http://127.0.0.1:{port}"),
             admin,
             dir,
@@ -198,6 +231,20 @@ impl Worker {
     /// Starts wrangler (again) on the same port, state and vars.
     pub fn launch(&mut self) {
         self.launch_with(true);
+    }
+
+    /// Stops the worker, sets `name` in its `.dev.vars`, and starts it again (same state).
+    pub fn restart_with(&mut self, name: &str, value: &str) {
+        self.stop();
+        self.vars.retain(|(k, _)| k != name);
+        self.vars.push((name.to_string(), value.to_string()));
+        let text: String = self
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        std::fs::write(self.dir.join(".dev.vars"), text).unwrap();
+        self.launch();
     }
 
     fn launch_with(&mut self, healthy: bool) {

@@ -12,11 +12,12 @@ use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
 use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::IdTokenPlan;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::pkce;
 use crate::oauth::records::CodeRow;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{OPENID, Scope};
 
 /// The code's lookup key, from the request (`invalid_request` when missing).
 pub fn code_key(params: &Params) -> Result<String, OAuthError> {
@@ -82,10 +83,21 @@ pub fn decide(
             "code_verifier does not match the code_challenge",
         ));
     }
+    let user = code
+        .user()
+        .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let record = client.record();
     let scope = Scope::parse(&code.scope)?;
     let turn = wants_turn(params, &scope, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
+    let id_token = match code.auth_time {
+        Some(auth_time) if scope.contains(OPENID) && !turn => Some(IdTokenPlan {
+            nonce: code.nonce.clone(),
+            auth_time,
+            alg: record.id_token_alg,
+        }),
+        _ => None,
+    };
     Ok(Outcome::Redeem(Grant {
         client_id: record.id.clone(),
         user_id: Some(code.user_id),
@@ -97,5 +109,8 @@ pub fn decide(
         turn,
         access_ttl,
         refresh_ttl,
+        user: Some(user),
+        id_token,
+        auth_time: code.auth_time,
     }))
 }

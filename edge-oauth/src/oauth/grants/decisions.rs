@@ -28,7 +28,7 @@ fn authed(record: ClientRecord) -> AuthenticatedClient {
         .unwrap()
     };
     match client_auth::begin(Some(record), presented).unwrap() {
-        Step::Done(c) => c,
+        Step::Done(c) => *c,
         Step::Verify(pending) => {
             let d = hashing::derive(
                 pending.secret_bytes(),
@@ -50,6 +50,12 @@ fn code_row() -> CodeRow {
         expires_at: 1060,
         used_at: None,
         family_id: None,
+        nonce: Some("n1".into()),
+        auth_time: Some(995),
+        username: Some("alice".into()),
+        name: None,
+        email: Some("alice@example.com".into()),
+        rights: Some("turn:priority".into()),
     }
 }
 
@@ -85,6 +91,32 @@ fn code_redeems_into_a_new_family_with_refresh() {
         (Family::New, true, false)
     );
     assert_eq!(g.scope.to_string(), "openid turn");
+    let plan = g.id_token.clone().unwrap();
+    assert_eq!((plan.nonce.as_deref(), plan.auth_time), (Some("n1"), 995));
+    assert_eq!(g.auth_time, Some(995));
+    assert_eq!(g.user.unwrap().rights, "turn:priority");
+}
+
+#[test]
+fn a_deleted_user_s_code_or_refresh_token_is_refused() {
+    let gone = CodeRow {
+        username: None,
+        ..code_row()
+    };
+    assert_eq!(
+        redeem(&good_redeem(), Some(gone), 1000).unwrap_err().code,
+        ErrorCode::InvalidGrant
+    );
+    let gone = RefreshRow {
+        username: None,
+        ..refresh_row()
+    };
+    assert_eq!(
+        refresh("refresh_token=rt1.x", Some(gone), 1000)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidGrant
+    );
 }
 
 #[test]
@@ -202,6 +234,11 @@ fn refresh_row() -> RefreshRow {
         expires_at: 2000,
         used_at: None,
         family_revoked_at: None,
+        auth_time: Some(800),
+        username: Some("alice".into()),
+        name: None,
+        email: None,
+        rights: None,
     }
 }
 
@@ -227,12 +264,16 @@ fn refresh_rotates_in_the_same_family_and_may_narrow() {
     };
     assert_eq!(g.family, Family::Existing("f_1".into()));
     assert!(g.refresh && !g.turn);
+    // OpenID Connect Core 12.2: the original auth_time, no nonce.
+    let plan = g.id_token.unwrap();
+    assert_eq!((plan.nonce, plan.auth_time), (None, 800));
     let refresh_token::Outcome::Rotate(g) =
         refresh("refresh_token=rt1.x&scope=turn", Some(refresh_row()), 1000).unwrap()
     else {
         panic!()
     };
     assert!(g.turn, "narrowed to turn: a TURN token");
+    assert!(g.id_token.is_none());
     assert_eq!(
         g.family_scope.to_string(),
         "openid turn",

@@ -10,7 +10,9 @@ use super::client::{ClientRecord, GrantType};
 use super::config::Config;
 use super::effects::{AuditEvent, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
+use super::id_token::IdTokenPlan;
 use super::params::Params;
+use super::records::UserProfile;
 use super::scope::{Scope, TURN};
 use super::turn::MAC_ALG;
 
@@ -38,6 +40,13 @@ pub struct Grant {
     pub access_ttl: u32,
     /// Refresh-token lifetime, seconds.
     pub refresh_ttl: u32,
+    /// The person, for grants that act for one (their profile and rights go into the tokens).
+    pub user: Option<UserProfile>,
+    /// An ID token to issue with the access token (scope `openid` from the code and device
+    /// flows and refreshes of them).
+    pub id_token: Option<IdTokenPlan>,
+    /// When the person signed in, recorded with a new family so refreshes keep it.
+    pub auth_time: Option<u64>,
 }
 
 /// The token family of a grant.
@@ -164,6 +173,11 @@ pub(crate) mod tests {
             scope: Scope::parse(scope).unwrap(),
             access_token_ttl: None,
             refresh_token_ttl: None,
+            post_logout_redirect_uris: vec![],
+            id_token_alg: crate::oauth::signing_keys::Alg::Rs256,
+            owner_id: None,
+            registration_key: None,
+            created_at: 0,
         }
     }
 

@@ -10,10 +10,11 @@ use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
 use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::IdTokenPlan;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::records::RefreshRow;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{OPENID, Scope};
 
 /// The presented token's lookup key (`invalid_request` when missing).
 pub fn token_key(params: &Params) -> Result<String, OAuthError> {
@@ -65,6 +66,13 @@ pub fn decide(
     if now >= row.expires_at {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
+    let user = match &row.user_id {
+        Some(_) => Some(
+            row.user()
+                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?,
+        ),
+        None => None,
+    };
     let record = client.record();
     let original = Scope::parse(&row.scope)?;
     // A refresh may narrow the scope but never widen it, and never beyond what the client
@@ -77,6 +85,16 @@ pub fn decide(
     }
     let turn = wants_turn(params, &scope, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
+    // OpenID Connect Core section 12.2: an ID token again, with the original auth_time and
+    // no nonce, when the authorization had a sign-in and the refresh keeps `openid`.
+    let id_token = match row.auth_time {
+        Some(auth_time) if scope.contains(OPENID) && !turn && user.is_some() => Some(IdTokenPlan {
+            nonce: None,
+            auth_time,
+            alg: record.id_token_alg,
+        }),
+        _ => None,
+    };
     Ok(Outcome::Rotate(Grant {
         client_id: record.id.clone(),
         user_id: row.user_id,
@@ -88,5 +106,8 @@ pub fn decide(
         turn,
         access_ttl,
         refresh_ttl,
+        user,
+        id_token,
+        auth_time: row.auth_time,
     }))
 }
