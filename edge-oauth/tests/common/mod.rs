@@ -364,6 +364,49 @@ impl Worker {
         r.json()["user_id"].as_str().unwrap().to_string()
     }
 
+    /// POST /admin/users with an email; returns the user id.
+    pub fn create_user_with_email(&self, username: &str, password: &str, email: &str) -> String {
+        let body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name"), "email": email });
+        let r = post_json(
+            &self.url("/admin/users"),
+            &[("Authorization", &self.admin_auth())],
+            &body,
+        );
+        assert_eq!(r.status, 201, "create user: {}", r.body);
+        r.json()["user_id"].as_str().unwrap().to_string()
+    }
+
+    /// PUT /admin/users/{id}/rights; returns the status.
+    pub fn set_rights(&self, user_id: &str, rights: &[&str]) -> Resp {
+        request(
+            "PUT",
+            &self.url(&format!("/admin/users/{user_id}/rights")),
+            &[
+                ("Authorization", &self.admin_auth()),
+                ("Content-Type", "application/json"),
+            ],
+            Some(
+                serde_json::json!({ "rights": rights })
+                    .to_string()
+                    .as_bytes(),
+            ),
+        )
+    }
+
+    /// POST /admin/initial-access-tokens; returns the token.
+    pub fn initial_access_token(&self) -> String {
+        let r = post_json(
+            &self.url("/admin/initial-access-tokens"),
+            &[("Authorization", &self.admin_auth())],
+            &serde_json::json!({ "expires_in": 3600 }),
+        );
+        assert_eq!(r.status, 201, "initial access token: {}", r.body);
+        r.json()["initial_access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// GET /admin/audit.
     pub fn audit(&self) -> Vec<Value> {
         let r = get(
@@ -427,6 +470,31 @@ fn remove_stale(tmp: &Path) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// Runs `node SCRIPT ARGS...` from the repository root and returns its stdout. A missing
+/// Node or npm package is a failure naming the install step, never a skip.
+pub fn node(script: &str, args: &[&str]) -> String {
+    let root = root();
+    for pkg in ["openid-client", "jose", "playwright-core"] {
+        assert!(
+            root.join("node_modules").join(pkg).exists(),
+            "node_modules/{pkg} is missing: run `npm ci` (or `cargo xtask setup`)"
+        );
+    }
+    let out = Command::new("node")
+        .arg(root.join(script))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node (install Node 20): {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// One worker for all tests of a test binary (stopped by the watchdog when the binary exits).
