@@ -25,6 +25,12 @@ struct Ctx {
     short_refresh: String,
     short_turn: String,
     short: (String, String),
+    /// A public client with the device grant.
+    device: String,
+    /// A device code past DEVICE_CODE_TTL.
+    expired_device: String,
+    /// An initial access token for registration.
+    initial: String,
 }
 
 /// What a case must get.
@@ -127,8 +133,57 @@ fn access_for(c: &Ctx, scope: &str) -> String {
     r.json()["access_token"].as_str().unwrap().to_string()
 }
 
+/// Starts a device authorization for `client`; returns the device code.
+fn device_code(c: &Ctx, client: &str) -> String {
+    let r = post_form(
+        &c.w.url("/oauth2/device_authorization"),
+        &[],
+        &[("client_id", client)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["device_code"].as_str().unwrap().to_string()
+}
+
+fn poll(c: &Ctx, code: &str) -> Resp {
+    token(
+        c,
+        &[],
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", &c.device),
+            ("device_code", code),
+        ],
+    )
+}
+
+/// A JWT with the given header over valid-looking claims, signed by nothing this server
+/// holds (the signature is junk or made with a fixture key outside the worker's set).
+fn forged(c: &Ctx, header: Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let claims = json!({
+        "iss": c.w.base, "sub": "u_x", "aud": c.w.base, "client_id": c.conf.0, "scope": "openid",
+        "iat": 1, "exp": 9_999_999_999u64, "jti": "j", "gty": "password",
+    });
+    format!(
+        "{}.{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string()),
+        B64.encode([1u8; 64])
+    )
+}
+
+fn register(c: &Ctx, token: Option<&str>, body: &[u8]) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut h = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        h.push(("Authorization", a));
+    }
+    request("POST", &c.w.url("/oauth2/register"), &h, Some(body))
+}
+
 fn setup() -> Ctx {
-    let w = Worker::start("errors", &[]);
+    let w = Worker::start("errors", &[("DEVICE_CODE_TTL", "5")]);
     let mk = |prefix: &str, body: Value| {
         let id = unique(prefix);
         let mut body = body;
@@ -175,7 +230,17 @@ fn setup() -> Ctx {
         short_refresh: String::new(),
         short_turn: String::new(),
         short,
+        device: String::new(),
+        expired_device: String::new(),
+        initial: String::new(),
     };
+    c.device = unique("tv");
+    c.w.create_client(json!({
+        "client_id": c.device, "public": true,
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "scopes": ["openid"],
+    }));
+    c.expired_device = device_code(&c, &c.device);
+    c.initial = c.w.initial_access_token();
     // Things that must expire: a code (CODE_TTL=5 in the fixture), and the short client's
     // access, refresh and TURN tokens (1 s, plus shared-token's 5 s clock-skew grace for TURN).
     c.expired_code = fresh_code(&c.w, &c.public, &c.user);
@@ -898,6 +963,364 @@ fn cases() -> Vec<Case> {
                 &json!({ "username": "x", "password": "longenough", "role": "root" }),
             )
         }),
+        case(
+            "admin: a malformed right",
+            Json(400, "invalid_request"),
+            |c| c.w.set_rights("u_x", &["Admin Everything"]),
+        ),
+        case(
+            "admin: rights of an unknown user",
+            Json(404, "not_found"),
+            |c| c.w.set_rights("u_nobody", &["api:write"]),
+        ),
+        // ---- OpenID Connect at the authorization endpoint
+        case(
+            "prompt=none (no session is kept)",
+            Redirect("login_required"),
+            |c| get(&authorize_url(c, &[("prompt", "none")]), &[]),
+        ),
+        case("prompt=none with login", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("prompt", "none login")]), &[])
+        }),
+        case(
+            "implicit: response_type id_token",
+            Redirect("unsupported_response_type"),
+            |c| get(&authorize_url(c, &[("response_type", "id_token")]), &[]),
+        ),
+        case(
+            "hybrid: response_type code id_token",
+            Redirect("unsupported_response_type"),
+            |c| {
+                get(
+                    &authorize_url(c, &[("response_type", "code id_token")]),
+                    &[],
+                )
+            },
+        ),
+        case("nonce too long", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("nonce", &"n".repeat(513))]), &[])
+        }),
+        case("max_age not a number", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("max_age", "soon")]), &[])
+        }),
+        // ---- signed tokens
+        case(
+            "access token signed by an unknown key",
+            Json(401, "invalid_token"),
+            |c| {
+                let t = forged(
+                    c,
+                    json!({ "alg": "RS256", "kid": "not-a-key-here", "typ": "at+jwt" }),
+                );
+                get(
+                    &c.w.url("/oauth2/userinfo"),
+                    &[("Authorization", &format!("Bearer {t}"))],
+                )
+            },
+        ),
+        case(
+            "access token with a forged signature",
+            Json(401, "invalid_token"),
+            |c| {
+                let kid = get(&c.w.url("/certs"), &[]).json()["keys"][1]["kid"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let t = forged(c, json!({ "alg": "ES256", "kid": kid, "typ": "at+jwt" }));
+                get(
+                    &c.w.url("/oauth2/userinfo"),
+                    &[("Authorization", &format!("Bearer {t}"))],
+                )
+            },
+        ),
+        case(
+            "access token with alg none",
+            Json(401, "invalid_token"),
+            |c| {
+                let t = forged(c, json!({ "alg": "none", "kid": "x", "typ": "at+jwt" }));
+                get(
+                    &c.w.url("/oauth2/userinfo"),
+                    &[("Authorization", &format!("Bearer {t}"))],
+                )
+            },
+        ),
+        case(
+            "an ID token used as an access token",
+            Json(401, "invalid_token"),
+            |c| {
+                let kid = get(&c.w.url("/certs"), &[]).json()["keys"][0]["kid"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let t = forged(c, json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }));
+                get(
+                    &c.w.url("/oauth2/userinfo"),
+                    &[("Authorization", &format!("Bearer {t}"))],
+                )
+            },
+        ),
+        case("POST to the keys", Json(405, "method_not_allowed"), |c| {
+            post_form(&c.w.url("/certs"), &[], &[])
+        }),
+        // ---- logout
+        case(
+            "logout to an unregistered post_logout_redirect_uri",
+            Page(400),
+            |c| {
+                get(
+                    &format!(
+                        "{}?{}",
+                        c.w.url("/oauth2/logout"),
+                        form(&[
+                            ("client_id", c.public.as_str()),
+                            ("post_logout_redirect_uri", "http://127.0.0.1:9/evil")
+                        ])
+                    ),
+                    &[],
+                )
+            },
+        ),
+        case("logout with a forged id_token_hint", Page(400), |c| {
+            let kid = get(&c.w.url("/certs"), &[]).json()["keys"][0]["kid"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let t = forged(c, json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }));
+            get(
+                &format!(
+                    "{}?{}",
+                    c.w.url("/oauth2/logout"),
+                    form(&[("id_token_hint", &t)])
+                ),
+                &[],
+            )
+        }),
+        case("logout redirect without any client", Page(400), |c| {
+            get(
+                &format!(
+                    "{}?{}",
+                    c.w.url("/oauth2/logout"),
+                    form(&[("post_logout_redirect_uri", REDIRECT)])
+                ),
+                &[],
+            )
+        }),
+        // ---- the device flow (RFC 8628 section 3.5)
+        case(
+            "device: unknown device_code",
+            Json(400, "invalid_grant"),
+            |c| poll(c, "dc1.nope"),
+        ),
+        case(
+            "device: not answered yet",
+            Json(400, "authorization_pending"),
+            |c| {
+                let code = device_code(c, &c.device);
+                poll(c, &code)
+            },
+        ),
+        case("device: polling too fast", Json(400, "slow_down"), |c| {
+            let code = device_code(c, &c.device);
+            assert_eq!(poll(c, &code).error(), "authorization_pending");
+            poll(c, &code)
+        }),
+        case(
+            "device: expired device code",
+            Json(400, "expired_token"),
+            |c| poll(c, &c.expired_device),
+        ),
+        case(
+            "device: missing device_code",
+            Json(400, "invalid_request"),
+            |c| {
+                token(
+                    c,
+                    &[],
+                    &[
+                        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                        ("client_id", &c.device),
+                    ],
+                )
+            },
+        ),
+        case(
+            "device authorization by a client without the grant",
+            Json(400, "unauthorized_client"),
+            |c| {
+                post_form(
+                    &c.w.url("/oauth2/device_authorization"),
+                    &[],
+                    &[("client_id", &c.public)],
+                )
+            },
+        ),
+        case("device page: a wrong user code", Page(400), |c| {
+            let page = get(&c.w.url("/device"), &[]);
+            post_form(
+                &c.w.url("/device"),
+                &[("Cookie", &cookie(&page).unwrap())],
+                &[
+                    ("action", "login"),
+                    ("form_state", &hidden(&page.body, "form_state").unwrap()),
+                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
+                    ("user_code", "BBBB-BBBB"),
+                    ("username", &c.user),
+                    ("password", PASSWORD),
+                ],
+            )
+        }),
+        case("device page post without the CSRF cookie", Page(403), |c| {
+            let page = get(&c.w.url("/device"), &[]);
+            post_form(
+                &c.w.url("/device"),
+                &[],
+                &[
+                    ("action", "login"),
+                    ("form_state", &hidden(&page.body, "form_state").unwrap()),
+                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
+                ],
+            )
+        }),
+        // ---- dynamic client registration (RFC 7591 section 3.2.2, RFC 7592)
+        case(
+            "registration without an initial access token",
+            Json(401, "invalid_token"),
+            |c| register(c, None, br#"{"redirect_uris":["https://a.example/cb"]}"#),
+        ),
+        case(
+            "registration with a wrong initial access token",
+            Json(401, "invalid_token"),
+            |c| {
+                register(
+                    c,
+                    Some("iat1.wrong"),
+                    br#"{"redirect_uris":["https://a.example/cb"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration of an implicit client",
+            Json(400, "invalid_client_metadata"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration with an http redirect URI",
+            Json(400, "invalid_redirect_uri"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["http://evil.example/cb"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration asking for the password grant",
+            Json(400, "invalid_client_metadata"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"],"grant_types":["password"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration with a scope beyond the allowed",
+            Json(400, "invalid_client_metadata"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"],"scope":"openid admin"}"#,
+                )
+            },
+        ),
+        case(
+            "registration body not JSON",
+            Json(400, "invalid_client_metadata"),
+            |c| register(c, Some(&c.initial), b"redirect_uris=x"),
+        ),
+        case(
+            "oversized registration body",
+            Json(413, "invalid_request"),
+            |c| {
+                let big = format!(r#"{{"client_name":"{}"}}"#, "a".repeat(20_000));
+                register(c, Some(&c.initial), big.as_bytes())
+            },
+        ),
+        case(
+            "client configuration with a wrong registration token",
+            Json(401, "invalid_token"),
+            |c| {
+                let r = register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"]}"#,
+                );
+                assert_eq!(r.status, 201, "{}", r.body);
+                let uri = r.json()["registration_client_uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                get(&uri, &[("Authorization", "Bearer rat1.wrong")])
+            },
+        ),
+        case(
+            "client configuration of an admin-registered client",
+            Json(401, "invalid_token"),
+            |c| {
+                get(
+                    &c.w.url(&format!("/oauth2/register/{}", c.public)),
+                    &[("Authorization", "Bearer rat1.anything")],
+                )
+            },
+        ),
+        // ---- pages
+        case("sign-up while closed", Page(404), |c| {
+            get(&c.w.url("/signup"), &[])
+        }),
+        case(
+            "create_client post without the CSRF cookie",
+            Page(403),
+            |c| {
+                let page = get(&c.w.url("/create_client"), &[]);
+                post_form(
+                    &c.w.url("/create_client"),
+                    &[],
+                    &[
+                        ("action", "login"),
+                        ("form_state", &hidden(&page.body, "form_state").unwrap()),
+                        ("csrf", &hidden(&page.body, "csrf").unwrap()),
+                        ("username", &c.user),
+                        ("password", PASSWORD),
+                    ],
+                )
+            },
+        ),
+        case("create_client with a tampered state", Page(400), |c| {
+            let page = get(&c.w.url("/create_client"), &[]);
+            post_form(
+                &c.w.url("/create_client"),
+                &[("Cookie", &cookie(&page).unwrap())],
+                &[
+                    ("action", "create"),
+                    (
+                        "form_state",
+                        &hidden(&page.body, "form_state")
+                            .unwrap()
+                            .replacen('e', "f", 1),
+                    ),
+                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
+                ],
+            )
+        }),
     ]
 }
 
@@ -905,7 +1328,7 @@ fn cases() -> Vec<Case> {
 fn bad_requests_get_the_right_status_and_error() {
     let ctx = setup();
     let cases = cases();
-    assert!(cases.len() >= 30);
+    assert!(cases.len() >= 90);
     let mut failures = Vec::new();
     for c in &cases {
         let r = (c.run)(&ctx);

@@ -226,7 +226,7 @@ impl Config {
             signing_keys,
             access_token_alg,
             id_token_ttl: number("ID_TOKEN_TTL", 900, 1, DAY)?,
-            device_code_ttl: number("DEVICE_CODE_TTL", 600, 60, 3600)?,
+            device_code_ttl: number("DEVICE_CODE_TTL", 600, 5, 3600)?,
             signup: optional("SIGNUP").is_some_and(|v| v == "on"),
             open_registration: optional("REGISTRATION").is_some_and(|v| v == "open"),
             registration_scopes,
