@@ -228,6 +228,23 @@ impl System {
         Ok((field("kid")?, field("key")?, field("alg")?))
     }
 
+    /// True when the edge's audit trail (the last 1000 events) contains `needle`.
+    pub fn audit_contains(&self, needle: &str) -> Result<bool> {
+        let (status, body) = Conn::open(&self.origin)?.request(
+            "GET",
+            "/admin/audit?limit=1000",
+            &[(
+                "Authorization",
+                &format!("Bearer {}", self.secrets.admin_secret),
+            )],
+            b"",
+        )?;
+        if status != 200 {
+            return Err(format!("/admin/audit: HTTP {status}").into());
+        }
+        Ok(String::from_utf8_lossy(&body).contains(needle))
+    }
+
     /// The confidential command-line client's id and secret.
     pub fn cli_client(&self) -> (&'static str, &str) {
         (CLI_CLIENT, &self.secrets.cli_secret)
