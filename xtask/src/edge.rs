@@ -356,6 +356,10 @@ impl Dev {
                     "wrangler.toml",
                     "--show-interactive-dev-session=false",
                 ])
+                // Its own worker name: wrangler's local dev registry keys running workers by
+                // name, and two `wrangler dev` of one name (the benchmark runs two) reload
+                // each other's runtime mid-request.
+                .args(["--name", &format!("edgeturn-{}", port)])
                 .current_dir(dir)
                 .envs(WRANGLER_ENV.iter().copied())
                 .stdin(Stdio::null())

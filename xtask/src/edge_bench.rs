@@ -15,6 +15,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// One worker under test: its connection and the client's credentials.
 struct Target {
+    base: String,
     label: &'static str,
     form: &'static str,
     want: &'static str,
@@ -23,7 +24,8 @@ struct Target {
     times: Vec<Duration>,
 }
 
-fn register(dev: &Dev) -> Result<(Conn, String)> {
+/// Registers the confidential client `bench`; returns its Basic authorization.
+fn register(dev: &Dev) -> Result<String> {
     let mut c = Conn::open(&dev.base)?;
     let auth = format!("Bearer {}", dev.admin_secret);
     let (status, body) = c.request(
@@ -37,9 +39,9 @@ fn register(dev: &Dev) -> Result<(Conn, String)> {
     )?;
     let secret =
         json_str(&body, "client_secret").ok_or_else(|| format!("admin API: HTTP {status}"))?;
-    Ok((
-        c,
-        format!("Basic {}", base64(format!("bench:{secret}").as_bytes())),
+    Ok(format!(
+        "Basic {}",
+        base64(format!("bench:{secret}").as_bytes())
     ))
 }
 
@@ -49,10 +51,21 @@ impl Target {
             ("Authorization", self.basic.as_str()),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ];
-        let t = Instant::now();
-        let (status, body) =
-            self.conn
-                .request("POST", "/oauth2/token", &headers, self.form.as_bytes())?;
+        let mut t = Instant::now();
+        let answer = self
+            .conn
+            .request("POST", "/oauth2/token", &headers, self.form.as_bytes());
+        let (status, body) = match answer {
+            Ok(a) => a,
+            Err(_) => {
+                // wrangler's local proxy may close a keep-alive connection that sat idle while
+                // the other cases ran: reconnect, and time only the retried request.
+                self.conn = Conn::open(&self.base)?;
+                t = Instant::now();
+                self.conn
+                    .request("POST", "/oauth2/token", &headers, self.form.as_bytes())?
+            }
+        };
         let took = t.elapsed();
         if status != 200 || !String::from_utf8_lossy(&body).contains(self.want) {
             return Err(format!(
@@ -101,9 +114,14 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     };
     let rs = start("RS256")?;
     let es = start("ES256")?;
-    let target = |dev: &Dev, label, form, want| -> Result<Target> {
-        let (conn, basic) = register(dev)?;
+    // Register on both first: an idle keep-alive connection may be closed by wrangler's proxy
+    // while the other worker starts, so the measuring connections open afterwards.
+    let (rs_basic, es_basic) = (register(&rs)?, register(&es)?);
+    let target = |dev: &Dev, basic: &str, label, form, want| -> Result<Target> {
+        let conn = Conn::open(&dev.base)?;
+        let basic = basic.to_string();
         Ok(Target {
+            base: dev.base.clone(),
             label,
             form,
             want,
@@ -117,32 +135,27 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     let mut targets = vec![
         target(
             &rs,
+            &rs_basic,
             "client_credentials, bearer JWT signed RS256",
             BEARER,
             JWT,
         )?,
         target(
             &es,
+            &es_basic,
             "client_credentials, bearer JWT signed ES256",
             BEARER,
             JWT,
         )?,
+        // The reference without a JWT signature: an RFC 7635 TURN token.
+        target(
+            &rs,
+            &rs_basic,
+            "client_credentials, scope turn (RFC 7635, no JWT)",
+            "grant_type=client_credentials&scope=turn",
+            "\"token_type\":\"pop\"",
+        )?,
     ];
-    // The reference without a JWT signature: an RFC 7635 TURN token from the RS256 worker's
-    // client, on a second connection.
-    let turn_conn = Conn::open(&rs.base)?;
-    let turn_basic = targets
-        .first()
-        .map(|t| t.basic.clone())
-        .ok_or("no client")?;
-    targets.push(Target {
-        label: "client_credentials, scope turn (RFC 7635, no JWT)",
-        form: "grant_type=client_credentials&scope=turn",
-        want: "\"token_type\":\"pop\"",
-        conn: turn_conn,
-        basic: turn_basic,
-        times: Vec::with_capacity(n),
-    });
     for t in &mut targets {
         for _ in 0..100 {
             t.request()?;

@@ -271,6 +271,9 @@ impl Worker {
                 "wrangler.toml",
             ])
             .args(["--show-interactive-dev-session=false"])
+            // Its own worker name: wrangler's local dev registry keys running workers by name,
+            // and concurrent `wrangler dev` of one name reload each other mid-request.
+            .args(["--name", &format!("edgeturn-{}", self.port)])
             .current_dir(&self.dir)
             .envs(WRANGLER_ENV.iter().copied())
             .stdin(Stdio::null())
