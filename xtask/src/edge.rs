@@ -186,7 +186,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// and ES256 signing keys in `dir/signing-keys.json`, a form-state key, an admin secret)
 /// unless `vars` gives them (e.g. `TURN_KEYS` = the key file the local relay uses), then the
 /// rest of `vars`. Returns the text and the admin secret.
-pub fn dev_vars(root: &Path, dir: &Path, vars: &[(&str, &str)]) -> Result<(String, String)> {
+pub fn dev_vars(dir: &Path, vars: &[(&str, &str)]) -> Result<(String, String)> {
     let given = |k: &str| {
         vars.iter()
             .find(|(name, _)| *name == k)
@@ -209,7 +209,10 @@ pub fn dev_vars(root: &Path, dir: &Path, vars: &[(&str, &str)]) -> Result<(Strin
     };
     let jwks = match given("SIGNING_KEYS") {
         Some(k) => k,
-        None => crate::signing_key::ensure_set(root, &dir.join("signing-keys.json"))?,
+        // This checkout's generator, also for a --reference checkout that predates it.
+        None => {
+            crate::signing_key::ensure_set(&crate::util::root(), &dir.join("signing-keys.json"))?
+        }
     };
     let mut text = format!(
         "TURN_KEYS={keys}\nSIGNING_KEYS={jwks}\nTOKEN_SIGNING_KEY={signing}\nADMIN_SECRET={admin}\n"
@@ -310,7 +313,7 @@ impl Dev {
         if !all.iter().any(|(k, _)| *k == "ISSUER") {
             all.push(("ISSUER", base.as_str()));
         }
-        let (dev_vars, admin_secret) = dev_vars(root, dir, &all)?;
+        let (dev_vars, admin_secret) = dev_vars(dir, &all)?;
         std::fs::write(dir.join("wrangler.toml"), dev_config(root, limits)?)?;
         std::fs::write(dir.join(".dev.vars"), dev_vars)?;
         let status = Command::new(&wrangler)

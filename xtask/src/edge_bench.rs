@@ -84,16 +84,22 @@ impl Target {
 /// sequentially over keep-alive connections: a bearer JWT from each worker and an RFC 7635
 /// TURN token (no JWT signature) as the reference, in 10 interleaved rounds after a warm-up.
 /// `args`: `[N]` requests per case (default 2000, at least 1000), `--no-client-cache` for
-/// `CLIENT_CACHE_TTL=0` (a D1 read on every request).
+/// `CLIENT_CACHE_TTL=0` (a D1 read on every request), `--reference DIR`: another checkout with
+/// its worker built (e.g. main, whose access tokens were HS256) measured in the same rounds.
 pub fn bench(root: &Path, args: &[String]) -> Result {
     let mut n = 2000;
     let mut vars: Vec<(&str, &str)> = Vec::new();
-    for a in args {
+    let mut reference: Option<std::path::PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--no-client-cache" => vars.push(("CLIENT_CACHE_TTL", "0")),
+            "--reference" => {
+                reference = Some(it.next().ok_or("--reference needs a directory")?.into())
+            }
             s => {
                 n = s.parse().map_err(|_| {
-                    format!("bench-edge: `{s}` is not a number of requests or --no-client-cache")
+                    format!("bench-edge: `{s}` is not a number of requests, --no-client-cache or --reference DIR")
                 })?
             }
         }
@@ -114,9 +120,22 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     };
     let rs = start("RS256")?;
     let es = start("ES256")?;
-    // Register on both first: an idle keep-alive connection may be closed by wrangler's proxy
-    // while the other worker starts, so the measuring connections open afterwards.
+    let reference = match &reference {
+        Some(dir) => Some(Dev::start(
+            dir,
+            &base.join("reference"),
+            &vars,
+            Limits::Raised,
+        )?),
+        None => None,
+    };
+    // Register on all first: an idle keep-alive connection may be closed by wrangler's proxy
+    // while another worker starts, so the measuring connections open afterwards.
     let (rs_basic, es_basic) = (register(&rs)?, register(&es)?);
+    let reference_basic = match &reference {
+        Some(dev) => Some(register(dev)?),
+        None => None,
+    };
     let target = |dev: &Dev, basic: &str, label, form, want| -> Result<Target> {
         let conn = Conn::open(&dev.base)?;
         let basic = basic.to_string();
@@ -156,6 +175,15 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             "\"token_type\":\"pop\"",
         )?,
     ];
+    if let (Some(dev), Some(basic)) = (&reference, &reference_basic) {
+        targets.push(target(
+            dev,
+            basic,
+            "client_credentials, bearer JWT, the --reference worker",
+            BEARER,
+            JWT,
+        )?);
+    }
     for t in &mut targets {
         for _ in 0..100 {
             t.request()?;
@@ -197,13 +225,22 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             ms(percentile(&t.times, 1.0)),
         );
     }
+    let ratio = |a: &Duration, b: &Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     if let (Some(rs), Some(es)) = (p50s.first(), p50s.get(1)) {
         let _ = writeln!(
             report,
             "p50 ratio ES256 / RS256: {:.2} ({ROUNDS} interleaved rounds, {:.0} s)",
-            es.as_secs_f64() / rs.as_secs_f64().max(1e-9),
+            ratio(es, rs),
             wall.as_secs_f64()
         );
+        if let Some(r) = p50s.get(3) {
+            let _ = writeln!(
+                report,
+                "p50 ratio to the --reference worker: RS256 {:.2}, ES256 {:.2}",
+                ratio(rs, r),
+                ratio(es, r)
+            );
+        }
     }
     if !vars.is_empty() {
         let _ = writeln!(
@@ -218,6 +255,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     );
     drop(rs);
     drop(es);
+    drop(reference);
     let _ = std::fs::remove_dir_all(&base);
     print!("{report}");
     Ok(())
