@@ -69,23 +69,14 @@ fn auth(id: &(String, String)) -> String {
 
 /// A fresh code for `client` with a known verifier: (code, verifier).
 fn fresh_code(w: &Worker, client: &str, user: &str) -> (String, String) {
-    let verifier = format!("v{}", "x".repeat(50));
-    let challenge = edge_oauth::oauth::pkce::s256(&verifier);
-    let url = format!(
-        "{}?{}",
-        w.url("/oauth2/authorize"),
-        form(&[
-            ("response_type", "code"),
-            ("client_id", client),
-            ("redirect_uri", REDIRECT),
-            ("scope", "openid turn"),
-            ("state", "st"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-    );
-    let loc = sign_in(w, &url, user, PASSWORD, "allow").unwrap_or_else(|r| panic!("{r:?}"));
-    (query_param(&loc, "code").unwrap(), verifier)
+    code_for(
+        w,
+        client,
+        REDIRECT,
+        user,
+        PASSWORD,
+        &[("scope", "openid turn"), ("state", "st")],
+    )
 }
 
 fn authorize_url(c: &Ctx, overrides: &[(&str, &str)]) -> String {
@@ -171,6 +162,46 @@ fn forged(c: &Ctx, header: Value) -> String {
         B64.encode(claims.to_string()),
         B64.encode([1u8; 64])
     )
+}
+
+/// The `kid` of the `i`th published key.
+fn published_kid(c: &Ctx, i: usize) -> String {
+    get(&c.w.url("/certs"), &[]).json()["keys"][i]["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Userinfo with a forged token of this header.
+fn userinfo_forged(c: &Ctx, header: Value) -> Resp {
+    let t = forged(c, header);
+    get(
+        &c.w.url("/oauth2/userinfo"),
+        &[("Authorization", &format!("Bearer {t}"))],
+    )
+}
+
+/// GETs a page and posts its form back with `fields`, with or without its CSRF cookie, and
+/// with the sealed state passed through `state` (to tamper with it).
+fn page_post(
+    c: &Ctx,
+    path: &str,
+    with_cookie: bool,
+    state: impl Fn(String) -> String,
+    fields: &[(&str, &str)],
+) -> Resp {
+    let page = get(&c.w.url(path), &[]);
+    let ck = cookie(&page).unwrap();
+    let headers: Vec<(&str, &str)> = if with_cookie {
+        vec![("Cookie", ck.as_str())]
+    } else {
+        vec![]
+    };
+    let sealed = state(hidden(&page.body, "form_state").unwrap());
+    let csrf = hidden(&page.body, "csrf").unwrap();
+    let mut all = vec![("form_state", sealed.as_str()), ("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    post_form(&c.w.url(path), &headers, &all)
 }
 
 fn register(c: &Ctx, token: Option<&str>, body: &[u8]) -> Resp {
@@ -1008,13 +1039,9 @@ fn cases() -> Vec<Case> {
             "access token signed by an unknown key",
             Json(401, "invalid_token"),
             |c| {
-                let t = forged(
+                userinfo_forged(
                     c,
                     json!({ "alg": "RS256", "kid": "not-a-key-here", "typ": "at+jwt" }),
-                );
-                get(
-                    &c.w.url("/oauth2/userinfo"),
-                    &[("Authorization", &format!("Bearer {t}"))],
                 )
             },
         ),
@@ -1022,40 +1049,24 @@ fn cases() -> Vec<Case> {
             "access token with a forged signature",
             Json(401, "invalid_token"),
             |c| {
-                let kid = get(&c.w.url("/certs"), &[]).json()["keys"][1]["kid"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                let t = forged(c, json!({ "alg": "ES256", "kid": kid, "typ": "at+jwt" }));
-                get(
-                    &c.w.url("/oauth2/userinfo"),
-                    &[("Authorization", &format!("Bearer {t}"))],
+                userinfo_forged(
+                    c,
+                    json!({ "alg": "ES256", "kid": published_kid(c, 1), "typ": "at+jwt" }),
                 )
             },
         ),
         case(
             "access token with alg none",
             Json(401, "invalid_token"),
-            |c| {
-                let t = forged(c, json!({ "alg": "none", "kid": "x", "typ": "at+jwt" }));
-                get(
-                    &c.w.url("/oauth2/userinfo"),
-                    &[("Authorization", &format!("Bearer {t}"))],
-                )
-            },
+            |c| userinfo_forged(c, json!({ "alg": "none", "kid": "x", "typ": "at+jwt" })),
         ),
         case(
             "an ID token used as an access token",
             Json(401, "invalid_token"),
             |c| {
-                let kid = get(&c.w.url("/certs"), &[]).json()["keys"][0]["kid"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                let t = forged(c, json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }));
-                get(
-                    &c.w.url("/oauth2/userinfo"),
-                    &[("Authorization", &format!("Bearer {t}"))],
+                userinfo_forged(
+                    c,
+                    json!({ "alg": "RS256", "kid": published_kid(c, 0), "typ": "JWT" }),
                 )
             },
         ),
@@ -1081,11 +1092,10 @@ fn cases() -> Vec<Case> {
             },
         ),
         case("logout with a forged id_token_hint", Page(400), |c| {
-            let kid = get(&c.w.url("/certs"), &[]).json()["keys"][0]["kid"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let t = forged(c, json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }));
+            let t = forged(
+                c,
+                json!({ "alg": "RS256", "kid": published_kid(c, 0), "typ": "JWT" }),
+            );
             get(
                 &format!(
                     "{}?{}",
@@ -1155,14 +1165,13 @@ fn cases() -> Vec<Case> {
             },
         ),
         case("device page: a wrong user code", Page(400), |c| {
-            let page = get(&c.w.url("/device"), &[]);
-            post_form(
-                &c.w.url("/device"),
-                &[("Cookie", &cookie(&page).unwrap())],
+            page_post(
+                c,
+                "/device",
+                true,
+                |s| s,
                 &[
                     ("action", "login"),
-                    ("form_state", &hidden(&page.body, "form_state").unwrap()),
-                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
                     ("user_code", "BBBB-BBBB"),
                     ("username", &c.user),
                     ("password", PASSWORD),
@@ -1170,16 +1179,7 @@ fn cases() -> Vec<Case> {
             )
         }),
         case("device page post without the CSRF cookie", Page(403), |c| {
-            let page = get(&c.w.url("/device"), &[]);
-            post_form(
-                &c.w.url("/device"),
-                &[],
-                &[
-                    ("action", "login"),
-                    ("form_state", &hidden(&page.body, "form_state").unwrap()),
-                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
-                ],
-            )
+            page_post(c, "/device", false, |s| s, &[("action", "login")])
         }),
         // ---- dynamic client registration (RFC 7591 section 3.2.2, RFC 7592)
         case(
@@ -1290,14 +1290,13 @@ fn cases() -> Vec<Case> {
             "create_client post without the CSRF cookie",
             Page(403),
             |c| {
-                let page = get(&c.w.url("/create_client"), &[]);
-                post_form(
-                    &c.w.url("/create_client"),
-                    &[],
+                page_post(
+                    c,
+                    "/create_client",
+                    false,
+                    |s| s,
                     &[
                         ("action", "login"),
-                        ("form_state", &hidden(&page.body, "form_state").unwrap()),
-                        ("csrf", &hidden(&page.body, "csrf").unwrap()),
                         ("username", &c.user),
                         ("password", PASSWORD),
                     ],
@@ -1305,20 +1304,12 @@ fn cases() -> Vec<Case> {
             },
         ),
         case("create_client with a tampered state", Page(400), |c| {
-            let page = get(&c.w.url("/create_client"), &[]);
-            post_form(
-                &c.w.url("/create_client"),
-                &[("Cookie", &cookie(&page).unwrap())],
-                &[
-                    ("action", "create"),
-                    (
-                        "form_state",
-                        &hidden(&page.body, "form_state")
-                            .unwrap()
-                            .replacen('e', "f", 1),
-                    ),
-                    ("csrf", &hidden(&page.body, "csrf").unwrap()),
-                ],
+            page_post(
+                c,
+                "/create_client",
+                true,
+                |s| s.replacen('e', "f", 1),
+                &[("action", "create")],
             )
         }),
     ]

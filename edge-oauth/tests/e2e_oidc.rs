@@ -60,7 +60,7 @@ fn openid_client_runs_discovery_code_refresh_device_registration_and_logout() {
         "scopes": ["openid", "turn"],
     }));
     let user = unique("user");
-    w.create_user_with_email(&user, PASSWORD, &format!("{user}@example.com"));
+    w.create_user_with_email(&user, PASSWORD, Some(&format!("{user}@example.com")));
     let config = json!({
         "issuer": w.base, "clientId": rp, "redirectUri": REDIRECT, "postLogoutRedirectUri": BYE,
         "deviceClientId": device, "username": user, "password": PASSWORD,
@@ -115,28 +115,21 @@ fn jose(w: &Worker, cases: &[(&str, &str, &str, &str)]) -> Vec<(String, bool, St
 }
 
 fn id_token(w: &Worker, client: &str, user: &str) -> String {
-    let verifier = "v".repeat(50);
-    let url = format!(
-        "{}?{}",
-        w.url("/oauth2/authorize"),
-        form(&[
-            ("response_type", "code"),
-            ("client_id", client),
-            ("redirect_uri", REDIRECT),
-            ("scope", "openid"),
-            ("nonce", "n-1"),
-            ("code_challenge", &edge_oauth::oauth::pkce::s256(&verifier),),
-            ("code_challenge_method", "S256"),
-        ])
+    let (code, verifier) = code_for(
+        w,
+        client,
+        REDIRECT,
+        user,
+        PASSWORD,
+        &[("scope", "openid"), ("nonce", "n-1")],
     );
-    let loc = sign_in(w, &url, user, PASSWORD, "allow").unwrap_or_else(|r| panic!("{r:?}"));
     let r = post_form(
         &w.url("/oauth2/token"),
         &[],
         &[
             ("grant_type", "authorization_code"),
             ("client_id", client),
-            ("code", &query_param(&loc, "code").unwrap()),
+            ("code", &code),
             ("redirect_uri", REDIRECT),
             ("code_verifier", &verifier),
         ],

@@ -4,14 +4,14 @@
 use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
-use super::{crypto, env, limits, store};
+use super::signin::page_attempt;
+use super::{env, store};
 use crate::oauth::authorize::{self, CSRF_COOKIE, FormError, FormState, Refusal, Stage};
 use crate::oauth::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_BODY, Params};
-use crate::oauth::ratelimit::Action;
-use crate::oauth::{html, ids, user_auth};
+use crate::oauth::{html, ids};
 
 fn page(status: u16, title: &str, message: &str) -> Reply {
     Reply::page(status, html::error(title, message), html::csp(None))
@@ -147,27 +147,7 @@ async fn login(
     let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
         return Ok(again(400, "Enter your username and password."));
     };
-    limits::spend(
-        env,
-        Action::SignIn {
-            username: Some(username),
-        },
-        address,
-    )
-    .await
-    .map_err(|e| limits::refused_page(&e))?;
-    let row = store::user_by_name(db, username)
-        .await
-        .map_err(server_page)?;
-    let pending = user_auth::begin(row, password, cfg.password_iterations).map_err(server_page)?;
-    let derived = crypto::pbkdf2(
-        pending.password_bytes(),
-        pending.hash().salt(),
-        pending.hash().iterations(),
-    )
-    .await
-    .map_err(server_page)?;
-    let Ok(user) = pending.verify(&derived) else {
+    let Some(user) = page_attempt(env, db, cfg, address, username, password).await? else {
         return Ok(again(401, "Wrong username or password."));
     };
     let scopes: Vec<String> = st

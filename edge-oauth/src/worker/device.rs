@@ -4,8 +4,9 @@
 use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
+use super::signin::page_attempt;
 use super::token::authenticate;
-use super::{crypto, env, limits, store};
+use super::{env, limits, store};
 use crate::oauth::authorize::CSRF_COOKIE;
 use crate::oauth::client_auth;
 use crate::oauth::config::Config;
@@ -14,7 +15,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::pages::{self, PageStage, PageState};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::ratelimit::Action;
-use crate::oauth::{html, ids, user_auth};
+use crate::oauth::{html, ids};
 
 /// The page's path (and its CSRF cookie's).
 const PATH: &str = "/device";
@@ -163,28 +164,10 @@ async fn login(
             "Enter the code, your username and your password.",
         ));
     };
-    limits::spend(
-        env,
-        Action::SignIn {
-            username: Some(username),
-        },
-        address,
-    )
-    .await
-    .map_err(|e| limits::refused_page(&e))?;
-    let server = |e: OAuthError| message(e.status, "Something went wrong", "error", &e.description);
-    let row = store::user_by_name(db, username).await.map_err(server)?;
-    let pending = user_auth::begin(row, password, cfg.password_iterations).map_err(server)?;
-    let derived = crypto::pbkdf2(
-        pending.password_bytes(),
-        pending.hash().salt(),
-        pending.hash().iterations(),
-    )
-    .await
-    .map_err(server)?;
-    let Ok(user) = pending.verify(&derived) else {
+    let Some(user) = page_attempt(env, db, cfg, address, username, password).await? else {
         return Ok(again(401, "Wrong username or password."));
     };
+    let server = |e: OAuthError| message(e.status, "Something went wrong", "error", &e.description);
     let Some(code) = device::normalise_user_code(typed) else {
         return Ok(again(400, "That code is not valid or has expired."));
     };

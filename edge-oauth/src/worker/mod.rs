@@ -13,6 +13,7 @@ mod logout;
 mod pages;
 mod register;
 mod resources;
+mod signin;
 mod store;
 mod token;
 

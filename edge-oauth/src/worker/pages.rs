@@ -4,6 +4,7 @@
 use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
+use super::signin::page_attempt;
 use super::{crypto, env, limits, store};
 use crate::oauth::admin::{self, NewUser};
 use crate::oauth::authorize::CSRF_COOKIE;
@@ -15,7 +16,7 @@ use crate::oauth::password::{PasswordHash, SALT_LEN};
 use crate::oauth::ratelimit::Action;
 use crate::oauth::registration::{self, RegisteredBy};
 use crate::oauth::sealed::FormError;
-use crate::oauth::{html, ids, user_auth};
+use crate::oauth::{html, ids};
 
 fn page(status: u16, body: String) -> Reply {
     Reply::page(status, body, html::csp(None))
@@ -241,28 +242,7 @@ async fn console_login(
     else {
         return Ok(again(400, "Enter your username and password."));
     };
-    limits::spend(
-        env,
-        Action::SignIn {
-            username: Some(username),
-        },
-        &p.address,
-    )
-    .await
-    .map_err(|e| limits::refused_page(&e))?;
-    let row = store::user_by_name(db, username)
-        .await
-        .map_err(|e| message(&e))?;
-    let pending =
-        user_auth::begin(row, password, cfg.password_iterations).map_err(|e| message(&e))?;
-    let derived = crypto::pbkdf2(
-        pending.password_bytes(),
-        pending.hash().salt(),
-        pending.hash().iterations(),
-    )
-    .await
-    .map_err(|e| message(&e))?;
-    let Ok(user) = pending.verify(&derived) else {
+    let Some(user) = page_attempt(env, db, cfg, &p.address, username, password).await? else {
         return Ok(again(401, "Wrong username or password."));
     };
     let st = p.state.signed_in(

@@ -3,17 +3,20 @@
 use worker::{Context, D1Database, Env, Request, console_error};
 
 use super::http::{Reply, client_address, header, now, read_body};
+use super::signin::check_password;
 use super::{crypto, env, limits, store};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
 use crate::oauth::device;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
-use crate::oauth::grants::{self, authorization_code, client_credentials, password, refresh_token};
+use crate::oauth::grants::{
+    self, Grant, authorization_code, client_credentials, password, refresh_token,
+};
 use crate::oauth::issue::{Issued, Source, issue};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::ratelimit::Action;
-use crate::oauth::user_auth;
 
 /// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
 /// scope `turn` by default, and `LEGACY_CLIENT_ID` when the request names no client.
@@ -87,15 +90,9 @@ async fn token(
         GrantType::Password => {
             let username = params.require("username")?;
             let pw = params.require("password")?;
-            let row = store::user_by_name(&db, username).await?;
-            let pending = user_auth::begin(row, pw, cfg.password_iterations)?;
-            let derived = crypto::pbkdf2(
-                pending.password_bytes(),
-                pending.hash().salt(),
-                pending.hash().iterations(),
-            )
-            .await?;
-            let user = pending.verify(&derived)?;
+            let user = check_password(&db, &cfg, username, pw)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
             let grant = password::decide(&client, &user, &params, &cfg)?;
             let issued = issue(&grant, Source::Direct, &cfg, now)?;
             finish(&db, &cfg, issued, now)
@@ -161,8 +158,45 @@ async fn finish(
     }
 }
 
-/// Redeems a code: load, decide, apply. A lost claim (a concurrent redemption won) means
-/// the row changed: load it again and decide again, which now sees a replay.
+/// What a single-use grant's decision came to.
+enum Decided {
+    /// Issue, after claiming what `Source` names.
+    Issue(Grant, Source),
+    /// Write this (a replay's revocation, a poll's time) and refuse.
+    Refuse(OAuthError, Writes),
+}
+
+/// Load, decide, apply, for grants with a claim (codes, refresh tokens, device codes). A lost
+/// claim means the row changed under us (a concurrent request won, or it expired or was
+/// revoked meanwhile): load it again and decide again, which then sees the replay or refusal.
+async fn claim_and_issue<F, Fut>(
+    db: &D1Database,
+    cfg: &Config,
+    now: u64,
+    mut decide: F,
+) -> Result<serde_json::Value, OAuthError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Decided, OAuthError>>,
+{
+    for _ in 0..2 {
+        match decide().await? {
+            Decided::Issue(grant, source) => {
+                let issued = issue(&grant, source, cfg, now)?;
+                if let Some(body) = finish(db, cfg, issued, now).await? {
+                    return Ok(body);
+                }
+            }
+            Decided::Refuse(error, writes) => {
+                store::apply(db, &writes).await?;
+                return Err(error);
+            }
+        }
+    }
+    Err(lost_twice())
+}
+
+/// Redeems a code; a code presented again is a replay ([`authorization_code`]).
 async fn code(
     db: &D1Database,
     cfg: &Config,
@@ -171,26 +205,23 @@ async fn code(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
-    for _ in 0..2 {
+    claim_and_issue(db, cfg, now, || async {
         let row = store::code(db, &key).await?;
-        match authorization_code::decide(client, params, row, cfg, now)? {
-            authorization_code::Outcome::Redeem(grant) => {
-                let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
-                if let Some(body) = finish(db, cfg, issued, now).await? {
-                    return Ok(body);
+        Ok(
+            match authorization_code::decide(client, params, row, cfg, now)? {
+                authorization_code::Outcome::Redeem(g) => {
+                    Decided::Issue(g, Source::Code { key: key.clone() })
                 }
-            }
-            authorization_code::Outcome::Replayed { revoke } => {
-                store::apply(db, &revoke).await?;
-                return Err(authorization_code::replayed());
-            }
-        }
-    }
-    Err(lost_twice())
+                authorization_code::Outcome::Replayed { revoke } => {
+                    Decided::Refuse(authorization_code::replayed(), revoke)
+                }
+            },
+        )
+    })
+    .await
 }
 
-/// Rotates a refresh token: load, decide, apply. A lost claim (a concurrent refresh won, the
-/// token expired or its family was revoked meanwhile): load it again and decide again.
+/// Rotates a refresh token; a spent one presented again is a reuse ([`refresh_token`]).
 async fn refresh(
     db: &D1Database,
     cfg: &Config,
@@ -199,29 +230,26 @@ async fn refresh(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
-    for _ in 0..2 {
+    claim_and_issue(db, cfg, now, || async {
         let row = store::refresh(db, &key).await?;
-        match refresh_token::decide(client, params, row, cfg, now)? {
-            refresh_token::Outcome::Rotate(grant) => {
-                let source = Source::Refresh {
-                    old_key: key.clone(),
-                };
-                let issued = issue(&grant, source, cfg, now)?;
-                if let Some(body) = finish(db, cfg, issued, now).await? {
-                    return Ok(body);
+        Ok(
+            match refresh_token::decide(client, params, row, cfg, now)? {
+                refresh_token::Outcome::Rotate(g) => Decided::Issue(
+                    g,
+                    Source::Refresh {
+                        old_key: key.clone(),
+                    },
+                ),
+                refresh_token::Outcome::Reused { revoke } => {
+                    Decided::Refuse(refresh_token::reused(), revoke)
                 }
-            }
-            refresh_token::Outcome::Reused { revoke } => {
-                store::apply(db, &revoke).await?;
-                return Err(refresh_token::reused());
-            }
-        }
-    }
-    Err(lost_twice())
+            },
+        )
+    })
+    .await
 }
 
-/// A device polls (RFC 8628 section 3.4): load, decide, apply; a lost claim (another poll
-/// redeemed the approval) is decided again and is then a replay.
+/// A device polls (RFC 8628 section 3.4).
 async fn device_code(
     db: &D1Database,
     cfg: &Config,
@@ -230,22 +258,14 @@ async fn device_code(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = device::code_key(params)?;
-    for _ in 0..2 {
+    claim_and_issue(db, cfg, now, || async {
         let row = store::device(db, &key).await?;
-        match device::poll(client, row, &key, cfg, now)? {
-            device::Polled::Issue(grant) => {
-                let issued = issue(&grant, Source::Device { key: key.clone() }, cfg, now)?;
-                if let Some(body) = finish(db, cfg, issued, now).await? {
-                    return Ok(body);
-                }
-            }
-            device::Polled::Refuse { error, writes } => {
-                store::apply(db, &writes).await?;
-                return Err(error);
-            }
-        }
-    }
-    Err(lost_twice())
+        Ok(match device::poll(client, row, &key, cfg, now)? {
+            device::Polled::Issue(g) => Decided::Issue(g, Source::Device { key: key.clone() }),
+            device::Polled::Refuse { error, writes } => Decided::Refuse(error, writes),
+        })
+    })
+    .await
 }
 
 /// A claim lost, and then the reloaded row still looked claimable: D1 answered inconsistently.

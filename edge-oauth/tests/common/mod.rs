@@ -357,19 +357,20 @@ impl Worker {
 
     /// POST /admin/users; returns the user id.
     pub fn create_user(&self, username: &str, password: &str) -> String {
-        let body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name") });
-        let r = post_json(
-            &self.url("/admin/users"),
-            &[("Authorization", &self.admin_auth())],
-            &body,
-        );
-        assert_eq!(r.status, 201, "create user: {}", r.body);
-        r.json()["user_id"].as_str().unwrap().to_string()
+        self.create_user_with_email(username, password, None)
     }
 
-    /// POST /admin/users with an email; returns the user id.
-    pub fn create_user_with_email(&self, username: &str, password: &str, email: &str) -> String {
-        let body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name"), "email": email });
+    /// POST /admin/users, with an email if given; returns the user id.
+    pub fn create_user_with_email(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> String {
+        let mut body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name") });
+        if let Some(e) = email {
+            body["email"] = Value::String(e.to_string());
+        }
         let r = post_json(
             &self.url("/admin/users"),
             &[("Authorization", &self.admin_auth())],
@@ -764,6 +765,31 @@ pub fn sign_in(
         return Err(done);
     }
     Ok(done.header("location").unwrap().to_string())
+}
+
+/// Signs `user` in through the pages and returns a fresh code and its PKCE verifier (S256);
+/// `extra` adds authorization parameters (`scope`, `state`, `nonce`, ...).
+pub fn code_for(
+    w: &Worker,
+    client: &str,
+    redirect_uri: &str,
+    user: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> (String, String) {
+    let verifier = format!("v{}", "x".repeat(50));
+    let challenge = edge_oauth::oauth::pkce::s256(&verifier);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    let url = format!("{}?{}", w.url("/oauth2/authorize"), form(&pairs));
+    let loc = sign_in(w, &url, user, password, "allow").unwrap_or_else(|r| panic!("{r:?}"));
+    (query_param(&loc, "code").unwrap(), verifier)
 }
 
 /// A query parameter of a URL.
