@@ -254,8 +254,73 @@ fn jose_verifies_with_the_published_keys_and_follows_a_rotation() {
     );
 }
 
+/// Builds resource-verifier's example endpoint; returns its path.
+fn build_example() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(&cargo)
+        .current_dir(root())
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "resource-verifier",
+            "--features",
+            "blocking",
+            "--example",
+            "protected",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building the example failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    target.join("debug/examples/protected")
+}
+
+/// Runs the example endpoint against this worker: `GET /hello` for scope `api` and right
+/// `api:write`.
+fn example_endpoint(example: &std::path::Path, w: &Worker, api: &str, narrow: &str) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = std::process::Command::new(example)
+        .args([w.base.as_str(), addr.as_str(), "api", "api:write"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{addr}/hello");
+    let mut ready = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let results = ready.then(|| {
+        (
+            get(&url, &[("Authorization", &format!("Bearer {api}"))]),
+            get(&url, &[("Authorization", &format!("Bearer {narrow}"))]),
+            get(&url, &[]),
+        )
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (ok, narrow, none) = results.expect("the example endpoint did not listen");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.json()["hello"].as_str().unwrap().starts_with("u_"));
+    assert_eq!(narrow.status, 403);
+    assert!(
+        narrow
+            .header("www-authenticate")
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    assert_eq!(none.status, 401);
+}
+
 #[test]
 fn resource_verifier_checks_edge_tokens_offline_with_scopes_and_rights() {
+    let example = build_example();
     let w = Worker::start("resource", &[]);
     let id = unique("app");
     let v = w.create_client(json!({
@@ -309,6 +374,8 @@ fn resource_verifier_checks_edge_tokens_offline_with_scopes_and_rights() {
             .status,
         403
     );
+    // The example protected endpoint (resource-verifier/examples/protected.rs), as a process.
+    example_endpoint(&example, &w, &api, &token("openid"));
     // A token without the api scope carries none of its rights.
     let narrow = token("openid");
     assert!(remote.verify(&narrow).unwrap().claims().rights.is_empty());

@@ -28,46 +28,58 @@ fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(listen)?;
     eprintln!("listening on http://{}/hello", listener.local_addr()?);
     for stream in listener.incoming() {
-        let mut stream = stream?;
-        let mut reader = BufReader::new(stream.try_clone()?);
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line)?;
-        let mut authorization = None;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("authorization")
-            {
-                authorization = Some(v.trim().to_string());
-            }
+        // One bad connection (closed early, garbage) must not stop the server.
+        if let Err(e) = stream.and_then(|s| answer(s, &mut remote, scope, &rights)) {
+            eprintln!("connection: {e}");
         }
-        let (status, extra, body) = if !request_line.starts_with("GET /hello ") {
-            (404, String::new(), r#"{"error":"not_found"}"#.to_string())
-        } else {
-            match guard("example", authorization.as_deref(), scope, &rights, |t| {
-                remote.verify(t)
-            }) {
-                Ok(v) => (
-                    200,
-                    String::new(),
-                    serde_json::json!({ "hello": v.claims().sub, "client_id": v.claims().client_id })
-                        .to_string(),
-                ),
-                Err(r) => (
-                    r.status,
-                    format!("WWW-Authenticate: {}\r\n", r.www_authenticate),
-                    r.body,
-                ),
-            }
-        };
-        write!(
-            stream,
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
-            body.len()
-        )?;
     }
     Ok(())
+}
+
+fn answer(
+    mut stream: std::net::TcpStream,
+    remote: &mut Remote,
+    scope: &str,
+    rights: &[&str],
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut authorization = None;
+    for _ in 0..100 {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(v.trim().to_string());
+        }
+    }
+    let (status, extra, body) = if !request_line.starts_with("GET /hello ") {
+        (404, String::new(), r#"{"error":"not_found"}"#.to_string())
+    } else {
+        match guard("example", authorization.as_deref(), scope, rights, |t| {
+            remote.verify(t)
+        }) {
+            Ok(v) => (
+                200,
+                String::new(),
+                serde_json::json!({ "hello": v.claims().sub, "client_id": v.claims().client_id })
+                    .to_string(),
+            ),
+            Err(r) => (
+                r.status,
+                format!("WWW-Authenticate: {}\r\n", r.www_authenticate),
+                r.body,
+            ),
+        }
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
+    )
 }
