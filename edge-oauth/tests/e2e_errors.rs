@@ -1028,6 +1028,22 @@ fn cases() -> Vec<Case> {
                 )
             },
         ),
+        case("a request object", Redirect("request_not_supported"), |c| {
+            get(
+                &authorize_url(c, &[("request", "eyJhbGciOiJub25lIn0.e30.")]),
+                &[],
+            )
+        }),
+        case(
+            "a request_uri",
+            Redirect("request_uri_not_supported"),
+            |c| {
+                get(
+                    &authorize_url(c, &[("request_uri", "https://app.example/req")]),
+                    &[],
+                )
+            },
+        ),
         case("nonce too long", Redirect("invalid_request"), |c| {
             get(&authorize_url(c, &[("nonce", &"n".repeat(513))]), &[])
         }),

@@ -144,6 +144,20 @@ pub fn validate(
             )));
         }
     }
+    // Request objects would carry parameters this server does not read: refuse rather than
+    // silently ignore what they say.
+    if params.get("request").is_some() {
+        return Err(back(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        )));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(back(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        )));
+    }
     let prompt: Vec<&str> = params
         .get("prompt")
         .unwrap_or("")
@@ -383,6 +397,11 @@ mod tests {
                 "unsupported_response_type",
             ),
             (good() + "&prompt=none", "login_required"),
+            (good() + "&request=eyJ.e30.", "request_not_supported"),
+            (
+                good() + "&request_uri=https%3A%2F%2Fapp.example%2Fr",
+                "request_uri_not_supported",
+            ),
             (good() + "&prompt=none+login", "invalid_request"),
             (good() + "&prompt=sometimes", "invalid_request"),
             (good() + "&max_age=soon", "invalid_request"),

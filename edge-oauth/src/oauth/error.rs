@@ -51,6 +51,11 @@ pub enum ErrorCode {
     /// OpenID Connect Core section 3.1.2.6: `prompt=none`, but the person must sign in (this
     /// server keeps no sign-in session, so that is always).
     LoginRequired,
+    /// OpenID Connect Core section 3.1.2.6: a `request` object was sent; this server takes
+    /// none (discovery says `request_parameter_supported: false`).
+    RequestNotSupported,
+    /// OpenID Connect Core section 3.1.2.6: a `request_uri` was sent; not supported.
+    RequestUriNotSupported,
     /// RFC 7591 section 3.2.2: a redirect URI is missing or not acceptable.
     InvalidRedirectUri,
     /// RFC 7591 section 3.2.2: other client metadata is not acceptable.
@@ -83,6 +88,8 @@ impl ErrorCode {
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::NotFound => "not_found",
@@ -112,6 +119,8 @@ impl ErrorCode {
             | ErrorCode::SlowDown
             | ErrorCode::ExpiredToken
             | ErrorCode::LoginRequired
+            | ErrorCode::RequestNotSupported
+            | ErrorCode::RequestUriNotSupported
             | ErrorCode::InvalidRedirectUri
             | ErrorCode::InvalidClientMetadata => 400,
         }
