@@ -15,6 +15,11 @@
 //   peer -> client: [IP][UDP peer->relay][data]
 //                becomes [IP][UDP listener->client][ChannelData hdr][data]
 //
+// Only an skb that holds exactly one datagram is rewritten. A GSO or GRO skb (a peer sending
+// with UDP_SEGMENT, UDP GRO forwarding, fraglist GRO) carries several datagrams behind one
+// header; it passes to the relay's sockets, where the kernel splits it (or hands it over with
+// its segment size) and user space frames every datagram.
+//
 // The headers stay where they are; the payload moves by 4 bytes and the tail is trimmed or
 // grown, so the skb's checksum-offload offsets stay right. Checksums are updated
 // incrementally (bpf_l3/l4_csum_replace), which is correct whether the UDP checksum field
@@ -52,8 +57,8 @@ struct c2p_val {
 	__u16 peer_port;
 	__u32 flags; // ROUTE_LOCAL
 	__u64 until_ns; // CLOCK_MONOTONIC (bpf_ktime_get_ns)
-	__u64 packets;
-	__u64 bytes;
+	__u32 slot; // this direction's entry in EDGETURN_COUNTERS
+	__u32 pad;
 };
 
 struct p2c_key {
@@ -71,6 +76,14 @@ struct p2c_val {
 	__u16 channel;
 	__u16 flags; // ROUTE_LOCAL
 	__u64 until_ns;
+	__u32 slot;
+	__u32 pad;
+};
+
+// What one direction of a route carried. Per CPU, so the program adds without atomics and
+// packets and bytes always agree; user space sums the CPUs. The counters live apart from the
+// routes so that user space can move a route's deadline without touching them.
+struct counters {
 	__u64 packets;
 	__u64 bytes;
 };
@@ -88,6 +101,13 @@ struct {
 	__type(key, struct p2c_key);
 	__type(value, struct p2c_val);
 } EDGETURN_P2C SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct counters);
+} EDGETURN_COUNTERS SEC(".maps");
 
 #define ETH_LEN 14
 #define IP_OFF ETH_LEN
@@ -109,6 +129,15 @@ struct {
 // rewritten packet continues up this host's stack. Otherwise it leaves through the interface it
 // came in on, with the next hop's MAC from the kernel's FIB and neighbour table.
 #define ROUTE_LOCAL 1
+
+static __always_inline void count(__u32 slot, __u32 bytes)
+{
+	struct counters *c = bpf_map_lookup_elem(&EDGETURN_COUNTERS, &slot);
+	if (c) {
+		c->packets += 1;
+		c->bytes += bytes;
+	}
+}
 
 static __always_inline int deliver(struct __sk_buff *skb, __u32 flags)
 {
@@ -209,8 +238,7 @@ static __always_inline int client_to_peer(struct __sk_buff *skb, struct c2p_val 
 		return TC_ACT_SHOT;
 	if (bpf_skb_change_tail(skb, skb->len - 4, 0))
 		return TC_ACT_SHOT;
-	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, data_len);
+	count(v->slot, data_len);
 	return deliver(skb, v->flags);
 }
 
@@ -233,14 +261,16 @@ static __always_inline int peer_to_client(struct __sk_buff *skb, struct p2c_val 
 	if (rewrite_headers(skb, v->server_ip, v->server_port, v->client_ip, v->client_port, bpf_htons(ip_len), bpf_htons(new_ip_len),
 			    bpf_htons(udp_len), bpf_htons(udp_len + 4)))
 		return TC_ACT_SHOT;
-	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, data_len);
+	count(v->slot, data_len);
 	return deliver(skb, v->flags);
 }
 
 SEC("classifier")
 int edgeturn_channel_data(struct __sk_buff *skb)
 {
+	// Several datagrams behind one header (GSO/GRO): the sockets split and frame them.
+	if (skb->gso_size || skb->gso_segs > 1)
+		return TC_ACT_UNSPEC;
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	if (data + PAYLOAD_OFF + 4 > end) {
@@ -262,6 +292,7 @@ int edgeturn_channel_data(struct __sk_buff *skb)
 	__u16 udp_len = bpf_ntohs(udp->len);
 	if (udp_len < 8 || ip_len != 20 + udp_len || skb->len != ETH_LEN + ip_len)
 		return TC_ACT_UNSPEC;
+
 	__u32 payload = udp_len - 8;
 
 	__u8 *p = (void *)(udp + 1);

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde::Deserialize;
 use shared_token::rest::RestSecrets;
-use shared_token::{Keyring, RestSecret, Validation};
+use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
-use crate::driver::DriverConfig;
-use crate::proto::{AuthConfig, Config, PeerPolicy, Quotas};
+use crate::driver::{DriverConfig, SharedQuota};
+use relay_proto::{AuthConfig, Config, PeerPolicy};
 
 /// Everything `serve` can be told, from the file or from flags (flags win).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -63,26 +63,99 @@ pub struct Settings {
 
 /// A configuration that cannot run.
 #[derive(Debug)]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// The configuration file cannot be read.
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The configuration file is not TOML with these keys.
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: Box<toml::de::Error>,
+    },
+    /// Listening on an unspecified address, and no `--relay-ip` to tell clients.
+    RelayIpRequired,
+    /// `--relay-ip` is an unspecified address.
+    RelayIpUnspecified,
+    /// `--relay-ip` and `--listen` are of different families.
+    FamilyMismatch,
+    /// The realm is empty or longer than STUN allows.
+    Realm,
+    /// The key file cannot be read.
+    ReadKeys {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The key file (`--keys PATH` or `EDGETURN_KEYS`) is not a valid key set.
+    Keys {
+        /// Where it came from.
+        from: String,
+        /// Why.
+        error: KeyError,
+    },
+    /// A static user is not `NAME:PASSWORD`.
+    User,
+    /// No credential mechanism at all: the relay never runs open.
+    NoCredentials,
+    /// `--max-lifetime` below 60 seconds.
+    MaxLifetime,
+    /// `--offload` without a specific IPv4 listen address.
+    OffloadListen,
+}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            ConfigError::ReadFile { path, error } => write!(f, "{}: {error}", path.display()),
+            ConfigError::ParseFile { path, error } => write!(f, "{}: {error}", path.display()),
+            ConfigError::RelayIpRequired => f.write_str(
+                "--relay-ip is required when listening on an unspecified address",
+            ),
+            ConfigError::RelayIpUnspecified => f.write_str(
+                "--relay-ip must be an address clients can reach, not unspecified",
+            ),
+            ConfigError::FamilyMismatch => {
+                f.write_str("--relay-ip and --listen must be the same address family")
+            }
+            ConfigError::Realm => f.write_str("--realm must be 1 to 127 bytes"),
+            ConfigError::ReadKeys { path, error } => {
+                write!(f, "--keys {}: {error}", path.display())
+            }
+            ConfigError::Keys { from, error } => write!(f, "{from}: {error}"),
+            ConfigError::User => f.write_str("--user must be NAME:PASSWORD"),
+            ConfigError::NoCredentials => f.write_str(
+                "no credentials configured: give --keys, --auth-secret or --user (this relay never runs open)",
+            ),
+            ConfigError::MaxLifetime => {
+                f.write_str("--max-lifetime must be at least 60 seconds")
+            }
+            ConfigError::OffloadListen => f.write_str(
+                "--offload needs --listen with the specific IPv4 address clients reach (not 0.0.0.0, not IPv6)",
+            ),
+        }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
-fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
-}
-
 impl Settings {
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::ReadFile {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
+            path: path.to_path_buf(),
+            error: Box::new(error),
+        })
     }
 
     /// Overlays `other`'s set values onto these.
@@ -122,13 +195,13 @@ impl Settings {
         let relay_ip = match self.relay_ip {
             Some(ip) => ip,
             None if !listen.ip().is_unspecified() => listen.ip(),
-            None => return err("--relay-ip is required when listening on an unspecified address"),
+            None => return Err(ConfigError::RelayIpRequired),
         };
         if relay_ip.is_unspecified() {
-            return err("--relay-ip must be an address clients can reach, not unspecified");
+            return Err(ConfigError::RelayIpUnspecified);
         }
         if relay_ip.is_ipv4() != listen.is_ipv4() {
-            return err("--relay-ip and --listen must be the same address family");
+            return Err(ConfigError::FamilyMismatch);
         }
         let realm = self
             .realm
@@ -136,21 +209,30 @@ impl Settings {
             .unwrap_or_else(|| "edgeturn".into());
         let server_name = self.server_name.unwrap_or_else(|| realm.clone());
         if realm.is_empty() || realm.len() > 127 {
-            return err("--realm must be 1 to 127 bytes");
+            return Err(ConfigError::Realm);
         }
         let keyring = match (self.keys, self.keys_json) {
             (Some(path), _) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|error| ConfigError::ReadKeys {
+                        path: path.clone(),
+                        error,
+                    })?;
                 Some(
-                    Keyring::from_json(&text)
-                        .map_err(|e| ConfigError(format!("--keys {}: {e}", path.display())))?,
+                    Keyring::from_json(&text).map_err(|error| ConfigError::Keys {
+                        from: format!("--keys {}", path.display()),
+                        error,
+                    })?,
                 )
             }
-            (None, Some(json)) => Some(
-                Keyring::from_json(&json)
-                    .map_err(|e| ConfigError(format!("EDGETURN_KEYS: {e}")))?,
-            ),
+            (None, Some(json)) => {
+                Some(
+                    Keyring::from_json(&json).map_err(|error| ConfigError::Keys {
+                        from: "EDGETURN_KEYS".into(),
+                        error,
+                    })?,
+                )
+            }
             (None, None) => None,
         };
         let mut auth = AuthConfig {
@@ -175,14 +257,12 @@ impl Settings {
                 .split_once(':')
                 .filter(|(n, p)| !n.is_empty() && !p.is_empty())
             else {
-                return err("--user must be NAME:PASSWORD");
+                return Err(ConfigError::User);
             };
             auth.add_user(name, pass);
         }
         if auth.keyring.is_none() && auth.rest.is_empty() && auth.users.is_empty() {
-            return err(
-                "no credentials configured: give --keys, --auth-secret or --user (this relay never runs open)",
-            );
+            return Err(ConfigError::NoCredentials);
         }
         let mut policy = PeerPolicy::new(
             self.allow_peers,
@@ -193,22 +273,16 @@ impl Settings {
             policy.allow_loopback();
         }
         let mut cfg = Config::new(auth, policy, relay_ip);
-        cfg.quotas = Arc::new(Quotas::new(
-            self.max_allocations.unwrap_or(0),
-            self.max_allocations_per_user.unwrap_or(0),
-        ));
         if let Some(m) = self.max_lifetime {
             if m < 60 {
-                return err("--max-lifetime must be at least 60 seconds");
+                return Err(ConfigError::MaxLifetime);
             }
             cfg.max_lifetime = m;
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
         if !self.offload.is_empty() {
             if !listen.is_ipv4() || listen.ip().is_unspecified() {
-                return err(
-                    "--offload needs --listen with the specific IPv4 address clients reach (not 0.0.0.0, not IPv6)",
-                );
+                return Err(ConfigError::OffloadListen);
             }
             cfg.channel_routes = true;
         }
@@ -224,6 +298,10 @@ impl Settings {
                 listen,
                 shards: shards.max(1),
                 offload: self.offload,
+                quota: SharedQuota::new(
+                    self.max_allocations.unwrap_or(0),
+                    self.max_allocations_per_user.unwrap_or(0),
+                ),
             },
         ))
     }

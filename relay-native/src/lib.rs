@@ -4,7 +4,9 @@
 //! by the edge, the browser credential that carries such a token in a USERNAME, TURN REST API
 //! credentials and static users, and validates all of them offline.
 //!
-//! - [`proto`]: the protocol core, sans-IO: bytes and time in, bytes and socket requests out.
+//! The protocol itself is the `relay-proto` crate (sans-IO: bytes and time in, bytes and
+//! socket requests out); this crate moves bytes and timers for it.
+//!
 //! - [`driver`]: the tokio driver that moves datagrams and timers for the core.
 //! - [`probe`]: a native RFC 7635 client (`relay-native probe`), blocking std sockets.
 //! - [`cli`]: the `relay-native` commands (`serve`, `token`, `probe`).
@@ -17,4 +19,3 @@ pub mod cli;
 pub mod config;
 pub mod driver;
 pub mod probe;
-pub mod proto;

@@ -1,20 +1,25 @@
 //! # edgeturn browser helper
 //!
-//! An ES module (wasm-bindgen, `--target web`, no bundler needed) that signs a user in to an
-//! edgeturn edge with the authorization code flow and PKCE (S256), keeps the tokens in
-//! memory, and hands `RTCPeerConnection` working `iceServers` from the edge's
-//! `/turn/credentials`, refreshing them before they expire.
+//! A WebAssembly module (wasm-bindgen) that signs a user in to an edgeturn edge with the
+//! authorization code flow and PKCE (S256), keeps the tokens in memory, and hands
+//! `RTCPeerConnection` working `iceServers` from the edge's `/turn/credentials`, refreshing
+//! them before they expire. wasm-pack builds it into the npm packages `edgeturn` (`--target
+//! web`, which the edge also serves at `/pkg/edgeturn.js` to any origin) and
+//! `edgeturn-bundler` (docs/www.md).
 //!
 //! ```js
-//! import init, { EdgeTurn } from "./pkg/edgeturn.js";
+//! import init, { EdgeTurn } from "edgeturn"; // or "https://auth.example.com/pkg/edgeturn.js"
 //! await init();
 //! const et = new EdgeTurn({ edge: "https://auth.example.com", clientId: "my-app",
 //!                           redirectUri: location.origin + "/callback.html" });
+//! let pc;
 //! button.onclick = async () => {
 //!   await et.signIn();
-//!   const pc = new RTCPeerConnection({ iceServers: await et.iceServers() });
-//!   et.autoRefresh(iceServers => pc.setConfiguration({ ...pc.getConfiguration(), iceServers }),
-//!                  err => console.warn(err.code, err.message));
+//!   et.autoRefresh((iceServers) => {
+//!     if (!pc) return startCall(pc = new RTCPeerConnection({ iceServers }));
+//!     pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+//!     pc.restartIce();
+//!   }, (err) => console.warn(err.code, err.message));
 //! };
 //! ```
 //!

@@ -22,6 +22,7 @@ pub fn www(root: &Path) -> Result {
         edge: format!("127.0.0.1:{}", port(())?),
         relay: format!("127.0.0.1:{}", free_udp_port()?),
         relay_bin: target_dir(root).join("debug/relay-native"),
+        vars: Vec::new(),
     };
     let sys = System::start(root, opts, Procs::default())?;
     let mut cmd = Command::new("node");
@@ -82,7 +83,7 @@ pub fn www(root: &Path) -> Result {
     Ok(())
 }
 
-fn free_udp_port() -> Result<u16> {
+pub(crate) fn free_udp_port() -> Result<u16> {
     // The relay listens on UDP and TCP: find a port free for both.
     for _ in 0..50 {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;

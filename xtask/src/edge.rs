@@ -574,3 +574,22 @@ pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &st
     }
     Ok(())
 }
+
+/// `POST /admin/clients` with `client` (JSON); a client that exists already (409) is left
+/// alone.
+pub fn register_client(base: &str, admin_secret: &str, client: &str) -> Result {
+    let (status, resp) = Conn::open(base)?.request(
+        "POST",
+        "/admin/clients",
+        &[
+            ("Authorization", &format!("Bearer {admin_secret}")),
+            ("Content-Type", "application/json"),
+        ],
+        client.as_bytes(),
+    )?;
+    if status != 201 && status != 409 {
+        let resp = String::from_utf8_lossy(&resp);
+        return Err(format!("/admin/clients: HTTP {status}: {resp}").into());
+    }
+    Ok(())
+}

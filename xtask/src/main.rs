@@ -5,6 +5,7 @@
 mod e2e;
 mod edge;
 mod edge_bench;
+mod examples;
 mod probe;
 mod procs;
 mod relay_bench;
@@ -22,23 +23,32 @@ cargo xtask <task>
 
   run            build everything and run the whole system locally (edge in workerd with
                  local D1, relay on loopback, web page); Ctrl-C stops it
-  e2e            only the end-to-end tests: the browser, and `relay-native probe` with the edge's
-                 tokens against relay-native and coturn (needs `build` and a debug relay-native)
+  e2e [www|examples]
+                 only the end-to-end tests (needs `build` and a debug relay-native): www, the
+                 page in the browser and `relay-native probe` with the edge's tokens against
+                 relay-native and coturn; examples, the helper's npm packages in Node, /pkg/*
+                 for other origins, the Vite app and the two-tab call example; default both
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
-  build          build the deployable parts: the browser helper, then the worker
+  build          build the deployable parts: the browser helper (npm packages in target/npm,
+                 the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
   bench-edge     p50/p99 of the token endpoint in local workerd with RS256 and ES256 access
                  tokens (interleaved), and the worker's gzip size
   signing-key [--alg RS256|ES256] [--nbf UNIX_SECONDS] [--add FILE]
                  a new signing key for the edge's SIGNING_KEYS secret (a private JWK set):
                  printed, or appended to FILE (docs/edge-oauth.md, rotation)
-  bench-relay [TRIALS]
-                 coturn and relay-native under the same turnutils_uclient load (100
-                 allocations, 200-byte ChannelData, 20k and 50k msg/s): CPU per relayed
-                 packet, loss, peak memory; median of TRIALS (default 3)
+  bench-relay [TRIALS] [--coturn-417 PATH] [--no-gso] [--smoke]
+                 coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
+                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo), all
+                 driven by turn-load: CPU per relayed packet at 20k and 50k msg/s, the
+                 highest rate with loss under 0.1%, one-way delay at half of it, RSS with
+                 idle allocations; medians of TRIALS (default 3) interleaved trials. Fails,
+                 naming the server, if a fixed-rate run loses a message. --smoke: seconds.
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
+  fuzz-relay [SECS]
+                 fuzz the relay's protocol core with arbitrary inputs and time steps
 ";
 
 /// Everything the worker deploys: the helper's module lands in www/public (static assets)
@@ -60,7 +70,12 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "run" => run::run(&root),
-        "e2e" => e2e::www(&root),
+        "e2e" => match rest.first().map(String::as_str) {
+            None => e2e::www(&root).and_then(|()| examples::e2e(&root)),
+            Some("www") => e2e::www(&root),
+            Some("examples") => examples::e2e(&root),
+            Some(other) => Err(format!("e2e: no part named `{other}`\n\n{HELP}").into()),
+        },
         "setup" => setup::setup(&root),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)
@@ -71,6 +86,7 @@ fn main() -> ExitCode {
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),
+        "fuzz-relay" => test::fuzz_relay(&root, rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::edge::{self, Conn};
+use crate::edge;
 use crate::procs::{Procs, wait_http_ok};
 use crate::util::{Result, cargo, node_bin, run as run_cmd};
 
@@ -18,6 +18,8 @@ pub const DEMO: (&str, &str) = (DEMO_USER, DEMO_PASSWORD);
 
 const EDGE: &str = "127.0.0.1:8787";
 const RELAY: &str = "127.0.0.1:3478";
+/// Where the run serves examples/call (its own origin, apart from the edge).
+const CALL_EXAMPLE_PORT: u16 = 8788;
 /// Must match wrangler.toml's TURN_SERVER_NAME and TURN_REALM.
 pub const SERVER_NAME: &str = "edgeturn.local";
 const DEMO_USER: &str = "demo";
@@ -90,6 +92,8 @@ pub struct Options {
     pub relay: String,
     /// The relay-native binary to run.
     pub relay_bin: std::path::PathBuf,
+    /// More edge configuration for `.dev.vars`, e.g. a short `TURN_TOKEN_TTL`.
+    pub vars: Vec<(&'static str, String)>,
 }
 
 /// The running system; dropping it stops everything.
@@ -126,8 +130,15 @@ impl System {
                 "TURN_KEYS={}\nSIGNING_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n\
                  TURN_URLS=turn:{relay_ip}:{relay_port}?transport=udp,turn:{relay_ip}:{relay_port}?transport=tcp\n\
                  STUN_URLS=stun:{relay_ip}:{relay_port}\nTURN_SERVER_NAME={SERVER_NAME}\nTURN_REALM={SERVER_NAME}\n\
-                 SIGNUP=on\n",
-                s.keys_json, s.signing_keys, s.signing_key, s.admin_secret
+                 SIGNUP=on\n{}",
+                s.keys_json,
+                s.signing_keys,
+                s.signing_key,
+                s.admin_secret,
+                opts.vars
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}\n"))
+                    .collect::<String>()
             ),
         )?;
 
@@ -245,6 +256,11 @@ impl System {
         Ok(String::from_utf8_lossy(&body).contains(needle))
     }
 
+    /// The admin API's bearer secret.
+    pub fn admin_secret(&self) -> &str {
+        &self.secrets.admin_secret
+    }
+
     /// The confidential command-line client's id and secret.
     pub fn cli_client(&self) -> (&'static str, &str) {
         (CLI_CLIENT, &self.secrets.cli_secret)
@@ -274,9 +290,12 @@ pub fn run(root: &Path) -> Result {
             edge: EDGE.into(),
             relay: RELAY.into(),
             relay_bin: crate::util::target_dir(root).join("release/relay-native"),
+            vars: Vec::new(),
         },
         procs,
     )?;
+    let call_example = crate::examples::serve_call_example(root, &sys, CALL_EXAMPLE_PORT)?;
+    crate::examples::register_vite_example(&sys)?;
     let origin = &sys.origin;
     let (_, secret) = sys.cli_client();
     let token_call = format!("curl -s -u {CLI_CLIENT}:{secret} -d grant_type=client_credentials");
@@ -290,6 +309,9 @@ pub fn run(root: &Path) -> Result {
     println!(
         "               sign in as {DEMO_USER} / {DEMO_PASSWORD}, then run the relay self-test"
     );
+    println!("  call example {call_example}");
+    println!("               another origin: open it in two tabs, sign in in both");
+    println!("  Vite example examples/vite: `npm run dev` (client edgeturn-vite is registered)");
     println!(
         "  edge         {origin}  (discovery: {origin}/.well-known/openid-configuration, keys: {origin}/certs)"
     );
@@ -322,21 +344,5 @@ fn seed_cli_client(base: &str, admin: &str, secret: &str) -> Result {
         "{{\"client_id\":\"{CLI_CLIENT}\",\"name\":\"edgeturn command line\",\"client_secret\":\"{secret}\",\
          \"grant_types\":[\"client_credentials\",\"password\"],\"scopes\":[\"turn\",\"openid\"]}}"
     );
-    let (status, resp) = Conn::open(base)?.request(
-        "POST",
-        "/admin/clients",
-        &[
-            ("Authorization", &format!("Bearer {admin}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )?;
-    if status != 201 && status != 409 {
-        return Err(format!(
-            "/admin/clients: HTTP {status}: {}",
-            String::from_utf8_lossy(&resp)
-        )
-        .into());
-    }
-    Ok(())
+    edge::register_client(base, admin, &body)
 }

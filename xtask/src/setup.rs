@@ -22,6 +22,8 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("ethtool", "/usr/sbin/ethtool"),
 ];
 const WORKER_BUILD: &str = "0.8.7";
+/// Builds the browser helper's npm packages (run offline: `--mode no-install`, see www.rs).
+const WASM_PACK: &str = "0.15.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Installs what is missing.
@@ -34,6 +36,7 @@ pub fn setup(root: &Path) -> Result {
     // lockfile wants a crate the registry lacks, so no --locked (TOOLCHAIN.md).
     let wb = wasm_bindgen_version(root)?;
     cargo_tool_named("wasm-bindgen-cli", "wasm-bindgen", &wb, &[])?;
+    cargo_tool("wasm-pack", WASM_PACK, &["--locked"])?;
     npm(root)?;
     eprintln!("setup: ready in {:.1}s", start.elapsed().as_secs_f64());
     Ok(())
@@ -71,10 +74,17 @@ fn apt(_root: &Path) -> Result {
 
 fn rust_target() -> Result {
     let installed = probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
-        return Ok(());
+    if !installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
-    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+    // The style step of `cargo xtask test` runs rustfmt and clippy.
+    let components = probe("rustup", &["component", "list", "--installed"]).unwrap_or_default();
+    for c in ["rustfmt", "clippy"] {
+        if !components.lines().any(|l| l.trim().starts_with(c)) {
+            run(Command::new("rustup").args(["component", "add", c]))?;
+        }
+    }
+    Ok(())
 }
 
 fn cargo_tool(krate: &str, version: &str, extra: &[&str]) -> Result {

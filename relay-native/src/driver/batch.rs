@@ -10,7 +10,7 @@ use quinn_udp::{RecvMeta, UdpSocketState};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use crate::proto::{HEADROOM, TAILROOM};
+use relay_proto::{HEADROOM, TAILROOM};
 
 /// Where each buffer's first datagram starts.
 pub const HEAD: usize = HEADROOM;

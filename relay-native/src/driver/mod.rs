@@ -1,13 +1,15 @@
 //! The tokio driver: sockets and timers for the protocol core, nothing else.
 //!
 //! The relay runs one *shard* per core. Each shard is a thread with a single-threaded tokio
-//! runtime that owns one [`Server`](crate::proto::Server), a UDP and a TCP listener bound with
+//! runtime that owns one [`Server`](relay_proto::Server), a UDP and a TCP listener bound with
 //! SO_REUSEPORT to the same address (the kernel keeps each client 5-tuple on one shard), and
 //! the relay sockets of the allocations it made. Shards share only read-only configuration and
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
 mod batch;
+mod events;
 pub mod offload;
+mod quota;
 mod shard;
 mod sockets;
 mod tcp;
@@ -18,8 +20,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use crate::proto::{Clock, Config};
+use relay_proto::{Clock, Config, NonceSecret, Seeds};
 
+pub use quota::SharedQuota;
 pub use shard::Shard;
 
 /// What the driver needs besides the core's configuration.
@@ -31,6 +34,8 @@ pub struct DriverConfig {
     /// Interfaces to attach the kernel fast path for ChannelData to (none: sockets only).
     /// The core must have been built with `channel_routes` on.
     pub offload: Vec<String>,
+    /// The allocation quota every shard shares.
+    pub quota: SharedQuota,
 }
 
 /// Runs the relay until `shutdown` turns true. Returns once every shard has stopped.
@@ -46,12 +51,23 @@ pub fn run(
             .map(|d| d.as_secs())
             .unwrap_or(0),
     );
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let nonce_secret = NonceSecret::new(random()?);
     // Bind every shard's listeners first, so a bad address fails before anything runs.
     let mut shards = Vec::new();
     for i in 0..driver.shards.max(1) {
-        shards.push(Shard::bind(i, driver.listen, core.clone(), secret, clock)?);
+        let seeds = Seeds {
+            nonce_secret: nonce_secret.clone(),
+            txid_seed: u64::from_le_bytes(random()?),
+        };
+        let quota = Box::new(driver.quota.clone());
+        shards.push(Shard::bind(
+            i,
+            driver.listen,
+            core.clone(),
+            quota,
+            seeds,
+            clock,
+        )?);
     }
     let offload = if driver.offload.is_empty() {
         None
@@ -102,4 +118,11 @@ pub fn run(
         );
     }
     result
+}
+
+/// Random bytes from the operating system.
+fn random<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(bytes)
 }

@@ -2,24 +2,24 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use quinn_udp::UdpSocketState;
 
 use super::batch::{self, Arena};
 use super::offload::Offload;
-use super::sockets;
-use crate::proto::{
-    AllocId, Client, ClientOutcome, Clock, Config, Event, HEADROOM, Server, TAILROOM, ToClient,
-    Transport,
+use super::{events, sockets};
+use relay_proto::{
+    AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
+    Seeds, Server, TAILROOM, Traffic, Transport,
 };
 
 /// A shard before it runs: bound sockets and a core.
@@ -28,8 +28,13 @@ pub struct Shard {
     udp: std::net::UdpSocket,
     tcp: std::net::TcpListener,
     core: Server,
-    relay_ip: std::net::IpAddr,
     offload: Option<Arc<Mutex<Offload>>>,
+}
+
+/// An allocation's relay socket and the task that receives on it.
+struct Relay {
+    socket: Rc<UdpSocket>,
+    task: JoinHandle<()>,
 }
 
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
@@ -38,10 +43,13 @@ pub(super) struct Ctx {
     pub(super) udp: UdpSocket,
     udp_state: UdpSocketState,
     arena: RefCell<Arena>,
-    relays: RefCell<HashMap<u64, (Rc<UdpSocket>, JoinHandle<()>)>>,
-    pub(super) tcp_conns: RefCell<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
+    relays: RefCell<HashMap<u64, Relay>>,
+    pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
     pub(super) next_conn: Cell<u64>,
-    relay_ip: std::net::IpAddr,
+    /// The deadline the timer task sleeps until, as the core last said.
+    deadline: Cell<Option<Instant>>,
+    /// Wakes the timer task when `deadline` moves.
+    rearm: Notify,
     index: usize,
     offload: Option<Arc<Mutex<Offload>>>,
 }
@@ -52,16 +60,15 @@ impl Shard {
         index: usize,
         listen: SocketAddr,
         cfg: Arc<Config>,
-        secret: [u8; 32],
+        quota: Box<dyn Quota>,
+        seeds: Seeds,
         clock: Clock,
     ) -> std::io::Result<Shard> {
-        let relay_ip = cfg.relay_ip;
         Ok(Shard {
             index,
             udp: sockets::udp_listener(listen)?,
             tcp: sockets::tcp_listener(listen)?,
-            core: Server::new(cfg, secret, clock),
-            relay_ip,
+            core: Server::new(cfg, quota, seeds, clock),
             offload: None,
         })
     }
@@ -92,7 +99,8 @@ impl Shard {
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
                 next_conn: Cell::new((self.index as u64) << 48),
-                relay_ip: self.relay_ip,
+                deadline: Cell::new(None),
+                rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
             });
@@ -110,8 +118,8 @@ impl Shard {
             for t in tasks {
                 t.abort();
             }
-            for (_, (_, task)) in ctx.relays.borrow_mut().drain() {
-                task.abort();
+            for (_, relay) in ctx.relays.borrow_mut().drain() {
+                relay.task.abort();
             }
             debug!(shard = ctx.index, "shard stopped");
             Ok(())
@@ -120,92 +128,104 @@ impl Shard {
 }
 
 impl Ctx {
-    /// Sends what the core queued and performs the socket work it asked for.
-    pub(super) fn flush(self: &Rc<Self>, now: Instant) {
+    /// Hands the core one input, sends what it relays, then carries out what it queued.
+    pub(super) fn input(self: &Rc<Self>, now: Instant, input: Input<'_>) {
+        let forward = self.core.borrow_mut().handle_input(now, input);
+        match forward {
+            Some(Forward::ToPeer { alloc, peer, data }) => self.send_to_peer(alloc, peer, data),
+            Some(Forward::ToClient { client, data }) => self.send_to_client(client, data),
+            None => {}
+        }
+        self.flush(now);
+    }
+
+    /// Carries out the core's outputs in the order it queued them, then re-arms the timer at
+    /// its next deadline.
+    fn flush(self: &Rc<Self>, now: Instant) {
         loop {
-            // Socket work first: a channel route must be in the kernel before the ChannelBind
-            // success that lets the client use it leaves (a client may answer in microseconds).
-            let event = self.core.borrow_mut().poll_event();
-            match event {
-                Some(Event::BindRelay { alloc, ip, even }) => {
-                    let bound = self.bind_relay(alloc, ip, even);
-                    self.core.borrow_mut().relay_bound(now, alloc, bound);
-                    continue;
+            let output = self.core.borrow_mut().poll_output();
+            match output {
+                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data),
+                Some(Output::BindRelay { alloc, ip, even }) => {
+                    let result = self.bind_relay(alloc, ip, even);
+                    let input = Input::RelayBound { alloc, result };
+                    let _ = self.core.borrow_mut().handle_input(now, input);
                 }
-                Some(Event::ReleaseRelay { alloc }) => {
-                    if let Some((socket, task)) = self.relays.borrow_mut().remove(&alloc.to_bits())
-                    {
-                        task.abort();
-                        self.log_offloaded(alloc, &socket);
+                Some(Output::ReleaseRelay { alloc }) => {
+                    let relay = self.relays.borrow_mut().remove(&alloc.to_bits());
+                    if let Some(relay) = relay {
+                        relay.task.abort();
                     }
-                    continue;
                 }
-                Some(Event::Route(change)) => {
+                Some(Output::Route(change)) => {
                     if let Some(o) = &self.offload
                         && let Ok(mut o) = o.lock()
                     {
                         o.apply(change);
                     }
-                    continue;
                 }
-                None => {}
+                Some(Output::Event(e)) => events::log(&e, self.kernel_share(&e)),
+                Some(Output::CloseConnection { transport, reason }) => {
+                    if let Transport::Tcp(id) = transport
+                        && let Some(conn) = self.tcp_conns.borrow().get(&id)
+                    {
+                        debug!(
+                            shard = self.index,
+                            "tcp: closing a connection: {}",
+                            reason.as_str()
+                        );
+                        conn.close();
+                    }
+                }
+                None => break,
             }
-            let transmit = self.core.borrow_mut().poll_transmit();
-            match transmit {
-                Some(t) => self.send_to_client(t.to, &t.data),
-                None => return,
-            }
+        }
+        let deadline = self.core.borrow().poll_timeout();
+        if self.deadline.replace(deadline) != deadline {
+            self.rearm.notify_one();
         }
     }
 
-    /// One line for an ended allocation whose channels the kernel relayed.
-    fn log_offloaded(&self, alloc: AllocId, socket: &UdpSocket) {
-        let Some(o) = &self.offload else { return };
-        let Some(r) = o.lock().ok().and_then(|mut o| o.take_relayed(alloc)) else {
-            return;
+    /// What the kernel fast path relayed for an allocation that just ended (its routes were
+    /// withdrawn before the event), if it carried any of its channels.
+    fn kernel_share(&self, e: &Event) -> Option<Traffic> {
+        let Event::AllocationEnded { info, .. } = e else {
+            return None;
         };
-        info!(
-            target: "offload",
-            relay = socket.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            to_peer_packets = r.to_peer.packets,
-            to_client_packets = r.to_client.packets,
-            to_peer_bytes = r.to_peer.bytes,
-            to_client_bytes = r.to_client.bytes,
-            "channel data relayed in the kernel"
-        );
+        let o = self.offload.as_ref()?;
+        o.lock().ok()?.take_relayed(info.alloc)
     }
 
     fn bind_relay(
         self: &Rc<Self>,
         alloc: AllocId,
-        ip: std::net::IpAddr,
+        ip: IpAddr,
         even: bool,
-    ) -> Result<SocketAddr, ()> {
-        let ip = if ip.is_unspecified() {
-            self.relay_ip
-        } else {
-            ip
-        };
-        let socket = sockets::relay_socket(ip, even)
+    ) -> Result<SocketAddr, BindFailed> {
+        let bound = sockets::relay_socket(ip, even)
             .and_then(UdpSocket::from_std)
-            .map_err(|e| {
-                warn!(
-                    shard = self.index,
-                    "cannot bind a relay socket on {ip}: {e}"
-                );
-            })?;
-        let addr = socket.local_addr().map_err(|_| ())?;
-        let state = UdpSocketState::new((&socket).into()).map_err(|_| ())?;
+            .and_then(|socket| {
+                let addr = socket.local_addr()?;
+                let state = UdpSocketState::new((&socket).into())?;
+                Ok((socket, addr, state))
+            });
+        let (socket, addr, state) = bound.map_err(|e| {
+            warn!(
+                shard = self.index,
+                "cannot bind a relay socket on {ip}: {e}"
+            );
+            BindFailed
+        })?;
         let socket = Rc::new(socket);
         let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
         self.relays
             .borrow_mut()
-            .insert(alloc.to_bits(), (socket, task));
+            .insert(alloc.to_bits(), Relay { socket, task });
         Ok(addr)
     }
 
     /// Sends control bytes or a relayed frame to a client.
-    pub(super) fn send_to_client(&self, to: Client, data: &[u8]) {
+    fn send_to_client(&self, to: Client, data: &[u8]) {
         match to.transport {
             Transport::Udp => {
                 if let Err(e) = send_now(&self.udp, data, to.addr) {
@@ -213,22 +233,20 @@ impl Ctx {
                 }
             }
             Transport::Tcp(id) => {
-                if let Some(tx) = self.tcp_conns.borrow().get(&id) {
-                    let _ = tx.send(data.to_vec());
+                if let Some(conn) = self.tcp_conns.borrow().get(&id) {
+                    conn.send(data);
                 }
             }
         }
     }
 
-    /// Forwards what a client sent to a peer through the allocation's relay socket. A full
+    /// Sends what a client relayed to a peer through the allocation's relay socket. A full
     /// socket buffer drops the datagram, as the network would.
-    pub(super) fn forward(&self, outcome: ClientOutcome<'_>) {
-        if let ClientOutcome::ToPeer { alloc, peer, data } = outcome {
-            if let Some((s, _)) = self.relays.borrow().get(&alloc.to_bits()) {
-                if let Err(e) = send_now(s, data, peer) {
-                    debug!("send to peer {peer}: {e}");
-                }
-            }
+    fn send_to_peer(&self, alloc: AllocId, peer: SocketAddr, data: &[u8]) {
+        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits())
+            && let Err(e) = send_now(&relay.socket, data, peer)
+        {
+            debug!("send to peer {peer}: {e}");
         }
     }
 }
@@ -238,28 +256,6 @@ impl Ctx {
 /// so the first datagram on a fresh relay socket would be dropped as WouldBlock.
 fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<usize> {
     socket2::SockRef::from(socket).send_to(data, &to.into())
-}
-
-impl Ctx {
-    fn relay_to_client(
-        &self,
-        now: Instant,
-        alloc: AllocId,
-        from: SocketAddr,
-        buf: &mut [u8],
-        start: usize,
-        len: usize,
-    ) {
-        let out = self
-            .core
-            .borrow_mut()
-            .handle_peer(now, alloc, from, buf, start, len);
-        if let Some(ToClient { to, range }) = out {
-            if let Some(frame) = buf.get(range) {
-                self.send_to_client(to, frame);
-            }
-        }
-    }
 }
 
 /// Client datagrams on the listener, received in batches.
@@ -287,15 +283,11 @@ async fn udp_loop(ctx: Rc<Ctx>) {
                     addr: meta.addr,
                 };
                 for (start, len) in batch::datagrams(meta) {
-                    let Some(data) = buf.get(start..start + len) else {
-                        continue;
-                    };
-                    let outcome = ctx.core.borrow_mut().handle_client(now, client, data);
-                    ctx.forward(outcome);
+                    if let Some(data) = buf.get(start..start + len) {
+                        ctx.input(now, Input::FromClient { client, data });
+                    }
                 }
             }
-            drop(arena);
-            ctx.flush(now);
         }
     }
 }
@@ -315,8 +307,19 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
             let now = Instant::now();
             let Arena { bufs, meta } = &mut *arena;
             for (buf, meta) in bufs.iter_mut().zip(meta.iter()).take(n) {
+                let peer = meta.addr;
+                let relay = |buf: &mut [u8], start, len| {
+                    let input = Input::FromPeer {
+                        alloc,
+                        peer,
+                        buf,
+                        start,
+                        len,
+                    };
+                    ctx.input(now, input);
+                };
                 if meta.stride >= meta.len {
-                    ctx.relay_to_client(now, alloc, meta.addr, buf, batch::HEAD, meta.len);
+                    relay(buf, batch::HEAD, meta.len);
                     continue;
                 }
                 // Coalesced (GRO): frame each datagram in a copy, since framing writes
@@ -330,27 +333,25 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                         continue;
                     };
                     dst.copy_from_slice(src);
-                    ctx.relay_to_client(now, alloc, meta.addr, &mut scratch, HEADROOM, len);
+                    relay(&mut scratch, HEADROOM, len);
                 }
             }
         }
     }
 }
 
+/// Sleeps until the core's deadline (none: until it has one) and hands it the timeout.
 async fn timer_loop(ctx: Rc<Ctx>) {
     loop {
-        let now = Instant::now();
-        let next = ctx
-            .core
-            .borrow()
-            .poll_timeout()
-            .unwrap_or(now + Duration::from_secs(1));
-        let wake = next
-            .min(now + Duration::from_secs(1))
-            .max(now + Duration::from_millis(10));
-        tokio::time::sleep_until(wake.into()).await;
-        let now = Instant::now();
-        ctx.core.borrow_mut().handle_timeout(now);
-        ctx.flush(now);
+        let sleep = async {
+            match ctx.deadline.get() {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => ctx.input(Instant::now(), Input::Timeout),
+            () = ctx.rearm.notified() => {}
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! TURN over TCP (RFC 8656 section 3.1): STUN messages and ChannelData (padded to 4)
-//! back to back on a stream; the allocation ends when the connection closes.
+//! TURN over TCP (RFC 8656 section 3.1): each connection's bytes go through the core's
+//! [`StreamFramer`] into the core, and the core says when to close one (idle without an
+//! allocation, or over its limit); the allocation ends when the connection closes.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -7,29 +8,43 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::spawn_local;
 use tracing::debug;
 
 use super::shard::Ctx;
-use crate::proto::{Client, Transport};
+use relay_proto::framing::StreamFramer;
+use relay_proto::{Client, Input, Transport};
 
-/// Most bytes one connection may buffer before a frame completes.
-const MAX_FRAME: usize = 65_535 + 20;
-/// Most connections one shard holds; more are closed at once (bounded memory under floods).
-const MAX_CONNECTIONS: usize = 8192;
-/// A connection without an allocation is closed after this long idle (RFC 8656 section 3.1
-/// suggests 30 s).
-const IDLE_WITHOUT_ALLOCATION: std::time::Duration = std::time::Duration::from_secs(30);
+/// Messages queued for one connection's writer; a client that does not read loses what
+/// comes beyond them (whole messages, so the stream stays well framed) rather than growing
+/// the relay's memory.
+const WRITE_QUEUE: usize = 256;
+
+/// One connection as the shard sees it: its writer's queue, and a way to close it.
+pub(super) struct Conn {
+    tx: mpsc::Sender<Vec<u8>>,
+    close: Rc<Notify>,
+}
+
+impl Conn {
+    /// Queues a message for the client, or drops it when the client is not reading.
+    pub(super) fn send(&self, data: &[u8]) {
+        if self.tx.try_send(data.to_vec()).is_err() {
+            debug!("tcp: a client is not reading; a message to it was dropped");
+        }
+    }
+
+    /// Makes the connection's task stop reading and close.
+    pub(super) fn close(&self) {
+        self.close.notify_one();
+    }
+}
 
 pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                if ctx.tcp_conns.borrow().len() >= MAX_CONNECTIONS {
-                    debug!("tcp: connection limit reached, closing {addr}");
-                    continue;
-                }
                 let _ = stream.set_nodelay(true);
                 let id = ctx.next_conn.get();
                 ctx.next_conn.set(id + 1);
@@ -40,21 +55,15 @@ pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {
     }
 }
 
-/// The length of the frame at the start of `buf`, once its header is there.
-fn frame_len(buf: &[u8]) -> Option<Result<usize, ()>> {
-    let first = *buf.first()?;
-    let len = usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
-    Some(match first {
-        0x00..=0x03 => Ok(20 + len),
-        0x40..=0x7f => Ok(4 + len.div_ceil(4) * 4),
-        _ => Err(()),
-    })
-}
-
 async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) {
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    ctx.tcp_conns.borrow_mut().insert(id, tx);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let close = Rc::new(Notify::new());
+    let conn = Conn {
+        tx,
+        close: close.clone(),
+    };
+    ctx.tcp_conns.borrow_mut().insert(id, conn);
     let writer = spawn_local(async move {
         while let Some(bytes) = rx.recv().await {
             if wr.write_all(&bytes).await.is_err() {
@@ -66,49 +75,30 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
         transport: Transport::Tcp(id),
         addr,
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    // The core decides whether it stays: it closes idle connections and those over its limit.
+    ctx.input(Instant::now(), Input::ConnectionOpened { client });
+    let mut framer = StreamFramer::new();
     let mut chunk = vec![0u8; 16 * 1024];
     'read: loop {
-        let has_allocation = ctx.core.borrow().allocation_of(&client).is_some();
-        let read = rd.read(&mut chunk);
-        let n = if has_allocation {
-            read.await
-        } else {
-            match tokio::time::timeout(IDLE_WITHOUT_ALLOCATION, read).await {
-                Ok(r) => r,
-                Err(_) => break,
-            }
+        let n = tokio::select! {
+            r = rd.read(&mut chunk) => r,
+            () = close.notified() => break,
         };
         let n = match n {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        framer.push(chunk.get(..n).unwrap_or_default());
         loop {
-            let len = match frame_len(&buf) {
-                None => break,
-                Some(Err(())) => break 'read, // not TURN: close
-                Some(Ok(len)) => len,
-            };
-            if len > MAX_FRAME {
-                break 'read;
+            match framer.next_frame() {
+                Ok(Some(data)) => ctx.input(Instant::now(), Input::FromClient { client, data }),
+                Ok(None) => break,
+                Err(_) => break 'read, // not TURN: close
             }
-            if buf.len() < len {
-                break;
-            }
-            let now = Instant::now();
-            let outcome = ctx.core.borrow_mut().handle_client(
-                now,
-                client,
-                buf.get(..len).unwrap_or_default(),
-            );
-            ctx.forward(outcome);
-            ctx.flush(now);
-            buf.drain(..len);
         }
     }
     ctx.tcp_conns.borrow_mut().remove(&id);
     writer.abort();
-    ctx.core.borrow_mut().client_closed(Transport::Tcp(id));
-    ctx.flush(Instant::now());
+    let transport = client.transport;
+    ctx.input(Instant::now(), Input::ConnectionClosed { transport });
 }

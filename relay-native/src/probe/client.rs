@@ -16,7 +16,7 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, DATA, REFRE
 
 use super::Failure;
 use super::token::PopToken;
-use crate::proto::wire::{self, ACCESS_TOKEN, THIRD_PARTY_AUTHORIZATION};
+use relay_proto::wire::{self, ACCESS_TOKEN, THIRD_PARTY_AUTHORIZATION};
 
 /// First retransmission after this; doubled each time (RFC 8489's RTO, shortened for loopback
 /// and LAN relays; the overall deadline is the caller's timeout).

@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod gso_peer;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -124,10 +126,12 @@ pub fn wait_binding(addr: SocketAddr, p: &Proc) {
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
         let _ = s.send_to(&req, addr);
-        if let Ok((n, _)) = s.recv_from(&mut buf) {
-            if n >= 20 && buf[0] == 0x01 && buf[1] == 0x01 {
-                return;
-            }
+        if let Ok((n, _)) = s.recv_from(&mut buf)
+            && n >= 20
+            && buf[0] == 0x01
+            && buf[1] == 0x01
+        {
+            return;
         }
     }
     panic!(
@@ -215,9 +219,9 @@ pub fn uclient_in(
         String::from_utf8_lossy(&out.stderr)
     );
     let num_after = |key: &str| -> Option<u64> {
-        let line = output.lines().filter(|l| l.contains(key)).last()?;
+        let line = output.lines().rfind(|l| l.contains(key))?;
         let rest = &line[line.rfind(key)? + key.len()..];
-        rest.trim_start_matches(|c: char| c == '=' || c == ' ')
+        rest.trim_start_matches(['=', ' '])
             .split(|c: char| !c.is_ascii_digit())
             .next()?
             .parse()
@@ -266,4 +270,60 @@ pub fn mint_token(
     let p = dir.join(name);
     std::fs::write(&p, &out.stdout).unwrap();
     p
+}
+
+/// UDP receive-buffer drops (RcvbufErrors) in this network namespace and, if given, in
+/// `netns`: when a load test loses messages, the difference says whether a socket overflowed
+/// (the machine was too busy for a reader) or the datagrams vanished without a trace.
+pub struct UdpDrops {
+    netns: Option<String>,
+    at_start: (u64, u64),
+}
+
+impl UdpDrops {
+    pub fn now(netns: Option<&str>) -> UdpDrops {
+        UdpDrops {
+            netns: netns.map(String::from),
+            at_start: Self::read(netns),
+        }
+    }
+
+    fn read(netns: Option<&str>) -> (u64, u64) {
+        let here = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+        let there = netns
+            .and_then(|ns| {
+                Command::new("ip")
+                    .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+                    .output()
+                    .ok()
+            })
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        (rcvbuf_errors(&here), rcvbuf_errors(&there))
+    }
+
+    /// What overflowed since [`UdpDrops::now`].
+    pub fn since(&self) -> String {
+        let (a, b) = Self::read(self.netns.as_deref());
+        format!(
+            "UDP receive-buffer drops since the start: {} here, {} in {}",
+            a.saturating_sub(self.at_start.0),
+            b.saturating_sub(self.at_start.1),
+            self.netns.as_deref().unwrap_or("(no other namespace)")
+        )
+    }
+}
+
+/// RcvbufErrors from the `Udp:` lines of /proc/net/snmp.
+fn rcvbuf_errors(snmp: &str) -> u64 {
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }

@@ -62,14 +62,23 @@ pub async fn run(url: &str) -> Result<String, HelperError> {
     };
     let _ = window.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
 
+    // A window seen closed is given up on one tick later, not at once: callback.html posts
+    // its message and then closes, and on a busy machine this poll can run between the two
+    // tasks, before the message is dispatched.
     let poll = {
         let settle = settle.clone();
         let popup = popup.clone();
+        let mut seen_closed = false;
         Closure::<dyn FnMut()>::new(move || {
-            if popup.closed().unwrap_or(true) {
-                if let Some(resolve) = settle.borrow_mut().take() {
-                    let _ = resolve.call1(&JsValue::NULL, &JsValue::NULL);
-                }
+            if !popup.closed().unwrap_or(true) {
+                return;
+            }
+            if !seen_closed {
+                seen_closed = true;
+                return;
+            }
+            if let Some(resolve) = settle.borrow_mut().take() {
+                let _ = resolve.call1(&JsValue::NULL, &JsValue::NULL);
             }
         })
     };

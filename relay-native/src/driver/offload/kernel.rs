@@ -1,12 +1,14 @@
-//! The aya side: the compiled program, its attachment and its two maps.
+//! The aya side: the compiled program, its attachment and its maps.
 
-use aya::maps::{HashMap, MapData};
+use aya::maps::{HashMap, MapData, MapError, PerCpuArray, PerCpuValues};
 use aya::programs::{SchedClassifier, TcAttachType};
-use aya::{Ebpf, include_bytes_aligned};
+use aya::{EbpfLoader, include_bytes_aligned};
 use std::net::SocketAddrV4;
 
-use super::maps::{self, C2pKey, C2pVal, P2cKey, P2cVal};
-use super::{OffloadError, Relayed, V4Route};
+use super::maps::{self, C2pKey, C2pVal, CpuCounters, P2cKey, P2cVal};
+use super::slots::Slots;
+use super::{OffloadError, V4Route};
+use relay_proto::Traffic;
 
 /// bpf/offload.c, compiled by build.rs.
 static PROGRAM: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/offload.o"));
@@ -14,9 +16,11 @@ static PROGRAM: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/offloa
 pub(super) struct Kernel {
     c2p: HashMap<MapData, C2pKey, C2pVal>,
     p2c: HashMap<MapData, P2cKey, P2cVal>,
+    counters: PerCpuArray<MapData, CpuCounters>,
+    cpus: usize,
     // Holds the program and its links: dropping it detaches (TCX links also go when the
     // process dies, so a killed relay leaves nothing attached).
-    _ebpf: Ebpf,
+    _ebpf: aya::Ebpf,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> OffloadError {
@@ -25,9 +29,19 @@ fn err(what: &str, e: impl std::fmt::Display) -> OffloadError {
     ))
 }
 
+fn take_map(ebpf: &mut aya::Ebpf, name: &str) -> Result<aya::maps::Map, OffloadError> {
+    ebpf.take_map(name)
+        .ok_or_else(|| OffloadError(format!("map {name} missing from the fast path's object")))
+}
+
 impl Kernel {
     pub(super) fn attach(interfaces: &[String]) -> Result<Kernel, OffloadError> {
-        let mut ebpf = Ebpf::load(PROGRAM).map_err(|e| err("cannot load the fast path", e))?;
+        // The program reads only the stable __sk_buff context and packet bytes: no CO-RE
+        // relocations, so the kernel's own BTF (megabytes to parse) is not loaded.
+        let mut ebpf = EbpfLoader::new()
+            .btf(None)
+            .load(PROGRAM)
+            .map_err(|e| err("cannot load the fast path", e))?;
         let prog: &mut SchedClassifier = ebpf
             .program_mut("edgeturn_channel_data")
             .ok_or_else(|| {
@@ -45,24 +59,23 @@ impl Kernel {
                     .map_err(|_| err(&format!("cannot attach to {iface}"), first))?;
             }
         }
-        let c2p = HashMap::try_from(
-            ebpf.take_map("EDGETURN_C2P")
-                .ok_or_else(|| OffloadError("map EDGETURN_C2P missing".into()))?,
-        )
-        .map_err(|e| err("map EDGETURN_C2P", e))?;
-        let p2c = HashMap::try_from(
-            ebpf.take_map("EDGETURN_P2C")
-                .ok_or_else(|| OffloadError("map EDGETURN_P2C missing".into()))?,
-        )
-        .map_err(|e| err("map EDGETURN_P2C", e))?;
+        let c2p = HashMap::try_from(take_map(&mut ebpf, "EDGETURN_C2P")?)
+            .map_err(|e| err("map EDGETURN_C2P", e))?;
+        let p2c = HashMap::try_from(take_map(&mut ebpf, "EDGETURN_P2C")?)
+            .map_err(|e| err("map EDGETURN_P2C", e))?;
+        let counters = PerCpuArray::try_from(take_map(&mut ebpf, "EDGETURN_COUNTERS")?)
+            .map_err(|e| err("map EDGETURN_COUNTERS", e))?;
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| err("cannot count the CPUs", e))?;
         Ok(Kernel {
             c2p,
             p2c,
+            counters,
+            cpus,
             _ebpf: ebpf,
         })
     }
 
-    /// Adds or updates both directions, keeping the counters of an entry already there.
+    /// Adds or updates both directions of a route whose counters are `slot`'s.
     /// `local`: (peer, client) are addresses of this host.
     pub(super) fn set(
         &mut self,
@@ -70,59 +83,53 @@ impl Kernel {
         r: &V4Route,
         local: (bool, bool),
         until_ns: u64,
-    ) -> Result<(), aya::maps::MapError> {
+        slot: u32,
+    ) -> Result<(), MapError> {
+        let (to_peer, to_client) = Slots::entries(slot);
         let ck = maps::c2p_key(r.client, server.port(), r.channel);
-        let kept = self
-            .c2p
-            .get(&ck, 0)
-            .map(|v| maps::counters(&v))
-            .unwrap_or_default();
         self.c2p.insert(
             ck,
-            maps::c2p_val(r.relay, r.peer, local.0, until_ns, kept),
+            maps::c2p_val(r.relay, r.peer, local.0, until_ns, to_peer),
             0,
         )?;
         let pk = maps::p2c_key(r.peer, r.relay);
-        let kept = self
-            .p2c
-            .get(&pk, 0)
-            .map(|v| maps::counters(&v))
-            .unwrap_or_default();
         self.p2c.insert(
             pk,
-            maps::p2c_val(r.client, server, r.channel, local.1, until_ns, kept),
+            maps::p2c_val(r.client, server, r.channel, local.1, until_ns, to_client),
             0,
         )
     }
 
-    /// What the routes still in the maps carried so far.
-    pub(super) fn live(&self) -> Relayed {
-        let mut r = Relayed::default();
-        for v in self.c2p.iter().flatten() {
-            r.to_peer += maps::counters(&v.1);
+    /// Sets both of `slot`'s counters to zero on every CPU, for a new route.
+    pub(super) fn zero(&mut self, slot: u32) -> Result<(), MapError> {
+        let (to_peer, to_client) = Slots::entries(slot);
+        for entry in [to_peer, to_client] {
+            let zeros = PerCpuValues::try_from(vec![[0u64; 2]; self.cpus])?;
+            self.counters.set(entry, zeros, 0)?;
         }
-        for v in self.p2c.iter().flatten() {
-            r.to_client += maps::counters(&v.1);
-        }
-        r
+        Ok(())
     }
 
-    /// Removes both directions; returns what they carried.
-    pub(super) fn clear(&mut self, server: SocketAddrV4, r: &V4Route) -> Relayed {
-        let ck = maps::c2p_key(r.client, server.port(), r.channel);
-        let pk = maps::p2c_key(r.peer, r.relay);
-        let to_peer = self
+    /// What the route with `slot` carried so far, summed over the CPUs.
+    pub(super) fn counters(&self, slot: u32) -> Traffic {
+        let (to_peer, to_client) = Slots::entries(slot);
+        let read = |entry: u32| {
+            self.counters
+                .get(&entry, 0)
+                .map(|cpus| maps::sum(cpus.iter()))
+                .unwrap_or_default()
+        };
+        Traffic {
+            to_peer: read(to_peer),
+            to_client: read(to_client),
+        }
+    }
+
+    /// Removes both directions of a route.
+    pub(super) fn clear(&mut self, server: SocketAddrV4, r: &V4Route) {
+        let _ = self
             .c2p
-            .get(&ck, 0)
-            .map(|v| maps::counters(&v))
-            .unwrap_or_default();
-        let to_client = self
-            .p2c
-            .get(&pk, 0)
-            .map(|v| maps::counters(&v))
-            .unwrap_or_default();
-        let _ = self.c2p.remove(&ck);
-        let _ = self.p2c.remove(&pk);
-        Relayed { to_peer, to_client }
+            .remove(&maps::c2p_key(r.client, server.port(), r.channel));
+        let _ = self.p2c.remove(&maps::p2c_key(r.peer, r.relay));
     }
 }

@@ -1,39 +1,37 @@
-//! The byte layouts of bpf/offload.c's two maps (`struct c2p_key` ... `struct p2c_val`).
+//! The byte layouts of bpf/offload.c's maps (`struct c2p_key` ... `struct p2c_val`, and
+//! `struct counters` in EDGETURN_COUNTERS).
 //!
 //! Addresses and ports are in network byte order, as the program compares them with packet
-//! headers; the deadline and the counters are native-endian u64s at 8-byte offsets.
+//! headers; the deadline is a native-endian u64 at an 8-byte offset, and the counter slot a
+//! native-endian u32 behind it.
 
 use std::net::SocketAddrV4;
 
+use relay_proto::Counters;
+
 /// `struct c2p_key`: client address, listener port, channel number.
 pub type C2pKey = [u8; 12];
-/// `struct c2p_val`: relay and peer address, deadline, counters.
-pub type C2pVal = [u8; 40];
+/// `struct c2p_val`: relay and peer address, deadline, counter slot.
+pub type C2pVal = [u8; 32];
 /// `struct p2c_key`: peer address, relay address.
 pub type P2cKey = [u8; 12];
-/// `struct p2c_val`: client and listener address, channel number, deadline, counters.
-pub type P2cVal = [u8; 40];
+/// `struct p2c_val`: client and listener address, channel number, deadline, counter slot.
+pub type P2cVal = [u8; 32];
+/// `struct counters` of one CPU: packets, bytes.
+pub type CpuCounters = [u64; 2];
 
 /// `flags`: the destination of this direction is an address of this host.
 const ROUTE_LOCAL: u32 = 1;
 const UNTIL: usize = 16;
-const PACKETS: usize = 24;
-const BYTES: usize = 32;
+const SLOT: usize = 24;
 
-/// Packets and payload bytes one direction of a route carried.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Datagrams.
-    pub packets: u64,
-    /// Payload bytes (without the ChannelData header).
-    pub bytes: u64,
-}
-
-impl std::ops::AddAssign for Counters {
-    fn add_assign(&mut self, o: Counters) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-    }
+/// The sum of one counters entry's per-CPU values.
+pub fn sum<'a>(cpus: impl IntoIterator<Item = &'a CpuCounters>) -> Counters {
+    cpus.into_iter().fold(Counters::default(), |mut t, [p, b]| {
+        t.packets += p;
+        t.bytes += b;
+        t
+    })
 }
 
 fn put_addr(out: &mut [u8], ip_at: usize, port_at: usize, a: SocketAddrV4) {
@@ -51,11 +49,10 @@ fn put_u64(out: &mut [u8], at: usize, v: u64) {
     }
 }
 
-fn get_u64(v: &[u8], at: usize) -> u64 {
-    v.get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_ne_bytes)
-        .unwrap_or(0)
+fn put_u32(out: &mut [u8], at: usize, v: u32) {
+    if let Some(d) = out.get_mut(at..at + 4) {
+        d.copy_from_slice(&v.to_ne_bytes());
+    }
 }
 
 /// The client-to-peer key.
@@ -67,21 +64,20 @@ pub fn c2p_key(client: SocketAddrV4, server_port: u16, channel: u16) -> C2pKey {
     k
 }
 
-/// The client-to-peer value; `local`: the peer is on this host.
+/// The client-to-peer value; `local`: the peer is on this host; `slot`: its counters' entry.
 pub fn c2p_val(
     relay: SocketAddrV4,
     peer: SocketAddrV4,
     local: bool,
     until_ns: u64,
-    kept: Counters,
+    slot: u32,
 ) -> C2pVal {
-    let mut v = [0u8; 40];
+    let mut v = [0u8; 32];
     put_addr(&mut v, 0, 8, relay);
     put_addr(&mut v, 4, 10, peer);
-    v[12..16].copy_from_slice(&(if local { ROUTE_LOCAL } else { 0 }).to_ne_bytes());
+    put_u32(&mut v, 12, if local { ROUTE_LOCAL } else { 0 });
     put_u64(&mut v, UNTIL, until_ns);
-    put_u64(&mut v, PACKETS, kept.packets);
-    put_u64(&mut v, BYTES, kept.bytes);
+    put_u32(&mut v, SLOT, slot);
     v
 }
 
@@ -93,32 +89,23 @@ pub fn p2c_key(peer: SocketAddrV4, relay: SocketAddrV4) -> P2cKey {
     k
 }
 
-/// The peer-to-client value; `local`: the client is on this host.
+/// The peer-to-client value; `local`: the client is on this host; `slot`: its counters' entry.
 pub fn p2c_val(
     client: SocketAddrV4,
     server: SocketAddrV4,
     channel: u16,
     local: bool,
     until_ns: u64,
-    kept: Counters,
+    slot: u32,
 ) -> P2cVal {
-    let mut v = [0u8; 40];
+    let mut v = [0u8; 32];
     put_addr(&mut v, 0, 8, client);
     put_addr(&mut v, 4, 10, server);
     v[12..14].copy_from_slice(&channel.to_be_bytes());
     v[14..16].copy_from_slice(&(if local { ROUTE_LOCAL as u16 } else { 0 }).to_ne_bytes());
     put_u64(&mut v, UNTIL, until_ns);
-    put_u64(&mut v, PACKETS, kept.packets);
-    put_u64(&mut v, BYTES, kept.bytes);
+    put_u32(&mut v, SLOT, slot);
     v
-}
-
-/// The counters of a value of either map.
-pub fn counters(v: &[u8; 40]) -> Counters {
-    Counters {
-        packets: get_u64(v, PACKETS),
-        bytes: get_u64(v, BYTES),
-    }
 }
 
 #[cfg(test)]
@@ -139,16 +126,7 @@ mod tests {
             c2p_key(client, 3478, 0x4001),
             [192, 0, 2, 1, 0x13, 0x88, 0x0d, 0x96, 0x40, 0x01, 0, 0]
         );
-        let v = c2p_val(
-            relay,
-            peer,
-            true,
-            7,
-            Counters {
-                packets: 3,
-                bytes: 600,
-            },
-        );
+        let v = c2p_val(relay, peer, true, 7, 0x0102_0304);
         assert_eq!(
             &v[..12],
             &[198, 51, 100, 2, 203, 0, 113, 3, 0xc0, 0x00, 0x17, 0x70]
@@ -162,12 +140,10 @@ mod tests {
             7
         );
         assert_eq!(
-            counters(&v),
-            Counters {
-                packets: 3,
-                bytes: 600
-            }
+            u32::from_ne_bytes(v[24..28].try_into().unwrap_or_default()),
+            0x0102_0304
         );
+        assert_eq!(&v[28..], &[0, 0, 0, 0]);
         assert_eq!(
             p2c_key(peer, relay),
             [203, 0, 113, 3, 198, 51, 100, 2, 0x17, 0x70, 0xc0, 0x00]
@@ -180,13 +156,29 @@ mod tests {
             0x4001,
             false,
             9,
-            Counters::default(),
+            5,
         );
         assert_eq!(
             &v[..16],
             &[
                 192, 0, 2, 1, 198, 51, 100, 2, 0x13, 0x88, 0x0d, 0x96, 0x40, 0x01, 0, 0
             ]
+        );
+        assert_eq!(
+            u32::from_ne_bytes(v[24..28].try_into().unwrap_or_default()),
+            5
+        );
+    }
+
+    #[test]
+    fn counters_sum_over_cpus() {
+        let cpus: [CpuCounters; 3] = [[1, 200], [0, 0], [2, 400]];
+        assert_eq!(
+            sum(&cpus),
+            Counters {
+                packets: 3,
+                bytes: 600
+            }
         );
     }
 }

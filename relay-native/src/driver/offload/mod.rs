@@ -6,6 +6,7 @@
 //! Refresh and allocation end), so the shards share one `Offload` behind a mutex.
 
 pub mod maps;
+mod slots;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -13,8 +14,8 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use crate::proto::{AllocId, ChannelRoute, RouteChange};
-use maps::Counters;
+use relay_proto::{AllocId, ChannelRoute, RouteChange, Traffic};
+use slots::Slots;
 
 /// Why the fast path could not start.
 #[derive(Debug)]
@@ -28,22 +29,6 @@ impl std::fmt::Display for OffloadError {
 
 impl std::error::Error for OffloadError {}
 
-/// What the kernel relayed for one allocation's channels.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Relayed {
-    /// Client to peer.
-    pub to_peer: Counters,
-    /// Peer to client.
-    pub to_client: Counters,
-}
-
-impl std::ops::AddAssign for Relayed {
-    fn add_assign(&mut self, o: Relayed) {
-        self.to_peer += o.to_peer;
-        self.to_client += o.to_client;
-    }
-}
-
 // The aya side; a binary built without clang gets a stand-in that cannot be made, so
 // `Offload::attach` says so and nothing else needs to know.
 #[cfg_attr(not(edgeturn_offload), path = "unbuilt.rs")]
@@ -55,11 +40,20 @@ pub struct Offload {
     server: SocketAddrV4,
     /// `Instant` -> CLOCK_MONOTONIC nanoseconds (what `bpf_ktime_get_ns` reads).
     base: (Instant, u64),
+    /// The routes in the maps, by (client, channel), with their counter slots.
+    routes: HashMap<(SocketAddrV4, u16), Live>,
+    slots: Slots,
     /// Counters of routes already withdrawn, by allocation, until the allocation ends.
-    ended: HashMap<u64, Relayed>,
+    ended: HashMap<u64, Traffic>,
     /// Counters of every route withdrawn so far.
-    withdrawn: Relayed,
+    withdrawn: Traffic,
     local: HashMap<Ipv4Addr, bool>,
+}
+
+/// A route in the maps.
+struct Live {
+    alloc: u64,
+    slot: u32,
 }
 
 impl Offload {
@@ -75,8 +69,10 @@ impl Offload {
             kernel,
             server,
             base: (Instant::now(), mono_ns),
+            routes: HashMap::new(),
+            slots: Slots::new(slots::ROUTES),
             ended: HashMap::new(),
-            withdrawn: Relayed::default(),
+            withdrawn: Traffic::default(),
             local: HashMap::new(),
         })
     }
@@ -108,40 +104,78 @@ impl Offload {
     pub fn apply(&mut self, change: RouteChange) {
         match change {
             RouteChange::Set { route, until } => {
-                let Some(v4) = V4Route::of(&route) else {
-                    return;
-                };
-                let until = self.ktime(until);
-                let local = (self.is_local(*v4.peer.ip()), self.is_local(*v4.client.ip()));
-                if let Err(e) = self.kernel.set(self.server, &v4, local, until) {
-                    warn!(
-                        "offload: cannot add the route of channel {:#06x} for {}: {e}",
-                        route.channel, route.client
-                    );
+                if let Some(v4) = V4Route::of(&route) {
+                    let until = self.ktime(until);
+                    self.set(&v4, route.alloc, until);
                 }
-                debug!(target: "offload", client = %route.client, peer = %route.peer, channel = route.channel, "route set");
             }
             RouteChange::Clear { route } => {
-                let Some(v4) = V4Route::of(&route) else {
-                    return;
-                };
-                let got = self.kernel.clear(self.server, &v4);
-                *self.ended.entry(route.alloc.to_bits()).or_default() += got;
-                self.withdrawn += got;
+                if let Some(v4) = V4Route::of(&route) {
+                    self.clear(&v4);
+                }
             }
         }
     }
 
+    /// Adds a route with fresh counters, or moves the deadline of one in place (its
+    /// counters untouched).
+    fn set(&mut self, r: &V4Route, alloc: AllocId, until: u64) {
+        let key = (r.client, r.channel);
+        let known = self.routes.get(&key).map(|l| l.slot);
+        let Some(slot) = known.or_else(|| self.slots.take()) else {
+            debug!(target: "offload", client = %r.client, channel = r.channel, "route table full; the channel stays on the sockets");
+            return;
+        };
+        let local = (self.is_local(*r.peer.ip()), self.is_local(*r.client.ip()));
+        let fresh = known.is_none();
+        let done = if fresh {
+            self.kernel.zero(slot)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.kernel.set(self.server, r, local, until, slot));
+        match done {
+            Ok(()) => {
+                let alloc = alloc.to_bits();
+                self.routes.insert(key, Live { alloc, slot });
+                debug!(target: "offload", client = %r.client, peer = %r.peer, channel = r.channel, "route set");
+            }
+            Err(e) => {
+                warn!(
+                    "offload: cannot add the route of channel {:#06x} for {}: {e}",
+                    r.channel, r.client
+                );
+                if fresh {
+                    self.slots.give_back(slot);
+                }
+            }
+        }
+    }
+
+    /// Withdraws a route and files what it carried under its allocation.
+    fn clear(&mut self, r: &V4Route) {
+        let Some(live) = self.routes.remove(&(r.client, r.channel)) else {
+            return;
+        };
+        self.kernel.clear(self.server, r);
+        let got = self.kernel.counters(live.slot);
+        self.slots.give_back(live.slot);
+        *self.ended.entry(live.alloc).or_default() += got;
+        self.withdrawn += got;
+    }
+
     /// What the kernel relayed for `alloc`, once its routes are all withdrawn (the core
     /// withdraws them before it releases the relay socket).
-    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Relayed> {
+    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Traffic> {
         self.ended.remove(&alloc.to_bits())
     }
 
     /// Everything relayed so far: on withdrawn routes and on those still in place.
-    pub fn total(&self) -> Relayed {
+    pub fn total(&self) -> Traffic {
         let mut t = self.withdrawn;
-        t += self.kernel.live();
+        for live in self.routes.values() {
+            t += self.kernel.counters(live.slot);
+        }
         t
     }
 }

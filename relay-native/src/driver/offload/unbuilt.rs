@@ -3,7 +3,8 @@
 
 use std::net::SocketAddrV4;
 
-use super::{OffloadError, Relayed, V4Route};
+use super::{OffloadError, V4Route};
+use relay_proto::Traffic;
 
 /// No value of this type exists.
 pub(super) enum Kernel {}
@@ -21,15 +22,20 @@ impl Kernel {
         _: &V4Route,
         _: (bool, bool),
         _: u64,
+        _: u32,
     ) -> Result<(), OffloadError> {
         match *self {}
     }
 
-    pub(super) fn clear(&mut self, _: SocketAddrV4, _: &V4Route) -> Relayed {
+    pub(super) fn zero(&mut self, _: u32) -> Result<(), OffloadError> {
         match *self {}
     }
 
-    pub(super) fn live(&self) -> Relayed {
+    pub(super) fn counters(&self, _: u32) -> Traffic {
+        match *self {}
+    }
+
+    pub(super) fn clear(&mut self, _: SocketAddrV4, _: &V4Route) {
         match *self {}
     }
 }

@@ -1,0 +1,107 @@
+//! The core's events as log lines: one per allocation event (created, refreshed, expired,
+//! deleted) with the mechanism, the user or token id and the addresses, never a key. An
+//! ended allocation's line carries what it relayed, sockets and kernel fast path together.
+
+use relay_proto::{AllocationInfo, Event, Traffic, TurnError};
+use tracing::{debug, info};
+
+/// Logs one event; `kernel`: what the fast path relayed for an ended allocation.
+pub(super) fn log(event: &Event, kernel: Option<Traffic>) {
+    match event {
+        Event::AllocationCreated { info, lifetime } => info!(
+            target: "allocation",
+            event = "created",
+            user = %info.user,
+            mechanism = %info.mechanism,
+            token_id = token_id(info),
+            client = %info.client.addr,
+            relay = relay(info),
+            lifetime,
+            "allocation created"
+        ),
+        Event::AllocationRefreshed { info, lifetime } => info!(
+            target: "allocation",
+            event = "refreshed",
+            user = %info.user,
+            token_id = token_id(info),
+            client = %info.client.addr,
+            lifetime,
+            "allocation refreshed"
+        ),
+        Event::AllocationEnded {
+            info,
+            reason,
+            traffic,
+        } => {
+            if let Some(k) = kernel {
+                info!(
+                    target: "offload",
+                    relay = relay(info),
+                    to_peer_packets = k.to_peer.packets,
+                    to_client_packets = k.to_client.packets,
+                    to_peer_bytes = k.to_peer.bytes,
+                    to_client_bytes = k.to_client.bytes,
+                    "channel data relayed in the kernel"
+                );
+            }
+            let all = *traffic + kernel.unwrap_or_default();
+            info!(
+                target: "allocation",
+                event = reason.kind(),
+                reason = reason.as_str(),
+                user = %info.user,
+                mechanism = %info.mechanism,
+                token_id = token_id(info),
+                client = %info.client.addr,
+                relay = relay(info),
+                to_peer_packets = all.to_peer.packets,
+                to_peer_bytes = all.to_peer.bytes,
+                to_client_packets = all.to_client.packets,
+                to_client_bytes = all.to_client.bytes,
+                "allocation {}",
+                reason.kind()
+            )
+        }
+        Event::Refused {
+            client,
+            user,
+            error: TurnError::AllocationQuotaReached,
+            ..
+        } => info!(
+            target: "allocation",
+            user = user.as_deref().unwrap_or_default(),
+            client = %client.addr,
+            "allocation refused: quota"
+        ),
+        Event::Refused {
+            client,
+            method,
+            error,
+            ..
+        } => debug!(
+            target: "request",
+            client = %client.addr,
+            method = %method,
+            code = error.code(),
+            "error response"
+        ),
+        Event::AuthFailed {
+            client,
+            method,
+            why,
+        } => debug!(
+            target: "auth",
+            client = %client.addr,
+            method = %method,
+            "authentication failed: {why}"
+        ),
+    }
+}
+
+fn token_id(info: &AllocationInfo) -> String {
+    info.token_id.map(|t| t.to_string()).unwrap_or_default()
+}
+
+fn relay(info: &AllocationInfo) -> String {
+    info.relay.map(|r| r.to_string()).unwrap_or_default()
+}

@@ -1,0 +1,248 @@
+//! Allocations, their permissions and channels, in a slab addressed by [`AllocId`] (the
+//! driver tags each relay socket with one, so the peer path needs no hashing) and indexed by
+//! the client's transport address.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::time::Instant;
+
+use stun_types::message::TransactionId;
+
+use crate::auth::Credential;
+use crate::routes::ChannelRoute;
+use crate::traffic::Traffic;
+
+/// The channel numbers a ChannelBind may use. RFC 8656 section 12 narrowed them to
+/// 0x4000-0x4FFF; RFC 5766 clients (coturn's among them) still use up to 0x7FFF, so the
+/// relay accepts both, and ChannelData is recognised by a first byte of 0x40-0x7F.
+pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x7FFF;
+
+impl AllocId {
+    /// As one number (for a driver's socket tag).
+    pub fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.idx)
+    }
+}
+
+/// How the client reaches the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// UDP.
+    Udp,
+    /// TCP (RFC 8656 section 3.1 framing); `u64` names the connection.
+    Tcp(u64),
+}
+
+/// The client side of an allocation's 5-tuple (the server side is the listener).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Client {
+    /// Transport.
+    pub transport: Transport,
+    /// The client's address as seen by the relay.
+    pub addr: SocketAddr,
+}
+
+/// Names an allocation (slab index and generation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AllocId {
+    idx: u32,
+    generation: u32,
+}
+
+/// A permission (RFC 8656 section 9): peer IP until `expires`.
+#[derive(Clone, Copy, Debug)]
+pub struct Permission {
+    /// Peer IP.
+    pub ip: IpAddr,
+    /// End of life.
+    pub expires: Instant,
+}
+
+/// A channel binding (RFC 8656 section 12).
+#[derive(Clone, Copy, Debug)]
+pub struct Channel {
+    /// In [`CHANNEL_NUMBERS`].
+    pub number: u16,
+    /// The peer.
+    pub peer: SocketAddr,
+    /// End of life.
+    pub expires: Instant,
+}
+
+/// One allocation.
+#[derive(Debug)]
+pub struct Allocation {
+    /// Whose.
+    pub client: Client,
+    /// The relayed transport address; `None` until the driver has bound it.
+    pub relay: Option<SocketAddr>,
+    /// End of life (already capped at the credential's expiry).
+    pub expires: Instant,
+    /// The credential it was made or last refreshed with.
+    pub credential: Credential,
+    /// Permissions.
+    pub permissions: Vec<Permission>,
+    /// Channels.
+    pub channels: Vec<Channel>,
+    /// The Allocate request being answered (while the relay socket is bound) or answered
+    /// last, with its response, so a retransmission gets the same answer.
+    pub allocate_txid: TransactionId,
+    /// The success response sent for `allocate_txid`.
+    pub allocate_response: Option<Vec<u8>>,
+    /// Whether the Allocate had FINGERPRINT.
+    pub fingerprint: bool,
+    /// The channel routes last reported for it (see [`crate::routes`]).
+    pub routes: Vec<(ChannelRoute, Instant)>,
+    /// What the core forwarded for it (the sockets path).
+    pub traffic: Traffic,
+}
+
+impl Allocation {
+    /// A live permission for `ip` at `now`.
+    pub fn permits(&self, ip: IpAddr, now: Instant) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| p.ip == ip && p.expires > now)
+    }
+
+    /// The live channel with this number.
+    pub fn channel(&self, number: u16, now: Instant) -> Option<&Channel> {
+        self.channels
+            .iter()
+            .find(|c| c.number == number && c.expires > now)
+    }
+
+    /// The live channel bound to `peer`.
+    pub fn channel_for(&self, peer: SocketAddr, now: Instant) -> Option<&Channel> {
+        self.channels
+            .iter()
+            .find(|c| c.peer == peer && c.expires > now)
+    }
+
+    /// Installs or refreshes a permission.
+    pub fn permit(&mut self, ip: IpAddr, expires: Instant, now: Instant) {
+        self.permissions.retain(|p| p.expires > now);
+        match self.permissions.iter_mut().find(|p| p.ip == ip) {
+            Some(p) => p.expires = expires,
+            None => self.permissions.push(Permission { ip, expires }),
+        }
+    }
+
+    /// Drops expired permissions and channels.
+    pub fn prune(&mut self, now: Instant) {
+        self.permissions.retain(|p| p.expires > now);
+        self.channels.retain(|c| c.expires > now);
+    }
+}
+
+enum Slot {
+    Used(u32, Box<Allocation>),
+    Free(u32),
+}
+
+/// All allocations of one core.
+#[derive(Default)]
+pub(crate) struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_client: HashMap<Client, AllocId>,
+}
+
+impl Table {
+    /// Inserts; the client must not have one.
+    pub fn insert(&mut self, a: Allocation) -> AllocId {
+        let client = a.client;
+        let id = match self.free.pop() {
+            Some(idx) => {
+                let generation = match self.slots.get(idx as usize) {
+                    Some(Slot::Free(g)) => g.wrapping_add(1),
+                    _ => 0,
+                };
+                if let Some(s) = self.slots.get_mut(idx as usize) {
+                    *s = Slot::Used(generation, Box::new(a));
+                }
+                AllocId { idx, generation }
+            }
+            None => {
+                let idx = self.slots.len() as u32;
+                self.slots.push(Slot::Used(0, Box::new(a)));
+                AllocId { idx, generation: 0 }
+            }
+        };
+        self.by_client.insert(client, id);
+        id
+    }
+
+    /// The allocation `id`, if it still exists.
+    pub fn get(&self, id: AllocId) -> Option<&Allocation> {
+        match self.slots.get(id.idx as usize) {
+            Some(Slot::Used(g, a)) if *g == id.generation => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Mutable.
+    pub fn get_mut(&mut self, id: AllocId) -> Option<&mut Allocation> {
+        match self.slots.get_mut(id.idx as usize) {
+            Some(Slot::Used(g, a)) if *g == id.generation => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The allocation of `client`.
+    pub fn find(&self, client: &Client) -> Option<AllocId> {
+        self.by_client.get(client).copied()
+    }
+
+    /// Removes and returns it.
+    pub fn remove(&mut self, id: AllocId) -> Option<Allocation> {
+        let slot = self.slots.get_mut(id.idx as usize)?;
+        match slot {
+            Slot::Used(g, _) if *g == id.generation => {}
+            _ => return None,
+        }
+        let old = std::mem::replace(slot, Slot::Free(id.generation));
+        self.free.push(id.idx);
+        match old {
+            Slot::Used(_, a) => {
+                self.by_client.remove(&a.client);
+                Some(*a)
+            }
+            Slot::Free(_) => None,
+        }
+    }
+
+    /// Number of allocations.
+    pub fn len(&self) -> usize {
+        self.by_client.len()
+    }
+
+    /// Every allocation.
+    pub fn iter(&self) -> impl Iterator<Item = &Allocation> {
+        self.iter_ids().map(|(_, a)| a)
+    }
+
+    /// Every allocation with its id.
+    pub fn iter_ids(&self) -> impl Iterator<Item = (AllocId, &Allocation)> {
+        (0u32..).zip(&self.slots).filter_map(|(idx, s)| match s {
+            Slot::Used(generation, a) => Some((
+                AllocId {
+                    idx,
+                    generation: *generation,
+                },
+                &**a,
+            )),
+            Slot::Free(_) => None,
+        })
+    }
+
+    /// Every allocation id of `transport`'s connection (to free them when a TCP connection closes).
+    pub fn of_transport(&self, transport: Transport) -> Vec<AllocId> {
+        self.by_client
+            .iter()
+            .filter(|(c, _)| c.transport == transport)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+}

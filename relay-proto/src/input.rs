@@ -1,0 +1,61 @@
+//! What a driver hands the core: [`Input`], through [`Server::handle_input`](crate::Server::handle_input).
+
+use std::net::SocketAddr;
+
+use crate::allocation::{AllocId, Client, Transport};
+
+/// One thing that happened outside the core.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A datagram, or one frame of a stream connection (split with
+    /// [`StreamFramer`](crate::framing::StreamFramer)), from a client.
+    FromClient {
+        /// Who sent it, and over which transport.
+        client: Client,
+        /// The datagram or frame.
+        data: &'a [u8],
+    },
+    /// A datagram from `peer` on the relay socket of `alloc`. The payload is
+    /// `buf[start..start + len]`, with at least [`HEADROOM`](crate::HEADROOM) bytes before it
+    /// and [`TAILROOM`](crate::TAILROOM) after: the frame for the client is written around it,
+    /// in place.
+    FromPeer {
+        /// Whose relay socket it arrived on.
+        alloc: AllocId,
+        /// The sender.
+        peer: SocketAddr,
+        /// The receive buffer.
+        buf: &'a mut [u8],
+        /// Where the payload starts in `buf`.
+        start: usize,
+        /// The payload's length.
+        len: usize,
+    },
+    /// The answer to [`Output::BindRelay`](crate::Output::BindRelay): the relay socket's
+    /// address, or why there is none.
+    RelayBound {
+        /// The allocation the socket is for.
+        alloc: AllocId,
+        /// The bound address.
+        result: Result<SocketAddr, BindFailed>,
+    },
+    /// The driver accepted a stream connection (TCP, later TLS). The core may answer with
+    /// [`Output::CloseConnection`](crate::Output::CloseConnection): at once when it holds too
+    /// many, or when the connection stays idle without an allocation.
+    ConnectionOpened {
+        /// The connection and the client's address.
+        client: Client,
+    },
+    /// A client's stream connection closed: its allocation ends (RFC 8656 section 3.1).
+    ConnectionClosed {
+        /// The connection.
+        transport: Transport,
+    },
+    /// The deadline from [`Server::poll_timeout`](crate::Server::poll_timeout) was reached.
+    Timeout,
+}
+
+/// The driver could not bind a relay socket (it logs the operating system's reason); the
+/// Allocate is answered with 508 Insufficient Capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindFailed;

@@ -1,0 +1,239 @@
+//! Allocate and Refresh (RFC 8656 sections 7 and 8): lifetimes capped at the credential's
+//! expiry, quotas, the relay socket the driver binds, retransmitted Allocates answered alike.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use stun_types::attribute::XorMappedAddress;
+use stun_types::message::{Message, MessageClass, MessageType, MessageWriteExt, MessageWriteVec};
+use turn_types::attribute::{
+    EvenPort, Lifetime, RequestedAddressFamily, RequestedTransport, XorRelayedAddress,
+};
+use turn_types::message::ALLOCATE;
+
+use super::Server;
+use super::requests::Request;
+use crate::allocation::{AllocId, Allocation, Client};
+use crate::auth::{AuthFailure, Credential, Mechanism};
+use crate::error::TurnError;
+use crate::input::BindFailed;
+use crate::output::{AllocationInfo, EndReason, Event, Output};
+use crate::timers::TimerKey;
+use crate::traffic::Traffic;
+use crate::wire::{self, ErrorReply};
+
+impl Server {
+    pub(super) fn allocate(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        cred: Credential,
+    ) {
+        let txid = msg.transaction_id();
+        if let Some(id) = self.table.find(&client) {
+            let resend = self
+                .table
+                .get(id)
+                .filter(|a| a.allocate_txid == txid)
+                .map(|a| a.allocate_response.clone());
+            match resend {
+                Some(Some(bytes)) => self.queue(client, bytes),
+                Some(None) => {} // still binding its relay socket; the answer is coming
+                None => self.signed_error(client, msg, &cred, TurnError::AllocationMismatch),
+            }
+            return;
+        }
+        match msg.attribute::<RequestedTransport>() {
+            Err(_) => return self.signed_error(client, msg, &cred, TurnError::BadRequest),
+            Ok(t) if t.protocol() != RequestedTransport::UDP => {
+                return self.signed_error(
+                    client,
+                    msg,
+                    &cred,
+                    TurnError::UnsupportedTransportProtocol,
+                );
+            }
+            Ok(_) => {}
+        }
+        if let Ok(f) = msg.attribute::<RequestedAddressFamily>() {
+            let wanted_v4 = f.family() == stun_types::AddressFamily::IPV4;
+            if wanted_v4 != self.cfg.relay_ip.is_ipv4() {
+                return self.signed_error(client, msg, &cred, TurnError::AddressFamilyNotSupported);
+            }
+        }
+        let even = match msg.attribute::<EvenPort>() {
+            Ok(e) if e.requested() => {
+                return self.signed_error(client, msg, &cred, TurnError::InsufficientCapacity);
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
+        let lifetime = self.lifetime(now, requested, &cred);
+        if lifetime == 0 {
+            return self.fail(now, client, msg, AuthFailure::NoTimeLeft);
+        }
+        if self.quota.acquire(&cred.user).is_err() {
+            return self.signed_error(client, msg, &cred, TurnError::AllocationQuotaReached);
+        }
+        let expires = now + Duration::from_secs(u64::from(lifetime));
+        let id = self.table.insert(Allocation {
+            client,
+            relay: None,
+            expires,
+            credential: cred,
+            permissions: Vec::new(),
+            channels: Vec::new(),
+            allocate_txid: txid,
+            allocate_response: None,
+            fingerprint: wire::has_fingerprint(msg),
+            routes: Vec::new(),
+            traffic: Traffic::default(),
+        });
+        self.timers.insert(expires, TimerKey::Allocation(id));
+        self.out.push_back(Output::BindRelay {
+            alloc: id,
+            ip: self.cfg.relay_ip,
+            even,
+        });
+    }
+
+    /// The driver bound (or failed to bind) the relay socket of `alloc`: answer the Allocate.
+    pub(super) fn relay_bound(
+        &mut self,
+        now: Instant,
+        alloc: AllocId,
+        result: Result<SocketAddr, BindFailed>,
+    ) {
+        let Some(a) = self.table.get_mut(alloc) else {
+            // Ended while binding: give the socket back.
+            if result.is_ok() {
+                self.out.push_back(Output::ReleaseRelay { alloc });
+            }
+            return;
+        };
+        let txid = a.allocate_txid;
+        let client = a.client;
+        let Ok(relay) = result else {
+            return self.relay_unavailable(now, alloc);
+        };
+        a.relay = Some(relay);
+        let remaining = a.expires.saturating_duration_since(now).as_secs() as u32;
+        let mut w = Message::builder(
+            MessageType::from_class_method(MessageClass::Success, ALLOCATE),
+            txid,
+            MessageWriteVec::with_capacity(128),
+        );
+        let _ = w.add_attribute(&XorRelayedAddress::new(relay, txid));
+        let _ = w.add_attribute(&XorMappedAddress::new(client.addr, txid));
+        let _ = w.add_attribute(&Lifetime::new(remaining));
+        let bytes = wire::finish(w, Some(&a.credential.key), a.fingerprint);
+        a.allocate_response = Some(bytes.clone());
+        let info = AllocationInfo::of(alloc, a);
+        self.stats.allocations += 1;
+        self.queue(client, bytes);
+        self.event(Event::AllocationCreated {
+            info,
+            lifetime: remaining,
+        });
+    }
+
+    /// No relay socket for `alloc`: 508 to the Allocate, and the allocation is forgotten.
+    fn relay_unavailable(&mut self, now: Instant, alloc: AllocId) {
+        let Some(a) = self.table.remove(alloc) else {
+            return;
+        };
+        self.timers.remove(a.expires, TimerKey::Allocation(alloc));
+        self.quota.release(&a.credential.user);
+        let error = TurnError::InsufficientCapacity;
+        let mut w = Message::builder(
+            MessageType::from_class_method(MessageClass::Error, ALLOCATE),
+            a.allocate_txid,
+            MessageWriteVec::with_capacity(64),
+        );
+        ErrorReply::new(error).add_code(&mut w);
+        self.queue(
+            a.client,
+            wire::finish(w, Some(&a.credential.key), a.fingerprint),
+        );
+        self.refused(a.client, ALLOCATE, error, Some(a.credential.user));
+        self.connection_idle(now, a.client);
+    }
+
+    /// The allocation this request is about, or 437; and the credential must be the one
+    /// the allocation holds (441), except that an RFC 7635 client may present a new token.
+    pub(super) fn owned(
+        &mut self,
+        client: Client,
+        msg: &Message<'_>,
+        cred: &Credential,
+    ) -> Option<AllocId> {
+        let Some(id) = self.table.find(&client) else {
+            self.signed_error(client, msg, cred, TurnError::AllocationMismatch);
+            return None;
+        };
+        let same = self.table.get(id).is_some_and(|a| {
+            a.credential.username == cred.username
+                || (a.credential.mechanism == Mechanism::Token
+                    && cred.mechanism == Mechanism::Token)
+        });
+        if !same {
+            self.signed_error(client, msg, cred, TurnError::WrongCredentials);
+            return None;
+        }
+        Some(id)
+    }
+
+    pub(super) fn refresh(
+        &mut self,
+        Request {
+            now,
+            id,
+            client,
+            msg,
+            cred,
+        }: Request<'_, '_>,
+    ) {
+        let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
+        if requested == Some(0) {
+            self.end(now, id, EndReason::Deleted);
+            self.success(client, msg, &cred, |w| {
+                let _ = w.add_attribute(&Lifetime::new(0));
+            });
+            return;
+        }
+        let lifetime = self.lifetime(now, requested, &cred);
+        if lifetime == 0 {
+            return self.fail(now, client, msg, AuthFailure::NoTimeLeft);
+        }
+        self.set_expiry(id, now + Duration::from_secs(u64::from(lifetime)));
+        let Some(a) = self.table.get_mut(id) else {
+            return;
+        };
+        a.credential = cred.clone();
+        a.prune(now);
+        let info = AllocationInfo::of(id, a);
+        self.sync_routes(id, now);
+        self.success(client, msg, &cred, |w| {
+            let _ = w.add_attribute(&Lifetime::new(lifetime));
+        });
+        self.event(Event::AllocationRefreshed { info, lifetime });
+    }
+
+    /// The allocation lifetime for a requested one (RFC 8656 section 7.2), capped at the
+    /// credential's expiry. Zero when the credential has no time left.
+    fn lifetime(&self, now: Instant, requested: Option<u32>, cred: &Credential) -> u32 {
+        let wanted = requested.unwrap_or(self.cfg.default_lifetime).clamp(
+            self.cfg.default_lifetime.min(self.cfg.max_lifetime),
+            self.cfg.max_lifetime,
+        );
+        match cred.expires_at {
+            Some(e) => wanted.min(
+                e.saturating_sub(self.clock.unix(now))
+                    .min(u64::from(u32::MAX)) as u32,
+            ),
+            None => wanted,
+        }
+    }
+}

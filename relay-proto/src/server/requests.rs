@@ -1,0 +1,284 @@
+//! STUN and TURN requests: 420 for what is not understood, authentication (RFC 8489 section
+//! 9.2, RFC 7635), then Binding here and the TURN methods in [`super::allocate`] and
+//! [`super::permissions`].
+
+use std::time::Instant;
+
+use stun_types::attribute::{Attribute, AttributeStaticType};
+use stun_types::attribute::{
+    AttributeType, Fingerprint, MessageIntegrity, MessageIntegritySha256, Nonce, Realm, Software,
+    Username, XorMappedAddress,
+};
+use stun_types::message::{BINDING, Message, MessageWriteExt, MessageWriteVec};
+use turn_types::attribute::{
+    AdditionalAddressFamily, ChannelNumber, Data, EvenPort, Lifetime, RequestedAddressFamily,
+    RequestedTransport, XorPeerAddress, XorRelayedAddress,
+};
+use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
+
+use super::Server;
+use crate::allocation::{AllocId, Client};
+use crate::auth::{AuthFailure, Credential, Presented};
+use crate::error::TurnError;
+use crate::nonce::NonceError;
+use crate::output::Event;
+use crate::wire::{self, ACCESS_TOKEN, ErrorReply};
+
+/// Attributes this relay understands in requests. Any other comprehension-required
+/// attribute gets 420 (DONT-FRAGMENT and RESERVATION-TOKEN among them). EVEN-PORT is
+/// honoured for parity; its reservation bit gets 508, since ports are not reserved.
+const UNDERSTOOD: &[AttributeType] = &[
+    Username::TYPE,
+    MessageIntegrity::TYPE,
+    MessageIntegritySha256::TYPE,
+    stun_types::attribute::ErrorCode::TYPE,
+    Realm::TYPE,
+    Nonce::TYPE,
+    XorMappedAddress::TYPE,
+    Fingerprint::TYPE,
+    Software::TYPE,
+    ChannelNumber::TYPE,
+    Lifetime::TYPE,
+    XorPeerAddress::TYPE,
+    Data::TYPE,
+    XorRelayedAddress::TYPE,
+    RequestedAddressFamily::TYPE,
+    RequestedTransport::TYPE,
+    AdditionalAddressFamily::TYPE,
+    EvenPort::TYPE,
+];
+
+/// An authenticated request about the allocation `id` its client holds.
+pub(super) struct Request<'m, 'a> {
+    pub(super) now: Instant,
+    pub(super) id: AllocId,
+    pub(super) client: Client,
+    pub(super) msg: &'m Message<'a>,
+    pub(super) cred: Credential,
+}
+
+impl Server {
+    pub(super) fn request(&mut self, now: Instant, client: Client, msg: &Message<'_>, raw: &[u8]) {
+        let method = msg.method();
+        if method == BINDING {
+            let mut w = Message::builder_success(msg, MessageWriteVec::with_capacity(64));
+            let _ = w.add_attribute(&XorMappedAddress::new(client.addr, msg.transaction_id()));
+            let reply = wire::finish(w, None, wire::has_fingerprint(msg));
+            self.queue(client, reply);
+            return;
+        }
+        if ![ALLOCATE, REFRESH, CREATE_PERMISSION, CHANNEL_BIND].contains(&method) {
+            self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+            return;
+        }
+        if self.unknown_attributes(client, msg) {
+            return;
+        }
+        let Some(cred) = self.authenticate(now, client, msg, raw) else {
+            return;
+        };
+        if method == ALLOCATE {
+            return self.allocate(now, client, msg, cred);
+        }
+        let Some(id) = self.owned(client, msg, &cred) else {
+            return;
+        };
+        let req = Request {
+            now,
+            id,
+            client,
+            msg,
+            cred,
+        };
+        match method {
+            REFRESH => self.refresh(req),
+            CREATE_PERMISSION => self.create_permission(req),
+            _ => self.channel_bind(req),
+        }
+    }
+
+    /// Answers 420 when the request has comprehension-required attributes this relay does
+    /// not understand (RFC 8489 section 6.3.1).
+    fn unknown_attributes(&mut self, client: Client, msg: &Message<'_>) -> bool {
+        let tokens = self.cfg.auth.tokens_enabled();
+        let mut unknown = [AttributeType::new(0); 8];
+        let mut n = 0;
+        for (_, a) in msg.iter_attributes() {
+            let t = a.get_type();
+            let understood = UNDERSTOOD.contains(&t) || (t == ACCESS_TOKEN && tokens);
+            let seen = unknown.get(..n).is_some_and(|u| u.contains(&t));
+            if t.comprehension_required()
+                && !understood
+                && !seen
+                && let Some(slot) = unknown.get_mut(n)
+            {
+                *slot = t;
+                n += 1;
+            }
+        }
+        let Some(unknown) = unknown.get(..n).filter(|u| !u.is_empty()) else {
+            return false;
+        };
+        let e = ErrorReply {
+            unknown,
+            ..ErrorReply::new(TurnError::UnknownAttribute)
+        };
+        self.reply(client, msg, e, None);
+        true
+    }
+
+    /// Queues an error response, and says so in an event.
+    pub(super) fn reply(
+        &mut self,
+        client: Client,
+        msg: &Message<'_>,
+        e: ErrorReply<'_>,
+        user: Option<&Credential>,
+    ) {
+        let bytes = e.build(msg);
+        self.queue(client, bytes);
+        self.refused(client, msg.method(), e.error, user.map(|c| c.user.clone()));
+    }
+
+    /// An error response signed with the key that authenticated the request.
+    pub(super) fn signed_error(
+        &mut self,
+        client: Client,
+        msg: &Message<'_>,
+        cred: &Credential,
+        error: TurnError,
+    ) {
+        let e = ErrorReply {
+            key: Some(&cred.key),
+            ..ErrorReply::new(error)
+        };
+        self.reply(client, msg, e, Some(cred));
+    }
+
+    /// The 401/438 challenge: REALM, a fresh NONCE, and THIRD-PARTY-AUTHORIZATION when
+    /// tokens are on.
+    fn challenge(&mut self, now: Instant, client: Client, msg: &Message<'_>, error: TurnError) {
+        let nonce = self.nonces.issue(client.addr, self.clock.unix(now));
+        let cfg = self.cfg.clone();
+        let third_party = cfg
+            .auth
+            .tokens_enabled()
+            .then_some(cfg.auth.server_name.as_str());
+        let e = ErrorReply {
+            challenge: Some((&cfg.auth.realm, &nonce)),
+            third_party,
+            ..ErrorReply::new(error)
+        };
+        let bytes = e.build(msg);
+        self.queue(client, bytes);
+    }
+
+    /// The credential whose key verifies the request's MESSAGE-INTEGRITY, or `None` once the
+    /// request has been answered (400, or a challenge) or dropped (rate limit).
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        raw: &[u8],
+    ) -> Option<Credential> {
+        let Some(integrity) = wire::integrity(msg) else {
+            if msg.has_attribute(MessageIntegritySha256::TYPE) {
+                // Only HMAC-SHA1 is offered (what browsers and coturn use).
+                self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+                return None;
+            }
+            if !self.limit.allow(client.addr.ip(), now) {
+                self.stats.rate_limited += 1;
+                return None;
+            }
+            self.challenge(now, client, msg, TurnError::Unauthorized);
+            return None;
+        };
+        let (Ok(username), Ok(realm), Ok(nonce)) = (
+            msg.attribute::<Username>(),
+            msg.attribute::<Realm>(),
+            msg.attribute::<Nonce>(),
+        ) else {
+            self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+            return None;
+        };
+        if realm.realm() != self.cfg.auth.realm {
+            self.fail(now, client, msg, AuthFailure::WrongRealm);
+            return None;
+        }
+        match self
+            .nonces
+            .check(nonce.nonce(), client.addr, self.clock.unix(now))
+        {
+            Ok(()) => {}
+            Err(NonceError::Stale) => {
+                self.challenge(now, client, msg, TurnError::StaleNonce);
+                return None;
+            }
+            Err(NonceError::Invalid) => {
+                self.fail(now, client, msg, AuthFailure::NotOurNonce);
+                return None;
+            }
+        }
+        let current = self
+            .table
+            .find(&client)
+            .and_then(|id| self.table.get(id))
+            .map(|a| a.credential.clone());
+        let access_token = msg.raw_attribute(ACCESS_TOKEN).map(|a| a.value.to_vec());
+        let presented = Presented {
+            username: username.username(),
+            access_token: access_token.as_deref(),
+            raw,
+            integrity: &integrity,
+        };
+        let cfg = self.cfg.clone();
+        match cfg
+            .auth
+            .authenticate(&presented, current.as_ref(), self.clock.unix(now))
+        {
+            Ok(c) => Some(c),
+            Err(why) => {
+                self.fail(now, client, msg, why);
+                None
+            }
+        }
+    }
+
+    /// Authentication failed: counted, reported, and challenged (401) unless the source is
+    /// over its rate limit.
+    pub(super) fn fail(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        why: AuthFailure,
+    ) {
+        self.stats.auth_failures += 1;
+        self.event(Event::AuthFailed {
+            client,
+            method: msg.method(),
+            why,
+        });
+        if !self.limit.allow(client.addr.ip(), now) {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        self.challenge(now, client, msg, TurnError::Unauthorized);
+    }
+
+    /// Queues a success response signed with the request's key; `add` adds the attributes.
+    pub(super) fn success(
+        &mut self,
+        client: Client,
+        msg: &Message<'_>,
+        cred: &Credential,
+        add: impl FnOnce(&mut MessageWriteVec),
+    ) {
+        let mut w = Message::builder_success(msg, MessageWriteVec::with_capacity(128));
+        add(&mut w);
+        let bytes = wire::finish(w, Some(&cred.key), wire::has_fingerprint(msg));
+        self.queue(client, bytes);
+    }
+}
