@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::edge;
+use crate::edge::{self, Conn};
 use crate::procs::{Procs, wait_http_ok};
 use crate::util::{Result, cargo, node_bin, run as run_cmd};
 
