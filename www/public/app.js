@@ -30,6 +30,7 @@ $("sign-in").addEventListener("click", async () => {
   try {
     await edgeturn.signIn();
     status($("who"), "ok", "signed in");
+    $("sign-out").disabled = false;
     $("usage-refresh").disabled = false;
     showUsage();
     edgeturn.autoRefresh(showCredentials, (err) => {
@@ -40,6 +41,14 @@ $("sign-in").addEventListener("click", async () => {
     status($("who"), "error", `${err.code ?? "error"}: ${err.message}`);
     $("sign-in").disabled = false;
   }
+});
+
+// Signing out ends the session at the edge too (RP-initiated logout): the edge revokes this
+// page's refresh tokens, then sends the browser back here.
+$("sign-out").addEventListener("click", () => {
+  const url = edgeturn.endSessionUrl(`${location.origin}/`);
+  edgeturn.signOut();
+  location.assign(url ?? "/");
 });
 
 $("self-test").addEventListener("click", async () => {

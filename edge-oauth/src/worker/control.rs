@@ -16,7 +16,7 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env, Request, console_error, event};
 
 use super::http::{Reply, header, now, read_body};
-use super::{env, resources};
+use super::{env, resources, store};
 use crate::oauth::admin;
 use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
@@ -338,8 +338,13 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
             if exists.is_empty() {
                 return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
             }
-            let results =
-                batch(&db, &revoke::everything_of_user(user_id, now()), &mut cost).await?;
+            let plan = crate::oauth::sql::batch(&revoke::everything_of_user(user_id, now()));
+            let prepared = plan
+                .statements
+                .iter()
+                .map(|st| store::stmt(&db, &st.sql, &st.args))
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = db.batch(prepared).await.map_err(|e| db_error("batch", e))?;
             let changed = |i: usize| {
                 results
                     .get(i)

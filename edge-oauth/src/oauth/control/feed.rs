@@ -115,6 +115,15 @@ pub enum Source {
     User(String),
     /// Every unexpired TURN token issued to a client.
     Client(String),
+    /// Every unexpired TURN token issued to a user at a client (RP-initiated logout).
+    ClientUser {
+        /// Client.
+        client_id: String,
+        /// User.
+        user_id: String,
+    },
+    /// Every unexpired TURN token issued to the clients a person registered.
+    ClientsOwnedBy(String),
 }
 
 /// Why, as the feed row records it (never sent to relays).
@@ -152,6 +161,20 @@ pub fn revoke(source: &Source, reason: Reason, now: u64) -> Statement {
         Source::Client(id) => Statement::new(
             format!("{FROM_TOKENS} client_id = ?"),
             vec![now.into(), reason.into(), now.into(), id.into()],
+        ),
+        Source::ClientUser { client_id, user_id } => Statement::new(
+            format!("{FROM_TOKENS} client_id = ? AND user_id = ?"),
+            vec![
+                now.into(),
+                reason.into(),
+                now.into(),
+                client_id.into(),
+                user_id.into(),
+            ],
+        ),
+        Source::ClientsOwnedBy(user) => Statement::new(
+            format!("{FROM_TOKENS} client_id IN (SELECT id FROM clients WHERE owner_id = ?)"),
+            vec![now.into(), reason.into(), now.into(), user.into()],
         ),
     }
 }

@@ -16,6 +16,9 @@ pub mod select;
 pub mod sql;
 pub mod tokens;
 pub mod usage;
+pub mod writes;
+
+pub use writes::Write;
 
 /// The scope a relay's client has, and only a relay's: the admin API gives it only to a
 /// confidential client whose one grant is `client_credentials` and whose one scope it is.

@@ -1,0 +1,169 @@
+//! The control plane's rows among a decision's writes ([`crate::oauth::effects::Write`]), and
+//! the revocation feed rows that follow the server's own revocations. `oauth/sql.rs` renders
+//! both into the request's one batch, under the request's guard.
+
+use super::feed::{self, Source};
+use super::sql::{Statement, Value};
+use super::tokens;
+use crate::oauth::effects::{Owner, Write as Row};
+
+/// A row of the control plane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// A TURN token issued (so revoking what it was issued under reaches relays, and usage
+    /// joins to its client and user).
+    TurnToken(tokens::Issued),
+    /// Every access token of the user issued at or before `at` stands no more.
+    UserRevokedBefore {
+        /// User.
+        user_id: String,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// The user's codes not yet redeemed are spent (redeeming one is then a replay).
+    SpendCodesOf {
+        /// User.
+        user_id: String,
+        /// Unix seconds.
+        at: u64,
+    },
+}
+
+impl Write {
+    /// Its statement, ending in a `WHERE` condition (a guard may be ANDed to it).
+    pub fn statement(&self) -> Statement {
+        match self {
+            Write::TurnToken(t) => tokens::insert(t),
+            Write::UserRevokedBefore { user_id, at } => Statement::new(
+                "UPDATE users SET revoked_before = ? WHERE id = ?",
+                vec![(*at).into(), user_id.into()],
+            ),
+            Write::SpendCodesOf { user_id, at } => Statement::new(
+                "UPDATE auth_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+                vec![(*at).into(), user_id.into()],
+            ),
+        }
+    }
+}
+
+/// The feed row a server row implies: revoking a TURN token, or anything TURN tokens are
+/// issued under (a family, a user, a client, a user at a client, a person's clients), puts
+/// those tokens into the relays' revocation feed.
+pub fn feed_following(row: &Row) -> Option<Statement> {
+    let (source, reason, at) = match row {
+        Row::RevokeToken(r) if r.kind == "turn" => (
+            Source::Token {
+                token_id: r.token_id.clone(),
+                expires_at: r.expires_at,
+            },
+            "revoked",
+            r.revoked_at,
+        ),
+        Row::RevokeFamily { id, reason, at } => (Source::Family(id.clone()), *reason, *at),
+        Row::RevokeFamiliesOf { owner, reason, at } => {
+            let source = match owner {
+                Owner::Client(c) => Source::Client(c.clone()),
+                Owner::User(u) => Source::User(u.clone()),
+                Owner::ClientUser { client_id, user_id } => Source::ClientUser {
+                    client_id: client_id.clone(),
+                    user_id: user_id.clone(),
+                },
+                Owner::ClientsOwnedBy(u) => Source::ClientsOwnedBy(u.clone()),
+            };
+            (source, *reason, *at)
+        }
+        _ => return None,
+    };
+    Some(feed::revoke(&source, reason, at))
+}
+
+/// A control statement's SQL and values for `oauth/sql.rs` (whose values are text and
+/// integers: the control rows it carries have no real numbers).
+pub fn for_server_batch(s: Statement) -> (String, Vec<crate::oauth::sql::Value>) {
+    use crate::oauth::sql::Value as V;
+    let args = s
+        .args
+        .into_iter()
+        .map(|v| match v {
+            Value::Text(t) => V::Text(t),
+            Value::Int(n) => V::Int(n),
+            Value::Real(_) | Value::Null => V::Null,
+        })
+        .collect();
+    (s.sql, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::control::sql::tests::well_formed;
+    use crate::oauth::effects::{AuditEvent, Revocation, event};
+
+    #[test]
+    fn revocations_of_what_tokens_are_issued_under_feed_the_relays() {
+        let rows = [
+            Row::RevokeToken(Revocation {
+                token_id: "t".into(),
+                kind: "turn",
+                expires_at: 9,
+                revoked_at: 5,
+            }),
+            Row::RevokeFamily {
+                id: "f".into(),
+                reason: "refresh_reuse",
+                at: 5,
+            },
+            Row::RevokeFamiliesOf {
+                owner: Owner::Client("c".into()),
+                reason: "client_deleted",
+                at: 5,
+            },
+            Row::RevokeFamiliesOf {
+                owner: Owner::User("u".into()),
+                reason: "user_deleted",
+                at: 5,
+            },
+            Row::RevokeFamiliesOf {
+                owner: Owner::ClientUser {
+                    client_id: "c".into(),
+                    user_id: "u".into(),
+                },
+                reason: "logout",
+                at: 5,
+            },
+            Row::RevokeFamiliesOf {
+                owner: Owner::ClientsOwnedBy("u".into()),
+                reason: "user_deleted",
+                at: 5,
+            },
+        ];
+        let feed: Vec<Statement> = rows.iter().filter_map(feed_following).collect();
+        assert_eq!(feed.len(), rows.len());
+        well_formed(&feed);
+        assert!(feed.iter().all(|s| s.sql.contains("turn_revocations")));
+        // Access tokens and audit rows are not TURN tokens.
+        let access = Row::RevokeToken(Revocation {
+            token_id: "j".into(),
+            kind: "access",
+            expires_at: 9,
+            revoked_at: 5,
+        });
+        assert!(feed_following(&access).is_none());
+        assert!(feed_following(&Row::Audit(AuditEvent::new(1, event::TOKEN_REVOKED))).is_none());
+    }
+
+    #[test]
+    fn statements() {
+        let w = [
+            Write::UserRevokedBefore {
+                user_id: "u".into(),
+                at: 1,
+            },
+            Write::SpendCodesOf {
+                user_id: "u".into(),
+                at: 1,
+            },
+        ];
+        well_formed(&w.iter().map(Write::statement).collect::<Vec<_>>());
+    }
+}
