@@ -653,6 +653,66 @@ fn every_revocation_of_a_turn_token_reaches_the_feed() {
     );
     assert_eq!(r.status, 204, "{}", r.body);
     expect("client deleted", &[&e], &mut cursor);
+
+    // Signing out (RP-initiated logout with the ID token): the browser credentials the app
+    // got for that person.
+    let (tokens, rp) = signed_in_with_openid(w);
+    let (_, f) = credential(w, tokens["access_token"].as_str().unwrap());
+    let r = get(
+        &format!(
+            "{}?{}",
+            w.url("/oauth2/logout"),
+            form(&[("id_token_hint", tokens["id_token"].as_str().unwrap())])
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    expect("logout", &[&f], &mut cursor);
+    // A logout without a hint revokes nothing, so adds nothing.
+    let r = get(
+        &format!(
+            "{}?{}",
+            w.url("/oauth2/logout"),
+            form(&[("client_id", &rp)])
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(feed_from(w, &relay, cursor).0.is_empty());
+}
+
+/// A person signed in through the pages (code + PKCE, scope `openid turn`) at a new public
+/// client: the token response, and the client id.
+fn signed_in_with_openid(w: &Worker) -> (Value, String) {
+    const REDIRECT: &str = "http://127.0.0.1:9/cb";
+    let rp = unique("rp");
+    w.create_client(json!({
+        "client_id": rp, "public": true, "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code"], "scopes": ["openid", "turn"],
+    }));
+    let user = unique("signer");
+    w.create_user(&user, "correct horse battery");
+    let (code, verifier) = code_for(
+        w,
+        &rp,
+        REDIRECT,
+        &user,
+        "correct horse battery",
+        &[("scope", "openid turn"), ("nonce", "n-1")],
+    );
+    let r = post_form(
+        &w.url("/oauth2/token"),
+        &[],
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &rp),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    (r.json(), rp)
 }
 
 #[test]
