@@ -16,15 +16,21 @@ use super::control;
 use super::effects::{Claim, ClientWrite, Owner, UserWrite, Write, Writes};
 
 /// A bound value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// Text.
     Text(String),
-    /// An integer (Unix seconds, lifetimes: far below 2^53, exact as a JavaScript number).
+    /// An integer (Unix seconds, lifetimes, counters: below 2^53, exact as a JavaScript
+    /// number; the control plane checks its counters against [`MAX_EXACT`]).
     Int(u64),
+    /// A real number (a relay's coordinates and load).
+    Real(f64),
     /// NULL.
     Null,
 }
+
+/// The largest integer D1 (a JavaScript number) holds exactly.
+pub const MAX_EXACT: u64 = (1 << 53) - 1;
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
@@ -56,14 +62,24 @@ impl From<Option<u64>> for Value {
         n.map_or(Value::Null, Value::Int)
     }
 }
+impl From<f64> for Value {
+    fn from(x: f64) -> Value {
+        Value::Real(x)
+    }
+}
+impl From<Option<f64>> for Value {
+    fn from(x: Option<f64>) -> Value {
+        x.map_or(Value::Null, Value::Real)
+    }
+}
 impl From<Option<u32>> for Value {
     fn from(n: Option<u32>) -> Value {
         n.map_or(Value::Null, |n| Value::Int(u64::from(n)))
     }
 }
 
-/// One statement and its values (positional `?`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One statement and its values (positional `?` or numbered `?N`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
     /// SQL.
     pub sql: String,
@@ -72,7 +88,7 @@ pub struct Statement {
 }
 
 /// A batch: the statements and which one is the claim.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
     /// In order.
     pub statements: Vec<Statement>,
@@ -94,11 +110,18 @@ struct ClaimSql {
     guard_args: Vec<Value>,
 }
 
-fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
-    Statement {
-        sql: sql.into(),
-        args,
+impl Statement {
+    /// A statement.
+    pub fn new(sql: impl Into<String>, args: Vec<Value>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            args,
+        }
     }
+}
+
+fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
+    Statement::new(sql, args)
 }
 
 fn insert_client(c: &ClientWrite) -> Statement {
@@ -413,7 +436,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
             true,
         ),
         Write::Control(c) => {
-            let (sql, args) = control::writes::for_server_batch(c.statement());
+            let Statement { sql, args } = c.statement();
             (sql, args, false)
         }
         Write::Audit(a) => (
@@ -450,10 +473,7 @@ pub fn batch(w: &Writes) -> Batch {
     // A revocation that reaches TURN tokens puts them into the relays' feed, in the same
     // place of the batch and under the same guard.
     let rows = w.rows.iter().flat_map(|row| {
-        let feed = control::writes::feed_following(row).map(|f| {
-            let (sql, args) = control::writes::for_server_batch(f);
-            guarded((sql, args, false))
-        });
+        let feed = control::writes::feed_following(row).map(|f| guarded((f.sql, f.args, false)));
         std::iter::once(guarded(row_sql(row))).chain(feed)
     });
     let mut statements = Vec::with_capacity(w.rows.len() + 1);
@@ -486,7 +506,7 @@ pub fn batch(w: &Writes) -> Batch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::oauth::effects::{AuditEvent, Revocation, event};
 
@@ -495,19 +515,28 @@ mod tests {
     }
 
     /// How many values a statement takes: its plain `?`s plus its distinct numbered `?N`s.
-    fn placeholders(s: &Statement) -> usize {
+    /// How many values a statement takes: its plain `?`s plus its distinct numbered `?N`s.
+    pub(crate) fn placeholders(s: &Statement) -> usize {
         let b = s.sql.as_bytes();
         let mut numbered = std::collections::BTreeSet::new();
         let mut plain = 0;
-        for (i, c) in b.iter().enumerate() {
+        let mut i = 0;
+        while let Some(c) = b.get(i) {
             if *c == b'?' {
-                match b.get(i + 1) {
-                    Some(d) if d.is_ascii_digit() => {
-                        numbered.insert(*d);
-                    }
-                    _ => plain += 1,
+                let digits: Vec<u8> = b
+                    .iter()
+                    .skip(i + 1)
+                    .take_while(|d| d.is_ascii_digit())
+                    .copied()
+                    .collect();
+                if digits.is_empty() {
+                    plain += 1;
+                } else {
+                    i += digits.len();
+                    numbered.insert(digits);
                 }
             }
+            i += 1;
         }
         plain + numbered.len()
     }

@@ -12,7 +12,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env, Request, console_error, event};
 
 use super::http::{Reply, header, now, read_body};
@@ -22,7 +21,7 @@ use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
 use crate::oauth::control::heartbeat::{self, Heartbeat};
 use crate::oauth::control::select::{self, Location, Relay};
-use crate::oauth::control::sql::{Statement, Value as Arg};
+use crate::oauth::control::sql::Statement;
 use crate::oauth::control::usage::{self, Batch, Query};
 use crate::oauth::control::{RELAY_SCOPE, feed, revoke, tokens};
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -75,21 +74,8 @@ fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
     )
 }
 
-fn js(v: &Arg) -> JsValue {
-    match v {
-        Arg::Text(s) => JsValue::from_str(s),
-        // Counters and seconds are below 2^53 (checked where they come in).
-        Arg::Int(n) => JsValue::from_f64(*n as f64),
-        Arg::Real(x) => JsValue::from_f64(*x),
-        Arg::Null => JsValue::NULL,
-    }
-}
-
 pub(super) fn prepare(db: &D1Database, s: &Statement) -> Result<D1PreparedStatement, OAuthError> {
-    let values: Vec<JsValue> = s.args.iter().map(js).collect();
-    db.prepare(&s.sql)
-        .bind(&values)
-        .map_err(|e| db_error("bind", e))
+    store::stmt(db, &s.sql, &s.args)
 }
 
 async fn rows<T: DeserializeOwned>(
@@ -339,12 +325,7 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
                 return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
             }
             let plan = crate::oauth::sql::batch(&revoke::everything_of_user(user_id, now()));
-            let prepared = plan
-                .statements
-                .iter()
-                .map(|st| store::stmt(&db, &st.sql, &st.args))
-                .collect::<Result<Vec<_>, _>>()?;
-            let results = db.batch(prepared).await.map_err(|e| db_error("batch", e))?;
+            let results = batch(&db, &plan.statements, &mut cost).await?;
             let changed = |i: usize| {
                 results
                     .get(i)

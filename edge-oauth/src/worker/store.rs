@@ -218,8 +218,10 @@ struct Claimed {
 fn value(v: &Value) -> JsValue {
     match v {
         Value::Text(s) => JsValue::from_str(s),
-        // Unix seconds and lifetimes are far below 2^53: exact as f64.
+        // Unix seconds and lifetimes are far below 2^53, counters checked against MAX_EXACT
+        // where they come in: exact as f64.
         Value::Int(n) => JsValue::from_f64(*n as f64),
+        Value::Real(x) => JsValue::from_f64(*x),
         Value::Null => JsValue::NULL,
     }
 }

@@ -37,8 +37,8 @@ pub fn insert(t: &Issued) -> Statement {
         vec![
             (&t.token_id).into(),
             (&t.client_id).into(),
-            t.user_id.as_ref().into(),
-            t.family_id.as_ref().into(),
+            (&t.user_id).into(),
+            (&t.family_id).into(),
             t.issued_at.into(),
             t.expires_at.into(),
         ],

@@ -3,7 +3,7 @@
 //! both into the request's one batch, under the request's guard.
 
 use super::feed::{self, Source};
-use super::sql::{Statement, Value};
+use super::sql::Statement;
 use super::tokens;
 use crate::oauth::effects::{Owner, Write as Row};
 
@@ -75,22 +75,6 @@ pub fn feed_following(row: &Row) -> Option<Statement> {
         _ => return None,
     };
     Some(feed::revoke(&source, reason, at))
-}
-
-/// A control statement's SQL and values for `oauth/sql.rs` (whose values are text and
-/// integers: the control rows it carries have no real numbers).
-pub fn for_server_batch(s: Statement) -> (String, Vec<crate::oauth::sql::Value>) {
-    use crate::oauth::sql::Value as V;
-    let args = s
-        .args
-        .into_iter()
-        .map(|v| match v {
-            Value::Text(t) => V::Text(t),
-            Value::Int(n) => V::Int(n),
-            Value::Real(_) | Value::Null => V::Null,
-        })
-        .collect();
-    (s.sql, args)
 }
 
 #[cfg(test)]
