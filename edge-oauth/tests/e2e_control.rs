@@ -91,26 +91,8 @@ fn heartbeat(
 
 /// A person's bearer token with `openid turn` (password grant) and their user id.
 fn person(w: &Worker) -> (String, String) {
-    let client = unique("app");
-    w.create_client(json!({ "client_id": client, "public": true, "grant_types": ["password"], "scopes": ["openid", "turn"] }));
-    let user = unique("person");
-    let user_id = w.create_user(&user, "correct horse battery");
-    let r = post_form(
-        &w.url("/oauth2/token"),
-        &[],
-        &[
-            ("grant_type", "password"),
-            ("client_id", &client),
-            ("username", &user),
-            ("password", "correct horse battery"),
-            ("scope", "openid turn"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    (
-        r.json()["access_token"].as_str().unwrap().to_string(),
-        user_id,
-    )
+    let (bearer, user_id, _) = w.person_with_app();
+    (bearer, user_id)
 }
 
 /// The relay ids named by `/turn/credentials` for a caller at `at`, in order.

@@ -360,6 +360,29 @@ impl Worker {
         self.create_user_with_email(username, password, None)
     }
 
+    /// A new person signed in (password grant, scope `openid turn`) at a new public app of
+    /// their own: (bearer token, user id, client id).
+    pub fn person_with_app(&self) -> (String, String, String) {
+        let client_id = unique("app");
+        self.create_client(serde_json::json!({ "client_id": client_id, "public": true, "grant_types": ["password"], "scopes": ["openid", "turn"] }));
+        let user = unique("person");
+        let user_id = self.create_user(&user, "correct horse battery");
+        let r = post_form(
+            &self.url("/oauth2/token"),
+            &[],
+            &[
+                ("grant_type", "password"),
+                ("client_id", &client_id),
+                ("username", &user),
+                ("password", "correct horse battery"),
+                ("scope", "openid turn"),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let bearer = r.json()["access_token"].as_str().unwrap().to_string();
+        (bearer, user_id, client_id)
+    }
+
     /// POST /admin/users, with an email if given; returns the user id.
     pub fn create_user_with_email(
         &self,

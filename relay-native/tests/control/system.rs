@@ -301,25 +301,9 @@ impl Sys {
 
     /// A new person with a bearer token from an app of their own.
     pub fn person(&self) -> Person {
-        let w = &self.w;
-        let client_id = unique("app");
-        w.create_client(json!({ "client_id": client_id, "public": true, "grant_types": ["password"], "scopes": ["openid", "turn"] }));
-        let user = unique("person");
-        let user_id = w.create_user(&user, "correct horse battery");
-        let r = post_form(
-            &w.url("/oauth2/token"),
-            &[],
-            &[
-                ("grant_type", "password"),
-                ("client_id", &client_id),
-                ("username", &user),
-                ("password", "correct horse battery"),
-                ("scope", "openid turn"),
-            ],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
+        let (bearer, user_id, client_id) = self.w.person_with_app();
         Person {
-            bearer: r.json()["access_token"].as_str().unwrap().to_string(),
+            bearer,
             user_id,
             client_id,
         }
