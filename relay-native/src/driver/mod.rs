@@ -10,6 +10,7 @@ mod batch;
 mod events;
 pub mod offload;
 mod quota;
+mod sendq;
 mod shard;
 mod sockets;
 mod tcp;

@@ -7,19 +7,17 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
-use quinn_udp::UdpSocketState;
-
 use super::batch::{self, Arena};
 use super::offload::Offload;
+use super::sendq::{SendQueue, UdpSock};
 use super::{events, sockets};
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
-    Seeds, Server, TAILROOM, Traffic, Transport,
+    Seeds, Server, Traffic, Transport,
 };
 
 /// A shard before it runs: bound sockets and a core.
@@ -33,16 +31,17 @@ pub struct Shard {
 
 /// An allocation's relay socket and the task that receives on it.
 struct Relay {
-    socket: Rc<UdpSocket>,
+    socket: Rc<UdpSock>,
     task: JoinHandle<()>,
 }
 
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
-    pub(super) udp: UdpSocket,
-    udp_state: UdpSocketState,
+    udp: Rc<UdpSock>,
     arena: RefCell<Arena>,
+    /// Datagrams to send once the current receive batch is through.
+    sends: RefCell<SendQueue>,
     relays: RefCell<HashMap<u64, Relay>>,
     pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
     pub(super) next_conn: Cell<u64>,
@@ -90,12 +89,11 @@ impl Shard {
             .build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
-            let udp_state = UdpSocketState::new((&self.udp).into())?;
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
-                udp: UdpSocket::from_std(self.udp)?,
-                udp_state,
+                udp: UdpSock::new(self.udp)?,
                 arena: RefCell::new(Arena::new()),
+                sends: RefCell::new(SendQueue::new()),
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
                 next_conn: Cell::new((self.index as u64) << 48),
@@ -130,6 +128,13 @@ impl Shard {
 impl Ctx {
     /// Hands the core one input, sends what it relays, then carries out what it queued.
     pub(super) fn input(self: &Rc<Self>, now: Instant, input: Input<'_>) {
+        self.input_batched(now, input);
+        self.send_queued();
+    }
+
+    /// [`Ctx::input`] within a receive batch: its datagrams wait in the send queue for
+    /// [`Ctx::send_queued`] at the end of the batch, so that a burst leaves in one send.
+    fn input_batched(self: &Rc<Self>, now: Instant, input: Input<'_>) {
         let forward = self.core.borrow_mut().handle_input(now, input);
         match forward {
             Some(Forward::ToPeer { alloc, peer, data }) => self.send_to_peer(alloc, peer, data),
@@ -137,6 +142,11 @@ impl Ctx {
             None => {}
         }
         self.flush(now);
+    }
+
+    /// Sends the queued datagrams, in the order they were queued.
+    fn send_queued(&self) {
+        self.sends.borrow_mut().send();
     }
 
     /// Carries out the core's outputs in the order it queued them, then re-arms the timer at
@@ -202,22 +212,18 @@ impl Ctx {
         ip: IpAddr,
         even: bool,
     ) -> Result<SocketAddr, BindFailed> {
-        let bound = sockets::relay_socket(ip, even)
-            .and_then(UdpSocket::from_std)
-            .and_then(|socket| {
-                let addr = socket.local_addr()?;
-                let state = UdpSocketState::new((&socket).into())?;
-                Ok((socket, addr, state))
-            });
-        let (socket, addr, state) = bound.map_err(|e| {
+        let bound = sockets::relay_socket(ip, even).and_then(|socket| {
+            let addr = socket.local_addr()?;
+            Ok((UdpSock::new(socket)?, addr))
+        });
+        let (socket, addr) = bound.map_err(|e| {
             warn!(
                 shard = self.index,
                 "cannot bind a relay socket on {ip}: {e}"
             );
             BindFailed
         })?;
-        let socket = Rc::new(socket);
-        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
+        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone()));
         self.relays
             .borrow_mut()
             .insert(alloc.to_bits(), Relay { socket, task });
@@ -227,11 +233,7 @@ impl Ctx {
     /// Sends control bytes or a relayed frame to a client.
     fn send_to_client(&self, to: Client, data: &[u8]) {
         match to.transport {
-            Transport::Udp => {
-                if let Err(e) = send_now(&self.udp, data, to.addr) {
-                    debug!(shard = self.index, "send to client {}: {e}", to.addr);
-                }
-            }
+            Transport::Udp => self.sends.borrow_mut().push(&self.udp, to.addr, data),
             Transport::Tcp(id) => {
                 if let Some(conn) = self.tcp_conns.borrow().get(&id) {
                     conn.send(data);
@@ -243,30 +245,22 @@ impl Ctx {
     /// Sends what a client relayed to a peer through the allocation's relay socket. A full
     /// socket buffer drops the datagram, as the network would.
     fn send_to_peer(&self, alloc: AllocId, peer: SocketAddr, data: &[u8]) {
-        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits())
-            && let Err(e) = send_now(&relay.socket, data, peer)
-        {
-            debug!("send to peer {peer}: {e}");
+        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits()) {
+            self.sends.borrow_mut().push(&relay.socket, peer, data);
         }
     }
 }
 
-/// One `sendto` on the non-blocking socket, now. Not tokio's `try_send_to`: that consults
-/// tokio's cached write readiness, which a socket gets only after the reactor's first turn,
-/// so the first datagram on a fresh relay socket would be dropped as WouldBlock.
-fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<usize> {
-    socket2::SockRef::from(socket).send_to(data, &to.into())
-}
-
-/// Client datagrams on the listener, received in batches.
+/// Client datagrams on the listener, received in batches; what a batch relays is sent at
+/// its end.
 async fn udp_loop(ctx: Rc<Ctx>) {
     loop {
-        if ctx.udp.readable().await.is_err() {
+        if ctx.udp.io.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&ctx.udp, &ctx.udp_state) {
+            let n = match arena.try_recv(&ctx.udp) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
@@ -276,7 +270,7 @@ async fn udp_loop(ctx: Rc<Ctx>) {
                 }
             };
             let now = Instant::now();
-            let Arena { bufs, meta } = &mut *arena;
+            let Arena { bufs, meta, .. } = &mut *arena;
             for (buf, meta) in bufs.iter().zip(meta.iter()).take(n) {
                 let client = Client {
                     transport: Transport::Udp,
@@ -284,28 +278,34 @@ async fn udp_loop(ctx: Rc<Ctx>) {
                 };
                 for (start, len) in batch::datagrams(meta) {
                     if let Some(data) = buf.get(start..start + len) {
-                        ctx.input(now, Input::FromClient { client, data });
+                        ctx.input_batched(now, Input::FromClient { client, data });
                     }
                 }
             }
+            ctx.send_queued();
         }
     }
 }
 
-/// Peer datagrams on one allocation's relay socket, received in batches.
-async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: UdpSocketState) {
+/// Peer datagrams on one allocation's relay socket, received in batches; what a batch relays
+/// is sent at its end (a peer's burst to its client in one send).
+async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSock>) {
     loop {
-        if socket.readable().await.is_err() {
+        if socket.io.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&socket, &state) {
+            let n = match arena.try_recv(&socket) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             let now = Instant::now();
-            let Arena { bufs, meta } = &mut *arena;
+            let Arena {
+                bufs,
+                meta,
+                scratch,
+            } = &mut *arena;
             for (buf, meta) in bufs.iter_mut().zip(meta.iter()).take(n) {
                 let peer = meta.addr;
                 let relay = |buf: &mut [u8], start, len| {
@@ -316,7 +316,7 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                         start,
                         len,
                     };
-                    ctx.input(now, input);
+                    ctx.input_batched(now, input);
                 };
                 if meta.stride >= meta.len {
                     relay(buf, batch::HEAD, meta.len);
@@ -324,7 +324,6 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                 }
                 // Coalesced (GRO): frame each datagram in a copy, since framing writes
                 // around the payload.
-                let mut scratch = vec![0u8; HEADROOM + meta.stride + TAILROOM];
                 for (start, len) in batch::datagrams(meta) {
                     let (Some(src), Some(dst)) = (
                         buf.get(start..start + len),
@@ -333,9 +332,10 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                         continue;
                     };
                     dst.copy_from_slice(src);
-                    relay(&mut scratch, HEADROOM, len);
+                    relay(scratch, HEADROOM, len);
                 }
             }
+            ctx.send_queued();
         }
     }
 }

@@ -31,6 +31,9 @@ struct Options {
     smoke: bool,
     coturn_417: Option<PathBuf>,
     gso: bool,
+    /// Measure this relay-native binary instead of the workspace's (another checkout's
+    /// build, to compare a change in one run's conditions).
+    relay_native: Option<PathBuf>,
 }
 
 impl Options {
@@ -40,6 +43,7 @@ impl Options {
             smoke: false,
             coturn_417: std::env::var_os(COTURN_417_ENV).map(PathBuf::from),
             gso: true,
+            relay_native: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -48,6 +52,9 @@ impl Options {
                 "--no-gso" => o.gso = false,
                 "--coturn-417" => {
                     o.coturn_417 = Some(it.next().ok_or("--coturn-417 needs a path")?.into())
+                }
+                "--relay-native" => {
+                    o.relay_native = Some(it.next().ok_or("--relay-native needs a path")?.into())
                 }
                 n => {
                     o.trials = n
@@ -162,7 +169,10 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
             }
         }
     }
-    let relay = bins.join("relay-native");
+    let relay = o
+        .relay_native
+        .clone()
+        .unwrap_or_else(|| bins.join("relay-native"));
     v.push(Server::RelayNative {
         bin: relay.clone(),
         offload: false,
