@@ -109,24 +109,32 @@ impl Message {
 pub(super) struct SendQueue {
     bytes: Vec<u8>,
     messages: Vec<Message>,
+    /// What it holds at most: bytes, messages.
+    limits: (usize, usize),
 }
 
 impl SendQueue {
     /// An empty queue with its buffers reserved.
     pub(super) fn new() -> SendQueue {
+        SendQueue::with_limits(CAPACITY, MAX_MESSAGES)
+    }
+
+    fn with_limits(bytes: usize, messages: usize) -> SendQueue {
         SendQueue {
-            bytes: Vec::with_capacity(CAPACITY),
-            messages: Vec::with_capacity(MAX_MESSAGES),
+            bytes: Vec::with_capacity(bytes),
+            messages: Vec::with_capacity(messages),
+            limits: (bytes, messages),
         }
     }
 
     /// Queues `data` for `to` through `via`; sends what is queued first if it is full.
     pub(super) fn push(&mut self, via: &Rc<UdpSock>, to: SocketAddr, data: &[u8]) {
-        if self.bytes.len() + data.len() > CAPACITY || self.messages.len() == MAX_MESSAGES {
+        let (max_bytes, max_messages) = self.limits;
+        if self.bytes.len() + data.len() > max_bytes || self.messages.len() >= max_messages {
             self.send();
         }
-        if data.len() > CAPACITY {
-            // Larger than any UDP datagram: let the kernel say so.
+        if data.len() > max_bytes {
+            // Larger than the queue: it goes on its own (or the kernel says why not).
             Self::send_single(via, to, data);
             return;
         }
@@ -187,3 +195,7 @@ impl SendQueue {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests;
