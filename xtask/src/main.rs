@@ -32,10 +32,10 @@ cargo xtask <task>
                  the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
   bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
-  bench-relay [TRIALS] [--coturn-417 PATH] [--relay-native PATH] [--no-gso] [--smoke]
+  bench-relay [TRIALS] [--coturn-417 PATH] [--baseline PATH] [--no-gso] [--smoke]
                  coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
-                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo; another
-                 build with --relay-native), all driven by turn-load: CPU per relayed
+                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo; also
+                 another build of it with --baseline), all driven by turn-load: CPU per relayed
                  packet at 10k and 15k msg/s, the
                  highest rate with loss under 0.1%, one-way delay at half of it, RSS with
                  idle allocations; medians of TRIALS (default 3) interleaved trials. Fails,

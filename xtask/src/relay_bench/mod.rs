@@ -31,9 +31,9 @@ struct Options {
     smoke: bool,
     coturn_417: Option<PathBuf>,
     gso: bool,
-    /// Measure this relay-native binary instead of the workspace's (another checkout's
-    /// build, to compare a change in one run's conditions).
-    relay_native: Option<PathBuf>,
+    /// Another relay-native build (e.g. main's) measured in the same trials, as reference
+    /// rows named "(baseline)": a change is compared with what it changes in one run.
+    baseline: Option<PathBuf>,
 }
 
 impl Options {
@@ -43,7 +43,7 @@ impl Options {
             smoke: false,
             coturn_417: std::env::var_os(COTURN_417_ENV).map(PathBuf::from),
             gso: true,
-            relay_native: None,
+            baseline: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -53,8 +53,8 @@ impl Options {
                 "--coturn-417" => {
                     o.coturn_417 = Some(it.next().ok_or("--coturn-417 needs a path")?.into())
                 }
-                "--relay-native" => {
-                    o.relay_native = Some(it.next().ok_or("--relay-native needs a path")?.into())
+                "--baseline" => {
+                    o.baseline = Some(it.next().ok_or("--baseline needs a path")?.into())
                 }
                 n => {
                     o.trials = n
@@ -169,19 +169,21 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
             }
         }
     }
-    let relay = o
-        .relay_native
-        .clone()
-        .unwrap_or_else(|| bins.join("relay-native"));
-    v.push(Server::RelayNative {
-        bin: relay.clone(),
-        offload: false,
-    });
-    if !o.smoke {
+    let mut relays = vec![(bins.join("relay-native"), false)];
+    relays.extend(o.baseline.iter().map(|b| (b.clone(), true)));
+    for (bin, baseline) in relays {
         v.push(Server::RelayNative {
-            bin: relay,
-            offload: true,
+            bin: bin.clone(),
+            offload: false,
+            baseline,
         });
+        if !o.smoke {
+            v.push(Server::RelayNative {
+                bin,
+                offload: true,
+                baseline,
+            });
+        }
     }
     Ok(v)
 }

@@ -48,6 +48,8 @@ pub enum Server {
         bin: PathBuf,
         /// `--offload lo`.
         offload: bool,
+        /// Another build measured for comparison (bench-relay --baseline).
+        baseline: bool,
     },
 }
 
@@ -63,8 +65,13 @@ impl Server {
                 };
                 format!("coturn {version}{flags}")
             }
-            Server::RelayNative { offload: false, .. } => "relay-native".into(),
-            Server::RelayNative { offload: true, .. } => "relay-native --offload lo".into(),
+            Server::RelayNative {
+                offload, baseline, ..
+            } => format!(
+                "relay-native{}{}",
+                if *offload { " --offload lo" } else { "" },
+                if *baseline { " (baseline)" } else { "" }
+            ),
         }
     }
 
@@ -127,7 +134,7 @@ impl Server {
                     &dir.join(format!("{}-{port}-out.log", self.slug())),
                 )?
             }
-            Server::RelayNative { bin, offload } => {
+            Server::RelayNative { bin, offload, .. } => {
                 let mut cmd = Command::new(bin);
                 cmd.args([
                     "serve",
