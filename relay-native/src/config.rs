@@ -59,7 +59,22 @@ pub struct Settings {
     /// CAP_NET_ADMIN, and a specific IPv4 `listen` address).
     #[serde(default)]
     pub offload: Vec<String>,
+    /// TURN over TLS listening addresses, e.g. `0.0.0.0:443` and `0.0.0.0:5349`.
+    #[serde(default)]
+    pub tls_listen: Vec<SocketAddr>,
+    /// PEM certificate chain for the TLS listeners, leaf first.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Unfinished TLS handshakes per shard; one more evicts the oldest.
+    pub tls_handshake_limit: Option<usize>,
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout: Option<u64>,
+    /// Seconds between checks of the certificate files for a change (0: only on SIGHUP).
+    pub tls_reload_interval: Option<u64>,
 }
+
+mod tls;
 
 /// A configuration that cannot run.
 #[derive(Debug)]
@@ -108,6 +123,10 @@ pub enum ConfigError {
     MaxLifetime,
     /// `--offload` without a specific IPv4 listen address.
     OffloadListen,
+    /// The TLS settings are incomplete or out of range.
+    Tls(&'static str),
+    /// The TLS certificate or key cannot be used.
+    Cert(crate::driver::certs::CertError),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -139,6 +158,8 @@ impl std::fmt::Display for ConfigError {
             ConfigError::OffloadListen => f.write_str(
                 "--offload needs --listen with the specific IPv4 address clients reach (not 0.0.0.0, not IPv6)",
             ),
+            ConfigError::Tls(what) => f.write_str(what),
+            ConfigError::Cert(e) => write!(f, "{e}"),
         }
     }
 }
@@ -174,8 +195,16 @@ impl Settings {
             max_allocations_per_user,
             max_lifetime,
             token_clock_skew,
-            shards
+            shards,
+            tls_cert,
+            tls_key,
+            tls_handshake_limit,
+            tls_handshake_timeout,
+            tls_reload_interval
         );
+        if !o.tls_listen.is_empty() {
+            self.tls_listen = o.tls_listen;
+        }
         self.users.extend(o.users);
         self.auth_secrets.extend(o.auth_secrets);
         self.allow_loopback_peers |= o.allow_loopback_peers;
@@ -192,6 +221,7 @@ impl Settings {
         let listen = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3478)));
+        let tls = self.tls()?;
         let relay_ip = match self.relay_ip {
             Some(ip) => ip,
             None if !listen.ip().is_unspecified() => listen.ip(),
@@ -302,6 +332,7 @@ impl Settings {
                     self.max_allocations.unwrap_or(0),
                     self.max_allocations_per_user.unwrap_or(0),
                 ),
+                tls,
             },
         ))
     }

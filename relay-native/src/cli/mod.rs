@@ -1,7 +1,9 @@
 //! The `relay-native` command line.
 
+pub mod check_config;
 pub mod probe;
 pub mod serve;
+pub mod tls_args;
 pub mod token;
 
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the relay.
     Serve(ServeArgs),
+    /// Check a configuration (the same flags and file as serve) without serving: read the
+    /// key file, the certificate and its key; print the effective settings, secrets
+    /// redacted; exit non-zero with the reason if it cannot run.
+    CheckConfig(ServeArgs),
     /// Mint and open RFC 7635 tokens (the operator's turnutils_oauth).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -95,6 +101,9 @@ pub struct ServeArgs {
     /// --listen address; everything else still goes through the sockets.
     #[arg(long = "offload", value_name = "IFACE")]
     pub offload: Vec<String>,
+    /// TURN over TLS.
+    #[command(flatten)]
+    pub tls: tls_args::TlsArgs,
 }
 
 /// `token` subcommands.

@@ -1,5 +1,5 @@
-//! `relay-native serve`: configuration, logging, the driver, and a clean stop on SIGINT or
-//! SIGTERM.
+//! `relay-native serve`: configuration, logging, the driver, a clean stop on SIGINT or
+//! SIGTERM, and the TLS certificate reloaded on SIGHUP.
 
 use tokio::sync::watch;
 use tracing::info;
@@ -35,6 +35,7 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         token_clock_skew: None,
         shards: a.shards,
         offload: a.offload.clone(),
+        ..a.tls.settings()
     };
     Ok(file.overlay(flags))
 }
@@ -45,7 +46,12 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         .and_then(Settings::build)
         .map_err(|e| format!("config: {e}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let files = raise_fd_limit();
     let listen = driver.listen;
+    let tls = driver
+        .tls
+        .as_ref()
+        .map(|t| (t.certs.clone(), t.reload_interval, t.listen.clone()));
     let shards = driver.shards;
     let mechanisms = [
         core.auth
@@ -63,14 +69,33 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         %listen,
         shards,
         auth = mechanisms.iter().flatten().cloned().collect::<Vec<_>>().join(", "),
+        files,
         "relay-native listening on {listen} (UDP and TCP)"
     );
+    if let Some((certs, _, addrs)) = &tls {
+        let c = &certs.current().info;
+        info!(
+            target: "tls",
+            listen = addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            names = c.names.join(","),
+            not_after = %crate::driver::certs::rfc3339(c.not_after),
+            "TURN over TLS on {}",
+            addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+        );
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let relay = rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        // Always handled: SIGHUP's default action ends the process, and `systemctl reload`
+        // sends it whether or not TLS is configured.
+        let mut hup = signal(SignalKind::hangup()).ok();
+        if let Some((certs, Some(every), _)) = &tls {
+            tokio::spawn(certs.clone().watch(*every));
+        }
         let stopped = async {
             loop {
                 if relay.is_finished() {
@@ -79,12 +104,18 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => info!("SIGTERM: stopping"),
-            _ = stopped => {}
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { info!("SIGINT: stopping"); break }
+                _ = recv(&mut term) => { info!("SIGTERM: stopping"); break }
+                _ = recv(&mut hup) => match &tls {
+                    Some((certs, ..)) => { let _ = certs.reload("SIGHUP"); }
+                    None => info!("SIGHUP: no TLS certificate to reload"),
+                },
+                () = &mut stopped => break,
+            }
         }
-        relay
     });
     let _ = stop_tx.send(true);
     match relay.join() {
@@ -95,4 +126,35 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("cannot serve on {listen}: {e}")),
         Err(_) => Err("the relay thread panicked".into()),
     }
+}
+
+/// The next delivery of a signal; never, if its handler could not be installed.
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every TCP or TLS client and every
+/// allocation's relay socket is a descriptor, and the usual soft limit (1,024) is far below
+/// what a relay holds. Returns the limit now in force.
+#[cfg(target_os = "linux")]
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            tracing::warn!("cannot raise the open-files limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_fd_limit() -> Option<u64> {
+    None
 }

@@ -7,12 +7,15 @@
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
 mod batch;
+pub mod certs;
 mod events;
 pub mod offload;
 mod quota;
 mod shard;
 mod sockets;
+mod stream;
 mod tcp;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -36,6 +39,8 @@ pub struct DriverConfig {
     pub offload: Vec<String>,
     /// The allocation quota every shard shares.
     pub quota: SharedQuota,
+    /// TLS listeners (none: no TURN over TLS).
+    pub tls: Option<tls::TlsSetup>,
 }
 
 /// Runs the relay until `shutdown` turns true. Returns once every shard has stopped.
@@ -88,6 +93,12 @@ pub fn run(
     for s in &mut shards {
         s.set_offload(offload.clone());
     }
+    if let Some(setup) = &driver.tls {
+        let config = tls::server_config(setup.certs.clone()).map_err(std::io::Error::other)?;
+        for s in &mut shards {
+            s.set_tls(tls::TlsShard::bind(setup, config.clone())?);
+        }
+    }
     let mut threads = Vec::new();
     for shard in shards {
         let stop = shutdown.clone();
@@ -115,6 +126,17 @@ pub fn run(
             to_client_packets = t.to_client.packets,
             "kernel fast path detached; it relayed {} channel data packets",
             t.to_peer.packets + t.to_client.packets
+        );
+    }
+    if let Some(setup) = &driver.tls {
+        let [completed, failed, timed_out, evicted] = setup.counts.get();
+        tracing::info!(
+            target: "tls",
+            completed,
+            failed,
+            timed_out,
+            evicted,
+            "TLS handshakes since start"
         );
     }
     result

@@ -29,6 +29,7 @@ pub struct Shard {
     tcp: std::net::TcpListener,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
+    tls: Option<super::tls::TlsShard>,
 }
 
 /// An allocation's relay socket and the task that receives on it.
@@ -44,8 +45,12 @@ pub(super) struct Ctx {
     udp_state: UdpSocketState,
     arena: RefCell<Arena>,
     relays: RefCell<HashMap<u64, Relay>>,
-    pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
-    pub(super) next_conn: Cell<u64>,
+    pub(super) tcp_conns: RefCell<HashMap<u64, super::stream::Conn>>,
+    next_conn: Cell<u64>,
+    /// The read buffer every stream connection of this shard shares.
+    pub(super) read_chunk: RefCell<Box<[u8]>>,
+    /// What the stream connections have queued for their clients together.
+    pub(super) stream_queued: Rc<super::stream::Queued>,
     /// The deadline the timer task sleeps until, as the core last said.
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
@@ -70,7 +75,13 @@ impl Shard {
             tcp: sockets::tcp_listener(listen)?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
+            tls: None,
         })
+    }
+
+    /// Adds this shard's TLS listeners.
+    pub fn set_tls(&mut self, tls: super::tls::TlsShard) {
+        self.tls = Some(tls);
     }
 
     /// Shares the kernel fast path's maps with this shard.
@@ -99,17 +110,22 @@ impl Shard {
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
                 next_conn: Cell::new((self.index as u64) << 48),
+                read_chunk: RefCell::new(vec![0; super::stream::READ_CHUNK].into_boxed_slice()),
+                stream_queued: Rc::default(),
                 deadline: Cell::new(None),
                 rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
             });
             let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-            let tasks = [
+            let mut tasks = vec![
                 spawn_local(udp_loop(ctx.clone())),
                 spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
                 spawn_local(timer_loop(ctx.clone())),
             ];
+            if let Some(tls) = self.tls {
+                tasks.extend(tls.spawn(&ctx)?);
+            }
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {
                     break;
@@ -128,6 +144,18 @@ impl Shard {
 }
 
 impl Ctx {
+    /// Which shard.
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// A new stream connection's id (unique in the process: the shard is in the top bits).
+    pub(super) fn conn_id(&self) -> u64 {
+        let id = self.next_conn.get();
+        self.next_conn.set(id + 1);
+        id
+    }
+
     /// Hands the core one input, sends what it relays, then carries out what it queued.
     pub(super) fn input(self: &Rc<Self>, now: Instant, input: Input<'_>) {
         let forward = self.core.borrow_mut().handle_input(now, input);
@@ -171,7 +199,7 @@ impl Ctx {
                     {
                         debug!(
                             shard = self.index,
-                            "tcp: closing a connection: {}",
+                            "stream: closing a connection: {}",
                             reason.as_str()
                         );
                         conn.close();

@@ -1,0 +1,72 @@
+//! The TLS part of the configuration: listeners need a certificate and key that load and
+//! belong together, and bounded handshakes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::{ConfigError, Settings};
+use crate::driver::certs::{self, CertStore};
+use crate::driver::tls::{self, HandshakeLimits, TlsSetup};
+
+/// Certificate files are checked for a change this often unless configured.
+const RELOAD_INTERVAL: u64 = 10;
+/// Handshake timeouts outside this range are refused (seconds).
+const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
+
+impl Settings {
+    /// The TLS listeners' setup, None without `tls_listen`. Loads the certificate.
+    pub(super) fn tls(&self) -> Result<Option<TlsSetup>, ConfigError> {
+        if self.tls_listen.is_empty() {
+            if self.tls_cert.is_some() || self.tls_key.is_some() {
+                return Err(ConfigError::Tls(
+                    "--tls-cert and --tls-key need --tls-listen (where to serve TURN over TLS)",
+                ));
+            }
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Err(ConfigError::Tls(
+                "--tls-listen needs --tls-cert (PEM chain) and --tls-key (PEM private key)",
+            ));
+        };
+        let defaults = HandshakeLimits::default();
+        let max_per_shard = self.tls_handshake_limit.unwrap_or(defaults.max_per_shard);
+        if max_per_shard == 0 {
+            return Err(ConfigError::Tls("--tls-handshake-limit must be at least 1"));
+        }
+        let timeout = match self.tls_handshake_timeout {
+            Some(s) if !TIMEOUT_RANGE.contains(&s) => {
+                return Err(ConfigError::Tls(
+                    "--tls-handshake-timeout must be 1 to 120 seconds",
+                ));
+            }
+            Some(s) => Duration::from_secs(s),
+            None => defaults.timeout,
+        };
+        let store = CertStore::open(cert.clone(), key.clone(), tls::provider())
+            .map_err(ConfigError::Cert)?;
+        let info = &store.current().info;
+        if !info.valid_at(certs::unix_now()) {
+            warn!(
+                target: "tls",
+                "the certificate for {} is valid from {} to {}, not now: TLS clients will refuse it",
+                info.names.join(", "),
+                certs::rfc3339(info.not_before),
+                certs::rfc3339(info.not_after)
+            );
+        }
+        let reload = self.tls_reload_interval.unwrap_or(RELOAD_INTERVAL);
+        Ok(Some(TlsSetup {
+            listen: self.tls_listen.clone(),
+            certs: Arc::new(store),
+            limits: HandshakeLimits {
+                max_per_shard,
+                timeout,
+            },
+            counts: Arc::default(),
+            reload_interval: (reload > 0).then(|| Duration::from_secs(reload)),
+        }))
+    }
+}
