@@ -1,8 +1,8 @@
-//! A small blocking TURN-over-UDP client: requests with retransmission (RFC 8489 section
-//! 6.2.1), RFC 7635 signing (USERNAME = kid, ACCESS-TOKEN, MESSAGE-INTEGRITY under the
+//! A small blocking TURN client over UDP, TCP or TLS (`super::transport`): requests with
+//! retransmission over UDP (RFC 8489 section 6.2.1), RFC 7635 signing (USERNAME = kid, ACCESS-TOKEN, MESSAGE-INTEGRITY under the
 //! mac_key), stale-nonce retry, and the data path (Send indications, ChannelData).
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use stun_types::attribute::{ErrorCode, Nonce, RawAttribute, Realm, Username, XorMappedAddress};
@@ -16,6 +16,7 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, DATA, REFRE
 
 use super::Failure;
 use super::token::PopToken;
+use super::transport::{Conn, Transport};
 use relay_proto::wire::{self, ACCESS_TOKEN, THIRD_PARTY_AUTHORIZATION};
 
 /// First retransmission after this; doubled each time (RFC 8489's RTO, shortened for loopback
@@ -52,7 +53,7 @@ pub enum Relayed {
 
 /// One client 5-tuple talking to one TURN server.
 pub struct TurnClient {
-    sock: UdpSocket,
+    conn: Conn,
     server: SocketAddr,
     timeout: Duration,
     realm: String,
@@ -61,19 +62,14 @@ pub struct TurnClient {
 }
 
 impl TurnClient {
-    /// Binds a UDP socket toward `server`.
-    pub fn connect(server: SocketAddr, timeout: Duration) -> Result<TurnClient, Failure> {
-        let any: SocketAddr = if server.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let sock = UdpSocket::bind(any)
-            .map_err(|e| Failure::Local(format!("cannot open a UDP socket: {e}")))?;
-        sock.connect(server)
-            .map_err(|e| Failure::Local(format!("cannot route to {server}: {e}")))?;
+    /// Opens a connection to `server` over `transport` (for TLS, with the handshake).
+    pub fn connect(
+        server: SocketAddr,
+        transport: &Transport,
+        timeout: Duration,
+    ) -> Result<TurnClient, Failure> {
         Ok(TurnClient {
-            sock,
+            conn: Conn::open(server, transport, timeout)?,
             server,
             timeout,
             realm: String::new(),
@@ -84,7 +80,7 @@ impl TurnClient {
 
     /// The local address the server sees (before NAT).
     pub fn local_addr(&self) -> Result<SocketAddr, Failure> {
-        self.sock
+        self.conn
             .local_addr()
             .map_err(|e| Failure::Local(e.to_string()))
     }
@@ -146,14 +142,17 @@ impl TurnClient {
         self.send(&w.finish())
     }
 
-    /// ChannelData on `number`.
+    /// ChannelData on `number` (padded to 4 bytes over a stream, RFC 8656 section 12.5).
     pub fn channel_data(&self, number: u16, data: &[u8]) -> Result<(), Failure> {
         let len =
             u16::try_from(data.len()).map_err(|_| Failure::Local("payload too long".into()))?;
-        let mut frame = Vec::with_capacity(4 + data.len());
+        let mut frame = Vec::with_capacity(4 + data.len() + 3);
         frame.extend_from_slice(&number.to_be_bytes());
         frame.extend_from_slice(&len.to_be_bytes());
         frame.extend_from_slice(data);
+        if self.conn.is_stream() {
+            frame.resize(frame.len().next_multiple_of(4), 0);
+        }
         self.send(&frame)
     }
 
@@ -194,7 +193,12 @@ impl TurnClient {
         attrs(&mut w, txid);
         let req = self.sign(w)?;
         let deadline = Instant::now() + self.timeout;
-        let mut rto = FIRST_RTO;
+        // Over a stream the request is sent once and the deadline is the only timer.
+        let mut rto = if self.conn.is_stream() {
+            self.timeout
+        } else {
+            FIRST_RTO
+        };
         let mut buf = [0u8; 2048];
         loop {
             self.send(&req)?;
@@ -282,32 +286,17 @@ impl TurnClient {
     }
 
     fn send(&self, bytes: &[u8]) -> Result<(), Failure> {
-        match self.sock.send(bytes) {
-            Ok(_) => Ok(()),
+        match self.conn.send(bytes) {
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
             Err(e) => Err(Failure::Local(format!("send to {}: {e}", self.server))),
         }
     }
 
-    /// One datagram before `deadline`, or None.
+    /// One message before `deadline`, or None.
     fn recv(&self, buf: &mut [u8], deadline: Instant) -> Result<Option<usize>, Failure> {
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        let _ = self
-            .sock
-            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
-        match self.sock.recv(buf) {
-            Ok(n) => Ok(Some(n)),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(None)
-            }
+        match self.conn.recv(buf, deadline) {
+            Ok(n) => Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
             Err(e) => Err(Failure::Local(format!("receive from {}: {e}", self.server))),
         }

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod token;
+pub mod transport;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use client::{Relayed, Reply, TurnClient};
 use token::{Endpoint, PopToken};
+pub use transport::Transport;
 
 /// Where the token comes from.
 #[derive(Clone, Debug)]
@@ -30,8 +32,10 @@ pub enum TokenSource {
 /// What to probe and for how long.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The TURN server (UDP).
+    /// The TURN server.
     pub server: SocketAddr,
+    /// How to reach it.
+    pub transport: Transport,
     /// Where tokens come from.
     pub source: TokenSource,
     /// An echo peer; None: the probe is its own peer on a second local socket.
@@ -73,6 +77,9 @@ pub enum Failure {
     DataPath(String),
     /// The relay said something that breaks the protocol (exit 12).
     Protocol(String),
+    /// The TLS handshake failed: certificate not trusted or not for this name, no common
+    /// version, cipher suite or ALPN protocol (exit 13).
+    Tls(String),
 }
 
 impl Failure {
@@ -90,6 +97,7 @@ impl Failure {
             Failure::Refused(_) => 10,
             Failure::DataPath(_) => 11,
             Failure::Protocol(_) => 12,
+            Failure::Tls(_) => 13,
         }
     }
 }
@@ -108,6 +116,7 @@ impl std::fmt::Display for Failure {
             Failure::Refused(t) => ("refused by the relay", t),
             Failure::DataPath(t) => ("data path broken", t),
             Failure::Protocol(t) => ("protocol error", t),
+            Failure::Tls(t) => ("TLS handshake failed", t),
         };
         write!(f, "{kind}: {text}")
     }
@@ -117,7 +126,7 @@ impl std::fmt::Display for Failure {
 pub const EXIT_CODES: &str = "Exit codes: 0 ok; 2 bad arguments or local error; 3 token endpoint unreachable; \
 4 bad client credentials; 5 token endpoint error; 6 timeout; 7 token rejected by the relay; \
 8 token expired; 9 relay offers no third-party authorization; 10 refused by the relay; \
-11 data did not make it through the relay; 12 protocol error.";
+11 data did not make it through the relay; 12 protocol error; 13 TLS handshake failed.";
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
@@ -133,7 +142,7 @@ const CHANNEL: u16 = 0x4000;
 /// Runs the probe; `progress` gets one line per step. Returns the report as JSON.
 pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Failure> {
     let started = Instant::now();
-    let mut turn = TurnClient::connect(opts.server, opts.timeout)?;
+    let mut turn = TurnClient::connect(opts.server, &opts.transport, opts.timeout)?;
 
     // 1. Allocate without credentials: the 401 names the token's audience.
     let first = turn.allocate(Some(opts.lifetime))?;
@@ -248,6 +257,11 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
 
     Ok(json!({
         "server": opts.server.to_string(),
+        "transport": match &opts.transport {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls { .. } => "tls",
+        },
         "server_name": server_name,
         "realm": first.realm,
         "kid": tok.kid,
