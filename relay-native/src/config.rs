@@ -68,6 +68,8 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     /// Unfinished TLS handshakes per shard; one more evicts the oldest.
     pub tls_handshake_limit: Option<usize>,
+    /// Unfinished TLS handshakes per source address (IPv6: per /64) and shard.
+    pub tls_handshake_limit_per_ip: Option<usize>,
     /// Seconds a TLS handshake may take.
     pub tls_handshake_timeout: Option<u64>,
     /// Seconds between checks of the certificate files for a change (0: only on SIGHUP).
@@ -199,6 +201,7 @@ impl Settings {
             tls_cert,
             tls_key,
             tls_handshake_limit,
+            tls_handshake_limit_per_ip,
             tls_handshake_timeout,
             tls_reload_interval
         );

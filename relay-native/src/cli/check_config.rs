@@ -110,6 +110,11 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
             Some("per shard".into()),
         );
         line(
+            "tls_handshake_limit_per_ip",
+            int(tls.limits.per_source as u64),
+            Some("per shard; IPv6 per /64".into()),
+        );
+        line(
             "tls_handshake_timeout",
             int(tls.limits.timeout.as_secs()),
             None,

@@ -22,6 +22,10 @@ pub struct TlsArgs {
     /// Unfinished TLS handshakes per shard; one more evicts the oldest [default: 256].
     #[arg(long, value_name = "N")]
     pub tls_handshake_limit: Option<usize>,
+    /// Unfinished TLS handshakes per source address (IPv6: per /64) and shard; more are
+    /// closed at once [default: 16].
+    #[arg(long, value_name = "N")]
+    pub tls_handshake_limit_per_ip: Option<usize>,
     /// Seconds a TLS handshake may take [default: 10].
     #[arg(long, value_name = "SECS")]
     pub tls_handshake_timeout: Option<u64>,
@@ -39,6 +43,7 @@ impl TlsArgs {
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
             tls_handshake_limit: self.tls_handshake_limit,
+            tls_handshake_limit_per_ip: self.tls_handshake_limit_per_ip,
             tls_handshake_timeout: self.tls_handshake_timeout,
             tls_reload_interval: self.tls_reload_interval,
             ..Settings::default()

@@ -33,8 +33,13 @@ impl Settings {
         };
         let defaults = HandshakeLimits::default();
         let max_per_shard = self.tls_handshake_limit.unwrap_or(defaults.max_per_shard);
-        if max_per_shard == 0 {
-            return Err(ConfigError::Tls("--tls-handshake-limit must be at least 1"));
+        let per_source = self
+            .tls_handshake_limit_per_ip
+            .unwrap_or(defaults.per_source);
+        if max_per_shard == 0 || per_source == 0 {
+            return Err(ConfigError::Tls(
+                "--tls-handshake-limit and --tls-handshake-limit-per-ip must be at least 1",
+            ));
         }
         let timeout = match self.tls_handshake_timeout {
             Some(s) if !TIMEOUT_RANGE.contains(&s) => {
@@ -63,6 +68,7 @@ impl Settings {
             certs: Arc::new(store),
             limits: HandshakeLimits {
                 max_per_shard,
+                per_source,
                 timeout,
             },
             counts: Arc::default(),

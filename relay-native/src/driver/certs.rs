@@ -312,6 +312,35 @@ impl CertStore {
     }
 }
 
+#[cfg(test)]
+impl CertStore {
+    /// A store with a fresh self-signed certificate for `localhost`, in a temporary
+    /// directory.
+    pub(crate) fn for_tests() -> Arc<CertStore> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("relay-native-certs-{}-{n}", std::process::id()));
+        let made = (|| {
+            std::fs::create_dir_all(&dir).ok()?;
+            let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).ok()?;
+            std::fs::write(dir.join("c.pem"), c.cert.pem()).ok()?;
+            std::fs::write(dir.join("k.pem"), c.signing_key.serialize_pem()).ok()?;
+            CertStore::open(
+                dir.join("c.pem"),
+                dir.join("k.pem"),
+                crate::driver::tls::provider(),
+            )
+            .ok()
+        })();
+        let _ = std::fs::remove_dir_all(&dir);
+        match made {
+            Some(store) => Arc::new(store),
+            None => unreachable!("a self-signed test certificate always loads"),
+        }
+    }
+}
+
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current().key.clone())

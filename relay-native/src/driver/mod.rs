@@ -10,6 +10,7 @@ mod batch;
 pub mod certs;
 mod events;
 pub mod offload;
+mod outbox;
 mod quota;
 mod shard;
 mod sockets;
@@ -129,13 +130,14 @@ pub fn run(
         );
     }
     if let Some(setup) = &driver.tls {
-        let [completed, failed, timed_out, evicted] = setup.counts.get();
+        let [completed, failed, timed_out, evicted, refused] = setup.counts.get();
         tracing::info!(
             target: "tls",
             completed,
             failed,
             timed_out,
             evicted,
+            refused,
             "TLS handshakes since start"
         );
     }

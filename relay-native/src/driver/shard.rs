@@ -16,6 +16,7 @@ use quinn_udp::UdpSocketState;
 
 use super::batch::{self, Arena};
 use super::offload::Offload;
+use super::outbox::Message;
 use super::{events, sockets};
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
@@ -50,7 +51,7 @@ pub(super) struct Ctx {
     /// The read buffer every stream connection of this shard shares.
     pub(super) read_chunk: RefCell<Box<[u8]>>,
     /// What the stream connections have queued for their clients together.
-    pub(super) stream_queued: Rc<super::stream::Queued>,
+    pub(super) stream_queued: Rc<super::outbox::Queued>,
     /// The deadline the timer task sleeps until, as the core last said.
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
@@ -161,7 +162,9 @@ impl Ctx {
         let forward = self.core.borrow_mut().handle_input(now, input);
         match forward {
             Some(Forward::ToPeer { alloc, peer, data }) => self.send_to_peer(alloc, peer, data),
-            Some(Forward::ToClient { client, data }) => self.send_to_client(client, data),
+            Some(Forward::ToClient { client, data }) => {
+                self.send_to_client(client, data, Message::Data)
+            }
             None => {}
         }
         self.flush(now);
@@ -173,7 +176,7 @@ impl Ctx {
         loop {
             let output = self.core.borrow_mut().poll_output();
             match output {
-                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data),
+                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data, Message::Control),
                 Some(Output::BindRelay { alloc, ip, even }) => {
                     let result = self.bind_relay(alloc, ip, even);
                     let input = Input::RelayBound { alloc, result };
@@ -253,7 +256,7 @@ impl Ctx {
     }
 
     /// Sends control bytes or a relayed frame to a client.
-    fn send_to_client(&self, to: Client, data: &[u8]) {
+    fn send_to_client(&self, to: Client, data: &[u8], what: Message) {
         match to.transport {
             Transport::Udp => {
                 if let Err(e) = send_now(&self.udp, data, to.addr) {
@@ -262,7 +265,7 @@ impl Ctx {
             }
             Transport::Tcp(id) => {
                 if let Some(conn) = self.tcp_conns.borrow().get(&id) {
-                    conn.send(data);
+                    conn.send(data, what);
                 }
             }
         }

@@ -11,7 +11,7 @@ use super::stream;
 
 pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {
     loop {
-        let (stream, addr) = stream::accept(&listener, "tcp").await;
+        let (stream, addr) = stream::accept(&listener, stream::Kind::Tcp).await;
         let id = ctx.conn_id();
         let (rd, wr) = stream.into_split();
         spawn_local(stream::serve(

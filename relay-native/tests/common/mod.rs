@@ -7,6 +7,8 @@
 )]
 
 pub mod gso_peer;
+pub mod pki;
+pub mod tls;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -93,20 +95,15 @@ pub fn relay_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_relay-native"))
 }
 
-/// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
-/// STUN Binding request.
+/// Starts relay-native serve on a free port with `extra` flags (one shard unless they say
+/// otherwise), waits until it answers a STUN Binding request.
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &listen,
-        "--realm",
-        "test.realm",
-        "--shards",
-        "1",
-    ];
+    let mut args = vec!["serve", "--listen", &listen, "--realm", "test.realm"];
+    if !extra.contains(&"--shards") {
+        args.extend(["--shards", "1"]);
+    }
     args.extend_from_slice(extra);
     let p = spawn(dir, "relay", &relay_bin(), &args);
     let addr: SocketAddr = listen.parse().unwrap();
