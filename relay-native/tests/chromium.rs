@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 //! Chromium's WebRTC through relay-native with the browser credential minted by
-//! `relay-native token mint` (shared-token): relay-only peer connections over UDP and TCP.
+//! `relay-native token mint` (shared-token): relay-only peer connections over UDP, TCP and
+//! TLS (`turns:`, with the test CA trusted in the browser's NSS database, and refused
+//! without it).
 
 mod common;
 
@@ -38,6 +40,29 @@ fn mint(keys: &std::path::Path) -> (String, String, String) {
     )
 }
 
+/// Runs the page against `url`; returns whether it relayed, its output, and the relay log.
+fn page(
+    url: &str,
+    username: &str,
+    credential: &str,
+    ca: Option<&std::path::Path>,
+) -> (bool, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root)
+        .args(["e2e/relay-chromium.mjs", url, username, credential]);
+    if let Some(ca) = ca {
+        cmd.arg(ca);
+    }
+    let out = cmd.output().expect("node must be installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 fn run(transport: &str, offload: bool) {
     need("chromium");
     let dir = scratch(&format!("chromium-{transport}-{offload}"));
@@ -62,17 +87,10 @@ fn run(transport: &str, offload: bool) {
     );
     let (username, credential, token_id) = mint(&keys);
     let url = format!("turn:{addr}?transport={transport}");
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = Command::new("node")
-        .current_dir(root)
-        .args(["e2e/relay-chromium.mjs", &url, &username, &credential])
-        .output()
-        .expect("node must be installed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, stdout) = page(&url, &username, &credential, None);
     assert!(
-        out.status.success(),
-        "Chromium over {transport} failed:\n{stdout}{}\nrelay log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
+        ok,
+        "Chromium over {transport} failed:\n{stdout}\nrelay log:\n{}",
         relay.log_text()
     );
     assert!(stdout.contains("\"local\":\"relay\""), "{stdout}");
@@ -123,4 +141,80 @@ fn chromium_relays_over_tcp() {
 #[test]
 fn chromium_relays_over_udp_with_the_kernel_fast_path() {
     run("udp", true);
+}
+
+/// `turns:` to a relay whose certificate comes from a test CA: relayed when the browser
+/// trusts the CA, refused (no relayed connection, failed handshakes at the relay) when not.
+fn run_tls(trusted: bool) {
+    need("chromium");
+    need("certutil");
+    let dir = scratch(&format!("chromium-tls-{trusted}"));
+    let keys = dir.join("keys.json");
+    std::fs::write(&keys, KEYS).unwrap();
+    let pki = pki::Pki::new(&dir, "browser");
+    let leaf = pki.leaf(
+        &dir,
+        "relay",
+        &["localhost", "127.0.0.1"],
+        pki::Validity::Now,
+    );
+    let port = free_port();
+    let tls = format!("127.0.0.1:{port}");
+    let (relay, _) = start_relay(
+        &dir,
+        &[
+            "--keys",
+            keys.to_str().unwrap(),
+            "--server-name",
+            "turn.test",
+            "--allow-loopback-peers",
+            "--tls-listen",
+            &tls,
+            "--tls-cert",
+            leaf.cert.to_str().unwrap(),
+            "--tls-key",
+            leaf.key.to_str().unwrap(),
+        ],
+    );
+    let (username, credential, _) = mint(&keys);
+    let url = format!("turns:localhost:{port}?transport=tcp");
+    let (ok, out) = page(
+        &url,
+        &username,
+        &credential,
+        trusted.then_some(pki.ca_pem.as_path()),
+    );
+    let log = {
+        let path = relay.log.clone();
+        drop(relay);
+        std::fs::read_to_string(path).unwrap()
+    };
+    let [completed, failed, ..] = tls::handshake_counts(&log).unwrap();
+    if trusted {
+        assert!(ok, "Chromium over turns: failed:\n{out}\nrelay log:\n{log}");
+        assert!(out.contains("\"relayProtocol\":\"tls\""), "{out}");
+        assert!(
+            completed >= 2 && log.contains("allocation created"),
+            "{log}"
+        );
+    } else {
+        assert!(
+            !ok,
+            "Chromium relayed through an untrusted certificate:\n{out}"
+        );
+        assert!(
+            completed == 0 && failed >= 1 && !log.contains("allocation created"),
+            "Chromium should refuse the certificate:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn chromium_relays_over_turns_trusting_the_test_ca() {
+    run_tls(true);
+}
+
+#[test]
+fn chromium_refuses_turns_with_an_untrusted_certificate() {
+    run_tls(false);
 }

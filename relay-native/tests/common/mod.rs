@@ -69,7 +69,7 @@ pub fn need(program: &str) -> PathBuf {
         }
     }
     panic!(
-        "{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)"
+        "{program} is not installed: `cargo xtask setup` installs it (Debian packages coturn, chromium, libnss3-tools, systemd)"
     );
 }
 
