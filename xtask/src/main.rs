@@ -11,6 +11,7 @@ mod relay_bench;
 mod run;
 mod setup;
 mod test;
+mod tls_bench;
 mod util;
 mod www;
 
@@ -36,6 +37,10 @@ cargo xtask <task>
                  coturn and relay-native under the same turnutils_uclient load (100
                  allocations, 200-byte ChannelData, 20k and 50k msg/s): CPU per relayed
                  packet, loss, peak memory; median of TRIALS (default 3)
+  bench-tls [TRIALS]
+                 relay-native's TLS costs: handshakes (openssl s_time; ECDSA and RSA,
+                 full and resumed) and CPU per relayed packet over UDP, TCP and TLS under the
+                 same turnutils_uclient load; median of TRIALS (default 3)
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
   fuzz-relay [SECS]
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
             .and_then(|()| edge::bench(&root, rest)),
         "test" => test::test(&root, rest),
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
+        "bench-tls" => setup::setup(&root).and_then(|()| tls_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),
         "fuzz-relay" => test::fuzz_relay(&root, rest),

@@ -342,7 +342,7 @@ fn peak_rate(text: &str) -> u64 {
 }
 
 /// utime + stime of a process (all its threads), in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may hold spaces) start at state, field 3.
     let rest = stat
@@ -368,7 +368,7 @@ fn children_ticks() -> Result<u64> {
     Ok(get(13)? + get(14)?)
 }
 
-fn peak_kib(pid: u32) -> Result<u64> {
+pub(crate) fn peak_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
@@ -377,13 +377,13 @@ fn peak_kib(pid: u32) -> Result<u64> {
     Ok(line.split_whitespace().nth(1).ok_or("odd VmHWM")?.parse()?)
 }
 
-fn clock_ticks() -> Result<f64> {
+pub(crate) fn clock_ticks() -> Result<f64> {
     let out = Command::new("getconf").arg("CLK_TCK").output()?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
 /// The number after the last `key` in uclient's output (`tot_send_msgs=3000`).
-fn last_number(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn last_number(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().rfind(|l| l.contains(key))?;
     let rest = line.get(line.rfind(key)? + key.len()..)?;
     rest.trim_start_matches(['=', ' ', ':'])
@@ -393,7 +393,7 @@ fn last_number(text: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
-fn which(tool: &str) -> Result<PathBuf> {
+pub(crate) fn which(tool: &str) -> Result<PathBuf> {
     std::env::var("PATH")
         .unwrap_or_default()
         .split(':')
@@ -403,7 +403,7 @@ fn which(tool: &str) -> Result<PathBuf> {
 }
 
 /// A loopback port free for UDP and TCP, with the 400 above it for coturn's relay range.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     for _ in 0..100 {
         let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
         if port < 60_000 && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
@@ -414,7 +414,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Waits for a STUN Binding success.
-fn wait_binding(addr: &str) -> Result {
+pub(crate) fn wait_binding(addr: &str) -> Result {
     let s = UdpSocket::bind("127.0.0.1:0")?;
     s.set_read_timeout(Some(Duration::from_millis(100)))?;
     let req: [u8; 20] = [

@@ -12,12 +12,14 @@ use crate::util::{Result, cargo, cargo_bin, probe, run};
 /// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests and
 /// certutil (libnss3-tools) to make it trust the TLS tests' CA, clang and libbpf's headers
 /// for relay-native's kernel fast path (bpf/offload.c), iproute2 and ethtool for its test
-/// through a network namespace, systemd for `systemd-analyze verify` of the relay's unit.
+/// through a network namespace, systemd for `systemd-analyze verify` of the relay's unit,
+/// openssl for the TLS benchmark's certificates and handshakes (`s_time`).
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("coturn", "/usr/bin/turnutils_uclient"),
     ("chromium", "/usr/bin/chromium"),
     ("libnss3-tools", "/usr/bin/certutil"),
     ("systemd", "/usr/bin/systemd-analyze"),
+    ("openssl", "/usr/bin/openssl"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("clang", "/usr/bin/clang"),
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
