@@ -148,35 +148,14 @@ fn chromium_relays_over_udp_with_the_kernel_fast_path() {
 fn run_tls(trusted: bool) {
     need("chromium");
     need("certutil");
-    let dir = scratch(&format!("chromium-tls-{trusted}"));
-    let keys = dir.join("keys.json");
-    std::fs::write(&keys, KEYS).unwrap();
-    let pki = pki::Pki::new(&dir, "browser");
-    let leaf = pki.leaf(
-        &dir,
-        "relay",
+    let r = tls::start_tls_relay(
+        &format!("chromium-tls-{trusted}"),
+        KEYS,
         &["localhost", "127.0.0.1"],
-        pki::Validity::Now,
+        &[],
     );
-    let port = free_port();
-    let tls = format!("127.0.0.1:{port}");
-    let (relay, _) = start_relay(
-        &dir,
-        &[
-            "--keys",
-            keys.to_str().unwrap(),
-            "--server-name",
-            "turn.test",
-            "--allow-loopback-peers",
-            "--tls-listen",
-            &tls,
-            "--tls-cert",
-            leaf.cert.to_str().unwrap(),
-            "--tls-key",
-            leaf.key.to_str().unwrap(),
-        ],
-    );
-    let (username, credential, _) = mint(&keys);
+    let (keys, port, pki) = (&r.keys, r.tls.port(), &r.pki);
+    let (username, credential, _) = mint(keys);
     let url = format!("turns:localhost:{port}?transport=tcp");
     let (ok, out) = page(
         &url,
@@ -184,11 +163,7 @@ fn run_tls(trusted: bool) {
         &credential,
         trusted.then_some(pki.ca_pem.as_path()),
     );
-    let log = {
-        let path = relay.log.clone();
-        drop(relay);
-        std::fs::read_to_string(path).unwrap()
-    };
+    let log = tls::stop(r.relay);
     let [completed, failed, ..] = tls::handshake_counts(&log).unwrap();
     if trusted {
         assert!(ok, "Chromium over turns: failed:\n{out}\nrelay log:\n{log}");

@@ -6,74 +6,21 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::pki::{Leaf, Pki, Validity};
-use common::tls::served_certificate;
+use common::tls::{TlsRelay, served_certificate, start_tls_relay, stop};
 use common::*;
 
-/// coturn's built-in test keys (`turnutils_uclient -J`), ../shared/INTEROP.md.
-const KEYS: &str = r#"[
-  {"kid":"north","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK","realm":"crinna.org"},
-  {"kid":"union","alg":"A128GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Ngo=","realm":"north.gov"},
-  {"kid":"oldempire","alg":"A256GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIK"}
-]"#;
 /// The names the relay's certificates carry.
 const NAMES: [&str; 2] = ["turn.test", "127.0.0.1"];
 
-struct TlsRelay {
-    dir: PathBuf,
-    pki: Pki,
-    leaf: Leaf,
-    keys: PathBuf,
-    relay: Proc,
-    udp: SocketAddr,
-    tls: SocketAddr,
-}
-
-/// relay-native with a TLS listener and a certificate from a fresh test CA.
 fn tls_relay(name: &str, extra: &[&str]) -> TlsRelay {
-    let dir = scratch(name);
-    let keys = dir.join("keys.json");
-    std::fs::write(&keys, KEYS).unwrap();
-    let pki = Pki::new(&dir, "test");
-    let leaf = pki.leaf(&dir, "relay", &NAMES, Validity::Now);
-    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (tls_s, cert, key, keys_s) = (
-        tls.to_string(),
-        leaf.cert.to_str().unwrap().to_string(),
-        leaf.key.to_str().unwrap().to_string(),
-        keys.to_str().unwrap().to_string(),
-    );
-    let mut args = vec![
-        "--user",
-        "alice:secret",
-        "--keys",
-        &keys_s,
-        "--server-name",
-        "turn.test",
-        "--allow-loopback-peers",
-        "--tls-listen",
-        &tls_s,
-        "--tls-cert",
-        &cert,
-        "--tls-key",
-        &key,
-    ];
+    let mut args = vec!["--user", "alice:secret"];
     args.extend_from_slice(extra);
-    let (relay, udp) = start_relay(&dir, &args);
-    TlsRelay {
-        dir,
-        pki,
-        leaf,
-        keys,
-        relay,
-        udp,
-        tls,
-    }
+    start_tls_relay(name, COTURN_KEYS, &NAMES, &args)
 }
 
 fn uclient_tls(name: &str, flags: &[&str]) {
@@ -81,20 +28,9 @@ fn uclient_tls(name: &str, flags: &[&str]) {
     const MESSAGES: u64 = 30;
     let r = tls_relay(name, &[]);
     let (_peer, port) = start_peer(&r.dir);
-    let (m, n) = (CLIENTS.to_string(), MESSAGES.to_string());
-    let mut args = vec!["-t", "-S", "-m", &m, "-n", &n, "-l", "120", "-z", "5"];
+    let mut args = vec!["-t", "-S"];
     args.extend_from_slice(flags);
-    let u = uclient(r.tls, port, &args);
-    let expected = CLIENTS * MESSAGES;
-    assert!(
-        u.sent == expected && u.received == expected && u.lost == Some(0),
-        "{name}: sent {} received {} lost {:?} (expected {expected} each, 0 lost)\nuclient:\n{}\nrelay log:\n{}",
-        u.sent,
-        u.received,
-        u.lost,
-        u.output,
-        r.relay.log_text()
-    );
+    uclient_all_echoed(name, &r.relay, r.tls, port, (CLIENTS, MESSAGES), &args);
     let log = stop(r.relay);
     let [completed, ..] = common::tls::handshake_counts(&log).expect("handshake counts");
     assert!(
@@ -116,13 +52,6 @@ fn uclient_over_tls_send_indications() {
 #[test]
 fn uclient_over_tls_oauth_tokens() {
     uclient_tls("tls-oauth", &["-J"]);
-}
-
-/// Stops the relay and returns its whole log.
-fn stop(relay: Proc) -> String {
-    let path = relay.log.clone();
-    drop(relay);
-    std::fs::read_to_string(path).unwrap()
 }
 
 fn probe(token: &Path, args: &[&str]) -> Output {
@@ -149,14 +78,7 @@ fn report(out: &Output) -> serde_json::Value {
 #[test]
 fn probe_over_tls_trusts_the_test_ca_and_nothing_else() {
     let r = tls_relay("tls-probe", &[]);
-    let token = mint_token(
-        &r.dir,
-        "token.json",
-        r.keys.to_str().unwrap(),
-        "turn.test",
-        600,
-        0,
-    );
+    let token = r.token("token.json");
     let ca = r.pki.ca_pem.to_str().unwrap();
     let tls = r.tls.to_string();
     let ok = probe(
@@ -260,14 +182,7 @@ fn wait_log(r: &TlsRelay, what: &str, before: usize) {
 /// A probe that holds a TLS allocation for `secs`, relaying data after every refresh (each
 /// second), started in the background.
 fn hold_probe(r: &TlsRelay, secs: u32) -> Proc {
-    let token = mint_token(
-        &r.dir,
-        "hold-token.json",
-        r.keys.to_str().unwrap(),
-        "turn.test",
-        600,
-        0,
-    );
+    let token = r.token("hold-token.json");
     let (tls, hold) = (r.tls.to_string(), secs.to_string());
     let p = spawn(
         &r.dir,
@@ -401,7 +316,7 @@ fn check_config_prints_effective_settings_without_secrets() {
     let pki = Pki::new(&dir, "cc");
     let leaf = pki.leaf(&dir, "relay", &NAMES, Validity::Now);
     let keys = dir.join("keys.json");
-    std::fs::write(&keys, KEYS).unwrap();
+    std::fs::write(&keys, COTURN_KEYS).unwrap();
     let toml = dir.join("relay.toml");
     std::fs::write(
         &toml,

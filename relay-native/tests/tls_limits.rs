@@ -14,8 +14,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::pki::{Pki, Validity};
-use common::tls::{client_config, handshake_counts, served_certificate, vm_kib};
+use common::pki::Pki;
+use common::tls::{
+    client_config, handshake_counts, served_certificate, start_tls_relay, stop, vm_kib,
+};
 use common::*;
 use relay_native::probe::client::{Relayed, TurnClient};
 use relay_native::probe::token::PopToken;
@@ -36,34 +38,13 @@ struct Setup {
 }
 
 fn setup(name: &str, extra: &[&str]) -> Setup {
-    let dir = scratch(name);
-    let keys = dir.join("keys.json");
-    std::fs::write(&keys, KEYS).unwrap();
-    let pki = Pki::new(&dir, "limits");
-    let leaf = pki.leaf(&dir, "relay", &NAMES, Validity::Now);
-    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (tls_s, keys_s) = (tls.to_string(), keys.to_str().unwrap().to_string());
-    let mut args = vec![
-        "--keys",
-        &keys_s,
-        "--server-name",
-        "turn.test",
-        "--allow-loopback-peers",
-        "--tls-listen",
-        &tls_s,
-        "--tls-cert",
-        leaf.cert.to_str().unwrap(),
-        "--tls-key",
-        leaf.key.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let (relay, udp) = start_relay(&dir, &args);
-    let token = mint_token(&dir, "token.json", &keys_s, "turn.test", 600, 0);
+    let r = start_tls_relay(name, KEYS, &NAMES, extra);
+    let token = r.token("token.json");
     Setup {
-        pki,
-        relay,
-        udp,
-        tls,
+        pki: r.pki,
+        relay: r.relay,
+        udp: r.udp,
+        tls: r.tls,
         token,
     }
 }
@@ -199,11 +180,7 @@ fn slowloris_handshakes_stay_bounded_and_others_are_served() {
     // Unfinished handshakes that nobody evicts run out of time.
     std::thread::sleep(Duration::from_millis(3500));
     let (one, many) = (one.len(), many.len());
-    let log = {
-        let path = s.relay.log.clone();
-        drop(s.relay);
-        std::fs::read_to_string(path).unwrap()
-    };
+    let log = stop(s.relay);
     let [completed, _failed, timed_out, evicted, refused] = handshake_counts(&log).unwrap();
     eprintln!(
         "slowloris: completed {completed}, timed out {timed_out}, evicted {evicted}, refused {refused}"

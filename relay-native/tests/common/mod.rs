@@ -15,6 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// coturn's built-in test keys (`turnutils_uclient -J`, ../shared/INTEROP.md) as a key file.
+pub const COTURN_KEYS: &str = r#"[
+  {"kid":"north","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK","realm":"crinna.org"},
+  {"kid":"union","alg":"A128GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Ngo=","realm":"north.gov"},
+  {"kid":"oldempire","alg":"A256GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIK"}
+]"#;
+
 /// A child process killed (with its group) on drop.
 pub struct Proc {
     pub child: Child,
@@ -157,6 +164,32 @@ pub struct Uclient {
     pub received: u64,
     pub lost: Option<u64>,
     pub output: String,
+}
+
+/// Runs turnutils_uclient with `clients` allocations of `messages` 120-byte messages each,
+/// 5 ms apart (`-m -n -l -z`), plus `flags`; every message must come back.
+pub fn uclient_all_echoed(
+    name: &str,
+    relay: &Proc,
+    addr: SocketAddr,
+    peer_port: u16,
+    (clients, messages): (u64, u64),
+    flags: &[&str],
+) {
+    let (m, n) = (clients.to_string(), messages.to_string());
+    let mut args = vec!["-m", &m, "-n", &n, "-l", "120", "-z", "5"];
+    args.extend_from_slice(flags);
+    let u = uclient(addr, peer_port, &args);
+    let expected = clients * messages;
+    assert!(
+        u.sent == expected && u.received == expected && u.lost == Some(0),
+        "{name}: sent {} received {} lost {:?} (expected {expected} each, 0 lost)\nuclient:\n{}\nrelay log:\n{}",
+        u.sent,
+        u.received,
+        u.lost,
+        u.output,
+        relay.log_text()
+    );
 }
 
 /// Runs turnutils_uclient against `relay` with the echo peer on `peer_port`.

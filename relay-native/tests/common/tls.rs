@@ -1,13 +1,85 @@
 //! TLS from the test's side: what certificate a relay presents, and its memory.
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
+
+use super::pki::{Leaf, Pki, Validity};
+use super::{Proc, free_port, scratch, start_relay};
+
+/// relay-native with a TLS listener whose certificate a fresh test CA issued.
+pub struct TlsRelay {
+    pub dir: PathBuf,
+    pub pki: Pki,
+    pub leaf: Leaf,
+    pub keys: PathBuf,
+    pub relay: Proc,
+    /// The UDP and TCP listener.
+    pub udp: SocketAddr,
+    pub tls: SocketAddr,
+}
+
+/// Starts relay-native with `keys_json` as its key file, server name `turn.test`, loopback
+/// peers allowed, a TLS listener with a certificate for `names`, and `extra` flags.
+pub fn start_tls_relay(name: &str, keys_json: &str, names: &[&str], extra: &[&str]) -> TlsRelay {
+    let dir = scratch(name);
+    let keys = dir.join("keys.json");
+    std::fs::write(&keys, keys_json).unwrap();
+    let pki = Pki::new(&dir, name);
+    let leaf = pki.leaf(&dir, "relay", names, Validity::Now);
+    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let tls_s = tls.to_string();
+    let mut args = vec![
+        "--keys",
+        keys.to_str().unwrap(),
+        "--server-name",
+        "turn.test",
+        "--allow-loopback-peers",
+        "--tls-listen",
+        &tls_s,
+        "--tls-cert",
+        leaf.cert.to_str().unwrap(),
+        "--tls-key",
+        leaf.key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (relay, udp) = start_relay(&dir, &args);
+    TlsRelay {
+        dir,
+        pki,
+        leaf,
+        keys,
+        relay,
+        udp,
+        tls,
+    }
+}
+
+impl TlsRelay {
+    /// A token for this relay (`token mint` with its key file), in `dir/file`.
+    pub fn token(&self, file: &str) -> PathBuf {
+        super::mint_token(
+            &self.dir,
+            file,
+            self.keys.to_str().unwrap(),
+            "turn.test",
+            600,
+            0,
+        )
+    }
+}
+
+/// Stops the relay and returns its whole log.
+pub fn stop(relay: Proc) -> String {
+    let path = relay.log.clone();
+    drop(relay);
+    std::fs::read_to_string(path).unwrap()
+}
 
 /// A rustls client configuration trusting only the CA in `ca_pem`.
 pub fn client_config(ca_pem: &Path) -> Arc<ClientConfig> {
