@@ -224,7 +224,7 @@ impl Settings {
         let listen = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3478)));
-        let tls = self.tls()?;
+        let tls = self.tls(listen)?;
         let relay_ip = match self.relay_ip {
             Some(ip) => ip,
             None if !listen.ip().is_unspecified() => listen.ip(),

@@ -418,6 +418,21 @@ tls_key = "{}"
         ),
         ([&base[..], &tls].concat(), "--tls-listen needs --tls-cert"),
         (
+            [
+                &base[..],
+                &[
+                    "--tls-listen",
+                    "0.0.0.0:3478",
+                    "--tls-cert",
+                    cert,
+                    "--tls-key",
+                    key,
+                ],
+            ]
+            .concat(),
+            "must differ from each other and from --listen",
+        ),
+        (
             [&base[..], &["--tls-cert", cert, "--tls-key", key]].concat(),
             "need --tls-listen",
         ),
