@@ -33,10 +33,13 @@ cargo xtask <task>
                  the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
   bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
-  bench-relay [TRIALS]
-                 coturn and relay-native under the same turnutils_uclient load (100
-                 allocations, 200-byte ChannelData, 20k and 50k msg/s): CPU per relayed
-                 packet, loss, peak memory; median of TRIALS (default 3)
+  bench-relay [TRIALS] [--coturn-417 PATH] [--no-gso] [--smoke]
+                 coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
+                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo), all
+                 driven by turn-load: CPU per relayed packet at 20k and 50k msg/s, the
+                 highest rate with loss under 0.1%, one-way delay at half of it, RSS with
+                 idle allocations; medians of TRIALS (default 3) interleaved trials. Fails,
+                 naming the server, if a fixed-rate run loses a message. --smoke: seconds.
   bench-tls [TRIALS]
                  relay-native's TLS costs: handshakes (openssl s_time; ECDSA and RSA,
                  full and resumed) and CPU per relayed packet over UDP, TCP and TLS under the

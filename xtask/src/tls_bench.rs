@@ -17,9 +17,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::procs::Procs;
-use crate::relay_bench::{
-    clock_ticks, cpu_ticks, free_port, last_number, peak_kib, wait_binding, which,
-};
+use crate::relay_bench::procfs::{clock_ticks, cpu_seconds, peak_kib};
+use crate::relay_bench::servers::{free_port, wait_binding};
+use crate::relay_bench::which;
 use crate::util::{Result, cargo, run, target_dir};
 
 const HANDSHAKE_SECONDS: &str = "5";
@@ -250,7 +250,7 @@ fn start(
             .env("RUST_LOG", "warn"),
         &dir.join(format!("relay-{tls_port}.log")),
     )?;
-    wait_binding(&listen)?;
+    wait_binding(listen.parse()?)?;
     procs.check_running()?;
     Ok((pid, tls, listen))
 }
@@ -265,13 +265,13 @@ fn handshake_run(
 ) -> Result<(u64, f64, f64)> {
     let procs = Procs::default();
     let (pid, tls, _) = start(&procs, dir, bin, key, "1")?;
-    let cpu0 = cpu_ticks(pid)?;
+    let cpu0 = cpu_seconds(pid, tck)?;
     let out = Command::new("openssl")
         .args(["s_time", "-connect", &tls, "-time", HANDSHAKE_SECONDS])
         .args(mode.s_time_args())
         .stdin(Stdio::null())
         .output()?;
-    let cpu1 = cpu_ticks(pid)?;
+    let cpu1 = cpu_seconds(pid, tck)?;
     procs.stop_all();
     let text = String::from_utf8_lossy(&out.stdout);
     // "2604 connections in 6 real seconds, 0 bytes read per connection"
@@ -291,7 +291,7 @@ fn handshake_run(
     if mode == Handshake::Resumed && resumed < n * 9 / 10 {
         return Err(format!("s_time resumed only {resumed} of {n} sessions").into());
     }
-    Ok((n, wall, (cpu1 - cpu0) as f64 / tck))
+    Ok((n, wall, cpu1 - cpu0))
 }
 
 /// One uclient run over a transport; returns (relay us per relayed packet, sent, received,
@@ -310,7 +310,7 @@ fn relay_run(dir: &Path, bin: &Path, flags: &[&str], tck: f64) -> Result<(f64, u
     let port = port.rsplit(':').next().unwrap_or_default();
     let gap = CLIENTS * 1000 / RATE;
     let per_client = RATE * SECONDS / CLIENTS;
-    let cpu0 = cpu_ticks(pid)?;
+    let cpu0 = cpu_seconds(pid, tck)?;
     let out = Command::new("turnutils_uclient")
         .args(["-u", "bench", "-w", "bench-password", "-e", "127.0.0.1"])
         .args(["-r", &peer_port.to_string(), "-p", port])
@@ -326,7 +326,7 @@ fn relay_run(dir: &Path, bin: &Path, flags: &[&str], tck: f64) -> Result<(f64, u
         ])
         .stdin(Stdio::null())
         .output()?;
-    let cpu1 = cpu_ticks(pid)?;
+    let cpu1 = cpu_seconds(pid, tck)?;
     let peak = peak_kib(pid)?;
     procs.stop_all();
     let text = format!(
@@ -340,10 +340,16 @@ fn relay_run(dir: &Path, bin: &Path, flags: &[&str], tck: f64) -> Result<(f64, u
         .ok_or_else(|| format!("uclient printed no totals; see {}", log.display()))?;
     let received = last_number(&text, "tot_recv_msgs").unwrap_or(0);
     let relayed = (sent + received).max(1);
-    Ok((
-        (cpu1 - cpu0) as f64 / tck * 1e6 / relayed as f64,
-        sent,
-        received,
-        peak,
-    ))
+    Ok(((cpu1 - cpu0) * 1e6 / relayed as f64, sent, received, peak))
+}
+
+/// The number after the last `key` in uclient's output (`tot_send_msgs=3000`).
+fn last_number(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().rfind(|l| l.contains(key))?;
+    let rest = line.get(line.rfind(key)? + key.len()..)?;
+    rest.trim_start_matches(['=', ' ', ':'])
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
