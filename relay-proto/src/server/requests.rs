@@ -17,7 +17,7 @@ use turn_types::attribute::{
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 
 use super::Server;
-use crate::allocation::{AllocId, Client};
+use crate::allocation::{AllocId, Client, Transport};
 use crate::auth::{AuthFailure, Credential, Presented};
 use crate::error::TurnError;
 use crate::nonce::NonceError;
@@ -188,8 +188,7 @@ impl Server {
                 self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
                 return None;
             }
-            if !self.limit.allow(client.addr.ip(), now) {
-                self.stats.rate_limited += 1;
+            if !self.unauthenticated_allowed(client, now) {
                 return None;
             }
             self.challenge(now, client, msg, TurnError::Unauthorized);
@@ -261,11 +260,24 @@ impl Server {
             method: msg.method(),
             why,
         });
-        if !self.limit.allow(client.addr.ip(), now) {
-            self.stats.rate_limited += 1;
+        if !self.unauthenticated_allowed(client, now) {
             return;
         }
         self.challenge(now, client, msg, TurnError::Unauthorized);
+    }
+
+    /// Whether an unauthenticated request from `client` gets an answer. Over UDP the answer
+    /// is rate-limited per source address: a spoofed source would turn 401s into a
+    /// reflection flood. Over a stream the handshake proved the address, a dropped request
+    /// would never be retransmitted (RFC 8489 section 6.2.2: the client just times out), and
+    /// many clients behind one NAT open a connection each, so streams are not limited here
+    /// (the connection limits bound them).
+    fn unauthenticated_allowed(&mut self, client: Client, now: Instant) -> bool {
+        if client.transport != Transport::Udp || self.limit.allow(client.addr.ip(), now) {
+            return true;
+        }
+        self.stats.rate_limited += 1;
+        false
     }
 
     /// Queues a success response signed with the request's key; `add` adds the attributes.
