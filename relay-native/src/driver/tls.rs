@@ -274,7 +274,8 @@ async fn connection(
         "tls: handshake done"
     );
     let (rd, wr) = tokio::io::split(session);
-    stream::serve(ctx, rd, wr, addr, id, stream::Kind::Tls).await;
+    // A task of its own: this one's memory is sized for the handshake, which is over.
+    spawn_local(stream::serve(ctx, rd, wr, addr, id, stream::Kind::Tls));
 }
 
 #[cfg(test)]
