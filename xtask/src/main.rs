@@ -4,12 +4,14 @@
 
 mod e2e;
 mod edge;
+mod edge_bench;
 mod examples;
 mod probe;
 mod procs;
 mod relay_bench;
 mod run;
 mod setup;
+mod signing_key;
 mod test;
 mod tls_bench;
 mod util;
@@ -32,7 +34,11 @@ cargo xtask <task>
   build          build the deployable parts: the browser helper (npm packages in target/npm,
                  the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
-  bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
+  bench-edge     p50/p99 of the token endpoint in local workerd with RS256 and ES256 access
+                 tokens (interleaved), and the worker's gzip size
+  signing-key [--alg RS256|ES256] [--nbf UNIX_SECONDS] [--add FILE]
+                 a new signing key for the edge's SIGNING_KEYS secret (a private JWK set):
+                 printed, or appended to FILE (docs/edge-oauth.md, rotation)
   bench-relay [TRIALS] [--coturn-417 PATH] [--no-gso] [--smoke]
                  coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
                  or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo), all
@@ -79,7 +85,8 @@ fn main() -> ExitCode {
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)
             .and_then(|()| build(&root))
-            .and_then(|()| edge::bench(&root, rest)),
+            .and_then(|()| edge_bench::bench(&root, rest)),
+        "signing-key" => signing_key::task(&root, rest),
         "test" => test::test(&root, rest),
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-tls" => setup::setup(&root).and_then(|()| tls_bench::bench(&root, rest)),

@@ -27,6 +27,18 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
             ]))
         },
     )?;
+    step(
+        "resource-verifier builds for wasm32 (a resource server in a worker)",
+        || {
+            run(cargo().current_dir(root).args([
+                "build",
+                "-p",
+                "resource-verifier",
+                "--target",
+                "wasm32-unknown-unknown",
+            ]))
+        },
+    )?;
     step("build the browser helper and the worker", || {
         crate::build(root)
     })?;
