@@ -25,7 +25,10 @@ impl PeerPolicy {
         PeerPolicy {
             allow,
             deny,
-            own: own.into_iter().map(|ip| embedded(ip).unwrap_or(ip)).collect(),
+            own: own
+                .into_iter()
+                .map(|ip| embedded(ip).unwrap_or(ip))
+                .collect(),
         }
     }
 
@@ -266,8 +269,14 @@ mod tests {
     #[test]
     fn allow_and_deny_lists() {
         let mut p = PeerPolicy::new(
-            vec!["10.20.0.0/16".parse().unwrap(), "fd00:1::/32".parse().unwrap()],
-            vec!["8.8.8.0/24".parse().unwrap(), "2606:4700::/32".parse().unwrap()],
+            vec![
+                "10.20.0.0/16".parse().unwrap(),
+                "fd00:1::/32".parse().unwrap(),
+            ],
+            vec![
+                "8.8.8.0/24".parse().unwrap(),
+                "2606:4700::/32".parse().unwrap(),
+            ],
             vec![],
         );
         assert!(p.permits(ip("10.20.1.1")));

@@ -19,6 +19,7 @@
 mod allocate;
 mod client;
 mod connections;
+pub mod family;
 mod peer;
 mod permissions;
 mod requests;
@@ -272,7 +273,7 @@ impl Server {
             self.out
                 .push_back(Output::Route(RouteChange::Clear { route: *route }));
         }
-        if a.relay.is_some() {
+        if a.relays.bound().next().is_some() {
             self.out.push_back(Output::ReleaseRelay { alloc: id });
         }
         let info = AllocationInfo::of(id, &a);

@@ -93,6 +93,43 @@ pub fn relay_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_relay-native"))
 }
 
+/// A port free for UDP and TCP on both loopback addresses, 127.0.0.1 and ::1.
+pub fn free_dual_port() -> u16 {
+    loop {
+        let p = free_port();
+        if UdpSocket::bind(("::1", p)).is_ok() && std::net::TcpListener::bind(("::1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// Starts relay-native serve listening on 127.0.0.1 and ::1 (one port), relaying both
+/// families, with `extra` flags; waits until both listeners answer a Binding request.
+pub fn start_dual_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
+    let port = free_dual_port();
+    let (v4, v6): (SocketAddr, SocketAddr) = (
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        format!("[::1]:{port}").parse().unwrap(),
+    );
+    let (l4, l6) = (v4.to_string(), v6.to_string());
+    let mut args = vec![
+        "serve",
+        "--listen",
+        &l4,
+        "--listen",
+        &l6,
+        "--realm",
+        "test.realm",
+        "--shards",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let p = spawn(dir, "relay", &relay_bin(), &args);
+    wait_binding(v4, &p);
+    wait_binding(v6, &p);
+    (p, v4, v6)
+}
+
 /// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
 /// STUN Binding request.
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
@@ -116,7 +153,12 @@ pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
 
 /// Waits for a Binding success from `addr`.
 pub fn wait_binding(addr: SocketAddr, p: &Proc) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = UdpSocket::bind(if addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    })
+    .unwrap();
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let req: [u8; 20] = [
@@ -142,12 +184,17 @@ pub fn wait_binding(addr: SocketAddr, p: &Proc) {
 
 /// coturn's echo peer on a free port.
 pub fn start_peer(dir: &Path) -> (Proc, u16) {
-    let port = free_port();
+    start_peer_on(dir, "127.0.0.1")
+}
+
+/// coturn's echo peer on `ip` (127.0.0.1 or ::1) and a free port.
+pub fn start_peer_on(dir: &Path, ip: &str) -> (Proc, u16) {
+    let port = free_dual_port();
     let p = spawn(
         dir,
-        "peer",
+        &format!("peer-{}", ip.replace(':', "_")),
         &need("turnutils_peer"),
-        &["-L", "127.0.0.1", "-p", &port.to_string()],
+        &["-L", ip, "-p", &port.to_string()],
     );
     std::thread::sleep(Duration::from_millis(200));
     (p, port)

@@ -9,15 +9,16 @@
     clippy::wrong_self_convention
 )]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use relay_proto::auth::long_term_key;
 use relay_proto::wire::{ACCESS_TOKEN, hmac_sha1};
 use relay_proto::{
-    AllocId, AuthConfig, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM, Input,
-    NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server, Transport,
+    AllocId, AuthConfig, BindFailed, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM,
+    Input, NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server,
+    Transport,
 };
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
@@ -56,6 +57,8 @@ pub struct H {
     pub outputs: Vec<Output>,
     /// Stream connections the core asked to close (and the harness closed), in order.
     pub closed: Vec<(Transport, CloseReason)>,
+    /// Relay addresses whose binds fail (the driver's answer is `BindFailed`).
+    pub fail_binds: Vec<IpAddr>,
     next_port: u16,
 }
 
@@ -99,6 +102,7 @@ impl H {
             events: vec![],
             outputs: vec![],
             closed: vec![],
+            fail_binds: vec![],
             next_port: 50_000,
         }
     }
@@ -136,7 +140,11 @@ impl H {
                 Output::Transmit(t) => out.push((t.to, t.data)),
                 Output::BindRelay { alloc, ip, even } => {
                     self.next_port += if even { 2 } else { 1 };
-                    let bound = Ok(SocketAddr::new(ip, self.next_port));
+                    let bound = if self.fail_binds.contains(&ip) {
+                        Err(BindFailed { ip })
+                    } else {
+                        Ok(SocketAddr::new(ip, self.next_port))
+                    };
                     let fwd = self.server.handle_input(
                         self.now,
                         Input::RelayBound {
@@ -449,6 +457,23 @@ pub fn relayed(reply: &[u8]) -> SocketAddr {
     m.attribute::<XorRelayedAddress>()
         .unwrap()
         .addr(m.transaction_id())
+}
+
+/// Every XOR-RELAYED-ADDRESS of a reply, in order.
+pub fn relayed_all(reply: &[u8]) -> Vec<SocketAddr> {
+    let m = Message::from_bytes(reply).unwrap();
+    (0..)
+        .map_while(|n| m.nth_attribute::<XorRelayedAddress>(n).ok())
+        .map(|a| a.addr(m.transaction_id()))
+        .collect()
+}
+
+/// ADDRESS-ERROR-CODE of a reply: the family and the code.
+pub fn address_error(reply: &[u8]) -> Option<(stun_types::AddressFamily, u16)> {
+    let m = Message::from_bytes(reply).unwrap();
+    m.attribute::<turn_types::attribute::AddressErrorCode>()
+        .ok()
+        .map(|a| (a.family(), a.error().code()))
 }
 
 pub fn unknown_attrs(reply: &[u8]) -> Vec<u16> {

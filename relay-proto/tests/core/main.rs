@@ -4,6 +4,7 @@
 
 mod connections;
 mod events;
+mod families;
 mod harness;
 mod malformed;
 mod routes;
