@@ -547,3 +547,39 @@ fn merged_datagrams_from_another_host_lose_nothing() {
     let _turn = one_load_at_a_time();
     to_another_host(3, Link::Gro);
 }
+
+#[test]
+fn ipv6_clients_take_the_sockets_beside_the_fast_path() {
+    // The program rewrites IPv4 only (docs/relay.md says why); a dual-stack relay with
+    // --offload keeps relaying IPv6 through its sockets, and IPv4 through the kernel.
+    let dir = scratch("offload-ipv6");
+    let (relay, v4, v6) = start_dual_relay(
+        &dir,
+        &[
+            "--user",
+            "alice:secret",
+            "--allow-loopback-peers",
+            "--offload",
+            "lo",
+        ],
+    );
+    let (_peer6, port6) = start_peer_on(&dir, "::1");
+    let args = load_args(CLIENTS, MESSAGES, 180, 5);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let drops = UdpDrops::now(None);
+    let u6 = uclient_in(None, v6, format!("[::1]:{port6}").parse().unwrap(), &args);
+    assert_all_echoed("IPv6", &u6, CLIENTS * MESSAGES, &relay, &drops);
+    let log = wait_for_lines(&relay, "allocation deleted", CLIENTS as usize);
+    assert_eq!(kernel_relayed(&log, "to_peer_packets"), 0, "{log}");
+    assert_eq!(relayed_in_all(&log, "to_peer_packets"), u6.sent, "{log}");
+    assert_eq!(
+        relayed_in_all(&log, "to_client_packets"),
+        u6.received,
+        "{log}"
+    );
+
+    let (_peer4, port4) = start_peer_on(&dir, "127.0.0.1");
+    let u4 = uclient(v4, port4, &args);
+    assert_all_echoed("IPv4", &u4, CLIENTS * MESSAGES, &relay, &drops);
+    all_through_the_kernel(&relay, &u4, CLIENTS);
+}

@@ -111,7 +111,11 @@ impl Server {
     pub fn new(cfg: Arc<Config>, quota: Box<dyn Quota>, seeds: Seeds, clock: Clock) -> Server {
         let (per_sec, burst) = cfg.unauth_rate;
         Server {
-            nonces: Nonces::new(seeds.nonce_secret, cfg.nonce_ttl_secs),
+            nonces: Nonces::new(
+                seeds.nonce_secret,
+                cfg.nonce_ttl_secs,
+                cfg.auth.security_features(),
+            ),
             limit: RateLimit::new(per_sec, burst, cfg.unauth_sources),
             cfg,
             quota,

@@ -21,7 +21,8 @@ use relay_proto::{
 use shared_token::RestSecret;
 use stun_types::AddressFamily;
 use stun_types::attribute::{
-    AttributeStaticType, ErrorCode, Nonce, RawAttribute, Realm, Username,
+    AttributeStaticType, ErrorCode, Nonce, PasswordAlgorithm, PasswordAlgorithmValue,
+    PasswordAlgorithms, RawAttribute, Realm, Username,
 };
 use stun_types::message::{
     BINDING, IntegrityAlgorithm, LongTermCredentials, Message, MessageClass, MessageWrite,
@@ -115,6 +116,8 @@ struct FuzzClient {
     tcp: bool,
     user: String,
     pass: String,
+    /// RFC 8489 signing: PASSWORD-ALGORITHM SHA-256 and MESSAGE-INTEGRITY-SHA256.
+    sha256: bool,
     nonce: Option<String>,
 }
 
@@ -182,6 +185,7 @@ impl World {
                 tcp: i % 4 == 3,
                 user: "alice".into(),
                 pass: "secret".into(),
+                sha256: false,
                 nonce: None,
             })
             .collect();
@@ -237,7 +241,18 @@ impl World {
             }
             let creds =
                 LongTermCredentials::new(c.user.clone(), c.pass.clone()).to_key(REALM.into());
-            let _ = w.add_message_integrity(&creds.into(), IntegrityAlgorithm::Sha1);
+            // stun-types keys HMAC-SHA256 with the SHA-256 long-term key: the relay's offer.
+            let algorithm = if c.sha256 {
+                let _ = w.add_attribute(&PasswordAlgorithms::new(&[
+                    PasswordAlgorithmValue::SHA256,
+                    PasswordAlgorithmValue::MD5,
+                ]));
+                let _ = w.add_attribute(&PasswordAlgorithm::new(PasswordAlgorithmValue::SHA256));
+                IntegrityAlgorithm::Sha256
+            } else {
+                IntegrityAlgorithm::Sha1
+            };
+            let _ = w.add_message_integrity(&creds.into(), algorithm);
         }
         w.finish()
     }
@@ -529,6 +544,7 @@ impl World {
                 };
                 self.clients[i].user = user;
                 self.clients[i].pass = pass;
+                self.clients[i].sha256 = which & 0x80 != 0;
             }
             Step::Open { client } => {
                 let (_, client) = self.client(client);

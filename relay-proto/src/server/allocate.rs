@@ -163,7 +163,7 @@ impl Server {
         }
         let _ = w.add_attribute(&XorMappedAddress::new(client.addr, txid));
         let _ = w.add_attribute(&Lifetime::new(remaining));
-        let bytes = wire::finish(w, Some(&a.credential.key), a.fingerprint);
+        let bytes = wire::finish(w, Some(a.credential.signing()), a.fingerprint);
         a.allocate_response = Some(bytes.clone());
         let info = AllocationInfo::of(alloc, a);
         self.stats.allocations += 1;
@@ -194,7 +194,7 @@ impl Server {
         ErrorReply::new(error).add_code(&mut w);
         self.queue(
             a.client,
-            wire::finish(w, Some(&a.credential.key), a.fingerprint),
+            wire::finish(w, Some(a.credential.signing()), a.fingerprint),
         );
         self.refused(a.client, ALLOCATE, error, Some(a.credential.user));
         self.connection_idle(now, a.client);

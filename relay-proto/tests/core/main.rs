@@ -6,6 +6,7 @@ mod connections;
 mod events;
 mod families;
 mod harness;
+mod integrity;
 mod malformed;
 mod routes;
 
