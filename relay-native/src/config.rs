@@ -64,7 +64,7 @@ pub struct Settings {
     /// Shards (threads); default: one per CPU.
     pub shards: Option<usize>,
     /// Interfaces for the kernel fast path of ChannelData (needs root or CAP_BPF and
-    /// CAP_NET_ADMIN, and a specific IPv4 `listen` address).
+    /// CAP_NET_ADMIN, and a specific `listen` address).
     #[serde(default)]
     pub offload: Vec<String>,
 }
@@ -117,7 +117,7 @@ pub enum ConfigError {
     NoCredentials,
     /// `--max-lifetime` below 60 seconds.
     MaxLifetime,
-    /// `--offload` without a specific IPv4 listen address.
+    /// `--offload` without a specific listen address.
     OffloadListen,
 }
 
@@ -153,7 +153,7 @@ impl std::fmt::Display for ConfigError {
                 f.write_str("--max-lifetime must be at least 60 seconds")
             }
             ConfigError::OffloadListen => f.write_str(
-                "--offload needs --listen with the specific IPv4 address clients reach (not 0.0.0.0; IPv6 stays on the sockets)",
+                "--offload needs --listen with a specific address clients reach (not 0.0.0.0 or [::]; a family listening on one stays on the sockets)",
             ),
         }
     }
@@ -303,7 +303,8 @@ impl Settings {
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
         if !self.offload.is_empty() {
-            if offload_listen(&listen).is_none() {
+            let servers = offload_listen(&listen);
+            if servers.v4.is_none() && servers.v6.is_none() {
                 return Err(ConfigError::OffloadListen);
             }
             cfg.channel_routes = true;
@@ -358,12 +359,17 @@ fn relay_ips(listen: &[SocketAddr], given: &[IpAddr]) -> Result<RelayIps, Config
     Ok(ips)
 }
 
-/// The address the kernel fast path rewrites replies from: the specific IPv4 listen address.
-pub fn offload_listen(listen: &[SocketAddr]) -> Option<std::net::SocketAddrV4> {
-    listen.iter().find_map(|l| match l {
-        SocketAddr::V4(a) if !a.ip().is_unspecified() => Some(*a),
-        _ => None,
-    })
+/// The addresses the kernel fast path rewrites replies from: the specific listen address of
+/// each family (a family listening on an unspecified address stays on the sockets).
+pub fn offload_listen(listen: &[SocketAddr]) -> crate::driver::offload::Servers {
+    let mut servers = crate::driver::offload::Servers::default();
+    for l in listen.iter().filter(|l| !l.ip().is_unspecified()) {
+        match l {
+            SocketAddr::V4(a) => servers.v4 = Some(*a),
+            SocketAddr::V6(a) => servers.v6 = Some(*a),
+        }
+    }
+    servers
 }
 
 /// `default_relay_family` as written in the file or on the command line.
@@ -466,8 +472,8 @@ mod tests {
         );
         assert!(error("listen = \"[::]:3478\"\nrelay_ip = \"::\"").contains("not unspecified"));
         assert!(
-            error("listen = \"[2001:db8::1]:3478\"\noffload = [\"lo\"]")
-                .contains("--offload needs --listen with the specific IPv4 address")
+            error("listen = [\"0.0.0.0:3478\", \"[::]:3478\"]\nrelay_ip = [\"192.0.2.1\", \"2001:db8::1\"]\noffload = [\"lo\"]")
+                .contains("--offload needs --listen with a specific address")
         );
     }
 

@@ -98,8 +98,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub shards: Option<usize>,
     /// Relay ChannelData in the kernel on this interface's traffic (repeatable; e.g. eth0,
-    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific IPv4
-    /// --listen address; everything else still goes through the sockets.
+    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific --listen
+    /// address (IPv4, IPv6 or both); everything else still goes through the sockets.
     #[arg(long = "offload", value_name = "IFACE")]
     pub offload: Vec<String>,
 }

@@ -73,13 +73,15 @@ pub fn run(
     let offload = if driver.offload.is_empty() {
         None
     } else {
-        // Configuration only turns the fast path on with a specific IPv4 listen address.
-        let Some(server) = crate::config::offload_listen(&driver.listen) else {
+        // Configuration only turns the fast path on with a specific listen address.
+        let servers = crate::config::offload_listen(&driver.listen);
+        if servers.v4.is_none() && servers.v6.is_none() {
             return Err(std::io::Error::other(
-                "--offload needs a specific IPv4 --listen address",
+                "--offload needs a specific --listen address",
             ));
-        };
-        let o = offload::Offload::attach(&driver.offload, server).map_err(std::io::Error::other)?;
+        }
+        let o =
+            offload::Offload::attach(&driver.offload, servers).map_err(std::io::Error::other)?;
         tracing::info!(
             interfaces = driver.offload.join(","),
             "kernel fast path for ChannelData attached"
