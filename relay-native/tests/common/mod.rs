@@ -335,18 +335,25 @@ impl UdpDrops {
         }
     }
 
+    /// IPv4 and IPv6 together (/proc/net/snmp and /proc/net/snmp6), here and in `netns`.
     fn read(netns: Option<&str>) -> (u64, u64) {
-        let here = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-        let there = netns
-            .and_then(|ns| {
-                Command::new("ip")
-                    .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
-                    .output()
-                    .ok()
-            })
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        (rcvbuf_errors(&here), rcvbuf_errors(&there))
+        let read = |file: &str| std::fs::read_to_string(file).unwrap_or_default();
+        let here =
+            rcvbuf_errors(&read("/proc/net/snmp")) + rcvbuf_errors6(&read("/proc/net/snmp6"));
+        let there = |file: &str| {
+            netns
+                .and_then(|ns| {
+                    Command::new("ip")
+                        .args(["netns", "exec", ns, "cat", file])
+                        .output()
+                        .ok()
+                })
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let there =
+            rcvbuf_errors(&there("/proc/net/snmp")) + rcvbuf_errors6(&there("/proc/net/snmp6"));
+        (here, there)
     }
 
     /// What overflowed since [`UdpDrops::now`].
@@ -359,6 +366,15 @@ impl UdpDrops {
             self.netns.as_deref().unwrap_or("(no other namespace)")
         )
     }
+}
+
+/// Udp6RcvbufErrors of /proc/net/snmp6 (one `name value` pair a line).
+fn rcvbuf_errors6(snmp6: &str) -> u64 {
+    snmp6
+        .lines()
+        .find_map(|l| l.strip_prefix("Udp6RcvbufErrors"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// RcvbufErrors from the `Udp:` lines of /proc/net/snmp.

@@ -83,8 +83,8 @@ impl Kernel {
         })
     }
 
-    /// Adds or updates both directions of a route whose counters are `slot`'s.
-    /// `local`: (peer, client) are addresses of this host.
+    /// Adds or updates both directions of a route whose counters are `slot`'s, in the maps
+    /// of its family. `local`: (peer, client) are addresses of this host.
     pub(super) fn set(
         &mut self,
         r: &Route,
@@ -92,34 +92,10 @@ impl Kernel {
         until_ns: u64,
         slot: u32,
     ) -> Result<(), MapError> {
-        let (to_peer, to_client) = Slots::entries(slot);
-        match *r {
-            Route::V4 {
-                server,
-                client,
-                relay,
-                peer,
-                channel,
-            } => {
-                let ck = maps::c2p_key(client, server.port(), channel);
-                let cv = maps::c2p_val(relay, peer, local.0, until_ns, to_peer);
-                self.c2p.insert(ck, cv, 0)?;
-                let pv = maps::p2c_val(client, server, channel, local.1, until_ns, to_client);
-                self.p2c.insert(maps::p2c_key(peer, relay), pv, 0)
-            }
-            Route::V6 {
-                server,
-                client,
-                relay,
-                peer,
-                channel,
-            } => {
-                let ck = maps::c2p6_key(client, server.port(), channel);
-                let cv = maps::c2p6_val(relay, peer, local.0, until_ns, to_peer);
-                self.c2p6.insert(ck, cv, 0)?;
-                let pv = maps::p2c6_val(client, server, channel, local.1, until_ns, to_client);
-                self.p2c6.insert(maps::p2c6_key(peer, relay), pv, 0)
-            }
+        if r.client.is_ipv4() {
+            insert(&mut self.c2p, &mut self.p2c, r, local, until_ns, slot)
+        } else {
+            insert(&mut self.c2p6, &mut self.p2c6, r, local, until_ns, slot)
         }
     }
 
@@ -150,31 +126,40 @@ impl Kernel {
 
     /// Removes both directions of a route.
     pub(super) fn clear(&mut self, r: &Route) {
-        match *r {
-            Route::V4 {
-                server,
-                client,
-                relay,
-                peer,
-                channel,
-            } => {
-                let _ = self
-                    .c2p
-                    .remove(&maps::c2p_key(client, server.port(), channel));
-                let _ = self.p2c.remove(&maps::p2c_key(peer, relay));
-            }
-            Route::V6 {
-                server,
-                client,
-                relay,
-                peer,
-                channel,
-            } => {
-                let _ = self
-                    .c2p6
-                    .remove(&maps::c2p6_key(client, server.port(), channel));
-                let _ = self.p2c6.remove(&maps::p2c6_key(peer, relay));
-            }
+        if r.client.is_ipv4() {
+            remove(&mut self.c2p, &mut self.p2c, r);
+        } else {
+            remove(&mut self.c2p6, &mut self.p2c6, r);
         }
     }
+}
+
+/// Both directions of `r` into one family's maps (`A`..`D`: its structs' sizes).
+fn insert<const A: usize, const B: usize, const C: usize, const D: usize>(
+    c2p: &mut HashMap<MapData, [u8; A], [u8; B]>,
+    p2c: &mut HashMap<MapData, [u8; C], [u8; D]>,
+    r: &Route,
+    local: (bool, bool),
+    until_ns: u64,
+    slot: u32,
+) -> Result<(), MapError> {
+    let (to_peer, to_client) = Slots::entries(slot);
+    let ck = maps::c2p_key(r.client, r.server.port(), r.channel);
+    c2p.insert(
+        ck,
+        maps::c2p_val(r.relay, r.peer, local.0, until_ns, to_peer),
+        0,
+    )?;
+    let pv = maps::p2c_val(r.client, r.server, r.channel, local.1, until_ns, to_client);
+    p2c.insert(maps::p2c_key(r.peer, r.relay), pv, 0)
+}
+
+/// Both directions of `r` out of one family's maps.
+fn remove<const A: usize, const B: usize, const C: usize, const D: usize>(
+    c2p: &mut HashMap<MapData, [u8; A], [u8; B]>,
+    p2c: &mut HashMap<MapData, [u8; C], [u8; D]>,
+    r: &Route,
+) {
+    let _ = c2p.remove(&maps::c2p_key(r.client, r.server.port(), r.channel));
+    let _ = p2c.remove(&maps::p2c_key::<C>(r.peer, r.relay));
 }

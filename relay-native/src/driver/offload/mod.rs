@@ -193,71 +193,42 @@ impl Offload {
     }
 }
 
-/// A route the program rewrites: client, relay, peer and the listen address all of one
-/// family (it does not translate between families).
+/// A route the program rewrites: client, relay address, peer and listen address all of one
+/// family (it does not translate between families; [`Route::of`] makes only such routes).
 #[cfg_attr(not(edgeturn_offload), allow(dead_code))]
-pub(crate) enum Route {
-    /// IPv4 end to end.
-    V4 {
-        server: SocketAddrV4,
-        client: SocketAddrV4,
-        relay: SocketAddrV4,
-        peer: SocketAddrV4,
-        channel: u16,
-    },
-    /// IPv6 end to end.
-    V6 {
-        server: SocketAddrV6,
-        client: SocketAddrV6,
-        relay: SocketAddrV6,
-        peer: SocketAddrV6,
-        channel: u16,
-    },
+pub(crate) struct Route {
+    pub server: SocketAddr,
+    pub client: SocketAddr,
+    pub relay: SocketAddr,
+    pub peer: SocketAddr,
+    pub channel: u16,
 }
 
 impl Route {
     fn of(r: &ChannelRoute, servers: Servers) -> Option<Route> {
-        let channel = r.channel;
-        match (r.client, r.relay, r.peer) {
-            (SocketAddr::V4(client), SocketAddr::V4(relay), SocketAddr::V4(peer)) => {
-                Some(Route::V4 {
-                    server: servers.v4?,
-                    client,
-                    relay,
-                    peer,
-                    channel,
-                })
-            }
-            (SocketAddr::V6(client), SocketAddr::V6(relay), SocketAddr::V6(peer)) => {
-                Some(Route::V6 {
-                    server: servers.v6?,
-                    client,
-                    relay,
-                    peer,
-                    channel,
-                })
-            }
-            _ => None,
-        }
+        let server = match r.client {
+            SocketAddr::V4(_) => SocketAddr::V4(servers.v4?),
+            SocketAddr::V6(_) => SocketAddr::V6(servers.v6?),
+        };
+        let one_family = [r.relay, r.peer]
+            .iter()
+            .all(|a| a.is_ipv4() == server.is_ipv4());
+        one_family.then_some(Route {
+            server,
+            client: r.client,
+            relay: r.relay,
+            peer: r.peer,
+            channel: r.channel,
+        })
     }
 
     /// (client, channel): what the route is known by.
     fn key(&self) -> (SocketAddr, u16) {
-        match self {
-            Route::V4 {
-                client, channel, ..
-            } => (SocketAddr::V4(*client), *channel),
-            Route::V6 {
-                client, channel, ..
-            } => (SocketAddr::V6(*client), *channel),
-        }
+        (self.client, self.channel)
     }
 
     /// (peer, client): where its two directions go.
     fn ends(&self) -> (IpAddr, IpAddr) {
-        match self {
-            Route::V4 { peer, client, .. } => (IpAddr::V4(*peer.ip()), IpAddr::V4(*client.ip())),
-            Route::V6 { peer, client, .. } => (IpAddr::V6(*peer.ip()), IpAddr::V6(*client.ip())),
-        }
+        (self.peer.ip(), self.client.ip())
     }
 }
