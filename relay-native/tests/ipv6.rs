@@ -157,27 +157,12 @@ fn dual_allocations_relay_to_peers_of_either_family() {
 fn an_ipv6_relay_refuses_what_it_does_not_relay() {
     // IPv6 only: an explicit IPv4 request gets 440, so uclient cannot allocate.
     let dir = scratch("v6-only");
-    let port = free_dual_port();
-    let listen = format!("[::1]:{port}");
-    let relay = spawn(
+    let addr: SocketAddr = format!("[::1]:{}", free_dual_port()).parse().unwrap();
+    let relay = start_relay_on(
         &dir,
-        "relay",
-        &relay_bin(),
-        &[
-            "serve",
-            "--listen",
-            &listen,
-            "--realm",
-            "r",
-            "--user",
-            "alice:secret",
-            "--allow-loopback-peers",
-            "--shards",
-            "1",
-        ],
+        &[addr],
+        &["--user", "alice:secret", "--allow-loopback-peers"],
     );
-    let addr: SocketAddr = listen.parse().unwrap();
-    wait_binding(addr, &relay);
     let (_peer, p4) = start_peer_on(&dir, "127.0.0.1");
     let u = uclient_in(
         None,

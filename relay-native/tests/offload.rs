@@ -82,18 +82,18 @@ fn all_through_the_kernel(relay: &Proc, u: &Uclient, clients: u64) -> String {
     log
 }
 
+/// A static user, loopback peers allowed, the fast path on loopback.
+const ON_LOOPBACK: [&str; 5] = [
+    "--user",
+    "alice:secret",
+    "--allow-loopback-peers",
+    "--offload",
+    "lo",
+];
+
 fn offload_relay(name: &str) -> (std::path::PathBuf, Proc, std::net::SocketAddr, Proc, u16) {
     let dir = scratch(name);
-    let (relay, addr) = start_relay(
-        &dir,
-        &[
-            "--user",
-            "alice:secret",
-            "--allow-loopback-peers",
-            "--offload",
-            "lo",
-        ],
-    );
+    let (relay, addr) = start_relay(&dir, &ON_LOOPBACK);
     assert!(
         relay
             .log_text()
@@ -174,16 +174,7 @@ fn ipv6_channel_data_is_relayed_in_the_kernel_both_ways() {
     // family's maps; a client relayed to the other family (REQUESTED-ADDRESS-FAMILY) stays
     // on the sockets, since the program does not translate between families.
     let dir = scratch("offload-ipv6");
-    let (relay, v4, v6) = start_dual_relay(
-        &dir,
-        &[
-            "--user",
-            "alice:secret",
-            "--allow-loopback-peers",
-            "--offload",
-            "lo",
-        ],
-    );
+    let (relay, v4, v6) = start_dual_relay(&dir, &ON_LOOPBACK);
     let (_peer6, port6) = start_peer_on(&dir, "::1");
     let peer6: std::net::SocketAddr = format!("[::1]:{port6}").parse().unwrap();
     let (clients, messages, len) = LOAD;
@@ -248,16 +239,7 @@ fn gso_echo(v6: bool) {
     // Several datagrams in one skb cannot be rewritten as one message: they go to the relay
     // socket, which frames each. Datagrams the peer sends alone still take the kernel.
     let dir = scratch(&format!("offload-gso-{v6}"));
-    let (relay, v4, v6_addr) = start_dual_relay(
-        &dir,
-        &[
-            "--user",
-            "alice:secret",
-            "--allow-loopback-peers",
-            "--offload",
-            "lo",
-        ],
-    );
+    let (relay, v4, v6_addr) = start_dual_relay(&dir, &ON_LOOPBACK);
     let (addr, bind) = if v6 {
         (v6_addr, "[::1]:0")
     } else {
@@ -556,28 +538,19 @@ fn to_another_host(n: u8, link: Link, v6: bool) {
             format!("10.201.{n}.0/24"),
         )
     };
-    let port = free_port();
-    let listen = SocketAddr::new(relay_ip.parse().unwrap(), port).to_string();
-    let relay = spawn(
+    let listen = SocketAddr::new(relay_ip.parse().unwrap(), free_port());
+    let relay = start_relay_on(
         &dir,
-        "relay",
-        &relay_bin(),
+        &[listen],
         &[
-            "serve",
-            "--listen",
-            &listen,
-            "--realm",
-            "r",
             "--user",
             "alice:secret",
-            "--shards",
-            "1",
-        ]
-        .into_iter()
-        .chain(["--allow-peer", &net, "--offload", &outside.veth])
-        .collect::<Vec<_>>(),
+            "--allow-peer",
+            &net,
+            "--offload",
+            &outside.veth,
+        ],
     );
-    std::thread::sleep(Duration::from_millis(500));
     let (peer, peer_port) = match link {
         Link::Gro => {
             let bind = SocketAddr::new(far.parse().unwrap(), 0);
@@ -617,7 +590,7 @@ fn to_another_host(n: u8, link: Link, v6: bool) {
     let drops = UdpDrops::now(Some(&outside.ns));
     let u = uclient_in(
         Some(&outside.ns),
-        listen.parse().unwrap(),
+        listen,
         SocketAddr::new(far.parse().unwrap(), peer_port),
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );

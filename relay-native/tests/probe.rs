@@ -319,33 +319,21 @@ fn each_failure_has_its_exit_code() {
     );
 }
 
-/// `token mint --sha256`: a token whose mac_key has 32 bytes.
-fn mint_sha256_token(dir: &Path, keys: &str) -> PathBuf {
-    let out = Command::new(relay_bin())
-        .args([
-            "token",
-            "mint",
-            "--keys",
-            keys,
-            "--server-name",
-            SERVER_NAME,
-        ])
-        .args(["--lifetime", "600", "--sha256"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let p = dir.join("sha256.json");
-    std::fs::write(&p, &out.stdout).unwrap();
-    p
-}
-
 #[test]
 fn integrity_sha256_and_sha1_with_tokens() {
     let dir = scratch("probe-integrity-token");
     let (relay, addr) = relay_native(&dir, &[]);
     let keys = keys(&dir, "k.json", KEY);
     // A 32-byte mac_key signs with MESSAGE-INTEGRITY-SHA256, by default and when asked.
-    let sha256 = mint_sha256_token(&dir, &keys);
+    let sha256 = mint_token_with(
+        &dir,
+        "sha256.json",
+        &keys,
+        SERVER_NAME,
+        600,
+        0,
+        &["--sha256"],
+    );
     let sha256 = sha256.to_str().unwrap();
     for extra in [&[][..], &["--integrity", "sha256"][..]] {
         let mut args = vec!["--token-json", sha256];

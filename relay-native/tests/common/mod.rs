@@ -111,44 +111,31 @@ pub fn start_dual_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr, Socket
         format!("127.0.0.1:{port}").parse().unwrap(),
         format!("[::1]:{port}").parse().unwrap(),
     );
-    let (l4, l6) = (v4.to_string(), v6.to_string());
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &l4,
-        "--listen",
-        &l6,
-        "--realm",
-        "test.realm",
-        "--shards",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    let p = spawn(dir, "relay", &relay_bin(), &args);
-    wait_binding(v4, &p);
-    wait_binding(v6, &p);
-    (p, v4, v6)
+    (start_relay_on(dir, &[v4, v6], extra), v4, v6)
 }
 
 /// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
 /// STUN Binding request.
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &listen,
-        "--realm",
-        "test.realm",
-        "--shards",
-        "1",
-    ];
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    (start_relay_on(dir, &[addr], extra), addr)
+}
+
+/// Starts relay-native serve listening on `listen` (addresses of this host) with `extra`
+/// flags; waits until every listener answers a Binding request.
+pub fn start_relay_on(dir: &Path, listen: &[SocketAddr], extra: &[&str]) -> Proc {
+    let listen_args: Vec<String> = listen
+        .iter()
+        .flat_map(|l| ["--listen".to_string(), l.to_string()])
+        .collect();
+    let mut args = vec!["serve", "--realm", "test.realm", "--shards", "1"];
+    args.extend(listen_args.iter().map(String::as_str));
     args.extend_from_slice(extra);
     let p = spawn(dir, "relay", &relay_bin(), &args);
-    let addr: SocketAddr = listen.parse().unwrap();
-    wait_binding(addr, &p);
-    (p, addr)
+    for addr in listen {
+        wait_binding(*addr, &p);
+    }
+    p
 }
 
 /// Waits for a Binding success from `addr`.
@@ -291,6 +278,19 @@ pub fn mint_token(
     lifetime: u32,
     age: u64,
 ) -> PathBuf {
+    mint_token_with(dir, name, keys, server_name, lifetime, age, &[])
+}
+
+/// `token mint` with `extra` flags (`--sha256`) into a file; `age` seconds in the past.
+pub fn mint_token_with(
+    dir: &Path,
+    name: &str,
+    keys: &str,
+    server_name: &str,
+    lifetime: u32,
+    age: u64,
+    extra: &[&str],
+) -> PathBuf {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -307,6 +307,7 @@ pub fn mint_token(
             &lifetime.to_string(),
         ])
         .args(["--issued-at", &(now - age).to_string()])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
