@@ -294,20 +294,47 @@ static __always_inline int shift_right(struct __sk_buff *skb, __u32 at, __u32 le
 	return 0;
 }
 
+// Where one family's UDP payload and checksum are, and how its checksum is updated.
+struct layout {
+	__u32 payload;
+	__u32 csum;
+	__u64 csum_flags;
+};
+
+#define LAYOUT4 ((struct layout){ PAYLOAD_OFF, UDP_CSUM_OFF, BPF_F_MARK_MANGLED_0 })
+#define LAYOUT6 ((struct layout){ PAYLOAD6_OFF, UDP6_CSUM_OFF, CSUM6_FLAGS })
+
+// Client to peer, before the IP and UDP headers are rewritten: the ChannelData header leaves
+// the checksummed data and the payload moves 4 bytes forward (the tail is trimmed after).
+static __always_inline int strip_channel_header(struct __sk_buff *skb, struct layout l, __u16 cd_word0, __u16 cd_word1,
+						__u32 data_len)
+{
+	if (bpf_l4_csum_replace(skb, l.csum, cd_word0, 0, l.csum_flags | 2) ||
+	    bpf_l4_csum_replace(skb, l.csum, cd_word1, 0, l.csum_flags | 2))
+		return -1;
+	return shift_left(skb, l.payload, data_len);
+}
+
+// Peer to client, before the IP and UDP headers are rewritten: 4 more bytes, the payload moved
+// back, the ChannelData header in front of it and in the checksum (the grown tail was zero).
+static __always_inline int add_channel_header(struct __sk_buff *skb, struct layout l, __u16 channel, __u32 data_len)
+{
+	if (bpf_skb_change_tail(skb, skb->len + 4, 0) || shift_right(skb, l.payload, data_len))
+		return -1;
+	__u16 hdr[2] = { channel, bpf_htons((__u16)data_len) };
+	if (bpf_skb_store_bytes(skb, l.payload, hdr, 4, 0) || bpf_l4_csum_replace(skb, l.csum, 0, hdr[0], l.csum_flags | 2) ||
+	    bpf_l4_csum_replace(skb, l.csum, 0, hdr[1], l.csum_flags | 2))
+		return -1;
+	return 0;
+}
+
 static __always_inline int client_to_peer(struct __sk_buff *skb, struct c2p_val *v, __u16 ip_len, __u16 udp_len, __u16 cd_word0,
 					  __u16 cd_word1, __u32 data_len)
 {
-	__u16 new_ip_len = ip_len - 4;
-	// The ChannelData header leaves the checksummed data.
-	if (bpf_l4_csum_replace(skb, UDP_CSUM_OFF, cd_word0, 0, BPF_F_MARK_MANGLED_0 | 2) ||
-	    bpf_l4_csum_replace(skb, UDP_CSUM_OFF, cd_word1, 0, BPF_F_MARK_MANGLED_0 | 2))
-		return TC_ACT_SHOT;
-	if (shift_left(skb, PAYLOAD_OFF, data_len))
-		return TC_ACT_SHOT;
-	if (rewrite_headers(skb, v->relay_ip, v->relay_port, v->peer_ip, v->peer_port, bpf_htons(ip_len), bpf_htons(new_ip_len),
-			    bpf_htons(udp_len), bpf_htons(udp_len - 4)))
-		return TC_ACT_SHOT;
-	if (bpf_skb_change_tail(skb, skb->len - 4, 0))
+	if (strip_channel_header(skb, LAYOUT4, cd_word0, cd_word1, data_len) ||
+	    rewrite_headers(skb, v->relay_ip, v->relay_port, v->peer_ip, v->peer_port, bpf_htons(ip_len), bpf_htons(ip_len - 4),
+			    bpf_htons(udp_len), bpf_htons(udp_len - 4)) ||
+	    bpf_skb_change_tail(skb, skb->len - 4, 0))
 		return TC_ACT_SHOT;
 	count(v->slot, data_len);
 	return deliver(skb, v->flags);
@@ -315,21 +342,10 @@ static __always_inline int client_to_peer(struct __sk_buff *skb, struct c2p_val 
 
 static __always_inline int peer_to_client(struct __sk_buff *skb, struct p2c_val *v, __u16 ip_len, __u16 udp_len, __u32 data_len)
 {
-	__u16 new_ip_len = ip_len + 4;
 	if (data_len > MAX_MOVE)
 		return TC_ACT_UNSPEC;
-	if (bpf_skb_change_tail(skb, skb->len + 4, 0))
-		return TC_ACT_SHOT;
-	if (shift_right(skb, PAYLOAD_OFF, data_len))
-		return TC_ACT_SHOT;
-	__u16 hdr[2] = { v->channel, bpf_htons((__u16)data_len) };
-	if (bpf_skb_store_bytes(skb, PAYLOAD_OFF, hdr, 4, 0))
-		return TC_ACT_SHOT;
-	// The ChannelData header joins the checksummed data (the grown tail was zero).
-	if (bpf_l4_csum_replace(skb, UDP_CSUM_OFF, 0, hdr[0], BPF_F_MARK_MANGLED_0 | 2) ||
-	    bpf_l4_csum_replace(skb, UDP_CSUM_OFF, 0, hdr[1], BPF_F_MARK_MANGLED_0 | 2))
-		return TC_ACT_SHOT;
-	if (rewrite_headers(skb, v->server_ip, v->server_port, v->client_ip, v->client_port, bpf_htons(ip_len), bpf_htons(new_ip_len),
+	if (add_channel_header(skb, LAYOUT4, v->channel, data_len) ||
+	    rewrite_headers(skb, v->server_ip, v->server_port, v->client_ip, v->client_port, bpf_htons(ip_len), bpf_htons(ip_len + 4),
 			    bpf_htons(udp_len), bpf_htons(udp_len + 4)))
 		return TC_ACT_SHOT;
 	count(v->slot, data_len);
@@ -369,14 +385,9 @@ static __always_inline int rewrite_headers6(struct __sk_buff *skb, const __u8 *s
 static __always_inline int client_to_peer6(struct __sk_buff *skb, struct c2p6_val *v, __u16 udp_len, __u16 cd_word0,
 					   __u16 cd_word1, __u32 data_len)
 {
-	if (bpf_l4_csum_replace(skb, UDP6_CSUM_OFF, cd_word0, 0, CSUM6_FLAGS | 2) ||
-	    bpf_l4_csum_replace(skb, UDP6_CSUM_OFF, cd_word1, 0, CSUM6_FLAGS | 2))
-		return TC_ACT_SHOT;
-	if (shift_left(skb, PAYLOAD6_OFF, data_len))
-		return TC_ACT_SHOT;
-	if (rewrite_headers6(skb, v->relay_ip, v->relay_port, v->peer_ip, v->peer_port, bpf_htons(udp_len), bpf_htons(udp_len - 4)))
-		return TC_ACT_SHOT;
-	if (bpf_skb_change_tail(skb, skb->len - 4, 0))
+	if (strip_channel_header(skb, LAYOUT6, cd_word0, cd_word1, data_len) ||
+	    rewrite_headers6(skb, v->relay_ip, v->relay_port, v->peer_ip, v->peer_port, bpf_htons(udp_len), bpf_htons(udp_len - 4)) ||
+	    bpf_skb_change_tail(skb, skb->len - 4, 0))
 		return TC_ACT_SHOT;
 	count(v->slot, data_len);
 	return deliver(skb, v->flags);
@@ -386,17 +397,8 @@ static __always_inline int peer_to_client6(struct __sk_buff *skb, struct p2c6_va
 {
 	if (data_len > MAX_MOVE)
 		return TC_ACT_UNSPEC;
-	if (bpf_skb_change_tail(skb, skb->len + 4, 0))
-		return TC_ACT_SHOT;
-	if (shift_right(skb, PAYLOAD6_OFF, data_len))
-		return TC_ACT_SHOT;
-	__u16 hdr[2] = { v->channel, bpf_htons((__u16)data_len) };
-	if (bpf_skb_store_bytes(skb, PAYLOAD6_OFF, hdr, 4, 0))
-		return TC_ACT_SHOT;
-	if (bpf_l4_csum_replace(skb, UDP6_CSUM_OFF, 0, hdr[0], CSUM6_FLAGS | 2) ||
-	    bpf_l4_csum_replace(skb, UDP6_CSUM_OFF, 0, hdr[1], CSUM6_FLAGS | 2))
-		return TC_ACT_SHOT;
-	if (rewrite_headers6(skb, v->server_ip, v->server_port, v->client_ip, v->client_port, bpf_htons(udp_len), bpf_htons(udp_len + 4)))
+	if (add_channel_header(skb, LAYOUT6, v->channel, data_len) ||
+	    rewrite_headers6(skb, v->server_ip, v->server_port, v->client_ip, v->client_port, bpf_htons(udp_len), bpf_htons(udp_len + 4)))
 		return TC_ACT_SHOT;
 	count(v->slot, data_len);
 	return deliver(skb, v->flags);
