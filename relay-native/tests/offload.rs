@@ -147,24 +147,33 @@ fn uclient_all_echoed(name: &str, flags: &[&str]) -> (Proc, Uclient) {
 fn channel_data_is_relayed_in_the_kernel_both_ways() {
     let _turn = one_load_at_a_time();
     let (_dir, relay, addr, _peer, port) = offload_relay("offload-channels");
+    the_load_through_the_kernel(&relay, addr, SocketAddr::from(([127, 0, 0, 1], port)));
+}
+
+/// uclient at [`LOAD`], 1 ms apart, through `server` to `peer`: every message comes back, and
+/// every one went client -> peer and back through the kernel (the route is in place before the
+/// ChannelBind success leaves, and uclient sends ChannelData only after it). What it reported.
+fn the_load_through_the_kernel(relay: &Proc, server: SocketAddr, peer: SocketAddr) -> Uclient {
     let (clients, messages, len) = LOAD;
     let args = load_args(clients, messages, len, 1);
     let drops = UdpDrops::now(None);
-    let u = uclient(
-        addr,
-        port,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let u = uclient_in(None, server, peer, &args);
+    assert_all_echoed(
+        &format!("{server} 1 ms apart"),
+        &u,
+        clients * messages,
+        relay,
+        &drops,
     );
-    assert_all_echoed("1 ms apart", &u, clients * messages, &relay, &drops);
-    // Every message went client -> peer and back through the kernel: the route is in place
-    // before the ChannelBind success leaves, and uclient sends ChannelData only after it.
-    let log = all_through_the_kernel(&relay, &u, clients);
+    let log = all_through_the_kernel(relay, &u, clients);
     assert_eq!(kernel_relayed(&log, "to_peer_bytes"), u.sent * len, "{log}");
     assert_eq!(
         kernel_relayed(&log, "to_client_bytes"),
         u.received * len,
         "{log}"
     );
+    u
 }
 
 #[test]
@@ -176,20 +185,10 @@ fn ipv6_channel_data_is_relayed_in_the_kernel_both_ways() {
     let dir = scratch("offload-ipv6");
     let (relay, v4, v6) = start_dual_relay(&dir, &ON_LOOPBACK);
     let (_peer6, port6) = start_peer_on(&dir, "::1");
-    let peer6: std::net::SocketAddr = format!("[::1]:{port6}").parse().unwrap();
-    let (clients, messages, len) = LOAD;
-    let args = load_args(clients, messages, len, 1);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let peer6: SocketAddr = format!("[::1]:{port6}").parse().unwrap();
+    let u = the_load_through_the_kernel(&relay, v6, peer6);
+    let (clients, ..) = LOAD;
     let drops = UdpDrops::now(None);
-    let u = uclient_in(None, v6, peer6, &args);
-    assert_all_echoed("IPv6 1 ms apart", &u, clients * messages, &relay, &drops);
-    let log = all_through_the_kernel(&relay, &u, clients);
-    assert_eq!(kernel_relayed(&log, "to_peer_bytes"), u.sent * len, "{log}");
-    assert_eq!(
-        kernel_relayed(&log, "to_client_bytes"),
-        u.received * len,
-        "{log}"
-    );
 
     // IPv4 beside it, through the IPv4 maps.
     let (_peer4, port4) = start_peer_on(&dir, "127.0.0.1");
