@@ -1,6 +1,6 @@
 //! What a driver hands the core: [`Input`], through [`Server::handle_input`](crate::Server::handle_input).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::allocation::{AllocId, Client, Transport};
 
@@ -55,7 +55,11 @@ pub enum Input<'a> {
     Timeout,
 }
 
-/// The driver could not bind a relay socket (it logs the operating system's reason); the
-/// Allocate is answered with 508 Insufficient Capacity.
+/// The driver could not bind a relay socket on `ip` (it logs the operating system's reason):
+/// the Allocate is answered with 508 Insufficient Capacity, or for the second family of a
+/// dual allocation with ADDRESS-ERROR-CODE 508 in its success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BindFailed;
+pub struct BindFailed {
+    /// The address of the [`Output::BindRelay`](crate::Output::BindRelay) that failed.
+    pub ip: IpAddr,
+}

@@ -66,10 +66,10 @@ mod timers;
 pub mod traffic;
 pub mod wire;
 
-pub use allocation::{AllocId, Client, Transport};
+pub use allocation::{AllocId, Client, RelaySlot, Relays, Transport};
 pub use auth::{AuthConfig, AuthFailure, Credential, Mechanism};
 pub use clock::Clock;
-pub use config::Config;
+pub use config::{Config, DefaultFamily, RelayIps};
 pub use error::TurnError;
 pub use input::{BindFailed, Input};
 pub use nonce::NonceSecret;

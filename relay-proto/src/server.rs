@@ -19,6 +19,7 @@
 mod allocate;
 mod client;
 mod connections;
+pub mod family;
 mod peer;
 mod permissions;
 mod requests;
@@ -110,7 +111,11 @@ impl Server {
     pub fn new(cfg: Arc<Config>, quota: Box<dyn Quota>, seeds: Seeds, clock: Clock) -> Server {
         let (per_sec, burst) = cfg.unauth_rate;
         Server {
-            nonces: Nonces::new(seeds.nonce_secret, cfg.nonce_ttl_secs),
+            nonces: Nonces::new(
+                seeds.nonce_secret,
+                cfg.nonce_ttl_secs,
+                cfg.auth.security_features(),
+            ),
             limit: RateLimit::new(per_sec, burst, cfg.unauth_sources),
             cfg,
             quota,
@@ -272,7 +277,7 @@ impl Server {
             self.out
                 .push_back(Output::Route(RouteChange::Clear { route: *route }));
         }
-        if a.relay.is_some() {
+        if a.relays.bound().next().is_some() {
             self.out.push_back(Output::ReleaseRelay { alloc: id });
         }
         let info = AllocationInfo::of(id, &a);

@@ -38,12 +38,19 @@ pub struct ServeArgs {
     /// TOML configuration file (docs/relay.md lists its keys).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// UDP and TCP listening address [default: 0.0.0.0:3478].
+    /// UDP and TCP listening address, at most one per family: give it twice for dual stack,
+    /// e.g. `--listen 0.0.0.0:3478 --listen [::]:3478` [default: 0.0.0.0:3478].
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
-    /// Address relay sockets bind to and clients are told.
+    pub listen: Vec<SocketAddr>,
+    /// Address relay sockets bind to and clients are told, at most one per family (repeatable:
+    /// one IPv4 and one IPv6 address relay both families) [default: each specific --listen
+    /// address].
     #[arg(long)]
-    pub relay_ip: Option<IpAddr>,
+    pub relay_ip: Vec<IpAddr>,
+    /// Relayed family of an Allocate that names none (no REQUESTED-ADDRESS-FAMILY, as browsers
+    /// send): the client's own family, or IPv4 as RFC 8656 says [default: client].
+    #[arg(long, value_enum)]
+    pub default_relay_family: Option<crate::config::FamilyChoice>,
     /// REALM.
     #[arg(long)]
     pub realm: Option<String>,
@@ -91,8 +98,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub shards: Option<usize>,
     /// Relay ChannelData in the kernel on this interface's traffic (repeatable; e.g. eth0,
-    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific IPv4
-    /// --listen address; everything else still goes through the sockets.
+    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific --listen
+    /// address (IPv4, IPv6 or both); everything else still goes through the sockets.
     #[arg(long = "offload", value_name = "IFACE")]
     pub offload: Vec<String>,
 }

@@ -14,8 +14,9 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         None => Settings::default(),
     };
     let flags = Settings {
-        listen: a.listen,
-        relay_ip: a.relay_ip,
+        listen: a.listen.clone(),
+        relay_ip: a.relay_ip.clone(),
+        default_relay_family: a.default_relay_family,
         realm: a.realm.clone(),
         server_name: a.server_name.clone(),
         keys: a.keys.clone(),
@@ -45,7 +46,12 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         .and_then(Settings::build)
         .map_err(|e| format!("config: {e}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let listen = driver.listen;
+    let listen = driver
+        .listen
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
     let shards = driver.shards;
     let mechanisms = [
         core.auth
@@ -60,9 +66,14 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         .spawn(move || crate::driver::run(core, driver, stop_rx))
         .map_err(|e| format!("cannot start: {e}"))?;
     info!(
-        %listen,
+        listen,
         shards,
-        auth = mechanisms.iter().flatten().cloned().collect::<Vec<_>>().join(", "),
+        auth = mechanisms
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
         "relay-native listening on {listen} (UDP and TCP)"
     );
     let rt = tokio::runtime::Builder::new_current_thread()

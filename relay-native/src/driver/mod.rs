@@ -1,8 +1,8 @@
 //! The tokio driver: sockets and timers for the protocol core, nothing else.
 //!
 //! The relay runs one *shard* per core. Each shard is a thread with a single-threaded tokio
-//! runtime that owns one [`Server`](relay_proto::Server), a UDP and a TCP listener bound with
-//! SO_REUSEPORT to the same address (the kernel keeps each client 5-tuple on one shard), and
+//! runtime that owns one [`Server`](relay_proto::Server), a UDP and a TCP listener per listen
+//! address bound with SO_REUSEPORT (the kernel keeps each client 5-tuple on one shard), and
 //! the relay sockets of the allocations it made. Shards share only read-only configuration and
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
@@ -27,8 +27,9 @@ pub use shard::Shard;
 
 /// What the driver needs besides the core's configuration.
 pub struct DriverConfig {
-    /// UDP and TCP listening address.
-    pub listen: SocketAddr,
+    /// UDP and TCP listening addresses, at most one per family (a reply to a UDP client
+    /// leaves from the listener of its family).
+    pub listen: Vec<SocketAddr>,
     /// Number of shards (threads); at least 1.
     pub shards: usize,
     /// Interfaces to attach the kernel fast path for ChannelData to (none: sockets only).
@@ -62,7 +63,7 @@ pub fn run(
         let quota = Box::new(driver.quota.clone());
         shards.push(Shard::bind(
             i,
-            driver.listen,
+            &driver.listen,
             core.clone(),
             quota,
             seeds,
@@ -72,13 +73,15 @@ pub fn run(
     let offload = if driver.offload.is_empty() {
         None
     } else {
-        // Configuration only turns the fast path on for a specific IPv4 listen address.
-        let SocketAddr::V4(server) = driver.listen else {
+        // Configuration only turns the fast path on with a specific listen address.
+        let servers = crate::config::offload_listen(&driver.listen);
+        if servers.v4.is_none() && servers.v6.is_none() {
             return Err(std::io::Error::other(
-                "--offload needs an IPv4 --listen address",
+                "--offload needs a specific --listen address",
             ));
-        };
-        let o = offload::Offload::attach(&driver.offload, server).map_err(std::io::Error::other)?;
+        }
+        let o =
+            offload::Offload::attach(&driver.offload, servers).map_err(std::io::Error::other)?;
         tracing::info!(
             interfaces = driver.offload.join(","),
             "kernel fast path for ChannelData attached"

@@ -25,10 +25,24 @@ use relay_proto::{
 /// A shard before it runs: bound sockets and a core.
 pub struct Shard {
     index: usize,
-    udp: std::net::UdpSocket,
-    tcp: std::net::TcpListener,
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
+}
+
+/// A UDP listener; a reply leaves from the one of the client's family.
+pub(super) struct UdpListener {
+    socket: UdpSocket,
+    state: UdpSocketState,
+    v6: bool,
+}
+
+/// Relay sockets are keyed by allocation and family: a dual allocation has two.
+type RelayKey = (u64, bool);
+
+fn relay_key(alloc: AllocId, ip: IpAddr) -> RelayKey {
+    (alloc.to_bits(), ip.is_ipv6())
 }
 
 /// An allocation's relay socket and the task that receives on it.
@@ -40,10 +54,9 @@ struct Relay {
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
-    pub(super) udp: UdpSocket,
-    udp_state: UdpSocketState,
+    udp: Vec<UdpListener>,
     arena: RefCell<Arena>,
-    relays: RefCell<HashMap<u64, Relay>>,
+    relays: RefCell<HashMap<RelayKey, Relay>>,
     pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
     pub(super) next_conn: Cell<u64>,
     /// The deadline the timer task sleeps until, as the core last said.
@@ -55,10 +68,10 @@ pub(super) struct Ctx {
 }
 
 impl Shard {
-    /// Binds this shard's listeners on `listen` and makes its core.
+    /// Binds this shard's listeners on every `listen` address and makes its core.
     pub fn bind(
         index: usize,
-        listen: SocketAddr,
+        listen: &[SocketAddr],
         cfg: Arc<Config>,
         quota: Box<dyn Quota>,
         seeds: Seeds,
@@ -66,8 +79,14 @@ impl Shard {
     ) -> std::io::Result<Shard> {
         Ok(Shard {
             index,
-            udp: sockets::udp_listener(listen)?,
-            tcp: sockets::tcp_listener(listen)?,
+            udp: listen
+                .iter()
+                .map(|a| sockets::udp_listener(*a))
+                .collect::<Result<_, _>>()?,
+            tcp: listen
+                .iter()
+                .map(|a| sockets::tcp_listener(*a))
+                .collect::<Result<_, _>>()?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
         })
@@ -90,11 +109,17 @@ impl Shard {
             .build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
-            let udp_state = UdpSocketState::new((&self.udp).into())?;
+            let mut udp = Vec::new();
+            for socket in self.udp {
+                udp.push(UdpListener {
+                    state: UdpSocketState::new((&socket).into())?,
+                    v6: socket.local_addr()?.is_ipv6(),
+                    socket: UdpSocket::from_std(socket)?,
+                });
+            }
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
-                udp: UdpSocket::from_std(self.udp)?,
-                udp_state,
+                udp,
                 arena: RefCell::new(Arena::new()),
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
@@ -104,12 +129,14 @@ impl Shard {
                 index: self.index,
                 offload: self.offload,
             });
-            let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-            let tasks = [
-                spawn_local(udp_loop(ctx.clone())),
-                spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
-                spawn_local(timer_loop(ctx.clone())),
-            ];
+            let mut tasks = vec![spawn_local(timer_loop(ctx.clone()))];
+            for n in 0..ctx.udp.len() {
+                tasks.push(spawn_local(udp_loop(ctx.clone(), n)));
+            }
+            for tcp in self.tcp {
+                let tcp = tokio::net::TcpListener::from_std(tcp)?;
+                tasks.push(spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)));
+            }
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {
                     break;
@@ -152,9 +179,11 @@ impl Ctx {
                     let _ = self.core.borrow_mut().handle_input(now, input);
                 }
                 Some(Output::ReleaseRelay { alloc }) => {
-                    let relay = self.relays.borrow_mut().remove(&alloc.to_bits());
-                    if let Some(relay) = relay {
-                        relay.task.abort();
+                    for v6 in [false, true] {
+                        let relay = self.relays.borrow_mut().remove(&(alloc.to_bits(), v6));
+                        if let Some(relay) = relay {
+                            relay.task.abort();
+                        }
                     }
                 }
                 Some(Output::Route(change)) => {
@@ -214,13 +243,13 @@ impl Ctx {
                 shard = self.index,
                 "cannot bind a relay socket on {ip}: {e}"
             );
-            BindFailed
+            BindFailed { ip }
         })?;
         let socket = Rc::new(socket);
         let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
         self.relays
             .borrow_mut()
-            .insert(alloc.to_bits(), Relay { socket, task });
+            .insert(relay_key(alloc, ip), Relay { socket, task });
         Ok(addr)
     }
 
@@ -228,7 +257,10 @@ impl Ctx {
     fn send_to_client(&self, to: Client, data: &[u8]) {
         match to.transport {
             Transport::Udp => {
-                if let Err(e) = send_now(&self.udp, data, to.addr) {
+                let listener = self.udp.iter().find(|l| l.v6 == to.addr.is_ipv6());
+                if let Some(l) = listener
+                    && let Err(e) = send_now(&l.socket, data, to.addr)
+                {
                     debug!(shard = self.index, "send to client {}: {e}", to.addr);
                 }
             }
@@ -243,7 +275,7 @@ impl Ctx {
     /// Sends what a client relayed to a peer through the allocation's relay socket. A full
     /// socket buffer drops the datagram, as the network would.
     fn send_to_peer(&self, alloc: AllocId, peer: SocketAddr, data: &[u8]) {
-        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits())
+        if let Some(relay) = self.relays.borrow().get(&relay_key(alloc, peer.ip()))
             && let Err(e) = send_now(&relay.socket, data, peer)
         {
             debug!("send to peer {peer}: {e}");
@@ -258,15 +290,18 @@ fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<
     socket2::SockRef::from(socket).send_to(data, &to.into())
 }
 
-/// Client datagrams on the listener, received in batches.
-async fn udp_loop(ctx: Rc<Ctx>) {
+/// Client datagrams on UDP listener `n`, received in batches.
+async fn udp_loop(ctx: Rc<Ctx>, n: usize) {
+    let Some(listener) = ctx.udp.get(n) else {
+        return;
+    };
     loop {
-        if ctx.udp.readable().await.is_err() {
+        if listener.socket.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&ctx.udp, &ctx.udp_state) {
+            let n = match arena.try_recv(&listener.socket, &listener.state) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {

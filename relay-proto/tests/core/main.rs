@@ -4,7 +4,9 @@
 
 mod connections;
 mod events;
+mod families;
 mod harness;
+mod integrity;
 mod malformed;
 mod routes;
 
