@@ -50,6 +50,7 @@
 
 pub mod allocation;
 pub mod auth;
+pub mod bandwidth;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -68,6 +69,7 @@ pub mod wire;
 
 pub use allocation::{AllocId, Client, Transport};
 pub use auth::{AuthConfig, AuthFailure, Credential, Mechanism};
+pub use bandwidth::{Cap, Caps, Direction, Rate};
 pub use clock::Clock;
 pub use config::Config;
 pub use error::TurnError;

@@ -52,7 +52,8 @@ pub(super) fn desired(id: AllocId, a: &Allocation, now: Instant) -> Vec<(Channel
     let Some(relay) = a.relay else {
         return Vec::new();
     };
-    if a.client.transport != Transport::Udp || a.expires <= now {
+    // A held allocation is over its bandwidth cap: its data comes through the core.
+    if a.client.transport != Transport::Udp || a.expires <= now || a.meters.held_until.is_some() {
         return Vec::new();
     }
     a.channels

@@ -4,9 +4,11 @@
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use shared_token::MacKey;
+use std::net::SocketAddr;
+
 use stun_types::attribute::{
-    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity, Nonce, Realm,
-    Software, UnknownAttributes,
+    AlternateServer, AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity,
+    Nonce, Realm, Software, UnknownAttributes,
 };
 use stun_types::message::{Message, MessageHeader, MessageWrite, MessageWriteExt, MessageWriteVec};
 
@@ -100,6 +102,8 @@ pub struct ErrorReply<'a> {
     pub key: Option<&'a MacKey>,
     /// For 420.
     pub unknown: &'a [AttributeType],
+    /// ALTERNATE-SERVER, for 300.
+    pub alternate: Option<SocketAddr>,
 }
 
 impl<'a> ErrorReply<'a> {
@@ -111,6 +115,7 @@ impl<'a> ErrorReply<'a> {
             third_party: None,
             key: None,
             unknown: &[],
+            alternate: None,
         }
     }
 
@@ -127,6 +132,9 @@ impl<'a> ErrorReply<'a> {
         self.add_code(&mut w);
         if !self.unknown.is_empty() {
             let _ = w.add_attribute(&UnknownAttributes::new(self.unknown));
+        }
+        if let Some(server) = self.alternate {
+            let _ = w.add_attribute(&AlternateServer::new(server));
         }
         if let Some((realm, nonce)) = self.challenge {
             if let Ok(r) = Realm::new(realm) {
