@@ -7,6 +7,8 @@
 )]
 
 pub mod gso_peer;
+pub mod metrics;
+pub mod turn;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -96,8 +98,14 @@ pub fn relay_bin() -> PathBuf {
 /// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
 /// STUN Binding request.
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
+    start_relay_sharded(dir, 1, extra)
+}
+
+/// [`start_relay`] with `shards` shards.
+pub fn start_relay_sharded(dir: &Path, shards: usize, extra: &[&str]) -> (Proc, SocketAddr) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    let shards = shards.to_string();
     let mut args = vec![
         "serve",
         "--listen",
@@ -105,7 +113,7 @@ pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
         "--realm",
         "test.realm",
         "--shards",
-        "1",
+        &shards,
     ];
     args.extend_from_slice(extra);
     let p = spawn(dir, "relay", &relay_bin(), &args);
