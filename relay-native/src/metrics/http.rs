@@ -166,3 +166,33 @@ fn text(status: StatusCode, body: &str) -> Reply {
     );
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn only_loopback_may_drain() {
+        let handle = Handle::new();
+        assert_eq!(drain(&handle, at("192.0.2.7:4000")).status(), 403);
+        assert_eq!(drain(&handle, at("[2001:db8::7]:4000")).status(), 403);
+        assert!(!handle.is_draining());
+        assert_eq!(drain(&handle, at("[::ffff:127.0.0.1]:4000")).status(), 202);
+        assert!(handle.is_draining());
+        assert_eq!(drain(&handle, at("[::1]:4000")).status(), 200);
+    }
+
+    #[test]
+    fn ready_only_while_serving_and_not_draining() {
+        let handle = Handle::new();
+        assert_eq!(ready(&handle).status(), 503, "not serving yet");
+        handle.set_serving(true);
+        assert_eq!(ready(&handle).status(), 200);
+        handle.drain();
+        assert_eq!(ready(&handle).status(), 503);
+    }
+}

@@ -23,6 +23,9 @@ pub struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return; // it exited by itself
+        }
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
             .status();
