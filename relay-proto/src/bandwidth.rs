@@ -42,16 +42,29 @@ pub const MAX_DEBT: Duration = Duration::from_secs(1);
 pub struct Rate {
     bytes_per_sec: u64,
     burst: u64,
+    /// Nanoseconds per byte in 32.32 fixed point, so a datagram's cost is one multiply.
+    nanos_per_byte: u64,
+    /// The bucket's depth in nanoseconds.
+    tolerance: u64,
 }
 
 impl Rate {
     /// A cap of `bytes_per_sec` payload bytes per second (`None` for 0: no cap), with a bucket
     /// of half a second's worth, at least [`MIN_BURST`].
     pub fn new(bytes_per_sec: u64) -> Option<Rate> {
-        (bytes_per_sec > 0).then(|| Rate {
+        if bytes_per_sec == 0 {
+            return None;
+        }
+        let burst = (bytes_per_sec / 2).max(MIN_BURST);
+        let per_byte = (1_000_000_000u128 << 32) / u128::from(bytes_per_sec);
+        let mut rate = Rate {
             bytes_per_sec,
-            burst: (bytes_per_sec / 2).max(MIN_BURST),
-        })
+            burst,
+            nanos_per_byte: u64::try_from(per_byte).unwrap_or(u64::MAX),
+            tolerance: 0,
+        };
+        rate.tolerance = rate.cost_nanos(burst);
+        Some(rate)
     }
 
     /// Bytes per second.
@@ -64,15 +77,20 @@ impl Rate {
         self.burst
     }
 
+    /// How long the bucket takes to earn `bytes`, in nanoseconds.
+    fn cost_nanos(self, bytes: u64) -> u64 {
+        let nanos = (u128::from(bytes) * u128::from(self.nanos_per_byte)) >> 32;
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
     /// How long the bucket takes to earn `bytes`.
     fn cost(self, bytes: u64) -> Duration {
-        let nanos = u128::from(bytes) * 1_000_000_000 / u128::from(self.bytes_per_sec);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        Duration::from_nanos(self.cost_nanos(bytes))
     }
 
     /// How far ahead of now a bucket may have spent: its depth in time.
     fn tolerance(self) -> Duration {
-        self.cost(self.burst)
+        Duration::from_nanos(self.tolerance)
     }
 }
 
@@ -174,7 +192,10 @@ pub struct UserMeter {
 
 impl UserMeter {
     fn nanos(&self, now: Instant) -> u64 {
-        u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+        let d = now.saturating_duration_since(self.epoch);
+        d.as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos()))
     }
 
     /// Takes `bytes` if they fit (one compare-and-swap, retried only when another core took
@@ -184,7 +205,7 @@ impl UserMeter {
             return true;
         };
         let now = self.nanos(now);
-        let (cost, tolerance) = (nanos(rate.cost(bytes)), nanos(rate.tolerance()));
+        let (cost, tolerance) = (rate.cost_nanos(bytes), rate.tolerance);
         let mut current = cell.load(Ordering::Relaxed);
         loop {
             let tat = current.max(now).saturating_add(cost);
@@ -205,20 +226,16 @@ impl UserMeter {
             return false;
         };
         let now = self.nanos(now);
-        let (cost, tolerance) = (nanos(rate.cost(bytes)), nanos(rate.tolerance()));
+        let (cost, tolerance) = (rate.cost_nanos(bytes), rate.tolerance);
         let limit = now
             .saturating_add(tolerance)
-            .saturating_add(nanos(MAX_DEBT));
+            .saturating_add(u64::try_from(MAX_DEBT.as_nanos()).unwrap_or(u64::MAX));
         let update = |t: u64| Some(t.max(now).saturating_add(cost).min(limit));
         let before = cell
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, update)
             .unwrap_or_else(|t| t);
         update(before).is_some_and(|t| t > now.saturating_add(tolerance))
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The users' buckets of a relay: one entry per user holding an allocation, taken on

@@ -7,7 +7,7 @@
 //!
 //! - [`Server::handle_input`] takes an [`Input`] (a client's datagram or stream frame, a peer's
 //!   datagram on a relay socket, a bound relay socket, a closed connection, a reached
-//!   deadline) and returns the relayed datagram, if any, as a [`Forward`] borrowing the
+//!   deadline, a drain, a kernel fast path's traffic) and returns the relayed datagram, if any, as a [`Forward`] borrowing the
 //!   caller's buffer;
 //! - [`Server::poll_output`] then yields every [`Output`] in the order it must be carried out
 //!   (responses, relay sockets to bind and release, kernel routes, events to log);

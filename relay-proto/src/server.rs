@@ -4,7 +4,8 @@
 //!
 //! Everything that happens outside goes in through [`Server::handle_input`], with the time:
 //! a client's datagram or stream frame, a peer's datagram on a relay socket, the result of
-//! binding a relay socket, a stream connection opened or closed, a reached deadline.
+//! binding a relay socket, a stream connection opened or closed, a reached deadline, a drain,
+//! what a kernel fast path relayed (for bandwidth caps).
 //! Relayed data comes straight back from that call as a [`Forward`] borrowing the caller's
 //! buffer (no allocation per packet). Everything else is queued, in the order it must
 //! happen, for [`Server::poll_output`]:
