@@ -98,8 +98,11 @@ impl Setup {
     }
 }
 
+/// One direction of relaying: true when the datagram was relayed.
+type Relay = fn(&mut Setup) -> bool;
+
 /// Nanoseconds per call of `f`, over one round.
-fn round(s: &mut Setup, f: fn(&mut Setup) -> bool) -> f64 {
+fn round(s: &mut Setup, f: Relay) -> f64 {
     let start = Instant::now();
     let mut ok = 0u32;
     for _ in 0..PER_ROUND {
@@ -121,7 +124,7 @@ fn main() {
         Setup::new("allocation cap", HIGH, 0),
         Setup::new("allocation and user caps", HIGH, HIGH),
     ];
-    let directions: [(&str, fn(&mut Setup) -> bool); 2] = [
+    let directions: [(&str, Relay); 2] = [
         ("client to peer", Setup::to_peer),
         ("peer to client", Setup::to_client),
     ];
