@@ -7,7 +7,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::metrics::*;
 use common::turn::*;
@@ -24,18 +24,6 @@ const FAST: (usize, Duration) = (500, Duration::from_millis(2));
 /// What a client under its cap sends: 100 bytes every 10 ms, 10 kB/s.
 const SLOW: (usize, Duration) = (100, Duration::from_millis(10));
 const SECONDS: Duration = Duration::from_secs(3);
-
-fn relay(dir: &std::path::Path, extra: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
-    let keys = key_file(dir);
-    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut args: Vec<String> = token_flags(&keys);
-    args.extend(["--allow-loopback-peers", "--metrics"].map(String::from));
-    args.push(metrics.to_string());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (p, addr) = start_relay(dir, &args);
-    (p, addr, metrics)
-}
 
 /// Runs each client's sender at its pace at the same time; for each, (datagrams sent,
 /// how long it sent).
@@ -76,8 +64,8 @@ fn about_the_cap(got: u64, took: Duration, slack: f64, what: &str) {
 #[test]
 fn an_allocation_over_its_cap_gets_its_cap_on_the_sockets_and_others_lose_nothing() {
     let dir = scratch("caps-sockets");
-    let keys = key_file(&dir);
-    let (_p, addr, metrics) = relay(&dir, &["--max-bps-per-allocation", &CAP.to_string()]);
+    let cap = CAP.to_string();
+    let (_p, addr, metrics, keys) = token_relay(&dir, 1, &["--max-bps-per-allocation", &cap]);
     let peer = CountingPeer::start();
     let (fast, fast_relay) = bound(addr, &token(&dir, &keys, "fast.json"), CH, peer.addr);
     let (slow, slow_relay) = bound(addr, &token(&dir, &keys, "slow.json"), CH, peer.addr);
@@ -119,8 +107,8 @@ fn an_allocation_over_its_cap_gets_its_cap_on_the_sockets_and_others_lose_nothin
 #[test]
 fn a_users_cap_spans_all_of_the_users_allocations() {
     let dir = scratch("caps-user");
-    let keys = key_file(&dir);
-    let (_p, addr, metrics) = relay(&dir, &["--max-bps-per-user", &CAP.to_string()]);
+    let cap = CAP.to_string();
+    let (_p, addr, metrics, keys) = token_relay(&dir, 1, &["--max-bps-per-user", &cap]);
     let peer = CountingPeer::start();
     // Two allocations with one token: one user (a token's user is its token id).
     let shared = token(&dir, &keys, "shared.json");
@@ -145,16 +133,9 @@ fn a_users_cap_spans_all_of_the_users_allocations() {
 #[test]
 fn over_its_cap_an_allocation_leaves_the_kernel_fast_path_and_comes_back_under_it() {
     let dir = scratch("caps-kernel");
-    let keys = key_file(&dir);
-    let (p, addr, metrics) = relay(
-        &dir,
-        &[
-            "--offload",
-            "lo",
-            "--max-bps-per-allocation",
-            &CAP.to_string(),
-        ],
-    );
+    let cap = CAP.to_string();
+    let flags = ["--offload", "lo", "--max-bps-per-allocation", &cap];
+    let (p, addr, metrics, keys) = token_relay(&dir, 1, &flags);
     let peer = CountingPeer::start();
     let (fast, fast_relay) = bound(addr, &token(&dir, &keys, "fast.json"), CH, peer.addr);
     let (slow, slow_relay) = bound(addr, &token(&dir, &keys, "slow.json"), CH, peer.addr);
@@ -181,16 +162,14 @@ fn over_its_cap_an_allocation_leaves_the_kernel_fast_path_and_comes_back_under_i
         "the slow client stayed in the kernel: {text}"
     );
     // Quiet for the hold (2 s without a drop): its route is back in the kernel.
-    let deadline = Instant::now() + Duration::from_secs(8);
-    loop {
+    eventually(Duration::from_secs(8), || {
         let text = scrape(metrics);
         let held = value(&text, "edgeturn_bandwidth_held_allocations", &[]);
-        if held == 0 && value(&text, "edgeturn_kernel_routes", &[]) == 2 {
-            break;
+        match held == 0 && value(&text, "edgeturn_kernel_routes", &[]) == 2 {
+            true => Ok(()),
+            false => Err(format!("{text}\n{}", p.log_text())),
         }
-        assert!(Instant::now() < deadline, "{text}\n{}", p.log_text());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
     let before = peer.from(fast_relay);
     let kernel_before = value(&scrape(metrics), "edgeturn_relayed_packets_total", &kernel);
     fast.channel_data(CH, &[1; 100]).unwrap();

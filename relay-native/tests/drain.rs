@@ -7,7 +7,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::metrics::*;
@@ -17,35 +17,8 @@ use relay_native::probe::client::Relayed;
 
 const CH: u16 = 0x4000;
 
-fn relay(dir: &std::path::Path, extra: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
-    let keys = key_file(dir);
-    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut args: Vec<String> = token_flags(&keys);
-    args.extend(["--allow-loopback-peers", "--metrics"].map(String::from));
-    args.push(metrics.to_string());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (p, addr) = start_relay_sharded(dir, 2, &args);
-    (p, addr, metrics)
-}
-
 fn readyz(metrics: SocketAddr) -> (u16, String) {
     http("GET", &format!("http://{metrics}/readyz"))
-}
-
-fn wait_exit(p: &mut Proc, within: Duration) -> ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(s) = p.child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the relay did not exit:\n{}",
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `c` relays one datagram to the peer and gets one back through `relayed`.
@@ -56,11 +29,12 @@ fn still_relays(
 ) {
     let before = peer.from(relayed).0;
     c.channel_data(CH, b"still here").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while peer.from(relayed).0 == before {
-        assert!(Instant::now() < deadline, "nothing reached the peer");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually(Duration::from_secs(3), || {
+        match peer.from(relayed).0 > before {
+            true => Ok(()),
+            false => Err("nothing reached the peer".into()),
+        }
+    });
     peer.socket.send_to(b"and back", relayed).unwrap();
     let got = c
         .recv_relayed(Instant::now() + Duration::from_secs(3))
@@ -71,8 +45,7 @@ fn still_relays(
 #[test]
 fn sigusr1_refuses_new_allocations_keeps_the_old_one_and_exits_when_it_ends() {
     let dir = scratch("drain-sigusr1");
-    let keys = key_file(&dir);
-    let (mut p, addr, metrics) = relay(&dir, &[]);
+    let (mut p, addr, metrics, keys) = token_relay(&dir, 2, &[]);
     let peer = CountingPeer::start();
     let (mut a, relayed) = bound(addr, &token(&dir, &keys, "a.json"), CH, peer.addr);
     still_relays(&a, relayed, &peer);
@@ -82,12 +55,10 @@ fn sigusr1_refuses_new_allocations_keeps_the_old_one_and_exits_when_it_ends() {
         .args(["-USR1", &p.child.id().to_string()])
         .status()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while readyz(metrics).0 != 503 {
-        assert!(Instant::now() < deadline, "{}", p.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(readyz(metrics), (503, "draining\n".into()));
+    eventually(Duration::from_secs(5), || match readyz(metrics) {
+        (503, body) if body == "draining\n" => Ok(()),
+        other => Err(format!("/readyz: {other:?}\n{}", p.log_text())),
+    });
 
     // A new allocation is refused with 508 (no alternate configured)...
     let (_b, refused) = allocate(addr, &token(&dir, &keys, "b.json"));
@@ -123,7 +94,7 @@ fn sigusr1_refuses_new_allocations_keeps_the_old_one_and_exits_when_it_ends() {
 
     // The last allocation ends: the relay exits, cleanly.
     assert!(a.refresh(0).unwrap().error.is_none());
-    let status = wait_exit(&mut p, Duration::from_secs(5));
+    let status = p.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "{status}\n{}", p.log_text());
     let log = p.log_text();
     assert!(
@@ -135,11 +106,8 @@ fn sigusr1_refuses_new_allocations_keeps_the_old_one_and_exits_when_it_ends() {
 #[test]
 fn post_drain_sends_new_clients_to_the_alternate_and_stops_at_the_deadline() {
     let dir = scratch("drain-post");
-    let keys = key_file(&dir);
-    let (mut p, addr, metrics) = relay(
-        &dir,
-        &["--alternate-server", "127.0.0.1:9", "--drain-deadline", "2"],
-    );
+    let flags = ["--alternate-server", "127.0.0.1:9", "--drain-deadline", "2"];
+    let (mut p, addr, metrics, keys) = token_relay(&dir, 2, &flags);
     let peer = CountingPeer::start();
     let (a, relayed) = bound(addr, &token(&dir, &keys, "a.json"), CH, peer.addr);
     let drain = format!("http://{metrics}/drain");
@@ -157,7 +125,7 @@ fn post_drain_sends_new_clients_to_the_alternate_and_stops_at_the_deadline() {
     still_relays(&a, relayed, &peer);
 
     // The allocation is still there at the deadline: the relay stops anyway.
-    let status = wait_exit(&mut p, Duration::from_secs(10));
+    let status = p.wait_exit(Duration::from_secs(10));
     let took = started.elapsed();
     assert!(status.success(), "{status}\n{}", p.log_text());
     assert!(
@@ -175,8 +143,8 @@ fn post_drain_sends_new_clients_to_the_alternate_and_stops_at_the_deadline() {
 #[test]
 fn a_drain_with_no_allocation_stops_at_once() {
     let dir = scratch("drain-empty");
-    let (mut p, _addr, metrics) = relay(&dir, &[]);
+    let (mut p, _addr, metrics, _) = token_relay(&dir, 2, &[]);
     assert_eq!(http("POST", &format!("http://{metrics}/drain")).0, 202);
-    let status = wait_exit(&mut p, Duration::from_secs(5));
+    let status = p.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "{}", p.log_text());
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::metrics::*;
 use common::*;
@@ -24,28 +24,15 @@ const CLIENTS: u64 = 3;
 const MESSAGES: u64 = 40;
 const LEN: u64 = 180;
 
-/// A relay with static user alice and metrics on a free port.
-fn relay_with_metrics(dir: &std::path::Path, extra: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
-    relay_with_metrics_sharded(dir, 1, extra)
-}
-
-fn relay_with_metrics_sharded(
+/// A relay with static user alice, `shards` shards and metrics on a free port.
+fn relay_with_metrics(
     dir: &std::path::Path,
     shards: usize,
     extra: &[&str],
 ) -> (Proc, SocketAddr, SocketAddr) {
-    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let m = metrics.to_string();
-    let mut args = vec![
-        "--user",
-        "alice:secret",
-        "--allow-loopback-peers",
-        "--metrics",
-        &m,
-    ];
-    args.extend_from_slice(extra);
-    let (p, addr) = start_relay_sharded(dir, shards, &args);
-    (p, addr, metrics)
+    let mut flags = vec!["--user", "alice:secret", "--allow-loopback-peers"];
+    flags.extend_from_slice(extra);
+    start_with_metrics(dir, shards, &flags)
 }
 
 fn run_uclient(relay: SocketAddr, peer_port: u16, clients: u64, messages: u64) -> Uclient {
@@ -69,26 +56,24 @@ fn run_uclient(relay: SocketAddr, peer_port: u16, clients: u64, messages: u64) -
 /// allocation it relayed through as it ends; it also makes one more per client that it
 /// leaves to expire). Every allocation made is then either ended or still held.
 fn scrape_when_done(metrics: SocketAddr, relay: &Proc, clients: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let text = eventually(Duration::from_secs(10), || {
         let text = scrape(metrics);
         let deleted = [("reason", "deleted")];
-        if value(&text, "edgeturn_allocations_ended_total", &deleted) == clients {
-            assert_eq!(
-                value(&text, "edgeturn_allocations_created_total", &[]),
-                value(&text, "edgeturn_allocations_ended_total", &[])
-                    + value(&text, "edgeturn_allocations", &[]),
-                "{text}"
-            );
-            return text;
+        match value(&text, "edgeturn_allocations_ended_total", &deleted) == clients {
+            true => Ok(text),
+            false => Err(format!(
+                "uclient's allocations not deleted:\n{text}\n{}",
+                relay.log_text()
+            )),
         }
-        assert!(
-            Instant::now() < deadline,
-            "uclient's allocations not deleted:\n{text}\n{}",
-            relay.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
+    assert_eq!(
+        value(&text, "edgeturn_allocations_created_total", &[]),
+        value(&text, "edgeturn_allocations_ended_total", &[])
+            + value(&text, "edgeturn_allocations", &[]),
+        "{text}"
+    );
+    text
 }
 
 fn relayed(text: &str, what: &str, direction: &str, path: &str) -> u64 {
@@ -102,7 +87,7 @@ fn relayed(text: &str, what: &str, direction: &str, path: &str) -> u64 {
 #[test]
 fn the_sockets_path_counts_exactly_what_uclient_sent_and_got_back() {
     let dir = scratch("metrics-sockets");
-    let (relay, addr, metrics) = relay_with_metrics_sharded(&dir, 2, &[]);
+    let (relay, addr, metrics) = relay_with_metrics(&dir, 2, &[]);
     let (_peer, port) = start_peer(&dir);
     let before = scrape(metrics);
     promtool_check(&before);
@@ -140,7 +125,7 @@ fn the_sockets_path_counts_exactly_what_uclient_sent_and_got_back() {
 #[test]
 fn the_kernel_fast_path_counts_come_from_its_slots() {
     let dir = scratch("metrics-kernel");
-    let (relay, addr, metrics) = relay_with_metrics(&dir, &["--offload", "lo"]);
+    let (relay, addr, metrics) = relay_with_metrics(&dir, 1, &["--offload", "lo"]);
     let (_peer, port) = start_peer(&dir);
     let u = run_uclient(addr, port, CLIENTS, MESSAGES);
     let text = scrape_when_done(metrics, &relay, CLIENTS);
@@ -215,7 +200,7 @@ impl Raw {
 #[test]
 fn failures_refusals_and_floods_are_counted() {
     let dir = scratch("metrics-failures");
-    let (relay, addr, metrics) = relay_with_metrics(&dir, &[]);
+    let (relay, addr, metrics) = relay_with_metrics(&dir, 1, &[]);
     let before = scrape(metrics);
     let mut c = Raw::new(addr);
     assert_eq!(c.ask(ALLOCATE, None), Some(401), "the challenge");
@@ -257,27 +242,21 @@ fn failures_refusals_and_floods_are_counted() {
     for _ in 0..100 {
         flood.send_to(&req, addr).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let text = eventually(Duration::from_secs(5), || {
         let text = scrape(metrics);
         let limited = value(&text, "edgeturn_rate_limited_requests_total", &[]);
-        if limited >= 40 {
-            promtool_check(&text);
-            break;
+        match limited >= 40 {
+            true => Ok(text),
+            false => Err(format!("{limited} rate-limited:\n{}", relay.log_text())),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{limited} rate-limited:\n{}",
-            relay.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
+    promtool_check(&text);
 }
 
 #[test]
 fn the_endpoints_answer_what_they_are_for() {
     let dir = scratch("metrics-endpoints");
-    let (_relay, _addr, metrics) = relay_with_metrics(&dir, &[]);
+    let (_relay, _addr, metrics) = relay_with_metrics(&dir, 1, &[]);
     let url = |p: &str| format!("http://{metrics}{p}");
     assert_eq!(http("GET", &url("/healthz")), (200, "ok\n".into()));
     assert_eq!(http("GET", &url("/readyz")), (200, "ready\n".into()));
@@ -294,7 +273,7 @@ fn the_endpoints_answer_what_they_are_for() {
 #[test]
 fn a_real_prometheus_scrapes_the_relay() {
     let dir = scratch("metrics-prometheus");
-    let (_relay, addr, metrics) = relay_with_metrics(&dir, &[]);
+    let (_relay, addr, metrics) = relay_with_metrics(&dir, 1, &[]);
     let prom = Prometheus::start(&dir, metrics);
     let up = prom.wait_for(r#"up{job="edgeturn"}"#, 1.0);
     assert_eq!(up[0].0.get("instance"), Some(&metrics.to_string()));

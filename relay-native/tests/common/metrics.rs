@@ -4,21 +4,28 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Proc, free_port, spawn};
+use super::{Proc, eventually, free_port, need_from, spawn, start_relay_sharded};
 
 /// A Prometheus tool from Debian's `prometheus` package, or a failure naming the install.
 pub fn need_prometheus(program: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(program);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "{program} is not installed: `cargo xtask setup` installs it (Debian package prometheus)"
-    );
+    need_from(program, "prometheus")
+}
+
+/// relay-native with `shards` shards, `flags` and metrics on a free port: the process, its
+/// TURN address and its metrics address.
+pub fn start_with_metrics(
+    dir: &Path,
+    shards: usize,
+    flags: &[&str],
+) -> (Proc, SocketAddr, SocketAddr) {
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let m = metrics.to_string();
+    let mut args = vec!["--metrics", m.as_str()];
+    args.extend_from_slice(flags);
+    let (p, addr) = start_relay_sharded(dir, shards, &args);
+    (p, addr, metrics)
 }
 
 /// An HTTP request; the status and the body (error statuses included).
@@ -136,22 +143,13 @@ impl Prometheus {
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let proc = spawn(dir, "prometheus", &bin, &args);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = ureq::get(&format!("http://{addr}/-/ready"))
+        eventually(Duration::from_secs(30), || {
+            ureq::get(&format!("http://{addr}/-/ready"))
                 .timeout(Duration::from_secs(1))
                 .call()
-                .is_ok();
-            if ready {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Prometheus did not become ready:\n{}",
-                proc.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                .map(drop)
+                .map_err(|e| format!("Prometheus is not ready ({e}):\n{}", proc.log_text()))
+        });
         Prometheus { proc, addr }
     }
 
@@ -182,18 +180,12 @@ impl Prometheus {
 
     /// Waits until `expr` returns one series whose value is `want`; the last answer.
     pub fn wait_for(&self, expr: &str, want: f64) -> Vec<(BTreeMap<String, String>, f64)> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        eventually(Duration::from_secs(20), || {
             let got = self.query(expr);
             if got.len() == 1 && got[0].1 == want {
-                return got;
+                return Ok(got);
             }
-            assert!(
-                Instant::now() < deadline,
-                "Prometheus never answered {want} to {expr}: {got:?}\n{}",
-                self.proc.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+            Err(format!("Prometheus answers {got:?} to {expr}, not {want}"))
+        })
     }
 }

@@ -42,6 +42,14 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        eventually(within, || match self.child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            _ => Err(format!("still running:\n{}", self.log_text())),
+        })
+    }
 }
 
 /// A scratch directory for one test.
@@ -65,6 +73,11 @@ pub fn free_port() -> u16 {
 
 /// Fails clearly when a program the test needs is missing.
 pub fn need(program: &str) -> PathBuf {
+    need_from(program, "coturn or chromium")
+}
+
+/// [`need`], naming the Debian `package` that brings `program`.
+pub fn need_from(program: &str, package: &str) -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':') {
         let p = Path::new(dir).join(program);
         if p.is_file() {
@@ -72,8 +85,20 @@ pub fn need(program: &str) -> PathBuf {
         }
     }
     panic!(
-        "{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)"
+        "{program} is not installed: `cargo xtask setup` installs it (Debian package {package})"
     );
+}
+
+/// Calls `f` until it returns `Ok` or `within` has passed; then fails with its last `Err`.
+pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => panic!("not within {within:?}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 /// Starts `program args` in its own process group with output to `dir/name.log`.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use relay_native::probe::client::{Reply, TurnClient};
 use relay_native::probe::token::PopToken;
 
-use super::mint_token;
+use super::metrics::start_with_metrics;
+use super::{Proc, mint_token};
 
 pub const KID: &str = "test-1";
 pub const KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK";
@@ -27,16 +28,25 @@ pub fn key_file(dir: &Path) -> PathBuf {
     p
 }
 
-/// The relay flags for tokens under [`key_file`].
-pub fn token_flags(keys: &Path) -> Vec<String> {
-    [
+/// relay-native taking tokens under [`key_file`] (in `dir`), relaying to loopback peers,
+/// with `shards` shards, metrics and `extra` flags: the process, its TURN address, its
+/// metrics address and the key file.
+pub fn token_relay(
+    dir: &Path,
+    shards: usize,
+    extra: &[&str],
+) -> (Proc, SocketAddr, SocketAddr, PathBuf) {
+    let keys = key_file(dir);
+    let mut flags = vec![
         "--keys",
         keys.to_str().unwrap(),
         "--server-name",
         SERVER_NAME,
-    ]
-    .map(String::from)
-    .to_vec()
+        "--allow-loopback-peers",
+    ];
+    flags.extend_from_slice(extra);
+    let (p, addr, metrics) = start_with_metrics(dir, shards, &flags);
+    (p, addr, metrics, keys)
 }
 
 /// A fresh token (a user of its own: the relay's user for a token is its token id).
