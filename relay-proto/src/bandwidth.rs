@@ -399,67 +399,36 @@ mod tests {
         }
     }
 
-    /// Offers `size`-byte datagrams every `gap` for `total`; what passed.
-    fn offer(
-        m: &mut Meters,
-        caps: &Caps,
-        t0: Instant,
-        size: usize,
-        gap: Duration,
-        total: Duration,
-    ) -> u64 {
+    /// One allocation capped at 200 kB/s offered `size`-byte datagrams every millisecond
+    /// for `secs`: what passed, and the meters after.
+    fn offer(size: usize, secs: u64) -> (u64, Meters, Caps, Instant) {
+        let caps = caps(200_000, 0);
+        let t0 = Instant::now();
+        let mut m = Meters::new(&caps, "u", t0);
         let mut passed = 0;
-        let mut t = t0;
-        while t < t0 + total {
-            if m.admit(caps, Direction::ToPeer, size, t).is_ok() {
+        for ms in 0..secs * 1000 {
+            let t = t0 + Duration::from_millis(ms);
+            if m.admit(&caps, Direction::ToPeer, size, t).is_ok() {
                 passed += size as u64;
             }
-            t += gap;
         }
-        passed
+        (passed, m, caps, t0)
     }
 
     #[test]
     fn a_sender_over_its_cap_gets_the_cap_and_the_burst() {
-        let caps = caps(200_000, 0);
-        let t0 = Instant::now();
-        let mut m = Meters::new(&caps, "u", t0);
-        // 1,000 bytes every millisecond: 1 MB/s offered for 4 s against 200 kB/s.
-        let got = offer(
-            &mut m,
-            &caps,
-            t0,
-            1000,
-            Duration::from_millis(1),
-            Duration::from_secs(4),
-        );
+        // 1 MB/s offered for 4 s: 4 s of the cap and the 100 kB bucket pass.
+        let (got, mut m, caps, t0) = offer(1000, 4);
         let want = 4 * 200_000 + 100_000;
         assert!(got.abs_diff(want) <= 2000, "{got} vs {want}");
         // The other direction has its own bucket.
-        assert!(
-            m.admit(
-                &caps,
-                Direction::ToClient,
-                1000,
-                t0 + Duration::from_secs(4)
-            )
-            .is_ok()
-        );
+        let end = t0 + Duration::from_secs(4);
+        assert!(m.admit(&caps, Direction::ToClient, 1000, end).is_ok());
     }
 
     #[test]
     fn a_sender_under_its_cap_loses_nothing() {
-        let caps = caps(200_000, 0);
-        let t0 = Instant::now();
-        let mut m = Meters::new(&caps, "u", t0);
-        let got = offer(
-            &mut m,
-            &caps,
-            t0,
-            150,
-            Duration::from_millis(1),
-            Duration::from_secs(3),
-        );
+        let (got, m, _, _) = offer(150, 3);
         assert_eq!(got, 150 * 3000);
         assert_eq!(m.last_drop, None);
     }
