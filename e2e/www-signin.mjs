@@ -73,11 +73,20 @@ try {
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   if (/mac_key/i.test(meta.page)) await fail("the page shows key material");
 
+  // Sign out: through the edge's end_session_endpoint (which answers 303 back here).
+  const logout = page.waitForRequest((r) => r.url().startsWith(`${origin}/oauth2/logout?`), { timeout: 15_000 });
+  await page.click("#sign-out");
+  const logoutResponse = await (await logout).response();
+  if (logoutResponse?.status() !== 303) await fail(`logout answered ${logoutResponse?.status()}`);
+  const signedOutTo = logoutResponse.headers()["location"];
+  await page.waitForLoadState("load");
+  await page.waitForFunction(() => document.getElementById("who")?.textContent === "signed out", null, { timeout: 15_000 });
+
   clearTimeout(timer);
   console.log(JSON.stringify({
     ok: true, kid: meta.kid, tokenId: meta.tokenId, expires: meta.expires, urls: meta.urls,
     relayAddress: result.relayAddress, connectMs: Math.round(result.connectMs),
-    loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs,
+    loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs, signedOutTo,
   }));
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 //! Missing or bad configuration: a clear 500 with an RFC 6749 JSON error (or an HTML page at
 //! the authorization endpoint) naming the variable, never its value, never a stack trace.
 
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 mod common;

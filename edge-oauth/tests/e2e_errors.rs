@@ -1,6 +1,7 @@
 //! A table of bad requests against the running worker, each with the status and error code
 //! it must get (RFC 6749 section 5.2, RFC 6750, RFC 7009, RFC 7662, and the admin API).
 
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 mod common;
@@ -24,6 +25,12 @@ struct Ctx {
     short_refresh: String,
     short_turn: String,
     short: (String, String),
+    /// A public client with the device grant.
+    device: String,
+    /// A device code past DEVICE_CODE_TTL.
+    expired_device: String,
+    /// An initial access token for registration.
+    initial: String,
 }
 
 /// What a case must get.
@@ -62,23 +69,14 @@ fn auth(id: &(String, String)) -> String {
 
 /// A fresh code for `client` with a known verifier: (code, verifier).
 fn fresh_code(w: &Worker, client: &str, user: &str) -> (String, String) {
-    let verifier = format!("v{}", "x".repeat(50));
-    let challenge = edge_oauth::oauth::pkce::s256(&verifier);
-    let url = format!(
-        "{}?{}",
-        w.url("/oauth2/authorize"),
-        form(&[
-            ("response_type", "code"),
-            ("client_id", client),
-            ("redirect_uri", REDIRECT),
-            ("scope", "openid turn"),
-            ("state", "st"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-    );
-    let loc = sign_in(w, &url, user, PASSWORD, "allow").unwrap_or_else(|r| panic!("{r:?}"));
-    (query_param(&loc, "code").unwrap(), verifier)
+    code_for(
+        w,
+        client,
+        REDIRECT,
+        user,
+        PASSWORD,
+        &[("scope", "openid turn"), ("state", "st")],
+    )
 }
 
 fn authorize_url(c: &Ctx, overrides: &[(&str, &str)]) -> String {
@@ -126,8 +124,97 @@ fn access_for(c: &Ctx, scope: &str) -> String {
     r.json()["access_token"].as_str().unwrap().to_string()
 }
 
+/// Starts a device authorization for `client`; returns the device code.
+fn device_code(c: &Ctx, client: &str) -> String {
+    let r = post_form(
+        &c.w.url("/oauth2/device_authorization"),
+        &[],
+        &[("client_id", client)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["device_code"].as_str().unwrap().to_string()
+}
+
+fn poll(c: &Ctx, code: &str) -> Resp {
+    token(
+        c,
+        &[],
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", &c.device),
+            ("device_code", code),
+        ],
+    )
+}
+
+/// A JWT with the given header over valid-looking claims, signed by nothing this server
+/// holds (the signature is junk or made with a fixture key outside the worker's set).
+fn forged(c: &Ctx, header: Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let claims = json!({
+        "iss": c.w.base, "sub": "u_x", "aud": c.w.base, "client_id": c.conf.0, "scope": "openid",
+        "iat": 1, "exp": 9_999_999_999u64, "jti": "j", "gty": "password",
+    });
+    format!(
+        "{}.{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string()),
+        B64.encode([1u8; 64])
+    )
+}
+
+/// The `kid` of the `i`th published key.
+fn published_kid(c: &Ctx, i: usize) -> String {
+    get(&c.w.url("/certs"), &[]).json()["keys"][i]["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Userinfo with a forged token of this header.
+fn userinfo_forged(c: &Ctx, header: Value) -> Resp {
+    let t = forged(c, header);
+    get(
+        &c.w.url("/oauth2/userinfo"),
+        &[("Authorization", &format!("Bearer {t}"))],
+    )
+}
+
+/// GETs a page and posts its form back with `fields`, with or without its CSRF cookie, and
+/// with the sealed state passed through `state` (to tamper with it).
+fn page_post(
+    c: &Ctx,
+    path: &str,
+    with_cookie: bool,
+    state: impl Fn(String) -> String,
+    fields: &[(&str, &str)],
+) -> Resp {
+    let page = get(&c.w.url(path), &[]);
+    let ck = cookie(&page).unwrap();
+    let headers: Vec<(&str, &str)> = if with_cookie {
+        vec![("Cookie", ck.as_str())]
+    } else {
+        vec![]
+    };
+    let sealed = state(hidden(&page.body, "form_state").unwrap());
+    let csrf = hidden(&page.body, "csrf").unwrap();
+    let mut all = vec![("form_state", sealed.as_str()), ("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    post_form(&c.w.url(path), &headers, &all)
+}
+
+fn register(c: &Ctx, token: Option<&str>, body: &[u8]) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut h = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        h.push(("Authorization", a));
+    }
+    request("POST", &c.w.url("/oauth2/register"), &h, Some(body))
+}
+
 fn setup() -> Ctx {
-    let w = Worker::start("errors", &[]);
+    let w = Worker::start("errors", &[("DEVICE_CODE_TTL", "5")]);
     let mk = |prefix: &str, body: Value| {
         let id = unique(prefix);
         let mut body = body;
@@ -174,7 +261,17 @@ fn setup() -> Ctx {
         short_refresh: String::new(),
         short_turn: String::new(),
         short,
+        device: String::new(),
+        expired_device: String::new(),
+        initial: String::new(),
     };
+    c.device = unique("tv");
+    c.w.create_client(json!({
+        "client_id": c.device, "public": true,
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "scopes": ["openid"],
+    }));
+    c.expired_device = device_code(&c, &c.device);
+    c.initial = c.w.initial_access_token();
     // Things that must expire: a code (CODE_TTL=5 in the fixture), and the short client's
     // access, refresh and TURN tokens (1 s, plus shared-token's 5 s clock-skew grace for TURN).
     c.expired_code = fresh_code(&c.w, &c.public, &c.user);
@@ -897,6 +994,340 @@ fn cases() -> Vec<Case> {
                 &json!({ "username": "x", "password": "longenough", "role": "root" }),
             )
         }),
+        case(
+            "admin: a malformed right",
+            Json(400, "invalid_request"),
+            |c| c.w.set_rights("u_x", &["Admin Everything"]),
+        ),
+        case(
+            "admin: rights of an unknown user",
+            Json(404, "not_found"),
+            |c| c.w.set_rights("u_nobody", &["api:write"]),
+        ),
+        // ---- OpenID Connect at the authorization endpoint
+        case(
+            "prompt=none (no session is kept)",
+            Redirect("login_required"),
+            |c| get(&authorize_url(c, &[("prompt", "none")]), &[]),
+        ),
+        case("prompt=none with login", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("prompt", "none login")]), &[])
+        }),
+        case(
+            "implicit: response_type id_token",
+            Redirect("unsupported_response_type"),
+            |c| get(&authorize_url(c, &[("response_type", "id_token")]), &[]),
+        ),
+        case(
+            "hybrid: response_type code id_token",
+            Redirect("unsupported_response_type"),
+            |c| {
+                get(
+                    &authorize_url(c, &[("response_type", "code id_token")]),
+                    &[],
+                )
+            },
+        ),
+        case("a request object", Redirect("request_not_supported"), |c| {
+            get(
+                &authorize_url(c, &[("request", "eyJhbGciOiJub25lIn0.e30.")]),
+                &[],
+            )
+        }),
+        case(
+            "a request_uri",
+            Redirect("request_uri_not_supported"),
+            |c| {
+                get(
+                    &authorize_url(c, &[("request_uri", "https://app.example/req")]),
+                    &[],
+                )
+            },
+        ),
+        case("nonce too long", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("nonce", &"n".repeat(513))]), &[])
+        }),
+        case("max_age not a number", Redirect("invalid_request"), |c| {
+            get(&authorize_url(c, &[("max_age", "soon")]), &[])
+        }),
+        // ---- signed tokens
+        case(
+            "access token signed by an unknown key",
+            Json(401, "invalid_token"),
+            |c| {
+                userinfo_forged(
+                    c,
+                    json!({ "alg": "RS256", "kid": "not-a-key-here", "typ": "at+jwt" }),
+                )
+            },
+        ),
+        case(
+            "access token with a forged signature",
+            Json(401, "invalid_token"),
+            |c| {
+                userinfo_forged(
+                    c,
+                    json!({ "alg": "ES256", "kid": published_kid(c, 1), "typ": "at+jwt" }),
+                )
+            },
+        ),
+        case(
+            "access token with alg none",
+            Json(401, "invalid_token"),
+            |c| userinfo_forged(c, json!({ "alg": "none", "kid": "x", "typ": "at+jwt" })),
+        ),
+        case(
+            "an ID token used as an access token",
+            Json(401, "invalid_token"),
+            |c| {
+                userinfo_forged(
+                    c,
+                    json!({ "alg": "RS256", "kid": published_kid(c, 0), "typ": "JWT" }),
+                )
+            },
+        ),
+        case("POST to the keys", Json(405, "method_not_allowed"), |c| {
+            post_form(&c.w.url("/certs"), &[], &[])
+        }),
+        // ---- logout
+        case(
+            "logout to an unregistered post_logout_redirect_uri",
+            Page(400),
+            |c| {
+                get(
+                    &format!(
+                        "{}?{}",
+                        c.w.url("/oauth2/logout"),
+                        form(&[
+                            ("client_id", c.public.as_str()),
+                            ("post_logout_redirect_uri", "http://127.0.0.1:9/evil")
+                        ])
+                    ),
+                    &[],
+                )
+            },
+        ),
+        case("logout with a forged id_token_hint", Page(400), |c| {
+            let t = forged(
+                c,
+                json!({ "alg": "RS256", "kid": published_kid(c, 0), "typ": "JWT" }),
+            );
+            get(
+                &format!(
+                    "{}?{}",
+                    c.w.url("/oauth2/logout"),
+                    form(&[("id_token_hint", &t)])
+                ),
+                &[],
+            )
+        }),
+        case("logout redirect without any client", Page(400), |c| {
+            get(
+                &format!(
+                    "{}?{}",
+                    c.w.url("/oauth2/logout"),
+                    form(&[("post_logout_redirect_uri", REDIRECT)])
+                ),
+                &[],
+            )
+        }),
+        // ---- the device flow (RFC 8628 section 3.5)
+        case(
+            "device: unknown device_code",
+            Json(400, "invalid_grant"),
+            |c| poll(c, "dc1.nope"),
+        ),
+        case(
+            "device: not answered yet",
+            Json(400, "authorization_pending"),
+            |c| {
+                let code = device_code(c, &c.device);
+                poll(c, &code)
+            },
+        ),
+        case("device: polling too fast", Json(400, "slow_down"), |c| {
+            let code = device_code(c, &c.device);
+            assert_eq!(poll(c, &code).error(), "authorization_pending");
+            poll(c, &code)
+        }),
+        case(
+            "device: expired device code",
+            Json(400, "expired_token"),
+            |c| poll(c, &c.expired_device),
+        ),
+        case(
+            "device: missing device_code",
+            Json(400, "invalid_request"),
+            |c| {
+                token(
+                    c,
+                    &[],
+                    &[
+                        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                        ("client_id", &c.device),
+                    ],
+                )
+            },
+        ),
+        case(
+            "device authorization by a client without the grant",
+            Json(400, "unauthorized_client"),
+            |c| {
+                post_form(
+                    &c.w.url("/oauth2/device_authorization"),
+                    &[],
+                    &[("client_id", &c.public)],
+                )
+            },
+        ),
+        case("device page: a wrong user code", Page(400), |c| {
+            page_post(
+                c,
+                "/device",
+                true,
+                |s| s,
+                &[
+                    ("action", "login"),
+                    ("user_code", "BBBB-BBBB"),
+                    ("username", &c.user),
+                    ("password", PASSWORD),
+                ],
+            )
+        }),
+        case("device page post without the CSRF cookie", Page(403), |c| {
+            page_post(c, "/device", false, |s| s, &[("action", "login")])
+        }),
+        // ---- dynamic client registration (RFC 7591 section 3.2.2, RFC 7592)
+        case(
+            "registration without an initial access token",
+            Json(401, "invalid_token"),
+            |c| register(c, None, br#"{"redirect_uris":["https://a.example/cb"]}"#),
+        ),
+        case(
+            "registration with a wrong initial access token",
+            Json(401, "invalid_token"),
+            |c| {
+                register(
+                    c,
+                    Some("iat1.wrong"),
+                    br#"{"redirect_uris":["https://a.example/cb"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration of an implicit client",
+            Json(400, "invalid_client_metadata"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration with an http redirect URI",
+            Json(400, "invalid_redirect_uri"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["http://evil.example/cb"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration asking for the password grant",
+            Json(400, "invalid_client_metadata"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"],"grant_types":["password"]}"#,
+                )
+            },
+        ),
+        case(
+            "registration with a scope beyond the allowed",
+            Json(400, "invalid_client_metadata"),
+            |c| {
+                register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"],"scope":"openid admin"}"#,
+                )
+            },
+        ),
+        case(
+            "registration body not JSON",
+            Json(400, "invalid_client_metadata"),
+            |c| register(c, Some(&c.initial), b"redirect_uris=x"),
+        ),
+        case(
+            "oversized registration body",
+            Json(413, "invalid_request"),
+            |c| {
+                let big = format!(r#"{{"client_name":"{}"}}"#, "a".repeat(20_000));
+                register(c, Some(&c.initial), big.as_bytes())
+            },
+        ),
+        case(
+            "client configuration with a wrong registration token",
+            Json(401, "invalid_token"),
+            |c| {
+                let r = register(
+                    c,
+                    Some(&c.initial),
+                    br#"{"redirect_uris":["https://a.example/cb"]}"#,
+                );
+                assert_eq!(r.status, 201, "{}", r.body);
+                let uri = r.json()["registration_client_uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                get(&uri, &[("Authorization", "Bearer rat1.wrong")])
+            },
+        ),
+        case(
+            "client configuration of an admin-registered client",
+            Json(401, "invalid_token"),
+            |c| {
+                get(
+                    &c.w.url(&format!("/oauth2/register/{}", c.public)),
+                    &[("Authorization", "Bearer rat1.anything")],
+                )
+            },
+        ),
+        // ---- pages
+        case("sign-up while closed", Page(404), |c| {
+            get(&c.w.url("/signup"), &[])
+        }),
+        case(
+            "create_client post without the CSRF cookie",
+            Page(403),
+            |c| {
+                page_post(
+                    c,
+                    "/create_client",
+                    false,
+                    |s| s,
+                    &[
+                        ("action", "login"),
+                        ("username", &c.user),
+                        ("password", PASSWORD),
+                    ],
+                )
+            },
+        ),
+        case("create_client with a tampered state", Page(400), |c| {
+            page_post(
+                c,
+                "/create_client",
+                true,
+                |s| s.replacen('e', "f", 1),
+                &[("action", "create")],
+            )
+        }),
     ]
 }
 
@@ -904,7 +1335,7 @@ fn cases() -> Vec<Case> {
 fn bad_requests_get_the_right_status_and_error() {
     let ctx = setup();
     let cases = cases();
-    assert!(cases.len() >= 30);
+    assert!(cases.len() >= 90);
     let mut failures = Vec::new();
     for c in &cases {
         let r = (c.run)(&ctx);

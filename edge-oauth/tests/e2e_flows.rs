@@ -2,6 +2,7 @@
 //! `/turn/credentials` and the seed's JSON `/token`, driven over HTTP against the built
 //! worker in local workerd with D1, mostly through the `oauth2` crate.
 
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 mod common;

@@ -1,6 +1,7 @@
 //! D1 state survives a restart of the local worker: clients, users, refresh-token families,
 //! revocations and the audit trail are all still there.
 
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 mod common;

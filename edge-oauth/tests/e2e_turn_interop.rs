@@ -1,6 +1,7 @@
 //! TURN tokens the running worker issues (token endpoint, `/turn/credentials`, the seed's
 //! `/token`) open with shared-token natively and with coturn's own `turnutils_oauth`.
 
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 mod common;

@@ -29,6 +29,7 @@ $("sign-in").addEventListener("click", async () => {
   try {
     await edgeturn.signIn();
     status($("who"), "ok", "signed in");
+    $("sign-out").disabled = false;
     edgeturn.autoRefresh(showCredentials, (err) => {
       log(`refresh failed: ${err.code}: ${err.message}`);
       if (err.code === "session_expired") status($("who"), "error", "session expired: sign in again");
@@ -37,6 +38,14 @@ $("sign-in").addEventListener("click", async () => {
     status($("who"), "error", `${err.code ?? "error"}: ${err.message}`);
     $("sign-in").disabled = false;
   }
+});
+
+// Signing out ends the session at the edge too (RP-initiated logout): the edge revokes this
+// page's refresh tokens, then sends the browser back here.
+$("sign-out").addEventListener("click", () => {
+  const url = edgeturn.endSessionUrl(`${location.origin}/`);
+  edgeturn.signOut();
+  location.assign(url ?? "/");
 });
 
 $("self-test").addEventListener("click", async () => {

@@ -81,6 +81,18 @@ impl Options {
             .finish()
     }
 
+    /// The edge's RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0): the edge
+    /// revokes this app's tokens for the person named by `id_token`, then sends the browser to
+    /// `post_logout_redirect_uri` (which the app registered).
+    pub fn end_session_url(&self, id_token: &str, post_logout_redirect_uri: &str) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", id_token)
+            .append_pair("client_id", &self.client_id)
+            .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)
+            .finish();
+        format!("{}/oauth2/logout?{query}", self.edge)
+    }
+
     /// Form body for a refresh.
     pub fn refresh_body(&self, refresh_token: &str) -> String {
         form_urlencoded::Serializer::new(String::new())
@@ -100,6 +112,8 @@ pub struct TokenResponse {
     pub expires_in: Option<f64>,
     /// Rotated on every refresh.
     pub refresh_token: Option<String>,
+    /// The OpenID Connect ID token (scope `openid`), kept for signing out.
+    pub id_token: Option<String>,
 }
 
 /// An error response (RFC 6749 section 5.2).
@@ -259,5 +273,19 @@ mod tests {
             ErrorCode::SessionExpired
         );
         assert_eq!(e.into_helper_error(false).code, ErrorCode::SignInFailed);
+    }
+
+    #[test]
+    fn end_session_url_names_the_hint_client_and_return() {
+        let o = Options {
+            edge: "https://edge.example".into(),
+            client_id: "web".into(),
+            redirect_uri: "https://app.example/callback.html".into(),
+            scope: DEFAULT_SCOPE.into(),
+        };
+        assert_eq!(
+            o.end_session_url("eyJ.a.b", "https://app.example/"),
+            "https://edge.example/oauth2/logout?id_token_hint=eyJ.a.b&client_id=web&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F"
+        );
     }
 }

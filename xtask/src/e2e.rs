@@ -44,6 +44,16 @@ pub fn www(root: &Path) -> Result {
         .into());
     }
     eprintln!("{}", stdout.trim());
+    let signed_out =
+        json_field(&stdout, "signedOutTo").ok_or("the browser test printed no signedOutTo")?;
+    if signed_out != format!("{}/", sys.origin) {
+        return Err(format!("sign-out returned to {signed_out}, not the page").into());
+    }
+    if !sys.audit_contains("\"detail\":\"logout\"")? {
+        return Err(
+            "the edge's audit trail shows no logout revocation after the page signed out".into(),
+        );
+    }
     let token_id = json_field(&stdout, "tokenId").ok_or("the browser test printed no tokenId")?;
     // The relay writes its allocation line as the allocation is made; give the log a moment.
     let log = dir.join("relay.log");

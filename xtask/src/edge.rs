@@ -1,6 +1,6 @@
 //! The edge worker: `build` (worker-build with the pinned wasm-bindgen, wasm-opt and esbuild,
-//! never a download) and `bench` (p50/p99 of the token endpoint in local workerd, and the
-//! worker's gzip size). Standard library only.
+//! never a download) and the pieces local runs share (the benchmark is in edge_bench.rs).
+//! Standard library only.
 //!
 //! Also the pieces a local run needs: starting `wrangler dev` with local D1 from a copy of
 //! the root wrangler.toml without `[build]` ([`Dev`]), secrets for `.dev.vars`
@@ -80,11 +80,36 @@ pub fn build(root: &Path) -> Result {
     }
     let js = worker_js(root);
     need(&js, "worker-build did not write it")?;
+    strip_names(root, &wasm_opt)?;
     eprintln!(
         "edge worker built in {:.0}s: {} gzip bytes",
         started.elapsed().as_secs_f64(),
         gzip_size(root)?
     );
+    Ok(())
+}
+
+/// Drops the wasm `name` section worker-build keeps (function names for stack traces: about a
+/// tenth of the gzip size, and the worker answers errors instead of panicking). Same wasm-opt,
+/// same feature set as worker-build's own run.
+fn strip_names(root: &Path, wasm_opt: &Path) -> Result {
+    let wasm = root.join("edge-oauth/build/index_bg.wasm");
+    let mut cmd = Command::new(wasm_opt);
+    cmd.arg(&wasm).arg("-o").arg(&wasm).args([
+        "--strip-debug",
+        "--strip-producers",
+        "--enable-mutable-globals",
+        "--enable-sign-ext",
+        "--enable-nontrapping-float-to-int",
+        "--enable-bulk-memory",
+        "--enable-multivalue",
+        "--enable-reference-types",
+        "--enable-exception-handling",
+    ]);
+    let status = cmd.status()?;
+    if !status.success() {
+        return Err(format!("wasm-opt --strip-debug failed: {status}").into());
+    }
     Ok(())
 }
 
@@ -157,10 +182,11 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// `.dev.vars` text: fresh local secrets (a one-key TURN key file with kid `local-1`, a token
-/// signing key, an admin secret) unless `vars` gives them (e.g. `TURN_KEYS` = the key file the
-/// local relay uses), then the rest of `vars`. Returns the text and the admin secret.
-pub fn dev_vars(vars: &[(&str, &str)]) -> Result<(String, String)> {
+/// `.dev.vars` text: fresh local secrets (a one-key TURN key file with kid `local-1`, RS256
+/// and ES256 signing keys in `dir/signing-keys.json`, a form-state key, an admin secret)
+/// unless `vars` gives them (e.g. `TURN_KEYS` = the key file the local relay uses), then the
+/// rest of `vars`. Returns the text and the admin secret.
+pub fn dev_vars(dir: &Path, vars: &[(&str, &str)]) -> Result<(String, String)> {
     let given = |k: &str| {
         vars.iter()
             .find(|(name, _)| *name == k)
@@ -181,18 +207,39 @@ pub fn dev_vars(vars: &[(&str, &str)]) -> Result<(String, String)> {
         Some(k) => k,
         None => base64(&random_bytes(32)?),
     };
-    let mut text = format!("TURN_KEYS={keys}\nTOKEN_SIGNING_KEY={signing}\nADMIN_SECRET={admin}\n");
+    let jwks = match given("SIGNING_KEYS") {
+        Some(k) => k,
+        // This checkout's generator, also for a --reference checkout that predates it.
+        None => {
+            crate::signing_key::ensure_set(&crate::util::root(), &dir.join("signing-keys.json"))?
+        }
+    };
+    let mut text = format!(
+        "TURN_KEYS={keys}\nSIGNING_KEYS={jwks}\nTOKEN_SIGNING_KEY={signing}\nADMIN_SECRET={admin}\n"
+    );
     for (k, v) in vars {
-        if !matches!(*k, "TURN_KEYS" | "TOKEN_SIGNING_KEY" | "ADMIN_SECRET") {
+        if !matches!(
+            *k,
+            "TURN_KEYS" | "SIGNING_KEYS" | "TOKEN_SIGNING_KEY" | "ADMIN_SECRET"
+        ) {
             let _ = writeln!(text, "{k}={v}");
         }
     }
     Ok((text, admin))
 }
 
+/// The rate limits of a local run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limits {
+    /// As wrangler.toml configures them.
+    AsConfigured,
+    /// Out of reach: a benchmark measures the endpoint (with its counter calls), not the limit.
+    Raised,
+}
+
 /// The root wrangler.toml without `[build]` (so `wrangler dev` starts in seconds instead of
 /// rebuilding twice), with paths made absolute so the copy can live anywhere.
-pub fn dev_config(root: &Path) -> Result<String> {
+pub fn dev_config(root: &Path, limits: Limits) -> Result<String> {
     let text = std::fs::read_to_string(root.join("wrangler.toml"))?;
     let mut out = String::new();
     let mut in_build = false;
@@ -209,7 +256,10 @@ pub fn dev_config(root: &Path) -> Result<String> {
             let rel = rest.strip_prefix('"')?.strip_suffix('"')?;
             Some(format!("{key} = \"{}\"", root.join(rel).display()))
         };
-        match abs("main")
+        let raised = (limits == Limits::Raised && t.starts_with("simple = {"))
+            .then(|| "simple = { limit = 1000000, period = 60 }".to_string());
+        match raised
+            .or_else(|| abs("main"))
             .or_else(|| abs("migrations_dir"))
             .or_else(|| abs("directory"))
         {
@@ -240,14 +290,20 @@ pub struct Dev {
 
 impl Dev {
     /// [`Dev::start_on`] a free port.
-    pub fn start(root: &Path, dir: &Path, vars: &[(&str, &str)]) -> Result<Dev> {
-        Dev::start_on(root, dir, free_port()?, vars)
+    pub fn start(root: &Path, dir: &Path, vars: &[(&str, &str)], limits: Limits) -> Result<Dev> {
+        Dev::start_on(root, dir, free_port()?, vars, limits)
     }
 
     /// Writes config and `.dev.vars` (see [`dev_vars`]; `ISSUER` defaults to this address)
     /// into `dir`, applies the D1 migrations (state in `dir/state`, kept across starts),
     /// starts wrangler on 127.0.0.1:`port` and waits for `/health`.
-    pub fn start_on(root: &Path, dir: &Path, port: u16, vars: &[(&str, &str)]) -> Result<Dev> {
+    pub fn start_on(
+        root: &Path,
+        dir: &Path,
+        port: u16,
+        vars: &[(&str, &str)],
+        limits: Limits,
+    ) -> Result<Dev> {
         need(&worker_js(root), "build it first: cargo xtask build-edge")?;
         let wrangler = node_bin(root, "wrangler");
         need(&wrangler, "npm ci installs wrangler")?;
@@ -257,8 +313,8 @@ impl Dev {
         if !all.iter().any(|(k, _)| *k == "ISSUER") {
             all.push(("ISSUER", base.as_str()));
         }
-        let (dev_vars, admin_secret) = dev_vars(&all)?;
-        std::fs::write(dir.join("wrangler.toml"), dev_config(root)?)?;
+        let (dev_vars, admin_secret) = dev_vars(dir, &all)?;
+        std::fs::write(dir.join("wrangler.toml"), dev_config(root, limits)?)?;
         std::fs::write(dir.join(".dev.vars"), dev_vars)?;
         let status = Command::new(&wrangler)
             .args([
@@ -303,6 +359,10 @@ impl Dev {
                     "wrangler.toml",
                     "--show-interactive-dev-session=false",
                 ])
+                // Its own worker name: wrangler's local dev registry keys running workers by
+                // name, and two `wrangler dev` of one name (the benchmark runs two) reload
+                // each other's runtime mid-request.
+                .args(["--name", &format!("edgeturn-{}", port)])
                 .current_dir(dir)
                 .envs(WRANGLER_ENV.iter().copied())
                 .stdin(Stdio::null())
@@ -463,9 +523,10 @@ pub fn json_str(body: &[u8], key: &str) -> Option<String> {
 
 /// Creates the demo clients and user through the admin API: the public client
 /// `edgeturn-web` (the www page's, code flow + refresh, scopes `openid turn`, redirect
-/// `<origin>/callback.html` for each origin), the public client `edgeturn-legacy` (password
-/// grant, scope `turn`: what the seed's JSON `POST /token` acts for, see `LEGACY_CLIENT_ID` in
-/// wrangler.toml) and the user `demo` with `password`. Existing ones (409) are left alone.
+/// `<origin>/callback.html` and sign-out return `<origin>/` for each origin), the public client
+/// `edgeturn-legacy` (password grant, scope `turn`: what the seed's JSON `POST /token` acts
+/// for, see `LEGACY_CLIENT_ID` in wrangler.toml), the public device client `edgeturn-device`
+/// and the user `demo` with `password`. Existing ones (409) are left alone.
 pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &str) -> Result {
     let mut c = Conn::open(base)?;
     let auth = format!("Bearer {admin_secret}");
@@ -473,18 +534,27 @@ pub fn seed_demo(base: &str, admin_secret: &str, origins: &[&str], password: &st
         .iter()
         .map(|o| format!("\"{}/callback.html\"", o.trim_end_matches('/')))
         .collect();
+    let home: Vec<String> = origins
+        .iter()
+        .map(|o| format!("\"{}/\"", o.trim_end_matches('/')))
+        .collect();
     let client = format!(
-        "{{\"client_id\":\"edgeturn-web\",\"name\":\"edgeturn demo\",\"public\":true,\"redirect_uris\":[{}],\"scopes\":[\"openid\",\"turn\"]}}",
-        uris.join(",")
+        "{{\"client_id\":\"edgeturn-web\",\"name\":\"edgeturn demo\",\"public\":true,\"redirect_uris\":[{}],\
+         \"post_logout_redirect_uris\":[{}],\"scopes\":[\"openid\",\"turn\"]}}",
+        uris.join(","),
+        home.join(",")
     );
     let user = format!(
         "{{\"username\":\"demo\",\"password\":\"{}\",\"name\":\"Demo User\"}}",
         password.replace(['"', '\\'], "")
     );
     let legacy = r#"{"client_id":"edgeturn-legacy","name":"seed /token","public":true,"grant_types":["password"],"scopes":["turn"]}"#;
+    // A device (RFC 8628): a TV or a relay box without a browser signs in through /device.
+    let device = r#"{"client_id":"edgeturn-device","name":"edgeturn device","public":true,"grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],"scopes":["openid","turn"]}"#;
     for (path, body) in [
         ("/admin/clients", client),
         ("/admin/clients", legacy.to_string()),
+        ("/admin/clients", device.to_string()),
         ("/admin/users", user),
     ] {
         let (status, resp) = c.request(
@@ -521,113 +591,5 @@ pub fn register_client(base: &str, admin_secret: &str, client: &str) -> Result {
         let resp = String::from_utf8_lossy(&resp);
         return Err(format!("/admin/clients: HTTP {status}: {resp}").into());
     }
-    Ok(())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(idx).copied().unwrap_or_default()
-}
-
-/// The benchmark: starts the built worker in local workerd (`wrangler dev --local`, fresh D1),
-/// registers a confidential client, then times `POST /oauth2/token` with client_credentials
-/// (bearer JWT) and with scope `turn` (RFC 7635 token), sequentially over one keep-alive
-/// connection, after a warm-up. `args`: `[N]` requests per case (default 2000, at least 1000),
-/// and `--no-client-cache` to run with `CLIENT_CACHE_TTL=0` (a D1 read on every request).
-pub fn bench(root: &Path, args: &[String]) -> Result {
-    let mut n = 2000;
-    let mut vars: Vec<(&str, &str)> = Vec::new();
-    for a in args {
-        match a.as_str() {
-            "--no-client-cache" => vars.push(("CLIENT_CACHE_TTL", "0")),
-            s => {
-                n = s.parse().map_err(|_| {
-                    format!("bench-edge: `{s}` is not a number of requests or --no-client-cache")
-                })?
-            }
-        }
-    }
-    if n < 1000 {
-        return Err("bench-edge: use at least 1000 requests".into());
-    }
-    let gzip = gzip_size(root)?;
-    let dir = root
-        .join("target")
-        .join("edge-bench")
-        .join(std::process::id().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    let dev = Dev::start(root, &dir, &vars)?;
-    let mut c = Conn::open(&dev.base)?;
-    let auth = format!("Bearer {}", dev.admin_secret);
-    let (status, body) = c.request(
-        "POST",
-        "/admin/clients",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        br#"{"client_id":"bench","grant_types":["client_credentials"],"scopes":["api","turn"]}"#,
-    )?;
-    let secret =
-        json_str(&body, "client_secret").ok_or_else(|| format!("admin API: HTTP {status}"))?;
-    let basic = format!("Basic {}", base64(format!("bench:{secret}").as_bytes()));
-    let headers = [
-        ("Authorization", basic.as_str()),
-        ("Content-Type", "application/x-www-form-urlencoded"),
-    ];
-    let mut report = String::new();
-    for (label, form, want) in [
-        (
-            "client_credentials (bearer JWT)",
-            "grant_type=client_credentials&scope=api",
-            "\"token_type\":\"Bearer\"",
-        ),
-        (
-            "client_credentials, scope turn (RFC 7635)",
-            "grant_type=client_credentials&scope=turn",
-            "\"token_type\":\"pop\"",
-        ),
-    ] {
-        for _ in 0..100 {
-            c.request("POST", "/oauth2/token", &headers, form.as_bytes())?;
-        }
-        let mut times = Vec::with_capacity(n);
-        let started = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            let (status, body) = c.request("POST", "/oauth2/token", &headers, form.as_bytes())?;
-            times.push(t.elapsed());
-            if status != 200 || !String::from_utf8_lossy(&body).contains(want) {
-                return Err(
-                    format!("{label}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into(),
-                );
-            }
-        }
-        let wall = started.elapsed();
-        times.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let _ = writeln!(
-            report,
-            "token endpoint, {label}: n={n} p50={:.2} ms p99={:.2} ms max={:.2} ms ({:.0} req/s sequential)",
-            ms(percentile(&times, 0.50)),
-            ms(percentile(&times, 0.99)),
-            ms(percentile(&times, 1.0)),
-            n as f64 / wall.as_secs_f64()
-        );
-    }
-    if !vars.is_empty() {
-        let _ = writeln!(
-            report,
-            "(run with CLIENT_CACHE_TTL=0: every request reads the client from D1)"
-        );
-    }
-    let _ = writeln!(
-        report,
-        "worker size: {gzip} bytes gzip -9 (index_bg.wasm + index.js), {:.0} KB",
-        gzip as f64 / 1024.0
-    );
-    drop(dev);
-    let _ = std::fs::remove_dir_all(&dir);
-    print!("{report}");
     Ok(())
 }

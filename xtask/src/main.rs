@@ -4,12 +4,14 @@
 
 mod e2e;
 mod edge;
+mod edge_bench;
 mod examples;
 mod probe;
 mod procs;
 mod relay_bench;
 mod run;
 mod setup;
+mod signing_key;
 mod test;
 mod util;
 mod www;
@@ -31,11 +33,18 @@ cargo xtask <task>
   build          build the deployable parts: the browser helper (npm packages in target/npm,
                  the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
-  bench-edge     p50/p99 of the token endpoint in local workerd, and the worker's gzip size
-  bench-relay [TRIALS]
-                 coturn and relay-native under the same turnutils_uclient load (100
-                 allocations, 200-byte ChannelData, 20k and 50k msg/s): CPU per relayed
-                 packet, loss, peak memory; median of TRIALS (default 3)
+  bench-edge     p50/p99 of the token endpoint in local workerd with RS256 and ES256 access
+                 tokens (interleaved), and the worker's gzip size
+  signing-key [--alg RS256|ES256] [--nbf UNIX_SECONDS] [--add FILE]
+                 a new signing key for the edge's SIGNING_KEYS secret (a private JWK set):
+                 printed, or appended to FILE (docs/edge-oauth.md, rotation)
+  bench-relay [TRIALS] [--coturn-417 PATH] [--no-gso] [--smoke]
+                 coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
+                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo), all
+                 driven by turn-load: CPU per relayed packet at 20k and 50k msg/s, the
+                 highest rate with loss under 0.1%, one-way delay at half of it, RSS with
+                 idle allocations; medians of TRIALS (default 3) interleaved trials. Fails,
+                 naming the server, if a fixed-rate run loses a message. --smoke: seconds.
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
   fuzz-relay [SECS]
@@ -71,7 +80,8 @@ fn main() -> ExitCode {
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)
             .and_then(|()| build(&root))
-            .and_then(|()| edge::bench(&root, rest)),
+            .and_then(|()| edge_bench::bench(&root, rest)),
+        "signing-key" => signing_key::task(&root, rest),
         "test" => test::test(&root, rest),
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),

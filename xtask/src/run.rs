@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::edge;
+use crate::edge::{self, Conn};
 use crate::procs::{Procs, wait_http_ok};
 use crate::util::{Result, cargo, node_bin, run as run_cmd};
 
@@ -34,12 +34,13 @@ const WRANGLER_ENV: &[(&str, &str)] = &[
 /// Local secrets, made once and kept.
 struct Secrets {
     keys_json: String,
+    signing_keys: String,
     signing_key: String,
     admin_secret: String,
     cli_secret: String,
 }
 
-fn secrets(dir: &Path) -> Result<Secrets> {
+fn secrets(root: &Path, dir: &Path) -> Result<Secrets> {
     let keys = dir.join("keys.json");
     if !keys.exists() {
         let key = edge::base64(&edge::random_bytes(32)?);
@@ -72,6 +73,9 @@ fn secrets(dir: &Path) -> Result<Secrets> {
     };
     Ok(Secrets {
         keys_json: std::fs::read_to_string(&keys)?.trim().replace('\n', ""),
+        // The token-signing keys: one RS256 and one ES256 key, made once (`cargo xtask
+        // signing-key --add .edgeturn/signing-keys.json` adds one for a rotation).
+        signing_keys: crate::signing_key::ensure_set(root, &dir.join("signing-keys.json"))?,
         signing_key: get("TOKEN_SIGNING_KEY")?,
         admin_secret: get("ADMIN_SECRET")?,
         cli_secret: get("CLI_SECRET")?,
@@ -112,17 +116,23 @@ impl System {
         let dir = opts.dir;
         let edge_dir = dir.join("edge");
         std::fs::create_dir_all(&edge_dir)?;
-        let s = secrets(&dir)?;
+        let s = secrets(root, &dir)?;
         let origin = format!("http://{}", opts.edge);
         let (relay_ip, relay_port) = opts.relay.split_once(':').ok_or("relay address")?;
-        std::fs::write(edge_dir.join("wrangler.toml"), edge::dev_config(root)?)?;
+        std::fs::write(
+            edge_dir.join("wrangler.toml"),
+            edge::dev_config(root, edge::Limits::AsConfigured)?,
+        )?;
+        // The local run opens /signup (production keeps it closed: wrangler.toml).
         std::fs::write(
             edge_dir.join(".dev.vars"),
             format!(
-                "TURN_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n\
+                "TURN_KEYS={}\nSIGNING_KEYS={}\nTOKEN_SIGNING_KEY={}\nADMIN_SECRET={}\nISSUER={origin}\n\
                  TURN_URLS=turn:{relay_ip}:{relay_port}?transport=udp,turn:{relay_ip}:{relay_port}?transport=tcp\n\
-                 STUN_URLS=stun:{relay_ip}:{relay_port}\nTURN_SERVER_NAME={SERVER_NAME}\nTURN_REALM={SERVER_NAME}\n{}",
+                 STUN_URLS=stun:{relay_ip}:{relay_port}\nTURN_SERVER_NAME={SERVER_NAME}\nTURN_REALM={SERVER_NAME}\n\
+                 SIGNUP=on\n{}",
                 s.keys_json,
+                s.signing_keys,
                 s.signing_key,
                 s.admin_secret,
                 opts.vars
@@ -229,6 +239,23 @@ impl System {
         Ok((field("kid")?, field("key")?, field("alg")?))
     }
 
+    /// True when the edge's audit trail (the last 1000 events) contains `needle`.
+    pub fn audit_contains(&self, needle: &str) -> Result<bool> {
+        let (status, body) = Conn::open(&self.origin)?.request(
+            "GET",
+            "/admin/audit?limit=1000",
+            &[(
+                "Authorization",
+                &format!("Bearer {}", self.secrets.admin_secret),
+            )],
+            b"",
+        )?;
+        if status != 200 {
+            return Err(format!("/admin/audit: HTTP {status}").into());
+        }
+        Ok(String::from_utf8_lossy(&body).contains(needle))
+    }
+
     /// The admin API's bearer secret.
     pub fn admin_secret(&self) -> &str {
         &self.secrets.admin_secret
@@ -286,8 +313,9 @@ pub fn run(root: &Path) -> Result {
     println!("               another origin: open it in two tabs, sign in in both");
     println!("  Vite example examples/vite: `npm run dev` (client edgeturn-vite is registered)");
     println!(
-        "  edge         {origin}  (discovery: {origin}/.well-known/oauth-authorization-server)"
+        "  edge         {origin}  (discovery: {origin}/.well-known/openid-configuration, keys: {origin}/certs)"
     );
+    println!("  pages        {origin}/signup  {origin}/create_client  {origin}/device");
     println!("  relay        turn:{RELAY} (UDP and TCP), server name {SERVER_NAME}");
     println!("  logs, state  {}", sys.dir.display());
     println!();

@@ -106,10 +106,17 @@ fn prometheus_service_stopped() -> Result {
 
 fn rust_target() -> Result {
     let installed = probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
-        return Ok(());
+    if !installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
-    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+    // The style step of `cargo xtask test` runs rustfmt and clippy.
+    let components = probe("rustup", &["component", "list", "--installed"]).unwrap_or_default();
+    for c in ["rustfmt", "clippy"] {
+        if !components.lines().any(|l| l.trim().starts_with(c)) {
+            run(Command::new("rustup").args(["component", "add", c]))?;
+        }
+    }
+    Ok(())
 }
 
 fn cargo_tool(krate: &str, version: &str, extra: &[&str]) -> Result {

@@ -11,6 +11,9 @@ use crate::util::{Result, cargo, run};
 pub fn test(root: &Path, _args: &[String]) -> Result {
     let start = Instant::now();
     setup(root)?;
+    step("style: rustfmt and clippy with warnings denied", || {
+        style(root)
+    })?;
     step(
         "shared-token builds for wasm32 without default features",
         || {
@@ -21,6 +24,18 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
                 "--target",
                 "wasm32-unknown-unknown",
                 "--no-default-features",
+            ]))
+        },
+    )?;
+    step(
+        "resource-verifier builds for wasm32 (a resource server in a worker)",
+        || {
+            run(cargo().current_dir(root).args([
+                "build",
+                "-p",
+                "resource-verifier",
+                "--target",
+                "wasm32-unknown-unknown",
             ]))
         },
     )?;
@@ -41,6 +56,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
                 .current_dir(root)
                 .args(["test", "--workspace", "--doc"]))
         },
+    )?;
+    step(
+        "bench-relay --smoke: the relay benchmark's harness with tiny counts (Debian's coturn, relay-native), zero loss",
+        || crate::relay_bench::bench(root, &["--smoke".to_string()]),
     )?;
     step(
         "the whole system: Chromium signs in and opens a relayed data channel; relay-native probe with the edge's tokens against relay-native and coturn",
@@ -69,6 +88,34 @@ fn step(what: &str, f: impl FnOnce() -> Result) -> Result {
     let t = Instant::now();
     f().map_err(|e| format!("{what}: {e}"))?;
     eprintln!("<== {what}: ok in {:.0}s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The style the project keeps (../shared/STYLE.md): rustfmt's defaults, and clippy with the
+/// workspace lints and warnings denied, natively for every target and on wasm32 for the
+/// crates that ship there. On wasm32 only the libraries are checked: the test targets'
+/// dev-dependencies (proptest's process helpers, the end-to-end tests' HTTP clients) do not
+/// build for wasm32, and those tests run natively above.
+fn style(root: &Path) -> Result {
+    run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
+    run(cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    for args in [
+        &["-p", "shared-token", "-p", "edge-oauth", "-p", "www"][..],
+        &["-p", "shared-token", "--no-default-features"][..],
+    ] {
+        run(cargo()
+            .current_dir(root)
+            .args(["clippy", "--target", "wasm32-unknown-unknown", "--lib"])
+            .args(args)
+            .args(["--", "-D", "warnings"]))?;
+    }
     Ok(())
 }
 

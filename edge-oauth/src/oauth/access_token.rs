@@ -1,16 +1,17 @@
-//! Access tokens: JWTs in the RFC 9068 profile (`typ: at+jwt`), HS256 with the server's
-//! signing key. Self-contained, so checking one needs no lookup; revocation is a D1 row by
-//! `jti` (or by family), which the worker checks in the same query that loads the user.
+//! Access tokens: JWTs in the RFC 9068 profile (`typ: at+jwt`), signed with the server's
+//! asymmetric keys (RS256 or ES256, `ACCESS_TOKEN_ALG`), so a resource server checks one
+//! offline with the published keys (`/certs`; see the `resource-verifier` crate). Their
+//! standing (revoked `jti`, revoked family, deleted client or user) is a D1 row this server
+//! checks where it serves them (userinfo, `/turn/credentials`, introspection).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::client::GrantType;
-use super::keys::{Purpose, SigningKey};
+use super::jwt::{self, Parsed, SignatureValid, TYP_ACCESS, Unsigned};
+use super::signing_keys::SigningKey;
 
-/// Longest access token accepted.
-pub const MAX_LEN: usize = 4096;
+pub use super::jwt::looks_like;
+
 /// Seconds of clock skew tolerated on `iat`.
 pub const SKEW: u64 = 60;
 
@@ -38,6 +39,12 @@ pub struct AccessClaims {
     /// The token family (one authorization and its refresh tokens), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<String>,
+    /// When the person signed in (RFC 9068 section 2.2.1), for grants with a sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
+    /// The person's rights that the granted scope covers ([`super::rights`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rights: Vec<String>,
 }
 
 impl AccessClaims {
@@ -45,21 +52,20 @@ impl AccessClaims {
     pub fn user_id(&self) -> Option<&str> {
         (self.gty != GrantType::ClientCredentials.as_str()).then_some(self.sub.as_str())
     }
-}
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    kid: String,
-    typ: String,
+    /// The JWT to sign with `key`.
+    pub fn unsigned(&self, key: &SigningKey) -> Unsigned {
+        Unsigned::new(key, TYP_ACCESS, self)
+    }
 }
 
 /// Why a string is not a valid access token of this server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Not three base64url JSON parts, wrong header, or too long.
+    /// Not a JWT this server signs (shape, header, algorithm, `typ`), or signed with a key
+    /// it does not hold (any more).
     Malformed,
-    /// The signature does not verify under this server's key.
+    /// The signature does not verify.
     BadSignature,
     /// Another issuer or audience.
     WrongIssuer,
@@ -67,65 +73,19 @@ pub enum Rejection {
     Expired,
 }
 
-/// Looks like a JWT (cheap; used to route introspection).
-pub fn looks_like(token: &str) -> bool {
-    token.starts_with("eyJ") && token.bytes().filter(|&b| b == b'.').count() == 2
+/// Splits a presented token (no signature check yet: the worker does that with WebCrypto).
+pub fn parse(token: &str) -> Result<Parsed, Rejection> {
+    jwt::parse(token, TYP_ACCESS).map_err(|_| Rejection::Malformed)
 }
 
-/// Signs the claims.
-pub fn encode(key: &SigningKey, claims: &AccessClaims) -> String {
-    let header = Header {
-        alg: "HS256".into(),
-        kid: key.kid().into(),
-        typ: "at+jwt".into(),
-    };
-    let mut out = String::with_capacity(400);
-    URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&header).unwrap_or_default(), &mut out);
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims).unwrap_or_default(), &mut out);
-    let tag = key.sign(Purpose::AccessToken, out.as_bytes());
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(tag, &mut out);
-    out
-}
-
-/// Verifies signature, header, issuer, audience and times.
-pub fn decode(
-    key: &SigningKey,
-    token: &str,
+/// The claims of a token whose signature verified: issuer, audience and times.
+pub fn check(
+    parsed: &Parsed,
+    proof: SignatureValid,
     issuer: &str,
     now: u64,
 ) -> Result<AccessClaims, Rejection> {
-    if token.len() > MAX_LEN {
-        return Err(Rejection::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Rejection::Malformed);
-    };
-    let signed_len = h.len() + 1 + p.len();
-    let signed = token.get(..signed_len).ok_or(Rejection::Malformed)?;
-    let tag = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| Rejection::Malformed)?;
-    if !key.verify(Purpose::AccessToken, signed.as_bytes(), &tag) {
-        return Err(Rejection::BadSignature);
-    }
-    let header: Header = URL_SAFE_NO_PAD
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(Rejection::Malformed)?;
-    if header.alg != "HS256" || header.typ != "at+jwt" || header.kid != key.kid() {
-        return Err(Rejection::Malformed);
-    }
-    let claims: AccessClaims = URL_SAFE_NO_PAD
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(Rejection::Malformed)?;
+    let claims: AccessClaims = parsed.claims(proof).map_err(|_| Rejection::Malformed)?;
     if claims.iss != issuer || claims.aud != issuer {
         return Err(Rejection::WrongIssuer);
     }
@@ -138,12 +98,15 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::config::tests::config;
+    use crate::oauth::jwt::tests::{sign, verify};
+    use crate::oauth::signing_keys::Alg;
 
     fn claims() -> AccessClaims {
         AccessClaims {
-            iss: "https://a.example".into(),
+            iss: "https://auth.example".into(),
             sub: "u_1".into(),
-            aud: "https://a.example".into(),
+            aud: "https://auth.example".into(),
             client_id: "c1".into(),
             scope: "openid turn".into(),
             iat: 1000,
@@ -151,64 +114,55 @@ mod tests {
             jti: "j1".into(),
             gty: "authorization_code".into(),
             fid: Some("f1".into()),
+            auth_time: Some(990),
+            rights: vec!["turn:priority".into()],
         }
     }
 
-    #[test]
-    fn round_trip_and_times() {
-        let k = SigningKey::new(&[1; 32]).unwrap();
-        let t = encode(&k, &claims());
-        assert!(looks_like(&t));
-        assert_eq!(decode(&k, &t, "https://a.example", 1000).unwrap(), claims());
-        assert_eq!(
-            decode(&k, &t, "https://a.example", 1900),
-            Err(Rejection::Expired)
-        );
-        assert_eq!(
-            decode(&k, &t, "https://a.example", 900),
-            Err(Rejection::Expired)
-        );
-        assert_eq!(
-            decode(&k, &t, "https://b.example", 1000),
-            Err(Rejection::WrongIssuer)
-        );
-        assert_eq!(claims().user_id(), Some("u_1"));
+    fn decode(token: &str, now: u64) -> Result<AccessClaims, Rejection> {
+        let c = config();
+        let p = parse(token)?;
+        let proof = verify(&c.signing_keys, &p).ok_or(Rejection::BadSignature)?;
+        check(&p, proof, "https://auth.example", now)
     }
 
     #[test]
-    fn tampering_and_other_keys_fail() {
-        let k = SigningKey::new(&[1; 32]).unwrap();
-        let t = encode(&k, &claims());
-        let other = SigningKey::new(&[2; 32]).unwrap();
-        assert_eq!(
-            decode(&other, &t, "https://a.example", 1000),
-            Err(Rejection::BadSignature)
-        );
-        let mut c = claims();
-        c.scope = "openid turn admin".into();
-        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+    fn both_algorithms_round_trip_and_times_are_checked() {
+        let c = config();
+        for alg in [Alg::Rs256, Alg::Es256] {
+            let key = c.signing_keys.signer(alg, 0).unwrap();
+            let t = sign(&c.signing_keys, claims().unsigned(key));
+            assert!(looks_like(&t));
+            assert_eq!(decode(&t, 1000).unwrap(), claims());
+            assert_eq!(decode(&t, 1900), Err(Rejection::Expired));
+            assert_eq!(decode(&t, 900), Err(Rejection::Expired));
+        }
+        let mut other = claims();
+        other.iss = "https://b.example".into();
+        let key = c.signing_keys.signer(Alg::Es256, 0).unwrap();
+        let t = sign(&c.signing_keys, other.unsigned(key));
+        assert_eq!(decode(&t, 1000), Err(Rejection::WrongIssuer));
+    }
+
+    #[test]
+    fn tampering_fails() {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let c = config();
+        let key = c.signing_keys.signer(Alg::Rs256, 0).unwrap();
+        let t = sign(&c.signing_keys, claims().unsigned(key));
+        let mut wider = claims();
+        wider.scope = "openid turn admin".into();
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wider).unwrap());
         let parts: Vec<&str> = t.split('.').collect();
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(
-            decode(&k, &forged, "https://a.example", 1000),
-            Err(Rejection::BadSignature)
-        );
-        for bad in [
-            "",
-            "a.b",
-            "a.b.c.d",
-            "eyJ.eyJ.!!!",
-            &"x".repeat(MAX_LEN + 1),
-        ] {
-            assert!(decode(&k, bad, "https://a.example", 1000).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn alg_none_is_refused() {
-        let k = SigningKey::new(&[1; 32]).unwrap();
-        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"x","typ":"at+jwt"}"#);
-        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
-        assert!(decode(&k, &format!("{h}.{p}."), "https://a.example", 1000).is_err());
+        assert_eq!(decode(&forged, 1000), Err(Rejection::BadSignature));
+        let json = serde_json::to_value(claims()).unwrap();
+        assert_eq!(json["rights"], serde_json::json!(["turn:priority"]));
+        let mut bare = claims();
+        bare.rights.clear();
+        bare.auth_time = None;
+        let json = serde_json::to_value(bare).unwrap();
+        assert!(json.get("rights").is_none() && json.get("auth_time").is_none());
     }
 }

@@ -2,24 +2,25 @@
 //! the state those forms carry.
 //!
 //! The worker keeps no session: the validated authorization request travels through the
-//! sign-in and consent forms as a value signed with the server's key ([`FormState`]), bound to
-//! a random CSRF cookie (double submit: the cookie, a hidden field equal to it, and the
-//! cookie's hash inside the signed state must all agree). The cookie is `HttpOnly`,
-//! `SameSite=Strict` and scoped to this endpoint.
+//! sign-in and consent forms as a value signed with the server's key ([`FormState`], sealed
+//! as [`super::sealed`] describes), bound to a random CSRF cookie (double submit: the cookie,
+//! a hidden field equal to it, and the cookie's hash inside the signed state must all
+//! agree). The cookie is `HttpOnly`, `SameSite=Strict` and scoped to this endpoint. Without a
+//! session every authorization signs the person in: `prompt=none` gets `login_required`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::client::{ClientRecord, GrantType};
-use super::effects::{AuditEvent, Claim, NewCode, Writes, event};
+use super::effects::{AuditEvent, NewCode, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
 use super::ids;
 use super::keys::{Purpose, SigningKey};
 use super::params::Params;
 use super::pkce;
 use super::scope::Scope;
+use super::sealed::{self, csrf_binding};
+
+pub use super::sealed::FormError;
 
 /// Name of the CSRF cookie.
 pub const CSRF_COOKIE: &str = "edge_oauth_csrf";
@@ -29,6 +30,8 @@ pub const LOGIN_TTL: u64 = 600;
 pub const CONSENT_TTL: u64 = 300;
 /// Longest `state` echoed back.
 pub const MAX_STATE: usize = 1024;
+/// Longest `nonce` carried into the ID token.
+pub const MAX_NONCE: usize = 512;
 
 /// A validated authorization request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +46,9 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     /// S256 challenge.
     pub code_challenge: String,
+    /// OpenID Connect `nonce`, carried into the ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// Why an authorization request is refused.
@@ -128,12 +134,54 @@ pub fn validate(
             )));
         }
         Some("code") => {}
+        // `token`, `id_token` and every hybrid combination put tokens in the redirect URI's
+        // fragment, where browsers, logs and referrers leak them and no PKCE binds them to
+        // the client: the OAuth 2.0 Security BCP (RFC 9700 section 2.1.2) says not to use them.
         Some(_) => {
             return Err(back(OAuthError::new(
                 ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
+                "only response_type=code is supported (no implicit or hybrid flows: RFC 9700)",
             )));
         }
+    }
+    // Request objects would carry parameters this server does not read: refuse rather than
+    // silently ignore what they say.
+    if params.get("request").is_some() {
+        return Err(back(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        )));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(back(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        )));
+    }
+    let prompt: Vec<&str> = params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if prompt
+        .iter()
+        .any(|p| !matches!(*p, "none" | "login" | "consent" | "select_account"))
+        || (prompt.contains(&"none") && prompt.len() > 1)
+    {
+        return Err(back(OAuthError::invalid_request("prompt is not valid")));
+    }
+    if params
+        .get("max_age")
+        .is_some_and(|m| m.parse::<u64>().is_err())
+    {
+        return Err(back(OAuthError::invalid_request(
+            "max_age must be a number of seconds",
+        )));
+    }
+    let nonce = params.get("nonce");
+    if nonce.is_some_and(|n| n.len() > MAX_NONCE) {
+        return Err(back(OAuthError::invalid_request("nonce is too long")));
     }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(back(OAuthError::new(
@@ -147,12 +195,22 @@ pub fn validate(
     )
     .map_err(back)?;
     let scope = Scope::grant(params.get("scope"), &client.scope).map_err(back)?;
+    // This server keeps no sign-in session: every authorization signs the person in afresh
+    // (so `prompt=login` and any `max_age` are always met, with `auth_time` = now), and
+    // `prompt=none` can never be answered without asking (OpenID Connect Core 3.1.2.6).
+    if prompt.contains(&"none") {
+        return Err(back(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the person must sign in: this server keeps no sign-in session",
+        )));
+    }
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_string(),
         scope: scope.to_string(),
         state: state.map(str::to_string),
         code_challenge: params.get("code_challenge").unwrap_or_default().to_string(),
+        nonce: nonce.map(str::to_string),
     })
 }
 
@@ -177,19 +235,13 @@ pub struct FormState {
     pub user_id: Option<String>,
     /// The user's sign-in name, shown on the consent page.
     pub username: Option<String>,
+    /// When the user signed in (consent stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
     /// Binding to the CSRF cookie: base64url of the first 16 bytes of its SHA-256.
     pub csrf: String,
     /// Unix seconds.
     pub exp: u64,
-}
-
-/// The binding of a CSRF cookie value.
-pub fn csrf_binding(cookie: &str) -> String {
-    URL_SAFE_NO_PAD.encode(
-        Sha256::digest([b"edge-oauth csrf\0".as_slice(), cookie.as_bytes()].concat())
-            .get(..16)
-            .unwrap_or(&[]),
-    )
 }
 
 impl FormState {
@@ -200,6 +252,7 @@ impl FormState {
             req,
             user_id: None,
             username: None,
+            auth_time: None,
             csrf: csrf_binding(csrf_cookie),
             exp: now + LOGIN_TTL,
         }
@@ -211,82 +264,38 @@ impl FormState {
             stage: Stage::Consent,
             user_id: Some(user_id.to_string()),
             username: Some(username.to_string()),
+            auth_time: Some(now),
             exp: now + CONSENT_TTL,
             ..self
         }
     }
 
-    /// `base64url(json) "." base64url(HMAC)`.
+    /// Sealed for the form's hidden field ([`sealed`]).
     pub fn seal(&self, key: &SigningKey) -> String {
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default());
-        let tag = URL_SAFE_NO_PAD.encode(key.sign(Purpose::Form, body.as_bytes()));
-        format!("{body}.{tag}")
+        sealed::seal(key, Purpose::Form, self)
     }
 
     /// Verifies a sealed state for `stage` against the CSRF cookie and hidden field.
     pub fn open(
         key: &SigningKey,
-        sealed: Option<&str>,
+        sealed_state: Option<&str>,
         stage: Stage,
         cookie: Option<&str>,
         field: Option<&str>,
         now: u64,
     ) -> Result<FormState, FormError> {
-        let (Some(cookie), Some(field)) = (cookie, field) else {
-            return Err(FormError::Csrf);
-        };
-        if !shared_token::ct_eq(cookie.as_bytes(), field.as_bytes()) {
-            return Err(FormError::Csrf);
-        }
-        let sealed = sealed.ok_or(FormError::Tampered)?;
-        let (body, tag) = sealed.split_once('.').ok_or(FormError::Tampered)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| FormError::Tampered)?;
-        if !key.verify(Purpose::Form, body.as_bytes(), &tag) {
-            return Err(FormError::Tampered);
-        }
-        let state: FormState = URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(FormError::Tampered)?;
+        let cookie = sealed::cookie_matches_field(cookie, field)?;
+        let state: FormState =
+            sealed::open(key, Purpose::Form, sealed_state.ok_or(FormError::Tampered)?)
+                .ok_or(FormError::Tampered)?;
         if state.stage != stage {
             return Err(FormError::Tampered);
         }
-        if !shared_token::ct_eq(state.csrf.as_bytes(), csrf_binding(cookie).as_bytes()) {
-            return Err(FormError::Csrf);
-        }
+        sealed::bound_to(&state.csrf, cookie)?;
         if now >= state.exp {
             return Err(FormError::Expired);
         }
         Ok(state)
-    }
-}
-
-/// Why a form post is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FormError {
-    /// Cookie missing, or not matching the field or the state: a cross-site post.
-    Csrf,
-    /// The state does not verify.
-    Tampered,
-    /// The form was left open too long.
-    Expired,
-}
-
-impl FormError {
-    /// Text for the error page.
-    pub fn message(self) -> &'static str {
-        match self {
-            FormError::Csrf => {
-                "The request forgery check failed. Start the sign-in again from the application."
-            }
-            FormError::Tampered => {
-                "The form was altered. Start the sign-in again from the application."
-            }
-            FormError::Expired => "The form expired. Start the sign-in again from the application.",
-        }
     }
 }
 
@@ -296,23 +305,24 @@ pub fn issue_code(
     code_ttl: u32,
     now: u64,
 ) -> Result<(String, Writes), OAuthError> {
-    let user_id = state
-        .user_id
-        .clone()
-        .ok_or_else(|| OAuthError::server_error("consent without a user"))?;
+    let (Some(user_id), Some(auth_time)) = (state.user_id.clone(), state.auth_time) else {
+        return Err(OAuthError::server_error("consent without a signed-in user"));
+    };
     let code = ids::new_opaque(ids::CODE_PREFIX)?;
-    let mut w = Writes::new(Claim::None);
-    w.code = Some(NewCode {
+    let mut w = Writes::none();
+    w.push(Write::Code(NewCode {
         key: ids::lookup_key(&code),
         client_id: state.req.client_id.clone(),
         user_id: user_id.clone(),
         redirect_uri: state.req.redirect_uri.clone(),
         scope: state.req.scope.clone(),
         code_challenge: state.req.code_challenge.clone(),
+        nonce: state.req.nonce.clone(),
+        auth_time,
         expires_at: now.saturating_add(u64::from(code_ttl)),
         created_at: now,
-    });
-    w.audit.push(AuditEvent {
+    }));
+    w.audit(AuditEvent {
         token_id: Some(ids::token_id(code.as_bytes())),
         client_id: Some(state.req.client_id.clone()),
         user_id: Some(user_id),
@@ -346,6 +356,10 @@ mod tests {
             (r.scope.as_str(), r.state.as_deref()),
             ("openid", Some("xyz"))
         );
+        // prompt=login and max_age are met by signing in afresh; the nonce is carried.
+        let oidc = good() + "&prompt=login&max_age=0&nonce=n-0S6";
+        let r = validate(&p(&oidc), Some(&c), "https://i").unwrap();
+        assert_eq!(r.nonce.as_deref(), Some("n-0S6"));
     }
 
     #[test]
@@ -373,6 +387,27 @@ mod tests {
             (
                 good().replace("scope=openid", "scope=admin"),
                 "invalid_scope",
+            ),
+            (
+                good().replace("response_type=code", "response_type=id_token"),
+                "unsupported_response_type",
+            ),
+            (
+                good().replace("response_type=code", "response_type=code+id_token"),
+                "unsupported_response_type",
+            ),
+            (good() + "&prompt=none", "login_required"),
+            (good() + "&request=eyJ.e30.", "request_not_supported"),
+            (
+                good() + "&request_uri=https%3A%2F%2Fapp.example%2Fr",
+                "request_uri_not_supported",
+            ),
+            (good() + "&prompt=none+login", "invalid_request"),
+            (good() + "&prompt=sometimes", "invalid_request"),
+            (good() + "&max_age=soon", "invalid_request"),
+            (
+                good() + &format!("&nonce={}", "n".repeat(513)),
+                "invalid_request",
             ),
         ];
         for (q, want) in cases {
@@ -489,8 +524,14 @@ mod tests {
         let req = validate(&p(&good()), Some(&c), "https://i").unwrap();
         let st = FormState::login(req, "ck", 0).consent("u_1", "alice", 0);
         let (code, w) = issue_code(&st, 60, 1000).unwrap();
+        assert!(
+            issue_code(&FormState::login(st.req.clone(), "ck", 0), 60, 1000).is_err(),
+            "no code without a signed-in user"
+        );
         assert!(code.starts_with("ac1."));
-        let row = w.code.unwrap();
+        let Some(Write::Code(row)) = w.rows.first().cloned() else {
+            panic!("{w:?}")
+        };
         assert_eq!((row.expires_at, row.key), (1060, ids::lookup_key(&code)));
         let loc = code_redirect(
             "https://app.example/cb?a=1",

@@ -4,7 +4,9 @@
 use super::access_token::{self, AccessClaims};
 use super::config::Config;
 use super::error::{ErrorCode, OAuthError};
+use super::jwt::{Parsed, SignatureValid};
 use super::records::BearerStatus;
+use super::scope::EMAIL;
 
 /// The token from `Authorization: Bearer <token>`.
 pub fn from_header(authorization: Option<&str>) -> Result<&str, OAuthError> {
@@ -20,13 +22,29 @@ pub fn from_header(authorization: Option<&str>) -> Result<&str, OAuthError> {
     Ok(token.trim())
 }
 
-/// Verifies the token itself (no I/O). The worker then loads its [`BearerStatus`].
-pub fn verify(config: &Config, token: &str, now: u64) -> Result<AccessClaims, OAuthError> {
-    access_token::decode(&config.signing_key, token, &config.issuer, now).map_err(|r| match r {
+fn not_valid() -> OAuthError {
+    OAuthError::invalid_token("the access token is not valid")
+}
+
+/// Splits the token (no I/O); the worker then checks its signature with WebCrypto.
+pub fn parse(token: &str) -> Result<Parsed, OAuthError> {
+    access_token::parse(token).map_err(|_| not_valid())
+}
+
+/// The token's claims once its signature verified (`proof` is `None` when it did not):
+/// issuer, audience and times. The worker then loads its [`BearerStatus`].
+pub fn verify(
+    config: &Config,
+    parsed: &Parsed,
+    proof: Option<SignatureValid>,
+    now: u64,
+) -> Result<AccessClaims, OAuthError> {
+    let proof = proof.ok_or_else(not_valid)?;
+    access_token::check(parsed, proof, &config.issuer, now).map_err(|r| match r {
         access_token::Rejection::Expired => {
             OAuthError::invalid_token("the access token has expired")
         }
-        _ => OAuthError::invalid_token("the access token is not valid"),
+        _ => not_valid(),
     })
 }
 
@@ -39,6 +57,8 @@ pub struct ActiveBearer {
     pub username: Option<String>,
     /// The user's display name.
     pub name: Option<String>,
+    /// The user's email.
+    pub email: Option<String>,
 }
 
 /// True when D1 says the token still stands: not revoked, family not revoked, client and
@@ -61,13 +81,18 @@ pub fn check(claims: AccessClaims, status: BearerStatus) -> Result<ActiveBearer,
         claims,
         username: status.username,
         name: status.name,
+        email: status.email,
     })
 }
 
 impl ActiveBearer {
+    fn has_scope(&self, scope: &str) -> bool {
+        self.claims.scope.split(' ').any(|s| s == scope)
+    }
+
     /// `insufficient_scope` (403) unless the token has `scope`.
     pub fn require_scope(&self, scope: &str) -> Result<(), OAuthError> {
-        if self.claims.scope.split(' ').any(|s| s == scope) {
+        if self.has_scope(scope) {
             Ok(())
         } else {
             Err(OAuthError::new(
@@ -77,7 +102,9 @@ impl ActiveBearer {
         }
     }
 
-    /// The OpenID Connect userinfo claims (sub, preferred_username, name).
+    /// The OpenID Connect userinfo claims: `sub`, the account's `preferred_username` and
+    /// `name`, and with scope `email` its `email` (`email_verified` false: this server does
+    /// not verify addresses).
     pub fn userinfo(&self) -> Result<serde_json::Value, OAuthError> {
         let user = self.claims.user_id().ok_or_else(|| {
             OAuthError::new(
@@ -86,8 +113,14 @@ impl ActiveBearer {
             )
         })?;
         let mut v = serde_json::json!({ "sub": user, "preferred_username": self.username });
-        if let (Some(name), Some(obj)) = (&self.name, v.as_object_mut()) {
-            obj.insert("name".into(), serde_json::Value::String(name.clone()));
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(name) = &self.name {
+                obj.insert("name".into(), serde_json::Value::String(name.clone()));
+            }
+            if let Some(email) = self.email.as_ref().filter(|_| self.has_scope(EMAIL)) {
+                obj.insert("email".into(), serde_json::Value::String(email.clone()));
+                obj.insert("email_verified".into(), serde_json::Value::Bool(false));
+            }
         }
         Ok(v)
     }
@@ -109,6 +142,8 @@ mod tests {
             jti: "j".into(),
             gty: gty.into(),
             fid: None,
+            auth_time: None,
+            rights: vec![],
         }
     }
 

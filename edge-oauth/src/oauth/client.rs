@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::scope::Scope;
+use super::signing_keys::Alg;
 
 /// The grant types this server implements (RFC 6749 section 4 and 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,15 +17,18 @@ pub enum GrantType {
     /// `password` (resource owner password credentials): legacy, dropped by OAuth 2.1; only
     /// for clients that opt in.
     Password,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628).
+    DeviceCode,
 }
 
 impl GrantType {
     /// All of them, in the order discovery lists them.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::RefreshToken,
         GrantType::Password,
+        GrantType::DeviceCode,
     ];
 
     /// The `grant_type` value.
@@ -34,6 +38,7 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::RefreshToken => "refresh_token",
             GrantType::Password => "password",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 
@@ -68,6 +73,16 @@ pub struct ClientRecord {
     pub access_token_ttl: Option<u32>,
     /// Refresh-token lifetime for this client, if shorter than the server's.
     pub refresh_token_ttl: Option<u32>,
+    /// Where RP-initiated logout may send people back (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `id_token_signed_response_alg`.
+    pub id_token_alg: Alg,
+    /// The person who registered it on `/create_client`, if one did.
+    pub owner_id: Option<String>,
+    /// hex SHA-256 of its RFC 7592 registration access token (dynamic registrations).
+    pub registration_key: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
 }
 
 impl fmt::Debug for ClientRecord {

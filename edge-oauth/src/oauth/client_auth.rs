@@ -218,7 +218,7 @@ impl PendingSecret {
 #[derive(Debug)]
 pub enum Step {
     /// A public client naming itself: authenticated.
-    Done(AuthenticatedClient),
+    Done(Box<AuthenticatedClient>),
     /// A confidential client: derive, then [`PendingSecret::verify`].
     Verify(Box<PendingSecret>),
 }
@@ -228,10 +228,10 @@ pub fn begin(record: Option<ClientRecord>, presented: Presented) -> Result<Step,
     let record =
         record.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
     match (&record.secret_hash, presented.secret) {
-        (None, None) => Ok(Step::Done(AuthenticatedClient {
+        (None, None) => Ok(Step::Done(Box::new(AuthenticatedClient {
             record,
             method: AuthMethod::None,
-        })),
+        }))),
         (None, Some(_)) => Err(OAuthError::invalid_client(
             "this client is public and has no secret",
         )),
@@ -271,6 +271,11 @@ mod tests {
             scope: Scope::parse("api").unwrap(),
             access_token_ttl: None,
             refresh_token_ttl: None,
+            post_logout_redirect_uris: vec![],
+            id_token_alg: crate::oauth::signing_keys::Alg::Rs256,
+            owner_id: None,
+            registration_key: None,
+            created_at: 0,
         }
     }
 
@@ -288,7 +293,7 @@ mod tests {
         cache: &mut VerifyCache,
     ) -> Result<AuthenticatedClient, OAuthError> {
         match begin(record, p)? {
-            Step::Done(c) => Ok(c),
+            Step::Done(c) => Ok(*c),
             Step::Verify(pending) => {
                 let derived = password::derive(
                     pending.secret_bytes(),

@@ -11,8 +11,15 @@
 //! | `PASSWORD_PBKDF2_ITERATIONS`, `CLIENT_SECRET_PBKDF2_ITERATIONS` | var | for new records |
 //! | `CLIENT_CACHE_TTL` | var | seconds a client record is cached per isolate (default 10, 0 = off) |
 //! | `LEGACY_CLIENT_ID` | var | client the seed's `POST /token` acts for when it names none |
+//! | `ACCESS_TOKEN_ALG` | var | `RS256` (default) or `ES256`: what access tokens are signed with |
+//! | `ID_TOKEN_TTL` | var | seconds an ID token is valid (default 900) |
+//! | `DEVICE_CODE_TTL` | var | seconds a device authorization waits for a person (default 600) |
+//! | `SIGNUP` | var | `on` opens `/signup`; anything else (the default) keeps it closed |
+//! | `REGISTRATION` | var | `open` lets anyone register clients at the registration endpoint; default: only with an initial access token |
+//! | `REGISTRATION_SCOPES` | var | scopes self-registered and dynamically registered clients may have (default `openid profile email turn`) |
 //! | `TURN_KEYS` | secret, required | shared-token key file JSON |
-//! | `TOKEN_SIGNING_KEY` | secret, required | base64 of at least 32 random bytes |
+//! | `SIGNING_KEYS` | secret, required | private JWK set: RS256 and ES256 keys (`cargo xtask signing-key`) |
+//! | `TOKEN_SIGNING_KEY` | secret, required | base64 of at least 32 random bytes: seals the pages' form state |
 //! | `ADMIN_SECRET` | secret, required | at least 16 characters |
 
 use std::fmt;
@@ -21,6 +28,8 @@ use shared_token::Keyring;
 
 use super::keys::{AdminSecret, SigningKey};
 use super::password::{MAX_ITERATIONS, MIN_ITERATIONS};
+use super::scope::Scope;
+use super::signing_keys::{Alg, KeySet};
 
 /// The checked configuration.
 #[derive(Clone, Debug)]
@@ -53,8 +62,22 @@ pub struct Config {
     pub legacy_client_id: Option<String>,
     /// AS-RS keys.
     pub keyring: Keyring,
-    /// The token-signing key.
+    /// The HMAC key that seals the pages' form state.
     pub signing_key: SigningKey,
+    /// The asymmetric keys that sign access and ID tokens.
+    pub signing_keys: KeySet,
+    /// The algorithm access tokens are signed with.
+    pub access_token_alg: Alg,
+    /// ID-token lifetime, seconds.
+    pub id_token_ttl: u32,
+    /// Seconds a device authorization waits for a person.
+    pub device_code_ttl: u32,
+    /// `/signup` is open.
+    pub signup: bool,
+    /// Anyone may register clients dynamically (else an initial access token is required).
+    pub open_registration: bool,
+    /// Scopes self-registered and dynamically registered clients may have.
+    pub registration_scopes: Scope,
     /// The admin secret.
     pub admin_secret: AdminSecret,
 }
@@ -152,6 +175,27 @@ impl Config {
             })?;
         let admin_secret = AdminSecret::new(&required("ADMIN_SECRET")?)
             .ok_or_else(|| ConfigError("ADMIN_SECRET must be at least 16 characters".into()))?;
+        let signing_keys = KeySet::from_json(&required("SIGNING_KEYS")?)
+            .map_err(|e| ConfigError(format!("SIGNING_KEYS: {e}")))?;
+        // OpenID Connect: RS256 is what every relying party can verify, and the default
+        // `id_token_signed_response_alg`.
+        if !signing_keys.has(Alg::Rs256) {
+            return err("SIGNING_KEYS must hold an RS256 (RSA) key");
+        }
+        let access_token_alg = match optional("ACCESS_TOKEN_ALG") {
+            None => Alg::Rs256,
+            Some(a) => Alg::parse(&a)
+                .ok_or_else(|| ConfigError("ACCESS_TOKEN_ALG must be RS256 or ES256".into()))?,
+        };
+        if !signing_keys.has(access_token_alg) {
+            return err("ACCESS_TOKEN_ALG names an algorithm SIGNING_KEYS holds no key for");
+        }
+        let registration_scopes = Scope::parse(
+            optional("REGISTRATION_SCOPES")
+                .as_deref()
+                .unwrap_or("openid profile email turn"),
+        )
+        .map_err(|_| ConfigError("REGISTRATION_SCOPES must be a scope list".into()))?;
         const DAY: u32 = 24 * 3600;
         Ok(Config {
             issuer,
@@ -179,6 +223,13 @@ impl Config {
             legacy_client_id: optional("LEGACY_CLIENT_ID"),
             keyring,
             signing_key,
+            signing_keys,
+            access_token_alg,
+            id_token_ttl: number("ID_TOKEN_TTL", 900, 1, DAY)?,
+            device_code_ttl: number("DEVICE_CODE_TTL", 600, 5, 3600)?,
+            signup: optional("SIGNUP").is_some_and(|v| v == "on"),
+            open_registration: optional("REGISTRATION").is_some_and(|v| v == "open"),
+            registration_scopes,
             admin_secret,
         })
     }
@@ -197,8 +248,14 @@ pub(crate) mod tests {
     pub(crate) const KEYS: &str =
         r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
+    /// Two keys for tests: an RSA key (RS256) and a P-256 key (ES256), from the fixture set
+    /// resource-verifier's tests sign with.
+    pub(crate) const SIGNING_KEYS: &str =
+        include_str!("../../../resource-verifier/tests/test-keys.json");
+
     pub(crate) fn vars() -> HashMap<&'static str, String> {
         HashMap::from([
+            ("SIGNING_KEYS", SIGNING_KEYS.to_string()),
             ("ISSUER", "https://auth.example/".to_string()),
             ("TURN_SERVER_NAME", "turn.example".to_string()),
             ("TURN_URLS", r#"["turn:turn.example:3478?transport=udp","turns:turn.example:443?transport=tcp"]"#.to_string()),
@@ -232,8 +289,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn signing_keys_need_rs256_and_the_access_token_alg() {
+        let mut v = vars();
+        v.insert(
+            "SIGNING_KEYS",
+            format!("[{}]", crate::oauth::signing_keys::tests::ec("e", None)),
+        );
+        let e = Config::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+        assert!(e.0.contains("RS256"), "{e}");
+        let c = config();
+        assert_eq!(c.access_token_alg, Alg::Rs256);
+        assert!(!c.signup && !c.open_registration);
+        let mut v = vars();
+        v.insert("ACCESS_TOKEN_ALG", "ES256".into());
+        v.insert("SIGNUP", "on".into());
+        let c = Config::from_lookup(|k| v.get(k).cloned()).unwrap();
+        assert_eq!(c.access_token_alg, Alg::Es256);
+        assert!(c.signup);
+    }
+
+    #[test]
     fn errors_name_the_variable_not_the_value() {
-        let cases: [(&str, Option<&str>, &str); 7] = [
+        let cases: [(&str, Option<&str>, &str); 10] = [
+            ("SIGNING_KEYS", None, "SIGNING_KEYS is not set"),
+            (
+                "SIGNING_KEYS",
+                Some(crate::oauth::signing_keys::tests::EC_JWK),
+                "SIGNING_KEYS: a JWK set needs",
+            ),
+            (
+                "ACCESS_TOKEN_ALG",
+                Some("HS256"),
+                "ACCESS_TOKEN_ALG must be",
+            ),
             ("ISSUER", None, "ISSUER is not set"),
             ("ISSUER", Some("ftp://x"), "ISSUER must be"),
             ("TURN_URLS", Some("http://x"), "TURN_URLS"),

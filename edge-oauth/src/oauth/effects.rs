@@ -1,6 +1,8 @@
-//! What a decision asks the worker to write. The worker turns these into D1 statements and
-//! runs them in one batch (one transaction); rows guarded by a [`Claim`] are written only
-//! when the claim succeeded.
+//! What a decision asks the worker to write. A decision returns one [`Writes`]: an optional
+//! [`Claim`] (the single-use step that must succeed) and the rows that go with it. The worker
+//! turns them into D1 statements ([`super::sql`]) and runs them in one batch (one
+//! transaction); rows guarded by a claim are written only when the claim succeeded. Every
+//! write carries its own time: nothing is read back from rows to guess it.
 
 /// An audit row: what happened to which token, for which client and user. Never a secret:
 /// tokens appear only as their public ids.
@@ -26,6 +28,8 @@ pub struct AuditEvent {
 pub mod event {
     /// An access token (JWT) was issued.
     pub const ACCESS_ISSUED: &str = "access_token.issued";
+    /// An ID token was issued.
+    pub const ID_TOKEN_ISSUED: &str = "id_token.issued";
     /// A refresh token was issued.
     pub const REFRESH_ISSUED: &str = "refresh_token.issued";
     /// An RFC 7635 TURN token was issued at the token endpoint.
@@ -34,18 +38,30 @@ pub mod event {
     pub const TURN_CREDENTIAL_ISSUED: &str = "turn_credential.issued";
     /// An authorization code was issued.
     pub const CODE_ISSUED: &str = "code.issued";
+    /// A device authorization (RFC 8628) was started.
+    pub const DEVICE_STARTED: &str = "device.started";
+    /// A person approved or denied a device authorization (detail says which).
+    pub const DEVICE_DECIDED: &str = "device.decided";
     /// A token was revoked (RFC 7009).
     pub const TOKEN_REVOKED: &str = "token.revoked";
     /// A whole token family was revoked (detail says why).
     pub const FAMILY_REVOKED: &str = "family.revoked";
+    /// Every family of a client, a user, or a client and user was revoked (detail says why).
+    pub const FAMILIES_REVOKED: &str = "families.revoked";
     /// A client was created.
     pub const CLIENT_CREATED: &str = "client.created";
+    /// A client's registration was changed (RFC 7592).
+    pub const CLIENT_UPDATED: &str = "client.updated";
     /// A client was deleted.
     pub const CLIENT_DELETED: &str = "client.deleted";
     /// A user was created.
     pub const USER_CREATED: &str = "user.created";
+    /// A user's rights were set.
+    pub const USER_RIGHTS_SET: &str = "user.rights_set";
     /// A user was deleted.
     pub const USER_DELETED: &str = "user.deleted";
+    /// An initial access token for client registration was created.
+    pub const INITIAL_TOKEN_CREATED: &str = "initial_access_token.created";
 }
 
 impl AuditEvent {
@@ -75,6 +91,8 @@ pub struct NewFamily {
     pub user_id: Option<String>,
     /// The scope of the authorization.
     pub scope: String,
+    /// When the user signed in for it (OpenID Connect `auth_time`), if a user did.
+    pub auth_time: Option<u64>,
     /// Unix seconds.
     pub created_at: u64,
 }
@@ -113,6 +131,29 @@ pub struct NewCode {
     pub scope: String,
     /// The S256 challenge.
     pub code_challenge: String,
+    /// OpenID Connect `nonce` of the authorization request.
+    pub nonce: Option<String>,
+    /// When the user signed in (OpenID Connect `auth_time`).
+    pub auth_time: u64,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A new device authorization (RFC 8628), stored by the device code's lookup key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    /// hex SHA-256 of the device code.
+    pub key: String,
+    /// The user code, normalised (upper case, no dash).
+    pub user_code: String,
+    /// Client.
+    pub client_id: String,
+    /// Scope asked for.
+    pub scope: String,
+    /// Seconds between polls.
+    pub interval: u32,
     /// Unix seconds.
     pub expires_at: u64,
     /// Unix seconds.
@@ -130,6 +171,75 @@ pub struct Revocation {
     pub expires_at: u64,
     /// Unix seconds.
     pub revoked_at: u64,
+}
+
+/// A client row to insert or replace. `secret_hash` and `registration_key` are PBKDF2 records
+/// and hex SHA-256 lookups, never secrets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientWrite {
+    /// `client_id`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// PBKDF2 record; `None` for a public client.
+    pub secret_hash: Option<String>,
+    /// JSON array of redirect URIs.
+    pub redirect_uris: String,
+    /// JSON array of post-logout redirect URIs.
+    pub post_logout_redirect_uris: String,
+    /// Space-separated grant types.
+    pub grant_types: String,
+    /// Space-separated scope.
+    pub scopes: String,
+    /// Shorter access-token lifetime.
+    pub access_token_ttl: Option<u32>,
+    /// Shorter refresh-token lifetime.
+    pub refresh_token_ttl: Option<u32>,
+    /// `id_token_signed_response_alg`.
+    pub id_token_alg: String,
+    /// The user who registered it on `/create_client`, if one did.
+    pub owner_id: Option<String>,
+    /// Who registered it: `admin`, `self_service` or `dynamic`.
+    pub registered_by: &'static str,
+    /// hex SHA-256 of the RFC 7592 registration access token, for dynamic registrations.
+    pub registration_key: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A user row to insert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserWrite {
+    /// User id.
+    pub id: String,
+    /// Sign-in name (unique).
+    pub username: String,
+    /// PBKDF2 record.
+    pub password_hash: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address (not verified by this server).
+    pub email: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// Whose token families a revocation covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Every family of a client.
+    Client(String),
+    /// Every family of a user.
+    User(String),
+    /// The families of one user at one client (RP-initiated logout).
+    ClientUser {
+        /// Client.
+        client_id: String,
+        /// User.
+        user_id: String,
+    },
+    /// Every family of every client a user registered on `/create_client`.
+    ClientsOwnedBy(String),
 }
 
 /// The single-use step that must succeed, atomically, for the rest to be written.
@@ -156,6 +266,109 @@ pub enum Claim {
         /// Unix seconds.
         now: u64,
     },
+    /// Mark an approved device authorization redeemed (only if approved and unexpired) and
+    /// record the family it produced.
+    Device {
+        /// The device code's lookup key.
+        key: String,
+        /// The family its tokens belong to.
+        family_id: String,
+        /// Unix seconds.
+        now: u64,
+    },
+    /// Record a person's decision on a pending, unexpired device authorization.
+    DeviceDecision {
+        /// The device code's lookup key.
+        key: String,
+        /// The person.
+        user_id: String,
+        /// True to approve, false to deny.
+        approve: bool,
+        /// When they signed in.
+        auth_time: u64,
+        /// Unix seconds.
+        now: u64,
+    },
+    /// Insert a client whose id must be free; the rest is written only if it was.
+    InsertClient(ClientWrite),
+    /// Insert a user whose username must be free.
+    InsertUser(UserWrite),
+    /// Replace a client's registration (RFC 7592 update); it must still exist.
+    UpdateClient(ClientWrite),
+    /// Delete a client, which must exist; `owner` limits it to one user's clients.
+    DeleteClient {
+        /// `client_id`.
+        id: String,
+        /// Only if this user registered it.
+        owner: Option<String>,
+    },
+    /// Delete a user, who must exist.
+    DeleteUser {
+        /// User id.
+        id: String,
+    },
+    /// Set a user's rights; the user must exist.
+    SetRights {
+        /// User id.
+        user_id: String,
+        /// Space-separated rights.
+        rights: String,
+    },
+}
+
+/// One row-level change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Create a family.
+    Family(NewFamily),
+    /// Store a refresh token.
+    Refresh(NewRefresh),
+    /// Store a code.
+    Code(NewCode),
+    /// Store a device authorization.
+    Device(NewDevice),
+    /// Record a device poll: when, and the interval from now on (raised by `slow_down`).
+    DevicePolled {
+        /// The device code's lookup key.
+        key: String,
+        /// Unix seconds.
+        at: u64,
+        /// Seconds between polls from now on.
+        interval: u32,
+    },
+    /// Revoke one family.
+    RevokeFamily {
+        /// Family id.
+        id: String,
+        /// Why (`refresh_reuse`, `code_replay`, `revoked`, ...).
+        reason: &'static str,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// Revoke every family of an owner.
+    RevokeFamiliesOf {
+        /// Whose.
+        owner: Owner,
+        /// Why (`client_deleted`, `user_deleted`, `logout`, ...).
+        reason: &'static str,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// Revoke one token.
+    RevokeToken(Revocation),
+    /// Delete every client a user registered on `/create_client`.
+    DeleteClientsOwnedBy(String),
+    /// Store an initial access token for dynamic registration (by lookup key).
+    InitialToken {
+        /// hex SHA-256 of the token.
+        key: String,
+        /// Unix seconds.
+        expires_at: u64,
+        /// Unix seconds.
+        created_at: u64,
+    },
+    /// An audit row.
+    Audit(AuditEvent),
 }
 
 /// Everything one request writes.
@@ -163,18 +376,8 @@ pub enum Claim {
 pub struct Writes {
     /// Guard for the rows below.
     pub claim: Claim,
-    /// A family to create.
-    pub family: Option<NewFamily>,
-    /// A refresh token to store.
-    pub refresh: Option<NewRefresh>,
-    /// A code to store.
-    pub code: Option<NewCode>,
-    /// A family to revoke, and why.
-    pub revoke_family: Option<(String, &'static str)>,
-    /// A token to revoke.
-    pub revoke_token: Option<Revocation>,
-    /// Audit rows.
-    pub audit: Vec<AuditEvent>,
+    /// The rows, in order.
+    pub rows: Vec<Write>,
 }
 
 impl Writes {
@@ -182,12 +385,46 @@ impl Writes {
     pub fn new(claim: Claim) -> Writes {
         Writes {
             claim,
-            family: None,
-            refresh: None,
-            code: None,
-            revoke_family: None,
-            revoke_token: None,
-            audit: Vec::new(),
+            rows: Vec::new(),
         }
+    }
+
+    /// Nothing at all: no claim and no rows.
+    pub fn none() -> Writes {
+        Writes::new(Claim::None)
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, w: Write) {
+        self.rows.push(w);
+    }
+
+    /// Adds an audit row.
+    pub fn audit(&mut self, a: AuditEvent) {
+        self.rows.push(Write::Audit(a));
+    }
+
+    /// Adds a row (builder form).
+    pub fn with(mut self, w: Write) -> Writes {
+        self.rows.push(w);
+        self
+    }
+
+    /// True when nothing would be written.
+    pub fn is_empty(&self) -> bool {
+        self.claim == Claim::None && self.rows.is_empty()
+    }
+
+    /// The audit rows.
+    pub fn audits(&self) -> impl Iterator<Item = &AuditEvent> {
+        self.rows.iter().filter_map(|w| match w {
+            Write::Audit(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The first row matching `f`.
+    pub fn find<T>(&self, f: impl Fn(&Write) -> Option<&T>) -> Option<&T> {
+        self.rows.iter().find_map(f)
     }
 }

@@ -42,6 +42,24 @@ pub enum ErrorCode {
     /// RFC 8707 section 2: the requested audience (`aud`) is not a resource this server
     /// issues tokens for.
     InvalidTarget,
+    /// RFC 8628 section 3.5: the person has not answered the device authorization yet.
+    AuthorizationPending,
+    /// RFC 8628 section 3.5: the device polls too often; wait 5 seconds more.
+    SlowDown,
+    /// RFC 8628 section 3.5: the device code expired.
+    ExpiredToken,
+    /// OpenID Connect Core section 3.1.2.6: `prompt=none`, but the person must sign in (this
+    /// server keeps no sign-in session, so that is always).
+    LoginRequired,
+    /// OpenID Connect Core section 3.1.2.6: a `request` object was sent; this server takes
+    /// none (discovery says `request_parameter_supported: false`).
+    RequestNotSupported,
+    /// OpenID Connect Core section 3.1.2.6: a `request_uri` was sent; not supported.
+    RequestUriNotSupported,
+    /// RFC 7591 section 3.2.2: a redirect URI is missing or not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 section 3.2.2: other client metadata is not acceptable.
+    InvalidClientMetadata,
     /// Not an OAuth code: no such endpoint (HTTP 404).
     NotFound,
     /// Not an OAuth code: the endpoint exists but not for this method (HTTP 405).
@@ -66,6 +84,14 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
@@ -88,7 +114,15 @@ impl ErrorCode {
             | ErrorCode::InvalidScope
             | ErrorCode::UnsupportedResponseType
             | ErrorCode::UnsupportedTokenType
-            | ErrorCode::InvalidTarget => 400,
+            | ErrorCode::InvalidTarget
+            | ErrorCode::AuthorizationPending
+            | ErrorCode::SlowDown
+            | ErrorCode::ExpiredToken
+            | ErrorCode::LoginRequired
+            | ErrorCode::RequestNotSupported
+            | ErrorCode::RequestUriNotSupported
+            | ErrorCode::InvalidRedirectUri
+            | ErrorCode::InvalidClientMetadata => 400,
         }
     }
 }
@@ -123,6 +157,8 @@ pub struct OAuthError {
     pub status: u16,
     /// The challenge for `WWW-Authenticate`, if any.
     pub challenge: Option<Challenge>,
+    /// Seconds for `Retry-After` (a rate limit's 429).
+    pub retry_after: Option<u32>,
 }
 
 impl OAuthError {
@@ -139,7 +175,14 @@ impl OAuthError {
             description: description.into(),
             status: code.status(),
             challenge,
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After` (RFC 9110 section 10.2.3).
+    pub fn with_retry_after(mut self, seconds: u32) -> OAuthError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Overrides the status (413 for an oversized body; 409 for a conflict at the admin API).

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1b1b1f}\
 h1{font-size:1.3rem}label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{width:100%;padding:.5rem;box-sizing:border-box}\
-button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}.err{color:#a4001c}ul{padding-left:1.2rem}code{background:#eee;padding:0 .2rem}";
+button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}textarea{width:100%;box-sizing:border-box}fieldset{margin:.8rem 0}.err{color:#a4001c}ul{padding-left:1.2rem}code{background:#eee;padding:0 .2rem}";
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn escape(s: &str) -> String {
@@ -48,7 +48,8 @@ pub fn csp(redirect_origin: Option<&str>) -> String {
     )
 }
 
-fn page(title: &str, body: &str) -> String {
+/// A self-contained page with the stylesheet the CSP allows.
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <meta name=\"referrer\" content=\"no-referrer\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
@@ -56,7 +57,8 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn hidden(name: &str, value: &str) -> String {
+/// A hidden form field.
+pub(crate) fn hidden(name: &str, value: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
         escape(name),
@@ -64,18 +66,29 @@ fn hidden(name: &str, value: &str) -> String {
     )
 }
 
-/// The sign-in form.
-pub fn sign_in(client_name: &str, sealed_state: &str, csrf: &str, error: Option<&str>) -> String {
+/// The sign-in form; with `signup`, a link to `/signup`.
+pub fn sign_in(
+    client_name: &str,
+    sealed_state: &str,
+    csrf: &str,
+    error: Option<&str>,
+    signup: bool,
+) -> String {
     let err = error
         .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let signup = if signup {
+        "<p>No account? <a href=\"/signup\" target=\"_blank\" rel=\"noopener\">Create one</a>, then sign in here.</p>"
+    } else {
+        ""
+    };
     page(
         "Sign in",
         &format!(
             "<h1>Sign in to continue to {}</h1>{err}<form method=\"post\" action=\"/oauth2/authorize\">{}{}{}\
 <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
 <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\">Sign in</button></form>",
+<button type=\"submit\">Sign in</button></form>{signup}",
             escape(client_name),
             hidden("action", "login"),
             hidden("form_state", sealed_state),
@@ -135,7 +148,7 @@ mod tests {
     #[test]
     fn everything_interpolated_is_escaped() {
         let evil = "<script>alert('x')</script>\"";
-        let p = sign_in(evil, evil, evil, Some(evil));
+        let p = sign_in(evil, evil, evil, Some(evil), true);
         assert!(!p.contains("<script>"));
         assert!(p.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;"));
         let c = consent(evil, evil, &["openid", evil], "s", "c");
@@ -159,7 +172,7 @@ mod tests {
 
     #[test]
     fn forms_carry_state_and_csrf() {
-        let p = sign_in("App", "STATE", "CSRF", None);
+        let p = sign_in("App", "STATE", "CSRF", None, false);
         assert!(p.contains("name=\"form_state\" value=\"STATE\""));
         assert!(p.contains("name=\"csrf\" value=\"CSRF\""));
         assert!(p.contains("name=\"action\" value=\"login\""));

@@ -12,6 +12,7 @@ use super::client_auth::AuthenticatedClient;
 use super::config::Config;
 use super::error::OAuthError;
 use super::ids;
+use super::jwt::{Parsed, SignatureValid};
 use super::records::{BearerStatus, RefreshRow, TurnStatus};
 use super::scope::INTROSPECTION;
 use super::turn::{self, OpenedTurn};
@@ -19,8 +20,9 @@ use super::turn::{self, OpenedTurn};
 /// What a presented token is, as far as can be told without D1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Presented {
-    /// A valid-looking access token (signature and times verified).
-    Access(AccessClaims),
+    /// An access token of the right shape; the worker checks its signature, then
+    /// [`access_claims`] its issuer and times.
+    Access(Parsed),
     /// A refresh token, by lookup key.
     Refresh {
         /// hex SHA-256.
@@ -35,8 +37,8 @@ pub enum Presented {
 /// Classifies a presented token string.
 pub fn classify(config: &Config, token: &str, now: u64) -> Presented {
     if access_token::looks_like(token) {
-        return match access_token::decode(&config.signing_key, token, &config.issuer, now) {
-            Ok(c) => Presented::Access(c),
+        return match access_token::parse(token) {
+            Ok(p) => Presented::Access(p),
             Err(_) => Presented::Unknown,
         };
     }
@@ -49,6 +51,17 @@ pub fn classify(config: &Config, token: &str, now: u64) -> Presented {
         return Presented::Unknown;
     }
     turn::open(config, token, now).map_or(Presented::Unknown, Presented::Turn)
+}
+
+/// The claims of a presented access token once the worker checked its signature (`proof` is
+/// `None` when it did not verify): `None` for anything not valid by itself.
+pub fn access_claims(
+    config: &Config,
+    parsed: &Parsed,
+    proof: Option<SignatureValid>,
+    now: u64,
+) -> Option<AccessClaims> {
+    access_token::check(parsed, proof?, &config.issuer, now).ok()
 }
 
 /// Introspection is for confidential clients (`invalid_client` otherwise).

@@ -2,13 +2,15 @@
 
 use serde_json::{Value, json};
 
-use super::access_token::{self, AccessClaims};
+use super::access_token::AccessClaims;
 use super::config::Config;
-use super::effects::{AuditEvent, Claim, NewFamily, NewRefresh, Writes, event};
+use super::effects::{AuditEvent, Claim, NewFamily, NewRefresh, Write, Writes, event};
 use super::error::OAuthError;
 use super::grants::{Family, Grant};
-use super::ids;
-use super::turn;
+use super::id_token::{self, IdClaims};
+use super::jwt::{self, Unsigned};
+use super::signing_keys::{Alg, KeySet};
+use super::{ids, rights, turn};
 
 /// Where the grant came from, which decides the claim that guards the writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,15 +27,67 @@ pub enum Source {
         /// The old token's lookup key.
         old_key: String,
     },
+    /// An approved device authorization: claim it.
+    Device {
+        /// The device code's lookup key.
+        key: String,
+    },
 }
 
-/// A token response and what to write for it.
+/// A token response still being signed, and what to write for it.
+///
+/// The worker signs with WebCrypto, asynchronously, so the JWTs leave this module unsigned:
+/// the worker asks [`Issued::to_sign`] for the next one, signs its input with the named key,
+/// and hands the signature to [`Issued::signed`], until nothing is left; then
+/// [`Issued::into_body`] is the response. The access token comes first: the ID token's
+/// `at_hash` is computed from it.
 #[derive(Clone, Debug)]
 pub struct Issued {
-    /// The JSON body (RFC 6749 section 5.1, or the TURN shape of [`turn::token_response`]).
-    pub body: Value,
+    body: Value,
     /// Rows to write; the response may be sent only if the claim succeeded.
     pub writes: Writes,
+    access: Option<Unsigned>,
+    id_claims: Option<(IdClaims, Alg)>,
+    id_token: Option<Unsigned>,
+}
+
+impl Issued {
+    /// The next JWT to sign.
+    pub fn to_sign(&self) -> Option<&Unsigned> {
+        self.access.as_ref().or(self.id_token.as_ref())
+    }
+
+    /// The signature of [`Issued::to_sign`]'s JWT.
+    pub fn signed(&mut self, signature: &[u8], keys: &KeySet, now: u64) -> Result<(), OAuthError> {
+        if let Some(u) = self.access.take() {
+            let token = u.finish(signature);
+            if let Some((mut claims, alg)) = self.id_claims.take() {
+                claims.at_hash = Some(jwt::half_hash(&token));
+                let key = keys
+                    .signer(alg, now)
+                    .ok_or_else(|| OAuthError::server_error("no signing key for the ID token"))?;
+                self.id_token = Some(Unsigned::new(key, jwt::TYP_ID, &claims));
+            }
+            self.put("access_token", token);
+        } else if let Some(u) = self.id_token.take() {
+            self.put("id_token", u.finish(signature));
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, name: &str, token: String) {
+        if let Some(obj) = self.body.as_object_mut() {
+            obj.insert(name.into(), Value::String(token));
+        }
+    }
+
+    /// The response, once every JWT is signed.
+    pub fn into_body(self) -> Result<Value, OAuthError> {
+        if self.to_sign().is_some() {
+            return Err(OAuthError::server_error("a token was left unsigned"));
+        }
+        Ok(self.body)
+    }
 }
 
 /// Mints the tokens a grant decided on.
@@ -58,30 +112,34 @@ pub fn issue(
         detail: Some(grant.grant_type.as_str()),
     };
 
-    let mut writes = Writes::new(Claim::None);
+    let mut writes = Writes::none();
     if let (Family::New, Some(id)) = (&grant.family, &family_id) {
-        writes.family = Some(NewFamily {
+        writes.push(Write::Family(NewFamily {
             id: id.clone(),
             client_id: grant.client_id.clone(),
             user_id: grant.user_id.clone(),
             scope: grant.family_scope.to_string(),
+            auth_time: grant.auth_time,
             created_at: now,
-        });
+        }));
     }
 
+    let mut new_refresh_key = None;
     let refresh_token = match (&family_id, grant.refresh) {
         (Some(fid), true) => {
             let token = ids::new_opaque(ids::REFRESH_PREFIX)?;
-            writes.refresh = Some(NewRefresh {
-                key: ids::lookup_key(&token),
+            let key = ids::lookup_key(&token);
+            new_refresh_key = Some(key.clone());
+            writes.push(Write::Refresh(NewRefresh {
+                key,
                 family_id: fid.clone(),
                 client_id: grant.client_id.clone(),
                 user_id: grant.user_id.clone(),
                 scope: grant.family_scope.to_string(),
                 expires_at: now.saturating_add(u64::from(grant.refresh_ttl)),
                 created_at: now,
-            });
-            writes.audit.push(audit(
+            }));
+            writes.audit(audit(
                 event::REFRESH_ISSUED,
                 ids::token_id(token.as_bytes()),
             ));
@@ -90,71 +148,128 @@ pub fn issue(
         _ => None,
     };
 
+    let claimed_family = || {
+        family_id
+            .clone()
+            .ok_or_else(|| OAuthError::server_error("a grant to claim without a family"))
+    };
     writes.claim = match source {
         Source::Direct => Claim::None,
         Source::Code { key } => Claim::Code {
             key,
-            family_id: family_id
-                .clone()
-                .ok_or_else(|| OAuthError::server_error("a code grant without a family"))?,
+            family_id: claimed_family()?,
+            now,
+        },
+        Source::Device { key } => Claim::Device {
+            key,
+            family_id: claimed_family()?,
             now,
         },
         Source::Refresh { old_key } => Claim::Refresh {
             old_key,
-            new_key: writes
-                .refresh
-                .as_ref()
-                .map(|r| r.key.clone())
+            new_key: new_refresh_key
                 .ok_or_else(|| OAuthError::server_error("a refresh without a successor"))?,
             now,
         },
     };
 
-    let body = if grant.turn {
+    if grant.turn {
         let minted = turn::mint(config, grant.access_ttl, now)?;
-        writes
-            .audit
-            .push(audit(event::TURN_ISSUED, minted.id.to_string()));
-        turn::token_response(&minted, refresh_token.as_deref())
-    } else {
-        let claims = AccessClaims {
-            iss: config.issuer.clone(),
-            sub: grant
-                .user_id
-                .clone()
-                .unwrap_or_else(|| grant.client_id.clone()),
-            aud: config.issuer.clone(),
-            client_id: grant.client_id.clone(),
-            scope: grant.scope.to_string(),
-            iat: now,
-            exp: now.saturating_add(u64::from(grant.access_ttl)),
-            jti: ids::new_jti()?,
-            gty: grant.grant_type.as_str().to_string(),
-            fid: family_id.clone(),
-        };
-        writes
-            .audit
-            .push(audit(event::ACCESS_ISSUED, claims.jti.clone()));
-        let mut body = json!({
-            "access_token": access_token::encode(&config.signing_key, &claims),
-            "token_type": "Bearer",
-            "expires_in": grant.access_ttl,
-            "scope": claims.scope,
+        writes.audit(audit(event::TURN_ISSUED, minted.id.to_string()));
+        return Ok(Issued {
+            body: turn::token_response(&minted, refresh_token.as_deref()),
+            writes,
+            access: None,
+            id_claims: None,
+            id_token: None,
         });
-        if let (Some(rt), Some(obj)) = (refresh_token, body.as_object_mut()) {
-            obj.insert("refresh_token".into(), Value::String(rt));
-        }
-        body
+    }
+
+    let key = config
+        .signing_keys
+        .signer(config.access_token_alg, now)
+        .ok_or_else(|| OAuthError::server_error("no signing key is active for access tokens"))?;
+    let claims = AccessClaims {
+        iss: config.issuer.clone(),
+        sub: grant
+            .user_id
+            .clone()
+            .unwrap_or_else(|| grant.client_id.clone()),
+        aud: config.issuer.clone(),
+        client_id: grant.client_id.clone(),
+        scope: grant.scope.to_string(),
+        iat: now,
+        exp: now.saturating_add(u64::from(grant.access_ttl)),
+        jti: ids::new_jti()?,
+        gty: grant.grant_type.as_str().to_string(),
+        fid: family_id.clone(),
+        auth_time: grant.auth_time,
+        rights: grant
+            .user
+            .as_ref()
+            .map(|u| rights::covered(&u.rights, &grant.scope))
+            .unwrap_or_default(),
     };
-    Ok(Issued { body, writes })
+    writes.audit(audit(event::ACCESS_ISSUED, claims.jti.clone()));
+    let id_claims = match (&grant.id_token, &grant.user) {
+        (Some(plan), Some(user)) => {
+            let c = id_token::claims(
+                &config.issuer,
+                &grant.client_id,
+                user,
+                &grant.scope,
+                plan,
+                config.id_token_ttl,
+                now,
+            );
+            let mut a = audit(event::ID_TOKEN_ISSUED, claims.jti.clone());
+            a.detail = Some(plan.alg.as_str());
+            writes.audit(a);
+            Some((c, plan.alg))
+        }
+        _ => None,
+    };
+    let mut body = json!({
+        "token_type": "Bearer",
+        "expires_in": grant.access_ttl,
+        "scope": claims.scope,
+    });
+    if let (Some(rt), Some(obj)) = (refresh_token, body.as_object_mut()) {
+        obj.insert("refresh_token".into(), Value::String(rt));
+    }
+    Ok(Issued {
+        body,
+        writes,
+        access: Some(claims.unsigned(key)),
+        id_claims,
+        id_token: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::access_token;
     use crate::oauth::client::GrantType;
     use crate::oauth::config::tests::config;
+    use crate::oauth::id_token::IdTokenPlan;
+    use crate::oauth::jwt::tests::{sign, verify};
+    use crate::oauth::records::UserProfile;
     use crate::oauth::scope::Scope;
+
+    fn family(w: &Writes) -> Option<&NewFamily> {
+        w.find(|r| match r {
+            Write::Family(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    fn refresh(w: &Writes) -> Option<&NewRefresh> {
+        w.find(|r| match r {
+            Write::Refresh(n) => Some(n),
+            _ => None,
+        })
+    }
 
     fn grant(family: Family, refresh: bool, turn: bool) -> Grant {
         Grant {
@@ -168,7 +283,39 @@ mod tests {
             turn,
             access_ttl: 300,
             refresh_ttl: 1000,
+            user: Some(UserProfile {
+                id: "u_1".into(),
+                username: "alice".into(),
+                name: None,
+                email: None,
+                rights: "api:write turn:priority".into(),
+            }),
+            id_token: None,
+            auth_time: Some(4990),
         }
+    }
+
+    /// Signs what the worker would sign with WebCrypto, natively.
+    fn sign_all(mut i: Issued, now: u64) -> (Value, Writes) {
+        let c = config();
+        while let Some(u) = i.to_sign().cloned() {
+            let token = sign(&c.signing_keys, u);
+            let sig = base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                token.rsplit('.').next().unwrap(),
+            )
+            .unwrap();
+            i.signed(&sig, &c.signing_keys, now).unwrap();
+        }
+        let w = i.writes.clone();
+        (i.into_body().unwrap(), w)
+    }
+
+    fn decode(token: &str, now: u64) -> AccessClaims {
+        let c = config();
+        let p = access_token::parse(token).unwrap();
+        let proof = verify(&c.signing_keys, &p).unwrap();
+        access_token::check(&p, proof, &c.issuer, now).unwrap()
     }
 
     #[test]
@@ -181,46 +328,74 @@ mod tests {
             5000,
         )
         .unwrap();
-        let fam = i.writes.family.clone().unwrap();
-        let rt = i.writes.refresh.clone().unwrap();
+        assert!(i.clone().into_body().is_err(), "nothing leaves unsigned");
+        let (body, writes) = sign_all(i, 5000);
+        let fam = family(&writes).cloned().unwrap();
+        let rt = refresh(&writes).cloned().unwrap();
         assert_eq!(rt.family_id, fam.id);
+        assert_eq!(fam.auth_time, Some(4990));
         assert_eq!(rt.expires_at, 6000);
         assert_eq!(rt.scope, "openid turn");
         assert_eq!(
-            i.writes.claim,
+            writes.claim,
             Claim::Code {
                 key: "k".into(),
                 family_id: fam.id.clone(),
                 now: 5000
             }
         );
-        assert_eq!(i.body["token_type"], "Bearer");
-        assert_eq!(i.body["expires_in"], 300);
-        let token = i.body["refresh_token"].as_str().unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 300);
+        assert!(body.get("id_token").is_none(), "no ID token was planned");
+        let token = body["refresh_token"].as_str().unwrap();
         assert_eq!(ids::lookup_key(token), rt.key);
-        let claims = access_token::decode(
-            &c.signing_key,
-            i.body["access_token"].as_str().unwrap(),
-            &c.issuer,
-            5001,
-        )
-        .unwrap();
+        let claims = decode(body["access_token"].as_str().unwrap(), 5001);
         assert_eq!(claims.fid.as_deref(), Some(fam.id.as_str()));
         assert_eq!(claims.user_id(), Some("u_1"));
+        assert_eq!(
+            claims.rights,
+            ["turn:priority"],
+            "only rights the scope covers"
+        );
         // Audit rows name tokens by id only.
-        let ids: Vec<_> = i
-            .writes
-            .audit
-            .iter()
+        let ids: Vec<_> = writes
+            .audits()
             .map(|a| a.token_id.clone().unwrap())
             .collect();
         assert!(ids.contains(&claims.jti));
-        assert!(
-            !i.writes
-                .audit
-                .iter()
-                .any(|a| format!("{a:?}").contains(token))
+        assert!(!format!("{writes:?}").contains(token));
+    }
+
+    #[test]
+    fn id_tokens_follow_the_access_token_with_its_hash() {
+        let c = config();
+        let mut g = grant(Family::New, true, false);
+        g.id_token = Some(IdTokenPlan {
+            nonce: Some("n1".into()),
+            auth_time: 4990,
+            alg: Alg::Rs256,
+        });
+        let i = issue(&g, Source::Code { key: "k".into() }, &c, 5000).unwrap();
+        let (body, writes) = sign_all(i, 5000);
+        let at = body["access_token"].as_str().unwrap();
+        let id = body["id_token"].as_str().unwrap();
+        let p = jwt::parse(id, jwt::TYP_ID).unwrap();
+        assert_eq!(p.alg, Alg::Rs256);
+        let claims: IdClaims = p.claims(verify(&c.signing_keys, &p).unwrap()).unwrap();
+        assert_eq!(claims.at_hash.as_deref(), Some(jwt::half_hash(at).as_str()));
+        assert_eq!(
+            (
+                claims.aud.as_str(),
+                claims.azp.as_str(),
+                claims.sub.as_str()
+            ),
+            ("c1", "c1", "u_1")
         );
+        assert_eq!(
+            (claims.nonce.as_deref(), claims.auth_time),
+            (Some("n1"), 4990)
+        );
+        assert!(writes.audits().any(|a| a.event == event::ID_TOKEN_ISSUED));
     }
 
     #[test]
@@ -235,8 +410,9 @@ mod tests {
             5000,
         )
         .unwrap();
-        assert!(i.writes.family.is_none());
-        let rt = i.writes.refresh.clone().unwrap();
+        assert!(i.to_sign().is_none(), "a TURN token is not a JWT");
+        assert!(family(&i.writes).is_none());
+        let rt = refresh(&i.writes).cloned().unwrap();
         assert_eq!(
             i.writes.claim,
             Claim::Refresh {
@@ -245,14 +421,10 @@ mod tests {
                 now: 5000
             }
         );
-        assert_eq!(i.body["token_type"], "pop");
-        assert!(
-            i.body["refresh_token"]
-                .as_str()
-                .unwrap()
-                .starts_with("rt1.")
-        );
-        assert!(i.writes.audit.iter().any(|a| a.event == event::TURN_ISSUED));
+        assert!(i.writes.audits().any(|a| a.event == event::TURN_ISSUED));
+        let body = i.into_body().unwrap();
+        assert_eq!(body["token_type"], "pop");
+        assert!(body["refresh_token"].as_str().unwrap().starts_with("rt1."));
     }
 
     #[test]
@@ -260,19 +432,17 @@ mod tests {
         let c = config();
         let mut g = grant(Family::None, false, false);
         g.user_id = None;
+        g.user = None;
         g.grant_type = GrantType::ClientCredentials;
         let i = issue(&g, Source::Direct, &c, 5000).unwrap();
         assert_eq!(i.writes.claim, Claim::None);
-        assert!(i.writes.family.is_none() && i.writes.refresh.is_none());
-        assert!(i.body.get("refresh_token").is_none());
-        let claims = access_token::decode(
-            &c.signing_key,
-            i.body["access_token"].as_str().unwrap(),
-            &c.issuer,
-            5000,
-        )
-        .unwrap();
+        assert!(family(&i.writes).is_none() && refresh(&i.writes).is_none());
+        let (body, writes) = sign_all(i, 5000);
+        assert!(body.get("refresh_token").is_none());
+        let claims = decode(body["access_token"].as_str().unwrap(), 5000);
         assert_eq!((claims.sub.as_str(), claims.user_id()), ("c1", None));
-        assert_eq!(i.writes.audit.len(), 1);
+        assert!(claims.rights.is_empty());
+        assert_eq!(writes.rows.len(), 1);
+        assert_eq!(writes.audits().count(), 1);
     }
 }

@@ -8,13 +8,14 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-/// The HMAC-SHA256 key behind access tokens and the signed state in the sign-in and consent
-/// forms. Each use gets its own subkey (HMAC of a label), so a value made for one purpose
-/// never verifies as another.
+/// The HMAC-SHA256 key behind the signed state of the server's pages (sign-in, consent,
+/// sign-up, `/create_client`, `/device`). Each use gets its own subkey (HMAC of a label), so
+/// a value made for one purpose never verifies as another. (Tokens are signed with the
+/// asymmetric keys of [`super::signing_keys`].)
 #[derive(Clone)]
 pub struct SigningKey {
-    access_tokens: [u8; 32],
     forms: [u8; 32],
+    pages: [u8; 32],
     kid: String,
 }
 
@@ -27,10 +28,10 @@ impl fmt::Debug for SigningKey {
 /// What a signed value is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// JWT access tokens.
-    AccessToken,
     /// The authorization request carried through the sign-in and consent forms.
     Form,
+    /// The state of the other pages ([`super::pages::PageState`]).
+    Page,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -52,8 +53,8 @@ impl SigningKey {
         let kid = URL_SAFE_NO_PAD
             .encode(Sha256::digest([b"edge-oauth key id\0".as_slice(), key].concat()).get(..6)?);
         Some(SigningKey {
-            access_tokens: hmac(key, &[b"edge-oauth access token v1"]),
             forms: hmac(key, &[b"edge-oauth form state v1"]),
+            pages: hmac(key, &[b"edge-oauth page state v1"]),
             kid,
         })
     }
@@ -68,7 +69,7 @@ impl SigningKey {
         SigningKey::new(&bytes)
     }
 
-    /// A short public name for the key (JWT `kid`).
+    /// A short public name for the key.
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -85,8 +86,8 @@ impl SigningKey {
 
     fn subkey(&self, purpose: Purpose) -> &[u8] {
         match purpose {
-            Purpose::AccessToken => &self.access_tokens,
             Purpose::Form => &self.forms,
+            Purpose::Page => &self.pages,
         }
     }
 }
@@ -125,7 +126,7 @@ mod tests {
         let k = SigningKey::new(&[9; 32]).unwrap();
         let tag = k.sign(Purpose::Form, b"data");
         assert!(k.verify(Purpose::Form, b"data", &tag));
-        assert!(!k.verify(Purpose::AccessToken, b"data", &tag));
+        assert!(!k.verify(Purpose::Page, b"data", &tag));
         assert!(!k.verify(Purpose::Form, b"datA", &tag));
         assert!(SigningKey::new(&[9; 31]).is_none());
         assert!(!format!("{k:?}").contains("9, 9"));

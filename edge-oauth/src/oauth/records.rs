@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::client::{ClientRecord, GrantType};
 use super::error::OAuthError;
 use super::scope::Scope;
+use super::signing_keys::Alg;
 
 /// A `clients` row.
 #[derive(Clone, Debug, Deserialize)]
@@ -28,6 +29,31 @@ pub struct ClientRow {
     pub refresh_token_ttl: Option<u32>,
     /// Unix seconds.
     pub created_at: u64,
+    /// JSON array of strings.
+    #[serde(default = "empty_list")]
+    pub post_logout_redirect_uris: String,
+    /// `RS256` or `ES256`.
+    #[serde(default = "rs256")]
+    pub id_token_alg: String,
+    /// `admin`, `self_service` or `dynamic`.
+    #[serde(default = "admin")]
+    pub registered_by: String,
+    /// The person who registered it on `/create_client`.
+    #[serde(default)]
+    pub owner_id: Option<String>,
+    /// hex SHA-256 of its RFC 7592 registration access token.
+    #[serde(default)]
+    pub registration_key: Option<String>,
+}
+
+fn empty_list() -> String {
+    "[]".into()
+}
+fn rs256() -> String {
+    "RS256".into()
+}
+fn admin() -> String {
+    "admin".into()
 }
 
 impl ClientRow {
@@ -43,6 +69,9 @@ impl ClientRow {
             .map(|g| GrantType::parse(g).ok_or_else(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
         let scope = Scope::parse(&self.scopes).map_err(|_| corrupt())?;
+        let post_logout_redirect_uris: Vec<String> =
+            serde_json::from_str(&self.post_logout_redirect_uris).map_err(|_| corrupt())?;
+        let id_token_alg = Alg::parse(&self.id_token_alg).ok_or_else(corrupt)?;
         Ok(ClientRecord {
             id: self.id,
             name: self.name,
@@ -52,6 +81,11 @@ impl ClientRow {
             scope,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
+            post_logout_redirect_uris,
+            id_token_alg,
+            owner_id: self.owner_id,
+            registration_key: self.registration_key,
+            created_at: self.created_at,
         })
     }
 }
@@ -67,6 +101,67 @@ pub struct UserRow {
     pub password_hash: String,
     /// Display name.
     pub name: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Space-separated rights.
+    #[serde(default)]
+    pub rights: String,
+}
+
+/// What tokens may say about a person: the profile (OpenID Connect claims by scope) and the
+/// rights (access tokens, by scope).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserProfile {
+    /// User id (`sub`).
+    pub id: String,
+    /// Sign-in name (`preferred_username`).
+    pub username: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Space-separated rights.
+    pub rights: String,
+}
+
+/// The profile of user `id` from a row's joined user columns (`None` when the user no
+/// longer exists: the join left them NULL).
+pub fn joined_profile(
+    id: &str,
+    username: &Option<String>,
+    name: &Option<String>,
+    email: &Option<String>,
+    rights: &Option<String>,
+) -> Option<UserProfile> {
+    Some(UserProfile {
+        id: id.to_string(),
+        username: username.clone()?,
+        name: name.clone(),
+        email: email.clone(),
+        rights: rights.clone().unwrap_or_default(),
+    })
+}
+
+impl CodeRow {
+    /// The person the code was issued for, while they exist.
+    pub fn user(&self) -> Option<UserProfile> {
+        joined_profile(
+            &self.user_id,
+            &self.username,
+            &self.name,
+            &self.email,
+            &self.rights,
+        )
+    }
+}
+
+impl RefreshRow {
+    /// The person the token acts for, while they exist.
+    pub fn user(&self) -> Option<UserProfile> {
+        let id = self.user_id.as_deref()?;
+        joined_profile(id, &self.username, &self.name, &self.email, &self.rights)
+    }
 }
 
 impl std::fmt::Debug for UserRow {
@@ -97,6 +192,24 @@ pub struct CodeRow {
     pub used_at: Option<u64>,
     /// The family the redemption produced.
     pub family_id: Option<String>,
+    /// The OpenID Connect nonce of the request.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// When the person signed in.
+    #[serde(default)]
+    pub auth_time: Option<u64>,
+    /// The person's sign-in name (NULL once deleted).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Their display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Their email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Their rights.
+    #[serde(default)]
+    pub rights: Option<String>,
 }
 
 /// A `refresh_tokens` row joined with its family's revocation.
@@ -118,6 +231,21 @@ pub struct RefreshRow {
     pub used_at: Option<u64>,
     /// Set when the family was revoked.
     pub family_revoked_at: Option<u64>,
+    /// When the person signed in for the family's authorization (code and device flows).
+    #[serde(default)]
+    pub auth_time: Option<u64>,
+    /// The person's sign-in name (NULL once deleted).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Their display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Their email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Their rights.
+    #[serde(default)]
+    pub rights: Option<String>,
 }
 
 /// What D1 says about an access token's standing, loaded in one query.
@@ -133,6 +261,9 @@ pub struct BearerStatus {
     pub username: Option<String>,
     /// The user's display name.
     pub name: Option<String>,
+    /// The user's email.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// What D1 says about a TURN token: revoked, and who it was issued to (from the audit trail).
@@ -162,6 +293,11 @@ mod tests {
             access_token_ttl: Some(60),
             refresh_token_ttl: None,
             created_at: 1,
+            post_logout_redirect_uris: "[]".into(),
+            id_token_alg: "RS256".into(),
+            registered_by: "admin".into(),
+            owner_id: None,
+            registration_key: None,
         };
         let r = row.clone().into_record().unwrap();
         assert!(
@@ -174,6 +310,11 @@ mod tests {
         assert_eq!(bad.into_record().unwrap_err().status, 500);
         let bad = ClientRow {
             redirect_uris: "nope".into(),
+            ..row.clone()
+        };
+        assert_eq!(bad.into_record().unwrap_err().status, 500);
+        let bad = ClientRow {
+            id_token_alg: "HS256".into(),
             ..row
         };
         assert_eq!(bad.into_record().unwrap_err().status, 500);

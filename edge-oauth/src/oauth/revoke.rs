@@ -4,10 +4,13 @@
 
 use super::access_token::AccessClaims;
 use super::client_auth::AuthenticatedClient;
-use super::effects::{AuditEvent, Claim, Revocation, Writes, event};
+use super::effects::{AuditEvent, Revocation, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
 use super::records::{RefreshRow, TurnStatus};
 use super::turn::OpenedTurn;
+
+/// `revoked_reason` of a family revoked through RFC 7009.
+pub const REVOKED: &str = "revoked";
 
 fn not_yours() -> OAuthError {
     OAuthError::new(
@@ -38,18 +41,17 @@ pub fn access(
     if claims.client_id != caller.id() {
         return Err(not_yours());
     }
-    let mut w = Writes::new(Claim::None);
-    w.revoke_token = Some(Revocation {
+    let mut w = Writes::none().with(Write::RevokeToken(Revocation {
         token_id: claims.jti.clone(),
         kind: "access",
         expires_at: claims.exp,
         revoked_at: now,
-    });
+    }));
     let mut a = audit(now, event::TOKEN_REVOKED, Some(claims.jti.clone()), caller);
     a.user_id = claims.user_id().map(str::to_string);
     a.family_id = claims.fid.clone();
     a.detail = Some("access_token");
-    w.audit.push(a);
+    w.audit(a);
     Ok(w)
 }
 
@@ -61,18 +63,22 @@ pub fn refresh(
     token_id: String,
     now: u64,
 ) -> Result<Writes, OAuthError> {
-    let mut w = Writes::new(Claim::None);
+    let mut w = Writes::none();
     let Some(row) = row else { return Ok(w) };
     if row.client_id != caller.id() {
         return Err(not_yours());
     }
     if row.family_revoked_at.is_none() {
-        w.revoke_family = Some((row.family_id.clone(), "revoked"));
+        w.push(Write::RevokeFamily {
+            id: row.family_id.clone(),
+            reason: REVOKED,
+            at: now,
+        });
         let mut a = audit(now, event::FAMILY_REVOKED, Some(token_id), caller);
         a.user_id = row.user_id.clone();
         a.family_id = Some(row.family_id.clone());
-        a.detail = Some("revoked");
-        w.audit.push(a);
+        a.detail = Some(REVOKED);
+        w.audit(a);
     }
     Ok(w)
 }
@@ -85,18 +91,18 @@ pub fn turn(
     status: &TurnStatus,
     now: u64,
 ) -> Result<Writes, OAuthError> {
-    let mut w = Writes::new(Claim::None);
+    let mut w = Writes::none();
     match status.client_id.as_deref() {
         None => return Ok(w),
         Some(owner) if owner != caller.id() => return Err(not_yours()),
         Some(_) => {}
     }
-    w.revoke_token = Some(Revocation {
+    w.push(Write::RevokeToken(Revocation {
         token_id: opened.token_id.clone(),
         kind: "turn",
         expires_at: opened.expires_at,
         revoked_at: now,
-    });
+    }));
     let mut a = audit(
         now,
         event::TOKEN_REVOKED,
@@ -105,6 +111,6 @@ pub fn turn(
     );
     a.user_id = status.user_id.clone();
     a.detail = Some("turn_token");
-    w.audit.push(a);
+    w.audit(a);
     Ok(w)
 }

@@ -7,8 +7,12 @@ use super::error::OAuthError;
 
 /// The scope that makes a token a TURN credential.
 pub const TURN: &str = "turn";
-/// The scope userinfo requires.
+/// The scope userinfo requires, and that asks for an ID token.
 pub const OPENID: &str = "openid";
+/// OpenID Connect: the profile claims (`preferred_username`, `name`).
+pub const PROFILE: &str = "profile";
+/// OpenID Connect: the `email` claims.
+pub const EMAIL: &str = "email";
 /// The scope a client needs to introspect tokens issued to other clients (a resource server).
 pub const INTROSPECTION: &str = "introspection";
 

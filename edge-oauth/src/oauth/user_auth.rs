@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::error::OAuthError;
 use super::password::{self, PasswordHash};
-use super::records::UserRow;
+use super::records::{UserProfile, UserRow};
 
 /// A user whose password verified. Only this module makes one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub struct VerifiedUser {
     id: String,
     username: String,
     name: Option<String>,
+    email: Option<String>,
+    rights: String,
 }
 
 impl VerifiedUser {
@@ -28,6 +30,17 @@ impl VerifiedUser {
     /// Display name.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// What tokens may say about the person.
+    pub fn profile(&self) -> UserProfile {
+        UserProfile {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            rights: self.rights.clone(),
+        }
     }
 }
 
@@ -84,6 +97,8 @@ impl PendingUser {
                 id: u.id,
                 username: u.username,
                 name: u.name,
+                email: u.email,
+                rights: u.rights,
             }),
             _ => Err(OAuthError::invalid_grant("wrong username or password")),
         }
@@ -100,6 +115,8 @@ pub(crate) mod tests {
             username: "alice".into(),
             password_hash: password::hash(pw.as_bytes(), &[2; 16], 1_000).encode(),
             name: Some("Alice".into()),
+            email: None,
+            rights: String::new(),
         }
     }
 

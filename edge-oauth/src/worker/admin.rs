@@ -2,54 +2,62 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use worker::{D1Database, Env, Method, Request};
+use worker::{D1Database, Env, Request};
 
+use super::env;
 use super::http::{Reply, header, now, read_body};
-use super::store::{self, Arg, Owner};
-use super::{crypto, env};
+use super::pages::hash;
+use super::store;
 use crate::oauth::admin::{self, NewClient, NewUser, SecretPlan, ValidClient};
 use crate::oauth::config::Config;
-use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::params::MAX_ADMIN_BODY;
-use crate::oauth::password::{PasswordHash, SALT_LEN};
 use crate::oauth::records::ClientRow;
+use crate::oauth::routes::{Endpoint, Method};
+use crate::oauth::sql::Value as Arg;
 
-/// Dispatches `/admin/...`.
-pub async fn handle(mut req: Request, env: &Env, method: Method, path: &str) -> Reply {
+/// The admin API's routes (see [`crate::oauth::routes`]); the admin secret is checked first.
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    endpoint: Endpoint,
+    method: Method,
+    param: &str,
+) -> Reply {
     let run = async {
         let cfg = env::config(env)?;
         admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
         let db = env::db(env)?;
-        let url = req
-            .url()
-            .map_err(|_| OAuthError::invalid_request("bad URL"))?;
-        let rest = path.trim_start_matches("/admin");
-        match (method, rest) {
-            (Method::Post, "/clients") => {
+        match (endpoint, method) {
+            (Endpoint::AdminClients, Method::Post) => {
                 create_client(&cfg, &db, &read_body(&mut req, MAX_ADMIN_BODY).await?).await
             }
-            (Method::Get, "/clients") => list_clients(&db).await,
-            (Method::Delete, r) if r.starts_with("/clients/") => {
-                delete_client(&db, r.trim_start_matches("/clients/")).await
-            }
-            (Method::Post, "/users") => {
+            (Endpoint::AdminClients, _) => list_clients(&db).await,
+            (Endpoint::AdminClient, _) => delete_client(&db, param).await,
+            (Endpoint::AdminUsers, Method::Post) => {
                 create_user(&cfg, &db, &read_body(&mut req, MAX_ADMIN_BODY).await?).await
             }
-            (Method::Get, "/users") => list_users(&db).await,
-            (Method::Delete, r) if r.starts_with("/users/") => {
-                delete_user(&db, r.trim_start_matches("/users/")).await
+            (Endpoint::AdminUsers, _) => list_users(&db).await,
+            (Endpoint::AdminUser, _) => delete_user(&db, param).await,
+            (Endpoint::AdminUserRights, _) => {
+                let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+                let rights = admin::parse_body::<admin::SetRights>(&body)?;
+                if !store::apply(&db, &admin::set_rights(param, &rights, now())?).await? {
+                    return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
+                }
+                Ok(Reply::Empty(204))
             }
-            (Method::Get, "/audit") => audit(&db, url.query().unwrap_or("")).await,
-            (_, "/clients" | "/users" | "/audit") => Err(OAuthError::new(
-                ErrorCode::MethodNotAllowed,
-                "method not allowed",
-            )),
-            _ => Err(OAuthError::new(
-                ErrorCode::NotFound,
-                "no such admin endpoint",
-            )),
+            (Endpoint::AdminInitialTokens, _) => {
+                let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+                initial_token(&db, &body).await
+            }
+            _ => {
+                let url = req
+                    .url()
+                    .map_err(|_| OAuthError::invalid_request("bad URL"))?;
+                audit(&db, url.query().unwrap_or("")).await
+            }
         }
     };
     run.await.unwrap_or_else(Reply::Error)
@@ -57,12 +65,6 @@ pub async fn handle(mut req: Request, env: &Env, method: Method, path: &str) -> 
 
 fn conflict(what: &'static str) -> OAuthError {
     OAuthError::invalid_request(what).with_status(409)
-}
-
-async fn hash(secret: &str, iterations: u32) -> Result<String, OAuthError> {
-    let salt = ids::random::<SALT_LEN>()?;
-    let derived = crypto::pbkdf2(secret.as_bytes(), &salt, iterations).await?;
-    Ok(PasswordHash::from_derived(iterations, &salt, derived).encode())
 }
 
 async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError> {
@@ -80,52 +82,11 @@ async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Rep
         }
         SecretPlan::Given(s) => (None, Some(hash(s, cfg.password_iterations).await?)),
     };
-    let now = now();
-    let redirect_uris = serde_json::to_string(&c.redirect_uris)
-        .map_err(|_| OAuthError::server_error("encoding"))?;
-    let scopes = c.scope.to_string();
-    let name = c.name.clone().unwrap_or_else(|| id.clone());
-    let inserted = store::run(
-        db,
-        "INSERT OR IGNORE INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            Arg::Text(&id),
-            Arg::Text(&name),
-            Arg::Opt(secret_hash.as_deref()),
-            Arg::Text(&redirect_uris),
-            Arg::Text(&c.grant_types_text()),
-            Arg::Text(&scopes),
-            Arg::OptInt(c.access_token_ttl),
-            Arg::OptInt(c.refresh_token_ttl),
-            Arg::Int(now),
-        ],
-    )
-    .await?;
-    if inserted == 0 {
+    let public = secret_hash.is_none();
+    if !store::apply(db, &c.writes(&id, secret_hash, now())).await? {
         return Err(conflict("a client with this client_id exists"));
     }
-    store::audit(
-        db,
-        &AuditEvent {
-            client_id: Some(id.clone()),
-            ..AuditEvent::new(now, event::CLIENT_CREATED)
-        },
-    )
-    .await?;
-    let mut v = json!({
-        "client_id": id,
-        "name": name,
-        "public": secret_hash.is_none(),
-        "redirect_uris": c.redirect_uris,
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "scopes": scopes.split(' ').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
-    });
-    // A generated secret is shown once, here, and never again.
-    if let (Some(s), Some(obj)) = (secret, v.as_object_mut()) {
-        obj.insert("client_secret".into(), Value::String(s));
-    }
-    Ok(Reply::Json(201, v))
+    Ok(Reply::Json(201, c.created_json(&id, secret, public)))
 }
 
 async fn list_clients(db: &D1Database) -> Result<Reply, OAuthError> {
@@ -138,47 +99,20 @@ async fn list_clients(db: &D1Database) -> Result<Reply, OAuthError> {
 }
 
 async fn delete_client(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
-    let now = now();
     env::with_clients(|c| c.forget(id));
-    if store::run(db, "DELETE FROM clients WHERE id = ?", &[Arg::Text(id)]).await? == 0 {
+    if !store::apply(db, &admin::delete_client(id, None, now())).await? {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such client"));
     }
-    // Access tokens of a deleted client fail their standing check (the client is gone); its
-    // families are revoked so refresh tokens die too, even if the id is registered again.
-    store::revoke_families_of(db, Owner::Client, id, "client_deleted", now).await?;
-    store::audit(
-        db,
-        &AuditEvent {
-            client_id: Some(id.to_string()),
-            ..AuditEvent::new(now, event::CLIENT_DELETED)
-        },
-    )
-    .await?;
     Ok(Reply::Empty(204))
 }
 
 async fn create_user(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError> {
     let u = admin::parse_body::<NewUser>(body)?.validate()?;
     let id = ids::new_id("u_")?;
-    let now = now();
     let h = hash(&u.password, cfg.password_iterations).await?;
-    let inserted = store::run(
-        db,
-        "INSERT OR IGNORE INTO users (id, username, password_hash, name, created_at) VALUES (?, ?, ?, ?, ?)",
-        &[Arg::Text(&id), Arg::Text(&u.username), Arg::Text(&h), Arg::Opt(u.name.as_deref()), Arg::Int(now)],
-    )
-    .await?;
-    if inserted == 0 {
+    if !store::apply(db, &admin::create_user(&u, &id, h, now())).await? {
         return Err(conflict("a user with this username exists"));
     }
-    store::audit(
-        db,
-        &AuditEvent {
-            user_id: Some(id.clone()),
-            ..AuditEvent::new(now, event::USER_CREATED)
-        },
-    )
-    .await?;
     Ok(Reply::Json(
         201,
         json!({ "user_id": id, "username": u.username, "name": u.name }),
@@ -208,20 +142,28 @@ async fn list_users(db: &D1Database) -> Result<Reply, OAuthError> {
 }
 
 async fn delete_user(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
-    let now = now();
-    if store::run(db, "DELETE FROM users WHERE id = ?", &[Arg::Text(id)]).await? == 0 {
+    if !store::apply(db, &admin::delete_user(id, now())).await? {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
     }
-    store::revoke_families_of(db, Owner::User, id, "user_deleted", now).await?;
-    store::audit(
-        db,
-        &AuditEvent {
-            user_id: Some(id.to_string()),
-            ..AuditEvent::new(now, event::USER_DELETED)
-        },
-    )
-    .await?;
     Ok(Reply::Empty(204))
+}
+
+/// `POST /admin/initial-access-tokens`: a token for RFC 7591 registration, shown once.
+async fn initial_token(db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError> {
+    let req =
+        admin::parse_body::<admin::NewInitialToken>(if body.is_empty() { b"{}" } else { body })?;
+    let token = ids::new_opaque(crate::oauth::registration::INITIAL_TOKEN_PREFIX)?;
+    let (expires_at, writes) = admin::initial_token(
+        ids::lookup_key(&token),
+        ids::token_id(token.as_bytes()),
+        &req,
+        now(),
+    )?;
+    store::apply(db, &writes).await?;
+    Ok(Reply::Json(
+        201,
+        json!({ "initial_access_token": token, "expires_at": expires_at }),
+    ))
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -248,7 +190,7 @@ async fn audit(db: &D1Database, query: &str) -> Result<Reply, OAuthError> {
             store::all(
                 db,
                 "SELECT * FROM audit WHERE token_id = ? ORDER BY id DESC LIMIT ?",
-                &[Arg::Text(t), Arg::Int(limit)],
+                &[Arg::from(t), Arg::Int(limit)],
             )
             .await?
         }

@@ -3,22 +3,18 @@
 
 use worker::{D1Database, Env, Request};
 
-use super::http::{Reply, header, now, read_body};
-use super::{crypto, env, store};
+use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
+use super::signin::page_attempt;
+use super::{env, store};
 use crate::oauth::authorize::{self, CSRF_COOKIE, FormError, FormState, Refusal, Stage};
 use crate::oauth::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_BODY, Params};
-use crate::oauth::{html, ids, user_auth};
+use crate::oauth::{html, ids};
 
 fn page(status: u16, title: &str, message: &str) -> Reply {
-    Reply::Html {
-        status,
-        body: html::error(title, message),
-        csp: html::csp(None),
-        cookie: None,
-    }
+    Reply::page(status, html::error(title, message), html::csp(None))
 }
 
 fn refusal(r: Refusal) -> Reply {
@@ -36,24 +32,8 @@ fn server_page(e: OAuthError) -> Reply {
     page(e.status, "Something went wrong", &e.description)
 }
 
-fn csrf_cookie(cfg: &Config, value: &str) -> String {
-    let secure = if cfg.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{CSRF_COOKIE}={value}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict; Max-Age=900{secure}"
-    )
-}
-
-fn cookie_value(req: &Request, name: &str) -> Option<String> {
-    header(req, "cookie")?
-        .split(';')
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
+/// Where the authorization endpoint's CSRF cookie applies.
+const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 
 /// `GET /oauth2/authorize`.
 pub async fn get(req: Request, env: &Env) -> Reply {
@@ -72,12 +52,11 @@ pub async fn get(req: Request, env: &Env) -> Reply {
         let name = client.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         let csrf = ids::new_opaque("").map_err(server_page)?;
         let state = FormState::login(request, &csrf, now()).seal(&cfg.signing_key);
-        Ok::<Reply, Reply>(Reply::Html {
-            status: 200,
-            body: html::sign_in(&name, &state, &csrf, None),
-            csp: html::csp(None),
-            cookie: Some(csrf_cookie(&cfg, &csrf)),
-        })
+        Ok::<Reply, Reply>(Reply::page_with_cookie(
+            html::sign_in(&name, &state, &csrf, None, cfg.signup),
+            html::csp(None),
+            csrf_cookie(&cfg.issuer, &csrf, AUTHORIZE_PATH),
+        ))
     };
     run.await.unwrap_or_else(|r| r)
 }
@@ -86,6 +65,7 @@ pub async fn get(req: Request, env: &Env) -> Reply {
 pub async fn post(mut req: Request, env: &Env) -> Reply {
     let cookie = cookie_value(&req, CSRF_COOKIE);
     let content_type = header(&req, "content-type");
+    let address = client_address(&req);
     let run = async {
         let cfg = env::config(env).map_err(server_page)?;
         let body = read_body(&mut req, MAX_BODY)
@@ -95,7 +75,7 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
             .map_err(|e| page(400, "Bad request", &e.description))?;
         let db = env::db(env).map_err(server_page)?;
         match params.get("action") {
-            Some("login") => login(&cfg, &db, &params, cookie.as_deref()).await,
+            Some("login") => login(env, &cfg, &db, &params, cookie.as_deref(), &address).await,
             Some("consent") => consent(&cfg, &db, &params, cookie.as_deref()).await,
             _ => Err(page(
                 400,
@@ -131,10 +111,12 @@ async fn client_of(db: &D1Database, st: &FormState) -> Result<ClientRecord, Repl
 }
 
 async fn login(
+    env: &Env,
     cfg: &Config,
     db: &D1Database,
     params: &Params,
     cookie: Option<&str>,
+    address: &str,
 ) -> Result<Reply, Reply> {
     let now = now();
     let sealed = params.get("form_state");
@@ -149,27 +131,23 @@ async fn login(
     .map_err(form_error)?;
     let client = client_of(db, &st).await?;
     let csrf = cookie.unwrap_or_default();
-    let again = |status: u16, msg: &str| Reply::Html {
-        status,
-        body: html::sign_in(&client.name, sealed.unwrap_or_default(), csrf, Some(msg)),
-        csp: html::csp(None),
-        cookie: None,
+    let again = |status: u16, msg: &str| {
+        Reply::page(
+            status,
+            html::sign_in(
+                &client.name,
+                sealed.unwrap_or_default(),
+                csrf,
+                Some(msg),
+                cfg.signup,
+            ),
+            html::csp(None),
+        )
     };
     let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
         return Ok(again(400, "Enter your username and password."));
     };
-    let row = store::user_by_name(db, username)
-        .await
-        .map_err(server_page)?;
-    let pending = user_auth::begin(row, password, cfg.password_iterations).map_err(server_page)?;
-    let derived = crypto::pbkdf2(
-        pending.password_bytes(),
-        pending.hash().salt(),
-        pending.hash().iterations(),
-    )
-    .await
-    .map_err(server_page)?;
-    let Ok(user) = pending.verify(&derived) else {
+    let Some(user) = page_attempt(env, db, cfg, address, username, password).await? else {
         return Ok(again(401, "Wrong username or password."));
     };
     let scopes: Vec<String> = st
@@ -184,12 +162,11 @@ async fn login(
         .consent(user.id(), user.username(), now)
         .seal(&cfg.signing_key);
     let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    Ok(Reply::Html {
-        status: 200,
-        body: html::consent(&client.name, user.username(), &scope_refs, &next, csrf),
-        csp: html::csp(redirect_origin.as_deref()),
-        cookie: None,
-    })
+    Ok(Reply::page(
+        200,
+        html::consent(&client.name, user.username(), &scope_refs, &next, csrf),
+        html::csp(redirect_origin.as_deref()),
+    ))
 }
 
 async fn consent(

@@ -10,6 +10,13 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 pub enum Reply {
     /// JSON with `Cache-Control: no-store` (token responses must not be cached).
     Json(u16, Value),
+    /// JSON that caches may keep for `max_age` seconds (the public keys).
+    Public {
+        /// The document.
+        body: Value,
+        /// `Cache-Control: public, max-age=...`.
+        max_age: u32,
+    },
     /// No body.
     Empty(u16),
     /// An HTML page with its Content-Security-Policy, and an optional `Set-Cookie`.
@@ -22,17 +29,75 @@ pub enum Reply {
         csp: String,
         /// A cookie to set.
         cookie: Option<String>,
+        /// `Retry-After` seconds (a rate-limited page).
+        retry_after: Option<u32>,
     },
     /// `303 See Other` to a URL.
     Redirect(String),
     /// An OAuth error as JSON (RFC 6749 section 5.2), with its challenge.
     Error(OAuthError),
+    /// `405` with the route's `Allow` header.
+    NotAllowed(String),
 }
 
 impl From<OAuthError> for Reply {
     fn from(e: OAuthError) -> Reply {
         Reply::Error(e)
     }
+}
+
+impl Reply {
+    /// An HTML page (no cookie, no `Retry-After`).
+    pub fn page(status: u16, body: String, csp: String) -> Reply {
+        Reply::Html {
+            status,
+            body,
+            csp,
+            cookie: None,
+            retry_after: None,
+        }
+    }
+
+    /// An HTML page that sets the CSRF cookie.
+    pub fn page_with_cookie(body: String, csp: String, cookie: String) -> Reply {
+        Reply::Html {
+            status: 200,
+            body,
+            csp,
+            cookie: Some(cookie),
+            retry_after: None,
+        }
+    }
+}
+
+/// The value of a request cookie.
+pub fn cookie_value(req: &Request, name: &str) -> Option<String> {
+    header(req, "cookie")?
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The CSRF cookie for the page at `path`: `HttpOnly`, `SameSite=Strict`, scoped to that
+/// page, `Secure` when the issuer is https.
+pub fn csrf_cookie(issuer: &str, value: &str, path: &str) -> String {
+    let secure = if issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=900{secure}",
+        crate::oauth::authorize::CSRF_COOKIE
+    )
+}
+
+/// The caller's address as Cloudflare reports it (`CF-Connecting-IP`, set by Cloudflare's
+/// edge and by workerd locally; never taken from a client-chosen header such as
+/// `X-Forwarded-For`).
+pub fn client_address(req: &Request) -> String {
+    header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".into())
 }
 
 /// A request header.
@@ -85,21 +150,6 @@ pub fn now() -> u64 {
     worker::Date::now().as_millis() / 1000
 }
 
-const CORS_PATHS: &[&str] = &[
-    "/oauth2/token",
-    "/token",
-    "/oauth2/revoke",
-    "/oauth2/userinfo",
-    "/turn/credentials",
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/openid-configuration",
-];
-
-/// True for endpoints a page on another origin may call (no cookies are involved in any).
-pub fn cors_allowed(path: &str) -> bool {
-    CORS_PATHS.contains(&path)
-}
-
 /// The answer to a CORS preflight.
 pub fn preflight() -> Reply {
     Reply::Empty(204)
@@ -116,9 +166,11 @@ impl Reply {
     pub fn status(&self) -> u16 {
         match self {
             Reply::Json(s, _) | Reply::Empty(s) => *s,
+            Reply::Public { .. } => 200,
             Reply::Html { status, .. } => *status,
             Reply::Redirect(_) => 303,
             Reply::Error(e) => e.status,
+            Reply::NotAllowed(_) => 405,
         }
     }
 
@@ -126,8 +178,6 @@ impl Reply {
     /// `Access-Control-Allow-Origin: *` (and preflight headers).
     pub fn into_response(self, realm: &str, cors: bool) -> worker::Result<Response> {
         let h = Headers::new();
-        set(&h, "X-Content-Type-Options", "nosniff");
-        set(&h, "Referrer-Policy", "no-referrer");
         if cors {
             set(&h, "Access-Control-Allow-Origin", "*");
             set(&h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
@@ -138,21 +188,47 @@ impl Reply {
             );
             set(&h, "Access-Control-Max-Age", "86400");
         }
+        self.into_response_with(realm, h)
+    }
+
+    fn into_response_with(self, realm: &str, h: Headers) -> worker::Result<Response> {
+        set(&h, "X-Content-Type-Options", "nosniff");
+        set(&h, "Referrer-Policy", "no-referrer");
         let status = self.status();
         let body: Vec<u8> = match self {
+            Reply::NotAllowed(allow) => {
+                set(&h, "Allow", &allow);
+                return Reply::Error(OAuthError::new(
+                    ErrorCode::MethodNotAllowed,
+                    "this endpoint does not accept this method",
+                ))
+                .into_response_with(realm, h);
+            }
             Reply::Json(_, v) => {
                 set(&h, "Content-Type", "application/json;charset=UTF-8");
                 set(&h, "Cache-Control", "no-store");
                 set(&h, "Pragma", "no-cache");
                 v.to_string().into_bytes()
             }
+            Reply::Public { body, max_age } => {
+                set(&h, "Content-Type", "application/json;charset=UTF-8");
+                set(&h, "Cache-Control", &format!("public, max-age={max_age}"));
+                body.to_string().into_bytes()
+            }
             Reply::Empty(_) => {
                 set(&h, "Cache-Control", "no-store");
                 Vec::new()
             }
             Reply::Html {
-                body, csp, cookie, ..
+                body,
+                csp,
+                cookie,
+                retry_after,
+                ..
             } => {
+                if let Some(s) = retry_after {
+                    set(&h, "Retry-After", &s.to_string());
+                }
                 set(&h, "Content-Type", "text/html;charset=UTF-8");
                 set(&h, "Cache-Control", "no-store");
                 set(&h, "Content-Security-Policy", &csp);
@@ -173,8 +249,8 @@ impl Reply {
                 if let Some(challenge) = e.www_authenticate(realm) {
                     set(&h, "WWW-Authenticate", &challenge);
                 }
-                if e.code == ErrorCode::MethodNotAllowed {
-                    set(&h, "Allow", "GET, POST");
+                if let Some(s) = e.retry_after {
+                    set(&h, "Retry-After", &s.to_string());
                 }
                 if e.status == 413 {
                     // The rest of the body was not read: do not reuse this connection.
@@ -197,6 +273,7 @@ impl Reply {
                 e.status, e.code, e.description
             )),
             Reply::Error(e) => Some(format!("{method} {path} -> {} {}", e.status, e.code)),
+            Reply::NotAllowed(_) => Some(format!("{method} {path} -> 405 method_not_allowed")),
             _ => None,
         }
     }

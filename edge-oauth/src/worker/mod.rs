@@ -1,27 +1,46 @@
-//! The workers-rs adapter: routing, and the handlers that load rows, call the plain-Rust
-//! decisions in [`crate::oauth`], apply their writes to D1 and answer.
+//! The workers-rs adapter: routing (the table in [`crate::oauth::routes`]), and the handlers
+//! that load rows, call the plain-Rust decisions in [`crate::oauth`], apply their writes to D1
+//! and answer.
 
 mod admin;
 mod authorize;
 mod crypto;
+mod device;
 mod env;
 mod http;
+mod limits;
+mod logout;
+mod pages;
+mod register;
 mod resources;
+mod signin;
 mod store;
 mod token;
 
-use worker::{Context, Env, Method, Request, Response, console_log, event};
+use worker::{Context, Env, Request, Response, console_log, event};
 
 use crate::oauth::discovery;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::routes::{self, Endpoint, Method, Resolved};
 use http::Reply;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let method = req.method();
     let path = req.path();
-    let cors = http::cors_allowed(&path);
-    let reply = route(req, &env, &ctx, method.clone(), &path).await;
+    let cors = routes::cors_allowed(&path);
+    let reply = match routes::resolve(method.as_ref(), &path) {
+        Resolved::Found {
+            route,
+            method,
+            param,
+        } => dispatch(req, &env, &ctx, route.endpoint, method, param).await,
+        Resolved::Preflight(_) => http::preflight(),
+        Resolved::MethodNotAllowed(route) => Reply::NotAllowed(route.allow()),
+        Resolved::NotFound => {
+            Reply::Error(OAuthError::new(ErrorCode::NotFound, "no such endpoint"))
+        }
+    };
     if let Some(line) = reply.log_line(method.as_ref(), &path) {
         console_log!("{line}");
     }
@@ -31,52 +50,49 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
 }
 
-fn not_allowed() -> Reply {
-    Reply::Error(OAuthError::new(
-        ErrorCode::MethodNotAllowed,
-        "this endpoint does not accept this method",
-    ))
-}
-
-async fn route(req: Request, env: &Env, ctx: &Context, method: Method, path: &str) -> Reply {
-    if method == Method::Options && http::cors_allowed(path) {
-        return http::preflight();
-    }
-    match (path, method) {
-        ("/health", Method::Get) => health(env).await,
-        ("/.well-known/oauth-authorization-server", Method::Get) => metadata(env, false),
-        ("/.well-known/openid-configuration", Method::Get) => metadata(env, true),
-        ("/oauth2/authorize", Method::Get) => authorize::get(req, env).await,
-        ("/oauth2/authorize", Method::Post) => authorize::post(req, env).await,
-        ("/oauth2/token", Method::Post) => token::handle(req, env, ctx, false).await,
-        ("/token", Method::Post) => token::handle(req, env, ctx, true).await,
-        ("/oauth2/introspect", Method::Post) => resources::introspect(req, env).await,
-        ("/oauth2/revoke", Method::Post) => resources::revoke(req, env).await,
-        ("/oauth2/userinfo", Method::Get | Method::Post) => resources::userinfo(req, env).await,
-        ("/turn/credentials", Method::Get | Method::Post) => {
-            resources::turn_credentials(req, env).await
-        }
-        (p, m) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, env, m, p).await,
-        (
-            "/health"
-            | "/.well-known/oauth-authorization-server"
-            | "/.well-known/openid-configuration"
-            | "/oauth2/authorize"
-            | "/oauth2/token"
-            | "/token"
-            | "/oauth2/introspect"
-            | "/oauth2/revoke"
-            | "/oauth2/userinfo"
-            | "/turn/credentials",
-            _,
-        ) => not_allowed(),
-        _ => Reply::Error(OAuthError::new(ErrorCode::NotFound, "no such endpoint")),
+async fn dispatch(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    endpoint: Endpoint,
+    method: Method,
+    param: &str,
+) -> Reply {
+    match endpoint {
+        Endpoint::Health => health(env).await,
+        Endpoint::AuthorizationServerMetadata | Endpoint::OpenIdConfiguration => metadata(env),
+        Endpoint::Jwks => resources::jwks(env),
+        Endpoint::Authorize if method == Method::Post => authorize::post(req, env).await,
+        Endpoint::Authorize => authorize::get(req, env).await,
+        Endpoint::Token => token::handle(req, env, ctx, false).await,
+        Endpoint::SeedToken => token::handle(req, env, ctx, true).await,
+        Endpoint::Introspect => resources::introspect(req, env).await,
+        Endpoint::Revoke => resources::revoke(req, env).await,
+        Endpoint::Userinfo => resources::userinfo(req, env).await,
+        Endpoint::TurnCredentials => resources::turn_credentials(req, env).await,
+        Endpoint::AdminClients
+        | Endpoint::AdminClient
+        | Endpoint::AdminUsers
+        | Endpoint::AdminUser
+        | Endpoint::AdminAudit
+        | Endpoint::AdminUserRights
+        | Endpoint::AdminInitialTokens => admin::handle(req, env, endpoint, method, param).await,
+        Endpoint::Logout => logout::handle(req, env, method == Method::Post).await,
+        Endpoint::DeviceAuthorization => device::authorization(req, env).await,
+        Endpoint::DevicePage if method == Method::Post => device::post(req, env).await,
+        Endpoint::DevicePage => device::get(req, env).await,
+        Endpoint::Signup if method == Method::Post => pages::signup_post(req, env).await,
+        Endpoint::Signup => pages::signup_get(env).await,
+        Endpoint::CreateClient if method == Method::Post => pages::console_post(req, env).await,
+        Endpoint::CreateClient => pages::console_get(env).await,
+        Endpoint::Register => register::register(req, env).await,
+        Endpoint::RegisteredClient => register::manage(req, env, method, param).await,
     }
 }
 
-fn metadata(env: &Env, openid: bool) -> Reply {
+fn metadata(env: &Env) -> Reply {
     match env::config(env) {
-        Ok(cfg) => Reply::Json(200, discovery::metadata(&cfg, openid)),
+        Ok(cfg) => Reply::Json(200, discovery::metadata(&cfg)),
         Err(e) => Reply::Error(e),
     }
 }

@@ -4,10 +4,10 @@ use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, header, now, read_body};
 use super::token::authenticate;
-use super::{env, store};
+use super::{crypto, env, store};
 use crate::oauth::bearer::{self, ActiveBearer};
 use crate::oauth::config::Config;
-use crate::oauth::effects::{AuditEvent, event};
+use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::introspect::{self, Presented};
 use crate::oauth::params::{self, MAX_BODY};
@@ -16,6 +16,21 @@ use crate::oauth::{ids, revoke, turn};
 
 fn reply(r: Result<Reply, OAuthError>) -> Reply {
     r.unwrap_or_else(Reply::Error)
+}
+
+/// Seconds caches may keep the public keys. Rotation publishes a key at least this long
+/// before it signs (its `nbf`), so caches have it when the first token it signed arrives.
+pub const JWKS_MAX_AGE: u32 = 300;
+
+/// `GET /certs` and `GET /.well-known/jwks.json`: the public signing keys.
+pub fn jwks(env: &Env) -> Reply {
+    match env::config(env) {
+        Ok(cfg) => Reply::Public {
+            body: cfg.signing_keys.public_jwks(),
+            max_age: JWKS_MAX_AGE,
+        },
+        Err(e) => Reply::Error(e),
+    }
 }
 
 /// `POST /oauth2/introspect`.
@@ -32,8 +47,16 @@ pub async fn introspect(mut req: Request, env: &Env) -> Reply {
             introspect::require_confidential(&caller)?;
             let token = params.require("token")?;
             let answer = match introspect::classify(&cfg, token, now) {
-                Presented::Access(claims) => {
-                    introspect::access(&caller, &claims, &store::bearer_status(&db, &claims).await?)
+                Presented::Access(parsed) => {
+                    let proof = crypto::verify(&cfg.signing_keys, &parsed).await?;
+                    match introspect::access_claims(&cfg, &parsed, proof, now) {
+                        Some(claims) => introspect::access(
+                            &caller,
+                            &claims,
+                            &store::bearer_status(&db, &claims).await?,
+                        ),
+                        None => introspect::inactive(),
+                    }
                 }
                 Presented::Refresh { key } => {
                     introspect::refresh(&caller, store::refresh(&db, &key).await?.as_ref(), now)
@@ -64,7 +87,13 @@ pub async fn revoke(mut req: Request, env: &Env) -> Reply {
             let caller = authenticate(&db, &cfg, auth.as_deref(), &params, now).await?;
             let token = params.require("token")?;
             let writes = match introspect::classify(&cfg, token, now) {
-                Presented::Access(claims) => Some(revoke::access(&caller, &claims, now)?),
+                Presented::Access(parsed) => {
+                    let proof = crypto::verify(&cfg.signing_keys, &parsed).await?;
+                    match introspect::access_claims(&cfg, &parsed, proof, now) {
+                        Some(claims) => Some(revoke::access(&caller, &claims, now)?),
+                        None => None,
+                    }
+                }
                 Presented::Refresh { key } => {
                     let row = store::refresh(&db, &key).await?;
                     Some(revoke::refresh(
@@ -104,7 +133,9 @@ async fn active_bearer(
 ) -> Result<ActiveBearer, OAuthError> {
     let auth = header(req, "authorization");
     let token = bearer::from_header(auth.as_deref())?;
-    let claims = bearer::verify(cfg, token, now)?;
+    let parsed = bearer::parse(token)?;
+    let proof = crypto::verify(&cfg.signing_keys, &parsed).await?;
+    let claims = bearer::verify(cfg, &parsed, proof, now)?;
     let status = store::bearer_status(db, &claims).await?;
     bearer::check(claims, status)
 }
@@ -134,17 +165,14 @@ pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
             b.require_scope(TURN)?;
             let minted = turn::mint(&cfg, cfg.turn_token_ttl, now)?;
             let body = turn::ice_servers(&cfg, &minted)?;
-            store::audit(
-                &db,
-                &AuditEvent {
-                    token_id: Some(minted.id.to_string()),
-                    client_id: Some(b.claims.client_id.clone()),
-                    user_id: b.claims.user_id().map(str::to_string),
-                    family_id: b.claims.fid.clone(),
-                    ..AuditEvent::new(now, event::TURN_CREDENTIAL_ISSUED)
-                },
-            )
-            .await?;
+            let audit = AuditEvent {
+                token_id: Some(minted.id.to_string()),
+                client_id: Some(b.claims.client_id.clone()),
+                user_id: b.claims.user_id().map(str::to_string),
+                family_id: b.claims.fid.clone(),
+                ..AuditEvent::new(now, event::TURN_CREDENTIAL_ISSUED)
+            };
+            store::apply(&db, &Writes::none().with(Write::Audit(audit))).await?;
             Ok(Reply::Json(200, body))
         }
         .await,

@@ -1,6 +1,5 @@
-//! D1: loading rows, and applying [`Writes`] in one batch (one transaction). Single-use steps
-//! are conditional UPDATEs (`... WHERE used_at IS NULL RETURNING id`); rows that depend on
-//! them are `INSERT ... SELECT ... WHERE EXISTS (<the claim happened>)` in the same batch.
+//! D1: loading rows, and applying [`Writes`] in one batch (one transaction), with the
+//! statements [`crate::oauth::sql`] makes of them.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -9,32 +8,11 @@ use worker::{D1Database, D1PreparedStatement, console_error};
 
 use crate::oauth::access_token::AccessClaims;
 use crate::oauth::client::ClientRecord;
-use crate::oauth::effects::{AuditEvent, Claim, Writes};
+use crate::oauth::device::{DeviceRow, PendingRow};
+use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
 use crate::oauth::records::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
-
-/// A bound value.
-pub enum Arg<'a> {
-    /// Text.
-    Text(&'a str),
-    /// Text or NULL.
-    Opt(Option<&'a str>),
-    /// An integer (Unix seconds, lifetimes).
-    Int(u64),
-    /// An integer or NULL.
-    OptInt(Option<u32>),
-}
-
-fn js(a: &Arg<'_>) -> JsValue {
-    match a {
-        Arg::Text(s) => JsValue::from_str(s),
-        Arg::Opt(Some(s)) => JsValue::from_str(s),
-        Arg::Opt(None) | Arg::OptInt(None) => JsValue::NULL,
-        // Unix seconds and lifetimes are far below 2^53: exact as f64.
-        Arg::Int(n) => JsValue::from_f64(*n as f64),
-        Arg::OptInt(Some(n)) => JsValue::from_f64(f64::from(*n)),
-    }
-}
+use crate::oauth::sql::{self, Value};
 
 fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
     // D1 messages name tables and constraints, never bound values.
@@ -46,12 +24,8 @@ fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
 }
 
 /// Prepares and binds a statement.
-pub fn stmt(
-    db: &D1Database,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> Result<D1PreparedStatement, OAuthError> {
-    let values: Vec<JsValue> = args.iter().map(js).collect();
+pub fn stmt(db: &D1Database, sql: &str, args: &[Value]) -> Result<D1PreparedStatement, OAuthError> {
+    let values: Vec<JsValue> = args.iter().map(value).collect();
     db.prepare(sql)
         .bind(&values)
         .map_err(|e| db_error("bind", e))
@@ -61,7 +35,7 @@ pub fn stmt(
 pub async fn first<T: DeserializeOwned>(
     db: &D1Database,
     sql: &str,
-    args: &[Arg<'_>],
+    args: &[Value],
 ) -> Result<Option<T>, OAuthError> {
     stmt(db, sql, args)?
         .first::<T>(None)
@@ -73,7 +47,7 @@ pub async fn first<T: DeserializeOwned>(
 pub async fn all<T: DeserializeOwned>(
     db: &D1Database,
     sql: &str,
-    args: &[Arg<'_>],
+    args: &[Value],
 ) -> Result<Vec<T>, OAuthError> {
     let r = stmt(db, sql, args)?
         .all()
@@ -82,18 +56,9 @@ pub async fn all<T: DeserializeOwned>(
     r.results::<T>().map_err(|e| db_error("rows", e))
 }
 
-/// Runs one statement; returns the rows it changed.
-pub async fn run(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> Result<usize, OAuthError> {
-    let r = stmt(db, sql, args)?
-        .run()
-        .await
-        .map_err(|e| db_error("write", e))?;
-    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
-}
-
 /// A client record.
 pub async fn client(db: &D1Database, id: &str) -> Result<Option<ClientRecord>, OAuthError> {
-    match first::<ClientRow>(db, "SELECT * FROM clients WHERE id = ?", &[Arg::Text(id)]).await? {
+    match first::<ClientRow>(db, "SELECT * FROM clients WHERE id = ?", &[Value::from(id)]).await? {
         Some(row) => Ok(Some(row.into_record()?)),
         None => Ok(None),
     }
@@ -120,8 +85,8 @@ pub async fn client_cached(
 pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<UserRow>, OAuthError> {
     first(
         db,
-        "SELECT id, username, password_hash, name FROM users WHERE username = ?",
-        &[Arg::Text(username)],
+        "SELECT id, username, password_hash, name, email, rights FROM users WHERE username = ?",
+        &[Value::from(username)],
     )
     .await
 }
@@ -130,8 +95,10 @@ pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<User
 pub async fn code(db: &D1Database, key: &str) -> Result<Option<CodeRow>, OAuthError> {
     first(
         db,
-        "SELECT client_id, user_id, redirect_uri, scope, code_challenge, expires_at, used_at, family_id FROM auth_codes WHERE id = ?",
-        &[Arg::Text(key)],
+        "SELECT c.client_id, c.user_id, c.redirect_uri, c.scope, c.code_challenge, c.expires_at, c.used_at, c.family_id, \
+         c.nonce, c.auth_time, u.username, u.name, u.email, u.rights \
+         FROM auth_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?",
+        &[Value::from(key)],
     )
     .await
 }
@@ -141,11 +108,68 @@ pub async fn refresh(db: &D1Database, key: &str) -> Result<Option<RefreshRow>, O
     first(
         db,
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at \
-         FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id WHERE r.id = ?",
-        &[Arg::Text(key)],
+         f.revoked_at AS family_revoked_at, f.auth_time, u.username, u.name, u.email, u.rights \
+         FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
+         WHERE r.id = ?",
+        &[Value::from(key)],
     )
     .await
+}
+
+/// A device authorization by the device code's lookup key, with the approving person.
+pub async fn device(db: &D1Database, key: &str) -> Result<Option<DeviceRow>, OAuthError> {
+    first(
+        db,
+        "SELECT d.client_id, d.scope, d.status, d.poll_interval, d.last_poll_at, d.expires_at, d.auth_time, d.family_id, \
+         d.user_id, u.username, u.name, u.email, u.rights \
+         FROM device_codes d LEFT JOIN users u ON u.id = d.user_id WHERE d.id = ?",
+        &[Value::from(key)],
+    )
+    .await
+}
+
+/// A pending, unexpired device authorization by its (normalised) user code.
+pub async fn device_pending(
+    db: &D1Database,
+    user_code: &str,
+    now: u64,
+) -> Result<Option<PendingRow>, OAuthError> {
+    first(
+        db,
+        "SELECT id, client_id, scope FROM device_codes \
+         WHERE user_code = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+        &[Value::from(user_code), Value::Int(now)],
+    )
+    .await
+}
+
+/// The clients a person registered on `/create_client`.
+pub async fn clients_owned_by(
+    db: &D1Database,
+    user_id: &str,
+) -> Result<Vec<ClientRow>, OAuthError> {
+    all(
+        db,
+        "SELECT * FROM clients WHERE owner_id = ? ORDER BY created_at, id",
+        &[Value::from(user_id)],
+    )
+    .await
+}
+
+/// True when an unexpired initial access token has this lookup key.
+pub async fn initial_token_valid(db: &D1Database, key: &str, now: u64) -> Result<bool, OAuthError> {
+    #[derive(Deserialize)]
+    struct Found {
+        #[allow(dead_code)]
+        id: String,
+    }
+    Ok(first::<Found>(
+        db,
+        "SELECT id FROM initial_access_tokens WHERE id = ? AND expires_at > ?",
+        &[Value::from(key), Value::Int(now)],
+    )
+    .await?
+    .is_some())
 }
 
 /// An access token's standing and its user, in one query.
@@ -158,12 +182,13 @@ pub async fn bearer_status(db: &D1Database, c: &AccessClaims) -> Result<BearerSt
          (SELECT revoked_at FROM families WHERE id = ?2) AS family_revoked_at, \
          (SELECT 1 FROM clients WHERE id = ?3) AS client_exists, \
          (SELECT username FROM users WHERE id = ?4) AS username, \
-         (SELECT name FROM users WHERE id = ?4) AS name",
+         (SELECT name FROM users WHERE id = ?4) AS name, \
+         (SELECT email FROM users WHERE id = ?4) AS email",
         &[
-            Arg::Text(&c.jti),
-            Arg::Text(fid),
-            Arg::Text(&c.client_id),
-            Arg::Text(user),
+            Value::from(&c.jti),
+            Value::from(fid),
+            Value::from(&c.client_id),
+            Value::from(user),
         ],
     )
     .await?;
@@ -177,7 +202,7 @@ pub async fn turn_status(db: &D1Database, token_id: &str) -> Result<TurnStatus, 
         "SELECT (SELECT 1 FROM revocations WHERE token_id = ?1) AS revoked, \
          (SELECT client_id FROM audit WHERE token_id = ?1 AND event IN ('turn_token.issued', 'turn_credential.issued') LIMIT 1) AS client_id, \
          (SELECT user_id FROM audit WHERE token_id = ?1 AND event IN ('turn_token.issued', 'turn_credential.issued') LIMIT 1) AS user_id",
-        &[Arg::Text(token_id)],
+        &[Value::from(token_id)],
     )
     .await?;
     Ok(row.unwrap_or_default())
@@ -189,218 +214,34 @@ struct Claimed {
     id: String,
 }
 
-/// Applies `writes` in one batch. Returns false when the claim failed (the code or refresh
-/// token was used meanwhile): then nothing else was written.
-pub async fn apply(db: &D1Database, w: &Writes) -> Result<bool, OAuthError> {
-    let mut stmts = Vec::new();
-    // The guard every dependent row carries, as SQL and its (text) arguments.
-    let (guard, guard_args): (&str, Vec<String>) = match &w.claim {
-        Claim::None => ("1", vec![]),
-        Claim::Code {
-            key,
-            family_id,
-            now,
-        } => {
-            stmts.push(stmt(
-                db,
-                "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE id = ? AND used_at IS NULL RETURNING id",
-                &[Arg::Int(*now), Arg::Text(family_id), Arg::Text(key)],
-            )?);
-            (
-                "EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)",
-                vec![key.clone(), family_id.clone()],
-            )
-        }
-        Claim::Refresh {
-            old_key,
-            new_key,
-            now,
-        } => {
-            stmts.push(stmt(
-                db,
-                "UPDATE refresh_tokens SET used_at = ?1, replaced_by = ?2 \
-                 WHERE id = ?3 AND used_at IS NULL AND expires_at > ?1 \
-                 AND NOT EXISTS (SELECT 1 FROM families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL) \
-                 RETURNING id",
-                &[Arg::Int(*now), Arg::Text(new_key), Arg::Text(old_key)],
-            )?);
-            (
-                "EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ? AND replaced_by = ?)",
-                vec![old_key.clone(), new_key.clone()],
-            )
-        }
-    };
-    let guarded = |sql: &str, args: &[Arg<'_>]| -> Result<D1PreparedStatement, OAuthError> {
-        let mut values: Vec<JsValue> = args.iter().map(js).collect();
-        values.extend(guard_args.iter().map(|a| JsValue::from_str(a)));
-        db.prepare(format!("{sql} WHERE {guard}"))
-            .bind(&values)
-            .map_err(|e| db_error("bind", e))
-    };
-    if let Some(f) = &w.family {
-        stmts.push(guarded(
-            "INSERT INTO families (id, client_id, user_id, scope, created_at) SELECT ?, ?, ?, ?, ?",
-            &[
-                Arg::Text(&f.id),
-                Arg::Text(&f.client_id),
-                Arg::Opt(f.user_id.as_deref()),
-                Arg::Text(&f.scope),
-                Arg::Int(f.created_at),
-            ],
-        )?);
+fn value(v: &Value) -> JsValue {
+    match v {
+        Value::Text(s) => JsValue::from_str(s),
+        // Unix seconds and lifetimes are far below 2^53: exact as f64.
+        Value::Int(n) => JsValue::from_f64(*n as f64),
+        Value::Null => JsValue::NULL,
     }
-    if let Some(r) = &w.refresh {
-        stmts.push(guarded(
-            "INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scope, expires_at, created_at) SELECT ?, ?, ?, ?, ?, ?, ?",
-            &[
-                Arg::Text(&r.key),
-                Arg::Text(&r.family_id),
-                Arg::Text(&r.client_id),
-                Arg::Opt(r.user_id.as_deref()),
-                Arg::Text(&r.scope),
-                Arg::Int(r.expires_at),
-                Arg::Int(r.created_at),
-            ],
-        )?);
-    }
-    if let Some(c) = &w.code {
-        stmts.push(stmt(
-            db,
-            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, expires_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                Arg::Text(&c.key),
-                Arg::Text(&c.client_id),
-                Arg::Text(&c.user_id),
-                Arg::Text(&c.redirect_uri),
-                Arg::Text(&c.scope),
-                Arg::Text(&c.code_challenge),
-                Arg::Int(c.expires_at),
-                Arg::Int(c.created_at),
-            ],
-        )?);
-    }
-    if let Some((family, reason)) = &w.revoke_family {
-        stmts.push(revoke_family_stmt(db, family, reason, now_of(w))?);
-    }
-    if let Some(r) = &w.revoke_token {
-        stmts.push(stmt(
-            db,
-            "INSERT OR IGNORE INTO revocations (token_id, kind, expires_at, revoked_at) VALUES (?, ?, ?, ?)",
-            &[Arg::Text(&r.token_id), Arg::Text(r.kind), Arg::Int(r.expires_at), Arg::Int(r.revoked_at)],
-        )?);
-    }
-    for a in &w.audit {
-        stmts.push(guarded(
-            "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) SELECT ?, ?, ?, ?, ?, ?, ?",
-            &audit_args(a),
-        )?);
-    }
-    if stmts.is_empty() {
+}
+
+/// Applies `writes` in one batch (one transaction), as [`sql::batch`] lays them out. Returns
+/// false when the claim failed (the code or refresh token was used meanwhile, the client id
+/// or username is taken, the row to delete is gone): then nothing was written.
+pub async fn apply(db: &D1Database, writes: &Writes) -> Result<bool, OAuthError> {
+    let batch = sql::batch(writes);
+    if batch.statements.is_empty() {
         return Ok(true);
+    }
+    let mut stmts = Vec::with_capacity(batch.statements.len());
+    for s in &batch.statements {
+        stmts.push(stmt(db, &s.sql, &s.args)?);
     }
     let results = db.batch(stmts).await.map_err(|e| db_error("batch", e))?;
-    if matches!(w.claim, Claim::None) {
+    let Some(index) = batch.claim else {
         return Ok(true);
-    }
-    let claimed = results
-        .first()
-        .map(|r| r.results::<Claimed>().map(|rows| !rows.is_empty()));
-    match claimed {
-        Some(Ok(c)) => Ok(c),
+    };
+    match results.get(index).map(|r| r.results::<Claimed>()) {
+        Some(Ok(rows)) => Ok(!rows.is_empty()),
         Some(Err(e)) => Err(db_error("claim", e)),
         None => Ok(false),
     }
-}
-
-fn now_of(w: &Writes) -> u64 {
-    match &w.claim {
-        Claim::Code { now, .. } | Claim::Refresh { now, .. } => *now,
-        Claim::None => w
-            .audit
-            .first()
-            .map(|a| a.at)
-            .or(w.revoke_token.as_ref().map(|r| r.revoked_at))
-            .unwrap_or(0),
-    }
-}
-
-fn audit_args(a: &AuditEvent) -> Vec<Arg<'_>> {
-    vec![
-        Arg::Int(a.at),
-        Arg::Text(a.event),
-        Arg::Opt(a.token_id.as_deref()),
-        Arg::Opt(a.client_id.as_deref()),
-        Arg::Opt(a.user_id.as_deref()),
-        Arg::Opt(a.family_id.as_deref()),
-        Arg::Opt(a.detail),
-    ]
-}
-
-fn revoke_family_stmt(
-    db: &D1Database,
-    family: &str,
-    reason: &str,
-    now: u64,
-) -> Result<D1PreparedStatement, OAuthError> {
-    stmt(
-        db,
-        "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
-        &[Arg::Int(now), Arg::Text(reason), Arg::Text(family)],
-    )
-}
-
-/// Revokes a family (reuse of a refresh token, replay of a code) and records why.
-pub async fn revoke_family(
-    db: &D1Database,
-    family: &str,
-    reason: &'static str,
-    event: AuditEvent,
-) -> Result<(), OAuthError> {
-    let at = event.at;
-    let stmts = vec![
-        revoke_family_stmt(db, family, reason, at)?,
-        stmt(
-            db,
-            "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            &audit_args(&event),
-        )?,
-    ];
-    db.batch(stmts).await.map_err(|e| db_error("revoke", e))?;
-    Ok(())
-}
-
-/// Revokes every family of a client or user (on deletion).
-pub async fn revoke_families_of(
-    db: &D1Database,
-    column: Owner,
-    id: &str,
-    reason: &str,
-    now: u64,
-) -> Result<usize, OAuthError> {
-    let sql = match column {
-        Owner::Client => {
-            "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE client_id = ? AND revoked_at IS NULL"
-        }
-        Owner::User => {
-            "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL"
-        }
-    };
-    run(db, sql, &[Arg::Int(now), Arg::Text(reason), Arg::Text(id)]).await
-}
-
-/// Whose families to revoke.
-#[derive(Clone, Copy)]
-pub enum Owner {
-    /// By client.
-    Client,
-    /// By user.
-    User,
-}
-
-/// Inserts one audit row.
-pub async fn audit(db: &D1Database, a: &AuditEvent) -> Result<(), OAuthError> {
-    run(db, "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", &audit_args(a))
-        .await
-        .map(|_| ())
 }

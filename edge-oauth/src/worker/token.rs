@@ -2,17 +2,21 @@
 
 use worker::{Context, D1Database, Env, Request, console_error};
 
-use super::http::{Reply, header, now, read_body};
-use super::{crypto, env, store};
+use super::http::{Reply, client_address, header, now, read_body};
+use super::signin::check_password;
+use super::{crypto, env, limits, store};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
-use crate::oauth::effects::{AuditEvent, event};
+use crate::oauth::device;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
-use crate::oauth::grants::{self, authorization_code, client_credentials, password, refresh_token};
-use crate::oauth::issue::{Source, issue};
+use crate::oauth::grants::{
+    self, Grant, authorization_code, client_credentials, password, refresh_token,
+};
+use crate::oauth::issue::{Issued, Source, issue};
 use crate::oauth::params::{self, MAX_BODY, Params};
-use crate::oauth::user_auth;
+use crate::oauth::ratelimit::Action;
 
 /// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
 /// scope `turn` by default, and `LEGACY_CLIENT_ID` when the request names no client.
@@ -33,6 +37,7 @@ async fn token(
     let now = now();
     let content_type = header(req, "content-type");
     let authorization = header(req, "authorization");
+    let address = client_address(req);
     let body = read_body(req, MAX_BODY).await?;
     let mut params = if seed {
         params::form_or_json_body(content_type.as_deref(), &body)?
@@ -48,16 +53,25 @@ async fn token(
         params = params.with("client_id", legacy);
     }
     let grant_type = grants::grant_type(&params)?;
+    let presented = client_auth::presented(authorization.as_deref(), &params).ok();
+    let action = Action::Token {
+        client_id: presented.as_ref().map(|p| p.client_id.as_str()),
+        username: (grant_type == GrantType::Password)
+            .then(|| params.get("username"))
+            .flatten(),
+    };
+    limits::spend(env, action, &address).await?;
     let db = env::db(env)?;
     let client = authenticate(&db, &cfg, authorization.as_deref(), &params, now).await?;
     grants::check_allowed(client.record(), grant_type)?;
     match grant_type {
         GrantType::ClientCredentials => {
             let grant = client_credentials::decide(&client, &params, &cfg)?;
-            let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            let mut issued = issue(&grant, Source::Direct, &cfg, now)?;
+            sign_all(&cfg, &mut issued, now).await?;
             // Only audit rows to write: they go after the response (waitUntil), so the hot
             // path has no D1 round trip when the client record is cached.
-            let writes = issued.writes;
+            let writes = issued.writes.clone();
             let env = env.clone();
             ctx.wait_until(async move {
                 let applied = match env::db(&env) {
@@ -71,25 +85,23 @@ async fn token(
                     );
                 }
             });
-            Ok(issued.body)
+            issued.into_body()
         }
         GrantType::Password => {
             let username = params.require("username")?;
             let pw = params.require("password")?;
-            let row = store::user_by_name(&db, username).await?;
-            let pending = user_auth::begin(row, pw, cfg.password_iterations)?;
-            let derived = crypto::pbkdf2(
-                pending.password_bytes(),
-                pending.hash().salt(),
-                pending.hash().iterations(),
-            )
-            .await?;
-            let user = pending.verify(&derived)?;
+            let user = check_password(&db, &cfg, username, pw)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
             let grant = password::decide(&client, &user, &params, &cfg)?;
-            finish(&db, issue(&grant, Source::Direct, &cfg, now)?).await
+            let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            finish(&db, &cfg, issued, now)
+                .await?
+                .ok_or_else(|| OAuthError::server_error("an unclaimed grant was not written"))
         }
         GrantType::AuthorizationCode => code(&db, &cfg, &client, &params, now).await,
         GrantType::RefreshToken => refresh(&db, &cfg, &client, &params, now).await,
+        GrantType::DeviceCode => device_code(&db, &cfg, &client, &params, now).await,
     }
 }
 
@@ -105,7 +117,7 @@ pub async fn authenticate(
     let presented = client_auth::presented(authorization, params)?;
     let record = store::client_cached(db, &presented.client_id, now, cfg.client_cache_ttl).await?;
     match client_auth::begin(record, presented)? {
-        Step::Done(client) => Ok(client),
+        Step::Done(client) => Ok(*client),
         Step::Verify(pending) => {
             let pending = match env::with_verified(|cache| pending.accept_cached(cache, now)) {
                 Ok(client) => return Ok(client),
@@ -118,28 +130,73 @@ pub async fn authenticate(
     }
 }
 
-async fn finish(
-    db: &D1Database,
-    issued: crate::oauth::issue::Issued,
-) -> Result<serde_json::Value, OAuthError> {
-    store::apply(db, &issued.writes).await?;
-    Ok(issued.body)
+/// Signs every JWT of `issued` with WebCrypto, in the order it asks.
+pub async fn sign_all(cfg: &Config, issued: &mut Issued, now: u64) -> Result<(), OAuthError> {
+    while let Some(u) = issued.to_sign() {
+        let key = cfg
+            .signing_keys
+            .by_kid(&u.kid)
+            .ok_or_else(|| OAuthError::server_error("a signing key vanished"))?;
+        let signature = crypto::sign(key, u.input.as_bytes()).await?;
+        issued.signed(&signature, &cfg.signing_keys, now)?;
+    }
+    Ok(())
 }
 
-fn family_revoked(
+/// Signs, applies the writes, and answers; `None` when the claim was lost (nothing written).
+async fn finish(
+    db: &D1Database,
+    cfg: &Config,
+    mut issued: Issued,
     now: u64,
-    client: &AuthenticatedClient,
-    family: &str,
-    reason: &'static str,
-) -> AuditEvent {
-    AuditEvent {
-        client_id: Some(client.id().to_string()),
-        family_id: Some(family.to_string()),
-        detail: Some(reason),
-        ..AuditEvent::new(now, event::FAMILY_REVOKED)
+) -> Result<Option<serde_json::Value>, OAuthError> {
+    sign_all(cfg, &mut issued, now).await?;
+    if store::apply(db, &issued.writes).await? {
+        issued.into_body().map(Some)
+    } else {
+        Ok(None)
     }
 }
 
+/// What a single-use grant's decision came to.
+enum Decided {
+    /// Issue, after claiming what `Source` names.
+    Issue(Grant, Source),
+    /// Write this (a replay's revocation, a poll's time) and refuse.
+    Refuse(OAuthError, Writes),
+}
+
+/// Load, decide, apply, for grants with a claim (codes, refresh tokens, device codes). A lost
+/// claim means the row changed under us (a concurrent request won, or it expired or was
+/// revoked meanwhile): load it again and decide again, which then sees the replay or refusal.
+async fn claim_and_issue<F, Fut>(
+    db: &D1Database,
+    cfg: &Config,
+    now: u64,
+    mut decide: F,
+) -> Result<serde_json::Value, OAuthError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Decided, OAuthError>>,
+{
+    for _ in 0..2 {
+        match decide().await? {
+            Decided::Issue(grant, source) => {
+                let issued = issue(&grant, source, cfg, now)?;
+                if let Some(body) = finish(db, cfg, issued, now).await? {
+                    return Ok(body);
+                }
+            }
+            Decided::Refuse(error, writes) => {
+                store::apply(db, &writes).await?;
+                return Err(error);
+            }
+        }
+    }
+    Err(lost_twice())
+}
+
+/// Redeems a code; a code presented again is a replay ([`authorization_code`]).
 async fn code(
     db: &D1Database,
     cfg: &Config,
@@ -148,43 +205,23 @@ async fn code(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
-    let row = store::code(db, &key).await?;
-    let replayed = OAuthError::invalid_grant(
-        "the authorization code was already used; tokens issued from it are revoked",
-    );
-    match authorization_code::decide(client, params, row, cfg, now)? {
-        authorization_code::Outcome::Redeem(grant) => {
-            let issued = issue(&grant, Source::Code { key: key.clone() }, cfg, now)?;
-            if store::apply(db, &issued.writes).await? {
-                return Ok(issued.body);
-            }
-            // Redeemed concurrently: the other redemption won; this one is a replay.
-            if let Some(fid) = store::code(db, &key).await?.and_then(|c| c.family_id) {
-                store::revoke_family(
-                    db,
-                    &fid,
-                    "code_replay",
-                    family_revoked(now, client, &fid, "code_replay"),
-                )
-                .await?;
-            }
-            Err(replayed)
-        }
-        authorization_code::Outcome::Replayed { family_id } => {
-            if let Some(fid) = family_id {
-                store::revoke_family(
-                    db,
-                    &fid,
-                    "code_replay",
-                    family_revoked(now, client, &fid, "code_replay"),
-                )
-                .await?;
-            }
-            Err(replayed)
-        }
-    }
+    claim_and_issue(db, cfg, now, || async {
+        let row = store::code(db, &key).await?;
+        Ok(
+            match authorization_code::decide(client, params, row, cfg, now)? {
+                authorization_code::Outcome::Redeem(g) => {
+                    Decided::Issue(g, Source::Code { key: key.clone() })
+                }
+                authorization_code::Outcome::Replayed { revoke } => {
+                    Decided::Refuse(authorization_code::replayed(), revoke)
+                }
+            },
+        )
+    })
+    .await
 }
 
+/// Rotates a refresh token; a spent one presented again is a reuse ([`refresh_token`]).
 async fn refresh(
     db: &D1Database,
     cfg: &Config,
@@ -193,40 +230,48 @@ async fn refresh(
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
-    let row = store::refresh(db, &key).await?;
-    let reused = OAuthError::invalid_grant(
-        "the refresh token was already used; its token family is revoked",
-    );
-    match refresh_token::decide(client, params, row, cfg, now)? {
-        refresh_token::Outcome::Rotate(grant) => {
-            let family = match &grant.family {
-                grants::Family::Existing(f) => f.clone(),
-                _ => return Err(OAuthError::server_error("a refresh outside its family")),
-            };
-            let issued = issue(&grant, Source::Refresh { old_key: key }, cfg, now)?;
-            if store::apply(db, &issued.writes).await? {
-                return Ok(issued.body);
-            }
-            // Another refresh of the same token won the claim (or the family was revoked
-            // meanwhile): a reuse.
-            store::revoke_family(
-                db,
-                &family,
-                "refresh_reuse",
-                family_revoked(now, client, &family, "refresh_reuse"),
-            )
-            .await?;
-            Err(reused)
-        }
-        refresh_token::Outcome::Reused { family_id } => {
-            store::revoke_family(
-                db,
-                &family_id,
-                "refresh_reuse",
-                family_revoked(now, client, &family_id, "refresh_reuse"),
-            )
-            .await?;
-            Err(reused)
-        }
-    }
+    claim_and_issue(db, cfg, now, || async {
+        let row = store::refresh(db, &key).await?;
+        Ok(
+            match refresh_token::decide(client, params, row, cfg, now)? {
+                refresh_token::Outcome::Rotate(g) => Decided::Issue(
+                    g,
+                    Source::Refresh {
+                        old_key: key.clone(),
+                    },
+                ),
+                refresh_token::Outcome::Reused { revoke } => {
+                    Decided::Refuse(refresh_token::reused(), revoke)
+                }
+            },
+        )
+    })
+    .await
+}
+
+/// A device polls (RFC 8628 section 3.4).
+async fn device_code(
+    db: &D1Database,
+    cfg: &Config,
+    client: &AuthenticatedClient,
+    params: &Params,
+    now: u64,
+) -> Result<serde_json::Value, OAuthError> {
+    let key = device::code_key(params)?;
+    claim_and_issue(db, cfg, now, || async {
+        let row = store::device(db, &key).await?;
+        Ok(match device::poll(client, row, &key, cfg, now)? {
+            device::Polled::Issue(g) => Decided::Issue(g, Source::Device { key: key.clone() }),
+            device::Polled::Refuse { error, writes } => Decided::Refuse(error, writes),
+        })
+    })
+    .await
+}
+
+/// A claim lost, and then the reloaded row still looked claimable: D1 answered inconsistently.
+fn lost_twice() -> OAuthError {
+    OAuthError::new(
+        crate::oauth::ErrorCode::TemporarilyUnavailable,
+        "the grant could not be claimed; try again",
+    )
 }

@@ -61,8 +61,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The root wrangler.toml without `[build]`, paths made absolute.
-fn dev_config(root: &Path) -> String {
+/// The fixture's signing keys (RS256, ES256, RS256, ES256): resource-verifier's test set.
+pub const TEST_KEYS: &str = include_str!("../../../resource-verifier/tests/test-keys.json");
+
+/// A `SIGNING_KEYS` value holding fixture keys `which`, in that order (the last of each
+/// algorithm signs).
+pub fn signing_keys(which: &[usize]) -> String {
+    let all: Value = serde_json::from_str(TEST_KEYS).unwrap();
+    let keys: Vec<Value> = which.iter().map(|&i| all["keys"][i].clone()).collect();
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+/// The root wrangler.toml without `[build]`, paths made absolute. Unless `strict_limits`, the
+/// rate limits are raised out of reach: the tests share one source address (loopback), and
+/// only the rate-limit test is about the limits.
+fn dev_config(root: &Path, strict_limits: bool) -> String {
     let text = std::fs::read_to_string(root.join("wrangler.toml")).expect("the root wrangler.toml");
     let mut out = String::new();
     let mut in_build = false;
@@ -75,6 +88,9 @@ fn dev_config(root: &Path) -> String {
             continue;
         }
         let mut replaced = None;
+        if !strict_limits && t.starts_with("simple = {") {
+            replaced = Some("simple = { limit = 1000000, period = 60 }".to_string());
+        }
         for key in ["main", "migrations_dir", "directory"] {
             if let Some(rest) = t
                 .strip_prefix(key)
@@ -93,6 +109,8 @@ fn dev_config(root: &Path) -> String {
 }
 
 pub struct Worker {
+    /// The `.dev.vars` it runs with.
+    pub vars: Vec<(String, String)>,
     pub base: String,
     pub admin: String,
     pub dir: PathBuf,
@@ -113,6 +131,15 @@ impl Worker {
 
     /// A fresh worker; `healthy` false waits only for an HTTP answer (for bad configurations).
     pub fn start_with(name: &str, vars: &[(&str, &str)], healthy: bool) -> Worker {
+        Worker::start_opts(name, vars, healthy, false)
+    }
+
+    /// A fresh worker with wrangler.toml's rate limits as configured.
+    pub fn start_strict(name: &str, vars: &[(&str, &str)]) -> Worker {
+        Worker::start_opts(name, vars, true, true)
+    }
+
+    fn start_opts(name: &str, vars: &[(&str, &str)], healthy: bool, strict: bool) -> Worker {
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         remove_stale(&tmp);
         let dir = tmp.join(format!("edge-e2e-{name}-{}", std::process::id()));
@@ -123,9 +150,11 @@ impl Worker {
         let admin = format!("admin-{}", hex(&random(16)));
         let port = free_port();
         let signing = B64.encode(random(32));
+        let jwks = signing_keys(&[0, 1]);
         let issuer = format!("http://127.0.0.1:{port}");
         let mut pairs: Vec<(&str, &str)> = vec![
             ("TURN_KEYS", &keys_json),
+            ("SIGNING_KEYS", &jwks),
             ("TOKEN_SIGNING_KEY", &signing),
             ("ADMIN_SECRET", &admin),
             ("ISSUER", &issuer),
@@ -139,8 +168,12 @@ impl Worker {
         }
         let dev_vars: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).unwrap();
-        std::fs::write(dir.join("wrangler.toml"), dev_config(&root())).unwrap();
+        std::fs::write(dir.join("wrangler.toml"), dev_config(&root(), strict)).unwrap();
         let mut w = Worker {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             base: format!("http://127.0.0.1:{port}"),
             admin,
             dir,
@@ -200,6 +233,20 @@ impl Worker {
         self.launch_with(true);
     }
 
+    /// Stops the worker, sets `name` in its `.dev.vars`, and starts it again (same state).
+    pub fn restart_with(&mut self, name: &str, value: &str) {
+        self.stop();
+        self.vars.retain(|(k, _)| k != name);
+        self.vars.push((name.to_string(), value.to_string()));
+        let text: String = self
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        std::fs::write(self.dir.join(".dev.vars"), text).unwrap();
+        self.launch();
+    }
+
     fn launch_with(&mut self, healthy: bool) {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -224,6 +271,9 @@ impl Worker {
                 "wrangler.toml",
             ])
             .args(["--show-interactive-dev-session=false"])
+            // Its own worker name: wrangler's local dev registry keys running workers by name,
+            // and concurrent `wrangler dev` of one name reload each other mid-request.
+            .args(["--name", &format!("edgeturn-{}", self.port)])
             .current_dir(&self.dir)
             .envs(WRANGLER_ENV.iter().copied())
             .stdin(Stdio::null())
@@ -307,7 +357,20 @@ impl Worker {
 
     /// POST /admin/users; returns the user id.
     pub fn create_user(&self, username: &str, password: &str) -> String {
-        let body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name") });
+        self.create_user_with_email(username, password, None)
+    }
+
+    /// POST /admin/users, with an email if given; returns the user id.
+    pub fn create_user_with_email(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> String {
+        let mut body = serde_json::json!({ "username": username, "password": password, "name": format!("{username} name") });
+        if let Some(e) = email {
+            body["email"] = Value::String(e.to_string());
+        }
         let r = post_json(
             &self.url("/admin/users"),
             &[("Authorization", &self.admin_auth())],
@@ -315,6 +378,37 @@ impl Worker {
         );
         assert_eq!(r.status, 201, "create user: {}", r.body);
         r.json()["user_id"].as_str().unwrap().to_string()
+    }
+
+    /// PUT /admin/users/{id}/rights; returns the status.
+    pub fn set_rights(&self, user_id: &str, rights: &[&str]) -> Resp {
+        request(
+            "PUT",
+            &self.url(&format!("/admin/users/{user_id}/rights")),
+            &[
+                ("Authorization", &self.admin_auth()),
+                ("Content-Type", "application/json"),
+            ],
+            Some(
+                serde_json::json!({ "rights": rights })
+                    .to_string()
+                    .as_bytes(),
+            ),
+        )
+    }
+
+    /// POST /admin/initial-access-tokens; returns the token.
+    pub fn initial_access_token(&self) -> String {
+        let r = post_json(
+            &self.url("/admin/initial-access-tokens"),
+            &[("Authorization", &self.admin_auth())],
+            &serde_json::json!({ "expires_in": 3600 }),
+        );
+        assert_eq!(r.status, 201, "initial access token: {}", r.body);
+        r.json()["initial_access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// GET /admin/audit.
@@ -380,6 +474,31 @@ fn remove_stale(tmp: &Path) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// Runs `node SCRIPT ARGS...` from the repository root and returns its stdout. A missing
+/// Node or npm package is a failure naming the install step, never a skip.
+pub fn node(script: &str, args: &[&str]) -> String {
+    let root = root();
+    for pkg in ["openid-client", "jose", "playwright-core"] {
+        assert!(
+            root.join("node_modules").join(pkg).exists(),
+            "node_modules/{pkg} is missing: run `npm ci` (or `cargo xtask setup`)"
+        );
+    }
+    let out = Command::new("node")
+        .arg(root.join(script))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node (install Node 20): {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// One worker for all tests of a test binary (stopped by the watchdog when the binary exits).
@@ -646,6 +765,31 @@ pub fn sign_in(
         return Err(done);
     }
     Ok(done.header("location").unwrap().to_string())
+}
+
+/// Signs `user` in through the pages and returns a fresh code and its PKCE verifier (S256);
+/// `extra` adds authorization parameters (`scope`, `state`, `nonce`, ...).
+pub fn code_for(
+    w: &Worker,
+    client: &str,
+    redirect_uri: &str,
+    user: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> (String, String) {
+    let verifier = format!("v{}", "x".repeat(50));
+    let challenge = edge_oauth::oauth::pkce::s256(&verifier);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    let url = format!("{}?{}", w.url("/oauth2/authorize"), form(&pairs));
+    let loc = sign_in(w, &url, user, password, "allow").unwrap_or_else(|r| panic!("{r:?}"));
+    (query_param(&loc, "code").unwrap(), verifier)
 }
 
 /// A query parameter of a URL.

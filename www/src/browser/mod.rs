@@ -44,11 +44,12 @@ export interface EdgeTurnError extends Error {
 }
 "#;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Session {
     access_token: String,
     access_expires_ms: f64,
     refresh_token: Option<String>,
+    id_token: Option<String>,
 }
 
 /// Metadata the edge sends beside `iceServers`.
@@ -134,6 +135,20 @@ impl EdgeTurn {
         *self.inner.session.borrow_mut() = None;
     }
 
+    /// The edge's sign-out URL for this session (`null` before sign-in): navigate there after
+    /// `signOut()` and the edge revokes the session's tokens, then returns the browser to
+    /// `postLogoutRedirectUri` (registered for the app).
+    #[wasm_bindgen(js_name = endSessionUrl)]
+    pub fn end_session_url(&self, post_logout_redirect_uri: &str) -> Option<String> {
+        let session = self.inner.session.borrow();
+        let id_token = session.as_ref()?.id_token.as_deref()?;
+        Some(
+            self.inner
+                .opts
+                .end_session_url(id_token, post_logout_redirect_uri),
+        )
+    }
+
     /// Fetches fresh ICE servers (`RTCIceServer[]`) from the edge's /turn/credentials,
     /// refreshing the access token first when it is about to expire.
     #[wasm_bindgen(js_name = iceServers, unchecked_return_type = "Promise<RTCIceServer[]>")]
@@ -211,11 +226,16 @@ impl EdgeTurn {
     }
 }
 
-fn session_from(t: TokenResponse, previous_refresh: Option<String>) -> Session {
+fn session_from(t: TokenResponse, previous: Option<&Session>) -> Session {
     Session {
         access_expires_ms: timer::now_ms() + t.expires_in.unwrap_or(300.0) * 1000.0,
         access_token: t.access_token,
-        refresh_token: t.refresh_token.or(previous_refresh),
+        refresh_token: t
+            .refresh_token
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        id_token: t
+            .id_token
+            .or_else(|| previous.and_then(|p| p.id_token.clone())),
     }
 }
 
@@ -231,6 +251,7 @@ async fn token_request(
                 access_token,
                 expires_in: resp.num("expires_in"),
                 refresh_token: resp.str("refresh_token"),
+                id_token: resp.str("id_token"),
             }),
             None => Err(HelperError::new(
                 ErrorCode::BadResponse,
@@ -280,7 +301,8 @@ async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, Help
     .await
     {
         Ok(t) => {
-            let s = session_from(t, Some(refresh));
+            let previous = inner.session.borrow().clone();
+            let s = session_from(t, previous.as_ref());
             let token = s.access_token.clone();
             *inner.session.borrow_mut() = Some(s);
             Ok(token)

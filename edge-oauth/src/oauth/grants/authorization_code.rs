@@ -2,19 +2,22 @@
 //!
 //! Checks happen before the code is consumed, so a request with a wrong verifier or redirect
 //! URI cannot burn a legitimate client's code; the worker then claims the code with one
-//! conditional UPDATE, and a code that is already used (now or concurrently) is a replay:
-//! the family issued from it is revoked (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
+//! conditional UPDATE, and a code that is already used (now or concurrently: the worker then
+//! loads the row again and decides again) is a replay: the family issued from it is revoked
+//! (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
 
-use super::{Family, Grant, lifetimes, wants_turn};
+use super::{CODE_REPLAY, Family, Grant, lifetimes, revoke_family, wants_turn};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::IdTokenPlan;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::pkce;
 use crate::oauth::records::CodeRow;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{OPENID, Scope};
 
 /// The code's lookup key, from the request (`invalid_request` when missing).
 pub fn code_key(params: &Params) -> Result<String, OAuthError> {
@@ -26,11 +29,19 @@ pub fn code_key(params: &Params) -> Result<String, OAuthError> {
 pub enum Outcome {
     /// Issue, after claiming the code atomically.
     Redeem(Grant),
-    /// The code was already used: revoke its family (if any) and answer `invalid_grant`.
+    /// The code was already used: apply `revoke` (its family, if any, and the audit row),
+    /// then answer [`replayed`].
     Replayed {
-        /// The family the first redemption produced.
-        family_id: Option<String>,
+        /// The writes that revoke what the first redemption issued.
+        revoke: Writes,
     },
+}
+
+/// The answer to a replayed code.
+pub fn replayed() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the authorization code was already used; tokens issued from it are revoked",
+    )
 }
 
 /// Decides a code redemption.
@@ -46,9 +57,11 @@ pub fn decide(
     let code =
         code.ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
     if code.used_at.is_some() {
-        return Ok(Outcome::Replayed {
-            family_id: code.family_id,
-        });
+        let revoke = match &code.family_id {
+            Some(fid) => revoke_family(client.id(), fid, CODE_REPLAY, now),
+            None => Writes::none(),
+        };
+        return Ok(Outcome::Replayed { revoke });
     }
     if code.client_id != client.id() {
         return Err(OAuthError::invalid_grant(
@@ -70,10 +83,21 @@ pub fn decide(
             "code_verifier does not match the code_challenge",
         ));
     }
+    let user = code
+        .user()
+        .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let record = client.record();
     let scope = Scope::parse(&code.scope)?;
     let turn = wants_turn(params, &scope, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
+    let id_token = match code.auth_time {
+        Some(auth_time) if scope.contains(OPENID) && !turn => Some(IdTokenPlan {
+            nonce: code.nonce.clone(),
+            auth_time,
+            alg: record.id_token_alg,
+        }),
+        _ => None,
+    };
     Ok(Outcome::Redeem(Grant {
         client_id: record.id.clone(),
         user_id: Some(code.user_id),
@@ -85,5 +109,8 @@ pub fn decide(
         turn,
         access_ttl,
         refresh_ttl,
+        user: Some(user),
+        id_token,
+        auth_time: code.auth_time,
     }))
 }

@@ -36,5 +36,8 @@ pub fn decide(
         turn,
         access_ttl,
         refresh_ttl,
+        user: None,
+        id_token: None,
+        auth_time: None,
     })
 }

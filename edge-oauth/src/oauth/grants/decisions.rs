@@ -4,6 +4,7 @@ use super::tests::client;
 use super::*;
 use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::tests::config;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::password as hashing;
 use crate::oauth::records::{CodeRow, RefreshRow};
@@ -27,7 +28,7 @@ fn authed(record: ClientRecord) -> AuthenticatedClient {
         .unwrap()
     };
     match client_auth::begin(Some(record), presented).unwrap() {
-        Step::Done(c) => c,
+        Step::Done(c) => *c,
         Step::Verify(pending) => {
             let d = hashing::derive(
                 pending.secret_bytes(),
@@ -49,6 +50,12 @@ fn code_row() -> CodeRow {
         expires_at: 1060,
         used_at: None,
         family_id: None,
+        nonce: Some("n1".into()),
+        auth_time: Some(995),
+        username: Some("alice".into()),
+        name: None,
+        email: Some("alice@example.com".into()),
+        rights: Some("turn:priority".into()),
     }
 }
 
@@ -84,6 +91,32 @@ fn code_redeems_into_a_new_family_with_refresh() {
         (Family::New, true, false)
     );
     assert_eq!(g.scope.to_string(), "openid turn");
+    let plan = g.id_token.clone().unwrap();
+    assert_eq!((plan.nonce.as_deref(), plan.auth_time), (Some("n1"), 995));
+    assert_eq!(g.auth_time, Some(995));
+    assert_eq!(g.user.unwrap().rights, "turn:priority");
+}
+
+#[test]
+fn a_deleted_user_s_code_or_refresh_token_is_refused() {
+    let gone = CodeRow {
+        username: None,
+        ..code_row()
+    };
+    assert_eq!(
+        redeem(&good_redeem(), Some(gone), 1000).unwrap_err().code,
+        ErrorCode::InvalidGrant
+    );
+    let gone = RefreshRow {
+        username: None,
+        ..refresh_row()
+    };
+    assert_eq!(
+        refresh("refresh_token=rt1.x", Some(gone), 1000)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidGrant
+    );
 }
 
 #[test]
@@ -153,12 +186,42 @@ fn used_code_is_a_replay_naming_its_family() {
         family_id: Some("f_1".into()),
         ..code_row()
     };
-    assert_eq!(
+    let authorization_code::Outcome::Replayed { revoke } =
+        redeem(&good_redeem(), Some(row), 1002).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(revoke, revocation("f_1", "code_replay", 1002));
+    // A used code without a family (none recorded) revokes nothing but is still refused.
+    let row = CodeRow {
+        used_at: Some(1001),
+        ..code_row()
+    };
+    assert!(matches!(
         redeem(&good_redeem(), Some(row), 1002).unwrap(),
-        authorization_code::Outcome::Replayed {
-            family_id: Some("f_1".into())
-        }
-    );
+        authorization_code::Outcome::Replayed { revoke } if revoke.is_empty()
+    ));
+}
+
+/// The writes a revocation of `family` for `reason` must be: the family and one audit row.
+fn revocation(family: &str, reason: &'static str, at: u64) -> Writes {
+    use crate::oauth::effects::{AuditEvent, Claim, Write, event};
+    Writes {
+        claim: Claim::None,
+        rows: vec![
+            Write::RevokeFamily {
+                id: family.into(),
+                reason,
+                at,
+            },
+            Write::Audit(AuditEvent {
+                client_id: Some("c1".into()),
+                family_id: Some(family.into()),
+                detail: Some(reason),
+                ..AuditEvent::new(at, event::FAMILY_REVOKED)
+            }),
+        ],
+    }
 }
 
 fn refresh_row() -> RefreshRow {
@@ -171,6 +234,11 @@ fn refresh_row() -> RefreshRow {
         expires_at: 2000,
         used_at: None,
         family_revoked_at: None,
+        auth_time: Some(800),
+        username: Some("alice".into()),
+        name: None,
+        email: None,
+        rights: None,
     }
 }
 
@@ -196,12 +264,16 @@ fn refresh_rotates_in_the_same_family_and_may_narrow() {
     };
     assert_eq!(g.family, Family::Existing("f_1".into()));
     assert!(g.refresh && !g.turn);
+    // OpenID Connect Core 12.2: the original auth_time, no nonce.
+    let plan = g.id_token.unwrap();
+    assert_eq!((plan.nonce, plan.auth_time), (None, 800));
     let refresh_token::Outcome::Rotate(g) =
         refresh("refresh_token=rt1.x&scope=turn", Some(refresh_row()), 1000).unwrap()
     else {
         panic!()
     };
     assert!(g.turn, "narrowed to turn: a TURN token");
+    assert!(g.id_token.is_none());
     assert_eq!(
         g.family_scope.to_string(),
         "openid turn",
@@ -222,7 +294,7 @@ fn refresh_failures_and_reuse() {
         )
         .unwrap(),
         refresh_token::Outcome::Reused {
-            family_id: "f_1".into()
+            revoke: revocation("f_1", "refresh_reuse", 1000)
         }
     );
     let cases = [

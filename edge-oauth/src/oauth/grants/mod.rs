@@ -8,8 +8,11 @@ pub mod refresh_token;
 
 use super::client::{ClientRecord, GrantType};
 use super::config::Config;
+use super::effects::{AuditEvent, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
+use super::id_token::IdTokenPlan;
 use super::params::Params;
+use super::records::UserProfile;
 use super::scope::{Scope, TURN};
 use super::turn::MAC_ALG;
 
@@ -37,6 +40,13 @@ pub struct Grant {
     pub access_ttl: u32,
     /// Refresh-token lifetime, seconds.
     pub refresh_ttl: u32,
+    /// The person, for grants that act for one (their profile and rights go into the tokens).
+    pub user: Option<UserProfile>,
+    /// An ID token to issue with the access token (scope `openid` from the code and device
+    /// flows and refreshes of them).
+    pub id_token: Option<IdTokenPlan>,
+    /// When the person signed in, recorded with a new family so refreshes keep it.
+    pub auth_time: Option<u64>,
 }
 
 /// The token family of a grant.
@@ -48,6 +58,27 @@ pub enum Family {
     New,
     /// The family of the refresh token being rotated.
     Existing(String),
+}
+
+/// `revoked_reason` of a family revoked because its code was presented again.
+pub const CODE_REPLAY: &str = "code_replay";
+/// `revoked_reason` of a family revoked because a spent refresh token was presented again.
+pub const REFRESH_REUSE: &str = "refresh_reuse";
+
+/// The writes that revoke a family for `reason`, with the audit row saying why.
+pub fn revoke_family(client_id: &str, family_id: &str, reason: &'static str, now: u64) -> Writes {
+    Writes::none()
+        .with(Write::RevokeFamily {
+            id: family_id.to_string(),
+            reason,
+            at: now,
+        })
+        .with(Write::Audit(AuditEvent {
+            client_id: Some(client_id.to_string()),
+            family_id: Some(family_id.to_string()),
+            detail: Some(reason),
+            ..AuditEvent::new(now, event::FAMILY_REVOKED)
+        }))
 }
 
 /// Whether the request asks for a TURN token: RFC 7635's `aud` naming the TURN server, or a
@@ -142,6 +173,11 @@ pub(crate) mod tests {
             scope: Scope::parse(scope).unwrap(),
             access_token_ttl: None,
             refresh_token_ttl: None,
+            post_logout_redirect_uris: vec![],
+            id_token_alg: crate::oauth::signing_keys::Alg::Rs256,
+            owner_id: None,
+            registration_key: None,
+            created_at: 0,
         }
     }
 

@@ -34,5 +34,8 @@ pub fn decide(
         turn,
         access_ttl,
         refresh_ttl,
+        user: Some(user.profile()),
+        id_token: None,
+        auth_time: None,
     })
 }

@@ -1,17 +1,20 @@
 //! `refresh_token` (RFC 6749 section 6) with rotation and reuse detection (RFC 9700 section
 //! 4.14.2): every refresh returns a new refresh token and marks the old one used; presenting
 //! a used one revokes the whole family. The worker claims the old token with one conditional
-//! UPDATE, so of two concurrent refreshes only one can succeed, and the loser is a reuse.
+//! UPDATE, so of two concurrent refreshes only one can succeed; the worker then loads the row
+//! again and decides again, and the loser is a reuse.
 
-use super::{Family, Grant, lifetimes, wants_turn};
+use super::{Family, Grant, REFRESH_REUSE, lifetimes, revoke_family, wants_turn};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
+use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::IdTokenPlan;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::records::RefreshRow;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{OPENID, Scope};
 
 /// The presented token's lookup key (`invalid_request` when missing).
 pub fn token_key(params: &Params) -> Result<String, OAuthError> {
@@ -23,11 +26,17 @@ pub fn token_key(params: &Params) -> Result<String, OAuthError> {
 pub enum Outcome {
     /// Rotate: claim the old token atomically, issue a new one in the same family.
     Rotate(Grant),
-    /// It was already rotated: revoke the family and answer `invalid_grant`.
+    /// It was already rotated: apply `revoke` (the family and the audit row), then answer
+    /// [`reused`].
     Reused {
-        /// The family to revoke.
-        family_id: String,
+        /// The writes that revoke the family.
+        revoke: Writes,
     },
+}
+
+/// The answer to a reused refresh token.
+pub fn reused() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token was already used; its token family is revoked")
 }
 
 /// Decides a refresh.
@@ -51,12 +60,19 @@ pub fn decide(
     }
     if row.used_at.is_some() {
         return Ok(Outcome::Reused {
-            family_id: row.family_id,
+            revoke: revoke_family(client.id(), &row.family_id, REFRESH_REUSE, now),
         });
     }
     if now >= row.expires_at {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
+    let user = match &row.user_id {
+        Some(_) => Some(
+            row.user()
+                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?,
+        ),
+        None => None,
+    };
     let record = client.record();
     let original = Scope::parse(&row.scope)?;
     // A refresh may narrow the scope but never widen it, and never beyond what the client
@@ -69,6 +85,16 @@ pub fn decide(
     }
     let turn = wants_turn(params, &scope, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
+    // OpenID Connect Core section 12.2: an ID token again, with the original auth_time and
+    // no nonce, when the authorization had a sign-in and the refresh keeps `openid`.
+    let id_token = match row.auth_time {
+        Some(auth_time) if scope.contains(OPENID) && !turn && user.is_some() => Some(IdTokenPlan {
+            nonce: None,
+            auth_time,
+            alg: record.id_token_alg,
+        }),
+        _ => None,
+    };
     Ok(Outcome::Rotate(Grant {
         client_id: record.id.clone(),
         user_id: row.user_id,
@@ -80,5 +106,8 @@ pub fn decide(
         turn,
         access_ttl,
         refresh_ttl,
+        user,
+        id_token,
+        auth_time: row.auth_time,
     }))
 }

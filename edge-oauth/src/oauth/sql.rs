@@ -1,0 +1,722 @@
+//! [`Writes`] as SQL: the statements of one D1 batch, in order, with their bound values. The
+//! worker only binds and runs them; every rule about what is written lives here and in the
+//! decisions.
+//!
+//! A claim is one conditional statement whose `RETURNING` row says it succeeded. Every other
+//! statement carries the claim's guard in its `WHERE`, so within the batch's transaction the
+//! rows are written exactly when the claim succeeds:
+//!
+//! - single-use steps (a code, a refresh token) run **first** and are guarded by their effect:
+//!   `EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)`;
+//! - inserts and deletes of a client or user run **last**, and the rows before them are guarded
+//!   by the state the claim needs: `NOT EXISTS (...)` before an insert, `EXISTS (...)` before a
+//!   delete (the audit row of a delete, and the revocation of its families, must see the row).
+
+use super::effects::{Claim, ClientWrite, Owner, UserWrite, Write, Writes};
+
+/// A bound value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Text.
+    Text(String),
+    /// An integer (Unix seconds, lifetimes: far below 2^53, exact as a JavaScript number).
+    Int(u64),
+    /// NULL.
+    Null,
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Text(s.to_string())
+    }
+}
+impl From<&String> for Value {
+    fn from(s: &String) -> Value {
+        Value::Text(s.clone())
+    }
+}
+impl From<u64> for Value {
+    fn from(n: u64) -> Value {
+        Value::Int(n)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(s: Option<&str>) -> Value {
+        s.map_or(Value::Null, Value::from)
+    }
+}
+impl From<&Option<String>> for Value {
+    fn from(s: &Option<String>) -> Value {
+        s.as_deref().into()
+    }
+}
+impl From<Option<u64>> for Value {
+    fn from(n: Option<u64>) -> Value {
+        n.map_or(Value::Null, Value::Int)
+    }
+}
+impl From<Option<u32>> for Value {
+    fn from(n: Option<u32>) -> Value {
+        n.map_or(Value::Null, |n| Value::Int(u64::from(n)))
+    }
+}
+
+/// One statement and its values (positional `?`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// SQL.
+    pub sql: String,
+    /// Values, in order.
+    pub args: Vec<Value>,
+}
+
+/// A batch: the statements and which one is the claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// In order.
+    pub statements: Vec<Statement>,
+    /// The index of the claim, whose `RETURNING` row says whether the batch took effect.
+    pub claim: Option<usize>,
+}
+
+/// Where a claim's statement goes.
+enum Position {
+    First,
+    Last,
+}
+
+/// A claim: its statement, where it goes, and the guard for the rest.
+struct ClaimSql {
+    statement: Statement,
+    position: Position,
+    guard: &'static str,
+    guard_args: Vec<Value>,
+}
+
+fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
+    Statement {
+        sql: sql.into(),
+        args,
+    }
+}
+
+fn insert_client(c: &ClientWrite) -> Statement {
+    st(
+        "INSERT INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at, \
+         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        vec![
+            (&c.id).into(),
+            (&c.name).into(),
+            (&c.secret_hash).into(),
+            (&c.redirect_uris).into(),
+            (&c.grant_types).into(),
+            (&c.scopes).into(),
+            c.access_token_ttl.into(),
+            c.refresh_token_ttl.into(),
+            c.created_at.into(),
+            (&c.post_logout_redirect_uris).into(),
+            (&c.id_token_alg).into(),
+            c.registered_by.into(),
+            (&c.owner_id).into(),
+            (&c.registration_key).into(),
+        ],
+    )
+}
+
+/// RFC 7592 update: the metadata changes; the secret, owner, registration token and creation
+/// time stay.
+fn update_client(c: &ClientWrite) -> Statement {
+    st(
+        "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ? \
+         WHERE id = ? RETURNING id",
+        vec![
+            (&c.name).into(),
+            (&c.redirect_uris).into(),
+            (&c.post_logout_redirect_uris).into(),
+            (&c.grant_types).into(),
+            (&c.scopes).into(),
+            (&c.id_token_alg).into(),
+            (&c.id).into(),
+        ],
+    )
+}
+
+fn insert_user(u: &UserWrite) -> Statement {
+    st(
+        "INSERT INTO users (id, username, password_hash, name, email, created_at) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING RETURNING id",
+        vec![
+            (&u.id).into(),
+            (&u.username).into(),
+            (&u.password_hash).into(),
+            (&u.name).into(),
+            (&u.email).into(),
+            u.created_at.into(),
+        ],
+    )
+}
+
+fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
+    let c = match claim {
+        Claim::None => return None,
+        Claim::Code {
+            key,
+            family_id,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE id = ? AND used_at IS NULL RETURNING id",
+                vec![(*now).into(), family_id.into(), key.into()],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)",
+            guard_args: vec![key.into(), family_id.into()],
+        },
+        Claim::Refresh {
+            old_key,
+            new_key,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE refresh_tokens SET used_at = ?1, replaced_by = ?2 \
+                 WHERE id = ?3 AND used_at IS NULL AND expires_at > ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL) \
+                 RETURNING id",
+                vec![(*now).into(), new_key.into(), old_key.into()],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ? AND replaced_by = ?)",
+            guard_args: vec![old_key.into(), new_key.into()],
+        },
+        Claim::Device {
+            key,
+            family_id,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE device_codes SET status = 'redeemed', family_id = ?, last_poll_at = ? \
+                 WHERE id = ? AND status = 'approved' AND expires_at > ? RETURNING id",
+                vec![family_id.into(), (*now).into(), key.into(), (*now).into()],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM device_codes WHERE id = ? AND family_id = ?)",
+            guard_args: vec![key.into(), family_id.into()],
+        },
+        Claim::DeviceDecision {
+            key,
+            user_id,
+            approve,
+            auth_time,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE device_codes SET status = ?, user_id = ?, auth_time = ?, decided_at = ? \
+                 WHERE id = ? AND status = 'pending' AND expires_at > ? RETURNING id",
+                vec![
+                    (if *approve { "approved" } else { "denied" }).into(),
+                    user_id.into(),
+                    (*auth_time).into(),
+                    (*now).into(),
+                    key.into(),
+                    (*now).into(),
+                ],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM device_codes WHERE id = ? AND user_id = ? AND decided_at = ?)",
+            guard_args: vec![key.into(), user_id.into(), (*now).into()],
+        },
+        Claim::UpdateClient(c) => ClaimSql {
+            statement: update_client(c),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM clients WHERE id = ?)",
+            guard_args: vec![(&c.id).into()],
+        },
+        Claim::SetRights { user_id, rights } => ClaimSql {
+            statement: st(
+                "UPDATE users SET rights = ? WHERE id = ? RETURNING id",
+                vec![rights.into(), user_id.into()],
+            ),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM users WHERE id = ?)",
+            guard_args: vec![user_id.into()],
+        },
+        Claim::InsertClient(c) => ClaimSql {
+            statement: insert_client(c),
+            position: Position::Last,
+            guard: "NOT EXISTS (SELECT 1 FROM clients WHERE id = ?)",
+            guard_args: vec![(&c.id).into()],
+        },
+        Claim::InsertUser(u) => ClaimSql {
+            statement: insert_user(u),
+            position: Position::Last,
+            guard: "NOT EXISTS (SELECT 1 FROM users WHERE username = ? OR id = ?)",
+            guard_args: vec![(&u.username).into(), (&u.id).into()],
+        },
+        Claim::DeleteClient { id, owner: None } => ClaimSql {
+            statement: st(
+                "DELETE FROM clients WHERE id = ? RETURNING id",
+                vec![id.into()],
+            ),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM clients WHERE id = ?)",
+            guard_args: vec![id.into()],
+        },
+        Claim::DeleteClient {
+            id,
+            owner: Some(owner),
+        } => ClaimSql {
+            statement: st(
+                "DELETE FROM clients WHERE id = ? AND owner_id = ? RETURNING id",
+                vec![id.into(), owner.into()],
+            ),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM clients WHERE id = ? AND owner_id = ?)",
+            guard_args: vec![id.into(), owner.into()],
+        },
+        Claim::DeleteUser { id } => ClaimSql {
+            statement: st(
+                "DELETE FROM users WHERE id = ? RETURNING id",
+                vec![id.into()],
+            ),
+            position: Position::Last,
+            guard: "EXISTS (SELECT 1 FROM users WHERE id = ?)",
+            guard_args: vec![id.into()],
+        },
+    };
+    Some(c)
+}
+
+/// A row's statement without its guard: SQL ending in a `WHERE` clause (or `WHERE` itself
+/// for `INSERT ... SELECT`), to which `AND <guard>` / `<guard>` is appended.
+fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
+    // The bool: true when the SQL ends with "WHERE" (an insert), false when it ends with a
+    // condition that the guard is AND-ed to.
+    match w {
+        Write::Family(f) => (
+            "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE".into(),
+            vec![
+                (&f.id).into(),
+                (&f.client_id).into(),
+                (&f.user_id).into(),
+                (&f.scope).into(),
+                f.auth_time.into(),
+                f.created_at.into(),
+            ],
+            true,
+        ),
+        Write::Refresh(r) => (
+            "INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scope, expires_at, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&r.key).into(),
+                (&r.family_id).into(),
+                (&r.client_id).into(),
+                (&r.user_id).into(),
+                (&r.scope).into(),
+                r.expires_at.into(),
+                r.created_at.into(),
+            ],
+            true,
+        ),
+        Write::Code(c) => (
+            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, expires_at, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&c.key).into(),
+                (&c.client_id).into(),
+                (&c.user_id).into(),
+                (&c.redirect_uri).into(),
+                (&c.scope).into(),
+                (&c.code_challenge).into(),
+                (&c.nonce).into(),
+                c.auth_time.into(),
+                c.expires_at.into(),
+                c.created_at.into(),
+            ],
+            true,
+        ),
+        Write::Device(d) => (
+            "INSERT INTO device_codes (id, user_code, client_id, scope, poll_interval, expires_at, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&d.key).into(),
+                (&d.user_code).into(),
+                (&d.client_id).into(),
+                (&d.scope).into(),
+                u64::from(d.interval).into(),
+                d.expires_at.into(),
+                d.created_at.into(),
+            ],
+            true,
+        ),
+        Write::DevicePolled { key, at, interval } => (
+            "UPDATE device_codes SET last_poll_at = ?, poll_interval = ? WHERE id = ?".into(),
+            vec![(*at).into(), u64::from(*interval).into(), key.into()],
+            false,
+        ),
+        Write::DeleteClientsOwnedBy(user) => (
+            "DELETE FROM clients WHERE owner_id = ?".into(),
+            vec![user.into()],
+            false,
+        ),
+        Write::InitialToken {
+            key,
+            expires_at,
+            created_at,
+        } => (
+            "INSERT INTO initial_access_tokens (id, expires_at, created_at) SELECT ?, ?, ? WHERE"
+                .into(),
+            vec![key.into(), (*expires_at).into(), (*created_at).into()],
+            true,
+        ),
+        Write::RevokeFamily { id, reason, at } => (
+            "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL".into(),
+            vec![(*at).into(), (*reason).into(), id.into()],
+            false,
+        ),
+        Write::RevokeFamiliesOf { owner, reason, at } => {
+            let (which, ids): (&str, Vec<Value>) = match owner {
+                Owner::Client(id) => ("client_id = ?", vec![id.into()]),
+                Owner::User(id) => ("user_id = ?", vec![id.into()]),
+                Owner::ClientUser { client_id, user_id } => (
+                    "client_id = ? AND user_id = ?",
+                    vec![client_id.into(), user_id.into()],
+                ),
+                Owner::ClientsOwnedBy(user) => (
+                    "client_id IN (SELECT id FROM clients WHERE owner_id = ?)",
+                    vec![user.into()],
+                ),
+            };
+            let mut args = vec![(*at).into(), (*reason).into()];
+            args.extend(ids);
+            (
+                format!(
+                    "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE {which} AND revoked_at IS NULL"
+                ),
+                args,
+                false,
+            )
+        }
+        Write::RevokeToken(r) => (
+            "INSERT OR IGNORE INTO revocations (token_id, kind, expires_at, revoked_at) SELECT ?, ?, ?, ? WHERE".into(),
+            vec![
+                (&r.token_id).into(),
+                r.kind.into(),
+                r.expires_at.into(),
+                r.revoked_at.into(),
+            ],
+            true,
+        ),
+        Write::Audit(a) => (
+            "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) \
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                a.at.into(),
+                a.event.into(),
+                (&a.token_id).into(),
+                (&a.client_id).into(),
+                (&a.user_id).into(),
+                (&a.family_id).into(),
+                a.detail.into(),
+            ],
+            true,
+        ),
+    }
+}
+
+/// The batch for `w`.
+pub fn batch(w: &Writes) -> Batch {
+    let claim = claim_sql(&w.claim);
+    let (guard, guard_args) = match &claim {
+        Some(c) => (c.guard, c.guard_args.clone()),
+        None => ("1", Vec::new()),
+    };
+    let rows = w.rows.iter().map(|row| {
+        let (mut sql, mut args, is_insert) = row_sql(row);
+        sql.push_str(if is_insert { " " } else { " AND " });
+        sql.push_str(guard);
+        args.extend(guard_args.iter().cloned());
+        st(sql, args)
+    });
+    let mut statements = Vec::with_capacity(w.rows.len() + 1);
+    let mut claim_at = None;
+    match claim {
+        None => statements.extend(rows),
+        Some(ClaimSql {
+            statement,
+            position: Position::First,
+            ..
+        }) => {
+            claim_at = Some(0);
+            statements.push(statement);
+            statements.extend(rows);
+        }
+        Some(ClaimSql {
+            statement,
+            position: Position::Last,
+            ..
+        }) => {
+            statements.extend(rows);
+            claim_at = Some(statements.len());
+            statements.push(statement);
+        }
+    }
+    Batch {
+        statements,
+        claim: claim_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::effects::{AuditEvent, Revocation, event};
+
+    fn audit() -> Write {
+        Write::Audit(AuditEvent::new(7, event::CLIENT_DELETED))
+    }
+
+    /// How many values a statement takes: its plain `?`s plus its distinct numbered `?N`s.
+    fn placeholders(s: &Statement) -> usize {
+        let b = s.sql.as_bytes();
+        let mut numbered = std::collections::BTreeSet::new();
+        let mut plain = 0;
+        for (i, c) in b.iter().enumerate() {
+            if *c == b'?' {
+                match b.get(i + 1) {
+                    Some(d) if d.is_ascii_digit() => {
+                        numbered.insert(*d);
+                    }
+                    _ => plain += 1,
+                }
+            }
+        }
+        plain + numbered.len()
+    }
+
+    #[test]
+    fn no_claim_means_unguarded_rows_in_order() {
+        let w = Writes::none()
+            .with(Write::RevokeToken(Revocation {
+                token_id: "t".into(),
+                kind: "access",
+                expires_at: 9,
+                revoked_at: 7,
+            }))
+            .with(audit());
+        let b = batch(&w);
+        assert_eq!(b.claim, None);
+        assert_eq!(b.statements.len(), 2);
+        assert!(b.statements[0].sql.ends_with("WHERE 1"));
+        for s in &b.statements {
+            assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+        }
+    }
+
+    #[test]
+    fn single_use_claims_go_first_and_guard_the_rest() {
+        let mut w = Writes::new(Claim::Code {
+            key: "k".into(),
+            family_id: "f".into(),
+            now: 5,
+        });
+        w.push(audit());
+        let b = batch(&w);
+        assert_eq!(b.claim, Some(0));
+        assert!(b.statements[0].sql.starts_with("UPDATE auth_codes"));
+        assert!(b.statements[0].sql.ends_with("RETURNING id"));
+        let a = &b.statements[1];
+        assert!(
+            a.sql.ends_with(
+                "WHERE EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)"
+            )
+        );
+        assert_eq!(a.args[7..], [Value::from("k"), Value::from("f")]);
+        for s in &b.statements {
+            assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+        }
+    }
+
+    #[test]
+    fn deletes_go_last_and_everything_before_needs_the_row() {
+        let w = Writes::new(Claim::DeleteClient {
+            id: "c1".into(),
+            owner: None,
+        })
+        .with(Write::RevokeFamiliesOf {
+            owner: Owner::Client("c1".into()),
+            reason: "client_deleted",
+            at: 7,
+        })
+        .with(audit());
+        let b = batch(&w);
+        assert_eq!(b.claim, Some(2));
+        assert!(b.statements[2].sql.starts_with("DELETE FROM clients"));
+        let revoke = &b.statements[0];
+        assert!(revoke.sql.contains("WHERE client_id = ? AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM clients WHERE id = ?)"));
+        assert_eq!(
+            revoke.args,
+            [
+                Value::Int(7),
+                Value::from("client_deleted"),
+                Value::from("c1"),
+                Value::from("c1")
+            ]
+        );
+        for s in &b.statements {
+            assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+        }
+    }
+
+    #[test]
+    fn inserts_go_last_behind_a_not_exists_guard() {
+        let w = Writes::new(Claim::InsertUser(UserWrite {
+            id: "u_1".into(),
+            username: "alice".into(),
+            password_hash: "h".into(),
+            name: None,
+            email: None,
+            created_at: 3,
+        }))
+        .with(audit());
+        let b = batch(&w);
+        assert_eq!(b.claim, Some(1));
+        assert!(
+            b.statements[0]
+                .sql
+                .ends_with("WHERE NOT EXISTS (SELECT 1 FROM users WHERE username = ? OR id = ?)")
+        );
+        assert!(
+            b.statements[1]
+                .sql
+                .contains("ON CONFLICT DO NOTHING RETURNING id")
+        );
+        assert_eq!(b.statements[1].args[3], Value::Null);
+    }
+
+    #[test]
+    fn every_claim_and_row_binds_as_many_values_as_it_names() {
+        use crate::oauth::effects::{NewCode, NewDevice, NewFamily};
+        let client = ClientWrite {
+            id: "c".into(),
+            name: "n".into(),
+            secret_hash: None,
+            redirect_uris: "[]".into(),
+            post_logout_redirect_uris: "[]".into(),
+            grant_types: "authorization_code".into(),
+            scopes: "openid".into(),
+            access_token_ttl: None,
+            refresh_token_ttl: Some(5),
+            id_token_alg: "RS256".into(),
+            owner_id: Some("u".into()),
+            registered_by: "self_service",
+            registration_key: None,
+            created_at: 1,
+        };
+        let claims = [
+            Claim::None,
+            Claim::Refresh {
+                old_key: "o".into(),
+                new_key: "n".into(),
+                now: 1,
+            },
+            Claim::Device {
+                key: "k".into(),
+                family_id: "f".into(),
+                now: 1,
+            },
+            Claim::DeviceDecision {
+                key: "k".into(),
+                user_id: "u".into(),
+                approve: true,
+                auth_time: 1,
+                now: 2,
+            },
+            Claim::InsertClient(client.clone()),
+            Claim::UpdateClient(client),
+            Claim::DeleteClient {
+                id: "c".into(),
+                owner: Some("u".into()),
+            },
+            Claim::DeleteUser { id: "u".into() },
+            Claim::SetRights {
+                user_id: "u".into(),
+                rights: "a:b".into(),
+            },
+        ];
+        let rows = vec![
+            Write::Family(NewFamily {
+                id: "f".into(),
+                client_id: "c".into(),
+                user_id: None,
+                scope: "s".into(),
+                auth_time: Some(1),
+                created_at: 1,
+            }),
+            Write::Code(NewCode {
+                key: "k".into(),
+                client_id: "c".into(),
+                user_id: "u".into(),
+                redirect_uri: "r".into(),
+                scope: "s".into(),
+                code_challenge: "x".into(),
+                nonce: None,
+                auth_time: 1,
+                expires_at: 2,
+                created_at: 1,
+            }),
+            Write::Device(NewDevice {
+                key: "k".into(),
+                user_code: "BCDFGHJK".into(),
+                client_id: "c".into(),
+                scope: "s".into(),
+                interval: 5,
+                expires_at: 2,
+                created_at: 1,
+            }),
+            Write::DevicePolled {
+                key: "k".into(),
+                at: 1,
+                interval: 10,
+            },
+            Write::RevokeFamiliesOf {
+                owner: Owner::ClientUser {
+                    client_id: "c".into(),
+                    user_id: "u".into(),
+                },
+                reason: "logout",
+                at: 1,
+            },
+            Write::RevokeFamiliesOf {
+                owner: Owner::ClientsOwnedBy("u".into()),
+                reason: "user_deleted",
+                at: 1,
+            },
+            Write::DeleteClientsOwnedBy("u".into()),
+            Write::InitialToken {
+                key: "k".into(),
+                expires_at: 2,
+                created_at: 1,
+            },
+            audit(),
+        ];
+        for claim in claims {
+            let b = batch(&Writes {
+                claim,
+                rows: rows.clone(),
+            });
+            assert_eq!(
+                b.statements.len(),
+                rows.len() + usize::from(b.claim.is_some())
+            );
+            for s in &b.statements {
+                assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Tokens signed here with the fixture keys (RS256 with `rsa`, ES256 with `p256`), checked
+//! by the verifier: every acceptance and every refusal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use p256::ecdsa::signature::{SignatureEncoding, Signer};
+use resource_verifier::guard::guard;
+use resource_verifier::{Jwks, JwksCache, Need, Rejection, Verifier};
+use rsa::{BigUint, RsaPrivateKey};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const KEYS: &str = include_str!("test-keys.json");
+const ISS: &str = "https://auth.example";
+const NOW: u64 = 1_800_000_000;
+
+fn key(i: usize) -> Value {
+    let v: Value = serde_json::from_str(KEYS).unwrap();
+    v["keys"][i].clone()
+}
+
+fn num(k: &Value, m: &str) -> BigUint {
+    BigUint::from_bytes_be(&B64.decode(k[m].as_str().unwrap()).unwrap())
+}
+
+/// Signs `claims` with fixture key `i` (0, 2: RSA; 1, 3: EC) under `header` overrides.
+fn sign(i: usize, claims: &Value, header: Value) -> String {
+    let k = key(i);
+    let mut h = json!({ "alg": k["alg"], "kid": k["kid"], "typ": "at+jwt" });
+    for (name, v) in header.as_object().unwrap() {
+        h[name] = v.clone();
+    }
+    let input = format!(
+        "{}.{}",
+        B64.encode(h.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let sig = if k["kty"] == "RSA" {
+        let pk = RsaPrivateKey::from_components(
+            num(&k, "n"),
+            num(&k, "e"),
+            num(&k, "d"),
+            vec![num(&k, "p"), num(&k, "q")],
+        )
+        .unwrap();
+        let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new(pk);
+        sk.sign(input.as_bytes()).to_vec()
+    } else {
+        let d = B64.decode(k["d"].as_str().unwrap()).unwrap();
+        let sk = p256::ecdsa::SigningKey::from_slice(&d).unwrap();
+        let s: p256::ecdsa::Signature = sk.sign(input.as_bytes());
+        s.to_vec()
+    };
+    format!("{input}.{}", B64.encode(sig))
+}
+
+fn claims() -> Value {
+    json!({
+        "iss": ISS, "sub": "u_1", "aud": ISS, "client_id": "c1", "scope": "openid api",
+        "iat": NOW, "exp": NOW + 300, "jti": "j1", "rights": ["api:write"]
+    })
+}
+
+/// The public set of fixture keys `which`.
+fn jwks(which: &[usize]) -> Jwks {
+    let keys: Vec<Value> = which
+        .iter()
+        .map(|&i| {
+            let mut k = key(i);
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                k.as_object_mut().unwrap().remove(private);
+            }
+            k
+        })
+        .collect();
+    Jwks::from_json(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn both_algorithms_verify_and_carry_their_claims() {
+    let v = Verifier::new(ISS, ISS);
+    let set = jwks(&[0, 1]);
+    for i in [0, 1] {
+        let t = sign(i, &claims(), json!({}));
+        let ok = v.verify(&t, &set, NOW + 10).unwrap();
+        assert_eq!(ok.claims().sub, "u_1");
+        assert!(ok.require_scope("api").is_ok());
+        assert!(ok.require_right("api:write").is_ok());
+        assert_eq!(
+            ok.require_scope("admin").unwrap_err(),
+            Rejection::InsufficientScope
+        );
+        assert_eq!(
+            ok.require_right("api:admin").unwrap_err(),
+            Rejection::MissingRight
+        );
+    }
+}
+
+#[test]
+fn every_refusal() {
+    let v = Verifier::new(ISS, ISS);
+    let set = jwks(&[0, 1]);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = claims();
+        f(&mut c);
+        c
+    };
+    let good = sign(1, &claims(), json!({}));
+    let mut tampered: Vec<&str> = good.split('.').collect();
+    let other_payload = B64.encode(with(&|c| c["scope"] = json!("openid api admin")).to_string());
+    tampered[1] = &other_payload;
+    let cases: Vec<(String, u64, Rejection)> = vec![
+        ("junk".into(), NOW, Rejection::Malformed),
+        (tampered.join("."), NOW, Rejection::BadSignature),
+        (sign(2, &claims(), json!({})), NOW, Rejection::UnknownKey),
+        (
+            sign(1, &claims(), json!({ "typ": "JWT" })),
+            NOW,
+            Rejection::Malformed,
+        ),
+        (
+            sign(1, &claims(), json!({ "alg": "RS256" })),
+            NOW,
+            Rejection::Malformed,
+        ),
+        (
+            sign(1, &claims(), json!({ "alg": "none" })),
+            NOW,
+            Rejection::Malformed,
+        ),
+        (
+            sign(1, &claims(), json!({ "alg": "HS256" })),
+            NOW,
+            Rejection::Malformed,
+        ),
+        (
+            sign(
+                1,
+                &with(&|c| c["iss"] = json!("https://evil.example")),
+                json!({}),
+            ),
+            NOW,
+            Rejection::WrongIssuer,
+        ),
+        (
+            sign(
+                1,
+                &with(&|c| c["aud"] = json!("https://other.example")),
+                json!({}),
+            ),
+            NOW,
+            Rejection::WrongAudience,
+        ),
+        (good.clone(), NOW + 300 + 60, Rejection::Expired),
+        (good.clone(), NOW - 61, Rejection::NotYetValid),
+        // A signature from the right key over other bytes (RSA key 0's signature, EC header).
+        (
+            format!(
+                "{}.{}",
+                good.rsplit_once('.').unwrap().0,
+                sign(0, &claims(), json!({})).rsplit_once('.').unwrap().1
+            ),
+            NOW,
+            Rejection::BadSignature,
+        ),
+    ];
+    for (token, now, want) in cases {
+        assert_eq!(v.verify(&token, &set, now).unwrap_err(), want, "{token}");
+    }
+    // Audience as a list.
+    let t = sign(
+        1,
+        &with(&|c| c["aud"] = json!(["https://other.example", ISS])),
+        json!({}),
+    );
+    assert!(v.verify(&t, &set, NOW).is_ok());
+}
+
+#[test]
+fn jwks_documents() {
+    assert!(Jwks::from_json(b"nope").is_err());
+    assert!(Jwks::from_json(br#"{"keys":[]}"#).is_err());
+    assert!(Jwks::from_json(br#"{"keys":[{"kty":"oct","kid":"h","k":"AAAA"}]}"#).is_err());
+    let mut enc = key(1);
+    enc["use"] = json!("enc");
+    let doc = json!({ "keys": [enc, key(3)] }).to_string();
+    let set = Jwks::from_json(doc.as_bytes()).unwrap();
+    assert_eq!(set.kids().count(), 1, "an encryption key is skipped");
+}
+
+#[test]
+fn cache_fetches_when_empty_stale_or_rotated_and_not_more() {
+    let v = Verifier::new(ISS, ISS);
+    let doc = |which: &[usize]| {
+        let keys: Vec<Value> = which.iter().map(|&i| key(i)).collect();
+        json!({ "keys": keys }).to_string()
+    };
+    let mut c = JwksCache::new(300, 30);
+    assert_eq!(c.need(NOW), Need::Fetch);
+    c.attempt(NOW);
+    c.store(doc(&[1]).as_bytes(), Some("public, max-age=600"), NOW)
+        .unwrap();
+    assert_eq!(c.need(NOW + 599), Need::Nothing);
+    assert_eq!(c.need(NOW + 600), Need::Fetch);
+    // A token from a key published after the fetch: unknown, so the cache wants a fetch...
+    let rotated = sign(3, &claims(), json!({}));
+    assert_eq!(
+        c.verify(&v, &rotated, NOW + 1).unwrap_err(),
+        Rejection::UnknownKey
+    );
+    // ...but not within 30 s of the last attempt (forged kids cannot make it hammer the edge).
+    assert_eq!(c.need(NOW + 10), Need::Nothing);
+    assert_eq!(c.need(NOW + 31), Need::Fetch);
+    c.attempt(NOW + 31);
+    c.store(doc(&[1, 3]).as_bytes(), None, NOW + 31).unwrap();
+    assert!(c.verify(&v, &rotated, NOW + 31).is_ok());
+    assert_eq!(c.need(NOW + 31 + 299), Need::Nothing, "default max-age");
+    // A bad document keeps the set in hand.
+    assert!(c.store(b"{}", None, NOW + 40).is_err());
+    assert!(c.jwks().is_some());
+}
+
+#[test]
+fn guard_answers_rfc_6750() {
+    let v = Verifier::new(ISS, ISS);
+    let set = jwks(&[0, 1]);
+    let t = sign(0, &claims(), json!({}));
+    let auth = format!("Bearer {t}");
+    let check = |tok: &str| v.verify(tok, &set, NOW);
+    assert!(guard("r", Some(&auth), "api", &["api:write"], check).is_ok());
+    let missing = guard("r", None, "api", &[], check).unwrap_err();
+    assert_eq!(
+        (missing.status, missing.www_authenticate.as_str()),
+        (401, "Bearer realm=\"r\"")
+    );
+    let scope = guard("r", Some(&auth), "admin", &[], check).unwrap_err();
+    assert_eq!(scope.status, 403);
+    assert!(
+        scope
+            .www_authenticate
+            .contains("error=\"insufficient_scope\"")
+    );
+    let right = guard("r", Some(&auth), "api", &["api:admin"], check).unwrap_err();
+    assert_eq!(right.status, 403);
+    let bad = guard("r", Some("Bearer x.y.z"), "api", &[], check).unwrap_err();
+    assert_eq!(bad.status, 401);
+    assert!(bad.body.contains("invalid_token"));
+    assert!(guard("r", Some("Basic abc"), "api", &[], check).is_err());
+}

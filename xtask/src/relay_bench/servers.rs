@@ -1,0 +1,216 @@
+//! The relays under test and how each is started: on loopback, a free port, two threads,
+//! one static user, loopback peers allowed, nothing else changed from its defaults.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::procs::Procs;
+use crate::util::Result;
+
+/// Both kinds of server get this many threads (the machine has 2 cores; the load generator
+/// shares them).
+pub const THREADS: &str = "2";
+/// The static user every server accepts.
+pub const USER: &str = "bench";
+/// Its password.
+pub const PASSWORD: &str = "bench-password";
+const REALM: &str = "bench";
+
+/// coturn 4.17's modes (issue 15): its defaults, batched receives, and the multiplexed peer
+/// sockets that also batch sends and use GSO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoturnMode {
+    /// No flags beyond the common ones.
+    Default,
+    /// `--udp-recvmmsg`.
+    Recvmmsg,
+    /// `--multiplex-peer --udp-gso`.
+    MultiplexGso,
+}
+
+/// One server configuration.
+#[derive(Clone, Debug)]
+pub enum Server {
+    /// A coturn `turnserver` binary (Debian's or one built from source), as `version` reports.
+    Coturn {
+        /// The binary.
+        bin: PathBuf,
+        /// What `turnserver --version` printed.
+        version: String,
+        /// Flags.
+        mode: CoturnMode,
+    },
+    /// relay-native, on its sockets or with the kernel fast path on `lo`.
+    RelayNative {
+        /// The binary.
+        bin: PathBuf,
+        /// `--offload lo`.
+        offload: bool,
+    },
+}
+
+impl Server {
+    /// How the table names it.
+    pub fn name(&self) -> String {
+        match self {
+            Server::Coturn { version, mode, .. } => {
+                let flags = match mode {
+                    CoturnMode::Default => "",
+                    CoturnMode::Recvmmsg => " --udp-recvmmsg",
+                    CoturnMode::MultiplexGso => " --multiplex-peer --udp-gso",
+                };
+                format!("coturn {version}{flags}")
+            }
+            Server::RelayNative { offload: false, .. } => "relay-native".into(),
+            Server::RelayNative { offload: true, .. } => "relay-native --offload lo".into(),
+        }
+    }
+
+    /// A short name for log files.
+    fn slug(&self) -> String {
+        self.name()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .replace("--", "-")
+    }
+
+    /// Starts it under `procs`; waits until it answers a STUN Binding request.
+    pub fn start(&self, procs: &Procs, dir: &Path) -> Result<Running> {
+        let port = free_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = dir.join(format!("{}-{port}.log", self.slug()));
+        let user = format!("{USER}:{PASSWORD}");
+        let pid = match self {
+            Server::Coturn { bin, mode, version } => {
+                // An empty configuration file: otherwise coturn reads /etc/turnserver.conf.
+                let conf = dir.join("empty-turnserver.conf");
+                std::fs::write(&conf, "")?;
+                let mut cmd = Command::new(bin);
+                cmd.args(["-c", &conf.to_string_lossy(), "-n"])
+                    .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+                    .args(["--listening-port", &port.to_string()])
+                    .args(["--allow-loopback-peers", "--no-tls"])
+                    .args(["--lt-cred-mech", "--realm", REALM, "--user", &user])
+                    .args(["-m", THREADS, "--simple-log", "--no-stdout-log"])
+                    .args(["--log-file", &log.to_string_lossy()])
+                    .args([
+                        "--pidfile",
+                        &dir.join(format!("coturn-{port}.pid")).to_string_lossy(),
+                    ]);
+                // Before 4.17 coturn also started DTLS and its telnet CLI on a fixed port
+                // unless told not to; 4.17 starts neither and calls the flags deprecated.
+                if !version.starts_with("4.17") {
+                    cmd.args(["--no-dtls", "--no-cli"]);
+                }
+                match mode {
+                    CoturnMode::Default => {}
+                    CoturnMode::Recvmmsg => {
+                        cmd.arg("--udp-recvmmsg");
+                    }
+                    CoturnMode::MultiplexGso => {
+                        cmd.args(["--multiplex-peer", "--udp-gso", "--multiplex-peer-port"])
+                            .arg(free_port_run(4)?.to_string());
+                    }
+                }
+                procs.spawn(
+                    "turnserver",
+                    &mut cmd,
+                    &dir.join(format!("{}-{port}-out.log", self.slug())),
+                )?
+            }
+            Server::RelayNative { bin, offload } => {
+                let mut cmd = Command::new(bin);
+                cmd.args([
+                    "serve",
+                    "--listen",
+                    &addr.to_string(),
+                    "--relay-ip",
+                    "127.0.0.1",
+                ])
+                .args(["--realm", REALM, "--user", &user])
+                .args(["--allow-loopback-peers", "--shards", THREADS])
+                .env("RUST_LOG", "info");
+                if *offload {
+                    cmd.args(["--offload", "lo"]);
+                }
+                procs.spawn("relay-native", &mut cmd, &log)?
+            }
+        };
+        wait_binding(addr)?;
+        procs.check_running()?;
+        Ok(Running { pid, addr })
+    }
+}
+
+/// A started server.
+pub struct Running {
+    /// Its process.
+    pub pid: u32,
+    /// Its UDP listener.
+    pub addr: SocketAddr,
+}
+
+/// What `turnserver --version` says (Debian's 4.6.1 and 4.17 print the bare version).
+pub fn coturn_version(bin: &Path) -> Result<String> {
+    let out = Command::new(bin).arg("--version").output()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    text.split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
+        .map(str::to_string)
+        .ok_or_else(|| format!("{} --version printed no version: {text}", bin.display()).into())
+}
+
+/// A loopback port free for UDP and TCP.
+fn free_port() -> Result<u16> {
+    free_port_run(1)
+}
+
+/// The first of `n` consecutive loopback ports free for UDP (IPv4 and IPv6) and TCP.
+fn free_port_run(n: u16) -> Result<u16> {
+    for _ in 0..200 {
+        let base = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+        if base >= 60_000 {
+            continue;
+        }
+        let free = (base..base + n).all(|p| {
+            UdpSocket::bind(("127.0.0.1", p)).is_ok()
+                && UdpSocket::bind(("::1", p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        });
+        if free {
+            return Ok(base);
+        }
+    }
+    Err("no free ports".into())
+}
+
+/// Waits for a STUN Binding success.
+fn wait_binding(addr: SocketAddr) -> Result {
+    let s = UdpSocket::bind("127.0.0.1:0")?;
+    s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let req: [u8; 20] = [
+        0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        let _ = s.send_to(&req, addr);
+        if let Ok(n) = s.recv(&mut buf)
+            && n >= 20
+            && buf.get(..2) == Some(&[1, 1])
+        {
+            return Ok(());
+        }
+    }
+    Err(format!("no Binding response from {addr}").into())
+}
