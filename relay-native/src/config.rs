@@ -4,15 +4,16 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
-use crate::driver::{DriverConfig, SharedQuota};
+use crate::driver::{DriverConfig, Handle, SharedQuota};
 use relay_proto::config::family_of;
-use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, RelayIps};
+use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
 
 /// Everything `serve` can be told, from the file or from flags (flags win).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -67,6 +68,20 @@ pub struct Settings {
     /// CAP_NET_ADMIN, and a specific `listen` address).
     #[serde(default)]
     pub offload: Vec<String>,
+    /// Where to serve Prometheus metrics (`/metrics`), `/healthz`, `/readyz` and, for
+    /// loopback clients, `POST /drain`.
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain (SIGUSR1 or `POST /drain`) waits for the last allocation to end,
+    /// in seconds [default: 3600].
+    pub drain_deadline: Option<u64>,
+    /// Where a draining relay sends new allocations (300 Try Alternate), one per family.
+    #[serde(default)]
+    pub alternate_servers: Vec<SocketAddr>,
+    /// Payload bytes per second each allocation may relay each way (0: no cap).
+    pub max_bps_per_allocation: Option<u64>,
+    /// Payload bytes per second each user may relay each way over all their allocations
+    /// (0: no cap).
+    pub max_bps_per_user: Option<u64>,
 }
 
 /// A configuration that cannot run.
@@ -119,6 +134,8 @@ pub enum ConfigError {
     MaxLifetime,
     /// `--offload` without a specific listen address.
     OffloadListen,
+    /// `--alternate-server` names this relay itself, or is unspecified.
+    AlternateServer,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -155,6 +172,9 @@ impl std::fmt::Display for ConfigError {
             ConfigError::OffloadListen => f.write_str(
                 "--offload needs --listen with a specific address clients reach (not 0.0.0.0 or [::]; a family listening on one stays on the sockets)",
             ),
+            ConfigError::AlternateServer => f.write_str(
+                "--alternate-server must be another relay's address, not this one's and not unspecified",
+            ),
         }
     }
 }
@@ -189,13 +209,20 @@ impl Settings {
             max_allocations_per_user,
             max_lifetime,
             token_clock_skew,
-            shards
+            shards,
+            metrics,
+            drain_deadline,
+            max_bps_per_allocation,
+            max_bps_per_user
         );
         if !o.listen.is_empty() {
             self.listen = o.listen;
         }
         if !o.relay_ip.is_empty() {
             self.relay_ip = o.relay_ip;
+        }
+        if !o.alternate_servers.is_empty() {
+            self.alternate_servers = o.alternate_servers;
         }
         self.users.extend(o.users);
         self.auth_secrets.extend(o.auth_secrets);
@@ -309,6 +336,25 @@ impl Settings {
             }
             cfg.channel_routes = true;
         }
+        cfg.bandwidth.per_allocation = self.max_bps_per_allocation.and_then(Rate::new);
+        cfg.bandwidth.per_user = self.max_bps_per_user.and_then(Rate::new);
+        let is_own = |a: &SocketAddr| {
+            listen.iter().any(|l| {
+                a == l
+                    || cfg
+                        .relay_ips
+                        .iter()
+                        .any(|ip| *a == SocketAddr::new(ip, l.port()))
+            })
+        };
+        if self
+            .alternate_servers
+            .iter()
+            .any(|a| a.ip().is_unspecified() || is_own(a))
+        {
+            return Err(ConfigError::AlternateServer);
+        }
+        cfg.alternate_servers = self.alternate_servers;
         let shards = match self.shards {
             Some(n) if n > 0 => n,
             _ => std::thread::available_parallelism()
@@ -325,6 +371,9 @@ impl Settings {
                     self.max_allocations.unwrap_or(0),
                     self.max_allocations_per_user.unwrap_or(0),
                 ),
+                handle: Handle::new(),
+                metrics: self.metrics,
+                drain_deadline: Duration::from_secs(self.drain_deadline.unwrap_or(3600)),
             },
         ))
     }

@@ -11,6 +11,7 @@ use stun_types::AddressFamily;
 use stun_types::message::TransactionId;
 
 use crate::auth::Credential;
+use crate::bandwidth::Meters;
 use crate::config::family_of;
 use crate::routes::ChannelRoute;
 use crate::traffic::Traffic;
@@ -98,6 +99,12 @@ pub struct Allocation {
     pub routes: Vec<(ChannelRoute, Instant)>,
     /// What the core forwarded for it (the sockets path).
     pub traffic: Traffic,
+    /// Whose quota (and per-user bandwidth) it counts against: the user of the credential
+    /// that made it. A Refresh with a new token changes `credential` (and the token id logs
+    /// show) but not this, so the quota taken is the quota given back.
+    pub owner: String,
+    /// Its bandwidth caps' buckets.
+    pub meters: Meters,
 }
 
 impl Allocation {

@@ -1,12 +1,13 @@
 //! What a core is told: credentials, peer policy, lifetimes and limits. Shared read-only by
 //! every core of a relay.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use stun_types::AddressFamily;
 
 use crate::auth::AuthConfig;
+use crate::bandwidth::Caps;
 use crate::policy::PeerPolicy;
 
 /// Configuration shared by every core (every shard) of a relay.
@@ -47,6 +48,13 @@ pub struct Config {
     pub stream_idle: Duration,
     /// Report channel routes ([`Output::Route`](crate::Output::Route)) for a kernel fast path.
     pub channel_routes: bool,
+    /// Bandwidth caps per allocation and per user, and the users' shared buckets (the one
+    /// part of a configuration its cores change: atomics, no lock per datagram).
+    pub bandwidth: Caps,
+    /// Where a draining relay sends new allocations (300 Try Alternate with ALTERNATE-SERVER,
+    /// RFC 8489 section 10): the first of the client's address family; none, or none of that
+    /// family: 508 Insufficient Capacity.
+    pub alternate_servers: Vec<SocketAddr>,
 }
 
 impl Config {
@@ -70,6 +78,8 @@ impl Config {
             max_connections: 8192,
             stream_idle: Duration::from_secs(30),
             channel_routes: false,
+            bandwidth: Caps::default(),
+            alternate_servers: Vec::new(),
         }
     }
 }

@@ -49,7 +49,8 @@ pub enum RouteChange {
 
 /// The routes `a` (allocation `id`) has at `now`, with their deadlines.
 pub(super) fn desired(id: AllocId, a: &Allocation, now: Instant) -> Vec<(ChannelRoute, Instant)> {
-    if a.client.transport != Transport::Udp || a.expires <= now {
+    // A held allocation is over its bandwidth cap: its data comes through the core.
+    if a.client.transport != Transport::Udp || a.expires <= now || a.meters.held_until.is_some() {
         return Vec::new();
     }
     a.channels

@@ -4,7 +4,8 @@
 //!
 //! Everything that happens outside goes in through [`Server::handle_input`], with the time:
 //! a client's datagram or stream frame, a peer's datagram on a relay socket, the result of
-//! binding a relay socket, a stream connection opened or closed, a reached deadline.
+//! binding a relay socket, a stream connection opened or closed, a reached deadline, a drain,
+//! what a kernel fast path relayed (for bandwidth caps).
 //! Relayed data comes straight back from that call as a [`Forward`] borrowing the caller's
 //! buffer (no allocation per packet). Everything else is queued, in the order it must
 //! happen, for [`Server::poll_output`]:
@@ -17,8 +18,10 @@
 //! The driver keeps no rule of its own: the order of the queue is the order of the protocol.
 
 mod allocate;
+mod caps;
 mod client;
 mod connections;
+mod drain;
 pub mod family;
 mod peer;
 mod permissions;
@@ -56,6 +59,23 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
+    /// 401 challenges sent: to requests without credentials, and after failed
+    /// authentications.
+    pub challenges: u64,
+    /// 438 Stale Nonce challenges sent.
+    pub stale_nonces: u64,
+    /// Allocate requests refused by the allocation quota (486).
+    pub refused_quota: u64,
+    /// Allocate requests refused because the relay is draining (300 or 508).
+    pub refused_draining: u64,
+    /// Allocate requests refused because no relay socket could be bound (508).
+    pub relay_bind_failures: u64,
+    /// Datagrams and payload bytes an allocation's own bandwidth cap dropped.
+    pub dropped_allocation_cap: Traffic,
+    /// Datagrams and payload bytes a user's bandwidth cap dropped.
+    pub dropped_user_cap: Traffic,
+    /// Times an allocation over its cap was held off the kernel fast path.
+    pub kernel_holds: u64,
 }
 
 /// What the core holds now: the sizes its limits bound, so a test or a fuzzer can check
@@ -78,6 +98,9 @@ pub struct Footprint {
     pub most_permissions: usize,
     /// The most channels one allocation holds.
     pub most_channels: usize,
+    /// Allocations held off the kernel fast path by their bandwidth caps (each has a
+    /// deadline of its own).
+    pub held: usize,
 }
 
 /// Randomness a core needs and does not make itself.
@@ -103,6 +126,7 @@ pub struct Server {
     limit: RateLimit,
     txids: peer::TxIds,
     stats: Stats,
+    draining: bool,
 }
 
 impl Server {
@@ -127,6 +151,7 @@ impl Server {
             queued_transmits: 0,
             txids: peer::TxIds::new(seeds.txid_seed),
             stats: Stats::default(),
+            draining: false,
         }
     }
 
@@ -165,6 +190,14 @@ impl Server {
                 self.timeout(now);
                 None
             }
+            Input::Drain => {
+                self.draining = true;
+                None
+            }
+            Input::KernelTraffic { relayed } => {
+                self.kernel_traffic(now, relayed);
+                None
+            }
         }
     }
 
@@ -194,6 +227,11 @@ impl Server {
         self.table.len()
     }
 
+    /// Whether [`Input::Drain`] came: new allocations are refused.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
     /// Every live allocation with what the core forwarded for it so far: for usage reports
     /// of long allocations (an ended one's total comes with
     /// [`Event::AllocationEnded`](crate::Event::AllocationEnded)).
@@ -220,6 +258,11 @@ impl Server {
             .iter()
             .map(|a| (a.permissions.len(), a.channels.len()))
             .fold((0, 0), |(p, c), (ap, ac)| (p.max(ap), c.max(ac)));
+        let held = self
+            .table
+            .iter()
+            .filter(|a| a.meters.held_until.is_some())
+            .count();
         Footprint {
             allocations: self.table.len(),
             timers: self.timers.len(),
@@ -229,6 +272,7 @@ impl Server {
             rate_limited_sources: self.limit.sources(),
             most_permissions,
             most_channels,
+            held,
         }
     }
 
@@ -240,6 +284,10 @@ impl Server {
                 TimerKey::Allocation(id) => id,
                 TimerKey::Connection(transport) => {
                     self.connection_timed_out(transport);
+                    continue;
+                }
+                TimerKey::Hold(id) => {
+                    self.hold_over(id, now);
                     continue;
                 }
             };
@@ -268,11 +316,15 @@ impl Server {
 
     /// Ends allocation `id`: route clears first, then the relay socket, then the event.
     fn end(&mut self, now: Instant, id: AllocId, reason: EndReason) {
-        let Some(a) = self.table.remove(id) else {
+        let Some(mut a) = self.table.remove(id) else {
             return;
         };
         self.timers.remove(a.expires, TimerKey::Allocation(id));
-        self.quota.release(&a.credential.user);
+        if let Some(at) = a.meters.held_until {
+            self.timers.remove(at, TimerKey::Hold(id));
+        }
+        self.quota.release(&a.owner);
+        a.meters.release(&self.cfg.bandwidth);
         for (route, _) in &a.routes {
             self.out
                 .push_back(Output::Route(RouteChange::Clear { route: *route }));

@@ -102,6 +102,26 @@ pub struct ServeArgs {
     /// address (IPv4, IPv6 or both); everything else still goes through the sockets.
     #[arg(long = "offload", value_name = "IFACE")]
     pub offload: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics, with /healthz, /readyz and (for
+    /// loopback clients only) POST /drain.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain (SIGUSR1 or POST /drain) waits for the last allocation to end,
+    /// seconds [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub drain_deadline: Option<u64>,
+    /// Where a draining relay sends new allocations: 300 Try Alternate with this
+    /// ALTERNATE-SERVER (repeatable, one per address family); without one, 508.
+    #[arg(long = "alternate-server", value_name = "ADDR:PORT")]
+    pub alternate_servers: Vec<SocketAddr>,
+    /// Cap each allocation at this many payload bytes per second in each direction
+    /// (token bucket; 0: no cap).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub max_bps_per_allocation: Option<u64>,
+    /// Cap each user (the static or REST user, or the token) at this many payload bytes per
+    /// second in each direction over all their allocations (token bucket; 0: no cap).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub max_bps_per_user: Option<u64>,
 }
 
 /// `token` subcommands.

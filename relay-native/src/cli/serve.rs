@@ -1,5 +1,5 @@
-//! `relay-native serve`: configuration, logging, the driver, and a clean stop on SIGINT or
-//! SIGTERM.
+//! `relay-native serve`: configuration, logging, the driver, the operator endpoints
+//! (`--metrics`), a drain on SIGUSR1, and a clean stop on SIGINT or SIGTERM.
 
 use tokio::sync::watch;
 use tracing::info;
@@ -36,15 +36,39 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         token_clock_skew: None,
         shards: a.shards,
         offload: a.offload.clone(),
+        metrics: a.metrics,
+        drain_deadline: a.drain_deadline,
+        alternate_servers: a.alternate_servers.clone(),
+        max_bps_per_allocation: a.max_bps_per_allocation,
+        max_bps_per_user: a.max_bps_per_user,
     };
     Ok(file.overlay(flags))
 }
 
-/// Runs the relay until SIGINT or SIGTERM.
+/// Runs the relay until SIGINT or SIGTERM, or until a drain is over.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
     let (core, driver) = settings(a)
         .and_then(Settings::build)
         .map_err(|e| format!("config: {e}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    // The operator's side is set up before the relay runs: a bad metrics address fails the
+    // start, and a SIGUSR1 that comes early drains instead of ending the process.
+    let (handle, drain_deadline) = (driver.handle.clone(), driver.drain_deadline);
+    let metrics = match driver.metrics {
+        Some(addr) => Some(
+            rt.block_on(crate::metrics::http::bind(addr))
+                .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    let usr1 = {
+        let _rt = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+            .map_err(|e| format!("cannot handle SIGUSR1: {e}"))?
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let listen = driver
         .listen
@@ -76,11 +100,14 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
             .join(", "),
         "relay-native listening on {listen} (UDP and TCP)"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
     let relay = rt.block_on(async {
+        if let Some(listener) = metrics {
+            if let Ok(addr) = listener.local_addr() {
+                info!(%addr, "metrics at http://{addr}/metrics (and /healthz, /readyz, POST /drain from loopback)");
+            }
+            tokio::spawn(crate::metrics::http::serve(listener, handle.clone()));
+        }
+        tokio::spawn(crate::drain::on_signal(handle.clone(), usr1));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let stopped = async {
             loop {
@@ -94,6 +121,7 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => info!("SIGTERM: stopping"),
             _ = stopped => {}
+            drained = crate::drain::supervise(handle, drain_deadline) => info!("{drained}"),
         }
         relay
     });

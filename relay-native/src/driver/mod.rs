@@ -7,7 +7,10 @@
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
 mod batch;
+mod control;
+pub mod counters;
 mod events;
+mod handle;
 pub mod offload;
 mod quota;
 mod shard;
@@ -16,12 +19,13 @@ mod tcp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use relay_proto::{Clock, Config, NonceSecret, Seeds};
 
+pub use handle::{Handle, NoAnswer, Snapshot, TlsFigures, TlsMetrics};
 pub use quota::SharedQuota;
 pub use shard::Shard;
 
@@ -37,6 +41,12 @@ pub struct DriverConfig {
     pub offload: Vec<String>,
     /// The allocation quota every shard shares.
     pub quota: SharedQuota,
+    /// The operator's handle on the running relay (metrics, drain, readiness).
+    pub handle: Handle,
+    /// Where to serve /metrics, /healthz, /readyz and /drain (none: not served).
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain waits for the last allocation to end.
+    pub drain_deadline: Duration,
 }
 
 /// Runs the relay until `shutdown` turns true. Returns once every shard has stopped.
@@ -88,8 +98,15 @@ pub fn run(
         );
         Some(Arc::new(Mutex::new(o)))
     };
+    // The kernel's counters feed the bandwidth caps only when there are caps.
+    let caps = &core.bandwidth;
+    let meter = offload.is_some() && (caps.per_allocation.is_some() || caps.per_user.is_some());
+    if let Some(o) = &offload {
+        driver.handle.attach_offload(o.clone());
+    }
     for s in &mut shards {
-        s.set_offload(offload.clone());
+        s.set_offload(offload.clone(), meter);
+        s.set_control(driver.handle.attach_shard());
     }
     let mut threads = Vec::new();
     for shard in shards {
@@ -100,6 +117,7 @@ pub fn run(
                 .spawn(move || shard.run(stop))?,
         );
     }
+    driver.handle.set_serving(true);
     let mut result = Ok(());
     for t in threads {
         match t.join() {
@@ -108,6 +126,7 @@ pub fn run(
             Err(_) => result = Err(std::io::Error::other("a relay shard panicked")),
         }
     }
+    driver.handle.set_serving(false);
     if let Some(o) = offload
         && let Ok(o) = o.lock()
     {

@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
 use quinn_udp::UdpSocketState;
 
 use super::batch::{self, Arena};
+use super::counters::ShardCounts;
+use super::handle::Command;
 use super::offload::Offload;
-use super::{events, sockets};
+use super::{control, events, sockets};
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
     Seeds, Server, TAILROOM, Traffic, Transport,
@@ -29,6 +31,9 @@ pub struct Shard {
     tcp: Vec<std::net::TcpListener>,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
+    /// Meter the kernel fast path's traffic for bandwidth caps.
+    meter: bool,
+    control: Option<mpsc::UnboundedReceiver<Command>>,
 }
 
 /// A UDP listener; a reply leaves from the one of the client's family.
@@ -63,8 +68,10 @@ pub(super) struct Ctx {
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
     rearm: Notify,
-    index: usize,
-    offload: Option<Arc<Mutex<Offload>>>,
+    pub(super) index: usize,
+    pub(super) offload: Option<Arc<Mutex<Offload>>>,
+    /// What this shard counts for metrics (per event, never per datagram).
+    pub(super) counts: RefCell<ShardCounts>,
 }
 
 impl Shard {
@@ -89,12 +96,21 @@ impl Shard {
                 .collect::<Result<_, _>>()?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
+            meter: false,
+            control: None,
         })
     }
 
-    /// Shares the kernel fast path's maps with this shard.
-    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>) {
+    /// Shares the kernel fast path's maps with this shard; `meter`: read its counters
+    /// periodically for the core's bandwidth caps.
+    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>, meter: bool) {
         self.offload = offload;
+        self.meter = meter;
+    }
+
+    /// The channel the operator's handle sends commands (snapshots, drain) on.
+    pub(crate) fn set_control(&mut self, commands: mpsc::UnboundedReceiver<Command>) {
+        self.control = Some(commands);
     }
 
     /// Which shard.
@@ -128,6 +144,7 @@ impl Shard {
                 rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
+                counts: RefCell::new(ShardCounts::default()),
             });
             let mut tasks = vec![spawn_local(timer_loop(ctx.clone()))];
             for n in 0..ctx.udp.len() {
@@ -136,6 +153,12 @@ impl Shard {
             for tcp in self.tcp {
                 let tcp = tokio::net::TcpListener::from_std(tcp)?;
                 tasks.push(spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)));
+            }
+            if let Some(commands) = self.control {
+                tasks.push(spawn_local(control::control_loop(ctx.clone(), commands)));
+            }
+            if self.meter {
+                tasks.push(spawn_local(control::kernel_meter(ctx.clone())));
             }
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {
@@ -190,11 +213,15 @@ impl Ctx {
                     if let Some(o) = &self.offload
                         && let Ok(mut o) = o.lock()
                     {
-                        o.apply(change);
+                        o.apply(self.index, change);
                     }
                 }
-                Some(Output::Event(e)) => events::log(&e, self.kernel_share(&e)),
+                Some(Output::Event(e)) => {
+                    self.counts.borrow_mut().event(&e);
+                    events::log(&e, self.kernel_share(&e));
+                }
                 Some(Output::CloseConnection { transport, reason }) => {
+                    self.counts.borrow_mut().closed_by_relay(reason);
                     if let Transport::Tcp(id) = transport
                         && let Some(conn) = self.tcp_conns.borrow().get(&id)
                     {
@@ -222,7 +249,7 @@ impl Ctx {
             return None;
         };
         let o = self.offload.as_ref()?;
-        o.lock().ok()?.take_relayed(info.alloc)
+        o.lock().ok()?.take_relayed(self.index, info.alloc)
     }
 
     fn bind_relay(

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::spawn_local;
 use tracing::debug;
 
+use super::counters::Link;
 use super::shard::Ctx;
 use relay_proto::framing::StreamFramer;
 use relay_proto::{Client, Input, Transport};
@@ -64,6 +65,7 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
         close: close.clone(),
     };
     ctx.tcp_conns.borrow_mut().insert(id, conn);
+    ctx.counts.borrow_mut().connection_opened(Link::Tcp);
     let writer = spawn_local(async move {
         while let Some(bytes) = rx.recv().await {
             if wr.write_all(&bytes).await.is_err() {
@@ -98,6 +100,7 @@ async fn connection(ctx: Rc<Ctx>, stream: TcpStream, addr: SocketAddr, id: u64) 
         }
     }
     ctx.tcp_conns.borrow_mut().remove(&id);
+    ctx.counts.borrow_mut().connection_closed(Link::Tcp);
     writer.abort();
     let transport = client.transport;
     ctx.input(Instant::now(), Input::ConnectionClosed { transport });

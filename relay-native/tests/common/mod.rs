@@ -7,6 +7,8 @@
 )]
 
 pub mod gso_peer;
+pub mod metrics;
+pub mod turn;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,9 @@ pub struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return; // it exited by itself
+        }
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
             .status();
@@ -36,6 +41,14 @@ impl Drop for Proc {
 impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        eventually(within, || match self.child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            _ => Err(format!("still running:\n{}", self.log_text())),
+        })
     }
 }
 
@@ -60,6 +73,11 @@ pub fn free_port() -> u16 {
 
 /// Fails clearly when a program the test needs is missing.
 pub fn need(program: &str) -> PathBuf {
+    need_from(program, "coturn or chromium")
+}
+
+/// [`need`], naming the Debian `package` that brings `program`.
+pub fn need_from(program: &str, package: &str) -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':') {
         let p = Path::new(dir).join(program);
         if p.is_file() {
@@ -67,8 +85,20 @@ pub fn need(program: &str) -> PathBuf {
         }
     }
     panic!(
-        "{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)"
+        "{program} is not installed: `cargo xtask setup` installs it (Debian package {package})"
     );
+}
+
+/// Calls `f` until it returns `Ok` or `within` has passed; then fails with its last `Err`.
+pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => panic!("not within {within:?}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 /// Starts `program args` in its own process group with output to `dir/name.log`.
@@ -117,18 +147,29 @@ pub fn start_dual_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr, Socket
 /// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
 /// STUN Binding request.
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
+    start_relay_sharded(dir, 1, extra)
+}
+
+/// [`start_relay`] with `shards` shards.
+pub fn start_relay_sharded(dir: &Path, shards: usize, extra: &[&str]) -> (Proc, SocketAddr) {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    (start_relay_on(dir, &[addr], extra), addr)
+    (start_relay_listening(dir, &[addr], shards, extra), addr)
 }
 
 /// Starts relay-native serve listening on `listen` (addresses of this host) with `extra`
 /// flags; waits until every listener answers a Binding request.
 pub fn start_relay_on(dir: &Path, listen: &[SocketAddr], extra: &[&str]) -> Proc {
+    start_relay_listening(dir, listen, 1, extra)
+}
+
+/// [`start_relay_on`] with `shards` shards.
+fn start_relay_listening(dir: &Path, listen: &[SocketAddr], shards: usize, extra: &[&str]) -> Proc {
     let listen_args: Vec<String> = listen
         .iter()
         .flat_map(|l| ["--listen".to_string(), l.to_string()])
         .collect();
-    let mut args = vec!["serve", "--realm", "test.realm", "--shards", "1"];
+    let shards = shards.to_string();
+    let mut args = vec!["serve", "--realm", "test.realm", "--shards", &shards];
     args.extend(listen_args.iter().map(String::as_str));
     args.extend_from_slice(extra);
     let p = spawn(dir, "relay", &relay_bin(), &args);

@@ -1,7 +1,8 @@
 //! The relay core driven by arbitrary sequences of inputs and time steps: well-formed and
 //! signed requests from a few clients (so the fuzzer gets past authentication), raw and
 //! mutated bytes, peer datagrams, relay sockets that fail to bind, opened and closed
-//! connections, and timeouts early, late and on time. Nothing may panic, every size stays under its cap, and
+//! connections, a drain, kernel fast path traffic against bandwidth caps, and timeouts
+//! early, late and on time. Nothing may panic, every size stays under its cap, and
 //! the outputs keep their order (an allocation's routes are cleared before its relay socket
 //! is released; nothing is relayed through an allocation that is gone).
 //! Run with `cargo xtask fuzz-relay [SECONDS]`.
@@ -15,8 +16,9 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use relay_proto::{
-    AllocId, AuthConfig, ChannelRoute, Client, Clock, Config, Forward, HEADROOM, Input,
-    NonceSecret, Output, PeerPolicy, QuotaCounts, RouteChange, Seeds, Server, TAILROOM, Transport,
+    AllocId, AuthConfig, ChannelRoute, Client, Clock, Config, Counters, Forward, HEADROOM, Input,
+    NonceSecret, Output, PeerPolicy, QuotaCounts, Rate, RouteChange, Seeds, Server, TAILROOM,
+    Traffic, Transport,
 };
 use shared_token::RestSecret;
 use stun_types::AddressFamily;
@@ -104,6 +106,12 @@ enum Step {
     },
     /// Which families' relay binds fail: bit 0 IPv4, bit 1 IPv6.
     FailBinds(u8),
+    Drain,
+    Kernel {
+        client: u8,
+        to_peer: u32,
+        to_client: u32,
+    },
     Advance {
         millis: u32,
     },
@@ -123,6 +131,7 @@ struct FuzzClient {
 
 struct World {
     core: Server,
+    cfg: Arc<Config>,
     t0: Instant,
     now: Instant,
     clients: Vec<FuzzClient>,
@@ -166,6 +175,10 @@ impl World {
         cfg.channel_routes = true;
         cfg.max_connections = MAX_CONNECTIONS;
         (cfg.default_lifetime, cfg.max_lifetime) = (120, 600);
+        cfg.bandwidth.per_allocation = Rate::new(20_000);
+        cfg.bandwidth.per_user = Rate::new(30_000);
+        cfg.alternate_servers = vec![SocketAddr::new(IpAddr::from([192, 0, 2, 9]), 3478)];
+        let cfg = Arc::new(cfg);
         let now = Instant::now();
         let seeds = Seeds {
             nonce_secret: NonceSecret::new([3; 32]),
@@ -190,7 +203,8 @@ impl World {
             })
             .collect();
         World {
-            core: Server::new(Arc::new(cfg), quota, seeds, Clock::new(now, UNIX0)),
+            core: Server::new(cfg.clone(), quota, seeds, Clock::new(now, UNIX0)),
+            cfg,
             t0: now,
             now,
             clients,
@@ -286,9 +300,10 @@ impl World {
         assert!(f.allocations <= MAX_ALLOCATIONS, "{f:?}");
         assert!(f.connections <= MAX_CONNECTIONS, "{f:?}");
         assert!(
-            f.timers >= f.allocations && f.timers <= f.allocations + f.connections,
-            "a deadline per allocation and per idle connection: {f:?}"
+            f.timers >= f.allocations && f.timers <= f.allocations + f.held + f.connections,
+            "a deadline per allocation, per held allocation and per idle connection: {f:?}"
         );
+        assert!(f.held <= f.allocations, "{f:?}");
         assert!(f.most_permissions <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.most_channels <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.rate_limited_sources <= MAX_SOURCES, "{f:?}");
@@ -564,6 +579,34 @@ impl World {
                 self.drain(None);
             }
             Step::FailBinds(f) => self.fail_binds = f % 4,
+            Step::Drain => {
+                assert!(self.core.handle_input(self.now, Input::Drain).is_none());
+                self.drain(None);
+            }
+            Step::Kernel {
+                client,
+                to_peer,
+                to_client,
+            } => {
+                let (_, c) = self.client(client);
+                let Some(alloc) = self.core.allocation_of(&c) else {
+                    return;
+                };
+                let count = |bytes: u32| Counters {
+                    packets: u64::from(bytes / 100),
+                    bytes: u64::from(bytes),
+                };
+                let relayed = [(
+                    alloc,
+                    Traffic {
+                        to_peer: count(to_peer),
+                        to_client: count(to_client),
+                    },
+                )];
+                let input = Input::KernelTraffic { relayed: &relayed };
+                assert!(self.core.handle_input(self.now, input).is_none());
+                self.drain(None);
+            }
             Step::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis))),
             Step::EarlyTimeout => {
                 assert!(self.core.handle_input(self.now, Input::Timeout).is_none());
@@ -587,4 +630,8 @@ fuzz_target!(|steps: Vec<Step>| {
         "{f:?}"
     );
     assert!(world.relays.is_empty() && world.routes.is_empty());
+    assert!(
+        world.cfg.bandwidth.users.is_empty(),
+        "a user's buckets outlived their allocations"
+    );
 });

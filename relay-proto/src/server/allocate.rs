@@ -17,6 +17,7 @@ use super::Server;
 use super::requests::Request;
 use crate::allocation::{AllocId, Allocation, Client, RelaySlot, other};
 use crate::auth::{AuthFailure, Credential, Mechanism};
+use crate::bandwidth::Meters;
 use crate::config::family_of;
 use crate::error::TurnError;
 use crate::input::BindFailed;
@@ -45,6 +46,9 @@ impl Server {
                 Some(None) => {} // still binding its relay socket; the answer is coming
                 None => self.signed_error(client, msg, &cred, TurnError::AllocationMismatch),
             }
+            return;
+        }
+        if self.refused_while_draining(client, msg, &cred) {
             return;
         }
         match msg.attribute::<RequestedTransport>() {
@@ -81,9 +85,12 @@ impl Server {
             return self.fail(now, client, msg, AuthFailure::NoTimeLeft);
         }
         if self.quota.acquire(&cred.user).is_err() {
+            self.stats.refused_quota += 1;
             return self.signed_error(client, msg, &cred, TurnError::AllocationQuotaReached);
         }
         let expires = now + Duration::from_secs(u64::from(lifetime));
+        let owner = cred.user.clone();
+        let meters = Meters::new(&self.cfg.bandwidth, &owner, now);
         let id = self.table.insert(Allocation {
             client,
             relays,
@@ -96,6 +103,8 @@ impl Server {
             fingerprint: wire::has_fingerprint(msg),
             routes: Vec::new(),
             traffic: Traffic::default(),
+            owner,
+            meters,
         });
         self.timers.insert(expires, TimerKey::Allocation(id));
         for family in [relays.primary, other(relays.primary)] {
@@ -177,11 +186,13 @@ impl Server {
     /// No relay socket of the first family for `alloc`: 508 to the Allocate, and the
     /// allocation is forgotten.
     fn relay_unavailable(&mut self, now: Instant, alloc: AllocId) {
-        let Some(a) = self.table.remove(alloc) else {
+        let Some(mut a) = self.table.remove(alloc) else {
             return;
         };
         self.timers.remove(a.expires, TimerKey::Allocation(alloc));
-        self.quota.release(&a.credential.user);
+        self.quota.release(&a.owner);
+        a.meters.release(&self.cfg.bandwidth);
+        self.stats.relay_bind_failures += 1;
         if a.relays.bound().next().is_some() {
             self.out.push_back(Output::ReleaseRelay { alloc }); // the other family's
         }

@@ -176,6 +176,10 @@ impl Server {
         };
         let bytes = e.build(msg);
         self.queue(client, bytes);
+        match error {
+            TurnError::StaleNonce => self.stats.stale_nonces += 1,
+            _ => self.stats.challenges += 1,
+        }
     }
 
     /// The credential whose key verifies the request's integrity attribute (RFC 8489 section

@@ -4,9 +4,11 @@
 
 pub mod integrity;
 
+use std::net::SocketAddr;
+
 use stun_types::attribute::{
-    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, Nonce, PasswordAlgorithmValue,
-    PasswordAlgorithms, Realm, Software, UnknownAttributes,
+    AlternateServer, AttributeStaticType, AttributeType, ErrorCode, Fingerprint, Nonce,
+    PasswordAlgorithmValue, PasswordAlgorithms, Realm, Software, UnknownAttributes,
 };
 use stun_types::message::{Message, MessageWrite, MessageWriteExt, MessageWriteVec};
 
@@ -60,6 +62,8 @@ pub struct ErrorReply<'a> {
     pub sign: Option<Signing<'a>>,
     /// For 420.
     pub unknown: &'a [AttributeType],
+    /// ALTERNATE-SERVER, for 300.
+    pub alternate: Option<SocketAddr>,
 }
 
 impl<'a> ErrorReply<'a> {
@@ -72,6 +76,7 @@ impl<'a> ErrorReply<'a> {
             password_algorithms: &[],
             sign: None,
             unknown: &[],
+            alternate: None,
         }
     }
 
@@ -88,6 +93,9 @@ impl<'a> ErrorReply<'a> {
         self.add_code(&mut w);
         if !self.unknown.is_empty() {
             let _ = w.add_attribute(&UnknownAttributes::new(self.unknown));
+        }
+        if let Some(server) = self.alternate {
+            let _ = w.add_attribute(&AlternateServer::new(server));
         }
         if let Some((realm, nonce)) = self.challenge {
             if let Ok(r) = Realm::new(realm) {

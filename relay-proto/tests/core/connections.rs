@@ -86,3 +86,19 @@ fn connections_beyond_the_limit_are_closed_at_once_and_closed_ones_are_forgotten
     open(&mut h, 4);
     assert_eq!(h.closed.len(), 1);
 }
+
+#[test]
+fn a_connection_reported_twice_keeps_one_deadline() {
+    let mut h = H::new();
+    open(&mut h, 1);
+    h.advance(Duration::from_secs(10));
+    open(&mut h, 1);
+    assert_eq!(h.server.footprint().connections, 1);
+    assert_eq!(h.server.footprint().timers, 1, "{:?}", h.server.footprint());
+    h.advance(Duration::from_secs(21));
+    assert_eq!(
+        h.closed,
+        [(Transport::Tcp(1), CloseReason::IdleWithoutAllocation)]
+    );
+    assert_eq!(h.server.footprint().timers, 0);
+}

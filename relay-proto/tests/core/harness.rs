@@ -88,13 +88,18 @@ impl H {
     }
 
     pub fn with_quota(cfg: Config, quota: impl Quota + 'static) -> H {
-        let t0 = Instant::now();
+        H::sharing(Arc::new(cfg), quota, Instant::now())
+    }
+
+    /// A core on a configuration other cores may share (as a relay's shards do), starting
+    /// at `t0` (give two cores the same `t0` to keep their clocks together).
+    pub fn sharing(cfg: Arc<Config>, quota: impl Quota + 'static, t0: Instant) -> H {
         let seeds = Seeds {
             nonce_secret: NonceSecret::new([9; 32]),
             txid_seed: 5,
         };
         H {
-            server: Server::new(Arc::new(cfg), Box::new(quota), seeds, Clock::new(t0, UNIX0)),
+            server: Server::new(cfg, Box::new(quota), seeds, Clock::new(t0, UNIX0)),
             t0,
             now: t0,
             released: vec![],

@@ -4,7 +4,10 @@
 //! sockets: docs/relay.md.
 //!
 //! Only control traffic touches this (a route changes on ChannelBind, CreatePermission,
-//! Refresh and allocation end), so the shards share one `Offload` behind a mutex.
+//! Refresh and allocation end), a scrape (the totals) and, with bandwidth caps, a periodic
+//! read of each route's counters ([`Offload::meter`]), so the shards share one `Offload`
+//! behind a mutex. Allocation ids are per shard, so everything kept per allocation is keyed
+//! by (shard, allocation).
 
 pub mod maps;
 mod slots;
@@ -15,7 +18,7 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use relay_proto::{AllocId, ChannelRoute, RouteChange, Traffic};
+use relay_proto::{AllocId, ChannelRoute, Counters, RouteChange, Traffic};
 use slots::Slots;
 
 /// Why the fast path could not start.
@@ -55,16 +58,25 @@ pub struct Offload {
     routes: HashMap<(SocketAddr, u16), Live>,
     slots: Slots,
     /// Counters of routes already withdrawn, by allocation, until the allocation ends.
-    ended: HashMap<u64, Traffic>,
+    ended: HashMap<Owner, Traffic>,
+    /// What withdrawn routes carried since their last [`Offload::meter`], by allocation
+    /// (kept only while metering is on).
+    unmetered: HashMap<Owner, Traffic>,
+    metering: bool,
     /// Counters of every route withdrawn so far.
     withdrawn: Traffic,
     local: HashMap<IpAddr, bool>,
 }
 
+/// An allocation of a shard.
+type Owner = (usize, AllocId);
+
 /// A route in the maps.
 struct Live {
-    alloc: u64,
+    owner: Owner,
     slot: u32,
+    /// Its counters at the last [`Offload::meter`].
+    metered: Traffic,
 }
 
 impl Offload {
@@ -83,6 +95,8 @@ impl Offload {
             routes: HashMap::new(),
             slots: Slots::new(slots::ROUTES),
             ended: HashMap::new(),
+            unmetered: HashMap::new(),
+            metering: false,
             withdrawn: Traffic::default(),
             local: HashMap::new(),
         })
@@ -110,15 +124,15 @@ impl Offload {
         }
     }
 
-    /// Makes the maps follow one change of the core's routes. Routes that change the family
-    /// (an IPv4 client relayed to IPv6 peers) or whose family has no specific listen address
-    /// are left to the sockets.
-    pub fn apply(&mut self, change: RouteChange) {
+    /// Makes the maps follow one change of the routes of `shard`'s core. Routes that change
+    /// the family (an IPv4 client relayed to IPv6 peers) or whose family has no specific
+    /// listen address are left to the sockets.
+    pub fn apply(&mut self, shard: usize, change: RouteChange) {
         match change {
             RouteChange::Set { route, until } => {
                 if let Some(r) = Route::of(&route, self.servers) {
                     let until = self.ktime(until);
-                    self.set(&r, route.alloc, until);
+                    self.set(&r, (shard, route.alloc), until);
                 }
             }
             RouteChange::Clear { route } => {
@@ -131,7 +145,7 @@ impl Offload {
 
     /// Adds a route with fresh counters, or moves the deadline of one in place (its
     /// counters untouched).
-    fn set(&mut self, r: &Route, alloc: AllocId, until: u64) {
+    fn set(&mut self, r: &Route, owner: Owner, until: u64) {
         let key = r.key();
         let known = self.routes.get(&key).map(|l| l.slot);
         let Some(slot) = known.or_else(|| self.slots.take()) else {
@@ -148,10 +162,20 @@ impl Offload {
         }
         .and_then(|()| self.kernel.set(r, local, until, slot));
         match done {
+            Ok(()) if fresh => {
+                let metered = Traffic::default();
+                self.routes.insert(
+                    key,
+                    Live {
+                        owner,
+                        slot,
+                        metered,
+                    },
+                );
+                debug!(target: "offload", client = %r.client, peer = %r.peer, channel = r.channel, "route set");
+            }
             Ok(()) => {
-                let alloc = alloc.to_bits();
-                self.routes.insert(key, Live { alloc, slot });
-                debug!(target: "offload", client = %key.0, channel = key.1, "route set");
+                debug!(target: "offload", client = %r.client, peer = %r.peer, channel = r.channel, "route deadline moved");
             }
             Err(e) => {
                 warn!(
@@ -173,14 +197,46 @@ impl Offload {
         self.kernel.clear(r);
         let got = self.kernel.counters(live.slot);
         self.slots.give_back(live.slot);
-        *self.ended.entry(live.alloc).or_default() += got;
+        *self.ended.entry(live.owner).or_default() += got;
+        if self.metering {
+            *self.unmetered.entry(live.owner).or_default() += since(got, live.metered);
+        }
         self.withdrawn += got;
     }
 
-    /// What the kernel relayed for `alloc`, once its routes are all withdrawn (the core
-    /// withdraws them before it releases the relay socket).
-    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Traffic> {
-        self.ended.remove(&alloc.to_bits())
+    /// What the kernel relayed for `shard`'s `alloc`, once its routes are all withdrawn (the
+    /// core withdraws them before it releases the relay socket).
+    pub fn take_relayed(&mut self, shard: usize, alloc: AllocId) -> Option<Traffic> {
+        self.unmetered.remove(&(shard, alloc));
+        self.ended.remove(&(shard, alloc))
+    }
+
+    /// What the kernel relayed for each of `shard`'s allocations since the last call (for
+    /// bandwidth caps; the first call turns the bookkeeping of withdrawn routes on).
+    /// Allocations that relayed nothing are left out.
+    pub fn meter(&mut self, shard: usize) -> Vec<(AllocId, Traffic)> {
+        self.metering = true;
+        let mut by_alloc: HashMap<AllocId, Traffic> = HashMap::new();
+        for live in self.routes.values_mut().filter(|l| l.owner.0 == shard) {
+            let now = self.kernel.counters(live.slot);
+            let delta = since(now, live.metered);
+            live.metered = now;
+            if delta != Traffic::default() {
+                *by_alloc.entry(live.owner.1).or_default() += delta;
+            }
+        }
+        self.unmetered.retain(|(s, alloc), t| {
+            if *s == shard {
+                *by_alloc.entry(*alloc).or_default() += *t;
+            }
+            *s != shard
+        });
+        by_alloc.into_iter().collect()
+    }
+
+    /// Routes in the maps.
+    pub fn routes(&self) -> usize {
+        self.routes.len()
     }
 
     /// Everything relayed so far: on withdrawn routes and on those still in place.
@@ -190,6 +246,18 @@ impl Offload {
             t += self.kernel.counters(live.slot);
         }
         t
+    }
+}
+
+/// What `now` counted beyond `before` (counters only grow while a route holds its slot).
+fn since(now: Traffic, before: Traffic) -> Traffic {
+    let d = |a: Counters, b: Counters| Counters {
+        packets: a.packets.saturating_sub(b.packets),
+        bytes: a.bytes.saturating_sub(b.bytes),
+    };
+    Traffic {
+        to_peer: d(now.to_peer, before.to_peer),
+        to_client: d(now.to_client, before.to_client),
     }
 }
 
