@@ -59,8 +59,9 @@ window.run = async (iceServers) => {
     const s = await pc.getStats(); let p = null;
     s.forEach((r) => { if (r.type === "transport" && r.selectedCandidatePairId) p = s.get(r.selectedCandidatePairId); });
     if (!p) throw new Error("no selected pair");
-    return { local: s.get(p.localCandidateId).candidateType, remote: s.get(p.remoteCandidateId).candidateType,
-             relayProtocol: s.get(p.localCandidateId).relayProtocol };
+    const local = s.get(p.localCandidateId);
+    return { local: local.candidateType, remote: s.get(p.remoteCandidateId).candidateType,
+             relayProtocol: local.relayProtocol, address: local.address };
   };
   const result = { received: received.length, echoed: echoes.length, a: await pair(a), b: await pair(b) };
   a.close(); b.close();

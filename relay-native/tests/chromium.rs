@@ -70,39 +70,23 @@ fn run(transport: &str, offload: bool) {
     std::fs::write(&keys, KEYS).unwrap();
     let (relay, addr) = start_relay(
         &dir,
-        &[
-            "--keys",
-            keys.to_str().unwrap(),
-            "--server-name",
-            "turn.test",
-            "--allow-loopback-peers",
-        ]
-        .into_iter()
-        .chain(if offload {
-            vec!["--offload", "lo"]
-        } else {
-            vec![]
-        })
-        .collect::<Vec<_>>(),
+        &relay_args(&keys)
+            .into_iter()
+            .chain(if offload {
+                vec!["--offload", "lo"]
+            } else {
+                vec![]
+            })
+            .collect::<Vec<_>>(),
     );
-    let (username, credential, token_id) = mint(&keys);
-    let url = format!("turn:{addr}?transport={transport}");
-    let (ok, stdout) = page(&url, &username, &credential, None);
-    assert!(
-        ok,
-        "Chromium over {transport} failed:\n{stdout}\nrelay log:\n{}",
-        relay.log_text()
-    );
+    let (token_id, stdout) =
+        relay_only(&keys, &format!("turn:{addr}?transport={transport}"), &relay);
     assert!(stdout.contains("\"local\":\"relay\""), "{stdout}");
     // The relay logged the browser's allocations under the token's id, never the token.
     let log = relay.log_text();
     assert!(
         log.contains("allocation created") && log.contains(&token_id),
         "relay log lacks token id {token_id}:\n{log}"
-    );
-    assert!(
-        !log.contains(&credential) && !log.contains(&username[12..40]),
-        "relay log leaks the credential:\n{log}"
     );
     if offload {
         // Stop the relay; its last line counts what the kernel relayed. Both browsers' peer
@@ -126,6 +110,65 @@ fn run(transport: &str, offload: bool) {
             "Chromium's channel data never took the kernel path:\n{log}"
         );
     }
+}
+
+fn relay_args(keys: &std::path::Path) -> Vec<&str> {
+    vec![
+        "--keys",
+        keys.to_str().unwrap(),
+        "--server-name",
+        "turn.test",
+        "--allow-loopback-peers",
+    ]
+}
+
+/// Two relay-only peer connections in Chromium through `url` with a fresh browser
+/// credential; the token's id and the script's JSON line. The relay's log must not hold the
+/// credential.
+fn relay_only(keys: &std::path::Path, url: &str, relay: &Proc) -> (String, String) {
+    let (username, credential, token_id) = mint(keys);
+    let (ok, stdout) = page(url, &username, &credential, None);
+    assert!(
+        ok,
+        "Chromium through {url} failed:\n{stdout}\nrelay log:\n{}",
+        relay.log_text()
+    );
+    let log = relay.log_text();
+    assert!(
+        !log.contains(&credential) && !log.contains(&username[12..40]),
+        "relay log leaks the credential:\n{log}"
+    );
+    (token_id, stdout)
+}
+
+#[test]
+fn chromium_relays_through_an_ipv6_turn_url() {
+    need("chromium");
+    let dir = scratch("chromium-ipv6");
+    let keys = dir.join("keys.json");
+    std::fs::write(&keys, KEYS).unwrap();
+    let (relay, _v4, v6) = start_dual_relay(&dir, &relay_args(&keys));
+    let (token_id, stdout) = relay_only(&keys, &format!("turn:{v6}?transport=udp"), &relay);
+    // Both ends relay through IPv6 relayed addresses: Chromium sends no
+    // REQUESTED-ADDRESS-FAMILY, and the relay gives a client the family it came by.
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for end in ["a", "b"] {
+        assert_eq!(r[end]["local"], "relay", "{stdout}");
+        assert_eq!(r[end]["remote"], "relay", "{stdout}");
+        assert_eq!(r[end]["address"], "::1", "{stdout}");
+    }
+    let log = relay.log_text();
+    let created: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("allocation created"))
+        .collect();
+    assert!(
+        !created.is_empty()
+            && created.iter().all(|l| l.contains("client=[::1]:")
+                && l.contains("relay=\"[::1]:")
+                && l.contains(&token_id)),
+        "{log}"
+    );
 }
 
 #[test]

@@ -19,7 +19,7 @@ use common::tls::{
     client_config, handshake_counts, served_certificate, start_tls_relay, stop, vm_kib,
 };
 use common::*;
-use relay_native::probe::client::{Relayed, TurnClient};
+use relay_native::probe::client::{Credentials, Relayed, TurnClient, choose};
 use relay_native::probe::token::PopToken;
 use relay_native::probe::{Transport, unix_now};
 
@@ -212,7 +212,9 @@ fn slow_reader(name: &str, transport: impl Fn(&Setup) -> Transport) {
     let mut client = TurnClient::connect(server, &transport, Duration::from_secs(3)).unwrap();
     let first = client.allocate(Some(600)).unwrap();
     client.challenged(&first);
-    client.set_token(PopToken::from_json(&v, unix_now()).unwrap());
+    let creds = Credentials::Token(PopToken::from_json(&v, unix_now()).unwrap());
+    let signature = choose(&creds, None, client.offered()).unwrap();
+    client.set_credentials(creds, signature);
     let alloc = client.allocate(Some(600)).unwrap();
     assert!(alloc.error.is_none(), "{:?}", alloc.error);
     let relayed = alloc.relayed.unwrap();

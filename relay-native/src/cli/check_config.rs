@@ -28,8 +28,13 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
         |v: Vec<String>| toml::Value::Array(v.into_iter().map(toml::Value::String).collect());
     let int = |v: u64| toml::Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
 
-    line("listen", s(&driver.listen.to_string()), None);
-    line("relay_ip", s(&core.relay_ip.to_string()), None);
+    let addrs = |v: &[std::net::SocketAddr]| list(v.iter().map(ToString::to_string).collect());
+    line("listen", addrs(&driver.listen), None);
+    line(
+        "relay_ip",
+        list(core.relay_ips.iter().map(|ip| ip.to_string()).collect()),
+        None,
+    );
     line("realm", s(&core.auth.realm), None);
     line("server_name", s(&core.auth.server_name), None);
     let kids = core.auth.keyring.as_ref().map(|k| {
@@ -84,6 +89,19 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
     );
     line("shards", int(driver.shards as u64), None);
     line("offload", list(driver.offload.clone()), None);
+    if let Some(m) = driver.metrics {
+        line("metrics", s(&m.to_string()), None);
+    }
+    line("drain_deadline", int(driver.drain_deadline.as_secs()), None);
+    line("alternate_servers", addrs(&given.alternate_servers), None);
+    let cap = |v: Option<u64>| {
+        let v = v.unwrap_or(0);
+        (int(v), (v == 0).then(|| "no cap".to_string()))
+    };
+    let (v, note) = cap(given.max_bps_per_allocation);
+    line("max_bps_per_allocation", v, note);
+    let (v, note) = cap(given.max_bps_per_user);
+    line("max_bps_per_user", v, note);
     let mut problems = Vec::new();
     if let Some(tls) = &driver.tls {
         let current = tls.certs.current();

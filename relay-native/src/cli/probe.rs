@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 
 use crate::probe::token::{Endpoint, PopToken};
 use crate::probe::{self, Failure, Options, TokenSource, Transport, unix_now};
+use relay_proto::wire::IntegrityAlgorithm;
 
 /// `probe` flags.
 #[derive(Args, Debug)]
@@ -27,8 +28,8 @@ pub struct ProbeArgs {
     /// OAuth token endpoint, e.g. http://127.0.0.1:8787/oauth2/token.
     #[arg(
         long,
-        required_unless_present = "token_json",
-        conflicts_with = "token_json"
+        required_unless_present_any = ["token_json", "turn_username"],
+        conflicts_with_all = ["token_json", "turn_username"]
     )]
     token_endpoint: Option<String>,
     /// client_id at the token endpoint.
@@ -48,8 +49,20 @@ pub struct ProbeArgs {
     scope: String,
     /// Use this token instead of a token endpoint: a JSON file with access_token, kid,
     /// key or mac_key, and expires_at or expires_in (what `token mint` prints).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "turn_username")]
     token_json: Option<PathBuf>,
+    /// Long-term credentials instead of a token: this USERNAME (a static user, or a TURN REST
+    /// `EXPIRY:user`) with --turn-password.
+    #[arg(long, requires = "turn_password")]
+    turn_username: Option<String>,
+    /// The long-term password.
+    #[arg(long, env = "EDGETURN_TURN_PASSWORD", hide_env_values = true)]
+    turn_password: Option<String>,
+    /// MESSAGE-INTEGRITY (sha1) or MESSAGE-INTEGRITY-SHA256 (sha256) [default: a token's
+    /// mac_key decides (32 bytes: sha256); long-term: sha256 with a SHA-256 key when the relay
+    /// offers it, else sha1 with MD5].
+    #[arg(long, value_enum)]
+    integrity: Option<Integrity>,
     /// Echo peer to relay to (e.g. turnutils_peer); default: the probe's own second socket.
     #[arg(long)]
     peer: Option<SocketAddr>,
@@ -79,6 +92,15 @@ enum Via {
     Udp,
     Tcp,
     Tls,
+}
+
+/// `--integrity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Integrity {
+    /// MESSAGE-INTEGRITY (HMAC-SHA1), with an MD5 long-term key.
+    Sha1,
+    /// MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256), with a SHA-256 long-term key.
+    Sha256,
 }
 
 /// Runs the probe; prints the report; the error carries the exit code.
@@ -118,6 +140,13 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
     }
     let timeout = Duration::from_secs_f64(a.timeout);
     let source = match (&a.token_endpoint, &a.token_json) {
+        _ if a.turn_username.is_some() => TokenSource::LongTerm {
+            username: a.turn_username.clone().unwrap_or_default(),
+            password: a
+                .turn_password
+                .clone()
+                .ok_or_else(|| bad("--turn-username needs --turn-password".into()))?,
+        },
         (Some(url), _) => TokenSource::Endpoint(Endpoint {
             url: url.clone(),
             client_id: a
@@ -139,7 +168,11 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
                     .map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?,
             )
         }
-        (None, None) => return Err(bad("give --token-endpoint or --token-json".into())),
+        (None, None) => {
+            return Err(bad(
+                "give --token-endpoint, --token-json or --turn-username".into(),
+            ));
+        }
     };
     Ok(Options {
         server,
@@ -151,6 +184,10 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
         refresh_every: a.refresh_every.map(|s| Duration::from_secs(s.max(1))),
         renew_before: a.renew_before,
         timeout,
+        integrity: a.integrity.map(|i| match i {
+            Integrity::Sha1 => IntegrityAlgorithm::Sha1,
+            Integrity::Sha256 => IntegrityAlgorithm::Sha256,
+        }),
     })
 }
 

@@ -18,7 +18,7 @@ const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
 
 impl Settings {
     /// The TLS listeners' setup, None without `tls_listen`. Loads the certificate.
-    pub(super) fn tls(&self, listen: SocketAddr) -> Result<Option<TlsSetup>, ConfigError> {
+    pub(super) fn tls(&self, listen: &[SocketAddr]) -> Result<Option<TlsSetup>, ConfigError> {
         if self.tls_listen.is_empty() {
             if self.tls_cert.is_some() || self.tls_key.is_some() {
                 return Err(ConfigError::Tls(
@@ -35,7 +35,7 @@ impl Settings {
         // Listeners bind with SO_REUSEPORT, so an overlapping pair would bind without an
         // error and the kernel would share connections between TURN over TCP and over TLS.
         for (i, a) in self.tls_listen.iter().enumerate() {
-            let mut others = self.tls_listen.iter().skip(i + 1).chain([&listen]);
+            let mut others = self.tls_listen.iter().skip(i + 1).chain(listen);
             if others.any(|b| overlap(*a, *b)) {
                 return Err(ConfigError::Tls(
                     "--tls-listen addresses must differ from each other and from --listen (another port)",

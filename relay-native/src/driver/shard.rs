@@ -8,16 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
 use quinn_udp::UdpSocketState;
 
 use super::batch::{self, Arena};
+use super::counters::ShardCounts;
+use super::handle::Command;
 use super::offload::Offload;
 use super::outbox::Message;
-use super::{events, sockets};
+use super::{control, events, sockets};
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
     Seeds, Server, TAILROOM, Traffic, Transport,
@@ -26,11 +28,28 @@ use relay_proto::{
 /// A shard before it runs: bound sockets and a core.
 pub struct Shard {
     index: usize,
-    udp: std::net::UdpSocket,
-    tcp: std::net::TcpListener,
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
     tls: Option<super::tls::TlsShard>,
+    /// Meter the kernel fast path's traffic for bandwidth caps.
+    meter: bool,
+    control: Option<mpsc::UnboundedReceiver<Command>>,
+}
+
+/// A UDP listener; a reply leaves from the one of the client's family.
+pub(super) struct UdpListener {
+    socket: UdpSocket,
+    state: UdpSocketState,
+    v6: bool,
+}
+
+/// Relay sockets are keyed by allocation and family: a dual allocation has two.
+type RelayKey = (u64, bool);
+
+fn relay_key(alloc: AllocId, ip: IpAddr) -> RelayKey {
+    (alloc.to_bits(), ip.is_ipv6())
 }
 
 /// An allocation's relay socket and the task that receives on it.
@@ -42,12 +61,11 @@ struct Relay {
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
-    pub(super) udp: UdpSocket,
-    udp_state: UdpSocketState,
+    udp: Vec<UdpListener>,
     arena: RefCell<Arena>,
-    relays: RefCell<HashMap<u64, Relay>>,
+    relays: RefCell<HashMap<RelayKey, Relay>>,
     pub(super) tcp_conns: RefCell<HashMap<u64, super::stream::Conn>>,
-    next_conn: Cell<u64>,
+    pub(super) next_conn: Cell<u64>,
     /// The read buffer every stream connection of this shard shares.
     pub(super) read_chunk: RefCell<Box<[u8]>>,
     /// What the stream connections have queued for their clients together.
@@ -56,15 +74,17 @@ pub(super) struct Ctx {
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
     rearm: Notify,
-    index: usize,
-    offload: Option<Arc<Mutex<Offload>>>,
+    pub(super) index: usize,
+    pub(super) offload: Option<Arc<Mutex<Offload>>>,
+    /// What this shard counts for metrics (per event, never per datagram).
+    pub(super) counts: RefCell<ShardCounts>,
 }
 
 impl Shard {
-    /// Binds this shard's listeners on `listen` and makes its core.
+    /// Binds this shard's listeners on every `listen` address and makes its core.
     pub fn bind(
         index: usize,
-        listen: SocketAddr,
+        listen: &[SocketAddr],
         cfg: Arc<Config>,
         quota: Box<dyn Quota>,
         seeds: Seeds,
@@ -72,10 +92,18 @@ impl Shard {
     ) -> std::io::Result<Shard> {
         Ok(Shard {
             index,
-            udp: sockets::udp_listener(listen)?,
-            tcp: sockets::tcp_listener(listen)?,
+            udp: listen
+                .iter()
+                .map(|a| sockets::udp_listener(*a))
+                .collect::<Result<_, _>>()?,
+            tcp: listen
+                .iter()
+                .map(|a| sockets::tcp_listener(*a))
+                .collect::<Result<_, _>>()?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
+            meter: false,
+            control: None,
             tls: None,
         })
     }
@@ -85,9 +113,16 @@ impl Shard {
         self.tls = Some(tls);
     }
 
-    /// Shares the kernel fast path's maps with this shard.
-    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>) {
+    /// Shares the kernel fast path's maps with this shard; `meter`: read its counters
+    /// periodically for the core's bandwidth caps.
+    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>, meter: bool) {
         self.offload = offload;
+        self.meter = meter;
+    }
+
+    /// The channel the operator's handle sends commands (snapshots, drain) on.
+    pub(crate) fn set_control(&mut self, commands: mpsc::UnboundedReceiver<Command>) {
+        self.control = Some(commands);
     }
 
     /// Which shard.
@@ -102,11 +137,17 @@ impl Shard {
             .build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
-            let udp_state = UdpSocketState::new((&self.udp).into())?;
+            let mut udp = Vec::new();
+            for socket in self.udp {
+                udp.push(UdpListener {
+                    state: UdpSocketState::new((&socket).into())?,
+                    v6: socket.local_addr()?.is_ipv6(),
+                    socket: UdpSocket::from_std(socket)?,
+                });
+            }
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
-                udp: UdpSocket::from_std(self.udp)?,
-                udp_state,
+                udp,
                 arena: RefCell::new(Arena::new()),
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
@@ -117,13 +158,22 @@ impl Shard {
                 rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
+                counts: RefCell::new(ShardCounts::default()),
             });
-            let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-            let mut tasks = vec![
-                spawn_local(udp_loop(ctx.clone())),
-                spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
-                spawn_local(timer_loop(ctx.clone())),
-            ];
+            let mut tasks = vec![spawn_local(timer_loop(ctx.clone()))];
+            for n in 0..ctx.udp.len() {
+                tasks.push(spawn_local(udp_loop(ctx.clone(), n)));
+            }
+            for tcp in self.tcp {
+                let tcp = tokio::net::TcpListener::from_std(tcp)?;
+                tasks.push(spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)));
+            }
+            if let Some(commands) = self.control {
+                tasks.push(spawn_local(control::control_loop(ctx.clone(), commands)));
+            }
+            if self.meter {
+                tasks.push(spawn_local(control::kernel_meter(ctx.clone())));
+            }
             if let Some(tls) = self.tls {
                 tasks.extend(tls.spawn(&ctx)?);
             }
@@ -183,20 +233,26 @@ impl Ctx {
                     let _ = self.core.borrow_mut().handle_input(now, input);
                 }
                 Some(Output::ReleaseRelay { alloc }) => {
-                    let relay = self.relays.borrow_mut().remove(&alloc.to_bits());
-                    if let Some(relay) = relay {
-                        relay.task.abort();
+                    for v6 in [false, true] {
+                        let relay = self.relays.borrow_mut().remove(&(alloc.to_bits(), v6));
+                        if let Some(relay) = relay {
+                            relay.task.abort();
+                        }
                     }
                 }
                 Some(Output::Route(change)) => {
                     if let Some(o) = &self.offload
                         && let Ok(mut o) = o.lock()
                     {
-                        o.apply(change);
+                        o.apply(self.index, change);
                     }
                 }
-                Some(Output::Event(e)) => events::log(&e, self.kernel_share(&e)),
+                Some(Output::Event(e)) => {
+                    self.counts.borrow_mut().event(&e);
+                    events::log(&e, self.kernel_share(&e));
+                }
                 Some(Output::CloseConnection { transport, reason }) => {
+                    self.counts.borrow_mut().closed_by_relay(reason);
                     if let Transport::Tcp(id) = transport
                         && let Some(conn) = self.tcp_conns.borrow().get(&id)
                     {
@@ -224,7 +280,7 @@ impl Ctx {
             return None;
         };
         let o = self.offload.as_ref()?;
-        o.lock().ok()?.take_relayed(info.alloc)
+        o.lock().ok()?.take_relayed(self.index, info.alloc)
     }
 
     fn bind_relay(
@@ -245,13 +301,13 @@ impl Ctx {
                 shard = self.index,
                 "cannot bind a relay socket on {ip}: {e}"
             );
-            BindFailed
+            BindFailed { ip }
         })?;
         let socket = Rc::new(socket);
         let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
         self.relays
             .borrow_mut()
-            .insert(alloc.to_bits(), Relay { socket, task });
+            .insert(relay_key(alloc, ip), Relay { socket, task });
         Ok(addr)
     }
 
@@ -259,7 +315,10 @@ impl Ctx {
     fn send_to_client(&self, to: Client, data: &[u8], what: Message) {
         match to.transport {
             Transport::Udp => {
-                if let Err(e) = send_now(&self.udp, data, to.addr) {
+                let listener = self.udp.iter().find(|l| l.v6 == to.addr.is_ipv6());
+                if let Some(l) = listener
+                    && let Err(e) = send_now(&l.socket, data, to.addr)
+                {
                     debug!(shard = self.index, "send to client {}: {e}", to.addr);
                 }
             }
@@ -274,7 +333,7 @@ impl Ctx {
     /// Sends what a client relayed to a peer through the allocation's relay socket. A full
     /// socket buffer drops the datagram, as the network would.
     fn send_to_peer(&self, alloc: AllocId, peer: SocketAddr, data: &[u8]) {
-        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits())
+        if let Some(relay) = self.relays.borrow().get(&relay_key(alloc, peer.ip()))
             && let Err(e) = send_now(&relay.socket, data, peer)
         {
             debug!("send to peer {peer}: {e}");
@@ -289,15 +348,18 @@ fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<
     socket2::SockRef::from(socket).send_to(data, &to.into())
 }
 
-/// Client datagrams on the listener, received in batches.
-async fn udp_loop(ctx: Rc<Ctx>) {
+/// Client datagrams on UDP listener `n`, received in batches.
+async fn udp_loop(ctx: Rc<Ctx>, n: usize) {
+    let Some(listener) = ctx.udp.get(n) else {
+        return;
+    };
     loop {
-        if ctx.udp.readable().await.is_err() {
+        if listener.socket.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&ctx.udp, &ctx.udp_state) {
+            let n = match arena.try_recv(&listener.socket, &listener.state) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
+use super::counters::Link;
 use super::outbox::{Message, Outbox};
 use super::shard::Ctx;
 use relay_proto::framing::StreamFramer;
@@ -50,6 +51,14 @@ impl Kind {
         match self {
             Kind::Tcp => "tcp",
             Kind::Tls => "tls",
+        }
+    }
+
+    /// The metrics label of this kind of connection.
+    fn link(self) -> Link {
+        match self {
+            Kind::Tcp => Link::Tcp,
+            Kind::Tls => Link::Tls,
         }
     }
 }
@@ -107,6 +116,7 @@ pub(super) async fn serve<R, W>(
             outbox: outbox.clone(),
         },
     );
+    ctx.counts.borrow_mut().connection_opened(kind.link());
     let client = Client {
         transport: Transport::Tcp(id),
         addr,
@@ -119,6 +129,7 @@ pub(super) async fn serve<R, W>(
         () = outbox.closed() => true,
     };
     ctx.tcp_conns.borrow_mut().remove(&id);
+    ctx.counts.borrow_mut().connection_closed(kind.link());
     let transport = client.transport;
     ctx.input(Instant::now(), Input::ConnectionClosed { transport });
     if writable {

@@ -6,11 +6,10 @@
 //! name (from `--server`) for SNI and for verification, and trust in the Mozilla roots
 //! (webpki-roots) unless `--tls-ca` names the one CA to trust instead.
 
-use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -50,7 +49,12 @@ impl Transport {
 /// An open connection to the relay.
 pub(super) enum Conn {
     Udp(UdpSocket),
-    Stream(RefCell<Stream>),
+    /// Behind a mutex so that a client can be shared by threads (a sender and a reader).
+    Stream(Mutex<Stream>),
+}
+
+fn lock(s: &Mutex<Stream>) -> MutexGuard<'_, Stream> {
+    s.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Read and write, for a TCP socket or a TLS session over one.
@@ -59,7 +63,7 @@ impl<T: Read + Write> ReadWrite for T {}
 
 /// A byte stream and the bytes read from it that make no whole frame yet.
 pub(super) struct Stream {
-    io: Box<dyn ReadWrite>,
+    io: Box<dyn ReadWrite + Send>,
     /// The same socket, to set read timeouts on.
     socket: TcpStream,
     framer: StreamFramer,
@@ -78,11 +82,11 @@ impl Conn {
             Transport::Tcp | Transport::Tls { .. } => connect(server, timeout)?,
         };
         let socket = tcp.try_clone().map_err(local)?;
-        let io: Box<dyn ReadWrite> = match transport {
+        let io: Box<dyn ReadWrite + Send> = match transport {
             Transport::Tls { name, ca } => Box::new(handshake(tcp, name, ca.as_deref(), timeout)?),
             _ => Box::new(tcp),
         };
-        Ok(Conn::Stream(RefCell::new(Stream {
+        Ok(Conn::Stream(Mutex::new(Stream {
             io,
             socket,
             framer: StreamFramer::new(),
@@ -98,7 +102,7 @@ impl Conn {
     pub(super) fn local_addr(&self) -> std::io::Result<SocketAddr> {
         match self {
             Conn::Udp(s) => s.local_addr(),
-            Conn::Stream(s) => s.borrow().socket.local_addr(),
+            Conn::Stream(s) => lock(s).socket.local_addr(),
         }
     }
 
@@ -107,7 +111,7 @@ impl Conn {
         match self {
             Conn::Udp(s) => s.send(bytes).map(drop),
             Conn::Stream(s) => {
-                let mut s = s.borrow_mut();
+                let mut s = lock(s);
                 s.io.write_all(bytes)?;
                 s.io.flush()
             }
@@ -125,7 +129,7 @@ impl Conn {
                 s.set_read_timeout(Some(left))?;
                 quiet_timeout(s.recv(buf))
             }
-            Conn::Stream(s) => s.borrow_mut().recv(buf, deadline),
+            Conn::Stream(s) => lock(s).recv(buf, deadline),
         }
     }
 }

@@ -111,3 +111,19 @@ fn unauthenticated_requests_over_streams_are_answered_beyond_the_udp_rate_limit(
     assert_eq!(answered, 200);
     assert_eq!(h.server.stats().rate_limited, 0);
 }
+
+#[test]
+fn a_connection_reported_twice_keeps_one_deadline() {
+    let mut h = H::new();
+    open(&mut h, 1);
+    h.advance(Duration::from_secs(10));
+    open(&mut h, 1);
+    assert_eq!(h.server.footprint().connections, 1);
+    assert_eq!(h.server.footprint().timers, 1, "{:?}", h.server.footprint());
+    h.advance(Duration::from_secs(21));
+    assert_eq!(
+        h.closed,
+        [(Transport::Tcp(1), CloseReason::IdleWithoutAllocation)]
+    );
+    assert_eq!(h.server.footprint().timers, 0);
+}

@@ -20,7 +20,7 @@ mod table;
 use std::path::{Path, PathBuf};
 
 use crate::util::{Result, cargo, run, target_dir};
-use servers::{CoturnMode, Server};
+use servers::{CoturnMode, Operator, Server};
 use suite::Settings;
 
 /// Where a coturn 4.17 `turnserver` is found when `--coturn-417` is not given.
@@ -31,6 +31,9 @@ struct Options {
     smoke: bool,
     coturn_417: Option<PathBuf>,
     gso: bool,
+    /// Also relay-native with `--metrics` scraped every second, and with caps it never
+    /// reaches: what its operator features cost.
+    operator: Vec<Operator>,
 }
 
 impl Options {
@@ -40,12 +43,21 @@ impl Options {
             smoke: false,
             coturn_417: std::env::var_os(COTURN_417_ENV).map(PathBuf::from),
             gso: true,
+            operator: vec![],
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--smoke" => o.smoke = true,
                 "--no-gso" => o.gso = false,
+                "--metrics" => o.operator.push(Operator {
+                    metrics: true,
+                    caps: false,
+                }),
+                "--caps" => o.operator.push(Operator {
+                    metrics: false,
+                    caps: true,
+                }),
                 "--coturn-417" => {
                     o.coturn_417 = Some(it.next().ok_or("--coturn-417 needs a path")?.into())
                 }
@@ -163,15 +175,15 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
         }
     }
     let relay = bins.join("relay-native");
-    v.push(Server::RelayNative {
-        bin: relay.clone(),
-        offload: false,
-    });
-    if !o.smoke {
-        v.push(Server::RelayNative {
-            bin: relay,
-            offload: true,
-        });
+    let offload: &[bool] = if o.smoke { &[false] } else { &[false, true] };
+    for &offload in offload {
+        for with in std::iter::once(Operator::default()).chain(o.operator.iter().copied()) {
+            v.push(Server::RelayNative {
+                bin: relay.clone(),
+                offload,
+                with,
+            });
+        }
     }
     Ok(v)
 }
