@@ -10,6 +10,8 @@
 //! - [`driver`]: the tokio driver that moves datagrams and timers for the core.
 //! - [`probe`]: a native RFC 7635 client (`relay-native probe`), blocking std sockets.
 //! - [`cli`]: the `relay-native` commands (`serve`, `token`, `probe`).
+//! - [`metrics`]: Prometheus metrics, health and readiness, the drain endpoint.
+//! - [`drain`]: stopping without cutting calls (SIGUSR1).
 //!
 //! Design notes: docs/relay.md.
 #![forbid(unsafe_code)]
@@ -17,5 +19,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod drain;
 pub mod driver;
+pub mod metrics;
 pub mod probe;

@@ -1,27 +1,35 @@
 //! `relay-native probe`: flags to probe::Options, the report to stdout, one line per step and
 //! the failure to stderr, the failure's exit code.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::probe::token::{Endpoint, PopToken};
-use crate::probe::{self, Failure, Options, TokenSource, unix_now};
+use crate::probe::{self, Failure, Options, TokenSource, Transport, unix_now};
+use relay_proto::wire::IntegrityAlgorithm;
 
 /// `probe` flags.
 #[derive(Args, Debug)]
 #[command(after_help = probe::EXIT_CODES)]
 pub struct ProbeArgs {
-    /// TURN server, UDP (host:port).
+    /// TURN server, host:port (the port defaults to 3478, or 5349 for TLS). For TLS the
+    /// host is also the name the certificate must carry, and SNI.
     #[arg(long)]
     server: String,
+    /// How to reach the server.
+    #[arg(long, value_enum, default_value_t = Via::Udp)]
+    transport: Via,
+    /// Trust this CA (PEM) for TLS instead of the Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
     /// OAuth token endpoint, e.g. http://127.0.0.1:8787/oauth2/token.
     #[arg(
         long,
-        required_unless_present = "token_json",
-        conflicts_with = "token_json"
+        required_unless_present_any = ["token_json", "turn_username"],
+        conflicts_with_all = ["token_json", "turn_username"]
     )]
     token_endpoint: Option<String>,
     /// client_id at the token endpoint.
@@ -41,8 +49,20 @@ pub struct ProbeArgs {
     scope: String,
     /// Use this token instead of a token endpoint: a JSON file with access_token, kid,
     /// key or mac_key, and expires_at or expires_in (what `token mint` prints).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "turn_username")]
     token_json: Option<PathBuf>,
+    /// Long-term credentials instead of a token: this USERNAME (a static user, or a TURN REST
+    /// `EXPIRY:user`) with --turn-password.
+    #[arg(long, requires = "turn_password")]
+    turn_username: Option<String>,
+    /// The long-term password.
+    #[arg(long, env = "EDGETURN_TURN_PASSWORD", hide_env_values = true)]
+    turn_password: Option<String>,
+    /// MESSAGE-INTEGRITY (sha1) or MESSAGE-INTEGRITY-SHA256 (sha256) [default: a token's
+    /// mac_key decides (32 bytes: sha256); long-term: sha256 with a SHA-256 key when the relay
+    /// offers it, else sha1 with MD5].
+    #[arg(long, value_enum)]
+    integrity: Option<Integrity>,
     /// Echo peer to relay to (e.g. turnutils_peer); default: the probe's own second socket.
     #[arg(long)]
     peer: Option<SocketAddr>,
@@ -66,6 +86,23 @@ pub struct ProbeArgs {
     quiet: bool,
 }
 
+/// `--transport` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Via {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// `--integrity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Integrity {
+    /// MESSAGE-INTEGRITY (HMAC-SHA1), with an MD5 long-term key.
+    Sha1,
+    /// MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256), with a SHA-256 long-term key.
+    Sha256,
+}
+
 /// Runs the probe; prints the report; the error carries the exit code.
 pub fn run(a: &ProbeArgs) -> Result<(), Failure> {
     let opts = options(a)?;
@@ -81,12 +118,35 @@ pub fn run(a: &ProbeArgs) -> Result<(), Failure> {
 
 fn options(a: &ProbeArgs) -> Result<Options, Failure> {
     let bad = |m: String| Failure::Local(m);
-    let server = resolve(&a.server).map_err(bad)?;
+    let default_port = match a.transport {
+        Via::Tls => 5349,
+        Via::Udp | Via::Tcp => 3478,
+    };
+    let (host, with_port) = split_server(&a.server, default_port);
+    if a.tls_ca.is_some() && a.transport != Via::Tls {
+        return Err(bad("--tls-ca is for --transport tls".into()));
+    }
+    let transport = match a.transport {
+        Via::Udp => Transport::Udp,
+        Via::Tcp => Transport::Tcp,
+        Via::Tls => Transport::Tls {
+            name: host,
+            ca: a.tls_ca.clone(),
+        },
+    };
+    let server = resolve(&a.server, &with_port).map_err(bad)?;
     if !a.timeout.is_finite() || a.timeout <= 0.0 || a.timeout > 600.0 {
         return Err(bad("--timeout must be between 0 and 600 seconds".into()));
     }
     let timeout = Duration::from_secs_f64(a.timeout);
     let source = match (&a.token_endpoint, &a.token_json) {
+        _ if a.turn_username.is_some() => TokenSource::LongTerm {
+            username: a.turn_username.clone().unwrap_or_default(),
+            password: a
+                .turn_password
+                .clone()
+                .ok_or_else(|| bad("--turn-username needs --turn-password".into()))?,
+        },
         (Some(url), _) => TokenSource::Endpoint(Endpoint {
             url: url.clone(),
             client_id: a
@@ -108,10 +168,15 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
                     .map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?,
             )
         }
-        (None, None) => return Err(bad("give --token-endpoint or --token-json".into())),
+        (None, None) => {
+            return Err(bad(
+                "give --token-endpoint, --token-json or --turn-username".into(),
+            ));
+        }
     };
     Ok(Options {
         server,
+        transport,
         source,
         peer: a.peer,
         lifetime: a.lifetime,
@@ -119,20 +184,63 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
         refresh_every: a.refresh_every.map(|s| Duration::from_secs(s.max(1))),
         renew_before: a.renew_before,
         timeout,
+        integrity: a.integrity.map(|i| match i {
+            Integrity::Sha1 => IntegrityAlgorithm::Sha1,
+            Integrity::Sha256 => IntegrityAlgorithm::Sha256,
+        }),
     })
 }
 
-fn resolve(server: &str) -> Result<SocketAddr, String> {
+/// `--server` as its host (without brackets: the TLS name) and as host:port, with
+/// `default` when it names no port.
+fn split_server(server: &str, default: u16) -> (String, String) {
+    if let Ok(a) = server.parse::<SocketAddr>() {
+        return (a.ip().to_string(), server.to_string());
+    }
+    if let Ok(ip) = server.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return (ip.to_string(), SocketAddr::new(ip, default).to_string());
+    }
+    match server.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => (host.to_string(), server.to_string()),
+        _ => (server.to_string(), format!("{server}:{default}")),
+    }
+}
+
+fn resolve(server: &str, with_port: &str) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
-    // host:port, [v6]:port or an address as it is; a bare host gets TURN's default port.
-    let with_port = if server.parse::<SocketAddr>().is_ok() || server.matches(':').count() == 1 {
-        server.to_string()
-    } else {
-        format!("{server}:3478")
-    };
     with_port
         .to_socket_addrs()
         .map_err(|e| format!("--server {server}: {e}"))?
         .next()
         .ok_or_else(|| format!("--server {server}: no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_server;
+
+    #[test]
+    fn server_host_and_port() {
+        let hp = |s: &str| split_server(s, 5349);
+        let pair = |h: &str, a: &str| (h.to_string(), a.to_string());
+        assert_eq!(
+            hp("turn.example.com"),
+            pair("turn.example.com", "turn.example.com:5349")
+        );
+        assert_eq!(
+            hp("turn.example.com:443"),
+            pair("turn.example.com", "turn.example.com:443")
+        );
+        assert_eq!(hp("192.0.2.1"), pair("192.0.2.1", "192.0.2.1:5349"));
+        assert_eq!(hp("192.0.2.1:443"), pair("192.0.2.1", "192.0.2.1:443"));
+        assert_eq!(hp("2001:db8::1"), pair("2001:db8::1", "[2001:db8::1]:5349"));
+        assert_eq!(
+            hp("[2001:db8::1]"),
+            pair("2001:db8::1", "[2001:db8::1]:5349")
+        );
+        assert_eq!(
+            hp("[2001:db8::1]:443"),
+            pair("2001:db8::1", "[2001:db8::1]:443")
+        );
+    }
 }

@@ -1,5 +1,6 @@
-//! `relay-native serve`: configuration, logging, the driver, and a clean stop on SIGINT or
-//! SIGTERM.
+//! `relay-native serve`: configuration, logging, the driver, the operator endpoints
+//! (`--metrics`), a drain on SIGUSR1, the TLS certificate reloaded on SIGHUP, and a clean
+//! stop on SIGINT or SIGTERM.
 
 use tokio::sync::watch;
 use tracing::info;
@@ -14,8 +15,9 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         None => Settings::default(),
     };
     let flags = Settings {
-        listen: a.listen,
-        relay_ip: a.relay_ip,
+        listen: a.listen.clone(),
+        relay_ip: a.relay_ip.clone(),
+        default_relay_family: a.default_relay_family,
         realm: a.realm.clone(),
         server_name: a.server_name.clone(),
         keys: a.keys.clone(),
@@ -35,17 +37,52 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         token_clock_skew: None,
         shards: a.shards,
         offload: a.offload.clone(),
+        metrics: a.metrics,
+        drain_deadline: a.drain_deadline,
+        alternate_servers: a.alternate_servers.clone(),
+        max_bps_per_allocation: a.max_bps_per_allocation,
+        max_bps_per_user: a.max_bps_per_user,
+        ..a.tls.settings()
     };
     Ok(file.overlay(flags))
 }
 
-/// Runs the relay until SIGINT or SIGTERM.
+/// Runs the relay until SIGINT or SIGTERM, or until a drain is over.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
     let (core, driver) = settings(a)
         .and_then(Settings::build)
         .map_err(|e| format!("config: {e}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    // The operator's side is set up before the relay runs: a bad metrics address fails the
+    // start, and a SIGUSR1 that comes early drains instead of ending the process.
+    let (handle, drain_deadline) = (driver.handle.clone(), driver.drain_deadline);
+    let metrics = match driver.metrics {
+        Some(addr) => Some(
+            rt.block_on(crate::metrics::http::bind(addr))
+                .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    let usr1 = {
+        let _rt = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+            .map_err(|e| format!("cannot handle SIGUSR1: {e}"))?
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let listen = driver.listen;
+    let files = raise_fd_limit();
+    let tls = driver
+        .tls
+        .as_ref()
+        .map(|t| (t.certs.clone(), t.reload_interval, t.listen.clone()));
+    let listen = driver
+        .listen
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
     let shards = driver.shards;
     let mechanisms = [
         core.auth
@@ -60,17 +97,44 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         .spawn(move || crate::driver::run(core, driver, stop_rx))
         .map_err(|e| format!("cannot start: {e}"))?;
     info!(
-        %listen,
+        listen,
         shards,
-        auth = mechanisms.iter().flatten().cloned().collect::<Vec<_>>().join(", "),
+        auth = mechanisms
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        files,
         "relay-native listening on {listen} (UDP and TCP)"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let relay = rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    if let Some((certs, _, addrs)) = &tls {
+        let c = &certs.current().info;
+        info!(
+            target: "tls",
+            listen = addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            names = c.names.join(","),
+            not_after = %crate::driver::certs::rfc3339(c.not_after),
+            "TURN over TLS on {}",
+            addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+        );
+    }
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Some(listener) = metrics {
+            if let Ok(addr) = listener.local_addr() {
+                info!(%addr, "metrics at http://{addr}/metrics (and /healthz, /readyz, POST /drain from loopback)");
+            }
+            tokio::spawn(crate::metrics::http::serve(listener, handle.clone()));
+        }
+        tokio::spawn(crate::drain::on_signal(handle.clone(), usr1));
+        let mut term = signal(SignalKind::terminate()).ok();
+        // Always handled: SIGHUP's default action ends the process, and `systemctl reload`
+        // sends it whether or not TLS is configured.
+        let mut hup = signal(SignalKind::hangup()).ok();
+        if let Some((certs, Some(every), _)) = &tls {
+            tokio::spawn(certs.clone().watch(*every));
+        }
         let stopped = async {
             loop {
                 if relay.is_finished() {
@@ -79,12 +143,21 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => info!("SIGTERM: stopping"),
-            _ = stopped => {}
+        tokio::pin!(stopped);
+        let drained = crate::drain::supervise(handle, drain_deadline);
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { info!("SIGINT: stopping"); break }
+                _ = recv(&mut term) => { info!("SIGTERM: stopping"); break }
+                _ = recv(&mut hup) => match &tls {
+                    Some((certs, ..)) => { let _ = certs.reload("SIGHUP"); }
+                    None => info!("SIGHUP: no TLS certificate to reload"),
+                },
+                () = &mut stopped => break,
+                drained = &mut drained => { info!("{drained}"); break }
+            }
         }
-        relay
     });
     let _ = stop_tx.send(true);
     match relay.join() {
@@ -95,4 +168,35 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("cannot serve on {listen}: {e}")),
         Err(_) => Err("the relay thread panicked".into()),
     }
+}
+
+/// The next delivery of a signal; never, if its handler could not be installed.
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every TCP or TLS client and every
+/// allocation's relay socket is a descriptor, and the usual soft limit (1,024) is far below
+/// what a relay holds. Returns the limit now in force.
+#[cfg(target_os = "linux")]
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            tracing::warn!("cannot raise the open-files limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_fd_limit() -> Option<u64> {
+    None
 }

@@ -7,14 +7,17 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
 use super::batch::{self, Arena};
+use super::counters::ShardCounts;
+use super::handle::Command;
 use super::offload::Offload;
+use super::outbox::Message;
 use super::sendq::{SendQueue, UdpSock};
-use super::{events, sockets};
+use super::{control, events, sockets};
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
     Seeds, Server, Traffic, Transport,
@@ -23,10 +26,27 @@ use relay_proto::{
 /// A shard before it runs: bound sockets and a core.
 pub struct Shard {
     index: usize,
-    udp: std::net::UdpSocket,
-    tcp: std::net::TcpListener,
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
+    tls: Option<super::tls::TlsShard>,
+    /// Meter the kernel fast path's traffic for bandwidth caps.
+    meter: bool,
+    control: Option<mpsc::UnboundedReceiver<Command>>,
+}
+
+/// A UDP listener; a reply leaves from the one of the client's family.
+pub(super) struct UdpListener {
+    sock: Rc<UdpSock>,
+    v6: bool,
+}
+
+/// Relay sockets are keyed by allocation and family: a dual allocation has two.
+type RelayKey = (u64, bool);
+
+fn relay_key(alloc: AllocId, ip: IpAddr) -> RelayKey {
+    (alloc.to_bits(), ip.is_ipv6())
 }
 
 /// An allocation's relay socket and the task that receives on it.
@@ -38,26 +58,32 @@ struct Relay {
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
-    udp: Rc<UdpSock>,
+    udp: Vec<UdpListener>,
     arena: RefCell<Arena>,
     /// Datagrams to send once the current receive batch is through.
     sends: RefCell<SendQueue>,
-    relays: RefCell<HashMap<u64, Relay>>,
-    pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
+    relays: RefCell<HashMap<RelayKey, Relay>>,
+    pub(super) tcp_conns: RefCell<HashMap<u64, super::stream::Conn>>,
     pub(super) next_conn: Cell<u64>,
+    /// The read buffer every stream connection of this shard shares.
+    pub(super) read_chunk: RefCell<Box<[u8]>>,
+    /// What the stream connections have queued for their clients together.
+    pub(super) stream_queued: Rc<super::outbox::Queued>,
     /// The deadline the timer task sleeps until, as the core last said.
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
     rearm: Notify,
-    index: usize,
-    offload: Option<Arc<Mutex<Offload>>>,
+    pub(super) index: usize,
+    pub(super) offload: Option<Arc<Mutex<Offload>>>,
+    /// What this shard counts for metrics (per event, never per datagram).
+    pub(super) counts: RefCell<ShardCounts>,
 }
 
 impl Shard {
-    /// Binds this shard's listeners on `listen` and makes its core.
+    /// Binds this shard's listeners on every `listen` address and makes its core.
     pub fn bind(
         index: usize,
-        listen: SocketAddr,
+        listen: &[SocketAddr],
         cfg: Arc<Config>,
         quota: Box<dyn Quota>,
         seeds: Seeds,
@@ -65,16 +91,37 @@ impl Shard {
     ) -> std::io::Result<Shard> {
         Ok(Shard {
             index,
-            udp: sockets::udp_listener(listen)?,
-            tcp: sockets::tcp_listener(listen)?,
+            udp: listen
+                .iter()
+                .map(|a| sockets::udp_listener(*a))
+                .collect::<Result<_, _>>()?,
+            tcp: listen
+                .iter()
+                .map(|a| sockets::tcp_listener(*a))
+                .collect::<Result<_, _>>()?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
+            meter: false,
+            control: None,
+            tls: None,
         })
     }
 
-    /// Shares the kernel fast path's maps with this shard.
-    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>) {
+    /// Adds this shard's TLS listeners.
+    pub fn set_tls(&mut self, tls: super::tls::TlsShard) {
+        self.tls = Some(tls);
+    }
+
+    /// Shares the kernel fast path's maps with this shard; `meter`: read its counters
+    /// periodically for the core's bandwidth caps.
+    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>, meter: bool) {
         self.offload = offload;
+        self.meter = meter;
+    }
+
+    /// The channel the operator's handle sends commands (snapshots, drain) on.
+    pub(crate) fn set_control(&mut self, commands: mpsc::UnboundedReceiver<Command>) {
+        self.control = Some(commands);
     }
 
     /// Which shard.
@@ -89,25 +136,47 @@ impl Shard {
             .build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
+            let mut udp = Vec::new();
+            for socket in self.udp {
+                let v6 = socket.local_addr()?.is_ipv6();
+                udp.push(UdpListener {
+                    sock: UdpSock::new(socket)?,
+                    v6,
+                });
+            }
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
-                udp: UdpSock::new(self.udp)?,
+                udp,
                 arena: RefCell::new(Arena::new()),
                 sends: RefCell::new(SendQueue::new()),
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
                 next_conn: Cell::new((self.index as u64) << 48),
+                read_chunk: RefCell::new(vec![0; super::stream::READ_CHUNK].into_boxed_slice()),
+                stream_queued: Rc::default(),
                 deadline: Cell::new(None),
                 rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
+                counts: RefCell::new(ShardCounts::default()),
             });
-            let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-            let tasks = [
-                spawn_local(udp_loop(ctx.clone())),
-                spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
-                spawn_local(timer_loop(ctx.clone())),
-            ];
+            let mut tasks = vec![spawn_local(timer_loop(ctx.clone()))];
+            for n in 0..ctx.udp.len() {
+                tasks.push(spawn_local(udp_loop(ctx.clone(), n)));
+            }
+            for tcp in self.tcp {
+                let tcp = tokio::net::TcpListener::from_std(tcp)?;
+                tasks.push(spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)));
+            }
+            if let Some(commands) = self.control {
+                tasks.push(spawn_local(control::control_loop(ctx.clone(), commands)));
+            }
+            if self.meter {
+                tasks.push(spawn_local(control::kernel_meter(ctx.clone())));
+            }
+            if let Some(tls) = self.tls {
+                tasks.extend(tls.spawn(&ctx)?);
+            }
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {
                     break;
@@ -126,6 +195,18 @@ impl Shard {
 }
 
 impl Ctx {
+    /// Which shard.
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// A new stream connection's id (unique in the process: the shard is in the top bits).
+    pub(super) fn conn_id(&self) -> u64 {
+        let id = self.next_conn.get();
+        self.next_conn.set(id + 1);
+        id
+    }
+
     /// Hands the core one input, sends what it relays, then carries out what it queued.
     pub(super) fn input(self: &Rc<Self>, now: Instant, input: Input<'_>) {
         self.input_batched(now, input);
@@ -138,7 +219,9 @@ impl Ctx {
         let forward = self.core.borrow_mut().handle_input(now, input);
         match forward {
             Some(Forward::ToPeer { alloc, peer, data }) => self.send_to_peer(alloc, peer, data),
-            Some(Forward::ToClient { client, data }) => self.send_to_client(client, data),
+            Some(Forward::ToClient { client, data }) => {
+                self.send_to_client(client, data, Message::Data)
+            }
             None => {}
         }
         self.flush(now);
@@ -155,33 +238,39 @@ impl Ctx {
         loop {
             let output = self.core.borrow_mut().poll_output();
             match output {
-                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data),
+                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data, Message::Control),
                 Some(Output::BindRelay { alloc, ip, even }) => {
                     let result = self.bind_relay(alloc, ip, even);
                     let input = Input::RelayBound { alloc, result };
                     let _ = self.core.borrow_mut().handle_input(now, input);
                 }
                 Some(Output::ReleaseRelay { alloc }) => {
-                    let relay = self.relays.borrow_mut().remove(&alloc.to_bits());
-                    if let Some(relay) = relay {
-                        relay.task.abort();
+                    for v6 in [false, true] {
+                        let relay = self.relays.borrow_mut().remove(&(alloc.to_bits(), v6));
+                        if let Some(relay) = relay {
+                            relay.task.abort();
+                        }
                     }
                 }
                 Some(Output::Route(change)) => {
                     if let Some(o) = &self.offload
                         && let Ok(mut o) = o.lock()
                     {
-                        o.apply(change);
+                        o.apply(self.index, change);
                     }
                 }
-                Some(Output::Event(e)) => events::log(&e, self.kernel_share(&e)),
+                Some(Output::Event(e)) => {
+                    self.counts.borrow_mut().event(&e);
+                    events::log(&e, self.kernel_share(&e));
+                }
                 Some(Output::CloseConnection { transport, reason }) => {
+                    self.counts.borrow_mut().closed_by_relay(reason);
                     if let Transport::Tcp(id) = transport
                         && let Some(conn) = self.tcp_conns.borrow().get(&id)
                     {
                         debug!(
                             shard = self.index,
-                            "tcp: closing a connection: {}",
+                            "stream: closing a connection: {}",
                             reason.as_str()
                         );
                         conn.close();
@@ -203,7 +292,7 @@ impl Ctx {
             return None;
         };
         let o = self.offload.as_ref()?;
-        o.lock().ok()?.take_relayed(info.alloc)
+        o.lock().ok()?.take_relayed(self.index, info.alloc)
     }
 
     fn bind_relay(
@@ -221,22 +310,26 @@ impl Ctx {
                 shard = self.index,
                 "cannot bind a relay socket on {ip}: {e}"
             );
-            BindFailed
+            BindFailed { ip }
         })?;
         let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone()));
         self.relays
             .borrow_mut()
-            .insert(alloc.to_bits(), Relay { socket, task });
+            .insert(relay_key(alloc, ip), Relay { socket, task });
         Ok(addr)
     }
 
     /// Sends control bytes or a relayed frame to a client.
-    fn send_to_client(&self, to: Client, data: &[u8]) {
+    fn send_to_client(&self, to: Client, data: &[u8], what: Message) {
         match to.transport {
-            Transport::Udp => self.sends.borrow_mut().push(&self.udp, to.addr, data),
+            Transport::Udp => {
+                if let Some(l) = self.udp.iter().find(|l| l.v6 == to.addr.is_ipv6()) {
+                    self.sends.borrow_mut().push(&l.sock, to.addr, data);
+                }
+            }
             Transport::Tcp(id) => {
                 if let Some(conn) = self.tcp_conns.borrow().get(&id) {
-                    conn.send(data);
+                    conn.send(data, what);
                 }
             }
         }
@@ -245,22 +338,25 @@ impl Ctx {
     /// Sends what a client relayed to a peer through the allocation's relay socket. A full
     /// socket buffer drops the datagram, as the network would.
     fn send_to_peer(&self, alloc: AllocId, peer: SocketAddr, data: &[u8]) {
-        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits()) {
+        if let Some(relay) = self.relays.borrow().get(&relay_key(alloc, peer.ip())) {
             self.sends.borrow_mut().push(&relay.socket, peer, data);
         }
     }
 }
 
-/// Client datagrams on the listener, received in batches; what a batch relays is sent at
-/// its end.
-async fn udp_loop(ctx: Rc<Ctx>) {
+/// Client datagrams on UDP listener `n`, received in batches; what a batch relays is sent
+/// at its end.
+async fn udp_loop(ctx: Rc<Ctx>, n: usize) {
+    let Some(listener) = ctx.udp.get(n) else {
+        return;
+    };
     loop {
-        if ctx.udp.io.readable().await.is_err() {
+        if listener.sock.io.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&ctx.udp) {
+            let n = match arena.try_recv(&listener.sock) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {

@@ -3,11 +3,14 @@
 //! token from the token endpoint for that server name, Allocate again with ACCESS-TOKEN, then
 //! prove the data path both ways (Send/Data indications and ChannelData) through a peer, and
 //! keep the allocation alive (Refresh, renewing the token before it expires) for `--hold`.
+//! With long-term credentials instead of a token it is an RFC 8489 client that takes the
+//! relay's SHA-256 offer; `--integrity` picks MESSAGE-INTEGRITY or -SHA256 either way.
 //!
 //! Blocking std sockets: one client, one allocation, no runtime needed.
 
 pub mod client;
 pub mod token;
+pub mod transport;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,23 +18,34 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use client::{Relayed, Reply, TurnClient};
+use client::{Credentials, Relayed, Reply, TurnClient};
+use relay_proto::wire::IntegrityAlgorithm;
 use token::{Endpoint, PopToken};
+pub use transport::Transport;
 
-/// Where the token comes from.
+/// Where the credentials come from.
 #[derive(Clone, Debug)]
 pub enum TokenSource {
     /// An OAuth token endpoint.
     Endpoint(Endpoint),
     /// A token already in hand (cannot be renewed).
     Fixed(PopToken),
+    /// No token: long-term credentials (a static user, or a TURN REST username and password).
+    LongTerm {
+        /// USERNAME.
+        username: String,
+        /// The password.
+        password: String,
+    },
 }
 
 /// What to probe and for how long.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The TURN server (UDP).
+    /// The TURN server.
     pub server: SocketAddr,
+    /// How to reach it.
+    pub transport: Transport,
     /// Where tokens come from.
     pub source: TokenSource,
     /// An echo peer; None: the probe is its own peer on a second local socket.
@@ -46,6 +60,9 @@ pub struct Options {
     pub renew_before: u64,
     /// Per STUN transaction and per HTTP request.
     pub timeout: Duration,
+    /// The integrity attribute to sign with; `None`: the strongest the credentials and the
+    /// relay allow.
+    pub integrity: Option<IntegrityAlgorithm>,
 }
 
 /// Why a probe failed; each kind has its own exit code.
@@ -63,6 +80,8 @@ pub enum Failure {
     Timeout(String),
     /// The relay refused the token (exit 7).
     TokenRejected(String),
+    /// The relay refused the long-term credentials (exit 7, as for a token).
+    CredentialsRejected(String),
     /// The relay refused the token, which has expired (exit 8).
     TokenExpired(String),
     /// The relay does not offer RFC 7635 third-party authorization (exit 9).
@@ -73,6 +92,9 @@ pub enum Failure {
     DataPath(String),
     /// The relay said something that breaks the protocol (exit 12).
     Protocol(String),
+    /// The TLS handshake failed: certificate not trusted or not for this name, no common
+    /// version, cipher suite or ALPN protocol (exit 13).
+    Tls(String),
 }
 
 impl Failure {
@@ -84,12 +106,13 @@ impl Failure {
             Failure::ClientCredentials(_) => 4,
             Failure::Endpoint(_) => 5,
             Failure::Timeout(_) => 6,
-            Failure::TokenRejected(_) => 7,
+            Failure::TokenRejected(_) | Failure::CredentialsRejected(_) => 7,
             Failure::TokenExpired(_) => 8,
             Failure::NoThirdParty(_) => 9,
             Failure::Refused(_) => 10,
             Failure::DataPath(_) => 11,
             Failure::Protocol(_) => 12,
+            Failure::Tls(_) => 13,
         }
     }
 }
@@ -103,11 +126,13 @@ impl std::fmt::Display for Failure {
             Failure::Endpoint(t) => ("token endpoint error", t),
             Failure::Timeout(t) => ("timeout", t),
             Failure::TokenRejected(t) => ("token rejected by the relay", t),
+            Failure::CredentialsRejected(t) => ("credentials rejected by the relay", t),
             Failure::TokenExpired(t) => ("token expired", t),
             Failure::NoThirdParty(t) => ("no third-party authorization", t),
             Failure::Refused(t) => ("refused by the relay", t),
             Failure::DataPath(t) => ("data path broken", t),
             Failure::Protocol(t) => ("protocol error", t),
+            Failure::Tls(t) => ("TLS handshake failed", t),
         };
         write!(f, "{kind}: {text}")
     }
@@ -115,9 +140,9 @@ impl std::fmt::Display for Failure {
 
 /// Exit codes and their meaning, for `--help`.
 pub const EXIT_CODES: &str = "Exit codes: 0 ok; 2 bad arguments or local error; 3 token endpoint unreachable; \
-4 bad client credentials; 5 token endpoint error; 6 timeout; 7 token rejected by the relay; \
+4 bad client credentials; 5 token endpoint error; 6 timeout; 7 token (or long-term credentials) rejected by the relay; \
 8 token expired; 9 relay offers no third-party authorization; 10 refused by the relay; \
-11 data did not make it through the relay; 12 protocol error.";
+11 data did not make it through the relay; 12 protocol error; 13 TLS handshake failed.";
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
@@ -133,17 +158,13 @@ const CHANNEL: u16 = 0x4000;
 /// Runs the probe; `progress` gets one line per step. Returns the report as JSON.
 pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Failure> {
     let started = Instant::now();
-    let mut turn = TurnClient::connect(opts.server, opts.timeout)?;
+    let mut turn = TurnClient::connect(opts.server, &opts.transport, opts.timeout)?;
 
-    // 1. Allocate without credentials: the 401 names the token's audience.
+    // 1. Allocate without credentials: the 401 names the token's audience, and the password
+    //    algorithms the relay offers.
     let first = turn.allocate(Some(opts.lifetime))?;
-    let server_name = match &first.error {
-        Some((401, _)) => first.server_name.clone().ok_or_else(|| {
-            Failure::NoThirdParty(format!(
-                "{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there",
-                opts.server
-            ))
-        })?,
+    match &first.error {
+        Some((401, _)) => {}
         Some((code, reason)) => {
             return Err(Failure::Refused(format!(
                 "unauthenticated Allocate: {code} {reason}"
@@ -154,28 +175,67 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
                 "the relay allocated without any credential".into(),
             ));
         }
-    };
+    }
     turn.challenged(&first);
+    let server_name = match (&opts.source, &first.server_name) {
+        (TokenSource::LongTerm { .. }, name) => name.clone().unwrap_or_default(),
+        (_, Some(name)) => name.clone(),
+        (_, None) => {
+            return Err(Failure::NoThirdParty(format!(
+                "{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there",
+                opts.server
+            )));
+        }
+    };
     progress(&format!(
-        "401 from {}: realm {:?}, server name {server_name:?}",
+        "401 from {}: realm {:?}, server name {server_name:?}, password algorithms {}",
         opts.server,
-        first.realm.as_deref().unwrap_or("")
+        first.realm.as_deref().unwrap_or(""),
+        match turn.offered() {
+            Some(o) => o
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "not offered".into(),
+        }
     ));
 
-    // 2. A token for that server.
-    let mut tok = get_token(&opts.source, &server_name)?;
+    // 2. Credentials: a token for that server, or the long-term ones given.
+    let (mut tok, mut creds) = match &opts.source {
+        TokenSource::LongTerm { username, password } => (
+            None,
+            Credentials::LongTerm {
+                username: username.clone(),
+                password: password.clone(),
+            },
+        ),
+        source => {
+            let t = get_token(source, &server_name)?;
+            progress(&format!(
+                "token {} (kid {}, {} s left)",
+                t.id,
+                t.kid,
+                t.remaining(unix_now())
+            ));
+            (Some(t.clone()), Credentials::Token(t))
+        }
+    };
+    let signature = client::choose(&creds, opts.integrity, turn.offered())?;
     progress(&format!(
-        "token {} (kid {}, {} s left)",
-        tok.id,
-        tok.kid,
-        tok.remaining(unix_now())
+        "signing with {}{}",
+        client::integrity_name(signature.integrity),
+        signature
+            .password
+            .map(|p| format!(", password algorithm {p}"))
+            .unwrap_or_default()
     ));
-    turn.set_token(tok.clone());
+    turn.set_credentials(creds.clone(), signature);
 
-    // 3. Allocate with it.
+    // 3. Allocate with them.
     let alloc = turn.allocate(Some(opts.lifetime))?;
     if let Some((code, reason)) = &alloc.error {
-        return Err(token_refused(*code, reason, &tok, "Allocate"));
+        return Err(refused(*code, reason, &creds, "Allocate"));
     }
     let relayed = alloc
         .relayed
@@ -185,9 +245,17 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
 
     // 4. Permission, then data both ways by Send indication and by ChannelData.
     let peer = Peer::new(opts.peer, turn.local_addr()?, opts.timeout)?;
-    expect_ok(turn.create_permission(peer.addr)?, "CreatePermission", &tok)?;
+    expect_ok(
+        turn.create_permission(peer.addr)?,
+        "CreatePermission",
+        &creds,
+    )?;
     let rtt_send = round_trip(&turn, &peer, relayed, None, opts.timeout)?;
-    expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &tok)?;
+    expect_ok(
+        turn.channel_bind(CHANNEL, peer.addr)?,
+        "ChannelBind",
+        &creds,
+    )?;
     let rtt_channel = round_trip(&turn, &peer, relayed, Some(CHANNEL), opts.timeout)?;
     progress(&format!(
         "data through {relayed} to {} and back: Send/Data {:.2} ms, ChannelData {:.2} ms",
@@ -208,31 +276,40 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         if Instant::now() >= hold_until {
             break;
         }
-        if tok.remaining(unix_now()) <= opts.renew_before {
+        if let Some(t) = tok.as_mut()
+            && t.remaining(unix_now()) <= opts.renew_before
+        {
             match &opts.source {
                 TokenSource::Endpoint(_) => {
-                    tok = get_token(&opts.source, &server_name)?;
-                    turn.set_token(tok.clone());
+                    *t = get_token(&opts.source, &server_name)?;
+                    creds = Credentials::Token(t.clone());
+                    turn.set_credentials(creds.clone(), signature);
                     renewals += 1;
                     progress(&format!(
                         "renewed: token {} ({} s left)",
-                        tok.id,
-                        tok.remaining(unix_now())
+                        t.id,
+                        t.remaining(unix_now())
                     ));
                 }
-                TokenSource::Fixed(_) => {
-                    progress("the token runs out soon and cannot be renewed (--token-json)")
-                }
+                _ => progress("the token runs out soon and cannot be renewed (--token-json)"),
             }
         }
         let r = turn.refresh(opts.lifetime)?;
         if let Some((code, reason)) = &r.error {
-            return Err(token_refused(*code, reason, &tok, "Refresh"));
+            return Err(refused(*code, reason, &creds, "Refresh"));
         }
         lifetime = r.lifetime.unwrap_or(lifetime);
         refreshes += 1;
-        expect_ok(turn.create_permission(peer.addr)?, "CreatePermission", &tok)?;
-        expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &tok)?;
+        expect_ok(
+            turn.create_permission(peer.addr)?,
+            "CreatePermission",
+            &creds,
+        )?;
+        expect_ok(
+            turn.channel_bind(CHANNEL, peer.addr)?,
+            "ChannelBind",
+            &creds,
+        )?;
         round_trip(&turn, &peer, relayed, Some(CHANNEL), opts.timeout)?;
         progress(&format!("refreshed: {lifetime} s, data still flows"));
     }
@@ -248,10 +325,18 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
 
     Ok(json!({
         "server": opts.server.to_string(),
+        "transport": match &opts.transport {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls { .. } => "tls",
+        },
         "server_name": server_name,
         "realm": first.realm,
-        "kid": tok.kid,
-        "token_id": tok.id.to_string(),
+        "username": match &creds { Credentials::LongTerm { username, .. } => Some(username.clone()), Credentials::Token(_) => None },
+        "kid": tok.as_ref().map(|t| t.kid.clone()),
+        "token_id": tok.as_ref().map(|t| t.id.to_string()),
+        "integrity": client::integrity_name(signature.integrity),
+        "password_algorithm": signature.password.map(|p| p.to_string()),
         "relayed": relayed.to_string(),
         "mapped": alloc.mapped.map(|a| a.to_string()),
         "peer": peer.addr.to_string(),
@@ -271,34 +356,43 @@ fn get_token(source: &TokenSource, server_name: &str) -> Result<PopToken, Failur
     match source {
         TokenSource::Endpoint(e) => e.fetch(server_name),
         TokenSource::Fixed(t) => Ok(t.clone()),
+        TokenSource::LongTerm { .. } => {
+            Err(Failure::Local("long-term credentials have no token".into()))
+        }
     }
 }
 
-/// What a refused authenticated request means. A 401 after the token was sent is the relay
-/// refusing the token: expired if our own clock says so, otherwise rejected (wrong key, wrong
-/// server name, unknown kid).
-fn token_refused(code: u16, reason: &str, tok: &PopToken, what: &str) -> Failure {
+/// What a refused authenticated request means. A 401 after the credentials were sent is the
+/// relay refusing them: for a token, expired if our own clock says so, otherwise rejected
+/// (wrong key, wrong server name, unknown kid); for long-term credentials, the wrong user or
+/// password.
+fn refused(code: u16, reason: &str, creds: &Credentials, what: &str) -> Failure {
     let now = unix_now();
-    match code {
-        401 if tok.remaining(now) == 0 => Failure::TokenExpired(format!(
-            "{what}: 401 {reason}: token {} expired {} s ago",
-            tok.id,
-            now.saturating_sub(tok.expires_at)
-        )),
-        401 => Failure::TokenRejected(format!(
+    match (code, creds) {
+        (401, Credentials::Token(tok)) if tok.remaining(now) == 0 => {
+            Failure::TokenExpired(format!(
+                "{what}: 401 {reason}: token {} expired {} s ago",
+                tok.id,
+                now.saturating_sub(tok.expires_at)
+            ))
+        }
+        (401, Credentials::Token(tok)) => Failure::TokenRejected(format!(
             "{what}: 401 {reason}: the relay does not accept token {} (kid {}): it holds another key for this kid or has another server name than the token's issuer",
             tok.id, tok.kid
         )),
+        (401, Credentials::LongTerm { username, .. }) => Failure::CredentialsRejected(format!(
+            "{what}: 401 {reason}: the relay does not accept user {username:?} with this password (or not in this realm)"
+        )),
         // Reached only when the relay sent 438 twice in a row.
-        438 => Failure::Protocol(format!("{what}: 438 {reason} twice in a row")),
+        (438, _) => Failure::Protocol(format!("{what}: 438 {reason} twice in a row")),
         _ => Failure::Refused(format!("{what}: {code} {reason}")),
     }
 }
 
-fn expect_ok(r: Reply, what: &str, tok: &PopToken) -> Result<(), Failure> {
+fn expect_ok(r: Reply, what: &str, creds: &Credentials) -> Result<(), Failure> {
     match r.error {
         None => Ok(()),
-        Some((code, reason)) => Err(token_refused(code, &reason, tok, what)),
+        Some((code, reason)) => Err(refused(code, &reason, creds, what)),
     }
 }
 

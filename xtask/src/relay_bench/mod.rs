@@ -12,15 +12,15 @@
 //! Any message lost in a fixed-rate run fails the command after the table, naming the server.
 
 mod load;
-mod procfs;
-mod servers;
+pub(crate) mod procfs;
+pub(crate) mod servers;
 mod suite;
 mod table;
 
 use std::path::{Path, PathBuf};
 
 use crate::util::{Result, cargo, run, target_dir};
-use servers::{CoturnMode, Server};
+use servers::{CoturnMode, Operator, Server};
 use suite::Settings;
 
 /// Where a coturn 4.17 `turnserver` is found when `--coturn-417` is not given.
@@ -34,6 +34,9 @@ struct Options {
     /// Another relay-native build (e.g. main's) measured in the same trials, as reference
     /// rows named "(baseline)": a change is compared with what it changes in one run.
     baseline: Option<PathBuf>,
+    /// Also relay-native with `--metrics` scraped every second, and with caps it never
+    /// reaches: what its operator features cost.
+    operator: Vec<Operator>,
 }
 
 impl Options {
@@ -44,12 +47,21 @@ impl Options {
             coturn_417: std::env::var_os(COTURN_417_ENV).map(PathBuf::from),
             gso: true,
             baseline: None,
+            operator: vec![],
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--smoke" => o.smoke = true,
                 "--no-gso" => o.gso = false,
+                "--metrics" => o.operator.push(Operator {
+                    metrics: true,
+                    caps: false,
+                }),
+                "--caps" => o.operator.push(Operator {
+                    metrics: false,
+                    caps: true,
+                }),
                 "--coturn-417" => {
                     o.coturn_417 = Some(it.next().ok_or("--coturn-417 needs a path")?.into())
                 }
@@ -171,18 +183,19 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
     }
     let mut relays = vec![(bins.join("relay-native"), false)];
     relays.extend(o.baseline.iter().map(|b| (b.clone(), true)));
+    let offloads: &[bool] = if o.smoke { &[false] } else { &[false, true] };
     for (bin, baseline) in relays {
-        v.push(Server::RelayNative {
-            bin: bin.clone(),
-            offload: false,
-            baseline,
-        });
-        if !o.smoke {
-            v.push(Server::RelayNative {
-                bin,
-                offload: true,
-                baseline,
-            });
+        for &offload in offloads {
+            // The operator features are measured on this build only.
+            let extra = if baseline { &[][..] } else { &o.operator[..] };
+            for with in std::iter::once(Operator::default()).chain(extra.iter().copied()) {
+                v.push(Server::RelayNative {
+                    bin: bin.clone(),
+                    offload,
+                    with,
+                    baseline,
+                });
+            }
         }
     }
     Ok(v)
@@ -213,7 +226,7 @@ fn check(rows: &[table::Row], smoke: bool) -> Result {
     Ok(())
 }
 
-fn which(tool: &str) -> Result<PathBuf> {
+pub(crate) fn which(tool: &str) -> Result<PathBuf> {
     std::env::var("PATH")
         .unwrap_or_default()
         .split(':')
