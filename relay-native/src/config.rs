@@ -404,8 +404,8 @@ impl Settings {
                     self.max_allocations.unwrap_or(0),
                     self.max_allocations_per_user.unwrap_or(0),
                 ),
+                handle: handle_for(&tls),
                 tls,
-                handle: Handle::new(),
                 metrics: self.metrics,
                 drain_deadline: Duration::from_secs(self.drain_deadline.unwrap_or(3600)),
             },
@@ -494,6 +494,15 @@ where
         OneOrMany::One(t) => vec![t],
         OneOrMany::Many(v) => v,
     })
+}
+
+/// The operator's handle, reading the TLS listeners' figures when there are any.
+fn handle_for(tls: &Option<crate::driver::tls::TlsSetup>) -> Handle {
+    let handle = Handle::new();
+    if let Some(t) = tls {
+        handle.tls().attach(t.counts.clone(), t.certs.clone());
+    }
+    handle
 }
 
 #[cfg(test)]

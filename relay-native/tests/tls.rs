@@ -490,3 +490,46 @@ tls_key = "{}"
         );
     }
 }
+
+#[test]
+fn tls_handshakes_and_the_certificate_reach_the_metrics() {
+    use common::metrics::{promtool_check, scrape, value};
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let m = metrics.to_string();
+    let r = tls_relay("tls-metrics", &["--metrics", &m]);
+    // One handshake that completes, one connection that is not TLS at all.
+    served_certificate(r.tls, "turn.test", &r.pki.ca_pem).unwrap();
+    let mut plain = std::net::TcpStream::connect(r.tls).unwrap();
+    std::io::Write::write_all(&mut plain, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let text = eventually(Duration::from_secs(10), || {
+        let text = scrape(metrics);
+        let done = value(&text, "edgeturn_tls_handshakes_total", &[]) >= 1
+            && value(
+                &text,
+                "edgeturn_tls_handshake_failures_total",
+                &[("reason", "error")],
+            ) >= 1;
+        if done { Ok(text) } else { Err(text) }
+    });
+    promtool_check(&text);
+    let expiry = value(
+        &text,
+        "edgeturn_tls_certificate_expiry_timestamp_seconds",
+        &[("certificate", NAMES[0])],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(expiry > now + 86_400, "{expiry}:\n{text}");
+    assert_eq!(
+        value(
+            &text,
+            "edgeturn_connections_accepted_total",
+            &[("transport", "tls")]
+        ),
+        1,
+        "the plain connection never finished a handshake:\n{text}"
+    );
+    stop(r.relay);
+}

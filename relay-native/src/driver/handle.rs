@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::certs::CertStore;
 use super::counters::ShardSnapshot;
 use super::offload::Offload;
+use super::tls::HandshakeCounts;
 use relay_proto::Traffic;
 
 /// How long a scrape waits for a shard's answer: a shard answers between two inputs, so
@@ -167,43 +169,50 @@ impl Handle {
     }
 }
 
-/// Figures the TLS listener reports. Handshakes happen at connection rate, so a lock is
-/// fine here; connections accepted and open are counted per shard with the `tls` link.
+/// Where the TLS figures come from: the listeners' handshake counts and the certificate
+/// store, both read at scrape time (a reloaded certificate shows at the next scrape).
 #[derive(Debug, Default)]
 pub struct TlsMetrics {
-    figures: Mutex<TlsFigures>,
+    source: Mutex<Option<(Arc<HandshakeCounts>, Arc<CertStore>)>>,
 }
 
-/// What [`TlsMetrics`] holds.
+/// The TLS listeners' figures at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct TlsFigures {
-    /// Failed handshakes by reason.
+    /// Completed handshakes.
+    pub handshakes: u64,
+    /// Failed handshakes by reason: `timeout` (not finished in time), `limit` (evicted for
+    /// a newer one, or refused because the source had too many unfinished), `error` (not TLS,
+    /// nothing in common, or the client went away).
     pub handshake_failures: BTreeMap<&'static str, u64>,
-    /// Each certificate's `notAfter`, Unix seconds, by name (e.g. the listener or the
-    /// certificate file).
+    /// The certificate in use: its `notAfter`, Unix seconds, by its first name (or its
+    /// subject).
     pub certificate_expiry: BTreeMap<String, u64>,
 }
 
 impl TlsMetrics {
-    /// A TLS handshake failed. `reason` is a short fixed label, e.g. `timeout` (the
-    /// handshake did not finish in time), `limit` (too many handshakes at once) or `error`
-    /// (the peer or the protocol failed).
-    pub fn handshake_failed(&self, reason: &'static str) {
-        *lock(&self.figures)
-            .handshake_failures
-            .entry(reason)
-            .or_default() += 1;
-    }
-
-    /// A certificate `name` was loaded (or reloaded); it expires at `not_after` (Unix
-    /// seconds).
-    pub fn certificate_loaded(&self, name: &str, not_after: u64) {
-        lock(&self.figures)
-            .certificate_expiry
-            .insert(name.to_string(), not_after);
+    /// The TLS listeners count into `counts` and serve the certificate of `certs`.
+    pub fn attach(&self, counts: Arc<HandshakeCounts>, certs: Arc<CertStore>) {
+        *lock(&self.source) = Some((counts, certs));
     }
 
     fn figures(&self) -> TlsFigures {
-        lock(&self.figures).clone()
+        let Some((counts, certs)) = lock(&self.source).clone() else {
+            return TlsFigures::default();
+        };
+        let [completed, failed, timed_out, evicted, refused] = counts.get();
+        let info = &certs.current().info;
+        TlsFigures {
+            handshakes: completed,
+            handshake_failures: BTreeMap::from([
+                ("timeout", timed_out),
+                ("limit", evicted + refused),
+                ("error", failed),
+            ]),
+            certificate_expiry: BTreeMap::from([(
+                info.names.first().unwrap_or(&info.subject).clone(),
+                u64::try_from(info.not_after).unwrap_or(0),
+            )]),
+        }
     }
 }

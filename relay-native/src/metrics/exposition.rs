@@ -279,6 +279,13 @@ fn connections(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
 }
 
 fn tls(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
+    let handshakes = counter(
+        r,
+        "edgeturn_tls_handshakes_total",
+        "TLS handshakes completed.",
+        &[],
+    )?;
+    add(&handshakes, &[], s.tls.handshakes);
     let failures = counter(
         r,
         "edgeturn_tls_handshake_failures_total",
@@ -358,6 +365,7 @@ mod tests {
             "edgeturn_connections_accepted_total",
             "edgeturn_connections_open",
             "edgeturn_connections_closed_by_relay_total",
+            "edgeturn_tls_handshakes_total",
             "edgeturn_tls_handshake_failures_total",
             "edgeturn_draining",
             "edgeturn_shards",
@@ -396,6 +404,7 @@ mod tests {
             .certificate_expiry
             .insert("turns.example".into(), 1_900_000_000);
         s.tls.handshake_failures.insert("timeout", 4);
+        s.tls.handshakes = 7;
         let text = render(&s).unwrap_or_default();
         for line in [
             r#"edgeturn_error_responses_total{code="401"} 4"#,
@@ -406,6 +415,7 @@ mod tests {
             "edgeturn_draining 1",
             r#"edgeturn_tls_certificate_expiry_timestamp_seconds{certificate="turns.example"} 1900000000"#,
             r#"edgeturn_tls_handshake_failures_total{reason="timeout"} 4"#,
+            "edgeturn_tls_handshakes_total 7",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
         }
