@@ -39,16 +39,16 @@ cargo xtask <task>
   signing-key [--alg RS256|ES256] [--nbf UNIX_SECONDS] [--add FILE]
                  a new signing key for the edge's SIGNING_KEYS secret (a private JWK set):
                  printed, or appended to FILE (docs/edge-oauth.md, rotation)
-  bench-relay [TRIALS] [--coturn-417 PATH] [--baseline PATH] [--no-gso] [--smoke]
+  bench-relay [TRIALS] [--coturn-417 PATH] [--baseline PATH]... [--no-gso] [--smoke]
               [--metrics] [--caps]
                  coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
-                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo; also
-                 another build of it with --baseline), all driven by turn-load: CPU per
-                 relayed packet at 10k and 15k msg/s, the highest rate with loss under
-                 0.1%, one-way delay at half of it, RSS with idle allocations; medians of TRIALS (default 3) interleaved trials. Fails,
-                 naming the server, if a fixed-rate run loses a message. --smoke: seconds.
-                 --metrics, --caps: also relay-native scraped every second, and with
-                 bandwidth caps it never reaches (what those features cost).
+                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo; other
+                 builds' sockets with --baseline), all driven by turn-load: CPU per relayed
+                 packet at 10k and 15k msg/s, the highest rate with loss under 0.1%, one-way
+                 delay at half of it, RSS with idle allocations; medians of TRIALS (default
+                 3) interleaved trials. Fails, naming the server, if a fixed-rate run loses a
+                 message. --smoke: seconds. --metrics, --caps: also relay-native scraped
+                 every second, and with bandwidth caps it never reaches (what those cost).
   bench-tls [TRIALS]
                  relay-native's TLS costs: handshakes (openssl s_time; ECDSA and RSA,
                  full and resumed) and CPU per relayed packet over UDP, TCP and TLS under the

@@ -31,9 +31,10 @@ struct Options {
     smoke: bool,
     coturn_417: Option<PathBuf>,
     gso: bool,
-    /// Another relay-native build (e.g. main's) measured in the same trials, as reference
-    /// rows named "(baseline)": a change is compared with what it changes in one run.
-    baseline: Option<PathBuf>,
+    /// Other relay-native builds (e.g. main's) measured in the same trials on their sockets,
+    /// as reference rows named "(baseline FILE)": a change is compared with what it changes
+    /// in one run.
+    baselines: Vec<PathBuf>,
     /// Also relay-native with `--metrics` scraped every second, and with caps it never
     /// reaches: what its operator features cost.
     operator: Vec<Operator>,
@@ -46,7 +47,7 @@ impl Options {
             smoke: false,
             coturn_417: std::env::var_os(COTURN_417_ENV).map(PathBuf::from),
             gso: true,
-            baseline: None,
+            baselines: vec![],
             operator: vec![],
         };
         let mut it = args.iter();
@@ -65,9 +66,9 @@ impl Options {
                 "--coturn-417" => {
                     o.coturn_417 = Some(it.next().ok_or("--coturn-417 needs a path")?.into())
                 }
-                "--baseline" => {
-                    o.baseline = Some(it.next().ok_or("--baseline needs a path")?.into())
-                }
+                "--baseline" => o
+                    .baselines
+                    .push(it.next().ok_or("--baseline needs a path")?.into()),
                 n => {
                     o.trials = n
                         .parse()
@@ -181,22 +182,29 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
             }
         }
     }
-    let mut relays = vec![(bins.join("relay-native"), false)];
-    relays.extend(o.baseline.iter().map(|b| (b.clone(), true)));
     let offloads: &[bool] = if o.smoke { &[false] } else { &[false, true] };
-    for (bin, baseline) in relays {
-        for &offload in offloads {
-            // The operator features are measured on this build only.
-            let extra = if baseline { &[][..] } else { &o.operator[..] };
-            for with in std::iter::once(Operator::default()).chain(extra.iter().copied()) {
-                v.push(Server::RelayNative {
-                    bin: bin.clone(),
-                    offload,
-                    with,
-                    baseline,
-                });
-            }
+    for &offload in offloads {
+        for with in std::iter::once(Operator::default()).chain(o.operator.iter().copied()) {
+            v.push(Server::RelayNative {
+                bin: bins.join("relay-native"),
+                offload,
+                with,
+                baseline: None,
+            });
         }
+    }
+    // Baselines on their sockets only: the kernel fast path is the same program.
+    for bin in &o.baselines {
+        let label = bin.file_name().map_or_else(
+            || bin.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
+        v.push(Server::RelayNative {
+            bin: bin.clone(),
+            offload: false,
+            with: Operator::default(),
+            baseline: Some(label),
+        });
     }
     Ok(v)
 }

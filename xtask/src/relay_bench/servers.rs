@@ -48,8 +48,8 @@ pub enum Server {
         bin: PathBuf,
         /// `--offload lo`.
         offload: bool,
-        /// Another build measured for comparison (bench-relay --baseline).
-        baseline: bool,
+        /// Another build measured for comparison (bench-relay --baseline): its label.
+        baseline: Option<String>,
         /// What else it runs with (its operator features, to show what they cost).
         with: Operator,
     },
@@ -96,8 +96,8 @@ impl Server {
                 if with.caps {
                     name.push_str(" --max-bps");
                 }
-                if *baseline {
-                    name.push_str(" (baseline)");
+                if let Some(label) = baseline {
+                    name.push_str(&format!(" (baseline {label})"));
                 }
                 name
             }

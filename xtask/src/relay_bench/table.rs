@@ -135,7 +135,7 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
 fn ratios(rows: &[Row], set: &Settings) {
     let (ours, coturns): (Vec<&Row>, Vec<&Row>) = rows
         .iter()
-        .partition(|r| r.name.starts_with("relay-native") && !r.name.ends_with("(baseline)"));
+        .partition(|r| r.name.starts_with("relay-native") && !r.name.contains("(baseline"));
     if coturns.is_empty() {
         return;
     }
