@@ -13,6 +13,8 @@ db=$dir/coturn-$port.sqlite
 rm -f "$db"
 # turnadmin creates the schema with a throwaway long-term user.
 turnadmin -a -b "$db" -u schema-only -r "$realm" -p "$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" >/dev/null
+# A long-term user the probe's long-term tests sign in as (coturn: MD5 keys, SHA-1 only).
+turnadmin -a -b "$db" -u probe-user -r "$realm" -p probe-pass >/dev/null
 sqlite3 "$db" "INSERT INTO oauth_key(kid, ikm_key, timestamp, lifetime, as_rs_alg, realm) VALUES('$kid', '$key', 0, 0, '$alg', '');"
 exec turnserver -n --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$port" \
   --oauth --server-name "$name" --userdb "$db" --lt-cred-mech --realm "$realm" \

@@ -1,19 +1,38 @@
 // Chromium's own WebRTC stack through relay-native: two relay-only RTCPeerConnections in one
 // page, a data channel, and the selected candidate pair on both ends must be relay <-> relay.
 //
-//   node e2e/relay-chromium.mjs TURN_URL USERNAME CREDENTIAL
+//   node e2e/relay-chromium.mjs TURN_URL USERNAME CREDENTIAL [CA_PEM]
+//
+// With CA_PEM (for a turns: URL), Chromium trusts that CA the way a user or an
+// administrator makes it trust one on Linux: as a trusted root in the NSS database of the
+// browser's home (certutil, Debian package libnss3-tools), not by ignoring certificate errors.
 //
 // Prints one JSON line; exits non-zero on failure.
 import { chromium } from "playwright-core";
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, username, credential] = process.argv.slice(2);
+const [url, username, credential, caPem] = process.argv.slice(2);
 if (!url || !username || !credential) {
-  console.error("usage: node e2e/relay-chromium.mjs TURN_URL USERNAME CREDENTIAL");
+  console.error("usage: node e2e/relay-chromium.mjs TURN_URL USERNAME CREDENTIAL [CA_PEM]");
   process.exit(2);
+}
+
+// A home of its own for the browser, with an NSS database that trusts caPem (if given).
+const home = mkdtempSync(join(tmpdir(), "relay-chromium-home-"));
+if (caPem) {
+  const db = `sql:${join(home, ".pki", "nssdb")}`;
+  mkdirSync(join(home, ".pki", "nssdb"), { recursive: true });
+  try {
+    execFileSync("certutil", ["-N", "-d", db, "--empty-password"]);
+    execFileSync("certutil", ["-A", "-d", db, "-n", "edgeturn test CA", "-t", "C,,", "-i", caPem]);
+  } catch (e) {
+    console.error(`relay-chromium: certutil failed (install the Debian package libnss3-tools: cargo xtask setup): ${e.message}`);
+    process.exit(2);
+  }
 }
 
 const page = `<!doctype html><meta charset="utf-8"><title>relay test</title><script>
@@ -40,8 +59,9 @@ window.run = async (iceServers) => {
     const s = await pc.getStats(); let p = null;
     s.forEach((r) => { if (r.type === "transport" && r.selectedCandidatePairId) p = s.get(r.selectedCandidatePairId); });
     if (!p) throw new Error("no selected pair");
-    return { local: s.get(p.localCandidateId).candidateType, remote: s.get(p.remoteCandidateId).candidateType,
-             relayProtocol: s.get(p.localCandidateId).relayProtocol };
+    const local = s.get(p.localCandidateId);
+    return { local: local.candidateType, remote: s.get(p.remoteCandidateId).candidateType,
+             relayProtocol: local.relayProtocol, address: local.address };
   };
   const result = { received: received.length, echoed: echoes.length, a: await pair(a), b: await pair(b) };
   a.close(); b.close();
@@ -59,6 +79,7 @@ const browser = await chromium.launchPersistentContext(profile, {
   headless: true,
   args: ["--no-sandbox", "--allow-loopback-in-peer-connection", "--disable-gpu", "--disable-quic",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  env: { ...process.env, HOME: home },
 });
 try {
   const p = await browser.newPage();
@@ -77,5 +98,6 @@ try {
   await browser.close();
   server.close();
   rmSync(profile, { recursive: true, force: true });
+  rmSync(home, { recursive: true, force: true });
 }
 process.exit(code);

@@ -4,23 +4,32 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
-use crate::driver::{DriverConfig, SharedQuota};
-use relay_proto::{AuthConfig, Config, PeerPolicy};
+use crate::driver::{DriverConfig, Handle, SharedQuota};
+use relay_proto::config::family_of;
+use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
 
 /// Everything `serve` can be told, from the file or from flags (flags win).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// UDP and TCP listening address, e.g. `0.0.0.0:3478`.
-    pub listen: Option<SocketAddr>,
-    /// The address relay sockets bind to and clients are told (XOR-RELAYED-ADDRESS).
-    pub relay_ip: Option<IpAddr>,
+    /// UDP and TCP listening addresses, at most one per family, e.g. `0.0.0.0:3478` and
+    /// `[::]:3478` (a string or a list in the file).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub listen: Vec<SocketAddr>,
+    /// The addresses relay sockets bind to and clients are told (XOR-RELAYED-ADDRESS), at
+    /// most one per family (a string or a list in the file).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub relay_ip: Vec<IpAddr>,
+    /// The relayed family of an Allocate that names none: `client` (the family the client
+    /// reached the relay by; default), `ipv4` (RFC 8656's rule) or `ipv6`.
+    pub default_relay_family: Option<FamilyChoice>,
     /// REALM.
     pub realm: Option<String>,
     /// The TURN server name (RFC 7635 AAD, THIRD-PARTY-AUTHORIZATION). Defaults to the realm.
@@ -56,13 +65,44 @@ pub struct Settings {
     /// Shards (threads); default: one per CPU.
     pub shards: Option<usize>,
     /// Interfaces for the kernel fast path of ChannelData (needs root or CAP_BPF and
-    /// CAP_NET_ADMIN, and a specific IPv4 `listen` address).
+    /// CAP_NET_ADMIN, and a specific `listen` address).
     #[serde(default)]
     pub offload: Vec<String>,
+    /// TURN over TLS listening addresses, e.g. `0.0.0.0:443` and `0.0.0.0:5349`.
+    #[serde(default)]
+    pub tls_listen: Vec<SocketAddr>,
+    /// PEM certificate chain for the TLS listeners, leaf first.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Unfinished TLS handshakes per shard; one more evicts the oldest.
+    pub tls_handshake_limit: Option<usize>,
+    /// Unfinished TLS handshakes per source address (IPv6: per /64) and shard.
+    pub tls_handshake_limit_per_ip: Option<usize>,
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout: Option<u64>,
+    /// Seconds between checks of the certificate files for a change (0: only on SIGHUP).
+    pub tls_reload_interval: Option<u64>,
+    /// Where to serve Prometheus metrics (`/metrics`), `/healthz`, `/readyz` and, for
+    /// loopback clients, `POST /drain`.
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain (SIGUSR1 or `POST /drain`) waits for the last allocation to end,
+    /// in seconds [default: 3600].
+    pub drain_deadline: Option<u64>,
+    /// Where a draining relay sends new allocations (300 Try Alternate), one per family.
+    #[serde(default)]
+    pub alternate_servers: Vec<SocketAddr>,
+    /// Payload bytes per second each allocation may relay each way (0: no cap).
+    pub max_bps_per_allocation: Option<u64>,
+    /// Payload bytes per second each user may relay each way over all their allocations
+    /// (0: no cap).
+    pub max_bps_per_user: Option<u64>,
     /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
     #[serde(default)]
     pub control: crate::control::Settings,
 }
+
+mod tls;
 
 /// A configuration that cannot run.
 #[derive(Debug)]
@@ -81,12 +121,15 @@ pub enum ConfigError {
         /// Why.
         error: Box<toml::de::Error>,
     },
-    /// Listening on an unspecified address, and no `--relay-ip` to tell clients.
-    RelayIpRequired,
+    /// Listening on an unspecified address of this family, and no `--relay-ip` of it to tell
+    /// clients.
+    RelayIpRequired(&'static str),
     /// `--relay-ip` is an unspecified address.
     RelayIpUnspecified,
-    /// `--relay-ip` and `--listen` are of different families.
-    FamilyMismatch,
+    /// Two `--listen` addresses of one family.
+    ListenTwice(&'static str),
+    /// Two `--relay-ip` addresses of one family.
+    RelayIpTwice(&'static str),
     /// The realm is empty or longer than STUN allows.
     Realm,
     /// The key file cannot be read.
@@ -109,8 +152,14 @@ pub enum ConfigError {
     NoCredentials,
     /// `--max-lifetime` below 60 seconds.
     MaxLifetime,
-    /// `--offload` without a specific IPv4 listen address.
+    /// `--offload` without a specific listen address.
     OffloadListen,
+    /// The TLS settings are incomplete or out of range.
+    Tls(&'static str),
+    /// The TLS certificate or key cannot be used.
+    Cert(crate::driver::certs::CertError),
+    /// `--alternate-server` names this relay itself, or is unspecified.
+    AlternateServer,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -118,14 +167,19 @@ impl std::fmt::Display for ConfigError {
         match self {
             ConfigError::ReadFile { path, error } => write!(f, "{}: {error}", path.display()),
             ConfigError::ParseFile { path, error } => write!(f, "{}: {error}", path.display()),
-            ConfigError::RelayIpRequired => f.write_str(
-                "--relay-ip is required when listening on an unspecified address",
+            ConfigError::RelayIpRequired(family) => write!(
+                f,
+                "an {family} --relay-ip is required when listening on an unspecified {family} address"
             ),
             ConfigError::RelayIpUnspecified => f.write_str(
                 "--relay-ip must be an address clients can reach, not unspecified",
             ),
-            ConfigError::FamilyMismatch => {
-                f.write_str("--relay-ip and --listen must be the same address family")
+            ConfigError::ListenTwice(family) => write!(
+                f,
+                "--listen takes one {family} address (replies leave from the address a client sent to; one per family says which)"
+            ),
+            ConfigError::RelayIpTwice(family) => {
+                write!(f, "--relay-ip takes one {family} address")
             }
             ConfigError::Realm => f.write_str("--realm must be 1 to 127 bytes"),
             ConfigError::ReadKeys { path, error } => {
@@ -140,8 +194,13 @@ impl std::fmt::Display for ConfigError {
                 f.write_str("--max-lifetime must be at least 60 seconds")
             }
             ConfigError::OffloadListen => f.write_str(
-                "--offload needs --listen with the specific IPv4 address clients reach (not 0.0.0.0, not IPv6)",
+                "--offload needs --listen with a specific address clients reach (not 0.0.0.0 or [::]; a family listening on one stays on the sockets)",
             ),
+            ConfigError::AlternateServer => f.write_str(
+                "--alternate-server must be another relay's address, not this one's and not unspecified",
+            ),
+            ConfigError::Tls(what) => f.write_str(what),
+            ConfigError::Cert(e) => write!(f, "{e}"),
         }
     }
 }
@@ -167,8 +226,7 @@ impl Settings {
             ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
         }
         take!(
-            listen,
-            relay_ip,
+            default_relay_family,
             realm,
             server_name,
             keys,
@@ -177,8 +235,30 @@ impl Settings {
             max_allocations_per_user,
             max_lifetime,
             token_clock_skew,
-            shards
+            shards,
+            tls_cert,
+            tls_key,
+            tls_handshake_limit,
+            tls_handshake_limit_per_ip,
+            tls_handshake_timeout,
+            tls_reload_interval,
+            metrics,
+            drain_deadline,
+            max_bps_per_allocation,
+            max_bps_per_user
         );
+        if !o.tls_listen.is_empty() {
+            self.tls_listen = o.tls_listen;
+        }
+        if !o.listen.is_empty() {
+            self.listen = o.listen;
+        }
+        if !o.relay_ip.is_empty() {
+            self.relay_ip = o.relay_ip;
+        }
+        if !o.alternate_servers.is_empty() {
+            self.alternate_servers = o.alternate_servers;
+        }
         self.users.extend(o.users);
         self.auth_secrets.extend(o.auth_secrets);
         self.allow_loopback_peers |= o.allow_loopback_peers;
@@ -192,20 +272,13 @@ impl Settings {
 
     /// Checks and builds the core and driver configuration.
     pub fn build(self) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
-        let listen = self
-            .listen
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3478)));
-        let relay_ip = match self.relay_ip {
-            Some(ip) => ip,
-            None if !listen.ip().is_unspecified() => listen.ip(),
-            None => return Err(ConfigError::RelayIpRequired),
+        let listen = if self.listen.is_empty() {
+            vec![SocketAddr::from(([0, 0, 0, 0], 3478))]
+        } else {
+            self.listen.clone()
         };
-        if relay_ip.is_unspecified() {
-            return Err(ConfigError::RelayIpUnspecified);
-        }
-        if relay_ip.is_ipv4() != listen.is_ipv4() {
-            return Err(ConfigError::FamilyMismatch);
-        }
+        let tls = self.tls(&listen)?;
+        let relay_ips = relay_ips(&listen, &self.relay_ip)?;
         let realm = self
             .realm
             .or_else(|| self.server_name.clone())
@@ -267,15 +340,24 @@ impl Settings {
         if auth.keyring.is_none() && auth.rest.is_empty() && auth.users.is_empty() {
             return Err(ConfigError::NoCredentials);
         }
-        let mut policy = PeerPolicy::new(
-            self.allow_peers,
-            self.deny_peers,
-            vec![relay_ip, listen.ip()],
-        );
+        let own = relay_ips
+            .iter()
+            .chain(listen.iter().map(|l| l.ip()))
+            .collect();
+        let mut policy = PeerPolicy::new(self.allow_peers, self.deny_peers, own);
         if self.allow_loopback_peers {
             policy.allow_loopback();
         }
-        let mut cfg = Config::new(auth, policy, relay_ip);
+        let mut cfg = Config::new(
+            auth,
+            policy,
+            relay_ips
+                .iter()
+                .next()
+                .ok_or(ConfigError::RelayIpRequired("IPv4"))?,
+        );
+        cfg.relay_ips = relay_ips;
+        cfg.default_family = self.default_relay_family.unwrap_or_default().into();
         if let Some(m) = self.max_lifetime {
             if m < 60 {
                 return Err(ConfigError::MaxLifetime);
@@ -284,11 +366,31 @@ impl Settings {
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
         if !self.offload.is_empty() {
-            if !listen.is_ipv4() || listen.ip().is_unspecified() {
+            let servers = offload_listen(&listen);
+            if servers.v4.is_none() && servers.v6.is_none() {
                 return Err(ConfigError::OffloadListen);
             }
             cfg.channel_routes = true;
         }
+        cfg.bandwidth.per_allocation = self.max_bps_per_allocation.and_then(Rate::new);
+        cfg.bandwidth.per_user = self.max_bps_per_user.and_then(Rate::new);
+        let is_own = |a: &SocketAddr| {
+            listen.iter().any(|l| {
+                a == l
+                    || cfg
+                        .relay_ips
+                        .iter()
+                        .any(|ip| *a == SocketAddr::new(ip, l.port()))
+            })
+        };
+        if self
+            .alternate_servers
+            .iter()
+            .any(|a| a.ip().is_unspecified() || is_own(a))
+        {
+            return Err(ConfigError::AlternateServer);
+        }
+        cfg.alternate_servers = self.alternate_servers;
         let shards = match self.shards {
             Some(n) if n > 0 => n,
             _ => std::thread::available_parallelism()
@@ -306,7 +408,185 @@ impl Settings {
                     self.max_allocations.unwrap_or(0),
                     self.max_allocations_per_user.unwrap_or(0),
                 ),
+                handle: handle_for(&tls),
+                tls,
+                metrics: self.metrics,
+                drain_deadline: Duration::from_secs(self.drain_deadline.unwrap_or(3600)),
             },
         ))
+    }
+}
+
+/// The relay address of each family: the `--relay-ip` of that family, or the specific
+/// `--listen` address of it. At most one listen address and one relay address per family.
+fn relay_ips(listen: &[SocketAddr], given: &[IpAddr]) -> Result<RelayIps, ConfigError> {
+    let name = |ip: &IpAddr| if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    let mut ips = RelayIps::default();
+    for ip in given {
+        if ip.is_unspecified() {
+            return Err(ConfigError::RelayIpUnspecified);
+        }
+        if ips.of(family_of(*ip)).is_some() {
+            return Err(ConfigError::RelayIpTwice(name(ip)));
+        }
+        ips = ips.set(*ip);
+    }
+    for (n, l) in listen.iter().enumerate() {
+        let ip = l.ip();
+        if listen.iter().take(n).any(|o| o.is_ipv4() == l.is_ipv4()) {
+            return Err(ConfigError::ListenTwice(name(&ip)));
+        }
+        if ips.of(family_of(ip)).is_none() {
+            if ip.is_unspecified() {
+                return Err(ConfigError::RelayIpRequired(name(&ip)));
+            }
+            ips = ips.set(ip);
+        }
+    }
+    Ok(ips)
+}
+
+/// The addresses the kernel fast path rewrites replies from: the specific listen address of
+/// each family (a family listening on an unspecified address stays on the sockets).
+pub fn offload_listen(listen: &[SocketAddr]) -> crate::driver::offload::Servers {
+    let mut servers = crate::driver::offload::Servers::default();
+    for l in listen.iter().filter(|l| !l.ip().is_unspecified()) {
+        match l {
+            SocketAddr::V4(a) => servers.v4 = Some(*a),
+            SocketAddr::V6(a) => servers.v6 = Some(*a),
+        }
+    }
+    servers
+}
+
+/// `default_relay_family` as written in the file or on the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FamilyChoice {
+    /// The family the client reached the relay by.
+    #[default]
+    Client,
+    /// IPv4 (RFC 8656 section 7.2).
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl From<FamilyChoice> for DefaultFamily {
+    fn from(c: FamilyChoice) -> DefaultFamily {
+        match c {
+            FamilyChoice::Client => DefaultFamily::Client,
+            FamilyChoice::Ipv4 => DefaultFamily::Ipv4,
+            FamilyChoice::Ipv6 => DefaultFamily::Ipv6,
+        }
+    }
+}
+
+/// A TOML value that is one `T` or a list of them.
+fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        One(T),
+        Many(Vec<T>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(t) => vec![t],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// The operator's handle, reading the TLS listeners' figures when there are any.
+fn handle_for(tls: &Option<crate::driver::tls::TlsSetup>) -> Handle {
+    let handle = Handle::new();
+    if let Some(t) = tls {
+        handle.tls().attach(t.counts.clone(), t.certs.clone());
+    }
+    handle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(toml: &str) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
+        let s: Settings = toml::from_str(&format!("users = [\"a:b\"]\n{toml}")).unwrap();
+        s.build()
+    }
+
+    fn error(toml: &str) -> String {
+        match build(toml) {
+            Ok(_) => panic!("{toml} should be refused"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn one_listener_per_family_and_a_relay_address_for_each() {
+        let (core, driver) =
+            build("listen = [\"192.0.2.1:3478\", \"[2001:db8::1]:3478\"]").unwrap();
+        assert_eq!(driver.listen.len(), 2);
+        assert_eq!(
+            core.relay_ips.iter().collect::<Vec<_>>(),
+            [
+                "192.0.2.1".parse::<IpAddr>().unwrap(),
+                "2001:db8::1".parse().unwrap()
+            ]
+        );
+        // A listen address is a string or a list; relay_ip too.
+        let (core, _) =
+            build("listen = \"0.0.0.0:3478\"\nrelay_ip = [\"203.0.113.10\", \"2001:db8::10\"]")
+                .unwrap();
+        assert_eq!(core.relay_ips.v6, Some("2001:db8::10".parse().unwrap()));
+        assert_eq!(core.default_family, DefaultFamily::Client);
+        let (core, _) =
+            build("listen = \"192.0.2.1:3478\"\ndefault_relay_family = \"ipv4\"").unwrap();
+        assert_eq!(core.default_family, DefaultFamily::Ipv4);
+        assert_eq!(
+            core.relay_ips.v6, None,
+            "no IPv6 relay address, no IPv6 relaying"
+        );
+    }
+
+    #[test]
+    fn family_rules_are_clear_errors() {
+        assert!(
+            error("listen = [\"192.0.2.1:3478\", \"192.0.2.2:3478\"]")
+                .contains("--listen takes one IPv4 address")
+        );
+        assert!(
+            error("listen = \"192.0.2.1:3478\"\nrelay_ip = [\"2001:db8::1\", \"2001:db8::2\"]")
+                .contains("--relay-ip takes one IPv6 address")
+        );
+        assert!(
+            error("listen = [\"192.0.2.1:3478\", \"[::]:3478\"]")
+                .contains("an IPv6 --relay-ip is required")
+        );
+        assert!(error("listen = \"[::]:3478\"\nrelay_ip = \"::\"").contains("not unspecified"));
+        assert!(
+            error("listen = [\"0.0.0.0:3478\", \"[::]:3478\"]\nrelay_ip = [\"192.0.2.1\", \"2001:db8::1\"]\noffload = [\"lo\"]")
+                .contains("--offload needs --listen with a specific address")
+        );
+    }
+
+    #[test]
+    fn the_relays_own_addresses_of_both_families_are_refused_peers() {
+        let (core, _) = build(
+            "listen = [\"192.0.2.1:3478\", \"[2606:4700::5]:3478\"]\nrelay_ip = [\"8.8.4.4\", \"2606:4700::6\"]",
+        )
+        .unwrap();
+        for own in [
+            "8.8.4.4",
+            "2606:4700::5",
+            "2606:4700::6",
+            "64:ff9b::8.8.4.4",
+        ] {
+            assert!(!core.policy.permits(own.parse().unwrap()), "{own}");
+        }
+        assert!(core.policy.permits("2606:4700::7".parse().unwrap()));
     }
 }

@@ -11,6 +11,8 @@
 //! - [`probe`]: a native RFC 7635 client (`relay-native probe`), blocking std sockets.
 //! - [`control`]: the control plane, as a client of the edge: revocations, usage, heartbeats.
 //! - [`cli`]: the `relay-native` commands (`serve`, `token`, `probe`).
+//! - [`metrics`]: Prometheus metrics, health and readiness, the drain endpoint.
+//! - [`drain`]: stopping without cutting calls (SIGUSR1).
 //!
 //! Design notes: docs/relay.md.
 #![forbid(unsafe_code)]
@@ -19,5 +21,7 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod drain;
 pub mod driver;
+pub mod metrics;
 pub mod probe;

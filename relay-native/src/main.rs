@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use relay_native::cli::{Cli, Command, TokenCommand, probe, serve, token};
+use relay_native::cli::{Cli, Command, TokenCommand, check_config, probe, serve, token};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
                 .init();
             serve::run(args)
         }
+        Command::CheckConfig(args) => check_config::run(args).map(|text| print!("{text}")),
         Command::Token(TokenCommand::Mint(args)) => token::mint(args).map(|v| println!("{v:#}")),
         Command::Token(TokenCommand::Open(args)) => token::open(args).map(|v| println!("{v:#}")),
         Command::Probe(args) => {

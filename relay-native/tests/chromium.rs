@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 //! Chromium's WebRTC through relay-native with the browser credential minted by
-//! `relay-native token mint` (shared-token): relay-only peer connections over UDP and TCP.
+//! `relay-native token mint` (shared-token): relay-only peer connections over UDP, TCP and
+//! TLS (`turns:`, with the test CA trusted in the browser's NSS database, and refused
+//! without it).
 
 mod common;
 
@@ -38,6 +40,29 @@ fn mint(keys: &std::path::Path) -> (String, String, String) {
     )
 }
 
+/// Runs the page against `url`; returns whether it relayed, its output, and the relay log.
+fn page(
+    url: &str,
+    username: &str,
+    credential: &str,
+    ca: Option<&std::path::Path>,
+) -> (bool, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root)
+        .args(["e2e/relay-chromium.mjs", url, username, credential]);
+    if let Some(ca) = ca {
+        cmd.arg(ca);
+    }
+    let out = cmd.output().expect("node must be installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 fn run(transport: &str, offload: bool) {
     need("chromium");
     let dir = scratch(&format!("chromium-{transport}-{offload}"));
@@ -45,46 +70,23 @@ fn run(transport: &str, offload: bool) {
     std::fs::write(&keys, KEYS).unwrap();
     let (relay, addr) = start_relay(
         &dir,
-        &[
-            "--keys",
-            keys.to_str().unwrap(),
-            "--server-name",
-            "turn.test",
-            "--allow-loopback-peers",
-        ]
-        .into_iter()
-        .chain(if offload {
-            vec!["--offload", "lo"]
-        } else {
-            vec![]
-        })
-        .collect::<Vec<_>>(),
+        &relay_args(&keys)
+            .into_iter()
+            .chain(if offload {
+                vec!["--offload", "lo"]
+            } else {
+                vec![]
+            })
+            .collect::<Vec<_>>(),
     );
-    let (username, credential, token_id) = mint(&keys);
-    let url = format!("turn:{addr}?transport={transport}");
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = Command::new("node")
-        .current_dir(root)
-        .args(["e2e/relay-chromium.mjs", &url, &username, &credential])
-        .output()
-        .expect("node must be installed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "Chromium over {transport} failed:\n{stdout}{}\nrelay log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        relay.log_text()
-    );
+    let (token_id, stdout) =
+        relay_only(&keys, &format!("turn:{addr}?transport={transport}"), &relay);
     assert!(stdout.contains("\"local\":\"relay\""), "{stdout}");
     // The relay logged the browser's allocations under the token's id, never the token.
     let log = relay.log_text();
     assert!(
         log.contains("allocation created") && log.contains(&token_id),
         "relay log lacks token id {token_id}:\n{log}"
-    );
-    assert!(
-        !log.contains(&credential) && !log.contains(&username[12..40]),
-        "relay log leaks the credential:\n{log}"
     );
     if offload {
         // Stop the relay; its last line counts what the kernel relayed. Both browsers' peer
@@ -110,6 +112,65 @@ fn run(transport: &str, offload: bool) {
     }
 }
 
+fn relay_args(keys: &std::path::Path) -> Vec<&str> {
+    vec![
+        "--keys",
+        keys.to_str().unwrap(),
+        "--server-name",
+        "turn.test",
+        "--allow-loopback-peers",
+    ]
+}
+
+/// Two relay-only peer connections in Chromium through `url` with a fresh browser
+/// credential; the token's id and the script's JSON line. The relay's log must not hold the
+/// credential.
+fn relay_only(keys: &std::path::Path, url: &str, relay: &Proc) -> (String, String) {
+    let (username, credential, token_id) = mint(keys);
+    let (ok, stdout) = page(url, &username, &credential, None);
+    assert!(
+        ok,
+        "Chromium through {url} failed:\n{stdout}\nrelay log:\n{}",
+        relay.log_text()
+    );
+    let log = relay.log_text();
+    assert!(
+        !log.contains(&credential) && !log.contains(&username[12..40]),
+        "relay log leaks the credential:\n{log}"
+    );
+    (token_id, stdout)
+}
+
+#[test]
+fn chromium_relays_through_an_ipv6_turn_url() {
+    need("chromium");
+    let dir = scratch("chromium-ipv6");
+    let keys = dir.join("keys.json");
+    std::fs::write(&keys, KEYS).unwrap();
+    let (relay, _v4, v6) = start_dual_relay(&dir, &relay_args(&keys));
+    let (token_id, stdout) = relay_only(&keys, &format!("turn:{v6}?transport=udp"), &relay);
+    // Both ends relay through IPv6 relayed addresses: Chromium sends no
+    // REQUESTED-ADDRESS-FAMILY, and the relay gives a client the family it came by.
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for end in ["a", "b"] {
+        assert_eq!(r[end]["local"], "relay", "{stdout}");
+        assert_eq!(r[end]["remote"], "relay", "{stdout}");
+        assert_eq!(r[end]["address"], "::1", "{stdout}");
+    }
+    let log = relay.log_text();
+    let created: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("allocation created"))
+        .collect();
+    assert!(
+        !created.is_empty()
+            && created.iter().all(|l| l.contains("client=[::1]:")
+                && l.contains("relay=\"[::1]:")
+                && l.contains(&token_id)),
+        "{log}"
+    );
+}
+
 #[test]
 fn chromium_relays_over_udp() {
     run("udp", false);
@@ -123,4 +184,55 @@ fn chromium_relays_over_tcp() {
 #[test]
 fn chromium_relays_over_udp_with_the_kernel_fast_path() {
     run("udp", true);
+}
+
+/// `turns:` to a relay whose certificate comes from a test CA: relayed when the browser
+/// trusts the CA, refused (no relayed connection, failed handshakes at the relay) when not.
+fn run_tls(trusted: bool) {
+    need("chromium");
+    need("certutil");
+    let r = tls::start_tls_relay(
+        &format!("chromium-tls-{trusted}"),
+        KEYS,
+        &["localhost", "127.0.0.1"],
+        &[],
+    );
+    let (keys, port, pki) = (&r.keys, r.tls.port(), &r.pki);
+    let (username, credential, _) = mint(keys);
+    let url = format!("turns:localhost:{port}?transport=tcp");
+    let (ok, out) = page(
+        &url,
+        &username,
+        &credential,
+        trusted.then_some(pki.ca_pem.as_path()),
+    );
+    let log = tls::stop(r.relay);
+    let [completed, failed, ..] = tls::handshake_counts(&log).unwrap();
+    if trusted {
+        assert!(ok, "Chromium over turns: failed:\n{out}\nrelay log:\n{log}");
+        assert!(out.contains("\"relayProtocol\":\"tls\""), "{out}");
+        assert!(
+            completed >= 2 && log.contains("allocation created"),
+            "{log}"
+        );
+    } else {
+        assert!(
+            !ok,
+            "Chromium relayed through an untrusted certificate:\n{out}"
+        );
+        assert!(
+            completed == 0 && failed >= 1 && !log.contains("allocation created"),
+            "Chromium should refuse the certificate:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn chromium_relays_over_turns_trusting_the_test_ca() {
+    run_tls(true);
+}
+
+#[test]
+fn chromium_refuses_turns_with_an_untrusted_certificate() {
+    run_tls(false);
 }

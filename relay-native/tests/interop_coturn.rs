@@ -7,19 +7,13 @@ mod common;
 
 use common::*;
 
-const KEYS: &str = r#"[
-  {"kid":"north","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK","realm":"crinna.org"},
-  {"kid":"union","alg":"A128GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Ngo=","realm":"north.gov"},
-  {"kid":"oldempire","alg":"A256GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIK"}
-]"#;
-
 const CLIENTS: u64 = 3;
 const MESSAGES: u64 = 30;
 
 fn relay(name: &str) -> (std::path::PathBuf, Proc, std::net::SocketAddr, Proc, u16) {
     let dir = scratch(name);
     let keys = dir.join("keys.json");
-    std::fs::write(&keys, KEYS).unwrap();
+    std::fs::write(&keys, COTURN_KEYS).unwrap();
     let keys = keys.to_str().unwrap().to_string();
     let (relay, addr) = start_relay(
         &dir,
@@ -41,21 +35,7 @@ fn relay(name: &str) -> (std::path::PathBuf, Proc, std::net::SocketAddr, Proc, u
 
 fn check(name: &str, flags: &[&str]) {
     let (_dir, relay, addr, _peer, port) = relay(name);
-    let m = CLIENTS.to_string();
-    let n = MESSAGES.to_string();
-    let mut args = vec!["-m", &m, "-n", &n, "-l", "120", "-z", "5"];
-    args.extend_from_slice(flags);
-    let u = uclient(addr, port, &args);
-    let expected = CLIENTS * MESSAGES;
-    assert!(
-        u.sent == expected && u.received == expected && u.lost == Some(0),
-        "{name}: sent {} received {} lost {:?} (expected {expected} each, 0 lost)\nuclient:\n{}\nrelay log:\n{}",
-        u.sent,
-        u.received,
-        u.lost,
-        u.output,
-        relay.log_text()
-    );
+    uclient_all_echoed(name, &relay, addr, port, (CLIENTS, MESSAGES), flags);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -28,18 +28,7 @@ fn stops_on(signal: &str) {
         .args([&format!("-{signal}"), &p.child.id().to_string()])
         .status()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(s) = p.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "relay did not stop on SIG{signal}:\n{}",
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = p.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "exit {status}:\n{}", p.log_text());
     let log = p.log_text();
     assert!(log.contains("shards=2") && log.contains("stopped"), "{log}");

@@ -341,3 +341,104 @@ fn each_failure_has_its_exit_code() {
         "--token-json",
     );
 }
+
+#[test]
+fn integrity_sha256_and_sha1_with_tokens() {
+    let dir = scratch("probe-integrity-token");
+    let (relay, addr) = relay_native(&dir, &[]);
+    let keys = keys(&dir, "k.json", KEY);
+    // A 32-byte mac_key signs with MESSAGE-INTEGRITY-SHA256, by default and when asked.
+    let sha256 = mint_token_with(
+        &dir,
+        "sha256.json",
+        &keys,
+        SERVER_NAME,
+        600,
+        0,
+        &["--sha256"],
+    );
+    let sha256 = sha256.to_str().unwrap();
+    for extra in [&[][..], &["--integrity", "sha256"][..]] {
+        let mut args = vec!["--token-json", sha256];
+        args.extend_from_slice(extra);
+        let r = report(&probe(addr, &args));
+        assert_eq!(r["integrity"], "sha256", "{r}");
+        assert_eq!(r["password_algorithm"], serde_json::Value::Null, "{r}");
+    }
+    // A 20-byte one signs with MESSAGE-INTEGRITY.
+    let sha1 = mint_token(&dir, "tok.json", &keys, SERVER_NAME, 600, 0);
+    let sha1 = sha1.to_str().unwrap();
+    let r = report(&probe(addr, &["--token-json", sha1, "--integrity", "sha1"]));
+    assert_eq!(r["integrity"], "sha1", "{r}");
+    // The key decides: asking for the other is a usage error, found before the relay is asked.
+    fails(
+        &probe(addr, &["--token-json", sha256, "--integrity", "sha1"]),
+        2,
+        "needs a token whose mac_key has 20 bytes",
+    );
+    fails(
+        &probe(addr, &["--token-json", sha1, "--integrity", "sha256"]),
+        2,
+        "needs a token whose mac_key has 32 bytes",
+    );
+    assert!(!relay.log_text().contains(KEY));
+}
+
+#[test]
+fn integrity_sha256_and_sha1_with_long_term_credentials() {
+    let dir = scratch("probe-integrity-long-term");
+    let (_relay, addr) = relay_native(&dir, &["--user", "alice:secret"]);
+    let alice = ["--turn-username", "alice", "--turn-password", "secret"];
+    // The relay offers SHA-256: taken by default, and on request.
+    for extra in [&[][..], &["--integrity", "sha256"][..]] {
+        let mut args = alice.to_vec();
+        args.extend_from_slice(extra);
+        let r = report(&probe(addr, &args));
+        assert_eq!(r["integrity"], "sha256", "{r}");
+        assert_eq!(r["password_algorithm"], "SHA256", "{r}");
+        assert_eq!(r["username"], "alice", "{r}");
+        assert_eq!(r["released"], true, "{r}");
+    }
+    // What browsers do: MESSAGE-INTEGRITY with the MD5 key (here negotiated as RFC 8489 says).
+    let mut args = alice.to_vec();
+    args.extend_from_slice(&["--integrity", "sha1"]);
+    let r = report(&probe(addr, &args));
+    assert_eq!(r["integrity"], "sha1", "{r}");
+    assert_eq!(r["password_algorithm"], "MD5", "{r}");
+    // A wrong password is refused with its own message.
+    fails(
+        &probe(
+            addr,
+            &[
+                "--turn-username",
+                "alice",
+                "--turn-password",
+                "wrong",
+                "--integrity",
+                "sha256",
+            ],
+        ),
+        7,
+        "credentials rejected by the relay",
+    );
+}
+
+#[test]
+fn long_term_credentials_against_coturn_fall_back_to_sha1() {
+    // coturn 4.6 offers no password algorithms: the probe signs with MD5 and SHA-1 by itself,
+    // and refuses to pretend when SHA-256 is demanded.
+    let dir = scratch("probe-coturn-long-term");
+    let (_coturn, addr) = coturn(&dir);
+    let user = [
+        "--turn-username",
+        "probe-user",
+        "--turn-password",
+        "probe-pass",
+    ];
+    let r = report(&probe(addr, &user));
+    assert_eq!(r["integrity"], "sha1", "{r}");
+    assert_eq!(r["password_algorithm"], serde_json::Value::Null, "{r}");
+    let mut args = user.to_vec();
+    args.extend_from_slice(&["--integrity", "sha256"]);
+    fails(&probe(addr, &args), 10, "offers no SHA-256");
+}

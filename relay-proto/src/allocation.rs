@@ -7,9 +7,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::Instant;
 
+use stun_types::AddressFamily;
 use stun_types::message::TransactionId;
 
 use crate::auth::Credential;
+use crate::bandwidth::Meters;
+use crate::config::family_of;
 use crate::routes::ChannelRoute;
 use crate::traffic::Traffic;
 
@@ -75,8 +78,8 @@ pub struct Channel {
 pub struct Allocation {
     /// Whose.
     pub client: Client,
-    /// The relayed transport address; `None` until the driver has bound it.
-    pub relay: Option<SocketAddr>,
+    /// The relayed transport addresses: one family, or both (ADDITIONAL-ADDRESS-FAMILY).
+    pub relays: Relays,
     /// End of life (already capped at the credential's expiry).
     pub expires: Instant,
     /// The credential it was made or last refreshed with.
@@ -96,9 +99,21 @@ pub struct Allocation {
     pub routes: Vec<(ChannelRoute, Instant)>,
     /// What the core forwarded for it (the sockets path).
     pub traffic: Traffic,
+    /// Whose quota (and per-user bandwidth) it counts against: the user of the credential
+    /// that made it. A Refresh with a new token changes `credential` (and the token id logs
+    /// show) but not this, so the quota taken is the quota given back.
+    pub owner: String,
+    /// Its bandwidth caps' buckets.
+    pub meters: Meters,
 }
 
 impl Allocation {
+    /// The relayed transport address of the family the allocation was asked for first, once
+    /// bound.
+    pub fn relay(&self) -> Option<SocketAddr> {
+        self.relays.primary()
+    }
+
     /// A live permission for `ip` at `now`.
     pub fn permits(&self, ip: IpAddr, now: Instant) -> bool {
         self.permissions
@@ -133,6 +148,107 @@ impl Allocation {
     pub fn prune(&mut self, now: Instant) {
         self.permissions.retain(|p| p.expires > now);
         self.channels.retain(|c| c.expires > now);
+    }
+}
+
+/// One family's relayed transport address of an allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelaySlot {
+    /// Not asked for.
+    Unused,
+    /// Asked for (ADDITIONAL-ADDRESS-FAMILY), but the relay does not relay this family:
+    /// ADDRESS-ERROR-CODE 440 in the Allocate success.
+    Unsupported,
+    /// The driver is binding it.
+    Binding,
+    /// Bound.
+    Bound(SocketAddr),
+    /// The driver could not bind it: 508.
+    Failed,
+}
+
+/// An allocation's relayed transport addresses (RFC 8656 section 7.2): the family asked for
+/// (REQUESTED-ADDRESS-FAMILY or the default), and with ADDITIONAL-ADDRESS-FAMILY the other one
+/// too. Peers of a family are relayed through that family's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relays {
+    /// The family asked for first; its address is the one events and logs report.
+    pub primary: AddressFamily,
+    /// IPv4.
+    pub v4: RelaySlot,
+    /// IPv6.
+    pub v6: RelaySlot,
+}
+
+impl Relays {
+    /// `primary` being bound, and `additional` too if given.
+    pub fn binding(primary: AddressFamily, additional: Option<RelaySlot>) -> Relays {
+        let mut r = Relays {
+            primary,
+            v4: RelaySlot::Unused,
+            v6: RelaySlot::Unused,
+        };
+        *r.slot_mut(primary) = RelaySlot::Binding;
+        if let Some(slot) = additional {
+            *r.slot_mut(other(primary)) = slot;
+        }
+        r
+    }
+
+    /// The slot of `family`.
+    pub fn slot(&self, family: AddressFamily) -> RelaySlot {
+        match family {
+            AddressFamily::IPV4 => self.v4,
+            AddressFamily::IPV6 => self.v6,
+        }
+    }
+
+    pub(crate) fn slot_mut(&mut self, family: AddressFamily) -> &mut RelaySlot {
+        match family {
+            AddressFamily::IPV4 => &mut self.v4,
+            AddressFamily::IPV6 => &mut self.v6,
+        }
+    }
+
+    /// The bound address of `family`.
+    pub fn of(&self, family: AddressFamily) -> Option<SocketAddr> {
+        match self.slot(family) {
+            RelaySlot::Bound(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The bound address a peer at `ip` is relayed through.
+    pub fn for_peer(&self, ip: IpAddr) -> Option<SocketAddr> {
+        self.of(family_of(ip))
+    }
+
+    /// The bound address of the first family.
+    pub fn primary(&self) -> Option<SocketAddr> {
+        self.of(self.primary)
+    }
+
+    /// The bound address of the other family (a dual allocation's second).
+    pub fn additional(&self) -> Option<SocketAddr> {
+        self.of(other(self.primary))
+    }
+
+    /// Every bound address, the first family's first.
+    pub fn bound(&self) -> impl Iterator<Item = SocketAddr> {
+        self.primary().into_iter().chain(self.additional())
+    }
+
+    /// True while the driver is binding one of them.
+    pub fn pending(&self) -> bool {
+        self.v4 == RelaySlot::Binding || self.v6 == RelaySlot::Binding
+    }
+}
+
+/// The other family.
+pub fn other(family: AddressFamily) -> AddressFamily {
+    match family {
+        AddressFamily::IPV4 => AddressFamily::IPV6,
+        AddressFamily::IPV6 => AddressFamily::IPV4,
     }
 }
 

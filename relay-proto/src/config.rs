@@ -1,10 +1,13 @@
 //! What a core is told: credentials, peer policy, lifetimes and limits. Shared read-only by
 //! every core of a relay.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use stun_types::AddressFamily;
+
 use crate::auth::AuthConfig;
+use crate::bandwidth::Caps;
 use crate::policy::PeerPolicy;
 
 /// Configuration shared by every core (every shard) of a relay.
@@ -13,8 +16,11 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Where relaying is allowed.
     pub policy: PeerPolicy,
-    /// The address relay sockets are bound to (and advertised).
-    pub relay_ip: IpAddr,
+    /// The addresses relay sockets are bound to (and advertised), one per family the relay
+    /// relays.
+    pub relay_ips: RelayIps,
+    /// The family of an Allocate without REQUESTED-ADDRESS-FAMILY.
+    pub default_family: DefaultFamily,
     /// Default allocation lifetime in seconds (RFC 8656: 600).
     pub default_lifetime: u32,
     /// Longest allocation lifetime granted in seconds (RFC 8656 suggests 3600).
@@ -45,15 +51,24 @@ pub struct Config {
     /// Most revoked tokens a core remembers (each only until its token would have expired);
     /// beyond it a revocation is dropped and counted in [`Stats`](crate::Stats).
     pub max_revoked: usize,
+    /// Bandwidth caps per allocation and per user, and the users' shared buckets (the one
+    /// part of a configuration its cores change: atomics, no lock per datagram).
+    pub bandwidth: Caps,
+    /// Where a draining relay sends new allocations (300 Try Alternate with ALTERNATE-SERVER,
+    /// RFC 8489 section 10): the first of the client's address family; none, or none of that
+    /// family: 508 Insufficient Capacity.
+    pub alternate_servers: Vec<SocketAddr>,
 }
 
 impl Config {
-    /// Defaults around the given credentials and peer policy.
+    /// Defaults around the given credentials and peer policy, relaying on `relay_ip` (add the
+    /// other family's with [`RelayIps::set`]).
     pub fn new(auth: AuthConfig, policy: PeerPolicy, relay_ip: IpAddr) -> Config {
         Config {
             auth,
             policy,
-            relay_ip,
+            relay_ips: RelayIps::default().set(relay_ip),
+            default_family: DefaultFamily::Client,
             default_lifetime: 600,
             max_lifetime: 3600,
             permission_lifetime: Duration::from_secs(300),
@@ -67,6 +82,70 @@ impl Config {
             stream_idle: Duration::from_secs(30),
             channel_routes: false,
             max_revoked: 1_000_000,
+            bandwidth: Caps::default(),
+            alternate_servers: Vec::new(),
         }
+    }
+}
+
+/// The relay's addresses, at most one per family: what relay sockets bind to and what
+/// XOR-RELAYED-ADDRESS says (RFC 8656 section 7.2). A family without one is not relayed
+/// (440 Address Family not Supported).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelayIps {
+    /// The IPv4 relay address.
+    pub v4: Option<Ipv4Addr>,
+    /// The IPv6 relay address.
+    pub v6: Option<Ipv6Addr>,
+}
+
+impl RelayIps {
+    /// These addresses with `ip` as its family's.
+    pub fn set(mut self, ip: IpAddr) -> RelayIps {
+        match ip {
+            IpAddr::V4(a) => self.v4 = Some(a),
+            IpAddr::V6(a) => self.v6 = Some(a),
+        }
+        self
+    }
+
+    /// The relay address of `family`, if the relay relays it.
+    pub fn of(&self, family: AddressFamily) -> Option<IpAddr> {
+        match family {
+            AddressFamily::IPV4 => self.v4.map(IpAddr::V4),
+            AddressFamily::IPV6 => self.v6.map(IpAddr::V6),
+        }
+    }
+
+    /// Every relay address, IPv4 first.
+    pub fn iter(&self) -> impl Iterator<Item = IpAddr> {
+        self.v4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(self.v6.map(IpAddr::V6))
+    }
+}
+
+/// Which family an Allocate without REQUESTED-ADDRESS-FAMILY (and without
+/// ADDITIONAL-ADDRESS-FAMILY) gets, when the relay relays both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DefaultFamily {
+    /// The family of the client's own transport: a client that reached the relay over IPv6
+    /// gets an IPv6 relayed address. Browsers never send REQUESTED-ADDRESS-FAMILY and gather a
+    /// relay candidate over each family they reach the relay by, so this gives them one
+    /// relayed address per family (coturn's `--allocation-default-address-family=keep`).
+    #[default]
+    Client,
+    /// IPv4, as RFC 8656 section 7.2 says (coturn's default).
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+/// The family of an address.
+pub fn family_of(ip: IpAddr) -> AddressFamily {
+    match ip {
+        IpAddr::V4(_) => AddressFamily::IPV4,
+        IpAddr::V6(_) => AddressFamily::IPV6,
     }
 }

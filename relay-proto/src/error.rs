@@ -9,6 +9,9 @@ use stun_types::attribute::ErrorCode;
 /// Why a request was refused: the ERROR-CODE of its error response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TurnError {
+    /// 300 Try Alternate: this relay takes no new allocation (it is draining); the response
+    /// carries ALTERNATE-SERVER and is signed with the request's key (RFC 8489 section 10).
+    TryAlternate,
     /// 400 Bad Request: malformed, or a required attribute missing or out of range
     /// (RFC 8489 section 6.3.1; RFC 8656 sections 7.2, 10.2 and 12.2).
     BadRequest,
@@ -42,8 +45,9 @@ pub enum TurnError {
     /// 486 Allocation Quota Reached: the user's or the relay's quota of allocations is used
     /// up (RFC 8656 section 7.2).
     AllocationQuotaReached,
-    /// 508 Insufficient Capacity: no relay socket, a port reservation asked for, or no room
-    /// for another permission or channel (RFC 8656 sections 7.2, 10.2 and 12.2).
+    /// 508 Insufficient Capacity: no relay socket, a port reservation asked for, no room
+    /// for another permission or channel (RFC 8656 sections 7.2, 10.2 and 12.2), or a
+    /// draining relay without an alternate server.
     InsufficientCapacity,
 }
 
@@ -51,6 +55,7 @@ impl TurnError {
     /// The ERROR-CODE number.
     pub fn code(self) -> u16 {
         match self {
+            TurnError::TryAlternate => ErrorCode::TRY_ALTERNATE,
             TurnError::BadRequest => ErrorCode::BAD_REQUEST,
             TurnError::Unauthorized => ErrorCode::UNAUTHORIZED,
             TurnError::Forbidden => ErrorCode::FORBIDDEN,

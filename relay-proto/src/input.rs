@@ -1,9 +1,10 @@
 //! What a driver hands the core: [`Input`], through [`Server::handle_input`](crate::Server::handle_input).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::allocation::{AllocId, Client, Transport};
 use crate::revocation::RevokedToken;
+use crate::traffic::Traffic;
 
 /// One thing that happened outside the core.
 #[derive(Debug)]
@@ -62,9 +63,27 @@ pub enum Input<'a> {
         /// The tokens.
         tokens: &'a [RevokedToken],
     },
+    /// Stop taking new allocations: from now on an Allocate for a new allocation is refused
+    /// (300 Try Alternate to a configured alternate server, otherwise 508 Insufficient
+    /// Capacity) while existing allocations keep relaying and refreshing until they end.
+    /// There is no way back: a draining relay is on its way out.
+    Drain,
+    /// What a kernel fast path relayed for these allocations since the last report (the
+    /// driver reads its route counters periodically while bandwidth caps are on). The core
+    /// charges it to their buckets and withdraws the routes of an allocation that went over
+    /// its cap ([`Output::Route`](crate::Output::Route)), so its data comes through the core,
+    /// where the cap is applied per datagram.
+    KernelTraffic {
+        /// Allocations and what the kernel relayed for each.
+        relayed: &'a [(AllocId, Traffic)],
+    },
 }
 
-/// The driver could not bind a relay socket (it logs the operating system's reason); the
-/// Allocate is answered with 508 Insufficient Capacity.
+/// The driver could not bind a relay socket on `ip` (it logs the operating system's reason):
+/// the Allocate is answered with 508 Insufficient Capacity, or for the second family of a
+/// dual allocation with ADDRESS-ERROR-CODE 508 in its success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BindFailed;
+pub struct BindFailed {
+    /// The address of the [`Output::BindRelay`](crate::Output::BindRelay) that failed.
+    pub ip: IpAddr,
+}

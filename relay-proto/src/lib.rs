@@ -7,7 +7,7 @@
 //!
 //! - [`Server::handle_input`] takes an [`Input`] (a client's datagram or stream frame, a peer's
 //!   datagram on a relay socket, a bound relay socket, a closed connection, a reached
-//!   deadline) and returns the relayed datagram, if any, as a [`Forward`] borrowing the
+//!   deadline, a drain, a kernel fast path's traffic) and returns the relayed datagram, if any, as a [`Forward`] borrowing the
 //!   caller's buffer;
 //! - [`Server::poll_output`] then yields every [`Output`] in the order it must be carried out
 //!   (responses, relay sockets to bind and release, kernel routes, events to log);
@@ -50,6 +50,7 @@
 
 pub mod allocation;
 pub mod auth;
+pub mod bandwidth;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -67,10 +68,11 @@ mod timers;
 pub mod traffic;
 pub mod wire;
 
-pub use allocation::{AllocId, Client, Transport};
+pub use allocation::{AllocId, Client, RelaySlot, Relays, Transport};
 pub use auth::{AuthConfig, AuthFailure, Credential, Mechanism};
+pub use bandwidth::{Cap, Caps, Direction, Rate};
 pub use clock::Clock;
-pub use config::Config;
+pub use config::{Config, DefaultFamily, RelayIps};
 pub use error::TurnError;
 pub use input::{BindFailed, Input};
 pub use nonce::NonceSecret;

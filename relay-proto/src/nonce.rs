@@ -1,17 +1,74 @@
-//! Stateless nonces bound to the client's transport address and to time.
+//! Stateless nonces bound to the client's transport address and to time, carrying the RFC 8489
+//! nonce cookie.
 //!
-//! `nonce = base64url(issued_at_u64_be || HMAC-SHA1(secret, issued_at || client address)[..12])`.
-//! Nothing is stored per client, so a flood of unauthenticated requests costs no memory, and
-//! every shard (and a restarted relay with the same secret) checks any nonce the same way.
+//! `nonce = "obMatJos2" base64(features) base64url(issued_at_u64_be || HMAC-SHA1(secret,
+//! issued_at || client address)[..12])`. Nothing is stored per client, so a flood of
+//! unauthenticated requests costs no memory, and every shard (and a restarted relay with the
+//! same secret) checks any nonce the same way.
+//!
+//! The cookie (RFC 8489 section 9.2) tells a client which security features the relay has: the
+//! "Password algorithms" bit always (the relay offers SHA-256 and MD5 long-term keys), the
+//! "Username anonymity" bit when it knows users it can find by USERHASH. A nonce whose cookie
+//! is not exactly the relay's own is not its nonce: that is how a challenge stripped of its
+//! features on the way to the client is caught when the client uses it (the client's request
+//! covers the nonce with its integrity).
 
 use std::fmt;
 use std::net::SocketAddr;
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroize;
 
 use crate::wire::hmac_sha1;
+
+/// What every RFC 8489 nonce starts with (section 9.2).
+pub const NONCE_COOKIE: &str = "obMatJos2";
+
+/// The STUN Security Features of a nonce cookie (RFC 8489 section 18.1): 24 bits, numbered
+/// from the least significant one as the verified erratum 6290 says ("Bit 0 is the rightmost
+/// bit"); the RFC's own test vector (appendix B.1, `obMatJos2AAAC...`) carries bit 1 with
+/// USERHASH.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecurityFeatures(u32);
+
+impl SecurityFeatures {
+    /// Bit 0, "Password algorithms": PASSWORD-ALGORITHMS is offered.
+    pub const PASSWORD_ALGORITHMS: SecurityFeatures = SecurityFeatures(1);
+    /// Bit 1, "Username anonymity": USERHASH is understood.
+    pub const USERNAME_ANONYMITY: SecurityFeatures = SecurityFeatures(2);
+
+    /// These and `other`.
+    pub const fn with(self, other: SecurityFeatures) -> SecurityFeatures {
+        SecurityFeatures(self.0 | other.0)
+    }
+
+    /// Whether every feature of `other` is among these.
+    pub const fn contains(self, other: SecurityFeatures) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The nonce cookie announcing these features: the prefix and four base64 characters.
+    pub fn cookie(self) -> String {
+        let [_, a, b, c] = self.0.to_be_bytes();
+        let mut s = String::from(NONCE_COOKIE);
+        base64::engine::general_purpose::STANDARD.encode_string([a, b, c], &mut s);
+        s
+    }
+
+    /// The features of the cookie `nonce` starts with; `None` without a cookie.
+    pub fn of_nonce(nonce: &str) -> Option<SecurityFeatures> {
+        let bits = nonce.strip_prefix(NONCE_COOKIE)?.get(..4)?;
+        let mut raw = [0u8; 3];
+        match base64::engine::general_purpose::STANDARD.decode_slice(bits, &mut raw) {
+            Ok(3) => {
+                let [a, b, c] = raw;
+                Some(SecurityFeatures(u32::from_be_bytes([0, a, b, c])))
+            }
+            _ => None,
+        }
+    }
+}
 
 /// The key nonces are made with: random, and the same for every core of a relay.
 #[derive(Clone)]
@@ -40,6 +97,7 @@ impl Drop for NonceSecret {
 pub struct Nonces {
     secret: NonceSecret,
     ttl_secs: u64,
+    cookie: String,
 }
 
 /// Why a nonce was not accepted.
@@ -52,9 +110,13 @@ pub enum NonceError {
 }
 
 impl Nonces {
-    /// With the relay's secret and a lifetime in seconds.
-    pub fn new(secret: NonceSecret, ttl_secs: u64) -> Nonces {
-        Nonces { secret, ttl_secs }
+    /// With the relay's secret, a lifetime in seconds and the features the cookie announces.
+    pub fn new(secret: NonceSecret, ttl_secs: u64, features: SecurityFeatures) -> Nonces {
+        Nonces {
+            secret,
+            ttl_secs,
+            cookie: features.cookie(),
+        }
     }
 
     fn mac(&self, issued: u64, client: SocketAddr) -> [u8; 12] {
@@ -83,13 +145,18 @@ impl Nonces {
         let mut raw = [0u8; 20];
         raw[..8].copy_from_slice(&now.to_be_bytes());
         raw[8..].copy_from_slice(&self.mac(now, client));
-        URL_SAFE_NO_PAD.encode(raw)
+        let mut nonce = self.cookie.clone();
+        URL_SAFE_NO_PAD.encode_string(raw, &mut nonce);
+        nonce
     }
 
     /// Checks a nonce from `client` at `now`.
     pub fn check(&self, nonce: &str, client: SocketAddr, now: u64) -> Result<(), NonceError> {
+        let Some(ours) = nonce.strip_prefix(self.cookie.as_str()) else {
+            return Err(NonceError::Invalid);
+        };
         let mut raw = [0u8; 20];
-        match URL_SAFE_NO_PAD.decode_slice(nonce.as_bytes(), &mut raw) {
+        match URL_SAFE_NO_PAD.decode_slice(ours.as_bytes(), &mut raw) {
             Ok(20) => {}
             _ => return Err(NonceError::Invalid),
         }
@@ -111,9 +178,11 @@ impl Nonces {
 mod tests {
     use super::*;
 
+    const FEATURES: SecurityFeatures = SecurityFeatures::PASSWORD_ALGORITHMS;
+
     #[test]
     fn bound_to_address_and_time() {
-        let n = Nonces::new(NonceSecret::new([7; 32]), 600);
+        let n = Nonces::new(NonceSecret::new([7; 32]), 600, FEATURES);
         let a: SocketAddr = "192.0.2.1:5000".parse().unwrap();
         let b: SocketAddr = "192.0.2.1:5001".parse().unwrap();
         let nonce = n.issue(a, 1000);
@@ -123,8 +192,29 @@ mod tests {
         assert_eq!(n.check(&nonce, b, 1000), Err(NonceError::Invalid));
         assert_eq!(n.check("garbage", a, 1000), Err(NonceError::Invalid));
         assert_eq!(
-            Nonces::new(NonceSecret::new([8; 32]), 600).check(&nonce, a, 1000),
+            Nonces::new(NonceSecret::new([8; 32]), 600, FEATURES).check(&nonce, a, 1000),
             Err(NonceError::Invalid)
         );
+    }
+
+    #[test]
+    fn the_cookie_says_which_features_and_a_changed_cookie_is_not_ours() {
+        let all = FEATURES.with(SecurityFeatures::USERNAME_ANONYMITY);
+        let n = Nonces::new(NonceSecret::new([7; 32]), 600, all);
+        let a: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let nonce = n.issue(a, 1000);
+        assert!(nonce.starts_with("obMatJos2AAAD"), "{nonce}");
+        assert_eq!(SecurityFeatures::of_nonce(&nonce), Some(all));
+        assert!(all.contains(SecurityFeatures::PASSWORD_ALGORITHMS));
+        // The same nonce with the features stripped (a bid-down on the path): not ours.
+        let stripped = nonce.replacen("obMatJos2AAAD", "obMatJos2AAAA", 1);
+        assert_eq!(n.check(&stripped, a, 1000), Err(NonceError::Invalid));
+        assert_eq!(n.check(&nonce, a, 1000), Ok(()));
+        // RFC 8489 appendix B.1's nonce: username anonymity only (erratum 6290's bit order).
+        assert_eq!(
+            SecurityFeatures::of_nonce("obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA"),
+            Some(SecurityFeatures::USERNAME_ANONYMITY)
+        );
+        assert_eq!(SecurityFeatures::of_nonce("no cookie"), None);
     }
 }

@@ -22,7 +22,9 @@ pub enum Output {
     /// Send a STUN message to a client.
     Transmit(Transmit),
     /// Bind a UDP socket on `ip` (port of the driver's choosing) for allocation `alloc`, then
-    /// hand the result back as [`Input::RelayBound`](crate::Input::RelayBound).
+    /// hand the result back as [`Input::RelayBound`](crate::Input::RelayBound). A dual
+    /// allocation asks twice, once per family; datagrams for its peers go out of the socket
+    /// of the peer's family.
     BindRelay {
         /// The allocation.
         alloc: AllocId,
@@ -31,7 +33,7 @@ pub enum Output {
         /// The port must be even (EVEN-PORT).
         even: bool,
     },
-    /// Close the relay socket of `alloc`.
+    /// Close the relay sockets of `alloc` (one per family it holds).
     ReleaseRelay {
         /// The allocation that ended.
         alloc: AllocId,
@@ -140,8 +142,10 @@ pub struct AllocationInfo {
     pub alloc: AllocId,
     /// The client's 5-tuple side.
     pub client: Client,
-    /// The relayed transport address, once bound.
+    /// The relayed transport address (of the family asked for first), once bound.
     pub relay: Option<SocketAddr>,
+    /// A dual allocation's relayed address of the other family (ADDITIONAL-ADDRESS-FAMILY).
+    pub additional_relay: Option<SocketAddr>,
     /// How the credential was presented.
     pub mechanism: Mechanism,
     /// Whose: the static or REST user, or the token id.
@@ -155,7 +159,8 @@ impl AllocationInfo {
         AllocationInfo {
             alloc,
             client: a.client,
-            relay: a.relay,
+            relay: a.relays.primary(),
+            additional_relay: a.relays.additional(),
             mechanism: a.credential.mechanism,
             user: a.credential.user.clone(),
             token_id: a.credential.token_id,

@@ -22,7 +22,7 @@ pub struct ChannelRoute {
     pub alloc: AllocId,
     /// The client's address (UDP).
     pub client: SocketAddr,
-    /// The allocation's relayed transport address.
+    /// The allocation's relayed transport address of the peer's family.
     pub relay: SocketAddr,
     /// The peer bound to the channel.
     pub peer: SocketAddr,
@@ -49,16 +49,15 @@ pub enum RouteChange {
 
 /// The routes `a` (allocation `id`) has at `now`, with their deadlines.
 pub(super) fn desired(id: AllocId, a: &Allocation, now: Instant) -> Vec<(ChannelRoute, Instant)> {
-    let Some(relay) = a.relay else {
-        return Vec::new();
-    };
-    if a.client.transport != Transport::Udp || a.expires <= now {
+    // A held allocation is over its bandwidth cap: its data comes through the core.
+    if a.client.transport != Transport::Udp || a.expires <= now || a.meters.held_until.is_some() {
         return Vec::new();
     }
     a.channels
         .iter()
         .filter(|c| c.expires > now)
         .filter_map(|c| {
+            let relay = a.relays.for_peer(c.peer.ip())?;
             let perm = a
                 .permissions
                 .iter()

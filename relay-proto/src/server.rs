@@ -4,7 +4,8 @@
 //!
 //! Everything that happens outside goes in through [`Server::handle_input`], with the time:
 //! a client's datagram or stream frame, a peer's datagram on a relay socket, the result of
-//! binding a relay socket, a stream connection opened or closed, a reached deadline.
+//! binding a relay socket, a stream connection opened or closed, a reached deadline, a drain,
+//! what a kernel fast path relayed (for bandwidth caps).
 //! Relayed data comes straight back from that call as a [`Forward`] borrowing the caller's
 //! buffer (no allocation per packet). Everything else is queued, in the order it must
 //! happen, for [`Server::poll_output`]:
@@ -17,8 +18,11 @@
 //! The driver keeps no rule of its own: the order of the queue is the order of the protocol.
 
 mod allocate;
+mod caps;
 mod client;
 mod connections;
+mod drain;
+pub mod family;
 mod peer;
 mod permissions;
 mod requests;
@@ -62,6 +66,23 @@ pub struct Stats {
     /// Revocations dropped because the core already held
     /// [`Config::max_revoked`](crate::Config::max_revoked) of them.
     pub revocations_dropped: u64,
+    /// 401 challenges sent: to requests without credentials, and after failed
+    /// authentications.
+    pub challenges: u64,
+    /// 438 Stale Nonce challenges sent.
+    pub stale_nonces: u64,
+    /// Allocate requests refused by the allocation quota (486).
+    pub refused_quota: u64,
+    /// Allocate requests refused because the relay is draining (300 or 508).
+    pub refused_draining: u64,
+    /// Allocate requests refused because no relay socket could be bound (508).
+    pub relay_bind_failures: u64,
+    /// Datagrams and payload bytes an allocation's own bandwidth cap dropped.
+    pub dropped_allocation_cap: Traffic,
+    /// Datagrams and payload bytes a user's bandwidth cap dropped.
+    pub dropped_user_cap: Traffic,
+    /// Times an allocation over its cap was held off the kernel fast path.
+    pub kernel_holds: u64,
 }
 
 /// What the core holds now: the sizes its limits bound, so a test or a fuzzer can check
@@ -86,6 +107,9 @@ pub struct Footprint {
     pub most_channels: usize,
     /// Revoked tokens remembered.
     pub revoked: usize,
+    /// Allocations held off the kernel fast path by their bandwidth caps (each has a
+    /// deadline of its own).
+    pub held: usize,
 }
 
 /// Randomness a core needs and does not make itself.
@@ -112,6 +136,7 @@ pub struct Server {
     txids: peer::TxIds,
     revoked: Revoked,
     stats: Stats,
+    draining: bool,
 }
 
 impl Server {
@@ -121,7 +146,11 @@ impl Server {
         let (per_sec, burst) = cfg.unauth_rate;
         let revoked = Revoked::new(cfg.max_revoked);
         Server {
-            nonces: Nonces::new(seeds.nonce_secret, cfg.nonce_ttl_secs),
+            nonces: Nonces::new(
+                seeds.nonce_secret,
+                cfg.nonce_ttl_secs,
+                cfg.auth.security_features(),
+            ),
             limit: RateLimit::new(per_sec, burst, cfg.unauth_sources),
             cfg,
             quota,
@@ -134,6 +163,7 @@ impl Server {
             txids: peer::TxIds::new(seeds.txid_seed),
             revoked,
             stats: Stats::default(),
+            draining: false,
         }
     }
 
@@ -176,6 +206,14 @@ impl Server {
                 self.revoke(now, tokens);
                 None
             }
+            Input::Drain => {
+                self.draining = true;
+                None
+            }
+            Input::KernelTraffic { relayed } => {
+                self.kernel_traffic(now, relayed);
+                None
+            }
         }
     }
 
@@ -208,6 +246,11 @@ impl Server {
         self.table.len()
     }
 
+    /// Whether [`Input::Drain`] came: new allocations are refused.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
     /// Every live allocation with what the core forwarded for it so far: for usage reports
     /// of long allocations (an ended one's total comes with
     /// [`Event::AllocationEnded`](crate::Event::AllocationEnded)).
@@ -234,6 +277,11 @@ impl Server {
             .iter()
             .map(|a| (a.permissions.len(), a.channels.len()))
             .fold((0, 0), |(p, c), (ap, ac)| (p.max(ap), c.max(ac)));
+        let held = self
+            .table
+            .iter()
+            .filter(|a| a.meters.held_until.is_some())
+            .count();
         Footprint {
             allocations: self.table.len(),
             timers: self.timers.len(),
@@ -244,6 +292,7 @@ impl Server {
             most_permissions,
             most_channels,
             revoked: self.revoked.len(),
+            held,
         }
     }
 
@@ -284,6 +333,10 @@ impl Server {
                     self.connection_timed_out(transport);
                     continue;
                 }
+                TimerKey::Hold(id) => {
+                    self.hold_over(id, now);
+                    continue;
+                }
             };
             let Some(a) = self.table.get(id) else {
                 continue;
@@ -310,16 +363,20 @@ impl Server {
 
     /// Ends allocation `id`: route clears first, then the relay socket, then the event.
     fn end(&mut self, now: Instant, id: AllocId, reason: EndReason) {
-        let Some(a) = self.table.remove(id) else {
+        let Some(mut a) = self.table.remove(id) else {
             return;
         };
         self.timers.remove(a.expires, TimerKey::Allocation(id));
-        self.quota.release(&a.credential.user);
+        if let Some(at) = a.meters.held_until {
+            self.timers.remove(at, TimerKey::Hold(id));
+        }
+        self.quota.release(&a.owner);
+        a.meters.release(&self.cfg.bandwidth);
         for (route, _) in &a.routes {
             self.out
                 .push_back(Output::Route(RouteChange::Clear { route: *route }));
         }
-        if a.relay.is_some() {
+        if a.relays.bound().next().is_some() {
             self.out.push_back(Output::ReleaseRelay { alloc: id });
         }
         let info = AllocationInfo::of(id, &a);

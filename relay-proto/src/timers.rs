@@ -1,6 +1,7 @@
 //! The core's deadlines, kept exact: an entry per pending deadline and nothing stale, so
 //! [`Timers::next`] is always a real deadline and the set never outgrows what it times
-//! (one per allocation, one per stream connection without an allocation).
+//! (one per allocation, one per stream connection without an allocation, one per allocation
+//! held off the kernel fast path by its bandwidth cap).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -14,6 +15,8 @@ pub(crate) enum TimerKey {
     Allocation(AllocId),
     /// The close of a stream connection that has no allocation.
     Connection(Transport),
+    /// The end of an allocation's hold off the kernel fast path (bandwidth caps).
+    Hold(AllocId),
 }
 
 /// Deadlines in time order.

@@ -13,6 +13,7 @@ mod run;
 mod setup;
 mod signing_key;
 mod test;
+mod tls_bench;
 mod util;
 mod www;
 
@@ -38,13 +39,20 @@ cargo xtask <task>
   signing-key [--alg RS256|ES256] [--nbf UNIX_SECONDS] [--add FILE]
                  a new signing key for the edge's SIGNING_KEYS secret (a private JWK set):
                  printed, or appended to FILE (docs/edge-oauth.md, rotation)
-  bench-relay [TRIALS] [--coturn-417 PATH] [--no-gso] [--smoke]
+  bench-relay [TRIALS] [--coturn-417 PATH] [--baseline PATH]... [--no-gso] [--smoke]
+              [--metrics] [--caps]
                  coturn 4.6.1 (Debian), coturn 4.17.1 in three modes (PATH to its turnserver
-                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo), all
-                 driven by turn-load: CPU per relayed packet at 20k and 50k msg/s, the
-                 highest rate with loss under 0.1%, one-way delay at half of it, RSS with
-                 idle allocations; medians of TRIALS (default 3) interleaved trials. Fails,
-                 naming the server, if a fixed-rate run loses a message. --smoke: seconds.
+                 or $EDGETURN_COTURN_417) and relay-native (sockets, --offload lo; other
+                 builds' sockets with --baseline), all driven by turn-load: CPU per relayed
+                 packet at 10k and 15k msg/s, the highest rate with loss under 0.1%, one-way
+                 delay at half of it, RSS with idle allocations; medians of TRIALS (default
+                 3) interleaved trials. Fails, naming the server, if a fixed-rate run loses a
+                 message. --smoke: seconds. --metrics, --caps: also relay-native scraped
+                 every second, and with bandwidth caps it never reaches (what those cost).
+  bench-tls [TRIALS]
+                 relay-native's TLS costs: handshakes (openssl s_time; ECDSA and RSA,
+                 full and resumed) and CPU per relayed packet over UDP, TCP and TLS under the
+                 same turnutils_uclient load; median of TRIALS (default 3)
   bench-token    criterion benchmark of shared-token seal and open+validate
   fuzz [SECS]    fuzz token opening for SECS seconds (default 60)
   fuzz-relay [SECS]
@@ -84,6 +92,7 @@ fn main() -> ExitCode {
         "signing-key" => signing_key::task(&root, rest),
         "test" => test::test(&root, rest),
         "bench-relay" => setup::setup(&root).and_then(|()| relay_bench::bench(&root, rest)),
+        "bench-tls" => setup::setup(&root).and_then(|()| tls_bench::bench(&root, rest)),
         "bench-token" => test::bench_token(&root),
         "fuzz" => test::fuzz(&root, rest),
         "fuzz-relay" => test::fuzz_relay(&root, rest),

@@ -9,17 +9,24 @@ use std::time::Instant;
 
 use crate::util::{Result, cargo, cargo_bin, probe, run};
 
-/// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests, clang
-/// and libbpf's headers for relay-native's kernel fast path (bpf/offload.c), iproute2 and
-/// ethtool for its test through a network namespace.
+/// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests and
+/// certutil (libnss3-tools) to make it trust the TLS tests' CA, clang and libbpf's headers
+/// for relay-native's kernel fast path (bpf/offload.c), iproute2 and ethtool for its test
+/// through a network namespace, systemd for `systemd-analyze verify` of the relay's unit,
+/// openssl for the TLS benchmark's certificates and handshakes (`s_time`), prometheus
+/// (promtool and the server) for the relay's metrics tests.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("coturn", "/usr/bin/turnutils_uclient"),
     ("chromium", "/usr/bin/chromium"),
+    ("libnss3-tools", "/usr/bin/certutil"),
+    ("systemd", "/usr/bin/systemd-analyze"),
+    ("openssl", "/usr/bin/openssl"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("clang", "/usr/bin/clang"),
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
     ("iproute2", "/usr/sbin/ip"),
     ("ethtool", "/usr/sbin/ethtool"),
+    ("prometheus", "/usr/bin/promtool"),
 ];
 const WORKER_BUILD: &str = "0.8.7";
 /// Builds the browser helper's npm packages (run offline: `--mode no-install`, see www.rs).
@@ -30,6 +37,7 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub fn setup(root: &Path) -> Result {
     let start = Instant::now();
     apt(root)?;
+    prometheus_service_stopped()?;
     rust_target()?;
     cargo_tool("worker-build", WORKER_BUILD, &["--locked"])?;
     // wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly; its own
@@ -69,6 +77,35 @@ fn apt(_root: &Path) -> Result {
     install.args(&missing);
     run(&mut install)?;
     // Debian starts nothing for coturn by default; make sure no system turnserver holds 3478.
+    Ok(())
+}
+
+/// Debian's prometheus package enables and starts its own server (on every address, port
+/// 9090). The tests run their own, on loopback with a scratch config; the package's is
+/// stopped and disabled, every time, so a machine set up earlier is corrected too.
+fn prometheus_service_stopped() -> Result {
+    let sudo = probe("id", &["-u"]).is_some_and(|u| u.trim() != "0");
+    let cmd = |program: &str, args: &[&str]| {
+        let mut c = Command::new(if sudo { "sudo" } else { program });
+        if sudo {
+            c.arg(program);
+        }
+        c.args(args);
+        c
+    };
+    if Path::new("/run/systemd/system").exists() {
+        let enabled = probe("systemctl", &["is-enabled", "prometheus"])
+            .is_some_and(|s| s.trim() == "enabled");
+        let active =
+            probe("systemctl", &["is-active", "prometheus"]).is_some_and(|s| s.trim() == "active");
+        if enabled || active {
+            run(&mut cmd("systemctl", &["disable", "--now", "prometheus"]))?;
+        }
+    } else if Path::new("/etc/init.d/prometheus").exists()
+        && probe("/etc/init.d/prometheus", &["status"]).is_some()
+    {
+        run(&mut cmd("/etc/init.d/prometheus", &["stop"]))?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! The `relay-native` command line.
 
+pub mod check_config;
 pub mod probe;
 pub mod serve;
+pub mod tls_args;
 pub mod token;
 
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the relay.
     Serve(ServeArgs),
+    /// Check a configuration (the same flags and file as serve) without serving: read the
+    /// key file, the certificate and its key; print the effective settings, secrets
+    /// redacted; exit non-zero with the reason if it cannot run.
+    CheckConfig(ServeArgs),
     /// Mint and open RFC 7635 tokens (the operator's turnutils_oauth).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -38,12 +44,19 @@ pub struct ServeArgs {
     /// TOML configuration file (docs/relay.md lists its keys).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// UDP and TCP listening address [default: 0.0.0.0:3478].
+    /// UDP and TCP listening address, at most one per family: give it twice for dual stack,
+    /// e.g. `--listen 0.0.0.0:3478 --listen [::]:3478` [default: 0.0.0.0:3478].
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
-    /// Address relay sockets bind to and clients are told.
+    pub listen: Vec<SocketAddr>,
+    /// Address relay sockets bind to and clients are told, at most one per family (repeatable:
+    /// one IPv4 and one IPv6 address relay both families) [default: each specific --listen
+    /// address].
     #[arg(long)]
-    pub relay_ip: Option<IpAddr>,
+    pub relay_ip: Vec<IpAddr>,
+    /// Relayed family of an Allocate that names none (no REQUESTED-ADDRESS-FAMILY, as browsers
+    /// send): the client's own family, or IPv4 as RFC 8656 says [default: client].
+    #[arg(long, value_enum)]
+    pub default_relay_family: Option<crate::config::FamilyChoice>,
     /// REALM.
     #[arg(long)]
     pub realm: Option<String>,
@@ -91,10 +104,33 @@ pub struct ServeArgs {
     #[arg(long)]
     pub shards: Option<usize>,
     /// Relay ChannelData in the kernel on this interface's traffic (repeatable; e.g. eth0,
-    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific IPv4
-    /// --listen address; everything else still goes through the sockets.
+    /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific --listen
+    /// address (IPv4, IPv6 or both); everything else still goes through the sockets.
     #[arg(long = "offload", value_name = "IFACE")]
     pub offload: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics, with /healthz, /readyz and (for
+    /// loopback clients only) POST /drain.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain (SIGUSR1 or POST /drain) waits for the last allocation to end,
+    /// seconds [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub drain_deadline: Option<u64>,
+    /// Where a draining relay sends new allocations: 300 Try Alternate with this
+    /// ALTERNATE-SERVER (repeatable, one per address family); without one, 508.
+    #[arg(long = "alternate-server", value_name = "ADDR:PORT")]
+    pub alternate_servers: Vec<SocketAddr>,
+    /// Cap each allocation at this many payload bytes per second in each direction
+    /// (token bucket; 0: no cap).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub max_bps_per_allocation: Option<u64>,
+    /// Cap each user (the static or REST user, or the token) at this many payload bytes per
+    /// second in each direction over all their allocations (token bucket; 0: no cap).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub max_bps_per_user: Option<u64>,
+    /// TURN over TLS.
+    #[command(flatten)]
+    pub tls: tls_args::TlsArgs,
     /// The control plane: this relay as a client of the edge.
     #[command(flatten)]
     pub control: crate::control::ControlArgs,

@@ -5,25 +5,33 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::probe::ice::CredentialsUrl;
 use crate::probe::token::{Endpoint, PopToken};
-use crate::probe::{self, Failure, Options, TokenSource, unix_now};
+use crate::probe::{self, Failure, Options, TokenSource, Transport, unix_now};
+use relay_proto::wire::IntegrityAlgorithm;
 
 /// `probe` flags.
 #[derive(Args, Debug)]
 #[command(after_help = probe::EXIT_CODES)]
 pub struct ProbeArgs {
-    /// TURN server, UDP (host:port) [default with --credentials-url: the first turn: URL the
-    /// edge names].
+    /// TURN server, host:port (the port defaults to 3478, or 5349 for TLS). For TLS the
+    /// host is also the name the certificate must carry, and SNI [default with
+    /// --credentials-url: the first URL for --transport the edge names].
     #[arg(long, required_unless_present = "credentials_url")]
     server: Option<String>,
+    /// How to reach the server.
+    #[arg(long, value_enum, default_value_t = Via::Udp)]
+    transport: Via,
+    /// Trust this CA (PEM) for TLS instead of the Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
     /// OAuth token endpoint, e.g. http://127.0.0.1:8787/oauth2/token.
     #[arg(
         long,
-        required_unless_present_any = ["token_json", "credentials_url"],
-        conflicts_with_all = ["token_json", "credentials_url"]
+        required_unless_present_any = ["token_json", "turn_username", "credentials_url"],
+        conflicts_with_all = ["token_json", "turn_username", "credentials_url"]
     )]
     token_endpoint: Option<String>,
     /// Act as a browser: get iceServers from this URL (the edge's /turn/credentials) with
@@ -50,8 +58,20 @@ pub struct ProbeArgs {
     scope: String,
     /// Use this token instead of a token endpoint: a JSON file with access_token, kid,
     /// key or mac_key, and expires_at or expires_in (what `token mint` prints).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "turn_username")]
     token_json: Option<PathBuf>,
+    /// Long-term credentials instead of a token: this USERNAME (a static user, or a TURN REST
+    /// `EXPIRY:user`) with --turn-password.
+    #[arg(long, requires = "turn_password")]
+    turn_username: Option<String>,
+    /// The long-term password.
+    #[arg(long, env = "EDGETURN_TURN_PASSWORD", hide_env_values = true)]
+    turn_password: Option<String>,
+    /// MESSAGE-INTEGRITY (sha1) or MESSAGE-INTEGRITY-SHA256 (sha256) [default: a token's
+    /// mac_key decides (32 bytes: sha256); long-term: sha256 with a SHA-256 key when the relay
+    /// offers it, else sha1 with MD5].
+    #[arg(long, value_enum)]
+    integrity: Option<Integrity>,
     /// Echo peer to relay to (e.g. turnutils_peer); default: the probe's own second socket.
     #[arg(long)]
     peer: Option<SocketAddr>,
@@ -81,6 +101,23 @@ pub struct ProbeArgs {
     quiet: bool,
 }
 
+/// `--transport` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Via {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// `--integrity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Integrity {
+    /// MESSAGE-INTEGRITY (HMAC-SHA1), with an MD5 long-term key.
+    Sha1,
+    /// MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256), with a SHA-256 long-term key.
+    Sha256,
+}
+
 /// Runs the probe; prints the report; the error carries the exit code.
 pub fn run(a: &ProbeArgs) -> Result<(), Failure> {
     let opts = options(a)?;
@@ -96,9 +133,28 @@ pub fn run(a: &ProbeArgs) -> Result<(), Failure> {
 
 fn options(a: &ProbeArgs) -> Result<Options, Failure> {
     let bad = |m: String| Failure::Local(m);
-    let server = match &a.server {
-        Some(s) => Some(probe::resolve(s).map_err(bad)?),
-        None => None,
+    let transport = match a.transport {
+        Via::Udp => Transport::Udp,
+        Via::Tcp => Transport::Tcp,
+        Via::Tls => Transport::Tls {
+            name: String::new(),
+            ca: a.tls_ca.clone(),
+        },
+    };
+    if a.tls_ca.is_some() && a.transport != Via::Tls {
+        return Err(bad("--tls-ca is for --transport tls".into()));
+    }
+    let (server, transport) = match &a.server {
+        Some(s) => {
+            let (host, with_port) = probe::split_server(s, transport.default_port());
+            let server = probe::resolve(s, &with_port).map_err(|e| bad(format!("--server {e}")))?;
+            let transport = match transport {
+                Transport::Tls { ca, .. } => Transport::Tls { name: host, ca },
+                other => other,
+            };
+            (Some(server), transport)
+        }
+        None => (None, transport),
     };
     if a.size > probe::MAX_PAYLOAD {
         return Err(bad(format!(
@@ -119,6 +175,13 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
                 .ok_or_else(|| bad("--credentials-url needs --bearer".into()))?,
             timeout,
         }),
+        _ if a.turn_username.is_some() => TokenSource::LongTerm {
+            username: a.turn_username.clone().unwrap_or_default(),
+            password: a
+                .turn_password
+                .clone()
+                .ok_or_else(|| bad("--turn-username needs --turn-password".into()))?,
+        },
         (Some(url), _) => TokenSource::Endpoint(Endpoint {
             url: url.clone(),
             client_id: a
@@ -140,10 +203,15 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
                     .map_err(|e| bad(format!("--token-json {}: {e}", path.display())))?,
             )
         }
-        (None, None) => return Err(bad("give --token-endpoint or --token-json".into())),
+        (None, None) => {
+            return Err(bad(
+                "give --token-endpoint, --token-json, --turn-username or --credentials-url".into(),
+            ));
+        }
     };
     Ok(Options {
         server,
+        transport,
         source,
         peer: a.peer,
         lifetime: a.lifetime,
@@ -151,6 +219,10 @@ fn options(a: &ProbeArgs) -> Result<Options, Failure> {
         refresh_every: a.refresh_every.map(|s| Duration::from_secs(s.max(1))),
         renew_before: a.renew_before,
         timeout,
+        integrity: a.integrity.map(|i| match i {
+            Integrity::Sha1 => IntegrityAlgorithm::Sha1,
+            Integrity::Sha256 => IntegrityAlgorithm::Sha256,
+        }),
         messages: a.messages,
         size: a.size,
     })

@@ -1,12 +1,13 @@
-//! `relay-native serve`: configuration, logging, the driver, and a clean stop on SIGINT or
-//! SIGTERM.
+//! `relay-native serve`: configuration, logging, the driver, the control plane (`--edge`),
+//! the operator endpoints (`--metrics`), a drain on SIGUSR1, the TLS certificate reloaded on
+//! SIGHUP, and a clean stop on SIGINT or SIGTERM.
 
 use tokio::sync::watch;
 use tracing::info;
 
 use super::ServeArgs;
 use crate::config::{ConfigError, Settings};
-use crate::control::{Draining, Plane};
+use crate::control::Plane;
 
 /// Builds settings from `--config` and the flags.
 pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
@@ -15,8 +16,9 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         None => Settings::default(),
     };
     let flags = Settings {
-        listen: a.listen,
-        relay_ip: a.relay_ip,
+        listen: a.listen.clone(),
+        relay_ip: a.relay_ip.clone(),
+        default_relay_family: a.default_relay_family,
         realm: a.realm.clone(),
         server_name: a.server_name.clone(),
         keys: a.keys.clone(),
@@ -37,31 +39,67 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         shards: a.shards,
         offload: a.offload.clone(),
         control: Default::default(),
+        metrics: a.metrics,
+        drain_deadline: a.drain_deadline,
+        alternate_servers: a.alternate_servers.clone(),
+        max_bps_per_allocation: a.max_bps_per_allocation,
+        max_bps_per_user: a.max_bps_per_user,
+        ..a.tls.settings()
     };
     Ok(file.overlay(flags))
 }
 
-/// Runs the relay until SIGINT or SIGTERM.
+/// Runs the relay until SIGINT or SIGTERM, or until a drain is over.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
     let settings = settings(a).map_err(|e| format!("config: {e}"))?;
     let control = settings.control.clone().overlay(&a.control);
     let max_allocations = settings.max_allocations.unwrap_or(0);
     let (core, mut driver) = settings.build().map_err(|e| format!("config: {e}"))?;
     let control = control
-        .check(driver.listen, core.relay_ip, max_allocations)
+        .check(&driver.listen, &core.relay_ips, max_allocations)
         .map_err(|e| format!("config: {e}"))?;
-    let draining = Draining::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    // The operator's side is set up before the relay runs: a bad metrics address fails the
+    // start, and a SIGUSR1 that comes early drains instead of ending the process.
+    let (handle, drain_deadline) = (driver.handle.clone(), driver.drain_deadline);
+    let metrics = match driver.metrics {
+        Some(addr) => Some(
+            rt.block_on(crate::metrics::http::bind(addr))
+                .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    let usr1 = {
+        let _rt = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+            .map_err(|e| format!("cannot handle SIGUSR1: {e}"))?
+    };
+    // The control plane starts before the relay, so its shards get the revocation list
+    // from the first datagram on.
     let plane = match control {
         Some(cfg) => {
-            let (plane, link) =
-                Plane::start(cfg, draining.clone()).map_err(|e| format!("control plane: {e}"))?;
+            let (plane, link) = Plane::start(cfg, driver.handle.clone())
+                .map_err(|e| format!("control plane: {e}"))?;
             driver.control = Some(link);
             Some(plane)
         }
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let listen = driver.listen;
+    let files = raise_fd_limit();
+    let tls = driver
+        .tls
+        .as_ref()
+        .map(|t| (t.certs.clone(), t.reload_interval, t.listen.clone()));
+    let listen = driver
+        .listen
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
     let shards = driver.shards;
     let mechanisms = [
         core.auth
@@ -76,26 +114,43 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         .spawn(move || crate::driver::run(core, driver, stop_rx))
         .map_err(|e| format!("cannot start: {e}"))?;
     info!(
-        %listen,
+        listen,
         shards,
-        auth = mechanisms.iter().flatten().cloned().collect::<Vec<_>>().join(", "),
+        auth = mechanisms
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        files,
         "relay-native listening on {listen} (UDP and TCP)"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let relay = rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        // SIGUSR1: say "draining" in heartbeats, so the edge stops handing this relay out.
-        if let Ok(mut usr1) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
-            let draining = draining.clone();
-            tokio::spawn(async move {
-                while usr1.recv().await.is_some() {
-                    draining.set();
-                    info!("SIGUSR1: draining (the edge stops handing this relay out)");
-                }
-            });
+    if let Some((certs, _, addrs)) = &tls {
+        let c = &certs.current().info;
+        info!(
+            target: "tls",
+            listen = addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            names = c.names.join(","),
+            not_after = %crate::driver::certs::rfc3339(c.not_after),
+            "TURN over TLS on {}",
+            addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+        );
+    }
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Some(listener) = metrics {
+            if let Ok(addr) = listener.local_addr() {
+                info!(%addr, "metrics at http://{addr}/metrics (and /healthz, /readyz, POST /drain from loopback)");
+            }
+            tokio::spawn(crate::metrics::http::serve(listener, handle.clone()));
+        }
+        tokio::spawn(crate::drain::on_signal(handle.clone(), usr1));
+        let mut term = signal(SignalKind::terminate()).ok();
+        // Always handled: SIGHUP's default action ends the process, and `systemctl reload`
+        // sends it whether or not TLS is configured.
+        let mut hup = signal(SignalKind::hangup()).ok();
+        if let Some((certs, Some(every), _)) = &tls {
+            tokio::spawn(certs.clone().watch(*every));
         }
         let stopped = async {
             loop {
@@ -105,12 +160,21 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => info!("SIGTERM: stopping"),
-            _ = stopped => {}
+        tokio::pin!(stopped);
+        let drained = crate::drain::supervise(handle, drain_deadline);
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { info!("SIGINT: stopping"); break }
+                _ = recv(&mut term) => { info!("SIGTERM: stopping"); break }
+                _ = recv(&mut hup) => match &tls {
+                    Some((certs, ..)) => { let _ = certs.reload("SIGHUP"); }
+                    None => info!("SIGHUP: no TLS certificate to reload"),
+                },
+                () = &mut stopped => break,
+                drained = &mut drained => { info!("{drained}"); break }
+            }
         }
-        relay
     });
     let _ = stop_tx.send(true);
     let joined = relay.join();
@@ -125,4 +189,35 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("cannot serve on {listen}: {e}")),
         Err(_) => Err("the relay thread panicked".into()),
     }
+}
+
+/// The next delivery of a signal; never, if its handler could not be installed.
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every TCP or TLS client and every
+/// allocation's relay socket is a descriptor, and the usual soft limit (1,024) is far below
+/// what a relay holds. Returns the limit now in force.
+#[cfg(target_os = "linux")]
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            tracing::warn!("cannot raise the open-files limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_fd_limit() -> Option<u64> {
+    None
 }

@@ -99,6 +99,11 @@ impl Edge {
         &self.base
     }
 
+    /// This relay's client id at the edge.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// A valid access token, fetched when there is none or it is about to expire.
     fn bearer(&self) -> Result<String, EdgeError> {
         if let Ok(t) = self.token.lock()

@@ -23,16 +23,17 @@ pub mod spool;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use relay_proto::{Event, Traffic};
+use relay_proto::{Event, RelayIps, Traffic};
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::driver::Handle;
 use edge::{ClientSecret, Edge};
 use ledger::{Holder, Key, Ledger};
 use revocations::{RevocationList, Revocations};
@@ -59,8 +60,9 @@ pub struct Settings {
     pub latitude: Option<f64>,
     /// Where the relay is, in degrees.
     pub longitude: Option<f64>,
-    /// The `turn:`/`turns:` URLs clients reach this relay by [default: from relay_ip and the
-    /// listening port, UDP and TCP].
+    /// The `turn:`/`turns:` URLs clients reach this relay by [default: UDP and TCP for each
+    /// listening address, by the relay address of its family; `turns:` URLs name the
+    /// certificate's host, so they are only listed when given here].
     #[serde(default)]
     pub urls: Vec<String>,
     /// Allocations this relay is sized for; load is allocations / capacity [default:
@@ -193,11 +195,11 @@ fn secs(name: &str, v: Option<f64>, default: f64) -> Result<Duration, ControlErr
 
 impl Settings {
     /// Checks the settings; `None` when no edge is configured (no control plane).
-    /// `listen` and `relay_ip` give the default URLs, `max_allocations` the default capacity.
+    /// `listen` and `relay_ips` give the default URLs, `max_allocations` the default capacity.
     pub fn check(
         self,
-        listen: SocketAddr,
-        relay_ip: IpAddr,
+        listen: &[SocketAddr],
+        relay_ips: &RelayIps,
         max_allocations: usize,
     ) -> Result<Option<ControlConfig>, ControlError> {
         let Some(edge) = self.edge else {
@@ -238,18 +240,15 @@ impl Settings {
             _ => return err("latitude (-90 to 90) and longitude (-180 to 180) go together"),
         };
         let urls = if self.urls.is_empty() {
-            let host = match relay_ip {
-                IpAddr::V4(a) => a.to_string(),
-                IpAddr::V6(a) => format!("[{a}]"),
-            };
-            let port = listen.port();
-            vec![
-                format!("turn:{host}:{port}?transport=udp"),
-                format!("turn:{host}:{port}?transport=tcp"),
-            ]
+            default_urls(listen, relay_ips)
         } else {
             self.urls
         };
+        if urls.is_empty() {
+            return err(
+                "urls: no default without a relay address or a specific listening address; list them",
+            );
+        }
         if urls.len() > 16
             || !urls.iter().all(|u| {
                 (u.starts_with("turn:") || u.starts_with("turns:"))
@@ -289,29 +288,34 @@ impl Settings {
     }
 }
 
+/// `turn:` URLs over UDP and TCP for each listening address, by the relay address of its
+/// family (what clients reach when the relay listens on an unspecified address), else by the
+/// listening address itself.
+fn default_urls(listen: &[SocketAddr], relay_ips: &RelayIps) -> Vec<String> {
+    let mut urls = Vec::new();
+    for l in listen {
+        let ip = relay_ips
+            .iter()
+            .find(|ip| ip.is_ipv4() == l.is_ipv4())
+            .or_else(|| (!l.ip().is_unspecified()).then(|| l.ip()));
+        let Some(ip) = ip else { continue };
+        let host = match ip {
+            IpAddr::V4(a) => a.to_string(),
+            IpAddr::V6(a) => format!("[{a}]"),
+        };
+        let port = l.port();
+        urls.push(format!("turn:{host}:{port}?transport=udp"));
+        urls.push(format!("turn:{host}:{port}?transport=tcp"));
+    }
+    urls
+}
+
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Whether this relay is draining: it says so in its heartbeats, and the edge stops handing it
-/// out. Whatever drains the relay sets it.
-#[derive(Clone, Debug, Default)]
-pub struct Draining(Arc<AtomicBool>);
-
-impl Draining {
-    /// Marks the relay draining (there is no way back).
-    pub fn set(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    /// True once draining.
-    pub fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// A stop signal the control threads sleep on.
@@ -409,8 +413,9 @@ pub struct Plane {
 
 impl Plane {
     /// Loads the state, starts the feed and report threads, and returns what the shards
-    /// need.
-    pub fn start(cfg: ControlConfig, draining: Draining) -> std::io::Result<(Plane, ShardLink)> {
+    /// need. `relay` says whether the relay is draining (heartbeats say so, and the edge
+    /// stops handing it out).
+    pub fn start(cfg: ControlConfig, relay: Handle) -> std::io::Result<(Plane, ShardLink)> {
         let cfg = Arc::new(cfg);
         let revocations = Revocations::load(&cfg.state_dir, unix_now())?;
         let spool = Spool::open(&cfg.state_dir.join("usage"), cfg.spool_max)?;
@@ -448,7 +453,7 @@ impl Plane {
         let state = report::Shared {
             ledger,
             allocations,
-            draining,
+            relay,
             cursor,
             tally,
         };
@@ -493,8 +498,8 @@ mod tests {
 
     fn check(s: Settings) -> Result<Option<ControlConfig>, ControlError> {
         s.check(
-            "0.0.0.0:3478".parse().unwrap(),
-            "203.0.113.9".parse().unwrap(),
+            &["0.0.0.0:3478".parse().unwrap()],
+            &RelayIps::default().set("203.0.113.9".parse().unwrap()),
             0,
         )
     }
@@ -515,6 +520,24 @@ mod tests {
             check(Settings::default()).unwrap().is_none(),
             "off without an edge"
         );
+        // Dual stack: each listening address by its family's relay address, or by itself.
+        let listen = [
+            "0.0.0.0:3478".parse().unwrap(),
+            "[::1]:3479".parse().unwrap(),
+        ];
+        let ips = RelayIps::default().set("203.0.113.9".parse().unwrap());
+        let c = base().check(&listen, &ips, 0).unwrap().unwrap();
+        assert_eq!(
+            c.urls,
+            [
+                "turn:203.0.113.9:3478?transport=udp",
+                "turn:203.0.113.9:3478?transport=tcp",
+                "turn:[::1]:3479?transport=udp",
+                "turn:[::1]:3479?transport=tcp"
+            ]
+        );
+        let unnamed = base().check(&["[::]:3478".parse().unwrap()], &RelayIps::default(), 0);
+        assert!(unnamed.unwrap_err().to_string().contains("urls"));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use super::edge::EdgeError;
 use super::feed::Backoff;
 use super::ledger::Ledger;
 use super::spool::Spool;
-use super::{ControlConfig, Draining, Stop};
+use super::{ControlConfig, Stop};
+use crate::driver::Handle;
 
 /// Records per usage request.
 pub const BATCH: usize = 500;
@@ -27,7 +28,8 @@ pub const BATCH: usize = 500;
 pub(crate) struct Shared {
     pub(crate) ledger: Arc<Mutex<Ledger>>,
     pub(crate) allocations: Arc<AtomicU64>,
-    pub(crate) draining: Draining,
+    /// The running relay: whether it is draining.
+    pub(crate) relay: Handle,
     /// The feed's cursor, reported in heartbeats (is this relay caught up?).
     pub(crate) cursor: Arc<AtomicU64>,
     pub(crate) tally: Arc<Tally>,
@@ -76,6 +78,8 @@ struct Reporter<'a> {
     next_beat: Instant,
     next_upload: Instant,
     window: Instant,
+    /// Whether the relay was draining at the last look.
+    draining: bool,
 }
 
 /// Runs until stopped, then spools what is left and tries one last upload.
@@ -90,6 +94,7 @@ pub(crate) fn run(cfg: &ControlConfig, spool: Spool, shared: &Shared, stop: &Sto
         next_beat: now,
         next_upload: now,
         window: now,
+        draining: false,
     };
     let tick = cfg
         .report_every
@@ -99,12 +104,21 @@ pub(crate) fn run(cfg: &ControlConfig, spool: Spool, shared: &Shared, stop: &Sto
         let stopping = stop.sleep(tick);
         r.spool_ledger();
         if stopping {
+            // The relay is going away: the edge stops handing it out now rather than when
+            // its heartbeats go stale (a restart's first heartbeat says otherwise).
+            r.heartbeat(true, Duration::from_secs(2));
             r.last_upload();
             return;
         }
         let now = Instant::now();
+        // A drain that started is told at once, not at the next heartbeat.
+        let draining = r.shared.relay.is_draining();
+        if draining != r.draining {
+            r.draining = draining;
+            r.next_beat = now;
+        }
         if now >= r.next_beat {
-            r.heartbeat();
+            r.heartbeat(draining, Duration::from_secs(10));
         }
         if r.spool.backlog() > 0 && now >= r.next_upload {
             r.upload(Duration::from_secs(15));
@@ -126,7 +140,7 @@ impl Reporter<'_> {
         }
     }
 
-    fn heartbeat(&mut self) {
+    fn heartbeat(&mut self, draining: bool, timeout: Duration) {
         let cfg = self.cfg;
         let allocations = self.shared.allocations.load(Ordering::Relaxed);
         let (lat, lon) = match cfg.location {
@@ -143,16 +157,13 @@ impl Reporter<'_> {
             "allocations": allocations,
             "capacity": cfg.capacity,
             "load": allocations as f64 / cfg.capacity as f64,
-            "draining": self.shared.draining.get(),
+            "draining": draining,
             "version": env!("CARGO_PKG_VERSION"),
             "revocation_cursor": self.shared.cursor.load(Ordering::Relaxed),
             "usage_backlog": self.spool.backlog(),
             "usage_dropped": self.spool.dropped() + ledger_dropped,
         });
-        match cfg
-            .edge
-            .post("/relay/heartbeat", &body, Duration::from_secs(10))
-        {
+        match cfg.edge.post("/relay/heartbeat", &body, timeout) {
             Ok(v) => {
                 self.shared.tally.add(&v);
                 self.beats.ok("heartbeat");

@@ -6,10 +6,10 @@
 
 use std::io::IoSliceMut;
 
-use quinn_udp::{RecvMeta, UdpSocketState};
+use quinn_udp::RecvMeta;
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
+use super::sendq::UdpSock;
 use relay_proto::{HEADROOM, TAILROOM};
 
 /// Where each buffer's first datagram starts.
@@ -24,27 +24,27 @@ pub const MAX_DATAGRAM: usize = 65_535;
 pub struct Arena {
     pub bufs: Vec<Vec<u8>>,
     pub meta: Vec<RecvMeta>,
+    /// Where one datagram of a coalesced (GRO) buffer is framed, with the same room around.
+    pub scratch: Vec<u8>,
 }
 
 impl Arena {
-    /// `BATCH` buffers.
+    /// `BATCH` buffers and the scratch buffer.
     pub fn new() -> Arena {
         Arena {
             bufs: (0..BATCH)
                 .map(|_| vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM])
                 .collect(),
             meta: vec![RecvMeta::default(); BATCH],
+            scratch: vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM],
         }
     }
 
     /// One non-blocking batched receive on `socket`: the number of buffers filled, 0 when
     /// nothing was waiting. Nothing is allocated: the iovecs live on the stack.
-    pub fn try_recv(
-        &mut self,
-        socket: &UdpSocket,
-        state: &UdpSocketState,
-    ) -> std::io::Result<usize> {
-        let Arena { bufs, meta } = self;
+    pub fn try_recv(&mut self, socket: &UdpSock) -> std::io::Result<usize> {
+        let UdpSock { io: socket, state } = socket;
+        let Arena { bufs, meta, .. } = self;
         let mut it = bufs.iter_mut();
         let mut iovs: [IoSliceMut<'_>; BATCH] = std::array::from_fn(|_| {
             IoSliceMut::new(

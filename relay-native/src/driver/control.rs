@@ -54,14 +54,13 @@ fn totals(ctx: &Ctx, link: &ShardLink) {
     let kernel = ctx
         .offload
         .as_ref()
-        .and_then(|o| o.lock().ok().map(|o| o.relayed_by_alloc()))
+        .and_then(|o| o.lock().ok().map(|o| o.relayed_by_alloc(ctx.index)))
         .unwrap_or_default();
     let core = ctx.core.borrow();
     link.totals(core.traffic().map(|(info, t)| {
-        let bits = info.alloc.to_bits();
         (
-            (ctx.index, bits),
-            t + kernel.get(&bits).copied().unwrap_or_default(),
+            (ctx.index, info.alloc.to_bits()),
+            t + kernel.get(&info.alloc).copied().unwrap_or_default(),
         )
     }));
 }

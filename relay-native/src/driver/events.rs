@@ -102,6 +102,12 @@ fn token_id(info: &AllocationInfo) -> String {
     info.token_id.map(|t| t.to_string()).unwrap_or_default()
 }
 
+/// The relayed address; a dual allocation's two, comma-separated.
 fn relay(info: &AllocationInfo) -> String {
-    info.relay.map(|r| r.to_string()).unwrap_or_default()
+    info.relay
+        .iter()
+        .chain(&info.additional_relay)
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -7,47 +7,72 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
-use quinn_udp::UdpSocketState;
-
 use super::batch::{self, Arena};
+use super::counters::ShardCounts;
+use super::handle::Command;
 use super::offload::Offload;
-use super::{events, sockets};
+use super::outbox::Message;
+use super::sendq::{SendQueue, UdpSock};
+use super::{control, events, operator, sockets};
 use crate::control::ShardLink;
 use relay_proto::{
     AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
-    Seeds, Server, TAILROOM, Traffic, Transport,
+    Seeds, Server, Traffic, Transport,
 };
 
 /// A shard before it runs: bound sockets and a core.
 pub struct Shard {
     index: usize,
-    udp: std::net::UdpSocket,
-    tcp: std::net::TcpListener,
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
     core: Server,
     offload: Option<Arc<Mutex<Offload>>>,
+    /// The control plane's side of this shard (revocations in, usage out), when it runs.
     control: Option<ShardLink>,
+    tls: Option<super::tls::TlsShard>,
+    /// Meter the kernel fast path's traffic for bandwidth caps.
+    meter: bool,
+    /// The operator's commands (metrics snapshots, drain).
+    operator: Option<mpsc::UnboundedReceiver<Command>>,
+}
+
+/// A UDP listener; a reply leaves from the one of the client's family.
+pub(super) struct UdpListener {
+    sock: Rc<UdpSock>,
+    v6: bool,
+}
+
+/// Relay sockets are keyed by allocation and family: a dual allocation has two.
+type RelayKey = (u64, bool);
+
+fn relay_key(alloc: AllocId, ip: IpAddr) -> RelayKey {
+    (alloc.to_bits(), ip.is_ipv6())
 }
 
 /// An allocation's relay socket and the task that receives on it.
 struct Relay {
-    socket: Rc<UdpSocket>,
+    socket: Rc<UdpSock>,
     task: JoinHandle<()>,
 }
 
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
-    pub(super) udp: UdpSocket,
-    udp_state: UdpSocketState,
+    udp: Vec<UdpListener>,
     arena: RefCell<Arena>,
-    relays: RefCell<HashMap<u64, Relay>>,
-    pub(super) tcp_conns: RefCell<HashMap<u64, super::tcp::Conn>>,
+    /// Datagrams to send once the current receive batch is through.
+    sends: RefCell<SendQueue>,
+    relays: RefCell<HashMap<RelayKey, Relay>>,
+    pub(super) tcp_conns: RefCell<HashMap<u64, super::stream::Conn>>,
     pub(super) next_conn: Cell<u64>,
+    /// The read buffer every stream connection of this shard shares.
+    pub(super) read_chunk: RefCell<Box<[u8]>>,
+    /// What the stream connections have queued for their clients together.
+    pub(super) stream_queued: Rc<super::outbox::Queued>,
     /// The deadline the timer task sleeps until, as the core last said.
     deadline: Cell<Option<Instant>>,
     /// Wakes the timer task when `deadline` moves.
@@ -55,13 +80,15 @@ pub(super) struct Ctx {
     pub(super) index: usize,
     pub(super) offload: Option<Arc<Mutex<Offload>>>,
     pub(super) control: Option<ShardLink>,
+    /// What this shard counts for metrics (per event, never per datagram).
+    pub(super) counts: RefCell<ShardCounts>,
 }
 
 impl Shard {
-    /// Binds this shard's listeners on `listen` and makes its core.
+    /// Binds this shard's listeners on every `listen` address and makes its core.
     pub fn bind(
         index: usize,
-        listen: SocketAddr,
+        listen: &[SocketAddr],
         cfg: Arc<Config>,
         quota: Box<dyn Quota>,
         seeds: Seeds,
@@ -69,11 +96,20 @@ impl Shard {
     ) -> std::io::Result<Shard> {
         Ok(Shard {
             index,
-            udp: sockets::udp_listener(listen)?,
-            tcp: sockets::tcp_listener(listen)?,
+            udp: listen
+                .iter()
+                .map(|a| sockets::udp_listener(*a))
+                .collect::<Result<_, _>>()?,
+            tcp: listen
+                .iter()
+                .map(|a| sockets::tcp_listener(*a))
+                .collect::<Result<_, _>>()?,
             core: Server::new(cfg, quota, seeds, clock),
             offload: None,
+            meter: false,
+            operator: None,
             control: None,
+            tls: None,
         })
     }
 
@@ -82,9 +118,21 @@ impl Shard {
         self.control = control;
     }
 
-    /// Shares the kernel fast path's maps with this shard.
-    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>) {
+    /// Connects this shard to the operator's handle.
+    pub(crate) fn set_operator(&mut self, commands: mpsc::UnboundedReceiver<Command>) {
+        self.operator = Some(commands);
+    }
+
+    /// Adds this shard's TLS listeners.
+    pub fn set_tls(&mut self, tls: super::tls::TlsShard) {
+        self.tls = Some(tls);
+    }
+
+    /// Shares the kernel fast path's maps with this shard; `meter`: read its counters
+    /// periodically for the core's bandwidth caps.
+    pub fn set_offload(&mut self, offload: Option<Arc<Mutex<Offload>>>, meter: bool) {
         self.offload = offload;
+        self.meter = meter;
     }
 
     /// Which shard.
@@ -99,29 +147,50 @@ impl Shard {
             .build()?;
         let local = LocalSet::new();
         local.block_on(&rt, async move {
-            let udp_state = UdpSocketState::new((&self.udp).into())?;
+            let mut udp = Vec::new();
+            for socket in self.udp {
+                let v6 = socket.local_addr()?.is_ipv6();
+                udp.push(UdpListener {
+                    sock: UdpSock::new(socket)?,
+                    v6,
+                });
+            }
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
-                udp: UdpSocket::from_std(self.udp)?,
-                udp_state,
+                udp,
                 arena: RefCell::new(Arena::new()),
+                sends: RefCell::new(SendQueue::new()),
                 relays: RefCell::new(HashMap::new()),
                 tcp_conns: RefCell::new(HashMap::new()),
                 next_conn: Cell::new((self.index as u64) << 48),
+                read_chunk: RefCell::new(vec![0; super::stream::READ_CHUNK].into_boxed_slice()),
+                stream_queued: Rc::default(),
                 deadline: Cell::new(None),
                 rearm: Notify::new(),
                 index: self.index,
                 offload: self.offload,
+                counts: RefCell::new(ShardCounts::default()),
                 control: self.control,
             });
-            let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-            let mut tasks = vec![
-                spawn_local(udp_loop(ctx.clone())),
-                spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)),
-                spawn_local(timer_loop(ctx.clone())),
-            ];
+            let mut tasks = vec![spawn_local(timer_loop(ctx.clone()))];
+            for n in 0..ctx.udp.len() {
+                tasks.push(spawn_local(udp_loop(ctx.clone(), n)));
+            }
+            for tcp in self.tcp {
+                let tcp = tokio::net::TcpListener::from_std(tcp)?;
+                tasks.push(spawn_local(super::tcp::accept_loop(ctx.clone(), tcp)));
+            }
+            if let Some(commands) = self.operator {
+                tasks.push(spawn_local(operator::operator_loop(ctx.clone(), commands)));
+            }
+            if self.meter {
+                tasks.push(spawn_local(operator::kernel_meter(ctx.clone())));
+            }
+            if let Some(tls) = self.tls {
+                tasks.extend(tls.spawn(&ctx)?);
+            }
             if let Some(link) = ctx.control.clone() {
-                tasks.push(spawn_local(super::control::run(ctx.clone(), link)));
+                tasks.push(spawn_local(control::run(ctx.clone(), link)));
             }
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {
@@ -142,15 +211,41 @@ impl Shard {
 }
 
 impl Ctx {
+    /// Which shard.
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// A new stream connection's id (unique in the process: the shard is in the top bits).
+    pub(super) fn conn_id(&self) -> u64 {
+        let id = self.next_conn.get();
+        self.next_conn.set(id + 1);
+        id
+    }
+
     /// Hands the core one input, sends what it relays, then carries out what it queued.
     pub(super) fn input(self: &Rc<Self>, now: Instant, input: Input<'_>) {
+        self.input_batched(now, input);
+        self.send_queued();
+    }
+
+    /// [`Ctx::input`] within a receive batch: its datagrams wait in the send queue for
+    /// [`Ctx::send_queued`] at the end of the batch, so that a burst leaves in one send.
+    fn input_batched(self: &Rc<Self>, now: Instant, input: Input<'_>) {
         let forward = self.core.borrow_mut().handle_input(now, input);
         match forward {
             Some(Forward::ToPeer { alloc, peer, data }) => self.send_to_peer(alloc, peer, data),
-            Some(Forward::ToClient { client, data }) => self.send_to_client(client, data),
+            Some(Forward::ToClient { client, data }) => {
+                self.send_to_client(client, data, Message::Data)
+            }
             None => {}
         }
         self.flush(now);
+    }
+
+    /// Sends the queued datagrams, in the order they were queued.
+    fn send_queued(&self) {
+        self.sends.borrow_mut().send();
     }
 
     /// Carries out the core's outputs in the order it queued them, then re-arms the timer at
@@ -159,26 +254,29 @@ impl Ctx {
         loop {
             let output = self.core.borrow_mut().poll_output();
             match output {
-                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data),
+                Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data, Message::Control),
                 Some(Output::BindRelay { alloc, ip, even }) => {
                     let result = self.bind_relay(alloc, ip, even);
                     let input = Input::RelayBound { alloc, result };
                     let _ = self.core.borrow_mut().handle_input(now, input);
                 }
                 Some(Output::ReleaseRelay { alloc }) => {
-                    let relay = self.relays.borrow_mut().remove(&alloc.to_bits());
-                    if let Some(relay) = relay {
-                        relay.task.abort();
+                    for v6 in [false, true] {
+                        let relay = self.relays.borrow_mut().remove(&(alloc.to_bits(), v6));
+                        if let Some(relay) = relay {
+                            relay.task.abort();
+                        }
                     }
                 }
                 Some(Output::Route(change)) => {
                     if let Some(o) = &self.offload
                         && let Ok(mut o) = o.lock()
                     {
-                        o.apply(change);
+                        o.apply(self.index, change);
                     }
                 }
                 Some(Output::Event(e)) => {
+                    self.counts.borrow_mut().event(&e);
                     let kernel = self.kernel_share(&e);
                     events::log(&e, kernel);
                     if let Some(c) = &self.control {
@@ -186,12 +284,13 @@ impl Ctx {
                     }
                 }
                 Some(Output::CloseConnection { transport, reason }) => {
+                    self.counts.borrow_mut().closed_by_relay(reason);
                     if let Transport::Tcp(id) = transport
                         && let Some(conn) = self.tcp_conns.borrow().get(&id)
                     {
                         debug!(
                             shard = self.index,
-                            "tcp: closing a connection: {}",
+                            "stream: closing a connection: {}",
                             reason.as_str()
                         );
                         conn.close();
@@ -213,7 +312,7 @@ impl Ctx {
             return None;
         };
         let o = self.offload.as_ref()?;
-        o.lock().ok()?.take_relayed(info.alloc)
+        o.lock().ok()?.take_relayed(self.index, info.alloc)
     }
 
     fn bind_relay(
@@ -222,39 +321,35 @@ impl Ctx {
         ip: IpAddr,
         even: bool,
     ) -> Result<SocketAddr, BindFailed> {
-        let bound = sockets::relay_socket(ip, even)
-            .and_then(UdpSocket::from_std)
-            .and_then(|socket| {
-                let addr = socket.local_addr()?;
-                let state = UdpSocketState::new((&socket).into())?;
-                Ok((socket, addr, state))
-            });
-        let (socket, addr, state) = bound.map_err(|e| {
+        let bound = sockets::relay_socket(ip, even).and_then(|socket| {
+            let addr = socket.local_addr()?;
+            Ok((UdpSock::new(socket)?, addr))
+        });
+        let (socket, addr) = bound.map_err(|e| {
             warn!(
                 shard = self.index,
                 "cannot bind a relay socket on {ip}: {e}"
             );
-            BindFailed
+            BindFailed { ip }
         })?;
-        let socket = Rc::new(socket);
-        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone(), state));
+        let task = spawn_local(peer_loop(self.clone(), alloc, socket.clone()));
         self.relays
             .borrow_mut()
-            .insert(alloc.to_bits(), Relay { socket, task });
+            .insert(relay_key(alloc, ip), Relay { socket, task });
         Ok(addr)
     }
 
     /// Sends control bytes or a relayed frame to a client.
-    fn send_to_client(&self, to: Client, data: &[u8]) {
+    fn send_to_client(&self, to: Client, data: &[u8], what: Message) {
         match to.transport {
             Transport::Udp => {
-                if let Err(e) = send_now(&self.udp, data, to.addr) {
-                    debug!(shard = self.index, "send to client {}: {e}", to.addr);
+                if let Some(l) = self.udp.iter().find(|l| l.v6 == to.addr.is_ipv6()) {
+                    self.sends.borrow_mut().push(&l.sock, to.addr, data);
                 }
             }
             Transport::Tcp(id) => {
                 if let Some(conn) = self.tcp_conns.borrow().get(&id) {
-                    conn.send(data);
+                    conn.send(data, what);
                 }
             }
         }
@@ -263,30 +358,25 @@ impl Ctx {
     /// Sends what a client relayed to a peer through the allocation's relay socket. A full
     /// socket buffer drops the datagram, as the network would.
     fn send_to_peer(&self, alloc: AllocId, peer: SocketAddr, data: &[u8]) {
-        if let Some(relay) = self.relays.borrow().get(&alloc.to_bits())
-            && let Err(e) = send_now(&relay.socket, data, peer)
-        {
-            debug!("send to peer {peer}: {e}");
+        if let Some(relay) = self.relays.borrow().get(&relay_key(alloc, peer.ip())) {
+            self.sends.borrow_mut().push(&relay.socket, peer, data);
         }
     }
 }
 
-/// One `sendto` on the non-blocking socket, now. Not tokio's `try_send_to`: that consults
-/// tokio's cached write readiness, which a socket gets only after the reactor's first turn,
-/// so the first datagram on a fresh relay socket would be dropped as WouldBlock.
-fn send_now(socket: &UdpSocket, data: &[u8], to: SocketAddr) -> std::io::Result<usize> {
-    socket2::SockRef::from(socket).send_to(data, &to.into())
-}
-
-/// Client datagrams on the listener, received in batches.
-async fn udp_loop(ctx: Rc<Ctx>) {
+/// Client datagrams on UDP listener `n`, received in batches; what a batch relays is sent
+/// at its end.
+async fn udp_loop(ctx: Rc<Ctx>, n: usize) {
+    let Some(listener) = ctx.udp.get(n) else {
+        return;
+    };
     loop {
-        if ctx.udp.readable().await.is_err() {
+        if listener.sock.io.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&ctx.udp, &ctx.udp_state) {
+            let n = match arena.try_recv(&listener.sock) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
@@ -296,7 +386,7 @@ async fn udp_loop(ctx: Rc<Ctx>) {
                 }
             };
             let now = Instant::now();
-            let Arena { bufs, meta } = &mut *arena;
+            let Arena { bufs, meta, .. } = &mut *arena;
             for (buf, meta) in bufs.iter().zip(meta.iter()).take(n) {
                 let client = Client {
                     transport: Transport::Udp,
@@ -304,28 +394,34 @@ async fn udp_loop(ctx: Rc<Ctx>) {
                 };
                 for (start, len) in batch::datagrams(meta) {
                     if let Some(data) = buf.get(start..start + len) {
-                        ctx.input(now, Input::FromClient { client, data });
+                        ctx.input_batched(now, Input::FromClient { client, data });
                     }
                 }
             }
+            ctx.send_queued();
         }
     }
 }
 
-/// Peer datagrams on one allocation's relay socket, received in batches.
-async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: UdpSocketState) {
+/// Peer datagrams on one allocation's relay socket, received in batches; what a batch relays
+/// is sent at its end (a peer's burst to its client in one send).
+async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSock>) {
     loop {
-        if socket.readable().await.is_err() {
+        if socket.io.readable().await.is_err() {
             continue;
         }
         loop {
             let mut arena = ctx.arena.borrow_mut();
-            let n = match arena.try_recv(&socket, &state) {
+            let n = match arena.try_recv(&socket) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             let now = Instant::now();
-            let Arena { bufs, meta } = &mut *arena;
+            let Arena {
+                bufs,
+                meta,
+                scratch,
+            } = &mut *arena;
             for (buf, meta) in bufs.iter_mut().zip(meta.iter()).take(n) {
                 let peer = meta.addr;
                 let relay = |buf: &mut [u8], start, len| {
@@ -336,7 +432,7 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                         start,
                         len,
                     };
-                    ctx.input(now, input);
+                    ctx.input_batched(now, input);
                 };
                 if meta.stride >= meta.len {
                     relay(buf, batch::HEAD, meta.len);
@@ -344,7 +440,6 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                 }
                 // Coalesced (GRO): frame each datagram in a copy, since framing writes
                 // around the payload.
-                let mut scratch = vec![0u8; HEADROOM + meta.stride + TAILROOM];
                 for (start, len) in batch::datagrams(meta) {
                     let (Some(src), Some(dst)) = (
                         buf.get(start..start + len),
@@ -353,9 +448,10 @@ async fn peer_loop(ctx: Rc<Ctx>, alloc: AllocId, socket: Rc<UdpSocket>, state: U
                         continue;
                     };
                     dst.copy_from_slice(src);
-                    relay(&mut scratch, HEADROOM, len);
+                    relay(scratch, HEADROOM, len);
                 }
             }
+            ctx.send_queued();
         }
     }
 }

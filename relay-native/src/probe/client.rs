@@ -1,11 +1,18 @@
-//! A small blocking TURN-over-UDP client: requests with retransmission (RFC 8489 section
-//! 6.2.1), RFC 7635 signing (USERNAME = kid, ACCESS-TOKEN, MESSAGE-INTEGRITY under the
-//! mac_key) or long-term signing (a browser credential), stale-nonce retry, and the data path (Send indications, ChannelData).
+//! A small blocking TURN client over UDP, TCP or TLS (`super::transport`): requests with
+//! retransmission over UDP (RFC 8489 section 6.2.1), RFC 7635 signing (USERNAME = kid,
+//! ACCESS-TOKEN, the integrity attribute under the mac_key: HMAC-SHA256 for a 32-byte key,
+//! HMAC-SHA1 otherwise) or long-term signing with the password algorithm the relay offers
+//! (RFC 8489 section 9.2), stale-nonce retry, and the data path (Send indications,
+//! ChannelData).
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use stun_types::attribute::{ErrorCode, Nonce, RawAttribute, Realm, Username, XorMappedAddress};
+use shared_token::MacKey;
+use stun_types::attribute::{
+    ErrorCode, Nonce, PasswordAlgorithm, PasswordAlgorithmValue, PasswordAlgorithms, RawAttribute,
+    Realm, Username, XorMappedAddress,
+};
 use stun_types::message::{
     Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId,
 };
@@ -16,9 +23,12 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, DATA, REFRE
 
 use super::Failure;
 use super::token::PopToken;
-use relay_proto::auth::long_term_key;
-use relay_proto::wire::{self, ACCESS_TOKEN, THIRD_PARTY_AUTHORIZATION};
-use shared_token::MacKey;
+use super::transport::{Conn, Transport};
+use relay_proto::auth::{password, token_integrity};
+use relay_proto::nonce::SecurityFeatures;
+use relay_proto::wire::{
+    self, ACCESS_TOKEN, IntegrityAlgorithm, Signing, THIRD_PARTY_AUTHORIZATION,
+};
 
 /// First retransmission after this; doubled each time (RFC 8489's RTO, shortened for loopback
 /// and LAN relays; the overall deadline is the caller's timeout).
@@ -41,6 +51,32 @@ pub struct Reply {
     pub mapped: Option<SocketAddr>,
     /// LIFETIME.
     pub lifetime: Option<u32>,
+    /// PASSWORD-ALGORITHMS, under a nonce cookie that announces them (RFC 8489 section 9.2).
+    pub password_algorithms: Option<Vec<PasswordAlgorithmValue>>,
+}
+
+/// How the client proves who it is.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// RFC 7635: USERNAME = kid, ACCESS-TOKEN, the token's mac_key.
+    Token(PopToken),
+    /// Long-term: USERNAME and a key from the password (RFC 8489 section 9.2.2).
+    LongTerm {
+        /// USERNAME.
+        username: String,
+        /// The password.
+        password: String,
+    },
+}
+
+/// How requests are signed, once chosen after the first challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// MESSAGE-INTEGRITY or MESSAGE-INTEGRITY-SHA256.
+    pub integrity: IntegrityAlgorithm,
+    /// For long-term credentials, the password algorithm (sent with the relay's list when it
+    /// offered one).
+    pub password: Option<PasswordAlgorithmValue>,
 }
 
 /// Relayed data that arrived from the server.
@@ -52,93 +88,78 @@ pub enum Relayed {
     Channel(u16, Vec<u8>),
 }
 
-/// How requests are signed.
-#[derive(Clone)]
-pub enum Signer {
-    /// RFC 7635: ACCESS-TOKEN, USERNAME = kid, MESSAGE-INTEGRITY under the mac_key.
-    Token(PopToken),
-    /// Long-term credentials (a browser credential): USERNAME and MESSAGE-INTEGRITY under
-    /// MD5(username:realm:password).
-    LongTerm {
-        /// USERNAME.
-        username: String,
-        /// The password.
-        password: String,
-    },
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Signer::Token(t) => write!(f, "Token({})", t.id),
-            Signer::LongTerm { .. } => f.write_str("LongTerm([redacted])"),
-        }
-    }
-}
-
 /// One client 5-tuple talking to one TURN server.
 pub struct TurnClient {
-    sock: UdpSocket,
+    conn: Conn,
     server: SocketAddr,
     timeout: Duration,
     realm: String,
     nonce: String,
-    signer: Option<Signer>,
+    offered: Option<Vec<PasswordAlgorithmValue>>,
+    creds: Option<Credentials>,
+    signature: Option<Signature>,
 }
 
 impl TurnClient {
-    /// Binds a UDP socket toward `server`.
-    pub fn connect(server: SocketAddr, timeout: Duration) -> Result<TurnClient, Failure> {
-        let any: SocketAddr = if server.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let sock = UdpSocket::bind(any)
-            .map_err(|e| Failure::Local(format!("cannot open a UDP socket: {e}")))?;
-        sock.connect(server)
-            .map_err(|e| Failure::Local(format!("cannot route to {server}: {e}")))?;
+    /// Opens a connection to `server` over `transport` (for TLS, with the handshake).
+    pub fn connect(
+        server: SocketAddr,
+        transport: &Transport,
+        timeout: Duration,
+    ) -> Result<TurnClient, Failure> {
         Ok(TurnClient {
-            sock,
+            conn: Conn::open(server, transport, timeout)?,
             server,
             timeout,
             realm: String::new(),
             nonce: String::new(),
-            signer: None,
+            offered: None,
+            creds: None,
+            signature: None,
         })
     }
 
     /// The local address the server sees (before NAT).
     pub fn local_addr(&self) -> Result<SocketAddr, Failure> {
-        self.sock
+        self.conn
             .local_addr()
             .map_err(|e| Failure::Local(e.to_string()))
     }
 
-    /// Signs later requests with `signer`.
-    pub fn set_signer(&mut self, signer: Signer) {
-        self.signer = Some(signer);
+    /// Signs later requests with `creds`, as `signature` says.
+    pub fn set_credentials(&mut self, creds: Credentials, signature: Signature) {
+        self.creds = Some(creds);
+        self.signature = Some(signature);
     }
 
-    /// The key MESSAGE-INTEGRITY is computed with, if requests are signed.
-    fn key(&self) -> Option<Vec<u8>> {
-        match self.signer.as_ref()? {
-            Signer::Token(t) => Some(t.mac_key.secret().to_vec()),
-            Signer::LongTerm { username, password } => Some(
-                long_term_key(username, &self.realm, password)
-                    .secret()
-                    .to_vec(),
-            ),
-        }
-    }
-
-    /// Takes REALM and NONCE from a 401 or 438.
+    /// Takes REALM, NONCE and PASSWORD-ALGORITHMS from a 401 or 438.
     pub fn challenged(&mut self, r: &Reply) {
         if let Some(realm) = &r.realm {
             self.realm.clone_from(realm);
         }
         if let Some(nonce) = &r.nonce {
             self.nonce.clone_from(nonce);
+        }
+        if r.nonce.is_some() {
+            self.offered.clone_from(&r.password_algorithms);
+        }
+    }
+
+    /// The password algorithms the relay offered in its last challenge, if any.
+    pub fn offered(&self) -> Option<&[PasswordAlgorithmValue]> {
+        self.offered.as_deref()
+    }
+
+    /// The HMAC key of the requests being signed.
+    fn key(&self) -> Option<MacKey> {
+        match (self.creds.as_ref()?, self.signature?) {
+            (Credentials::Token(t), _) => Some(t.mac_key.clone()),
+            (Credentials::LongTerm { username, password }, s) => Some(password::long_term_key(
+                s.password.unwrap_or(PasswordAlgorithmValue::MD5),
+                username,
+                &self.realm,
+                password,
+            )),
         }
     }
 
@@ -184,14 +205,17 @@ impl TurnClient {
         self.send(&w.finish())
     }
 
-    /// ChannelData on `number`.
+    /// ChannelData on `number` (padded to 4 bytes over a stream, RFC 8656 section 12.5).
     pub fn channel_data(&self, number: u16, data: &[u8]) -> Result<(), Failure> {
         let len =
             u16::try_from(data.len()).map_err(|_| Failure::Local("payload too long".into()))?;
-        let mut frame = Vec::with_capacity(4 + data.len());
+        let mut frame = Vec::with_capacity(4 + data.len() + 3);
         frame.extend_from_slice(&number.to_be_bytes());
         frame.extend_from_slice(&len.to_be_bytes());
         frame.extend_from_slice(data);
+        if self.conn.is_stream() {
+            frame.resize(frame.len().next_multiple_of(4), 0);
+        }
         self.send(&frame)
     }
 
@@ -232,7 +256,12 @@ impl TurnClient {
         attrs(&mut w, txid);
         let req = self.sign(w)?;
         let deadline = Instant::now() + self.timeout;
-        let mut rto = FIRST_RTO;
+        // Over a stream the request is sent once and the deadline is the only timer.
+        let mut rto = if self.conn.is_stream() {
+            self.timeout
+        } else {
+            FIRST_RTO
+        };
         let mut buf = [0u8; 2048];
         loop {
             self.send(&req)?;
@@ -263,17 +292,17 @@ impl TurnClient {
     }
 
     fn sign(&self, mut w: MessageWriteVec) -> Result<Vec<u8>, Failure> {
-        let (Some(signer), Some(key)) = (&self.signer, self.key()) else {
+        let (Some(creds), Some(sig), Some(key)) = (&self.creds, self.signature, self.key()) else {
             return Ok(w.finish());
         };
         let bad = |what: &str| Failure::Local(format!("cannot encode {what}"));
-        let username = match signer {
-            Signer::Token(t) => {
+        let username = match creds {
+            Credentials::Token(t) => {
                 w.add_attribute(&RawAttribute::new(ACCESS_TOKEN, &t.token))
                     .map_err(|_| bad("ACCESS-TOKEN"))?;
                 &t.kid
             }
-            Signer::LongTerm { username, .. } => username,
+            Credentials::LongTerm { username, .. } => username,
         };
         w.add_attribute(&Username::new(username).map_err(|_| bad("USERNAME"))?)
             .map_err(|_| bad("USERNAME"))?;
@@ -281,7 +310,19 @@ impl TurnClient {
             .map_err(|_| bad("REALM"))?;
         w.add_attribute(&Nonce::new(&self.nonce).map_err(|_| bad("NONCE"))?)
             .map_err(|_| bad("NONCE"))?;
-        Ok(wire::sign_request(w, &MacKey::new(key)))
+        // The relay's list goes back exactly as it came: that is what proves nobody on the
+        // path took SHA-256 out of it (RFC 8489 section 9.2.1).
+        if let (Some(picked), Some(offered)) = (sig.password, &self.offered) {
+            w.add_attribute(&PasswordAlgorithms::new(offered))
+                .map_err(|_| bad("PASSWORD-ALGORITHMS"))?;
+            w.add_attribute(&PasswordAlgorithm::new(picked))
+                .map_err(|_| bad("PASSWORD-ALGORITHM"))?;
+        }
+        let sign = Signing {
+            key: &key,
+            algorithm: sig.integrity,
+        };
+        Ok(wire::sign_request(w, sign))
     }
 
     fn read_reply(&self, msg: &Message<'_>, raw: &[u8]) -> Result<Reply, Failure> {
@@ -295,16 +336,20 @@ impl TurnClient {
             }
             _ => None,
         };
-        // A success for a signed request must be signed with the same key: otherwise someone
-        // else answered, or the relay did not use our credential.
+        // A success for a signed request must be signed with the same key and the same
+        // integrity attribute: otherwise someone else answered, or the relay did not use our
+        // credentials.
         if error.is_none()
-            && let Some(key) = self.key()
+            && let (Some(sig), Some(key)) = (self.signature, self.key())
         {
-            let ok = wire::integrity(msg).is_some_and(|at| wire::verify(raw, &at, &key));
+            let ok = wire::integrity(msg).is_some_and(|at| {
+                at.algorithm() == sig.integrity && wire::verify(raw, &at, key.secret())
+            });
             if !ok {
                 return Err(Failure::Protocol(format!(
-                    "the {} response's MESSAGE-INTEGRITY does not verify under the credential's key",
-                    method_name(msg.method())
+                    "the {} response is not signed with {} under our key",
+                    method_name(msg.method()),
+                    integrity_name(sig.integrity)
                 )));
             }
         }
@@ -321,36 +366,22 @@ impl TurnClient {
                 .map(|a| a.addr(tx)),
             mapped: msg.attribute::<XorMappedAddress>().ok().map(|a| a.addr(tx)),
             lifetime: msg.attribute::<Lifetime>().ok().map(|l| l.seconds()),
+            password_algorithms: offered_algorithms(msg),
         })
     }
 
     fn send(&self, bytes: &[u8]) -> Result<(), Failure> {
-        match self.sock.send(bytes) {
-            Ok(_) => Ok(()),
+        match self.conn.send(bytes) {
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
             Err(e) => Err(Failure::Local(format!("send to {}: {e}", self.server))),
         }
     }
 
-    /// One datagram before `deadline`, or None.
+    /// One message before `deadline`, or None.
     fn recv(&self, buf: &mut [u8], deadline: Instant) -> Result<Option<usize>, Failure> {
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        let _ = self
-            .sock
-            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
-        match self.sock.recv(buf) {
-            Ok(n) => Ok(Some(n)),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(None)
-            }
+        match self.conn.recv(buf, deadline) {
+            Ok(n) => Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(self.refused()),
             Err(e) => Err(Failure::Local(format!("receive from {}: {e}", self.server))),
         }
@@ -361,6 +392,79 @@ impl TurnClient {
             "nothing listens on {} (ICMP port unreachable)",
             self.server
         ))
+    }
+}
+
+/// PASSWORD-ALGORITHMS of a challenge whose nonce cookie announces them.
+fn offered_algorithms(msg: &Message<'_>) -> Option<Vec<PasswordAlgorithmValue>> {
+    let nonce = msg.attribute::<Nonce>().ok()?;
+    let features = SecurityFeatures::of_nonce(nonce.nonce())?;
+    if !features.contains(SecurityFeatures::PASSWORD_ALGORITHMS) {
+        return None;
+    }
+    let list = msg.attribute::<PasswordAlgorithms>().ok()?;
+    Some(list.algorithms().to_vec())
+}
+
+/// The integrity attribute the probe signs with: `wanted` if given, else the strongest the
+/// credential allows: for a token its mac_key's (SHA-256 for 32 bytes), for long-term
+/// credentials SHA-256 with a SHA-256 key when the relay offers it, and MD5 with SHA-1 when it
+/// does not (RFC 5389 relays, coturn).
+pub fn choose(
+    creds: &Credentials,
+    wanted: Option<IntegrityAlgorithm>,
+    offered: Option<&[PasswordAlgorithmValue]>,
+) -> Result<Signature, Failure> {
+    match creds {
+        Credentials::Token(t) => {
+            let fits = token_integrity(t.mac_key.secret());
+            match wanted {
+                Some(w) if w != fits => Err(Failure::Local(format!(
+                    "--integrity {} needs a token whose mac_key has {} bytes; this one has {} (`token mint --sha256` makes 32-byte ones)",
+                    integrity_name(w),
+                    if w == IntegrityAlgorithm::Sha256 {
+                        32
+                    } else {
+                        20
+                    },
+                    t.mac_key.len()
+                ))),
+                _ => Ok(Signature {
+                    integrity: fits,
+                    password: None,
+                }),
+            }
+        }
+        Credentials::LongTerm { .. } => {
+            let sha256_offered =
+                offered.is_some_and(|o| o.contains(&PasswordAlgorithmValue::SHA256));
+            let md5 = offered.map(|_| PasswordAlgorithmValue::MD5);
+            match wanted {
+                Some(IntegrityAlgorithm::Sha256) if !sha256_offered => Err(Failure::Refused(
+                    "--integrity sha256: the relay offers no SHA-256 password algorithm (no PASSWORD-ALGORITHMS with SHA-256 under an RFC 8489 nonce cookie in its 401)".into(),
+                )),
+                Some(IntegrityAlgorithm::Sha1) => Ok(Signature {
+                    integrity: IntegrityAlgorithm::Sha1,
+                    password: md5,
+                }),
+                _ if sha256_offered => Ok(Signature {
+                    integrity: IntegrityAlgorithm::Sha256,
+                    password: Some(PasswordAlgorithmValue::SHA256),
+                }),
+                _ => Ok(Signature {
+                    integrity: IntegrityAlgorithm::Sha1,
+                    password: md5,
+                }),
+            }
+        }
+    }
+}
+
+/// `sha1` or `sha256`, as the command line says it.
+pub fn integrity_name(a: IntegrityAlgorithm) -> &'static str {
+    match a {
+        IntegrityAlgorithm::Sha1 => "sha1",
+        IntegrityAlgorithm::Sha256 => "sha256",
     }
 }
 

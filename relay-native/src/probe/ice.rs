@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::Failure;
+use super::{Failure, Transport};
 
 /// A browser credential and the relay it names first.
 #[derive(Clone)]
@@ -19,8 +19,6 @@ pub struct BrowserCred {
     pub token_id: String,
     /// Unix second it expires (`expiresAt`).
     pub expires_at: u64,
-    /// The first `turn:` URL over UDP, as `host:port`.
-    pub first_udp: Option<String>,
     /// Every `turn:`/`turns:` URL, in the edge's order.
     pub urls: Vec<String>,
 }
@@ -54,12 +52,21 @@ impl std::fmt::Debug for CredentialsUrl {
     }
 }
 
-/// `host:port` of a `turn:` URL that uses UDP (no `transport`, or `transport=udp`).
-fn udp_host_port(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("turn:")?;
+/// `host:port` of a URL that reaches the relay over `via` (RFC 7065): `turn:` with no
+/// `transport` or `transport=udp` for UDP, `turn:` with `transport=tcp` for TCP, `turns:` for
+/// TLS; the port defaults to the transport's.
+fn host_port(url: &str, via: &Transport) -> Option<String> {
+    let (rest, wanted) = match via {
+        Transport::Udp => (url.strip_prefix("turn:")?, "udp"),
+        Transport::Tcp => (url.strip_prefix("turn:")?, "tcp"),
+        Transport::Tls { .. } => (url.strip_prefix("turns:")?, "tcp"),
+    };
     let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let udp = query.is_empty() || query.split('&').any(|p| p == "transport=udp");
-    if !udp {
+    let transport = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("transport="))
+        .unwrap_or(if via == &Transport::Udp { "udp" } else { "tcp" });
+    if transport != wanted {
         return None;
     }
     let has_port = hostport.rsplit_once(':').is_some_and(|(h, p)| {
@@ -68,7 +75,7 @@ fn udp_host_port(url: &str) -> Option<String> {
     Some(if has_port {
         hostport.to_string()
     } else {
-        format!("{hostport}:3478")
+        format!("{hostport}:{}", via.default_port())
     })
 }
 
@@ -106,9 +113,13 @@ impl BrowserCred {
             credential: text(first, "credential").ok_or("credential is not text")?,
             token_id: text(v, "tokenId").unwrap_or_default(),
             expires_at: v.get("expiresAt").and_then(Value::as_u64).unwrap_or(0),
-            first_udp: urls.iter().find_map(|u| udp_host_port(u)),
             urls,
         })
+    }
+
+    /// `host:port` of the first URL (nearest relay first) that reaches a relay over `via`.
+    pub fn first_for(&self, via: &Transport) -> Option<String> {
+        self.urls.iter().find_map(|u| host_port(u, via))
     }
 
     /// Seconds left, 0 once expired.
@@ -169,18 +180,32 @@ mod tests {
         });
         let c = BrowserCred::from_json(&v).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.username, "et1.k.AAAA");
-        assert_eq!(c.first_udp.as_deref(), Some("near.example:3478"));
+        assert_eq!(
+            c.first_for(&Transport::Udp).as_deref(),
+            Some("near.example:3478")
+        );
+        let tls = Transport::Tls {
+            name: String::new(),
+            ca: None,
+        };
+        assert_eq!(c.first_for(&tls).as_deref(), Some("near.example:443"));
+        assert_eq!(c.first_for(&Transport::Tcp), None);
         assert_eq!(c.urls.len(), 3);
         assert_eq!(c.remaining(1_800_000_000), 600);
+        let udp = |u: &str| host_port(u, &Transport::Udp);
         assert_eq!(
-            udp_host_port("turn:far.example?transport=udp").as_deref(),
+            udp("turn:far.example?transport=udp").as_deref(),
             Some("far.example:3478")
         );
+        assert_eq!(udp("turn:[::1]:3479").as_deref(), Some("[::1]:3479"));
+        assert_eq!(udp("turn:h:1?transport=tcp"), None);
+        assert_eq!(udp("turns:h:1"), None);
         assert_eq!(
-            udp_host_port("turn:[::1]:3479").as_deref(),
-            Some("[::1]:3479")
+            host_port("turn:h:1?transport=tcp", &Transport::Tcp).as_deref(),
+            Some("h:1")
         );
-        assert_eq!(udp_host_port("turn:h:1?transport=tcp"), None);
+        assert_eq!(host_port("turns:h", &tls).as_deref(), Some("h:5349"));
+        assert_eq!(host_port("turns:h?transport=udp", &tls), None);
         assert!(!format!("{c:?}").contains("cred\""));
         assert!(BrowserCred::from_json(&json!({"iceServers": [{"urls": ["stun:x"]}]})).is_err());
     }

@@ -3,6 +3,8 @@
 //! token from the token endpoint for that server name, Allocate again with ACCESS-TOKEN, then
 //! prove the data path both ways (Send/Data indications and ChannelData) through a peer, and
 //! keep the allocation alive (Refresh, renewing the token before it expires) for `--hold`.
+//! With long-term credentials instead of a token it is an RFC 8489 client that takes the
+//! relay's SHA-256 offer; `--integrity` picks MESSAGE-INTEGRITY or -SHA256 either way.
 //!
 //! With `--credentials-url` it is what a browser does instead: `iceServers` from the edge
 //! (the relay it names first, the browser credential), long-term signing.
@@ -12,76 +14,53 @@
 pub mod client;
 pub mod ice;
 pub mod token;
+pub mod transport;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use client::{Relayed, Reply, Signer, TurnClient};
+use client::{Credentials, Relayed, Reply, TurnClient};
 use ice::{BrowserCred, CredentialsUrl};
+use relay_proto::wire::IntegrityAlgorithm;
 use token::{Endpoint, PopToken};
+pub use transport::Transport;
 
-/// Where the token comes from.
+/// Where the credentials come from.
 #[derive(Clone, Debug)]
 pub enum TokenSource {
     /// An OAuth token endpoint.
     Endpoint(Endpoint),
     /// A token already in hand (cannot be renewed).
     Fixed(PopToken),
-    /// A browser credential from the edge's `/turn/credentials` (cannot be renewed on the
-    /// same allocation: the relay ties an allocation to its username).
+    /// No token: long-term credentials (a static user, or a TURN REST username and password).
+    LongTerm {
+        /// USERNAME.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// A browser credential from the edge's `/turn/credentials`, signed as long-term
+    /// credentials (cannot be renewed on the same allocation: the relay ties an allocation to
+    /// its username).
     Browser(CredentialsUrl),
 }
 
-/// The credential the probe holds.
-enum Held {
-    Token(PopToken),
-    Browser(BrowserCred),
+/// The credentials in use, and the browser credential they came from (for messages and the
+/// report).
+struct Held {
+    creds: Credentials,
+    browser: Option<BrowserCred>,
 }
 
 impl Held {
-    fn id(&self) -> String {
-        match self {
-            Held::Token(t) => t.id.to_string(),
-            Held::Browser(b) => b.token_id.clone(),
-        }
-    }
-
-    fn expires_at(&self) -> u64 {
-        match self {
-            Held::Token(t) => t.expires_at,
-            Held::Browser(b) => b.expires_at,
-        }
-    }
-
-    fn remaining(&self, now: u64) -> u64 {
-        self.expires_at().saturating_sub(now)
-    }
-
-    fn signer(&self) -> Signer {
-        match self {
-            Held::Token(t) => Signer::Token(t.clone()),
-            Held::Browser(b) => Signer::LongTerm {
-                username: b.username.clone(),
-                password: b.credential.clone(),
-            },
-        }
-    }
-
-    /// For messages: which credential.
-    fn label(&self) -> String {
-        match self {
-            Held::Token(t) => format!("token {} (kid {})", t.id, t.kid),
-            Held::Browser(b) => format!("the browser credential of token {}", b.token_id),
-        }
-    }
-
     fn mechanism(&self) -> &'static str {
-        match self {
-            Held::Token(_) => "oauth",
-            Held::Browser(_) => "browser",
+        match (&self.creds, &self.browser) {
+            (_, Some(_)) => "browser",
+            (Credentials::Token(_), None) => "oauth",
+            (Credentials::LongTerm { .. }, None) => "long-term",
         }
     }
 }
@@ -98,8 +77,11 @@ struct Sent {
 /// What to probe and for how long.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The TURN server (UDP); None: the first `turn:` URL of the browser credentials.
+    /// The TURN server; None: the first `turn:` URL of the browser credentials for the
+    /// transport.
     pub server: Option<SocketAddr>,
+    /// How to reach it.
+    pub transport: Transport,
     /// Where tokens come from.
     pub source: TokenSource,
     /// An echo peer; None: the probe is its own peer on a second local socket.
@@ -114,6 +96,9 @@ pub struct Options {
     pub renew_before: u64,
     /// Per STUN transaction and per HTTP request.
     pub timeout: Duration,
+    /// The integrity attribute to sign with; `None`: the strongest the credentials and the
+    /// relay allow.
+    pub integrity: Option<IntegrityAlgorithm>,
     /// ChannelData round trips after the first, each of `size` payload bytes.
     pub messages: u32,
     /// Payload bytes of those round trips.
@@ -135,6 +120,8 @@ pub enum Failure {
     Timeout(String),
     /// The relay refused the token (exit 7).
     TokenRejected(String),
+    /// The relay refused the long-term credentials (exit 7, as for a token).
+    CredentialsRejected(String),
     /// The relay refused the token, which has expired (exit 8).
     TokenExpired(String),
     /// The relay does not offer RFC 7635 third-party authorization (exit 9).
@@ -145,6 +132,9 @@ pub enum Failure {
     DataPath(String),
     /// The relay said something that breaks the protocol (exit 12).
     Protocol(String),
+    /// The TLS handshake failed: certificate not trusted or not for this name, no common
+    /// version, cipher suite or ALPN protocol (exit 13).
+    Tls(String),
 }
 
 impl Failure {
@@ -156,12 +146,13 @@ impl Failure {
             Failure::ClientCredentials(_) => 4,
             Failure::Endpoint(_) => 5,
             Failure::Timeout(_) => 6,
-            Failure::TokenRejected(_) => 7,
+            Failure::TokenRejected(_) | Failure::CredentialsRejected(_) => 7,
             Failure::TokenExpired(_) => 8,
             Failure::NoThirdParty(_) => 9,
             Failure::Refused(_) => 10,
             Failure::DataPath(_) => 11,
             Failure::Protocol(_) => 12,
+            Failure::Tls(_) => 13,
         }
     }
 }
@@ -175,11 +166,13 @@ impl std::fmt::Display for Failure {
             Failure::Endpoint(t) => ("token endpoint error", t),
             Failure::Timeout(t) => ("timeout", t),
             Failure::TokenRejected(t) => ("token rejected by the relay", t),
+            Failure::CredentialsRejected(t) => ("credentials rejected by the relay", t),
             Failure::TokenExpired(t) => ("token expired", t),
             Failure::NoThirdParty(t) => ("no third-party authorization", t),
             Failure::Refused(t) => ("refused by the relay", t),
             Failure::DataPath(t) => ("data path broken", t),
             Failure::Protocol(t) => ("protocol error", t),
+            Failure::Tls(t) => ("TLS handshake failed", t),
         };
         write!(f, "{kind}: {text}")
     }
@@ -187,9 +180,9 @@ impl std::fmt::Display for Failure {
 
 /// Exit codes and their meaning, for `--help`.
 pub const EXIT_CODES: &str = "Exit codes: 0 ok; 2 bad arguments or local error; 3 token endpoint unreachable; \
-4 bad client credentials; 5 token endpoint error; 6 timeout; 7 token rejected by the relay; \
+4 bad client credentials; 5 token endpoint error; 6 timeout; 7 token (or long-term credentials) rejected by the relay; \
 8 token expired; 9 relay offers no third-party authorization; 10 refused by the relay; \
-11 data did not make it through the relay; 12 protocol error.";
+11 data did not make it through the relay; 12 protocol error; 13 TLS handshake failed.";
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
@@ -209,32 +202,22 @@ pub const MAX_PAYLOAD: usize = 1200;
 pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Failure> {
     let started = Instant::now();
     // A browser's credentials come first: they name the relay.
-    let mut browser = match &opts.source {
+    let browser = match &opts.source {
         TokenSource::Browser(c) => Some(c.fetch()?),
         _ => None,
     };
-    let server = match (opts.server, &browser) {
-        (Some(s), _) => s,
-        (None, Some(b)) => resolve(b.first_udp.as_deref().ok_or_else(|| {
-            Failure::Endpoint("the credentials name no turn: URL over UDP".into())
-        })?)
-        .map_err(Failure::Local)?,
+    let (server, transport) = match (opts.server, &browser) {
+        (Some(s), _) => (s, opts.transport.clone()),
+        (None, Some(b)) => named_relay(b, &opts.transport)?,
         (None, None) => return Err(Failure::Local("give --server".into())),
     };
-    let mut turn = TurnClient::connect(server, opts.timeout)?;
+    let mut turn = TurnClient::connect(server, &transport, opts.timeout)?;
 
-    // 1. Allocate without credentials: the 401 names the token's audience.
+    // 1. Allocate without credentials: the 401 names the token's audience, and the password
+    //    algorithms the relay offers.
     let first = turn.allocate(Some(opts.lifetime))?;
-    let server_name = match &first.error {
-        Some((401, _)) => match (&first.server_name, &browser) {
-            (Some(n), _) => n.clone(),
-            (None, Some(_)) => String::new(),
-            (None, None) => {
-                return Err(Failure::NoThirdParty(format!(
-                    "{server}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there"
-                )));
-            }
-        },
+    match &first.error {
+        Some((401, _)) => {}
         Some((code, reason)) => {
             return Err(Failure::Refused(format!(
                 "unauthenticated Allocate: {code} {reason}"
@@ -245,29 +228,84 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
                 "the relay allocated without any credential".into(),
             ));
         }
-    };
+    }
     turn.challenged(&first);
-    progress(&format!(
-        "401 from {server}: realm {:?}, server name {server_name:?}",
-        first.realm.as_deref().unwrap_or("")
-    ));
-
-    // 2. A token for that server (or the browser credential in hand).
-    let mut held = match browser.take() {
-        Some(b) => Held::Browser(b),
-        None => Held::Token(get_token(&opts.source, &server_name)?),
+    let server_name = match (&opts.source, &first.server_name) {
+        (TokenSource::LongTerm { .. } | TokenSource::Browser(_), name) => {
+            name.clone().unwrap_or_default()
+        }
+        (_, Some(name)) => name.clone(),
+        (_, None) => {
+            return Err(Failure::NoThirdParty(format!(
+                "{}'s 401 has no THIRD-PARTY-AUTHORIZATION: RFC 7635 tokens are not enabled there",
+                server
+            )));
+        }
     };
     progress(&format!(
-        "{} ({} s left)",
-        held.label(),
-        held.remaining(unix_now())
+        "401 from {server}: realm {:?}, server name {server_name:?}, password algorithms {}",
+        first.realm.as_deref().unwrap_or(""),
+        match turn.offered() {
+            Some(o) => o
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "not offered".into(),
+        }
     ));
-    turn.set_signer(held.signer());
 
-    // 3. Allocate with it.
+    // 2. Credentials: a token for that server, the long-term ones given, or the browser
+    //    credential in hand.
+    let (mut tok, creds) = match (&opts.source, &browser) {
+        (_, Some(b)) => {
+            progress(&format!(
+                "the browser credential of token {} ({} s left)",
+                b.token_id,
+                b.remaining(unix_now())
+            ));
+            (
+                None,
+                Credentials::LongTerm {
+                    username: b.username.clone(),
+                    password: b.credential.clone(),
+                },
+            )
+        }
+        (TokenSource::LongTerm { username, password }, None) => (
+            None,
+            Credentials::LongTerm {
+                username: username.clone(),
+                password: password.clone(),
+            },
+        ),
+        (source, None) => {
+            let t = get_token(source, &server_name)?;
+            progress(&format!(
+                "token {} (kid {}, {} s left)",
+                t.id,
+                t.kid,
+                t.remaining(unix_now())
+            ));
+            (Some(t.clone()), Credentials::Token(t))
+        }
+    };
+    let mut held = Held { creds, browser };
+    let signature = client::choose(&held.creds, opts.integrity, turn.offered())?;
+    progress(&format!(
+        "signing with {}{}",
+        client::integrity_name(signature.integrity),
+        signature
+            .password
+            .map(|p| format!(", password algorithm {p}"))
+            .unwrap_or_default()
+    ));
+    turn.set_credentials(held.creds.clone(), signature);
+
+    // 3. Allocate with them.
     let alloc = turn.allocate(Some(opts.lifetime))?;
     if let Some((code, reason)) = &alloc.error {
-        return Err(token_refused(*code, reason, &held, "Allocate"));
+        return Err(refused(*code, reason, &held, "Allocate"));
     }
     let relayed = alloc
         .relayed
@@ -277,12 +315,12 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
 
     // 4. Permission, then data both ways by Send indication and by ChannelData.
     let peer = Peer::new(opts.peer, turn.local_addr()?, opts.timeout)?;
-    let mut sent = Sent::default();
     expect_ok(
         turn.create_permission(peer.addr)?,
         "CreatePermission",
         &held,
     )?;
+    let mut sent = Sent::default();
     let rtt_send = round_trip(&turn, &peer, relayed, None, 0, &mut sent, opts.timeout)?;
     expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &held)?;
     let rtt_channel = round_trip(
@@ -330,24 +368,34 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         if Instant::now() >= hold_until {
             break;
         }
-        if held.remaining(unix_now()) <= opts.renew_before {
-            match (&opts.source, &held) {
-                (TokenSource::Endpoint(_), Held::Token(_)) => {
-                    held = Held::Token(get_token(&opts.source, &server_name)?);
-                    turn.set_signer(held.signer());
+        if let Some(t) = tok.as_mut()
+            && t.remaining(unix_now()) <= opts.renew_before
+        {
+            match &opts.source {
+                TokenSource::Endpoint(_) => {
+                    *t = get_token(&opts.source, &server_name)?;
+                    held.creds = Credentials::Token(t.clone());
+                    turn.set_credentials(held.creds.clone(), signature);
                     renewals += 1;
                     progress(&format!(
-                        "renewed: {} ({} s left)",
-                        held.label(),
-                        held.remaining(unix_now())
+                        "renewed: token {} ({} s left)",
+                        t.id,
+                        t.remaining(unix_now())
                     ));
                 }
-                _ => progress("the credential runs out soon and cannot be renewed here"),
+                _ => progress("the token runs out soon and cannot be renewed (--token-json)"),
             }
+        }
+        if let Some(b) = &held.browser
+            && b.remaining(unix_now()) <= opts.renew_before
+        {
+            progress(
+                "the browser credential runs out soon and cannot be renewed on this allocation",
+            );
         }
         let r = turn.refresh(opts.lifetime)?;
         if let Some((code, reason)) = &r.error {
-            return Err(token_refused(*code, reason, &held, "Refresh"));
+            return Err(refused(*code, reason, &held, "Refresh"));
         }
         lifetime = r.lifetime.unwrap_or(lifetime);
         refreshes += 1;
@@ -378,22 +426,27 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         "release refused; the allocation will expire"
     });
 
-    let kid = match &held {
-        Held::Token(t) => Some(t.kid.clone()),
-        Held::Browser(_) => None,
-    };
-    let urls = match &held {
-        Held::Browser(b) => Some(b.urls.clone()),
-        Held::Token(_) => None,
+    let token_id = match (&tok, &held.browser) {
+        (Some(t), _) => Some(t.id.to_string()),
+        (None, Some(b)) => Some(b.token_id.clone()),
+        (None, None) => None,
     };
     Ok(json!({
         "server": server.to_string(),
+        "transport": transport_name(&transport),
+        "mechanism": held.mechanism(),
         "server_name": server_name,
         "realm": first.realm,
-        "mechanism": held.mechanism(),
-        "kid": kid,
-        "token_id": held.id(),
-        "urls": urls,
+        // A browser credential's username carries its token: the report names the token's id.
+        "username": match (&held.creds, &held.browser) {
+            (Credentials::LongTerm { username, .. }, None) => Some(username.clone()),
+            _ => None,
+        },
+        "kid": tok.as_ref().map(|t| t.kid.clone()),
+        "token_id": token_id,
+        "urls": held.browser.as_ref().map(|b| b.urls.clone()),
+        "integrity": client::integrity_name(signature.integrity),
+        "password_algorithm": signature.password.map(|p| p.to_string()),
         "relayed": relayed.to_string(),
         "mapped": alloc.mapped.map(|a| a.to_string()),
         "peer": peer.addr.to_string(),
@@ -411,19 +464,60 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
     }))
 }
 
-/// `host:port`, `[v6]:port` or an address as it is; a bare host gets TURN's default port.
-pub fn resolve(server: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    let with_port = if server.parse::<SocketAddr>().is_ok() || server.matches(':').count() == 1 {
-        server.to_string()
-    } else {
-        format!("{server}:3478")
+/// The relay a browser credential names first for `via`, and how to reach it (for TLS, by
+/// the URL's host name).
+fn named_relay(b: &BrowserCred, via: &Transport) -> Result<(SocketAddr, Transport), Failure> {
+    let url = b.first_for(via).ok_or_else(|| {
+        Failure::Endpoint(format!(
+            "the credentials name no relay URL over {}",
+            transport_name(via)
+        ))
+    })?;
+    let (host, with_port) = split_server(&url, via.default_port());
+    let server = resolve(&url, &with_port)
+        .map_err(|e| Failure::Local(format!("the relay the edge named first: {e}")))?;
+    let transport = match via {
+        Transport::Tls { ca, .. } => Transport::Tls {
+            name: host,
+            ca: ca.clone(),
+        },
+        other => other.clone(),
     };
+    Ok((server, transport))
+}
+
+/// `udp`, `tcp` or `tls`.
+fn transport_name(t: &Transport) -> &'static str {
+    match t {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls { .. } => "tls",
+    }
+}
+
+/// `server` (`host`, `host:port`, `v6`, `[v6]` or `[v6]:port`) as its host (without
+/// brackets: the TLS name) and as host:port, with `default` when it names no port.
+pub fn split_server(server: &str, default: u16) -> (String, String) {
+    if let Ok(a) = server.parse::<SocketAddr>() {
+        return (a.ip().to_string(), server.to_string());
+    }
+    if let Ok(ip) = server.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return (ip.to_string(), SocketAddr::new(ip, default).to_string());
+    }
+    match server.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => (host.to_string(), server.to_string()),
+        _ => (server.to_string(), format!("{server}:{default}")),
+    }
+}
+
+/// The first address `with_port` resolves to; errors name `server` as given.
+pub fn resolve(server: &str, with_port: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
     with_port
         .to_socket_addrs()
-        .map_err(|e| format!("--server {server}: {e}"))?
+        .map_err(|e| format!("{server}: {e}"))?
         .next()
-        .ok_or_else(|| format!("--server {server}: no address"))
+        .ok_or_else(|| format!("{server}: no address"))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -434,29 +528,49 @@ fn get_token(source: &TokenSource, server_name: &str) -> Result<PopToken, Failur
     match source {
         TokenSource::Endpoint(e) => e.fetch(server_name),
         TokenSource::Fixed(t) => Ok(t.clone()),
-        TokenSource::Browser(_) => {
-            Err(Failure::Local("browser credentials are not a token".into()))
+        TokenSource::LongTerm { .. } | TokenSource::Browser(_) => {
+            Err(Failure::Local("long-term credentials have no token".into()))
         }
     }
 }
 
-/// What a refused authenticated request means. A 401 after the credential was sent is the
-/// relay refusing it: expired if our own clock says so, otherwise rejected (revoked, wrong
-/// key, wrong server name, unknown kid).
-fn token_refused(code: u16, reason: &str, held: &Held, what: &str) -> Failure {
+/// What a refused authenticated request means. A 401 after the credentials were sent is the
+/// relay refusing them: for a token or a browser credential, expired if our own clock says
+/// so, otherwise rejected (revoked, wrong key, wrong server name, unknown kid); for other
+/// long-term credentials, the wrong user or password.
+fn refused(code: u16, reason: &str, held: &Held, what: &str) -> Failure {
     let now = unix_now();
-    match code {
-        401 if held.remaining(now) == 0 => Failure::TokenExpired(format!(
-            "{what}: 401 {reason}: {} expired {} s ago",
-            held.label(),
-            now.saturating_sub(held.expires_at())
+    if let (401, Some(b)) = (code, &held.browser) {
+        return if b.remaining(now) == 0 {
+            Failure::TokenExpired(format!(
+                "{what}: 401 {reason}: the browser credential of token {} expired {} s ago",
+                b.token_id,
+                now.saturating_sub(b.expires_at)
+            ))
+        } else {
+            Failure::TokenRejected(format!(
+                "{what}: 401 {reason}: the relay does not accept the browser credential of token {}: it was revoked, or the relay holds another key for its kid",
+                b.token_id
+            ))
+        };
+    }
+    match (code, &held.creds) {
+        (401, Credentials::Token(tok)) if tok.remaining(now) == 0 => {
+            Failure::TokenExpired(format!(
+                "{what}: 401 {reason}: token {} expired {} s ago",
+                tok.id,
+                now.saturating_sub(tok.expires_at)
+            ))
+        }
+        (401, Credentials::Token(tok)) => Failure::TokenRejected(format!(
+            "{what}: 401 {reason}: the relay does not accept token {} (kid {}): it was revoked, or the relay holds another key for this kid or has another server name than the token's issuer",
+            tok.id, tok.kid
         )),
-        401 => Failure::TokenRejected(format!(
-            "{what}: 401 {reason}: the relay does not accept {}: it was revoked, or the relay holds another key for this kid or has another server name than the token's issuer",
-            held.label()
+        (401, Credentials::LongTerm { username, .. }) => Failure::CredentialsRejected(format!(
+            "{what}: 401 {reason}: the relay does not accept user {username:?} with this password (or not in this realm)"
         )),
         // Reached only when the relay sent 438 twice in a row.
-        438 => Failure::Protocol(format!("{what}: 438 {reason} twice in a row")),
+        (438, _) => Failure::Protocol(format!("{what}: 438 {reason} twice in a row")),
         _ => Failure::Refused(format!("{what}: {code} {reason}")),
     }
 }
@@ -464,7 +578,7 @@ fn token_refused(code: u16, reason: &str, held: &Held, what: &str) -> Failure {
 fn expect_ok(r: Reply, what: &str, held: &Held) -> Result<(), Failure> {
     match r.error {
         None => Ok(()),
-        Some((code, reason)) => Err(token_refused(code, &reason, held, what)),
+        Some((code, reason)) => Err(refused(code, &reason, held, what)),
     }
 }
 
@@ -562,4 +676,34 @@ fn round_trip(
         "no echo from {} came back through {relayed} after {how}",
         peer.addr
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_server;
+
+    #[test]
+    fn server_host_and_port() {
+        let hp = |s: &str| split_server(s, 5349);
+        let pair = |h: &str, a: &str| (h.to_string(), a.to_string());
+        assert_eq!(
+            hp("turn.example.com"),
+            pair("turn.example.com", "turn.example.com:5349")
+        );
+        assert_eq!(
+            hp("turn.example.com:443"),
+            pair("turn.example.com", "turn.example.com:443")
+        );
+        assert_eq!(hp("192.0.2.1"), pair("192.0.2.1", "192.0.2.1:5349"));
+        assert_eq!(hp("192.0.2.1:443"), pair("192.0.2.1", "192.0.2.1:443"));
+        assert_eq!(hp("2001:db8::1"), pair("2001:db8::1", "[2001:db8::1]:5349"));
+        assert_eq!(
+            hp("[2001:db8::1]"),
+            pair("2001:db8::1", "[2001:db8::1]:5349")
+        );
+        assert_eq!(
+            hp("[2001:db8::1]:443"),
+            pair("2001:db8::1", "[2001:db8::1]:443")
+        );
+    }
 }

@@ -40,15 +40,18 @@ impl PopToken {
             ));
         }
         // RFC 7635's `alg` names the MESSAGE-INTEGRITY algorithm; `token mint` uses the field
-        // for the key's AES-GCM algorithm, which is the relay's business, not ours.
+        // for the key's AES-GCM algorithm, which is the relay's business, not ours. The
+        // mac_key's length decides the HMAC (32 bytes: SHA-256).
         if let Some(alg) = text("alg")
             && alg
                 .get(..5)
                 .is_some_and(|p| p.eq_ignore_ascii_case("HMAC-"))
-            && !alg.eq_ignore_ascii_case("HMAC-SHA-1")
+            && !["HMAC-SHA-1", "HMAC-SHA-256", "HMAC-SHA-256-128"]
+                .iter()
+                .any(|known| alg.eq_ignore_ascii_case(known))
         {
             return Err(format!(
-                "alg {alg:?} is not supported; this client signs with HMAC-SHA-1"
+                "alg {alg:?} is not supported; this client signs with HMAC-SHA-1 or HMAC-SHA-256"
             ));
         }
         let token = STANDARD
@@ -226,7 +229,9 @@ mod tests {
         let bearer = json!({"access_token": "AAEC", "token_type": "Bearer", "expires_in": 60});
         assert!(PopToken::from_json(&bearer, 0).is_err_and(|e| e.contains("scope turn")));
         let sha256 = json!({"access_token": "AAEC", "token_type": "pop", "expires_in": 60, "kid": "k", "key": "AQID", "alg": "HMAC-SHA-256"});
-        assert!(PopToken::from_json(&sha256, 0).is_err());
+        assert!(PopToken::from_json(&sha256, 0).is_ok());
+        let sha512 = json!({"access_token": "AAEC", "token_type": "pop", "expires_in": 60, "kid": "k", "key": "AQID", "alg": "HMAC-SHA-512"});
+        assert!(PopToken::from_json(&sha512, 0).is_err());
         assert!(
             PopToken::from_json(
                 &json!({"access_token": "!!", "kid": "k", "key": "AQID", "expires_in": 1}),

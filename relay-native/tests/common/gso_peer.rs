@@ -5,13 +5,14 @@
 //! with several datagrams behind one header until it reaches a socket.
 
 use std::collections::HashMap;
+use std::io::IoSliceMut;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use quinn_udp::{Transmit, UdpSocketState};
+use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
 
 /// Batch sizes, in turn per source. Small ones fit the fast path's 1472-byte limit when
 /// merged (so a fast path that ignores GSO would rewrite them as one message).
@@ -101,8 +102,24 @@ fn echo(socket: &UdpSocket, stop: &AtomicBool, echoed: &Echoed) {
     let mut pending: HashMap<SocketAddr, Pending> = HashMap::new();
     let mut turn = 0usize;
     let mut buf = vec![0u8; 65_536];
+    let mut meta = [RecvMeta::default()];
     while !stop.load(Ordering::Relaxed) {
-        if let Ok((n, from)) = socket.recv_from(&mut buf) {
+        // quinn-udp turned UDP_GRO on: one receive may hold several datagrams of one size
+        // (`stride` apart) that a sender's GSO or the kernel's GRO kept together.
+        let got = state
+            .recv(socket.into(), &mut [IoSliceMut::new(&mut buf)], &mut meta)
+            .is_ok_and(|n| n == 1);
+        let datagrams: Vec<(SocketAddr, Vec<u8>)> = if got {
+            let (len, stride, from) = (meta[0].len, meta[0].stride.max(1), meta[0].addr);
+            buf[..len]
+                .chunks(stride)
+                .map(|d| (from, d.to_vec()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (from, d) in datagrams {
+            let n = d.len();
             // GSO segments share one size (the last may be shorter): a datagram of another
             // size ends the batch before it.
             if pending
@@ -120,7 +137,7 @@ fn echo(socket: &UdpSocket, stop: &AtomicBool, echoed: &Echoed) {
                     want: BATCHES[turn % BATCHES.len()],
                 }
             });
-            p.bufs.push(buf[..n].to_vec());
+            p.bufs.push(d);
             if p.bufs.len() >= p.want {
                 let p = pending.remove(&from).unwrap();
                 send(socket, &state, from, &p.bufs, echoed);

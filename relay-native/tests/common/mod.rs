@@ -7,11 +7,22 @@
 )]
 
 pub mod gso_peer;
+pub mod metrics;
+pub mod pki;
+pub mod tls;
+pub mod turn;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// coturn's built-in test keys (`turnutils_uclient -J`, ../shared/INTEROP.md) as a key file.
+pub const COTURN_KEYS: &str = r#"[
+  {"kid":"north","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK","realm":"crinna.org"},
+  {"kid":"union","alg":"A128GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Ngo=","realm":"north.gov"},
+  {"kid":"oldempire","alg":"A256GCM","key":"MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIK"}
+]"#;
 
 /// A child process killed (with its group) on drop.
 pub struct Proc {
@@ -21,6 +32,9 @@ pub struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return; // it exited by itself
+        }
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
             .status();
@@ -36,6 +50,14 @@ impl Drop for Proc {
 impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        eventually(within, || match self.child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            _ => Err(format!("still running:\n{}", self.log_text())),
+        })
     }
 }
 
@@ -60,6 +82,20 @@ pub fn free_port() -> u16 {
 
 /// Fails clearly when a program the test needs is missing.
 pub fn need(program: &str) -> PathBuf {
+    let package = match program {
+        "chromium" => "chromium",
+        "certutil" => "libnss3-tools",
+        "systemd-analyze" => "systemd",
+        "openssl" => "openssl",
+        "ip" => "iproute2",
+        "ethtool" => "ethtool",
+        _ => "coturn",
+    };
+    need_from(program, package)
+}
+
+/// [`need`], naming the Debian `package` that brings `program`.
+pub fn need_from(program: &str, package: &str) -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':') {
         let p = Path::new(dir).join(program);
         if p.is_file() {
@@ -67,8 +103,20 @@ pub fn need(program: &str) -> PathBuf {
         }
     }
     panic!(
-        "{program} is not installed: `cargo xtask setup` installs it (Debian package coturn or chromium)"
+        "{program} is not installed: `cargo xtask setup` installs it (Debian package {package})"
     );
+}
+
+/// Calls `f` until it returns `Ok` or `within` has passed; then fails with its last `Err`.
+pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => panic!("not within {within:?}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 /// Starts `program args` in its own process group with output to `dir/name.log`.
@@ -93,30 +141,73 @@ pub fn relay_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_relay-native"))
 }
 
+/// A port free for UDP and TCP on both loopback addresses, 127.0.0.1 and ::1.
+pub fn free_dual_port() -> u16 {
+    loop {
+        let p = free_port();
+        if UdpSocket::bind(("::1", p)).is_ok() && std::net::TcpListener::bind(("::1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// Starts relay-native serve listening on 127.0.0.1 and ::1 (one port), relaying both
+/// families, with `extra` flags; waits until both listeners answer a Binding request.
+pub fn start_dual_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
+    let port = free_dual_port();
+    let (v4, v6): (SocketAddr, SocketAddr) = (
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        format!("[::1]:{port}").parse().unwrap(),
+    );
+    (start_relay_on(dir, &[v4, v6], extra), v4, v6)
+}
+
 /// Starts relay-native serve on a free port with `extra` flags, waits until it answers a
 /// STUN Binding request.
 pub fn start_relay(dir: &Path, extra: &[&str]) -> (Proc, SocketAddr) {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "serve",
-        "--listen",
-        &listen,
-        "--realm",
-        "test.realm",
-        "--shards",
-        "1",
-    ];
+    start_relay_sharded(dir, 1, extra)
+}
+
+/// [`start_relay`] with `shards` shards.
+pub fn start_relay_sharded(dir: &Path, shards: usize, extra: &[&str]) -> (Proc, SocketAddr) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    (start_relay_listening(dir, &[addr], shards, extra), addr)
+}
+
+/// Starts relay-native serve listening on `listen` (addresses of this host) with `extra`
+/// flags; waits until every listener answers a Binding request.
+pub fn start_relay_on(dir: &Path, listen: &[SocketAddr], extra: &[&str]) -> Proc {
+    start_relay_listening(dir, listen, 1, extra)
+}
+
+/// [`start_relay_on`] with `shards` shards.
+fn start_relay_listening(dir: &Path, listen: &[SocketAddr], shards: usize, extra: &[&str]) -> Proc {
+    let listen_args: Vec<String> = listen
+        .iter()
+        .flat_map(|l| ["--listen".to_string(), l.to_string()])
+        .collect();
+    let shards = shards.to_string();
+    let mut args = vec!["serve", "--realm", "test.realm"];
+    if !extra.contains(&"--shards") {
+        args.extend(["--shards", &shards]);
+    }
+    args.extend(listen_args.iter().map(String::as_str));
     args.extend_from_slice(extra);
     let p = spawn(dir, "relay", &relay_bin(), &args);
-    let addr: SocketAddr = listen.parse().unwrap();
-    wait_binding(addr, &p);
-    (p, addr)
+    for addr in listen {
+        wait_binding(*addr, &p);
+    }
+    p
 }
 
 /// Waits for a Binding success from `addr`.
 pub fn wait_binding(addr: SocketAddr, p: &Proc) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = UdpSocket::bind(if addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    })
+    .unwrap();
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let req: [u8; 20] = [
@@ -142,12 +233,17 @@ pub fn wait_binding(addr: SocketAddr, p: &Proc) {
 
 /// coturn's echo peer on a free port.
 pub fn start_peer(dir: &Path) -> (Proc, u16) {
-    let port = free_port();
+    start_peer_on(dir, "127.0.0.1")
+}
+
+/// coturn's echo peer on `ip` (127.0.0.1 or ::1) and a free port.
+pub fn start_peer_on(dir: &Path, ip: &str) -> (Proc, u16) {
+    let port = free_dual_port();
     let p = spawn(
         dir,
-        "peer",
+        &format!("peer-{}", ip.replace(':', "_")),
         &need("turnutils_peer"),
-        &["-L", "127.0.0.1", "-p", &port.to_string()],
+        &["-L", ip, "-p", &port.to_string()],
     );
     std::thread::sleep(Duration::from_millis(200));
     (p, port)
@@ -160,6 +256,32 @@ pub struct Uclient {
     pub received: u64,
     pub lost: Option<u64>,
     pub output: String,
+}
+
+/// Runs turnutils_uclient with `clients` allocations of `messages` 120-byte messages each,
+/// 5 ms apart (`-m -n -l -z`), plus `flags`; every message must come back.
+pub fn uclient_all_echoed(
+    name: &str,
+    relay: &Proc,
+    addr: SocketAddr,
+    peer_port: u16,
+    (clients, messages): (u64, u64),
+    flags: &[&str],
+) {
+    let (m, n) = (clients.to_string(), messages.to_string());
+    let mut args = vec!["-m", &m, "-n", &n, "-l", "120", "-z", "5"];
+    args.extend_from_slice(flags);
+    let u = uclient(addr, peer_port, &args);
+    let expected = clients * messages;
+    assert!(
+        u.sent == expected && u.received == expected && u.lost == Some(0),
+        "{name}: sent {} received {} lost {:?} (expected {expected} each, 0 lost)\nuclient:\n{}\nrelay log:\n{}",
+        u.sent,
+        u.received,
+        u.lost,
+        u.output,
+        relay.log_text()
+    );
 }
 
 /// Runs turnutils_uclient against `relay` with the echo peer on `peer_port`.
@@ -244,6 +366,19 @@ pub fn mint_token(
     lifetime: u32,
     age: u64,
 ) -> PathBuf {
+    mint_token_with(dir, name, keys, server_name, lifetime, age, &[])
+}
+
+/// `token mint` with `extra` flags (`--sha256`) into a file; `age` seconds in the past.
+pub fn mint_token_with(
+    dir: &Path,
+    name: &str,
+    keys: &str,
+    server_name: &str,
+    lifetime: u32,
+    age: u64,
+    extra: &[&str],
+) -> PathBuf {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -260,6 +395,7 @@ pub fn mint_token(
             &lifetime.to_string(),
         ])
         .args(["--issued-at", &(now - age).to_string()])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -288,18 +424,25 @@ impl UdpDrops {
         }
     }
 
+    /// IPv4 and IPv6 together (/proc/net/snmp and /proc/net/snmp6), here and in `netns`.
     fn read(netns: Option<&str>) -> (u64, u64) {
-        let here = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-        let there = netns
-            .and_then(|ns| {
-                Command::new("ip")
-                    .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
-                    .output()
-                    .ok()
-            })
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        (rcvbuf_errors(&here), rcvbuf_errors(&there))
+        let read = |file: &str| std::fs::read_to_string(file).unwrap_or_default();
+        let here =
+            rcvbuf_errors(&read("/proc/net/snmp")) + rcvbuf_errors6(&read("/proc/net/snmp6"));
+        let there = |file: &str| {
+            netns
+                .and_then(|ns| {
+                    Command::new("ip")
+                        .args(["netns", "exec", ns, "cat", file])
+                        .output()
+                        .ok()
+                })
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let there =
+            rcvbuf_errors(&there("/proc/net/snmp")) + rcvbuf_errors6(&there("/proc/net/snmp6"));
+        (here, there)
     }
 
     /// What overflowed since [`UdpDrops::now`].
@@ -312,6 +455,15 @@ impl UdpDrops {
             self.netns.as_deref().unwrap_or("(no other namespace)")
         )
     }
+}
+
+/// Udp6RcvbufErrors of /proc/net/snmp6 (one `name value` pair a line).
+fn rcvbuf_errors6(snmp6: &str) -> u64 {
+    snmp6
+        .lines()
+        .find_map(|l| l.strip_prefix("Udp6RcvbufErrors"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// RcvbufErrors from the `Udp:` lines of /proc/net/snmp.

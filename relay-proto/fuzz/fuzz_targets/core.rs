@@ -1,33 +1,39 @@
 //! The relay core driven by arbitrary sequences of inputs and time steps: well-formed and
 //! signed requests from a few clients (so the fuzzer gets past authentication), raw and
 //! mutated bytes, peer datagrams, relay sockets that fail to bind, opened and closed
-//! connections, revocations of the clients' tokens, and timeouts early, late and on time.
-//! Nothing may panic, every size stays under its cap, and
+//! connections, revocations of the clients' tokens, a drain, kernel fast path traffic
+//! against bandwidth caps, and timeouts early, late and on time. Nothing may panic, every
+//! size stays under its cap, and
 //! the outputs keep their order (an allocation's routes are cleared before its relay socket
 //! is released; nothing is relayed through an allocation that is gone).
 //! Run with `cargo xtask fuzz-relay [SECONDS]`.
 #![no_main]
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use relay_proto::{
-    AllocId, AuthConfig, ChannelRoute, Client, Clock, Config, Forward, HEADROOM, Input,
-    NonceSecret, Output, PeerPolicy, QuotaCounts, RevokedToken, RouteChange, Seeds, Server,
-    TAILROOM, Transport,
+    AllocId, AuthConfig, ChannelRoute, Client, Clock, Config, Counters, Forward, HEADROOM, Input,
+    NonceSecret, Output, PeerPolicy, QuotaCounts, Rate, RevokedToken, RouteChange, Seeds, Server,
+    TAILROOM, Traffic, Transport,
 };
 use shared_token::{BrowserCredential, Keyring, MacKeyProfile, MintRequest, RestSecret, TokenId};
-use stun_types::attribute::{ErrorCode, Nonce, Realm, Username};
+use stun_types::AddressFamily;
+use stun_types::attribute::{
+    AttributeStaticType, ErrorCode, Nonce, PasswordAlgorithm, PasswordAlgorithmValue,
+    PasswordAlgorithms, RawAttribute, Realm, Username,
+};
 use stun_types::message::{
     BINDING, IntegrityAlgorithm, LongTermCredentials, Message, MessageClass, MessageWrite,
     MessageWriteExt, MessageWriteVec, Method,
 };
 use turn_types::attribute::{
-    ChannelNumber, Data, EvenPort, Lifetime, RequestedTransport, XorPeerAddress,
+    AdditionalAddressFamily, ChannelNumber, Data, EvenPort, Lifetime, RequestedAddressFamily,
+    RequestedTransport, XorPeerAddress,
 };
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH, SEND};
 
@@ -50,6 +56,7 @@ enum Step {
         lifetime: Option<u16>,
         even: Option<bool>,
         transport: u8,
+        family: u8,
     },
     Refresh {
         client: u8,
@@ -107,7 +114,14 @@ enum Step {
         which: u8,
         junk: Vec<u8>,
     },
-    FailBinds(bool),
+    /// Which families' relay binds fail: bit 0 IPv4, bit 1 IPv6.
+    FailBinds(u8),
+    Drain,
+    Kernel {
+        client: u8,
+        to_peer: u32,
+        to_client: u32,
+    },
     Advance {
         millis: u32,
     },
@@ -120,15 +134,18 @@ struct FuzzClient {
     tcp: bool,
     user: String,
     pass: String,
+    /// RFC 8489 signing: PASSWORD-ALGORITHM SHA-256 and MESSAGE-INTEGRITY-SHA256.
+    sha256: bool,
     nonce: Option<String>,
 }
 
 struct World {
     core: Server,
+    cfg: Arc<Config>,
     t0: Instant,
     now: Instant,
     clients: Vec<FuzzClient>,
-    fail_binds: bool,
+    fail_binds: u8,
     next_port: u16,
     rest: RestSecret,
     keyring: Keyring,
@@ -141,10 +158,11 @@ struct World {
 }
 
 fn peer(i: u8) -> SocketAddr {
-    SocketAddr::new(
-        IpAddr::from([127, 0, 0, 1 + i % 3]),
-        40_000 + u16::from(i % 2),
-    )
+    let ip = match i % 4 {
+        3 => IpAddr::from(Ipv6Addr::LOCALHOST),
+        n => IpAddr::from([127, 0, 0, 1 + n]),
+    };
+    SocketAddr::new(ip, 40_000 + u16::from(i % 2))
 }
 
 impl World {
@@ -166,6 +184,7 @@ impl World {
         let mut policy = PeerPolicy::new(vec![], vec![], vec![relay_ip]);
         policy.allow_loopback();
         let mut cfg = Config::new(auth, policy, relay_ip);
+        cfg.relay_ips = cfg.relay_ips.set(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]));
         cfg.max_permissions = MAX_PERMISSIONS;
         cfg.max_queued_transmits = MAX_QUEUED;
         cfg.unauth_sources = MAX_SOURCES;
@@ -173,6 +192,10 @@ impl World {
         cfg.max_connections = MAX_CONNECTIONS;
         cfg.max_revoked = MAX_REVOKED;
         (cfg.default_lifetime, cfg.max_lifetime) = (120, 600);
+        cfg.bandwidth.per_allocation = Rate::new(20_000);
+        cfg.bandwidth.per_user = Rate::new(30_000);
+        cfg.alternate_servers = vec![SocketAddr::new(IpAddr::from([192, 0, 2, 9]), 3478)];
+        let cfg = Arc::new(cfg);
         let now = Instant::now();
         let seeds = Seeds {
             nonce_secret: NonceSecret::new([3; 32]),
@@ -181,19 +204,28 @@ impl World {
         let quota = Box::new(QuotaCounts::new(MAX_ALLOCATIONS, 3));
         let clients = (0..8u8)
             .map(|i| FuzzClient {
-                addr: SocketAddr::new(IpAddr::from([203, 0, 113, i / 2]), 1000 + u16::from(i % 2)),
+                addr: SocketAddr::new(
+                    if i % 3 == 2 {
+                        IpAddr::from([0x2001, 0xdb8, 2, 0, 0, 0, 0, u16::from(i)])
+                    } else {
+                        IpAddr::from([203, 0, 113, i / 2])
+                    },
+                    1000 + u16::from(i % 2),
+                ),
                 tcp: i % 4 == 3,
                 user: "alice".into(),
                 pass: "secret".into(),
+                sha256: false,
                 nonce: None,
             })
             .collect();
         World {
-            core: Server::new(Arc::new(cfg), quota, seeds, Clock::new(now, UNIX0)),
+            core: Server::new(cfg.clone(), quota, seeds, Clock::new(now, UNIX0)),
+            cfg,
             t0: now,
             now,
             clients,
-            fail_binds: false,
+            fail_binds: 0,
             next_port: 50_000,
             rest,
             keyring: keyring.unwrap_or_else(|| panic!("the fuzz key file")),
@@ -242,7 +274,18 @@ impl World {
             }
             let creds =
                 LongTermCredentials::new(c.user.clone(), c.pass.clone()).to_key(REALM.into());
-            let _ = w.add_message_integrity(&creds.into(), IntegrityAlgorithm::Sha1);
+            // stun-types keys HMAC-SHA256 with the SHA-256 long-term key: the relay's offer.
+            let algorithm = if c.sha256 {
+                let _ = w.add_attribute(&PasswordAlgorithms::new(&[
+                    PasswordAlgorithmValue::SHA256,
+                    PasswordAlgorithmValue::MD5,
+                ]));
+                let _ = w.add_attribute(&PasswordAlgorithm::new(PasswordAlgorithmValue::SHA256));
+                IntegrityAlgorithm::Sha256
+            } else {
+                IntegrityAlgorithm::Sha1
+            };
+            let _ = w.add_message_integrity(&creds.into(), algorithm);
         }
         w.finish()
     }
@@ -276,9 +319,10 @@ impl World {
         assert!(f.allocations <= MAX_ALLOCATIONS, "{f:?}");
         assert!(f.connections <= MAX_CONNECTIONS, "{f:?}");
         assert!(
-            f.timers >= f.allocations && f.timers <= f.allocations + f.connections,
-            "a deadline per allocation and per idle connection: {f:?}"
+            f.timers >= f.allocations && f.timers <= f.allocations + f.held + f.connections,
+            "a deadline per allocation, per held allocation and per idle connection: {f:?}"
         );
+        assert!(f.held <= f.allocations, "{f:?}");
         assert!(f.most_permissions <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.most_channels <= MAX_PERMISSIONS, "{f:?}");
         assert!(f.rate_limited_sources <= MAX_SOURCES, "{f:?}");
@@ -293,8 +337,9 @@ impl World {
             match out {
                 Output::Transmit(t) => self.learn(from, &t.data),
                 Output::BindRelay { alloc, ip, even } => {
-                    let result = if self.fail_binds {
-                        Err(relay_proto::BindFailed)
+                    let bit = if ip.is_ipv4() { 1 } else { 2 };
+                    let result = if self.fail_binds & bit != 0 {
+                        Err(relay_proto::BindFailed { ip })
                     } else {
                         self.next_port = self.next_port.wrapping_add(if even { 2 } else { 1 });
                         self.relays.insert(alloc);
@@ -382,6 +427,7 @@ impl World {
                 lifetime,
                 even,
                 transport,
+                family,
             } => {
                 let (i, c) = self.client(client);
                 let req = self.request(i, ALLOCATE, |w| {
@@ -396,6 +442,20 @@ impl World {
                     if let Some(e) = even {
                         let _ = w.add_attribute(&EvenPort::new(e));
                     }
+                    let (v4, v6) = (AddressFamily::IPV4, AddressFamily::IPV6);
+                    let _ = match family % 6 {
+                        1 => w.add_attribute(&RequestedAddressFamily::new(v4)),
+                        2 => w.add_attribute(&RequestedAddressFamily::new(v6)),
+                        3 => w.add_attribute(&AdditionalAddressFamily::new(v6)),
+                        4 => w.add_attribute(&RawAttribute::new(
+                            AdditionalAddressFamily::TYPE,
+                            &[family / 6 % 4, 0, 0, 0],
+                        )),
+                        5 => w
+                            .add_attribute(&RequestedAddressFamily::new(v4))
+                            .and_then(|()| w.add_attribute(&AdditionalAddressFamily::new(v6))),
+                        _ => Ok(()),
+                    };
                 });
                 self.from_client(i, c, &req);
             }
@@ -520,6 +580,7 @@ impl World {
                 };
                 self.clients[i].user = user;
                 self.clients[i].pass = pass;
+                self.clients[i].sha256 = which & 0x80 != 0;
             }
             Step::Open { client } => {
                 let (_, client) = self.client(client);
@@ -564,7 +625,35 @@ impl World {
                     );
                 }
             }
-            Step::FailBinds(f) => self.fail_binds = f,
+            Step::FailBinds(f) => self.fail_binds = f % 4,
+            Step::Drain => {
+                assert!(self.core.handle_input(self.now, Input::Drain).is_none());
+                self.drain(None);
+            }
+            Step::Kernel {
+                client,
+                to_peer,
+                to_client,
+            } => {
+                let (_, c) = self.client(client);
+                let Some(alloc) = self.core.allocation_of(&c) else {
+                    return;
+                };
+                let count = |bytes: u32| Counters {
+                    packets: u64::from(bytes / 100),
+                    bytes: u64::from(bytes),
+                };
+                let relayed = [(
+                    alloc,
+                    Traffic {
+                        to_peer: count(to_peer),
+                        to_client: count(to_client),
+                    },
+                )];
+                let input = Input::KernelTraffic { relayed: &relayed };
+                assert!(self.core.handle_input(self.now, input).is_none());
+                self.drain(None);
+            }
             Step::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis))),
             Step::EarlyTimeout => {
                 assert!(self.core.handle_input(self.now, Input::Timeout).is_none());
@@ -617,4 +706,8 @@ fuzz_target!(|steps: Vec<Step>| {
         "{f:?}"
     );
     assert!(world.relays.is_empty() && world.routes.is_empty());
+    assert!(
+        world.cfg.bandwidth.users.is_empty(),
+        "a user's buckets outlived their allocations"
+    );
 });

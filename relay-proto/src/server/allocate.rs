@@ -1,20 +1,24 @@
 //! Allocate and Refresh (RFC 8656 sections 7 and 8): lifetimes capped at the credential's
-//! expiry, quotas, the relay socket the driver binds, retransmitted Allocates answered alike.
+//! expiry, quotas, the relay sockets the driver binds (one per family), retransmitted
+//! Allocates answered alike.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use stun_types::attribute::XorMappedAddress;
+use stun_types::AddressFamily;
+use stun_types::attribute::{ErrorCode, XorMappedAddress};
 use stun_types::message::{Message, MessageClass, MessageType, MessageWriteExt, MessageWriteVec};
 use turn_types::attribute::{
-    EvenPort, Lifetime, RequestedAddressFamily, RequestedTransport, XorRelayedAddress,
+    AddressErrorCode, EvenPort, Lifetime, RequestedTransport, XorRelayedAddress,
 };
 use turn_types::message::ALLOCATE;
 
 use super::Server;
 use super::requests::Request;
-use crate::allocation::{AllocId, Allocation, Client};
+use crate::allocation::{AllocId, Allocation, Client, RelaySlot, other};
 use crate::auth::{AuthFailure, Credential, Mechanism};
+use crate::bandwidth::Meters;
+use crate::config::family_of;
 use crate::error::TurnError;
 use crate::input::BindFailed;
 use crate::output::{AllocationInfo, EndReason, Event, Output};
@@ -44,6 +48,9 @@ impl Server {
             }
             return;
         }
+        if self.refused_while_draining(client, msg, &cred) {
+            return;
+        }
         match msg.attribute::<RequestedTransport>() {
             Err(_) => return self.signed_error(client, msg, &cred, TurnError::BadRequest),
             Ok(t) if t.protocol() != RequestedTransport::UDP => {
@@ -56,13 +63,16 @@ impl Server {
             }
             Ok(_) => {}
         }
-        if let Ok(f) = msg.attribute::<RequestedAddressFamily>() {
-            let wanted_v4 = f.family() == stun_types::AddressFamily::IPV4;
-            if wanted_v4 != self.cfg.relay_ip.is_ipv4() {
-                return self.signed_error(client, msg, &cred, TurnError::AddressFamilyNotSupported);
-            }
-        }
+        let relays = match self.requested_relays(client, msg) {
+            Ok(r) => r,
+            Err(e) => return self.signed_error(client, msg, &cred, e),
+        };
+        let dual = relays.slot(other(relays.primary)) != RelaySlot::Unused;
         let even = match msg.attribute::<EvenPort>() {
+            // A reservation is for one family's port pair: not with a second family.
+            Ok(e) if e.requested() && dual => {
+                return self.signed_error(client, msg, &cred, TurnError::BadRequest);
+            }
             Ok(e) if e.requested() => {
                 return self.signed_error(client, msg, &cred, TurnError::InsufficientCapacity);
             }
@@ -75,12 +85,15 @@ impl Server {
             return self.fail(now, client, msg, AuthFailure::NoTimeLeft);
         }
         if self.quota.acquire(&cred.user).is_err() {
+            self.stats.refused_quota += 1;
             return self.signed_error(client, msg, &cred, TurnError::AllocationQuotaReached);
         }
         let expires = now + Duration::from_secs(u64::from(lifetime));
+        let owner = cred.user.clone();
+        let meters = Meters::new(&self.cfg.bandwidth, &owner, now);
         let id = self.table.insert(Allocation {
             client,
-            relay: None,
+            relays,
             expires,
             credential: cred,
             permissions: Vec::new(),
@@ -90,16 +103,25 @@ impl Server {
             fingerprint: wire::has_fingerprint(msg),
             routes: Vec::new(),
             traffic: Traffic::default(),
+            owner,
+            meters,
         });
         self.timers.insert(expires, TimerKey::Allocation(id));
-        self.out.push_back(Output::BindRelay {
-            alloc: id,
-            ip: self.cfg.relay_ip,
-            even,
-        });
+        for family in [relays.primary, other(relays.primary)] {
+            if let (RelaySlot::Binding, Some(ip)) =
+                (relays.slot(family), self.cfg.relay_ips.of(family))
+            {
+                self.out.push_back(Output::BindRelay {
+                    alloc: id,
+                    ip,
+                    even,
+                });
+            }
+        }
     }
 
-    /// The driver bound (or failed to bind) the relay socket of `alloc`: answer the Allocate.
+    /// The driver bound (or failed to bind) a relay socket of `alloc`: once every family it
+    /// asked for is answered, answer the Allocate.
     pub(super) fn relay_bound(
         &mut self,
         now: Instant,
@@ -113,22 +135,44 @@ impl Server {
             }
             return;
         };
-        let txid = a.allocate_txid;
-        let client = a.client;
-        let Ok(relay) = result else {
+        let (family, outcome) = match result {
+            Ok(addr) => (family_of(addr.ip()), RelaySlot::Bound(addr)),
+            Err(BindFailed { ip }) => (family_of(ip), RelaySlot::Failed),
+        };
+        let slot = a.relays.slot_mut(family);
+        if *slot != RelaySlot::Binding {
+            return; // not asked for (a driver answering twice): nothing to change
+        }
+        *slot = outcome;
+        if a.relays.pending() {
+            return;
+        }
+        let Some(relay) = a.relays.primary() else {
             return self.relay_unavailable(now, alloc);
         };
-        a.relay = Some(relay);
+        let txid = a.allocate_txid;
+        let client = a.client;
         let remaining = a.expires.saturating_duration_since(now).as_secs() as u32;
         let mut w = Message::builder(
             MessageType::from_class_method(MessageClass::Success, ALLOCATE),
             txid,
-            MessageWriteVec::with_capacity(128),
+            MessageWriteVec::with_capacity(160),
         );
         let _ = w.add_attribute(&XorRelayedAddress::new(relay, txid));
+        let second = other(a.relays.primary);
+        match a.relays.slot(second) {
+            RelaySlot::Bound(addr) => {
+                let _ = w.add_attribute(&XorRelayedAddress::new(addr, txid));
+            }
+            RelaySlot::Unsupported => {
+                address_error(&mut w, second, TurnError::AddressFamilyNotSupported)
+            }
+            RelaySlot::Failed => address_error(&mut w, second, TurnError::InsufficientCapacity),
+            RelaySlot::Unused | RelaySlot::Binding => {}
+        }
         let _ = w.add_attribute(&XorMappedAddress::new(client.addr, txid));
         let _ = w.add_attribute(&Lifetime::new(remaining));
-        let bytes = wire::finish(w, Some(&a.credential.key), a.fingerprint);
+        let bytes = wire::finish(w, Some(a.credential.signing()), a.fingerprint);
         a.allocate_response = Some(bytes.clone());
         let info = AllocationInfo::of(alloc, a);
         self.stats.allocations += 1;
@@ -139,13 +183,19 @@ impl Server {
         });
     }
 
-    /// No relay socket for `alloc`: 508 to the Allocate, and the allocation is forgotten.
+    /// No relay socket of the first family for `alloc`: 508 to the Allocate, and the
+    /// allocation is forgotten.
     fn relay_unavailable(&mut self, now: Instant, alloc: AllocId) {
-        let Some(a) = self.table.remove(alloc) else {
+        let Some(mut a) = self.table.remove(alloc) else {
             return;
         };
         self.timers.remove(a.expires, TimerKey::Allocation(alloc));
-        self.quota.release(&a.credential.user);
+        self.quota.release(&a.owner);
+        a.meters.release(&self.cfg.bandwidth);
+        self.stats.relay_bind_failures += 1;
+        if a.relays.bound().next().is_some() {
+            self.out.push_back(Output::ReleaseRelay { alloc }); // the other family's
+        }
         let error = TurnError::InsufficientCapacity;
         let mut w = Message::builder(
             MessageType::from_class_method(MessageClass::Error, ALLOCATE),
@@ -155,7 +205,7 @@ impl Server {
         ErrorReply::new(error).add_code(&mut w);
         self.queue(
             a.client,
-            wire::finish(w, Some(&a.credential.key), a.fingerprint),
+            wire::finish(w, Some(a.credential.signing()), a.fingerprint),
         );
         self.refused(a.client, ALLOCATE, error, Some(a.credential.user));
         self.connection_idle(now, a.client);
@@ -195,6 +245,10 @@ impl Server {
             cred,
         }: Request<'_, '_>,
     ) {
+        let named = self.table.get(id).map(|a| Self::refresh_family(a, msg));
+        if let Some(Err(e)) = named {
+            return self.signed_error(client, msg, &cred, e);
+        }
         let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
         if requested == Some(0) {
             self.end(now, id, EndReason::Deleted);
@@ -235,5 +289,13 @@ impl Server {
             ),
             None => wanted,
         }
+    }
+}
+
+/// ADDRESS-ERROR-CODE (RFC 8656 section 18.12): why a dual allocation has no address of
+/// `family`.
+fn address_error(w: &mut MessageWriteVec, family: AddressFamily, error: TurnError) {
+    if let Ok(code) = ErrorCode::builder(error.code()).build() {
+        let _ = w.add_attribute(&AddressErrorCode::new(family, code));
     }
 }

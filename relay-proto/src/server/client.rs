@@ -12,6 +12,7 @@ use turn_types::message::SEND;
 
 use super::Server;
 use crate::allocation::Client;
+use crate::bandwidth::Direction;
 use crate::error::TurnError;
 use crate::output::Forward;
 use crate::wire;
@@ -56,6 +57,11 @@ impl Server {
         let ch = a.channel(number, now)?;
         let peer = ch.peer;
         if !(a.permits(peer.ip(), now) && a.expires > now) {
+            return None;
+        }
+        let dir = Direction::ToPeer;
+        if let Err(cap) = a.meters.admit(&self.cfg.bandwidth, dir, payload.len(), now) {
+            self.stats.capped(cap, dir, payload.len());
             return None;
         }
         a.traffic.to_peer.count(payload.len());
@@ -110,6 +116,11 @@ impl Server {
         let peer = peer_address(msg)?;
         let data = data_attribute(raw)?;
         if !(a.expires > now && a.permits(peer.ip(), now)) {
+            return None;
+        }
+        let dir = Direction::ToPeer;
+        if let Err(cap) = a.meters.admit(&self.cfg.bandwidth, dir, data.len(), now) {
+            self.stats.capped(cap, dir, data.len());
             return None;
         }
         a.traffic.to_peer.count(data.len());

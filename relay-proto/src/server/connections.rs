@@ -27,7 +27,10 @@ impl Connections {
 impl Server {
     /// A stream connection was accepted.
     pub(super) fn connection_opened(&mut self, now: Instant, client: Client) {
-        if client.transport == Transport::Udp {
+        // A connection reported twice keeps its first entry (and its one deadline).
+        if client.transport == Transport::Udp
+            || self.connections.idle_until.contains_key(&client.transport)
+        {
             return;
         }
         if self.connections.len() >= self.cfg.max_connections {

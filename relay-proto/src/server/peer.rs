@@ -13,6 +13,7 @@ use turn_types::message::DATA;
 
 use super::Server;
 use crate::allocation::{AllocId, Transport};
+use crate::bandwidth::Direction;
 use crate::output::Forward;
 
 /// Bytes [`Input::FromPeer`](crate::Input::FromPeer) needs in front of the payload for the
@@ -43,9 +44,13 @@ impl Server {
             Some(ch) => channel_data(buf, start, len, ch.number, client.transport)?,
             None => data_indication(buf, start, len, peer, self.txids.next())?,
         };
-        if let Some(a) = self.table.get_mut(alloc) {
-            a.traffic.to_client.count(len);
+        let a = self.table.get_mut(alloc)?;
+        let dir = Direction::ToClient;
+        if let Err(cap) = a.meters.admit(&self.cfg.bandwidth, dir, len, now) {
+            self.stats.capped(cap, dir, len);
+            return None;
         }
+        a.traffic.to_client.count(len);
         let buf: &'a [u8] = buf;
         Some(Forward::ToClient {
             client,

@@ -9,27 +9,20 @@ use turn_types::attribute::{ChannelNumber, XorPeerAddress};
 use super::Server;
 use super::client::peer_address;
 use super::requests::Request;
-use crate::allocation::{CHANNEL_NUMBERS, Channel};
+use crate::allocation::{CHANNEL_NUMBERS, Channel, Relays};
 use crate::error::TurnError;
 
 /// Most XOR-PEER-ADDRESS attributes one CreatePermission may carry.
 const MAX_PEERS_PER_REQUEST: usize = 64;
 
 impl Server {
-    /// Checks a peer address for this relay: family (443) and policy (403).
-    fn check_peer(&self, peer: IpAddr) -> Result<(), TurnError> {
-        if peer.is_ipv4() != self.cfg.relay_ip.is_ipv4() {
-            return Err(TurnError::PeerAddressFamilyMismatch);
-        }
-        if !self.cfg.policy.permits(peer) {
-            return Err(TurnError::Forbidden);
-        }
-        Ok(())
-    }
-
     /// The peer IPs of a CreatePermission: one to [`MAX_PEERS_PER_REQUEST`] XOR-PEER-ADDRESS
     /// attributes, each allowed.
-    fn permission_peers(&self, msg: &Message<'_>) -> Result<Vec<IpAddr>, TurnError> {
+    fn permission_peers(
+        &self,
+        relays: &Relays,
+        msg: &Message<'_>,
+    ) -> Result<Vec<IpAddr>, TurnError> {
         let mut peers: Vec<IpAddr> = Vec::new();
         loop {
             match msg.nth_attribute::<XorPeerAddress>(peers.len()) {
@@ -40,7 +33,9 @@ impl Server {
                 Ok(_) | Err(_) => return Err(TurnError::BadRequest),
             }
         }
-        peers.iter().try_for_each(|ip| self.check_peer(*ip))?;
+        peers
+            .iter()
+            .try_for_each(|ip| self.check_peer(relays, *ip))?;
         Ok(peers)
     }
 
@@ -54,7 +49,10 @@ impl Server {
             cred,
         }: Request<'_, '_>,
     ) {
-        let peers = match self.permission_peers(msg) {
+        let Some(relays) = self.table.get(id).map(|a| a.relays) else {
+            return;
+        };
+        let peers = match self.permission_peers(&relays, msg) {
             Ok(peers) => peers,
             Err(e) => return self.signed_error(client, msg, &cred, e),
         };
@@ -92,7 +90,10 @@ impl Server {
         if !CHANNEL_NUMBERS.contains(&number) {
             return self.signed_error(client, msg, &cred, TurnError::BadRequest);
         }
-        if let Err(e) = self.check_peer(peer.ip()) {
+        let Some(relays) = self.table.get(id).map(|a| a.relays) else {
+            return;
+        };
+        if let Err(e) = self.check_peer(&relays, peer.ip()) {
             return self.signed_error(client, msg, &cred, e);
         }
         let (ch_life, perm_life, max) = (

@@ -1,13 +1,13 @@
 //! STUN and TURN requests: 420 for what is not understood, authentication (RFC 8489 section
-//! 9.2, RFC 7635), then Binding here and the TURN methods in [`super::allocate`] and
-//! [`super::permissions`].
+//! 9.2: MESSAGE-INTEGRITY or -SHA256, USERNAME or USERHASH, the password algorithm; RFC 7635),
+//! then Binding here and the TURN methods in [`super::allocate`] and [`super::permissions`].
 
 use std::time::Instant;
 
 use stun_types::attribute::{Attribute, AttributeStaticType};
 use stun_types::attribute::{
-    AttributeType, Fingerprint, MessageIntegrity, MessageIntegritySha256, Nonce, Realm, Software,
-    Username, XorMappedAddress,
+    AttributeType, Fingerprint, MessageIntegrity, MessageIntegritySha256, Nonce, PasswordAlgorithm,
+    PasswordAlgorithms, Realm, Software, Userhash, Username, XorMappedAddress,
 };
 use stun_types::message::{BINDING, Message, MessageWriteExt, MessageWriteVec};
 use turn_types::attribute::{
@@ -17,10 +17,11 @@ use turn_types::attribute::{
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 
 use super::Server;
-use crate::allocation::{AllocId, Client};
-use crate::auth::{AuthFailure, Credential, Presented};
+use crate::allocation::{AllocId, Client, Transport};
+use crate::auth::password::{self, PasswordAlgorithmValue};
+use crate::auth::{AuthFailure, Credential, Presented, Who};
 use crate::error::TurnError;
-use crate::nonce::NonceError;
+use crate::nonce::{NonceError, SecurityFeatures};
 use crate::output::Event;
 use crate::wire::{self, ACCESS_TOKEN, ErrorReply};
 
@@ -31,6 +32,9 @@ const UNDERSTOOD: &[AttributeType] = &[
     Username::TYPE,
     MessageIntegrity::TYPE,
     MessageIntegritySha256::TYPE,
+    PasswordAlgorithm::TYPE,
+    PasswordAlgorithms::TYPE,
+    Userhash::TYPE,
     stun_types::attribute::ErrorCode::TYPE,
     Realm::TYPE,
     Nonce::TYPE,
@@ -149,14 +153,14 @@ impl Server {
         error: TurnError,
     ) {
         let e = ErrorReply {
-            key: Some(&cred.key),
+            sign: Some(cred.signing()),
             ..ErrorReply::new(error)
         };
         self.reply(client, msg, e, Some(cred));
     }
 
-    /// The 401/438 challenge: REALM, a fresh NONCE, and THIRD-PARTY-AUTHORIZATION when
-    /// tokens are on.
+    /// The 401/438 challenge: REALM, a fresh NONCE (with the nonce cookie), the password
+    /// algorithms offered, and THIRD-PARTY-AUTHORIZATION when tokens are on.
     fn challenge(&mut self, now: Instant, client: Client, msg: &Message<'_>, error: TurnError) {
         let nonce = self.nonces.issue(client.addr, self.clock.unix(now));
         let cfg = self.cfg.clone();
@@ -166,15 +170,21 @@ impl Server {
             .then_some(cfg.auth.server_name.as_str());
         let e = ErrorReply {
             challenge: Some((&cfg.auth.realm, &nonce)),
+            password_algorithms: &password::OFFERED,
             third_party,
             ..ErrorReply::new(error)
         };
         let bytes = e.build(msg);
         self.queue(client, bytes);
+        match error {
+            TurnError::StaleNonce => self.stats.stale_nonces += 1,
+            _ => self.stats.challenges += 1,
+        }
     }
 
-    /// The credential whose key verifies the request's MESSAGE-INTEGRITY, or `None` once the
-    /// request has been answered (400, or a challenge) or dropped (rate limit).
+    /// The credential whose key verifies the request's integrity attribute (RFC 8489 section
+    /// 9.2.4), or `None` once the request has been answered (400, or a challenge) or dropped
+    /// (rate limit).
     fn authenticate(
         &mut self,
         now: Instant,
@@ -183,25 +193,42 @@ impl Server {
         raw: &[u8],
     ) -> Option<Credential> {
         let Some(integrity) = wire::integrity(msg) else {
-            if msg.has_attribute(MessageIntegritySha256::TYPE) {
-                // Only HMAC-SHA1 is offered (what browsers and coturn use).
+            if msg.has_attribute(MessageIntegrity::TYPE)
+                || msg.has_attribute(MessageIntegritySha256::TYPE)
+            {
+                // One of the wrong length (TURN allows no truncated MESSAGE-INTEGRITY-SHA256).
                 self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
                 return None;
             }
-            if !self.limit.allow(client.addr.ip(), now) {
-                self.stats.rate_limited += 1;
+            if !self.unauthenticated_allowed(client, now) {
                 return None;
             }
             self.challenge(now, client, msg, TurnError::Unauthorized);
             return None;
         };
-        let (Ok(username), Ok(realm), Ok(nonce)) = (
-            msg.attribute::<Username>(),
-            msg.attribute::<Realm>(),
-            msg.attribute::<Nonce>(),
-        ) else {
+        let username = msg.attribute::<Username>().ok();
+        let user = match (&username, msg.attribute::<Userhash>()) {
+            (Some(u), _) => Some(Who::Name(u.username())),
+            (None, Ok(h)) => Some(Who::Hash(*h.hash())),
+            (None, Err(_)) => None,
+        };
+        let (Some(user), Ok(realm), Ok(nonce)) =
+            (user, msg.attribute::<Realm>(), msg.attribute::<Nonce>())
+        else {
             self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
             return None;
+        };
+        // The password algorithm is negotiated under a nonce that announces it; the relay's
+        // nonces all do (one that does not is refused as not ours just below).
+        let announced = SecurityFeatures::of_nonce(nonce.nonce())
+            .is_some_and(|f| f.contains(SecurityFeatures::PASSWORD_ALGORITHMS));
+        let password_algorithm = match password::negotiated(msg) {
+            Ok(a) => a,
+            Err(_) if announced => {
+                self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+                return None;
+            }
+            Err(_) => PasswordAlgorithmValue::MD5,
         };
         if realm.realm() != self.cfg.auth.realm {
             self.fail(now, client, msg, AuthFailure::WrongRealm);
@@ -228,10 +255,11 @@ impl Server {
             .map(|a| a.credential.clone());
         let access_token = msg.raw_attribute(ACCESS_TOKEN).map(|a| a.value.to_vec());
         let presented = Presented {
-            username: username.username(),
+            user,
             access_token: access_token.as_deref(),
             raw,
             integrity: &integrity,
+            password_algorithm,
         };
         let cfg = self.cfg.clone();
         match cfg
@@ -265,11 +293,24 @@ impl Server {
             method: msg.method(),
             why,
         });
-        if !self.limit.allow(client.addr.ip(), now) {
-            self.stats.rate_limited += 1;
+        if !self.unauthenticated_allowed(client, now) {
             return;
         }
         self.challenge(now, client, msg, TurnError::Unauthorized);
+    }
+
+    /// Whether an unauthenticated request from `client` gets an answer. Over UDP the answer
+    /// is rate-limited per source address: a spoofed source would turn 401s into a
+    /// reflection flood. Over a stream the handshake proved the address, a dropped request
+    /// would never be retransmitted (RFC 8489 section 6.2.2: the client just times out), and
+    /// many clients behind one NAT open a connection each, so streams are not limited here
+    /// (the connection limits bound them).
+    fn unauthenticated_allowed(&mut self, client: Client, now: Instant) -> bool {
+        if client.transport != Transport::Udp || self.limit.allow(client.addr.ip(), now) {
+            return true;
+        }
+        self.stats.rate_limited += 1;
+        false
     }
 
     /// Queues a success response signed with the request's key; `add` adds the attributes.
@@ -282,7 +323,7 @@ impl Server {
     ) {
         let mut w = Message::builder_success(msg, MessageWriteVec::with_capacity(128));
         add(&mut w);
-        let bytes = wire::finish(w, Some(&cred.key), wire::has_fingerprint(msg));
+        let bytes = wire::finish(w, Some(cred.signing()), wire::has_fingerprint(msg));
         self.queue(client, bytes);
     }
 }

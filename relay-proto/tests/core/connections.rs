@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use relay_proto::{Client, CloseReason, Input, Transport};
-use stun_types::message::BINDING;
+use stun_types::message::{BINDING, MessageWriteExt};
+use turn_types::attribute::RequestedTransport;
+use turn_types::message::ALLOCATE;
 
 use super::harness::*;
 
@@ -85,4 +87,43 @@ fn connections_beyond_the_limit_are_closed_at_once_and_closed_ones_are_forgotten
     assert_eq!(h.server.footprint().timers, 1);
     open(&mut h, 4);
     assert_eq!(h.closed.len(), 1);
+}
+
+#[test]
+fn unauthenticated_requests_over_streams_are_answered_beyond_the_udp_rate_limit() {
+    // 200 clients behind one address, each on its own connection (an office NAT): over
+    // UDP the per-source limit would answer about 40; over TCP nobody would retransmit.
+    let mut h = H::new();
+    let c = C::new("203.0.113.5:1000", Creds::None);
+    let req = c.build(ALLOCATE, |w, _| {
+        w.add_attribute(&RequestedTransport::new(17)).unwrap()
+    });
+    let answered = (0..200u64)
+        .filter(|i| {
+            let client = Client {
+                transport: Transport::Tcp(1000 + i),
+                addr: addr(&format!("203.0.113.5:{}", 2000 + i)),
+            };
+            h.input(Input::ConnectionOpened { client });
+            code(&h.send_on(client, &req).1.concat()) == Some(401)
+        })
+        .count();
+    assert_eq!(answered, 200);
+    assert_eq!(h.server.stats().rate_limited, 0);
+}
+
+#[test]
+fn a_connection_reported_twice_keeps_one_deadline() {
+    let mut h = H::new();
+    open(&mut h, 1);
+    h.advance(Duration::from_secs(10));
+    open(&mut h, 1);
+    assert_eq!(h.server.footprint().connections, 1);
+    assert_eq!(h.server.footprint().timers, 1, "{:?}", h.server.footprint());
+    h.advance(Duration::from_secs(21));
+    assert_eq!(
+        h.closed,
+        [(Transport::Tcp(1), CloseReason::IdleWithoutAllocation)]
+    );
+    assert_eq!(h.server.footprint().timers, 0);
 }

@@ -9,20 +9,21 @@
     clippy::wrong_self_convention
 )]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use relay_proto::auth::long_term_key;
-use relay_proto::wire::{ACCESS_TOKEN, hmac_sha1};
+use relay_proto::auth::password::{self, PasswordAlgorithmValue};
+use relay_proto::wire::{ACCESS_TOKEN, IntegrityAlgorithm, Signing};
 use relay_proto::{
-    AllocId, AuthConfig, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM, Input,
-    NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server, Transport,
+    AllocId, AuthConfig, BindFailed, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM,
+    Input, NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server,
+    Transport,
 };
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
-    AttributeStaticType, ErrorCode, Fingerprint, MessageIntegrity, Nonce, RawAttribute, Realm,
-    UnknownAttributes, Username,
+    AttributeStaticType, ErrorCode, Fingerprint, Nonce, PasswordAlgorithm, PasswordAlgorithms,
+    RawAttribute, Realm, UnknownAttributes, Userhash, Username,
 };
 use stun_types::message::{
     Message, MessageClass, MessageWrite, MessageWriteExt, MessageWriteVec, Method, TransactionId,
@@ -56,6 +57,8 @@ pub struct H {
     pub outputs: Vec<Output>,
     /// Stream connections the core asked to close (and the harness closed), in order.
     pub closed: Vec<(Transport, CloseReason)>,
+    /// Relay addresses whose binds fail (the driver's answer is `BindFailed`).
+    pub fail_binds: Vec<IpAddr>,
     next_port: u16,
 }
 
@@ -85,13 +88,18 @@ impl H {
     }
 
     pub fn with_quota(cfg: Config, quota: impl Quota + 'static) -> H {
-        let t0 = Instant::now();
+        H::sharing(Arc::new(cfg), quota, Instant::now())
+    }
+
+    /// A core on a configuration other cores may share (as a relay's shards do), starting
+    /// at `t0` (give two cores the same `t0` to keep their clocks together).
+    pub fn sharing(cfg: Arc<Config>, quota: impl Quota + 'static, t0: Instant) -> H {
         let seeds = Seeds {
             nonce_secret: NonceSecret::new([9; 32]),
             txid_seed: 5,
         };
         H {
-            server: Server::new(Arc::new(cfg), Box::new(quota), seeds, Clock::new(t0, UNIX0)),
+            server: Server::new(cfg, Box::new(quota), seeds, Clock::new(t0, UNIX0)),
             t0,
             now: t0,
             released: vec![],
@@ -99,6 +107,7 @@ impl H {
             events: vec![],
             outputs: vec![],
             closed: vec![],
+            fail_binds: vec![],
             next_port: 50_000,
         }
     }
@@ -136,7 +145,11 @@ impl H {
                 Output::Transmit(t) => out.push((t.to, t.data)),
                 Output::BindRelay { alloc, ip, even } => {
                     self.next_port += if even { 2 } else { 1 };
-                    let bound = Ok(SocketAddr::new(ip, self.next_port));
+                    let bound = if self.fail_binds.contains(&ip) {
+                        Err(BindFailed { ip })
+                    } else {
+                        Ok(SocketAddr::new(ip, self.next_port))
+                    };
                     let fwd = self.server.handle_input(
                         self.now,
                         Input::RelayBound {
@@ -260,6 +273,15 @@ pub struct C {
     pub nonce: Option<String>,
     pub fingerprint: bool,
     pub send_token: bool,
+    /// MESSAGE-INTEGRITY (SHA-1, what browsers send) or MESSAGE-INTEGRITY-SHA256.
+    pub integrity: IntegrityAlgorithm,
+    /// PASSWORD-ALGORITHM to pick (with PASSWORD-ALGORITHMS as `offered`); `None`: neither
+    /// attribute, so MD5 (browsers, coturn).
+    pub password: Option<PasswordAlgorithmValue>,
+    /// The PASSWORD-ALGORITHMS list echoed back.
+    pub offered: Vec<PasswordAlgorithmValue>,
+    /// USERHASH instead of USERNAME.
+    pub userhash: bool,
 }
 
 pub fn addr(s: &str) -> SocketAddr {
@@ -274,12 +296,31 @@ impl C {
             nonce: None,
             fingerprint: false,
             send_token: true,
+            integrity: IntegrityAlgorithm::Sha1,
+            password: None,
+            offered: password::OFFERED.to_vec(),
+            userhash: false,
         }
+    }
+
+    /// Signs with MESSAGE-INTEGRITY-SHA256 under a SHA-256 long-term key, as an RFC 8489
+    /// client that took the relay's offer.
+    pub fn sha256(mut self) -> C {
+        self.integrity = IntegrityAlgorithm::Sha256;
+        self.password = Some(PasswordAlgorithmValue::SHA256);
+        self
     }
 
     pub fn key(&self) -> Option<Vec<u8>> {
         match &self.creds {
-            Creds::LongTerm(u, p) => Some(long_term_key(u, REALM, p).secret().to_vec()),
+            Creds::LongTerm(u, p) => {
+                let algorithm = self.password.unwrap_or(PasswordAlgorithmValue::MD5);
+                Some(
+                    password::long_term_key(algorithm, u, REALM, p)
+                        .secret()
+                        .to_vec(),
+                )
+            }
             Creds::Token(_, _, k) => Some(k.clone()),
             Creds::None => None,
         }
@@ -310,13 +351,25 @@ impl C {
                 }
                 Creds::None => unreachable!(),
             };
-            w.add_attribute(&Username::new(&user).unwrap()).unwrap();
+            if self.userhash {
+                w.add_attribute(&Userhash::new(password::userhash(&user, REALM)))
+                    .unwrap();
+            } else {
+                w.add_attribute(&Username::new(&user).unwrap()).unwrap();
+            }
             w.add_attribute(&Realm::new(REALM).unwrap()).unwrap();
             w.add_attribute(&Nonce::new(nonce).unwrap()).unwrap();
-            w.push_attribute_unchecked(&MessageIntegrity::new([0; 20]));
-            let len = w.len();
-            let mac = hmac_sha1(&key, &[&w[..len - 24]]);
-            w[len - 20..].copy_from_slice(&mac);
+            if let Some(picked) = self.password {
+                w.add_attribute(&PasswordAlgorithms::new(&self.offered))
+                    .unwrap();
+                w.add_attribute(&PasswordAlgorithm::new(picked)).unwrap();
+            }
+            let key = MacKey::new(key);
+            let sign = Signing {
+                key: &key,
+                algorithm: self.integrity,
+            };
+            relay_proto::wire::integrity::push(&mut w, sign);
         }
         if self.fingerprint {
             w.add_fingerprint().unwrap();
@@ -451,6 +504,23 @@ pub fn relayed(reply: &[u8]) -> SocketAddr {
         .addr(m.transaction_id())
 }
 
+/// Every XOR-RELAYED-ADDRESS of a reply, in order.
+pub fn relayed_all(reply: &[u8]) -> Vec<SocketAddr> {
+    let m = Message::from_bytes(reply).unwrap();
+    (0..)
+        .map_while(|n| m.nth_attribute::<XorRelayedAddress>(n).ok())
+        .map(|a| a.addr(m.transaction_id()))
+        .collect()
+}
+
+/// ADDRESS-ERROR-CODE of a reply: the family and the code.
+pub fn address_error(reply: &[u8]) -> Option<(stun_types::AddressFamily, u16)> {
+    let m = Message::from_bytes(reply).unwrap();
+    m.attribute::<turn_types::attribute::AddressErrorCode>()
+        .ok()
+        .map(|a| (a.family(), a.error().code()))
+}
+
 pub fn unknown_attrs(reply: &[u8]) -> Vec<u16> {
     let m = Message::from_bytes(reply).unwrap();
     let u = m.attribute::<UnknownAttributes>().unwrap();
@@ -469,6 +539,12 @@ pub fn signed_with(reply: &[u8], key: &[u8]) -> bool {
     relay_proto::wire::verify(reply, &at, key)
 }
 
+/// The integrity attribute of a reply: which one, if any.
+pub fn integrity_of(reply: &[u8]) -> Option<IntegrityAlgorithm> {
+    let m = Message::from_bytes(reply).unwrap();
+    relay_proto::wire::integrity(&m).map(|at| at.algorithm())
+}
+
 pub fn has(reply: &[u8], t: stun_types::attribute::AttributeType) -> bool {
     Message::from_bytes(reply).unwrap().has_attribute(t)
 }
@@ -479,6 +555,16 @@ pub fn fingerprint_type() -> stun_types::attribute::AttributeType {
 
 /// Mints a token with the test key file.
 pub fn token(h: &H, lifetime: u32, random: u8) -> (String, Vec<u8>, MacKey) {
+    token_of(h, lifetime, random, shared_token::MacKeyProfile::Sha1Coturn)
+}
+
+/// Mints a token with the test key file and a mac_key of `profile`.
+pub fn token_of(
+    h: &H,
+    lifetime: u32,
+    random: u8,
+    profile: shared_token::MacKeyProfile,
+) -> (String, Vec<u8>, MacKey) {
     let ring = Keyring::from_json(KEYS).unwrap();
     let m = ring
         .mint_with(
@@ -486,7 +572,7 @@ pub fn token(h: &H, lifetime: u32, random: u8) -> (String, Vec<u8>, MacKey) {
                 kid: None,
                 server_name: SERVER_NAME,
                 lifetime,
-                profile: shared_token::MacKeyProfile::Sha1Coturn,
+                profile,
                 now: h.unix(),
             },
             &[random; 32],

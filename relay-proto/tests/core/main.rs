@@ -2,9 +2,13 @@
 //! peer policy and error path, and malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod caps;
 mod connections;
+mod drain;
 mod events;
+mod families;
 mod harness;
+mod integrity;
 mod malformed;
 mod revocation;
 mod routes;
@@ -437,6 +441,32 @@ fn quotas_per_user_and_total_486() {
         )
         .allocate(&mut h, None)
     ));
+}
+
+#[test]
+fn a_refresh_with_a_new_token_gives_back_the_quota_its_allocation_took() {
+    // A token's user is its token id, and a Refresh may bring a new token: the quota taken
+    // for the first token's id is the one given back when the allocation ends.
+    let mut h = H::with_quota(config(), QuotaCounts::new(1, 0));
+    let (kid, tok, mac) = token(&h, 600, 1);
+    let mut c = C::new(
+        "203.0.113.5:1000",
+        Creds::Token(kid.clone(), tok, mac.secret().to_vec()),
+    );
+    assert!(is_success(&c.allocate(&mut h, None)));
+    let (_, tok2, mac2) = token(&h, 600, 2);
+    c.creds = Creds::Token(kid.clone(), tok2, mac2.secret().to_vec());
+    assert!(is_success(&c.refresh(&mut h, Some(600))));
+    assert!(is_success(&c.refresh(&mut h, Some(0))));
+    let (_, tok3, mac3) = token(&h, 600, 3);
+    let mut next = C::new(
+        "203.0.113.6:1000",
+        Creds::Token(kid, tok3, mac3.secret().to_vec()),
+    );
+    assert!(
+        is_success(&next.allocate(&mut h, None)),
+        "the relay's one allocation was given back"
+    );
 }
 
 #[test]

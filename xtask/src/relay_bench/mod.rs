@@ -12,15 +12,15 @@
 //! Any message lost in a fixed-rate run fails the command after the table, naming the server.
 
 mod load;
-mod procfs;
-mod servers;
+pub(crate) mod procfs;
+pub(crate) mod servers;
 mod suite;
 mod table;
 
 use std::path::{Path, PathBuf};
 
 use crate::util::{Result, cargo, run, target_dir};
-use servers::{CoturnMode, Server};
+use servers::{CoturnMode, Operator, Server};
 use suite::Settings;
 
 /// Where a coturn 4.17 `turnserver` is found when `--coturn-417` is not given.
@@ -31,6 +31,13 @@ struct Options {
     smoke: bool,
     coturn_417: Option<PathBuf>,
     gso: bool,
+    /// Other relay-native builds (e.g. main's) measured in the same trials on their sockets,
+    /// as reference rows named "(baseline FILE)": a change is compared with what it changes
+    /// in one run.
+    baselines: Vec<PathBuf>,
+    /// Also relay-native with `--metrics` scraped every second, and with caps it never
+    /// reaches: what its operator features cost.
+    operator: Vec<Operator>,
 }
 
 impl Options {
@@ -40,15 +47,28 @@ impl Options {
             smoke: false,
             coturn_417: std::env::var_os(COTURN_417_ENV).map(PathBuf::from),
             gso: true,
+            baselines: vec![],
+            operator: vec![],
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--smoke" => o.smoke = true,
                 "--no-gso" => o.gso = false,
+                "--metrics" => o.operator.push(Operator {
+                    metrics: true,
+                    caps: false,
+                }),
+                "--caps" => o.operator.push(Operator {
+                    metrics: false,
+                    caps: true,
+                }),
                 "--coturn-417" => {
                     o.coturn_417 = Some(it.next().ok_or("--coturn-417 needs a path")?.into())
                 }
+                "--baseline" => o
+                    .baselines
+                    .push(it.next().ok_or("--baseline needs a path")?.into()),
                 n => {
                     o.trials = n
                         .parse()
@@ -162,15 +182,28 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
             }
         }
     }
-    let relay = bins.join("relay-native");
-    v.push(Server::RelayNative {
-        bin: relay.clone(),
-        offload: false,
-    });
-    if !o.smoke {
+    let offloads: &[bool] = if o.smoke { &[false] } else { &[false, true] };
+    for &offload in offloads {
+        for with in std::iter::once(Operator::default()).chain(o.operator.iter().copied()) {
+            v.push(Server::RelayNative {
+                bin: bins.join("relay-native"),
+                offload,
+                with,
+                baseline: None,
+            });
+        }
+    }
+    // Baselines on their sockets only: the kernel fast path is the same program.
+    for bin in &o.baselines {
+        let label = bin.file_name().map_or_else(
+            || bin.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
         v.push(Server::RelayNative {
-            bin: relay,
-            offload: true,
+            bin: bin.clone(),
+            offload: false,
+            with: Operator::default(),
+            baseline: Some(label),
         });
     }
     Ok(v)
@@ -201,7 +234,7 @@ fn check(rows: &[table::Row], smoke: bool) -> Result {
     Ok(())
 }
 
-fn which(tool: &str) -> Result<PathBuf> {
+pub(crate) fn which(tool: &str) -> Result<PathBuf> {
     std::env::var("PATH")
         .unwrap_or_default()
         .split(':')

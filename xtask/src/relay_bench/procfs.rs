@@ -35,6 +35,16 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
     Ok(line.split_whitespace().nth(1).ok_or("odd VmRSS")?.parse()?)
 }
 
+/// Peak resident memory of a process (VmHWM), in KiB.
+pub fn peak_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or("no VmHWM")?;
+    Ok(line.split_whitespace().nth(1).ok_or("odd VmHWM")?.parse()?)
+}
+
 /// Clock ticks per second (the unit of /proc/PID/stat's times).
 pub fn clock_ticks() -> Result<f64> {
     let out = Command::new("getconf").arg("CLK_TCK").output()?;

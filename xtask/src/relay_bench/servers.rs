@@ -48,8 +48,25 @@ pub enum Server {
         bin: PathBuf,
         /// `--offload lo`.
         offload: bool,
+        /// Another build measured for comparison (bench-relay --baseline): its label.
+        baseline: Option<String>,
+        /// What else it runs with (its operator features, to show what they cost).
+        with: Operator,
     },
 }
+
+/// relay-native's operator features a row runs with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Operator {
+    /// `--metrics`, scraped every second during the whole trial.
+    pub metrics: bool,
+    /// Bandwidth caps per allocation and per user that the load never reaches, so every
+    /// datagram is checked and none is dropped.
+    pub caps: bool,
+}
+
+/// A cap no benchmark load reaches, bytes per second.
+const UNREACHED_CAP: &str = "10000000000";
 
 impl Server {
     /// How the table names it.
@@ -63,8 +80,27 @@ impl Server {
                 };
                 format!("coturn {version}{flags}")
             }
-            Server::RelayNative { offload: false, .. } => "relay-native".into(),
-            Server::RelayNative { offload: true, .. } => "relay-native --offload lo".into(),
+            Server::RelayNative {
+                offload,
+                with,
+                baseline,
+                ..
+            } => {
+                let mut name = "relay-native".to_string();
+                if *offload {
+                    name.push_str(" --offload lo");
+                }
+                if with.metrics {
+                    name.push_str(" --metrics");
+                }
+                if with.caps {
+                    name.push_str(" --max-bps");
+                }
+                if let Some(label) = baseline {
+                    name.push_str(&format!(" (baseline {label})"));
+                }
+                name
+            }
         }
     }
 
@@ -89,6 +125,7 @@ impl Server {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = dir.join(format!("{}-{port}.log", self.slug()));
         let user = format!("{USER}:{PASSWORD}");
+        let mut scraper = None;
         let pid = match self {
             Server::Coturn { bin, mode, version } => {
                 // An empty configuration file: otherwise coturn reads /etc/turnserver.conf.
@@ -127,7 +164,9 @@ impl Server {
                     &dir.join(format!("{}-{port}-out.log", self.slug())),
                 )?
             }
-            Server::RelayNative { bin, offload } => {
+            Server::RelayNative {
+                bin, offload, with, ..
+            } => {
                 let mut cmd = Command::new(bin);
                 cmd.args([
                     "serve",
@@ -142,12 +181,25 @@ impl Server {
                 if *offload {
                     cmd.args(["--offload", "lo"]);
                 }
+                if with.caps {
+                    cmd.args(["--max-bps-per-allocation", UNREACHED_CAP])
+                        .args(["--max-bps-per-user", UNREACHED_CAP]);
+                }
+                if with.metrics {
+                    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+                    cmd.args(["--metrics", &metrics.to_string()]);
+                    scraper = Some(Scraper::start(metrics));
+                }
                 procs.spawn("relay-native", &mut cmd, &log)?
             }
         };
         wait_binding(addr)?;
         procs.check_running()?;
-        Ok(Running { pid, addr })
+        Ok(Running {
+            pid,
+            addr,
+            _scraper: scraper,
+        })
     }
 }
 
@@ -157,6 +209,39 @@ pub struct Running {
     pub pid: u32,
     /// Its UDP listener.
     pub addr: SocketAddr,
+    _scraper: Option<Scraper>,
+}
+
+/// Fetches `/metrics` once a second, as a Prometheus with a 1 s scrape interval would
+/// (15 s is the default), until dropped.
+struct Scraper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Scraper {
+    fn start(at: SocketAddr) -> Scraper {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = stop.clone();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(mut s) = std::net::TcpStream::connect(at) {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n");
+                    let _ = s.read_to_end(&mut Vec::new());
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        Scraper { stop }
+    }
+}
+
+impl Drop for Scraper {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// What `turnserver --version` says (Debian's 4.6.1 and 4.17 print the bare version).
@@ -171,7 +256,7 @@ pub fn coturn_version(bin: &Path) -> Result<String> {
 }
 
 /// A loopback port free for UDP and TCP.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     free_port_run(1)
 }
 
@@ -195,7 +280,7 @@ fn free_port_run(n: u16) -> Result<u16> {
 }
 
 /// Waits for a STUN Binding success.
-fn wait_binding(addr: SocketAddr) -> Result {
+pub(crate) fn wait_binding(addr: SocketAddr) -> Result {
     let s = UdpSocket::bind("127.0.0.1:0")?;
     s.set_read_timeout(Some(Duration::from_millis(100)))?;
     let req: [u8; 20] = [

@@ -131,11 +131,11 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
     ratios(rows, set);
 }
 
-/// relay-native's figures over each coturn's, within this run.
+/// relay-native's figures over each coturn's (and the baseline build's), within this run.
 fn ratios(rows: &[Row], set: &Settings) {
     let (ours, coturns): (Vec<&Row>, Vec<&Row>) = rows
         .iter()
-        .partition(|r| r.name.starts_with("relay-native"));
+        .partition(|r| r.name.starts_with("relay-native") && !r.name.contains("(baseline"));
     if coturns.is_empty() {
         return;
     }

@@ -1,11 +1,14 @@
-//! The byte layouts of bpf/offload.c's maps (`struct c2p_key` ... `struct p2c_val`, and
-//! `struct counters` in EDGETURN_COUNTERS).
+//! The byte layouts of bpf/offload.c's maps (`struct c2p_key` ... `struct p2c_val`, their
+//! IPv6 twins `struct c2p6_key` ... `struct p2c6_val`, and `struct counters` in
+//! EDGETURN_COUNTERS).
 //!
-//! Addresses and ports are in network byte order, as the program compares them with packet
-//! headers; the deadline is a native-endian u64 at an 8-byte offset, and the counter slot a
-//! native-endian u32 behind it.
+//! The two families' structs have the same fields in the same order and differ only in the
+//! width `A` of an address (4 or 16 bytes), so one set of functions writes both, the array
+//! length telling which. Addresses and ports are in network byte order, as the program
+//! compares them with packet headers; the deadline is a native-endian u64 at an 8-byte offset,
+//! and the counter slot a native-endian u32 behind it.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 use relay_proto::Counters;
 
@@ -17,13 +20,19 @@ pub type C2pVal = [u8; 32];
 pub type P2cKey = [u8; 12];
 /// `struct p2c_val`: client and listener address, channel number, deadline, counter slot.
 pub type P2cVal = [u8; 32];
+/// `struct c2p6_key`.
+pub type C2p6Key = [u8; 24];
+/// `struct c2p6_val`.
+pub type C2p6Val = [u8; 56];
+/// `struct p2c6_key`.
+pub type P2c6Key = [u8; 36];
+/// `struct p2c6_val`.
+pub type P2c6Val = [u8; 56];
 /// `struct counters` of one CPU: packets, bytes.
 pub type CpuCounters = [u64; 2];
 
 /// `flags`: the destination of this direction is an address of this host.
 const ROUTE_LOCAL: u32 = 1;
-const UNTIL: usize = 16;
-const SLOT: usize = 24;
 
 /// The sum of one counters entry's per-CPU values.
 pub fn sum<'a>(cpus: impl IntoIterator<Item = &'a CpuCounters>) -> Counters {
@@ -34,78 +43,113 @@ pub fn sum<'a>(cpus: impl IntoIterator<Item = &'a CpuCounters>) -> Counters {
     })
 }
 
-fn put_addr(out: &mut [u8], ip_at: usize, port_at: usize, a: SocketAddrV4) {
-    if let Some(d) = out.get_mut(ip_at..ip_at + 4) {
-        d.copy_from_slice(&a.ip().octets());
+/// A struct being written: bytes and where its addresses' width puts each field.
+struct Fields<const N: usize> {
+    bytes: [u8; N],
+    /// The width of one address: 4 or 16.
+    a: usize,
+    /// How many addresses lead the struct (1 for `c2p_key`, 2 for the others).
+    addresses: usize,
+}
+
+impl<const N: usize> Fields<N> {
+    fn new(family_of: SocketAddr, addresses: usize) -> Fields<N> {
+        let a = if family_of.is_ipv4() { 4 } else { 16 };
+        Fields {
+            bytes: [0; N],
+            a,
+            addresses,
+        }
     }
-    if let Some(d) = out.get_mut(port_at..port_at + 2) {
-        d.copy_from_slice(&a.port().to_be_bytes());
+
+    fn put(&mut self, at: usize, v: &[u8]) {
+        if let Some(d) = self.bytes.get_mut(at..at + v.len()) {
+            d.copy_from_slice(v);
+        }
+    }
+
+    /// Address `nth` (0 or 1) at the start, its port in the port words behind the addresses.
+    fn addr(&mut self, nth: usize, sa: SocketAddr) {
+        match sa.ip() {
+            IpAddr::V4(ip) => self.put(nth * self.a, &ip.octets()),
+            IpAddr::V6(ip) => self.put(nth * self.a, &ip.octets()),
+        }
+        self.port(nth, sa.port());
+    }
+
+    /// Port word `nth` behind the addresses.
+    fn port(&mut self, nth: usize, port: u16) {
+        self.put(self.addresses * self.a + 2 * nth, &port.to_be_bytes());
+    }
+
+    /// The 16-bit word `nth` behind a value's two addresses (channel, flags).
+    fn word(&mut self, nth: usize, v: [u8; 2]) {
+        self.put(2 * self.a + 2 * nth, &v);
+    }
+
+    /// `flags` as a u32 behind the two port words.
+    fn flags(&mut self, v: u32) {
+        self.put(2 * self.a + 4, &v.to_ne_bytes());
+    }
+
+    /// The deadline and the counter slot, at the end of a value.
+    fn tail(mut self, until_ns: u64, slot: u32) -> [u8; N] {
+        self.put(2 * self.a + 8, &until_ns.to_ne_bytes());
+        self.put(2 * self.a + 16, &slot.to_ne_bytes());
+        self.bytes
     }
 }
 
-fn put_u64(out: &mut [u8], at: usize, v: u64) {
-    if let Some(d) = out.get_mut(at..at + 8) {
-        d.copy_from_slice(&v.to_ne_bytes());
-    }
-}
-
-fn put_u32(out: &mut [u8], at: usize, v: u32) {
-    if let Some(d) = out.get_mut(at..at + 4) {
-        d.copy_from_slice(&v.to_ne_bytes());
-    }
-}
-
-/// The client-to-peer key.
-pub fn c2p_key(client: SocketAddrV4, server_port: u16, channel: u16) -> C2pKey {
-    let mut k = [0u8; 12];
-    put_addr(&mut k, 0, 4, client);
-    k[6..8].copy_from_slice(&server_port.to_be_bytes());
-    k[8..10].copy_from_slice(&channel.to_be_bytes());
-    k
+/// The client-to-peer key (`C2pKey` or `C2p6Key` by the client's family).
+pub fn c2p_key<const N: usize>(client: SocketAddr, server_port: u16, channel: u16) -> [u8; N] {
+    let mut f = Fields::<N>::new(client, 1);
+    f.addr(0, client);
+    f.port(1, server_port);
+    f.port(2, channel);
+    f.bytes
 }
 
 /// The client-to-peer value; `local`: the peer is on this host; `slot`: its counters' entry.
-pub fn c2p_val(
-    relay: SocketAddrV4,
-    peer: SocketAddrV4,
+pub fn c2p_val<const N: usize>(
+    relay: SocketAddr,
+    peer: SocketAddr,
     local: bool,
     until_ns: u64,
     slot: u32,
-) -> C2pVal {
-    let mut v = [0u8; 32];
-    put_addr(&mut v, 0, 8, relay);
-    put_addr(&mut v, 4, 10, peer);
-    put_u32(&mut v, 12, if local { ROUTE_LOCAL } else { 0 });
-    put_u64(&mut v, UNTIL, until_ns);
-    put_u32(&mut v, SLOT, slot);
-    v
+) -> [u8; N] {
+    let mut f = Fields::<N>::new(relay, 2);
+    f.addr(0, relay);
+    f.addr(1, peer);
+    f.flags(if local { ROUTE_LOCAL } else { 0 });
+    f.tail(until_ns, slot)
 }
 
 /// The peer-to-client key.
-pub fn p2c_key(peer: SocketAddrV4, relay: SocketAddrV4) -> P2cKey {
-    let mut k = [0u8; 12];
-    put_addr(&mut k, 0, 8, peer);
-    put_addr(&mut k, 4, 10, relay);
-    k
+pub fn p2c_key<const N: usize>(peer: SocketAddr, relay: SocketAddr) -> [u8; N] {
+    let mut f = Fields::<N>::new(peer, 2);
+    f.addr(0, peer);
+    f.addr(1, relay);
+    f.bytes
 }
 
 /// The peer-to-client value; `local`: the client is on this host; `slot`: its counters' entry.
-pub fn p2c_val(
-    client: SocketAddrV4,
-    server: SocketAddrV4,
+pub fn p2c_val<const N: usize>(
+    client: SocketAddr,
+    server: SocketAddr,
     channel: u16,
     local: bool,
     until_ns: u64,
     slot: u32,
-) -> P2cVal {
-    let mut v = [0u8; 32];
-    put_addr(&mut v, 0, 8, client);
-    put_addr(&mut v, 4, 10, server);
-    v[12..14].copy_from_slice(&channel.to_be_bytes());
-    v[14..16].copy_from_slice(&(if local { ROUTE_LOCAL as u16 } else { 0 }).to_ne_bytes());
-    put_u64(&mut v, UNTIL, until_ns);
-    put_u32(&mut v, SLOT, slot);
-    v
+) -> [u8; N] {
+    let mut f = Fields::<N>::new(client, 2);
+    f.addr(0, client);
+    f.addr(1, server);
+    f.word(2, channel.to_be_bytes());
+    f.word(
+        3,
+        (if local { ROUTE_LOCAL as u16 } else { 0 }).to_ne_bytes(),
+    );
+    f.tail(until_ns, slot)
 }
 
 #[cfg(test)]
@@ -113,61 +157,80 @@ mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
 
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|_| unreachable!())
+    }
+
+    fn ne_u32(b: &[u8]) -> u32 {
+        u32::from_ne_bytes(b.try_into().unwrap_or_default())
+    }
+
+    fn ne_u64(b: &[u8]) -> u64 {
+        u64::from_ne_bytes(b.try_into().unwrap_or_default())
+    }
+
     #[test]
-    fn layouts_match_the_c_structs() {
-        let client: SocketAddrV4 = "192.0.2.1:5000".parse().unwrap_or_else(|_| unreachable!());
-        let relay: SocketAddrV4 = "198.51.100.2:49152"
-            .parse()
-            .unwrap_or_else(|_| unreachable!());
-        let peer: SocketAddrV4 = "203.0.113.3:6000"
-            .parse()
-            .unwrap_or_else(|_| unreachable!());
-        assert_eq!(
-            c2p_key(client, 3478, 0x4001),
-            [192, 0, 2, 1, 0x13, 0x88, 0x0d, 0x96, 0x40, 0x01, 0, 0]
+    fn ipv4_layouts_match_the_c_structs() {
+        let (client, relay, peer) = (
+            sa("192.0.2.1:5000"),
+            sa("198.51.100.2:49152"),
+            sa("203.0.113.3:6000"),
         );
-        let v = c2p_val(relay, peer, true, 7, 0x0102_0304);
+        let k: C2pKey = c2p_key(client, 3478, 0x4001);
+        assert_eq!(k, [192, 0, 2, 1, 0x13, 0x88, 0x0d, 0x96, 0x40, 0x01, 0, 0]);
+        let v: C2pVal = c2p_val(relay, peer, true, 7, 0x0102_0304);
         assert_eq!(
             &v[..12],
             &[198, 51, 100, 2, 203, 0, 113, 3, 0xc0, 0x00, 0x17, 0x70]
         );
-        assert_eq!(
-            u32::from_ne_bytes(v[12..16].try_into().unwrap_or_default()),
-            1
-        );
-        assert_eq!(
-            u64::from_ne_bytes(v[16..24].try_into().unwrap_or_default()),
-            7
-        );
-        assert_eq!(
-            u32::from_ne_bytes(v[24..28].try_into().unwrap_or_default()),
-            0x0102_0304
-        );
+        assert_eq!(ne_u32(&v[12..16]), 1);
+        assert_eq!(ne_u64(&v[16..24]), 7);
+        assert_eq!(ne_u32(&v[24..28]), 0x0102_0304);
         assert_eq!(&v[28..], &[0, 0, 0, 0]);
-        assert_eq!(
-            p2c_key(peer, relay),
-            [203, 0, 113, 3, 198, 51, 100, 2, 0x17, 0x70, 0xc0, 0x00]
-        );
-        let v = p2c_val(
-            client,
-            "198.51.100.2:3478"
-                .parse()
-                .unwrap_or_else(|_| unreachable!()),
-            0x4001,
-            false,
-            9,
-            5,
-        );
+        let k: P2cKey = p2c_key(peer, relay);
+        assert_eq!(k, [203, 0, 113, 3, 198, 51, 100, 2, 0x17, 0x70, 0xc0, 0x00]);
+        let v: P2cVal = p2c_val(client, sa("198.51.100.2:3478"), 0x4001, false, 9, 5);
         assert_eq!(
             &v[..16],
             &[
                 192, 0, 2, 1, 198, 51, 100, 2, 0x13, 0x88, 0x0d, 0x96, 0x40, 0x01, 0, 0
             ]
         );
-        assert_eq!(
-            u32::from_ne_bytes(v[24..28].try_into().unwrap_or_default()),
-            5
+        assert_eq!(ne_u64(&v[16..24]), 9);
+        assert_eq!(ne_u32(&v[24..28]), 5);
+    }
+
+    #[test]
+    fn ipv6_layouts_match_the_c_structs() {
+        let (client, relay, peer) = (
+            sa("[2001:db8::1]:5000"),
+            sa("[2001:db8::2]:49152"),
+            sa("[2001:db8::3]:6000"),
         );
+        let ip = |last: u8| {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            a[15] = last;
+            a
+        };
+        let k: C2p6Key = c2p_key(client, 3478, 0x4001);
+        assert_eq!(&k[..16], &ip(1));
+        assert_eq!(&k[16..], &[0x13, 0x88, 0x0d, 0x96, 0x40, 0x01, 0, 0]);
+        let v: C2p6Val = c2p_val(relay, peer, true, 7, 9);
+        assert_eq!((&v[..16], &v[16..32]), (&ip(2)[..], &ip(3)[..]));
+        assert_eq!(&v[32..36], &[0xc0, 0x00, 0x17, 0x70]);
+        assert_eq!(ne_u32(&v[36..40]), 1);
+        assert_eq!(ne_u64(&v[40..48]), 7);
+        assert_eq!(ne_u32(&v[48..52]), 9);
+        assert_eq!(&v[52..], &[0; 4]);
+        let k: P2c6Key = p2c_key(peer, relay);
+        assert_eq!((&k[..16], &k[16..32]), (&ip(3)[..], &ip(2)[..]));
+        assert_eq!(&k[32..], &[0x17, 0x70, 0xc0, 0x00]);
+        let v: P2c6Val = p2c_val(client, relay, 0x4001, false, 11, 5);
+        assert_eq!((&v[..16], &v[16..32]), (&ip(1)[..], &ip(2)[..]));
+        assert_eq!(&v[32..40], &[0x13, 0x88, 0xc0, 0x00, 0x40, 0x01, 0, 0]);
+        assert_eq!(ne_u64(&v[40..48]), 11);
+        assert_eq!(ne_u32(&v[48..52]), 5);
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! The kernel fast path for ChannelData (`serve --offload IFACE`): loads bpf/offload.c as a
-//! TC ingress classifier on the named interfaces and keeps its two maps equal to the core's
-//! channel routes ([`RouteChange`]). Why and what it leaves to the sockets: docs/relay.md.
+//! TC ingress classifier on the named interfaces and keeps its route maps (a pair per family)
+//! equal to the core's channel routes ([`RouteChange`]). Why and what it leaves to the
+//! sockets: docs/relay.md.
 //!
 //! Only control traffic touches this (a route changes on ChannelBind, CreatePermission,
-//! Refresh and allocation end), so the shards share one `Offload` behind a mutex.
+//! Refresh and allocation end), a scrape (the totals) and, with bandwidth caps, a periodic
+//! read of each route's counters ([`Offload::meter`]), so the shards share one `Offload`
+//! behind a mutex. Allocation ids are per shard, so everything kept per allocation is keyed
+//! by (shard, allocation).
 
 pub mod maps;
 mod slots;
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use relay_proto::{AllocId, ChannelRoute, RouteChange, Traffic};
+use relay_proto::{AllocId, ChannelRoute, Counters, RouteChange, Traffic};
 use slots::Slots;
 
 /// Why the fast path could not start.
@@ -34,44 +38,65 @@ impl std::error::Error for OffloadError {}
 #[cfg_attr(not(edgeturn_offload), path = "unbuilt.rs")]
 mod kernel;
 
+/// The listen addresses rewritten replies come from, by family; a family without a specific
+/// one stays on the sockets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Servers {
+    /// The specific IPv4 listen address.
+    pub v4: Option<SocketAddrV4>,
+    /// The specific IPv6 listen address.
+    pub v6: Option<SocketAddrV6>,
+}
+
 /// The loaded program and its maps.
 pub struct Offload {
     kernel: kernel::Kernel,
-    server: SocketAddrV4,
+    servers: Servers,
     /// `Instant` -> CLOCK_MONOTONIC nanoseconds (what `bpf_ktime_get_ns` reads).
     base: (Instant, u64),
     /// The routes in the maps, by (client, channel), with their counter slots.
-    routes: HashMap<(SocketAddrV4, u16), Live>,
+    routes: HashMap<(SocketAddr, u16), Live>,
     slots: Slots,
     /// Counters of routes already withdrawn, by allocation, until the allocation ends.
-    ended: HashMap<u64, Traffic>,
+    ended: HashMap<Owner, Traffic>,
+    /// What withdrawn routes carried since their last [`Offload::meter`], by allocation
+    /// (kept only while metering is on).
+    unmetered: HashMap<Owner, Traffic>,
+    metering: bool,
     /// Counters of every route withdrawn so far.
     withdrawn: Traffic,
-    local: HashMap<Ipv4Addr, bool>,
+    local: HashMap<IpAddr, bool>,
 }
+
+/// An allocation of a shard.
+type Owner = (usize, AllocId);
 
 /// A route in the maps.
 struct Live {
-    alloc: u64,
+    owner: Owner,
     slot: u32,
+    /// Its counters at the last [`Offload::meter`].
+    metered: Traffic,
 }
 
 impl Offload {
-    /// Loads the program and attaches it to `interfaces`' ingress. `server` is the listening
-    /// address, which configuration has checked is a specific IPv4 address: rewritten
-    /// replies must come from the address the client sent to.
-    pub fn attach(interfaces: &[String], server: SocketAddrV4) -> Result<Offload, OffloadError> {
+    /// Loads the program and attaches it to `interfaces`' ingress. `servers` are the specific
+    /// listen addresses (configuration has checked there is one): rewritten replies must come
+    /// from the address the client sent to.
+    pub fn attach(interfaces: &[String], servers: Servers) -> Result<Offload, OffloadError> {
         let kernel = kernel::Kernel::attach(interfaces)?;
         let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let mono_ns = u64::try_from(mono.tv_sec).unwrap_or(0) * 1_000_000_000
             + u64::try_from(mono.tv_nsec).unwrap_or(0);
         Ok(Offload {
             kernel,
-            server,
+            servers,
             base: (Instant::now(), mono_ns),
             routes: HashMap::new(),
             slots: Slots::new(slots::ROUTES),
             ended: HashMap::new(),
+            unmetered: HashMap::new(),
+            metering: false,
             withdrawn: Traffic::default(),
             local: HashMap::new(),
         })
@@ -79,7 +104,7 @@ impl Offload {
 
     /// Whether `ip` is an address of this host (a rewritten packet to it goes up the local
     /// stack rather than out of the interface): the kernel lets us bind only to those.
-    fn is_local(&mut self, ip: Ipv4Addr) -> bool {
+    fn is_local(&mut self, ip: IpAddr) -> bool {
         if self.local.len() >= 65_536 {
             self.local.clear(); // bounded: peers come and go over a long uptime
         }
@@ -99,19 +124,20 @@ impl Offload {
         }
     }
 
-    /// Makes the maps follow one change of the core's routes. Routes with an IPv6 address
-    /// are left to the sockets.
-    pub fn apply(&mut self, change: RouteChange) {
+    /// Makes the maps follow one change of the routes of `shard`'s core. Routes that change
+    /// the family (an IPv4 client relayed to IPv6 peers) or whose family has no specific
+    /// listen address are left to the sockets.
+    pub fn apply(&mut self, shard: usize, change: RouteChange) {
         match change {
             RouteChange::Set { route, until } => {
-                if let Some(v4) = V4Route::of(&route) {
+                if let Some(r) = Route::of(&route, self.servers) {
                     let until = self.ktime(until);
-                    self.set(&v4, route.alloc, until);
+                    self.set(&r, (shard, route.alloc), until);
                 }
             }
             RouteChange::Clear { route } => {
-                if let Some(v4) = V4Route::of(&route) {
-                    self.clear(&v4);
+                if let Some(r) = Route::of(&route, self.servers) {
+                    self.clear(&r);
                 }
             }
         }
@@ -119,31 +145,42 @@ impl Offload {
 
     /// Adds a route with fresh counters, or moves the deadline of one in place (its
     /// counters untouched).
-    fn set(&mut self, r: &V4Route, alloc: AllocId, until: u64) {
-        let key = (r.client, r.channel);
+    fn set(&mut self, r: &Route, owner: Owner, until: u64) {
+        let key = r.key();
         let known = self.routes.get(&key).map(|l| l.slot);
         let Some(slot) = known.or_else(|| self.slots.take()) else {
-            debug!(target: "offload", client = %r.client, channel = r.channel, "route table full; the channel stays on the sockets");
+            debug!(target: "offload", client = %key.0, channel = key.1, "route table full; the channel stays on the sockets");
             return;
         };
-        let local = (self.is_local(*r.peer.ip()), self.is_local(*r.client.ip()));
+        let (peer, client) = r.ends();
+        let local = (self.is_local(peer), self.is_local(client));
         let fresh = known.is_none();
         let done = if fresh {
             self.kernel.zero(slot)
         } else {
             Ok(())
         }
-        .and_then(|()| self.kernel.set(self.server, r, local, until, slot));
+        .and_then(|()| self.kernel.set(r, local, until, slot));
         match done {
-            Ok(()) => {
-                let alloc = alloc.to_bits();
-                self.routes.insert(key, Live { alloc, slot });
+            Ok(()) if fresh => {
+                let metered = Traffic::default();
+                self.routes.insert(
+                    key,
+                    Live {
+                        owner,
+                        slot,
+                        metered,
+                    },
+                );
                 debug!(target: "offload", client = %r.client, peer = %r.peer, channel = r.channel, "route set");
+            }
+            Ok(()) => {
+                debug!(target: "offload", client = %r.client, peer = %r.peer, channel = r.channel, "route deadline moved");
             }
             Err(e) => {
                 warn!(
                     "offload: cannot add the route of channel {:#06x} for {}: {e}",
-                    r.channel, r.client
+                    key.1, key.0
                 );
                 if fresh {
                     self.slots.give_back(slot);
@@ -153,30 +190,68 @@ impl Offload {
     }
 
     /// Withdraws a route and files what it carried under its allocation.
-    fn clear(&mut self, r: &V4Route) {
-        let Some(live) = self.routes.remove(&(r.client, r.channel)) else {
+    fn clear(&mut self, r: &Route) {
+        let Some(live) = self.routes.remove(&r.key()) else {
             return;
         };
-        self.kernel.clear(self.server, r);
+        self.kernel.clear(r);
         let got = self.kernel.counters(live.slot);
         self.slots.give_back(live.slot);
-        *self.ended.entry(live.alloc).or_default() += got;
+        *self.ended.entry(live.owner).or_default() += got;
+        if self.metering {
+            *self.unmetered.entry(live.owner).or_default() += since(got, live.metered);
+        }
         self.withdrawn += got;
     }
 
-    /// What the kernel relayed for `alloc`, once its routes are all withdrawn (the core
-    /// withdraws them before it releases the relay socket).
-    pub fn take_relayed(&mut self, alloc: AllocId) -> Option<Traffic> {
-        self.ended.remove(&alloc.to_bits())
+    /// What the kernel relayed for `shard`'s `alloc`, once its routes are all withdrawn (the
+    /// core withdraws them before it releases the relay socket).
+    pub fn take_relayed(&mut self, shard: usize, alloc: AllocId) -> Option<Traffic> {
+        self.unmetered.remove(&(shard, alloc));
+        self.ended.remove(&(shard, alloc))
     }
 
-    /// What the kernel relayed so far for each live allocation that has or had a route: its
+    /// What the kernel relayed for each of `shard`'s allocations since the last call (for
+    /// bandwidth caps; the first call turns the bookkeeping of withdrawn routes on).
+    /// Allocations that relayed nothing are left out.
+    pub fn meter(&mut self, shard: usize) -> Vec<(AllocId, Traffic)> {
+        self.metering = true;
+        let mut by_alloc: HashMap<AllocId, Traffic> = HashMap::new();
+        for live in self.routes.values_mut().filter(|l| l.owner.0 == shard) {
+            let now = self.kernel.counters(live.slot);
+            let delta = since(now, live.metered);
+            live.metered = now;
+            if delta != Traffic::default() {
+                *by_alloc.entry(live.owner.1).or_default() += delta;
+            }
+        }
+        self.unmetered.retain(|(s, alloc), t| {
+            if *s == shard {
+                *by_alloc.entry(*alloc).or_default() += *t;
+            }
+            *s != shard
+        });
+        by_alloc.into_iter().collect()
+    }
+
+    /// Routes in the maps.
+    pub fn routes(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// What the kernel relayed so far for each of `shard`'s live allocations that has or had a
+    /// route: its
     /// routes' counters and those of its routes already withdrawn (for usage records of
     /// long allocations; an ended one's share comes from [`Offload::take_relayed`]).
-    pub fn relayed_by_alloc(&self) -> HashMap<u64, Traffic> {
-        let mut by = self.ended.clone();
-        for live in self.routes.values() {
-            *by.entry(live.alloc).or_default() += self.kernel.counters(live.slot);
+    pub fn relayed_by_alloc(&self, shard: usize) -> HashMap<AllocId, Traffic> {
+        let mut by: HashMap<AllocId, Traffic> = self
+            .ended
+            .iter()
+            .filter(|((s, _), _)| *s == shard)
+            .map(|((_, alloc), t)| (*alloc, *t))
+            .collect();
+        for live in self.routes.values().filter(|l| l.owner.0 == shard) {
+            *by.entry(live.owner.1).or_default() += self.kernel.counters(live.slot);
         }
         by
     }
@@ -191,27 +266,54 @@ impl Offload {
     }
 }
 
-/// A route whose addresses are all IPv4 (the only kind the program rewrites).
+/// What `now` counted beyond `before` (counters only grow while a route holds its slot).
+fn since(now: Traffic, before: Traffic) -> Traffic {
+    let d = |a: Counters, b: Counters| Counters {
+        packets: a.packets.saturating_sub(b.packets),
+        bytes: a.bytes.saturating_sub(b.bytes),
+    };
+    Traffic {
+        to_peer: d(now.to_peer, before.to_peer),
+        to_client: d(now.to_client, before.to_client),
+    }
+}
+
+/// A route the program rewrites: client, relay address, peer and listen address all of one
+/// family (it does not translate between families; [`Route::of`] makes only such routes).
 #[cfg_attr(not(edgeturn_offload), allow(dead_code))]
-pub(crate) struct V4Route {
-    pub client: SocketAddrV4,
-    pub relay: SocketAddrV4,
-    pub peer: SocketAddrV4,
+pub(crate) struct Route {
+    pub server: SocketAddr,
+    pub client: SocketAddr,
+    pub relay: SocketAddr,
+    pub peer: SocketAddr,
     pub channel: u16,
 }
 
-impl V4Route {
-    fn of(r: &ChannelRoute) -> Option<V4Route> {
-        match (r.client, r.relay, r.peer) {
-            (SocketAddr::V4(client), SocketAddr::V4(relay), SocketAddr::V4(peer)) => {
-                Some(V4Route {
-                    client,
-                    relay,
-                    peer,
-                    channel: r.channel,
-                })
-            }
-            _ => None,
-        }
+impl Route {
+    fn of(r: &ChannelRoute, servers: Servers) -> Option<Route> {
+        let server = match r.client {
+            SocketAddr::V4(_) => SocketAddr::V4(servers.v4?),
+            SocketAddr::V6(_) => SocketAddr::V6(servers.v6?),
+        };
+        let one_family = [r.relay, r.peer]
+            .iter()
+            .all(|a| a.is_ipv4() == server.is_ipv4());
+        one_family.then_some(Route {
+            server,
+            client: r.client,
+            relay: r.relay,
+            peer: r.peer,
+            channel: r.channel,
+        })
+    }
+
+    /// (client, channel): what the route is known by.
+    fn key(&self) -> (SocketAddr, u16) {
+        (self.client, self.channel)
+    }
+
+    /// (peer, client): where its two directions go.
+    fn ends(&self) -> (IpAddr, IpAddr) {
+        (self.peer.ip(), self.client.ip())
     }
 }

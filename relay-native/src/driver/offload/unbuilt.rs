@@ -1,9 +1,7 @@
 //! Stands in for the aya side in a relay-native built without clang: a `Kernel` cannot be
 //! made, so `--offload` fails at start with the reason and no route is ever applied.
 
-use std::net::SocketAddrV4;
-
-use super::{OffloadError, V4Route};
+use super::{OffloadError, Route};
 use relay_proto::Traffic;
 
 /// No value of this type exists.
@@ -18,8 +16,7 @@ impl Kernel {
 
     pub(super) fn set(
         &mut self,
-        _: SocketAddrV4,
-        _: &V4Route,
+        _: &Route,
         _: (bool, bool),
         _: u64,
         _: u32,
@@ -35,7 +32,7 @@ impl Kernel {
         match *self {}
     }
 
-    pub(super) fn clear(&mut self, _: SocketAddrV4, _: &V4Route) {
+    pub(super) fn clear(&mut self, _: &Route) {
         match *self {}
     }
 }

@@ -1,14 +1,20 @@
-//! STUN wire helpers the crates don't give us: RFC 7635's two attributes, MESSAGE-INTEGRITY
-//! with arbitrary key bytes (a token's mac_key is binary), and signed responses.
+//! STUN wire helpers the crates don't give us: RFC 7635's two attributes, the integrity
+//! attributes with arbitrary key bytes (a token's mac_key is binary; [`integrity`]), and
+//! signed responses.
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use shared_token::MacKey;
+pub mod integrity;
+
+use std::net::SocketAddr;
+
 use stun_types::attribute::{
-    AttributeStaticType, AttributeType, ErrorCode, Fingerprint, MessageIntegrity, Nonce, Realm,
-    Software, UnknownAttributes,
+    AlternateServer, AttributeStaticType, AttributeType, ErrorCode, Fingerprint, Nonce,
+    PasswordAlgorithmValue, PasswordAlgorithms, Realm, Software, UnknownAttributes,
 };
-use stun_types::message::{Message, MessageHeader, MessageWrite, MessageWriteExt, MessageWriteVec};
+use stun_types::message::{Message, MessageWrite, MessageWriteExt, MessageWriteVec};
+
+/// The integrity attribute a message carries ([`integrity::integrity`]).
+pub use integrity::integrity;
+pub use integrity::{IntegrityAlgorithm, IntegrityRef, Signing, hmac_sha1, hmac_sha256, verify};
 
 use crate::error::TurnError;
 
@@ -19,49 +25,14 @@ pub const THIRD_PARTY_AUTHORIZATION: AttributeType = AttributeType::new(0x802E);
 /// What the relay says it is (SOFTWARE).
 pub const SOFTWARE: &str = concat!("edgeturn relay-native ", env!("CARGO_PKG_VERSION"));
 
-/// The HMAC-SHA1 of `data` under `key`.
-pub fn hmac_sha1(key: &[u8], data: &[&[u8]]) -> [u8; 20] {
-    let mut out = [0u8; 20];
-    if let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(key) {
-        for d in data {
-            mac.update(d);
-        }
-        out.copy_from_slice(&mac.finalize().into_bytes());
-    }
-    out
-}
-
-/// Where a request's MESSAGE-INTEGRITY is, and its value.
-pub struct IntegrityRef {
-    offset: usize,
-    hmac: [u8; 20],
-}
-
-/// Finds MESSAGE-INTEGRITY (HMAC-SHA1). `None` when the message has none.
-pub fn integrity(msg: &Message<'_>) -> Option<IntegrityRef> {
-    let (offset, raw) = msg.raw_attribute_and_offset(MessageIntegrity::TYPE)?;
-    let hmac: [u8; 20] = raw.value.as_ref().try_into().ok()?;
-    Some(IntegrityRef { offset, hmac })
-}
-
-/// True when the MESSAGE-INTEGRITY at `at` verifies under `key` (constant-time compare).
-pub fn verify(raw: &[u8], at: &IntegrityRef, key: &[u8]) -> bool {
-    let (Some(kind), Some(body)) = (raw.get(..2), raw.get(4..at.offset)) else {
-        return false;
-    };
-    // The length field covers the message up to and including MESSAGE-INTEGRITY.
-    let len = ((at.offset + 24 - MessageHeader::LENGTH) as u16).to_be_bytes();
-    let mac = hmac_sha1(key, &[kind, &len, body]);
-    shared_token::ct_eq(&mac, &at.hmac)
-}
-
-/// Finishes a response: SOFTWARE, MESSAGE-INTEGRITY under `key` if any, FINGERPRINT if asked.
-pub fn finish(mut w: MessageWriteVec, key: Option<&MacKey>, fingerprint: bool) -> Vec<u8> {
+/// Finishes a response: SOFTWARE, the integrity attribute of `sign` if any, FINGERPRINT if
+/// asked.
+pub fn finish(mut w: MessageWriteVec, sign: Option<Signing<'_>>, fingerprint: bool) -> Vec<u8> {
     if let Ok(s) = Software::new(SOFTWARE) {
         let _ = w.add_attribute(&s);
     }
-    if let Some(key) = key {
-        push_integrity(&mut w, key);
+    if let Some(sign) = sign {
+        integrity::push(&mut w, sign);
     }
     if fingerprint {
         let _ = w.add_fingerprint();
@@ -69,23 +40,12 @@ pub fn finish(mut w: MessageWriteVec, key: Option<&MacKey>, fingerprint: bool) -
     w.finish()
 }
 
-/// Finishes a client request: MESSAGE-INTEGRITY under `key` (the whole binary key, which for
-/// a coturn-profile mac_key is also coturn's 16-byte reading), then FINGERPRINT.
-pub fn sign_request(mut w: MessageWriteVec, key: &MacKey) -> Vec<u8> {
-    push_integrity(&mut w, key);
+/// Finishes a client request: the integrity attribute of `sign` (for a coturn-profile
+/// mac_key the whole binary key, which is also coturn's 16-byte reading), then FINGERPRINT.
+pub fn sign_request(mut w: MessageWriteVec, sign: Signing<'_>) -> Vec<u8> {
+    integrity::push(&mut w, sign);
     let _ = w.add_fingerprint();
     w.finish()
-}
-
-fn push_integrity(w: &mut MessageWriteVec, key: &MacKey) {
-    w.push_attribute_unchecked(&MessageIntegrity::new([0; 20]));
-    let len = w.len();
-    if let Some(body) = w.get(..len - 24) {
-        let mac = hmac_sha1(key.secret(), &[body]);
-        if let Some(dst) = w.get_mut(len - 20..) {
-            dst.copy_from_slice(&mac);
-        }
-    }
 }
 
 /// An error response: ERROR-CODE plus optional REALM/NONCE/THIRD-PARTY-AUTHORIZATION.
@@ -96,10 +56,14 @@ pub struct ErrorReply<'a> {
     pub challenge: Option<(&'a str, &'a str)>,
     /// THIRD-PARTY-AUTHORIZATION value (the server name) when tokens are on.
     pub third_party: Option<&'a str>,
+    /// PASSWORD-ALGORITHMS to offer with the challenge (RFC 8489 section 9.2.4).
+    pub password_algorithms: &'a [PasswordAlgorithmValue],
     /// Sign with this key (errors after successful authentication).
-    pub key: Option<&'a MacKey>,
+    pub sign: Option<Signing<'a>>,
     /// For 420.
     pub unknown: &'a [AttributeType],
+    /// ALTERNATE-SERVER, for 300.
+    pub alternate: Option<SocketAddr>,
 }
 
 impl<'a> ErrorReply<'a> {
@@ -109,8 +73,10 @@ impl<'a> ErrorReply<'a> {
             error,
             challenge: None,
             third_party: None,
-            key: None,
+            password_algorithms: &[],
+            sign: None,
             unknown: &[],
+            alternate: None,
         }
     }
 
@@ -128,12 +94,18 @@ impl<'a> ErrorReply<'a> {
         if !self.unknown.is_empty() {
             let _ = w.add_attribute(&UnknownAttributes::new(self.unknown));
         }
+        if let Some(server) = self.alternate {
+            let _ = w.add_attribute(&AlternateServer::new(server));
+        }
         if let Some((realm, nonce)) = self.challenge {
             if let Ok(r) = Realm::new(realm) {
                 let _ = w.add_attribute(&r);
             }
             if let Ok(n) = Nonce::new(nonce) {
                 let _ = w.add_attribute(&n);
+            }
+            if !self.password_algorithms.is_empty() {
+                let _ = w.add_attribute(&PasswordAlgorithms::new(self.password_algorithms));
             }
         }
         if let Some(name) = self.third_party {
@@ -143,7 +115,7 @@ impl<'a> ErrorReply<'a> {
             );
             let _ = w.add_attribute(&raw);
         }
-        finish(w, self.key, has_fingerprint(req))
+        finish(w, self.sign, has_fingerprint(req))
     }
 }
 
@@ -156,9 +128,7 @@ pub fn has_fingerprint(req: &Message<'_>) -> bool {
 mod tests {
     use super::*;
     use stun_types::attribute::Username;
-    use stun_types::message::{
-        BINDING, IntegrityAlgorithm, LongTermCredentials, MessageIntegrityCredentials,
-    };
+    use stun_types::message::{BINDING, LongTermCredentials, MessageIntegrityCredentials};
 
     #[test]
     fn our_integrity_matches_stun_types_long_term() {
@@ -174,13 +144,18 @@ mod tests {
         let msg = Message::from_bytes(&bytes).unwrap();
         let key = crate::auth::long_term_key("user", "realm", "pass");
         let at = integrity(&msg).unwrap();
+        assert_eq!(at.algorithm(), IntegrityAlgorithm::Sha1);
         assert!(verify(&bytes, &at, key.secret()));
         assert!(!verify(&bytes, &at, b"other"));
 
         // And what we sign, stun-types verifies.
+        let sign = Signing {
+            key: &key,
+            algorithm: IntegrityAlgorithm::Sha1,
+        };
         let resp = finish(
             Message::builder_success(&msg, MessageWriteVec::new()),
-            Some(&key),
+            Some(sign),
             true,
         );
         let resp = Message::from_bytes(&resp).unwrap();
