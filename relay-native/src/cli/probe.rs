@@ -36,7 +36,7 @@ pub struct ProbeArgs {
     token_endpoint: Option<String>,
     /// Act as a browser: get iceServers from this URL (the edge's /turn/credentials) with
     /// --bearer, and use the browser credential in them.
-    #[arg(long, conflicts_with = "token_json", requires = "bearer")]
+    #[arg(long, conflicts_with_all = ["token_json", "turn_username"], requires = "bearer")]
     credentials_url: Option<String>,
     /// The bearer token (scope turn) for --credentials-url.
     #[arg(long, env = "EDGETURN_BEARER", hide_env_values = true)]
