@@ -680,7 +680,55 @@ fn round_trip(
 
 #[cfg(test)]
 mod tests {
-    use super::split_server;
+    use super::*;
+
+    fn browser(expires_at: u64) -> Held {
+        Held {
+            creds: Credentials::LongTerm {
+                username: "et1.k.AAAA".into(),
+                password: "cred".into(),
+            },
+            browser: Some(BrowserCred {
+                username: "et1.k.AAAA".into(),
+                credential: "cred".into(),
+                token_id: "KWa9ZY3uogilQFwA".into(),
+                expires_at,
+                urls: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_refused_credential_says_why() {
+        let live = refused(401, "Unauthorized", &browser(unix_now() + 600), "Allocate");
+        assert!(
+            matches!(&live, Failure::TokenRejected(m) if m.contains("revoked") && m.contains("KWa9ZY3uogilQFwA")),
+            "{live:?}"
+        );
+        assert_eq!(live.exit_code(), 7);
+        let old = refused(401, "Unauthorized", &browser(1), "Refresh");
+        assert!(matches!(old, Failure::TokenExpired(_)), "{old:?}");
+        let user = Held {
+            browser: None,
+            ..browser(0)
+        };
+        assert_eq!(user.mechanism(), "long-term");
+        let wrong = refused(401, "Unauthorized", &user, "Allocate");
+        assert!(
+            matches!(&wrong, Failure::CredentialsRejected(m) if !m.contains("revoked")),
+            "{wrong:?}"
+        );
+        assert!(matches!(
+            refused(
+                486,
+                "Allocation Quota Reached",
+                &browser(u64::MAX),
+                "Allocate"
+            ),
+            Failure::Refused(_)
+        ));
+        assert_eq!(browser(0).mechanism(), "browser");
+    }
 
     #[test]
     fn server_host_and_port() {
