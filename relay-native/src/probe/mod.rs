@@ -320,18 +320,15 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         "CreatePermission",
         &held,
     )?;
-    let mut sent = Sent::default();
-    let rtt_send = round_trip(&turn, &peer, relayed, None, 0, &mut sent, opts.timeout)?;
-    expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &held)?;
-    let rtt_channel = round_trip(
-        &turn,
-        &peer,
+    let mut echo = Echo {
+        peer: &peer,
         relayed,
-        Some(CHANNEL),
-        0,
-        &mut sent,
-        opts.timeout,
-    )?;
+        timeout: opts.timeout,
+        sent: Sent::default(),
+    };
+    let rtt_send = echo.round_trip(&turn, None, 0)?;
+    expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &held)?;
+    let rtt_channel = echo.round_trip(&turn, Some(CHANNEL), 0)?;
     progress(&format!(
         "data through {relayed} to {} and back: Send/Data {:.2} ms, ChannelData {:.2} ms",
         peer.addr,
@@ -339,15 +336,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         ms(rtt_channel)
     ));
     for _ in 0..opts.messages {
-        round_trip(
-            &turn,
-            &peer,
-            relayed,
-            Some(CHANNEL),
-            opts.size,
-            &mut sent,
-            opts.timeout,
-        )?;
+        echo.round_trip(&turn, Some(CHANNEL), opts.size)?;
     }
     if opts.messages > 0 {
         progress(&format!(
@@ -405,15 +394,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
             &held,
         )?;
         expect_ok(turn.channel_bind(CHANNEL, peer.addr)?, "ChannelBind", &held)?;
-        round_trip(
-            &turn,
-            &peer,
-            relayed,
-            Some(CHANNEL),
-            0,
-            &mut sent,
-            opts.timeout,
-        )?;
+        echo.round_trip(&turn, Some(CHANNEL), 0)?;
         progress(&format!("refreshed: {lifetime} s, data still flows"));
     }
 
@@ -453,10 +434,10 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Value, Fail
         "lifetime": lifetime,
         "rtt_ms": { "send_indication": ms(rtt_send), "channel_data": ms(rtt_channel) },
         "traffic": {
-            "to_peer_packets": sent.to_peer_packets,
-            "to_peer_bytes": sent.to_peer_bytes,
-            "to_client_packets": sent.to_client_packets,
-            "to_client_bytes": sent.to_client_bytes,
+            "to_peer_packets": echo.sent.to_peer_packets,
+            "to_peer_bytes": echo.sent.to_peer_bytes,
+            "to_client_packets": echo.sent.to_client_packets,
+            "to_client_bytes": echo.sent.to_client_bytes,
         },
         "refreshes": refreshes,
         "token_renewals": renewals,
@@ -610,72 +591,83 @@ impl Peer {
     }
 }
 
-/// Sends a numbered payload to the peer through the relay and waits for it to come back.
-fn round_trip(
-    turn: &TurnClient,
-    peer: &Peer,
+/// Round trips through the relayed address to the peer and back, and what they carried.
+struct Echo<'a> {
+    peer: &'a Peer,
     relayed: SocketAddr,
-    channel: Option<u16>,
-    size: usize,
-    sent: &mut Sent,
     timeout: Duration,
-) -> Result<Duration, Failure> {
-    static SEQ: AtomicU32 = AtomicU32::new(0);
-    let mut payload = format!(
-        "edgeturn probe {} {}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    // Padded to `size` bytes (what the relay counts is exactly what was sent).
-    while payload.len() < size.min(MAX_PAYLOAD) {
-        payload.push('.');
-    }
-    let start = Instant::now();
-    match channel {
-        Some(n) => turn.channel_data(n, payload.as_bytes())?,
-        None => turn.send_indication(peer.addr, payload.as_bytes())?,
-    }
-    let how = if channel.is_some() {
-        "ChannelData"
-    } else {
-        "a Send indication"
-    };
-    if let Some(sock) = &peer.own {
-        let mut buf = [0u8; 2048];
-        let (n, from) = sock.recv_from(&mut buf).map_err(|_| {
-            Failure::DataPath(format!(
-                "the peer {} never received {how} sent through {relayed}",
-                peer.addr
-            ))
-        })?;
-        if buf.get(..n) != Some(payload.as_bytes()) || from != relayed {
-            return Err(Failure::DataPath(format!(
-                "the peer received other data, from {from}, than it was sent through {relayed}"
-            )));
+    sent: Sent,
+}
+
+impl Echo<'_> {
+    /// Sends a numbered payload of `size` bytes (at least its number) to the peer through the
+    /// relay, by ChannelData on `channel` or else a Send indication, and waits for it to come
+    /// back.
+    fn round_trip(
+        &mut self,
+        turn: &TurnClient,
+        channel: Option<u16>,
+        size: usize,
+    ) -> Result<Duration, Failure> {
+        let (peer, relayed, timeout) = (self.peer, self.relayed, self.timeout);
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let mut payload = format!(
+            "edgeturn probe {} {}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        // Padded to `size` bytes (what the relay counts is exactly what was sent).
+        while payload.len() < size.min(MAX_PAYLOAD) {
+            payload.push('.');
         }
-        sock.send_to(payload.as_bytes(), relayed)
-            .map_err(|e| Failure::Local(format!("peer send: {e}")))?;
-    }
-    let deadline = Instant::now() + timeout;
-    while let Some(got) = turn.recv_relayed(deadline)? {
-        let data = match (&got, channel) {
-            (Relayed::Channel(n, d), Some(c)) if *n == c => d,
-            (Relayed::Indication(from, d), None) if *from == peer.addr => d,
-            _ => continue,
+        let start = Instant::now();
+        match channel {
+            Some(n) => turn.channel_data(n, payload.as_bytes())?,
+            None => turn.send_indication(peer.addr, payload.as_bytes())?,
+        }
+        let how = if channel.is_some() {
+            "ChannelData"
+        } else {
+            "a Send indication"
         };
-        if data.as_slice() == payload.as_bytes() {
-            let n = payload.len() as u64;
-            sent.to_peer_packets += 1;
-            sent.to_peer_bytes += n;
-            sent.to_client_packets += 1;
-            sent.to_client_bytes += n;
-            return Ok(start.elapsed());
+        if let Some(sock) = &peer.own {
+            let mut buf = [0u8; 2048];
+            let (n, from) = sock.recv_from(&mut buf).map_err(|_| {
+                Failure::DataPath(format!(
+                    "the peer {} never received {how} sent through {relayed}",
+                    peer.addr
+                ))
+            })?;
+            if buf.get(..n) != Some(payload.as_bytes()) || from != relayed {
+                return Err(Failure::DataPath(format!(
+                    "the peer received other data, from {from}, than it was sent through {relayed}"
+                )));
+            }
+            sock.send_to(payload.as_bytes(), relayed)
+                .map_err(|e| Failure::Local(format!("peer send: {e}")))?;
         }
+        let deadline = Instant::now() + timeout;
+        while let Some(got) = turn.recv_relayed(deadline)? {
+            let data = match (&got, channel) {
+                (Relayed::Channel(n, d), Some(c)) if *n == c => d,
+                (Relayed::Indication(from, d), None) if *from == peer.addr => d,
+                _ => continue,
+            };
+            if data.as_slice() == payload.as_bytes() {
+                let n = payload.len() as u64;
+                let sent = &mut self.sent;
+                sent.to_peer_packets += 1;
+                sent.to_peer_bytes += n;
+                sent.to_client_packets += 1;
+                sent.to_client_bytes += n;
+                return Ok(start.elapsed());
+            }
+        }
+        Err(Failure::DataPath(format!(
+            "no echo from {} came back through {relayed} after {how}",
+            peer.addr
+        )))
     }
-    Err(Failure::DataPath(format!(
-        "no echo from {} came back through {relayed} after {how}",
-        peer.addr
-    )))
 }
 
 #[cfg(test)]
