@@ -8,6 +8,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod config;
 #[path = "../../../edge-oauth/tests/common/mod.rs"]
 mod edge;
 mod figures;
