@@ -138,13 +138,7 @@ impl CredentialsUrl {
             .call();
         match resp {
             Ok(r) => {
-                let v: Value = r
-                    .into_string()
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .ok_or_else(|| {
-                        Failure::Endpoint(format!("{}: the response is not JSON", self.url))
-                    })?;
+                let v = super::token::json_body(r, &self.url)?;
                 BrowserCred::from_json(&v)
                     .map_err(|e| Failure::Endpoint(format!("{}: {e}", self.url)))
             }

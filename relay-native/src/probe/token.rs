@@ -125,13 +125,7 @@ impl Endpoint {
         let received_at = unix_now();
         match req.send_form(&form) {
             Ok(resp) => {
-                let v: Value = resp
-                    .into_string()
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .ok_or_else(|| {
-                        Failure::Endpoint(format!("{}: the response is not JSON", self.url))
-                    })?;
+                let v = json_body(resp, &self.url)?;
                 PopToken::from_json(&v, received_at)
                     .map_err(|e| Failure::Endpoint(format!("{}: {e}", self.url)))
             }
@@ -193,6 +187,14 @@ impl Endpoint {
 }
 
 /// RFC 6749 section 2.3.1: client_id and secret are form-encoded before Basic.
+/// The JSON body of a successful response from `url`.
+pub(super) fn json_body(resp: ureq::Response, url: &str) -> Result<Value, Failure> {
+    resp.into_string()
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| Failure::Endpoint(format!("{url}: the response is not JSON")))
+}
+
 pub(crate) fn form_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
