@@ -123,7 +123,7 @@ fn allocations(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
     let ended = counter(
         r,
         "edgeturn_allocations_ended_total",
-        "Allocations ended, by reason: lifetime_over (no Refresh in time), credential_expired (the token or REST credential ran out), deleted (Refresh with lifetime 0), connection_closed (the client's TCP or TLS connection closed).",
+        "Allocations ended, by reason: lifetime_over (no Refresh in time), credential_expired (the token or REST credential ran out), deleted (Refresh with lifetime 0), connection_closed (the client's TCP or TLS connection closed), revoked (its token was revoked at the edge).",
         &["reason"],
     )?;
     for reason in END_REASONS {

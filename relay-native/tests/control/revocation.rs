@@ -1,6 +1,7 @@
 //! Revoking at the edge ends allocations on the relays within 5 s, refuses the token there
 //! afterwards, and reaches relays that were cut off from the edge once they are back.
 
+use crate::common::metrics::{scrape, value};
 use std::time::{Duration, Instant};
 
 use super::proxy::Mode;
@@ -117,6 +118,26 @@ fn revoking_a_token_or_a_person_ends_their_allocations_within_five_seconds() {
     let file = last.unwrap();
     for relay in 0..sys.relays.len() {
         refused(&sys, relay, &file);
+    }
+    // The relays' metrics say why: 20 allocations ended as revoked, and each relay refused
+    // the revoked token at least once.
+    let texts: Vec<String> = sys.relays.iter().map(|r| scrape(r.metrics)).collect();
+    let ended_revoked: u64 = texts
+        .iter()
+        .map(|t| {
+            value(
+                t,
+                "edgeturn_allocations_ended_total",
+                &[("reason", "revoked")],
+            )
+        })
+        .sum();
+    assert_eq!(ended_revoked, 20, "{texts:?}");
+    for t in &texts {
+        assert!(
+            value(t, "edgeturn_auth_failures_total", &[("reason", "revoked")]) >= 1,
+            "{t}"
+        );
     }
 
     // A browser credential (what a page gets from /turn/credentials), held by the probe acting

@@ -42,6 +42,8 @@ pub struct Relay {
     pub id: String,
     pub place: Place,
     pub addr: SocketAddr,
+    /// Where it serves Prometheus metrics.
+    pub metrics: SocketAddr,
     dir: PathBuf,
     config: PathBuf,
     proc: Option<Proc>,
@@ -219,6 +221,7 @@ impl Sys {
             std::fs::write(&secret, c["client_secret"].as_str().unwrap()).unwrap();
             let port = free_port();
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
             let offload = if offload.contains(&place.name) {
                 "offload = [\"lo\"]\n"
             } else {
@@ -228,7 +231,8 @@ impl Sys {
             std::fs::write(
                 &config,
                 format!(
-                    "listen = \"{addr}\"\nrealm = \"edgeturn.test\"\nserver_name = \"{}\"\nkeys = \"{}\"\n\
+                    "listen = \"{addr}\"\nmetrics = \"{metrics}\"\nrealm = \"edgeturn.test\"\n\
+                     server_name = \"{}\"\nkeys = \"{}\"\n\
                      allow_loopback_peers = true\nshards = 2\n{offload}\n[control]\nedge = \"{}\"\n\
                      client_id = \"{id}\"\nclient_secret_file = \"{}\"\nlatitude = {}\nlongitude = {}\n\
                      region = \"{}\"\nstate_dir = \"{}\"\nheartbeat_secs = {}\nusage_secs = {}\n\
@@ -252,6 +256,7 @@ impl Sys {
                 id,
                 place: *place,
                 addr,
+                metrics,
                 dir: rdir,
                 config,
                 proc: None,
