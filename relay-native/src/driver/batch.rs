@@ -54,8 +54,8 @@ impl Arena {
             )
         });
         let mut got = 0;
-        let r = socket.try_io(Interest::READABLE, || {
-            got = state.recv(socket.into(), &mut iovs, meta)?;
+        let r = socket.try_io(Interest::READABLE, |sock| {
+            got = state.recv(sock.into(), &mut iovs, meta)?;
             // Less than a full batch means the queue is empty now: report WouldBlock so tokio
             // clears the socket's readiness, and the caller's next try costs no syscall
             // instead of a recvmmsg that returns EAGAIN. (tokio keeps the readiness if a new
