@@ -14,7 +14,8 @@ use crate::util::{Result, cargo, cargo_bin, probe, run};
 /// for relay-native's kernel fast path (bpf/offload.c), iproute2 and ethtool for its test
 /// through a network namespace, systemd for `systemd-analyze verify` of the relay's unit,
 /// openssl for the TLS benchmark's certificates and handshakes (`s_time`), prometheus
-/// (promtool and the server) for the relay's metrics tests.
+/// (promtool and the server) for the relay's metrics tests, linux-perf for the relay
+/// benchmark's count of each server's system calls.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("coturn", "/usr/bin/turnutils_uclient"),
     ("chromium", "/usr/bin/chromium"),
@@ -27,6 +28,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "/usr/sbin/ip"),
     ("ethtool", "/usr/sbin/ethtool"),
     ("prometheus", "/usr/bin/promtool"),
+    ("linux-perf", "/usr/bin/perf"),
 ];
 const WORKER_BUILD: &str = "0.8.7";
 /// Builds the browser helper's npm packages (run offline: `--mode no-install`, see www.rs).

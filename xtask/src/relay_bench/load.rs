@@ -10,6 +10,7 @@ use turn_load::{RampReport, Report};
 
 use super::procfs;
 use super::servers::{PASSWORD, Running, USER};
+use super::syscalls::{Calls, Counting};
 use crate::util::Result;
 
 /// The load generator and its fixed settings.
@@ -34,6 +35,8 @@ pub struct Measured {
     pub baseline: Option<Report>,
     /// Server CPU seconds (user + system, all threads) over the run.
     pub server_cpu: f64,
+    /// The server's system calls and context switches per relayed packet over the run.
+    pub calls: Calls,
 }
 
 impl Load {
@@ -85,6 +88,8 @@ impl Load {
         }
         let mut child = Talk::spawn(c, &self.log)?;
         child.expect("ready")?;
+        let dir = self.log.parent().unwrap_or(Path::new("."));
+        let counting = Counting::start(server.pid, dir)?;
         let cpu0 = procfs::cpu_seconds(server.pid, tck)?;
         child.say()?;
         let line = child.finish()?;
@@ -95,10 +100,12 @@ impl Load {
             baseline: Option<Report>,
         }
         let out: Out = serde_json::from_str(&line)?;
+        let calls = counting.finish(out.run.sent + out.run.received)?;
         Ok(Measured {
             report: out.run,
             baseline: out.baseline,
             server_cpu: cpu1 - cpu0,
+            calls,
         })
     }
 

@@ -70,6 +70,8 @@ pub struct Fixed {
     pub sent: u64,
     pub lost: u64,
     pub misrouted: u64,
+    /// The server's system calls and context switches per relayed packet.
+    pub calls: super::syscalls::Calls,
 }
 
 /// One trial's figures for one server.
@@ -117,6 +119,7 @@ pub fn trial(
                 sent: r.sent,
                 lost: r.lost,
                 misrouted: r.misrouted,
+                calls: m.calls,
             });
         }
         let ramp = load.ramp(

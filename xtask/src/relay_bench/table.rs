@@ -1,6 +1,7 @@
 //! The table: per server the median of its trials, and ratios to the coturns of the same run.
 
 use super::suite::{Figures, Settings};
+use super::syscalls::Calls;
 
 /// One server's trials.
 pub struct Row {
@@ -30,6 +31,10 @@ impl Row {
                 .get(i)
                 .map(|x| x.lost as f64 * 100.0 / x.sent.max(1) as f64)
         })
+    }
+
+    fn calls(&self, i: usize, pick: fn(&Calls) -> f64) -> Option<f64> {
+        self.med(|t| t.fixed.get(i).map(|x| pick(&x.calls)))
     }
 
     fn all_us(&self, i: usize) -> Option<f64> {
@@ -128,7 +133,33 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
         }
         println!(" {} |", num(row.kib_per_allocation(&set.idle_counts), 2));
     }
+    for (i, rate) in rates.iter().enumerate() {
+        where_time_goes(rows, i, rate);
+    }
     ratios(rows, set);
+}
+
+/// Per relayed packet at fixed rate number `i`: the server's system calls by kind and its
+/// context switches.
+fn where_time_goes(rows: &[Row], i: usize, rate: &str) {
+    println!("\nPer relayed packet at {rate} msg/s, the server's:\n");
+    println!(
+        "| server | system calls | sends (of them sendto) | receives | epoll waits | context switches |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        let c = |pick: fn(&Calls) -> f64| num(row.calls(i, pick), 3);
+        println!(
+            "| {} | {} | {} ({}) | {} | {} | {} |",
+            row.name,
+            c(|x| x.all),
+            c(|x| x.sends),
+            c(|x| x.sendto),
+            c(|x| x.receives),
+            c(|x| x.waits),
+            c(|x| x.switches),
+        );
+    }
 }
 
 /// relay-native's figures over each coturn's (and the baseline build's), within this run.
