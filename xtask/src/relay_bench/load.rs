@@ -8,6 +8,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use turn_load::{RampReport, Report};
 
+use super::bpf_stats::{self, Program};
 use super::procfs;
 use super::servers::{PASSWORD, Running, USER};
 use super::syscalls::{Calls, Counting};
@@ -37,6 +38,8 @@ pub struct Measured {
     pub server_cpu: f64,
     /// The server's system calls and context switches per relayed packet over the run.
     pub calls: Calls,
+    /// The fast path's program time per relayed packet, for a server that has one.
+    pub program: Option<Program>,
 }
 
 impl Load {
@@ -90,6 +93,7 @@ impl Load {
         child.expect("ready")?;
         let dir = self.log.parent().unwrap_or(Path::new("."));
         let counting = Counting::start(server.pid, dir)?;
+        let programs = bpf_stats::Counting::start(server.pid)?;
         let cpu0 = procfs::cpu_seconds(server.pid, tck)?;
         child.say()?;
         let line = child.finish()?;
@@ -100,12 +104,15 @@ impl Load {
             baseline: Option<Report>,
         }
         let out: Out = serde_json::from_str(&line)?;
-        let calls = counting.finish(out.run.sent + out.run.received)?;
+        let relayed = out.run.sent + out.run.received;
+        let calls = counting.finish(relayed)?;
+        let program = programs.map(|p| p.finish(relayed)).transpose()?;
         Ok(Measured {
             report: out.run,
             baseline: out.baseline,
             server_cpu: cpu1 - cpu0,
             calls,
+            program,
         })
     }
 

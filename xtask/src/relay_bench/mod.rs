@@ -11,6 +11,7 @@
 //!
 //! Any message lost in a fixed-rate run fails the command after the table, naming the server.
 
+mod bpf_stats;
 mod load;
 pub(crate) mod procfs;
 pub(crate) mod servers;
@@ -210,12 +211,22 @@ fn servers(o: &Options, bins: &Path) -> Result<Vec<Server>> {
     Ok(v)
 }
 
-/// Fails, naming each server, if a fixed-rate run lost a message; a smoke run also needs
-/// every figure of the table.
+/// Fails, naming each server, if a fixed-rate run lost a message or the fast path's program
+/// time went unmeasured; a smoke run also needs every figure of the table.
 fn check(rows: &[table::Row], smoke: bool) -> Result {
     let lost = table::losses(rows);
     if !lost.is_empty() {
         return Err(format!("messages lost in fixed-rate runs:\n  {}", lost.join("\n  ")).into());
+    }
+    for row in rows.iter().filter(|r| r.name.contains("--offload")) {
+        let measured = row.trials.iter().all(|t| {
+            t.fixed
+                .iter()
+                .all(|x| x.program.is_some_and(|p| p.runs > 0.0))
+        });
+        if !measured {
+            return Err(format!("{}: no run time of its program was counted", row.name).into());
+        }
     }
     if smoke {
         for row in rows {

@@ -72,6 +72,10 @@ pub struct Fixed {
     pub misrouted: u64,
     /// The server's system calls and context switches per relayed packet.
     pub calls: super::syscalls::Calls,
+    /// One-way delay through the relay, both directions (every server at the same load).
+    pub one_way: Delays,
+    /// The fast path's program time per relayed packet (servers with one).
+    pub program: Option<super::bpf_stats::Program>,
 }
 
 /// One trial's figures for one server.
@@ -120,6 +124,8 @@ pub fn trial(
                 lost: r.lost,
                 misrouted: r.misrouted,
                 calls: m.calls,
+                one_way: r.one_way,
+                program: m.program,
             });
         }
         let ramp = load.ramp(

@@ -1,5 +1,6 @@
 //! The table: per server the median of its trials, and ratios to the coturns of the same run.
 
+use super::bpf_stats::Program;
 use super::suite::{Figures, Settings};
 use super::syscalls::Calls;
 
@@ -35,6 +36,14 @@ impl Row {
 
     fn calls(&self, i: usize, pick: fn(&Calls) -> f64) -> Option<f64> {
         self.med(|t| t.fixed.get(i).map(|x| pick(&x.calls)))
+    }
+
+    fn fixed_delay(&self, i: usize, pick: fn(&turn_load::Delays) -> f64) -> Option<f64> {
+        self.med(|t| t.fixed.get(i).map(|x| pick(&x.one_way)))
+    }
+
+    fn program(&self, i: usize, pick: fn(&Program) -> f64) -> Option<f64> {
+        self.med(|t| t.fixed.get(i).and_then(|x| x.program.as_ref().map(pick)))
     }
 
     fn all_us(&self, i: usize) -> Option<f64> {
@@ -139,18 +148,22 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
     ratios(rows, set);
 }
 
-/// Per relayed packet at fixed rate number `i`: the server's system calls by kind and its
-/// context switches.
+/// At fixed rate number `i`: per relayed packet, the server's system calls by kind, its
+/// context switches and its eBPF programs' run time; and the one-way delay through each
+/// server at this same load.
 fn where_time_goes(rows: &[Row], i: usize, rate: &str) {
-    println!("\nPer relayed packet at {rate} msg/s, the server's:\n");
     println!(
-        "| server | system calls | sends (of them sendto) | receives | epoll waits | context switches |"
+        "\nAt {rate} msg/s: per relayed packet, the server's system calls, context switches and fast-path program time (runs); the one-way delay through it:\n"
     );
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| server | system calls | sends (of them sendto) | receives | epoll waits | context switches | program ns (runs) | delay p50 / p99 / p99.9 us |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         let c = |pick: fn(&Calls) -> f64| num(row.calls(i, pick), 3);
+        let d = |pick: fn(&turn_load::Delays) -> f64| num(row.fixed_delay(i, pick), 0);
         println!(
-            "| {} | {} | {} ({}) | {} | {} | {} |",
+            "| {} | {} | {} ({}) | {} | {} | {} | {} ({}) | {} / {} / {} |",
             row.name,
             c(|x| x.all),
             c(|x| x.sends),
@@ -158,6 +171,11 @@ fn where_time_goes(rows: &[Row], i: usize, rate: &str) {
             c(|x| x.receives),
             c(|x| x.waits),
             c(|x| x.switches),
+            num(row.program(i, |p| p.ns), 0),
+            num(row.program(i, |p| p.runs), 2),
+            d(|x| x.p50_us),
+            d(|x| x.p99_us),
+            d(|x| x.p999_us),
         );
     }
 }
