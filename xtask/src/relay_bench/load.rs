@@ -116,6 +116,22 @@ impl Load {
         })
     }
 
+    /// The same load as [`Load::fixed`] straight to the echo peer, without a relay: what
+    /// the generator and its echo peer cost by themselves. Run right after a server's
+    /// fixed-rate run, outside its measuring window, so each server has its own.
+    pub fn direct(&self, server: &Running, rate: f64, seconds: f64) -> Result<Report> {
+        let mut c = self.data_command(server, "run")?;
+        c.args(["--rate", &rate.to_string()])
+            .args(["--seconds", &seconds.to_string()])
+            .arg("--direct");
+        #[derive(serde::Deserialize)]
+        struct Out {
+            run: Report,
+        }
+        let line = Talk::spawn(c, &self.log)?.finish()?;
+        Ok(serde_json::from_str::<Out>(&line)?.run)
+    }
+
     /// A ramp from `from` msg/s with steps of `step_seconds`.
     pub fn ramp(
         &self,

@@ -231,10 +231,9 @@ fn check(rows: &[table::Row], smoke: bool) -> Result {
     if smoke {
         for row in rows {
             let complete = row.trials.iter().all(|t| {
-                t.fixed
-                    .iter()
-                    .all(|x| x.sent > 0 && x.server_us > 0.0 && x.calls.sends > 0.0)
-                    && t.max_relayed.is_some()
+                t.fixed.iter().all(|x| {
+                    x.sent > 0 && x.server_us > 0.0 && x.added_us.is_finite() && x.calls.sends > 0.0
+                }) && t.max_relayed.is_some()
                     && t.delay.is_some()
                     && t.rss_kib.iter().all(|&k| k > 0)
             });

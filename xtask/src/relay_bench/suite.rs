@@ -67,6 +67,10 @@ pub struct Fixed {
     pub server_us: f64,
     /// Server plus load generator (client and echo peer), per relayed packet.
     pub all_us: f64,
+    /// What the relay added to the host's CPU per relayed packet: `all_us` less what the
+    /// same load cost the generator straight to its echo peer. The fast path's kernel work
+    /// runs in the generator's softirqs, so only this figure counts it.
+    pub added_us: f64,
     pub sent: u64,
     pub lost: u64,
     pub misrouted: u64,
@@ -111,6 +115,10 @@ pub fn trial(
             let m = load.fixed(&running, rate, set.seconds, false, tck)?;
             let r = &m.report;
             let relayed = (r.sent + r.received).max(1) as f64;
+            let direct = load.direct(&running, rate, set.seconds)?;
+            let all_us = (m.server_cpu + r.cpu_seconds) * 1e6 / relayed;
+            let direct_us =
+                direct.cpu_seconds * 1e6 / (direct.sent + direct.received).max(1) as f64;
             eprintln!(
                 "  {name} at {rate} msg/s: {} ; server CPU {:.3} s",
                 r.summary(),
@@ -119,7 +127,8 @@ pub fn trial(
             f.fixed.push(Fixed {
                 rate,
                 server_us: m.server_cpu * 1e6 / relayed,
-                all_us: (m.server_cpu + r.cpu_seconds) * 1e6 / relayed,
+                all_us,
+                added_us: all_us - direct_us,
                 sent: r.sent,
                 lost: r.lost,
                 misrouted: r.misrouted,

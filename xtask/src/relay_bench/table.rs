@@ -46,6 +46,11 @@ impl Row {
         self.med(|t| t.fixed.get(i).and_then(|x| x.program.as_ref().map(pick)))
     }
 
+    /// Median CPU per relayed packet that the relay added to the host at fixed rate `i`.
+    pub fn added_us(&self, i: usize) -> Option<f64> {
+        self.med(|t| t.fixed.get(i).map(|x| x.added_us))
+    }
+
     fn all_us(&self, i: usize) -> Option<f64> {
         self.med(|t| t.fixed.get(i).map(|x| x.all_us))
     }
@@ -148,23 +153,24 @@ pub fn print(rows: &[Row], set: &Settings, header: &str) {
     ratios(rows, set);
 }
 
-/// At fixed rate number `i`: per relayed packet, the server's system calls by kind, its
-/// context switches and its eBPF programs' run time; and the one-way delay through each
-/// server at this same load.
+/// At fixed rate number `i`: per relayed packet, the CPU the relay added to the host, the
+/// server's system calls by kind, its context switches and its eBPF programs' run time; and
+/// the one-way delay through each server at this same load.
 fn where_time_goes(rows: &[Row], i: usize, rate: &str) {
     println!(
-        "\nAt {rate} msg/s: per relayed packet, the server's system calls, context switches and fast-path program time (runs); the one-way delay through it:\n"
+        "\nAt {rate} msg/s: per relayed packet, the CPU the relay added to the host (all processes less the same load without a relay), the server's system calls, context switches and fast-path program time (runs); the one-way delay through it:\n"
     );
     println!(
-        "| server | system calls | sends (of them sendto) | receives | epoll waits | context switches | program ns (runs) | delay p50 / p99 / p99.9 us |"
+        "| server | CPU us added | system calls | sends (of them sendto) | receives | epoll waits | context switches | program ns (runs) | delay p50 / p99 / p99.9 us |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let c = |pick: fn(&Calls) -> f64| num(row.calls(i, pick), 3);
         let d = |pick: fn(&turn_load::Delays) -> f64| num(row.fixed_delay(i, pick), 0);
         println!(
-            "| {} | {} | {} ({}) | {} | {} | {} | {} ({}) | {} / {} / {} |",
+            "| {} | {} | {} | {} ({}) | {} | {} | {} | {} ({}) | {} / {} / {} |",
             row.name,
+            num(row.added_us(i), 2),
             c(|x| x.all),
             c(|x| x.sends),
             c(|x| x.sendto),
@@ -199,6 +205,9 @@ fn ratios(rows: &[Row], set: &Settings) {
                         a / b,
                         rate / 1000.0
                     ));
+                }
+                if let (Some(a), Some(b)) = (o.added_us(i), c.added_us(i)) {
+                    parts.push(format!("{:.2}x the CPU added to the host", a / b));
                 }
             }
             if let (Some(a), Some(b)) = (o.max_relayed(), c.max_relayed())
