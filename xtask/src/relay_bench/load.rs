@@ -32,8 +32,6 @@ pub struct Load {
 pub struct Measured {
     /// What the generator counted.
     pub report: Report,
-    /// The same load straight to the echo peer, when asked for.
-    pub baseline: Option<Report>,
     /// Server CPU seconds (user + system, all threads) over the run.
     pub server_cpu: f64,
     /// The server's system calls and context switches per relayed packet over the run.
@@ -70,14 +68,7 @@ impl Load {
 
     /// `rate` messages/s for `seconds`; the server's CPU is read when the allocations exist
     /// and after the generator has drained and exited.
-    pub fn fixed(
-        &self,
-        server: &Running,
-        rate: f64,
-        seconds: f64,
-        baseline: bool,
-        tck: f64,
-    ) -> Result<Measured> {
+    pub fn fixed(&self, server: &Running, rate: f64, seconds: f64, tck: f64) -> Result<Measured> {
         let mut c = self.data_command(server, "run")?;
         c.args([
             "--rate",
@@ -86,9 +77,6 @@ impl Load {
             &seconds.to_string(),
         ])
         .arg("--wait-go");
-        if baseline {
-            c.arg("--baseline");
-        }
         let mut child = Talk::spawn(c, &self.log)?;
         child.expect("ready")?;
         let dir = self.log.parent().unwrap_or(Path::new("."));
@@ -98,18 +86,12 @@ impl Load {
         child.say()?;
         let line = child.finish()?;
         let cpu1 = procfs::cpu_seconds(server.pid, tck)?;
-        #[derive(serde::Deserialize)]
-        struct Out {
-            run: Report,
-            baseline: Option<Report>,
-        }
-        let out: Out = serde_json::from_str(&line)?;
-        let relayed = out.run.sent + out.run.received;
+        let report = run_report(&line)?;
+        let relayed = report.sent + report.received;
         let calls = counting.finish(relayed)?;
         let program = programs.map(|p| p.finish(relayed)).transpose()?;
         Ok(Measured {
-            report: out.run,
-            baseline: out.baseline,
+            report,
             server_cpu: cpu1 - cpu0,
             calls,
             program,
@@ -124,12 +106,7 @@ impl Load {
         c.args(["--rate", &rate.to_string()])
             .args(["--seconds", &seconds.to_string()])
             .arg("--direct");
-        #[derive(serde::Deserialize)]
-        struct Out {
-            run: Report,
-        }
-        let line = Talk::spawn(c, &self.log)?.finish()?;
-        Ok(serde_json::from_str::<Out>(&line)?.run)
+        run_report(&Talk::spawn(c, &self.log)?.finish()?)
     }
 
     /// A ramp from `from` msg/s with steps of `step_seconds`.
@@ -165,6 +142,15 @@ impl Load {
         child.finish()?;
         Ok(rss)
     }
+}
+
+/// The report in `turn-load run`'s last line (`{"run": ...}`).
+fn run_report(line: &str) -> Result<Report> {
+    #[derive(serde::Deserialize)]
+    struct Out {
+        run: Report,
+    }
+    Ok(serde_json::from_str::<Out>(line)?.run)
 }
 
 fn log_file(path: &Path) -> Result<std::fs::File> {

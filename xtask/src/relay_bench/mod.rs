@@ -128,6 +128,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
         .iter()
         .map(|s| table::Row {
             name: s.name(),
+            offload: s.offloads(),
             trials: vec![],
         })
         .collect();
@@ -218,7 +219,7 @@ fn check(rows: &[table::Row], smoke: bool) -> Result {
     if !lost.is_empty() {
         return Err(format!("messages lost in fixed-rate runs:\n  {}", lost.join("\n  ")).into());
     }
-    for row in rows.iter().filter(|r| r.name.contains("--offload")) {
+    for row in rows.iter().filter(|r| r.offload) {
         let measured = row.trials.iter().all(|t| {
             t.fixed
                 .iter()

@@ -104,6 +104,11 @@ impl Server {
         }
     }
 
+    /// relay-native with the kernel fast path.
+    pub fn offloads(&self) -> bool {
+        matches!(self, Server::RelayNative { offload: true, .. })
+    }
+
     /// A short name for log files.
     fn slug(&self) -> String {
         self.name()

@@ -112,7 +112,7 @@ pub fn trial(
         let procs = Procs::default();
         let running = server.start(&procs, dir)?;
         for &rate in &set.rates {
-            let m = load.fixed(&running, rate, set.seconds, false, tck)?;
+            let m = load.fixed(&running, rate, set.seconds, tck)?;
             let r = &m.report;
             let relayed = (r.sent + r.received).max(1) as f64;
             let direct = load.direct(&running, rate, set.seconds)?;
@@ -149,16 +149,10 @@ pub fn trial(
             f.max_relayed = Some(best.relayed_per_second());
             f.max_offered = Some(best.offered_rate);
             eprintln!("  {name} ramp: best {}", best.summary());
-            let m = load.fixed(
-                &running,
-                best.offered_rate / 2.0,
-                set.delay_seconds,
-                true,
-                tck,
-            )?;
-            if let Some(base) = m.baseline {
-                f.delay = Some((m.report.one_way, base.one_way));
-            }
+            let half = best.offered_rate / 2.0;
+            let m = load.fixed(&running, half, set.delay_seconds, tck)?;
+            let base = load.direct(&running, half, set.delay_seconds)?;
+            f.delay = Some((m.report.one_way, base.one_way));
         } else {
             eprintln!(
                 "  {name} ramp: loss at or above 0.1% already at {} msg/s",

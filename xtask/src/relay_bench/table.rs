@@ -7,6 +7,8 @@ use super::syscalls::Calls;
 /// One server's trials.
 pub struct Row {
     pub name: String,
+    /// relay-native with the kernel fast path (its program time must be counted).
+    pub offload: bool,
     pub trials: Vec<Figures>,
 }
 
