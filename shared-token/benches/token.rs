@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
             lifetime: 3600,
             profile: MacKeyProfile::Sha1Coturn,
             now,
+            account: None,
         };
         let m = ring.mint_with(&req, &[9; 32], &[3; 12]).expect("mint");
         assert_eq!(m.token.len(), 64);

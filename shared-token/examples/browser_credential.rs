@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lifetime: 3600,
         profile: MacKeyProfile::Sha1Coturn,
         now,
+        account: None,
     };
     let random: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
     let nonce: [u8; 12] = core::array::from_fn(|i| 0xA0 + i as u8);

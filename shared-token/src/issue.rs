@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::account::AccountKey;
 use crate::error::TokenError;
 use crate::keyring::Keyring;
 use crate::mac_key::MacKeyProfile;
@@ -27,6 +28,8 @@ pub struct Minted {
     pub timestamp: Timestamp,
     /// Lifetime in seconds.
     pub lifetime: u32,
+    /// The account sealed inside, if any.
+    pub account: Option<AccountKey>,
     /// The token's stable id.
     pub id: TokenId,
 }
@@ -80,6 +83,9 @@ pub struct MintRequest<'a> {
     pub profile: MacKeyProfile,
     /// Unix seconds now (the token's timestamp).
     pub now: u64,
+    /// The person or app the token is charged to at relays (see [`crate::account`]); `None`
+    /// makes a plain RFC 7635 token, which relays charge per token.
+    pub account: Option<AccountKey>,
 }
 
 impl Keyring {
@@ -103,6 +109,7 @@ impl Keyring {
             mac_key: req.profile.from_random(random),
             timestamp: Timestamp::from_unix_secs(req.now),
             lifetime: req.lifetime,
+            account: req.account,
         };
         let token = key
             .cipher()
@@ -116,6 +123,7 @@ impl Keyring {
             mac_key: claims.mac_key.clone(),
             timestamp: claims.timestamp,
             lifetime: claims.lifetime,
+            account: claims.account,
         })
     }
 
@@ -146,6 +154,7 @@ mod tests {
             lifetime: 600,
             profile: MacKeyProfile::Sha1Coturn,
             now: 5000,
+            account: None,
         };
         let m = ring.mint_with(&req, &[4; 32], &[2; 12]).unwrap();
         assert_eq!(m.kid, "k1");

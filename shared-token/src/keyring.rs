@@ -254,6 +254,7 @@ mod tests {
             mac_key: MacKey::new([5u8; 20]),
             timestamp: Timestamp::from_unix_secs(ts),
             lifetime,
+            account: None,
         }
     }
 

@@ -23,7 +23,7 @@
 //! )?;
 //! let now = 1_800_000_000;
 //! let req = MintRequest { kid: None, server_name: "turn.example.com", lifetime: 3600,
-//!                         profile: MacKeyProfile::Sha1Coturn, now };
+//!                         profile: MacKeyProfile::Sha1Coturn, now, account: None };
 //! let minted = ring.mint_with(&req, &[7; 32], &[1; 12])?;
 //!
 //! // At the relay: USERNAME carries the kid, ACCESS-TOKEN the token.
@@ -37,6 +37,7 @@
 
 extern crate alloc;
 
+pub mod account;
 pub mod browser;
 mod error;
 mod issue;
@@ -51,6 +52,7 @@ pub mod token;
 mod token_id;
 mod validation;
 
+pub use account::{AccountKey, BadAccountKey};
 pub use browser::BrowserCredential;
 pub use error::{KeyError, TokenError};
 pub use issue::{MintError, MintRequest, Minted};

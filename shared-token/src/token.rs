@@ -12,6 +12,7 @@ use core::fmt;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::{AeadInPlace, Aes128Gcm, Aes256Gcm, KeyInit};
 
+use crate::account::{self, AccountKey};
 use crate::error::TokenError;
 use crate::secret::MacKey;
 use crate::timestamp::Timestamp;
@@ -79,6 +80,8 @@ pub struct TokenClaims {
     pub timestamp: Timestamp,
     /// Lifetime in seconds from `timestamp`; 0 means "no expiry" in RFC 7635.
     pub lifetime: u32,
+    /// The person or app the token is charged to, when the issuer said (see [`crate::account`]).
+    pub account: Option<AccountKey>,
 }
 
 impl TokenClaims {
@@ -145,10 +148,11 @@ impl Cipher {
         server_name: &[u8],
     ) -> Result<Vec<u8>, TokenError> {
         let key = claims.mac_key.secret();
-        if key.is_empty() || key.len() > MAX_MAC_KEY_LEN {
+        let extensions = account::extensions_len(claims.account.as_ref());
+        if key.is_empty() || key.len() + extensions > MAX_MAC_KEY_LEN {
             return Err(TokenError::BadMacKeyLength(key.len()));
         }
-        let mut out = Vec::with_capacity(OVERHEAD + key.len());
+        let mut out = Vec::with_capacity(OVERHEAD + key.len() + extensions);
         out.extend_from_slice(&(NONCE_LEN as u16).to_be_bytes());
         out.extend_from_slice(nonce);
         let body_start = out.len();
@@ -156,6 +160,7 @@ impl Cipher {
         out.extend_from_slice(key);
         out.extend_from_slice(&claims.timestamp.raw().to_be_bytes());
         out.extend_from_slice(&claims.lifetime.to_be_bytes());
+        account::write_extensions(claims.account.as_ref(), &mut out);
         let nonce = GenericArray::from_slice(nonce);
         let body = out.get_mut(body_start..).ok_or(TokenError::Seal)?;
         let tag = match self {
@@ -208,13 +213,15 @@ impl Cipher {
         let (mac_key, rest) = rest
             .split_at_checked(usize::from(key_len))
             .ok_or(TokenError::BadLayout)?;
-        let (timestamp, lifetime) = match rest {
+        let (times, extensions) = rest.split_at_checked(12).ok_or(TokenError::BadLayout)?;
+        let (timestamp, lifetime) = match times {
             [t0, t1, t2, t3, t4, t5, t6, t7, l0, l1, l2, l3] => (
                 u64::from_be_bytes([*t0, *t1, *t2, *t3, *t4, *t5, *t6, *t7]),
                 u32::from_be_bytes([*l0, *l1, *l2, *l3]),
             ),
             _ => return Err(TokenError::BadLayout),
         };
+        let account = account::read_extensions(extensions).ok_or(TokenError::BadLayout)?;
         if mac_key.is_empty() {
             return Err(TokenError::BadMacKeyLength(0));
         }
@@ -222,6 +229,7 @@ impl Cipher {
             mac_key: MacKey::new(mac_key),
             timestamp: Timestamp::from_raw(timestamp),
             lifetime,
+            account,
         };
         zeroize::Zeroize::zeroize(plain);
         Ok(claims)
@@ -244,6 +252,7 @@ mod tests {
             mac_key: MacKey::new(*b"0123456789abcdefghij"),
             timestamp: Timestamp::from_unix_secs(1_700_000_000),
             lifetime: 600,
+            account: None,
         }
     }
 
@@ -258,6 +267,22 @@ mod tests {
             assert_eq!(t.len(), 64);
             assert_eq!(c.open(&t, b"turn.example").unwrap(), claims());
         }
+    }
+
+    #[test]
+    fn an_account_is_sealed_after_the_rfc_fields_and_read_back() {
+        let c = Cipher::new(Alg::A256Gcm, &[7u8; 32]).unwrap();
+        let mut cl = claims();
+        cl.account = Some(AccountKey::derive(b"issuer secret", "user", "alice"));
+        let t = c.seal(&cl, &[1; 12], b"turn.example").unwrap();
+        assert_eq!(t.len(), 64 + 2 + crate::account::ACCOUNT_LEN);
+        assert_eq!(c.open(&t, b"turn.example").unwrap(), cl);
+        // The same token without the account is the plain RFC 7635 one.
+        let plain = c.seal(&claims(), &[1; 12], b"turn.example").unwrap();
+        assert_eq!(c.open(&plain, b"turn.example").unwrap().account, None);
+        // An account leaves less room for the mac_key.
+        cl.mac_key = MacKey::new(alloc::vec![1; MAX_MAC_KEY_LEN]);
+        assert!(c.seal(&cl, &[0; 12], b"s").is_err());
     }
 
     #[test]

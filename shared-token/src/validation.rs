@@ -67,6 +67,7 @@ mod tests {
             mac_key: MacKey::new([1u8; 20]),
             timestamp: Timestamp::from_unix_secs(ts),
             lifetime,
+            account: None,
         }
     }
 

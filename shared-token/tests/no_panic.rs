@@ -36,7 +36,7 @@ proptest! {
                                   secs in 0u64..(1 << 48), frac in 0u16..64000, lifetime in any::<u32>(),
                                   nonce in any::<[u8; 12]>(), aad in proptest::collection::vec(any::<u8>(), 0..40)) {
         let c = Cipher::new(alg, &key).unwrap();
-        let claims = TokenClaims { mac_key: MacKey::new(mac), timestamp: Timestamp::from_parts(secs, frac), lifetime };
+        let claims = TokenClaims { mac_key: MacKey::new(mac), timestamp: Timestamp::from_parts(secs, frac), lifetime, account: None };
         let t = c.seal(&claims, &nonce, &aad).unwrap();
         prop_assert_eq!(c.open(&t, &aad).unwrap(), claims);
     }
@@ -51,7 +51,7 @@ proptest! {
 
     #[test]
     fn valid_tokens_pass_validation_at_any_time_edge(ts in 0u64..(1 << 47), lifetime in 1u32..1_000_000, skew in 0u32..100_000) {
-        let c = TokenClaims { mac_key: MacKey::new([1u8; 20]), timestamp: Timestamp::from_unix_secs(ts), lifetime };
+        let c = TokenClaims { mac_key: MacKey::new([1u8; 20]), timestamp: Timestamp::from_unix_secs(ts), lifetime, account: None };
         let v = Validation { clock_skew_secs: skew, allow_unlimited_lifetime: false, max_lifetime_secs: u32::MAX };
         let last_ok = ts + u64::from(lifetime) + u64::from(skew) - 1;
         prop_assert!(v.check(&c, last_ok).is_ok());

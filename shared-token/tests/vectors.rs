@@ -54,6 +54,7 @@ fn load() -> Vectors {
             mac_key: MacKey::new(hex(&s("mac_key_hex"))),
             timestamp: Timestamp::from_raw(timestamp),
             lifetime: v["lifetime"].as_u64().unwrap() as u32,
+            account: None,
         },
         nonce: hex(&s("nonce_hex")).try_into().unwrap(),
         plaintext: hex(&s("plaintext_hex")),

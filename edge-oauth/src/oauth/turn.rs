@@ -24,6 +24,7 @@ pub fn mint(config: &Config, lifetime: u32, now: u64) -> Result<Minted, OAuthErr
         lifetime,
         profile: MacKeyProfile::Sha1Coturn,
         now,
+        account: None,
     };
     config.keyring.mint(&req).map_err(|e| match e {
         shared_token::MintError::NoActiveKey => OAuthError::server_error("no TURN key is active"),

@@ -73,6 +73,7 @@ pub fn mint(a: &MintArgs) -> Result<serde_json::Value, String> {
         lifetime: a.lifetime,
         profile,
         now: a.issued_at.unwrap_or_else(now),
+        account: None,
     };
     let m = ring.mint(&req).map_err(|e| format!("cannot mint: {e}"))?;
     let browser = BrowserCredential::new(&m.kid, &m.token, &m.mac_key)

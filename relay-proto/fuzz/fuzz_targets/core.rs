@@ -673,6 +673,7 @@ impl World {
             lifetime,
             profile: MacKeyProfile::Sha1Coturn,
             now: self.unix(),
+            account: None,
         };
         let Ok(m) = self.keyring.mint_with(&req, &[seed; 32], &[seed; 12]) else {
             return ("alice".into(), "secret".into());

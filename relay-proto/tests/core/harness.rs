@@ -574,6 +574,7 @@ pub fn token_of(
                 lifetime,
                 profile,
                 now: h.unix(),
+                account: None,
             },
             &[random; 32],
             &[random; 12],

@@ -553,6 +553,7 @@ fn coturn_reading_of_a_20_byte_mac_key_is_accepted() {
         mac_key: shared_token::MacKey::new([0xAA; 20]),
         timestamp: shared_token::Timestamp::from_unix_secs(h.unix()),
         lifetime: 600,
+        account: None,
     };
     let tok = ring
         .seal("k1", &claims, &[5; 12], SERVER_NAME.as_bytes(), h.unix())
