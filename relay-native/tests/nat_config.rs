@@ -149,3 +149,27 @@ fn bad_addresses_and_ranges_fail_check_config_and_the_start() {
     assert!(!out.status.success());
     assert!(text(&out).contains("is empty"), "{}", text(&out));
 }
+
+#[test]
+fn the_guides_nat_configuration_passes_check_config() {
+    let guide = include_str!("../../docs/deploy-relay.md");
+    let section = guide
+        .split_once("## Behind a cloud's 1:1 NAT")
+        .expect("docs/deploy-relay.md has the NAT section")
+        .1;
+    let block = section.split_once("```toml\n").unwrap().1;
+    let block = &block[..block.find("```").unwrap()];
+    let dir = scratch("nat-guide");
+    let out = run(
+        &dir,
+        "check-config",
+        &format!("{block}users = [\"a:b\"]\n"),
+        &[],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "the guide's block:\n{block}\n{t}");
+    assert!(
+        t.contains(r#"external_ip = ["203.0.113.10/10.0.1.25"]  # clients are told 203.0.113.10"#),
+        "{t}"
+    );
+}
