@@ -224,4 +224,26 @@ mod tests {
             assert!(e.contains(want), "{v}: {e}");
         }
     }
+
+    #[test]
+    fn settings_make_public_addresses_own_peers_allowed_only_at_relay_ports() {
+        let s: crate::config::Settings = toml::from_str(
+            "users = [\"a:b\"]\nlisten = \"192.0.2.1:3478\"\nexternal_ip = \"8.8.4.4/192.0.2.1\"\nrelay_ports = \"50000-50999\"",
+        )
+        .unwrap();
+        let (core, _) = s.build().unwrap();
+        assert_eq!(
+            core.address_map.public(addr("192.0.2.1:50000")),
+            addr("8.8.4.4:50000")
+        );
+        assert_eq!(core.relay_ports, PortRange::new(50000, 50999).unwrap());
+        assert!(
+            core.policy.permits_peer(addr("8.8.4.4:50010")),
+            "another allocation"
+        );
+        for refused in ["8.8.4.4:3478", "8.8.4.4:51000", "[64:ff9b::808:404]:3478"] {
+            assert!(!core.policy.permits_peer(addr(refused)), "{refused}");
+        }
+        assert!(core.policy.permits_peer(addr("8.8.8.8:3478")));
+    }
 }
