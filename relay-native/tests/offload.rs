@@ -653,3 +653,24 @@ fn merged_ipv6_datagrams_from_another_host_lose_nothing() {
     let _turn = one_load_at_a_time();
     to_another_host(6, Link::Gro, true);
 }
+
+/// Behind a 1:1 NAT the relay tells clients its public address, but packets reach it with
+/// the bound one: the fast path's maps are keyed on what the packets carry, so the same load
+/// still goes both ways through the kernel, on relay ports of `--relay-ports`.
+#[test]
+fn behind_a_nat_the_kernel_still_carries_channel_data_both_ways() {
+    let _turn = one_load_at_a_time();
+    let dir = scratch("offload-nat");
+    let mut flags = ON_LOOPBACK.to_vec();
+    flags.extend([
+        "--external-ip",
+        "203.0.113.77",
+        "--relay-ports",
+        "24000-24999",
+    ]);
+    let (relay, addr) = start_relay(&dir, &flags);
+    let (_peer, port) = start_peer(&dir);
+    the_load_through_the_kernel(&relay, addr, SocketAddr::from(([127, 0, 0, 1], port)));
+    let log = relay.log_text();
+    assert!(log.contains("relay=\"127.0.0.1:24"), "{log}");
+}
