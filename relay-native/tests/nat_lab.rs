@@ -176,9 +176,9 @@ fn kernel_relayed(log: &str, key: &str) -> u64 {
         .sum()
 }
 
-/// coturn's uclient in A's namespace through both NATs, to the echo peer on the internet
-/// side; every message must come back.
-fn uclient_from_a(lab: &Lab, r: &LabRelay, peer_port: u16, flags: &[&str]) -> Uclient {
+/// coturn's uclient in A's namespace through both NATs, to the echo peer at `peer`; every
+/// message must come back.
+fn uclient_from_a(lab: &Lab, r: &LabRelay, peer: SocketAddr, flags: &[&str]) -> Uclient {
     const CLIENTS: u64 = 3;
     const ECHOES: u64 = 40;
     let (m, n) = (CLIENTS.to_string(), ECHOES.to_string());
@@ -187,12 +187,11 @@ fn uclient_from_a(lab: &Lab, r: &LabRelay, peer_port: u16, flags: &[&str]) -> Uc
     ];
     args.extend_from_slice(flags);
     let server = SocketAddr::new(RELAY_PUBLIC.parse().unwrap(), PORT);
-    let peer = SocketAddr::new(PEER.parse().unwrap(), peer_port);
     let u = uclient_in(Some(&lab.ns("a")), server, peer, &args);
     let expected = CLIENTS * ECHOES;
     assert!(
         u.sent == expected && u.received == expected && u.lost == Some(0),
-        "uclient {flags:?}: sent {} received {} lost {:?} (expected {expected} each)\nuclient:\n{}\nrelay log:\n{}",
+        "uclient {flags:?} to {peer}: sent {} received {} lost {:?} (expected {expected} each)\nuclient:\n{}\nrelay log:\n{}",
         u.sent,
         u.received,
         u.lost,
@@ -218,10 +217,18 @@ fn uclient_through_the_nats_with_the_kernel_fast_path_on_the_relays_interface() 
         &need("turnutils_peer"),
         &["-L", PEER, "-p", &peer_port.to_string()],
     );
+    // A second echo peer beside the relay, reached at the public address: through the hairpin.
+    let _beside = lab.spawn_in(
+        "relay",
+        "peer-beside-the-relay",
+        &need("turnutils_peer"),
+        &["-L", net::RELAY_PRIVATE, "-p", &peer_port.to_string()],
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
+    let outside = SocketAddr::new(PEER.parse().unwrap(), peer_port);
 
     // ChannelData over UDP: every message through the kernel, both ways.
-    let u = uclient_from_a(&lab, &r, peer_port, &[]);
+    let u = uclient_from_a(&lab, &r, outside, &[]);
     let log = eventually(std::time::Duration::from_secs(5), || {
         let log = r.proc.log_text();
         let lines = log.matches("channel data relayed in the kernel").count();
@@ -237,6 +244,11 @@ fn uclient_through_the_nats_with_the_kernel_fast_path_on_the_relays_interface() 
     );
 
     // The sockets beside it: Send indications over UDP, and ChannelData over TCP.
-    uclient_from_a(&lab, &r, peer_port, &["-s"]);
-    uclient_from_a(&lab, &r, peer_port, &["-t"]);
+    uclient_from_a(&lab, &r, outside, &["-s"]);
+    uclient_from_a(&lab, &r, outside, &["-t"]);
+    // The relay's own public address as the peer: out to the 1:1 NAT and back in, arriving
+    // from the public address (the permission is for it, so any other source would be
+    // dropped and the messages lost).
+    let hairpin = SocketAddr::new(RELAY_PUBLIC.parse().unwrap(), peer_port);
+    uclient_from_a(&lab, &r, hairpin, &[]);
 }
