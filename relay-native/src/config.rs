@@ -27,6 +27,16 @@ pub struct Settings {
     /// most one per family (a string or a list in the file).
     #[serde(default, deserialize_with = "one_or_many")]
     pub relay_ip: Vec<IpAddr>,
+    /// The public address behind a 1:1 NAT (EC2, GCE, Azure), per family, like coturn's
+    /// `external-ip`: `PUBLIC` (for the relay address of its family) or `PUBLIC/PRIVATE` (for
+    /// each bound address); clients are told the public one (a string or a list in the file).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub external_ip: Vec<String>,
+    /// The ports relay sockets bind in, `MIN-MAX` [default: 49152-65535].
+    pub relay_ports: Option<String>,
+    /// THIRD-PARTY-AUTHORIZATION's value in 401 and 438 when tokens are on: `server-name`
+    /// (RFC 7635 section 6.1; default) or a token endpoint URI for clients that POST there.
+    pub third_party_authorization: Option<String>,
     /// The relayed family of an Allocate that names none: `client` (the family the client
     /// reached the relay by; default), `ipv4` (RFC 8656's rule) or `ipv6`.
     pub default_relay_family: Option<FamilyChoice>,
@@ -102,7 +112,10 @@ pub struct Settings {
     pub control: crate::control::Settings,
 }
 
+mod nat;
 mod tls;
+
+pub use nat::advertised;
 
 /// A configuration that cannot run.
 #[derive(Debug)]
@@ -160,6 +173,12 @@ pub enum ConfigError {
     Cert(crate::driver::certs::CertError),
     /// `--alternate-server` names this relay itself, or is unspecified.
     AlternateServer,
+    /// An `--external-ip` that is not an address, or whose private part the relay lacks.
+    ExternalIp(String),
+    /// `--relay-ports` is not a range of 1-65535, or holds a listening port.
+    RelayPorts(String),
+    /// `--third-party-authorization` is neither `server-name` nor an http(s) URI.
+    ThirdParty,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -199,6 +218,10 @@ impl std::fmt::Display for ConfigError {
             ConfigError::AlternateServer => f.write_str(
                 "--alternate-server must be another relay's address, not this one's and not unspecified",
             ),
+            ConfigError::ExternalIp(why) | ConfigError::RelayPorts(why) => f.write_str(why),
+            ConfigError::ThirdParty => f.write_str(
+                "--third-party-authorization must be server-name or an https:// (or http://) URI of at most 255 bytes",
+            ),
             ConfigError::Tls(what) => f.write_str(what),
             ConfigError::Cert(e) => write!(f, "{e}"),
         }
@@ -227,6 +250,8 @@ impl Settings {
         }
         take!(
             default_relay_family,
+            relay_ports,
+            third_party_authorization,
             realm,
             server_name,
             keys,
@@ -255,6 +280,9 @@ impl Settings {
         }
         if !o.relay_ip.is_empty() {
             self.relay_ip = o.relay_ip;
+        }
+        if !o.external_ip.is_empty() {
+            self.external_ip = o.external_ip;
         }
         if !o.alternate_servers.is_empty() {
             self.alternate_servers = o.alternate_servers;
@@ -340,14 +368,34 @@ impl Settings {
         if auth.keyring.is_none() && auth.rest.is_empty() && auth.users.is_empty() {
             return Err(ConfigError::NoCredentials);
         }
+        let address_map = nat::address_map(&self.external_ip, &relay_ips, &listen)?;
+        let mut listeners: Vec<(&str, SocketAddr)> =
+            listen.iter().map(|l| ("listen", *l)).collect();
+        listeners.extend(self.tls_listen.iter().map(|l| ("TLS", *l)));
+        listeners.extend(self.metrics.iter().map(|m| ("metrics", *m)));
+        let relay_ports = nat::relay_ports(self.relay_ports.as_deref(), &listeners)?;
+        let third_party = match self.third_party_authorization.as_deref() {
+            None | Some("server-name") => None,
+            Some(uri)
+                if (uri.starts_with("https://") || uri.starts_with("http://"))
+                    && uri.len() <= 255 =>
+            {
+                Some(uri.to_string())
+            }
+            Some(_) => return Err(ConfigError::ThirdParty),
+        };
+        // Own addresses, private and public, are refused as peers except at a relay port:
+        // there another allocation of this relay listens (docs/relay.md, peer policy).
         let own = relay_ips
             .iter()
             .chain(listen.iter().map(|l| l.ip()))
+            .chain(address_map.pairs().flat_map(|(p, q)| [p, q]))
             .collect();
         let mut policy = PeerPolicy::new(self.allow_peers, self.deny_peers, own);
         if self.allow_loopback_peers {
             policy.allow_loopback();
         }
+        policy.allow_own_relay_ports(relay_ports);
         let mut cfg = Config::new(
             auth,
             policy,
@@ -357,6 +405,9 @@ impl Settings {
                 .ok_or(ConfigError::RelayIpRequired("IPv4"))?,
         );
         cfg.relay_ips = relay_ips;
+        cfg.address_map = address_map;
+        cfg.relay_ports = relay_ports;
+        cfg.third_party_authorization = third_party;
         cfg.default_family = self.default_relay_family.unwrap_or_default().into();
         if let Some(m) = self.max_lifetime {
             if m < 60 {

@@ -9,6 +9,9 @@ use stun_types::AddressFamily;
 use crate::auth::AuthConfig;
 use crate::bandwidth::Caps;
 use crate::policy::PeerPolicy;
+use crate::ports::{PortRange, Reservations};
+
+pub use crate::address_map::AddressMap;
 
 /// Configuration shared by every core (every shard) of a relay.
 pub struct Config {
@@ -16,9 +19,21 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Where relaying is allowed.
     pub policy: PeerPolicy,
+    /// What THIRD-PARTY-AUTHORIZATION says in 401 and 438 when tokens are on: `None` for the
+    /// server name (RFC 7635 section 6.1, what coturn sends), or a token endpoint's URI for
+    /// clients that POST their token request there (Pion's stun package). The token's AAD
+    /// stays the server name either way.
+    pub third_party_authorization: Option<String>,
     /// The addresses relay sockets are bound to (and advertised), one per family the relay
     /// relays.
     pub relay_ips: RelayIps,
+    /// The public address clients are told for each relay address behind a 1:1 NAT
+    /// (XOR-RELAYED-ADDRESS); empty when the relay is not behind one.
+    pub address_map: AddressMap,
+    /// The ports relay sockets bind in (RFC 8656 EVEN-PORT and RESERVATION-TOKEN pick in it).
+    pub relay_ports: PortRange,
+    /// Ports reserved by EVEN-PORT's R bit, shared by every core (RFC 8656 section 7.2).
+    pub reservations: Reservations,
     /// The family of an Allocate without REQUESTED-ADDRESS-FAMILY.
     pub default_family: DefaultFamily,
     /// Default allocation lifetime in seconds (RFC 8656: 600).
@@ -67,7 +82,11 @@ impl Config {
         Config {
             auth,
             policy,
+            third_party_authorization: None,
             relay_ips: RelayIps::default().set(relay_ip),
+            address_map: AddressMap::default(),
+            relay_ports: PortRange::default(),
+            reservations: Reservations::default(),
             default_family: DefaultFamily::Client,
             default_lifetime: 600,
             max_lifetime: 3600,

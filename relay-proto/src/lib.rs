@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod address_map;
 pub mod allocation;
 pub mod auth;
 pub mod bandwidth;
@@ -59,6 +60,7 @@ pub mod input;
 pub mod nonce;
 pub mod output;
 pub mod policy;
+pub mod ports;
 pub mod quota;
 mod ratelimit;
 pub mod revocation;
@@ -78,6 +80,7 @@ pub use input::{BindFailed, Input};
 pub use nonce::NonceSecret;
 pub use output::{AllocationInfo, CloseReason, EndReason, Event, Forward, Output, Transmit};
 pub use policy::PeerPolicy;
+pub use ports::{PortRange, PortRequest, ReservationToken, Reservations};
 pub use quota::{Quota, QuotaCounts, QuotaExceeded};
 pub use revocation::RevokedToken;
 pub use routes::{ChannelRoute, RouteChange};

@@ -140,6 +140,22 @@ impl Nonces {
         out
     }
 
+    /// A RESERVATION-TOKEN value (RFC 8656 section 14.9) for the `counter`th reservation, of
+    /// `addr`: keyed with the relay's secret, so nobody else can predict it.
+    pub(crate) fn reservation_token(&self, counter: u64, addr: SocketAddr) -> u64 {
+        let full = hmac_sha1(
+            &self.secret.0,
+            &[
+                b"RESERVATION-TOKEN",
+                &counter.to_be_bytes(),
+                addr.to_string().as_bytes(),
+            ],
+        );
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&full[..8]);
+        u64::from_be_bytes(out)
+    }
+
     /// A nonce for `client` issued at `now` (Unix seconds).
     pub fn issue(&self, client: SocketAddr, now: u64) -> String {
         let mut raw = [0u8; 20];

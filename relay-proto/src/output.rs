@@ -10,6 +10,7 @@ use stun_types::message::Method;
 use crate::allocation::{AllocId, Allocation, Client, Transport};
 use crate::auth::{AuthFailure, Mechanism};
 use crate::error::TurnError;
+use crate::ports::PortRequest;
 use crate::routes::RouteChange;
 use crate::traffic::Traffic;
 
@@ -21,7 +22,8 @@ use crate::traffic::Traffic;
 pub enum Output {
     /// Send a STUN message to a client.
     Transmit(Transmit),
-    /// Bind a UDP socket on `ip` (port of the driver's choosing) for allocation `alloc`, then
+    /// Bind a UDP socket on `ip` (a port of [`Config::relay_ports`](crate::Config::relay_ports)
+    /// as `port` asks, not a reserved one unless asked for by name) for allocation `alloc`, then
     /// hand the result back as [`Input::RelayBound`](crate::Input::RelayBound). A dual
     /// allocation asks twice, once per family; datagrams for its peers go out of the socket
     /// of the peer's family.
@@ -30,8 +32,8 @@ pub enum Output {
         alloc: AllocId,
         /// The relay IP.
         ip: IpAddr,
-        /// The port must be even (EVEN-PORT).
-        even: bool,
+        /// Which port: any, an even one (EVEN-PORT), or a reserved one (RESERVATION-TOKEN).
+        port: PortRequest,
     },
     /// Close the relay sockets of `alloc` (one per family it holds).
     ReleaseRelay {

@@ -4,12 +4,16 @@
 //! (fc00::/7), link-local, site-local, documentation (2001:db8::/32), benchmarking, discard-only,
 //! Teredo and ORCHID ranges; the IPv6 forms that carry an IPv4 address (IPv4-mapped, the NAT64
 //! prefix, 6to4) judged as the IPv4 address they lead to; the rest of ::/96 (IPv4-compatible,
-//! deprecated); and the relay's own addresses. All are refused with 403 unless an allow list names them; a deny list
+//! deprecated); and the relay's own addresses, private and public (behind a 1:1 NAT), except
+//! at a port of the relay's own range, where another allocation of this relay listens (two
+//! relay-only ends of one call on one relay; on a cloud that hairpins through the NAT). All are refused with 403 unless an allow list names them; a deny list
 //! refuses more. Order: deny list, then allow list, then the defaults. Why: docs/relay.md.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ipnet::IpNet;
+
+use crate::ports::PortRange;
 
 /// The peer address policy.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +21,7 @@ pub struct PeerPolicy {
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
     own: Vec<IpAddr>,
+    own_ports: Option<PortRange>,
 }
 
 impl PeerPolicy {
@@ -29,7 +34,29 @@ impl PeerPolicy {
                 .into_iter()
                 .map(|ip| embedded(ip).unwrap_or(ip))
                 .collect(),
+            own_ports: None,
         }
+    }
+
+    /// Lets a peer at one of the relay's own addresses through when its port is in `ports`,
+    /// the relay ports: that peer is another allocation of this relay (both ends of a call
+    /// relay-only through one relay). Any other port of an own address (the listeners, the
+    /// metrics endpoint, whatever else runs there) stays refused.
+    pub fn allow_own_relay_ports(&mut self, ports: PortRange) {
+        self.own_ports = Some(ports);
+    }
+
+    /// True when `ip` is one of the relay's own addresses (as judged: an IPv6 form that leads
+    /// to an IPv4 address counts as that address).
+    pub fn is_own(&self, ip: IpAddr) -> bool {
+        self.own.contains(&embedded(ip).unwrap_or(ip))
+    }
+
+    /// [`PeerPolicy::permits`] for a peer's transport address: an own address is permitted
+    /// at a relay port (see [`PeerPolicy::allow_own_relay_ports`]) if nothing else refuses it.
+    pub fn permits_peer(&self, peer: SocketAddr) -> bool {
+        let relay_port = self.own_ports.is_some_and(|r| r.contains(peer.port()));
+        self.judge(peer.ip(), !relay_port)
     }
 
     /// Adds 127.0.0.0/8 and ::1 to the allow list (tests, and a relay whose peers are local).
@@ -46,6 +73,10 @@ impl PeerPolicy {
     /// an IPv6 address that leads to an IPv4 one (NAT64, IPv4-mapped, 6to4), that IPv4
     /// address too, so `--deny-peer 10.0.0.0/8` also refuses `64:ff9b::10.1.2.3`.
     pub fn permits(&self, ip: IpAddr) -> bool {
+        self.judge(ip, true)
+    }
+
+    fn judge(&self, ip: IpAddr, refuse_own: bool) -> bool {
         let inner = embedded(ip);
         let listed = |list: &[IpNet]| {
             list.iter()
@@ -58,7 +89,7 @@ impl PeerPolicy {
             return true;
         }
         let judged = inner.unwrap_or(ip);
-        !(self.own.contains(&judged) || special(ip) || inner.is_some_and(special))
+        !((refuse_own && self.own.contains(&judged)) || special(ip) || inner.is_some_and(special))
     }
 }
 

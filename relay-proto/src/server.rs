@@ -26,6 +26,7 @@ pub mod family;
 mod peer;
 mod permissions;
 mod requests;
+mod reserve;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -77,6 +78,9 @@ pub struct Stats {
     pub refused_draining: u64,
     /// Allocate requests refused because no relay socket could be bound (508).
     pub relay_bind_failures: u64,
+    /// Allocates whose RESERVATION-TOKEN was unknown, expired, used or of another family
+    /// (508, RFC 8656 section 7.2).
+    pub refused_reservations: u64,
     /// Datagrams and payload bytes an allocation's own bandwidth cap dropped.
     pub dropped_allocation_cap: Traffic,
     /// Datagrams and payload bytes a user's bandwidth cap dropped.
@@ -137,6 +141,7 @@ pub struct Server {
     revoked: Revoked,
     stats: Stats,
     draining: bool,
+    reservations: reserve::Pending,
 }
 
 impl Server {
@@ -164,6 +169,7 @@ impl Server {
             revoked,
             stats: Stats::default(),
             draining: false,
+            reservations: reserve::Pending::new(seeds.txid_seed),
         }
     }
 

@@ -17,16 +17,14 @@ const EXPIRY_WARNING_DAYS: i64 = 14;
 pub fn run(a: &ServeArgs) -> Result<String, String> {
     let given = settings(a).map_err(|e| format!("config: {e}"))?;
     let (core, driver) = given.clone().build().map_err(|e| format!("config: {e}"))?;
+    let (advertised, told) =
+        crate::config::advertised(&driver.listen, &core.relay_ips, &core.address_map);
     // As `serve` checks it: the client secret is read, never printed.
     let control = given
         .control
         .clone()
         .overlay(&a.control)
-        .check(
-            &driver.listen,
-            &core.relay_ips,
-            given.max_allocations.unwrap_or(0),
-        )
+        .check(&advertised, &told, given.max_allocations.unwrap_or(0))
         .map_err(|e| format!("config: {e}"))?;
     let mut out = String::new();
     let mut line = |key: &str, value: toml::Value, note: Option<String>| {
@@ -47,8 +45,27 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
         list(core.relay_ips.iter().map(|ip| ip.to_string()).collect()),
         None,
     );
+    let mapped: Vec<String> = core
+        .address_map
+        .pairs()
+        .map(|(private, public)| format!("{public}/{private}"))
+        .collect();
+    let told_note = (!mapped.is_empty()).then(|| {
+        let ips: Vec<String> = told.iter().map(|ip| ip.to_string()).collect();
+        format!("clients are told {}", ips.join(" and "))
+    });
+    line("external_ip", list(mapped), told_note);
+    line("relay_ports", s(&core.relay_ports.to_string()), None);
     line("realm", s(&core.auth.realm), None);
     line("server_name", s(&core.auth.server_name), None);
+    line(
+        "third_party_authorization",
+        s(core
+            .third_party_authorization
+            .as_deref()
+            .unwrap_or("server-name")),
+        None,
+    );
     let kids = core.auth.keyring.as_ref().map(|k| {
         let kids: Vec<&str> = k.keys().iter().map(|e| e.kid()).collect();
         format!(

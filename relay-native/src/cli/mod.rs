@@ -53,6 +53,18 @@ pub struct ServeArgs {
     /// address].
     #[arg(long)]
     pub relay_ip: Vec<IpAddr>,
+    /// Public address behind a 1:1 NAT (EC2, GCE, Azure), told to clients in place of the
+    /// bound one: PUBLIC (maps the --relay-ip of its family) or PUBLIC/PRIVATE (maps PRIVATE);
+    /// repeatable, per family.
+    #[arg(long, value_name = "PUBLIC[/PRIVATE]")]
+    pub external_ip: Vec<String>,
+    /// Ports relay sockets bind in; open them in the firewall [default: 49152-65535].
+    #[arg(long, value_name = "MIN-MAX")]
+    pub relay_ports: Option<String>,
+    /// THIRD-PARTY-AUTHORIZATION's value when tokens are on: server-name (RFC 7635) or a token
+    /// endpoint URI for clients that POST their token request there [default: server-name].
+    #[arg(long, value_name = "server-name|URI")]
+    pub third_party_authorization: Option<String>,
     /// Relayed family of an Allocate that names none (no REQUESTED-ADDRESS-FAMILY, as browsers
     /// send): the client's own family, or IPv4 as RFC 8656 says [default: client].
     #[arg(long, value_enum)]

@@ -18,6 +18,9 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
     let flags = Settings {
         listen: a.listen.clone(),
         relay_ip: a.relay_ip.clone(),
+        external_ip: a.external_ip.clone(),
+        relay_ports: a.relay_ports.clone(),
+        third_party_authorization: a.third_party_authorization.clone(),
         default_relay_family: a.default_relay_family,
         realm: a.realm.clone(),
         server_name: a.server_name.clone(),
@@ -55,8 +58,10 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
     let control = settings.control.clone().overlay(&a.control);
     let max_allocations = settings.max_allocations.unwrap_or(0);
     let (core, mut driver) = settings.build().map_err(|e| format!("config: {e}"))?;
+    let (listen, told) =
+        crate::config::advertised(&driver.listen, &core.relay_ips, &core.address_map);
     let control = control
-        .check(&driver.listen, &core.relay_ips, max_allocations)
+        .check(&listen, &told, max_allocations)
         .map_err(|e| format!("config: {e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -181,6 +181,8 @@ pub struct ShardCounts {
     pub closed: [u64; 3],
     /// Stream connections the core asked to close, by [`CLOSE_REASONS`] index.
     pub closed_by_relay: [u64; 2],
+    /// Relay socket binds that found no free port in the relay port range (508).
+    pub ports_exhausted: u64,
 }
 
 impl ShardCounts {
@@ -238,6 +240,7 @@ impl ShardCounts {
         add(&mut self.accepted, &o.accepted);
         add(&mut self.closed, &o.closed);
         add(&mut self.closed_by_relay, &o.closed_by_relay);
+        self.ports_exhausted += o.ports_exhausted;
     }
 }
 
@@ -340,6 +343,7 @@ fn merge_stats(s: &mut Stats, o: &Stats) {
     s.refused_quota += o.refused_quota;
     s.refused_draining += o.refused_draining;
     s.relay_bind_failures += o.relay_bind_failures;
+    s.refused_reservations += o.refused_reservations;
     s.dropped_allocation_cap += o.dropped_allocation_cap;
     s.dropped_user_cap += o.dropped_user_cap;
     s.kernel_holds += o.kernel_holds;

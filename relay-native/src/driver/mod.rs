@@ -15,6 +15,7 @@ mod handle;
 pub mod offload;
 mod operator;
 mod outbox;
+mod ports;
 mod quota;
 mod sendq;
 mod shard;

@@ -16,12 +16,13 @@ use super::counters::ShardCounts;
 use super::handle::Command;
 use super::offload::Offload;
 use super::outbox::Message;
+use super::ports::{self, PickError};
 use super::sendq::{SendQueue, UdpSock};
 use super::{control, events, operator, sockets};
 use crate::control::ShardLink;
 use relay_proto::{
-    AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output, Quota,
-    Seeds, Server, Traffic, Transport,
+    AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output,
+    PortRequest, Quota, Seeds, Server, Traffic, Transport,
 };
 
 /// A shard before it runs: bound sockets and a core.
@@ -30,6 +31,8 @@ pub struct Shard {
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<std::net::TcpListener>,
     core: Server,
+    /// The configuration the core runs on (the relay port range and its reservations).
+    cfg: Arc<Config>,
     offload: Option<Arc<Mutex<Offload>>>,
     /// The control plane's side of this shard (revocations in, usage out), when it runs.
     control: Option<ShardLink>,
@@ -62,6 +65,7 @@ struct Relay {
 /// Everything the shard's tasks share (one thread, so `Rc` and `RefCell`).
 pub(super) struct Ctx {
     pub(super) core: RefCell<Server>,
+    cfg: Arc<Config>,
     udp: Vec<UdpListener>,
     arena: RefCell<Arena>,
     /// Datagrams to send once the current receive batch is through.
@@ -104,7 +108,8 @@ impl Shard {
                 .iter()
                 .map(|a| sockets::tcp_listener(*a))
                 .collect::<Result<_, _>>()?,
-            core: Server::new(cfg, quota, seeds, clock),
+            core: Server::new(cfg.clone(), quota, seeds, clock),
+            cfg,
             offload: None,
             meter: false,
             operator: None,
@@ -157,6 +162,7 @@ impl Shard {
             }
             let ctx = Rc::new(Ctx {
                 core: RefCell::new(self.core),
+                cfg: self.cfg,
                 udp,
                 arena: RefCell::new(Arena::new()),
                 sends: RefCell::new(SendQueue::new()),
@@ -255,8 +261,8 @@ impl Ctx {
             let output = self.core.borrow_mut().poll_output();
             match output {
                 Some(Output::Transmit(t)) => self.send_to_client(t.to, &t.data, Message::Control),
-                Some(Output::BindRelay { alloc, ip, even }) => {
-                    let result = self.bind_relay(alloc, ip, even);
+                Some(Output::BindRelay { alloc, ip, port }) => {
+                    let result = self.bind_relay(alloc, ip, port, now);
                     let input = Input::RelayBound { alloc, result };
                     let _ = self.core.borrow_mut().handle_input(now, input);
                 }
@@ -319,16 +325,20 @@ impl Ctx {
         self: &Rc<Self>,
         alloc: AllocId,
         ip: IpAddr,
-        even: bool,
+        port: PortRequest,
+        now: Instant,
     ) -> Result<SocketAddr, BindFailed> {
-        let bound = sockets::relay_socket(ip, even).and_then(|socket| {
-            let addr = socket.local_addr()?;
-            Ok((UdpSock::new(socket)?, addr))
+        let bound = ports::bind(&self.cfg, ip, port, now).and_then(|socket| {
+            let addr = socket.local_addr().map_err(PickError::Io)?;
+            Ok((UdpSock::new(socket).map_err(PickError::Io)?, addr))
         });
         let (socket, addr) = bound.map_err(|e| {
+            if let PickError::Exhausted = e {
+                self.counts.borrow_mut().ports_exhausted += 1;
+            }
             warn!(
                 shard = self.index,
-                "cannot bind a relay socket on {ip}: {e}"
+                "cannot bind a relay socket on {ip} in {}: {e}", self.cfg.relay_ports
             );
             BindFailed { ip }
         })?;

@@ -30,22 +30,8 @@ pub fn tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> 
     Ok(s.into())
 }
 
-/// A relay socket on `ip`, port chosen by the operating system (an even one if `even`).
-pub fn relay_socket(ip: std::net::IpAddr, even: bool) -> std::io::Result<std::net::UdpSocket> {
-    for _ in 0..64 {
-        let s = relay_socket_any(ip)?;
-        if !even || s.local_addr()?.port() % 2 == 0 {
-            return Ok(s);
-        }
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AddrInUse,
-        "no even port found",
-    ))
-}
-
-fn relay_socket_any(ip: std::net::IpAddr) -> std::io::Result<std::net::UdpSocket> {
-    let addr = SocketAddr::new(ip, 0);
+/// A relay socket bound to `addr` (a port of the relay range, see `ports`).
+pub fn relay_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     only_its_family(&s, addr)?;
     let _ = s.set_recv_buffer_size(1 << 20);

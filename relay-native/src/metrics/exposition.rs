@@ -132,13 +132,21 @@ fn allocations(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
     let refused = counter(
         r,
         "edgeturn_allocations_refused_total",
-        "Allocate requests refused after authentication, by reason: quota (486), draining (508 or 300), relay_socket (508: no relay port could be bound).",
+        "Allocate requests refused after authentication, by reason: quota (486), draining (508 or 300), relay_socket (508: no relay port could be bound), reservation (508: a RESERVATION-TOKEN unknown, expired, used or of another family).",
         &["reason"],
     )?;
     let st = &s.shards.stats;
     add(&refused, &["quota"], st.refused_quota);
     add(&refused, &["draining"], st.refused_draining);
     add(&refused, &["relay_socket"], st.relay_bind_failures);
+    add(&refused, &["reservation"], st.refused_reservations);
+    let exhausted = counter(
+        r,
+        "edgeturn_relay_ports_exhausted_total",
+        "Relay socket binds that found no free port in the relay port range (relay_ports); each answers 508 Insufficient Capacity.",
+        &[],
+    )?;
+    add(&exhausted, &[], s.shards.counts.ports_exhausted);
     Ok(())
 }
 

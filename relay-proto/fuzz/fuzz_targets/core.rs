@@ -336,14 +336,19 @@ impl World {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Transmit(t) => self.learn(from, &t.data),
-                Output::BindRelay { alloc, ip, even } => {
+                Output::BindRelay { alloc, ip, port } => {
+                    let even = matches!(port, relay_proto::PortRequest::Even { .. });
                     let bit = if ip.is_ipv4() { 1 } else { 2 };
                     let result = if self.fail_binds & bit != 0 {
                         Err(relay_proto::BindFailed { ip })
                     } else {
                         self.next_port = self.next_port.wrapping_add(if even { 2 } else { 1 });
                         self.relays.insert(alloc);
-                        Ok(SocketAddr::new(ip, self.next_port))
+                        let bound = match port {
+                            relay_proto::PortRequest::Exact(p) => p,
+                            _ => self.next_port,
+                        };
+                        Ok(SocketAddr::new(ip, bound))
                     };
                     let fwd = self
                         .core

@@ -9,19 +9,21 @@ use stun_types::AddressFamily;
 use stun_types::attribute::{ErrorCode, XorMappedAddress};
 use stun_types::message::{Message, MessageClass, MessageType, MessageWriteExt, MessageWriteVec};
 use turn_types::attribute::{
-    AddressErrorCode, EvenPort, Lifetime, RequestedTransport, XorRelayedAddress,
+    AddressErrorCode, Lifetime, RequestedTransport, ReservationToken, XorRelayedAddress,
 };
 use turn_types::message::ALLOCATE;
 
 use super::Server;
 use super::requests::Request;
-use crate::allocation::{AllocId, Allocation, Client, RelaySlot, other};
+use super::reserve::PortAsk;
+use crate::allocation::{AllocId, Allocation, Client, RelaySlot, Relays, other};
 use crate::auth::{AuthFailure, Credential, Mechanism};
 use crate::bandwidth::Meters;
 use crate::config::family_of;
 use crate::error::TurnError;
 use crate::input::BindFailed;
 use crate::output::{AllocationInfo, EndReason, Event, Output};
+use crate::ports::PortRequest;
 use crate::timers::TimerKey;
 use crate::traffic::Traffic;
 use crate::wire::{self, ErrorReply};
@@ -63,22 +65,25 @@ impl Server {
             }
             Ok(_) => {}
         }
-        let relays = match self.requested_relays(client, msg) {
-            Ok(r) => r,
+        let ask = match Self::port_ask(msg) {
+            Ok(a) => a,
             Err(e) => return self.signed_error(client, msg, &cred, e),
         };
-        let dual = relays.slot(other(relays.primary)) != RelaySlot::Unused;
-        let even = match msg.attribute::<EvenPort>() {
-            // A reservation is for one family's port pair: not with a second family.
-            Ok(e) if e.requested() && dual => {
-                return self.signed_error(client, msg, &cred, TurnError::BadRequest);
+        let relays = match ask {
+            // The reservation's family, which must be the client's (checked on redeeming).
+            PortAsk::Reserved(_) => {
+                Relays::binding(family_of(client.addr.ip().to_canonical()), None)
             }
-            Ok(e) if e.requested() => {
-                return self.signed_error(client, msg, &cred, TurnError::InsufficientCapacity);
-            }
-            Ok(_) => true,
-            Err(_) => false,
+            PortAsk::Pick(_) => match self.requested_relays(client, msg) {
+                Ok(r) => r,
+                Err(e) => return self.signed_error(client, msg, &cred, e),
+            },
         };
+        let dual = relays.slot(other(relays.primary)) != RelaySlot::Unused;
+        // A reservation is for one family's port pair: not with a second family.
+        if dual && ask == PortAsk::Pick(PortRequest::Even { reserve_next: true }) {
+            return self.signed_error(client, msg, &cred, TurnError::BadRequest);
+        }
         let requested = msg.attribute::<Lifetime>().ok().map(|l| l.seconds());
         let lifetime = self.lifetime(now, requested, &cred);
         if lifetime == 0 {
@@ -88,6 +93,25 @@ impl Server {
             self.stats.refused_quota += 1;
             return self.signed_error(client, msg, &cred, TurnError::AllocationQuotaReached);
         }
+        let port = match ask {
+            PortAsk::Pick(p) => p,
+            PortAsk::Reserved(token) => {
+                match self.cfg.reservations.redeem(token, relays.primary, now) {
+                    Ok(addr) => PortRequest::Exact(addr.port()),
+                    // Unknown, expired, used, or of another family: 508 (RFC 8656 section 7.2).
+                    Err(_) => {
+                        self.quota.release(&cred.user);
+                        self.stats.refused_reservations += 1;
+                        return self.signed_error(
+                            client,
+                            msg,
+                            &cred,
+                            TurnError::InsufficientCapacity,
+                        );
+                    }
+                }
+            }
+        };
         let expires = now + Duration::from_secs(u64::from(lifetime));
         let owner = cred.user.clone();
         let meters = Meters::new(&self.cfg.bandwidth, &owner, now);
@@ -107,6 +131,9 @@ impl Server {
             meters,
         });
         self.timers.insert(expires, TimerKey::Allocation(id));
+        if port == (PortRequest::Even { reserve_next: true }) {
+            self.reservations.ask(id);
+        }
         for family in [relays.primary, other(relays.primary)] {
             if let (RelaySlot::Binding, Some(ip)) =
                 (relays.slot(family), self.cfg.relay_ips.of(family))
@@ -114,7 +141,7 @@ impl Server {
                 self.out.push_back(Output::BindRelay {
                     alloc: id,
                     ip,
-                    even,
+                    port,
                 });
             }
         }
@@ -130,6 +157,7 @@ impl Server {
     ) {
         let Some(a) = self.table.get_mut(alloc) else {
             // Ended while binding: give the socket back.
+            self.reservations.forget(alloc);
             if result.is_ok() {
                 self.out.push_back(Output::ReleaseRelay { alloc });
             }
@@ -150,6 +178,15 @@ impl Server {
         let Some(relay) = a.relays.primary() else {
             return self.relay_unavailable(now, alloc);
         };
+        let reserved =
+            self.reservations
+                .reserve(alloc, relay, &self.nonces, &self.cfg.reservations, now);
+        let Ok(reserved) = reserved else {
+            return self.relay_unavailable(now, alloc);
+        };
+        // Clients are told the public address behind a 1:1 NAT; everything else keeps the
+        // bound one, which is what packets carry past the NAT.
+        let public = |addr| self.cfg.address_map.public(addr);
         let txid = a.allocate_txid;
         let client = a.client;
         let remaining = a.expires.saturating_duration_since(now).as_secs() as u32;
@@ -158,11 +195,11 @@ impl Server {
             txid,
             MessageWriteVec::with_capacity(160),
         );
-        let _ = w.add_attribute(&XorRelayedAddress::new(relay, txid));
+        let _ = w.add_attribute(&XorRelayedAddress::new(public(relay), txid));
         let second = other(a.relays.primary);
         match a.relays.slot(second) {
             RelaySlot::Bound(addr) => {
-                let _ = w.add_attribute(&XorRelayedAddress::new(addr, txid));
+                let _ = w.add_attribute(&XorRelayedAddress::new(public(addr), txid));
             }
             RelaySlot::Unsupported => {
                 address_error(&mut w, second, TurnError::AddressFamilyNotSupported)
@@ -172,6 +209,9 @@ impl Server {
         }
         let _ = w.add_attribute(&XorMappedAddress::new(client.addr, txid));
         let _ = w.add_attribute(&Lifetime::new(remaining));
+        if let Some(token) = reserved {
+            let _ = w.add_attribute(&ReservationToken::new(token.0));
+        }
         let bytes = wire::finish(w, Some(a.credential.signing()), a.fingerprint);
         a.allocate_response = Some(bytes.clone());
         let info = AllocationInfo::of(alloc, a);
@@ -186,6 +226,7 @@ impl Server {
     /// No relay socket of the first family for `alloc`: 508 to the Allocate, and the
     /// allocation is forgotten.
     fn relay_unavailable(&mut self, now: Instant, alloc: AllocId) {
+        self.reservations.forget(alloc);
         let Some(mut a) = self.table.remove(alloc) else {
             return;
         };

@@ -118,6 +118,11 @@ impl Server {
         if !(a.expires > now && a.permits(peer.ip(), now)) {
             return None;
         }
+        // A permission is per IP: at the relay's own address it covers the relay ports only.
+        let policy = &self.cfg.policy;
+        if policy.is_own(peer.ip()) && !policy.permits_peer(peer) {
+            return None;
+        }
         let dir = Direction::ToPeer;
         if let Err(cap) = a.meters.admit(&self.cfg.bandwidth, dir, data.len(), now) {
             self.stats.capped(cap, dir, data.len());

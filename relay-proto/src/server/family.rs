@@ -2,7 +2,7 @@
 //! Allocate gets (REQUESTED-ADDRESS-FAMILY, ADDITIONAL-ADDRESS-FAMILY, the default), what a
 //! Refresh may name, and which peers an allocation can reach (443 for the other family).
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use stun_types::AddressFamily;
 use stun_types::attribute::{AttributeFromRaw, AttributeStaticType, AttributeType};
@@ -106,11 +106,13 @@ impl Server {
 
     /// Checks a peer address for an allocation: a relayed address of its family (443) and
     /// the policy (403).
-    pub(super) fn check_peer(&self, relays: &Relays, peer: IpAddr) -> Result<(), TurnError> {
-        if relays.for_peer(peer).is_none() {
+    /// The relay's own addresses pass at a port of its relay range only
+    /// ([`PeerPolicy::permits_peer`](crate::PeerPolicy::permits_peer)).
+    pub(super) fn check_peer(&self, relays: &Relays, peer: SocketAddr) -> Result<(), TurnError> {
+        if relays.for_peer(peer.ip()).is_none() {
             return Err(TurnError::PeerAddressFamilyMismatch);
         }
-        if !self.cfg.policy.permits(peer) {
+        if !self.cfg.policy.permits_peer(peer) {
             return Err(TurnError::Forbidden);
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! CreatePermission and ChannelBind (RFC 8656 sections 10 and 12): peers checked against the
 //! family and the policy, at most `max_permissions` of each per allocation.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use stun_types::message::{Message, StunParseError};
 use turn_types::attribute::{ChannelNumber, XorPeerAddress};
@@ -23,11 +23,11 @@ impl Server {
         relays: &Relays,
         msg: &Message<'_>,
     ) -> Result<Vec<IpAddr>, TurnError> {
-        let mut peers: Vec<IpAddr> = Vec::new();
+        let mut peers: Vec<SocketAddr> = Vec::new();
         loop {
             match msg.nth_attribute::<XorPeerAddress>(peers.len()) {
                 Ok(p) if peers.len() < MAX_PEERS_PER_REQUEST => {
-                    peers.push(p.addr(msg.transaction_id()).ip());
+                    peers.push(p.addr(msg.transaction_id()));
                 }
                 Err(StunParseError::MissingAttribute(_)) if !peers.is_empty() => break,
                 Ok(_) | Err(_) => return Err(TurnError::BadRequest),
@@ -35,8 +35,8 @@ impl Server {
         }
         peers
             .iter()
-            .try_for_each(|ip| self.check_peer(relays, *ip))?;
-        Ok(peers)
+            .try_for_each(|peer| self.check_peer(relays, *peer))?;
+        Ok(peers.iter().map(|p| p.ip()).collect())
     }
 
     pub(super) fn create_permission(
@@ -93,7 +93,7 @@ impl Server {
         let Some(relays) = self.table.get(id).map(|a| a.relays) else {
             return;
         };
-        if let Err(e) = self.check_peer(&relays, peer.ip()) {
+        if let Err(e) = self.check_peer(&relays, peer) {
             return self.signed_error(client, msg, &cred, e);
         }
         let (ch_life, perm_life, max) = (

@@ -26,8 +26,8 @@ use crate::output::Event;
 use crate::wire::{self, ACCESS_TOKEN, ErrorReply};
 
 /// Attributes this relay understands in requests. Any other comprehension-required
-/// attribute gets 420 (DONT-FRAGMENT and RESERVATION-TOKEN among them). EVEN-PORT is
-/// honoured for parity; its reservation bit gets 508, since ports are not reserved.
+/// attribute gets 420 (DONT-FRAGMENT among them). EVEN-PORT, its reservation bit and
+/// RESERVATION-TOKEN are honoured (RFC 8656 section 7.2, see `reserve`).
 const UNDERSTOOD: &[AttributeType] = &[
     Username::TYPE,
     MessageIntegrity::TYPE,
@@ -50,6 +50,7 @@ const UNDERSTOOD: &[AttributeType] = &[
     RequestedTransport::TYPE,
     AdditionalAddressFamily::TYPE,
     EvenPort::TYPE,
+    turn_types::attribute::ReservationToken::TYPE,
 ];
 
 /// An authenticated request about the allocation `id` its client holds.
@@ -164,10 +165,11 @@ impl Server {
     fn challenge(&mut self, now: Instant, client: Client, msg: &Message<'_>, error: TurnError) {
         let nonce = self.nonces.issue(client.addr, self.clock.unix(now));
         let cfg = self.cfg.clone();
-        let third_party = cfg
-            .auth
-            .tokens_enabled()
-            .then_some(cfg.auth.server_name.as_str());
+        let advertised = cfg
+            .third_party_authorization
+            .as_deref()
+            .unwrap_or(cfg.auth.server_name.as_str());
+        let third_party = cfg.auth.tokens_enabled().then_some(advertised);
         let e = ErrorReply {
             challenge: Some((&cfg.auth.realm, &nonce)),
             password_algorithms: &password::OFFERED,

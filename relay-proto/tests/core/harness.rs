@@ -17,8 +17,8 @@ use relay_proto::auth::password::{self, PasswordAlgorithmValue};
 use relay_proto::wire::{ACCESS_TOKEN, IntegrityAlgorithm, Signing};
 use relay_proto::{
     AllocId, AuthConfig, BindFailed, Client, Clock, CloseReason, Config, Event, Forward, HEADROOM,
-    Input, NonceSecret, Output, PeerPolicy, Quota, QuotaCounts, RouteChange, Seeds, Server,
-    Transport,
+    Input, NonceSecret, Output, PeerPolicy, PortRequest, Quota, QuotaCounts, RouteChange, Seeds,
+    Server, Transport,
 };
 use shared_token::{Keyring, MacKey};
 use stun_types::attribute::{
@@ -60,6 +60,8 @@ pub struct H {
     /// Relay addresses whose binds fail (the driver's answer is `BindFailed`).
     pub fail_binds: Vec<IpAddr>,
     next_port: u16,
+    /// The configuration the core runs on (shared reservations live there).
+    pub cfg: Arc<Config>,
 }
 
 /// Builds a config: static user alice/secret, REST secret "rest", the test key file.
@@ -99,7 +101,8 @@ impl H {
             txid_seed: 5,
         };
         H {
-            server: Server::new(cfg, Box::new(quota), seeds, Clock::new(t0, UNIX0)),
+            server: Server::new(cfg.clone(), Box::new(quota), seeds, Clock::new(t0, UNIX0)),
+            cfg,
             t0,
             now: t0,
             released: vec![],
@@ -109,6 +112,32 @@ impl H {
             closed: vec![],
             fail_binds: vec![],
             next_port: 50_000,
+        }
+    }
+
+    /// The port a driver binds for `request`: the next free one of the kind asked for, never
+    /// a reserved one unless asked for by name, and `Exact` as asked.
+    fn pick_port(&mut self, ip: IpAddr, request: PortRequest) -> u16 {
+        if let PortRequest::Exact(p) = request {
+            return p;
+        }
+        loop {
+            self.next_port += 1;
+            let p = self.next_port;
+            let reserved = |p: u16| {
+                self.cfg
+                    .reservations
+                    .is_reserved(SocketAddr::new(ip, p), self.now)
+            };
+            let fits = match request {
+                PortRequest::Even { reserve_next } => {
+                    p.is_multiple_of(2) && !(reserve_next && reserved(p + 1))
+                }
+                _ => true,
+            };
+            if fits && !reserved(p) {
+                return p;
+            }
         }
     }
 
@@ -143,12 +172,11 @@ impl H {
             self.outputs.push(o.clone());
             match o {
                 Output::Transmit(t) => out.push((t.to, t.data)),
-                Output::BindRelay { alloc, ip, even } => {
-                    self.next_port += if even { 2 } else { 1 };
+                Output::BindRelay { alloc, ip, port } => {
                     let bound = if self.fail_binds.contains(&ip) {
                         Err(BindFailed { ip })
                     } else {
-                        Ok(SocketAddr::new(ip, self.next_port))
+                        Ok(SocketAddr::new(ip, self.pick_port(ip, port)))
                     };
                     let fwd = self.server.handle_input(
                         self.now,

@@ -10,6 +10,7 @@ mod families;
 mod harness;
 mod integrity;
 mod malformed;
+mod nat;
 mod revocation;
 mod routes;
 
@@ -203,18 +204,12 @@ fn unknown_comprehension_required_attributes_get_420() {
 }
 
 #[test]
-fn even_port_is_honoured_and_reservations_refused() {
+fn even_port_is_honoured() {
     let mut h = H::new();
     let mut c = alice("203.0.113.5:1000");
     c.nonce = Some(attr_nonce(
         &h.request(c.addr, &c.build(ALLOCATE, |_, _| {})),
     ));
-    let r = c.build(ALLOCATE, |w, _| {
-        w.add_attribute(&RequestedTransport::new(17)).unwrap();
-        w.add_attribute(&turn_types::attribute::EvenPort::new(true))
-            .unwrap();
-    });
-    assert_eq!(code(&h.request(c.addr, &r)), Some(508));
     let r = c.build(ALLOCATE, |w, _| {
         w.add_attribute(&RequestedTransport::new(17)).unwrap();
         w.add_attribute(&turn_types::attribute::EvenPort::new(false))
