@@ -189,7 +189,9 @@ fn rtp_rtcp_pairs_reserve_and_claim_the_next_port() {
         "a relay port outside {range}: {ports:?}"
     );
     assert!(
-        ports.iter().any(|p| p.is_multiple_of(2) && ports.contains(&(p + 1))),
+        ports
+            .iter()
+            .any(|p| p.is_multiple_of(2) && ports.contains(&(p + 1))),
         "no RTP/RTCP pair (even port and the next) among {ports:?}\n{log}"
     );
 }
