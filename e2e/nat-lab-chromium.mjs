@@ -9,8 +9,8 @@
 // data channel (and, with media, a canvas video track); B echoes every message. With CA_PEM,
 // both browsers trust that CA in their NSS database (for turns:).
 //
-// Prints one JSON line per scenario: {name, connected, sent, received, echoed, frames, a, b},
-// where a and b are the selected candidate pairs. A call that does not connect is reported,
+// Prints one JSON line per scenario: {name, connected, sent, received, echoed, frames,
+// aRelayed, a, b}: aRelayed the relayed addresses in A's offer, a and b the selected pairs. A call that does not connect is reported,
 // not an error: the caller decides. Exits non-zero only when the harness itself fails.
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
@@ -127,6 +127,9 @@ async function browserIn(ns) {
 async function call(a, b, sc) {
   try {
     const offer = await a.page.evaluate(([cfg, media]) => window.lab.offer(cfg, media), [sc.a, !!sc.media]);
+    // The relayed addresses A's offer gives B (candidate: foundation component proto prio ADDRESS port typ relay).
+    const aRelayed = offer.sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:") && l.includes(" typ relay"))
+      .map((l) => l.split(" ")[4]);
     const answer = await b.page.evaluate(([cfg, o]) => window.lab.answer(cfg, o), [sc.b, offer]);
     await a.page.evaluate((ans) => window.lab.complete(ans), answer);
     const talk = await a.page.evaluate(([n, ms]) => window.lab.talk(n, ms), [MESSAGES, CONNECT_MS]);
@@ -134,7 +137,7 @@ async function call(a, b, sc) {
     const frames = sc.media && talk.connected ? await b.page.evaluate(() => window.lab.frames(10000)) : 0;
     const pa = await a.page.evaluate(() => window.lab.pair());
     const pb = await b.page.evaluate(() => window.lab.pair());
-    return { name: sc.name, ...talk, received, frames, a: pa, b: pb };
+    return { name: sc.name, ...talk, received, frames, aRelayed, a: pa, b: pb };
   } finally {
     await a.page.evaluate(() => window.lab.close());
     await b.page.evaluate(() => window.lab.close());
