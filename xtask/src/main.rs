@@ -2,6 +2,7 @@
 //! (pinned, idempotent), so on a fresh machine `cargo xtask run` and `cargo xtask test` are
 //! the whole set-up.
 
+mod dist;
 mod e2e;
 mod edge;
 mod edge_bench;
@@ -31,6 +32,10 @@ cargo xtask <task>
                  for other origins, the Vite app and the two-tab call example; default both
   test           install what is missing, then run every test (what CI runs)
   setup          only the pinned, idempotent installs
+  dist [--check] relay-native as a Debian package and a static x86_64 Linux tarball in
+                 target/dist/ (one statically linked release build); --check also installs
+                 the package with dpkg, checks it (user, modes, check-config, systemd-analyze
+                 verify), purges it and checks that nothing is left (root; part of `test`)
   build          build the deployable parts: the browser helper (npm packages in target/npm,
                  the web build in www/public/pkg), then the worker
   build-edge     the same (wrangler.toml's [build] command for `wrangler deploy`)
@@ -85,6 +90,11 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("e2e: no part named `{other}`\n\n{HELP}").into()),
         },
         "setup" => setup::setup(&root),
+        "dist" => setup::setup(&root).and_then(|()| match rest.first().map(String::as_str) {
+            None => dist::dist(&root).map(|_| ()),
+            Some("--check") => dist::check(&root),
+            Some(other) => Err(format!("dist: unknown option `{other}`\n\n{HELP}").into()),
+        }),
         "build" | "build-edge" => setup::setup(&root).and_then(|()| build(&root)),
         "bench-edge" => setup::setup(&root)
             .and_then(|()| build(&root))

@@ -12,7 +12,8 @@ use crate::util::{Result, cargo, cargo_bin, probe, run};
 /// Debian packages: coturn (turnserver, turnutils_*), Chromium for the browser tests and
 /// certutil (libnss3-tools) to make it trust the TLS tests' CA, clang and libbpf's headers
 /// for relay-native's kernel fast path (bpf/offload.c), iproute2 and ethtool for its test
-/// through a network namespace, systemd for `systemd-analyze verify` of the relay's unit,
+/// through a network namespace, nftables for the NATs of the NAT lab, systemd for
+/// `systemd-analyze verify` of the relay's unit,
 /// openssl for the TLS benchmark's certificates and handshakes (`s_time`), prometheus
 /// (promtool and the server) for the relay's metrics tests, linux-perf for the relay
 /// benchmark's count of each server's system calls.
@@ -27,6 +28,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
     ("iproute2", "/usr/sbin/ip"),
     ("ethtool", "/usr/sbin/ethtool"),
+    ("nftables", "/usr/sbin/nft"),
     ("prometheus", "/usr/bin/promtool"),
     ("linux-perf", "/usr/bin/perf"),
 ];

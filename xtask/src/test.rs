@@ -58,6 +58,10 @@ pub fn test(root: &Path, _args: &[String]) -> Result {
         },
     )?;
     step(
+        "the Debian package: build it, dpkg -i, check-config and systemd-analyze verify as installed, dpkg --purge leaves nothing",
+        || crate::dist::check(root),
+    )?;
+    step(
         "bench-relay --smoke: the relay benchmark's harness with tiny counts (Debian's coturn, relay-native), zero loss",
         || crate::relay_bench::bench(root, &["--smoke".to_string()]),
     )?;
