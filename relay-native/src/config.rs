@@ -56,7 +56,8 @@ pub struct Settings {
     pub deny_peers: Vec<IpNet>,
     /// Most allocations in total (0: no limit).
     pub max_allocations: Option<usize>,
-    /// Most allocations per user (0: no limit).
+    /// Most allocations per account (0: no limit): the account a token is charged to (else
+    /// the token), the REST userid, or the static user.
     pub max_allocations_per_user: Option<usize>,
     /// Longest allocation lifetime in seconds.
     pub max_lifetime: Option<u32>,
@@ -94,7 +95,7 @@ pub struct Settings {
     pub alternate_servers: Vec<SocketAddr>,
     /// Payload bytes per second each allocation may relay each way (0: no cap).
     pub max_bps_per_allocation: Option<u64>,
-    /// Payload bytes per second each user may relay each way over all their allocations
+    /// Payload bytes per second each account may relay each way over all its allocations
     /// (0: no cap).
     pub max_bps_per_user: Option<u64>,
     /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.

@@ -69,7 +69,7 @@ pub mod traffic;
 pub mod wire;
 
 pub use allocation::{AllocId, Client, RelaySlot, Relays, Transport};
-pub use auth::{AuthConfig, AuthFailure, Credential, Mechanism};
+pub use auth::{Account, AuthConfig, AuthFailure, Credential, Mechanism};
 pub use bandwidth::{Cap, Caps, Direction, Rate};
 pub use clock::Clock;
 pub use config::{Config, DefaultFamily, RelayIps};

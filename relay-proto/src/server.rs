@@ -35,6 +35,7 @@ use shared_token::TokenId;
 use stun_types::message::Method;
 
 use crate::allocation::{AllocId, Allocation, Client, Table, Transport};
+use crate::auth::Account;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::TurnError;
@@ -426,12 +427,18 @@ impl Server {
         self.out.push_back(Output::Event(event));
     }
 
-    fn refused(&mut self, client: Client, method: Method, error: TurnError, user: Option<String>) {
+    fn refused(
+        &mut self,
+        client: Client,
+        method: Method,
+        error: TurnError,
+        account: Option<Account>,
+    ) {
         self.event(Event::Refused {
             client,
             method,
             error,
-            user,
+            account,
         });
     }
 }

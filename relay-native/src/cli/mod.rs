@@ -94,7 +94,8 @@ pub struct ServeArgs {
     /// Most allocations in total (0: no limit).
     #[arg(long)]
     pub max_allocations: Option<usize>,
-    /// Most allocations per user (0: no limit).
+    /// Most allocations per account (0: no limit): the account a token is charged to (else
+    /// the token), the REST userid, or the static user.
     #[arg(long)]
     pub max_allocations_per_user: Option<usize>,
     /// Longest allocation lifetime, seconds [default: 3600].
@@ -124,8 +125,9 @@ pub struct ServeArgs {
     /// (token bucket; 0: no cap).
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub max_bps_per_allocation: Option<u64>,
-    /// Cap each user (the static or REST user, or the token) at this many payload bytes per
-    /// second in each direction over all their allocations (token bucket; 0: no cap).
+    /// Cap each account (a token's account, else the token; the REST userid; the static
+    /// user) at this many payload bytes per second in each direction over all its
+    /// allocations (token bucket; 0: no cap).
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub max_bps_per_user: Option<u64>,
     /// TURN over TLS.

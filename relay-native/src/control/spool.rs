@@ -217,6 +217,7 @@ mod tests {
 
     fn rec(bytes: u64) -> Record {
         Record {
+            account: None,
             seq: 0,
             token_id: "AAAAAAAAAAAAAAAA".into(),
             transport: "udp".into(),

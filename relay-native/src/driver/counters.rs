@@ -423,7 +423,7 @@ mod tests {
             client,
             method: BINDING,
             error: TurnError::Forbidden,
-            user: None,
+            account: None,
         });
         a.event(&Event::AuthFailed {
             client,

@@ -84,12 +84,12 @@ impl Server {
         if lifetime == 0 {
             return self.fail(now, client, msg, AuthFailure::NoTimeLeft);
         }
-        if self.quota.acquire(&cred.user).is_err() {
+        if self.quota.acquire(&cred.account).is_err() {
             self.stats.refused_quota += 1;
             return self.signed_error(client, msg, &cred, TurnError::AllocationQuotaReached);
         }
         let expires = now + Duration::from_secs(u64::from(lifetime));
-        let owner = cred.user.clone();
+        let owner = cred.account.clone();
         let meters = Meters::new(&self.cfg.bandwidth, &owner, now);
         let id = self.table.insert(Allocation {
             client,
@@ -207,7 +207,7 @@ impl Server {
             a.client,
             wire::finish(w, Some(a.credential.signing()), a.fingerprint),
         );
-        self.refused(a.client, ALLOCATE, error, Some(a.credential.user));
+        self.refused(a.client, ALLOCATE, error, Some(a.credential.account));
         self.connection_idle(now, a.client);
     }
 

@@ -141,7 +141,12 @@ impl Server {
     ) {
         let bytes = e.build(msg);
         self.queue(client, bytes);
-        self.refused(client, msg.method(), e.error, user.map(|c| c.user.clone()));
+        self.refused(
+            client,
+            msg.method(),
+            e.error,
+            user.map(|c| c.account.clone()),
+        );
     }
 
     /// An error response signed with the key that authenticated the request.

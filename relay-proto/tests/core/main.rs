@@ -2,6 +2,7 @@
 //! peer policy and error path, and malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod accounts;
 mod caps;
 mod connections;
 mod drain;
