@@ -12,6 +12,7 @@ use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
 use crate::driver::{DriverConfig, Handle, SharedQuota};
+use relay_proto::auth::throttle::{AuthThrottle, ThrottleLimits};
 use relay_proto::config::family_of;
 use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
 
@@ -98,6 +99,18 @@ pub struct Settings {
     /// Payload bytes per second each account may relay each way over all its allocations
     /// (0: no cap).
     pub max_bps_per_user: Option<u64>,
+    /// Failed authentications per source (IPv6: per /64) and username within
+    /// `auth_failure_window` after which even the right password is refused until the window
+    /// passes [default: 20; 0: no limit].
+    pub auth_failure_limit: Option<u32>,
+    /// Failed authentications per username, from any source, within `auth_failure_window`
+    /// after which the username is refused until the window passes [default: 100; 0: no
+    /// limit].
+    pub auth_failure_limit_per_user: Option<u32>,
+    /// The authentication failure window and lockout, seconds [default: 300].
+    pub auth_failure_window: Option<u64>,
+    /// SOFTWARE to send in responses (RFC 8489 section 14.14) [default: none].
+    pub software: Option<String>,
     /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
     #[serde(default)]
     pub control: crate::control::Settings,
@@ -125,6 +138,8 @@ pub enum ConfigError {
     /// Listening on an unspecified address of this family, and no `--relay-ip` of it to tell
     /// clients.
     RelayIpRequired(&'static str),
+    /// `auth_failure_window` is 0.
+    AuthFailureWindow,
     /// `--relay-ip` is an unspecified address.
     RelayIpUnspecified,
     /// Two `--listen` addresses of one family.
@@ -201,6 +216,9 @@ impl std::fmt::Display for ConfigError {
                 "--alternate-server must be another relay's address, not this one's and not unspecified",
             ),
             ConfigError::Tls(what) => f.write_str(what),
+            ConfigError::AuthFailureWindow => {
+                f.write_str("auth_failure_window must be at least 1 second")
+            }
             ConfigError::Cert(e) => write!(f, "{e}"),
         }
     }
@@ -246,7 +264,11 @@ impl Settings {
             metrics,
             drain_deadline,
             max_bps_per_allocation,
-            max_bps_per_user
+            max_bps_per_user,
+            auth_failure_limit,
+            auth_failure_limit_per_user,
+            auth_failure_window,
+            software
         );
         if !o.tls_listen.is_empty() {
             self.tls_listen = o.tls_listen;
@@ -375,6 +397,21 @@ impl Settings {
         }
         cfg.bandwidth.per_allocation = self.max_bps_per_allocation.and_then(Rate::new);
         cfg.bandwidth.per_user = self.max_bps_per_user.and_then(Rate::new);
+        let throttle = ThrottleLimits::default();
+        let window = self
+            .auth_failure_window
+            .map_or(throttle.window, Duration::from_secs);
+        if window.is_zero() {
+            return Err(ConfigError::AuthFailureWindow);
+        }
+        cfg.auth_throttle = AuthThrottle::new(ThrottleLimits {
+            per_source: self.auth_failure_limit.unwrap_or(throttle.per_source),
+            per_user: self
+                .auth_failure_limit_per_user
+                .unwrap_or(throttle.per_user),
+            window,
+            ..throttle
+        });
         let is_own = |a: &SocketAddr| {
             listen.iter().any(|l| {
                 a == l

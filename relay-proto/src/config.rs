@@ -7,6 +7,7 @@ use std::time::Duration;
 use stun_types::AddressFamily;
 
 use crate::auth::AuthConfig;
+use crate::auth::throttle::AuthThrottle;
 use crate::bandwidth::Caps;
 use crate::policy::PeerPolicy;
 
@@ -54,6 +55,10 @@ pub struct Config {
     /// Bandwidth caps per allocation and per user, and the users' shared buckets (the one
     /// part of a configuration its cores change: atomics, no lock per datagram).
     pub bandwidth: Caps,
+    /// Failed authentications counted per (source, username) and per username; over the
+    /// limit even the right password is refused until the window passes (shared by every
+    /// core, like `bandwidth`).
+    pub auth_throttle: AuthThrottle,
     /// Where a draining relay sends new allocations (300 Try Alternate with ALTERNATE-SERVER,
     /// RFC 8489 section 10): the first of the client's address family; none, or none of that
     /// family: 508 Insufficient Capacity.
@@ -83,6 +88,7 @@ impl Config {
             channel_routes: false,
             max_revoked: 1_000_000,
             bandwidth: Caps::default(),
+            auth_throttle: AuthThrottle::default(),
             alternate_servers: Vec::new(),
         }
     }

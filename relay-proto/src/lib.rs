@@ -51,6 +51,7 @@
 pub mod allocation;
 pub mod auth;
 pub mod bandwidth;
+pub mod bounded;
 pub mod clock;
 pub mod config;
 pub mod error;

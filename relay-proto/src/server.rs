@@ -60,6 +60,8 @@ pub struct Stats {
     pub auth_failures: u64,
     /// Requests dropped by the rate limit.
     pub rate_limited: u64,
+    /// Requests refused unverified by the authentication failure throttle.
+    pub auth_throttled: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
     /// Allocations ended because their token was revoked.

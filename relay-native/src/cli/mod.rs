@@ -130,6 +130,21 @@ pub struct ServeArgs {
     /// allocations (token bucket; 0: no cap).
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub max_bps_per_user: Option<u64>,
+    /// Failed authentications per source (IPv6: per /64) and username within the window
+    /// after which even the right password is refused until the window passes [default: 20;
+    /// 0: no limit].
+    #[arg(long, value_name = "FAILURES")]
+    pub auth_failure_limit: Option<u32>,
+    /// Failed authentications per username from any source within the window after which
+    /// the username is refused until the window passes [default: 100; 0: no limit].
+    #[arg(long, value_name = "FAILURES")]
+    pub auth_failure_limit_per_user: Option<u32>,
+    /// The authentication failure window and lockout, seconds [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub auth_failure_window: Option<u64>,
+    /// Send SOFTWARE with this text in responses [default: none].
+    #[arg(long, value_name = "TEXT")]
+    pub software: Option<String>,
     /// TURN over TLS.
     #[command(flatten)]
     pub tls: tls_args::TlsArgs,

@@ -44,6 +44,10 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         alternate_servers: a.alternate_servers.clone(),
         max_bps_per_allocation: a.max_bps_per_allocation,
         max_bps_per_user: a.max_bps_per_user,
+        auth_failure_limit: a.auth_failure_limit,
+        auth_failure_limit_per_user: a.auth_failure_limit_per_user,
+        auth_failure_window: a.auth_failure_window,
+        software: a.software.clone(),
         ..a.tls.settings()
     };
     Ok(file.overlay(flags))

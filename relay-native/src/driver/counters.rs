@@ -99,7 +99,7 @@ fn end_index(r: EndReason) -> usize {
 }
 
 /// Every authentication failure label, in exposition order.
-pub const AUTH_FAILURES: [&str; 14] = [
+pub const AUTH_FAILURES: [&str; 15] = [
     "unknown_user",
     "bad_integrity",
     "credential_expired",
@@ -114,6 +114,7 @@ pub const AUTH_FAILURES: [&str; 14] = [
     "token_key_expired",
     "token_lifetime",
     "token_invalid",
+    "throttled",
 ];
 
 /// A failure's label value: one of [`AUTH_FAILURES`].
@@ -127,6 +128,7 @@ pub fn auth_label(why: &AuthFailure) -> &'static str {
         AuthFailure::NotOurNonce => "nonce_not_ours",
         AuthFailure::NoTimeLeft => "no_time_left",
         AuthFailure::Revoked => "revoked",
+        AuthFailure::Throttled => "throttled",
         AuthFailure::Token(e) => match e {
             TokenError::Expired { .. } => "token_expired",
             TokenError::NotYetValid { .. } => "token_not_yet_valid",
@@ -181,6 +183,8 @@ pub struct ShardCounts {
     pub closed: [u64; 3],
     /// Stream connections the core asked to close, by [`CLOSE_REASONS`] index.
     pub closed_by_relay: [u64; 2],
+    /// Requests the authentication failure throttle refused, by link.
+    pub throttled: [u64; 3],
 }
 
 impl ShardCounts {
@@ -220,6 +224,11 @@ impl ShardCounts {
         bump(&mut self.closed, link.index());
     }
 
+    /// The authentication failure throttle refused a request that came over `link`.
+    pub fn throttled(&mut self, link: Link) {
+        bump(&mut self.throttled, link.index());
+    }
+
     /// The core asked for a connection to be closed.
     pub fn closed_by_relay(&mut self, reason: CloseReason) {
         bump(&mut self.closed_by_relay, close_index(reason));
@@ -238,6 +247,7 @@ impl ShardCounts {
         add(&mut self.accepted, &o.accepted);
         add(&mut self.closed, &o.closed);
         add(&mut self.closed_by_relay, &o.closed_by_relay);
+        add(&mut self.throttled, &o.throttled);
     }
 }
 

@@ -238,6 +238,24 @@ fn requests(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
         &[],
     )?;
     add(&limited, &[], st.rate_limited);
+    let throttled = counter(
+        r,
+        "edgeturn_auth_throttled_total",
+        "Requests refused unverified, even with the right credentials, after too many failed authentications for their username (per source or in all), by transport.",
+        &["transport"],
+    )?;
+    for link in Link::ALL {
+        add(
+            &throttled,
+            &[link.label()],
+            s.shards
+                .counts
+                .throttled
+                .get(link as usize)
+                .copied()
+                .unwrap_or(0),
+        );
+    }
     let malformed = counter(
         r,
         "edgeturn_malformed_messages_total",

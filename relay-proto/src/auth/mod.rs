@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod password;
+pub mod throttle;
 
 use std::fmt;
 
@@ -158,6 +159,20 @@ pub enum AuthFailure {
     NoTimeLeft,
     /// The token verified but has been revoked (see [`crate::revocation`]).
     Revoked,
+    /// Not verified: too many failures from this source for this username, or for this
+    /// username (see [`throttle`]). Answered like a wrong password.
+    Throttled,
+}
+
+impl AuthFailure {
+    /// Whether this failure is a guess the throttle counts: a wrong password or key, an
+    /// unknown user, a token that does not open.
+    pub fn is_guess(&self) -> bool {
+        matches!(
+            self,
+            AuthFailure::UnknownUser | AuthFailure::BadIntegrity | AuthFailure::Token(_)
+        )
+    }
 }
 
 impl fmt::Display for AuthFailure {
@@ -172,6 +187,7 @@ impl fmt::Display for AuthFailure {
             AuthFailure::NotOurNonce => f.write_str("nonce not ours"),
             AuthFailure::NoTimeLeft => f.write_str("credential has no time left"),
             AuthFailure::Revoked => f.write_str("token revoked"),
+            AuthFailure::Throttled => f.write_str("too many failures: throttled"),
         }
     }
 }

@@ -19,6 +19,7 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 use super::Server;
 use crate::allocation::{AllocId, Client, Transport};
 use crate::auth::password::{self, PasswordAlgorithmValue};
+use crate::auth::throttle::Attempt;
 use crate::auth::{AuthFailure, Credential, Presented, Who};
 use crate::error::TurnError;
 use crate::nonce::{NonceError, SecurityFeatures};
@@ -259,6 +260,33 @@ impl Server {
             .and_then(|id| self.table.get(id))
             .map(|a| a.credential.clone());
         let access_token = msg.raw_attribute(ACCESS_TOKEN).map(|a| a.value.to_vec());
+        let cfg = self.cfg.clone();
+        let hashed;
+        let attempt = Attempt {
+            source: client.addr.ip(),
+            username: match user {
+                Who::Name(name) => name.as_bytes(),
+                Who::Hash(hash) => {
+                    hashed = hash;
+                    cfg.auth
+                        .users
+                        .by_hash(&hashed)
+                        .map_or(&hashed[..], str::as_bytes)
+                }
+            },
+            per_user: access_token.is_none(),
+        };
+        // A request on the allocation this 5-tuple holds, under its credential, is the
+        // owner's: a guesser elsewhere cannot lock it out of its own allocation.
+        let owner = current.as_ref().is_some_and(|c| match user {
+            Who::Name(name) => c.username == name,
+            Who::Hash(hash) => password::userhash(&c.username, &cfg.auth.realm) == hash,
+        });
+        if !owner && cfg.auth_throttle.locked(&attempt, now) {
+            self.stats.auth_throttled += 1;
+            self.fail(now, client, msg, AuthFailure::Throttled);
+            return None;
+        }
         let presented = Presented {
             user,
             access_token: access_token.as_deref(),
@@ -266,7 +294,6 @@ impl Server {
             integrity: &integrity,
             password_algorithm,
         };
-        let cfg = self.cfg.clone();
         match cfg
             .auth
             .authenticate(&presented, current.as_ref(), self.clock.unix(now))
@@ -277,6 +304,9 @@ impl Server {
             }
             Ok(c) => Some(c),
             Err(why) => {
+                if why.is_guess() {
+                    cfg.auth_throttle.failed(&attempt, now);
+                }
                 self.fail(now, client, msg, why);
                 None
             }

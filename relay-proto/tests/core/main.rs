@@ -13,6 +13,7 @@ mod integrity;
 mod malformed;
 mod revocation;
 mod routes;
+mod throttle;
 
 use std::time::Duration;
 
