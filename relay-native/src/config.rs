@@ -111,6 +111,14 @@ pub struct Settings {
     pub auth_failure_window: Option<u64>,
     /// SOFTWARE to send in responses (RFC 8489 section 14.14) [default: none].
     pub software: Option<String>,
+    /// Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) per second per
+    /// source prefix (IPv4 /32, IPv6 /64) [default: 20; 0: no limit].
+    pub unauth_reply_rate: Option<f64>,
+    /// The burst of those replies per source prefix [default: 40].
+    pub unauth_reply_burst: Option<f64>,
+    /// Never answer an unauthenticated UDP request with a larger response (clients must pad
+    /// their requests with PADDING to be answered) [default: false].
+    pub no_amplification: Option<bool>,
     /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
     #[serde(default)]
     pub control: crate::control::Settings,
@@ -140,6 +148,10 @@ pub enum ConfigError {
     RelayIpRequired(&'static str),
     /// `auth_failure_window` is 0.
     AuthFailureWindow,
+    /// `software` is too long for SOFTWARE (fewer than 128 characters).
+    Software,
+    /// `unauth_reply_rate` or `unauth_reply_burst` out of range.
+    ReplyRate,
     /// `--relay-ip` is an unspecified address.
     RelayIpUnspecified,
     /// Two `--listen` addresses of one family.
@@ -216,6 +228,10 @@ impl std::fmt::Display for ConfigError {
                 "--alternate-server must be another relay's address, not this one's and not unspecified",
             ),
             ConfigError::Tls(what) => f.write_str(what),
+            ConfigError::Software => f.write_str("software must be fewer than 128 characters"),
+            ConfigError::ReplyRate => f.write_str(
+                "unauth_reply_rate must be 0 or more and unauth_reply_burst at least 1",
+            ),
             ConfigError::AuthFailureWindow => {
                 f.write_str("auth_failure_window must be at least 1 second")
             }
@@ -268,7 +284,10 @@ impl Settings {
             auth_failure_limit,
             auth_failure_limit_per_user,
             auth_failure_window,
-            software
+            software,
+            unauth_reply_rate,
+            unauth_reply_burst,
+            no_amplification
         );
         if !o.tls_listen.is_empty() {
             self.tls_listen = o.tls_listen;
@@ -397,6 +416,22 @@ impl Settings {
         }
         cfg.bandwidth.per_allocation = self.max_bps_per_allocation.and_then(Rate::new);
         cfg.bandwidth.per_user = self.max_bps_per_user.and_then(Rate::new);
+        cfg.software = self.software.filter(|s| !s.is_empty());
+        if cfg
+            .software
+            .as_deref()
+            .is_some_and(|s| stun_types::attribute::Software::new(s).is_err())
+        {
+            return Err(ConfigError::Software);
+        }
+        let (rate, burst) = cfg.unauth_rate;
+        let rate = self.unauth_reply_rate.unwrap_or(rate);
+        let burst = self.unauth_reply_burst.unwrap_or(burst);
+        if !(rate.is_finite() && rate >= 0.0 && burst.is_finite() && burst >= 1.0) {
+            return Err(ConfigError::ReplyRate);
+        }
+        cfg.unauth_rate = (rate, burst);
+        cfg.no_amplification = self.no_amplification.unwrap_or(false);
         let throttle = ThrottleLimits::default();
         let window = self
             .auth_failure_window

@@ -62,6 +62,9 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Requests refused unverified by the authentication failure throttle.
     pub auth_throttled: u64,
+    /// Unauthenticated replies over UDP not sent because they were larger than their request
+    /// ([`Config::no_amplification`](crate::Config::no_amplification)).
+    pub oversized_replies: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
     /// Allocations ended because their token was revoked.

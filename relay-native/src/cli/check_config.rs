@@ -127,6 +127,21 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
         no_limit(throttle.per_user),
     );
     line("auth_failure_window", int(throttle.window.as_secs()), None);
+    let (rate, burst) = core.unauth_rate;
+    line(
+        "unauth_reply_rate",
+        toml::Value::Float(rate),
+        (rate == 0.0).then(|| "no limit".to_string()),
+    );
+    line("unauth_reply_burst", toml::Value::Float(burst), None);
+    line(
+        "no_amplification",
+        toml::Value::Boolean(core.no_amplification),
+        None,
+    );
+    if let Some(sw) = &core.software {
+        line("software", s(sw), None);
+    }
     let mut problems = Vec::new();
     if let Some(tls) = &driver.tls {
         let current = tls.certs.current();

@@ -145,6 +145,17 @@ pub struct ServeArgs {
     /// Send SOFTWARE with this text in responses [default: none].
     #[arg(long, value_name = "TEXT")]
     pub software: Option<String>,
+    /// Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) per second per
+    /// source prefix (IPv4 /32, IPv6 /64) [default: 20; 0: no limit].
+    #[arg(long, value_name = "PER_SEC")]
+    pub unauth_reply_rate: Option<f64>,
+    /// The burst of those replies per source prefix [default: 40].
+    #[arg(long, value_name = "REPLIES")]
+    pub unauth_reply_burst: Option<f64>,
+    /// Never answer an unauthenticated UDP request with a larger response (clients must pad
+    /// their requests with PADDING, RFC 5780, to be answered).
+    #[arg(long)]
+    pub no_amplification: bool,
     /// TURN over TLS.
     #[command(flatten)]
     pub tls: tls_args::TlsArgs,

@@ -344,6 +344,8 @@ fn merge_stats(s: &mut Stats, o: &Stats) {
     s.allocations += o.allocations;
     s.auth_failures += o.auth_failures;
     s.rate_limited += o.rate_limited;
+    s.auth_throttled += o.auth_throttled;
+    s.oversized_replies += o.oversized_replies;
     s.malformed += o.malformed;
     s.challenges += o.challenges;
     s.stale_nonces += o.stale_nonces;

@@ -234,10 +234,17 @@ fn requests(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
     let limited = counter(
         r,
         "edgeturn_rate_limited_requests_total",
-        "Unauthenticated or failed requests dropped by the per-source rate limit.",
+        "Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) not sent: the source prefix was over its reply rate.",
         &[],
     )?;
     add(&limited, &[], st.rate_limited);
+    let oversized = counter(
+        r,
+        "edgeturn_oversized_replies_total",
+        "Replies to unauthenticated UDP requests not sent because they were larger than the request (no_amplification).",
+        &[],
+    )?;
+    add(&oversized, &[], st.oversized_replies);
     let throttled = counter(
         r,
         "edgeturn_auth_throttled_total",

@@ -172,7 +172,12 @@ impl Server {
         }
         let _ = w.add_attribute(&XorMappedAddress::new(client.addr, txid));
         let _ = w.add_attribute(&Lifetime::new(remaining));
-        let bytes = wire::finish(w, Some(a.credential.signing()), a.fingerprint);
+        let bytes = wire::finish(
+            w,
+            self.cfg.software.as_deref(),
+            Some(a.credential.signing()),
+            a.fingerprint,
+        );
         a.allocate_response = Some(bytes.clone());
         let info = AllocationInfo::of(alloc, a);
         self.stats.allocations += 1;
@@ -205,7 +210,12 @@ impl Server {
         ErrorReply::new(error).add_code(&mut w);
         self.queue(
             a.client,
-            wire::finish(w, Some(a.credential.signing()), a.fingerprint),
+            wire::finish(
+                w,
+                self.cfg.software.as_deref(),
+                Some(a.credential.signing()),
+                a.fingerprint,
+            ),
         );
         self.refused(a.client, ALLOCATE, error, Some(a.credential.account));
         self.connection_idle(now, a.client);

@@ -11,6 +11,7 @@ mod families;
 mod harness;
 mod integrity;
 mod malformed;
+mod reflection;
 mod revocation;
 mod routes;
 mod throttle;
