@@ -2,7 +2,7 @@
 //! Online password guessing against a static user, through the real binary: after a burst of
 //! wrong passwords from one source even the right one is refused (401, like a wrong one),
 //! over UDP and TCP alike, until the window passes; another source is not affected; the
-//! refusals are counted in `edgeturn_auth_throttled_total`.
+//! refusals are counted in `edgeturn_auth_throttled_total`; over TLS alike.
 
 mod common;
 
@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::metrics::{scrape, start_with_metrics, value};
+use common::tls::start_tls_relay;
 use common::*;
 use relay_native::probe::Transport;
 use relay_native::probe::client::{Credentials, TurnClient, choose};
@@ -120,4 +121,59 @@ fn a_burst_of_wrong_passwords_locks_the_right_one_out_from_that_source_for_the_w
     std::thread::sleep(Duration::from_secs(WINDOW) + Duration::from_millis(300));
     assert_eq!(allocate(addr, &udp, "127.0.0.1", "secret"), None);
     assert_eq!(allocate(addr, &tcp, "127.0.0.3", "secret"), None);
+}
+
+#[test]
+fn over_tls_the_same_burst_locks_the_right_password_out() {
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let m = metrics.to_string();
+    let r = start_tls_relay(
+        "auth-throttle-tls",
+        r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#,
+        &["turn.test", "127.0.0.1"],
+        &[
+            "--user",
+            "alice:secret",
+            "--auth-failure-limit",
+            "5",
+            "--auth-failure-window",
+            "60",
+            "--metrics",
+            &m,
+        ],
+    );
+    let tls = Transport::Tls {
+        name: "turn.test".into(),
+        ca: Some(r.pki.ca_pem.clone()),
+    };
+    guess(r.tls, &tls, "127.0.0.1", 5);
+    assert_eq!(allocate(r.tls, &tls, "127.0.0.1", "secret"), Some(401));
+    // Counted as the same source over the other transports too.
+    assert_eq!(
+        allocate(r.udp, &Transport::Tcp, "127.0.0.1", "secret"),
+        Some(401)
+    );
+    assert_eq!(
+        allocate(r.tls, &tls, "127.0.0.2", "secret"),
+        None,
+        "another source"
+    );
+    let text = scrape(metrics);
+    assert_eq!(
+        value(
+            &text,
+            "edgeturn_auth_throttled_total",
+            &[("transport", "tls")]
+        ),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "edgeturn_auth_throttled_total",
+            &[("transport", "tcp")]
+        ),
+        1
+    );
 }
