@@ -12,6 +12,7 @@ use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
 use crate::driver::{DriverConfig, Handle, SharedQuota};
+use relay_proto::auth::throttle::{AuthThrottle, ThrottleLimits};
 use relay_proto::config::family_of;
 use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
 
@@ -66,7 +67,8 @@ pub struct Settings {
     pub deny_peers: Vec<IpNet>,
     /// Most allocations in total (0: no limit).
     pub max_allocations: Option<usize>,
-    /// Most allocations per user (0: no limit).
+    /// Most allocations per account (0: no limit): the account a token is charged to (else
+    /// the token), the REST userid, or the static user.
     pub max_allocations_per_user: Option<usize>,
     /// Longest allocation lifetime in seconds.
     pub max_lifetime: Option<u32>,
@@ -104,9 +106,29 @@ pub struct Settings {
     pub alternate_servers: Vec<SocketAddr>,
     /// Payload bytes per second each allocation may relay each way (0: no cap).
     pub max_bps_per_allocation: Option<u64>,
-    /// Payload bytes per second each user may relay each way over all their allocations
+    /// Payload bytes per second each account may relay each way over all its allocations
     /// (0: no cap).
     pub max_bps_per_user: Option<u64>,
+    /// Failed authentications per source (IPv6: per /64) and username within
+    /// `auth_failure_window` after which even the right password is refused until the window
+    /// passes [default: 20; 0: no limit].
+    pub auth_failure_limit: Option<u32>,
+    /// Failed authentications per username, from any source, within `auth_failure_window`
+    /// after which the username is refused until the window passes [default: 100; 0: no
+    /// limit].
+    pub auth_failure_limit_per_user: Option<u32>,
+    /// The authentication failure window and lockout, seconds [default: 300].
+    pub auth_failure_window: Option<u64>,
+    /// SOFTWARE to send in responses (RFC 8489 section 14.14) [default: none].
+    pub software: Option<String>,
+    /// Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) per second per
+    /// source prefix (IPv4 /32, IPv6 /64) [default: 20; 0: no limit].
+    pub unauth_reply_rate: Option<f64>,
+    /// The burst of those replies per source prefix [default: 40].
+    pub unauth_reply_burst: Option<f64>,
+    /// Never answer an unauthenticated UDP request with a larger response (clients must pad
+    /// their requests with PADDING to be answered) [default: false].
+    pub no_amplification: Option<bool>,
     /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
     #[serde(default)]
     pub control: crate::control::Settings,
@@ -137,6 +159,12 @@ pub enum ConfigError {
     /// Listening on an unspecified address of this family, and no `--relay-ip` of it to tell
     /// clients.
     RelayIpRequired(&'static str),
+    /// `auth_failure_window` is 0.
+    AuthFailureWindow,
+    /// `software` is too long for SOFTWARE (fewer than 128 characters).
+    Software,
+    /// `unauth_reply_rate` or `unauth_reply_burst` out of range.
+    ReplyRate,
     /// `--relay-ip` is an unspecified address.
     RelayIpUnspecified,
     /// Two `--listen` addresses of one family.
@@ -223,6 +251,13 @@ impl std::fmt::Display for ConfigError {
                 "--third-party-authorization must be server-name or an https:// (or http://) URI of at most 255 bytes",
             ),
             ConfigError::Tls(what) => f.write_str(what),
+            ConfigError::Software => f.write_str("software must be fewer than 128 characters"),
+            ConfigError::ReplyRate => f.write_str(
+                "unauth_reply_rate must be 0 or more and unauth_reply_burst at least 1",
+            ),
+            ConfigError::AuthFailureWindow => {
+                f.write_str("auth_failure_window must be at least 1 second")
+            }
             ConfigError::Cert(e) => write!(f, "{e}"),
         }
     }
@@ -270,7 +305,14 @@ impl Settings {
             metrics,
             drain_deadline,
             max_bps_per_allocation,
-            max_bps_per_user
+            max_bps_per_user,
+            auth_failure_limit,
+            auth_failure_limit_per_user,
+            auth_failure_window,
+            software,
+            unauth_reply_rate,
+            unauth_reply_burst,
+            no_amplification
         );
         if !o.tls_listen.is_empty() {
             self.tls_listen = o.tls_listen;
@@ -425,6 +467,37 @@ impl Settings {
         }
         cfg.bandwidth.per_allocation = self.max_bps_per_allocation.and_then(Rate::new);
         cfg.bandwidth.per_user = self.max_bps_per_user.and_then(Rate::new);
+        cfg.software = self.software.filter(|s| !s.is_empty());
+        if cfg
+            .software
+            .as_deref()
+            .is_some_and(|s| stun_types::attribute::Software::new(s).is_err())
+        {
+            return Err(ConfigError::Software);
+        }
+        let (rate, burst) = cfg.unauth_rate;
+        let rate = self.unauth_reply_rate.unwrap_or(rate);
+        let burst = self.unauth_reply_burst.unwrap_or(burst);
+        if !(rate.is_finite() && rate >= 0.0 && burst.is_finite() && burst >= 1.0) {
+            return Err(ConfigError::ReplyRate);
+        }
+        cfg.unauth_rate = (rate, burst);
+        cfg.no_amplification = self.no_amplification.unwrap_or(false);
+        let throttle = ThrottleLimits::default();
+        let window = self
+            .auth_failure_window
+            .map_or(throttle.window, Duration::from_secs);
+        if window.is_zero() {
+            return Err(ConfigError::AuthFailureWindow);
+        }
+        cfg.auth_throttle = AuthThrottle::new(ThrottleLimits {
+            per_source: self.auth_failure_limit.unwrap_or(throttle.per_source),
+            per_user: self
+                .auth_failure_limit_per_user
+                .unwrap_or(throttle.per_user),
+            window,
+            ..throttle
+        });
         let is_own = |a: &SocketAddr| {
             listen.iter().any(|l| {
                 a == l

@@ -10,7 +10,7 @@ use std::time::Instant;
 use stun_types::AddressFamily;
 use stun_types::message::TransactionId;
 
-use crate::auth::Credential;
+use crate::auth::{Account, Credential};
 use crate::bandwidth::Meters;
 use crate::config::family_of;
 use crate::routes::ChannelRoute;
@@ -102,7 +102,7 @@ pub struct Allocation {
     /// Whose quota (and per-user bandwidth) it counts against: the user of the credential
     /// that made it. A Refresh with a new token changes `credential` (and the token id logs
     /// show) but not this, so the quota taken is the quota given back.
-    pub owner: String,
+    pub owner: Account,
     /// Its bandwidth caps' buckets.
     pub meters: Meters,
 }

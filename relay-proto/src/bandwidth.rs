@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::auth::Account;
 use crate::traffic::Traffic;
 
 /// The smallest bucket: one datagram of the largest payload a relay forwards.
@@ -185,7 +186,7 @@ impl Bucket {
 /// theoretical arrival time in nanoseconds since `epoch` (0: full since the epoch).
 #[derive(Debug)]
 pub struct UserMeter {
-    user: String,
+    user: Account,
     epoch: Instant,
     tat: [AtomicU64; 2],
 }
@@ -242,18 +243,18 @@ impl UserMeter {
 /// Allocate and given back when the allocation ends (a lock then, never per datagram).
 #[derive(Debug, Default)]
 pub struct UserMeters {
-    users: Mutex<HashMap<String, Arc<UserMeter>>>,
+    users: Mutex<HashMap<Account, Arc<UserMeter>>>,
 }
 
 impl UserMeters {
     /// `user`'s buckets, made (full) at `now` if the user holds none yet.
-    pub fn join(&self, user: &str, now: Instant) -> Arc<UserMeter> {
+    pub fn join(&self, user: &Account, now: Instant) -> Arc<UserMeter> {
         let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         users
-            .entry(user.to_string())
+            .entry(user.clone())
             .or_insert_with(|| {
                 Arc::new(UserMeter {
-                    user: user.to_string(),
+                    user: user.clone(),
                     epoch: now,
                     tat: [AtomicU64::new(0), AtomicU64::new(0)],
                 })
@@ -299,7 +300,7 @@ pub struct Meters {
 
 impl Meters {
     /// The meters of a new allocation of `user` at `now`.
-    pub fn new(caps: &Caps, user: &str, now: Instant) -> Meters {
+    pub fn new(caps: &Caps, user: &Account, now: Instant) -> Meters {
         Meters {
             user: caps.per_user.map(|_| caps.users.join(user, now)),
             ..Meters::default()
@@ -391,6 +392,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn user(name: &str) -> Account {
+        Account::Static(name.to_string())
+    }
+
     fn caps(per_allocation: u64, per_user: u64) -> Caps {
         Caps {
             per_allocation: Rate::new(per_allocation),
@@ -404,7 +409,7 @@ mod tests {
     fn offer(size: usize, secs: u64) -> (u64, Meters, Caps, Instant) {
         let caps = caps(200_000, 0);
         let t0 = Instant::now();
-        let mut m = Meters::new(&caps, "u", t0);
+        let mut m = Meters::new(&caps, &user("u"), t0);
         let mut passed = 0;
         for ms in 0..secs * 1000 {
             let t = t0 + Duration::from_millis(ms);
@@ -437,7 +442,7 @@ mod tests {
     fn the_smallest_bucket_holds_the_largest_datagram() {
         let caps = caps(10, 0);
         let t0 = Instant::now();
-        let mut m = Meters::new(&caps, "u", t0);
+        let mut m = Meters::new(&caps, &user("u"), t0);
         assert!(m.admit(&caps, Direction::ToPeer, 65_535, t0).is_ok());
         assert_eq!(
             m.admit(&caps, Direction::ToPeer, 1, t0),
@@ -449,8 +454,11 @@ mod tests {
     fn a_users_allocations_share_the_users_cap() {
         let caps = caps(0, 100_000);
         let t0 = Instant::now();
-        let (mut a, mut b) = (Meters::new(&caps, "u", t0), Meters::new(&caps, "u", t0));
-        let mut other = Meters::new(&caps, "someone else", t0);
+        let (mut a, mut b) = (
+            Meters::new(&caps, &user("u"), t0),
+            Meters::new(&caps, &user("u"), t0),
+        );
+        let mut other = Meters::new(&caps, &user("someone else"), t0);
         assert_eq!(caps.users.len(), 2);
         let (mut got, mut other_got) = (0u64, 0u64);
         for ms in 0..2000 {
@@ -480,8 +488,8 @@ mod tests {
     fn a_drop_by_the_user_cap_takes_nothing_from_the_allocation() {
         let caps = caps(1_000_000, 100_000);
         let t0 = Instant::now();
-        let mut hog = Meters::new(&caps, "u", t0);
-        let mut m = Meters::new(&caps, "u", t0);
+        let mut hog = Meters::new(&caps, &user("u"), t0);
+        let mut m = Meters::new(&caps, &user("u"), t0);
         assert!(hog.admit(&caps, Direction::ToPeer, 65_535, t0).is_ok());
         assert_eq!(
             m.admit(&caps, Direction::ToPeer, 60_000, t0),
@@ -501,7 +509,7 @@ mod tests {
     fn kernel_charges_go_below_empty_by_at_most_the_debt_limit() {
         let caps = caps(100_000, 100_000);
         let t0 = Instant::now();
-        let mut m = Meters::new(&caps, "u", t0);
+        let mut m = Meters::new(&caps, &user("u"), t0);
         let mut t = Traffic::default();
         t.to_peer.bytes = 40_000;
         assert!(!m.charge(&caps, t, t0), "within the bucket");
@@ -534,7 +542,7 @@ mod tests {
     fn no_caps_no_work() {
         let caps = Caps::default();
         let t0 = Instant::now();
-        let mut m = Meters::new(&caps, "u", t0);
+        let mut m = Meters::new(&caps, &user("u"), t0);
         assert!(caps.users.is_empty());
         for _ in 0..1000 {
             assert!(m.admit(&caps, Direction::ToPeer, 65_535, t0).is_ok());

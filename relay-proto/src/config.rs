@@ -7,6 +7,7 @@ use std::time::Duration;
 use stun_types::AddressFamily;
 
 use crate::auth::AuthConfig;
+use crate::auth::throttle::AuthThrottle;
 use crate::bandwidth::Caps;
 use crate::policy::PeerPolicy;
 use crate::ports::{PortRange, Reservations};
@@ -46,10 +47,19 @@ pub struct Config {
     pub channel_lifetime: Duration,
     /// Nonce lifetime in seconds before 438.
     pub nonce_ttl_secs: u64,
-    /// Unauthenticated requests per second per source IP, and burst.
+    /// Replies to unauthenticated requests over UDP (Binding responses, 400, 420, 401, 438)
+    /// per second per source prefix (IPv4 /32, IPv6 /64), and burst.
     pub unauth_rate: (f64, f64),
-    /// Source IPs the rate limit tracks at most (then its table starts over).
+    /// Source prefixes the reply limit tracks at most (then it forgets the oldest).
     pub unauth_sources: usize,
+    /// Over UDP, never answer an unauthenticated request with a larger response (dropped
+    /// instead: a spoofed source then gains no amplification). Off by default: a bare
+    /// Binding request (20 bytes) or a browser's first Allocate is smaller than any answer
+    /// to it. A client that pads its request (PADDING, RFC 5780 section 7.6) is answered.
+    pub no_amplification: bool,
+    /// SOFTWARE to send in responses (RFC 8489 section 14.14); none by default, so responses
+    /// do not name the implementation and version (and stay smaller).
+    pub software: Option<String>,
     /// Most permissions (and channels) one allocation may hold (508 beyond).
     pub max_permissions: usize,
     /// Most STUN messages queued for clients between two drains of
@@ -69,6 +79,10 @@ pub struct Config {
     /// Bandwidth caps per allocation and per user, and the users' shared buckets (the one
     /// part of a configuration its cores change: atomics, no lock per datagram).
     pub bandwidth: Caps,
+    /// Failed authentications counted per (source, username) and per username; over the
+    /// limit even the right password is refused until the window passes (shared by every
+    /// core, like `bandwidth`).
+    pub auth_throttle: AuthThrottle,
     /// Where a draining relay sends new allocations (300 Try Alternate with ALTERNATE-SERVER,
     /// RFC 8489 section 10): the first of the client's address family; none, or none of that
     /// family: 508 Insufficient Capacity.
@@ -95,6 +109,8 @@ impl Config {
             nonce_ttl_secs: 600,
             unauth_rate: (20.0, 40.0),
             unauth_sources: 65_536,
+            no_amplification: false,
+            software: None,
             max_permissions: 256,
             max_queued_transmits: 4096,
             max_connections: 8192,
@@ -102,6 +118,7 @@ impl Config {
             channel_routes: false,
             max_revoked: 1_000_000,
             bandwidth: Caps::default(),
+            auth_throttle: AuthThrottle::default(),
             alternate_servers: Vec::new(),
         }
     }

@@ -52,6 +52,7 @@ pub mod address_map;
 pub mod allocation;
 pub mod auth;
 pub mod bandwidth;
+pub mod bounded;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -71,7 +72,7 @@ pub mod traffic;
 pub mod wire;
 
 pub use allocation::{AllocId, Client, RelaySlot, Relays, Transport};
-pub use auth::{AuthConfig, AuthFailure, Credential, Mechanism};
+pub use auth::{Account, AuthConfig, AuthFailure, Credential, Mechanism};
 pub use bandwidth::{Cap, Caps, Direction, Rate};
 pub use clock::Clock;
 pub use config::{Config, DefaultFamily, RelayIps};

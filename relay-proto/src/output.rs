@@ -8,7 +8,7 @@ use shared_token::TokenId;
 use stun_types::message::Method;
 
 use crate::allocation::{AllocId, Allocation, Client, Transport};
-use crate::auth::{AuthFailure, Mechanism};
+use crate::auth::{Account, AuthFailure, Mechanism};
 use crate::error::TurnError;
 use crate::ports::PortRequest;
 use crate::routes::RouteChange;
@@ -122,8 +122,8 @@ pub enum Event {
         method: Method,
         /// The error sent.
         error: TurnError,
-        /// The authenticated user, if the request got that far.
-        user: Option<String>,
+        /// The authenticated account, if the request got that far.
+        account: Option<Account>,
     },
     /// A request's credentials did not authenticate; it is challenged (401) unless the
     /// source is over its rate limit.
@@ -150,8 +150,8 @@ pub struct AllocationInfo {
     pub additional_relay: Option<SocketAddr>,
     /// How the credential was presented.
     pub mechanism: Mechanism,
-    /// Whose: the static or REST user, or the token id.
-    pub user: String,
+    /// Whose: the account it is charged to.
+    pub account: Account,
     /// The token's id, for token mechanisms (what revocation and usage records key on).
     pub token_id: Option<TokenId>,
 }
@@ -164,7 +164,7 @@ impl AllocationInfo {
             relay: a.relays.primary(),
             additional_relay: a.relays.additional(),
             mechanism: a.credential.mechanism,
-            user: a.credential.user.clone(),
+            account: a.credential.account.clone(),
             token_id: a.credential.token_id,
         }
     }

@@ -7,12 +7,14 @@
 
 use std::collections::HashMap;
 
+use crate::auth::Account;
+
 /// Counts allocations against limits, for one core or several.
 pub trait Quota: Send {
     /// Takes one allocation for `user`, or says which limit is reached.
-    fn acquire(&mut self, user: &str) -> Result<(), QuotaExceeded>;
+    fn acquire(&mut self, account: &Account) -> Result<(), QuotaExceeded>;
     /// Gives back one allocation of `user` (taken earlier with [`Quota::acquire`]).
-    fn release(&mut self, user: &str);
+    fn release(&mut self, account: &Account);
 }
 
 /// Which limit refused an allocation (both are answered with 486).
@@ -31,7 +33,7 @@ pub struct QuotaCounts {
     total_max: usize,
     per_user_max: usize,
     total: usize,
-    per_user: HashMap<String, usize>,
+    per_user: HashMap<Account, usize>,
 }
 
 impl QuotaCounts {
@@ -51,8 +53,8 @@ impl QuotaCounts {
 }
 
 impl Quota for QuotaCounts {
-    fn acquire(&mut self, user: &str) -> Result<(), QuotaExceeded> {
-        let mine = self.per_user.get(user).copied().unwrap_or(0);
+    fn acquire(&mut self, account: &Account) -> Result<(), QuotaExceeded> {
+        let mine = self.per_user.get(account).copied().unwrap_or(0);
         if self.per_user_max != 0 && mine >= self.per_user_max {
             return Err(QuotaExceeded::PerUser);
         }
@@ -60,15 +62,15 @@ impl Quota for QuotaCounts {
             return Err(QuotaExceeded::Total);
         }
         self.total += 1;
-        self.per_user.insert(user.to_string(), mine + 1);
+        self.per_user.insert(account.clone(), mine + 1);
         Ok(())
     }
 
-    fn release(&mut self, user: &str) {
-        if let Some(n) = self.per_user.get_mut(user) {
+    fn release(&mut self, account: &Account) {
+        if let Some(n) = self.per_user.get_mut(account) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.per_user.remove(user);
+                self.per_user.remove(account);
             }
             self.total = self.total.saturating_sub(1);
         }
@@ -79,17 +81,21 @@ impl Quota for QuotaCounts {
 mod tests {
     use super::*;
 
+    fn u(name: &str) -> Account {
+        Account::Static(name.to_string())
+    }
+
     #[test]
     fn limits() {
         let mut q = QuotaCounts::new(3, 2);
-        assert!(q.acquire("a").is_ok() && q.acquire("a").is_ok());
-        assert_eq!(q.acquire("a"), Err(QuotaExceeded::PerUser));
-        assert!(q.acquire("b").is_ok());
-        assert_eq!(q.acquire("c"), Err(QuotaExceeded::Total));
-        q.release("a");
-        assert!(q.acquire("c").is_ok());
+        assert!(q.acquire(&u("a")).is_ok() && q.acquire(&u("a")).is_ok());
+        assert_eq!(q.acquire(&u("a")), Err(QuotaExceeded::PerUser));
+        assert!(q.acquire(&u("b")).is_ok());
+        assert_eq!(q.acquire(&u("c")), Err(QuotaExceeded::Total));
+        q.release(&u("a"));
+        assert!(q.acquire(&u("c")).is_ok());
         assert_eq!(q.total(), 3);
-        q.release("nobody");
+        q.release(&u("nobody"));
         assert_eq!(q.total(), 3);
     }
 }

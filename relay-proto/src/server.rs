@@ -36,6 +36,7 @@ use shared_token::TokenId;
 use stun_types::message::Method;
 
 use crate::allocation::{AllocId, Allocation, Client, Table, Transport};
+use crate::auth::Account;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::TurnError;
@@ -60,6 +61,11 @@ pub struct Stats {
     pub auth_failures: u64,
     /// Requests dropped by the rate limit.
     pub rate_limited: u64,
+    /// Requests refused unverified by the authentication failure throttle.
+    pub auth_throttled: u64,
+    /// Unauthenticated replies over UDP not sent because they were larger than their request
+    /// ([`Config::no_amplification`](crate::Config::no_amplification)).
+    pub oversized_replies: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
     /// Allocations ended because their token was revoked.
@@ -432,12 +438,18 @@ impl Server {
         self.out.push_back(Output::Event(event));
     }
 
-    fn refused(&mut self, client: Client, method: Method, error: TurnError, user: Option<String>) {
+    fn refused(
+        &mut self,
+        client: Client,
+        method: Method,
+        error: TurnError,
+        account: Option<Account>,
+    ) {
         self.event(Event::Refused {
             client,
             method,
             error,
-            user,
+            account,
         });
     }
 }

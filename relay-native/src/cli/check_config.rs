@@ -131,6 +131,34 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
     line("max_bps_per_allocation", v, note);
     let (v, note) = cap(given.max_bps_per_user);
     line("max_bps_per_user", v, note);
+    let throttle = core.auth_throttle.limits();
+    let no_limit = |n: u32| (n == 0).then(|| "no limit".to_string());
+    line(
+        "auth_failure_limit",
+        int(u64::from(throttle.per_source)),
+        no_limit(throttle.per_source),
+    );
+    line(
+        "auth_failure_limit_per_user",
+        int(u64::from(throttle.per_user)),
+        no_limit(throttle.per_user),
+    );
+    line("auth_failure_window", int(throttle.window.as_secs()), None);
+    let (rate, burst) = core.unauth_rate;
+    line(
+        "unauth_reply_rate",
+        toml::Value::Float(rate),
+        (rate == 0.0).then(|| "no limit".to_string()),
+    );
+    line("unauth_reply_burst", toml::Value::Float(burst), None);
+    line(
+        "no_amplification",
+        toml::Value::Boolean(core.no_amplification),
+        None,
+    );
+    if let Some(sw) = &core.software {
+        line("software", s(sw), None);
+    }
     let mut problems = Vec::new();
     if let Some(tls) = &driver.tls {
         let current = tls.certs.current();

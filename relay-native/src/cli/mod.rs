@@ -106,7 +106,8 @@ pub struct ServeArgs {
     /// Most allocations in total (0: no limit).
     #[arg(long)]
     pub max_allocations: Option<usize>,
-    /// Most allocations per user (0: no limit).
+    /// Most allocations per account (0: no limit): the account a token is charged to (else
+    /// the token), the REST userid, or the static user.
     #[arg(long)]
     pub max_allocations_per_user: Option<usize>,
     /// Longest allocation lifetime, seconds [default: 3600].
@@ -136,10 +137,37 @@ pub struct ServeArgs {
     /// (token bucket; 0: no cap).
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub max_bps_per_allocation: Option<u64>,
-    /// Cap each user (the static or REST user, or the token) at this many payload bytes per
-    /// second in each direction over all their allocations (token bucket; 0: no cap).
+    /// Cap each account (a token's account, else the token; the REST userid; the static
+    /// user) at this many payload bytes per second in each direction over all its
+    /// allocations (token bucket; 0: no cap).
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub max_bps_per_user: Option<u64>,
+    /// Failed authentications per source (IPv6: per /64) and username within the window
+    /// after which even the right password is refused until the window passes [default: 20;
+    /// 0: no limit].
+    #[arg(long, value_name = "FAILURES")]
+    pub auth_failure_limit: Option<u32>,
+    /// Failed authentications per username from any source within the window after which
+    /// the username is refused until the window passes [default: 100; 0: no limit].
+    #[arg(long, value_name = "FAILURES")]
+    pub auth_failure_limit_per_user: Option<u32>,
+    /// The authentication failure window and lockout, seconds [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub auth_failure_window: Option<u64>,
+    /// Send SOFTWARE with this text in responses [default: none].
+    #[arg(long, value_name = "TEXT")]
+    pub software: Option<String>,
+    /// Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) per second per
+    /// source prefix (IPv4 /32, IPv6 /64) [default: 20; 0: no limit].
+    #[arg(long, value_name = "PER_SEC")]
+    pub unauth_reply_rate: Option<f64>,
+    /// The burst of those replies per source prefix [default: 40].
+    #[arg(long, value_name = "REPLIES")]
+    pub unauth_reply_burst: Option<f64>,
+    /// Never answer an unauthenticated UDP request with a larger response (clients must pad
+    /// their requests with PADDING, RFC 5780, to be answered).
+    #[arg(long)]
+    pub no_amplification: bool,
     /// TURN over TLS.
     #[command(flatten)]
     pub tls: tls_args::TlsArgs,

@@ -47,6 +47,13 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
         alternate_servers: a.alternate_servers.clone(),
         max_bps_per_allocation: a.max_bps_per_allocation,
         max_bps_per_user: a.max_bps_per_user,
+        auth_failure_limit: a.auth_failure_limit,
+        auth_failure_limit_per_user: a.auth_failure_limit_per_user,
+        auth_failure_window: a.auth_failure_window,
+        software: a.software.clone(),
+        unauth_reply_rate: a.unauth_reply_rate,
+        unauth_reply_burst: a.unauth_reply_burst,
+        no_amplification: a.no_amplification.then_some(true),
         ..a.tls.settings()
     };
     Ok(file.overlay(flags))

@@ -7,7 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::Args;
 use serde_json::json;
-use shared_token::{BrowserCredential, MacKeyProfile, MintRequest, TokenError, Validation};
+use shared_token::{
+    AccountKey, BrowserCredential, MacKeyProfile, MintRequest, TokenError, Validation,
+};
 
 use super::KeySource;
 
@@ -32,6 +34,16 @@ pub struct MintArgs {
     /// expired and future tokens).
     #[arg(long)]
     issued_at: Option<u64>,
+    /// Charge the token to this account: `KIND:ID` (e.g. `user:42`, `client:my-app`),
+    /// derived with the secret in --account-secret-file as the edge derives it.
+    #[arg(long, requires = "account_secret_file", conflicts_with = "account_key")]
+    account: Option<String>,
+    /// File holding the issuer's account secret (its bytes, trailing newline ignored).
+    #[arg(long)]
+    account_secret_file: Option<std::path::PathBuf>,
+    /// Charge the token to this account key as is: 16 base64url characters (what logs show).
+    #[arg(long)]
+    account_key: Option<String>,
 }
 
 /// `token open`.
@@ -73,7 +85,7 @@ pub fn mint(a: &MintArgs) -> Result<serde_json::Value, String> {
         lifetime: a.lifetime,
         profile,
         now: a.issued_at.unwrap_or_else(now),
-        account: None,
+        account: account(a)?,
     };
     let m = ring.mint(&req).map_err(|e| format!("cannot mint: {e}"))?;
     let browser = BrowserCredential::new(&m.kid, &m.token, &m.mac_key)
@@ -87,9 +99,34 @@ pub fn mint(a: &MintArgs) -> Result<serde_json::Value, String> {
         "lifetime": m.lifetime,
         "expires_at": m.expires_at(),
         "token_id": m.id.to_string(),
+        "account": req.account.map(|k| k.to_string()),
         "server_name": a.server_name,
         "browser": { "username": browser.username, "credential": browser.credential },
     }))
+}
+
+/// The account key `mint` seals: given as is, or derived from `KIND:ID` and the secret file.
+fn account(a: &MintArgs) -> Result<Option<AccountKey>, String> {
+    if let Some(k) = &a.account_key {
+        return k
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("--account-key: {e}"));
+    }
+    let (Some(spec), Some(path)) = (&a.account, &a.account_secret_file) else {
+        return Ok(None);
+    };
+    let (kind, id) = spec
+        .split_once(':')
+        .filter(|(k, i)| !k.is_empty() && !i.is_empty())
+        .ok_or_else(|| format!("--account {spec:?}: expected KIND:ID, e.g. user:42"))?;
+    let secret = std::fs::read(path)
+        .map_err(|e| format!("cannot read --account-secret-file {}: {e}", path.display()))?;
+    let secret = secret.strip_suffix(b"\n").unwrap_or(&secret);
+    if secret.is_empty() {
+        return Err(format!("--account-secret-file {} is empty", path.display()));
+    }
+    Ok(Some(AccountKey::derive(secret, kind, id)))
 }
 
 /// Runs `open`; the error is the one line to print.
@@ -118,5 +155,6 @@ pub fn open(a: &OpenArgs) -> Result<serde_json::Value, String> {
         "lifetime": t.claims.lifetime,
         "expires_at": t.claims.expires_at(),
         "token_id": t.id.to_string(),
+        "account": t.claims.account.map(|k| k.to_string()),
     }))
 }

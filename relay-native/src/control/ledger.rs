@@ -12,9 +12,9 @@
 
 use std::collections::HashMap;
 
-use relay_proto::{AllocationInfo, Traffic, Transport};
+use relay_proto::{Account, AllocationInfo, Traffic, Transport};
 use serde::{Deserialize, Serialize};
-use shared_token::TokenId;
+use shared_token::{AccountKey, TokenId};
 
 /// One piece of one allocation's usage, as spooled and sent to the edge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,9 @@ pub struct Record {
     pub seq: u64,
     /// The token the allocation was made with.
     pub token_id: String,
+    /// The account the token is charged to (16 base64url characters), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// How the client reached the relay: `udp` or `tcp`.
     pub transport: String,
     /// Unix second the allocation was made.
@@ -51,6 +54,8 @@ pub type Key = (usize, u64);
 pub struct Holder {
     /// The token, for token mechanisms.
     pub token_id: Option<TokenId>,
+    /// The account its token is charged to, when the token names one.
+    pub account: Option<AccountKey>,
     /// How the client reaches the relay.
     pub transport: Transport,
 }
@@ -59,6 +64,10 @@ impl From<&AllocationInfo> for Holder {
     fn from(i: &AllocationInfo) -> Holder {
         Holder {
             token_id: i.token_id,
+            account: match i.account {
+                Account::Key(k) => Some(k),
+                _ => None,
+            },
             transport: i.client.transport,
         }
     }
@@ -67,6 +76,7 @@ impl From<&AllocationInfo> for Holder {
 #[derive(Debug)]
 struct Live {
     token_id: TokenId,
+    account: Option<AccountKey>,
     transport: &'static str,
     start: u64,
     reported: Traffic,
@@ -118,6 +128,7 @@ impl Ledger {
                 key,
                 Live {
                     token_id,
+                    account: info.account,
                     transport: transport_name(info.transport),
                     start: at,
                     reported: Traffic::default(),
@@ -187,6 +198,7 @@ fn piece(live: &Live, d: Traffic, at: u64, end: Option<u64>) -> Record {
     Record {
         seq: 0,
         token_id: live.token_id.to_string(),
+        account: live.account.map(|k| k.to_string()),
         transport: live.transport.to_string(),
         start: live.start,
         end,
@@ -208,6 +220,7 @@ mod tests {
     fn info(token: Option<&[u8]>) -> Holder {
         Holder {
             token_id: token.map(TokenId::of),
+            account: None,
             transport: Transport::Udp,
         }
     }

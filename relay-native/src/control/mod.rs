@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod report;
 pub mod revocations;
 pub mod spool;
+pub mod statefile;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -54,7 +54,7 @@ impl Revocations {
     /// Loads `dir/revocations.json` (nothing yet: an empty list at cursor 0), dropping entries
     /// that have expired by `now`, and publishes the list.
     pub fn load(dir: &Path, now: u64) -> std::io::Result<Revocations> {
-        std::fs::create_dir_all(dir)?;
+        super::statefile::create_dir(dir)?;
         let path = dir.join("revocations.json");
         let state: State = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)

@@ -16,11 +16,12 @@
 //! them: memory and disk stay bounded, and the loss is logged and reported in heartbeats.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use super::ledger::Record;
+use super::statefile;
 
 /// The spool of one relay.
 #[derive(Debug)]
@@ -45,15 +46,10 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, then syncs the directory.
+/// Writes `text` to `dir/name` through a random temporary file and a rename
+/// ([`statefile::replace`]).
 pub(super) fn replace(dir: &Path, name: &str, text: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
-    let mut f = File::create(&tmp).map_err(|e| io_err("create", &tmp, e))?;
-    f.write_all(text).map_err(|e| io_err("write", &tmp, e))?;
-    f.sync_all().map_err(|e| io_err("sync", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io_err("rename to", &path, e))?;
-    File::open(dir).and_then(|d| d.sync_all())
+    statefile::replace(dir, name, text)
 }
 
 fn random_epoch() -> std::io::Result<String> {
@@ -65,7 +61,7 @@ fn random_epoch() -> std::io::Result<String> {
 impl Spool {
     /// Opens (or makes) the spool in `dir`, keeping at most `max` unsent records.
     pub fn open(dir: &Path, max: usize) -> std::io::Result<Spool> {
-        std::fs::create_dir_all(dir).map_err(|e| io_err("create", dir, e))?;
+        statefile::create_dir(dir)?;
         let epoch_path = dir.join("epoch");
         let epoch = match std::fs::read_to_string(&epoch_path) {
             Ok(e) if !e.trim().is_empty() => e.trim().to_string(),
@@ -96,11 +92,7 @@ impl Spool {
                 }
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, e))?;
+        let file = statefile::open_append(&path)?;
         let mut spool = Spool {
             dir: dir.to_path_buf(),
             epoch,
@@ -180,10 +172,7 @@ impl Spool {
             }
             replace(&self.dir, RECORDS, text.as_bytes())?;
             let path = self.dir.join(RECORDS);
-            self.file = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(|e| io_err("open", &path, e))?;
+            self.file = statefile::open_append(&path)?;
             self.lines = self.unsent.len();
         }
         Ok(())
@@ -217,6 +206,7 @@ mod tests {
 
     fn rec(bytes: u64) -> Record {
         Record {
+            account: None,
             seq: 0,
             token_id: "AAAAAAAAAAAAAAAA".into(),
             transport: "udp".into(),
@@ -272,7 +262,7 @@ mod tests {
         let mut s = Spool::open(&d, 100).unwrap();
         s.append(vec![rec(1), rec(2)]).unwrap();
         drop(s);
-        let mut f = OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(d.join(RECORDS))
             .unwrap();

@@ -99,7 +99,7 @@ fn end_index(r: EndReason) -> usize {
 }
 
 /// Every authentication failure label, in exposition order.
-pub const AUTH_FAILURES: [&str; 14] = [
+pub const AUTH_FAILURES: [&str; 15] = [
     "unknown_user",
     "bad_integrity",
     "credential_expired",
@@ -114,6 +114,7 @@ pub const AUTH_FAILURES: [&str; 14] = [
     "token_key_expired",
     "token_lifetime",
     "token_invalid",
+    "throttled",
 ];
 
 /// A failure's label value: one of [`AUTH_FAILURES`].
@@ -127,6 +128,7 @@ pub fn auth_label(why: &AuthFailure) -> &'static str {
         AuthFailure::NotOurNonce => "nonce_not_ours",
         AuthFailure::NoTimeLeft => "no_time_left",
         AuthFailure::Revoked => "revoked",
+        AuthFailure::Throttled => "throttled",
         AuthFailure::Token(e) => match e {
             TokenError::Expired { .. } => "token_expired",
             TokenError::NotYetValid { .. } => "token_not_yet_valid",
@@ -183,6 +185,8 @@ pub struct ShardCounts {
     pub closed_by_relay: [u64; 2],
     /// Relay socket binds that found no free port in the relay port range (508).
     pub ports_exhausted: u64,
+    /// Requests the authentication failure throttle refused, by link.
+    pub throttled: [u64; 3],
 }
 
 impl ShardCounts {
@@ -222,6 +226,11 @@ impl ShardCounts {
         bump(&mut self.closed, link.index());
     }
 
+    /// The authentication failure throttle refused a request that came over `link`.
+    pub fn throttled(&mut self, link: Link) {
+        bump(&mut self.throttled, link.index());
+    }
+
     /// The core asked for a connection to be closed.
     pub fn closed_by_relay(&mut self, reason: CloseReason) {
         bump(&mut self.closed_by_relay, close_index(reason));
@@ -241,6 +250,7 @@ impl ShardCounts {
         add(&mut self.closed, &o.closed);
         add(&mut self.closed_by_relay, &o.closed_by_relay);
         self.ports_exhausted += o.ports_exhausted;
+        add(&mut self.throttled, &o.throttled);
     }
 }
 
@@ -337,6 +347,8 @@ fn merge_stats(s: &mut Stats, o: &Stats) {
     s.allocations += o.allocations;
     s.auth_failures += o.auth_failures;
     s.rate_limited += o.rate_limited;
+    s.auth_throttled += o.auth_throttled;
+    s.oversized_replies += o.oversized_replies;
     s.malformed += o.malformed;
     s.challenges += o.challenges;
     s.stale_nonces += o.stale_nonces;
@@ -427,7 +439,7 @@ mod tests {
             client,
             method: BINDING,
             error: TurnError::Forbidden,
-            user: None,
+            account: None,
         });
         a.event(&Event::AuthFailed {
             client,

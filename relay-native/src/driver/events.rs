@@ -1,5 +1,5 @@
 //! The core's events as log lines: one per allocation event (created, refreshed, expired,
-//! deleted) with the mechanism, the user or token id and the addresses, never a key. An
+//! deleted) with the mechanism, the account and token id and the addresses, never a key. An
 //! ended allocation's line carries what it relayed, sockets and kernel fast path together.
 
 use relay_proto::{AllocationInfo, Event, Traffic, TurnError};
@@ -11,7 +11,7 @@ pub(super) fn log(event: &Event, kernel: Option<Traffic>) {
         Event::AllocationCreated { info, lifetime } => info!(
             target: "allocation",
             event = "created",
-            user = %info.user,
+            account = %info.account,
             mechanism = %info.mechanism,
             token_id = token_id(info),
             client = %info.client.addr,
@@ -22,7 +22,7 @@ pub(super) fn log(event: &Event, kernel: Option<Traffic>) {
         Event::AllocationRefreshed { info, lifetime } => info!(
             target: "allocation",
             event = "refreshed",
-            user = %info.user,
+            account = %info.account,
             token_id = token_id(info),
             client = %info.client.addr,
             lifetime,
@@ -49,7 +49,7 @@ pub(super) fn log(event: &Event, kernel: Option<Traffic>) {
                 target: "allocation",
                 event = reason.kind(),
                 reason = reason.as_str(),
-                user = %info.user,
+                account = %info.account,
                 mechanism = %info.mechanism,
                 token_id = token_id(info),
                 client = %info.client.addr,
@@ -64,12 +64,12 @@ pub(super) fn log(event: &Event, kernel: Option<Traffic>) {
         }
         Event::Refused {
             client,
-            user,
+            account,
             error: TurnError::AllocationQuotaReached,
             ..
         } => info!(
             target: "allocation",
-            user = user.as_deref().unwrap_or_default(),
+            account = account.as_ref().map(ToString::to_string).unwrap_or_default(),
             client = %client.addr,
             "allocation refused: quota"
         ),

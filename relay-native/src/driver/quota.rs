@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use relay_proto::{Quota, QuotaCounts, QuotaExceeded};
+use relay_proto::{Account, Quota, QuotaCounts, QuotaExceeded};
 
 /// A handle on the relay's quota; each shard's core holds a clone.
 #[derive(Clone, Debug)]
@@ -20,17 +20,17 @@ impl SharedQuota {
 }
 
 impl Quota for SharedQuota {
-    fn acquire(&mut self, user: &str) -> Result<(), QuotaExceeded> {
+    fn acquire(&mut self, account: &Account) -> Result<(), QuotaExceeded> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .acquire(user)
+            .acquire(account)
     }
 
-    fn release(&mut self, user: &str) {
+    fn release(&mut self, account: &Account) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .release(user);
+            .release(account);
     }
 }

@@ -12,7 +12,7 @@ use tokio::task::{JoinHandle, LocalSet, spawn_local};
 use tracing::{debug, warn};
 
 use super::batch::{self, Arena};
-use super::counters::ShardCounts;
+use super::counters::{Link, ShardCounts};
 use super::handle::Command;
 use super::offload::Offload;
 use super::outbox::Message;
@@ -21,8 +21,8 @@ use super::sendq::{SendQueue, UdpSock};
 use super::{control, events, operator, sockets};
 use crate::control::ShardLink;
 use relay_proto::{
-    AllocId, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input, Output,
-    PortRequest, Quota, Seeds, Server, Traffic, Transport,
+    AllocId, AuthFailure, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input,
+    Output, PortRequest, Quota, Seeds, Server, Traffic, Transport,
 };
 
 /// A shard before it runs: bound sockets and a core.
@@ -282,6 +282,22 @@ impl Ctx {
                     }
                 }
                 Some(Output::Event(e)) => {
+                    if let Event::AuthFailed {
+                        why: AuthFailure::Throttled,
+                        client,
+                        ..
+                    } = &e
+                    {
+                        let link = match client.transport {
+                            Transport::Udp => Link::Udp,
+                            Transport::Tcp(id) => self
+                                .tcp_conns
+                                .borrow()
+                                .get(&id)
+                                .map_or(Link::Tcp, |c| c.link()),
+                        };
+                        self.counts.borrow_mut().throttled(link);
+                    }
                     self.counts.borrow_mut().event(&e);
                     let kernel = self.kernel_share(&e);
                     events::log(&e, kernel);

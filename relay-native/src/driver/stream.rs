@@ -66,9 +66,15 @@ impl Kind {
 /// One connection as the shard sees it: a way to queue messages for it and to close it.
 pub(super) struct Conn {
     outbox: Rc<Outbox>,
+    kind: Kind,
 }
 
 impl Conn {
+    /// The metrics label of the connection's transport.
+    pub(super) fn link(&self) -> Link {
+        self.kind.link()
+    }
+
     /// Queues a message for the client (relayed data may be dropped: [`Outbox`]).
     pub(super) fn send(&self, data: &[u8], what: Message) {
         self.outbox.push(data, what);
@@ -114,6 +120,7 @@ pub(super) async fn serve<R, W>(
         id,
         Conn {
             outbox: outbox.clone(),
+            kind,
         },
     );
     ctx.counts.borrow_mut().connection_opened(kind.link());

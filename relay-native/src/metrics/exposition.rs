@@ -242,10 +242,35 @@ fn requests(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
     let limited = counter(
         r,
         "edgeturn_rate_limited_requests_total",
-        "Unauthenticated or failed requests dropped by the per-source rate limit.",
+        "Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) not sent: the source prefix was over its reply rate.",
         &[],
     )?;
     add(&limited, &[], st.rate_limited);
+    let oversized = counter(
+        r,
+        "edgeturn_oversized_replies_total",
+        "Replies to unauthenticated UDP requests not sent because they were larger than the request (no_amplification).",
+        &[],
+    )?;
+    add(&oversized, &[], st.oversized_replies);
+    let throttled = counter(
+        r,
+        "edgeturn_auth_throttled_total",
+        "Requests refused unverified, even with the right credentials, after too many failed authentications for their username (per source or in all), by transport.",
+        &["transport"],
+    )?;
+    for link in Link::ALL {
+        add(
+            &throttled,
+            &[link.label()],
+            s.shards
+                .counts
+                .throttled
+                .get(link as usize)
+                .copied()
+                .unwrap_or(0),
+        );
+    }
     let malformed = counter(
         r,
         "edgeturn_malformed_messages_total",

@@ -107,8 +107,19 @@ impl TurnClient {
         transport: &Transport,
         timeout: Duration,
     ) -> Result<TurnClient, Failure> {
+        TurnClient::connect_from(server, transport, timeout, None)
+    }
+
+    /// [`TurnClient::connect`] from the local address `from` (e.g. another loopback
+    /// address, to appear as another source).
+    pub fn connect_from(
+        server: SocketAddr,
+        transport: &Transport,
+        timeout: Duration,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<TurnClient, Failure> {
         Ok(TurnClient {
-            conn: Conn::open(server, transport, timeout)?,
+            conn: Conn::open(server, transport, timeout, from)?,
             server,
             timeout,
             realm: String::new(),

@@ -71,15 +71,17 @@ pub(super) struct Stream {
 
 impl Conn {
     /// Connects (and for TLS completes the handshake) within `timeout`.
+    /// `from`: the local address to send from (default: the system's choice).
     pub(super) fn open(
         server: SocketAddr,
         transport: &Transport,
         timeout: Duration,
+        from: Option<std::net::IpAddr>,
     ) -> Result<Conn, Failure> {
         let local = |e: std::io::Error| Failure::Local(e.to_string());
         let tcp = match transport {
-            Transport::Udp => return udp(server).map(Conn::Udp),
-            Transport::Tcp | Transport::Tls { .. } => connect(server, timeout)?,
+            Transport::Udp => return udp(server, from).map(Conn::Udp),
+            Transport::Tcp | Transport::Tls { .. } => connect(server, timeout, from)?,
         };
         let socket = tcp.try_clone().map_err(local)?;
         let io: Box<dyn ReadWrite + Send> = match transport {
@@ -172,22 +174,46 @@ impl Stream {
     }
 }
 
-fn udp(server: SocketAddr) -> Result<UdpSocket, Failure> {
-    let any: SocketAddr = if server.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
+/// The address to bind a client socket to: `from`, or any of the server's family.
+fn local_for(server: SocketAddr, from: Option<std::net::IpAddr>) -> SocketAddr {
+    let any: std::net::IpAddr = if server.is_ipv4() {
+        [0, 0, 0, 0].into()
     } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        std::net::Ipv6Addr::UNSPECIFIED.into()
     };
-    let sock = UdpSocket::bind(any)
+    SocketAddr::new(from.unwrap_or(any), 0)
+}
+
+fn udp(server: SocketAddr, from: Option<std::net::IpAddr>) -> Result<UdpSocket, Failure> {
+    let sock = UdpSocket::bind(local_for(server, from))
         .map_err(|e| Failure::Local(format!("cannot open a UDP socket: {e}")))?;
     sock.connect(server)
         .map_err(|e| Failure::Local(format!("cannot route to {server}: {e}")))?;
     Ok(sock)
 }
 
-fn connect(server: SocketAddr, timeout: Duration) -> Result<TcpStream, Failure> {
-    let tcp = TcpStream::connect_timeout(&server, timeout)
-        .map_err(|e| Failure::Timeout(format!("no TCP connection to {server}: {e}")))?;
+fn connect(
+    server: SocketAddr,
+    timeout: Duration,
+    from: Option<std::net::IpAddr>,
+) -> Result<TcpStream, Failure> {
+    let tcp = match from {
+        None => TcpStream::connect_timeout(&server, timeout),
+        Some(_) => {
+            let local =
+                |e: std::io::Error| Failure::Local(format!("cannot open a TCP socket: {e}"));
+            let s = socket2::Socket::new(
+                socket2::Domain::for_address(server),
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )
+            .map_err(local)?;
+            s.bind(&local_for(server, from).into()).map_err(local)?;
+            s.connect_timeout(&server.into(), timeout)
+                .map(|()| TcpStream::from(s))
+        }
+    }
+    .map_err(|e| Failure::Timeout(format!("no TCP connection to {server}: {e}")))?;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
 }

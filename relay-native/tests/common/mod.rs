@@ -210,13 +210,26 @@ pub fn wait_binding(addr: SocketAddr, p: &Proc) {
     .unwrap();
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    let req: [u8; 20] = [
+    let bare: [u8; 20] = [
         0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
     ];
+    // The same Binding padded (PADDING, 44 bytes) past the size of any Binding response, for
+    // a relay that never answers with more bytes than it got (--no-amplification).
+    let mut padded = bare.to_vec();
+    padded[3] = 48;
+    padded.extend_from_slice(&[0x00, 0x26, 0x00, 44]);
+    padded.resize(68, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 512];
+    let mut tries = 0usize;
     while Instant::now() < deadline {
-        let _ = s.send_to(&req, addr);
+        tries += 1;
+        let req = if tries.is_multiple_of(2) {
+            &padded[..]
+        } else {
+            &bare[..]
+        };
+        let _ = s.send_to(req, addr);
         if let Ok((n, _)) = s.recv_from(&mut buf)
             && n >= 20
             && buf[0] == 0x01

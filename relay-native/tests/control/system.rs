@@ -51,6 +51,11 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// Its `[control] state_dir`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
     /// Starts (or starts again) the relay with its configuration and state.
     pub fn start(&mut self) {
         self.runs += 1;

@@ -244,4 +244,25 @@ fn usage_at_the_edge_equals_what_clients_sent() {
     // It sends it again; the edge confirms without counting it again.
     edge_total_becomes(&sys, &format!("client_id={}", svc.client_id), svc_sent);
     assert_eq!(relayed(&sys, &token), counts(&c["traffic"]));
+    state_files_are_private(&sys.relays[1].state_dir());
+}
+
+/// Every state file the relay wrote is 0600 in 0700 directories, and no temporary file is
+/// left behind.
+fn state_files_are_private(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut files = 0;
+    for d in [dir.to_path_buf(), dir.join("usage")] {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                files += 1;
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+                assert!(!p.to_string_lossy().ends_with(".tmp"), "{}", p.display());
+            }
+        }
+    }
+    assert!(files >= 3, "epoch, done, records.jsonl at least: {files}");
 }

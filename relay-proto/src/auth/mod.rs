@@ -10,12 +10,16 @@
 //! mac_key, whose length fixes the integrity attribute: 32 bytes sign with HMAC-SHA256, any
 //! other length (20 for coturn's and the edge's profile) with HMAC-SHA1.
 
+pub mod account;
 pub mod password;
+pub mod throttle;
 
 use std::fmt;
 
 use shared_token::rest::RestSecrets;
 use shared_token::{Keyring, MacKey, TokenError, TokenId, Validation, browser};
+
+pub use account::Account;
 
 use crate::nonce::SecurityFeatures;
 use crate::wire::{IntegrityAlgorithm, IntegrityRef, Signing, verify};
@@ -109,8 +113,8 @@ pub struct Credential {
     pub mechanism: Mechanism,
     /// USERNAME as sent (for later requests on the same allocation).
     pub username: String,
-    /// Who, for quotas and logs: the static or REST user, or the token id for tokens.
-    pub user: String,
+    /// Whom it is charged to, for quotas, bandwidth caps and logs.
+    pub account: Account,
     /// The HMAC key that verified; responses are signed with it.
     pub key: MacKey,
     /// The integrity attribute of the request this credential verified; its response is
@@ -155,6 +159,20 @@ pub enum AuthFailure {
     NoTimeLeft,
     /// The token verified but has been revoked (see [`crate::revocation`]).
     Revoked,
+    /// Not verified: too many failures from this source for this username, or for this
+    /// username (see [`throttle`]). Answered like a wrong password.
+    Throttled,
+}
+
+impl AuthFailure {
+    /// Whether this failure is a guess the throttle counts: a wrong password or key, an
+    /// unknown user, a token that does not open.
+    pub fn is_guess(&self) -> bool {
+        matches!(
+            self,
+            AuthFailure::UnknownUser | AuthFailure::BadIntegrity | AuthFailure::Token(_)
+        )
+    }
 }
 
 impl fmt::Display for AuthFailure {
@@ -169,6 +187,7 @@ impl fmt::Display for AuthFailure {
             AuthFailure::NotOurNonce => f.write_str("nonce not ours"),
             AuthFailure::NoTimeLeft => f.write_str("credential has no time left"),
             AuthFailure::Revoked => f.write_str("token revoked"),
+            AuthFailure::Throttled => f.write_str("too many failures: throttled"),
         }
     }
 }
@@ -230,14 +249,14 @@ impl AuthConfig {
                 Err(AuthFailure::BadIntegrity)
             };
         }
-        let long_term = |mechanism, user: String, key: MacKey, expires_at, token_id| {
+        let long_term = |mechanism, account: Account, key: MacKey, expires_at, token_id| {
             if !ok(key.secret()) {
                 return Err(AuthFailure::BadIntegrity);
             }
             Ok(Credential {
                 mechanism,
                 username: username.to_string(),
-                user,
+                account,
                 key,
                 integrity: algorithm,
                 password_algorithm: Some(p.password_algorithm),
@@ -263,7 +282,7 @@ impl AuthConfig {
             let expires_at = v.valid_until(&self.validation);
             return long_term(
                 Mechanism::Browser,
-                v.id.to_string(),
+                Account::of_token(v.claims.account, v.id),
                 key,
                 expires_at,
                 Some(v.id),
@@ -271,24 +290,30 @@ impl AuthConfig {
         }
         if let Some(keys) = self.users.get(username) {
             let key = keys.key(p.password_algorithm).clone();
-            return long_term(Mechanism::Static, username.to_string(), key, None, None);
+            return long_term(
+                Mechanism::Static,
+                Account::Static(username.to_string()),
+                key,
+                None,
+                None,
+            );
         }
         if !self.rest.is_empty() && shared_token::rest::parse_username(username).is_ok() {
             let expiry = self
                 .rest
                 .check_expiry(username, now)
                 .map_err(|_| AuthFailure::Expired)?;
-            let user = match shared_token::rest::parse_username(username) {
+            let account = Account::Rest(match shared_token::rest::parse_username(username) {
                 Ok((_, u)) if !u.is_empty() => u.to_string(),
                 _ => username.to_string(),
-            };
+            });
             return self
                 .rest
                 .candidate_passwords(username)
                 .map(|password| key_of(&password))
                 .find(|key| ok(key.secret()))
                 .map_or(Err(AuthFailure::BadIntegrity), |key| {
-                    long_term(Mechanism::Rest, user, key, Some(expiry), None)
+                    long_term(Mechanism::Rest, account.clone(), key, Some(expiry), None)
                 });
         }
         Err(AuthFailure::UnknownUser)
@@ -348,7 +373,7 @@ impl AuthConfig {
         Ok(Credential {
             mechanism: Mechanism::Token,
             username: kid.to_string(),
-            user: v.id.to_string(),
+            account: Account::of_token(v.claims.account, v.id),
             key: MacKey::new(key),
             integrity: algorithm,
             password_algorithm: None,

@@ -89,7 +89,7 @@ impl Server {
         if lifetime == 0 {
             return self.fail(now, client, msg, AuthFailure::NoTimeLeft);
         }
-        if self.quota.acquire(&cred.user).is_err() {
+        if self.quota.acquire(&cred.account).is_err() {
             self.stats.refused_quota += 1;
             return self.signed_error(client, msg, &cred, TurnError::AllocationQuotaReached);
         }
@@ -100,7 +100,7 @@ impl Server {
                     Ok(addr) => PortRequest::Exact(addr.port()),
                     // Unknown, expired, used, or of another family: 508 (RFC 8656 section 7.2).
                     Err(_) => {
-                        self.quota.release(&cred.user);
+                        self.quota.release(&cred.account);
                         self.stats.refused_reservations += 1;
                         return self.signed_error(
                             client,
@@ -113,7 +113,7 @@ impl Server {
             }
         };
         let expires = now + Duration::from_secs(u64::from(lifetime));
-        let owner = cred.user.clone();
+        let owner = cred.account.clone();
         let meters = Meters::new(&self.cfg.bandwidth, &owner, now);
         let id = self.table.insert(Allocation {
             client,
@@ -212,7 +212,12 @@ impl Server {
         if let Some(token) = reserved {
             let _ = w.add_attribute(&ReservationToken::new(token.0));
         }
-        let bytes = wire::finish(w, Some(a.credential.signing()), a.fingerprint);
+        let bytes = wire::finish(
+            w,
+            self.cfg.software.as_deref(),
+            Some(a.credential.signing()),
+            a.fingerprint,
+        );
         a.allocate_response = Some(bytes.clone());
         let info = AllocationInfo::of(alloc, a);
         self.stats.allocations += 1;
@@ -246,9 +251,14 @@ impl Server {
         ErrorReply::new(error).add_code(&mut w);
         self.queue(
             a.client,
-            wire::finish(w, Some(a.credential.signing()), a.fingerprint),
+            wire::finish(
+                w,
+                self.cfg.software.as_deref(),
+                Some(a.credential.signing()),
+                a.fingerprint,
+            ),
         );
-        self.refused(a.client, ALLOCATE, error, Some(a.credential.user));
+        self.refused(a.client, ALLOCATE, error, Some(a.credential.account));
         self.connection_idle(now, a.client);
     }
 

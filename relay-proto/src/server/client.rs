@@ -86,7 +86,7 @@ impl Server {
             self.stats.malformed += 1;
             if header.get_type().class() == MessageClass::Request {
                 // The header is a request but an attribute is broken: 400, unsigned.
-                self.bad_request_from_header(client, &header);
+                self.bad_request_from_header(now, client, &header, data.len());
             }
             return None;
         };
@@ -137,7 +137,13 @@ impl Server {
     }
 
     /// A minimal 400 echoing the transaction of a request whose attributes do not parse.
-    fn bad_request_from_header(&mut self, client: Client, header: &MessageHeader) {
+    fn bad_request_from_header(
+        &mut self,
+        now: Instant,
+        client: Client,
+        header: &MessageHeader,
+        request_len: usize,
+    ) {
         let method = header.get_type().method();
         let mut w = Message::builder(
             MessageType::from_class_method(MessageClass::Error, method),
@@ -149,8 +155,9 @@ impl Server {
             return;
         };
         if w.add_attribute(&e).is_ok() {
-            self.queue(client, wire::finish(w, None, false));
+            let reply = wire::finish(w, self.software(), None, false);
             self.refused(client, method, TurnError::BadRequest, None);
+            self.queue_unauthenticated(now, client, request_len, reply);
         }
     }
 }

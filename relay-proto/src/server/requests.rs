@@ -19,6 +19,7 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
 use super::Server;
 use crate::allocation::{AllocId, Client, Transport};
 use crate::auth::password::{self, PasswordAlgorithmValue};
+use crate::auth::throttle::Attempt;
 use crate::auth::{AuthFailure, Credential, Presented, Who};
 use crate::error::TurnError;
 use crate::nonce::{NonceError, SecurityFeatures};
@@ -51,6 +52,7 @@ const UNDERSTOOD: &[AttributeType] = &[
     AdditionalAddressFamily::TYPE,
     EvenPort::TYPE,
     turn_types::attribute::ReservationToken::TYPE,
+    wire::PADDING,
 ];
 
 /// An authenticated request about the allocation `id` its client holds.
@@ -68,15 +70,15 @@ impl Server {
         if method == BINDING {
             let mut w = Message::builder_success(msg, MessageWriteVec::with_capacity(64));
             let _ = w.add_attribute(&XorMappedAddress::new(client.addr, msg.transaction_id()));
-            let reply = wire::finish(w, None, wire::has_fingerprint(msg));
-            self.queue(client, reply);
+            let reply = wire::finish(w, self.software(), None, wire::has_fingerprint(msg));
+            self.queue_unauthenticated(now, client, raw.len(), reply);
             return;
         }
         if ![ALLOCATE, REFRESH, CREATE_PERMISSION, CHANNEL_BIND].contains(&method) {
-            self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+            self.unauthenticated_error(now, client, msg, ErrorReply::new(TurnError::BadRequest));
             return;
         }
-        if self.unknown_attributes(client, msg) {
+        if self.unknown_attributes(now, client, msg) {
             return;
         }
         let Some(cred) = self.authenticate(now, client, msg, raw) else {
@@ -104,7 +106,7 @@ impl Server {
 
     /// Answers 420 when the request has comprehension-required attributes this relay does
     /// not understand (RFC 8489 section 6.3.1).
-    fn unknown_attributes(&mut self, client: Client, msg: &Message<'_>) -> bool {
+    fn unknown_attributes(&mut self, now: Instant, client: Client, msg: &Message<'_>) -> bool {
         let tokens = self.cfg.auth.tokens_enabled();
         let mut unknown = [AttributeType::new(0); 8];
         let mut n = 0;
@@ -128,7 +130,7 @@ impl Server {
             unknown,
             ..ErrorReply::new(TurnError::UnknownAttribute)
         };
-        self.reply(client, msg, e, None);
+        self.unauthenticated_error(now, client, msg, e);
         true
     }
 
@@ -140,9 +142,61 @@ impl Server {
         e: ErrorReply<'_>,
         user: Option<&Credential>,
     ) {
-        let bytes = e.build(msg);
+        let bytes = e.build(msg, self.software());
         self.queue(client, bytes);
-        self.refused(client, msg.method(), e.error, user.map(|c| c.user.clone()));
+        self.refused(
+            client,
+            msg.method(),
+            e.error,
+            user.map(|c| c.account.clone()),
+        );
+    }
+
+    /// Queues an error response to a request that did not authenticate (400, 420), subject
+    /// to the unauthenticated reply limits, and says so in an event.
+    fn unauthenticated_error(
+        &mut self,
+        now: Instant,
+        client: Client,
+        msg: &Message<'_>,
+        e: ErrorReply<'_>,
+    ) {
+        let bytes = e.build(msg, self.software());
+        self.refused(client, msg.method(), e.error, None);
+        self.queue_unauthenticated(now, client, msg.as_bytes().len(), bytes);
+    }
+
+    /// SOFTWARE for responses, when configured.
+    pub(super) fn software(&self) -> Option<&str> {
+        self.cfg.software.as_deref()
+    }
+
+    /// Queues `reply` to an unauthenticated request of `request_len` bytes, unless over UDP
+    /// the source's prefix is over its reply rate, or (with
+    /// [`Config::no_amplification`](crate::Config::no_amplification)) the reply is larger
+    /// than the request. Over a stream the handshake proved the address, a dropped reply
+    /// would never be asked for again (RFC 8489 section 6.2.2: the client just times out),
+    /// and many clients behind one NAT open a connection each, so streams are not limited
+    /// here (the connection limits bound them). True when queued.
+    pub(super) fn queue_unauthenticated(
+        &mut self,
+        now: Instant,
+        client: Client,
+        request_len: usize,
+        reply: Vec<u8>,
+    ) -> bool {
+        if client.transport == Transport::Udp {
+            if self.cfg.no_amplification && reply.len() > request_len {
+                self.stats.oversized_replies += 1;
+                return false;
+            }
+            if !self.limit.allow(client.addr.ip(), now) {
+                self.stats.rate_limited += 1;
+                return false;
+            }
+        }
+        self.queue(client, reply);
+        true
     }
 
     /// An error response signed with the key that authenticated the request.
@@ -176,8 +230,10 @@ impl Server {
             third_party,
             ..ErrorReply::new(error)
         };
-        let bytes = e.build(msg);
-        self.queue(client, bytes);
+        let bytes = e.build(msg, cfg.software.as_deref());
+        if !self.queue_unauthenticated(now, client, msg.as_bytes().len(), bytes) {
+            return;
+        }
         match error {
             TurnError::StaleNonce => self.stats.stale_nonces += 1,
             _ => self.stats.challenges += 1,
@@ -199,10 +255,12 @@ impl Server {
                 || msg.has_attribute(MessageIntegritySha256::TYPE)
             {
                 // One of the wrong length (TURN allows no truncated MESSAGE-INTEGRITY-SHA256).
-                self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
-                return None;
-            }
-            if !self.unauthenticated_allowed(client, now) {
+                self.unauthenticated_error(
+                    now,
+                    client,
+                    msg,
+                    ErrorReply::new(TurnError::BadRequest),
+                );
                 return None;
             }
             self.challenge(now, client, msg, TurnError::Unauthorized);
@@ -217,7 +275,7 @@ impl Server {
         let (Some(user), Ok(realm), Ok(nonce)) =
             (user, msg.attribute::<Realm>(), msg.attribute::<Nonce>())
         else {
-            self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+            self.unauthenticated_error(now, client, msg, ErrorReply::new(TurnError::BadRequest));
             return None;
         };
         // The password algorithm is negotiated under a nonce that announces it; the relay's
@@ -227,7 +285,12 @@ impl Server {
         let password_algorithm = match password::negotiated(msg) {
             Ok(a) => a,
             Err(_) if announced => {
-                self.reply(client, msg, ErrorReply::new(TurnError::BadRequest), None);
+                self.unauthenticated_error(
+                    now,
+                    client,
+                    msg,
+                    ErrorReply::new(TurnError::BadRequest),
+                );
                 return None;
             }
             Err(_) => PasswordAlgorithmValue::MD5,
@@ -256,6 +319,33 @@ impl Server {
             .and_then(|id| self.table.get(id))
             .map(|a| a.credential.clone());
         let access_token = msg.raw_attribute(ACCESS_TOKEN).map(|a| a.value.to_vec());
+        let cfg = self.cfg.clone();
+        let hashed;
+        let attempt = Attempt {
+            source: client.addr.ip(),
+            username: match user {
+                Who::Name(name) => name.as_bytes(),
+                Who::Hash(hash) => {
+                    hashed = hash;
+                    cfg.auth
+                        .users
+                        .by_hash(&hashed)
+                        .map_or(&hashed[..], str::as_bytes)
+                }
+            },
+            per_user: access_token.is_none(),
+        };
+        // A request on the allocation this 5-tuple holds, under its credential, is the
+        // owner's: a guesser elsewhere cannot lock it out of its own allocation.
+        let owner = current.as_ref().is_some_and(|c| match user {
+            Who::Name(name) => c.username == name,
+            Who::Hash(hash) => password::userhash(&c.username, &cfg.auth.realm) == hash,
+        });
+        if !owner && cfg.auth_throttle.locked(&attempt, now) {
+            self.stats.auth_throttled += 1;
+            self.fail(now, client, msg, AuthFailure::Throttled);
+            return None;
+        }
         let presented = Presented {
             user,
             access_token: access_token.as_deref(),
@@ -263,7 +353,6 @@ impl Server {
             integrity: &integrity,
             password_algorithm,
         };
-        let cfg = self.cfg.clone();
         match cfg
             .auth
             .authenticate(&presented, current.as_ref(), self.clock.unix(now))
@@ -274,6 +363,9 @@ impl Server {
             }
             Ok(c) => Some(c),
             Err(why) => {
+                if why.is_guess() {
+                    cfg.auth_throttle.failed(&attempt, now);
+                }
                 self.fail(now, client, msg, why);
                 None
             }
@@ -295,24 +387,7 @@ impl Server {
             method: msg.method(),
             why,
         });
-        if !self.unauthenticated_allowed(client, now) {
-            return;
-        }
         self.challenge(now, client, msg, TurnError::Unauthorized);
-    }
-
-    /// Whether an unauthenticated request from `client` gets an answer. Over UDP the answer
-    /// is rate-limited per source address: a spoofed source would turn 401s into a
-    /// reflection flood. Over a stream the handshake proved the address, a dropped request
-    /// would never be retransmitted (RFC 8489 section 6.2.2: the client just times out), and
-    /// many clients behind one NAT open a connection each, so streams are not limited here
-    /// (the connection limits bound them).
-    fn unauthenticated_allowed(&mut self, client: Client, now: Instant) -> bool {
-        if client.transport != Transport::Udp || self.limit.allow(client.addr.ip(), now) {
-            return true;
-        }
-        self.stats.rate_limited += 1;
-        false
     }
 
     /// Queues a success response signed with the request's key; `add` adds the attributes.
@@ -325,7 +400,12 @@ impl Server {
     ) {
         let mut w = Message::builder_success(msg, MessageWriteVec::with_capacity(128));
         add(&mut w);
-        let bytes = wire::finish(w, Some(cred.signing()), wire::has_fingerprint(msg));
+        let bytes = wire::finish(
+            w,
+            self.software(),
+            Some(cred.signing()),
+            wire::has_fingerprint(msg),
+        );
         self.queue(client, bytes);
     }
 }

@@ -22,13 +22,22 @@ use crate::error::TurnError;
 pub const ACCESS_TOKEN: AttributeType = AttributeType::new(0x001B);
 /// THIRD-PARTY-AUTHORIZATION (RFC 7635 section 6.1), comprehension-optional.
 pub const THIRD_PARTY_AUTHORIZATION: AttributeType = AttributeType::new(0x802E);
-/// What the relay says it is (SOFTWARE).
+/// PADDING (RFC 5780 section 7.6), comprehension-required: a client pads its request with it
+/// so that a relay that never answers with more bytes than it got
+/// ([`Config::no_amplification`](crate::Config::no_amplification)) can answer.
+pub const PADDING: AttributeType = AttributeType::new(0x0026);
+/// What the relay can say it is (SOFTWARE), when told to.
 pub const SOFTWARE: &str = concat!("edgeturn relay-native ", env!("CARGO_PKG_VERSION"));
 
-/// Finishes a response: SOFTWARE, the integrity attribute of `sign` if any, FINGERPRINT if
-/// asked.
-pub fn finish(mut w: MessageWriteVec, sign: Option<Signing<'_>>, fingerprint: bool) -> Vec<u8> {
-    if let Ok(s) = Software::new(SOFTWARE) {
+/// Finishes a response: SOFTWARE if given, the integrity attribute of `sign` if any,
+/// FINGERPRINT if asked.
+pub fn finish(
+    mut w: MessageWriteVec,
+    software: Option<&str>,
+    sign: Option<Signing<'_>>,
+    fingerprint: bool,
+) -> Vec<u8> {
+    if let Some(s) = software.and_then(|s| Software::new(s).ok()) {
         let _ = w.add_attribute(&s);
     }
     if let Some(sign) = sign {
@@ -87,8 +96,8 @@ impl<'a> ErrorReply<'a> {
         }
     }
 
-    /// Builds the response to `req`.
-    pub fn build(&self, req: &Message<'_>) -> Vec<u8> {
+    /// Builds the response to `req` (with SOFTWARE if `software`).
+    pub fn build(&self, req: &Message<'_>, software: Option<&str>) -> Vec<u8> {
         let mut w = Message::builder_error(req, MessageWriteVec::with_capacity(128));
         self.add_code(&mut w);
         if !self.unknown.is_empty() {
@@ -115,7 +124,7 @@ impl<'a> ErrorReply<'a> {
             );
             let _ = w.add_attribute(&raw);
         }
-        finish(w, self.sign, has_fingerprint(req))
+        finish(w, software, self.sign, has_fingerprint(req))
     }
 }
 
@@ -155,6 +164,7 @@ mod tests {
         };
         let resp = finish(
             Message::builder_success(&msg, MessageWriteVec::new()),
+            Some(SOFTWARE),
             Some(sign),
             true,
         );

@@ -59,7 +59,7 @@ fn a_draining_relay_refuses_new_allocations_and_keeps_the_old_ones() {
     assert_eq!(h.server.stats().refused_draining, 1);
     assert!(h.events.iter().any(|e| matches!(
         e,
-        Event::Refused { error: TurnError::InsufficientCapacity, user: Some(u), .. } if u == "bob"
+        Event::Refused { error: TurnError::InsufficientCapacity, account: Some(u), .. } if u.to_string() == "bob"
     )));
     // Draining twice changes nothing.
     assert!(h.input(Input::Drain).is_empty());

@@ -32,7 +32,7 @@ fn created_and_refreshed_say_who_and_for_how_long() {
     });
     let (info, lifetime) = created.expect("an AllocationCreated event");
     assert_eq!(lifetime, 900);
-    assert_eq!(info.user, "alice");
+    assert_eq!(info.account.to_string(), "alice");
     assert_eq!(info.mechanism, Mechanism::Static);
     assert_eq!(info.client.addr, c.addr);
     assert_eq!(info.relay, Some(relay));
@@ -41,7 +41,7 @@ fn created_and_refreshed_say_who_and_for_how_long() {
     assert!(is_success(&c.refresh(&mut h, Some(1200))));
     assert!(h.events.iter().any(|e| matches!(
         e,
-        Event::AllocationRefreshed { info, lifetime: 1200 } if info.user == "alice"
+        Event::AllocationRefreshed { info, lifetime: 1200 } if info.account.to_string() == "alice"
     )));
 }
 
@@ -109,7 +109,7 @@ fn refusals_and_failed_authentication_are_reported() {
     );
     assert!(h.events.iter().any(|e| matches!(
         e,
-        Event::Refused { error: TurnError::AllocationQuotaReached, user: Some(u), .. } if u == "alice"
+        Event::Refused { error: TurnError::AllocationQuotaReached, account: Some(u), .. } if u.to_string() == "alice"
     )));
     let mut wrong = C::new(
         "203.0.113.3:1",

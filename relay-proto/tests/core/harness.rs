@@ -593,6 +593,17 @@ pub fn token_of(
     random: u8,
     profile: shared_token::MacKeyProfile,
 ) -> (String, Vec<u8>, MacKey) {
+    token_for(h, lifetime, random, profile, None)
+}
+
+/// Mints a token charged to `account` (none: a token from before accounts).
+pub fn token_for(
+    h: &H,
+    lifetime: u32,
+    random: u8,
+    profile: shared_token::MacKeyProfile,
+    account: Option<shared_token::AccountKey>,
+) -> (String, Vec<u8>, MacKey) {
     let ring = Keyring::from_json(KEYS).unwrap();
     let m = ring
         .mint_with(
@@ -602,7 +613,7 @@ pub fn token_of(
                 lifetime,
                 profile,
                 now: h.unix(),
-                account: None,
+                account,
             },
             &[random; 32],
             &[random; 12],

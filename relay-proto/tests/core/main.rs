@@ -2,6 +2,7 @@
 //! peer policy and error path, and malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod accounts;
 mod caps;
 mod connections;
 mod drain;
@@ -11,8 +12,10 @@ mod harness;
 mod integrity;
 mod malformed;
 mod nat;
+mod reflection;
 mod revocation;
 mod routes;
+mod throttle;
 
 use std::time::Duration;
 
