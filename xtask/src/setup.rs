@@ -15,8 +15,8 @@ use crate::util::{Result, cargo, cargo_bin, probe, run};
 /// through a network namespace, nftables for the NATs of the NAT lab, systemd for
 /// `systemd-analyze verify` of the relay's unit,
 /// openssl for the TLS benchmark's certificates and handshakes (`s_time`), prometheus
-/// (promtool and the server) for the relay's metrics tests, linux-perf for the relay
-/// benchmark's count of each server's system calls.
+/// (promtool and the server) for the relay's metrics tests and the checks of its dashboard
+/// and alert rules, linux-perf for the relay benchmark's count of each server's system calls.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("coturn", "/usr/bin/turnutils_uclient"),
     ("chromium", "/usr/bin/chromium"),

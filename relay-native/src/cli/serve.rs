@@ -77,6 +77,7 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
     // The operator's side is set up before the relay runs: a bad metrics address fails the
     // start, and a SIGUSR1 that comes early drains instead of ending the process.
     let (handle, drain_deadline) = (driver.handle.clone(), driver.drain_deadline);
+    handle.set_max_allocations(max_allocations as u64);
     let metrics = match driver.metrics {
         Some(addr) => Some(
             rt.block_on(crate::metrics::http::bind(addr))

@@ -4,7 +4,9 @@
 //!
 //! When the edge cannot be reached the relay says so once, backs off (0.5 s doubling to 2 s,
 //! with jitter: the feed is what bounds revocation latency, so it comes back quickly), keeps
-//! its last list, and catches up from its cursor when the edge is back.
+//! its last list, and catches up from its cursor when the edge is back. Each answer and each
+//! failure is told to the relay's [`Handle`] for the metrics (a feed that stopped answering
+//! is what an operator alerts on).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,6 +18,7 @@ use super::edge::EdgeError;
 use super::report::Tally;
 use super::revocations::{Entry, Revocations};
 use super::{ControlConfig, Stop, unix_now};
+use crate::driver::Handle;
 
 /// One page of the feed.
 #[derive(Debug, Deserialize)]
@@ -82,6 +85,7 @@ pub(crate) fn run(
     stop: &Stop,
     cursor: &AtomicU64,
     tally: &Tally,
+    relay: &Handle,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
     let wait = cfg.feed_wait.as_secs();
@@ -99,6 +103,7 @@ pub(crate) fn run(
         let page = match page {
             Ok(p) => p,
             Err(e) => {
+                relay.control().feed_failed();
                 let d = backoff.failed("revocation feed", &e);
                 if stop.sleep(d) {
                     return;
@@ -107,6 +112,7 @@ pub(crate) fn run(
             }
         };
         backoff.ok("revocation feed");
+        relay.control().feed_answered(unix_now());
         let from = list.cursor();
         match list.apply(&page.revocations, page.cursor, unix_now()) {
             Ok((added, bad)) => {

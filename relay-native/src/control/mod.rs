@@ -443,13 +443,20 @@ impl Plane {
         let stop = Arc::new(Stop::default());
         let cursor = Arc::new(AtomicU64::new(revocations.cursor()));
         let tally = Arc::new(report::Tally::default());
+        relay.control().started(unix_now());
+        relay.control().set_usage_backlog(spool.backlog() as u64);
         {
-            let (cfg, stop, cursor, tally) =
-                (cfg.clone(), stop.clone(), cursor.clone(), tally.clone());
+            let (cfg, stop, cursor, tally, relay) = (
+                cfg.clone(),
+                stop.clone(),
+                cursor.clone(),
+                tally.clone(),
+                relay.clone(),
+            );
             // Not joined at shutdown: it may be inside a long poll.
             std::thread::Builder::new()
                 .name("control-feed".into())
-                .spawn(move || feed::run(&cfg, revocations, &stop, &cursor, &tally))?;
+                .spawn(move || feed::run(&cfg, revocations, &stop, &cursor, &tally, &relay))?;
         }
         let state = report::Shared {
             ledger,

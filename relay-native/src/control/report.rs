@@ -123,6 +123,10 @@ pub(crate) fn run(cfg: &ControlConfig, spool: Spool, shared: &Shared, stop: &Sto
         if r.spool.backlog() > 0 && now >= r.next_upload {
             r.upload(Duration::from_secs(15));
         }
+        r.shared
+            .relay
+            .control()
+            .set_usage_backlog(r.spool.backlog() as u64);
         r.summary();
     }
 }

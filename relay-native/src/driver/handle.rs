@@ -4,7 +4,7 @@
 //! their own, between inputs, so nothing is shared with them per datagram.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -44,6 +44,10 @@ pub struct Snapshot {
     pub draining: bool,
     /// TLS figures (from the TLS listener).
     pub tls: TlsFigures,
+    /// The configured most allocations in total (0: no limit).
+    pub max_allocations: u64,
+    /// The control plane's figures, when it runs.
+    pub control: Option<ControlFigures>,
 }
 
 /// A shard did not answer in time (it is stuck, or stopped).
@@ -67,6 +71,8 @@ struct Inner {
     serving: AtomicBool,
     draining: watch::Sender<bool>,
     tls: TlsMetrics,
+    max_allocations: AtomicU64,
+    control: ControlMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -135,6 +141,16 @@ impl Handle {
         &self.0.tls
     }
 
+    /// Records the configured most allocations in total (0: no limit), for the metrics.
+    pub fn set_max_allocations(&self, max: u64) {
+        self.0.max_allocations.store(max, Ordering::Relaxed);
+    }
+
+    /// What the control plane's threads report (revocation feed, usage backlog).
+    pub fn control(&self) -> &ControlMetrics {
+        &self.0.control
+    }
+
     /// Every shard's figures and the kernel fast path's, at one moment.
     pub async fn snapshot(&self) -> Result<Snapshot, NoAnswer> {
         let asked: Vec<_> = lock(&self.0.shards)
@@ -148,6 +164,8 @@ impl Handle {
             shard_count: asked.len(),
             draining: self.is_draining(),
             tls: self.0.tls.figures(),
+            max_allocations: self.0.max_allocations.load(Ordering::Relaxed),
+            control: self.0.control.figures(),
             ..Snapshot::default()
         };
         let answers = async {
@@ -214,5 +232,58 @@ impl TlsMetrics {
                 u64::try_from(info.not_after).unwrap_or(0),
             )]),
         }
+    }
+}
+
+/// What the control plane's threads report for the metrics: plain atomics they set as they
+/// go, read at scrape time. Nothing is written until the control plane starts.
+#[derive(Debug, Default)]
+pub struct ControlMetrics {
+    on: AtomicBool,
+    feed_answered_at: AtomicU64,
+    feed_failures: AtomicU64,
+    usage_backlog: AtomicU64,
+}
+
+/// The control plane's figures at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControlFigures {
+    /// When the revocation feed last answered (or the control plane started), Unix seconds.
+    pub feed_answered_at: u64,
+    /// Polls of the revocation feed that failed.
+    pub feed_failures: u64,
+    /// Usage records waiting in the spool for the edge.
+    pub usage_backlog: u64,
+}
+
+impl ControlMetrics {
+    /// The control plane starts at `now` (Unix seconds): the feed's age counts from here
+    /// until its first answer.
+    pub fn started(&self, now: u64) {
+        self.feed_answered_at.store(now, Ordering::Relaxed);
+        self.on.store(true, Ordering::Relaxed);
+    }
+
+    /// The revocation feed answered at `now` (Unix seconds).
+    pub fn feed_answered(&self, now: u64) {
+        self.feed_answered_at.store(now, Ordering::Relaxed);
+    }
+
+    /// A poll of the revocation feed failed.
+    pub fn feed_failed(&self) {
+        self.feed_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Usage records in the spool now.
+    pub fn set_usage_backlog(&self, records: u64) {
+        self.usage_backlog.store(records, Ordering::Relaxed);
+    }
+
+    fn figures(&self) -> Option<ControlFigures> {
+        self.on.load(Ordering::Relaxed).then(|| ControlFigures {
+            feed_answered_at: self.feed_answered_at.load(Ordering::Relaxed),
+            feed_failures: self.feed_failures.load(Ordering::Relaxed),
+            usage_backlog: self.usage_backlog.load(Ordering::Relaxed),
+        })
     }
 }

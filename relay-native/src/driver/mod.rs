@@ -32,7 +32,9 @@ use tokio::sync::watch;
 
 use relay_proto::{Clock, Config, NonceSecret, Seeds};
 
-pub use handle::{Handle, NoAnswer, Snapshot, TlsFigures, TlsMetrics};
+pub use handle::{
+    ControlFigures, ControlMetrics, Handle, NoAnswer, Snapshot, TlsFigures, TlsMetrics,
+};
 pub use quota::SharedQuota;
 pub use shard::Shard;
 

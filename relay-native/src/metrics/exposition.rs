@@ -59,6 +59,7 @@ pub fn render(s: &Snapshot) -> Result<String, RenderError> {
     connections(&r, s)?;
     tls(&r, s)?;
     relay(&r, s)?;
+    control(&r, s)?;
     r.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),
     ))?;
@@ -147,6 +148,13 @@ fn allocations(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
         &[],
     )?;
     add(&exhausted, &[], s.shards.counts.ports_exhausted);
+    let max = gauge(
+        r,
+        "edgeturn_max_allocations",
+        "The configured most allocations in total (max_allocations); 0: no limit.",
+        &[],
+    )?;
+    set(&max, &[], s.max_allocations);
     Ok(())
 }
 
@@ -373,6 +381,35 @@ fn relay(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
     Ok(())
 }
 
+/// The control plane's figures, written only while it runs (no edge, no series).
+fn control(r: &Registry, s: &Snapshot) -> Result<(), RenderError> {
+    let Some(c) = s.control else {
+        return Ok(());
+    };
+    let answered = gauge(
+        r,
+        "edgeturn_revocation_feed_last_success_timestamp_seconds",
+        "When the edge's revocation feed last answered (or the control plane started), Unix seconds.",
+        &[],
+    )?;
+    set(&answered, &[], c.feed_answered_at);
+    let failures = counter(
+        r,
+        "edgeturn_revocation_feed_failures_total",
+        "Polls of the edge's revocation feed that failed (the edge unreachable, refused or malformed).",
+        &[],
+    )?;
+    add(&failures, &[], c.feed_failures);
+    let backlog = gauge(
+        r,
+        "edgeturn_usage_backlog_records",
+        "Usage records spooled on disk, waiting to be sent to the edge.",
+        &[],
+    )?;
+    set(&backlog, &[], c.usage_backlog);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +440,7 @@ mod tests {
             "edgeturn_draining",
             "edgeturn_shards",
             "edgeturn_build_info",
+            "edgeturn_max_allocations",
             "process_resident_memory_bytes",
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
@@ -415,6 +453,10 @@ mod tests {
         assert!(
             !text.contains("edgeturn_kernel_routes"),
             "no fast path, no gauge"
+        );
+        assert!(
+            !text.contains("edgeturn_revocation_feed"),
+            "no control plane, no feed"
         );
     }
 
@@ -438,6 +480,12 @@ mod tests {
             .insert("turns.example".into(), 1_900_000_000);
         s.tls.handshake_failures.insert("timeout", 4);
         s.tls.handshakes = 7;
+        s.max_allocations = 500;
+        s.control = Some(crate::driver::ControlFigures {
+            feed_answered_at: 1_800_000_000,
+            feed_failures: 3,
+            usage_backlog: 12,
+        });
         let text = render(&s).unwrap_or_default();
         for line in [
             r#"edgeturn_error_responses_total{code="401"} 4"#,
@@ -449,6 +497,10 @@ mod tests {
             r#"edgeturn_tls_certificate_expiry_timestamp_seconds{certificate="turns.example"} 1900000000"#,
             r#"edgeturn_tls_handshake_failures_total{reason="timeout"} 4"#,
             "edgeturn_tls_handshakes_total 7",
+            "edgeturn_max_allocations 500",
+            "edgeturn_revocation_feed_last_success_timestamp_seconds 1800000000",
+            "edgeturn_revocation_feed_failures_total 3",
+            "edgeturn_usage_backlog_records 12",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
         }

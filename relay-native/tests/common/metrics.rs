@@ -124,12 +124,21 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(dir: &Path, target: SocketAddr) -> Prometheus {
+        Prometheus::start_with_rules(dir, target, None)
+    }
+
+    /// [`Prometheus::start`], also evaluating the rules of `rules` every second.
+    pub fn start_with_rules(dir: &Path, target: SocketAddr, rules: Option<&Path>) -> Prometheus {
         let bin = need_prometheus("prometheus");
         let config = dir.join("prometheus.yml");
+        let rule_files = match rules {
+            Some(r) => format!("rule_files:\n  - '{}'\n", r.display()),
+            None => String::new(),
+        };
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: edgeturn\n    static_configs:\n      - targets: ['{target}']\n"
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n{rule_files}scrape_configs:\n  - job_name: edgeturn\n    static_configs:\n      - targets: ['{target}']\n"
             ),
         )
         .unwrap();
@@ -151,6 +160,16 @@ impl Prometheus {
                 .map_err(|e| format!("Prometheus is not ready ({e}):\n{}", proc.log_text()))
         });
         Prometheus { proc, addr }
+    }
+
+    /// A GET of the HTTP API (`/api/v1/...`): its `data`, after checking its status.
+    pub fn api(&self, path: &str) -> serde_json::Value {
+        let r = ureq::get(&format!("http://{}/api/v1/{path}", self.addr))
+            .call()
+            .unwrap_or_else(|e| panic!("GET /api/v1/{path}: {e}"));
+        let mut v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+        assert_eq!(v["status"], "success", "{v}");
+        v["data"].take()
     }
 
     /// An instant query through the HTTP API: each series' labels and value.
