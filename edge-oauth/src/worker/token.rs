@@ -10,7 +10,7 @@ use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
 use crate::oauth::device;
 use crate::oauth::effects::Writes;
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grants::{
     self, Grant, authorization_code, client_credentials, password, refresh_token,
 };
@@ -55,19 +55,45 @@ async fn token(
     let grant_type = grants::grant_type(&params)?;
     let presented = client_auth::presented(authorization.as_deref(), &params).ok();
     let action = Action::Token {
-        client_id: presented.as_ref().map(|p| p.client_id.as_str()),
         username: (grant_type == GrantType::Password)
             .then(|| params.get("username"))
             .flatten(),
     };
     limits::spend(env, action, &address).await?;
+    // Before authentication only this address's failures for this client count; the
+    // client's own budget is spent once it authenticated.
+    let failure = presented.as_ref().map(|p| Action::ClientFailure {
+        client_id: p.client_id.as_str(),
+    });
+    if let Some(f) = failure {
+        limits::still_refused(f, &address, now)?;
+    }
     let db = env::db(env)?;
-    let client = authenticate(&db, &cfg, authorization.as_deref(), &params, now).await?;
+    let client = match authenticate(&db, &cfg, authorization.as_deref(), &params, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(match failure {
+                Some(f) if e.code == ErrorCode::InvalidClient => {
+                    limits::failed(env, f, &address, now, e).await
+                }
+                _ => e,
+            });
+        }
+    };
+    let authenticated = Action::Authenticated {
+        client_id: &client.record().id,
+    };
+    limits::spend(env, authenticated, &address).await?;
     grants::check_allowed(client.record(), grant_type)?;
+    let turn = TurnLimit {
+        env,
+        address: &address,
+    };
     match grant_type {
         GrantType::ClientCredentials => {
             let grant = client_credentials::decide(&client, &params, &cfg)?;
             let mut issued = issue(&grant, Source::Direct, &cfg, now)?;
+            turn.spend(&issued).await?;
             sign_all(&cfg, &mut issued, now).await?;
             // Only audit rows to write: they go after the response (waitUntil), so the hot
             // path has no D1 round trip when the client record is cached.
@@ -95,13 +121,31 @@ async fn token(
                 .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
             let grant = password::decide(&client, &user, &params, &cfg)?;
             let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            turn.spend(&issued).await?;
             finish(&db, &cfg, issued, now)
                 .await?
                 .ok_or_else(|| OAuthError::server_error("an unclaimed grant was not written"))
         }
-        GrantType::AuthorizationCode => code(&db, &cfg, &client, &params, now).await,
-        GrantType::RefreshToken => refresh(&db, &cfg, &client, &params, now).await,
-        GrantType::DeviceCode => device_code(&db, &cfg, &client, &params, now).await,
+        GrantType::AuthorizationCode => code(&db, &cfg, &turn, &client, &params, now).await,
+        GrantType::RefreshToken => refresh(&db, &cfg, &turn, &client, &params, now).await,
+        GrantType::DeviceCode => device_code(&db, &cfg, &turn, &client, &params, now).await,
+    }
+}
+
+/// The per-person TURN limit of the token endpoint: spent for a TURN token before anything
+/// is written (a refused refresh keeps its refresh token).
+struct TurnLimit<'a> {
+    env: &'a Env,
+    address: &'a str,
+}
+
+impl TurnLimit<'_> {
+    async fn spend(&self, issued: &Issued) -> Result<(), OAuthError> {
+        let Some(account) = issued.turn_account else {
+            return Ok(());
+        };
+        let account = account.to_string();
+        limits::spend(self.env, Action::Turn { account: &account }, self.address).await
     }
 }
 
@@ -172,6 +216,7 @@ enum Decided {
 async fn claim_and_issue<F, Fut>(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     now: u64,
     mut decide: F,
 ) -> Result<serde_json::Value, OAuthError>
@@ -183,6 +228,7 @@ where
         match decide().await? {
             Decided::Issue(grant, source) => {
                 let issued = issue(&grant, source, cfg, now)?;
+                turn.spend(&issued).await?;
                 if let Some(body) = finish(db, cfg, issued, now).await? {
                     return Ok(body);
                 }
@@ -200,12 +246,13 @@ where
 async fn code(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
-    claim_and_issue(db, cfg, now, || async {
+    claim_and_issue(db, cfg, turn, now, || async {
         let row = store::code(db, &key).await?;
         Ok(
             match authorization_code::decide(client, params, row, cfg, now)? {
@@ -225,12 +272,13 @@ async fn code(
 async fn refresh(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
-    claim_and_issue(db, cfg, now, || async {
+    claim_and_issue(db, cfg, turn, now, || async {
         let row = store::refresh(db, &key).await?;
         Ok(
             match refresh_token::decide(client, params, row, cfg, now)? {
@@ -253,12 +301,13 @@ async fn refresh(
 async fn device_code(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = device::code_key(params)?;
-    claim_and_issue(db, cfg, now, || async {
+    claim_and_issue(db, cfg, turn, now, || async {
         let row = store::device(db, &key).await?;
         Ok(match device::poll(client, row, &key, cfg, now)? {
             device::Polled::Issue(g) => Decided::Issue(g, Source::Device { key: key.clone() }),
