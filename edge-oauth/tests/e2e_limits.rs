@@ -113,8 +113,8 @@ fn credential_account(w: &Worker, r: &Resp) -> AccountKey {
         .unwrap()
         .to_string();
     let parsed = shared_token::browser::parse_username(&username).unwrap();
-    let opened = w
-        .keyring()
+    let ring = w.keyring();
+    let opened = ring
         .open(
             parsed.kid,
             &parsed.token,
@@ -132,8 +132,8 @@ fn token_account(w: &Worker, r: &Resp) -> AccountKey {
     let v = r.json();
     assert_eq!(v["token_type"], "pop", "{v}");
     let token = B64.decode(v["access_token"].as_str().unwrap()).unwrap();
-    let opened = w
-        .keyring()
+    let ring = w.keyring();
+    let opened = ring
         .open(
             v["kid"].as_str().unwrap(),
             &token,
