@@ -77,12 +77,15 @@ pub enum Action<'a> {
         /// For the password grant, the username.
         username: Option<&'a str>,
     },
-    /// A token request whose client authenticated: the client's own budget.
+    /// A token or device-authorization request whose client authenticated: the client's
+    /// own budget.
     Authenticated {
+        /// The endpoint (`token` or `device`): each has its own budget.
+        endpoint: &'static str,
         /// The authenticated client.
         client_id: &'a str,
     },
-    /// A token request whose client failed to authenticate.
+    /// A token or device-authorization request whose client failed to authenticate.
     ClientFailure {
         /// The presented client id.
         client_id: &'a str,
@@ -99,11 +102,8 @@ pub enum Action<'a> {
         /// The person.
         user_id: &'a str,
     },
-    /// A device authorization request.
-    DeviceAuthorization {
-        /// The presented client id.
-        client_id: Option<&'a str>,
-    },
+    /// A device authorization request, before the client authenticates.
+    DeviceAuthorization,
     /// A password posted to a page (sign-in, the device page, `/create_client`).
     SignIn {
         /// The username typed.
@@ -140,8 +140,11 @@ pub fn checks(action: Action<'_>, address: &str) -> Vec<Check> {
                 out.push(check(Limit::Password, format!("user:{u}")));
             }
         }
-        Action::Authenticated { client_id } => {
-            out.push(check(Limit::PerClient, format!("token:{client_id}")));
+        Action::Authenticated {
+            endpoint,
+            client_id,
+        } => {
+            out.push(check(Limit::PerClient, format!("{endpoint}:{client_id}")));
         }
         Action::ClientFailure { client_id } => {
             out.push(check(
@@ -155,10 +158,7 @@ pub fn checks(action: Action<'_>, address: &str) -> Vec<Check> {
             out.push(check(Limit::Signup, format!("register:{address}")));
             out.push(check(Limit::Signup, format!("apps:{user_id}")));
         }
-        Action::DeviceAuthorization { client_id } => {
-            if let Some(c) = client_id {
-                out.push(check(Limit::PerClient, format!("device:{c}")));
-            }
+        Action::DeviceAuthorization => {
             out.push(check(Limit::PerAddress, format!("device:{address}")));
         }
         Action::SignIn { username } => {
@@ -211,7 +211,13 @@ mod tests {
         );
         let c = checks(Action::Token { username: None }, "192.0.2.1");
         assert_eq!(c.len(), 1);
-        let c = checks(Action::Authenticated { client_id: "c1" }, "192.0.2.1");
+        let c = checks(
+            Action::Authenticated {
+                endpoint: "token",
+                client_id: "c1",
+            },
+            "192.0.2.1",
+        );
         assert_eq!(
             (c[0].limit, c[0].key.as_str()),
             (Limit::PerClient, "token:c1")

@@ -5,10 +5,9 @@ use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
 use super::signin::page_attempt;
-use super::token::authenticate;
+use super::token::{Presented, authenticate_limited};
 use super::{env, limits, store};
 use crate::oauth::authorize::CSRF_COOKIE;
-use crate::oauth::client_auth;
 use crate::oauth::config::Config;
 use crate::oauth::device::{self, PendingRow};
 use crate::oauth::error::OAuthError;
@@ -29,13 +28,14 @@ pub async fn authorization(mut req: Request, env: &Env) -> Reply {
         let address = client_address(&req);
         let body = read_body(&mut req, MAX_BODY).await?;
         let params = params::form_body(ct.as_deref(), &body)?;
-        let presented = client_auth::presented(auth.as_deref(), &params).ok();
-        let action = Action::DeviceAuthorization {
-            client_id: presented.as_ref().map(|p| p.client_id.as_str()),
-        };
-        limits::spend(env, action, &address).await?;
+        limits::spend(env, Action::DeviceAuthorization, &address).await?;
         let db = env::db(env)?;
-        let client = authenticate(&db, &cfg, auth.as_deref(), &params, now).await?;
+        let presented = Presented {
+            authorization: auth.as_deref(),
+            params: &params,
+            address: &address,
+        };
+        let client = authenticate_limited(env, &db, &cfg, presented, "device", now).await?;
         let started = device::start(&client, &params, &cfg, now)?;
         store::apply(&db, &started.writes).await?;
         Ok::<Reply, OAuthError>(Reply::Json(200, started.body))

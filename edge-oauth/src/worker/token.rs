@@ -53,37 +53,19 @@ async fn token(
         params = params.with("client_id", legacy);
     }
     let grant_type = grants::grant_type(&params)?;
-    let presented = client_auth::presented(authorization.as_deref(), &params).ok();
     let action = Action::Token {
         username: (grant_type == GrantType::Password)
             .then(|| params.get("username"))
             .flatten(),
     };
     limits::spend(env, action, &address).await?;
-    // Before authentication only this address's failures for this client count; the
-    // client's own budget is spent once it authenticated.
-    let failure = presented.as_ref().map(|p| Action::ClientFailure {
-        client_id: p.client_id.as_str(),
-    });
-    if let Some(f) = failure {
-        limits::still_refused(f, &address, now)?;
-    }
     let db = env::db(env)?;
-    let client = match authenticate(&db, &cfg, authorization.as_deref(), &params, now).await {
-        Ok(c) => c,
-        Err(e) => {
-            return Err(match failure {
-                Some(f) if e.code == ErrorCode::InvalidClient => {
-                    limits::failed(env, f, &address, now, e).await
-                }
-                _ => e,
-            });
-        }
+    let presented = Presented {
+        authorization: authorization.as_deref(),
+        params: &params,
+        address: &address,
     };
-    let authenticated = Action::Authenticated {
-        client_id: &client.record().id,
-    };
-    limits::spend(env, authenticated, &address).await?;
+    let client = authenticate_limited(env, &db, &cfg, presented, "token", now).await?;
     grants::check_allowed(client.record(), grant_type)?;
     let turn = TurnLimit {
         env,
@@ -147,6 +129,55 @@ impl TurnLimit<'_> {
         let account = account.to_string();
         limits::spend(self.env, Action::Turn { account: &account }, self.address).await
     }
+}
+
+/// What a request presents to authenticate its client, and where from.
+#[derive(Clone, Copy)]
+pub struct Presented<'a> {
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The form.
+    pub params: &'a Params,
+    /// The source address.
+    pub address: &'a str,
+}
+
+/// [`authenticate`] under the rate limits: before, only this address's failures for the
+/// presented client count (`RL_CLIENT_FAIL`, refused until the window ends once spent); after,
+/// the client's own budget at `endpoint` (`RL_CLIENT`). A stranger's wrong secrets never spend
+/// the client's budget.
+pub async fn authenticate_limited(
+    env: &Env,
+    db: &D1Database,
+    cfg: &Config,
+    p: Presented<'_>,
+    endpoint: &'static str,
+    now: u64,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let named = client_auth::presented(p.authorization, p.params).ok();
+    let failure = named.as_ref().map(|n| Action::ClientFailure {
+        client_id: n.client_id.as_str(),
+    });
+    if let Some(f) = failure {
+        limits::still_refused(f, p.address, now)?;
+    }
+    let client = match authenticate(db, cfg, p.authorization, p.params, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(match failure {
+                Some(f) if e.code == ErrorCode::InvalidClient => {
+                    limits::failed(env, f, p.address, now, e).await
+                }
+                _ => e,
+            });
+        }
+    };
+    let own = Action::Authenticated {
+        endpoint,
+        client_id: &client.record().id,
+    };
+    limits::spend(env, own, p.address).await?;
+    Ok(client)
 }
 
 /// Authenticates the client: load it, then (confidential) PBKDF2 through WebCrypto, unless
