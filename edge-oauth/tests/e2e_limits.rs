@@ -198,9 +198,11 @@ fn turn_tokens_carry_the_persons_account_and_are_limited_per_person() {
 
 fn confidential(w: &Worker) -> (String, String) {
     let id = unique("conf");
-    let v = w.create_client(
-        json!({ "client_id": id, "grant_types": ["client_credentials"], "scopes": ["api"] }),
-    );
+    let v = w.create_client(json!({
+        "client_id": id,
+        "grant_types": ["client_credentials", "urn:ietf:params:oauth:grant-type:device_code"],
+        "scopes": ["api"],
+    }));
     (id, v["client_secret"].as_str().unwrap().to_string())
 }
 
@@ -234,6 +236,17 @@ fn a_strangers_wrong_secrets_do_not_spend_the_clients_budget() {
     assert_eq!(r.header("retry-after"), Some("60"));
     // ...while the client itself, from its own address, is served.
     let r = client_token(w, &id, &secret, "198.51.100.21");
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The device-authorization endpoint authenticates under the same counters.
+    let device = |address: &str| {
+        post_form(
+            &w.url("/oauth2/device_authorization"),
+            &[("Authorization", &basic(&id, &secret)), from(address)],
+            &[("scope", "api")],
+        )
+    };
+    assert_eq!(device(attacker).status, 429);
+    let r = device("198.51.100.21");
     assert_eq!(r.status, 200, "{}", r.body);
 }
 

@@ -247,4 +247,32 @@ mod tests {
         assert!(c.iter().all(|c| c.limit == Limit::Password));
         assert_eq!(checks(Action::SignUp, "a")[0].limit, Limit::Signup);
     }
+
+    #[test]
+    fn turn_apps_and_admin_count_per_person_and_per_address() {
+        let keys = |a| {
+            checks(a, "192.0.2.9")
+                .into_iter()
+                .map(|c| (c.limit.binding(), c.key))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(Action::Turn { account: "acct" }),
+            [("RL_TURN", "turn:acct".to_string())]
+        );
+        assert_eq!(
+            keys(Action::CreateApp { user_id: "u1" }),
+            [
+                ("RL_SIGNUP", "register:192.0.2.9".to_string()),
+                ("RL_SIGNUP", "apps:u1".to_string())
+            ]
+        );
+        assert_eq!(
+            keys(Action::AdminFailure),
+            [("RL_ADMIN_FAIL", "admin:192.0.2.9".to_string())]
+        );
+        for l in [Limit::ClientFailures, Limit::AdminFailures, Limit::Turn] {
+            assert_eq!(l.period(), 60);
+        }
+    }
 }
