@@ -436,3 +436,58 @@ fn wrong_admin_secrets_are_limited_per_address() {
     assert_eq!(users(&w.admin_auth(), guesser).status, 429);
     assert_eq!(users(&w.admin_auth(), "198.51.100.51").status, 200);
 }
+
+#[test]
+fn a_deleted_person_cannot_approve_a_device_from_an_open_consent_page() {
+    let w = worker();
+    let addr = "198.51.100.60";
+    let client_id = unique("tv");
+    w.create_client(json!({
+        "client_id": client_id, "public": true,
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "scopes": ["turn"],
+    }));
+    let user = unique("viewer");
+    let user_id = w.create_user(&user, PASSWORD);
+    let started = post_form(
+        &w.url("/oauth2/device_authorization"),
+        &[from(addr)],
+        &[("client_id", &client_id), ("scope", "turn")],
+    );
+    assert_eq!(started.status, 200, "{}", started.body);
+    let user_code = started.json()["user_code"].as_str().unwrap().to_string();
+    let page = get(&w.url("/device"), &[from(addr)]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let ck = cookie(&page).unwrap();
+    let consent = post_form(
+        &w.url("/device"),
+        &[("Cookie", &ck), from(addr)],
+        &[
+            ("action", "login"),
+            ("form_state", &hidden(&page.body, "form_state").unwrap()),
+            ("csrf", &hidden(&page.body, "csrf").unwrap()),
+            ("user_code", &user_code),
+            ("username", &user),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    let del = request(
+        "DELETE",
+        &w.url(&format!("/admin/users/{user_id}")),
+        &[("Authorization", &w.admin_auth())],
+        None,
+    );
+    assert_eq!(del.status, 204, "{}", del.body);
+    let r = post_form(
+        &w.url("/device"),
+        &[("Cookie", &ck), from(addr)],
+        &[
+            ("action", "decide"),
+            ("form_state", &hidden(&consent.body, "form_state").unwrap()),
+            ("csrf", &hidden(&consent.body, "csrf").unwrap()),
+            ("decision", "allow"),
+        ],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("no longer exists"), "{}", r.body);
+}

@@ -220,6 +220,18 @@ async fn decide(
             "The form is not one this server sent.",
         ));
     };
+    // The signed state outlives a deletion of the person: ask D1 again.
+    let exists = store::user_exists(db, user_id)
+        .await
+        .map_err(|e| message(e.status, "Something went wrong", "error", &e.description))?;
+    if !exists {
+        return Err(message(
+            401,
+            "Signed out",
+            "error",
+            "This account no longer exists. Sign in again.",
+        ));
+    }
     let approve = params.get("decision") == Some("allow");
     let writes = device::decide(key, client_id, user_id, approve, auth_time, now);
     let applied = store::apply(db, &writes)
