@@ -27,6 +27,8 @@ const TURN_LIMIT: usize = 30;
 const CLIENT_FAILURES: usize = 20;
 const PASSWORD_ATTEMPTS: usize = 20;
 const ADMIN_FAILURES: usize = 10;
+/// RL_SIGNUP: 10 per 60 s, apps registered per person.
+const REGISTRATIONS: usize = 10;
 /// The cap this worker runs with (`MAX_APPS_PER_PERSON`).
 const MAX_APPS: usize = 3;
 const PASSWORD: &str = "correct horse battery";
@@ -340,6 +342,13 @@ fn create_client_caps_apps_per_person_and_rechecks_the_person() {
         r.body
     );
     assert!(!r.body.contains("one too many"), "{}", r.body);
+    // Registrations are rate-limited per person (and address) too: a page with Retry-After.
+    let (passed, r) = burst(3 * REGISTRATIONS, |i| {
+        create_app(w, &page, &ck, addr, &format!("burst {i}"))
+    });
+    assert!(passed <= 2 * REGISTRATIONS, "{passed} registrations passed");
+    assert_eq!(r.header("retry-after"), Some("60"));
+    assert!(r.body.contains("Too many attempts"), "{}", r.body);
 
     // The person is deleted while their console is open: the next post is refused.
     let del = request(
