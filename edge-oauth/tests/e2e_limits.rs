@@ -2,8 +2,9 @@
 //! local workerd with wrangler.toml's limits as configured: every TURN token carries its
 //! person's (or app's) account key and TURN minting is limited per person; a client's
 //! wrong secrets count per (address, client), so a stranger cannot spend the client's budget;
-//! the password grant counts per address as the sign-in page does; `/create_client` caps the
-//! apps of a person and re-checks the person on every post; a relay reports usage only for
+//! the password grant counts per address as the sign-in page does; `/create_client` caps and
+//! rate-limits the apps of a person and, like `/device`'s approval, re-checks the person on
+//! every post; a relay reports usage only for
 //! its own relay id; wrong admin secrets are limited per address.
 //!
 //! Source addresses are set with `CF-Connecting-IP`, which the worker reads as Cloudflare's.
