@@ -19,7 +19,8 @@
 //! | `REGISTRATION_SCOPES` | var | scopes self-registered and dynamically registered clients may have (default `openid profile email turn`) |
 //! | `TURN_KEYS` | secret, required | shared-token key file JSON |
 //! | `SIGNING_KEYS` | secret, required | private JWK set: RS256 and ES256 keys (`cargo xtask signing-key`) |
-//! | `TOKEN_SIGNING_KEY` | secret, required | base64 of at least 32 random bytes: seals the pages' form state |
+//! | `MAX_APPS_PER_PERSON` | var | apps one person may hold on `/create_client` (default 25) |
+//! | `TOKEN_SIGNING_KEY` | secret, required | base64 of at least 32 random bytes: seals the pages' form state; TURN tokens' account keys are derived from it |
 //! | `ADMIN_SECRET` | secret, required | at least 16 characters |
 
 use std::fmt;
@@ -78,6 +79,8 @@ pub struct Config {
     pub open_registration: bool,
     /// Scopes self-registered and dynamically registered clients may have.
     pub registration_scopes: Scope,
+    /// Most apps one person may hold on `/create_client`.
+    pub max_apps_per_person: u32,
     /// The admin secret.
     pub admin_secret: AdminSecret,
 }
@@ -230,6 +233,7 @@ impl Config {
             signup: optional("SIGNUP").is_some_and(|v| v == "on"),
             open_registration: optional("REGISTRATION").is_some_and(|v| v == "open"),
             registration_scopes,
+            max_apps_per_person: number("MAX_APPS_PER_PERSON", 25, 1, 10_000)?,
             admin_secret,
         })
     }

@@ -163,7 +163,13 @@ mod tests {
     #[test]
     fn classification() {
         let c = config();
-        let m = turn::mint(&c, 600, 1_800_000_000).unwrap();
+        let m = turn::mint(
+            &c,
+            600,
+            shared_token::AccountKey::from_bytes([1; 12]),
+            1_800_000_000,
+        )
+        .unwrap();
         let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &m.token);
         assert!(matches!(
             classify(&c, &b64, 1_800_000_001),

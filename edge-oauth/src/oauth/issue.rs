@@ -50,6 +50,9 @@ pub struct Issued {
     access: Option<Unsigned>,
     id_claims: Option<(IdClaims, Alg)>,
     id_token: Option<Unsigned>,
+    /// The account a TURN token was minted for ([`super::account`]): what the per-person
+    /// TURN rate limit is keyed on.
+    pub turn_account: Option<shared_token::AccountKey>,
 }
 
 impl Issued {
@@ -175,7 +178,12 @@ pub fn issue(
     };
 
     if grant.turn {
-        let minted = turn::mint(config, grant.access_ttl, now)?;
+        let account = super::account::of(
+            &config.signing_key,
+            grant.user_id.as_deref(),
+            &grant.client_id,
+        );
+        let minted = turn::mint(config, grant.access_ttl, account, now)?;
         writes.audit(audit(event::TURN_ISSUED, minted.id.to_string()));
         writes.push(Write::Control(control::Write::TurnToken(tokens::Issued {
             token_id: minted.id.to_string(),
@@ -191,6 +199,7 @@ pub fn issue(
             access: None,
             id_claims: None,
             id_token: None,
+            turn_account: Some(account),
         });
     }
 
@@ -252,6 +261,7 @@ pub fn issue(
         access: Some(claims.unsigned(key)),
         id_claims,
         id_token: None,
+        turn_account: None,
     })
 }
 

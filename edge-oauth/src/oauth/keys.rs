@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 pub struct SigningKey {
     forms: [u8; 32],
     pages: [u8; 32],
+    accounts: [u8; 32],
     kid: String,
 }
 
@@ -55,6 +56,7 @@ impl SigningKey {
         Some(SigningKey {
             forms: hmac(key, &[b"edge-oauth form state v1"]),
             pages: hmac(key, &[b"edge-oauth page state v1"]),
+            accounts: hmac(key, &[b"edge-oauth turn account secret v1"]),
             kid,
         })
     }
@@ -82,6 +84,14 @@ impl SigningKey {
     /// Constant-time check of a tag made by [`SigningKey::sign`].
     pub fn verify(&self, purpose: Purpose, data: &[u8], tag: &[u8]) -> bool {
         shared_token::ct_eq(&self.sign(purpose, data), tag)
+    }
+
+    /// The secret TURN tokens' account keys are derived under ([`super::account`]): a
+    /// subkey of this key, so deployments need no other secret. It never leaves the edge
+    /// (relays only compare account keys), and changing `TOKEN_SIGNING_KEY` changes every
+    /// account key.
+    pub fn account_secret(&self) -> &[u8] {
+        &self.accounts
     }
 
     fn subkey(&self, purpose: Purpose) -> &[u8] {

@@ -5,6 +5,7 @@
 //! loaded) → [`issue`] → apply the [`effects`] in D1 → answer.
 
 pub mod access_token;
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod bearer;
@@ -29,6 +30,7 @@ pub mod logout;
 pub mod pages;
 pub mod params;
 pub mod password;
+pub mod penalty;
 pub mod pkce;
 pub mod ratelimit;
 pub mod records;

@@ -7,10 +7,13 @@
 //! order [`checks`] returns and refuses at the first that is spent, before any password hash
 //! or D1 row is touched.
 //!
-//! Keys: a client id (the one *presented*: counting before authentication is what protects
-//! the PBKDF2 check from a flood, at the price that a stranger can spend a client's budget,
-//! which the per-address limit then bounds), a source address (`CF-Connecting-IP`), or a
-//! username (sign-in attempts against one account from many addresses).
+//! Keys: a source address (`CF-Connecting-IP`), a username (sign-in attempts against one
+//! account from many addresses), a client id, or a person's account key. Nothing a stranger
+//! can send spends a budget that is not theirs: before a client authenticates, only its
+//! *failures* count, per (address, client) ([`Action::ClientFailure`]); its per-client budget
+//! is spent after it authenticated ([`Action::Authenticated`]). A failure counter that is spent
+//! refuses that (address, client) until its window ends, the right secret included
+//! (docs/edge-oauth.md, "Rate limits and per-person keys").
 
 use super::error::{ErrorCode, OAuthError};
 
@@ -25,8 +28,17 @@ pub enum Limit {
     /// Password attempts (sign-in pages, the password grant) per source address and per
     /// username (`RL_PASSWORD`).
     Password,
-    /// Account creation and client registration per source address (`RL_SIGNUP`).
+    /// Account creation and client registration per source address, and apps registered
+    /// per person on `/create_client` (`RL_SIGNUP`).
     Signup,
+    /// Failed client authentications at the token endpoint per (address, client)
+    /// (`RL_CLIENT_FAIL`).
+    ClientFailures,
+    /// Failed admin-secret checks per source address (`RL_ADMIN_FAIL`).
+    AdminFailures,
+    /// TURN credentials and TURN tokens per person (or per app, for tokens with no person)
+    /// (`RL_TURN`).
+    Turn,
 }
 
 impl Limit {
@@ -37,6 +49,9 @@ impl Limit {
             Limit::PerAddress => "RL_ADDRESS",
             Limit::Password => "RL_PASSWORD",
             Limit::Signup => "RL_SIGNUP",
+            Limit::ClientFailures => "RL_CLIENT_FAIL",
+            Limit::AdminFailures => "RL_ADMIN_FAIL",
+            Limit::Turn => "RL_TURN",
         }
     }
 
@@ -45,7 +60,11 @@ impl Limit {
     pub fn period(self) -> u32 {
         match self {
             Limit::PerClient | Limit::PerAddress => 10,
-            Limit::Password | Limit::Signup => 60,
+            Limit::Password
+            | Limit::Signup
+            | Limit::ClientFailures
+            | Limit::AdminFailures
+            | Limit::Turn => 60,
         }
     }
 }
@@ -53,18 +72,38 @@ impl Limit {
 /// What a request is, for rate limiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action<'a> {
-    /// A token request (any grant), by the client it names.
+    /// A token request (any grant), before the client authenticates.
     Token {
-        /// The presented client id, if any.
-        client_id: Option<&'a str>,
         /// For the password grant, the username.
         username: Option<&'a str>,
     },
-    /// A device authorization request.
-    DeviceAuthorization {
-        /// The presented client id.
-        client_id: Option<&'a str>,
+    /// A token or device-authorization request whose client authenticated: the client's
+    /// own budget.
+    Authenticated {
+        /// The endpoint (`token` or `device`): each has its own budget.
+        endpoint: &'static str,
+        /// The authenticated client.
+        client_id: &'a str,
     },
+    /// A token or device-authorization request whose client failed to authenticate.
+    ClientFailure {
+        /// The presented client id.
+        client_id: &'a str,
+    },
+    /// A request to the admin API with a wrong secret.
+    AdminFailure,
+    /// A TURN credential (`/turn/credentials`) or TURN token (token endpoint) for an account.
+    Turn {
+        /// The account key the token carries (shared-token's `AccountKey`, as text).
+        account: &'a str,
+    },
+    /// An app registered on `/create_client` by a signed-in person.
+    CreateApp {
+        /// The person.
+        user_id: &'a str,
+    },
+    /// A device authorization request, before the client authenticates.
+    DeviceAuthorization,
     /// A password posted to a page (sign-in, the device page, `/create_client`).
     SignIn {
         /// The username typed.
@@ -93,22 +132,33 @@ fn check(limit: Limit, key: String) -> Check {
 pub fn checks(action: Action<'_>, address: &str) -> Vec<Check> {
     let mut out = Vec::with_capacity(3);
     match action {
-        Action::Token {
-            client_id,
-            username,
-        } => {
-            if let Some(c) = client_id {
-                out.push(check(Limit::PerClient, format!("token:{c}")));
-            }
+        Action::Token { username } => {
             out.push(check(Limit::PerAddress, format!("token:{address}")));
+            // The password grant: the sign-in page's limits, per address and per account.
             if let Some(u) = username {
+                out.push(check(Limit::Password, format!("addr:{address}")));
                 out.push(check(Limit::Password, format!("user:{u}")));
             }
         }
-        Action::DeviceAuthorization { client_id } => {
-            if let Some(c) = client_id {
-                out.push(check(Limit::PerClient, format!("device:{c}")));
-            }
+        Action::Authenticated {
+            endpoint,
+            client_id,
+        } => {
+            out.push(check(Limit::PerClient, format!("{endpoint}:{client_id}")));
+        }
+        Action::ClientFailure { client_id } => {
+            out.push(check(
+                Limit::ClientFailures,
+                format!("client:{client_id} addr:{address}"),
+            ));
+        }
+        Action::AdminFailure => out.push(check(Limit::AdminFailures, format!("admin:{address}"))),
+        Action::Turn { account } => out.push(check(Limit::Turn, format!("turn:{account}"))),
+        Action::CreateApp { user_id } => {
+            out.push(check(Limit::Signup, format!("register:{address}")));
+            out.push(check(Limit::Signup, format!("apps:{user_id}")));
+        }
+        Action::DeviceAuthorization => {
             out.push(check(Limit::PerAddress, format!("device:{address}")));
         }
         Action::SignIn { username } => {
@@ -143,10 +193,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_requests_count_per_client_then_address_then_account() {
+    fn token_requests_count_per_address_and_account_and_the_client_only_once_authenticated() {
         let c = checks(
             Action::Token {
-                client_id: Some("c1"),
                 username: Some("alice"),
             },
             "192.0.2.1",
@@ -155,10 +204,28 @@ mod tests {
         assert_eq!(
             keys,
             [
-                (Limit::PerClient, "token:c1"),
                 (Limit::PerAddress, "token:192.0.2.1"),
+                (Limit::Password, "addr:192.0.2.1"),
                 (Limit::Password, "user:alice")
             ]
+        );
+        let c = checks(Action::Token { username: None }, "192.0.2.1");
+        assert_eq!(c.len(), 1);
+        let c = checks(
+            Action::Authenticated {
+                endpoint: "token",
+                client_id: "c1",
+            },
+            "192.0.2.1",
+        );
+        assert_eq!(
+            (c[0].limit, c[0].key.as_str()),
+            (Limit::PerClient, "token:c1")
+        );
+        let c = checks(Action::ClientFailure { client_id: "c1" }, "192.0.2.1");
+        assert_eq!(
+            (c[0].limit, c[0].key.as_str()),
+            (Limit::ClientFailures, "client:c1 addr:192.0.2.1")
         );
         let e = refused(Limit::PerClient);
         assert_eq!(
@@ -179,5 +246,33 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert!(c.iter().all(|c| c.limit == Limit::Password));
         assert_eq!(checks(Action::SignUp, "a")[0].limit, Limit::Signup);
+    }
+
+    #[test]
+    fn turn_apps_and_admin_count_per_person_and_per_address() {
+        let keys = |a| {
+            checks(a, "192.0.2.9")
+                .into_iter()
+                .map(|c| (c.limit.binding(), c.key))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(Action::Turn { account: "acct" }),
+            [("RL_TURN", "turn:acct".to_string())]
+        );
+        assert_eq!(
+            keys(Action::CreateApp { user_id: "u1" }),
+            [
+                ("RL_SIGNUP", "register:192.0.2.9".to_string()),
+                ("RL_SIGNUP", "apps:u1".to_string())
+            ]
+        );
+        assert_eq!(
+            keys(Action::AdminFailure),
+            [("RL_ADMIN_FAIL", "admin:192.0.2.9".to_string())]
+        );
+        for l in [Limit::ClientFailures, Limit::AdminFailures, Limit::Turn] {
+            assert_eq!(l.period(), 60);
+        }
     }
 }

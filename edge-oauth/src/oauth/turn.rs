@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use shared_token::{
-    BrowserCredential, MacKeyProfile, MintRequest, Minted, TokenId, Validation, browser,
+    AccountKey, BrowserCredential, MacKeyProfile, MintRequest, Minted, TokenId, Validation, browser,
 };
 
 use super::config::Config;
@@ -16,15 +16,21 @@ use super::error::OAuthError;
 /// shared-token's coturn-compatible profile (20 bytes, last 4 zero), which keys HMAC-SHA1.
 pub const MAC_ALG: &str = "HMAC-SHA-1";
 
-/// Seals a fresh token for `lifetime` seconds with the active key.
-pub fn mint(config: &Config, lifetime: u32, now: u64) -> Result<Minted, OAuthError> {
+/// Seals a fresh token for `lifetime` seconds with the active key, charged to `account`
+/// ([`super::account`]).
+pub fn mint(
+    config: &Config,
+    lifetime: u32,
+    account: AccountKey,
+    now: u64,
+) -> Result<Minted, OAuthError> {
     let req = MintRequest {
         kid: None,
         server_name: &config.turn_server_name,
         lifetime,
         profile: MacKeyProfile::Sha1Coturn,
         now,
-        account: None,
+        account: Some(account),
     };
     config.keyring.mint(&req).map_err(|e| match e {
         shared_token::MintError::NoActiveKey => OAuthError::server_error("no TURN key is active"),
@@ -147,7 +153,13 @@ mod tests {
     #[test]
     fn response_has_rfc_7635_and_seed_fields() {
         let c = config();
-        let m = mint(&c, 600, 1_800_000_000).unwrap();
+        let m = mint(
+            &c,
+            600,
+            shared_token::AccountKey::from_bytes([1; 12]),
+            1_800_000_000,
+        )
+        .unwrap();
         let v = token_response(&m, Some("rt1.x"));
         assert_eq!(v["token_type"], "pop");
         assert_eq!(v["kid"], "k1");
@@ -179,7 +191,13 @@ mod tests {
     #[test]
     fn ice_servers_shape() {
         let c = config();
-        let m = mint(&c, 600, 1_800_000_000).unwrap();
+        let m = mint(
+            &c,
+            600,
+            shared_token::AccountKey::from_bytes([1; 12]),
+            1_800_000_000,
+        )
+        .unwrap();
         let v = ice_servers(&c, &m, &[]).unwrap();
         let servers = v["iceServers"].as_array().unwrap();
         assert_eq!(servers.len(), 2);
@@ -206,7 +224,13 @@ mod tests {
     #[test]
     fn open_accepts_both_encodings_and_refuses_junk_and_expired() {
         let c = config();
-        let m = mint(&c, 600, 1_800_000_000).unwrap();
+        let m = mint(
+            &c,
+            600,
+            shared_token::AccountKey::from_bytes([1; 12]),
+            1_800_000_000,
+        )
+        .unwrap();
         for s in [STANDARD.encode(&m.token), URL_SAFE_NO_PAD.encode(&m.token)] {
             let o = open(&c, &s, 1_800_000_100).unwrap();
             assert_eq!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use worker::{D1Database, Env, Request};
 
 use super::env;
-use super::http::{Reply, header, now, read_body};
+use super::http::{Reply, now, read_body};
 use super::pages::hash;
 use super::store;
 use crate::oauth::admin::{self, NewClient, NewUser, SecretPlan, ValidClient};
@@ -27,7 +27,7 @@ pub async fn handle(
 ) -> Reply {
     let run = async {
         let cfg = env::config(env)?;
-        admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+        super::limits::admin(env, &cfg, &req).await?;
         let db = env::db(env)?;
         match (endpoint, method) {
             (Endpoint::AdminClients, Method::Post) => {

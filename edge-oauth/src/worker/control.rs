@@ -16,7 +16,6 @@ use worker::{D1Database, D1PreparedStatement, D1Result, Env, Request, console_er
 
 use super::http::{Reply, header, now, read_body};
 use super::{env, resources, store};
-use crate::oauth::admin;
 use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
 use crate::oauth::control::heartbeat::{self, Heartbeat};
@@ -212,9 +211,19 @@ pub async fn usage(mut req: Request, env: &Env) -> Reply {
             let cfg = env::config(env)?;
             let db = env::db(env)?;
             let now = now();
-            relay_client(&req, &cfg, &db, now).await?;
+            let client = relay_client(&req, &cfg, &db, now).await?;
             let b = Batch::parse(&read_body(&mut req, MAX_ADMIN_BODY * 4).await?)?;
             let mut cost = Cost::default();
+            // Bound like heartbeats: a relay id bound to another relay client is not this
+            // caller's to report for.
+            #[derive(Deserialize)]
+            struct Owner {
+                client_id: String,
+            }
+            let owner = rows::<Owner>(&db, &heartbeat::owner_query(&b.relay_id), &mut cost).await?;
+            if owner.first().is_some_and(|o| o.client_id != client) {
+                return Err(heartbeat::taken());
+            }
             // Two tries: a concurrent batch of the same relay may move the cursor between
             // the read and the claim.
             for _ in 0..2 {
@@ -258,7 +267,7 @@ pub async fn admin_usage(req: Request, env: &Env) -> Reply {
     reply(
         async {
             let cfg = env::config(env)?;
-            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            super::limits::admin(env, &cfg, &req).await?;
             let url = req
                 .url()
                 .map_err(|_| OAuthError::invalid_request("bad URL"))?;
@@ -307,7 +316,7 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
     reply(
         async {
             let cfg = env::config(env)?;
-            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            super::limits::admin(env, &cfg, &req).await?;
             let db = env::db(env)?;
             let mut cost = Cost::default();
             #[derive(Deserialize)]
@@ -391,7 +400,7 @@ pub async fn admin_relays(req: Request, env: &Env) -> Reply {
     reply(
         async {
             let cfg = env::config(env)?;
-            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            super::limits::admin(env, &cfg, &req).await?;
             let ctl = control(env, &cfg)?;
             let db = env::db(env)?;
             let now = now();
@@ -432,7 +441,7 @@ pub async fn admin_housekeeping(req: Request, env: &Env) -> Reply {
     reply(
         async {
             let cfg = env::config(env)?;
-            admin::authorize(&cfg, header(&req, "authorization").as_deref())?;
+            super::limits::admin(env, &cfg, &req).await?;
             Ok(Reply::Json(200, housekeep(env).await?))
         }
         .await,

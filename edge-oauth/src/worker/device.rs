@@ -5,10 +5,9 @@ use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
 use super::signin::page_attempt;
-use super::token::authenticate;
+use super::token::{Presented, authenticate_limited};
 use super::{env, limits, store};
 use crate::oauth::authorize::CSRF_COOKIE;
-use crate::oauth::client_auth;
 use crate::oauth::config::Config;
 use crate::oauth::device::{self, PendingRow};
 use crate::oauth::error::OAuthError;
@@ -29,13 +28,14 @@ pub async fn authorization(mut req: Request, env: &Env) -> Reply {
         let address = client_address(&req);
         let body = read_body(&mut req, MAX_BODY).await?;
         let params = params::form_body(ct.as_deref(), &body)?;
-        let presented = client_auth::presented(auth.as_deref(), &params).ok();
-        let action = Action::DeviceAuthorization {
-            client_id: presented.as_ref().map(|p| p.client_id.as_str()),
-        };
-        limits::spend(env, action, &address).await?;
+        limits::spend(env, Action::DeviceAuthorization, &address).await?;
         let db = env::db(env)?;
-        let client = authenticate(&db, &cfg, auth.as_deref(), &params, now).await?;
+        let presented = Presented {
+            authorization: auth.as_deref(),
+            params: &params,
+            address: &address,
+        };
+        let client = authenticate_limited(env, &db, &cfg, presented, "device", now).await?;
         let started = device::start(&client, &params, &cfg, now)?;
         store::apply(&db, &started.writes).await?;
         Ok::<Reply, OAuthError>(Reply::Json(200, started.body))
@@ -220,6 +220,18 @@ async fn decide(
             "The form is not one this server sent.",
         ));
     };
+    // The signed state outlives a deletion of the person: ask D1 again.
+    let exists = store::user_exists(db, user_id)
+        .await
+        .map_err(|e| message(e.status, "Something went wrong", "error", &e.description))?;
+    if !exists {
+        return Err(message(
+            401,
+            "Signed out",
+            "error",
+            "This account no longer exists. Sign in again.",
+        ));
+    }
     let approve = params.get("decision") == Some("allow");
     let writes = device::decide(key, client_id, user_id, approve, auth_time, now);
     let applied = store::apply(db, &writes)

@@ -201,9 +201,12 @@ pub async fn console_post(mut req: Request, env: &Env) -> Reply {
         )
         .await?;
         let db = env::db(env).map_err(|e| message(&e))?;
+        if p.state.stage == PageStage::Console {
+            still_signed_in(&db, &p).await?;
+        }
         match (p.state.stage, p.params.get("action")) {
             (PageStage::ConsoleLogin, Some("login")) => console_login(env, &cfg, &db, &p).await,
-            (PageStage::Console, Some("create")) => console_create(&cfg, &db, &p).await,
+            (PageStage::Console, Some("create")) => console_create(env, &cfg, &db, &p).await,
             (PageStage::Console, Some("delete")) => console_delete(&cfg, &db, &p).await,
             _ => Err(page(
                 400,
@@ -296,7 +299,47 @@ async fn console(
     ))
 }
 
-async fn console_create(cfg: &Config, db: &D1Database, p: &Posted) -> Result<Reply, Reply> {
+/// The person a console form was signed in as still exists: the signed form state outlives
+/// a deletion by up to [`pages::CONSOLE_TTL`], so every post asks D1 again.
+async fn still_signed_in(db: &D1Database, p: &Posted) -> Result<(), Reply> {
+    let exists = match p.state.user_id.as_deref() {
+        Some(id) => store::user_exists(db, id).await.map_err(|e| message(&e))?,
+        None => false,
+    };
+    if exists {
+        Ok(())
+    } else {
+        Err(page(
+            401,
+            pages::message(
+                "Signed out",
+                "error",
+                "This account no longer exists. Sign in again.",
+            ),
+        ))
+    }
+}
+
+async fn console_create(
+    env: &Env,
+    cfg: &Config,
+    db: &D1Database,
+    p: &Posted,
+) -> Result<Reply, Reply> {
+    let user_id = p.state.user_id.as_deref().unwrap_or_default();
+    limits::spend(env, Action::CreateApp { user_id }, &p.address)
+        .await
+        .map_err(|e| limits::refused_page(&e))?;
+    let held = store::clients_owned_by(db, user_id)
+        .await
+        .map_err(|e| message(&e))?
+        .len();
+    if held >= usize::try_from(cfg.max_apps_per_person).unwrap_or(usize::MAX) {
+        let msg = format!(
+            "You already have {held} apps, the most one person may have here. Delete one to register another."
+        );
+        return console(cfg, db, &p.state, &p.csrf, None, Some(&msg), 403).await;
+    }
     let reg = match registration::from_form(&p.params, &cfg.registration_scopes) {
         Ok(r) => r,
         Err(e) => {

@@ -2,9 +2,9 @@
 
 use worker::{D1Database, Env, Request};
 
-use super::http::{Reply, header, now, read_body};
+use super::http::{Reply, client_address, header, now, read_body};
 use super::token::authenticate;
-use super::{crypto, env, store};
+use super::{crypto, env, limits, store};
 use crate::oauth::bearer::{self, ActiveBearer};
 use crate::oauth::config::Config;
 use crate::oauth::control::{self, tokens};
@@ -12,8 +12,9 @@ use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::introspect::{self, Presented};
 use crate::oauth::params::{self, MAX_BODY};
+use crate::oauth::ratelimit::Action;
 use crate::oauth::scope::{OPENID, TURN};
-use crate::oauth::{ids, revoke, turn};
+use crate::oauth::{account, ids, revoke, turn};
 
 fn reply(r: Result<Reply, OAuthError>) -> Reply {
     r.unwrap_or_else(Reply::Error)
@@ -164,7 +165,12 @@ pub async fn turn_credentials(req: Request, env: &Env) -> Reply {
             let now = now();
             let b = active_bearer(&req, &cfg, &db, now).await?;
             b.require_scope(TURN)?;
-            let minted = turn::mint(&cfg, cfg.turn_token_ttl, now)?;
+            // Charged to the person (or the app, for a token with no person): relays keep
+            // per-user quotas on it, and minting is limited per person here.
+            let account = account::of(&cfg.signing_key, b.claims.user_id(), &b.claims.client_id);
+            let key = account.to_string();
+            limits::spend(env, Action::Turn { account: &key }, &client_address(&req)).await?;
+            let minted = turn::mint(&cfg, cfg.turn_token_ttl, account, now)?;
             let relays = super::control::nearest(&req, env, &cfg, &db, now).await?;
             let body = turn::ice_servers(&cfg, &minted, &relays)?;
             let audit = AuditEvent {

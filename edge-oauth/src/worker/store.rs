@@ -91,6 +91,20 @@ pub async fn user_by_name(db: &D1Database, username: &str) -> Result<Option<User
     .await
 }
 
+/// True when a person with this id exists (not deleted).
+pub async fn user_exists(db: &D1Database, id: &str) -> Result<bool, OAuthError> {
+    #[derive(serde::Deserialize)]
+    struct Found {
+        #[allow(dead_code)] // only its presence is read
+        id: String,
+    }
+    Ok(
+        first::<Found>(db, "SELECT id FROM users WHERE id = ?", &[Value::from(id)])
+            .await?
+            .is_some(),
+    )
+}
+
 /// A code by lookup key.
 pub async fn code(db: &D1Database, key: &str) -> Result<Option<CodeRow>, OAuthError> {
     first(

@@ -10,7 +10,7 @@ use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
 use crate::oauth::device;
 use crate::oauth::effects::Writes;
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grants::{
     self, Grant, authorization_code, client_credentials, password, refresh_token,
 };
@@ -53,21 +53,29 @@ async fn token(
         params = params.with("client_id", legacy);
     }
     let grant_type = grants::grant_type(&params)?;
-    let presented = client_auth::presented(authorization.as_deref(), &params).ok();
     let action = Action::Token {
-        client_id: presented.as_ref().map(|p| p.client_id.as_str()),
         username: (grant_type == GrantType::Password)
             .then(|| params.get("username"))
             .flatten(),
     };
     limits::spend(env, action, &address).await?;
     let db = env::db(env)?;
-    let client = authenticate(&db, &cfg, authorization.as_deref(), &params, now).await?;
+    let presented = Presented {
+        authorization: authorization.as_deref(),
+        params: &params,
+        address: &address,
+    };
+    let client = authenticate_limited(env, &db, &cfg, presented, "token", now).await?;
     grants::check_allowed(client.record(), grant_type)?;
+    let turn = TurnLimit {
+        env,
+        address: &address,
+    };
     match grant_type {
         GrantType::ClientCredentials => {
             let grant = client_credentials::decide(&client, &params, &cfg)?;
             let mut issued = issue(&grant, Source::Direct, &cfg, now)?;
+            turn.spend(&issued).await?;
             sign_all(&cfg, &mut issued, now).await?;
             // Only audit rows to write: they go after the response (waitUntil), so the hot
             // path has no D1 round trip when the client record is cached.
@@ -95,14 +103,81 @@ async fn token(
                 .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
             let grant = password::decide(&client, &user, &params, &cfg)?;
             let issued = issue(&grant, Source::Direct, &cfg, now)?;
+            turn.spend(&issued).await?;
             finish(&db, &cfg, issued, now)
                 .await?
                 .ok_or_else(|| OAuthError::server_error("an unclaimed grant was not written"))
         }
-        GrantType::AuthorizationCode => code(&db, &cfg, &client, &params, now).await,
-        GrantType::RefreshToken => refresh(&db, &cfg, &client, &params, now).await,
-        GrantType::DeviceCode => device_code(&db, &cfg, &client, &params, now).await,
+        GrantType::AuthorizationCode => code(&db, &cfg, &turn, &client, &params, now).await,
+        GrantType::RefreshToken => refresh(&db, &cfg, &turn, &client, &params, now).await,
+        GrantType::DeviceCode => device_code(&db, &cfg, &turn, &client, &params, now).await,
     }
+}
+
+/// The per-person TURN limit of the token endpoint: spent for a TURN token before anything
+/// is written (a refused refresh keeps its refresh token).
+struct TurnLimit<'a> {
+    env: &'a Env,
+    address: &'a str,
+}
+
+impl TurnLimit<'_> {
+    async fn spend(&self, issued: &Issued) -> Result<(), OAuthError> {
+        let Some(account) = issued.turn_account else {
+            return Ok(());
+        };
+        let account = account.to_string();
+        limits::spend(self.env, Action::Turn { account: &account }, self.address).await
+    }
+}
+
+/// What a request presents to authenticate its client, and where from.
+#[derive(Clone, Copy)]
+pub struct Presented<'a> {
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The form.
+    pub params: &'a Params,
+    /// The source address.
+    pub address: &'a str,
+}
+
+/// [`authenticate`] under the rate limits: before, only this address's failures for the
+/// presented client count (`RL_CLIENT_FAIL`, refused until the window ends once spent); after,
+/// the client's own budget at `endpoint` (`RL_CLIENT`). A stranger's wrong secrets never spend
+/// the client's budget.
+pub async fn authenticate_limited(
+    env: &Env,
+    db: &D1Database,
+    cfg: &Config,
+    p: Presented<'_>,
+    endpoint: &'static str,
+    now: u64,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let named = client_auth::presented(p.authorization, p.params).ok();
+    let failure = named.as_ref().map(|n| Action::ClientFailure {
+        client_id: n.client_id.as_str(),
+    });
+    if let Some(f) = failure {
+        limits::still_refused(f, p.address, now)?;
+    }
+    let client = match authenticate(db, cfg, p.authorization, p.params, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(match failure {
+                Some(f) if e.code == ErrorCode::InvalidClient => {
+                    limits::failed(env, f, p.address, now, e).await
+                }
+                _ => e,
+            });
+        }
+    };
+    let own = Action::Authenticated {
+        endpoint,
+        client_id: &client.record().id,
+    };
+    limits::spend(env, own, p.address).await?;
+    Ok(client)
 }
 
 /// Authenticates the client: load it, then (confidential) PBKDF2 through WebCrypto, unless
@@ -172,6 +247,7 @@ enum Decided {
 async fn claim_and_issue<F, Fut>(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     now: u64,
     mut decide: F,
 ) -> Result<serde_json::Value, OAuthError>
@@ -183,6 +259,7 @@ where
         match decide().await? {
             Decided::Issue(grant, source) => {
                 let issued = issue(&grant, source, cfg, now)?;
+                turn.spend(&issued).await?;
                 if let Some(body) = finish(db, cfg, issued, now).await? {
                     return Ok(body);
                 }
@@ -200,12 +277,13 @@ where
 async fn code(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
-    claim_and_issue(db, cfg, now, || async {
+    claim_and_issue(db, cfg, turn, now, || async {
         let row = store::code(db, &key).await?;
         Ok(
             match authorization_code::decide(client, params, row, cfg, now)? {
@@ -225,12 +303,13 @@ async fn code(
 async fn refresh(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
-    claim_and_issue(db, cfg, now, || async {
+    claim_and_issue(db, cfg, turn, now, || async {
         let row = store::refresh(db, &key).await?;
         Ok(
             match refresh_token::decide(client, params, row, cfg, now)? {
@@ -253,12 +332,13 @@ async fn refresh(
 async fn device_code(
     db: &D1Database,
     cfg: &Config,
+    turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = device::code_key(params)?;
-    claim_and_issue(db, cfg, now, || async {
+    claim_and_issue(db, cfg, turn, now, || async {
         let row = store::device(db, &key).await?;
         Ok(match device::poll(client, row, &key, cfg, now)? {
             device::Polled::Issue(g) => Decided::Issue(g, Source::Device { key: key.clone() }),

@@ -142,6 +142,14 @@ pub fn list_query() -> Statement {
     )
 }
 
+/// The relay client a relay id is bound to (by its first heartbeat): `SELECT client_id`.
+pub fn owner_query(relay_id: &str) -> Statement {
+    Statement::new(
+        "SELECT client_id FROM relays WHERE relay_id = ?",
+        vec![relay_id.into()],
+    )
+}
+
 /// Another client holds this relay id.
 pub fn taken() -> OAuthError {
     bad("this relay_id belongs to another relay client").with_status(409)
