@@ -490,9 +490,10 @@ fn introspection_is_per_client_unless_resource_server() {
     let w = shared();
     let mk = |scopes: serde_json::Value| {
         let id = unique("rs");
-        let v = w.create_client(
-            json!({ "client_id": id, "grant_types": ["client_credentials"], "scopes": scopes }),
-        );
+        let v = w.create_client(json!({
+            "client_id": id, "grant_types": ["client_credentials"], "scopes": scopes,
+            "allow_reserved_scopes": true,
+        }));
         (id.clone(), v["client_secret"].as_str().unwrap().to_string())
     };
     let (a, a_secret) = mk(json!(["api"]));

@@ -36,6 +36,7 @@ pub mod pkce;
 pub mod ratelimit;
 pub mod records;
 pub mod registration;
+pub mod rehash;
 pub mod revoke;
 pub mod rights;
 pub mod routes;
