@@ -67,6 +67,7 @@ fn console_app(w: &Worker, user: &str, confidential: bool) -> (String, Option<St
         ("csrf", csrf.as_str()),
         ("name", "Someone's app"),
         ("scope.openid", "on"),
+        ("scope.profile", "on"),
         ("scope.turn", "on"),
     ];
     if confidential {
@@ -183,14 +184,17 @@ fn revoking_everything_of_a_person_covers_the_apps_they_registered() {
     let (user, user_id) = person(w);
     let (app, secret) = console_app(w, &user, true);
     let secret = secret.expect("a confidential app's secret is shown once");
-    let cc = || {
+    let cc = |scope: &str| {
         post_form(
             &w.url("/oauth2/token"),
             &[("Authorization", &basic(&app, &secret))],
-            &[("grant_type", "client_credentials"), ("scope", "turn")],
+            &[("grant_type", "client_credentials"), ("scope", scope)],
         )
     };
-    let r = cc();
+    // A TURN token (relays learn of its revocation from the feed) and an access token.
+    let r = cc("turn");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = cc("profile");
     assert_eq!(r.status, 200, "{}", r.body);
     let token = r.json()["access_token"].as_str().unwrap().to_string();
     // A resource server that introspects every token.
@@ -219,8 +223,13 @@ fn revoking_everything_of_a_person_covers_the_apps_they_registered() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["apps_deleted"], 1, "{}", r.body);
+    assert!(
+        r.json()["turn_tokens"].as_u64().unwrap() >= 1,
+        "the app's TURN token enters the relays' feed: {}",
+        r.body
+    );
     assert!(!active(), "the app's token must stop standing");
-    let r = cc();
+    let r = cc("profile");
     assert_eq!(
         (r.status, r.error().as_str()),
         (401, "invalid_client"),
