@@ -84,10 +84,15 @@ try {
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   if (/mac_key/i.test(meta.page)) await fail("the page shows key material");
 
-  // Sign out: through the edge's end_session_endpoint (which answers 303 back here).
-  const logout = page.waitForRequest((r) => r.url().startsWith(`${origin}/oauth2/logout?`), { timeout: 15_000 });
+  // Sign out: a form POST to the edge's end_session_endpoint (which answers 303 back here);
+  // the ID token goes in the body, never in the URL.
+  const logout = page.waitForRequest((r) => r.url().startsWith(`${origin}/oauth2/logout`), { timeout: 15_000 });
   await page.click("#sign-out");
-  const logoutResponse = await (await logout).response();
+  const logoutRequest = await logout;
+  if (logoutRequest.method() !== "POST") await fail(`logout was a ${logoutRequest.method()}, not a form POST`);
+  if (logoutRequest.url().includes("id_token_hint")) await fail("the ID token was put in the logout URL");
+  if (!(logoutRequest.postData() ?? "").includes("id_token_hint=")) await fail("the logout form did not carry the ID token hint");
+  const logoutResponse = await logoutRequest.response();
   if (logoutResponse?.status() !== 303) await fail(`logout answered ${logoutResponse?.status()}`);
   const signedOutTo = logoutResponse.headers()["location"];
   await page.waitForLoadState("load");

@@ -44,11 +44,27 @@ $("sign-in").addEventListener("click", async () => {
 });
 
 // Signing out ends the session at the edge too (RP-initiated logout): the edge revokes this
-// page's refresh tokens, then sends the browser back here.
+// page's refresh tokens, then sends the browser back here. A form POST, so the ID token never
+// lands in a URL (history, logs).
 $("sign-out").addEventListener("click", () => {
-  const url = edgeturn.endSessionUrl(`${location.origin}/`);
+  const end = edgeturn.endSessionForm(`${location.origin}/`);
   edgeturn.signOut();
-  location.assign(url ?? "/");
+  if (!end) {
+    location.assign("/");
+    return;
+  }
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = end.action;
+  for (const [name, value] of Object.entries(end.fields)) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.append(input);
+  }
+  document.body.append(form);
+  form.submit();
 });
 
 $("self-test").addEventListener("click", async () => {

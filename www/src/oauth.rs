@@ -86,16 +86,27 @@ impl Options {
             .finish()
     }
 
-    /// The edge's RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0): the edge
-    /// revokes this app's tokens for the person named by `id_token`, then sends the browser to
-    /// `post_logout_redirect_uri` (which the app registered).
-    pub fn end_session_url(&self, id_token: &str, post_logout_redirect_uri: &str) -> String {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("id_token_hint", id_token)
-            .append_pair("client_id", &self.client_id)
-            .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)
-            .finish();
-        format!("{}/oauth2/logout?{query}", self.edge)
+    /// The edge's RP-initiated logout as a form to POST (OpenID Connect RP-Initiated Logout
+    /// 1.0 section 2 allows POST): the action, and the fields. The edge revokes this app's
+    /// tokens for the person named by `id_token`, then sends the browser to
+    /// `post_logout_redirect_uri` (which the app registered). A form post keeps the ID token
+    /// out of URLs, so out of the browser's history and of logs.
+    pub fn end_session_form(
+        &self,
+        id_token: &str,
+        post_logout_redirect_uri: &str,
+    ) -> (String, [(&'static str, String); 3]) {
+        (
+            format!("{}/oauth2/logout", self.edge),
+            [
+                ("id_token_hint", id_token.to_string()),
+                ("client_id", self.client_id.clone()),
+                (
+                    "post_logout_redirect_uri",
+                    post_logout_redirect_uri.to_string(),
+                ),
+            ],
+        )
     }
 
     /// Form body for a refresh.
@@ -281,16 +292,29 @@ mod tests {
     }
 
     #[test]
-    fn end_session_url_names_the_hint_client_and_return() {
+    fn end_session_form_posts_the_hint_client_and_return() {
         let o = Options {
             edge: "https://edge.example".into(),
             client_id: "web".into(),
             redirect_uri: "https://app.example/callback.html".into(),
             scope: DEFAULT_SCOPE.into(),
         };
+        let (action, fields) = o.end_session_form("eyJ.a.b", "https://app.example/");
+        assert_eq!(action, "https://edge.example/oauth2/logout");
+        assert!(
+            !action.contains("eyJ"),
+            "the ID token never goes in the URL"
+        );
         assert_eq!(
-            o.end_session_url("eyJ.a.b", "https://app.example/"),
-            "https://edge.example/oauth2/logout?id_token_hint=eyJ.a.b&client_id=web&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F"
+            fields,
+            [
+                ("id_token_hint", "eyJ.a.b".to_string()),
+                ("client_id", "web".to_string()),
+                (
+                    "post_logout_redirect_uri",
+                    "https://app.example/".to_string()
+                ),
+            ]
         );
     }
 }

@@ -51,6 +51,10 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// `RS256` (default) or `ES256`.
     pub id_token_signed_response_alg: Option<String>,
+    /// Must be true for a client with the reserved scope `introspection`
+    /// ([`crate::oauth::scope::RESERVED`]); a relay client's own shape (below) is its opt-in.
+    #[serde(default)]
+    pub allow_reserved_scopes: bool,
 }
 
 /// How a confidential client's secret is made.
@@ -197,6 +201,11 @@ impl NewClient {
         {
             return Err(OAuthError::invalid_request(
                 "the relay scope is for relays only: a confidential client with the one grant client_credentials and the one scope relay",
+            ));
+        }
+        if scope.contains(crate::oauth::scope::INTROSPECTION) && !self.allow_reserved_scopes {
+            return Err(OAuthError::invalid_request(
+                "introspection is a reserved scope (it reads every client's tokens): send \"allow_reserved_scopes\": true to give it",
             ));
         }
         if self.access_token_ttl == Some(0) || self.refresh_token_ttl == Some(0) {
@@ -507,6 +516,8 @@ mod tests {
         assert_eq!(c.secret, SecretPlan::Generate);
         let relay = nc(r#"{"grant_types":["client_credentials"],"scopes":["relay"]}"#).unwrap();
         assert_eq!(relay.scope.to_string(), "relay");
+        let rs = nc(r#"{"grant_types":["client_credentials"],"scopes":["introspection"],"allow_reserved_scopes":true}"#).unwrap();
+        assert_eq!(rs.scope.to_string(), "introspection");
         for bad in [
             r#"{"public":true,"client_secret":"0123456789abcdef"}"#,
             r#"{"public":true,"grant_types":["client_credentials"]}"#,
@@ -522,6 +533,9 @@ mod tests {
             r#"{"grant_types":["client_credentials","password"],"scopes":["relay"]}"#,
             r#"{"grant_types":["client_credentials"],"post_logout_redirect_uris":["http://evil.example/"]}"#,
             r#"{"grant_types":["client_credentials"],"id_token_signed_response_alg":"none"}"#,
+            r#"{"grant_types":["client_credentials"],"scopes":["introspection"]}"#,
+            r#"{"grant_types":["client_credentials"],"scopes":["api","introspection"],"allow_reserved_scopes":false}"#,
+            r#"{"grant_types":["client_credentials"],"scopes":["relay","turn"],"allow_reserved_scopes":true}"#,
         ] {
             assert!(nc(bad).is_err(), "{bad}");
         }

@@ -6,7 +6,7 @@ use super::config::Config;
 use super::error::{ErrorCode, OAuthError};
 use super::jwt::{Parsed, SignatureValid};
 use super::records::BearerStatus;
-use super::scope::EMAIL;
+use super::scope::{EMAIL, PROFILE};
 
 /// The token from `Authorization: Bearer <token>`.
 pub fn from_header(authorization: Option<&str>) -> Result<&str, OAuthError> {
@@ -105,8 +105,8 @@ impl ActiveBearer {
         }
     }
 
-    /// The OpenID Connect userinfo claims: `sub`, the account's `preferred_username` and
-    /// `name`, and with scope `email` its `email` (`email_verified` false: this server does
+    /// The OpenID Connect userinfo claims: `sub`, with scope `profile` the account's
+    /// `preferred_username` and `name`, and with scope `email` its `email` (`email_verified` false: this server does
     /// not verify addresses).
     pub fn userinfo(&self) -> Result<serde_json::Value, OAuthError> {
         let user = self.claims.user_id().ok_or_else(|| {
@@ -115,10 +115,20 @@ impl ActiveBearer {
                 "a client_credentials token has no user",
             )
         })?;
-        let mut v = serde_json::json!({ "sub": user, "preferred_username": self.username });
+        let mut v = serde_json::json!({ "sub": user });
         if let Some(obj) = v.as_object_mut() {
-            if let Some(name) = &self.name {
-                obj.insert("name".into(), serde_json::Value::String(name.clone()));
+            // The ID token's rule (OpenID Connect Core section 5.4): `profile` releases the
+            // sign-in and display names, `email` the address.
+            if self.has_scope(PROFILE) {
+                if let Some(username) = &self.username {
+                    obj.insert(
+                        "preferred_username".into(),
+                        serde_json::Value::String(username.clone()),
+                    );
+                }
+                if let Some(name) = &self.name {
+                    obj.insert("name".into(), serde_json::Value::String(name.clone()));
+                }
             }
             if let Some(email) = self.email.as_ref().filter(|_| self.has_scope(EMAIL)) {
                 obj.insert("email".into(), serde_json::Value::String(email.clone()));
@@ -223,7 +233,19 @@ mod tests {
         assert!(b.require_scope("turn").is_ok());
         let e = b.require_scope("admin").unwrap_err();
         assert_eq!((e.code, e.status), (ErrorCode::InsufficientScope, 403));
-        assert_eq!(b.userinfo().unwrap()["preferred_username"], "alice");
+        // Without `profile`, only `sub` (as in the ID token).
+        let bare = b.userinfo().unwrap();
+        assert_eq!(bare["sub"], "u_1");
+        assert!(bare.get("preferred_username").is_none() && bare.get("name").is_none());
+        let mut with_profile = claims("authorization_code");
+        with_profile.scope = "openid profile".into();
+        let status = BearerStatus {
+            name: Some("Alice A".into()),
+            ..ok_status()
+        };
+        let p = check(with_profile, status).unwrap().userinfo().unwrap();
+        assert_eq!(p["preferred_username"], "alice");
+        assert_eq!(p["name"], "Alice A");
         let cc = check(claims("client_credentials"), ok_status()).unwrap();
         assert!(cc.userinfo().is_err());
     }

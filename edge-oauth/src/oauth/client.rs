@@ -107,6 +107,12 @@ impl ClientRecord {
         self.grant_types.contains(&grant)
     }
 
+    /// True for an app registered by a person (`/create_client`) or through RFC 7591, whose
+    /// redirect URIs no administrator checked ([`super::leaving`]).
+    pub fn is_self_registered(&self) -> bool {
+        self.owner_id.is_some() || self.registration_key.is_some()
+    }
+
     /// True when `uri` is registered, by exact string comparison (RFC 9700 section 2.1).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)

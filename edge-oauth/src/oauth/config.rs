@@ -16,7 +16,7 @@
 //! | `DEVICE_CODE_TTL` | var | seconds a device authorization waits for a person (default 600) |
 //! | `SIGNUP` | var | `on` opens `/signup`; anything else (the default) keeps it closed |
 //! | `REGISTRATION` | var | `open` lets anyone register clients at the registration endpoint; default: only with an initial access token |
-//! | `REGISTRATION_SCOPES` | var | scopes self-registered and dynamically registered clients may have (default `openid profile email turn`) |
+//! | `REGISTRATION_SCOPES` | var | scopes self-registered and dynamically registered clients may have (default `openid profile email turn`; the reserved `introspection` and `relay` are refused) |
 //! | `TURN_KEYS` | secret, required | shared-token key file JSON |
 //! | `SIGNING_KEYS` | secret, required | private JWK set: RS256 and ES256 keys (`cargo xtask signing-key`) |
 //! | `MAX_APPS_PER_PERSON` | var | apps one person may hold on `/create_client` (default 25) |
@@ -199,6 +199,15 @@ impl Config {
                 .unwrap_or("openid profile email turn"),
         )
         .map_err(|_| ConfigError("REGISTRATION_SCOPES must be a scope list".into()))?;
+        let reserved = super::scope::reserved_in(&registration_scopes);
+        if !reserved.is_empty() {
+            return Err(ConfigError(format!(
+                "REGISTRATION_SCOPES must not include the reserved scopes {} (introspection reads \
+                 every client's tokens, relay acts as a relay): give them only through the admin \
+                 API",
+                reserved.join(" ")
+            )));
+        }
         const DAY: u32 = 24 * 3600;
         Ok(Config {
             issuer,
@@ -310,6 +319,22 @@ pub(crate) mod tests {
         let c = Config::from_lookup(|k| v.get(k).cloned()).unwrap();
         assert_eq!(c.access_token_alg, Alg::Es256);
         assert!(c.signup);
+    }
+
+    #[test]
+    fn registration_scopes_refuse_the_reserved_ones() {
+        for bad in ["openid introspection", "turn relay"] {
+            let mut v = vars();
+            v.insert("REGISTRATION_SCOPES", bad.to_string());
+            let e = Config::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+            assert!(
+                e.0.contains("REGISTRATION_SCOPES must not include the reserved scopes"),
+                "{e}"
+            );
+        }
+        let mut v = vars();
+        v.insert("REGISTRATION_SCOPES", "openid turn".to_string());
+        assert!(Config::from_lookup(|k| v.get(k).cloned()).is_ok());
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub mod event {
     pub const USER_RIGHTS_SET: &str = "user.rights_set";
     /// A user was deleted.
     pub const USER_DELETED: &str = "user.deleted";
+    /// A user's password was rehashed at sign-in with more PBKDF2 iterations (detail: the new
+    /// count).
+    pub const PASSWORD_REHASHED: &str = "user.password_rehashed";
     /// An initial access token for client registration was created.
     pub const INITIAL_TOKEN_CREATED: &str = "initial_access_token.created";
 }

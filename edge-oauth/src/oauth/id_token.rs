@@ -119,6 +119,9 @@ pub struct Hint {
     pub sub: String,
     /// The client.
     pub aud: String,
+    /// Expiry (Unix seconds); a hint without one counts as expired.
+    #[serde(default)]
+    pub exp: u64,
 }
 
 #[cfg(test)]

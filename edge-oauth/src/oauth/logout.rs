@@ -6,6 +6,11 @@
 //! worker verified (its expiry is not checked: apps send hints after they expire). Without a
 //! hint nothing can be revoked and nothing is. `post_logout_redirect_uri` must equal one the
 //! client registered; otherwise the person gets a page and is sent nowhere.
+//!
+//! An expired hint proves less: it may have leaked (from a history, a log, a shared device)
+//! long after the session it named. With one, nothing is revoked until the person confirms on
+//! a page whose form posts back with a CSRF token bound to a `SameSite=Strict` cookie
+//! ([`super::logout_confirm`]); a valid hint signs out at once, as the specification allows.
 
 use super::authorize::{MAX_STATE, redirect_with};
 use super::client::ClientRecord;
@@ -55,16 +60,21 @@ pub struct Logout {
     pub writes: Writes,
     /// Where to send the person (with `state`), or `None` for the signed-out page.
     pub redirect: Option<String>,
+    /// The hint has expired and the person has not confirmed: show the confirmation page
+    /// (`writes` is empty).
+    pub confirm: bool,
 }
 
 /// Decides a logout. `hint` is the verified hint (`Err` when one was sent and does not
-/// verify); `client` is the loaded client of [`LogoutRequest::client_id`].
+/// verify); `client` is the loaded client of [`LogoutRequest::client_id`]; `confirmed` is true
+/// when the person confirmed on the page ([`super::logout_confirm::confirmed`]).
 pub fn decide(
     req: &LogoutRequest,
     hint: Result<Option<Hint>, OAuthError>,
     client: Option<&ClientRecord>,
     issuer: &str,
     now: u64,
+    confirmed: bool,
 ) -> Result<Logout, OAuthError> {
     let hint = hint?;
     if let Some(h) = &hint {
@@ -105,6 +115,13 @@ pub fn decide(
                 "the id_token_hint names an unknown client",
             ));
         }
+        if h.exp <= now && !confirmed {
+            return Ok(Logout {
+                writes,
+                redirect,
+                confirm: true,
+            });
+        }
         writes.push(Write::RevokeFamiliesOf {
             owner: Owner::ClientUser {
                 client_id: h.aud.clone(),
@@ -120,7 +137,11 @@ pub fn decide(
             ..AuditEvent::new(now, event::FAMILIES_REVOKED)
         });
     }
-    Ok(Logout { writes, redirect })
+    Ok(Logout {
+        writes,
+        redirect,
+        confirm: false,
+    })
 }
 
 #[cfg(test)]
@@ -134,6 +155,7 @@ mod tests {
             iss: "https://i".into(),
             sub: "u_1".into(),
             aud: "c1".into(),
+            exp: 100,
         }
     }
 
@@ -151,7 +173,7 @@ mod tests {
     fn a_hint_revokes_that_client_and_user_and_redirects_only_to_registered_uris() {
         let c = registered();
         let r = req("post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=s1");
-        let out = decide(&r, Ok(Some(hint())), Some(&c), "https://i", 9).unwrap();
+        let out = decide(&r, Ok(Some(hint())), Some(&c), "https://i", 9, false).unwrap();
         assert_eq!(
             out.redirect.as_deref(),
             Some("https://app.example/bye?state=s1")
@@ -168,45 +190,91 @@ mod tests {
             }
         );
         let bad = req("post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F");
-        assert!(decide(&bad, Ok(Some(hint())), Some(&c), "https://i", 9).is_err());
+        assert!(decide(&bad, Ok(Some(hint())), Some(&c), "https://i", 9, false).is_err());
+    }
+
+    #[test]
+    fn an_expired_hint_revokes_only_once_confirmed() {
+        let c = registered();
+        let r = req("post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye");
+        let expired = Hint { exp: 9, ..hint() };
+        let ask = decide(
+            &r,
+            Ok(Some(expired.clone())),
+            Some(&c),
+            "https://i",
+            9,
+            false,
+        )
+        .unwrap();
+        assert!(ask.confirm && ask.writes.is_empty());
+        assert_eq!(ask.redirect.as_deref(), Some("https://app.example/bye"));
+        let done = decide(
+            &r,
+            Ok(Some(expired.clone())),
+            Some(&c),
+            "https://i",
+            9,
+            true,
+        )
+        .unwrap();
+        assert!(!done.confirm && !done.writes.is_empty());
+        // An expired hint still has to be right about everything else.
+        let bad = req("post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F");
+        assert!(decide(&bad, Ok(Some(expired)), Some(&c), "https://i", 9, false).is_err());
+        // A valid hint needs no confirmation.
+        let now = decide(&r, Ok(Some(hint())), Some(&c), "https://i", 9, false).unwrap();
+        assert!(!now.confirm && !now.writes.is_empty());
     }
 
     #[test]
     fn refusals_and_the_no_hint_case() {
         let c = registered();
-        let none = decide(&req(""), Ok(None), None, "https://i", 9).unwrap();
+        let none = decide(&req(""), Ok(None), None, "https://i", 9, false).unwrap();
         assert!(none.writes.is_empty() && none.redirect.is_none());
         let other_iss = Hint {
             iss: "https://evil".into(),
             ..hint()
         };
-        assert!(decide(&req(""), Ok(Some(other_iss)), Some(&c), "https://i", 9).is_err());
+        assert!(
+            decide(
+                &req(""),
+                Ok(Some(other_iss)),
+                Some(&c),
+                "https://i",
+                9,
+                false
+            )
+            .is_err()
+        );
         assert!(
             decide(
                 &req("client_id=c2"),
                 Ok(Some(hint())),
                 Some(&c),
                 "https://i",
-                9
+                9,
+                false
             )
             .is_err()
         );
-        assert!(decide(&req(""), Ok(Some(hint())), None, "https://i", 9).is_err());
+        assert!(decide(&req(""), Ok(Some(hint())), None, "https://i", 9, false).is_err());
         let uri_without_client = req("post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye");
-        assert!(decide(&uri_without_client, Ok(None), None, "https://i", 9).is_err());
+        assert!(decide(&uri_without_client, Ok(None), None, "https://i", 9, false).is_err());
         assert!(
             decide(
                 &req(""),
                 Err(OAuthError::invalid_request("x")),
                 Some(&c),
                 "https://i",
-                9
+                9,
+                false
             )
             .is_err()
         );
         // client_id alone may name the client for the redirect, but revokes nothing.
         let by_id = req("client_id=c1&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye");
-        let out = decide(&by_id, Ok(None), Some(&c), "https://i", 9).unwrap();
+        let out = decide(&by_id, Ok(None), Some(&c), "https://i", 9, false).unwrap();
         assert!(out.writes.is_empty() && out.redirect.is_some());
     }
 }

@@ -15,6 +15,16 @@ pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 /// The scope a client needs to introspect tokens issued to other clients (a resource server).
 pub const INTROSPECTION: &str = "introspection";
+/// Scopes no self- or dynamically registered client may have, and that the admin API gives
+/// only when asked explicitly: `introspection` reads every client's tokens, `relay` (the
+/// control plane's, [`super::control::RELAY_SCOPE`]) reads the revocation feed and reports
+/// usage as a relay.
+pub const RESERVED: [&str; 2] = [INTROSPECTION, super::control::RELAY_SCOPE];
+
+/// The reserved scopes (see [`RESERVED`]) in `scope`.
+pub fn reserved_in(scope: &Scope) -> Vec<&'static str> {
+    RESERVED.into_iter().filter(|r| scope.contains(r)).collect()
+}
 
 /// A set of scope tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,13 +3,14 @@
 
 use worker::{D1Database, Env, Request};
 
-use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
+use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
 use super::{env, store};
-use crate::oauth::authorize::{self, CSRF_COOKIE, FormError, FormState, Refusal, Stage};
+use crate::oauth::authorize::{self, FormError, FormState, Refusal, Stage};
 use crate::oauth::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
+use crate::oauth::leaving::{self, Leave};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::{html, ids};
 
@@ -25,6 +26,25 @@ fn refusal(r: Refusal) -> Reply {
             &e.description,
         ),
         Refusal::Redirect(location) => Reply::Redirect(location),
+    }
+}
+
+/// A refusal of `client`'s request: a self-registered app's error redirect goes through the
+/// interstitial page ([`leaving`]).
+fn refusal_for(r: Refusal, client: Option<&ClientRecord>) -> Reply {
+    match (r, client) {
+        (Refusal::Redirect(location), Some(c)) => {
+            match leaving::leave(
+                location,
+                c,
+                "This sign-in request cannot be completed",
+                "The app's sign-in request was refused; the link below tells the app why.",
+            ) {
+                Leave::Redirect(l) => Reply::Redirect(l),
+                Leave::Page(body) => Reply::page(400, body, html::csp(None)),
+            }
+        }
+        (r, _) => refusal(r),
     }
 }
 
@@ -47,8 +67,8 @@ pub async fn get(req: Request, env: &Env) -> Reply {
         let client_id = authorize::client_id(&params).map_err(refusal)?;
         let db = env::db(env).map_err(server_page)?;
         let client = store::client(&db, client_id).await.map_err(server_page)?;
-        let request =
-            authorize::validate(&params, client.as_ref(), &cfg.issuer).map_err(refusal)?;
+        let request = authorize::validate(&params, client.as_ref(), &cfg.issuer)
+            .map_err(|r| refusal_for(r, client.as_ref()))?;
         let name = client.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         let csrf = ids::new_opaque("").map_err(server_page)?;
         let state = FormState::login(request, &csrf, now()).seal(&cfg.signing_key);
@@ -63,11 +83,11 @@ pub async fn get(req: Request, env: &Env) -> Reply {
 
 /// `POST /oauth2/authorize`.
 pub async fn post(mut req: Request, env: &Env) -> Reply {
-    let cookie = cookie_value(&req, CSRF_COOKIE);
     let content_type = header(&req, "content-type");
     let address = client_address(&req);
     let run = async {
         let cfg = env::config(env).map_err(server_page)?;
+        let cookie = csrf_cookie_of(&req, &cfg.issuer, AUTHORIZE_PATH);
         let body = read_body(&mut req, MAX_BODY)
             .await
             .map_err(|e| page(e.status, "Bad request", &e.description))?;

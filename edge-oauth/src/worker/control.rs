@@ -333,6 +333,11 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
             if exists.is_empty() {
                 return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
             }
+            // The apps the person registered go too: this isolate forgets them at once, other
+            // isolates within CLIENT_CACHE_TTL.
+            for app in store::clients_owned_by(&db, user_id).await? {
+                env::with_clients(|c| c.forget(&app.id));
+            }
             let plan = crate::oauth::sql::batch(&revoke::everything_of_user(user_id, now()));
             let results = batch(&db, &plan.statements, &mut cost).await?;
             let changed = |i: usize| {
@@ -344,7 +349,12 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
             };
             Ok(Reply::Json(
                 200,
-                json!({ "user_id": user_id, "families": changed(0), "turn_tokens": changed(1) }),
+                json!({
+                    "user_id": user_id,
+                    "families": changed(0) + changed(4),
+                    "turn_tokens": changed(1) + changed(5),
+                    "apps_deleted": changed(6),
+                }),
             ))
         }
         .await,

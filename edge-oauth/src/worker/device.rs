@@ -3,11 +3,10 @@
 
 use worker::{D1Database, Env, Request};
 
-use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
+use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
 use super::token::{Presented, authenticate_limited};
 use super::{env, limits, store};
-use crate::oauth::authorize::CSRF_COOKIE;
 use crate::oauth::config::Config;
 use crate::oauth::device::{self, PendingRow};
 use crate::oauth::error::OAuthError;
@@ -96,12 +95,12 @@ pub async fn get(req: Request, env: &Env) -> Reply {
 
 /// `POST /device`: sign in with the code, then decide.
 pub async fn post(mut req: Request, env: &Env) -> Reply {
-    let cookie = cookie_value(&req, CSRF_COOKIE);
     let ct = header(&req, "content-type");
     let address = client_address(&req);
     let run = async {
         let cfg = env::config(env)
             .map_err(|e| message(500, "Something went wrong", "error", &e.description))?;
+        let cookie = csrf_cookie_of(&req, &cfg.issuer, PATH);
         let bad = |e: OAuthError| message(e.status, "Bad request", "error", &e.description);
         let body = read_body(&mut req, MAX_BODY).await.map_err(bad)?;
         let params = params::form_body(ct.as_deref(), &body).map_err(bad)?;

@@ -79,18 +79,15 @@ pub fn cookie_value(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// The CSRF cookie for the page at `path`: `HttpOnly`, `SameSite=Strict`, scoped to that
-/// page, `Secure` when the issuer is https.
+/// The CSRF cookie for the page at `path` ([`crate::oauth::https::csrf_set_cookie`]:
+/// `__Host-` when the issuer is https).
 pub fn csrf_cookie(issuer: &str, value: &str, path: &str) -> String {
-    let secure = if issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=900{secure}",
-        crate::oauth::authorize::CSRF_COOKIE
-    )
+    crate::oauth::https::csrf_set_cookie(issuer, value, path)
+}
+
+/// The CSRF cookie the request carries for the page at `path`.
+pub fn csrf_cookie_of(req: &Request, issuer: &str, path: &str) -> Option<String> {
+    cookie_value(req, &crate::oauth::https::csrf_cookie_name(issuer, path))
 }
 
 /// The caller's address as Cloudflare reports it (`CF-Connecting-IP`, set by Cloudflare's

@@ -1,17 +1,22 @@
 //! `GET|POST /oauth2/logout`: OpenID Connect RP-initiated logout
 //! ([`crate::oauth::logout`] decides; this loads the client, checks the hint's signature and
-//! applies the revocation).
+//! applies the revocation). An expired hint gets the confirmation page
+//! ([`crate::oauth::logout_confirm`]); a self-registered app's return address gets the
+//! interstitial ([`crate::oauth::leaving`]).
 
 use worker::{Env, Request};
 
-use super::http::{Reply, header, now, read_body};
+use super::http::{Reply, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::{crypto, env, store};
+use crate::oauth::client::origin_of;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::Hint;
 use crate::oauth::jwt::{self, TYP_ID};
+use crate::oauth::leaving::{self, Leave};
 use crate::oauth::logout::{self, LogoutRequest};
+use crate::oauth::logout_confirm::{self, PATH};
 use crate::oauth::params::{self, MAX_BODY, Params};
-use crate::oauth::{html, pages};
+use crate::oauth::{html, ids, pages};
 
 fn page(status: u16, title: &str, id: &str, text: &str) -> Reply {
     Reply::page(status, pages::message(title, id, text), html::csp(None))
@@ -21,6 +26,7 @@ fn page(status: u16, title: &str, id: &str, text: &str) -> Reply {
 pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
     let run = async {
         let cfg = env::config(env)?;
+        let cookie = csrf_cookie_of(&req, &cfg.issuer, PATH);
         let params = if post {
             let ct = header(&req, "content-type");
             let body = read_body(&mut req, MAX_BODY).await?;
@@ -54,11 +60,32 @@ pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
             Some(id) => store::client(&db, id).await?,
             None => None,
         };
-        let out = logout::decide(&r, hint, client.as_ref(), &cfg.issuer, now())?;
+        let confirmed = post && logout_confirm::confirmed(&params, cookie.as_deref());
+        let out = logout::decide(&r, hint, client.as_ref(), &cfg.issuer, now(), confirmed)?;
+        if out.confirm {
+            // The form posts here and the answer may redirect to the app: form-action must
+            // allow the app's origin too.
+            let csrf = ids::new_opaque("")?;
+            let name = client.as_ref().map(|c| c.name.as_str()).unwrap_or_default();
+            return Ok(Reply::page_with_cookie(
+                logout_confirm::page_for(&r, name, &csrf),
+                html::csp(out.redirect.as_deref().and_then(origin_of)),
+                csrf_cookie(&cfg.issuer, &csrf, PATH),
+            ));
+        }
         store::apply(&db, &out.writes).await?;
-        Ok::<Reply, OAuthError>(match out.redirect {
-            Some(location) => Reply::Redirect(location),
-            None => page(
+        Ok::<Reply, OAuthError>(match (out.redirect, client.as_ref()) {
+            (Some(location), Some(c)) => match leaving::leave(
+                location,
+                c,
+                "Signed out",
+                "You are signed out of the application.",
+            ) {
+                Leave::Redirect(l) => Reply::Redirect(l),
+                Leave::Page(body) => Reply::page(200, body, html::csp(None)),
+            },
+            (Some(location), None) => Reply::Redirect(location),
+            (None, _) => page(
                 200,
                 "Signed out",
                 "signed-out",

@@ -45,10 +45,19 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     if let Some(line) = reply.log_line(method.as_ref(), &path) {
         console_log!("{line}");
     }
-    match reply.into_response("edge-oauth", cors) {
-        Ok(r) => Ok(r),
-        Err(_) => Response::error("internal error", 500),
+    let mut response = match reply.into_response("edge-oauth", cors) {
+        Ok(r) => r,
+        Err(_) => Response::error("internal error", 500)?,
+    };
+    // HSTS on every response of an https issuer (read raw: a bad configuration's error
+    // answer gets it too).
+    if let Some(v) = env::read(&env, "ISSUER")
+        .as_deref()
+        .and_then(crate::oauth::https::hsts)
+    {
+        let _ = response.headers_mut().set("Strict-Transport-Security", v);
     }
+    Ok(response)
 }
 
 async fn dispatch(

@@ -3,11 +3,10 @@
 
 use worker::{D1Database, Env, Request};
 
-use super::http::{Reply, client_address, cookie_value, csrf_cookie, header, now, read_body};
+use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
 use super::{crypto, env, limits, store};
 use crate::oauth::admin::{self, NewUser};
-use crate::oauth::authorize::CSRF_COOKIE;
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::pages::{self, AppLine, CONSOLE_TTL, Created, PageStage, PageState};
@@ -55,8 +54,13 @@ struct Posted {
     address: String,
 }
 
-async fn posted(req: &mut Request, cfg: &Config, stages: &[PageStage]) -> Result<Posted, Reply> {
-    let cookie = cookie_value(req, CSRF_COOKIE);
+async fn posted(
+    req: &mut Request,
+    cfg: &Config,
+    stages: &[PageStage],
+    path: &str,
+) -> Result<Posted, Reply> {
+    let cookie = csrf_cookie_of(req, &cfg.issuer, path);
     let ct = header(req, "content-type");
     let address = client_address(req);
     let body = read_body(req, MAX_BODY).await.map_err(|e| message(&e))?;
@@ -126,7 +130,7 @@ pub async fn signup_post(mut req: Request, env: &Env) -> Reply {
         if !cfg.signup {
             return Ok(closed());
         }
-        let p = posted(&mut req, &cfg, &[PageStage::Signup]).await?;
+        let p = posted(&mut req, &cfg, &[PageStage::Signup], "/signup").await?;
         limits::spend(env, Action::SignUp, &p.address)
             .await
             .map_err(|e| limits::refused_page(&e))?;
@@ -198,6 +202,7 @@ pub async fn console_post(mut req: Request, env: &Env) -> Reply {
             &mut req,
             &cfg,
             &[PageStage::ConsoleLogin, PageStage::Console],
+            CONSOLE,
         )
         .await?;
         let db = env::db(env).map_err(|e| message(&e))?;

@@ -151,18 +151,32 @@ impl EdgeTurn {
         *self.inner.session.borrow_mut() = None;
     }
 
-    /// The edge's sign-out URL for this session (`null` before sign-in): navigate there after
-    /// `signOut()` and the edge revokes the session's tokens, then returns the browser to
-    /// `postLogoutRedirectUri` (registered for the app).
-    #[wasm_bindgen(js_name = endSessionUrl)]
-    pub fn end_session_url(&self, post_logout_redirect_uri: &str) -> Option<String> {
+    /// The edge's sign-out for this session as a form to POST (`null` before sign-in):
+    /// `{ action, fields }`, where `fields` maps names to values. Submit it as a
+    /// `method="post"` form after `signOut()` and the edge revokes the session's tokens, then
+    /// returns the browser to `postLogoutRedirectUri` (registered for the app). A POST keeps
+    /// the ID token out of URLs (history, logs).
+    #[wasm_bindgen(
+        js_name = endSessionForm,
+        unchecked_return_type = "{ action: string, fields: Record<string, string> } | null"
+    )]
+    pub fn end_session_form(&self, post_logout_redirect_uri: &str) -> JsValue {
         let session = self.inner.session.borrow();
-        let id_token = session.as_ref()?.id_token.as_deref()?;
-        Some(
-            self.inner
-                .opts
-                .end_session_url(id_token, post_logout_redirect_uri),
-        )
+        let Some(id_token) = session.as_ref().and_then(|s| s.id_token.as_deref()) else {
+            return JsValue::NULL;
+        };
+        let (action, fields) = self
+            .inner
+            .opts
+            .end_session_form(id_token, post_logout_redirect_uri);
+        let f = js_sys::Object::new();
+        for (k, v) in fields {
+            let _ = js_sys::Reflect::set(&f, &k.into(), &v.into());
+        }
+        let o = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&o, &"action".into(), &action.into());
+        let _ = js_sys::Reflect::set(&o, &"fields".into(), &f);
+        o.into()
     }
 
     /// Fetches fresh ICE servers (`RTCIceServer[]`) from the edge's /turn/credentials,

@@ -31,16 +31,37 @@ pub struct ControlConfig {
 /// The request header a local run sets to place its caller (with `DEV_CALLER_LOCATION=1`).
 pub const DEV_LOCATION_HEADER: &str = "x-dev-caller-location";
 
+/// True when `issuer` is `http://` on a loopback host. The authority is parsed, not
+/// prefix-matched: userinfo (`http://localhost:1@evil.example`) is refused, the port must be
+/// digits, and the host must be exactly `localhost`, `127.0.0.1` or `[::1]`.
 fn is_loopback_http(issuer: &str) -> bool {
     let Some(rest) = issuer.strip_prefix("http://") else {
         return false;
     };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    host == "localhost"
-        || host.starts_with("localhost:")
-        || host == "127.0.0.1"
-        || host.starts_with("127.0.0.1:")
-        || host.starts_with("[::1]")
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let (host, port) = if authority.starts_with('[') {
+        match authority.split_once(']') {
+            Some((h, p)) => (authority.get(..h.len() + 1).unwrap_or(""), p),
+            None => return false,
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, p),
+            None => (authority, ""),
+        }
+    };
+    let port_ok = match port {
+        "" => true,
+        p => p
+            .strip_prefix(if host.starts_with('[') { ":" } else { "" })
+            .is_some_and(|d| {
+                !d.is_empty() && d.len() <= 5 && d.bytes().all(|b| b.is_ascii_digit())
+            }),
+    };
+    port_ok && matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 impl ControlConfig {
@@ -118,10 +139,25 @@ mod tests {
                 .unwrap()
                 .dev_location
         );
+        assert!(
+            cfg(&[("DEV_CALLER_LOCATION", "1")], "http://[::1]:8787/x")
+                .unwrap()
+                .dev_location
+        );
         for issuer in [
             "https://auth.example",
             "http://auth.example",
             "http://127.0.0.1.evil",
+            "http://localhost:1@evil.example",
+            "http://localhost@evil.example/",
+            "http://127.0.0.1:80@evil.example",
+            "http://[::1]@evil.example",
+            "http://[::1]:80@evil.example",
+            "http://localhost:evil.example",
+            "http://localhost:80:81",
+            "http://[::1]evil",
+            "http://[::1",
+            "http://localhost.evil.example",
         ] {
             let e = cfg(&[("DEV_CALLER_LOCATION", "1")], issuer).unwrap_err();
             assert!(e.0.contains("DEV_CALLER_LOCATION"), "{issuer}: {e}");

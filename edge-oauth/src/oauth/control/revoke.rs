@@ -2,8 +2,12 @@
 //! refresh tokens and the access tokens issued with them), every access token issued to them
 //! until now (`users.revoked_before`, checked with each token's standing), codes not yet
 //! redeemed, and every TURN token issued to them, which enters the relays' revocation feed
-//! (`oauth/sql.rs` adds it to the family revocation); in one batch with its audit row. The
-//! user stays (deleting the user does all this too, and removes them).
+//! (`oauth/sql.rs` adds it to the family revocation); and the apps the user registered on
+//! `/create_client`, as deleting the user removes them: their families (with their TURN
+//! tokens), then the apps themselves, so their access tokens stop standing and their client
+//! authentication fails (other isolates may still hold a cached copy of such an app for up to
+//! `CLIENT_CACHE_TTL`). In one batch with its audit row. The user stays and may register apps
+//! again (deleting the user does all this too, and removes them).
 
 use super::Write as ControlWrite;
 use crate::oauth::effects::{AuditEvent, Owner, Write, Writes, event};
@@ -28,6 +32,12 @@ pub fn everything_of_user(user_id: &str, now: u64) -> Writes {
             user_id: user.clone(),
             at: now,
         }))
+        .with(Write::RevokeFamiliesOf {
+            owner: Owner::ClientsOwnedBy(user.clone()),
+            reason: REASON,
+            at: now,
+        })
+        .with(Write::DeleteClientsOwnedBy(user.clone()))
         .with(Write::Audit(AuditEvent {
             user_id: Some(user),
             detail: Some(REASON),
@@ -52,6 +62,19 @@ mod tests {
         );
         assert!(s[2].starts_with("UPDATE users SET revoked_before"), "{s:?}");
         assert!(s[3].starts_with("UPDATE auth_codes"), "{s:?}");
-        assert!(s[4].starts_with("INSERT INTO audit"), "{s:?}");
+        // The apps the user registered: their families and TURN tokens, then the apps.
+        assert!(
+            s[4].starts_with("UPDATE families") && s[4].contains("owner_id = ?"),
+            "{s:?}"
+        );
+        assert!(
+            s[5].contains("turn_revocations") && s[5].contains("owner_id = ?"),
+            "{s:?}"
+        );
+        assert!(
+            s[6].starts_with("DELETE FROM clients WHERE owner_id = ?"),
+            "{s:?}"
+        );
+        assert!(s[7].starts_with("INSERT INTO audit"), "{s:?}");
     }
 }

@@ -27,6 +27,15 @@ pub enum Write {
         /// Unix seconds.
         at: u64,
     },
+    /// The user's password hash is replaced, if it is still `old` ([`crate::oauth::rehash`]).
+    PasswordHash {
+        /// User.
+        user_id: String,
+        /// The record the sign-in verified against.
+        old: String,
+        /// The new record.
+        new: String,
+    },
 }
 
 impl Write {
@@ -41,6 +50,10 @@ impl Write {
             Write::SpendCodesOf { user_id, at } => Statement::new(
                 "UPDATE auth_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
                 vec![(*at).into(), user_id.into()],
+            ),
+            Write::PasswordHash { user_id, old, new } => Statement::new(
+                "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+                vec![new.into(), user_id.into(), old.into()],
             ),
         }
     }
