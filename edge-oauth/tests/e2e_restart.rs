@@ -13,7 +13,7 @@ use serde_json::json;
 fn state_survives_a_restart() {
     let mut w = Worker::start("restart", &[]);
     let id = unique("keep");
-    let v = w.create_client(json!({ "client_id": id, "grant_types": ["password", "refresh_token", "client_credentials"], "scopes": ["openid", "api"] }));
+    let v = w.create_client(json!({ "client_id": id, "grant_types": ["password", "refresh_token", "client_credentials"], "scopes": ["openid", "profile", "api"] }));
     let secret = v["client_secret"].as_str().unwrap().to_string();
     let auth = basic(&id, &secret);
     let user = unique("user");
@@ -25,7 +25,7 @@ fn state_survives_a_restart() {
             ("grant_type", "password"),
             ("username", &user),
             ("password", "correct horse battery"),
-            ("scope", "openid"),
+            ("scope", "openid profile"),
         ],
     );
     assert_eq!(tok.status, 200, "{}", tok.body);
