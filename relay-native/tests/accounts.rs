@@ -18,18 +18,7 @@ use relay_native::probe::token::PopToken;
 
 /// `token mint` with `extra` flags: its JSON.
 fn mint(keys: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = Command::new(relay_bin())
-        .args(["token", "mint", "--keys", keys.to_str().unwrap()])
-        .args(["--server-name", SERVER_NAME, "--lifetime", "600"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "token mint: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    mint_json(keys, SERVER_NAME, extra)
 }
 
 /// Allocates with `creds` (after the 401): the relay's final answer.

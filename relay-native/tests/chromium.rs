@@ -14,25 +14,7 @@ const KEYS: &str =
     r#"[{"kid":"k1","alg":"A256GCM","key":"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEK"}]"#;
 
 fn mint(keys: &std::path::Path) -> (String, String, String) {
-    let out = Command::new(relay_bin())
-        .args([
-            "token",
-            "mint",
-            "--server-name",
-            "turn.test",
-            "--lifetime",
-            "600",
-            "--keys",
-        ])
-        .arg(keys)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "token mint failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = mint_json(keys, "turn.test", &[]);
     (
         v["browser"]["username"].as_str().unwrap().to_string(),
         v["browser"]["credential"].as_str().unwrap().to_string(),

@@ -29,8 +29,6 @@
 use core::fmt;
 use core::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -79,11 +77,7 @@ impl AccountKey {
 
 impl fmt::Display for AccountKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 16];
-        let n = URL_SAFE_NO_PAD
-            .encode_slice(self.0, &mut buf)
-            .map_err(|_| fmt::Error)?;
-        f.write_str(core::str::from_utf8(buf.get(..n).ok_or(fmt::Error)?).map_err(|_| fmt::Error)?)
+        crate::token_id::write_short(&self.0, f)
     }
 }
 
@@ -109,14 +103,9 @@ impl std::error::Error for BadAccountKey {}
 impl FromStr for AccountKey {
     type Err = BadAccountKey;
     fn from_str(s: &str) -> Result<AccountKey, BadAccountKey> {
-        if s.len() != 16 {
-            return Err(BadAccountKey);
-        }
-        let mut key = [0u8; ACCOUNT_LEN];
-        match URL_SAFE_NO_PAD.decode_slice(s, &mut key) {
-            Ok(ACCOUNT_LEN) => Ok(AccountKey(key)),
-            _ => Err(BadAccountKey),
-        }
+        crate::token_id::parse_short(s)
+            .map(AccountKey)
+            .ok_or(BadAccountKey)
     }
 }
 

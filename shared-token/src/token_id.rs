@@ -32,11 +32,7 @@ impl TokenId {
 
 impl fmt::Display for TokenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 16];
-        let n = URL_SAFE_NO_PAD
-            .encode_slice(self.0, &mut buf)
-            .map_err(|_| fmt::Error)?;
-        f.write_str(core::str::from_utf8(buf.get(..n).ok_or(fmt::Error)?).map_err(|_| fmt::Error)?)
+        write_short(&self.0, f)
     }
 }
 
@@ -59,14 +55,29 @@ impl fmt::Display for BadTokenId {
 impl FromStr for TokenId {
     type Err = BadTokenId;
     fn from_str(s: &str) -> Result<TokenId, BadTokenId> {
-        if s.len() != 16 {
-            return Err(BadTokenId);
-        }
-        let mut id = [0u8; 12];
-        match URL_SAFE_NO_PAD.decode_slice(s, &mut id) {
-            Ok(12) => Ok(TokenId(id)),
-            _ => Err(BadTokenId),
-        }
+        parse_short(s).map(TokenId).ok_or(BadTokenId)
+    }
+}
+
+/// Writes 12 bytes as the 16 base64url characters edgeturn shows short ids in (token ids,
+/// account keys).
+pub(crate) fn write_short(bytes: &[u8; 12], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut buf = [0u8; 16];
+    let n = URL_SAFE_NO_PAD
+        .encode_slice(bytes, &mut buf)
+        .map_err(|_| fmt::Error)?;
+    f.write_str(core::str::from_utf8(buf.get(..n).ok_or(fmt::Error)?).map_err(|_| fmt::Error)?)
+}
+
+/// Reads what [`write_short`] writes: exactly 16 base64url characters.
+pub(crate) fn parse_short(s: &str) -> Option<[u8; 12]> {
+    if s.len() != 16 {
+        return None;
+    }
+    let mut bytes = [0u8; 12];
+    match URL_SAFE_NO_PAD.decode_slice(s, &mut bytes) {
+        Ok(12) => Some(bytes),
+        _ => None,
     }
 }
 

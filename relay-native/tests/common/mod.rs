@@ -382,6 +382,31 @@ pub fn mint_token(
     mint_token_with(dir, name, keys, server_name, lifetime, age, &[])
 }
 
+/// `relay-native token mint` for `server_name` with a 600 s lifetime and `extra` flags: the JSON
+/// it prints (`browser.username`, `browser.credential`, `token_id`, `account`, ...).
+pub fn mint_json(keys: &Path, server_name: &str, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(relay_bin())
+        .args([
+            "token",
+            "mint",
+            "--server-name",
+            server_name,
+            "--lifetime",
+            "600",
+        ])
+        .arg("--keys")
+        .arg(keys)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "token mint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `token mint` with `extra` flags (`--sha256`) into a file; `age` seconds in the past.
 pub fn mint_token_with(
     dir: &Path,

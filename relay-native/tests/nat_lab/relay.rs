@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::net::{Lab, RELAY_IFACE, RELAY_PRIVATE, RELAY_PUBLIC};
 use crate::common::pki::{Pki, Validity};
-use crate::common::{Proc, relay_bin};
+use crate::common::{Proc, mint_json, relay_bin};
 
 /// The UDP and TCP port; the NAT keeps ports, so clients dial it at the public address.
 pub const PORT: u16 = 3478;
@@ -128,25 +128,7 @@ fn wait_ready(lab: &Lab, relay: &Proc) {
 impl LabRelay {
     /// A browser credential (`token mint` with the relay's key file): username, credential.
     pub fn browser_credential(&self) -> (String, String) {
-        let out = std::process::Command::new(relay_bin())
-            .args([
-                "token",
-                "mint",
-                "--server-name",
-                SERVER_NAME,
-                "--lifetime",
-                "600",
-                "--keys",
-            ])
-            .arg(&self.keys)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "token mint failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = mint_json(&self.keys, SERVER_NAME, &[]);
         (
             v["browser"]["username"].as_str().unwrap().to_string(),
             v["browser"]["credential"].as_str().unwrap().to_string(),
