@@ -87,11 +87,18 @@ mod tests {
     }
 
     /// A run of `n` ports on loopback none of which is bound now (so the test can own them).
+    /// It looks below Linux's ephemeral range (32768-60999), where no outgoing socket of
+    /// another test lands, from a start that differs per process and per call, so tests
+    /// running at once do not pick the same run.
     fn free_run(n: u16) -> u16 {
-        let r = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let base = r.local_addr().unwrap().port() & !1;
-        drop(r);
-        for start in (base..60_000).step_by(64) {
+        static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let first = (std::process::id() as u16)
+            .wrapping_mul(97)
+            .wrapping_add(call * 31)
+            % 180;
+        for i in 0..180u16 {
+            let start = 20_000 + ((first + i) % 180) * 64;
             let all: Vec<_> = (start..start + n)
                 .map(|p| std::net::UdpSocket::bind(("127.0.0.1", p)))
                 .collect();
