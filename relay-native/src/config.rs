@@ -13,7 +13,7 @@ use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
 use crate::driver::{DriverConfig, Handle, SharedQuota};
 use relay_proto::auth::throttle::{AuthThrottle, ThrottleLimits};
-use relay_proto::config::family_of;
+use relay_proto::family::family_of;
 use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
 
 /// Everything `serve` can be told, from the file or from flags (flags win).
