@@ -11,7 +11,6 @@ use serde::Deserialize;
 use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
-use crate::driver::{DriverConfig, Handle, SharedQuota};
 use relay_proto::auth::throttle::{AuthThrottle, ThrottleLimits};
 use relay_proto::family::family_of;
 use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
@@ -131,13 +130,36 @@ pub struct Settings {
     pub no_amplification: Option<bool>,
     /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
     #[serde(default)]
-    pub control: crate::control::Settings,
+    pub control: control::Settings,
 }
 
+pub mod control;
 mod nat;
 mod tls;
 
 pub use nat::advertised;
+pub use tls::TlsChecked;
+
+/// The checked settings of the driver and the operator side (the core's are in [`Config`]):
+/// plain values that `serve` hands on.
+pub struct Checked {
+    /// UDP and TCP listening addresses, at most one per family.
+    pub listen: Vec<SocketAddr>,
+    /// Number of shards (threads); at least 1.
+    pub shards: usize,
+    /// Interfaces for the kernel fast path of ChannelData (none: sockets only).
+    pub offload: Vec<String>,
+    /// Most allocations in total (0: no limit).
+    pub max_allocations: usize,
+    /// Most allocations per account (0: no limit).
+    pub max_allocations_per_user: usize,
+    /// TLS listeners (none: no TURN over TLS).
+    pub tls: Option<TlsChecked>,
+    /// Where to serve /metrics, /healthz, /readyz and /drain (none: not served).
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain waits for the last allocation to end.
+    pub drain_deadline: Duration,
+}
 
 /// A configuration that cannot run.
 #[derive(Debug)]
@@ -198,7 +220,7 @@ pub enum ConfigError {
     /// The TLS settings are incomplete or out of range.
     Tls(&'static str),
     /// The TLS certificate or key cannot be used.
-    Cert(crate::driver::certs::CertError),
+    Cert(crate::certs::CertError),
     /// `--alternate-server` names this relay itself, or is unspecified.
     AlternateServer,
     /// An `--external-ip` that is not an address, or whose private part the relay lacks.
@@ -340,8 +362,8 @@ impl Settings {
         self
     }
 
-    /// Checks and builds the core and driver configuration.
-    pub fn build(self) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
+    /// Checks and builds the core's configuration and the rest of the checked settings.
+    pub fn build(self) -> Result<(Arc<Config>, Checked), ConfigError> {
         let listen = if self.listen.is_empty() {
             vec![SocketAddr::from(([0, 0, 0, 0], 3478))]
         } else {
@@ -459,8 +481,9 @@ impl Settings {
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
         if !self.offload.is_empty() {
-            let servers = offload_listen(&listen);
-            if servers.v4.is_none() && servers.v6.is_none() {
+            // The fast path rewrites replies from a specific listen address; a family
+            // listening on an unspecified address stays on the sockets.
+            if listen.iter().all(|l| l.ip().is_unspecified()) {
                 return Err(ConfigError::OffloadListen);
             }
             cfg.channel_routes = true;
@@ -523,16 +546,12 @@ impl Settings {
         };
         Ok((
             Arc::new(cfg),
-            DriverConfig {
+            Checked {
                 listen,
                 shards: shards.max(1),
                 offload: self.offload,
-                control: None,
-                quota: SharedQuota::new(
-                    self.max_allocations.unwrap_or(0),
-                    self.max_allocations_per_user.unwrap_or(0),
-                ),
-                handle: handle_for(&tls),
+                max_allocations: self.max_allocations.unwrap_or(0),
+                max_allocations_per_user: self.max_allocations_per_user.unwrap_or(0),
                 tls,
                 metrics: self.metrics,
                 drain_deadline: Duration::from_secs(self.drain_deadline.unwrap_or(3600)),
@@ -568,19 +587,6 @@ fn relay_ips(listen: &[SocketAddr], given: &[IpAddr]) -> Result<RelayIps, Config
         }
     }
     Ok(ips)
-}
-
-/// The addresses the kernel fast path rewrites replies from: the specific listen address of
-/// each family (a family listening on an unspecified address stays on the sockets).
-pub fn offload_listen(listen: &[SocketAddr]) -> crate::driver::offload::Servers {
-    let mut servers = crate::driver::offload::Servers::default();
-    for l in listen.iter().filter(|l| !l.ip().is_unspecified()) {
-        match l {
-            SocketAddr::V4(a) => servers.v4 = Some(*a),
-            SocketAddr::V6(a) => servers.v6 = Some(*a),
-        }
-    }
-    servers
 }
 
 /// `default_relay_family` as written in the file or on the command line.
@@ -624,20 +630,11 @@ where
     })
 }
 
-/// The operator's handle, reading the TLS listeners' figures when there are any.
-fn handle_for(tls: &Option<crate::driver::tls::TlsSetup>) -> Handle {
-    let handle = Handle::new();
-    if let Some(t) = tls {
-        handle.tls().attach(t.counts.clone(), t.certs.clone());
-    }
-    handle
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn build(toml: &str) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
+    fn build(toml: &str) -> Result<(Arc<Config>, Checked), ConfigError> {
         let s: Settings = toml::from_str(&format!("users = [\"a:b\"]\n{toml}")).unwrap();
         s.build()
     }

@@ -1,13 +1,21 @@
 //! `relay-native serve`: configuration, logging, the driver, the control plane (`--edge`),
 //! the operator endpoints (`--metrics`), a drain on SIGUSR1, the TLS certificate reloaded on
 //! SIGHUP, and a clean stop on SIGINT or SIGTERM.
+//!
+//! The one place that wires the checked settings ([`crate::config`]), the driver and the
+//! control plane together: the driver and the control plane never name each other, and
+//! neither reads the settings (docs/architecture.md, layering).
+
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tracing::info;
 
 use super::ServeArgs;
-use crate::config::{ConfigError, Settings};
+use crate::config::{Checked, ConfigError, Settings};
 use crate::control::Plane;
+use crate::driver::tls::{HandshakeLimits, TlsSetup};
+use crate::driver::{DriverConfig, Handle, SharedQuota};
 
 /// Builds settings from `--config` and the flags.
 pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
@@ -63,8 +71,9 @@ pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
 pub fn run(a: &ServeArgs) -> Result<(), String> {
     let settings = settings(a).map_err(|e| format!("config: {e}"))?;
     let control = settings.control.clone().overlay(&a.control);
-    let max_allocations = settings.max_allocations.unwrap_or(0);
-    let (core, mut driver) = settings.build().map_err(|e| format!("config: {e}"))?;
+    let (core, checked) = settings.build().map_err(|e| format!("config: {e}"))?;
+    let max_allocations = checked.max_allocations;
+    let mut driver = driver_config(checked);
     let (listen, told) =
         crate::config::advertised(&driver.listen, &core.relay_ips, &core.address_map);
     let control = control
@@ -94,8 +103,12 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
     // from the first datagram on.
     let plane = match control {
         Some(cfg) => {
-            let (plane, link) = Plane::start(cfg, driver.handle.clone())
-                .map_err(|e| format!("control plane: {e}"))?;
+            let (plane, link) = Plane::start(
+                cfg,
+                driver.handle.control().clone(),
+                driver.handle.draining(),
+            )
+            .map_err(|e| format!("control plane: {e}"))?;
             driver.control = Some(link);
             Some(plane)
         }
@@ -144,7 +157,7 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
             target: "tls",
             listen = addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             names = c.names.join(","),
-            not_after = %crate::driver::certs::rfc3339(c.not_after),
+            not_after = %crate::certs::rfc3339(c.not_after),
             "TURN over TLS on {}",
             addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
         );
@@ -201,6 +214,37 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         }
         Ok(Err(e)) => Err(format!("cannot serve on {listen}: {e}")),
         Err(_) => Err("the relay thread panicked".into()),
+    }
+}
+
+/// The driver's configuration from the checked settings, with the operator's handle (which
+/// reads the TLS listeners' figures when there are any).
+fn driver_config(c: Checked) -> DriverConfig {
+    let tls = c.tls.map(|t| TlsSetup {
+        listen: t.listen,
+        certs: t.certs,
+        limits: HandshakeLimits {
+            max_per_shard: t.max_per_shard,
+            per_source: t.per_source,
+            timeout: t.timeout,
+        },
+        counts: Arc::default(),
+        reload_interval: t.reload_interval,
+    });
+    let handle = Handle::new();
+    if let Some(t) = &tls {
+        handle.tls().attach(t.counts.clone(), t.certs.clone());
+    }
+    DriverConfig {
+        listen: c.listen,
+        shards: c.shards,
+        offload: c.offload,
+        quota: SharedQuota::new(c.max_allocations, c.max_allocations_per_user),
+        control: None,
+        tls,
+        handle,
+        metrics: c.metrics,
+        drain_deadline: c.drain_deadline,
     }
 }
 

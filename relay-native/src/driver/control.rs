@@ -8,8 +8,7 @@ use std::time::Instant;
 use tokio::time::MissedTickBehavior;
 
 use super::shard::Ctx;
-use crate::control::ShardLink;
-use crate::control::revocations::RevocationList;
+use crate::link::{RevocationList, ShardLink};
 use relay_proto::Input;
 
 /// Runs for the shard's life.

@@ -19,7 +19,7 @@ use super::outbox::Message;
 use super::ports::{self, PickError};
 use super::sendq::{SendQueue, UdpSock};
 use super::{control, events, operator, sockets};
-use crate::control::ShardLink;
+use crate::link::ShardLink;
 use relay_proto::{
     AllocId, AuthFailure, BindFailed, Client, Clock, Config, Event, Forward, HEADROOM, Input,
     Output, PortRequest, Quota, Seeds, Server, Traffic, Transport,

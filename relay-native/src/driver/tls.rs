@@ -23,28 +23,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustls::ServerConfig;
-use rustls::crypto::CryptoProvider;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, spawn_local};
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
-use super::certs::CertStore;
 use super::shard::Ctx;
 use super::{sockets, stream};
+use crate::certs::{CertStore, provider};
 
 /// ALPN identifiers offered (RFC 7443): TURN, and STUN for clients that only ask for their
 /// address. A client that offers ALPN without either is refused (RFC 7301
 /// no_application_protocol); one that offers no ALPN is served.
 pub const ALPN: [&[u8]; 2] = [b"stun.turn", b"stun.nat-discovery"];
-
-/// The crypto provider: ring. rustls' own default is aws-lc-rs, which needs cmake (and
-/// NASM elsewhere) to build; ring builds with the C compiler alone and is what the relay's
-/// HTTPS client (ureq) already links, so TLS adds no build step and no second library.
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
 
 /// TLS listeners: where, with which certificate, and the handshake bounds.
 pub struct TlsSetup {
