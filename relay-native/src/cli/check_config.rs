@@ -23,7 +23,6 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
     let control = given
         .control
         .clone()
-        .overlay(&a.control)
         .check(&advertised, &told, given.max_allocations.unwrap_or(0))
         .map_err(|e| format!("config: {e}"))?;
     let mut out = String::new();

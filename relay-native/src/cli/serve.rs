@@ -12,65 +12,32 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::ServeArgs;
+use crate::config::declare::Overlay;
 use crate::config::{Checked, ConfigError, Settings};
 use crate::control::Plane;
 use crate::driver::tls::{HandshakeLimits, TlsSetup};
 use crate::driver::{DriverConfig, Handle, SharedQuota};
 
-/// Builds settings from `--config` and the flags.
+/// Builds settings from `--config`, the flags and the environment.
 pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
     let file = match &a.config {
         Some(p) => Settings::from_file(p)?,
         None => Settings::default(),
     };
-    let flags = Settings {
-        listen: a.listen.clone(),
-        relay_ip: a.relay_ip.clone(),
-        external_ip: a.external_ip.clone(),
-        relay_ports: a.relay_ports.clone(),
-        third_party_authorization: a.third_party_authorization.clone(),
-        default_relay_family: a.default_relay_family,
-        realm: a.realm.clone(),
-        server_name: a.server_name.clone(),
-        keys: a.keys.clone(),
-        keys_json: if a.keys.is_none() && file.keys.is_none() {
-            std::env::var("EDGETURN_KEYS").ok()
-        } else {
-            None
-        },
-        users: a.users.clone(),
-        auth_secrets: a.auth_secrets.clone(),
-        allow_loopback_peers: a.allow_loopback_peers,
-        allow_peers: a.allow_peers.clone(),
-        deny_peers: a.deny_peers.clone(),
-        max_allocations: a.max_allocations,
-        max_allocations_per_user: a.max_allocations_per_user,
-        max_lifetime: a.max_lifetime,
-        token_clock_skew: None,
-        shards: a.shards,
-        offload: a.offload.clone(),
-        control: Default::default(),
-        metrics: a.metrics,
-        drain_deadline: a.drain_deadline,
-        alternate_servers: a.alternate_servers.clone(),
-        max_bps_per_allocation: a.max_bps_per_allocation,
-        max_bps_per_user: a.max_bps_per_user,
-        auth_failure_limit: a.auth_failure_limit,
-        auth_failure_limit_per_user: a.auth_failure_limit_per_user,
-        auth_failure_window: a.auth_failure_window,
-        software: a.software.clone(),
-        unauth_reply_rate: a.unauth_reply_rate,
-        unauth_reply_burst: a.unauth_reply_burst,
-        no_amplification: a.no_amplification.then_some(true),
-        ..a.tls.settings()
-    };
-    Ok(file.overlay(flags))
+    let mut s = file.overlay(a.settings.clone());
+    if s.keys.is_none() {
+        s.keys_json = std::env::var("EDGETURN_KEYS").ok();
+    }
+    if s.control.client_secret_file.is_none() {
+        s.control.client_secret = std::env::var("EDGETURN_RELAY_CLIENT_SECRET").ok();
+    }
+    Ok(s)
 }
 
 /// Runs the relay until SIGINT or SIGTERM, or until a drain is over.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
     let settings = settings(a).map_err(|e| format!("config: {e}"))?;
-    let control = settings.control.clone().overlay(&a.control);
+    let control = settings.control.clone();
     let (core, checked) = settings.build().map_err(|e| format!("config: {e}"))?;
     let max_allocations = checked.max_allocations;
     let mut driver = driver_config(checked);

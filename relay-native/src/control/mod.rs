@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use relay_proto::{Event, RelayIps, Traffic};
 use tokio::sync::watch;
 
-pub use crate::config::control::{ControlArgs, Settings};
+pub use crate::config::control::Settings;
 use crate::link::{ControlMetrics, ShardLink, UsageSink};
 use edge::{ClientSecret, Edge};
 use ledger::{Holder, Key, Ledger};
