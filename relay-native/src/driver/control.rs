@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::time::MissedTickBehavior;
 
-use super::shard::Ctx;
+use super::ctx::Ctx;
 use crate::link::{RevocationList, ShardLink};
 use relay_proto::Input;
 

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::counters::ShardSnapshot;
+use super::counters::{HandshakeCounts, ShardSnapshot};
 use super::offload::Offload;
-use super::tls::HandshakeCounts;
 use crate::certs::CertStore;
 pub use crate::link::{ControlFigures, ControlMetrics};
 use relay_proto::Traffic;

@@ -9,6 +9,7 @@
 mod batch;
 mod control;
 pub mod counters;
+mod ctx;
 mod events;
 mod handle;
 pub mod offload;

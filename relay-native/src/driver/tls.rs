@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rustls::ServerConfig;
@@ -29,7 +29,8 @@ use tokio::task::{JoinHandle, spawn_local};
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
-use super::shard::Ctx;
+use super::counters::HandshakeCounts;
+use super::ctx::Ctx;
 use super::{sockets, stream};
 use crate::certs::{CertStore, provider};
 
@@ -71,36 +72,6 @@ impl Default for HandshakeLimits {
             per_source: 16,
             timeout: Duration::from_secs(10),
         }
-    }
-}
-
-/// Handshake outcomes (for logs and metrics).
-#[derive(Debug, Default)]
-pub struct HandshakeCounts {
-    /// Completed.
-    pub completed: AtomicU64,
-    /// Failed: not TLS, no common version, cipher suite or ALPN protocol, or the client
-    /// went away.
-    pub failed: AtomicU64,
-    /// Not finished within the timeout.
-    pub timed_out: AtomicU64,
-    /// Closed unfinished to make room for a newer one.
-    pub evicted: AtomicU64,
-    /// Closed at once: their source had too many unfinished handshakes.
-    pub refused: AtomicU64,
-}
-
-impl HandshakeCounts {
-    /// The five counts, in field order.
-    pub fn get(&self) -> [u64; 5] {
-        [
-            &self.completed,
-            &self.failed,
-            &self.timed_out,
-            &self.evicted,
-            &self.refused,
-        ]
-        .map(|c| c.load(Ordering::Relaxed))
     }
 }
 
