@@ -65,16 +65,6 @@ pub struct HandshakeLimits {
     pub timeout: Duration,
 }
 
-impl Default for HandshakeLimits {
-    fn default() -> Self {
-        HandshakeLimits {
-            max_per_shard: 256,
-            per_source: 16,
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
 /// The rustls configuration every TLS listener shares: TLS 1.3 and 1.2 only, no client
 /// certificates, the reloadable certificate, ALPN, and stateless session tickets (rustls'
 /// ticketer, keys rotated every 6 hours): a client that reconnects (an ICE restart, a
