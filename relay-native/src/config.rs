@@ -11,133 +11,219 @@ use serde::Deserialize;
 use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
-use crate::driver::{DriverConfig, Handle, SharedQuota};
 use relay_proto::auth::throttle::{AuthThrottle, ThrottleLimits};
-use relay_proto::config::family_of;
+use relay_proto::family::family_of;
 use relay_proto::{AuthConfig, Config, DefaultFamily, PeerPolicy, Rate, RelayIps};
 
-/// Everything `serve` can be told, from the file or from flags (flags win).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// UDP and TCP listening addresses, at most one per family, e.g. `0.0.0.0:3478` and
-    /// `[::]:3478` (a string or a list in the file).
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub listen: Vec<SocketAddr>,
-    /// The addresses relay sockets bind to and clients are told (XOR-RELAYED-ADDRESS), at
-    /// most one per family (a string or a list in the file).
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub relay_ip: Vec<IpAddr>,
-    /// The public address behind a 1:1 NAT (EC2, GCE, Azure), per family, like coturn's
-    /// `external-ip`: `PUBLIC` (for the relay address of its family) or `PUBLIC/PRIVATE` (for
-    /// each bound address); clients are told the public one (a string or a list in the file).
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub external_ip: Vec<String>,
-    /// The ports relay sockets bind in, `MIN-MAX` [default: 49152-65535].
-    pub relay_ports: Option<String>,
-    /// THIRD-PARTY-AUTHORIZATION's value in 401 and 438 when tokens are on: `server-name`
-    /// (RFC 7635 section 6.1; default) or a token endpoint URI for clients that POST there.
-    pub third_party_authorization: Option<String>,
-    /// The relayed family of an Allocate that names none: `client` (the family the client
-    /// reached the relay by; default), `ipv4` (RFC 8656's rule) or `ipv6`.
-    pub default_relay_family: Option<FamilyChoice>,
-    /// REALM.
-    pub realm: Option<String>,
-    /// The TURN server name (RFC 7635 AAD, THIRD-PARTY-AUTHORIZATION). Defaults to the realm.
-    pub server_name: Option<String>,
-    /// shared-token key file (enables RFC 7635 and browser tokens).
-    pub keys: Option<PathBuf>,
-    /// The key file's JSON itself (from EDGETURN_KEYS).
-    #[serde(skip)]
-    pub keys_json: Option<String>,
-    /// Static users, `name:password`.
-    #[serde(default)]
-    pub users: Vec<String>,
-    /// TURN REST API shared secrets; the first mints, all verify.
-    #[serde(default)]
-    pub auth_secrets: Vec<String>,
-    /// Allow relaying to loopback peers (tests, local runs).
-    #[serde(default)]
-    pub allow_loopback_peers: bool,
-    /// CIDRs peers may be in even if the defaults refuse them.
-    #[serde(default)]
-    pub allow_peers: Vec<IpNet>,
-    /// CIDRs peers may never be in.
-    #[serde(default)]
-    pub deny_peers: Vec<IpNet>,
-    /// Most allocations in total (0: no limit).
-    pub max_allocations: Option<usize>,
-    /// Most allocations per account (0: no limit): the account a token is charged to (else
-    /// the token), the REST userid, or the static user.
-    pub max_allocations_per_user: Option<usize>,
-    /// Longest allocation lifetime in seconds.
-    pub max_lifetime: Option<u32>,
-    /// Clock skew tolerated on token times, seconds.
-    pub token_clock_skew: Option<u32>,
-    /// Shards (threads); default: one per CPU.
-    pub shards: Option<usize>,
-    /// Interfaces for the kernel fast path of ChannelData (needs root or CAP_BPF and
-    /// CAP_NET_ADMIN, and a specific `listen` address).
-    #[serde(default)]
-    pub offload: Vec<String>,
-    /// TURN over TLS listening addresses, e.g. `0.0.0.0:443` and `0.0.0.0:5349`.
-    #[serde(default)]
-    pub tls_listen: Vec<SocketAddr>,
-    /// PEM certificate chain for the TLS listeners, leaf first.
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of the certificate.
-    pub tls_key: Option<PathBuf>,
-    /// Unfinished TLS handshakes per shard; one more evicts the oldest.
-    pub tls_handshake_limit: Option<usize>,
-    /// Unfinished TLS handshakes per source address (IPv6: per /64) and shard.
-    pub tls_handshake_limit_per_ip: Option<usize>,
-    /// Seconds a TLS handshake may take.
-    pub tls_handshake_timeout: Option<u64>,
-    /// Seconds between checks of the certificate files for a change (0: only on SIGHUP).
-    pub tls_reload_interval: Option<u64>,
-    /// Where to serve Prometheus metrics (`/metrics`), `/healthz`, `/readyz` and, for
-    /// loopback clients, `POST /drain`.
-    pub metrics: Option<SocketAddr>,
-    /// The longest a drain (SIGUSR1 or `POST /drain`) waits for the last allocation to end,
-    /// in seconds [default: 3600].
-    pub drain_deadline: Option<u64>,
-    /// Where a draining relay sends new allocations (300 Try Alternate), one per family.
-    #[serde(default)]
-    pub alternate_servers: Vec<SocketAddr>,
-    /// Payload bytes per second each allocation may relay each way (0: no cap).
-    pub max_bps_per_allocation: Option<u64>,
-    /// Payload bytes per second each account may relay each way over all its allocations
-    /// (0: no cap).
-    pub max_bps_per_user: Option<u64>,
-    /// Failed authentications per source (IPv6: per /64) and username within
-    /// `auth_failure_window` after which even the right password is refused until the window
-    /// passes [default: 20; 0: no limit].
-    pub auth_failure_limit: Option<u32>,
-    /// Failed authentications per username, from any source, within `auth_failure_window`
-    /// after which the username is refused until the window passes [default: 100; 0: no
-    /// limit].
-    pub auth_failure_limit_per_user: Option<u32>,
-    /// The authentication failure window and lockout, seconds [default: 300].
-    pub auth_failure_window: Option<u64>,
-    /// SOFTWARE to send in responses (RFC 8489 section 14.14) [default: none].
-    pub software: Option<String>,
-    /// Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) per second per
-    /// source prefix (IPv4 /32, IPv6 /64) [default: 20; 0: no limit].
-    pub unauth_reply_rate: Option<f64>,
-    /// The burst of those replies per source prefix [default: 40].
-    pub unauth_reply_burst: Option<f64>,
-    /// Never answer an unauthenticated UDP request with a larger response (clients must pad
-    /// their requests with PADDING to be answered) [default: false].
-    pub no_amplification: Option<bool>,
-    /// The control plane (`[control]`): revocations, usage and heartbeats with the edge.
-    #[serde(default)]
-    pub control: crate::control::Settings,
+declare::settings! {
+    /// Everything `serve` can be told, from the file or from flags (flags win; users,
+    /// secrets and peer rules add up). One field per setting: its doc comment is the flag's
+    /// help, `serde` says how the file gives it, `arg` how the flags do.
+    #[derive(Clone, Debug, Default, Deserialize, clap::Args)]
+    #[serde(deny_unknown_fields)]
+    pub struct Settings {
+        /// UDP and TCP listening address, at most one per family: give it twice for dual stack,
+        /// e.g. `--listen 0.0.0.0:3478 --listen [::]:3478` [default: 0.0.0.0:3478].
+        #[arg(long)]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub listen: Vec<SocketAddr> => replace,
+        /// Address relay sockets bind to and clients are told, at most one per family (repeatable:
+        /// one IPv4 and one IPv6 address relay both families) [default: each specific --listen
+        /// address].
+        #[arg(long)]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub relay_ip: Vec<IpAddr> => replace,
+        /// Public address behind a 1:1 NAT (EC2, GCE, Azure), told to clients in place of the
+        /// bound one: PUBLIC (maps the --relay-ip of its family) or PUBLIC/PRIVATE (maps PRIVATE);
+        /// repeatable, per family.
+        #[arg(long, value_name = "PUBLIC[/PRIVATE]")]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub external_ip: Vec<String> => replace,
+        /// Ports relay sockets bind in; open them in the firewall [default: 49152-65535].
+        #[arg(long, value_name = "MIN-MAX")]
+        pub relay_ports: Option<String> => replace,
+        /// THIRD-PARTY-AUTHORIZATION's value when tokens are on: server-name (RFC 7635) or a token
+        /// endpoint URI for clients that POST their token request there [default: server-name].
+        #[arg(long, value_name = "server-name|URI")]
+        pub third_party_authorization: Option<String> => replace,
+        /// Relayed family of an Allocate that names none (no REQUESTED-ADDRESS-FAMILY, as browsers
+        /// send): the client's own family, or IPv4 as RFC 8656 says [default: client].
+        #[arg(long, value_enum)]
+        pub default_relay_family: Option<FamilyChoice> => replace,
+        /// REALM.
+        #[arg(long)]
+        pub realm: Option<String> => replace,
+        /// TURN server name for RFC 7635 (AAD, THIRD-PARTY-AUTHORIZATION) [default: the realm].
+        #[arg(long)]
+        pub server_name: Option<String> => replace,
+        /// shared-token key file; or the key file's JSON in EDGETURN_KEYS.
+        #[arg(long)]
+        pub keys: Option<PathBuf> => replace,
+        /// The key file's JSON itself (from EDGETURN_KEYS, read by `serve` when no key file is
+        /// given).
+        #[arg(skip)]
+        #[serde(skip)]
+        pub keys_json: Option<String> => replace,
+        /// A static user NAME:PASSWORD (repeatable; also EDGETURN_USERS, comma-separated).
+        #[arg(
+            long = "user",
+            env = "EDGETURN_USERS",
+            value_delimiter = ',',
+            hide_env_values = true
+        )]
+        #[serde(default)]
+        pub users: Vec<String> => extend,
+        /// A TURN REST API shared secret (repeatable; also EDGETURN_AUTH_SECRETS, comma-separated).
+        #[arg(
+            long = "auth-secret",
+            env = "EDGETURN_AUTH_SECRETS",
+            value_delimiter = ',',
+            hide_env_values = true
+        )]
+        #[serde(default)]
+        pub auth_secrets: Vec<String> => extend,
+        /// Allow relaying to loopback peers (refused by default).
+        #[arg(long)]
+        #[serde(default)]
+        pub allow_loopback_peers: bool => either,
+        /// Allow peers in this CIDR even if refused by default (repeatable).
+        #[arg(long = "allow-peer")]
+        #[serde(default)]
+        pub allow_peers: Vec<IpNet> => extend,
+        /// Refuse peers in this CIDR (repeatable).
+        #[arg(long = "deny-peer")]
+        #[serde(default)]
+        pub deny_peers: Vec<IpNet> => extend,
+        /// Most allocations in total (0: no limit).
+        #[arg(long)]
+        pub max_allocations: Option<usize> => replace,
+        /// Most allocations per account (0: no limit): the account a token is charged to (else
+        /// the token), the REST userid, or the static user.
+        #[arg(long)]
+        pub max_allocations_per_user: Option<usize> => replace,
+        /// Longest allocation lifetime, seconds [default: 3600].
+        #[arg(long)]
+        pub max_lifetime: Option<u32> => replace,
+        /// Clock skew tolerated on token times, seconds [default: 5] (file only).
+        #[arg(skip)]
+        pub token_clock_skew: Option<u32> => replace,
+        /// Threads [default: one per CPU].
+        #[arg(long)]
+        pub shards: Option<usize> => replace,
+        /// Relay ChannelData in the kernel on this interface's traffic (repeatable; e.g. eth0,
+        /// or lo for local peers). Needs root or CAP_BPF and CAP_NET_ADMIN and a specific --listen
+        /// address (IPv4, IPv6 or both); everything else still goes through the sockets.
+        #[arg(long = "offload", value_name = "IFACE")]
+        #[serde(default)]
+        pub offload: Vec<String> => replace,
+        /// Serve Prometheus metrics at http://ADDR:PORT/metrics, with /healthz, /readyz and (for
+        /// loopback clients only) POST /drain.
+        #[arg(long, value_name = "ADDR:PORT")]
+        pub metrics: Option<SocketAddr> => replace,
+        /// The longest a drain (SIGUSR1 or POST /drain) waits for the last allocation to end,
+        /// seconds [default: 3600].
+        #[arg(long, value_name = "SECS")]
+        pub drain_deadline: Option<u64> => replace,
+        /// Where a draining relay sends new allocations: 300 Try Alternate with this
+        /// ALTERNATE-SERVER (repeatable, one per address family); without one, 508.
+        #[arg(long = "alternate-server", value_name = "ADDR:PORT")]
+        #[serde(default)]
+        pub alternate_servers: Vec<SocketAddr> => replace,
+        /// Cap each allocation at this many payload bytes per second in each direction
+        /// (token bucket; 0: no cap).
+        #[arg(long, value_name = "BYTES_PER_SEC")]
+        pub max_bps_per_allocation: Option<u64> => replace,
+        /// Cap each account (a token's account, else the token; the REST userid; the static
+        /// user) at this many payload bytes per second in each direction over all its
+        /// allocations (token bucket; 0: no cap).
+        #[arg(long, value_name = "BYTES_PER_SEC")]
+        pub max_bps_per_user: Option<u64> => replace,
+        /// Failed authentications per source (IPv6: per /64) and username within the window
+        /// after which even the right password is refused until the window passes [default: 20;
+        /// 0: no limit].
+        #[arg(long, value_name = "FAILURES")]
+        pub auth_failure_limit: Option<u32> => replace,
+        /// Failed authentications per username from any source within the window after which
+        /// the username is refused until the window passes [default: 100; 0: no limit].
+        #[arg(long, value_name = "FAILURES")]
+        pub auth_failure_limit_per_user: Option<u32> => replace,
+        /// The authentication failure window and lockout, seconds [default: 300].
+        #[arg(long, value_name = "SECS")]
+        pub auth_failure_window: Option<u64> => replace,
+        /// Send SOFTWARE with this text in responses [default: none].
+        #[arg(long, value_name = "TEXT")]
+        pub software: Option<String> => replace,
+        /// Replies to unauthenticated UDP requests (Binding, 400, 420, 401, 438) per second per
+        /// source prefix (IPv4 /32, IPv6 /64) [default: 20; 0: no limit].
+        #[arg(long, value_name = "PER_SEC")]
+        pub unauth_reply_rate: Option<f64> => replace,
+        /// The burst of those replies per source prefix [default: 40].
+        #[arg(long, value_name = "REPLIES")]
+        pub unauth_reply_burst: Option<f64> => replace,
+        /// Never answer an unauthenticated UDP request with a larger response (clients must pad
+        /// their requests with PADDING, RFC 5780, to be answered).
+        #[arg(long)]
+        #[serde(default)]
+        pub no_amplification: bool => either,
+        /// Serve TURN over TLS on this address (repeatable; e.g. 0.0.0.0:443 and 0.0.0.0:5349).
+        #[arg(long = "tls-listen", value_name = "ADDR")]
+        #[serde(default)]
+        pub tls_listen: Vec<SocketAddr> => replace,
+        /// PEM certificate chain, leaf first (reloaded on SIGHUP and when the file changes).
+        #[arg(long, value_name = "FILE")]
+        pub tls_cert: Option<PathBuf> => replace,
+        /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE")]
+        pub tls_key: Option<PathBuf> => replace,
+        /// Unfinished TLS handshakes per shard; one more evicts the oldest [default: 256].
+        #[arg(long, value_name = "N")]
+        pub tls_handshake_limit: Option<usize> => replace,
+        /// Unfinished TLS handshakes per source address (IPv6: per /64) and shard; more are
+        /// closed at once [default: 16].
+        #[arg(long, value_name = "N")]
+        pub tls_handshake_limit_per_ip: Option<usize> => replace,
+        /// Seconds a TLS handshake may take [default: 10].
+        #[arg(long, value_name = "SECS")]
+        pub tls_handshake_timeout: Option<u64> => replace,
+        /// Seconds between checks of the certificate files for a change; 0: only on SIGHUP
+        /// [default: 10].
+        #[arg(long, value_name = "SECS")]
+        pub tls_reload_interval: Option<u64> => replace,
+        /// The control plane (`[control]` in the file): this relay as a client of the edge.
+        #[command(flatten)]
+        #[serde(default)]
+        pub control: control::Settings => nested,
+    }
 }
 
+pub mod control;
+pub mod declare;
 mod nat;
 mod tls;
 
 pub use nat::advertised;
+pub use tls::TlsChecked;
+
+/// The checked settings of the driver and the operator side (the core's are in [`Config`]):
+/// plain values that `serve` hands on.
+pub struct Checked {
+    /// UDP and TCP listening addresses, at most one per family.
+    pub listen: Vec<SocketAddr>,
+    /// Number of shards (threads); at least 1.
+    pub shards: usize,
+    /// Interfaces for the kernel fast path of ChannelData (none: sockets only).
+    pub offload: Vec<String>,
+    /// Most allocations in total (0: no limit).
+    pub max_allocations: usize,
+    /// Most allocations per account (0: no limit).
+    pub max_allocations_per_user: usize,
+    /// TLS listeners (none: no TURN over TLS).
+    pub tls: Option<TlsChecked>,
+    /// Where to serve /metrics, /healthz, /readyz and /drain (none: not served).
+    pub metrics: Option<SocketAddr>,
+    /// The longest a drain waits for the last allocation to end.
+    pub drain_deadline: Duration,
+}
 
 /// A configuration that cannot run.
 #[derive(Debug)]
@@ -198,7 +284,7 @@ pub enum ConfigError {
     /// The TLS settings are incomplete or out of range.
     Tls(&'static str),
     /// The TLS certificate or key cannot be used.
-    Cert(crate::driver::certs::CertError),
+    Cert(crate::certs::CertError),
     /// `--alternate-server` names this relay itself, or is unspecified.
     AlternateServer,
     /// An `--external-ip` that is not an address, or whose private part the relay lacks.
@@ -278,70 +364,8 @@ impl Settings {
         })
     }
 
-    /// Overlays `other`'s set values onto these.
-    pub fn overlay(mut self, o: Settings) -> Settings {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
-        }
-        take!(
-            default_relay_family,
-            relay_ports,
-            third_party_authorization,
-            realm,
-            server_name,
-            keys,
-            keys_json,
-            max_allocations,
-            max_allocations_per_user,
-            max_lifetime,
-            token_clock_skew,
-            shards,
-            tls_cert,
-            tls_key,
-            tls_handshake_limit,
-            tls_handshake_limit_per_ip,
-            tls_handshake_timeout,
-            tls_reload_interval,
-            metrics,
-            drain_deadline,
-            max_bps_per_allocation,
-            max_bps_per_user,
-            auth_failure_limit,
-            auth_failure_limit_per_user,
-            auth_failure_window,
-            software,
-            unauth_reply_rate,
-            unauth_reply_burst,
-            no_amplification
-        );
-        if !o.tls_listen.is_empty() {
-            self.tls_listen = o.tls_listen;
-        }
-        if !o.listen.is_empty() {
-            self.listen = o.listen;
-        }
-        if !o.relay_ip.is_empty() {
-            self.relay_ip = o.relay_ip;
-        }
-        if !o.external_ip.is_empty() {
-            self.external_ip = o.external_ip;
-        }
-        if !o.alternate_servers.is_empty() {
-            self.alternate_servers = o.alternate_servers;
-        }
-        self.users.extend(o.users);
-        self.auth_secrets.extend(o.auth_secrets);
-        self.allow_loopback_peers |= o.allow_loopback_peers;
-        self.allow_peers.extend(o.allow_peers);
-        self.deny_peers.extend(o.deny_peers);
-        if !o.offload.is_empty() {
-            self.offload = o.offload;
-        }
-        self
-    }
-
-    /// Checks and builds the core and driver configuration.
-    pub fn build(self) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
+    /// Checks and builds the core's configuration and the rest of the checked settings.
+    pub fn build(self) -> Result<(Arc<Config>, Checked), ConfigError> {
         let listen = if self.listen.is_empty() {
             vec![SocketAddr::from(([0, 0, 0, 0], 3478))]
         } else {
@@ -459,8 +483,9 @@ impl Settings {
             cfg.default_lifetime = cfg.default_lifetime.min(m);
         }
         if !self.offload.is_empty() {
-            let servers = offload_listen(&listen);
-            if servers.v4.is_none() && servers.v6.is_none() {
+            // The fast path rewrites replies from a specific listen address; a family
+            // listening on an unspecified address stays on the sockets.
+            if listen.iter().all(|l| l.ip().is_unspecified()) {
                 return Err(ConfigError::OffloadListen);
             }
             cfg.channel_routes = true;
@@ -482,7 +507,7 @@ impl Settings {
             return Err(ConfigError::ReplyRate);
         }
         cfg.unauth_rate = (rate, burst);
-        cfg.no_amplification = self.no_amplification.unwrap_or(false);
+        cfg.no_amplification = self.no_amplification;
         let throttle = ThrottleLimits::default();
         let window = self
             .auth_failure_window
@@ -523,16 +548,12 @@ impl Settings {
         };
         Ok((
             Arc::new(cfg),
-            DriverConfig {
+            Checked {
                 listen,
                 shards: shards.max(1),
                 offload: self.offload,
-                control: None,
-                quota: SharedQuota::new(
-                    self.max_allocations.unwrap_or(0),
-                    self.max_allocations_per_user.unwrap_or(0),
-                ),
-                handle: handle_for(&tls),
+                max_allocations: self.max_allocations.unwrap_or(0),
+                max_allocations_per_user: self.max_allocations_per_user.unwrap_or(0),
                 tls,
                 metrics: self.metrics,
                 drain_deadline: Duration::from_secs(self.drain_deadline.unwrap_or(3600)),
@@ -568,19 +589,6 @@ fn relay_ips(listen: &[SocketAddr], given: &[IpAddr]) -> Result<RelayIps, Config
         }
     }
     Ok(ips)
-}
-
-/// The addresses the kernel fast path rewrites replies from: the specific listen address of
-/// each family (a family listening on an unspecified address stays on the sockets).
-pub fn offload_listen(listen: &[SocketAddr]) -> crate::driver::offload::Servers {
-    let mut servers = crate::driver::offload::Servers::default();
-    for l in listen.iter().filter(|l| !l.ip().is_unspecified()) {
-        match l {
-            SocketAddr::V4(a) => servers.v4 = Some(*a),
-            SocketAddr::V6(a) => servers.v6 = Some(*a),
-        }
-    }
-    servers
 }
 
 /// `default_relay_family` as written in the file or on the command line.
@@ -624,20 +632,11 @@ where
     })
 }
 
-/// The operator's handle, reading the TLS listeners' figures when there are any.
-fn handle_for(tls: &Option<crate::driver::tls::TlsSetup>) -> Handle {
-    let handle = Handle::new();
-    if let Some(t) = tls {
-        handle.tls().attach(t.counts.clone(), t.certs.clone());
-    }
-    handle
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn build(toml: &str) -> Result<(Arc<Config>, DriverConfig), ConfigError> {
+    fn build(toml: &str) -> Result<(Arc<Config>, Checked), ConfigError> {
         let s: Settings = toml::from_str(&format!("users = [\"a:b\"]\n{toml}")).unwrap();
         s.build()
     }
@@ -674,6 +673,44 @@ mod tests {
             core.relay_ips.v6, None,
             "no IPv6 relay address, no IPv6 relaying"
         );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_users_secrets_and_peer_rules_add_up() {
+        use clap::Parser;
+        use declare::Overlay;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            s: Settings,
+        }
+        let file: Settings = toml::from_str(
+            "listen = \"192.0.2.1:3478\"\nrealm = \"file\"\nusers = [\"a:b\"]\nallow_loopback_peers = true\n[control]\nedge = \"https://e.example\"\nregion = \"eu\"",
+        )
+        .unwrap();
+        let flags = Flags::try_parse_from([
+            "serve",
+            "--listen",
+            "192.0.2.2:3478",
+            "--user",
+            "c:d",
+            "--no-amplification",
+            "--edge",
+            "https://f.example",
+        ])
+        .unwrap()
+        .s;
+        let s = file.overlay(flags);
+        assert_eq!(s.listen, ["192.0.2.2:3478".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            s.realm.as_deref(),
+            Some("file"),
+            "a flag not given keeps the file's"
+        );
+        assert_eq!(s.users, ["a:b", "c:d"], "users add up");
+        assert!(s.allow_loopback_peers && s.no_amplification);
+        assert_eq!(s.control.edge.as_deref(), Some("https://f.example"));
+        assert_eq!(s.control.region.as_deref(), Some("eu"));
     }
 
     #[test]

@@ -11,17 +11,21 @@
 //! - [`probe`]: a native RFC 7635 client (`relay-native probe`), blocking std sockets.
 //! - [`control`]: the control plane, as a client of the edge: revocations, usage, heartbeats.
 //! - [`cli`]: the `relay-native` commands (`serve`, `token`, `probe`).
+//! - [`link`]: what the driver and the control plane hand each other (plain types).
 //! - [`metrics`]: Prometheus metrics, health and readiness, the drain endpoint.
+//! - [`certs`]: the TLS certificate: loading, checking, reloading.
 //! - [`drain`]: stopping without cutting calls (SIGUSR1).
 //!
 //! Design notes: docs/relay.md.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod drain;
 pub mod driver;
+pub mod link;
 pub mod metrics;
 pub mod probe;

@@ -10,9 +10,10 @@ use std::time::Instant;
 use stun_types::AddressFamily;
 use stun_types::message::TransactionId;
 
+pub use crate::alloc_id::AllocId;
 use crate::auth::{Account, Credential};
 use crate::bandwidth::Meters;
-use crate::config::family_of;
+use crate::family::family_of;
 use crate::routes::ChannelRoute;
 use crate::traffic::Traffic;
 
@@ -20,13 +21,6 @@ use crate::traffic::Traffic;
 /// 0x4000-0x4FFF; RFC 5766 clients (coturn's among them) still use up to 0x7FFF, so the
 /// relay accepts both, and ChannelData is recognised by a first byte of 0x40-0x7F.
 pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x7FFF;
-
-impl AllocId {
-    /// As one number (for a driver's socket tag).
-    pub fn to_bits(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.idx)
-    }
-}
 
 /// How the client reaches the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,13 +38,6 @@ pub struct Client {
     pub transport: Transport,
     /// The client's address as seen by the relay.
     pub addr: SocketAddr,
-}
-
-/// Names an allocation (slab index and generation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AllocId {
-    idx: u32,
-    generation: u32,
 }
 
 /// A permission (RFC 8656 section 9): peer IP until `expires`.
@@ -108,6 +95,39 @@ pub struct Allocation {
 }
 
 impl Allocation {
+    /// The routes this allocation (`id`) has at `now`, with their deadlines (see
+    /// [`crate::routes`]).
+    pub(crate) fn desired_routes(&self, id: AllocId, now: Instant) -> Vec<(ChannelRoute, Instant)> {
+        let a = self;
+        // A held allocation is over its bandwidth cap: its data comes through the core.
+        if a.client.transport != Transport::Udp || a.expires <= now || a.meters.held_until.is_some()
+        {
+            return Vec::new();
+        }
+        a.channels
+            .iter()
+            .filter(|c| c.expires > now)
+            .filter_map(|c| {
+                let relay = a.relays.for_peer(c.peer.ip())?;
+                let perm = a
+                    .permissions
+                    .iter()
+                    .filter(|p| p.ip == c.peer.ip() && p.expires > now)
+                    .map(|p| p.expires)
+                    .max()?;
+                let until = c.expires.min(perm).min(a.expires);
+                let route = ChannelRoute {
+                    alloc: id,
+                    client: a.client.addr,
+                    relay,
+                    peer: c.peer,
+                    channel: c.number,
+                };
+                Some((route, until))
+            })
+            .collect()
+    }
+
     /// The relayed transport address of the family the allocation was asked for first, once
     /// bound.
     pub fn relay(&self) -> Option<SocketAddr> {

@@ -177,11 +177,3 @@ pub enum DefaultFamily {
     /// IPv6.
     Ipv6,
 }
-
-/// The family of an address.
-pub fn family_of(ip: IpAddr) -> AddressFamily {
-    match ip {
-        IpAddr::V4(_) => AddressFamily::IPV4,
-        IpAddr::V6(_) => AddressFamily::IPV6,
-    }
-}

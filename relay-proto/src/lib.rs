@@ -49,6 +49,7 @@
 #![deny(missing_docs)]
 
 pub mod address_map;
+mod alloc_id;
 pub mod allocation;
 pub mod auth;
 pub mod bandwidth;
@@ -56,6 +57,7 @@ pub mod bounded;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod family;
 pub mod framing;
 pub mod input;
 pub mod nonce;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use stun_types::AddressFamily;
 
-use crate::config::family_of;
+use crate::family::family_of;
 
 /// An inclusive range of UDP ports, `min-max`, within 1-65535.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

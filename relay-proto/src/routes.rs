@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::allocation::{AllocId, Allocation, Transport};
+use crate::alloc_id::AllocId;
 
 /// One channel's fixed rewrite, both directions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,36 +45,6 @@ pub enum RouteChange {
         /// The route.
         route: ChannelRoute,
     },
-}
-
-/// The routes `a` (allocation `id`) has at `now`, with their deadlines.
-pub(super) fn desired(id: AllocId, a: &Allocation, now: Instant) -> Vec<(ChannelRoute, Instant)> {
-    // A held allocation is over its bandwidth cap: its data comes through the core.
-    if a.client.transport != Transport::Udp || a.expires <= now || a.meters.held_until.is_some() {
-        return Vec::new();
-    }
-    a.channels
-        .iter()
-        .filter(|c| c.expires > now)
-        .filter_map(|c| {
-            let relay = a.relays.for_peer(c.peer.ip())?;
-            let perm = a
-                .permissions
-                .iter()
-                .filter(|p| p.ip == c.peer.ip() && p.expires > now)
-                .map(|p| p.expires)
-                .max()?;
-            let until = c.expires.min(perm).min(a.expires);
-            let route = ChannelRoute {
-                alloc: id,
-                client: a.client.addr,
-                relay,
-                peer: c.peer,
-                channel: c.number,
-            };
-            Some((route, until))
-        })
-        .collect()
 }
 
 /// The changes that turn `had` into `want`.

@@ -419,7 +419,7 @@ impl Server {
         let Some(a) = self.table.get_mut(id) else {
             return;
         };
-        let want = routes::desired(id, a, now);
+        let want = a.desired_routes(id, now);
         let changes = routes::diff(&a.routes, &want);
         a.routes = want;
         self.out.extend(changes.into_iter().map(Output::Route));

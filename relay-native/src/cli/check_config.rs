@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use super::ServeArgs;
 use super::serve::settings;
+use crate::certs::{self, CertInfo};
 use crate::control::ControlConfig;
-use crate::driver::certs::{self, CertInfo};
 
 /// A certificate this close to its end gets a warning.
 const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -23,7 +23,6 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
     let control = given
         .control
         .clone()
-        .overlay(&a.control)
         .check(&advertised, &told, given.max_allocations.unwrap_or(0))
         .map_err(|e| format!("config: {e}"))?;
     let mut out = String::new();
@@ -181,19 +180,15 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
         );
         line(
             "tls_handshake_limit",
-            int(tls.limits.max_per_shard as u64),
+            int(tls.max_per_shard as u64),
             Some("per shard".into()),
         );
         line(
             "tls_handshake_limit_per_ip",
-            int(tls.limits.per_source as u64),
+            int(tls.per_source as u64),
             Some("per shard; IPv6 per /64".into()),
         );
-        line(
-            "tls_handshake_timeout",
-            int(tls.limits.timeout.as_secs()),
-            None,
-        );
+        line("tls_handshake_timeout", int(tls.timeout.as_secs()), None);
         line(
             "tls_reload_interval",
             int(tls.reload_interval.map_or(0, |d| d.as_secs())),

@@ -1,70 +1,46 @@
 //! `relay-native serve`: configuration, logging, the driver, the control plane (`--edge`),
 //! the operator endpoints (`--metrics`), a drain on SIGUSR1, the TLS certificate reloaded on
 //! SIGHUP, and a clean stop on SIGINT or SIGTERM.
+//!
+//! The one place that wires the checked settings ([`crate::config`]), the driver and the
+//! control plane together: the driver and the control plane never name each other, and
+//! neither reads the settings (docs/architecture.md, layering).
+
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tracing::info;
 
 use super::ServeArgs;
-use crate::config::{ConfigError, Settings};
+use crate::config::declare::Overlay;
+use crate::config::{Checked, ConfigError, Settings};
 use crate::control::Plane;
+use crate::driver::tls::{HandshakeLimits, TlsSetup};
+use crate::driver::{DriverConfig, Handle, SharedQuota};
 
-/// Builds settings from `--config` and the flags.
+/// Builds settings from `--config`, the flags and the environment.
 pub fn settings(a: &ServeArgs) -> Result<Settings, ConfigError> {
     let file = match &a.config {
         Some(p) => Settings::from_file(p)?,
         None => Settings::default(),
     };
-    let flags = Settings {
-        listen: a.listen.clone(),
-        relay_ip: a.relay_ip.clone(),
-        external_ip: a.external_ip.clone(),
-        relay_ports: a.relay_ports.clone(),
-        third_party_authorization: a.third_party_authorization.clone(),
-        default_relay_family: a.default_relay_family,
-        realm: a.realm.clone(),
-        server_name: a.server_name.clone(),
-        keys: a.keys.clone(),
-        keys_json: if a.keys.is_none() && file.keys.is_none() {
-            std::env::var("EDGETURN_KEYS").ok()
-        } else {
-            None
-        },
-        users: a.users.clone(),
-        auth_secrets: a.auth_secrets.clone(),
-        allow_loopback_peers: a.allow_loopback_peers,
-        allow_peers: a.allow_peers.clone(),
-        deny_peers: a.deny_peers.clone(),
-        max_allocations: a.max_allocations,
-        max_allocations_per_user: a.max_allocations_per_user,
-        max_lifetime: a.max_lifetime,
-        token_clock_skew: None,
-        shards: a.shards,
-        offload: a.offload.clone(),
-        control: Default::default(),
-        metrics: a.metrics,
-        drain_deadline: a.drain_deadline,
-        alternate_servers: a.alternate_servers.clone(),
-        max_bps_per_allocation: a.max_bps_per_allocation,
-        max_bps_per_user: a.max_bps_per_user,
-        auth_failure_limit: a.auth_failure_limit,
-        auth_failure_limit_per_user: a.auth_failure_limit_per_user,
-        auth_failure_window: a.auth_failure_window,
-        software: a.software.clone(),
-        unauth_reply_rate: a.unauth_reply_rate,
-        unauth_reply_burst: a.unauth_reply_burst,
-        no_amplification: a.no_amplification.then_some(true),
-        ..a.tls.settings()
-    };
-    Ok(file.overlay(flags))
+    let mut s = file.overlay(a.settings.clone());
+    if s.keys.is_none() {
+        s.keys_json = std::env::var("EDGETURN_KEYS").ok();
+    }
+    if s.control.client_secret_file.is_none() {
+        s.control.client_secret = std::env::var("EDGETURN_RELAY_CLIENT_SECRET").ok();
+    }
+    Ok(s)
 }
 
 /// Runs the relay until SIGINT or SIGTERM, or until a drain is over.
 pub fn run(a: &ServeArgs) -> Result<(), String> {
     let settings = settings(a).map_err(|e| format!("config: {e}"))?;
-    let control = settings.control.clone().overlay(&a.control);
-    let max_allocations = settings.max_allocations.unwrap_or(0);
-    let (core, mut driver) = settings.build().map_err(|e| format!("config: {e}"))?;
+    let control = settings.control.clone();
+    let (core, checked) = settings.build().map_err(|e| format!("config: {e}"))?;
+    let max_allocations = checked.max_allocations;
+    let mut driver = driver_config(checked);
     let (listen, told) =
         crate::config::advertised(&driver.listen, &core.relay_ips, &core.address_map);
     let control = control
@@ -94,8 +70,12 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
     // from the first datagram on.
     let plane = match control {
         Some(cfg) => {
-            let (plane, link) = Plane::start(cfg, driver.handle.clone())
-                .map_err(|e| format!("control plane: {e}"))?;
+            let (plane, link) = Plane::start(
+                cfg,
+                driver.handle.control().clone(),
+                driver.handle.draining(),
+            )
+            .map_err(|e| format!("control plane: {e}"))?;
             driver.control = Some(link);
             Some(plane)
         }
@@ -144,7 +124,7 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
             target: "tls",
             listen = addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             names = c.names.join(","),
-            not_after = %crate::driver::certs::rfc3339(c.not_after),
+            not_after = %crate::certs::rfc3339(c.not_after),
             "TURN over TLS on {}",
             addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
         );
@@ -201,6 +181,37 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
         }
         Ok(Err(e)) => Err(format!("cannot serve on {listen}: {e}")),
         Err(_) => Err("the relay thread panicked".into()),
+    }
+}
+
+/// The driver's configuration from the checked settings, with the operator's handle (which
+/// reads the TLS listeners' figures when there are any).
+fn driver_config(c: Checked) -> DriverConfig {
+    let tls = c.tls.map(|t| TlsSetup {
+        listen: t.listen,
+        certs: t.certs,
+        limits: HandshakeLimits {
+            max_per_shard: t.max_per_shard,
+            per_source: t.per_source,
+            timeout: t.timeout,
+        },
+        counts: Arc::default(),
+        reload_interval: t.reload_interval,
+    });
+    let handle = Handle::new();
+    if let Some(t) = &tls {
+        handle.tls().attach(t.counts.clone(), t.certs.clone());
+    }
+    DriverConfig {
+        listen: c.listen,
+        shards: c.shards,
+        offload: c.offload,
+        quota: SharedQuota::new(c.max_allocations, c.max_allocations_per_user),
+        control: None,
+        tls,
+        handle,
+        metrics: c.metrics,
+        drain_deadline: c.drain_deadline,
     }
 }
 

@@ -5,7 +5,8 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
-use relay_proto::config::{AddressMap, family_of};
+use relay_proto::config::AddressMap;
+use relay_proto::family::family_of;
 use relay_proto::{PortRange, RelayIps};
 
 use super::ConfigError;

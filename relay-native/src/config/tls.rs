@@ -8,17 +8,38 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::{ConfigError, Settings};
-use crate::driver::certs::{self, CertStore};
-use crate::driver::tls::{self, HandshakeLimits, TlsSetup};
+use crate::certs::{self, CertStore, provider};
 
 /// Certificate files are checked for a change this often unless configured.
 const RELOAD_INTERVAL: u64 = 10;
 /// Handshake timeouts outside this range are refused (seconds).
 const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
+/// Unfinished handshakes per shard unless configured.
+const HANDSHAKES_PER_SHARD: usize = 256;
+/// Unfinished handshakes per source address and shard unless configured.
+const HANDSHAKES_PER_SOURCE: usize = 16;
+/// The handshake timeout unless configured.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS listeners, checked: where, the loaded certificate, and the handshake bounds.
+pub struct TlsChecked {
+    /// Listening addresses.
+    pub listen: Vec<SocketAddr>,
+    /// The certificate, loaded and reloadable.
+    pub certs: Arc<CertStore>,
+    /// Unfinished handshakes per shard; one more evicts the oldest.
+    pub max_per_shard: usize,
+    /// Unfinished handshakes per source address (IPv6: per /64) and shard.
+    pub per_source: usize,
+    /// A handshake not finished in this time is closed.
+    pub timeout: Duration,
+    /// How often to look for new certificate files (None: only on SIGHUP).
+    pub reload_interval: Option<Duration>,
+}
 
 impl Settings {
     /// The TLS listeners' setup, None without `tls_listen`. Loads the certificate.
-    pub(super) fn tls(&self, listen: &[SocketAddr]) -> Result<Option<TlsSetup>, ConfigError> {
+    pub(super) fn tls(&self, listen: &[SocketAddr]) -> Result<Option<TlsChecked>, ConfigError> {
         if self.tls_listen.is_empty() {
             if self.tls_cert.is_some() || self.tls_key.is_some() {
                 return Err(ConfigError::Tls(
@@ -42,11 +63,10 @@ impl Settings {
                 ));
             }
         }
-        let defaults = HandshakeLimits::default();
-        let max_per_shard = self.tls_handshake_limit.unwrap_or(defaults.max_per_shard);
+        let max_per_shard = self.tls_handshake_limit.unwrap_or(HANDSHAKES_PER_SHARD);
         let per_source = self
             .tls_handshake_limit_per_ip
-            .unwrap_or(defaults.per_source);
+            .unwrap_or(HANDSHAKES_PER_SOURCE);
         if max_per_shard == 0 || per_source == 0 {
             return Err(ConfigError::Tls(
                 "--tls-handshake-limit and --tls-handshake-limit-per-ip must be at least 1",
@@ -59,10 +79,10 @@ impl Settings {
                 ));
             }
             Some(s) => Duration::from_secs(s),
-            None => defaults.timeout,
+            None => HANDSHAKE_TIMEOUT,
         };
-        let store = CertStore::open(cert.clone(), key.clone(), tls::provider())
-            .map_err(ConfigError::Cert)?;
+        let store =
+            CertStore::open(cert.clone(), key.clone(), provider()).map_err(ConfigError::Cert)?;
         let info = &store.current().info;
         if !info.valid_at(certs::unix_now()) {
             warn!(
@@ -74,15 +94,12 @@ impl Settings {
             );
         }
         let reload = self.tls_reload_interval.unwrap_or(RELOAD_INTERVAL);
-        Ok(Some(TlsSetup {
+        Ok(Some(TlsChecked {
             listen: self.tls_listen.clone(),
             certs: Arc::new(store),
-            limits: HandshakeLimits {
-                max_per_shard,
-                per_source,
-                timeout,
-            },
-            counts: Arc::default(),
+            max_per_shard,
+            per_source,
+            timeout,
             reload_interval: (reload > 0).then(|| Duration::from_secs(reload)),
         }))
     }

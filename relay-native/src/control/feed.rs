@@ -5,20 +5,21 @@
 //! When the edge cannot be reached the relay says so once, backs off (0.5 s doubling to 2 s,
 //! with jitter: the feed is what bounds revocation latency, so it comes back quickly), keeps
 //! its last list, and catches up from its cursor when the edge is back. Each answer and each
-//! failure is told to the relay's [`Handle`] for the metrics (a feed that stopped answering
-//! is what an operator alerts on).
+//! failure is told to the operator's [`ControlMetrics`] (a feed that stopped answering is
+//! what an operator alerts on).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
+use super::backoff::Backoff;
 use super::edge::EdgeError;
 use super::report::Tally;
 use super::revocations::{Entry, Revocations};
 use super::{ControlConfig, Stop, unix_now};
-use crate::driver::Handle;
+use crate::link::ControlMetrics;
 
 /// One page of the feed.
 #[derive(Debug, Deserialize)]
@@ -30,54 +31,6 @@ struct Page {
     more: bool,
 }
 
-/// Exponential backoff with jitter for a failing edge, and the log lines that go with it.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    failures: u32,
-    first: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    /// Waits from `first`, doubling up to `max`.
-    pub(crate) fn new(first: Duration, max: Duration) -> Backoff {
-        Backoff {
-            failures: 0,
-            first,
-            max,
-        }
-    }
-
-    /// Records a failure; returns how long to wait. The first failure of a run is a warning,
-    /// later ones are debug lines (and every tenth a warning again).
-    pub(crate) fn failed(&mut self, what: &str, e: &EdgeError) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        if self.failures == 1 || self.failures.is_multiple_of(10) {
-            warn!(target: "control", failures = self.failures, "{what}: {e}; retrying with backoff");
-        } else {
-            debug!(target: "control", failures = self.failures, "{what}: {e}");
-        }
-        let doubled = self
-            .first
-            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
-            .min(self.max);
-        // Up to a quarter more, so relays cut off together do not come back in step.
-        let mut b = [0u8; 2];
-        let _ = getrandom::fill(&mut b);
-        let quarter = doubled.as_millis() as u64 / 4;
-        let jitter = u64::from(u16::from_le_bytes(b)) % quarter.max(1);
-        doubled + Duration::from_millis(jitter)
-    }
-
-    /// Records a success; logs the recovery after failures.
-    pub(crate) fn ok(&mut self, what: &str) {
-        if self.failures > 0 {
-            info!(target: "control", after = self.failures, "{what}: the edge answers again");
-        }
-        self.failures = 0;
-    }
-}
-
 /// Runs until stopped.
 pub(crate) fn run(
     cfg: &ControlConfig,
@@ -85,7 +38,7 @@ pub(crate) fn run(
     stop: &Stop,
     cursor: &AtomicU64,
     tally: &Tally,
-    relay: &Handle,
+    metrics: &ControlMetrics,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
     let wait = cfg.feed_wait.as_secs();
@@ -103,7 +56,7 @@ pub(crate) fn run(
         let page = match page {
             Ok(p) => p,
             Err(e) => {
-                relay.control().feed_failed();
+                metrics.feed_failed();
                 let d = backoff.failed("revocation feed", &e);
                 if stop.sleep(d) {
                     return;
@@ -112,7 +65,7 @@ pub(crate) fn run(
             }
         };
         backoff.ok("revocation feed");
-        relay.control().feed_answered(unix_now());
+        metrics.feed_answered(unix_now());
         let from = list.cursor();
         match list.apply(&page.revocations, page.cursor, unix_now()) {
             Ok((added, bad)) => {

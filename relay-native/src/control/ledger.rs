@@ -47,7 +47,7 @@ pub struct Record {
 }
 
 /// Which allocation: the shard that holds it and its id there.
-pub type Key = (usize, u64);
+pub type Key = crate::link::AllocKey;
 
 /// What the ledger needs to know of an allocation: its token and its transport.
 #[derive(Clone, Copy, Debug)]

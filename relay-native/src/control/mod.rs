@@ -14,6 +14,7 @@
 //! last list it has; tokens still expire on their own, and usage waits in the spool. Why it is
 //! built this way: docs/control-plane.md.
 
+mod backoff;
 pub mod edge;
 pub mod feed;
 pub mod ledger;
@@ -29,90 +30,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::Args;
 use relay_proto::{Event, RelayIps, Traffic};
-use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::driver::Handle;
+pub use crate::config::control::Settings;
+use crate::link::{ControlMetrics, ShardLink, UsageSink};
 use edge::{ClientSecret, Edge};
 use ledger::{Holder, Key, Ledger};
-use revocations::{RevocationList, Revocations};
+use revocations::Revocations;
 use spool::Spool;
-
-/// `[control]` in the configuration file.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The edge's base URL (`https://edge.example.com`); the control plane is on when set.
-    pub edge: Option<String>,
-    /// This relay's OAuth client id at the edge.
-    pub client_id: Option<String>,
-    /// A file holding the client secret (or the secret in EDGETURN_RELAY_CLIENT_SECRET).
-    pub client_secret_file: Option<PathBuf>,
-    /// The secret from the environment.
-    #[serde(skip)]
-    pub client_secret: Option<String>,
-    /// This relay's name at the edge [default: the client id].
-    pub relay_id: Option<String>,
-    /// A region name, shown in the edge's relay list.
-    pub region: Option<String>,
-    /// Where the relay is, in degrees: the edge hands callers the nearest relays.
-    pub latitude: Option<f64>,
-    /// Where the relay is, in degrees.
-    pub longitude: Option<f64>,
-    /// The `turn:`/`turns:` URLs clients reach this relay by [default: UDP and TCP for each
-    /// listening address, by the relay address of its family; `turns:` URLs name the
-    /// certificate's host, so they are only listed when given here].
-    #[serde(default)]
-    pub urls: Vec<String>,
-    /// Allocations this relay is sized for; load is allocations / capacity [default:
-    /// max_allocations, or 10000].
-    pub capacity: Option<u64>,
-    /// Where the usage spool and the revocation list live (must survive restarts).
-    pub state_dir: Option<PathBuf>,
-    /// Seconds between heartbeats [default: 10].
-    pub heartbeat_secs: Option<f64>,
-    /// Seconds between usage records of a long allocation [default: 300].
-    pub usage_secs: Option<f64>,
-    /// Seconds between usage uploads [default: 5].
-    pub report_secs: Option<f64>,
-    /// Longest wait of one poll of the revocation feed, seconds [default: 20].
-    pub feed_wait_secs: Option<u64>,
-    /// Most usage records kept while the edge is unreachable [default: 200000].
-    pub spool_max: Option<usize>,
-}
-
-/// `serve` flags for the control plane; each overrides the same key of `[control]`.
-#[derive(Args, Debug, Default, Clone)]
-pub struct ControlArgs {
-    /// The edge's base URL: turns the control plane on (revocations, usage, heartbeats).
-    #[arg(long = "edge", value_name = "URL")]
-    pub edge: Option<String>,
-    /// This relay's OAuth client id at the edge (a client with the `relay` scope).
-    #[arg(long = "edge-client-id", value_name = "ID")]
-    pub client_id: Option<String>,
-    /// A file holding the client secret; or the secret in EDGETURN_RELAY_CLIENT_SECRET.
-    #[arg(long = "edge-client-secret-file", value_name = "FILE")]
-    pub client_secret_file: Option<PathBuf>,
-    /// Where the usage spool and the revocation list are kept.
-    #[arg(long = "state-dir", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-}
-
-impl Settings {
-    /// Overlays flags and the environment onto the file's `[control]`.
-    pub fn overlay(mut self, a: &ControlArgs) -> Settings {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if a.$f.is_some() { self.$f = a.$f.clone(); } )* };
-        }
-        take!(edge, client_id, client_secret_file, state_dir);
-        if self.client_secret_file.is_none() {
-            self.client_secret = std::env::var("EDGETURN_RELAY_CLIENT_SECRET").ok();
-        }
-        self
-    }
-}
 
 /// A `[control]` that cannot run. Messages name the setting, never a secret.
 #[derive(Debug, PartialEq, Eq)]
@@ -350,18 +276,15 @@ impl Stop {
     }
 }
 
-/// What the shards share with the control plane.
-#[derive(Clone, Debug)]
-pub struct ShardLink {
+/// The control plane's side of the shards' usage: the ledger and the live allocation count.
+#[derive(Debug)]
+struct Usage {
     ledger: Arc<Mutex<Ledger>>,
-    revocations: watch::Receiver<Arc<RevocationList>>,
     allocations: Arc<AtomicU64>,
-    usage_every: Duration,
 }
 
-impl ShardLink {
-    /// An allocation event of shard `shard`; `kernel`: the fast path's share of an ended one.
-    pub fn event(&self, shard: usize, e: &Event, kernel: Option<Traffic>) {
+impl UsageSink for Usage {
+    fn event(&self, shard: usize, e: &Event, kernel: Option<Traffic>) {
         let at = unix_now();
         match e {
             Event::AllocationCreated { info, .. } => {
@@ -384,25 +307,13 @@ impl ShardLink {
         }
     }
 
-    /// Running totals of live allocations (sockets and kernel together), for usage records of
-    /// long allocations.
-    pub fn totals(&self, live: impl Iterator<Item = (Key, Traffic)>) {
+    fn totals(&self, live: &mut dyn Iterator<Item = (Key, Traffic)>) {
         let at = unix_now();
         if let Ok(mut l) = self.ledger.lock() {
             for (key, total) in live {
                 l.snapshot(key, total, at);
             }
         }
-    }
-
-    /// The revocation list as it changes.
-    pub fn revocations(&self) -> watch::Receiver<Arc<RevocationList>> {
-        self.revocations.clone()
-    }
-
-    /// How often to hand in running totals.
-    pub fn usage_every(&self) -> Duration {
-        self.usage_every
     }
 }
 
@@ -414,9 +325,13 @@ pub struct Plane {
 
 impl Plane {
     /// Loads the state, starts the feed and report threads, and returns what the shards
-    /// need. `relay` says whether the relay is draining (heartbeats say so, and the edge
-    /// stops handing it out).
-    pub fn start(cfg: ControlConfig, relay: Handle) -> std::io::Result<(Plane, ShardLink)> {
+    /// need. `metrics` is where the threads report for the operator; `draining` says whether
+    /// the relay is draining (heartbeats say so, and the edge stops handing it out).
+    pub fn start(
+        cfg: ControlConfig,
+        metrics: Arc<ControlMetrics>,
+        draining: watch::Receiver<bool>,
+    ) -> std::io::Result<(Plane, ShardLink)> {
         let cfg = Arc::new(cfg);
         let revocations = Revocations::load(&cfg.state_dir, unix_now())?;
         let spool = Spool::open(&cfg.state_dir.join("usage"), cfg.spool_max)?;
@@ -435,33 +350,36 @@ impl Plane {
         let ledger = Arc::new(Mutex::new(Ledger::new(1_000_000)));
         let allocations = Arc::new(AtomicU64::new(0));
         let link = ShardLink {
-            ledger: ledger.clone(),
+            usage: Arc::new(Usage {
+                ledger: ledger.clone(),
+                allocations: allocations.clone(),
+            }),
             revocations: revocations.subscribe(),
-            allocations: allocations.clone(),
             usage_every: cfg.usage_every,
         };
         let stop = Arc::new(Stop::default());
         let cursor = Arc::new(AtomicU64::new(revocations.cursor()));
         let tally = Arc::new(report::Tally::default());
-        relay.control().started(unix_now());
-        relay.control().set_usage_backlog(spool.backlog() as u64);
+        metrics.started(unix_now());
+        metrics.set_usage_backlog(spool.backlog() as u64);
         {
-            let (cfg, stop, cursor, tally, relay) = (
+            let (cfg, stop, cursor, tally, metrics) = (
                 cfg.clone(),
                 stop.clone(),
                 cursor.clone(),
                 tally.clone(),
-                relay.clone(),
+                metrics.clone(),
             );
             // Not joined at shutdown: it may be inside a long poll.
             std::thread::Builder::new()
                 .name("control-feed".into())
-                .spawn(move || feed::run(&cfg, revocations, &stop, &cursor, &tally, &relay))?;
+                .spawn(move || feed::run(&cfg, revocations, &stop, &cursor, &tally, &metrics))?;
         }
         let state = report::Shared {
             ledger,
             allocations,
-            relay,
+            metrics,
+            draining,
             cursor,
             tally,
         };

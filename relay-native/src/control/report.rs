@@ -12,14 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::backoff::Backoff;
 use super::edge::EdgeError;
-use super::feed::Backoff;
 use super::ledger::Ledger;
 use super::spool::Spool;
 use super::{ControlConfig, Stop};
-use crate::driver::Handle;
+use crate::link::ControlMetrics;
 
 /// Records per usage request.
 pub const BATCH: usize = 500;
@@ -29,7 +30,8 @@ pub(crate) struct Shared {
     pub(crate) ledger: Arc<Mutex<Ledger>>,
     pub(crate) allocations: Arc<AtomicU64>,
     /// The running relay: whether it is draining.
-    pub(crate) relay: Handle,
+    pub(crate) metrics: Arc<ControlMetrics>,
+    pub(crate) draining: watch::Receiver<bool>,
     /// The feed's cursor, reported in heartbeats (is this relay caught up?).
     pub(crate) cursor: Arc<AtomicU64>,
     pub(crate) tally: Arc<Tally>,
@@ -112,7 +114,7 @@ pub(crate) fn run(cfg: &ControlConfig, spool: Spool, shared: &Shared, stop: &Sto
         }
         let now = Instant::now();
         // A drain that started is told at once, not at the next heartbeat.
-        let draining = r.shared.relay.is_draining();
+        let draining = *r.shared.draining.borrow();
         if draining != r.draining {
             r.draining = draining;
             r.next_beat = now;
@@ -123,10 +125,7 @@ pub(crate) fn run(cfg: &ControlConfig, spool: Spool, shared: &Shared, stop: &Sto
         if r.spool.backlog() > 0 && now >= r.next_upload {
             r.upload(Duration::from_secs(15));
         }
-        r.shared
-            .relay
-            .control()
-            .set_usage_backlog(r.spool.backlog() as u64);
+        r.shared.metrics.set_usage_backlog(r.spool.backlog() as u64);
         r.summary();
     }
 }

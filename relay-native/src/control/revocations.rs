@@ -15,14 +15,7 @@ use serde::{Deserialize, Serialize};
 use shared_token::TokenId;
 use tokio::sync::watch;
 
-/// What the shards see.
-#[derive(Debug, Default)]
-pub struct RevocationList {
-    /// Changes when entries were dropped; within a generation the list only grows.
-    pub generation: u64,
-    /// The revoked tokens, in the order they were learned.
-    pub entries: Vec<RevokedToken>,
-}
+use crate::link::RevocationList;
 
 /// One entry as the edge sends it and the state file keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

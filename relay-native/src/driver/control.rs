@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use tokio::time::MissedTickBehavior;
 
-use super::shard::Ctx;
-use crate::control::ShardLink;
-use crate::control::revocations::RevocationList;
+use super::ctx::Ctx;
+use crate::link::{RevocationList, ShardLink};
 use relay_proto::Input;
 
 /// Runs for the shard's life.

@@ -8,6 +8,7 @@
 //! shard's one thread owns. A scrape asks each shard for a [`ShardSnapshot`] and adds them.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use relay_proto::{
     AuthFailure, CloseReason, EndReason, Event, Mechanism, Stats, Traffic, Transport,
@@ -386,6 +387,36 @@ fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
 fn add2<const N: usize, const M: usize>(a: &mut [[u64; M]; N], b: &[[u64; M]; N]) {
     for (x, y) in a.iter_mut().zip(b) {
         add(x, y);
+    }
+}
+
+/// Handshake outcomes (for logs and metrics).
+#[derive(Debug, Default)]
+pub struct HandshakeCounts {
+    /// Completed.
+    pub completed: AtomicU64,
+    /// Failed: not TLS, no common version, cipher suite or ALPN protocol, or the client
+    /// went away.
+    pub failed: AtomicU64,
+    /// Not finished within the timeout.
+    pub timed_out: AtomicU64,
+    /// Closed unfinished to make room for a newer one.
+    pub evicted: AtomicU64,
+    /// Closed at once: their source had too many unfinished handshakes.
+    pub refused: AtomicU64,
+}
+
+impl HandshakeCounts {
+    /// The five counts, in field order.
+    pub fn get(&self) -> [u64; 5] {
+        [
+            &self.completed,
+            &self.failed,
+            &self.timed_out,
+            &self.evicted,
+            &self.refused,
+        ]
+        .map(|c| c.load(Ordering::Relaxed))
     }
 }
 

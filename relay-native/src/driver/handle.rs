@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::certs::CertStore;
-use super::counters::ShardSnapshot;
+use super::counters::{HandshakeCounts, ShardSnapshot};
 use super::offload::Offload;
-use super::tls::HandshakeCounts;
+use crate::certs::CertStore;
+pub use crate::link::{ControlFigures, ControlMetrics};
 use relay_proto::Traffic;
 
 /// How long a scrape waits for a shard's answer: a shard answers between two inputs, so
@@ -72,7 +72,7 @@ struct Inner {
     draining: watch::Sender<bool>,
     tls: TlsMetrics,
     max_allocations: AtomicU64,
-    control: ControlMetrics,
+    control: Arc<ControlMetrics>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -147,8 +147,13 @@ impl Handle {
     }
 
     /// What the control plane's threads report (revocation feed, usage backlog).
-    pub fn control(&self) -> &ControlMetrics {
+    pub fn control(&self) -> &Arc<ControlMetrics> {
         &self.0.control
+    }
+
+    /// Whether a drain has started, as it changes (for the control plane's heartbeats).
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.0.draining.subscribe()
     }
 
     /// Every shard's figures and the kernel fast path's, at one moment.
@@ -232,58 +237,5 @@ impl TlsMetrics {
                 u64::try_from(info.not_after).unwrap_or(0),
             )]),
         }
-    }
-}
-
-/// What the control plane's threads report for the metrics: plain atomics they set as they
-/// go, read at scrape time. Nothing is written until the control plane starts.
-#[derive(Debug, Default)]
-pub struct ControlMetrics {
-    on: AtomicBool,
-    feed_answered_at: AtomicU64,
-    feed_failures: AtomicU64,
-    usage_backlog: AtomicU64,
-}
-
-/// The control plane's figures at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ControlFigures {
-    /// When the revocation feed last answered (or the control plane started), Unix seconds.
-    pub feed_answered_at: u64,
-    /// Polls of the revocation feed that failed.
-    pub feed_failures: u64,
-    /// Usage records waiting in the spool for the edge.
-    pub usage_backlog: u64,
-}
-
-impl ControlMetrics {
-    /// The control plane starts at `now` (Unix seconds): the feed's age counts from here
-    /// until its first answer.
-    pub fn started(&self, now: u64) {
-        self.feed_answered_at.store(now, Ordering::Relaxed);
-        self.on.store(true, Ordering::Relaxed);
-    }
-
-    /// The revocation feed answered at `now` (Unix seconds).
-    pub fn feed_answered(&self, now: u64) {
-        self.feed_answered_at.store(now, Ordering::Relaxed);
-    }
-
-    /// A poll of the revocation feed failed.
-    pub fn feed_failed(&self) {
-        self.feed_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Usage records in the spool now.
-    pub fn set_usage_backlog(&self, records: u64) {
-        self.usage_backlog.store(records, Ordering::Relaxed);
-    }
-
-    fn figures(&self) -> Option<ControlFigures> {
-        self.on.load(Ordering::Relaxed).then(|| ControlFigures {
-            feed_answered_at: self.feed_answered_at.load(Ordering::Relaxed),
-            feed_failures: self.feed_failures.load(Ordering::Relaxed),
-            usage_backlog: self.usage_backlog.load(Ordering::Relaxed),
-        })
     }
 }

@@ -7,9 +7,9 @@
 //! the quota counters, so no lock is taken per packet. Why: docs/relay.md.
 
 mod batch;
-pub mod certs;
 mod control;
 pub mod counters;
+mod ctx;
 mod events;
 mod handle;
 pub mod offload;
@@ -51,7 +51,7 @@ pub struct DriverConfig {
     /// The allocation quota every shard shares.
     pub quota: SharedQuota,
     /// The control plane's side of every shard (revocations in, usage out), when it runs.
-    pub control: Option<crate::control::ShardLink>,
+    pub control: Option<crate::link::ShardLink>,
     /// TLS listeners (none: no TURN over TLS).
     pub tls: Option<tls::TlsSetup>,
     /// The operator's handle on the running relay (metrics, drain, readiness).
@@ -97,7 +97,7 @@ pub fn run(
         None
     } else {
         // Configuration only turns the fast path on with a specific listen address.
-        let servers = crate::config::offload_listen(&driver.listen);
+        let servers = offload_listen(&driver.listen);
         if servers.v4.is_none() && servers.v6.is_none() {
             return Err(std::io::Error::other(
                 "--offload needs a specific --listen address",
@@ -172,6 +172,19 @@ pub fn run(
         );
     }
     result
+}
+
+/// The addresses the kernel fast path rewrites replies from: the specific listen address of
+/// each family (a family listening on an unspecified address stays on the sockets).
+fn offload_listen(listen: &[SocketAddr]) -> offload::Servers {
+    let mut servers = offload::Servers::default();
+    for l in listen.iter().filter(|l| !l.ip().is_unspecified()) {
+        match l {
+            SocketAddr::V4(a) => servers.v4 = Some(*a),
+            SocketAddr::V6(a) => servers.v6 = Some(*a),
+        }
+    }
+    servers
 }
 
 /// Random bytes from the operating system.

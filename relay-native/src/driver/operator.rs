@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::counters::ShardSnapshot;
+use super::ctx::Ctx;
 use super::handle::Command;
-use super::shard::Ctx;
 use relay_proto::Input;
 
 /// How often the kernel fast path's counters are read for bandwidth caps: an allocation

@@ -12,13 +12,14 @@
 //! most [`SHARD_LIMIT`] of relayed data for all of a shard's connections together.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tracing::info;
 
-use super::stream::Kind;
+use super::counters::Link;
 
 /// Relayed data one connection may have waiting (beyond what the kernel's send buffer and,
 /// for TLS, rustls already hold); more is dropped.
@@ -203,6 +204,59 @@ async fn write_batch<W: AsyncWrite + Unpin>(
         }
     }
     wr.flush().await
+}
+
+/// What carries a connection's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Plain TCP: everything queued goes out in one write.
+    Tcp,
+    /// TLS: each message in a TLS record of its own. RFC 8656 frames a TLS stream like a
+    /// TCP one, but coturn's clients (`turnutils_uclient -S` and apps built on its client
+    /// code) take each `SSL_read` as one message, as coturn itself writes them; several
+    /// messages in one record would lose all but the first. Records still leave in one
+    /// system call when several are queued (rustls writes its pending records together).
+    Tls,
+}
+
+impl Kind {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+        }
+    }
+
+    /// The metrics label of this kind of connection.
+    pub(super) fn link(self) -> Link {
+        match self {
+            Kind::Tcp => Link::Tcp,
+            Kind::Tls => Link::Tls,
+        }
+    }
+}
+
+/// One connection as the shard sees it: a way to queue messages for it and to close it.
+pub(super) struct Conn {
+    pub(super) outbox: Rc<Outbox>,
+    pub(super) kind: Kind,
+}
+
+impl Conn {
+    /// The metrics label of the connection's transport.
+    pub(super) fn link(&self) -> Link {
+        self.kind.link()
+    }
+
+    /// Queues a message for the client (relayed data may be dropped: [`Outbox`]).
+    pub(super) fn send(&self, data: &[u8], what: Message) {
+        self.outbox.push(data, what);
+    }
+
+    /// Makes the connection stop reading and close.
+    pub(super) fn close(&self) {
+        self.outbox.close();
+    }
 }
 
 #[cfg(test)]

@@ -18,9 +18,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
-use super::counters::Link;
-use super::outbox::{Message, Outbox};
-use super::shard::Ctx;
+use super::ctx::Ctx;
+use super::outbox::Outbox;
+pub(super) use super::outbox::{Conn, Kind};
 use relay_proto::framing::StreamFramer;
 use relay_proto::{Client, Input, Transport};
 
@@ -32,59 +32,6 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(20);
 
 /// How long a closing connection may take to say goodbye (TLS close_notify, TCP FIN).
 const GOODBYE: Duration = Duration::from_secs(1);
-
-/// What carries a connection's bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    /// Plain TCP: everything queued goes out in one write.
-    Tcp,
-    /// TLS: each message in a TLS record of its own. RFC 8656 frames a TLS stream like a
-    /// TCP one, but coturn's clients (`turnutils_uclient -S` and apps built on its client
-    /// code) take each `SSL_read` as one message, as coturn itself writes them; several
-    /// messages in one record would lose all but the first. Records still leave in one
-    /// system call when several are queued (rustls writes its pending records together).
-    Tls,
-}
-
-impl Kind {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Kind::Tcp => "tcp",
-            Kind::Tls => "tls",
-        }
-    }
-
-    /// The metrics label of this kind of connection.
-    fn link(self) -> Link {
-        match self {
-            Kind::Tcp => Link::Tcp,
-            Kind::Tls => Link::Tls,
-        }
-    }
-}
-
-/// One connection as the shard sees it: a way to queue messages for it and to close it.
-pub(super) struct Conn {
-    outbox: Rc<Outbox>,
-    kind: Kind,
-}
-
-impl Conn {
-    /// The metrics label of the connection's transport.
-    pub(super) fn link(&self) -> Link {
-        self.kind.link()
-    }
-
-    /// Queues a message for the client (relayed data may be dropped: [`Outbox`]).
-    pub(super) fn send(&self, data: &[u8], what: Message) {
-        self.outbox.push(data, what);
-    }
-
-    /// Makes the connection stop reading and close.
-    pub(super) fn close(&self) {
-        self.outbox.close();
-    }
-}
 
 /// The next connection on `listener`; errors pause the loop briefly instead of spinning.
 pub(super) async fn accept(listener: &TcpListener, kind: Kind) -> (TcpStream, SocketAddr) {

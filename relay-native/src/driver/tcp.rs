@@ -6,7 +6,7 @@ use std::rc::Rc;
 use tokio::net::TcpListener;
 use tokio::task::spawn_local;
 
-use super::shard::Ctx;
+use super::ctx::Ctx;
 use super::stream;
 
 pub(super) async fn accept_loop(ctx: Rc<Ctx>, listener: TcpListener) {

@@ -19,32 +19,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rustls::ServerConfig;
-use rustls::crypto::CryptoProvider;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, spawn_local};
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
-use super::certs::CertStore;
-use super::shard::Ctx;
+use super::counters::HandshakeCounts;
+use super::ctx::Ctx;
 use super::{sockets, stream};
+use crate::certs::{CertStore, provider};
 
 /// ALPN identifiers offered (RFC 7443): TURN, and STUN for clients that only ask for their
 /// address. A client that offers ALPN without either is refused (RFC 7301
 /// no_application_protocol); one that offers no ALPN is served.
 pub const ALPN: [&[u8]; 2] = [b"stun.turn", b"stun.nat-discovery"];
-
-/// The crypto provider: ring. rustls' own default is aws-lc-rs, which needs cmake (and
-/// NASM elsewhere) to build; ring builds with the C compiler alone and is what the relay's
-/// HTTPS client (ureq) already links, so TLS adds no build step and no second library.
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
 
 /// TLS listeners: where, with which certificate, and the handshake bounds.
 pub struct TlsSetup {
@@ -70,46 +63,6 @@ pub struct HandshakeLimits {
     pub per_source: usize,
     /// A handshake not finished in this time is closed.
     pub timeout: Duration,
-}
-
-impl Default for HandshakeLimits {
-    fn default() -> Self {
-        HandshakeLimits {
-            max_per_shard: 256,
-            per_source: 16,
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Handshake outcomes (for logs and metrics).
-#[derive(Debug, Default)]
-pub struct HandshakeCounts {
-    /// Completed.
-    pub completed: AtomicU64,
-    /// Failed: not TLS, no common version, cipher suite or ALPN protocol, or the client
-    /// went away.
-    pub failed: AtomicU64,
-    /// Not finished within the timeout.
-    pub timed_out: AtomicU64,
-    /// Closed unfinished to make room for a newer one.
-    pub evicted: AtomicU64,
-    /// Closed at once: their source had too many unfinished handshakes.
-    pub refused: AtomicU64,
-}
-
-impl HandshakeCounts {
-    /// The five counts, in field order.
-    pub fn get(&self) -> [u64; 5] {
-        [
-            &self.completed,
-            &self.failed,
-            &self.timed_out,
-            &self.evicted,
-            &self.refused,
-        ]
-        .map(|c| c.load(Ordering::Relaxed))
-    }
 }
 
 /// The rustls configuration every TLS listener shares: TLS 1.3 and 1.2 only, no client

@@ -17,7 +17,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use super::Failure;
-use crate::driver::tls::{ALPN, provider};
+use crate::certs::provider;
+use crate::driver::tls::ALPN;
 use relay_proto::framing::StreamFramer;
 
 /// The transport to probe.

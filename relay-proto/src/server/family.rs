@@ -11,8 +11,9 @@ use turn_types::attribute::{AdditionalAddressFamily, RequestedAddressFamily};
 
 use super::Server;
 use crate::allocation::{Allocation, Client, RelaySlot, Relays, other};
-use crate::config::{DefaultFamily, family_of};
+use crate::config::DefaultFamily;
 use crate::error::TurnError;
+use crate::family::family_of;
 
 /// An attribute the request may carry: absent, or present and well-formed (a malformed one
 /// is 400).

@@ -312,6 +312,13 @@ impl CertStore {
     }
 }
 
+/// The crypto provider: ring. rustls' own default is aws-lc-rs, which needs cmake (and
+/// NASM elsewhere) to build; ring builds with the C compiler alone and is what the relay's
+/// HTTPS client (ureq) already links, so TLS adds no build step and no second library.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 #[cfg(test)]
 impl CertStore {
     /// A store with a fresh self-signed certificate for `localhost`, in a temporary
@@ -326,12 +333,7 @@ impl CertStore {
             let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).ok()?;
             std::fs::write(dir.join("c.pem"), c.cert.pem()).ok()?;
             std::fs::write(dir.join("k.pem"), c.signing_key.serialize_pem()).ok()?;
-            CertStore::open(
-                dir.join("c.pem"),
-                dir.join("k.pem"),
-                crate::driver::tls::provider(),
-            )
-            .ok()
+            CertStore::open(dir.join("c.pem"), dir.join("k.pem"), provider()).ok()
         })();
         let _ = std::fs::remove_dir_all(&dir);
         match made {
