@@ -11,12 +11,12 @@
 //! A cursor that is ahead of the feed (the database was recreated) is taken back to the
 //! feed's head, so the relay keeps up instead of waiting for sequence numbers it has seen.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sql::Statement;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+use crate::store::Statement;
+pub use crate::store::reads::FeedRow as Row;
 
 /// Entries per page.
 pub const PAGE: u64 = 1000;
@@ -50,34 +50,6 @@ impl Poll {
             wait: num("wait")?.min(wait_max),
         })
     }
-}
-
-/// A feed row.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Row {
-    /// Sequence number.
-    pub seq: u64,
-    /// The token's id.
-    pub token_id: String,
-    /// Unix second the token expires.
-    pub expires_at: u64,
-}
-
-/// The rows past `cursor` whose tokens have not expired at `now`, in order.
-pub fn page_query(cursor: u64, now: u64) -> Statement {
-    Statement::new(
-        "SELECT seq, token_id, expires_at FROM turn_revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq LIMIT ?3",
-        vec![cursor.into(), now.into(), PAGE.into()],
-    )
-}
-
-/// The highest sequence number in the feed (0 when empty), asked only when a cursor finds
-/// nothing, to notice a cursor from another database.
-pub fn head_query() -> Statement {
-    Statement::new(
-        "SELECT COALESCE(MAX(seq), 0) AS head FROM turn_revocations",
-        vec![],
-    )
 }
 
 /// The answer to a poll: the rows, the cursor to send next, whether more are waiting.
@@ -243,8 +215,8 @@ mod tests {
     #[test]
     fn statements() {
         let all = [
-            page_query(1, 2),
-            head_query(),
+            crate::store::reads::feed_page(1, 2).statement,
+            crate::store::reads::feed_head().statement,
             revoke(
                 &Source::Token {
                     token_id: "t".into(),

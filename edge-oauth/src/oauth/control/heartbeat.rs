@@ -132,24 +132,6 @@ impl Heartbeat {
     }
 }
 
-/// Every relay the edge has heard from (housekeeping forgets those silent for a week), for
-/// `GET /admin/relays`: is each one fresh, caught up with the feed, its usage sent?
-pub fn list_query() -> Statement {
-    Statement::new(
-        "SELECT relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, draining, \
-         version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen FROM relays ORDER BY relay_id",
-        vec![],
-    )
-}
-
-/// The relay client a relay id is bound to (by its first heartbeat): `SELECT client_id`.
-pub fn owner_query(relay_id: &str) -> Statement {
-    Statement::new(
-        "SELECT client_id FROM relays WHERE relay_id = ?",
-        vec![relay_id.into()],
-    )
-}
-
 /// Another client holds this relay id.
 pub fn taken() -> OAuthError {
     bad("this relay_id belongs to another relay client").with_status(409)

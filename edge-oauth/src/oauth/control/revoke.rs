@@ -48,7 +48,7 @@ pub fn everything_of_user(user_id: &str, now: u64) -> Writes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::sql;
+    use crate::store::writes as sql;
 
     #[test]
     fn one_batch_with_the_feed_after_the_families() {

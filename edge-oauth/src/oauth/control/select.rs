@@ -8,42 +8,13 @@
 //! located one, by load. The first relay named is the one a browser's ICE agent prefers
 //! (Chromium ranks relay candidates by the order of `iceServers`).
 
-use serde::Deserialize;
-
 use super::heartbeat::url_ok;
+pub use crate::store::reads::Relay;
 
 /// Distances within one band count as equally near (the caller's location is a city's,
 /// network paths are not great circles, and a less loaded relay in the same region is the
 /// better pick).
 pub const BAND_KM: f64 = 500.0;
-
-/// A relay as the list query reads it.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Relay {
-    /// Its name.
-    pub relay_id: String,
-    /// JSON array of URLs.
-    pub urls: String,
-    /// Degrees.
-    pub latitude: Option<f64>,
-    /// Degrees.
-    pub longitude: Option<f64>,
-    /// allocations / capacity.
-    pub load: f64,
-    /// 1 when draining.
-    pub draining: u64,
-    /// Unix second of its last heartbeat.
-    pub last_seen: u64,
-}
-
-/// The relays that may be healthy at `now`: the rest is decided in [`nearest`].
-pub fn list_query(now: u64, stale_after: u64) -> super::sql::Statement {
-    super::sql::Statement::new(
-        "SELECT relay_id, urls, latitude, longitude, load, draining, last_seen FROM relays \
-         WHERE last_seen >= ? AND draining = 0",
-        vec![now.saturating_sub(stale_after).into()],
-    )
-}
 
 /// Where a caller is, in degrees.
 pub type Location = (f64, f64);
@@ -197,6 +168,6 @@ mod tests {
         let ok = relay("ok", Some(VIRGINIA), 0.5);
         let c = nearest(&[stale, draining, bad, ok], Some(FRANKFURT), 1000, 30, 3);
         assert_eq!(ids(&c), ["ok"]);
-        well_formed(&[list_query(1000, 30)]);
+        well_formed(&[crate::store::reads::healthy_relays(1000, 30).statement]);
     }
 }

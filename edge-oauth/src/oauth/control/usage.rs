@@ -129,14 +129,6 @@ impl Batch {
     }
 }
 
-/// The cursor of a relay's epoch: `SELECT applied_through`.
-pub fn cursor_query(relay_id: &str, epoch: &str) -> Statement {
-    Statement::new(
-        "SELECT applied_through FROM usage_cursors WHERE relay_id = ? AND epoch = ?",
-        vec![relay_id.into(), epoch.into()],
-    )
-}
-
 /// Per (day, token, transport): what a batch adds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sum {
@@ -296,7 +288,8 @@ impl By {
         })
     }
 
-    fn column(self) -> &'static str {
+    /// Its column in `relay_usage`.
+    pub fn column(self) -> &'static str {
         match self {
             By::User => "user_id",
             By::Client => "client_id",
@@ -386,38 +379,6 @@ impl Query {
             client_id: None,
             limit: 1000,
         }
-    }
-
-    /// The grouped rows and, separately, the total over everything the filters match.
-    pub fn statements(&self) -> (Statement, Statement) {
-        let mut filter = String::from("day >= ? AND day <= ?");
-        let mut args = vec![self.from.as_str().into(), self.to.as_str().into()];
-        if let Some(u) = &self.user_id {
-            filter.push_str(" AND user_id = ?");
-            args.push(u.into());
-        }
-        if let Some(c) = &self.client_id {
-            filter.push_str(" AND client_id = ?");
-            args.push(c.into());
-        }
-        const SUMS: &str = "SUM(allocations) AS allocations, SUM(to_peer_packets) AS to_peer_packets, \
-             SUM(to_peer_bytes) AS to_peer_bytes, SUM(to_client_packets) AS to_client_packets, \
-             SUM(to_client_bytes) AS to_client_bytes";
-        let cols: Vec<&str> = self.by.iter().map(|b| b.column()).collect();
-        let cols = cols.join(", ");
-        let mut grouped_args = args.clone();
-        grouped_args.push(self.limit.into());
-        let grouped = Statement::new(
-            format!(
-                "SELECT {cols}, {SUMS} FROM relay_usage WHERE {filter} GROUP BY {cols} ORDER BY {cols} LIMIT ?"
-            ),
-            grouped_args,
-        );
-        let total = Statement::new(
-            format!("SELECT {SUMS} FROM relay_usage WHERE {filter}"),
-            args,
-        );
-        (grouped, total)
     }
 
     /// The report: the question, the rows and the total.
@@ -568,7 +529,8 @@ mod tests {
             (q.from.as_str(), q.to.as_str()),
             ("2027-01-01", "2027-01-15")
         );
-        let (rows, total) = q.statements();
+        let (rows, total) = crate::store::reads::usage_report(&q);
+        let (rows, total) = (rows.statement, total.statement);
         well_formed(&[rows.clone(), total.clone()]);
         assert!(rows.sql.contains("GROUP BY user_id, day"));
         assert!(total.sql.contains("user_id = ?"));
