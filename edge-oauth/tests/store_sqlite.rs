@@ -15,7 +15,7 @@ use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
 };
-use edge_oauth::store::{Query, Statement, Value, reads, writes};
+use edge_oauth::store::{self, Query, Statement, Value, reads, writes};
 use rusqlite::Connection;
 use rusqlite::types::{Value as Sql, ValueRef};
 use serde::de::DeserializeOwned;
@@ -277,9 +277,12 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::DeleteClient { owner: None, .. } => "DeleteClient",
         Claim::DeleteClient { owner: Some(_), .. } => "DeleteClientOwned",
         Claim::DeleteUser { .. } => "DeleteUser",
+        Claim::Heartbeat { .. } => "Heartbeat",
+        Claim::UsageCursor { read: None, .. } => "UsageCursorNew",
+        Claim::UsageCursor { read: Some(_), .. } => "UsageCursor",
     }
 }
-const CLAIMS: usize = 12;
+const CLAIMS: usize = 15;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -320,9 +323,10 @@ fn control_name(w: &control::Write) -> &'static str {
         control::Write::UserRevokedBefore { .. } => "UserRevokedBefore",
         control::Write::SpendCodesOf { .. } => "SpendCodesOf",
         control::Write::PasswordHash { .. } => "PasswordHash",
+        control::Write::Usage(_) => "Usage",
     }
 }
-const CONTROL_ROWS: usize = 4;
+const CONTROL_ROWS: usize = 5;
 
 fn audit(ev: &'static str) -> Write {
     Write::Audit(AuditEvent::new(NOW, ev))
@@ -858,6 +862,8 @@ fn every_write_and_read() {
     let c = db.first(&reads::code("code1")).expect("code");
     assert!(c.username.is_none() && c.user().is_none());
 
+    relays_and_usage(&mut db);
+
     // Every claim, row and control row was applied here at least once.
     assert_eq!(db.claims.len(), CLAIMS, "claims applied: {:?}", db.claims);
     assert_eq!(db.rows.len(), ROWS, "rows applied: {:?}", db.rows);
@@ -871,7 +877,11 @@ fn every_write_and_read() {
 
 #[test]
 fn relays_heartbeats_usage_and_housekeeping() {
-    let mut db = Db::new();
+    relays_and_usage(&mut Db::new());
+}
+
+/// Heartbeats, usage batches and housekeeping, on `db` as it is.
+fn relays_and_usage(db: &mut Db) {
     let hb = Heartbeat::parse(
         br#"{"relay_id":"fra-1","urls":["turn:203.0.113.1:3478?transport=udp"],"region":"eu","latitude":50.1,"longitude":8.7,
         "allocations":3,"capacity":100,"load":0.03,"draining":false,"version":"0.1.0","revocation_cursor":7,"usage_backlog":0,"usage_dropped":0}"#,
@@ -879,12 +889,14 @@ fn relays_heartbeats_usage_and_housekeeping() {
     .expect("a heartbeat");
     // The upsert claims the relay id for its client; another client's heartbeat gets no row
     // back and changes nothing.
-    let done = db.batch(&[hb.upsert("relay-client", NOW)]);
-    assert_eq!((done[0].returned, done[0].changes), (1, 1));
-    let before = db.dump();
-    let done = db.batch(&[hb.upsert("other-client", NOW + 1)]);
-    assert_eq!(done[0].returned, 0);
-    assert_eq!(db.dump(), before);
+    let b = writes::batch(&hb.clone().writes("relay-client", NOW));
+    let done = db.batch(&b.statements);
+    assert_eq!(
+        (b.claim, done[0].returned, done[0].changes),
+        (Some(0), 1, 1)
+    );
+    assert!(db.apply(&hb.clone().writes("relay-client", NOW)));
+    db.loses(&hb.writes("other-client", NOW + 1));
     assert_eq!(
         db.first(&reads::relay_owner("fra-1")).map(|o| o.client_id),
         Some("relay-client".into())
@@ -926,8 +938,7 @@ fn relays_heartbeats_usage_and_housekeeping() {
     };
     let plan = usage::decide(&batch, None, "nonce1", NOW);
     assert_eq!(plan.through, 2);
-    let done = db.batch(&plan.statements);
-    assert!(done[0].returned > 0, "the cursor claim");
+    assert!(db.apply(&plan.writes), "the cursor claim");
     assert_eq!(
         db.first(&reads::usage_cursor("fra-1", "e1"))
             .map(|c| c.applied_through),
@@ -935,24 +946,36 @@ fn relays_heartbeats_usage_and_housekeeping() {
     );
     // A concurrent request that read the old cursor (its own nonce) loses its claim and
     // adds nothing.
-    let before = db.dump();
-    let late = usage::decide(&batch, None, "nonce2", NOW);
-    let done = db.batch(&late.statements);
-    assert_eq!(done[0].returned, 0);
-    assert_eq!(db.dump(), before);
+    db.loses(&usage::decide(&batch, None, "nonce2", NOW).writes);
+    // The next batch moves the cursor on from what it read; one that read a stale cursor
+    // loses.
+    let next = usage::Batch {
+        records: vec![rec(3, 25)],
+        ..batch.clone()
+    };
+    db.loses(&usage::decide(&next, Some(1), "nonce3", NOW).writes);
+    assert!(db.apply(&usage::decide(&next, Some(2), "nonce4", NOW).writes));
+    assert_eq!(
+        db.first(&reads::usage_cursor("fra-1", "e1"))
+            .map(|c| c.applied_through),
+        Some(3)
+    );
+    // Nothing new: nothing to write.
+    let none = usage::decide(&next, Some(3), "nonce5", NOW);
+    assert_eq!((none.through, none.writes.rows.len()), (3, 0));
     let q = usage::Query::own("u_1", NOW);
     let (grouped, total) = reads::usage_report(&q);
     let rows = db.rows(&grouped);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["client_id"], "c1");
-    assert_eq!(db.rows(&total)[0]["to_peer_bytes"], 150);
+    assert_eq!(db.rows(&total)[0]["to_peer_bytes"], 175);
     let admin =
         usage::Query::parse_admin("by=user,client,day,token,transport", NOW).expect("query");
     let (grouped, _) = reads::usage_report(&admin);
     assert_eq!(db.rows(&grouped).len(), 1);
 
     // Housekeeping much later deletes the relay, the token and the cursor.
-    let done = db.batch(&tokens::housekeeping(NOW + 200 * 86_400));
+    let done = db.batch(&store::control::housekeeping(NOW + 200 * 86_400));
     assert_eq!(done.len(), 4);
     assert_eq!(db.count("relays"), 0);
     assert_eq!(db.count("turn_tokens"), 0);
@@ -979,7 +1002,7 @@ fn feed_statements_of_every_source_run() {
     ];
     let stmts: Vec<Statement> = sources
         .iter()
-        .map(|s| feed::revoke(s, "revoked", NOW))
+        .map(|s| store::control::feed_revoke(s, "revoked", NOW))
         .collect();
     db.batch(&stmts);
     let ids: Vec<String> = db

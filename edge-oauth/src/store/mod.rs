@@ -4,10 +4,12 @@
 //! - [`reads`]: every read as a typed [`Query`], next to the row struct it deserializes into;
 //! - [`writes`]: a decision's [`crate::oauth::effects::Writes`] (OAuth's and the control
 //!   plane's rows, their claim and its guard) as one batch of statements;
+//! - [`control`]: the relays' revocation feed and housekeeping;
 //! - [`value`]: statements and bound values.
 //!
 //! The worker's one D1 adapter (`worker/store.rs`) runs these and knows no SQL of its own.
 
+pub mod control;
 pub mod query;
 pub mod reads;
 pub mod value;

@@ -12,8 +12,9 @@
 //!   by the state the claim needs: `NOT EXISTS (...)` before an insert, `EXISTS (...)` before a
 //!   delete (the audit row of a delete, and the revocation of its families, must see the row).
 
+use super::control::feed_revoke;
 use super::value::{Batch, Statement, Value};
-use crate::oauth::control;
+use crate::oauth::control::{self, heartbeat::Heartbeat};
 use crate::oauth::effects::{Claim, ClientWrite, Owner, UserWrite, Write, Writes};
 
 /// Where a claim's statement goes.
@@ -217,15 +218,173 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "EXISTS (SELECT 1 FROM users WHERE id = ?)",
             guard_args: vec![id.into()],
         },
+        Claim::Heartbeat {
+            beat,
+            client_id,
+            now,
+        } => ClaimSql {
+            statement: relay_upsert(beat, client_id, *now),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM relays WHERE relay_id = ? AND client_id = ?)",
+            guard_args: vec![(&beat.relay_id).into(), client_id.into()],
+        },
+        Claim::UsageCursor {
+            relay_id,
+            epoch,
+            read,
+            through,
+            nonce,
+            now,
+        } => ClaimSql {
+            statement: match read {
+                None => st(
+                    "INSERT INTO usage_cursors (relay_id, epoch, applied_through, claim, updated_at) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (relay_id, epoch) DO NOTHING RETURNING applied_through",
+                    vec![
+                        relay_id.into(),
+                        epoch.into(),
+                        (*through).into(),
+                        nonce.into(),
+                        (*now).into(),
+                    ],
+                ),
+                Some(read) => st(
+                    "UPDATE usage_cursors SET applied_through = ?, claim = ?, updated_at = ? \
+                     WHERE relay_id = ? AND epoch = ? AND applied_through = ? RETURNING applied_through",
+                    vec![
+                        (*through).into(),
+                        nonce.into(),
+                        (*now).into(),
+                        relay_id.into(),
+                        epoch.into(),
+                        (*read).into(),
+                    ],
+                ),
+            },
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM usage_cursors WHERE relay_id = ? AND epoch = ? AND claim = ?)",
+            guard_args: vec![relay_id.into(), epoch.into(), nonce.into()],
+        },
     };
     Some(c)
 }
 
+/// A heartbeat's upsert, owned by `client_id`: it returns the relay id only when the row is
+/// (now) this client's; no row back means another client holds the id.
+fn relay_upsert(hb: &Heartbeat, client_id: &str, now: u64) -> Statement {
+    let urls = serde_json::to_string(&hb.urls).unwrap_or_else(|_| "[]".into());
+    st(
+        "INSERT INTO relays (relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, \
+         draining, version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) \
+         ON CONFLICT (relay_id) DO UPDATE SET urls = excluded.urls, region = excluded.region, \
+         latitude = excluded.latitude, longitude = excluded.longitude, allocations = excluded.allocations, \
+         capacity = excluded.capacity, load = excluded.load, draining = excluded.draining, \
+         version = excluded.version, revocation_cursor = excluded.revocation_cursor, \
+         usage_backlog = excluded.usage_backlog, usage_dropped = excluded.usage_dropped, \
+         last_seen = excluded.last_seen \
+         WHERE relays.client_id = excluded.client_id RETURNING relay_id",
+        vec![
+            (&hb.relay_id).into(),
+            client_id.into(),
+            urls.as_str().into(),
+            (&hb.region).into(),
+            hb.latitude.into(),
+            hb.longitude.into(),
+            hb.allocations.into(),
+            hb.capacity.into(),
+            hb.load.into(),
+            u64::from(hb.draining).into(),
+            (&hb.version).into(),
+            hb.revocation_cursor.into(),
+            hb.usage_backlog.into(),
+            hb.usage_dropped.into(),
+            now.into(),
+        ],
+    )
+}
+
+/// A control plane row's statement without its guard.
+fn control_row(c: &control::Write) -> (String, Vec<Value>, Tail) {
+    match c {
+        control::Write::TurnToken(t) => (
+            "INSERT OR IGNORE INTO turn_tokens (token_id, client_id, user_id, family_id, issued_at, expires_at) \
+             SELECT ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&t.token_id).into(),
+                (&t.client_id).into(),
+                (&t.user_id).into(),
+                (&t.family_id).into(),
+                t.issued_at.into(),
+                t.expires_at.into(),
+            ],
+            Tail::Where,
+        ),
+        control::Write::UserRevokedBefore { user_id, at } => (
+            "UPDATE users SET revoked_before = ? WHERE id = ?".into(),
+            vec![(*at).into(), user_id.into()],
+            Tail::And,
+        ),
+        control::Write::SpendCodesOf { user_id, at } => (
+            "UPDATE auth_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL".into(),
+            vec![(*at).into(), user_id.into()],
+            Tail::And,
+        ),
+        control::Write::PasswordHash { user_id, old, new } => (
+            "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?".into(),
+            vec![new.into(), user_id.into(), old.into()],
+            Tail::And,
+        ),
+        // Numbered values ?1 to ?11; the guard's plain `?`s take the numbers after them.
+        control::Write::Usage(g) => (
+            "INSERT INTO relay_usage (day, token_id, transport, client_id, user_id, allocations, to_peer_packets, \
+             to_peer_bytes, to_client_packets, to_client_bytes, first_start, last_end, updated_at) \
+             SELECT ?1, ?2, ?3, t.client_id, t.user_id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+             FROM (SELECT 1) LEFT JOIN turn_tokens t ON t.token_id = ?2 WHERE"
+                .into(),
+            vec![
+                g.day.as_str().into(),
+                g.token_id.as_str().into(),
+                g.transport.as_str().into(),
+                g.sum.allocations.into(),
+                g.sum.to_peer_packets.into(),
+                g.sum.to_peer_bytes.into(),
+                g.sum.to_client_packets.into(),
+                g.sum.to_client_bytes.into(),
+                g.sum.first_start.into(),
+                g.sum.last_end.into(),
+                g.now.into(),
+            ],
+            Tail::WhereThen(
+                "ON CONFLICT (day, token_id, transport) DO UPDATE SET \
+                 allocations = allocations + excluded.allocations, \
+                 to_peer_packets = to_peer_packets + excluded.to_peer_packets, \
+                 to_peer_bytes = to_peer_bytes + excluded.to_peer_bytes, \
+                 to_client_packets = to_client_packets + excluded.to_client_packets, \
+                 to_client_bytes = to_client_bytes + excluded.to_client_bytes, \
+                 first_start = min(first_start, excluded.first_start), \
+                 last_end = CASE WHEN excluded.last_end IS NULL THEN last_end \
+                 WHEN last_end IS NULL THEN excluded.last_end ELSE max(last_end, excluded.last_end) END, \
+                 updated_at = excluded.updated_at",
+            ),
+        ),
+    }
+}
+
+/// Where a row's guard goes.
+enum Tail {
+    /// The SQL ends with `WHERE` (an `INSERT ... SELECT`): the guard follows.
+    Where,
+    /// The SQL ends with a condition: `AND <guard>` follows.
+    And,
+    /// The SQL ends with `WHERE`, the guard follows, then this (an upsert's `ON CONFLICT`).
+    WhereThen(&'static str),
+}
+
 /// A row's statement without its guard: SQL ending in a `WHERE` clause (or `WHERE` itself
 /// for `INSERT ... SELECT`), to which `AND <guard>` / `<guard>` is appended.
-fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
-    // The bool: true when the SQL ends with "WHERE" (an insert), false when it ends with a
-    // condition that the guard is AND-ed to.
+fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
     match w {
         Write::Family(f) => (
             "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE".into(),
@@ -237,7 +396,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 f.auth_time.into(),
                 f.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::Refresh(r) => (
             "INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scope, expires_at, created_at) \
@@ -252,7 +411,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 r.expires_at.into(),
                 r.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::Code(c) => (
             "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, expires_at, created_at) \
@@ -270,7 +429,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 c.expires_at.into(),
                 c.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::Device(d) => (
             "INSERT INTO device_codes (id, user_code, client_id, scope, poll_interval, expires_at, created_at) \
@@ -285,17 +444,17 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 d.expires_at.into(),
                 d.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::DevicePolled { key, at, interval } => (
             "UPDATE device_codes SET last_poll_at = ?, poll_interval = ? WHERE id = ?".into(),
             vec![(*at).into(), u64::from(*interval).into(), key.into()],
-            false,
+            Tail::And,
         ),
         Write::DeleteClientsOwnedBy(user) => (
             "DELETE FROM clients WHERE owner_id = ?".into(),
             vec![user.into()],
-            false,
+            Tail::And,
         ),
         Write::InitialToken {
             key,
@@ -305,12 +464,12 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
             "INSERT INTO initial_access_tokens (id, expires_at, created_at) SELECT ?, ?, ? WHERE"
                 .into(),
             vec![key.into(), (*expires_at).into(), (*created_at).into()],
-            true,
+            Tail::Where,
         ),
         Write::RevokeFamily { id, reason, at } => (
             "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL".into(),
             vec![(*at).into(), (*reason).into(), id.into()],
-            false,
+            Tail::And,
         ),
         Write::RevokeFamiliesOf { owner, reason, at } => {
             let (which, ids): (&str, Vec<Value>) = match owner {
@@ -332,7 +491,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                     "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE {which} AND revoked_at IS NULL"
                 ),
                 args,
-                false,
+                Tail::And,
             )
         }
         Write::RevokeToken(r) => (
@@ -343,12 +502,9 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 r.expires_at.into(),
                 r.revoked_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
-        Write::Control(c) => {
-            let Statement { sql, args } = c.statement();
-            (sql, args, false)
-        }
+        Write::Control(c) => control_row(c),
         Write::Audit(a) => (
             "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) \
              SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
@@ -362,7 +518,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 (&a.family_id).into(),
                 a.detail.into(),
             ],
-            true,
+            Tail::Where,
         ),
     }
 }
@@ -374,16 +530,27 @@ pub fn batch(w: &Writes) -> Batch {
         Some(c) => (c.guard, c.guard_args.clone()),
         None => ("1", Vec::new()),
     };
-    let guarded = |(mut sql, mut args, is_insert): (String, Vec<Value>, bool)| {
-        sql.push_str(if is_insert { " " } else { " AND " });
+    let guarded = |(mut sql, mut args, tail): (String, Vec<Value>, Tail)| {
+        sql.push_str(if matches!(tail, Tail::And) {
+            " AND "
+        } else {
+            " "
+        });
         sql.push_str(guard);
+        if let Tail::WhereThen(rest) = tail {
+            sql.push(' ');
+            sql.push_str(rest);
+        }
         args.extend(guard_args.iter().cloned());
         st(sql, args)
     };
     // A revocation that reaches TURN tokens puts them into the relays' feed, in the same
     // place of the batch and under the same guard.
     let rows = w.rows.iter().flat_map(|row| {
-        let feed = control::writes::feed_following(row).map(|f| guarded((f.sql, f.args, false)));
+        let feed = control::writes::feed_following(row).map(|(source, reason, at)| {
+            let f = feed_revoke(&source, reason, at);
+            guarded((f.sql, f.args, Tail::And))
+        });
         std::iter::once(guarded(row_sql(row))).chain(feed)
     });
     let mut statements = Vec::with_capacity(w.rows.len() + 1);

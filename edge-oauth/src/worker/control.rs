@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 use worker::{D1Database, Env, Request, console_error, event};
 
 use super::http::{Reply, header, now, read_body};
-use super::store::{self, Cost, batch, metered as rows, returned_any};
+use super::store::{self, Cost, batch, metered as rows};
 use super::{env, resources};
 use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
 use crate::oauth::control::heartbeat::{self, Heartbeat};
 use crate::oauth::control::select::{self, Location, Relay};
 use crate::oauth::control::usage::{self, Batch, Query};
-use crate::oauth::control::{RELAY_SCOPE, feed, revoke, tokens};
+use crate::oauth::control::{RELAY_SCOPE, feed, revoke};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::MAX_ADMIN_BODY;
 use crate::oauth::{ids, scope};
@@ -112,8 +112,8 @@ pub async fn heartbeat(mut req: Request, env: &Env) -> Reply {
             let client = relay_client(&req, &cfg, &db, now).await?;
             let hb = Heartbeat::parse(&read_body(&mut req, MAX_ADMIN_BODY).await?)?;
             let mut cost = Cost::default();
-            let results = batch(&db, &[hb.upsert(&client, now)], &mut cost).await?;
-            if !returned_any(results.first())? {
+            let (took, _) = store::apply_metered(&db, &hb.writes(&client, now), &mut cost).await?;
+            if !took {
                 return Err(heartbeat::taken());
             }
             Ok(Reply::Json(
@@ -150,11 +150,9 @@ pub async fn usage(mut req: Request, env: &Env) -> Reply {
                     .map(|c| c.applied_through);
                 let nonce = ids::new_jti()?;
                 let plan = usage::decide(&b, applied, &nonce, now);
-                if plan.statements.is_empty() {
-                    return Ok(usage_answer(plan.through, &cost));
-                }
-                let results = batch(&db, &plan.statements, &mut cost).await?;
-                if returned_any(results.first())? {
+                // Nothing to apply: no D1 call, the cursor as it is.
+                let (took, _) = store::apply_metered(&db, &plan.writes, &mut cost).await?;
+                if took {
                     return Ok(usage_answer(plan.through, &cost));
                 }
             }
@@ -312,20 +310,11 @@ pub async fn admin_relays(req: Request, env: &Env) -> Reply {
             let db = env::db(env)?;
             let now = now();
             let mut cost = Cost::default();
-            let mut list: Vec<Value> = rows(&db, &reads::relays(), &mut cost).await?;
-            for r in &mut list {
-                let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
-                let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
-                let fresh = seen + ctl.stale_after >= now;
-                if let Some(o) = r.as_object_mut() {
-                    o.insert("draining".into(), Value::Bool(draining));
-                    o.insert("healthy".into(), Value::Bool(fresh && !draining));
-                    if let Some(urls) = o.get("urls").and_then(Value::as_str) {
-                        let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
-                        o.insert("urls".into(), parsed);
-                    }
-                }
-            }
+            let list = heartbeat::listing(
+                rows(&db, &reads::relays(), &mut cost).await?,
+                now,
+                ctl.stale_after,
+            );
             Ok(Reply::Json(
                 200,
                 json!({ "relays": list, "stale_after": ctl.stale_after, "now": now }),
@@ -339,7 +328,7 @@ pub async fn admin_relays(req: Request, env: &Env) -> Reply {
 async fn housekeep(env: &Env) -> Result<Value, OAuthError> {
     let db = env::db(env)?;
     let mut cost = Cost::default();
-    batch(&db, &tokens::housekeeping(now()), &mut cost).await?;
+    batch(&db, &crate::store::control::housekeeping(now()), &mut cost).await?;
     Ok(json!({ "d1": cost.json() }))
 }
 

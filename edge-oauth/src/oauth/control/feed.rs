@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
-use crate::store::Statement;
 pub use crate::store::reads::FeedRow as Row;
 
 /// Entries per page.
@@ -101,60 +100,9 @@ pub enum Source {
 /// Why, as the feed row records it (never sent to relays).
 pub type Reason = &'static str;
 
-/// The statement that puts `source`'s tokens into the feed at `now`. It ends in a `WHERE`
-/// condition, so a caller may AND a guard to it.
-pub fn revoke(source: &Source, reason: Reason, now: u64) -> Statement {
-    const FROM_TOKENS: &str = "INSERT OR IGNORE INTO turn_revocations (token_id, expires_at, revoked_at, reason) \
-         SELECT token_id, expires_at, ?, ? FROM turn_tokens WHERE expires_at > ? AND";
-    match source {
-        Source::Token {
-            token_id,
-            expires_at,
-        } => Statement::new(
-            "INSERT OR IGNORE INTO turn_revocations (token_id, expires_at, revoked_at, reason) \
-             SELECT ?, ?, ?, ? WHERE ? > ?",
-            vec![
-                token_id.into(),
-                (*expires_at).into(),
-                now.into(),
-                reason.into(),
-                (*expires_at).into(),
-                now.into(),
-            ],
-        ),
-        Source::Family(id) => Statement::new(
-            format!("{FROM_TOKENS} family_id = ?"),
-            vec![now.into(), reason.into(), now.into(), id.into()],
-        ),
-        Source::User(id) => Statement::new(
-            format!("{FROM_TOKENS} user_id = ?"),
-            vec![now.into(), reason.into(), now.into(), id.into()],
-        ),
-        Source::Client(id) => Statement::new(
-            format!("{FROM_TOKENS} client_id = ?"),
-            vec![now.into(), reason.into(), now.into(), id.into()],
-        ),
-        Source::ClientUser { client_id, user_id } => Statement::new(
-            format!("{FROM_TOKENS} client_id = ? AND user_id = ?"),
-            vec![
-                now.into(),
-                reason.into(),
-                now.into(),
-                client_id.into(),
-                user_id.into(),
-            ],
-        ),
-        Source::ClientsOwnedBy(user) => Statement::new(
-            format!("{FROM_TOKENS} client_id IN (SELECT id FROM clients WHERE owner_id = ?)"),
-            vec![now.into(), reason.into(), now.into(), user.into()],
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::tests::well_formed;
 
     fn row(seq: u64) -> Row {
         Row {
@@ -210,26 +158,5 @@ mod tests {
         );
         let full: Vec<Row> = (1..=PAGE).map(row).collect();
         assert_eq!(page(Poll { cursor: 0, wait: 0 }, &full, None)["more"], true);
-    }
-
-    #[test]
-    fn statements() {
-        let all = [
-            crate::store::reads::feed_page(1, 2).statement,
-            crate::store::reads::feed_head().statement,
-            revoke(
-                &Source::Token {
-                    token_id: "t".into(),
-                    expires_at: 9,
-                },
-                "revoked",
-                5,
-            ),
-            revoke(&Source::Family("f".into()), "refresh_reuse", 5),
-            revoke(&Source::User("u".into()), "user_deleted", 5),
-            revoke(&Source::Client("c".into()), "client_deleted", 5),
-        ];
-        well_formed(&all);
-        assert!(all[3].sql.ends_with("family_id = ?"));
     }
 }

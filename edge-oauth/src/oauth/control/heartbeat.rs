@@ -3,13 +3,15 @@
 //! first sent it (another relay client cannot take its place in callers' lists).
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::relay_id_ok;
-use super::sql::{MAX_EXACT, Statement};
+use super::sql::MAX_EXACT;
+use crate::oauth::effects::{Claim, Writes};
 use crate::oauth::error::OAuthError;
 
 /// A heartbeat as sent. Fields a newer relay adds are ignored.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct Heartbeat {
     /// The relay's name.
     pub relay_id: String,
@@ -58,6 +60,9 @@ fn bad(d: &'static str) -> OAuthError {
     OAuthError::invalid_request(d)
 }
 
+// Its reals come from JSON numbers, which are never NaN: equality is reflexive.
+impl Eq for Heartbeat {}
+
 impl Heartbeat {
     /// Parses and checks a body.
     pub fn parse(body: &[u8]) -> Result<Heartbeat, OAuthError> {
@@ -96,40 +101,34 @@ impl Heartbeat {
         Ok(hb)
     }
 
-    /// The upsert, owned by `client_id`: it returns the relay id only when the row is (now)
-    /// this client's; no row back means another client holds the id.
-    pub fn upsert(&self, client_id: &str, now: u64) -> Statement {
-        let urls = serde_json::to_string(&self.urls).unwrap_or_else(|_| "[]".into());
-        Statement::new(
-            "INSERT INTO relays (relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, \
-             draining, version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) \
-             ON CONFLICT (relay_id) DO UPDATE SET urls = excluded.urls, region = excluded.region, \
-             latitude = excluded.latitude, longitude = excluded.longitude, allocations = excluded.allocations, \
-             capacity = excluded.capacity, load = excluded.load, draining = excluded.draining, \
-             version = excluded.version, revocation_cursor = excluded.revocation_cursor, \
-             usage_backlog = excluded.usage_backlog, usage_dropped = excluded.usage_dropped, \
-             last_seen = excluded.last_seen \
-             WHERE relays.client_id = excluded.client_id RETURNING relay_id",
-            vec![
-                (&self.relay_id).into(),
-                client_id.into(),
-                urls.as_str().into(),
-                (&self.region).into(),
-                self.latitude.into(),
-                self.longitude.into(),
-                self.allocations.into(),
-                self.capacity.into(),
-                self.load.into(),
-                u64::from(self.draining).into(),
-                (&self.version).into(),
-                self.revocation_cursor.into(),
-                self.usage_backlog.into(),
-                self.usage_dropped.into(),
-                now.into(),
-            ],
-        )
+    /// What the heartbeat of relay client `client_id` writes: its upsert, a claim that fails
+    /// when another relay client holds the relay id ([`taken`]).
+    pub fn writes(self, client_id: &str, now: u64) -> Writes {
+        Writes::new(Claim::Heartbeat {
+            beat: Box::new(self),
+            client_id: client_id.to_string(),
+            now,
+        })
     }
+}
+
+/// `GET /admin/relays`: the rows as listed, each with `draining` as a boolean, whether it
+/// is `healthy` at `now` (the rule of [`super::select::healthy`]) and its `urls` parsed.
+pub fn listing(mut rows: Vec<Value>, now: u64, stale_after: u64) -> Vec<Value> {
+    for r in &mut rows {
+        let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
+        let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
+        let healthy = super::select::healthy(seen, draining, now, stale_after);
+        if let Some(o) = r.as_object_mut() {
+            o.insert("draining".into(), Value::Bool(draining));
+            o.insert("healthy".into(), Value::Bool(healthy));
+            if let Some(urls) = o.get("urls").and_then(Value::as_str) {
+                let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
+                o.insert("urls".into(), parsed);
+            }
+        }
+    }
+    rows
 }
 
 /// Another client holds this relay id.
@@ -149,8 +148,10 @@ mod tests {
     fn parses_and_upserts() {
         let hb = Heartbeat::parse(OK.as_bytes()).unwrap();
         assert_eq!((hb.relay_id.as_str(), hb.allocations), ("fra-1", 3));
-        let s = hb.upsert("relay-client", 1000);
-        well_formed(std::slice::from_ref(&s));
+        let b = crate::store::writes::batch(&hb.writes("relay-client", 1000));
+        assert_eq!(b.claim, Some(0));
+        let s = &b.statements[0];
+        well_formed(std::slice::from_ref(s));
         assert!(
             s.sql
                 .contains("WHERE relays.client_id = excluded.client_id RETURNING relay_id")

@@ -16,6 +16,11 @@ pub use crate::store::reads::Relay;
 /// better pick).
 pub const BAND_KM: f64 = 500.0;
 
+/// The health rule: a heartbeat within `stale_after` seconds of `now`, not draining.
+pub fn healthy(last_seen: u64, draining: bool, now: u64, stale_after: u64) -> bool {
+    !draining && last_seen.saturating_add(stale_after) >= now
+}
+
 /// Where a caller is, in degrees.
 pub type Location = (f64, f64);
 
@@ -57,7 +62,7 @@ pub fn nearest(
 ) -> Vec<Chosen> {
     let mut picked: Vec<(u64, f64, f64, Chosen)> = relays
         .iter()
-        .filter(|r| r.draining == 0 && r.last_seen + stale_after >= now)
+        .filter(|r| healthy(r.last_seen, r.draining != 0, now, stale_after))
         .filter_map(|r| {
             let urls: Vec<String> = serde_json::from_str::<Vec<String>>(&r.urls)
                 .ok()?
