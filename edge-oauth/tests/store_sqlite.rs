@@ -424,14 +424,14 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(t.revoked.is_none() && t.client_id.is_none());
     assert!(db.rows(&reads::audit(None, 10)).is_empty());
     assert!(db.rows(&reads::audit(Some("t"), 10)).is_empty());
-    assert!(db.rows(&reads::feed_page(0, NOW)).is_empty());
+    assert!(db.rows(&reads::feed_page(0, NOW, feed::PAGE)).is_empty());
     assert_eq!(db.first(&reads::feed_head()).map(|h| h.head), Some(0));
     assert!(db.rows(&reads::healthy_relays(NOW, 30)).is_empty());
     assert!(db.rows(&reads::relays()).is_empty());
     assert!(db.first(&reads::relay_owner("fra-1")).is_none());
     assert!(db.first(&reads::usage_cursor("fra-1", "e1")).is_none());
     let q = usage::Query::own("u_1", NOW);
-    let (grouped, total) = reads::usage_report(&q);
+    let (grouped, total) = q.report();
     assert!(db.rows(&grouped).is_empty());
     assert_eq!(db.rows(&total).len(), 1, "a total row, of NULL sums");
 }
@@ -596,7 +596,7 @@ fn every_write_and_read() {
     );
     assert_eq!(standing(&db).revoked, Some(1));
     assert!(
-        db.rows(&reads::feed_page(0, NOW)).is_empty(),
+        db.rows(&reads::feed_page(0, NOW, feed::PAGE)).is_empty(),
         "access tokens are not fed to relays"
     );
 
@@ -631,7 +631,7 @@ fn every_write_and_read() {
             .and_then(|t| t.revoked),
         Some(1)
     );
-    let fed = db.rows(&reads::feed_page(0, NOW));
+    let fed = db.rows(&reads::feed_page(0, NOW, feed::PAGE));
     assert_eq!(
         fed.iter().map(|r| r.token_id.as_str()).collect::<Vec<_>>(),
         ["turn2"]
@@ -640,7 +640,10 @@ fn every_write_and_read() {
         db.first(&reads::feed_head()).map(|h| h.head),
         Some(fed[0].seq)
     );
-    assert!(db.rows(&reads::feed_page(fed[0].seq, NOW)).is_empty());
+    assert!(
+        db.rows(&reads::feed_page(fed[0].seq, NOW, feed::PAGE))
+            .is_empty()
+    );
     let audit_rows = db.rows(&reads::audit(Some("turn2"), 10));
     assert_eq!(
         (audit_rows.len(), audit_rows[0].event.as_str()),
@@ -662,7 +665,7 @@ fn every_write_and_read() {
     );
     assert_eq!(standing(&db).family_revoked_at, Some(NOW + 4));
     assert!(
-        db.rows(&reads::feed_page(0, NOW))
+        db.rows(&reads::feed_page(0, NOW, feed::PAGE))
             .iter()
             .any(|r| r.token_id == "turn1")
     );
@@ -792,7 +795,7 @@ fn every_write_and_read() {
         })));
     }
     assert!(
-        db.rows(&reads::feed_page(0, NOW))
+        db.rows(&reads::feed_page(0, NOW, feed::PAGE))
             .iter()
             .any(|r| r.token_id == "turn3")
     );
@@ -964,14 +967,14 @@ fn relays_and_usage(db: &mut Db) {
     let none = usage::decide(&next, Some(3), "nonce5", NOW);
     assert_eq!((none.through, none.writes.rows.len()), (3, 0));
     let q = usage::Query::own("u_1", NOW);
-    let (grouped, total) = reads::usage_report(&q);
+    let (grouped, total) = q.report();
     let rows = db.rows(&grouped);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["client_id"], "c1");
     assert_eq!(db.rows(&total)[0]["to_peer_bytes"], 175);
     let admin =
         usage::Query::parse_admin("by=user,client,day,token,transport", NOW).expect("query");
-    let (grouped, _) = reads::usage_report(&admin);
+    let (grouped, _) = admin.report();
     assert_eq!(db.rows(&grouped).len(), 1);
 
     // Housekeeping much later deletes the relay, the token and the cursor.
@@ -1006,7 +1009,7 @@ fn feed_statements_of_every_source_run() {
         .collect();
     db.batch(&stmts);
     let ids: Vec<String> = db
-        .rows(&reads::feed_page(0, NOW))
+        .rows(&reads::feed_page(0, NOW, feed::PAGE))
         .into_iter()
         .map(|r| r.token_id)
         .collect();

@@ -321,7 +321,7 @@ pub enum Claim {
     /// first heartbeat binds it): the claim fails when another client holds the id.
     Heartbeat {
         /// The heartbeat.
-        beat: Box<super::control::heartbeat::Heartbeat>,
+        beat: Box<super::control::rows::Heartbeat>,
         /// The relay client sending it.
         client_id: String,
         /// Unix seconds.
@@ -401,7 +401,7 @@ pub enum Write {
     Audit(AuditEvent),
     /// A row of the control plane between the edge and its relays (a TURN token issued,
     /// everything of a user revoked): [`super::control::Write`].
-    Control(super::control::Write),
+    Control(super::control::rows::Write),
 }
 
 /// Everything one request writes.

@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn statements() {
         let all = [
-            crate::store::reads::feed_page(1, 2).statement,
+            crate::store::reads::feed_page(1, 2, 10).statement,
             crate::store::reads::feed_head().statement,
             feed_revoke(
                 &Source::Token {

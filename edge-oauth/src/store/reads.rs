@@ -476,14 +476,11 @@ pub fn audit(token_id: Option<&str>, limit: u64) -> Query<AuditRow> {
 }
 
 /// The rows past `cursor` whose tokens have not expired at `now`, in order.
-pub fn feed_page(cursor: u64, now: u64) -> Query<FeedRow> {
+/// At most `limit` rows.
+pub fn feed_page(cursor: u64, now: u64, limit: u64) -> Query<FeedRow> {
     Query::new(
         "SELECT seq, token_id, expires_at FROM turn_revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq LIMIT ?3",
-        vec![
-            cursor.into(),
-            now.into(),
-            crate::oauth::control::feed::PAGE.into(),
-        ],
+        vec![cursor.into(), now.into(), limit.into()],
     )
 }
 
@@ -532,25 +529,40 @@ pub fn usage_cursor(relay_id: &str, epoch: &str) -> Query<Cursor> {
     )
 }
 
+/// What a usage report asks: the days `from` to `to` (`YYYY-MM-DD`, inclusive), one user
+/// and one client if given, grouped by the columns `by` of `relay_usage` (from a fixed list,
+/// never a caller's text), at most `limit` groups.
+pub struct UsageFilter<'a> {
+    /// First day.
+    pub from: &'a str,
+    /// Last day.
+    pub to: &'a str,
+    /// One user.
+    pub user_id: Option<&'a str>,
+    /// One client.
+    pub client_id: Option<&'a str>,
+    /// Group by these columns.
+    pub by: &'a [&'static str],
+    /// At most this many groups.
+    pub limit: u64,
+}
+
 /// A usage report: the rows grouped as asked, and the total.
-pub fn usage_report(
-    q: &crate::oauth::control::usage::Query,
-) -> (Query<serde_json::Value>, Query<serde_json::Value>) {
+pub fn usage_report(q: &UsageFilter<'_>) -> (Query<serde_json::Value>, Query<serde_json::Value>) {
     let mut filter = String::from("day >= ? AND day <= ?");
-    let mut args: Vec<Value> = vec![q.from.as_str().into(), q.to.as_str().into()];
-    if let Some(u) = &q.user_id {
+    let mut args: Vec<Value> = vec![q.from.into(), q.to.into()];
+    if let Some(u) = q.user_id {
         filter.push_str(" AND user_id = ?");
         args.push(u.into());
     }
-    if let Some(c) = &q.client_id {
+    if let Some(c) = q.client_id {
         filter.push_str(" AND client_id = ?");
         args.push(c.into());
     }
     const SUMS: &str = "SUM(allocations) AS allocations, SUM(to_peer_packets) AS to_peer_packets, \
          SUM(to_peer_bytes) AS to_peer_bytes, SUM(to_client_packets) AS to_client_packets, \
          SUM(to_client_bytes) AS to_client_bytes";
-    let cols: Vec<&str> = q.by.iter().map(|b| b.column()).collect();
-    let cols = cols.join(", ");
+    let cols = q.by.join(", ");
     let mut grouped_args = args.clone();
     grouped_args.push(q.limit.into());
     let grouped = Query::new(

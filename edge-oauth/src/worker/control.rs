@@ -76,8 +76,12 @@ pub async fn revocations(req: Request, env: &Env) -> Reply {
             let mut cost = Cost::default();
             loop {
                 let t = now();
-                let page: Vec<feed::Row> =
-                    rows(&db, &reads::feed_page(poll.cursor, t), &mut cost).await?;
+                let page: Vec<feed::Row> = rows(
+                    &db,
+                    &reads::feed_page(poll.cursor, t, feed::PAGE),
+                    &mut cost,
+                )
+                .await?;
                 let waited = t.saturating_sub(started);
                 if !page.is_empty() || waited >= poll.wait {
                     let head = if page.is_empty() && poll.cursor > 0 {
@@ -213,7 +217,7 @@ pub async fn own_usage(req: Request, env: &Env) -> Reply {
 }
 
 async fn report(db: &D1Database, q: &Query) -> Result<Reply, OAuthError> {
-    let (grouped, total) = reads::usage_report(q);
+    let (grouped, total) = q.report();
     let mut cost = Cost::default();
     let rows: Vec<Value> = rows(db, &grouped, &mut cost).await?;
     let total: Vec<Value> = self::rows(db, &total, &mut cost).await?;
@@ -310,7 +314,7 @@ pub async fn admin_relays(req: Request, env: &Env) -> Reply {
             let db = env::db(env)?;
             let now = now();
             let mut cost = Cost::default();
-            let list = heartbeat::listing(
+            let list = select::listing(
                 rows(&db, &reads::relays(), &mut cost).await?,
                 now,
                 ctl.stale_after,

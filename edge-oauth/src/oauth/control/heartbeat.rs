@@ -2,52 +2,11 @@
 //! whether it is draining. One upsert per heartbeat; a relay id stays with the client that
 //! first sent it (another relay client cannot take its place in callers' lists).
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use super::relay_id_ok;
+pub use super::rows::Heartbeat;
 use super::sql::MAX_EXACT;
 use crate::oauth::effects::{Claim, Writes};
 use crate::oauth::error::OAuthError;
-
-/// A heartbeat as sent. Fields a newer relay adds are ignored.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Heartbeat {
-    /// The relay's name.
-    pub relay_id: String,
-    /// `turn:`/`turns:` URLs clients reach it by.
-    pub urls: Vec<String>,
-    /// A region name.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// Degrees.
-    #[serde(default)]
-    pub latitude: Option<f64>,
-    /// Degrees.
-    #[serde(default)]
-    pub longitude: Option<f64>,
-    /// Allocations now.
-    pub allocations: u64,
-    /// Allocations it is sized for.
-    pub capacity: u64,
-    /// Allocations / capacity.
-    pub load: f64,
-    /// True once it takes no new allocations.
-    #[serde(default)]
-    pub draining: bool,
-    /// Its software version.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// Where it is in the revocation feed.
-    #[serde(default)]
-    pub revocation_cursor: Option<u64>,
-    /// Usage records waiting in its spool.
-    #[serde(default)]
-    pub usage_backlog: Option<u64>,
-    /// Usage records it had to drop.
-    #[serde(default)]
-    pub usage_dropped: Option<u64>,
-}
 
 /// A URL a caller may be handed: `turn:` or `turns:`, printable, bounded.
 pub fn url_ok(u: &str) -> bool {
@@ -59,9 +18,6 @@ pub fn url_ok(u: &str) -> bool {
 fn bad(d: &'static str) -> OAuthError {
     OAuthError::invalid_request(d)
 }
-
-// Its reals come from JSON numbers, which are never NaN: equality is reflexive.
-impl Eq for Heartbeat {}
 
 impl Heartbeat {
     /// Parses and checks a body.
@@ -110,25 +66,6 @@ impl Heartbeat {
             now,
         })
     }
-}
-
-/// `GET /admin/relays`: the rows as listed, each with `draining` as a boolean, whether it
-/// is `healthy` at `now` (the rule of [`super::select::healthy`]) and its `urls` parsed.
-pub fn listing(mut rows: Vec<Value>, now: u64, stale_after: u64) -> Vec<Value> {
-    for r in &mut rows {
-        let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
-        let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
-        let healthy = super::select::healthy(seen, draining, now, stale_after);
-        if let Some(o) = r.as_object_mut() {
-            o.insert("draining".into(), Value::Bool(draining));
-            o.insert("healthy".into(), Value::Bool(healthy));
-            if let Some(urls) = o.get("urls").and_then(Value::as_str) {
-                let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
-                o.insert("urls".into(), parsed);
-            }
-        }
-    }
-    rows
 }
 
 /// Another client holds this relay id.

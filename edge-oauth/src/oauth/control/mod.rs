@@ -12,20 +12,20 @@ pub mod day;
 pub mod feed;
 pub mod heartbeat;
 pub mod revoke;
+pub mod rows;
 pub mod select;
 pub mod sql;
 pub mod tokens;
 pub mod usage;
 pub mod writes;
 
-pub use writes::Write;
+pub use rows::Write;
 
-/// The scope a relay's client has, and only a relay's: the admin API gives it only to a
-/// confidential client whose one grant is `client_credentials` and whose one scope it is.
-pub const RELAY_SCOPE: &str = "relay";
+/// The scope a relay's client has ([`super::scope::RELAY`]).
+pub use super::scope::RELAY as RELAY_SCOPE;
 
 /// True for names the edge accepts as relay ids (the client-id rule): 1 to 64 of
 /// `[A-Za-z0-9._@-]`.
 pub fn relay_id_ok(id: &str) -> bool {
-    super::admin::id_is_acceptable(id)
+    super::ids::id_is_acceptable(id)
 }

@@ -8,6 +8,8 @@
 //! located one, by load. The first relay named is the one a browser's ICE agent prefers
 //! (Chromium ranks relay candidates by the order of `iceServers`).
 
+use serde_json::Value;
+
 use super::heartbeat::url_ok;
 pub use crate::store::reads::Relay;
 
@@ -19,6 +21,25 @@ pub const BAND_KM: f64 = 500.0;
 /// The health rule: a heartbeat within `stale_after` seconds of `now`, not draining.
 pub fn healthy(last_seen: u64, draining: bool, now: u64, stale_after: u64) -> bool {
     !draining && last_seen.saturating_add(stale_after) >= now
+}
+
+/// `GET /admin/relays`: the rows as listed, each with `draining` as a boolean, whether it
+/// is `healthy` at `now` (the rule of [`healthy`]) and its `urls` parsed.
+pub fn listing(mut rows: Vec<Value>, now: u64, stale_after: u64) -> Vec<Value> {
+    for r in &mut rows {
+        let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
+        let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
+        let healthy = healthy(seen, draining, now, stale_after);
+        if let Some(o) = r.as_object_mut() {
+            o.insert("draining".into(), Value::Bool(draining));
+            o.insert("healthy".into(), Value::Bool(healthy));
+            if let Some(urls) = o.get("urls").and_then(Value::as_str) {
+                let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
+                o.insert("urls".into(), parsed);
+            }
+        }
+    }
+    rows
 }
 
 /// Where a caller is, in degrees.
@@ -174,5 +195,24 @@ mod tests {
         let c = nearest(&[stale, draining, bad, ok], Some(FRANKFURT), 1000, 30, 3);
         assert_eq!(ids(&c), ["ok"]);
         well_formed(&[crate::store::reads::healthy_relays(1000, 30).statement]);
+    }
+
+    #[test]
+    fn the_admin_listing_says_which_relays_are_healthy() {
+        assert!(healthy(970, false, 1000, 30) && !healthy(969, false, 1000, 30));
+        assert!(!healthy(1000, true, 1000, 30), "draining");
+        let rows = vec![
+            serde_json::json!({"relay_id": "a", "last_seen": 990, "draining": 0, "urls": "[\"turn:a\"]"}),
+            serde_json::json!({"relay_id": "b", "last_seen": 990, "draining": 1, "urls": "[]"}),
+            serde_json::json!({"relay_id": "c", "last_seen": 900, "draining": 0, "urls": "not json"}),
+        ];
+        let l = listing(rows, 1000, 30);
+        let flags: Vec<(bool, bool)> = l
+            .iter()
+            .map(|r| (r["healthy"] == true, r["draining"] == true))
+            .collect();
+        assert_eq!(flags, [(true, false), (false, true), (false, false)]);
+        assert_eq!(l[0]["urls"], serde_json::json!(["turn:a"]));
+        assert_eq!(l[2]["urls"], Value::Null);
     }
 }

@@ -10,19 +10,4 @@ pub const KEEP_AFTER_EXPIRY: u64 = 7 * 86_400;
 /// Token rows housekeeping looks at per run.
 pub const HOUSEKEEPING_ROWS: u64 = 20_000;
 
-/// A TURN token just minted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Issued {
-    /// shared-token's token id.
-    pub token_id: String,
-    /// The client it was issued to.
-    pub client_id: String,
-    /// The user, if any.
-    pub user_id: Option<String>,
-    /// The token family it was issued under, if any.
-    pub family_id: Option<String>,
-    /// Unix seconds.
-    pub issued_at: u64,
-    /// Unix seconds.
-    pub expires_at: u64,
-}
+pub use super::rows::Issued;

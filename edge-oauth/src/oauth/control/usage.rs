@@ -23,10 +23,12 @@ use shared_token::TokenId;
 use super::Write as ControlWrite;
 use super::day;
 use super::relay_id_ok;
+pub use super::rows::{Group, Sum};
 use super::sql::MAX_EXACT;
 use crate::oauth::effects::{Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+use crate::store::reads;
 
 /// Most records per batch.
 pub const MAX_RECORDS: usize = 1000;
@@ -129,40 +131,6 @@ impl Batch {
     pub fn last(&self) -> Option<u64> {
         self.records.last().map(|r| r.seq)
     }
-}
-
-/// Per (day, token, transport): what a batch adds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sum {
-    /// Allocations that began (first records).
-    pub allocations: u64,
-    /// Client to peer.
-    pub to_peer_packets: u64,
-    /// Payload bytes.
-    pub to_peer_bytes: u64,
-    /// Peer to client.
-    pub to_client_packets: u64,
-    /// Payload bytes.
-    pub to_client_bytes: u64,
-    /// Earliest start.
-    pub first_start: u64,
-    /// Latest end.
-    pub last_end: Option<u64>,
-}
-
-/// What one (day, token, transport) of a usage batch adds, written under the batch's claim.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    /// `YYYY-MM-DD`.
-    pub day: String,
-    /// The token.
-    pub token_id: String,
-    /// `udp`, `tcp` or `tls`.
-    pub transport: String,
-    /// What it adds.
-    pub sum: Sum,
-    /// Unix seconds.
-    pub now: u64,
 }
 
 /// What applying a batch writes: the cursor claim, then the usage rows it guards.
@@ -354,6 +322,19 @@ impl Query {
         }
     }
 
+    /// The report's queries: the grouped rows and the total ([`reads::usage_report`]).
+    pub fn report(&self) -> (crate::store::Query<Value>, crate::store::Query<Value>) {
+        let by: Vec<&'static str> = self.by.iter().map(|b| b.column()).collect();
+        reads::usage_report(&reads::UsageFilter {
+            from: &self.from,
+            to: &self.to,
+            user_id: self.user_id.as_deref(),
+            client_id: self.client_id.as_deref(),
+            by: &by,
+            limit: self.limit,
+        })
+    }
+
     /// The report: the question, the rows and the total.
     pub fn answer(&self, rows: Vec<Value>, total: Option<Value>) -> Value {
         let zero = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -508,7 +489,7 @@ mod tests {
             (q.from.as_str(), q.to.as_str()),
             ("2027-01-01", "2027-01-15")
         );
-        let (rows, total) = crate::store::reads::usage_report(&q);
+        let (rows, total) = q.report();
         let (rows, total) = (rows.statement, total.statement);
         well_formed(&[rows.clone(), total.clone()]);
         assert!(rows.sql.contains("GROUP BY user_id, day"));

@@ -3,42 +3,7 @@
 //! renders both into the request's one batch, under the request's guard.
 
 use super::feed::{Reason, Source};
-use super::tokens;
 use crate::oauth::effects::{Owner, Write as Row};
-
-/// A row of the control plane.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Write {
-    /// A TURN token issued (so revoking what it was issued under reaches relays, and usage
-    /// joins to its client and user).
-    TurnToken(tokens::Issued),
-    /// Every access token of the user issued at or before `at` stands no more.
-    UserRevokedBefore {
-        /// User.
-        user_id: String,
-        /// Unix seconds.
-        at: u64,
-    },
-    /// The user's codes not yet redeemed are spent (redeeming one is then a replay).
-    SpendCodesOf {
-        /// User.
-        user_id: String,
-        /// Unix seconds.
-        at: u64,
-    },
-    /// The user's password hash is replaced, if it is still `old` ([`crate::oauth::rehash`]).
-    PasswordHash {
-        /// User.
-        user_id: String,
-        /// The record the sign-in verified against.
-        old: String,
-        /// The new record.
-        new: String,
-    },
-    /// What a usage batch adds to one (day, token, transport), under the batch's cursor claim
-    /// ([`crate::oauth::effects::Claim::UsageCursor`]).
-    Usage(super::usage::Group),
-}
 
 /// The feed row a server row implies: revoking a TURN token, or anything TURN tokens are
 /// issued under (a family, a user, a client, a user at a client, a person's clients), puts
