@@ -775,6 +775,32 @@ pub(crate) mod tests {
                 user_id: "u".into(),
                 rights: "a:b".into(),
             },
+            Claim::Heartbeat {
+                beat: Box::new(
+                    Heartbeat::parse(
+                        br#"{"relay_id":"r","urls":["turn:192.0.2.1:3478"],"allocations":0,"capacity":1,"load":0.0,"draining":false}"#,
+                    )
+                    .unwrap(),
+                ),
+                client_id: "rc".into(),
+                now: 1,
+            },
+            Claim::UsageCursor {
+                relay_id: "r".into(),
+                epoch: "e".into(),
+                read: None,
+                through: 2,
+                nonce: "n".into(),
+                now: 1,
+            },
+            Claim::UsageCursor {
+                relay_id: "r".into(),
+                epoch: "e".into(),
+                read: Some(1),
+                through: 2,
+                nonce: "n".into(),
+                now: 1,
+            },
         ];
         let rows = vec![
             Write::Family(NewFamily {
@@ -838,6 +864,13 @@ pub(crate) mod tests {
                 expires_at: 2,
                 created_at: 1,
             },
+            Write::Control(control::Write::Usage(control::usage::Group {
+                day: "2027-01-15".into(),
+                token_id: "t".into(),
+                transport: "udp".into(),
+                sum: control::usage::Sum::default(),
+                now: 1,
+            })),
             audit(),
         ];
         for claim in claims {
