@@ -1,7 +1,8 @@
 //! The control plane's endpoints (`/relay/*` for relays, `/admin/usage`, `/turn/usage`), the
-//! nearest relays for `/turn/credentials`, and the scheduled housekeeping. Rows and rules are
-//! in [`crate::oauth::control`]; this adapter loads, runs the statements it is given (one D1
-//! batch per request that writes) and answers. Relay answers carry what the request cost in
+//! nearest relays for `/turn/credentials`, and the scheduled housekeeping. Rules are in
+//! [`crate::oauth::control`], statements in [`crate::store`]; this adapter loads through
+//! [`super::store`], applies the `Writes` it is given (one D1 batch per request that writes)
+//! and answers. Relay answers carry what the request cost in
 //! D1 (`d1.rows_read`, `d1.rows_written`), which relays sum into the figures of
 //! docs/control-plane.md.
 

@@ -1,8 +1,9 @@
 //! The control plane between the edge and its relays, as plain Rust: what a relay may send
 //! (heartbeats, usage batches, feed polls), the rows each writes, the feed of revoked TURN
-//! tokens, the nearest healthy relays for a caller, and the usage reports. The worker
-//! (`worker/control.rs`) loads rows, calls these, applies the statements in one D1 batch and
-//! answers.
+//! tokens, the nearest healthy relays for a caller, and the usage reports. Heartbeats and usage
+//! batches decide in the server's own [`crate::oauth::effects::Writes`] (a claim and rows);
+//! the worker (`worker/control.rs`) loads rows, calls these, applies the writes in one D1
+//! batch and answers.
 //!
 //! Relays are OAuth clients with the `relay` scope ([`RELAY_SCOPE`]); nothing else is shared
 //! with them for the control plane. Design and figures: docs/control-plane.md.
