@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod oauth;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod worker;

@@ -103,13 +103,7 @@ pub struct ValidClient {
     pub id_token_alg: Alg,
 }
 
-/// True for ids (client and user names) made of 1 to 64 of `[A-Za-z0-9._@-]`.
-pub fn id_is_acceptable(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
-}
+pub use super::ids::id_is_acceptable;
 
 impl NewClient {
     /// Checks the request.

@@ -7,7 +7,6 @@
 //! family and tokens it creates. A device code presented after it was redeemed is a replay:
 //! its family is revoked, as for codes.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::client::GrantType;
@@ -21,6 +20,7 @@ use super::ids;
 use super::params::Params;
 use super::records::UserProfile;
 use super::scope::{OPENID, Scope};
+pub use crate::store::reads::{DeviceRow, PendingRow};
 
 /// Prefix of device codes.
 pub const DEVICE_PREFIX: &str = "dc1.";
@@ -129,37 +129,6 @@ pub fn start(
         }),
         writes,
     })
-}
-
-/// A `device_codes` row, with the approving person's record.
-#[derive(Clone, Debug, Deserialize)]
-pub struct DeviceRow {
-    /// Client.
-    pub client_id: String,
-    /// Scope asked for.
-    pub scope: String,
-    /// `pending`, `approved`, `denied` or `redeemed`.
-    pub status: String,
-    /// Seconds between polls.
-    pub poll_interval: u32,
-    /// The last poll.
-    pub last_poll_at: Option<u64>,
-    /// Unix seconds.
-    pub expires_at: u64,
-    /// When the approving person signed in.
-    pub auth_time: Option<u64>,
-    /// The family the redemption produced.
-    pub family_id: Option<String>,
-    /// The approving person.
-    pub user_id: Option<String>,
-    /// Their sign-in name (NULL once deleted).
-    pub username: Option<String>,
-    /// Their display name.
-    pub name: Option<String>,
-    /// Their email.
-    pub email: Option<String>,
-    /// Their rights.
-    pub rights: Option<String>,
 }
 
 /// What a poll gets.
@@ -299,17 +268,6 @@ fn approved(
         user: Some(user),
         auth_time: Some(auth_time),
     }))
-}
-
-/// A pending authorization as the verification page shows it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct PendingRow {
-    /// The device code's lookup key.
-    pub id: String,
-    /// Client.
-    pub client_id: String,
-    /// Scope asked for.
-    pub scope: String,
 }
 
 /// A person's decision on the verification page: the claim (still pending and unexpired) and

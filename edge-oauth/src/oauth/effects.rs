@@ -317,6 +317,33 @@ pub enum Claim {
         /// Space-separated rights.
         rights: String,
     },
+    /// A relay's heartbeat, upserted only while its relay id is this relay client's (the
+    /// first heartbeat binds it): the claim fails when another client holds the id.
+    Heartbeat {
+        /// The heartbeat.
+        beat: Box<super::control::rows::Heartbeat>,
+        /// The relay client sending it.
+        client_id: String,
+        /// Unix seconds.
+        now: u64,
+    },
+    /// A usage batch's cursor moves from `read` (the value read; `None`: no row yet) to
+    /// `through`, tagged with this request's `nonce`; it fails when another batch of the
+    /// relay moved it meanwhile. The usage rows are written under it.
+    UsageCursor {
+        /// The relay.
+        relay_id: String,
+        /// The relay's epoch.
+        epoch: String,
+        /// The cursor read.
+        read: Option<u64>,
+        /// The cursor after the batch.
+        through: u64,
+        /// This request's tag.
+        nonce: String,
+        /// Unix seconds.
+        now: u64,
+    },
 }
 
 /// One row-level change.
@@ -374,7 +401,7 @@ pub enum Write {
     Audit(AuditEvent),
     /// A row of the control plane between the edge and its relays (a TURN token issued,
     /// everything of a user revoked): [`super::control::Write`].
-    Control(super::control::Write),
+    Control(super::control::rows::Write),
 }
 
 /// Everything one request writes.

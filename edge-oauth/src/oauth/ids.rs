@@ -61,6 +61,14 @@ pub fn token_id(token_bytes: &[u8]) -> String {
     TokenId::of(token_bytes).to_string()
 }
 
+/// True for ids (client and user names) made of 1 to 64 of `[A-Za-z0-9._@-]`.
+pub fn id_is_acceptable(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,7 +45,6 @@ pub mod routes;
 pub mod scope;
 pub mod sealed;
 pub mod signing_keys;
-pub mod sql;
 pub mod turn;
 pub mod user_auth;
 pub mod verify_cache;

@@ -44,7 +44,7 @@ fn rehash_detail(iterations: u32) -> &'static str {
 mod tests {
     use super::*;
     use crate::oauth::password::hash;
-    use crate::oauth::sql;
+    use crate::store::writes as sql;
 
     #[test]
     fn rehash_when_the_configured_count_rises() {

@@ -17,9 +17,13 @@ pub const EMAIL: &str = "email";
 pub const INTROSPECTION: &str = "introspection";
 /// Scopes no self- or dynamically registered client may have, and that the admin API gives
 /// only when asked explicitly: `introspection` reads every client's tokens, `relay` (the
-/// control plane's, [`super::control::RELAY_SCOPE`]) reads the revocation feed and reports
+/// control plane's, [`RELAY`]) reads the revocation feed and reports
 /// usage as a relay.
-pub const RESERVED: [&str; 2] = [INTROSPECTION, super::control::RELAY_SCOPE];
+pub const RESERVED: [&str; 2] = [INTROSPECTION, RELAY];
+
+/// The scope a relay's client has, and only a relay's: the admin API gives it only to a
+/// confidential client whose one grant is `client_credentials` and whose one scope it is.
+pub const RELAY: &str = "relay";
 
 /// The reserved scopes (see [`RESERVED`]) in `scope`.
 pub fn reserved_in(scope: &Scope) -> Vec<&'static str> {

@@ -1,6 +1,5 @@
 //! The admin API (`Authorization: Bearer <ADMIN_SECRET>`): clients, users, the audit trail.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::{D1Database, Env, Request};
 
@@ -15,7 +14,7 @@ use crate::oauth::ids;
 use crate::oauth::params::MAX_ADMIN_BODY;
 use crate::oauth::records::ClientRow;
 use crate::oauth::routes::{Endpoint, Method};
-use crate::oauth::sql::Value as Arg;
+use crate::store::reads;
 
 /// The admin API's routes (see [`crate::oauth::routes`]); the admin secret is checked first.
 pub async fn handle(
@@ -90,8 +89,7 @@ async fn create_client(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Rep
 }
 
 async fn list_clients(db: &D1Database) -> Result<Reply, OAuthError> {
-    let rows: Vec<ClientRow> =
-        store::all(db, "SELECT * FROM clients ORDER BY created_at, id", &[]).await?;
+    let rows: Vec<ClientRow> = store::all(db, &reads::clients()).await?;
     Ok(Reply::Json(
         200,
         json!({ "clients": rows.iter().map(admin::client_json).collect::<Vec<_>>() }),
@@ -119,21 +117,8 @@ async fn create_user(cfg: &Config, db: &D1Database, body: &[u8]) -> Result<Reply
     ))
 }
 
-#[derive(Deserialize)]
-struct UserListRow {
-    id: String,
-    username: String,
-    name: Option<String>,
-    created_at: u64,
-}
-
 async fn list_users(db: &D1Database) -> Result<Reply, OAuthError> {
-    let rows: Vec<UserListRow> = store::all(
-        db,
-        "SELECT id, username, name, created_at FROM users ORDER BY created_at, id",
-        &[],
-    )
-    .await?;
+    let rows = store::all(db, &reads::users()).await?;
     let users: Vec<Value> = rows
         .iter()
         .map(|r| json!({ "user_id": r.id, "username": r.username, "name": r.name, "created_at": r.created_at }))
@@ -166,18 +151,6 @@ async fn initial_token(db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError
     ))
 }
 
-#[derive(Deserialize, serde::Serialize)]
-struct AuditRow {
-    id: u64,
-    at: u64,
-    event: String,
-    token_id: Option<String>,
-    client_id: Option<String>,
-    user_id: Option<String>,
-    family_id: Option<String>,
-    detail: Option<String>,
-}
-
 async fn audit(db: &D1Database, query: &str) -> Result<Reply, OAuthError> {
     let params = crate::oauth::params::Params::from_form(query.as_bytes())?;
     let limit = params
@@ -185,23 +158,6 @@ async fn audit(db: &D1Database, query: &str) -> Result<Reply, OAuthError> {
         .and_then(|l| l.parse::<u64>().ok())
         .unwrap_or(100)
         .clamp(1, 1000);
-    let rows: Vec<AuditRow> = match params.get("token_id") {
-        Some(t) => {
-            store::all(
-                db,
-                "SELECT * FROM audit WHERE token_id = ? ORDER BY id DESC LIMIT ?",
-                &[Arg::from(t), Arg::Int(limit)],
-            )
-            .await?
-        }
-        None => {
-            store::all(
-                db,
-                "SELECT * FROM audit ORDER BY id DESC LIMIT ?",
-                &[Arg::Int(limit)],
-            )
-            .await?
-        }
-    };
+    let rows = store::all(db, &reads::audit(params.get("token_id"), limit)).await?;
     Ok(Reply::Json(200, json!({ "events": rows })))
 }

@@ -1,7 +1,8 @@
 //! The control plane's endpoints (`/relay/*` for relays, `/admin/usage`, `/turn/usage`), the
-//! nearest relays for `/turn/credentials`, and the scheduled housekeeping. Rows and rules are
-//! in [`crate::oauth::control`]; this adapter loads, runs the statements it is given (one D1
-//! batch per request that writes) and answers. Relay answers carry what the request cost in
+//! nearest relays for `/turn/credentials`, and the scheduled housekeeping. Rules are in
+//! [`crate::oauth::control`], statements in [`crate::store`]; this adapter loads through
+//! [`super::store`], applies the `Writes` it is given (one D1 batch per request that writes)
+//! and answers. Relay answers carry what the request cost in
 //! D1 (`d1.rows_read`, `d1.rows_written`), which relays sum into the figures of
 //! docs/control-plane.md.
 
@@ -9,23 +10,22 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use worker::{D1Database, D1PreparedStatement, D1Result, Env, Request, console_error, event};
+use worker::{D1Database, Env, Request, console_error, event};
 
 use super::http::{Reply, header, now, read_body};
-use super::{env, resources, store};
+use super::store::{self, Cost, batch, metered as rows};
+use super::{env, resources};
 use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
 use crate::oauth::control::heartbeat::{self, Heartbeat};
 use crate::oauth::control::select::{self, Location, Relay};
-use crate::oauth::control::sql::Statement;
 use crate::oauth::control::usage::{self, Batch, Query};
-use crate::oauth::control::{RELAY_SCOPE, feed, revoke, tokens};
+use crate::oauth::control::{RELAY_SCOPE, feed, revoke};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::MAX_ADMIN_BODY;
 use crate::oauth::{ids, scope};
+use crate::store::reads;
 
 thread_local! {
     static CONTROL: RefCell<Option<Rc<ControlConfig>>> = const { RefCell::new(None) };
@@ -43,80 +43,6 @@ fn control(env: &Env, cfg: &Config) -> Result<Rc<ControlConfig>, OAuthError> {
     );
     CONTROL.with(|slot| *slot.borrow_mut() = Some(c.clone()));
     Ok(c)
-}
-
-/// Rows read and written, summed over a request's D1 calls.
-#[derive(Default)]
-struct Cost {
-    read: u64,
-    written: u64,
-}
-
-impl Cost {
-    fn add(&mut self, r: &D1Result) {
-        if let Ok(Some(m)) = r.meta() {
-            self.read += m.rows_read.unwrap_or(0) as u64;
-            self.written += m.rows_written.unwrap_or(0) as u64;
-        }
-    }
-
-    fn json(&self) -> Value {
-        json!({ "rows_read": self.read, "rows_written": self.written })
-    }
-}
-
-fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
-    console_error!("d1: {what}: {e}");
-    OAuthError::new(
-        ErrorCode::TemporarilyUnavailable,
-        "the database is unavailable",
-    )
-}
-
-pub(super) fn prepare(db: &D1Database, s: &Statement) -> Result<D1PreparedStatement, OAuthError> {
-    store::stmt(db, &s.sql, &s.args)
-}
-
-async fn rows<T: DeserializeOwned>(
-    db: &D1Database,
-    s: &Statement,
-    cost: &mut Cost,
-) -> Result<Vec<T>, OAuthError> {
-    let r = prepare(db, s)?
-        .all()
-        .await
-        .map_err(|e| db_error("query", e))?;
-    cost.add(&r);
-    r.results::<T>().map_err(|e| db_error("rows", e))
-}
-
-/// Runs `stmts` as one batch (one transaction); the results in order.
-async fn batch(
-    db: &D1Database,
-    stmts: &[Statement],
-    cost: &mut Cost,
-) -> Result<Vec<D1Result>, OAuthError> {
-    let prepared = stmts
-        .iter()
-        .map(|s| prepare(db, s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let results = db.batch(prepared).await.map_err(|e| db_error("batch", e))?;
-    for r in &results {
-        cost.add(r);
-    }
-    Ok(results)
-}
-
-fn returned_any(r: Option<&D1Result>) -> Result<bool, OAuthError> {
-    #[derive(Deserialize)]
-    struct Any {}
-    match r {
-        Some(r) => Ok(!r
-            .results::<Any>()
-            .map_err(|e| db_error("returning", e))?
-            .is_empty()),
-        None => Ok(false),
-    }
 }
 
 fn reply(r: Result<Reply, OAuthError>) -> Reply {
@@ -151,16 +77,16 @@ pub async fn revocations(req: Request, env: &Env) -> Reply {
             let mut cost = Cost::default();
             loop {
                 let t = now();
-                let page: Vec<feed::Row> =
-                    rows(&db, &feed::page_query(poll.cursor, t), &mut cost).await?;
+                let page: Vec<feed::Row> = rows(
+                    &db,
+                    &reads::feed_page(poll.cursor, t, feed::PAGE),
+                    &mut cost,
+                )
+                .await?;
                 let waited = t.saturating_sub(started);
                 if !page.is_empty() || waited >= poll.wait {
                     let head = if page.is_empty() && poll.cursor > 0 {
-                        #[derive(Deserialize)]
-                        struct Head {
-                            head: u64,
-                        }
-                        rows::<Head>(&db, &feed::head_query(), &mut cost)
+                        rows(&db, &reads::feed_head(), &mut cost)
                             .await?
                             .first()
                             .map(|h| h.head)
@@ -191,8 +117,8 @@ pub async fn heartbeat(mut req: Request, env: &Env) -> Reply {
             let client = relay_client(&req, &cfg, &db, now).await?;
             let hb = Heartbeat::parse(&read_body(&mut req, MAX_ADMIN_BODY).await?)?;
             let mut cost = Cost::default();
-            let results = batch(&db, &[hb.upsert(&client, now)], &mut cost).await?;
-            if !returned_any(results.first())? {
+            let (took, _) = store::apply_metered(&db, &hb.writes(&client, now), &mut cost).await?;
+            if !took {
                 return Err(heartbeat::taken());
             }
             Ok(Reply::Json(
@@ -216,33 +142,22 @@ pub async fn usage(mut req: Request, env: &Env) -> Reply {
             let mut cost = Cost::default();
             // Bound like heartbeats: a relay id bound to another relay client is not this
             // caller's to report for.
-            #[derive(Deserialize)]
-            struct Owner {
-                client_id: String,
-            }
-            let owner = rows::<Owner>(&db, &heartbeat::owner_query(&b.relay_id), &mut cost).await?;
+            let owner = rows(&db, &reads::relay_owner(&b.relay_id), &mut cost).await?;
             if owner.first().is_some_and(|o| o.client_id != client) {
                 return Err(heartbeat::taken());
             }
             // Two tries: a concurrent batch of the same relay may move the cursor between
             // the read and the claim.
             for _ in 0..2 {
-                #[derive(Deserialize)]
-                struct Cursor {
-                    applied_through: u64,
-                }
-                let applied =
-                    rows::<Cursor>(&db, &usage::cursor_query(&b.relay_id, &b.epoch), &mut cost)
-                        .await?
-                        .first()
-                        .map(|c| c.applied_through);
+                let applied = rows(&db, &reads::usage_cursor(&b.relay_id, &b.epoch), &mut cost)
+                    .await?
+                    .first()
+                    .map(|c| c.applied_through);
                 let nonce = ids::new_jti()?;
                 let plan = usage::decide(&b, applied, &nonce, now);
-                if plan.statements.is_empty() {
-                    return Ok(usage_answer(plan.through, &cost));
-                }
-                let results = batch(&db, &plan.statements, &mut cost).await?;
-                if returned_any(results.first())? {
+                // Nothing to apply: no D1 call, the cursor as it is.
+                let (took, _) = store::apply_metered(&db, &plan.writes, &mut cost).await?;
+                if took {
                     return Ok(usage_answer(plan.through, &cost));
                 }
             }
@@ -303,7 +218,7 @@ pub async fn own_usage(req: Request, env: &Env) -> Reply {
 }
 
 async fn report(db: &D1Database, q: &Query) -> Result<Reply, OAuthError> {
-    let (grouped, total) = q.statements();
+    let (grouped, total) = q.report();
     let mut cost = Cost::default();
     let rows: Vec<Value> = rows(db, &grouped, &mut cost).await?;
     let total: Vec<Value> = self::rows(db, &total, &mut cost).await?;
@@ -319,17 +234,7 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
             super::limits::admin(env, &cfg, &req).await?;
             let db = env::db(env)?;
             let mut cost = Cost::default();
-            #[derive(Deserialize)]
-            struct Found {}
-            let exists = rows::<Found>(
-                &db,
-                &Statement::new(
-                    "SELECT 1 AS one FROM users WHERE id = ?",
-                    vec![user_id.into()],
-                ),
-                &mut cost,
-            )
-            .await?;
+            let exists = rows(&db, &reads::user_exists(user_id), &mut cost).await?;
             if exists.is_empty() {
                 return Err(OAuthError::new(ErrorCode::NotFound, "no such user"));
             }
@@ -338,15 +243,10 @@ pub async fn admin_revoke_user(req: Request, env: &Env, user_id: &str) -> Reply 
             for app in store::clients_owned_by(&db, user_id).await? {
                 env::with_clients(|c| c.forget(&app.id));
             }
-            let plan = crate::oauth::sql::batch(&revoke::everything_of_user(user_id, now()));
-            let results = batch(&db, &plan.statements, &mut cost).await?;
-            let changed = |i: usize| {
-                results
-                    .get(i)
-                    .and_then(|r| r.meta().ok().flatten())
-                    .and_then(|m| m.changes)
-                    .unwrap_or(0)
-            };
+            let (_, results) =
+                store::apply_metered(&db, &revoke::everything_of_user(user_id, now()), &mut cost)
+                    .await?;
+            let changed = |i: usize| store::changes(results.get(i));
             Ok(Reply::Json(
                 200,
                 json!({
@@ -396,7 +296,7 @@ pub async fn nearest(
         None => {
             let mut cost = Cost::default();
             let l: Rc<Vec<Relay>> =
-                Rc::new(rows(db, &select::list_query(now, ctl.stale_after), &mut cost).await?);
+                Rc::new(rows(db, &reads::healthy_relays(now, ctl.stale_after), &mut cost).await?);
             RELAYS.with(|r| *r.borrow_mut() = Some((now, l.clone())));
             l
         }
@@ -415,20 +315,11 @@ pub async fn admin_relays(req: Request, env: &Env) -> Reply {
             let db = env::db(env)?;
             let now = now();
             let mut cost = Cost::default();
-            let mut list: Vec<Value> = rows(&db, &heartbeat::list_query(), &mut cost).await?;
-            for r in &mut list {
-                let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
-                let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
-                let fresh = seen + ctl.stale_after >= now;
-                if let Some(o) = r.as_object_mut() {
-                    o.insert("draining".into(), Value::Bool(draining));
-                    o.insert("healthy".into(), Value::Bool(fresh && !draining));
-                    if let Some(urls) = o.get("urls").and_then(Value::as_str) {
-                        let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
-                        o.insert("urls".into(), parsed);
-                    }
-                }
-            }
+            let list = select::listing(
+                rows(&db, &reads::relays(), &mut cost).await?,
+                now,
+                ctl.stale_after,
+            );
             Ok(Reply::Json(
                 200,
                 json!({ "relays": list, "stale_after": ctl.stale_after, "now": now }),
@@ -442,7 +333,7 @@ pub async fn admin_relays(req: Request, env: &Env) -> Reply {
 async fn housekeep(env: &Env) -> Result<Value, OAuthError> {
     let db = env::db(env)?;
     let mut cost = Cost::default();
-    batch(&db, &tokens::housekeeping(now()), &mut cost).await?;
+    batch(&db, &crate::store::control::housekeeping(now()), &mut cost).await?;
     Ok(json!({ "d1": cost.json() }))
 }
 

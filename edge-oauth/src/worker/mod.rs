@@ -120,7 +120,7 @@ async fn health(env: &Env) -> Reply {
     let check = async {
         env::config(env)?;
         let db = env::db(env)?;
-        store::first::<serde_json::Value>(&db, "SELECT count(*) AS n FROM clients", &[]).await?;
+        store::first(&db, &crate::store::reads::client_count()).await?;
         Ok::<(), OAuthError>(())
     };
     match check.await {

@@ -11,12 +11,11 @@
 //! A cursor that is ahead of the feed (the database was recreated) is taken back to the
 //! feed's head, so the relay keeps up instead of waiting for sequence numbers it has seen.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sql::Statement;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+pub use crate::store::reads::FeedRow as Row;
 
 /// Entries per page.
 pub const PAGE: u64 = 1000;
@@ -50,34 +49,6 @@ impl Poll {
             wait: num("wait")?.min(wait_max),
         })
     }
-}
-
-/// A feed row.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Row {
-    /// Sequence number.
-    pub seq: u64,
-    /// The token's id.
-    pub token_id: String,
-    /// Unix second the token expires.
-    pub expires_at: u64,
-}
-
-/// The rows past `cursor` whose tokens have not expired at `now`, in order.
-pub fn page_query(cursor: u64, now: u64) -> Statement {
-    Statement::new(
-        "SELECT seq, token_id, expires_at FROM turn_revocations WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq LIMIT ?3",
-        vec![cursor.into(), now.into(), PAGE.into()],
-    )
-}
-
-/// The highest sequence number in the feed (0 when empty), asked only when a cursor finds
-/// nothing, to notice a cursor from another database.
-pub fn head_query() -> Statement {
-    Statement::new(
-        "SELECT COALESCE(MAX(seq), 0) AS head FROM turn_revocations",
-        vec![],
-    )
 }
 
 /// The answer to a poll: the rows, the cursor to send next, whether more are waiting.
@@ -129,60 +100,9 @@ pub enum Source {
 /// Why, as the feed row records it (never sent to relays).
 pub type Reason = &'static str;
 
-/// The statement that puts `source`'s tokens into the feed at `now`. It ends in a `WHERE`
-/// condition, so a caller may AND a guard to it.
-pub fn revoke(source: &Source, reason: Reason, now: u64) -> Statement {
-    const FROM_TOKENS: &str = "INSERT OR IGNORE INTO turn_revocations (token_id, expires_at, revoked_at, reason) \
-         SELECT token_id, expires_at, ?, ? FROM turn_tokens WHERE expires_at > ? AND";
-    match source {
-        Source::Token {
-            token_id,
-            expires_at,
-        } => Statement::new(
-            "INSERT OR IGNORE INTO turn_revocations (token_id, expires_at, revoked_at, reason) \
-             SELECT ?, ?, ?, ? WHERE ? > ?",
-            vec![
-                token_id.into(),
-                (*expires_at).into(),
-                now.into(),
-                reason.into(),
-                (*expires_at).into(),
-                now.into(),
-            ],
-        ),
-        Source::Family(id) => Statement::new(
-            format!("{FROM_TOKENS} family_id = ?"),
-            vec![now.into(), reason.into(), now.into(), id.into()],
-        ),
-        Source::User(id) => Statement::new(
-            format!("{FROM_TOKENS} user_id = ?"),
-            vec![now.into(), reason.into(), now.into(), id.into()],
-        ),
-        Source::Client(id) => Statement::new(
-            format!("{FROM_TOKENS} client_id = ?"),
-            vec![now.into(), reason.into(), now.into(), id.into()],
-        ),
-        Source::ClientUser { client_id, user_id } => Statement::new(
-            format!("{FROM_TOKENS} client_id = ? AND user_id = ?"),
-            vec![
-                now.into(),
-                reason.into(),
-                now.into(),
-                client_id.into(),
-                user_id.into(),
-            ],
-        ),
-        Source::ClientsOwnedBy(user) => Statement::new(
-            format!("{FROM_TOKENS} client_id IN (SELECT id FROM clients WHERE owner_id = ?)"),
-            vec![now.into(), reason.into(), now.into(), user.into()],
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::tests::well_formed;
 
     fn row(seq: u64) -> Row {
         Row {
@@ -238,26 +158,5 @@ mod tests {
         );
         let full: Vec<Row> = (1..=PAGE).map(row).collect();
         assert_eq!(page(Poll { cursor: 0, wait: 0 }, &full, None)["more"], true);
-    }
-
-    #[test]
-    fn statements() {
-        let all = [
-            page_query(1, 2),
-            head_query(),
-            revoke(
-                &Source::Token {
-                    token_id: "t".into(),
-                    expires_at: 9,
-                },
-                "revoked",
-                5,
-            ),
-            revoke(&Source::Family("f".into()), "refresh_reuse", 5),
-            revoke(&Source::User("u".into()), "user_deleted", 5),
-            revoke(&Source::Client("c".into()), "client_deleted", 5),
-        ];
-        well_formed(&all);
-        assert!(all[3].sql.ends_with("family_id = ?"));
     }
 }

@@ -2,50 +2,11 @@
 //! whether it is draining. One upsert per heartbeat; a relay id stays with the client that
 //! first sent it (another relay client cannot take its place in callers' lists).
 
-use serde::Deserialize;
-
 use super::relay_id_ok;
-use super::sql::{MAX_EXACT, Statement};
+pub use super::rows::Heartbeat;
+use super::sql::MAX_EXACT;
+use crate::oauth::effects::{Claim, Writes};
 use crate::oauth::error::OAuthError;
-
-/// A heartbeat as sent. Fields a newer relay adds are ignored.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Heartbeat {
-    /// The relay's name.
-    pub relay_id: String,
-    /// `turn:`/`turns:` URLs clients reach it by.
-    pub urls: Vec<String>,
-    /// A region name.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// Degrees.
-    #[serde(default)]
-    pub latitude: Option<f64>,
-    /// Degrees.
-    #[serde(default)]
-    pub longitude: Option<f64>,
-    /// Allocations now.
-    pub allocations: u64,
-    /// Allocations it is sized for.
-    pub capacity: u64,
-    /// Allocations / capacity.
-    pub load: f64,
-    /// True once it takes no new allocations.
-    #[serde(default)]
-    pub draining: bool,
-    /// Its software version.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// Where it is in the revocation feed.
-    #[serde(default)]
-    pub revocation_cursor: Option<u64>,
-    /// Usage records waiting in its spool.
-    #[serde(default)]
-    pub usage_backlog: Option<u64>,
-    /// Usage records it had to drop.
-    #[serde(default)]
-    pub usage_dropped: Option<u64>,
-}
 
 /// A URL a caller may be handed: `turn:` or `turns:`, printable, bounded.
 pub fn url_ok(u: &str) -> bool {
@@ -96,58 +57,15 @@ impl Heartbeat {
         Ok(hb)
     }
 
-    /// The upsert, owned by `client_id`: it returns the relay id only when the row is (now)
-    /// this client's; no row back means another client holds the id.
-    pub fn upsert(&self, client_id: &str, now: u64) -> Statement {
-        let urls = serde_json::to_string(&self.urls).unwrap_or_else(|_| "[]".into());
-        Statement::new(
-            "INSERT INTO relays (relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, \
-             draining, version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) \
-             ON CONFLICT (relay_id) DO UPDATE SET urls = excluded.urls, region = excluded.region, \
-             latitude = excluded.latitude, longitude = excluded.longitude, allocations = excluded.allocations, \
-             capacity = excluded.capacity, load = excluded.load, draining = excluded.draining, \
-             version = excluded.version, revocation_cursor = excluded.revocation_cursor, \
-             usage_backlog = excluded.usage_backlog, usage_dropped = excluded.usage_dropped, \
-             last_seen = excluded.last_seen \
-             WHERE relays.client_id = excluded.client_id RETURNING relay_id",
-            vec![
-                (&self.relay_id).into(),
-                client_id.into(),
-                urls.as_str().into(),
-                (&self.region).into(),
-                self.latitude.into(),
-                self.longitude.into(),
-                self.allocations.into(),
-                self.capacity.into(),
-                self.load.into(),
-                u64::from(self.draining).into(),
-                (&self.version).into(),
-                self.revocation_cursor.into(),
-                self.usage_backlog.into(),
-                self.usage_dropped.into(),
-                now.into(),
-            ],
-        )
+    /// What the heartbeat of relay client `client_id` writes: its upsert, a claim that fails
+    /// when another relay client holds the relay id ([`taken`]).
+    pub fn writes(self, client_id: &str, now: u64) -> Writes {
+        Writes::new(Claim::Heartbeat {
+            beat: Box::new(self),
+            client_id: client_id.to_string(),
+            now,
+        })
     }
-}
-
-/// Every relay the edge has heard from (housekeeping forgets those silent for a week), for
-/// `GET /admin/relays`: is each one fresh, caught up with the feed, its usage sent?
-pub fn list_query() -> Statement {
-    Statement::new(
-        "SELECT relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, draining, \
-         version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen FROM relays ORDER BY relay_id",
-        vec![],
-    )
-}
-
-/// The relay client a relay id is bound to (by its first heartbeat): `SELECT client_id`.
-pub fn owner_query(relay_id: &str) -> Statement {
-    Statement::new(
-        "SELECT client_id FROM relays WHERE relay_id = ?",
-        vec![relay_id.into()],
-    )
 }
 
 /// Another client holds this relay id.
@@ -167,8 +85,10 @@ mod tests {
     fn parses_and_upserts() {
         let hb = Heartbeat::parse(OK.as_bytes()).unwrap();
         assert_eq!((hb.relay_id.as_str(), hb.allocations), ("fra-1", 3));
-        let s = hb.upsert("relay-client", 1000);
-        well_formed(std::slice::from_ref(&s));
+        let b = crate::store::writes::batch(&hb.writes("relay-client", 1000));
+        assert_eq!(b.claim, Some(0));
+        let s = &b.statements[0];
+        well_formed(std::slice::from_ref(s));
         assert!(
             s.sql
                 .contains("WHERE relays.client_id = excluded.client_id RETURNING relay_id")

@@ -2,7 +2,7 @@
 //! refresh tokens and the access tokens issued with them), every access token issued to them
 //! until now (`users.revoked_before`, checked with each token's standing), codes not yet
 //! redeemed, and every TURN token issued to them, which enters the relays' revocation feed
-//! (`oauth/sql.rs` adds it to the family revocation); and the apps the user registered on
+//! (`store/writes.rs` adds it to the family revocation); and the apps the user registered on
 //! `/create_client`, as deleting the user removes them: their families (with their TURN
 //! tokens), then the apps themselves, so their access tokens stop standing and their client
 //! authentication fails (other isolates may still hold a cached copy of such an app for up to
@@ -48,7 +48,7 @@ pub fn everything_of_user(user_id: &str, now: u64) -> Writes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::sql;
+    use crate::store::writes as sql;
 
     #[test]
     fn one_batch_with_the_feed_after_the_families() {

@@ -8,41 +8,38 @@
 //! located one, by load. The first relay named is the one a browser's ICE agent prefers
 //! (Chromium ranks relay candidates by the order of `iceServers`).
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::heartbeat::url_ok;
+pub use crate::store::reads::Relay;
 
 /// Distances within one band count as equally near (the caller's location is a city's,
 /// network paths are not great circles, and a less loaded relay in the same region is the
 /// better pick).
 pub const BAND_KM: f64 = 500.0;
 
-/// A relay as the list query reads it.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Relay {
-    /// Its name.
-    pub relay_id: String,
-    /// JSON array of URLs.
-    pub urls: String,
-    /// Degrees.
-    pub latitude: Option<f64>,
-    /// Degrees.
-    pub longitude: Option<f64>,
-    /// allocations / capacity.
-    pub load: f64,
-    /// 1 when draining.
-    pub draining: u64,
-    /// Unix second of its last heartbeat.
-    pub last_seen: u64,
+/// The health rule: a heartbeat within `stale_after` seconds of `now`, not draining.
+pub fn healthy(last_seen: u64, draining: bool, now: u64, stale_after: u64) -> bool {
+    !draining && last_seen.saturating_add(stale_after) >= now
 }
 
-/// The relays that may be healthy at `now`: the rest is decided in [`nearest`].
-pub fn list_query(now: u64, stale_after: u64) -> super::sql::Statement {
-    super::sql::Statement::new(
-        "SELECT relay_id, urls, latitude, longitude, load, draining, last_seen FROM relays \
-         WHERE last_seen >= ? AND draining = 0",
-        vec![now.saturating_sub(stale_after).into()],
-    )
+/// `GET /admin/relays`: the rows as listed, each with `draining` as a boolean, whether it
+/// is `healthy` at `now` (the rule of [`healthy`]) and its `urls` parsed.
+pub fn listing(mut rows: Vec<Value>, now: u64, stale_after: u64) -> Vec<Value> {
+    for r in &mut rows {
+        let seen = r.get("last_seen").and_then(Value::as_u64).unwrap_or(0);
+        let draining = r.get("draining").and_then(Value::as_u64).unwrap_or(0) != 0;
+        let healthy = healthy(seen, draining, now, stale_after);
+        if let Some(o) = r.as_object_mut() {
+            o.insert("draining".into(), Value::Bool(draining));
+            o.insert("healthy".into(), Value::Bool(healthy));
+            if let Some(urls) = o.get("urls").and_then(Value::as_str) {
+                let parsed = serde_json::from_str(urls).unwrap_or(Value::Null);
+                o.insert("urls".into(), parsed);
+            }
+        }
+    }
+    rows
 }
 
 /// Where a caller is, in degrees.
@@ -86,7 +83,7 @@ pub fn nearest(
 ) -> Vec<Chosen> {
     let mut picked: Vec<(u64, f64, f64, Chosen)> = relays
         .iter()
-        .filter(|r| r.draining == 0 && r.last_seen + stale_after >= now)
+        .filter(|r| healthy(r.last_seen, r.draining != 0, now, stale_after))
         .filter_map(|r| {
             let urls: Vec<String> = serde_json::from_str::<Vec<String>>(&r.urls)
                 .ok()?
@@ -197,6 +194,25 @@ mod tests {
         let ok = relay("ok", Some(VIRGINIA), 0.5);
         let c = nearest(&[stale, draining, bad, ok], Some(FRANKFURT), 1000, 30, 3);
         assert_eq!(ids(&c), ["ok"]);
-        well_formed(&[list_query(1000, 30)]);
+        well_formed(&[crate::store::reads::healthy_relays(1000, 30).statement]);
+    }
+
+    #[test]
+    fn the_admin_listing_says_which_relays_are_healthy() {
+        assert!(healthy(970, false, 1000, 30) && !healthy(969, false, 1000, 30));
+        assert!(!healthy(1000, true, 1000, 30), "draining");
+        let rows = vec![
+            serde_json::json!({"relay_id": "a", "last_seen": 990, "draining": 0, "urls": "[\"turn:a\"]"}),
+            serde_json::json!({"relay_id": "b", "last_seen": 990, "draining": 1, "urls": "[]"}),
+            serde_json::json!({"relay_id": "c", "last_seen": 900, "draining": 0, "urls": "not json"}),
+        ];
+        let l = listing(rows, 1000, 30);
+        let flags: Vec<(bool, bool)> = l
+            .iter()
+            .map(|r| (r["healthy"] == true, r["draining"] == true))
+            .collect();
+        assert_eq!(flags, [(true, false), (false, true), (false, false)]);
+        assert_eq!(l[0]["urls"], serde_json::json!(["turn:a"]));
+        assert_eq!(l[2]["urls"], Value::Null);
     }
 }

@@ -1,13 +1,13 @@
 //! Statements as values: SQL text and bound values, made by the decisions and run by the
 //! worker, so every row the control plane writes is visible (and tested) here. The types are
-//! the server's own ([`crate::oauth::sql`]): control rows join a request's one batch.
+//! the server's own ([`crate::store`]): control rows join a request's one batch.
 
-pub use crate::oauth::sql::{MAX_EXACT, Statement, Value};
+pub use crate::store::{MAX_EXACT, Statement, Value};
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    pub(crate) use crate::oauth::sql::tests::placeholders;
+    pub(crate) use crate::store::writes::tests::placeholders;
 
     /// Every statement binds exactly as many values as it has placeholders.
     pub(crate) fn well_formed(stmts: &[Statement]) {

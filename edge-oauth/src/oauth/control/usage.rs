@@ -20,11 +20,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared_token::TokenId;
 
+use super::Write as ControlWrite;
 use super::day;
 use super::relay_id_ok;
-use super::sql::{MAX_EXACT, Statement};
+pub use super::rows::{Group, Sum};
+use super::sql::MAX_EXACT;
+use crate::oauth::effects::{Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+use crate::store::reads;
 
 /// Most records per batch.
 pub const MAX_RECORDS: usize = 1000;
@@ -129,38 +133,11 @@ impl Batch {
     }
 }
 
-/// The cursor of a relay's epoch: `SELECT applied_through`.
-pub fn cursor_query(relay_id: &str, epoch: &str) -> Statement {
-    Statement::new(
-        "SELECT applied_through FROM usage_cursors WHERE relay_id = ? AND epoch = ?",
-        vec![relay_id.into(), epoch.into()],
-    )
-}
-
-/// Per (day, token, transport): what a batch adds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sum {
-    /// Allocations that began (first records).
-    pub allocations: u64,
-    /// Client to peer.
-    pub to_peer_packets: u64,
-    /// Payload bytes.
-    pub to_peer_bytes: u64,
-    /// Peer to client.
-    pub to_client_packets: u64,
-    /// Payload bytes.
-    pub to_client_bytes: u64,
-    /// Earliest start.
-    pub first_start: u64,
-    /// Latest end.
-    pub last_end: Option<u64>,
-}
-
-/// What applying a batch writes: a claim (first), then the upserts it guards.
-#[derive(Clone, Debug, PartialEq)]
+/// What applying a batch writes: the cursor claim, then the usage rows it guards.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// In order; the first is the claim when there is anything to apply.
-    pub statements: Vec<Statement>,
+    /// Nothing when there is nothing to apply.
+    pub writes: Writes,
     /// The cursor after the batch, if it applies.
     pub through: u64,
     /// Groups written.
@@ -175,7 +152,7 @@ pub fn decide(batch: &Batch, applied: Option<u64>, nonce: &str, now: u64) -> Pla
     let fresh: Vec<&Record> = batch.records.iter().filter(|r| r.seq > from).collect();
     let Some(through) = fresh.last().map(|r| r.seq) else {
         return Plan {
-            statements: vec![],
+            writes: Writes::none(),
             through: from,
             groups: 0,
         };
@@ -200,70 +177,26 @@ pub fn decide(batch: &Batch, applied: Option<u64>, nonce: &str, now: u64) -> Pla
         s.first_start = s.first_start.min(r.start);
         s.last_end = s.last_end.max(r.end);
     }
-    let claim = match applied {
-        None => Statement::new(
-            "INSERT INTO usage_cursors (relay_id, epoch, applied_through, claim, updated_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (relay_id, epoch) DO NOTHING RETURNING applied_through",
-            vec![
-                (&batch.relay_id).into(),
-                (&batch.epoch).into(),
-                through.into(),
-                nonce.into(),
-                now.into(),
-            ],
-        ),
-        Some(read) => Statement::new(
-            "UPDATE usage_cursors SET applied_through = ?, claim = ?, updated_at = ? \
-             WHERE relay_id = ? AND epoch = ? AND applied_through = ? RETURNING applied_through",
-            vec![
-                through.into(),
-                nonce.into(),
-                now.into(),
-                (&batch.relay_id).into(),
-                (&batch.epoch).into(),
-                read.into(),
-            ],
-        ),
-    };
-    let mut statements = vec![claim];
+    let mut writes = Writes::new(Claim::UsageCursor {
+        relay_id: batch.relay_id.clone(),
+        epoch: batch.epoch.clone(),
+        read: applied,
+        through,
+        nonce: nonce.to_string(),
+        now,
+    });
     let groups = sums.len();
-    for ((day, token, transport), s) in sums {
-        statements.push(Statement::new(
-            "INSERT INTO relay_usage (day, token_id, transport, client_id, user_id, allocations, to_peer_packets, \
-             to_peer_bytes, to_client_packets, to_client_bytes, first_start, last_end, updated_at) \
-             SELECT ?1, ?2, ?3, t.client_id, t.user_id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
-             FROM (SELECT 1) LEFT JOIN turn_tokens t ON t.token_id = ?2 \
-             WHERE EXISTS (SELECT 1 FROM usage_cursors WHERE relay_id = ?12 AND epoch = ?13 AND claim = ?14) \
-             ON CONFLICT (day, token_id, transport) DO UPDATE SET \
-             allocations = allocations + excluded.allocations, \
-             to_peer_packets = to_peer_packets + excluded.to_peer_packets, \
-             to_peer_bytes = to_peer_bytes + excluded.to_peer_bytes, \
-             to_client_packets = to_client_packets + excluded.to_client_packets, \
-             to_client_bytes = to_client_bytes + excluded.to_client_bytes, \
-             first_start = min(first_start, excluded.first_start), \
-             last_end = CASE WHEN excluded.last_end IS NULL THEN last_end \
-             WHEN last_end IS NULL THEN excluded.last_end ELSE max(last_end, excluded.last_end) END, \
-             updated_at = excluded.updated_at",
-            vec![
-                day.as_str().into(),
-                token.into(),
-                transport.into(),
-                s.allocations.into(),
-                s.to_peer_packets.into(),
-                s.to_peer_bytes.into(),
-                s.to_client_packets.into(),
-                s.to_client_bytes.into(),
-                s.first_start.into(),
-                s.last_end.into(),
-                now.into(),
-                (&batch.relay_id).into(),
-                (&batch.epoch).into(),
-                nonce.into(),
-            ],
-        ));
+    for ((day, token, transport), sum) in sums {
+        writes.push(Write::Control(ControlWrite::Usage(Group {
+            day,
+            token_id: token.to_string(),
+            transport: transport.to_string(),
+            sum,
+            now,
+        })));
     }
     Plan {
-        statements,
+        writes,
         through,
         groups,
     }
@@ -296,7 +229,8 @@ impl By {
         })
     }
 
-    fn column(self) -> &'static str {
+    /// Its column in `relay_usage`.
+    pub fn column(self) -> &'static str {
         match self {
             By::User => "user_id",
             By::Client => "client_id",
@@ -388,36 +322,17 @@ impl Query {
         }
     }
 
-    /// The grouped rows and, separately, the total over everything the filters match.
-    pub fn statements(&self) -> (Statement, Statement) {
-        let mut filter = String::from("day >= ? AND day <= ?");
-        let mut args = vec![self.from.as_str().into(), self.to.as_str().into()];
-        if let Some(u) = &self.user_id {
-            filter.push_str(" AND user_id = ?");
-            args.push(u.into());
-        }
-        if let Some(c) = &self.client_id {
-            filter.push_str(" AND client_id = ?");
-            args.push(c.into());
-        }
-        const SUMS: &str = "SUM(allocations) AS allocations, SUM(to_peer_packets) AS to_peer_packets, \
-             SUM(to_peer_bytes) AS to_peer_bytes, SUM(to_client_packets) AS to_client_packets, \
-             SUM(to_client_bytes) AS to_client_bytes";
-        let cols: Vec<&str> = self.by.iter().map(|b| b.column()).collect();
-        let cols = cols.join(", ");
-        let mut grouped_args = args.clone();
-        grouped_args.push(self.limit.into());
-        let grouped = Statement::new(
-            format!(
-                "SELECT {cols}, {SUMS} FROM relay_usage WHERE {filter} GROUP BY {cols} ORDER BY {cols} LIMIT ?"
-            ),
-            grouped_args,
-        );
-        let total = Statement::new(
-            format!("SELECT {SUMS} FROM relay_usage WHERE {filter}"),
-            args,
-        );
-        (grouped, total)
+    /// The report's queries: the grouped rows and the total ([`reads::usage_report`]).
+    pub fn report(&self) -> (crate::store::Query<Value>, crate::store::Query<Value>) {
+        let by: Vec<&'static str> = self.by.iter().map(|b| b.column()).collect();
+        reads::usage_report(&reads::UsageFilter {
+            from: &self.from,
+            to: &self.to,
+            user_id: self.user_id.as_deref(),
+            client_id: self.client_id.as_deref(),
+            by: &by,
+            limit: self.limit,
+        })
     }
 
     /// The report: the question, the rows and the total.
@@ -478,6 +393,12 @@ mod tests {
 
     const T: u64 = 1_800_000_000; // 2027-01-15
 
+    /// The plan and its statements, as the batch lays them out.
+    fn stmts(p: Plan) -> (Plan, Vec<crate::store::Statement>) {
+        let s = crate::store::writes::batch(&p.writes).statements;
+        (p, s)
+    }
+
     #[test]
     fn groups_by_day_token_and_transport_and_counts_allocations_once() {
         let b = batch(vec![
@@ -486,47 +407,47 @@ mod tests {
             rec(3, 2, T, true, 7),
             rec(4, 1, T + 86_400, false, 1), // the next day
         ]);
-        let p = decide(&b, None, "n", T + 90_000);
-        assert_eq!((p.through, p.groups, p.statements.len()), (4, 3, 4));
-        well_formed(&p.statements);
-        assert!(p.statements[0].sql.starts_with("INSERT INTO usage_cursors"));
+        let p = stmts(decide(&b, None, "n", T + 90_000));
+        assert_eq!((p.0.through, p.0.groups, p.1.len()), (4, 3, 4));
+        well_formed(&p.1);
+        assert!(p.1[0].sql.starts_with("INSERT INTO usage_cursors"));
         // Token 1 on 2027-01-15: one allocation, 150 bytes each way.
-        let first = p
-            .statements
-            .iter()
-            .find(|s| {
-                s.args.first() == Some(&V::from("2027-01-15"))
-                    && s.args.get(1) == Some(&V::from(&tid(1)))
-            })
-            .unwrap();
+        let first =
+            p.1.iter()
+                .find(|s| {
+                    s.args.first() == Some(&V::from("2027-01-15"))
+                        && s.args.get(1) == Some(&V::from(&tid(1)))
+                })
+                .unwrap();
         assert_eq!(
             first.args[3..7],
             [V::Int(1), V::Int(2), V::Int(150), V::Int(2)]
         );
-        assert!(first.sql.contains("claim = ?14"));
+        assert!(first.sql.contains("claim = ?)"), "{}", first.sql);
+        assert_eq!(first.args.len(), 14);
     }
 
     #[test]
     fn what_was_applied_is_not_applied_again() {
         let b = batch(vec![rec(5, 1, T, true, 10), rec(6, 1, T, false, 20)]);
         // All applied already: nothing to write, the cursor is the answer.
-        let p = decide(&b, Some(9), "n", T);
-        assert!(p.statements.is_empty());
-        assert_eq!(p.through, 9);
+        let p = stmts(decide(&b, Some(9), "n", T));
+        assert!(p.1.is_empty());
+        assert_eq!(p.0.through, 9);
         // Half applied: only the rest, and the claim moves the cursor from what was read.
-        let p = decide(&b, Some(5), "n", T);
-        assert_eq!(p.through, 6);
-        assert!(p.statements[0].sql.starts_with("UPDATE usage_cursors"));
-        assert_eq!(p.statements[0].args.last(), Some(&V::Int(5)));
-        assert_eq!(p.statements[1].args[5], V::Int(20));
-        assert_eq!(p.statements[1].args[3], V::Int(0), "no new allocation");
+        let p = stmts(decide(&b, Some(5), "n", T));
+        assert_eq!(p.0.through, 6);
+        assert!(p.1[0].sql.starts_with("UPDATE usage_cursors"));
+        assert_eq!(p.1[0].args.last(), Some(&V::Int(5)));
+        assert_eq!(p.1[1].args[5], V::Int(20));
+        assert_eq!(p.1[1].args[3], V::Int(0), "no new allocation");
     }
 
     #[test]
     fn records_from_the_future_are_filed_under_today() {
         let b = batch(vec![rec(1, 1, T + 10 * 86_400, true, 1)]);
-        let p = decide(&b, None, "n", T);
-        assert_eq!(p.statements[1].args[0], V::from("2027-01-15"));
+        let p = stmts(decide(&b, None, "n", T));
+        assert_eq!(p.1[1].args[0], V::from("2027-01-15"));
     }
 
     #[test]
@@ -568,7 +489,8 @@ mod tests {
             (q.from.as_str(), q.to.as_str()),
             ("2027-01-01", "2027-01-15")
         );
-        let (rows, total) = q.statements();
+        let (rows, total) = q.report();
+        let (rows, total) = (rows.statement, total.statement);
         well_formed(&[rows.clone(), total.clone()]);
         assert!(rows.sql.contains("GROUP BY user_id, day"));
         assert!(total.sql.contains("user_id = ?"));

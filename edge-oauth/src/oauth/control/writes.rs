@@ -1,68 +1,14 @@
 //! The control plane's rows among a decision's writes ([`crate::oauth::effects::Write`]), and
-//! the revocation feed rows that follow the server's own revocations. `oauth/sql.rs` renders
-//! both into the request's one batch, under the request's guard.
+//! the revocation feed rows that follow the server's own revocations. `store/writes.rs`
+//! renders both into the request's one batch, under the request's guard.
 
-use super::feed::{self, Source};
-use super::sql::Statement;
-use super::tokens;
+use super::feed::{Reason, Source};
 use crate::oauth::effects::{Owner, Write as Row};
-
-/// A row of the control plane.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Write {
-    /// A TURN token issued (so revoking what it was issued under reaches relays, and usage
-    /// joins to its client and user).
-    TurnToken(tokens::Issued),
-    /// Every access token of the user issued at or before `at` stands no more.
-    UserRevokedBefore {
-        /// User.
-        user_id: String,
-        /// Unix seconds.
-        at: u64,
-    },
-    /// The user's codes not yet redeemed are spent (redeeming one is then a replay).
-    SpendCodesOf {
-        /// User.
-        user_id: String,
-        /// Unix seconds.
-        at: u64,
-    },
-    /// The user's password hash is replaced, if it is still `old` ([`crate::oauth::rehash`]).
-    PasswordHash {
-        /// User.
-        user_id: String,
-        /// The record the sign-in verified against.
-        old: String,
-        /// The new record.
-        new: String,
-    },
-}
-
-impl Write {
-    /// Its statement, ending in a `WHERE` condition (a guard may be ANDed to it).
-    pub fn statement(&self) -> Statement {
-        match self {
-            Write::TurnToken(t) => tokens::insert(t),
-            Write::UserRevokedBefore { user_id, at } => Statement::new(
-                "UPDATE users SET revoked_before = ? WHERE id = ?",
-                vec![(*at).into(), user_id.into()],
-            ),
-            Write::SpendCodesOf { user_id, at } => Statement::new(
-                "UPDATE auth_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
-                vec![(*at).into(), user_id.into()],
-            ),
-            Write::PasswordHash { user_id, old, new } => Statement::new(
-                "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
-                vec![new.into(), user_id.into(), old.into()],
-            ),
-        }
-    }
-}
 
 /// The feed row a server row implies: revoking a TURN token, or anything TURN tokens are
 /// issued under (a family, a user, a client, a user at a client, a person's clients), puts
 /// those tokens into the relays' revocation feed.
-pub fn feed_following(row: &Row) -> Option<Statement> {
+pub fn feed_following(row: &Row) -> Option<(Source, Reason, u64)> {
     let (source, reason, at) = match row {
         Row::RevokeToken(r) if r.kind == "turn" => (
             Source::Token {
@@ -87,7 +33,7 @@ pub fn feed_following(row: &Row) -> Option<Statement> {
         }
         _ => return None,
     };
-    Some(feed::revoke(&source, reason, at))
+    Some((source, reason, at))
 }
 
 #[cfg(test)]
@@ -95,6 +41,7 @@ mod tests {
     use super::*;
     use crate::oauth::control::sql::tests::well_formed;
     use crate::oauth::effects::{AuditEvent, Revocation, event};
+    use crate::store::Statement;
 
     #[test]
     fn revocations_of_what_tokens_are_issued_under_feed_the_relays() {
@@ -134,7 +81,11 @@ mod tests {
                 at: 5,
             },
         ];
-        let feed: Vec<Statement> = rows.iter().filter_map(feed_following).collect();
+        let feed: Vec<Statement> = rows
+            .iter()
+            .filter_map(feed_following)
+            .map(|(source, reason, at)| crate::store::control::feed_revoke(&source, reason, at))
+            .collect();
         assert_eq!(feed.len(), rows.len());
         well_formed(&feed);
         assert!(feed.iter().all(|s| s.sql.contains("turn_revocations")));
@@ -147,20 +98,5 @@ mod tests {
         });
         assert!(feed_following(&access).is_none());
         assert!(feed_following(&Row::Audit(AuditEvent::new(1, event::TOKEN_REVOKED))).is_none());
-    }
-
-    #[test]
-    fn statements() {
-        let w = [
-            Write::UserRevokedBefore {
-                user_id: "u".into(),
-                at: 1,
-            },
-            Write::SpendCodesOf {
-                user_id: "u".into(),
-                at: 1,
-            },
-        ];
-        well_formed(&w.iter().map(Write::statement).collect::<Vec<_>>());
     }
 }

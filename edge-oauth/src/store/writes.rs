@@ -1,4 +1,4 @@
-//! [`Writes`] as SQL: the statements of one D1 batch, in order, with their bound values. The
+//! Every write: [`Writes`] as SQL: the statements of one D1 batch, in order, with their bound values. The
 //! worker only binds and runs them; every rule about what is written lives here and in the
 //! decisions.
 //!
@@ -12,89 +12,10 @@
 //!   by the state the claim needs: `NOT EXISTS (...)` before an insert, `EXISTS (...)` before a
 //!   delete (the audit row of a delete, and the revocation of its families, must see the row).
 
-use super::control;
-use super::effects::{Claim, ClientWrite, Owner, UserWrite, Write, Writes};
-
-/// A bound value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// Text.
-    Text(String),
-    /// An integer (Unix seconds, lifetimes, counters: below 2^53, exact as a JavaScript
-    /// number; the control plane checks its counters against [`MAX_EXACT`]).
-    Int(u64),
-    /// A real number (a relay's coordinates and load).
-    Real(f64),
-    /// NULL.
-    Null,
-}
-
-/// The largest integer D1 (a JavaScript number) holds exactly.
-pub const MAX_EXACT: u64 = (1 << 53) - 1;
-
-impl From<&str> for Value {
-    fn from(s: &str) -> Value {
-        Value::Text(s.to_string())
-    }
-}
-impl From<&String> for Value {
-    fn from(s: &String) -> Value {
-        Value::Text(s.clone())
-    }
-}
-impl From<u64> for Value {
-    fn from(n: u64) -> Value {
-        Value::Int(n)
-    }
-}
-impl From<Option<&str>> for Value {
-    fn from(s: Option<&str>) -> Value {
-        s.map_or(Value::Null, Value::from)
-    }
-}
-impl From<&Option<String>> for Value {
-    fn from(s: &Option<String>) -> Value {
-        s.as_deref().into()
-    }
-}
-impl From<Option<u64>> for Value {
-    fn from(n: Option<u64>) -> Value {
-        n.map_or(Value::Null, Value::Int)
-    }
-}
-impl From<f64> for Value {
-    fn from(x: f64) -> Value {
-        Value::Real(x)
-    }
-}
-impl From<Option<f64>> for Value {
-    fn from(x: Option<f64>) -> Value {
-        x.map_or(Value::Null, Value::Real)
-    }
-}
-impl From<Option<u32>> for Value {
-    fn from(n: Option<u32>) -> Value {
-        n.map_or(Value::Null, |n| Value::Int(u64::from(n)))
-    }
-}
-
-/// One statement and its values (positional `?` or numbered `?N`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Statement {
-    /// SQL.
-    pub sql: String,
-    /// Values, in order.
-    pub args: Vec<Value>,
-}
-
-/// A batch: the statements and which one is the claim.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Batch {
-    /// In order.
-    pub statements: Vec<Statement>,
-    /// The index of the claim, whose `RETURNING` row says whether the batch took effect.
-    pub claim: Option<usize>,
-}
+use super::control::feed_revoke;
+use super::value::{Batch, Statement, Value};
+use crate::oauth::control::{self, heartbeat::Heartbeat};
+use crate::oauth::effects::{Claim, ClientWrite, Owner, UserWrite, Write, Writes};
 
 /// Where a claim's statement goes.
 enum Position {
@@ -108,16 +29,6 @@ struct ClaimSql {
     position: Position,
     guard: &'static str,
     guard_args: Vec<Value>,
-}
-
-impl Statement {
-    /// A statement.
-    pub fn new(sql: impl Into<String>, args: Vec<Value>) -> Statement {
-        Statement {
-            sql: sql.into(),
-            args,
-        }
-    }
 }
 
 fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
@@ -307,15 +218,173 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "EXISTS (SELECT 1 FROM users WHERE id = ?)",
             guard_args: vec![id.into()],
         },
+        Claim::Heartbeat {
+            beat,
+            client_id,
+            now,
+        } => ClaimSql {
+            statement: relay_upsert(beat, client_id, *now),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM relays WHERE relay_id = ? AND client_id = ?)",
+            guard_args: vec![(&beat.relay_id).into(), client_id.into()],
+        },
+        Claim::UsageCursor {
+            relay_id,
+            epoch,
+            read,
+            through,
+            nonce,
+            now,
+        } => ClaimSql {
+            statement: match read {
+                None => st(
+                    "INSERT INTO usage_cursors (relay_id, epoch, applied_through, claim, updated_at) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (relay_id, epoch) DO NOTHING RETURNING applied_through",
+                    vec![
+                        relay_id.into(),
+                        epoch.into(),
+                        (*through).into(),
+                        nonce.into(),
+                        (*now).into(),
+                    ],
+                ),
+                Some(read) => st(
+                    "UPDATE usage_cursors SET applied_through = ?, claim = ?, updated_at = ? \
+                     WHERE relay_id = ? AND epoch = ? AND applied_through = ? RETURNING applied_through",
+                    vec![
+                        (*through).into(),
+                        nonce.into(),
+                        (*now).into(),
+                        relay_id.into(),
+                        epoch.into(),
+                        (*read).into(),
+                    ],
+                ),
+            },
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM usage_cursors WHERE relay_id = ? AND epoch = ? AND claim = ?)",
+            guard_args: vec![relay_id.into(), epoch.into(), nonce.into()],
+        },
     };
     Some(c)
 }
 
+/// A heartbeat's upsert, owned by `client_id`: it returns the relay id only when the row is
+/// (now) this client's; no row back means another client holds the id.
+fn relay_upsert(hb: &Heartbeat, client_id: &str, now: u64) -> Statement {
+    let urls = serde_json::to_string(&hb.urls).unwrap_or_else(|_| "[]".into());
+    st(
+        "INSERT INTO relays (relay_id, client_id, urls, region, latitude, longitude, allocations, capacity, load, \
+         draining, version, revocation_cursor, usage_backlog, usage_dropped, first_seen, last_seen) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) \
+         ON CONFLICT (relay_id) DO UPDATE SET urls = excluded.urls, region = excluded.region, \
+         latitude = excluded.latitude, longitude = excluded.longitude, allocations = excluded.allocations, \
+         capacity = excluded.capacity, load = excluded.load, draining = excluded.draining, \
+         version = excluded.version, revocation_cursor = excluded.revocation_cursor, \
+         usage_backlog = excluded.usage_backlog, usage_dropped = excluded.usage_dropped, \
+         last_seen = excluded.last_seen \
+         WHERE relays.client_id = excluded.client_id RETURNING relay_id",
+        vec![
+            (&hb.relay_id).into(),
+            client_id.into(),
+            urls.as_str().into(),
+            (&hb.region).into(),
+            hb.latitude.into(),
+            hb.longitude.into(),
+            hb.allocations.into(),
+            hb.capacity.into(),
+            hb.load.into(),
+            u64::from(hb.draining).into(),
+            (&hb.version).into(),
+            hb.revocation_cursor.into(),
+            hb.usage_backlog.into(),
+            hb.usage_dropped.into(),
+            now.into(),
+        ],
+    )
+}
+
+/// A control plane row's statement without its guard.
+fn control_row(c: &control::Write) -> (String, Vec<Value>, Tail) {
+    match c {
+        control::Write::TurnToken(t) => (
+            "INSERT OR IGNORE INTO turn_tokens (token_id, client_id, user_id, family_id, issued_at, expires_at) \
+             SELECT ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&t.token_id).into(),
+                (&t.client_id).into(),
+                (&t.user_id).into(),
+                (&t.family_id).into(),
+                t.issued_at.into(),
+                t.expires_at.into(),
+            ],
+            Tail::Where,
+        ),
+        control::Write::UserRevokedBefore { user_id, at } => (
+            "UPDATE users SET revoked_before = ? WHERE id = ?".into(),
+            vec![(*at).into(), user_id.into()],
+            Tail::And,
+        ),
+        control::Write::SpendCodesOf { user_id, at } => (
+            "UPDATE auth_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL".into(),
+            vec![(*at).into(), user_id.into()],
+            Tail::And,
+        ),
+        control::Write::PasswordHash { user_id, old, new } => (
+            "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?".into(),
+            vec![new.into(), user_id.into(), old.into()],
+            Tail::And,
+        ),
+        // Numbered values ?1 to ?11; the guard's plain `?`s take the numbers after them.
+        control::Write::Usage(g) => (
+            "INSERT INTO relay_usage (day, token_id, transport, client_id, user_id, allocations, to_peer_packets, \
+             to_peer_bytes, to_client_packets, to_client_bytes, first_start, last_end, updated_at) \
+             SELECT ?1, ?2, ?3, t.client_id, t.user_id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+             FROM (SELECT 1) LEFT JOIN turn_tokens t ON t.token_id = ?2 WHERE"
+                .into(),
+            vec![
+                g.day.as_str().into(),
+                g.token_id.as_str().into(),
+                g.transport.as_str().into(),
+                g.sum.allocations.into(),
+                g.sum.to_peer_packets.into(),
+                g.sum.to_peer_bytes.into(),
+                g.sum.to_client_packets.into(),
+                g.sum.to_client_bytes.into(),
+                g.sum.first_start.into(),
+                g.sum.last_end.into(),
+                g.now.into(),
+            ],
+            Tail::WhereThen(
+                "ON CONFLICT (day, token_id, transport) DO UPDATE SET \
+                 allocations = allocations + excluded.allocations, \
+                 to_peer_packets = to_peer_packets + excluded.to_peer_packets, \
+                 to_peer_bytes = to_peer_bytes + excluded.to_peer_bytes, \
+                 to_client_packets = to_client_packets + excluded.to_client_packets, \
+                 to_client_bytes = to_client_bytes + excluded.to_client_bytes, \
+                 first_start = min(first_start, excluded.first_start), \
+                 last_end = CASE WHEN excluded.last_end IS NULL THEN last_end \
+                 WHEN last_end IS NULL THEN excluded.last_end ELSE max(last_end, excluded.last_end) END, \
+                 updated_at = excluded.updated_at",
+            ),
+        ),
+    }
+}
+
+/// Where a row's guard goes.
+enum Tail {
+    /// The SQL ends with `WHERE` (an `INSERT ... SELECT`): the guard follows.
+    Where,
+    /// The SQL ends with a condition: `AND <guard>` follows.
+    And,
+    /// The SQL ends with `WHERE`, the guard follows, then this (an upsert's `ON CONFLICT`).
+    WhereThen(&'static str),
+}
+
 /// A row's statement without its guard: SQL ending in a `WHERE` clause (or `WHERE` itself
 /// for `INSERT ... SELECT`), to which `AND <guard>` / `<guard>` is appended.
-fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
-    // The bool: true when the SQL ends with "WHERE" (an insert), false when it ends with a
-    // condition that the guard is AND-ed to.
+fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
     match w {
         Write::Family(f) => (
             "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE".into(),
@@ -327,7 +396,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 f.auth_time.into(),
                 f.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::Refresh(r) => (
             "INSERT INTO refresh_tokens (id, family_id, client_id, user_id, scope, expires_at, created_at) \
@@ -342,7 +411,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 r.expires_at.into(),
                 r.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::Code(c) => (
             "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, expires_at, created_at) \
@@ -360,7 +429,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 c.expires_at.into(),
                 c.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::Device(d) => (
             "INSERT INTO device_codes (id, user_code, client_id, scope, poll_interval, expires_at, created_at) \
@@ -375,17 +444,17 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 d.expires_at.into(),
                 d.created_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
         Write::DevicePolled { key, at, interval } => (
             "UPDATE device_codes SET last_poll_at = ?, poll_interval = ? WHERE id = ?".into(),
             vec![(*at).into(), u64::from(*interval).into(), key.into()],
-            false,
+            Tail::And,
         ),
         Write::DeleteClientsOwnedBy(user) => (
             "DELETE FROM clients WHERE owner_id = ?".into(),
             vec![user.into()],
-            false,
+            Tail::And,
         ),
         Write::InitialToken {
             key,
@@ -395,12 +464,12 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
             "INSERT INTO initial_access_tokens (id, expires_at, created_at) SELECT ?, ?, ? WHERE"
                 .into(),
             vec![key.into(), (*expires_at).into(), (*created_at).into()],
-            true,
+            Tail::Where,
         ),
         Write::RevokeFamily { id, reason, at } => (
             "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL".into(),
             vec![(*at).into(), (*reason).into(), id.into()],
-            false,
+            Tail::And,
         ),
         Write::RevokeFamiliesOf { owner, reason, at } => {
             let (which, ids): (&str, Vec<Value>) = match owner {
@@ -422,7 +491,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                     "UPDATE families SET revoked_at = ?, revoked_reason = ? WHERE {which} AND revoked_at IS NULL"
                 ),
                 args,
-                false,
+                Tail::And,
             )
         }
         Write::RevokeToken(r) => (
@@ -433,12 +502,9 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 r.expires_at.into(),
                 r.revoked_at.into(),
             ],
-            true,
+            Tail::Where,
         ),
-        Write::Control(c) => {
-            let Statement { sql, args } = c.statement();
-            (sql, args, false)
-        }
+        Write::Control(c) => control_row(c),
         Write::Audit(a) => (
             "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) \
              SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
@@ -452,7 +518,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, bool) {
                 (&a.family_id).into(),
                 a.detail.into(),
             ],
-            true,
+            Tail::Where,
         ),
     }
 }
@@ -464,16 +530,27 @@ pub fn batch(w: &Writes) -> Batch {
         Some(c) => (c.guard, c.guard_args.clone()),
         None => ("1", Vec::new()),
     };
-    let guarded = |(mut sql, mut args, is_insert): (String, Vec<Value>, bool)| {
-        sql.push_str(if is_insert { " " } else { " AND " });
+    let guarded = |(mut sql, mut args, tail): (String, Vec<Value>, Tail)| {
+        sql.push_str(if matches!(tail, Tail::And) {
+            " AND "
+        } else {
+            " "
+        });
         sql.push_str(guard);
+        if let Tail::WhereThen(rest) = tail {
+            sql.push(' ');
+            sql.push_str(rest);
+        }
         args.extend(guard_args.iter().cloned());
         st(sql, args)
     };
     // A revocation that reaches TURN tokens puts them into the relays' feed, in the same
     // place of the batch and under the same guard.
     let rows = w.rows.iter().flat_map(|row| {
-        let feed = control::writes::feed_following(row).map(|f| guarded((f.sql, f.args, false)));
+        let feed = control::writes::feed_following(row).map(|(source, reason, at)| {
+            let f = feed_revoke(&source, reason, at);
+            guarded((f.sql, f.args, Tail::And))
+        });
         std::iter::once(guarded(row_sql(row))).chain(feed)
     });
     let mut statements = Vec::with_capacity(w.rows.len() + 1);
@@ -698,6 +775,32 @@ pub(crate) mod tests {
                 user_id: "u".into(),
                 rights: "a:b".into(),
             },
+            Claim::Heartbeat {
+                beat: Box::new(
+                    Heartbeat::parse(
+                        br#"{"relay_id":"r","urls":["turn:192.0.2.1:3478"],"allocations":0,"capacity":1,"load":0.0,"draining":false}"#,
+                    )
+                    .unwrap(),
+                ),
+                client_id: "rc".into(),
+                now: 1,
+            },
+            Claim::UsageCursor {
+                relay_id: "r".into(),
+                epoch: "e".into(),
+                read: None,
+                through: 2,
+                nonce: "n".into(),
+                now: 1,
+            },
+            Claim::UsageCursor {
+                relay_id: "r".into(),
+                epoch: "e".into(),
+                read: Some(1),
+                through: 2,
+                nonce: "n".into(),
+                now: 1,
+            },
         ];
         let rows = vec![
             Write::Family(NewFamily {
@@ -761,6 +864,13 @@ pub(crate) mod tests {
                 expires_at: 2,
                 created_at: 1,
             },
+            Write::Control(control::Write::Usage(control::usage::Group {
+                day: "2027-01-15".into(),
+                token_id: "t".into(),
+                transport: "udp".into(),
+                sum: control::usage::Sum::default(),
+                now: 1,
+            })),
             audit(),
         ];
         for claim in claims {
