@@ -15,7 +15,7 @@ use worker::{D1Database, Env, Request, console_error, event};
 
 use super::http::{Reply, header, now, read_body};
 use super::store::{self, Cost, batch, metered as rows};
-use super::{env, resources};
+use super::{bearer, env};
 use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
 use crate::oauth::control::heartbeat::{self, Heartbeat};
@@ -56,7 +56,7 @@ async fn relay_client(
     db: &D1Database,
     now: u64,
 ) -> Result<String, OAuthError> {
-    let b = resources::active_bearer(req, cfg, db, now).await?;
+    let b = bearer::active_bearer(req, cfg, db, now).await?;
     b.require_scope(RELAY_SCOPE)?;
     Ok(b.claims.client_id)
 }
@@ -201,7 +201,7 @@ pub async fn own_usage(req: Request, env: &Env) -> Reply {
             let cfg = env::config(env)?;
             let db = env::db(env)?;
             let now = now();
-            let b = resources::active_bearer(&req, &cfg, &db, now).await?;
+            let b = bearer::active_bearer(&req, &cfg, &db, now).await?;
             if b.require_scope(scope::OPENID).is_err() {
                 b.require_scope(scope::TURN)?;
             }

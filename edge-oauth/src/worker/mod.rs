@@ -4,6 +4,7 @@
 
 mod admin;
 mod authorize;
+mod bearer;
 mod control;
 mod crypto;
 mod device;

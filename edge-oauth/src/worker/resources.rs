@@ -1,12 +1,11 @@
 //! Introspection (RFC 7662), revocation (RFC 7009), userinfo and `/turn/credentials`.
 
-use worker::{D1Database, Env, Request};
+use worker::{Env, Request};
 
+use super::bearer::active_bearer;
 use super::http::{Reply, client_address, header, now, read_body};
 use super::token::authenticate;
 use super::{crypto, env, limits, store};
-use crate::oauth::bearer::{self, ActiveBearer};
-use crate::oauth::config::Config;
 use crate::oauth::control::{self, tokens};
 use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -124,22 +123,6 @@ pub async fn revoke(mut req: Request, env: &Env) -> Reply {
         }
         .await,
     )
-}
-
-/// A bearer token that verified and stands in D1.
-pub(super) async fn active_bearer(
-    req: &Request,
-    cfg: &Config,
-    db: &D1Database,
-    now: u64,
-) -> Result<ActiveBearer, OAuthError> {
-    let auth = header(req, "authorization");
-    let token = bearer::from_header(auth.as_deref())?;
-    let parsed = bearer::parse(token)?;
-    let proof = crypto::verify(&cfg.signing_keys, &parsed).await?;
-    let claims = bearer::verify(cfg, &parsed, proof, now)?;
-    let status = store::bearer_status(db, &claims).await?;
-    bearer::check(claims, status)
 }
 
 /// `GET|POST /oauth2/userinfo`.
