@@ -3,7 +3,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::token::Alg;
+use crate::alg::Alg;
 
 /// Why a token was not accepted. Every variant maps to a STUN 401 at the relay and to
 /// `active: false` at introspection; the distinction is for logs and operators.

@@ -38,6 +38,7 @@
 extern crate alloc;
 
 pub mod account;
+mod alg;
 pub mod browser;
 mod error;
 mod issue;

@@ -1,7 +1,7 @@
 //! The RFC 7635 self-contained token: wire layout, sealing and opening.
 //!
 //! ```text
-//! u16 nonce_length | nonce | AES-GCM( u16 key_length | mac_key | u64 timestamp | u32 lifetime ) | tag[16]
+//! u16 nonce_length | nonce | AES-GCM( u16 key_length | mac_key | u64 timestamp | u32 lifetime [| extensions] ) | tag[16]
 //! ```
 //! AAD is the TURN server name (the value of THIRD-PARTY-AUTHORIZATION), without a NUL.
 //! The kid is not inside the token: the client sends it as USERNAME.
@@ -13,6 +13,7 @@ use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::{AeadInPlace, Aes128Gcm, Aes256Gcm, KeyInit};
 
 use crate::account::{self, AccountKey};
+pub use crate::alg::Alg;
 use crate::error::TokenError;
 use crate::secret::MacKey;
 use crate::timestamp::Timestamp;
@@ -28,48 +29,6 @@ pub const OVERHEAD: usize = 2 + NONCE_LEN + 2 + 8 + 4 + TAG_LEN;
 pub const MAX_TOKEN_LEN: usize = 256;
 /// The largest mac_key that fits in [`MAX_TOKEN_LEN`].
 pub const MAX_MAC_KEY_LEN: usize = MAX_TOKEN_LEN - OVERHEAD;
-
-/// The AEAD that seals tokens (RFC 7635 section 6.2; JOSE names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Alg {
-    /// AES-256-GCM, the default, 32-byte key.
-    A256Gcm,
-    /// AES-128-GCM, 16-byte key.
-    A128Gcm,
-}
-
-impl Alg {
-    /// The AES key length in bytes.
-    pub fn key_len(self) -> usize {
-        match self {
-            Alg::A256Gcm => 32,
-            Alg::A128Gcm => 16,
-        }
-    }
-
-    /// The JOSE name: `A256GCM` or `A128GCM`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Alg::A256Gcm => "A256GCM",
-            Alg::A128Gcm => "A128GCM",
-        }
-    }
-
-    /// Parses a JOSE name.
-    pub fn from_name(name: &str) -> Option<Alg> {
-        match name {
-            "A256GCM" => Some(Alg::A256Gcm),
-            "A128GCM" => Some(Alg::A128Gcm),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Alg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a token says once opened: the session key, when it was issued and for how long.
 #[derive(Clone, Debug, PartialEq, Eq)]
