@@ -18,7 +18,7 @@
 //! `docs/edge-oauth.md`.
 //!
 //! ```
-//! use edge_oauth::oauth::pkce;
+//! use edge_oauth::oauth::flows::pkce;
 //!
 //! // RFC 7636 appendix B.
 //! let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

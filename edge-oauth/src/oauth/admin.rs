@@ -3,18 +3,18 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{GrantType, redirect_uri_is_acceptable};
+use super::clients::client::{GrantType, redirect_uri_is_acceptable};
+use super::clients::registration::RegisteredBy;
 use super::config::Config;
 use super::effects::{AuditEvent, Claim, ClientWrite, Owner, UserWrite, Write, Writes, event};
 use super::error::OAuthError;
 use super::records::ClientRow;
-use super::registration::RegisteredBy;
 use super::scope::Scope;
-use super::signing_keys::Alg;
+use super::tokens::signing_keys::Alg;
 
 /// Checks `Authorization: Bearer <ADMIN_SECRET>` (constant time).
 pub fn authorize(config: &Config, authorization: Option<&str>) -> Result<(), OAuthError> {
-    let token = super::bearer::from_header(authorization)?;
+    let token = super::tokens::bearer::from_header(authorization)?;
     if config.admin_secret.matches(token) {
         Ok(())
     } else {
@@ -440,7 +440,7 @@ pub struct SetRights {
 
 /// Setting a user's rights (the user must exist), with the audit row.
 pub fn set_rights(user_id: &str, body: &SetRights, now: u64) -> Result<Writes, OAuthError> {
-    let rights = super::rights::normalise(&body.rights)?;
+    let rights = super::people::rights::normalise(&body.rights)?;
     Ok(Writes::new(Claim::SetRights {
         user_id: user_id.to_string(),
         rights,

@@ -28,9 +28,9 @@ use std::fmt;
 use shared_token::Keyring;
 
 use super::keys::{AdminSecret, SigningKey};
-use super::password::{MAX_ITERATIONS, MIN_ITERATIONS};
+use super::people::password::{MAX_ITERATIONS, MIN_ITERATIONS};
 use super::scope::Scope;
-use super::signing_keys::{Alg, KeySet};
+use super::tokens::signing_keys::{Alg, KeySet};
 
 /// The checked configuration.
 #[derive(Clone, Debug)]
@@ -306,7 +306,10 @@ pub(crate) mod tests {
         let mut v = vars();
         v.insert(
             "SIGNING_KEYS",
-            format!("[{}]", crate::oauth::signing_keys::tests::ec("e", None)),
+            format!(
+                "[{}]",
+                crate::oauth::tokens::signing_keys::tests::ec("e", None)
+            ),
         );
         let e = Config::from_lookup(|k| v.get(k).cloned()).unwrap_err();
         assert!(e.0.contains("RS256"), "{e}");
@@ -343,7 +346,7 @@ pub(crate) mod tests {
             ("SIGNING_KEYS", None, "SIGNING_KEYS is not set"),
             (
                 "SIGNING_KEYS",
-                Some(crate::oauth::signing_keys::tests::EC_JWK),
+                Some(crate::oauth::tokens::signing_keys::tests::EC_JWK),
                 "SIGNING_KEYS: a JWK set needs",
             ),
             (

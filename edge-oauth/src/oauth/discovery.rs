@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::client::GrantType;
+use super::clients::client::GrantType;
 use super::config::Config;
 
 /// The claims this server may put in ID tokens and userinfo.

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 /// The HMAC-SHA256 key behind the signed state of the server's pages (sign-in, consent,
 /// sign-up, `/create_client`, `/device`). Each use gets its own subkey (HMAC of a label), so
 /// a value made for one purpose never verifies as another. (Tokens are signed with the
-/// asymmetric keys of [`super::signing_keys`].)
+/// asymmetric keys of [`super::tokens::signing_keys`].)
 #[derive(Clone)]
 pub struct SigningKey {
     forms: [u8; 32],
@@ -86,7 +86,7 @@ impl SigningKey {
         shared_token::ct_eq(&self.sign(purpose, data), tag)
     }
 
-    /// The secret TURN tokens' account keys are derived under ([`super::account`]): a
+    /// The secret TURN tokens' account keys are derived under ([`super::tokens::account`]): a
     /// subkey of this key, so deployments need no other secret. It never leaves the edge
     /// (relays only compare account keys), and changing `TOKEN_SIGNING_KEY` changes every
     /// account key.

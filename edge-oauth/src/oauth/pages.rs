@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::flows::sealed::{self, FormError};
 use super::html::{escape, hidden, page};
 use super::keys::{Purpose, SigningKey};
-use super::sealed::{self, FormError};
 
 /// Seconds a page's form stays valid.
 pub const PAGE_TTL: u64 = 600;

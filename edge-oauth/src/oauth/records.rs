@@ -1,10 +1,10 @@
 //! Rows as the worker loads them from D1 (column names = field names), and their checked
 //! domain forms.
 
-use super::client::{ClientRecord, GrantType};
+use super::clients::client::{ClientRecord, GrantType};
 use super::error::OAuthError;
 use super::scope::Scope;
-use super::signing_keys::Alg;
+use super::tokens::signing_keys::Alg;
 pub use crate::store::reads::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
 
 impl ClientRow {

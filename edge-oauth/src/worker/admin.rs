@@ -137,7 +137,7 @@ async fn delete_user(db: &D1Database, id: &str) -> Result<Reply, OAuthError> {
 async fn initial_token(db: &D1Database, body: &[u8]) -> Result<Reply, OAuthError> {
     let req =
         admin::parse_body::<admin::NewInitialToken>(if body.is_empty() { b"{}" } else { body })?;
-    let token = ids::new_opaque(crate::oauth::registration::INITIAL_TOKEN_PREFIX)?;
+    let token = ids::new_opaque(crate::oauth::clients::registration::INITIAL_TOKEN_PREFIX)?;
     let (expires_at, writes) = admin::initial_token(
         ids::lookup_key(&token),
         ids::token_id(token.as_bytes()),

@@ -6,11 +6,11 @@ use worker::{D1Database, Env, Request};
 use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
 use super::{env, store};
-use crate::oauth::authorize::{self, FormError, FormState, Refusal, Stage};
-use crate::oauth::client::{ClientRecord, origin_of};
+use crate::oauth::clients::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
-use crate::oauth::leaving::{self, Leave};
+use crate::oauth::flows::authorize::{self, FormError, FormState, Refusal, Stage};
+use crate::oauth::flows::leaving::{self, Leave};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::{html, ids};
 

@@ -5,9 +5,9 @@ use worker::{D1Database, Request};
 
 use super::http::header;
 use super::{crypto, store};
-use crate::oauth::bearer::{self, ActiveBearer};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
+use crate::oauth::tokens::bearer::{self, ActiveBearer};
 
 /// A bearer token that verified and stands in D1.
 pub(super) async fn active_bearer(

@@ -11,9 +11,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
 
 use crate::oauth::error::OAuthError;
-use crate::oauth::jwt::{Parsed, SignatureValid};
-use crate::oauth::password::HASH_LEN;
-use crate::oauth::signing_keys::{Alg, KeySet, SigningKey};
+use crate::oauth::people::password::HASH_LEN;
+use crate::oauth::tokens::jwt::{Parsed, SignatureValid};
+use crate::oauth::tokens::signing_keys::{Alg, KeySet, SigningKey};
 
 fn fail() -> OAuthError {
     OAuthError::server_error("WebCrypto PBKDF2 failed")

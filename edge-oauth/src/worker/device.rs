@@ -8,8 +8,8 @@ use super::signin::page_attempt;
 use super::token::{Presented, authenticate_limited};
 use super::{env, limits, store};
 use crate::oauth::config::Config;
-use crate::oauth::device::{self, PendingRow};
 use crate::oauth::error::OAuthError;
+use crate::oauth::flows::device::{self, PendingRow};
 use crate::oauth::pages::{self, PageStage, PageState};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::ratelimit::Action;
@@ -116,7 +116,7 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
         )
         .map_err(|e| {
             message(
-                if e == crate::oauth::sealed::FormError::Csrf {
+                if e == crate::oauth::flows::sealed::FormError::Csrf {
                     403
                 } else {
                     400

@@ -6,10 +6,10 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
-use crate::oauth::client_cache::ClientCache;
+use crate::oauth::clients::client_cache::ClientCache;
+use crate::oauth::clients::verify_cache::VerifyCache;
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
-use crate::oauth::verify_cache::VerifyCache;
 
 thread_local! {
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };

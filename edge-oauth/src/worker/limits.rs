@@ -12,11 +12,11 @@ use crate::oauth::admin;
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::html;
-use crate::oauth::penalty::Penalties;
+use crate::oauth::people::penalty::Penalties;
 use crate::oauth::ratelimit::{self, Action};
 
 thread_local! {
-    /// The failure counters this isolate found spent ([`crate::oauth::penalty`]).
+    /// The failure counters this isolate found spent ([`crate::oauth::people::penalty`]).
     static PENALTIES: RefCell<Penalties> = RefCell::new(Penalties::default());
 }
 

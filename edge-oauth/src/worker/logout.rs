@@ -1,21 +1,21 @@
 //! `GET|POST /oauth2/logout`: OpenID Connect RP-initiated logout
-//! ([`crate::oauth::logout`] decides; this loads the client, checks the hint's signature and
+//! ([`crate::oauth::flows::logout`] decides; this loads the client, checks the hint's signature and
 //! applies the revocation). An expired hint gets the confirmation page
-//! ([`crate::oauth::logout_confirm`]); a self-registered app's return address gets the
-//! interstitial ([`crate::oauth::leaving`]).
+//! ([`crate::oauth::flows::logout_confirm`]); a self-registered app's return address gets the
+//! interstitial ([`crate::oauth::flows::leaving`]).
 
 use worker::{Env, Request};
 
 use super::http::{Reply, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::{crypto, env, store};
-use crate::oauth::client::origin_of;
+use crate::oauth::clients::client::origin_of;
 use crate::oauth::error::OAuthError;
-use crate::oauth::id_token::Hint;
-use crate::oauth::jwt::{self, TYP_ID};
-use crate::oauth::leaving::{self, Leave};
-use crate::oauth::logout::{self, LogoutRequest};
-use crate::oauth::logout_confirm::{self, PATH};
+use crate::oauth::flows::leaving::{self, Leave};
+use crate::oauth::flows::logout::{self, LogoutRequest};
+use crate::oauth::flows::logout_confirm::{self, PATH};
 use crate::oauth::params::{self, MAX_BODY, Params};
+use crate::oauth::tokens::id_token::Hint;
+use crate::oauth::tokens::jwt::{self, TYP_ID};
 use crate::oauth::{html, ids, pages};
 
 fn page(status: u16, title: &str, id: &str, text: &str) -> Reply {

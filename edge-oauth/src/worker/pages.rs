@@ -7,14 +7,14 @@ use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, no
 use super::signin::page_attempt;
 use super::{crypto, env, limits, store};
 use crate::oauth::admin::{self, NewUser};
+use crate::oauth::clients::registration::{self, RegisteredBy};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
+use crate::oauth::flows::sealed::FormError;
 use crate::oauth::pages::{self, AppLine, CONSOLE_TTL, Created, PageStage, PageState};
 use crate::oauth::params::{self, MAX_BODY, Params};
-use crate::oauth::password::{PasswordHash, SALT_LEN};
+use crate::oauth::people::password::{PasswordHash, SALT_LEN};
 use crate::oauth::ratelimit::Action;
-use crate::oauth::registration::{self, RegisteredBy};
-use crate::oauth::sealed::FormError;
 use crate::oauth::{html, ids};
 
 fn page(status: u16, body: String) -> Reply {

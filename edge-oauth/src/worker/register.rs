@@ -11,15 +11,17 @@ use super::http::{Reply, client_address, header, now, read_body};
 use super::pages::hash;
 use super::{env, limits, store};
 use crate::oauth::admin;
-use crate::oauth::bearer;
-use crate::oauth::client::ClientRecord;
+use crate::oauth::clients::client::ClientRecord;
+use crate::oauth::clients::registration::{
+    self, Metadata, REGISTRATION_TOKEN_PREFIX, RegisteredBy,
+};
 use crate::oauth::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::params::MAX_BODY;
 use crate::oauth::ratelimit::Action;
-use crate::oauth::registration::{self, Metadata, REGISTRATION_TOKEN_PREFIX, RegisteredBy};
 use crate::oauth::routes::Method;
+use crate::oauth::tokens::bearer;
 
 fn uri(cfg: &Config, id: &str) -> String {
     format!("{}/oauth2/register/{id}", cfg.issuer)

@@ -9,11 +9,11 @@ use super::{crypto, env, limits, store};
 use crate::oauth::control::{self, tokens};
 use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::introspect::{self, Presented};
 use crate::oauth::params::{self, MAX_BODY};
 use crate::oauth::ratelimit::Action;
 use crate::oauth::scope::{OPENID, TURN};
-use crate::oauth::{account, ids, revoke, turn};
+use crate::oauth::tokens::introspect::{self, Presented};
+use crate::oauth::{ids, tokens::account, tokens::revoke, tokens::turn};
 
 fn reply(r: Result<Reply, OAuthError>) -> Reply {
     r.unwrap_or_else(Reply::Error)

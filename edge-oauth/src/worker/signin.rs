@@ -7,10 +7,10 @@ use super::http::{Reply, now};
 use super::{crypto, limits, store};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
-use crate::oauth::password::{PasswordHash, SALT_LEN};
+use crate::oauth::people::password::{PasswordHash, SALT_LEN};
+use crate::oauth::people::user_auth::{self, VerifiedUser};
 use crate::oauth::ratelimit::Action;
-use crate::oauth::user_auth::{self, VerifiedUser};
-use crate::oauth::{html, ids, rehash};
+use crate::oauth::{html, ids, people::rehash};
 
 /// `Some(user)` when `password` is right for `username`, `None` when it is wrong or the name is
 /// unknown (indistinguishable, in answer and time); `Err` only when D1 or WebCrypto fails.

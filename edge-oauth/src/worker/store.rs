@@ -8,12 +8,12 @@ use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, console_error};
 
-use crate::oauth::access_token::AccessClaims;
-use crate::oauth::client::ClientRecord;
-use crate::oauth::device::{DeviceRow, PendingRow};
+use crate::oauth::clients::client::ClientRecord;
 use crate::oauth::effects::Writes;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::flows::device::{DeviceRow, PendingRow};
 use crate::oauth::records::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
+use crate::oauth::tokens::access_token::AccessClaims;
 use crate::store::{self, Query, Statement, Value, reads};
 
 fn db_error(what: &'static str, e: worker::Error) -> OAuthError {
@@ -138,7 +138,7 @@ pub async fn client(db: &D1Database, id: &str) -> Result<Option<ClientRecord>, O
     }
 }
 
-/// A client record through the isolate's cache (see [`crate::oauth::client_cache`]).
+/// A client record through the isolate's cache (see [`crate::oauth::clients::client_cache`]).
 pub async fn client_cached(
     db: &D1Database,
     id: &str,

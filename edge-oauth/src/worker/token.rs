@@ -5,18 +5,18 @@ use worker::{Context, D1Database, Env, Request, console_error};
 use super::http::{Reply, client_address, header, now, read_body};
 use super::signin::check_password;
 use super::{crypto, env, limits, store};
-use crate::oauth::client::GrantType;
-use crate::oauth::client_auth::{self, AuthenticatedClient, Step};
+use crate::oauth::clients::client::GrantType;
+use crate::oauth::clients::client_auth::{self, AuthenticatedClient, Step};
 use crate::oauth::config::Config;
-use crate::oauth::device;
 use crate::oauth::effects::Writes;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::grants::{
+use crate::oauth::flows::device;
+use crate::oauth::flows::grants::{
     self, Grant, authorization_code, client_credentials, password, refresh_token,
 };
-use crate::oauth::issue::{Issued, Source, issue};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::ratelimit::Action;
+use crate::oauth::tokens::issue::{Issued, Source, issue};
 
 /// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
 /// scope `turn` by default, and `LEGACY_CLIENT_ID` when the request names no client.

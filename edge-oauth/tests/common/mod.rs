@@ -801,7 +801,7 @@ pub fn code_for(
     extra: &[(&str, &str)],
 ) -> (String, String) {
     let verifier = format!("v{}", "x".repeat(50));
-    let challenge = edge_oauth::oauth::pkce::s256(&verifier);
+    let challenge = edge_oauth::oauth::flows::pkce::s256(&verifier);
     let mut pairs = vec![
         ("response_type", "code"),
         ("client_id", client),

@@ -23,7 +23,7 @@ pub enum Write {
         /// Unix seconds.
         at: u64,
     },
-    /// The user's password hash is replaced, if it is still `old` ([`crate::oauth::rehash`]).
+    /// The user's password hash is replaced, if it is still `old` ([`crate::oauth::people::rehash`]).
     PasswordHash {
         /// User.
         user_id: String,
