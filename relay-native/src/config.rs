@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared_token::rest::RestSecrets;
 use shared_token::{KeyError, Keyring, RestSecret, Validation};
 
@@ -19,7 +19,7 @@ declare::settings! {
     /// Everything `serve` can be told, from the file or from flags (flags win; users,
     /// secrets and peer rules add up). One field per setting: its doc comment is the flag's
     /// help, `serde` says how the file gives it, `arg` how the flags do.
-    #[derive(Clone, Debug, Default, Deserialize, clap::Args)]
+    #[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
     #[serde(deny_unknown_fields)]
     pub struct Settings {
         /// UDP and TCP listening address, at most one per family: give it twice for dual stack,
@@ -71,7 +71,7 @@ declare::settings! {
             value_delimiter = ',',
             hide_env_values = true
         )]
-        #[serde(default)]
+        #[serde(default, skip_serializing)]
         pub users: Vec<String> => extend,
         /// A TURN REST API shared secret (repeatable; also EDGETURN_AUTH_SECRETS, comma-separated).
         #[arg(
@@ -80,7 +80,7 @@ declare::settings! {
             value_delimiter = ',',
             hide_env_values = true
         )]
-        #[serde(default)]
+        #[serde(default, skip_serializing)]
         pub auth_secrets: Vec<String> => extend,
         /// Allow relaying to loopback peers (refused by default).
         #[arg(long)]
@@ -592,7 +592,7 @@ fn relay_ips(listen: &[SocketAddr], given: &[IpAddr]) -> Result<RelayIps, Config
 }
 
 /// `default_relay_family` as written in the file or on the command line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum FamilyChoice {
     /// The family the client reached the relay by.

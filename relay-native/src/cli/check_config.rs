@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use super::ServeArgs;
 use super::serve::settings;
 use crate::certs::{self, CertInfo};
+use crate::config::Settings;
 use crate::control::ControlConfig;
 
 /// A certificate this close to its end gets a warning.
@@ -26,7 +27,9 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
         .check(&advertised, &told, given.max_allocations.unwrap_or(0))
         .map_err(|e| format!("config: {e}"))?;
     let mut out = String::new();
+    let mut printed: Vec<String> = Vec::new();
     let mut line = |key: &str, value: toml::Value, note: Option<String>| {
+        printed.push(key.trim_start_matches("# ").to_string());
         let _ = match note {
             Some(n) => writeln!(out, "{key} = {value}  # {n}"),
             None => writeln!(out, "{key} = {value}"),
@@ -196,6 +199,7 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
         );
         problems.extend(certificate_problems(info, certs::unix_now(), &mut out));
     }
+    given_but_not_described(&given, &printed, &mut out);
     if let Some(c) = &control {
         control_section(c, &mut out);
     }
@@ -205,6 +209,25 @@ pub fn run(a: &ServeArgs) -> Result<String, String> {
     Ok(format!(
         "# relay-native check-config: this configuration can run; effective settings (secrets redacted):\n{out}"
     ))
+}
+
+/// Keys printed elsewhere, or never: the `[control]` table, and what holds secrets.
+const NOT_TOP_LEVEL_LINES: &[&str] = &["control", "keys_json", "users", "auth_secrets"];
+
+/// Every other setting that was given, as given, so a new setting shows in `check-config`
+/// from its declaration alone. Secrets never serialize (`skip_serializing`).
+fn given_but_not_described(given: &Settings, printed: &[String], out: &mut String) {
+    let Ok(toml::Value::Table(table)) = toml::Value::try_from(given) else {
+        return;
+    };
+    for key in Settings::KEYS {
+        if NOT_TOP_LEVEL_LINES.contains(key) || printed.iter().any(|p| p == key) {
+            continue;
+        }
+        if let Some(value) = table.get(*key) {
+            let _ = writeln!(out, "{key} = {value}");
+        }
+    }
 }
 
 /// `[control]` as it will run (a table: after every top-level key).

@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::declare;
 
 declare::settings! {
     /// `[control]` in the configuration file, and the flags that override its keys.
-    #[derive(Clone, Debug, Default, Deserialize, clap::Args)]
+    #[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
     #[serde(deny_unknown_fields)]
     #[group(skip)]
     pub struct Settings {

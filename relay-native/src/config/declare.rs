@@ -6,6 +6,9 @@
 //! - `extend`: both count (users, secrets, peer rules: the flags add to the file's);
 //! - `either`: on if the file or a flag turns it on;
 //! - `nested`: a table of its own (`[control]`), overlaid field by field.
+//!
+//! The struct also gets `KEYS`, every setting's name, so `check-config` prints each setting it
+//! was given even when no hand-written line describes it.
 
 /// A value a flag may or may not have given.
 pub trait Given {
@@ -69,6 +72,11 @@ macro_rules! settings {
         $(#[$sm])*
         pub struct $name {
             $( $(#[$fm])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            /// Every setting's key, in declaration order.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
         }
 
         impl $crate::config::declare::Overlay for $name {
