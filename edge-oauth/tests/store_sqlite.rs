@@ -708,21 +708,23 @@ fn every_write_and_read() {
         (d.status.as_str(), d.poll_interval, d.last_poll_at),
         ("pending", 10, Some(NOW + 1))
     );
-    let decide = Writes::new(Claim::DeviceDecision {
-        key: "dev1".into(),
-        user_id: "u1".into(),
-        approve: true,
-        auth_time: NOW,
-        now: NOW + 2,
-    })
-    .with(audit(event::DEVICE_DECIDED));
-    assert!(db.apply(&decide));
-    // A second decision (a later second: the guard is the decision's user and time) loses.
-    let mut again = decide.clone();
-    if let Claim::DeviceDecision { now, .. } = &mut again.claim {
-        *now += 1;
-    }
-    db.loses(&again);
+    let decide = |decision: &str, approve: bool, now: u64| {
+        Writes::new(Claim::DeviceDecision {
+            key: "dev1".into(),
+            decision_id: decision.into(),
+            user_id: "u1".into(),
+            approve,
+            auth_time: NOW,
+            now,
+        })
+        .with(audit(event::DEVICE_DECIDED))
+    };
+    assert!(db.apply(&decide("d1", true, NOW + 2)));
+    // Another decision loses and writes nothing (no audit row either): the same form again in
+    // the same second, the opposite answer in that second, or a later one.
+    db.loses(&decide("d2", true, NOW + 2));
+    db.loses(&decide("d3", false, NOW + 2));
+    db.loses(&decide("d4", false, NOW + 3));
     let d = db.first(&reads::device("dev1")).expect("device");
     assert_eq!(
         (d.status.as_str(), d.username.as_deref()),

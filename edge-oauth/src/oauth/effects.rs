@@ -283,6 +283,8 @@ pub enum Claim {
     DeviceDecision {
         /// The device code's lookup key.
         key: String,
+        /// This decision's random id: the guard of the rows that follow it.
+        decision_id: String,
         /// The person.
         user_id: String,
         /// True to approve, false to deny.

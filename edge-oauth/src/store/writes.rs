@@ -140,26 +140,28 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
         },
         Claim::DeviceDecision {
             key,
+            decision_id,
             user_id,
             approve,
             auth_time,
             now,
         } => ClaimSql {
             statement: st(
-                "UPDATE device_codes SET status = ?, user_id = ?, auth_time = ?, decided_at = ? \
-                 WHERE id = ? AND status = 'pending' AND expires_at > ? RETURNING id",
+                "UPDATE device_codes SET status = ?, user_id = ?, auth_time = ?, decided_at = ?, \
+                 decision_id = ? WHERE id = ? AND status = 'pending' AND expires_at > ? RETURNING id",
                 vec![
                     (if *approve { "approved" } else { "denied" }).into(),
                     user_id.into(),
                     (*auth_time).into(),
                     (*now).into(),
+                    decision_id.into(),
                     key.into(),
                     (*now).into(),
                 ],
             ),
             position: Position::First,
-            guard: "EXISTS (SELECT 1 FROM device_codes WHERE id = ? AND user_id = ? AND decided_at = ?)",
-            guard_args: vec![key.into(), user_id.into(), (*now).into()],
+            guard: "EXISTS (SELECT 1 FROM device_codes WHERE id = ? AND decision_id = ?)",
+            guard_args: vec![key.into(), decision_id.into()],
         },
         Claim::UpdateClient(c) => ClaimSql {
             statement: update_client(c),
@@ -759,6 +761,7 @@ pub(crate) mod tests {
             },
             Claim::DeviceDecision {
                 key: "k".into(),
+                decision_id: "d".into(),
                 user_id: "u".into(),
                 approve: true,
                 auth_time: 1,

@@ -232,7 +232,8 @@ async fn decide(
         ));
     }
     let approve = params.get("decision") == Some("allow");
-    let writes = device::decide(key, client_id, user_id, approve, auth_time, now);
+    let writes = device::decide(key, client_id, user_id, approve, auth_time, now)
+        .map_err(|e| message(500, "Something went wrong", "error", &e.description))?;
     let applied = store::apply(db, &writes)
         .await
         .map_err(|e| message(e.status, "Something went wrong", "error", &e.description))?;

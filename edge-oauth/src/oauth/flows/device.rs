@@ -271,7 +271,7 @@ fn approved(
 }
 
 /// A person's decision on the verification page: the claim (still pending and unexpired) and
-/// the audit row.
+/// the audit row, guarded by a fresh decision id so a resubmitted form writes nothing.
 pub fn decide(
     key: &str,
     client_id: &str,
@@ -279,9 +279,10 @@ pub fn decide(
     approve: bool,
     auth_time: u64,
     now: u64,
-) -> Writes {
-    Writes::new(Claim::DeviceDecision {
+) -> Result<Writes, OAuthError> {
+    Ok(Writes::new(Claim::DeviceDecision {
         key: key.to_string(),
+        decision_id: ids::new_id("dd")?,
         user_id: user_id.to_string(),
         approve,
         auth_time,
@@ -292,7 +293,7 @@ pub fn decide(
         user_id: Some(user_id.to_string()),
         detail: Some(if approve { "approved" } else { "denied" }),
         ..AuditEvent::new(now, event::DEVICE_DECIDED)
-    }))
+    })))
 }
 
 #[cfg(test)]
