@@ -72,7 +72,14 @@ function onServers(iceServers) {
   log("ICE restart with the new credentials");
 }
 
-channel.onmessage = async ({ data: msg }) => {
+// Messages are handled one at a time, in the order they came: a candidate must not overtake
+// the description it belongs to.
+let inbox = Promise.resolve();
+channel.onmessage = ({ data: msg }) => {
+  inbox = inbox.then(() => receive(msg));
+};
+
+async function receive(msg) {
   if (msg.to && msg.to !== me) return;
   if (msg.type === "hello") {
     if (peer || !servers) return;         // already in a call, or not signed in yet
@@ -87,12 +94,12 @@ channel.onmessage = async ({ data: msg }) => {
   } catch (err) {
     log(`signalling: ${err.message}`);
   }
-};
+}
 
-// "Perfect negotiation" (the WebRTC spec's pattern): either tab may offer (first call, ICE
-// restarts); on a collision the polite one yields. Politeness by comparing the tabs' ids.
-let makingOffer = false;
-let ignoreOffer = false;
+// One tab makes every offer (the first call and each ICE restart); the other asks it for one.
+// Two offers that cross would make one tab drop the other's candidates, and with relay-only
+// candidates a tab that never learns the other's relay address never connects.
+const offerer = () => me > peer;
 
 function start() {
   pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: "relay" });
@@ -100,14 +107,15 @@ function start() {
   pc.ontrack = ({ streams: [stream] }) => { $("remote").srcObject = stream; };
   pc.onicecandidate = ({ candidate }) => send({ type: "candidate", candidate: candidate?.toJSON() ?? null });
   pc.onnegotiationneeded = async () => {
+    if (!offerer()) {
+      send({ type: "offer-please" });
+      return;
+    }
     try {
-      makingOffer = true;
       await pc.setLocalDescription();
       send({ type: "description", description: pc.localDescription.toJSON() });
     } catch (err) {
       log(`offer: ${err.message}`);
-    } finally {
-      makingOffer = false;
     }
   };
   pc.onconnectionstatechange = async () => {
@@ -124,23 +132,19 @@ function start() {
 }
 
 async function signal(msg) {
-  const polite = me < peer;
-  if (msg.type === "description") {
+  if (msg.type === "offer-please") {
+    // The other tab restarts ICE with new credentials: so does the offer this makes. Before the
+    // first answer, the first offer is on its way anyway.
+    if (pc.remoteDescription && pc.signalingState === "stable") pc.restartIce();
+  } else if (msg.type === "description") {
     const d = msg.description;
-    const collision = d.type === "offer" && (makingOffer || pc.signalingState !== "stable");
-    ignoreOffer = !polite && collision;
-    if (ignoreOffer) return;
     await pc.setRemoteDescription(d);
     if (d.type === "offer") {
       await pc.setLocalDescription();
       send({ type: "description", description: pc.localDescription.toJSON() });
     }
   } else if (msg.type === "candidate") {
-    try {
-      await pc.addIceCandidate(msg.candidate ?? undefined);
-    } catch (err) {
-      if (!ignoreOffer) throw err;
-    }
+    await pc.addIceCandidate(msg.candidate ?? undefined);
   }
 }
 
