@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::procs::Procs;
-use crate::run::{DEMO, Options, System};
+use crate::system::{DEMO, Options, System};
 use crate::util::{Result, describe, json_field, target_dir};
 
 /// Runs the browser end-to-end test against freshly started parts (built beforehand).
@@ -20,7 +20,7 @@ pub fn www(root: &Path) -> Result {
     let opts = Options {
         dir: dir.clone(),
         edge: format!("127.0.0.1:{}", port(())?),
-        relay: format!("127.0.0.1:{}", free_udp_port()?),
+        relay: format!("127.0.0.1:{}", crate::edge::free_udp_port()?),
         relay_bin: target_dir(root).join("debug/relay-native"),
         vars: Vec::new(),
     };
@@ -81,22 +81,4 @@ pub fn www(root: &Path) -> Result {
     probed.map_err(|e| format!("{e}\nlogs: {}", dir.display()))?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-pub(crate) fn free_udp_port() -> Result<u16> {
-    // The relay listens on UDP and TCP: find a port free for both. Below Linux's ephemeral
-    // range (32768-60999), so that no outgoing connection or relay socket of another process
-    // can take it between this check and the relay's bind.
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-        ^ std::process::id();
-    for i in 0..500u32 {
-        let port = 20_000 + u16::try_from((seed.wrapping_add(i * 7919)) % 12_000).unwrap_or(0);
-        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
-        if udp.is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err("no port free for both UDP and TCP".into())
 }

@@ -593,3 +593,22 @@ pub fn register_client(base: &str, admin_secret: &str, client: &str) -> Result {
     }
     Ok(())
 }
+
+/// A loopback port free for both UDP and TCP (a relay's listening port).
+pub fn free_udp_port() -> Result<u16> {
+    // The relay listens on UDP and TCP: find a port free for both. Below Linux's ephemeral
+    // range (32768-60999), so that no outgoing connection or relay socket of another process
+    // can take it between this check and the relay's bind.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    for i in 0..500u32 {
+        let port = 20_000 + u16::try_from((seed.wrapping_add(i * 7919)) % 12_000).unwrap_or(0);
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if udp.is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no port free for both UDP and TCP".into())
+}

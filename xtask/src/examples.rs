@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::edge::free_port;
 use crate::procs::{Procs, wait_http_ok};
-use crate::run::{DEMO, Options, System};
+use crate::system::{DEMO, Options, System};
 use crate::util::{Result, describe, json_field, node_bin, run, target_dir};
 use crate::www::{self, TARGETS, Target};
 
@@ -30,7 +30,7 @@ pub fn e2e(root: &Path) -> Result {
     let opts = Options {
         dir: dir.clone(),
         edge: format!("127.0.0.1:{}", free_port()?),
-        relay: format!("127.0.0.1:{}", crate::e2e::free_udp_port()?),
+        relay: format!("127.0.0.1:{}", crate::edge::free_udp_port()?),
         relay_bin: target_dir(root).join("debug/relay-native"),
         vars: vec![("TURN_TOKEN_TTL", SHORT_TURN_TTL.to_string())],
     };

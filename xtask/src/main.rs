@@ -13,6 +13,7 @@ mod relay_bench;
 mod run;
 mod setup;
 mod signing_key;
+mod system;
 mod test;
 mod tls_bench;
 mod util;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::run::{DEMO, SERVER_NAME, System};
+use crate::system::{DEMO, SERVER_NAME, System};
 use crate::util::{Result, describe, json_field, target_dir};
 
 /// Runs every check against `sys`; starts coturn itself.
