@@ -13,6 +13,7 @@ pub mod client;
 pub mod client_auth;
 pub mod client_cache;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod device;
 pub mod discovery;

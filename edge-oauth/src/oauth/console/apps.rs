@@ -1,0 +1,1 @@
+//! The console's apps view (see the module list in [`super`]).
