@@ -115,6 +115,54 @@ try {
   })).status;
   if (forged !== 403) await fail(`a post without the CSRF token got ${forged}`);
 
+  // Apps: a relay app (client_credentials with its secret shown once), its secret rotated
+  // (the old one stops working, the new one works); a web app whose redirect URIs change,
+  // then deleted.
+  const token = (fields) => fetch(`${origin}/oauth2/token`, {
+    method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(fields).toString(),
+  });
+  await page.goto(`${origin}/console/apps`);
+  await page.click("#create summary");
+  await page.selectOption("#kind", "relay");
+  await page.fill("#app-name", "Relay from the console");
+  await page.click("#create-app");
+  await page.waitForSelector("#secret");
+  const relayClient = (await page.textContent("#secret-client")).trim();
+  const first = (await page.textContent("#secret")).trim();
+  const cc = (secret) => token({ grant_type: "client_credentials", client_id: relayClient, client_secret: secret, scope: "relay" });
+  if ((await cc(first)).status !== 200) await fail("the new relay app's secret does not work");
+  if ((await page.locator(`tr[data-client="${relayClient}"] .kind`).textContent()) !== "relay") await fail("not listed as a relay");
+  await page.locator(`tr[data-client="${relayClient}"] button.rotate`).click();
+  await page.waitForSelector("#secret");
+  const second = (await page.textContent("#secret")).trim();
+  if (second === first) await fail("rotation kept the secret");
+  if ((await cc(first)).status !== 401) await fail("the old secret still works after rotation");
+  if ((await cc(second)).status !== 200) await fail("the rotated secret does not work");
+  await shot(page, "apps");
+  await page.goto(`${origin}/console/apps`);
+  if ((await page.content()).includes(second)) await fail("the secret was shown again");
+  seen.relayClient = relayClient;
+  seen.relaySecret = second;
+
+  await page.click("#create summary");
+  await page.selectOption("#kind", "confidential");
+  await page.fill("#app-name", "Web app");
+  await page.fill("#app-scopes", "openid");
+  await page.fill("#app-redirects", "https://web.example/cb");
+  await page.click("#create-app");
+  await page.waitForSelector("#secret");
+  const webClient = (await page.textContent("#secret-client")).trim();
+  const web = page.locator(`tr[data-client="${webClient}"]`);
+  await web.locator("textarea").fill("https://web.example/cb\nhttps://web.example/other");
+  await web.locator('button:has-text("Save URIs")').click();
+  await page.waitForSelector("#notice");
+  if (!(await page.locator(`tr[data-client="${webClient}"] textarea`).inputValue()).includes("/other")) await fail("redirect URIs not saved");
+  await page.locator(`tr[data-client="${webClient}"] button.delete`).click();
+  await page.waitForSelector("#notice");
+  if ((await page.locator(`tr[data-client="${webClient}"]`).count()) !== 0) await fail("the deleted app is still listed");
+  seen.webClient = webClient;
+
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   clearTimeout(timer);
   console.log(JSON.stringify({ ok: true, ...seen }));

@@ -59,13 +59,29 @@ fn an_admin_runs_the_console_and_others_are_refused() {
         );
     }
     assert!(by_admin("console.signed_in", &admin_id));
+    let on_app = |event: &str, client: &str| {
+        audit.iter().any(|e| {
+            e["event"] == event && e["client_id"] == client && e["actor_id"] == admin_id.as_str()
+        })
+    };
+    let relay_client = v["relayClient"].as_str().unwrap();
+    let web_client = v["webClient"].as_str().unwrap();
+    for (event, client) in [
+        ("client.created", relay_client),
+        ("client.secret_rotated", relay_client),
+        ("client.created", web_client),
+        ("client.redirect_uris_set", web_client),
+        ("client.deleted", web_client),
+    ] {
+        assert!(on_app(event, client), "{event} of {client} by the admin");
+    }
     // The refused person never got a session.
     assert!(
         !audit
             .iter()
             .any(|e| e["event"] == "console.signed_in" && e["user_id"] == plain_id.as_str())
     );
-    for view in ["people", "refused"] {
+    for view in ["people", "refused", "apps"] {
         assert!(
             shots.join(format!("console-{view}.png")).exists(),
             "screenshot of {view}"
