@@ -10,12 +10,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use edge_oauth::oauth::console::{people as console_people, session as console_session};
 use edge_oauth::oauth::control::{self, feed, heartbeat::Heartbeat, revoke, tokens, usage};
 use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
 };
-use edge_oauth::store::{self, Query, Statement, Value, reads, writes};
+use edge_oauth::store::{self, Query, Statement, Value, console as console_store, reads, writes};
 use rusqlite::Connection;
 use rusqlite::types::{Value as Sql, ValueRef};
 use serde::de::DeserializeOwned;
@@ -280,9 +281,13 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::Heartbeat { .. } => "Heartbeat",
         Claim::UsageCursor { read: None, .. } => "UsageCursorNew",
         Claim::UsageCursor { read: Some(_), .. } => "UsageCursor",
+        Claim::RotateSecret { .. } => "RotateSecret",
+        Claim::SetRedirectUris { .. } => "SetRedirectUris",
+        Claim::SetDisabled { .. } => "SetDisabled",
+        Claim::DrainRelay { .. } => "DrainRelay",
     }
 }
-const CLAIMS: usize = 15;
+const CLAIMS: usize = 19;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -313,9 +318,11 @@ fn row_name(w: &Write) -> &'static str {
         Write::InitialToken { .. } => "InitialToken",
         Write::Audit(_) => "Audit",
         Write::Control(_) => "Control",
+        Write::ConsoleSession { .. } => "ConsoleSession",
+        Write::EndConsoleSession { .. } => "EndConsoleSession",
     }
 }
-const ROWS: usize = 15;
+const ROWS: usize = 17;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -404,9 +411,11 @@ fn turn_token(id: &str, client: &str, user: Option<&str>, fam: Option<&str>) -> 
 fn every_read_runs_on_the_empty_schema() {
     let db = Db::new();
     assert!(db.first(&reads::client("c")).is_none());
-    assert!(db.rows(&reads::clients()).is_empty());
+    // Only the console's first-party client (migrations/0013_console.sql).
+    let clients = db.rows(&reads::clients());
+    assert!(clients.len() == 1 && clients[0].id == "edge-console");
     assert!(db.rows(&reads::clients_owned_by("u")).is_empty());
-    assert_eq!(db.first(&reads::client_count()).map(|c| c.n), Some(0));
+    assert_eq!(db.first(&reads::client_count()).map(|c| c.n), Some(1));
     assert!(db.first(&reads::user_by_name("alice")).is_none());
     assert!(db.first(&reads::user_exists("u")).is_none());
     assert!(db.rows(&reads::users()).is_empty());
@@ -473,8 +482,8 @@ fn every_write_and_read() {
         owned.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["app1"]
     );
-    assert_eq!(db.rows(&reads::clients()).len(), 2);
-    assert_eq!(db.first(&reads::client_count()).map(|c| c.n), Some(2));
+    assert_eq!(db.rows(&reads::clients()).len(), 3, "with the console's");
+    assert_eq!(db.first(&reads::client_count()).map(|c| c.n), Some(3));
     let users = db.rows(&reads::users());
     assert_eq!((users.len(), users[0].username.as_str()), (1, "alice"));
 
@@ -868,6 +877,7 @@ fn every_write_and_read() {
     assert!(c.username.is_none() && c.user().is_none());
 
     relays_and_usage(&mut db);
+    console(&mut db);
 
     // Every claim, row and control row was applied here at least once.
     assert_eq!(db.claims.len(), CLAIMS, "claims applied: {:?}", db.claims);
@@ -1016,4 +1026,155 @@ fn feed_statements_of_every_source_run() {
         .map(|r| r.token_id)
         .collect();
     assert_eq!(ids, ["t0", "t1"], "each token once");
+}
+
+/// The console's statements (migrations/0013_console.sql): sessions, the people, relay and
+/// audit queries, and each of its claims, winning and losing.
+fn console(db: &mut Db) {
+    assert!(db.apply(&Writes::new(Claim::InsertUser(user("u9", "ada")))));
+    assert!(
+        db.apply(
+            &Writes::new(Claim::SetRights {
+                user_id: "u9".into(),
+                rights: "console:admin".into(),
+            })
+            .with(audit(event::USER_RIGHTS_SET))
+        )
+    );
+    // The first-party client the migration creates.
+    let console_client = db
+        .first(&reads::client("edge-console"))
+        .expect("console client");
+    assert_eq!(console_client.redirect_uris, r#"["/console/callback"]"#);
+    assert!(console_client.secret_hash.is_none());
+
+    // A session, read back with its person, then ended with every expired one.
+    assert!(db.apply(&console_session::start("k1", "u9", NOW)));
+    assert!(db.apply(&console_session::start("k0", "u9", NOW - 3 * 3600)));
+    let s = db
+        .first(&console_store::session("k1", NOW + 1))
+        .expect("session");
+    assert_eq!((s.user_id.as_str(), s.username.as_str()), ("u9", "ada"));
+    assert!(console_session::admit("k1", Some(s), NOW + 1).is_ok());
+    assert!(
+        db.first(&console_store::session("k1", NOW + 3600))
+            .is_none(),
+        "expired"
+    );
+    let audit_rows = db.rows(&console_store::audit(
+        &console_store::AuditFilter {
+            person: "u9".into(),
+            kind: "console".into(),
+            ..Default::default()
+        },
+        None,
+        10,
+    ));
+    assert_eq!(audit_rows.len(), 2, "{audit_rows:?}");
+    assert_eq!(audit_rows[0].actor_id.as_deref(), Some("u9"));
+    assert!(db.apply(&console_session::end("k1", NOW)));
+    assert_eq!(db.count("console_sessions"), 0, "k1 ended, k0 expired");
+
+    // People: search (with LIKE's wildcards literal), one by id.
+    assert_eq!(db.rows(&console_store::people("", 10)).len(), 1);
+    assert_eq!(db.rows(&console_store::people("ad", 10)).len(), 1);
+    assert_eq!(db.rows(&console_store::people("example.com", 10)).len(), 1);
+    assert!(db.rows(&console_store::people("a%", 10)).is_empty());
+    assert!(db.rows(&console_store::people("_da", 10)).is_empty());
+    assert!(db.first(&console_store::person("u9")).is_some());
+
+    // Disable: the flag, and no sign-in by name; enable again.
+    let disable = console_people::disable("u9", true, NOW).by("u9");
+    assert!(db.apply(&disable));
+    assert_eq!(
+        db.first(&console_store::person("u9"))
+            .and_then(|p| p.disabled_at),
+        Some(NOW)
+    );
+    assert!(db.first(&reads::user_by_name("ada")).is_none());
+    db.loses(&console_people::disable("nobody", true, NOW));
+    assert!(db.apply(&console_people::disable("u9", false, NOW)));
+    assert!(db.first(&reads::user_by_name("ada")).is_some());
+
+    // Client claims: rotate (only a confidential client), redirect URIs.
+    let mut confidential = client("cc", None);
+    confidential.secret_hash = Some("pbkdf2$one".into());
+    assert!(db.apply(&Writes::new(Claim::InsertClient(confidential))));
+    assert!(db.apply(&Writes::new(Claim::RotateSecret {
+        id: "cc".into(),
+        secret_hash: "pbkdf2$two".into(),
+    })));
+    assert_eq!(
+        db.first(&reads::client("cc")).and_then(|c| c.secret_hash),
+        Some("pbkdf2$two".into())
+    );
+    db.loses(&Writes::new(Claim::RotateSecret {
+        id: "edge-console".into(),
+        secret_hash: "pbkdf2$x".into(),
+    }));
+    assert!(db.apply(&Writes::new(Claim::SetRedirectUris {
+        id: "cc".into(),
+        redirect_uris: r#"["https://b.example/cb"]"#.into(),
+    })));
+    db.loses(&Writes::new(Claim::SetRedirectUris {
+        id: "gone".into(),
+        redirect_uris: "[]".into(),
+    }));
+
+    // Relays: drained from the console, no longer handed out.
+    db.conn
+        .execute(
+            "INSERT INTO relays (relay_id, client_id, urls, allocations, capacity, load, draining, first_seen, last_seen) \
+             VALUES ('r1', 'relay-client', '[\"turn:r1\"]', 1, 10, 0.1, 0, ?1, ?1)",
+            [NOW as i64],
+        )
+        .expect("relay");
+    assert_eq!(db.rows(&reads::healthy_relays(NOW, 30)).len(), 1);
+    assert!(db.apply(&Writes::new(Claim::DrainRelay {
+        relay_id: "r1".into(),
+        at: Some(NOW),
+    })));
+    assert!(db.rows(&reads::healthy_relays(NOW, 30)).is_empty());
+    let r = db.rows(&console_store::relays());
+    assert_eq!(r[0].drain_requested_at, Some(NOW));
+    db.loses(&Writes::new(Claim::DrainRelay {
+        relay_id: "nope".into(),
+        at: None,
+    }));
+
+    // The audit filter by each field, paged.
+    let all = db.rows(&console_store::audit(&Default::default(), None, 1000));
+    assert!(all.len() > 3);
+    let page = db.rows(&console_store::audit(
+        &Default::default(),
+        Some(all[1].id),
+        1,
+    ));
+    assert_eq!(page[0].id, all[2].id);
+    for f in [
+        console_store::AuditFilter {
+            client: "cc".into(),
+            ..Default::default()
+        },
+        console_store::AuditFilter {
+            token: "t".into(),
+            ..Default::default()
+        },
+        console_store::AuditFilter {
+            kind: "user.disabled".into(),
+            ..Default::default()
+        },
+    ] {
+        db.rows(&console_store::audit(&f, None, 10));
+    }
+    let disabled = db.rows(&console_store::audit(
+        &console_store::AuditFilter {
+            kind: "user.disabled".into(),
+            ..Default::default()
+        },
+        None,
+        10,
+    ));
+    assert_eq!(disabled.len(), 1);
+    assert_eq!(disabled[0].actor_id.as_deref(), Some("u9"));
 }

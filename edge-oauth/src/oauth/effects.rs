@@ -22,6 +22,8 @@ pub struct AuditEvent {
     pub family_id: Option<String>,
     /// A short, fixed reason (e.g. `refresh_reuse`).
     pub detail: Option<&'static str>,
+    /// The person who made the change from the console (`None` elsewhere).
+    pub actor: Option<String>,
 }
 
 /// Audit event names.
@@ -78,6 +80,7 @@ impl AuditEvent {
             user_id: None,
             family_id: None,
             detail: None,
+            actor: None,
         }
     }
 }
@@ -329,6 +332,36 @@ pub enum Claim {
         /// Unix seconds.
         now: u64,
     },
+    /// Replace a confidential client's secret (the console's rotation); it must exist and
+    /// have one.
+    RotateSecret {
+        /// `client_id`.
+        id: String,
+        /// The new PBKDF2 record.
+        secret_hash: String,
+    },
+    /// Replace a client's redirect URIs (JSON array); it must exist.
+    SetRedirectUris {
+        /// `client_id`.
+        id: String,
+        /// JSON array.
+        redirect_uris: String,
+    },
+    /// Disable (`Some(at)`) or enable (`None`) a person; they must exist.
+    SetDisabled {
+        /// User id.
+        user_id: String,
+        /// When disabled.
+        at: Option<u64>,
+    },
+    /// Ask (`Some(at)`) or stop asking (`None`) that a relay get no new callers; the relay
+    /// must be known.
+    DrainRelay {
+        /// The relay.
+        relay_id: String,
+        /// When asked.
+        at: Option<u64>,
+    },
     /// A usage batch's cursor moves from `read` (the value read; `None`: no row yet) to
     /// `through`, tagged with this request's `nonce`; it fails when another batch of the
     /// relay moved it meanwhile. The usage rows are written under it.
@@ -401,6 +434,25 @@ pub enum Write {
     },
     /// An audit row.
     Audit(AuditEvent),
+    /// A console session (by lookup key) for a person with the admin right; expired
+    /// sessions go in the same statement's batch.
+    ConsoleSession {
+        /// hex SHA-256 of the cookie value.
+        key: String,
+        /// The person.
+        user_id: String,
+        /// Unix seconds.
+        created_at: u64,
+        /// Unix seconds.
+        expires_at: u64,
+    },
+    /// End a console session (sign-out), and every session expired at `now`.
+    EndConsoleSession {
+        /// hex SHA-256 of the cookie value.
+        key: String,
+        /// Unix seconds.
+        now: u64,
+    },
     /// A row of the control plane between the edge and its relays (a TURN token issued,
     /// everything of a user revoked): [`super::control::Write`].
     Control(super::control::rows::Write),
@@ -448,6 +500,16 @@ impl Writes {
     /// True when nothing would be written.
     pub fn is_empty(&self) -> bool {
         self.claim == Claim::None && self.rows.is_empty()
+    }
+
+    /// The same writes with `actor` on every audit row: a change made from the console.
+    pub fn by(mut self, actor: &str) -> Writes {
+        for w in &mut self.rows {
+            if let Write::Audit(a) = w {
+                a.actor = Some(actor.to_string());
+            }
+        }
+        self
     }
 
     /// The audit rows.

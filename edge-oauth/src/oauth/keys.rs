@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 pub struct SigningKey {
     forms: [u8; 32],
     pages: [u8; 32],
+    console: [u8; 32],
     accounts: [u8; 32],
     kid: String,
 }
@@ -33,6 +34,8 @@ pub enum Purpose {
     Form,
     /// The state of the other pages ([`super::pages::PageState`]).
     Page,
+    /// The console's sign-in state and its CSRF tokens ([`super::console`]).
+    Console,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -56,6 +59,7 @@ impl SigningKey {
         Some(SigningKey {
             forms: hmac(key, &[b"edge-oauth form state v1"]),
             pages: hmac(key, &[b"edge-oauth page state v1"]),
+            console: hmac(key, &[b"edge-oauth console v1"]),
             accounts: hmac(key, &[b"edge-oauth turn account secret v1"]),
             kid,
         })
@@ -98,6 +102,7 @@ impl SigningKey {
         match purpose {
             Purpose::Form => &self.forms,
             Purpose::Page => &self.pages,
+            Purpose::Console => &self.console,
         }
     }
 }

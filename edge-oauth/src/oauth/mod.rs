@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod clients;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod discovery;
 pub mod effects;

@@ -112,6 +112,8 @@ pub enum Endpoint {
     AdminHousekeeping,
     /// `/admin/users/{id}/revoke`: everything of a user.
     AdminUserRevoke,
+    /// The operator console: `/console` and `/console/{view}` ([`crate::oauth::console`]).
+    Console,
 }
 
 /// How a route matches a path.
@@ -361,6 +363,14 @@ pub const ROUTES: &[Route] = &[
         Pattern::ParamThen("/admin/users/", "/revoke"),
         &[Post],
         Endpoint::AdminUserRevoke,
+        false,
+    ),
+    // The operator console (same-origin pages with a session cookie: never CORS).
+    route(Pattern::Exact("/console"), &[Get], Endpoint::Console, false),
+    route(
+        Pattern::Param("/console/"),
+        &[Get, Post],
+        Endpoint::Console,
         false,
     ),
 ];

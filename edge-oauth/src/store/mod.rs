@@ -5,10 +5,12 @@
 //! - [`writes`]: a decision's [`crate::oauth::effects::Writes`] (OAuth's and the control
 //!   plane's rows, their claim and its guard) as one batch of statements;
 //! - [`control`]: the relays' revocation feed and housekeeping;
+//! - [`console`]: the operator console's rows, queries and statements;
 //! - [`value`]: statements and bound values.
 //!
 //! The worker's one D1 adapter (`worker/store.rs`) runs these and knows no SQL of its own.
 
+pub mod console;
 pub mod control;
 pub mod query;
 pub mod reads;

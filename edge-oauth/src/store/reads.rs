@@ -302,6 +302,9 @@ pub struct AuditRow {
     pub family_id: Option<String>,
     /// Reason.
     pub detail: Option<String>,
+    /// The person who made the change from the console.
+    #[serde(default)]
+    pub actor_id: Option<String>,
 }
 
 /// A count.
@@ -357,10 +360,10 @@ pub fn client_count() -> Query<Count> {
     Query::new("SELECT count(*) AS n FROM clients", vec![])
 }
 
-/// A user by sign-in name.
+/// A user by sign-in name, unless disabled from the console (then no password is right).
 pub fn user_by_name(username: &str) -> Query<UserRow> {
     Query::new(
-        "SELECT id, username, password_hash, name, email, rights FROM users WHERE username = ?",
+        "SELECT id, username, password_hash, name, email, rights FROM users WHERE username = ? AND disabled_at IS NULL",
         vec![username.into()],
     )
 }
@@ -493,12 +496,12 @@ pub fn feed_head() -> Query<Head> {
     )
 }
 
-/// The relays that may be healthy at `now` (a heartbeat within `stale_after`, not
+/// The relays that may be healthy at `now` (a heartbeat within `stale_after`, not drained from the console, not
 /// draining); the rest is decided in [`crate::oauth::control::select::nearest`].
 pub fn healthy_relays(now: u64, stale_after: u64) -> Query<Relay> {
     Query::new(
         "SELECT relay_id, urls, latitude, longitude, load, draining, last_seen FROM relays \
-         WHERE last_seen >= ? AND draining = 0",
+         WHERE last_seen >= ? AND draining = 0 AND drain_requested_at IS NULL",
         vec![now.saturating_sub(stale_after).into()],
     )
 }

@@ -220,6 +220,18 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "EXISTS (SELECT 1 FROM users WHERE id = ?)",
             guard_args: vec![id.into()],
         },
+        Claim::RotateSecret { .. }
+        | Claim::SetRedirectUris { .. }
+        | Claim::SetDisabled { .. }
+        | Claim::DrainRelay { .. } => {
+            let (statement, guard, guard_args) = super::console::claim(claim)?;
+            ClaimSql {
+                statement,
+                position: Position::Last,
+                guard,
+                guard_args,
+            }
+        }
         Claim::Heartbeat {
             beat,
             client_id,
@@ -508,8 +520,8 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
         ),
         Write::Control(c) => control_row(c),
         Write::Audit(a) => (
-            "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) \
-             SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
+            "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail, actor_id) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE"
                 .into(),
             vec![
                 a.at.into(),
@@ -519,9 +531,23 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 (&a.user_id).into(),
                 (&a.family_id).into(),
                 a.detail.into(),
+                (&a.actor).into(),
             ],
             Tail::Where,
         ),
+        Write::ConsoleSession {
+            key,
+            user_id,
+            created_at,
+            expires_at,
+        } => {
+            let (sql, args) = super::console::session_insert(key, user_id, *created_at, *expires_at);
+            (sql, args, Tail::Where)
+        }
+        Write::EndConsoleSession { key, now } => {
+            let (sql, args) = super::console::session_delete(key, *now);
+            (sql, args, Tail::And)
+        }
     }
 }
 
@@ -657,7 +683,7 @@ pub(crate) mod tests {
                 "WHERE EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)"
             )
         );
-        assert_eq!(a.args[7..], [Value::from("k"), Value::from("f")]);
+        assert_eq!(a.args[8..], [Value::from("k"), Value::from("f")]);
         for s in &b.statements {
             assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
         }

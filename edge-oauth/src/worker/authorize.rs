@@ -116,12 +116,12 @@ fn form_error(e: FormError) -> Reply {
 }
 
 /// The client of a form's request, still registered with the same redirect URI.
-async fn client_of(db: &D1Database, st: &FormState) -> Result<ClientRecord, Reply> {
+async fn client_of(db: &D1Database, st: &FormState, issuer: &str) -> Result<ClientRecord, Reply> {
     match store::client(db, &st.req.client_id)
         .await
         .map_err(server_page)?
     {
-        Some(c) if c.has_redirect_uri(&st.req.redirect_uri) => Ok(c),
+        Some(c) if c.has_redirect_uri_at(&st.req.redirect_uri, issuer) => Ok(c),
         _ => Err(page(
             400,
             "This sign-in request cannot be completed",
@@ -149,7 +149,7 @@ async fn login(
         now,
     )
     .map_err(form_error)?;
-    let client = client_of(db, &st).await?;
+    let client = client_of(db, &st, &cfg.issuer).await?;
     let csrf = cookie.unwrap_or_default();
     let again = |status: u16, msg: &str| {
         Reply::page(
@@ -205,7 +205,7 @@ async fn consent(
         now,
     )
     .map_err(form_error)?;
-    client_of(db, &st).await?;
+    client_of(db, &st, &cfg.issuer).await?;
     if params.get("decision") != Some("allow") {
         let denied = OAuthError::new(
             crate::oauth::ErrorCode::AccessDenied,

@@ -17,7 +17,17 @@ pub(super) async fn active_bearer(
     now: u64,
 ) -> Result<ActiveBearer, OAuthError> {
     let auth = header(req, "authorization");
-    let token = bearer::from_header(auth.as_deref())?;
+    active_token(bearer::from_header(auth.as_deref())?, cfg, db, now).await
+}
+
+/// An access token (from a header, or the console's own code redemption) that verified and
+/// stands in D1.
+pub(super) async fn active_token(
+    token: &str,
+    cfg: &Config,
+    db: &D1Database,
+    now: u64,
+) -> Result<ActiveBearer, OAuthError> {
     let parsed = bearer::parse(token)?;
     let proof = crypto::verify(&cfg.signing_keys, &parsed).await?;
     let claims = bearer::verify(cfg, &parsed, proof, now)?;

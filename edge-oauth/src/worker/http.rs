@@ -34,6 +34,8 @@ pub enum Reply {
     },
     /// `303 See Other` to a URL.
     Redirect(String),
+    /// `303 See Other` to a URL, setting a cookie (the console's sign-in and sign-out).
+    RedirectWithCookie(String, String),
     /// An OAuth error as JSON (RFC 6749 section 5.2), with its challenge.
     Error(OAuthError),
     /// `405` with the route's `Allow` header.
@@ -165,7 +167,7 @@ impl Reply {
             Reply::Json(s, _) | Reply::Empty(s) => *s,
             Reply::Public { .. } => 200,
             Reply::Html { status, .. } => *status,
-            Reply::Redirect(_) => 303,
+            Reply::Redirect(_) | Reply::RedirectWithCookie(..) => 303,
             Reply::Error(e) => e.status,
             Reply::NotAllowed(_) => 405,
         }
@@ -238,6 +240,12 @@ impl Reply {
             Reply::Redirect(location) => {
                 set(&h, "Location", &location);
                 set(&h, "Cache-Control", "no-store");
+                Vec::new()
+            }
+            Reply::RedirectWithCookie(location, cookie) => {
+                set(&h, "Location", &location);
+                set(&h, "Cache-Control", "no-store");
+                set(&h, "Set-Cookie", &cookie);
                 Vec::new()
             }
             Reply::Error(e) => {

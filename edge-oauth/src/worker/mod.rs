@@ -5,6 +5,7 @@
 mod admin;
 mod authorize;
 mod bearer;
+mod console;
 mod control;
 mod crypto;
 mod device;
@@ -106,6 +107,7 @@ async fn dispatch(
         Endpoint::AdminRelays => control::admin_relays(req, env).await,
         Endpoint::AdminHousekeeping => control::admin_housekeeping(req, env).await,
         Endpoint::AdminUserRevoke => control::admin_revoke_user(req, env, param).await,
+        Endpoint::Console => console::handle(req, env, ctx, method, param).await,
     }
 }
 

@@ -117,6 +117,16 @@ impl ClientRecord {
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
     }
+
+    /// [`ClientRecord::has_redirect_uri`], where a registered path (`/console/callback`, only
+    /// the migrations register one: the console's first-party client) stands for that path
+    /// on the edge's own origin, `issuer`.
+    pub fn has_redirect_uri_at(&self, uri: &str, issuer: &str) -> bool {
+        self.has_redirect_uri(uri)
+            || self.redirect_uris.iter().any(|r| {
+                r.starts_with('/') && uri.strip_prefix(issuer.trim_end_matches('/')) == Some(r)
+            })
+    }
 }
 
 /// The parts of a redirect URI the server checks at registration: an absolute `https` URI,

@@ -117,7 +117,7 @@ pub fn validate(
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| Refusal::Page(OAuthError::invalid_request("redirect_uri is missing")))?;
-    if !client.has_redirect_uri(redirect_uri) {
+    if !client.has_redirect_uri_at(redirect_uri, issuer) {
         return Err(Refusal::Page(OAuthError::invalid_request(
             "redirect_uri is not registered for this client",
         )));

@@ -115,6 +115,7 @@ pub fn issue(
         user_id: grant.user_id.clone(),
         family_id: family_id.clone(),
         detail: Some(grant.grant_type.as_str()),
+        actor: None,
     };
 
     let mut writes = Writes::none();

@@ -1,0 +1,173 @@
+// The operator console at /console in headless Chromium: an admin signs in through the edge's
+// own code flow (sign-in and consent pages), manages people and apps, sees a relay and its
+// usage, and finds each change in the audit view; a person without the console:admin right
+// is refused. Screenshots of every view go to SHOT_DIR.
+//
+//   node e2e/console.mjs ORIGIN ADMIN PASSWORD PLAIN PASSWORD2 SHOT_DIR [RELAY_ID]
+//
+// Prints one JSON line with what it saw; exits non-zero on any failure.
+import { chromium } from "playwright-core";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [origin, admin, adminPw, plain, plainPw, shots, relayId] = process.argv.slice(2);
+if (!shots) {
+  console.error("usage: node e2e/console.mjs ORIGIN ADMIN PASSWORD PLAIN PASSWORD2 SHOT_DIR [RELAY_ID]");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), "edgeturn-console-"));
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"],
+});
+const fail = async (msg) => {
+  console.error(`console e2e: ${msg}`);
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+  process.exit(1);
+};
+const timer = setTimeout(() => fail("timed out after 150 s"), 150_000);
+const seen = {};
+
+// Goes to /console and signs in on the edge's own pages; returns the page after consent.
+async function signIn(context, username, password) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("403")) errors.push(m.text()); });
+  await page.goto(`${origin}/console`);
+  if (!page.url().startsWith(`${origin}/oauth2/authorize`)) await fail(`/console went to ${page.url()}, not the authorization endpoint`);
+  const url = new URL(page.url());
+  if (url.searchParams.get("client_id") !== "edge-console" || url.searchParams.get("code_challenge_method") !== "S256")
+    await fail(`the console's authorization request: ${page.url()}`);
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await page.click('button[type="submit"]');
+  const allow = page.locator('button[name="decision"][value="allow"]');
+  await allow.waitFor();
+  await allow.click();
+  await page.waitForLoadState("load");
+  return { page, errors };
+}
+
+const shot = (page, name) => page.screenshot({ path: join(shots, `console-${name}.png`), fullPage: true });
+
+try {
+  // A person without the right is refused.
+  {
+    const ctx = await browser.newContext();
+    const { page } = await signIn(ctx, plain, plainPw);
+    const title = await page.textContent("h1");
+    if (!title.includes("Not allowed")) await fail(`a person without the right sees "${title}" at ${page.url()}`);
+    const again = await page.goto(`${origin}/console/people`);
+    if (again.status() === 200 && (await page.content()).includes("Revoke everything")) await fail("the refused person reached the people view");
+    await shot(page, "refused");
+    seen.refused = true;
+    await ctx.close();
+  }
+
+  const ctx = await browser.newContext();
+  const { page, errors } = await signIn(ctx, admin, adminPw);
+  if (!page.url().startsWith(`${origin}/console/people`)) await fail(`after sign-in: ${page.url()}`);
+  if ((await page.textContent("#who")) !== admin) await fail("the console does not name the admin");
+  const cookies = await ctx.cookies();
+  const session = cookies.find((c) => c.name === "edge_console");
+  if (!session || !session.httpOnly || session.sameSite !== "Strict") await fail(`session cookie: ${JSON.stringify(session)}`);
+  const headers = (await page.goto(`${origin}/console/people`)).headers();
+  if (!headers["content-security-policy"].includes("frame-ancestors 'none'")) await fail("no frame-ancestors 'none'");
+
+  // People: create someone, give them a right, revoke everything of theirs, disable them.
+  const victim = `victim-${Math.random().toString(36).slice(2, 8)}`;
+  await page.click("details summary");
+  await page.fill("#new-username", victim);
+  await page.fill("#new-password", "correct horse battery");
+  await page.click("#create-person");
+  await page.waitForSelector("#notice");
+  const row = page.locator(`tr[data-username="${victim}"]`);
+  if ((await row.count()) !== 1) await fail("the new person is not listed");
+  const victimId = await row.getAttribute("data-user");
+  await row.locator('input[name="rights"]').fill("api:read");
+  await row.locator('button:has-text("Set rights")').click();
+  await page.waitForSelector("#notice");
+  if ((await page.locator(`tr[data-user="${victimId}"] input[name="rights"]`).inputValue()) !== "api:read") await fail("rights not set");
+  await page.locator(`tr[data-user="${victimId}"] button.revoke`).click();
+  await page.waitForSelector("#notice");
+  if (!(await page.textContent("#notice")).includes("revoked")) await fail(`revoke: ${await page.textContent("#notice")}`);
+  await page.locator(`tr[data-user="${victimId}"] button:has-text("Disable")`).click();
+  await page.waitForSelector("#notice");
+  if (!(await page.locator(`tr[data-user="${victimId}"] .state`).textContent()).includes("disabled")) await fail("not shown disabled");
+  // Search finds them.
+  await page.goto(`${origin}/console/people?q=${encodeURIComponent(victim)}`);
+  if ((await page.locator("#people tr[data-user]").count()) !== 1) await fail("search does not narrow to one person");
+  await shot(page, "people");
+  seen.victim = victimId;
+
+  // A post without the CSRF token is refused.
+  // (From outside the page: its CSP lets no script connect anywhere.)
+  const forged = (await fetch(`${origin}/console/people`, {
+    method: "POST", redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: `edge_console=${session.value}` },
+    body: "action=revoke&user_id=u_x",
+  })).status;
+  if (forged !== 403) await fail(`a post without the CSRF token got ${forged}`);
+
+  // Apps: a relay app (client_credentials with its secret shown once), its secret rotated
+  // (the old one stops working, the new one works); a web app whose redirect URIs change,
+  // then deleted.
+  const token = (fields) => fetch(`${origin}/oauth2/token`, {
+    method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(fields).toString(),
+  });
+  await page.goto(`${origin}/console/apps`);
+  await page.click("#create summary");
+  await page.selectOption("#kind", "relay");
+  await page.fill("#app-name", "Relay from the console");
+  await page.click("#create-app");
+  await page.waitForSelector("#secret");
+  const relayClient = (await page.textContent("#secret-client")).trim();
+  const first = (await page.textContent("#secret")).trim();
+  const cc = (secret) => token({ grant_type: "client_credentials", client_id: relayClient, client_secret: secret, scope: "relay" });
+  if ((await cc(first)).status !== 200) await fail("the new relay app's secret does not work");
+  if ((await page.locator(`tr[data-client="${relayClient}"] .kind`).textContent()) !== "relay") await fail("not listed as a relay");
+  await page.locator(`tr[data-client="${relayClient}"] button.rotate`).click();
+  await page.waitForSelector("#secret");
+  const second = (await page.textContent("#secret")).trim();
+  if (second === first) await fail("rotation kept the secret");
+  if ((await cc(first)).status !== 401) await fail("the old secret still works after rotation");
+  if ((await cc(second)).status !== 200) await fail("the rotated secret does not work");
+  await shot(page, "apps");
+  await page.goto(`${origin}/console/apps`);
+  if ((await page.content()).includes(second)) await fail("the secret was shown again");
+  seen.relayClient = relayClient;
+  seen.relaySecret = second;
+
+  await page.click("#create summary");
+  await page.selectOption("#kind", "confidential");
+  await page.fill("#app-name", "Web app");
+  await page.fill("#app-scopes", "openid");
+  await page.fill("#app-redirects", "https://web.example/cb");
+  await page.click("#create-app");
+  await page.waitForSelector("#secret");
+  const webClient = (await page.textContent("#secret-client")).trim();
+  const web = page.locator(`tr[data-client="${webClient}"]`);
+  await web.locator("textarea").fill("https://web.example/cb\nhttps://web.example/other");
+  await web.locator('button:has-text("Save URIs")').click();
+  await page.waitForSelector("#notice");
+  if (!(await page.locator(`tr[data-client="${webClient}"] textarea`).inputValue()).includes("/other")) await fail("redirect URIs not saved");
+  await page.locator(`tr[data-client="${webClient}"] button.delete`).click();
+  await page.waitForSelector("#notice");
+  if ((await page.locator(`tr[data-client="${webClient}"]`).count()) !== 0) await fail("the deleted app is still listed");
+  seen.webClient = webClient;
+
+  if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
+  clearTimeout(timer);
+  console.log(JSON.stringify({ ok: true, ...seen }));
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+} catch (e) {
+  await fail(e.stack ?? String(e));
+}

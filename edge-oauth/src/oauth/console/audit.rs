@@ -1,0 +1,1 @@
+//! The console's audit view (see the module list in [`super`]).

@@ -1,0 +1,1 @@
+//! The console's relays view (see the module list in [`super`]).

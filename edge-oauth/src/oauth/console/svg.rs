@@ -1,0 +1,1 @@
+//! The console's svg view (see the module list in [`super`]).

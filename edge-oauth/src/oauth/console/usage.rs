@@ -1,0 +1,1 @@
+//! The console's usage view (see the module list in [`super`]).
