@@ -6,7 +6,7 @@
 use super::layout::{Notice, form};
 use super::{CLIENT_ID, event};
 use crate::oauth::admin::{self, NewClient, ValidClient};
-use crate::oauth::client::{GrantType, redirect_uri_is_acceptable};
+use crate::oauth::clients::client::{GrantType, redirect_uri_is_acceptable};
 use crate::oauth::effects::{AuditEvent, Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::html::{escape, hidden};

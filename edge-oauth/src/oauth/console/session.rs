@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{ADMIN_RIGHT, CALLBACK, CLIENT_ID, SESSION_TTL, SIGNIN_TTL};
 use crate::oauth::effects::{AuditEvent, Write, Writes};
 use crate::oauth::keys::{Purpose, SigningKey};
-use crate::oauth::{pkce, sealed};
+use crate::oauth::{flows::pkce, flows::sealed};
 use crate::store::console::SessionRow;
 
 /// The session cookie's base name.
