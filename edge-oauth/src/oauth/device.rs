@@ -18,6 +18,7 @@ use super::grants::{self, Family, Grant, lifetimes, revoke_family};
 use super::id_token::IdTokenPlan;
 use super::ids;
 use super::params::Params;
+use super::people::session::{ACR_SIGNED_IN, AMR_PASSWORD, Authn};
 use super::records::UserProfile;
 use super::scope::{OPENID, Scope};
 pub use crate::store::reads::{DeviceRow, PendingRow};
@@ -257,6 +258,7 @@ fn approved(
             nonce: None,
             auth_time,
             alg: record.id_token_alg,
+            authn: Some(device_authn()),
         }),
         scope,
         grant_type: GrantType::DeviceCode,
@@ -267,6 +269,7 @@ fn approved(
         refresh_ttl,
         user: Some(user),
         auth_time: Some(auth_time),
+        authn: Some(device_authn()),
     }))
 }
 
@@ -293,6 +296,16 @@ pub fn decide(
         detail: Some(if approve { "approved" } else { "denied" }),
         ..AuditEvent::new(now, event::DEVICE_DECIDED)
     }))
+}
+
+/// How a person approving on `/device` was authenticated: a password entered on that page
+/// (the device page keeps no session).
+fn device_authn() -> Authn {
+    Authn {
+        sid: None,
+        amr: AMR_PASSWORD.to_string(),
+        acr: ACR_SIGNED_IN.to_string(),
+    }
 }
 
 #[cfg(test)]

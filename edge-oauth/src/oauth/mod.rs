@@ -34,6 +34,7 @@ pub mod pages;
 pub mod params;
 pub mod password;
 pub mod penalty;
+pub mod people;
 pub mod pkce;
 pub mod ratelimit;
 pub mod records;

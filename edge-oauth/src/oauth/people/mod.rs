@@ -1,0 +1,3 @@
+//! People at the edge: their sign-in sessions and what they consented to.
+
+pub mod session;
