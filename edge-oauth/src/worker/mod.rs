@@ -15,6 +15,7 @@ mod logout;
 mod pages;
 mod register;
 mod resources;
+mod session;
 mod signin;
 mod store;
 mod token;
