@@ -112,6 +112,8 @@ pub enum Endpoint {
     AdminHousekeeping,
     /// `/admin/users/{id}/revoke`: everything of a user.
     AdminUserRevoke,
+    /// `/account`: the person's sign-in sessions.
+    Account,
 }
 
 /// How a route matches a path.
@@ -294,6 +296,12 @@ pub const ROUTES: &[Route] = &[
         Pattern::Exact("/signup"),
         &[Get, Post],
         Endpoint::Signup,
+        false,
+    ),
+    route(
+        Pattern::Exact("/account"),
+        &[Get, Post],
+        Endpoint::Account,
         false,
     ),
     route(

@@ -2,6 +2,7 @@
 //! that load rows, call the plain-Rust decisions in [`crate::oauth`], apply their writes to D1
 //! and answer.
 
+mod account;
 mod admin;
 mod authorize;
 mod bearer;
@@ -107,6 +108,8 @@ async fn dispatch(
         Endpoint::AdminRelays => control::admin_relays(req, env).await,
         Endpoint::AdminHousekeeping => control::admin_housekeeping(req, env).await,
         Endpoint::AdminUserRevoke => control::admin_revoke_user(req, env, param).await,
+        Endpoint::Account if method == Method::Post => account::post(req, env).await,
+        Endpoint::Account => account::get(req, env).await,
     }
 }
 

@@ -1,3 +1,4 @@
 //! People at the edge: their sign-in sessions and what they consented to.
 
+pub mod account;
 pub mod session;

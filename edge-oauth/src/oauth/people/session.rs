@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::oauth::effects::{Write, Writes};
+use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::scope::Scope;
@@ -272,6 +272,44 @@ pub fn record_consent(
     }
 }
 
+/// `detail` of the audit row when RP-initiated logout ends a session.
+pub const ENDED_BY_LOGOUT: &str = "logout";
+/// `detail` of the audit row when the person signs out everywhere.
+pub const ENDED_EVERYWHERE: &str = "everywhere";
+
+/// RP-initiated logout for `signed_out` (the verified hint's subject, once the logout is
+/// decided) ends the browser's session when it is that person's; any other person's session in
+/// the browser is left alone (an app cannot sign out someone it did not sign in).
+pub fn end_at_logout(
+    session: Option<&SessionRow>,
+    signed_out: Option<&str>,
+    now: u64,
+) -> Option<Writes> {
+    let s = session?;
+    (signed_out? == s.user_id).then(|| {
+        let mut w = Writes::none().with(Write::EndSession { key: s.id.clone() });
+        w.audit(AuditEvent {
+            user_id: Some(s.user_id.clone()),
+            detail: Some(ENDED_BY_LOGOUT),
+            ..AuditEvent::new(now, event::SESSIONS_ENDED)
+        });
+        w
+    })
+}
+
+/// "Sign out everywhere": every session of the person ends.
+pub fn end_everywhere(user_id: &str, now: u64) -> Writes {
+    let mut w = Writes::none().with(Write::EndSessionsOf {
+        user_id: user_id.to_string(),
+    });
+    w.audit(AuditEvent {
+        user_id: Some(user_id.to_string()),
+        detail: Some(ENDED_EVERYWHERE),
+        ..AuditEvent::new(now, event::SESSIONS_ENDED)
+    });
+    w
+}
+
 /// The `Set-Cookie` value of the session cookie: `HttpOnly`, `SameSite=Lax` (so the top-level
 /// navigation from an app to `/oauth2/authorize` carries it), `Path=/`, lasting as long as the
 /// session can; under an https issuer `__Host-` and `Secure`.
@@ -474,6 +512,27 @@ mod tests {
         assert_eq!(row_a.expires_at, 100 + ABSOLUTE_TTL);
         assert_eq!(w.rows.first(), Some(&Write::EndSession { key: old.key() }));
         assert!(!format!("{a:?}").contains(a.secret()));
+    }
+
+    #[test]
+    fn logout_ends_only_the_signed_out_persons_session() {
+        let s = row(1000, 1000);
+        let w = end_at_logout(Some(&s), Some("u_1"), 1100).unwrap();
+        assert_eq!(w.rows.first(), Some(&Write::EndSession { key: "k".into() }));
+        assert_eq!(
+            w.audits().next().map(|a| a.detail),
+            Some(Some(ENDED_BY_LOGOUT))
+        );
+        assert_eq!(end_at_logout(Some(&s), Some("u_2"), 1100), None);
+        assert_eq!(end_at_logout(Some(&s), None, 1100), None, "no hint, no end");
+        assert_eq!(end_at_logout(None, Some("u_1"), 1100), None);
+        let all = end_everywhere("u_1", 1100);
+        assert_eq!(
+            all.rows.first(),
+            Some(&Write::EndSessionsOf {
+                user_id: "u_1".into()
+            })
+        );
     }
 
     #[test]
