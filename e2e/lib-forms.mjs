@@ -36,6 +36,8 @@ export async function authorize(url, username, password) {
   const login = await postForm(action, cookie, {
     action: "login", form_state: hidden(html, "form_state"), csrf: hidden(html, "csrf"), username, password,
   });
+  // A person who allowed this app and scope before is not asked again.
+  if (login.status === 303) return login.headers.get("location");
   const consentHtml = await login.text();
   if (login.status !== 200) throw new Error(`sign-in: HTTP ${login.status}: ${consentHtml.slice(0, 300)}`);
   const done = await postForm(action, cookie, {
