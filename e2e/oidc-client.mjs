@@ -9,7 +9,7 @@
 // username, password, initialAccessToken}. Prints one JSON line of what it saw; exits
 // non-zero on any failure.
 import * as client from "openid-client";
-import { answerDevice, authorize } from "./lib-forms.mjs";
+import { answerDevice, authorize, authorizeSilently, authorizeWithSession } from "./lib-forms.mjs";
 
 const cfg = JSON.parse(process.argv[2] ?? "{}");
 const insecure = { execute: [client.allowInsecureRequests] }; // loopback http only
@@ -116,6 +116,48 @@ try {
   check(bye.status === 303, `logout status ${bye.status}`);
   out.logout = { location: bye.headers.get("location") };
   out.refreshAfterLogout = await errorCode(client.refreshTokenGrant(config, refreshed.refresh_token));
+
+  // Sessions: a sign-in starts one; the next authorization with prompt=none gets a code and
+  // tokens without any page; max_age=0 shows the sign-in page again; without the session
+  // (and after RP-initiated logout ends it) prompt=none is login_required.
+  const pkce = async () => {
+    const v = client.randomPKCECodeVerifier();
+    return { v, c: await client.calculatePKCECodeChallenge(v) };
+  };
+  const authUrl = (p, extra) => client.buildAuthorizationUrl(config, {
+    redirect_uri: cfg.redirectUri, scope: "openid profile", state: "s1", nonce: "n1",
+    code_challenge: p.c, code_challenge_method: "S256", ...extra,
+  });
+  const first = await pkce();
+  const signedIn = await authorizeWithSession(authUrl(first, {}), cfg.username, cfg.password);
+  const firstTokens = await client.authorizationCodeGrant(config, new URL(signedIn.location), {
+    pkceCodeVerifier: first.v, expectedNonce: "n1", expectedState: "s1", idTokenExpected: true,
+  });
+  const fc = firstTokens.claims();
+  const second = await pkce();
+  const silent = await authorizeSilently(authUrl(second, { prompt: "none" }), signedIn.session);
+  check(silent.status === 303 && silent.location?.includes("code="), `prompt=none with a session: ${silent.status} ${silent.location}`);
+  const silentTokens = await client.authorizationCodeGrant(config, new URL(silent.location), {
+    pkceCodeVerifier: second.v, expectedNonce: "n1", expectedState: "s1", idTokenExpected: true,
+  });
+  const sc = silentTokens.claims();
+  check(sc.sub === fc.sub && sc.sid === fc.sid && sc.auth_time === fc.auth_time, "same person, session and sign-in");
+  const third = await pkce();
+  const again = await authorizeSilently(authUrl(third, { max_age: "0" }), signedIn.session);
+  const fourth = await pkce();
+  const noSession = await authorizeSilently(authUrl(fourth, { prompt: "none" }), null);
+  const endSession = client.buildEndSessionUrl(config, { id_token_hint: silentTokens.id_token });
+  const ended = await fetch(endSession, { redirect: "manual", headers: { cookie: signedIn.session } });
+  const afterLogout = await authorizeSilently(authUrl(fourth, { prompt: "none" }), signedIn.session);
+  const errorOf = (loc) => (loc ? new URL(loc).searchParams.get("error") : null);
+  out.session = {
+    first: { sid: fc.sid ?? null, amr: fc.amr ?? null, acr: fc.acr ?? null },
+    silent: { sid: sc.sid ?? null, amr: sc.amr ?? null, acr: sc.acr ?? null, page: silent.status === 200 },
+    maxAge0: { status: again.status, signInPage: again.html.includes('id="username"') },
+    noSession: errorOf(noSession.location),
+    logoutClearsCookie: (ended.headers.get("set-cookie") ?? "").includes("Max-Age=0"),
+    afterLogout: errorOf(afterLogout.location),
+  };
 
   console.log(JSON.stringify({ ok: true, ...out }));
 } catch (e) {

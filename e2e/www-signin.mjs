@@ -84,6 +84,19 @@ try {
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   if (/mac_key/i.test(meta.page)) await fail("the page shows key material");
 
+  // A returning visitor (another tab, same browser) is not asked again: the edge's session
+  // answers the popup's authorization with a redirect, no sign-in or consent page.
+  const tab = await browser.newPage();
+  await tab.goto(`${origin}/`);
+  const [quick] = await Promise.all([tab.waitForEvent("popup"), tab.click("#sign-in")]);
+  const authorizeStatuses = [];
+  quick.on("response", (r) => { if (new URL(r.url()).pathname === "/oauth2/authorize") authorizeStatuses.push(r.status()); });
+  await tab.waitForFunction(() => document.getElementById("who").dataset.state !== "idle", null, { timeout: 15_000 });
+  if ((await tab.textContent("#who")) !== "signed in") await fail(`the returning visitor was not signed in: ${await tab.textContent("#who")}`);
+  if (authorizeStatuses.some((st) => st !== 303)) await fail(`the returning visitor saw a page: ${authorizeStatuses}`);
+  const returning = { pages: authorizeStatuses.filter((st) => st === 200).length };
+  await tab.close();
+
   // Sign out: a form POST to the edge's end_session_endpoint (which answers 303 back here);
   // the ID token goes in the body, never in the URL.
   const logout = page.waitForRequest((r) => r.url().startsWith(`${origin}/oauth2/logout`), { timeout: 15_000 });
@@ -97,12 +110,16 @@ try {
   const signedOutTo = logoutResponse.headers()["location"];
   await page.waitForLoadState("load");
   await page.waitForFunction(() => document.getElementById("who")?.textContent === "signed out", null, { timeout: 15_000 });
+  // Signing out ended the edge's session too: the next sign-in asks for the password.
+  const [fresh] = await Promise.all([page.waitForEvent("popup"), page.click("#sign-in")]);
+  await fresh.waitForSelector("#username", { timeout: 15_000 });
+  await fresh.close();
 
   clearTimeout(timer);
   console.log(JSON.stringify({
     ok: true, kid: meta.kid, tokenId: meta.tokenId, expires: meta.expires, urls: meta.urls,
     relayAddress: result.relayAddress, connectMs: Math.round(result.connectMs), usageBytes,
-    loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs, signedOutTo,
+    loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs, signedOutTo, returning,
   }));
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

@@ -1006,7 +1006,7 @@ fn cases() -> Vec<Case> {
         ),
         // ---- OpenID Connect at the authorization endpoint
         case(
-            "prompt=none (no session is kept)",
+            "prompt=none without a session",
             Redirect("login_required"),
             |c| get(&authorize_url(c, &[("prompt", "none")]), &[]),
         ),

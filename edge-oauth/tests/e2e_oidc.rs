@@ -86,6 +86,33 @@ fn openid_client_runs_discovery_code_refresh_device_registration_and_logout() {
     assert!(w.audit().iter().any(|e| e["event"] == "families.revoked"
         && e["detail"] == "logout"
         && e["client_id"] == rp.as_str()));
+
+    // Sessions: a second authorization with prompt=none gets tokens without a page, in the
+    // same session (sid) with the same sign-in (auth_time); acr says which was which.
+    let s = &v["session"];
+    assert!(
+        s["first"]["sid"]
+            .as_str()
+            .is_some_and(|x| x.starts_with("s_")),
+        "{s}"
+    );
+    assert_eq!(s["first"]["amr"], json!(["pwd"]));
+    assert_eq!(s["first"]["acr"], "1", "signed in for this authorization");
+    assert_eq!(s["silent"]["sid"], s["first"]["sid"]);
+    assert_eq!(s["silent"]["amr"], json!(["pwd"]));
+    assert_eq!(s["silent"]["acr"], "0", "answered from the session cookie");
+    // max_age=0 shows the sign-in page again; no session (or one ended by RP-initiated
+    // logout) is login_required.
+    assert_eq!(s["maxAge0"], json!({ "status": 200, "signInPage": true }));
+    assert_eq!(s["noSession"], "login_required");
+    assert_eq!(s["logoutClearsCookie"], true);
+    assert_eq!(s["afterLogout"], "login_required");
+    assert!(w.audit().iter().any(|e| e["event"] == "session.started"));
+    assert!(
+        w.audit()
+            .iter()
+            .any(|e| e["event"] == "session.ended" && e["detail"] == "logout")
+    );
 }
 
 /// Runs jose over `cases` (name, token, audience, typ) and returns name -> (valid, kid).

@@ -16,6 +16,7 @@ use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
 };
+use edge_oauth::oauth::people::session::{self, Authn};
 use edge_oauth::store::{self, Query, Statement, Value, console as console_store, reads, writes};
 use rusqlite::Connection;
 use rusqlite::types::{Value as Sql, ValueRef};
@@ -320,9 +321,14 @@ fn row_name(w: &Write) -> &'static str {
         Write::Control(_) => "Control",
         Write::ConsoleSession { .. } => "ConsoleSession",
         Write::EndConsoleSession { .. } => "EndConsoleSession",
+        Write::Session(_) => "Session",
+        Write::SessionSeen { .. } => "SessionSeen",
+        Write::EndSession { .. } => "EndSession",
+        Write::EndSessionsOf { .. } => "EndSessionsOf",
+        Write::Consent { .. } => "Consent",
     }
 }
-const ROWS: usize = 17;
+const ROWS: usize = 22;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -380,6 +386,11 @@ fn family(id: &str, client: &str, user: Option<&str>) -> Write {
         user_id: user.map(str::to_string),
         scope: "openid turn".into(),
         auth_time: Some(NOW - 5),
+        authn: Some(Authn {
+            sid: Some("s_1".into()),
+            amr: "pwd".into(),
+            acr: "1".into(),
+        }),
         created_at: NOW,
     })
 }
@@ -424,6 +435,9 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.first(&reads::device("k")).is_none());
     assert!(db.first(&reads::device_pending("BCDFGHJK", NOW)).is_none());
     assert!(db.first(&reads::initial_token_valid("k", NOW)).is_none());
+    assert!(db.first(&reads::session("k")).is_none());
+    assert!(db.rows(&reads::sessions_of("u", NOW)).is_empty());
+    assert!(db.first(&reads::consent("u", "c")).is_none());
     // One row always, every column NULL.
     let b = db
         .first(&reads::bearer_status("j", "f", "c", "u"))
@@ -529,6 +543,11 @@ fn every_write_and_read() {
             code_challenge: "ch".into(),
             nonce: Some("n".into()),
             auth_time: NOW - 5,
+            authn: Some(Authn {
+                sid: Some("s_1".into()),
+                amr: "pwd".into(),
+                acr: "0".into(),
+            }),
             expires_at: NOW + 60,
             created_at: NOW,
         }))
@@ -538,6 +557,10 @@ fn every_write_and_read() {
     assert_eq!(
         (c.username.as_deref(), c.nonce.as_deref(), c.used_at),
         (Some("alice"), Some("n"), None)
+    );
+    assert_eq!(
+        (c.sid.as_deref(), c.amr.as_deref(), c.acr.as_deref()),
+        (Some("s_1"), Some("pwd"), Some("0"))
     );
     assert_eq!(c.user().map(|p| p.rights), Some("turn:relay".into()));
     let redeem = |fam: &str, key: &str| {
@@ -564,6 +587,10 @@ fn every_write_and_read() {
     assert_eq!(
         (r.family_id.as_str(), r.auth_time, r.family_revoked_at),
         ("f1", Some(NOW - 5), None)
+    );
+    assert_eq!(
+        (r.sid.as_deref(), r.amr.as_deref(), r.acr.as_deref()),
+        (Some("s_1"), Some("pwd"), Some("1"))
     );
     assert_eq!(r.user().map(|p| p.username), Some("alice".into()));
     let rotate = |new: &str| {
@@ -821,6 +848,7 @@ fn every_write_and_read() {
         code_challenge: "ch".into(),
         nonce: None,
         auth_time: NOW,
+        authn: None,
         expires_at: NOW + 60,
         created_at: NOW,
     }));
@@ -876,6 +904,7 @@ fn every_write_and_read() {
     let c = db.first(&reads::code("code1")).expect("code");
     assert!(c.username.is_none() && c.user().is_none());
 
+    sessions_and_consents(&mut db);
     relays_and_usage(&mut db);
     console(&mut db);
 
@@ -887,6 +916,72 @@ fn every_write_and_read() {
         CONTROL_ROWS,
         "control rows applied: {:?}",
         db.control
+    );
+}
+
+/// Sessions: started (ending the browser's previous one), seen, listed, ended one by one and
+/// all at once; consents: recorded and widened in place.
+fn sessions_and_consents(db: &mut Db) {
+    let (a, row_a, w) = session::start("u9", "pwd", Some("Firefox"), None, NOW).unwrap();
+    assert!(db.apply(&w.with(audit(event::SESSION_STARTED))));
+    let (b, _, w) = session::start("u9", "pwd", None, Some(&a), NOW + 1).unwrap();
+    assert!(db.apply(&w));
+    assert!(
+        db.first(&reads::session(&a.key())).is_none(),
+        "rotated away"
+    );
+    let live = db.first(&reads::session(&b.key())).expect("new session");
+    assert_eq!((live.user_id.as_str(), live.auth_time), ("u9", NOW + 1));
+    assert_ne!(live.sid, row_a.sid);
+    assert!(db.apply(&Writes::none().with(Write::SessionSeen {
+        key: b.key(),
+        at: NOW + 100,
+    })));
+    assert_eq!(
+        db.first(&reads::session(&b.key())).map(|s| s.last_seen_at),
+        Some(NOW + 100)
+    );
+    let (c, _, w) = session::start("u9", "pwd", Some("Chromium"), None, NOW + 2).unwrap();
+    assert!(db.apply(&w));
+    let list = db.rows(&reads::sessions_of("u9", NOW + 3));
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        list[0].user_agent.as_deref(),
+        Some("Chromium"),
+        "newest first"
+    );
+    assert!(
+        db.rows(&reads::sessions_of("u9", NOW + session::ABSOLUTE_TTL + 5))
+            .is_empty()
+    );
+    assert!(db.apply(&Writes::none().with(Write::EndSession { key: c.key() })));
+    assert_eq!(db.rows(&reads::sessions_of("u9", NOW + 3)).len(), 1);
+    assert!(
+        db.apply(
+            &Writes::none()
+                .with(Write::EndSessionsOf {
+                    user_id: "u9".into()
+                })
+                .with(audit(event::SESSIONS_ENDED))
+        )
+    );
+    assert!(db.first(&reads::session(&b.key())).is_none());
+
+    assert!(
+        db.apply(&Writes::none().with(session::record_consent("u9", "c9", None, "openid", NOW)))
+    );
+    let before = db.first(&reads::consent("u9", "c9")).map(|c| c.scope);
+    assert_eq!(before.as_deref(), Some("openid"));
+    assert!(db.apply(&Writes::none().with(session::record_consent(
+        "u9",
+        "c9",
+        before.as_deref(),
+        "turn",
+        NOW + 1
+    ))));
+    assert_eq!(
+        db.first(&reads::consent("u9", "c9")).map(|c| c.scope),
+        Some("openid turn".into())
     );
 }
 

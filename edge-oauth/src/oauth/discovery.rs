@@ -8,7 +8,7 @@ use super::clients::client::GrantType;
 use super::config::Config;
 
 /// The claims this server may put in ID tokens and userinfo.
-pub const CLAIMS: [&str; 14] = [
+pub const CLAIMS: [&str; 17] = [
     "iss",
     "sub",
     "aud",
@@ -23,6 +23,9 @@ pub const CLAIMS: [&str; 14] = [
     "email",
     "email_verified",
     "rights",
+    "sid",
+    "amr",
+    "acr",
 ];
 
 /// The metadata document.
@@ -63,6 +66,10 @@ pub fn metadata(config: &Config) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "acr_values_supported": [
+            crate::oauth::people::session::ACR_SESSION,
+            crate::oauth::people::session::ACR_SIGNED_IN,
+        ],
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
         "backchannel_logout_supported": false,

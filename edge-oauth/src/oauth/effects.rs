@@ -4,6 +4,8 @@
 //! transaction); rows guarded by a claim are written only when the claim succeeded. Every
 //! write carries its own time: nothing is read back from rows to guess it.
 
+use super::people::session::{Authn, NewSession};
+
 /// An audit row: what happened to which token, for which client and user. Never a secret:
 /// tokens appear only as their public ids.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +67,10 @@ pub mod event {
     /// A user's password was rehashed at sign-in with more PBKDF2 iterations (detail: the new
     /// count).
     pub const PASSWORD_REHASHED: &str = "user.password_rehashed";
+    /// A person signed in and a session began.
+    pub const SESSION_STARTED: &str = "session.started";
+    /// Sessions ended (detail says why: `logout`, `everywhere`).
+    pub const SESSIONS_ENDED: &str = "session.ended";
     /// An initial access token for client registration was created.
     pub const INITIAL_TOKEN_CREATED: &str = "initial_access_token.created";
 }
@@ -99,6 +105,8 @@ pub struct NewFamily {
     pub scope: String,
     /// When the user signed in for it (OpenID Connect `auth_time`), if a user did.
     pub auth_time: Option<u64>,
+    /// How they were authenticated (`sid`, `amr`, `acr` of its ID tokens).
+    pub authn: Option<Authn>,
     /// Unix seconds.
     pub created_at: u64,
 }
@@ -141,6 +149,8 @@ pub struct NewCode {
     pub nonce: Option<String>,
     /// When the user signed in (OpenID Connect `auth_time`).
     pub auth_time: u64,
+    /// How they were authenticated (`sid`, `amr`, `acr`).
+    pub authn: Option<Authn>,
     /// Unix seconds.
     pub expires_at: u64,
     /// Unix seconds.
@@ -431,6 +441,37 @@ pub enum Write {
         expires_at: u64,
         /// Unix seconds.
         created_at: u64,
+    },
+    /// A sign-in session ([`super::people::session`]).
+    Session(NewSession),
+    /// A use of a live session (its idle end moves).
+    SessionSeen {
+        /// The session's key (hex SHA-256 of the cookie value).
+        key: String,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// End one session (sign-out, or a new sign-in in the same browser).
+    EndSession {
+        /// The session's key.
+        key: String,
+    },
+    /// End every session of a person ("sign out everywhere").
+    EndSessionsOf {
+        /// The person.
+        user_id: String,
+    },
+    /// What a person consented to for a client (the union of every consent), replacing the
+    /// row before.
+    Consent {
+        /// The person.
+        user_id: String,
+        /// The client.
+        client_id: String,
+        /// Space-separated scope.
+        scope: String,
+        /// Unix seconds.
+        at: u64,
     },
     /// An audit row.
     Audit(AuditEvent),

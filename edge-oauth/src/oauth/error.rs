@@ -48,9 +48,12 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 section 3.5: the device code expired.
     ExpiredToken,
-    /// OpenID Connect Core section 3.1.2.6: `prompt=none`, but the person must sign in (this
-    /// server keeps no sign-in session, so that is always).
+    /// OpenID Connect Core section 3.1.2.6: `prompt=none`, but the person must sign in (no
+    /// live session, or its sign-in is older than `max_age`).
     LoginRequired,
+    /// OpenID Connect Core section 3.1.2.6: `prompt=none`, but the person has not consented to
+    /// this app and scope.
+    ConsentRequired,
     /// OpenID Connect Core section 3.1.2.6: a `request` object was sent; this server takes
     /// none (discovery says `request_parameter_supported: false`).
     RequestNotSupported,
@@ -88,6 +91,7 @@ impl ErrorCode {
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
@@ -119,6 +123,7 @@ impl ErrorCode {
             | ErrorCode::SlowDown
             | ErrorCode::ExpiredToken
             | ErrorCode::LoginRequired
+            | ErrorCode::ConsentRequired
             | ErrorCode::RequestNotSupported
             | ErrorCode::RequestUriNotSupported
             | ErrorCode::InvalidRedirectUri

@@ -114,6 +114,8 @@ pub enum Endpoint {
     AdminUserRevoke,
     /// The operator console: `/console` and `/console/{view}` ([`crate::oauth::console`]).
     Console,
+    /// `/account`: the person's sign-in sessions.
+    Account,
 }
 
 /// How a route matches a path.
@@ -296,6 +298,12 @@ pub const ROUTES: &[Route] = &[
         Pattern::Exact("/signup"),
         &[Get, Post],
         Endpoint::Signup,
+        false,
+    ),
+    route(
+        Pattern::Exact("/account"),
+        &[Get, Post],
+        Endpoint::Account,
         false,
     ),
     route(

@@ -108,6 +108,15 @@ pub struct CodeRow {
     /// When the person signed in.
     #[serde(default)]
     pub auth_time: Option<u64>,
+    /// The session's public id.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// RFC 8176 methods, space-separated.
+    #[serde(default)]
+    pub amr: Option<String>,
+    /// `acr`.
+    #[serde(default)]
+    pub acr: Option<String>,
     /// The person's sign-in name (NULL once deleted).
     #[serde(default)]
     pub username: Option<String>,
@@ -144,6 +153,15 @@ pub struct RefreshRow {
     /// When the person signed in for the family's authorization (code and device flows).
     #[serde(default)]
     pub auth_time: Option<u64>,
+    /// The family's session's public id.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// RFC 8176 methods, space-separated.
+    #[serde(default)]
+    pub amr: Option<String>,
+    /// `acr`.
+    #[serde(default)]
+    pub acr: Option<String>,
     /// The person's sign-in name (NULL once deleted).
     #[serde(default)]
     pub username: Option<String>,
@@ -385,7 +403,7 @@ pub fn users() -> Query<UserListRow> {
 pub fn code(key: &str) -> Query<CodeRow> {
     Query::new(
         "SELECT c.client_id, c.user_id, c.redirect_uri, c.scope, c.code_challenge, c.expires_at, c.used_at, c.family_id, \
-         c.nonce, c.auth_time, u.username, u.name, u.email, u.rights \
+         c.nonce, c.auth_time, c.sid, c.amr, c.acr, u.username, u.name, u.email, u.rights \
          FROM auth_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?",
         vec![key.into()],
     )
@@ -395,7 +413,7 @@ pub fn code(key: &str) -> Query<CodeRow> {
 pub fn refresh(key: &str) -> Query<RefreshRow> {
     Query::new(
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at, f.auth_time, u.username, u.name, u.email, u.rights \
+         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, u.username, u.name, u.email, u.rights \
          FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
          WHERE r.id = ?",
         vec![key.into()],
@@ -579,4 +597,77 @@ pub fn usage_report(q: &UsageFilter<'_>) -> (Query<serde_json::Value>, Query<ser
         args,
     );
     (grouped, total)
+}
+
+/// A `sessions` row with its person's sign-in name (NULL once deleted).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SessionRow {
+    /// hex SHA-256 of the cookie value.
+    pub id: String,
+    /// Public id.
+    pub sid: String,
+    /// The person.
+    pub user_id: String,
+    /// Their sign-in name.
+    pub username: Option<String>,
+    /// RFC 8176 methods, space-separated.
+    pub amr: String,
+    /// When they signed in.
+    pub auth_time: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// The last use.
+    pub last_seen_at: u64,
+    /// Absolute end.
+    pub expires_at: u64,
+}
+
+/// A session by its key, with its person.
+pub fn session(key: &str) -> Query<SessionRow> {
+    Query::new(
+        "SELECT s.id, s.sid, s.user_id, u.username, s.amr, s.auth_time, s.created_at, s.last_seen_at, s.expires_at \
+         FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+        vec![key.into()],
+    )
+}
+
+/// A session as the account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SessionListRow {
+    /// Public id.
+    pub sid: String,
+    /// RFC 8176 methods.
+    pub amr: String,
+    /// When the person signed in.
+    pub created_at: u64,
+    /// The last use.
+    pub last_seen_at: u64,
+    /// Absolute end.
+    pub expires_at: u64,
+    /// Truncated `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// A person's unexpired sessions, newest first (at most 50).
+pub fn sessions_of(user_id: &str, now: u64) -> Query<SessionListRow> {
+    Query::new(
+        "SELECT sid, amr, created_at, last_seen_at, expires_at, user_agent FROM sessions \
+         WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC LIMIT 50",
+        vec![user_id.into(), now.into()],
+    )
+}
+
+/// What a person consented to for a client.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ConsentRow {
+    /// Space-separated scope.
+    pub scope: String,
+}
+
+/// The consent of a person for a client.
+pub fn consent(user_id: &str, client_id: &str) -> Query<ConsentRow> {
+    Query::new(
+        "SELECT scope FROM consents WHERE user_id = ? AND client_id = ?",
+        vec![user_id.into(), client_id.into()],
+    )
 }

@@ -16,6 +16,7 @@ use super::control::feed_revoke;
 use super::value::{Batch, Statement, Value};
 use crate::oauth::control::{self, heartbeat::Heartbeat};
 use crate::oauth::effects::{Claim, ClientWrite, Owner, UserWrite, Write, Writes};
+use crate::oauth::people::session::Authn;
 
 /// Where a claim's statement goes.
 enum Position {
@@ -401,13 +402,18 @@ enum Tail {
 fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
     match w {
         Write::Family(f) => (
-            "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE".into(),
+            "INSERT INTO families (id, client_id, user_id, scope, auth_time, sid, amr, acr, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
             vec![
                 (&f.id).into(),
                 (&f.client_id).into(),
                 (&f.user_id).into(),
                 (&f.scope).into(),
                 f.auth_time.into(),
+                authn_sid(&f.authn),
+                authn_amr(&f.authn),
+                authn_acr(&f.authn),
                 f.created_at.into(),
             ],
             Tail::Where,
@@ -428,8 +434,8 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             Tail::Where,
         ),
         Write::Code(c) => (
-            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, expires_at, created_at) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, sid, amr, acr, expires_at, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
                 .into(),
             vec![
                 (&c.key).into(),
@@ -440,6 +446,9 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 (&c.code_challenge).into(),
                 (&c.nonce).into(),
                 c.auth_time.into(),
+                authn_sid(&c.authn),
+                authn_amr(&c.authn),
+                authn_acr(&c.authn),
                 c.expires_at.into(),
                 c.created_at.into(),
             ],
@@ -519,6 +528,50 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             Tail::Where,
         ),
         Write::Control(c) => control_row(c),
+        Write::Session(n) => (
+            "INSERT INTO sessions (id, sid, user_id, amr, auth_time, created_at, last_seen_at, expires_at, user_agent) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&n.key).into(),
+                (&n.sid).into(),
+                (&n.user_id).into(),
+                (&n.amr).into(),
+                n.auth_time.into(),
+                n.auth_time.into(),
+                n.auth_time.into(),
+                n.expires_at.into(),
+                (&n.user_agent).into(),
+            ],
+            Tail::Where,
+        ),
+        Write::SessionSeen { key, at } => (
+            "UPDATE sessions SET last_seen_at = ? WHERE id = ?".into(),
+            vec![(*at).into(), key.into()],
+            Tail::And,
+        ),
+        Write::EndSession { key } => (
+            "DELETE FROM sessions WHERE id = ?".into(),
+            vec![key.into()],
+            Tail::And,
+        ),
+        Write::EndSessionsOf { user_id } => (
+            "DELETE FROM sessions WHERE user_id = ?".into(),
+            vec![user_id.into()],
+            Tail::And,
+        ),
+        Write::Consent {
+            user_id,
+            client_id,
+            scope,
+            at,
+        } => (
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) SELECT ?, ?, ?, ? WHERE".into(),
+            vec![user_id.into(), client_id.into(), scope.into(), (*at).into()],
+            Tail::WhereThen(
+                "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            ),
+        ),
         Write::Audit(a) => (
             "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail, actor_id) \
              SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE"
@@ -549,6 +602,18 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             (sql, args, Tail::And)
         }
     }
+}
+
+fn authn_sid(a: &Option<Authn>) -> Value {
+    a.as_ref().and_then(|a| a.sid.as_deref()).into()
+}
+
+fn authn_amr(a: &Option<Authn>) -> Value {
+    a.as_ref().map(|a| a.amr.as_str()).into()
+}
+
+fn authn_acr(a: &Option<Authn>) -> Value {
+    a.as_ref().map(|a| a.acr.as_str()).into()
 }
 
 /// The batch for `w`.
@@ -838,6 +903,11 @@ pub(crate) mod tests {
                 user_id: None,
                 scope: "s".into(),
                 auth_time: Some(1),
+                authn: Some(Authn {
+                    sid: Some("s".into()),
+                    amr: "pwd".into(),
+                    acr: "1".into(),
+                }),
                 created_at: 1,
             }),
             Write::Code(NewCode {
@@ -849,6 +919,7 @@ pub(crate) mod tests {
                 code_challenge: "x".into(),
                 nonce: None,
                 auth_time: 1,
+                authn: None,
                 expires_at: 2,
                 created_at: 1,
             }),
@@ -900,6 +971,29 @@ pub(crate) mod tests {
                 sum: control::usage::Sum::default(),
                 now: 1,
             })),
+            Write::Session(crate::oauth::people::session::NewSession {
+                key: "k".into(),
+                sid: "s".into(),
+                user_id: "u".into(),
+                amr: "pwd".into(),
+                auth_time: 1,
+                expires_at: 2,
+                user_agent: None,
+            }),
+            Write::SessionSeen {
+                key: "k".into(),
+                at: 1,
+            },
+            Write::EndSession { key: "k".into() },
+            Write::EndSessionsOf {
+                user_id: "u".into(),
+            },
+            Write::Consent {
+                user_id: "u".into(),
+                client_id: "c".into(),
+                scope: "openid".into(),
+                at: 1,
+            },
             audit(),
         ];
         for claim in claims {

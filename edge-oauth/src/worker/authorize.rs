@@ -1,17 +1,23 @@
-//! `GET /oauth2/authorize` (validate, show the sign-in form) and `POST /oauth2/authorize`
-//! (sign in, then consent, then redirect with a code).
+//! `GET /oauth2/authorize` (validate; with a live session and an earlier consent, redirect
+//! with a code at once; otherwise show the sign-in or consent form) and
+//! `POST /oauth2/authorize` (sign in, which starts a session, then consent unless given before,
+//! then redirect with a code).
 
 use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
-use super::{env, store};
+use super::{env, session, store};
 use crate::oauth::clients::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
+use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::OAuthError;
 use crate::oauth::flows::authorize::{self, FormError, FormState, Refusal, Stage};
 use crate::oauth::flows::leaving::{self, Leave};
 use crate::oauth::params::{self, MAX_BODY, Params};
+use crate::oauth::people::session::{
+    self as sessions, ACR_SESSION, ACR_SIGNED_IN, AMR_PASSWORD, Authn, Next, SessionRow,
+};
 use crate::oauth::{html, ids};
 
 fn page(status: u16, title: &str, message: &str) -> Reply {
@@ -70,24 +76,111 @@ pub async fn get(req: Request, env: &Env) -> Reply {
         let request = authorize::validate(&params, client.as_ref(), &cfg.issuer)
             .map_err(|r| refusal_for(r, client.as_ref()))?;
         let name = client.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+        let now = now();
+        let secret = session::secret_of(&req, &cfg.issuer);
+        let live = session::live(&db, secret.as_ref(), now)
+            .await
+            .map_err(server_page)?;
+        let consented = match &live {
+            Some(s) => session::consent(&db, &s.user_id, &request.client_id)
+                .await
+                .map_err(server_page)?,
+            None => None,
+        };
+        let next = sessions::decide(
+            &request.prompt,
+            live.as_ref(),
+            consented.as_deref(),
+            &request.scope,
+            now,
+        );
         let csrf = ids::new_opaque("").map_err(server_page)?;
-        let state = FormState::login(request, &csrf, now()).seal(&cfg.signing_key);
-        Ok::<Reply, Reply>(Reply::page_with_cookie(
-            html::sign_in(&name, &state, &csrf, None, cfg.signup),
-            html::csp(None),
-            csrf_cookie(&cfg.issuer, &csrf, AUTHORIZE_PATH),
-        ))
+        let login = FormState::login(request, &csrf, now);
+        let with_csrf = |body: String, csp: String| {
+            Reply::page_with_cookie(body, csp, csrf_cookie(&cfg.issuer, &csrf, AUTHORIZE_PATH))
+        };
+        match (next, live) {
+            (Next::Refuse(e), _) => {
+                let location = authorize::error_redirect(
+                    &login.req.redirect_uri,
+                    &e,
+                    login.req.state.as_deref(),
+                    &cfg.issuer,
+                );
+                Err(refusal_for(Refusal::Redirect(location), client.as_ref()))
+            }
+            (Next::Code, Some(s)) => {
+                let st = from_session(login, &s, now);
+                let (code, mut writes) =
+                    authorize::issue_code(&st, cfg.code_ttl, now).map_err(server_page)?;
+                writes.rows.extend(sessions::seen(&s, now));
+                store::apply(&db, &writes).await.map_err(server_page)?;
+                Ok(Reply::Redirect(authorize::code_redirect(
+                    &st.req.redirect_uri,
+                    &code,
+                    st.req.state.as_deref(),
+                    &cfg.issuer,
+                )))
+            }
+            (Next::Consent, Some(s)) => {
+                let st = from_session(login, &s, now);
+                let origin = origin_of(&st.req.redirect_uri).map(str::to_string);
+                let body = consent_page(&name, &st, &cfg.signing_key, &csrf);
+                Ok(with_csrf(body, html::csp(origin.as_deref())))
+            }
+            _ => {
+                let state = login.seal(&cfg.signing_key);
+                Ok::<Reply, Reply>(with_csrf(
+                    html::sign_in(&name, &state, &csrf, None, cfg.signup),
+                    html::csp(None),
+                ))
+            }
+        }
     };
     run.await.unwrap_or_else(|r| r)
+}
+
+/// The consent stage of a request answered from the browser's session: the session's person,
+/// its sign-in time, and `acr` saying no one signed in for this request.
+fn from_session(login: FormState, s: &SessionRow, now: u64) -> FormState {
+    login
+        .consent(&s.user_id, s.username.as_deref().unwrap_or_default(), now)
+        .authenticated(
+            s.auth_time,
+            Authn {
+                sid: Some(s.sid.clone()),
+                amr: s.amr.clone(),
+                acr: ACR_SESSION.to_string(),
+            },
+        )
+}
+
+/// The consent page for a consent-stage state.
+fn consent_page(
+    client_name: &str,
+    st: &FormState,
+    key: &crate::oauth::keys::SigningKey,
+    csrf: &str,
+) -> String {
+    let scopes: Vec<&str> = st.req.scope.split(' ').filter(|s| !s.is_empty()).collect();
+    html::consent(
+        client_name,
+        st.username.as_deref().unwrap_or_default(),
+        &scopes,
+        &st.seal(key),
+        csrf,
+    )
 }
 
 /// `POST /oauth2/authorize`.
 pub async fn post(mut req: Request, env: &Env) -> Reply {
     let content_type = header(&req, "content-type");
     let address = client_address(&req);
+    let user_agent = session::user_agent(&req);
     let run = async {
         let cfg = env::config(env).map_err(server_page)?;
         let cookie = csrf_cookie_of(&req, &cfg.issuer, AUTHORIZE_PATH);
+        let previous = session::secret_of(&req, &cfg.issuer);
         let body = read_body(&mut req, MAX_BODY)
             .await
             .map_err(|e| page(e.status, "Bad request", &e.description))?;
@@ -95,7 +188,14 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
             .map_err(|e| page(400, "Bad request", &e.description))?;
         let db = env::db(env).map_err(server_page)?;
         match params.get("action") {
-            Some("login") => login(env, &cfg, &db, &params, cookie.as_deref(), &address).await,
+            Some("login") => {
+                let browser = Browser {
+                    address: &address,
+                    user_agent: user_agent.as_deref(),
+                    previous: previous.as_ref(),
+                };
+                login(env, &cfg, &db, &params, cookie.as_deref(), &browser).await
+            }
             Some("consent") => consent(&cfg, &db, &params, cookie.as_deref()).await,
             _ => Err(page(
                 400,
@@ -130,13 +230,20 @@ async fn client_of(db: &D1Database, st: &FormState, issuer: &str) -> Result<Clie
     }
 }
 
+/// Who is signing in, as far as the request says.
+struct Browser<'a> {
+    address: &'a str,
+    user_agent: Option<&'a str>,
+    previous: Option<&'a sessions::SessionSecret>,
+}
+
 async fn login(
     env: &Env,
     cfg: &Config,
     db: &D1Database,
     params: &Params,
     cookie: Option<&str>,
-    address: &str,
+    browser: &Browser<'_>,
 ) -> Result<Reply, Reply> {
     let now = now();
     let sealed = params.get("form_state");
@@ -167,26 +274,56 @@ async fn login(
     let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
         return Ok(again(400, "Enter your username and password."));
     };
-    let Some(user) = page_attempt(env, db, cfg, address, username, password).await? else {
+    let Some(user) = page_attempt(env, db, cfg, browser.address, username, password).await? else {
         return Ok(again(401, "Wrong username or password."));
     };
-    let scopes: Vec<String> = st
-        .req
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    // A new session at every sign-in (the browser's previous one ends).
+    let (secret, row, mut writes) = sessions::start(
+        user.id(),
+        AMR_PASSWORD,
+        browser.user_agent,
+        browser.previous,
+        now,
+    )
+    .map_err(server_page)?;
+    writes.audit(AuditEvent {
+        user_id: Some(user.id().to_string()),
+        ..AuditEvent::new(now, event::SESSION_STARTED)
+    });
+    let set_cookie = sessions::set_cookie(&cfg.issuer, &secret);
+    let st = st.consent(user.id(), user.username(), now).authenticated(
+        now,
+        Authn {
+            sid: Some(row.sid),
+            amr: AMR_PASSWORD.to_string(),
+            acr: ACR_SIGNED_IN.to_string(),
+        },
+    );
+    let consented = session::consent(db, user.id(), &client.id)
+        .await
+        .map_err(server_page)?;
+    if sessions::consented(&st.req.prompt, consented.as_deref(), &st.req.scope) {
+        let (code, more) = authorize::issue_code(&st, cfg.code_ttl, now).map_err(server_page)?;
+        writes.rows.extend(more.rows);
+        store::apply(db, &writes).await.map_err(server_page)?;
+        return Ok(Reply::RedirectSetting {
+            location: authorize::code_redirect(
+                &st.req.redirect_uri,
+                &code,
+                st.req.state.as_deref(),
+                &cfg.issuer,
+            ),
+            cookie: set_cookie,
+        });
+    }
+    store::apply(db, &writes).await.map_err(server_page)?;
     let redirect_origin = origin_of(&st.req.redirect_uri).map(str::to_string);
-    let next = st
-        .consent(user.id(), user.username(), now)
-        .seal(&cfg.signing_key);
-    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
     Ok(Reply::page(
         200,
-        html::consent(&client.name, user.username(), &scope_refs, &next, csrf),
+        consent_page(&client.name, &st, &cfg.signing_key, csrf),
         html::csp(redirect_origin.as_deref()),
-    ))
+    )
+    .with_cookie(set_cookie))
 }
 
 async fn consent(
@@ -218,7 +355,19 @@ async fn consent(
             &cfg.issuer,
         )));
     }
-    let (code, writes) = authorize::issue_code(&st, cfg.code_ttl, now).map_err(server_page)?;
+    let (code, mut writes) = authorize::issue_code(&st, cfg.code_ttl, now).map_err(server_page)?;
+    if let Some(user_id) = &st.user_id {
+        let before = session::consent(db, user_id, &st.req.client_id)
+            .await
+            .map_err(server_page)?;
+        writes.push(sessions::record_consent(
+            user_id,
+            &st.req.client_id,
+            before.as_deref(),
+            &st.req.scope,
+            now,
+        ));
+    }
     store::apply(db, &writes).await.map_err(server_page)?;
     Ok(Reply::Redirect(authorize::code_redirect(
         &st.req.redirect_uri,

@@ -34,8 +34,13 @@ pub enum Reply {
     },
     /// `303 See Other` to a URL.
     Redirect(String),
-    /// `303 See Other` to a URL, setting a cookie (the console's sign-in and sign-out).
-    RedirectWithCookie(String, String),
+    /// `303 See Other` to a URL, setting a cookie (a sign-in session begins or ends).
+    RedirectSetting {
+        /// Where to.
+        location: String,
+        /// The `Set-Cookie` value.
+        cookie: String,
+    },
     /// An OAuth error as JSON (RFC 6749 section 5.2), with its challenge.
     Error(OAuthError),
     /// `405` with the route's `Allow` header.
@@ -57,6 +62,27 @@ impl Reply {
             csp,
             cookie: None,
             retry_after: None,
+        }
+    }
+
+    /// The same reply, also setting `cookie` (pages and redirects; other replies unchanged).
+    pub fn with_cookie(self, cookie: String) -> Reply {
+        match self {
+            Reply::Html {
+                status,
+                body,
+                csp,
+                retry_after,
+                ..
+            } => Reply::Html {
+                status,
+                body,
+                csp,
+                cookie: Some(cookie),
+                retry_after,
+            },
+            Reply::Redirect(location) => Reply::RedirectSetting { location, cookie },
+            other => other,
         }
     }
 
@@ -167,7 +193,7 @@ impl Reply {
             Reply::Json(s, _) | Reply::Empty(s) => *s,
             Reply::Public { .. } => 200,
             Reply::Html { status, .. } => *status,
-            Reply::Redirect(_) | Reply::RedirectWithCookie(..) => 303,
+            Reply::Redirect(_) | Reply::RedirectSetting { .. } => 303,
             Reply::Error(e) => e.status,
             Reply::NotAllowed(_) => 405,
         }
@@ -242,7 +268,7 @@ impl Reply {
                 set(&h, "Cache-Control", "no-store");
                 Vec::new()
             }
-            Reply::RedirectWithCookie(location, cookie) => {
+            Reply::RedirectSetting { location, cookie } => {
                 set(&h, "Location", &location);
                 set(&h, "Cache-Control", "no-store");
                 set(&h, "Set-Cookie", &cookie);

@@ -7,13 +7,14 @@
 use worker::{Env, Request};
 
 use super::http::{Reply, csrf_cookie, csrf_cookie_of, header, now, read_body};
-use super::{crypto, env, store};
+use super::{crypto, env, session, store};
 use crate::oauth::clients::client::origin_of;
 use crate::oauth::error::OAuthError;
 use crate::oauth::flows::leaving::{self, Leave};
 use crate::oauth::flows::logout::{self, LogoutRequest};
 use crate::oauth::flows::logout_confirm::{self, PATH};
 use crate::oauth::params::{self, MAX_BODY, Params};
+use crate::oauth::people::session as sessions;
 use crate::oauth::tokens::id_token::Hint;
 use crate::oauth::tokens::jwt::{self, TYP_ID};
 use crate::oauth::{html, ids, pages};
@@ -27,6 +28,7 @@ pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
     let run = async {
         let cfg = env::config(env)?;
         let cookie = csrf_cookie_of(&req, &cfg.issuer, PATH);
+        let browser_session = session::secret_of(&req, &cfg.issuer);
         let params = if post {
             let ct = header(&req, "content-type");
             let body = read_body(&mut req, MAX_BODY).await?;
@@ -55,6 +57,11 @@ pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
                 },
             },
         };
+        let signed_out = hint
+            .as_ref()
+            .ok()
+            .and_then(Option::as_ref)
+            .map(|h| h.sub.clone());
         let db = env::db(env)?;
         let client = match r.client_id(hint.as_ref().ok().and_then(Option::as_ref)) {
             Some(id) => store::client(&db, id).await?,
@@ -73,8 +80,16 @@ pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
                 csrf_cookie(&cfg.issuer, &csrf, PATH),
             ));
         }
-        store::apply(&db, &out.writes).await?;
-        Ok::<Reply, OAuthError>(match (out.redirect, client.as_ref()) {
+        let mut writes = out.writes;
+        // The browser's session ends with the app's, when it is the same person's.
+        let now = now();
+        let live = session::live(&db, browser_session.as_ref(), now).await?;
+        let ended = sessions::end_at_logout(live.as_ref(), signed_out.as_deref(), now);
+        if let Some(end) = &ended {
+            writes.rows.extend(end.rows.iter().cloned());
+        }
+        store::apply(&db, &writes).await?;
+        let reply = match (out.redirect, client.as_ref()) {
             (Some(location), Some(c)) => match leaving::leave(
                 location,
                 c,
@@ -91,6 +106,10 @@ pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
                 "signed-out",
                 "You are signed out of the application.",
             ),
+        };
+        Ok::<Reply, OAuthError>(match ended {
+            Some(_) => reply.with_cookie(sessions::clear_cookie(&cfg.issuer)),
+            None => reply,
         })
     };
     run.await

@@ -2,6 +2,7 @@
 //! that load rows, call the plain-Rust decisions in [`crate::oauth`], apply their writes to D1
 //! and answer.
 
+mod account;
 mod admin;
 mod authorize;
 mod bearer;
@@ -16,6 +17,7 @@ mod logout;
 mod pages;
 mod register;
 mod resources;
+mod session;
 mod signin;
 mod store;
 mod token;
@@ -108,6 +110,8 @@ async fn dispatch(
         Endpoint::AdminHousekeeping => control::admin_housekeeping(req, env).await,
         Endpoint::AdminUserRevoke => control::admin_revoke_user(req, env, param).await,
         Endpoint::Console => console::handle(req, env, ctx, method, param).await,
+        Endpoint::Account if method == Method::Post => account::post(req, env).await,
+        Endpoint::Account => account::get(req, env).await,
     }
 }
 

@@ -771,6 +771,10 @@ pub fn sign_in(
             ("password", password),
         ],
     );
+    // A person who allowed this app and scope before is not asked again.
+    if login.status == 303 && decision == "allow" {
+        return Ok(login.header("location").unwrap().to_string());
+    }
     if login.status != 200 {
         return Err(login);
     }

@@ -5,8 +5,8 @@
 //! sign-in and consent forms as a value signed with the server's key ([`FormState`], sealed
 //! as [`super::sealed`] describes), bound to a random CSRF cookie (double submit: the cookie,
 //! a hidden field equal to it, and the cookie's hash inside the signed state must all
-//! agree). The cookie is `HttpOnly`, `SameSite=Strict` and scoped to this endpoint. Without a
-//! session every authorization signs the person in: `prompt=none` gets `login_required`.
+//! agree). The cookie is `HttpOnly`, `SameSite=Strict` and scoped to this endpoint. Whether
+//! the person must sign in or consent at all is [`crate::oauth::people::session::decide`]'s answer.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::keys::{Purpose, SigningKey};
 use crate::oauth::params::Params;
+use crate::oauth::people::session::{Authn, Prompt};
 use crate::oauth::scope::Scope;
 
 pub use super::sealed::FormError;
@@ -49,6 +50,9 @@ pub struct AuthorizationRequest {
     /// OpenID Connect `nonce`, carried into the ID token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// `prompt` and `max_age`.
+    #[serde(default)]
+    pub prompt: Prompt,
 }
 
 /// Why an authorization request is refused.
@@ -171,14 +175,14 @@ pub fn validate(
     {
         return Err(back(OAuthError::invalid_request("prompt is not valid")));
     }
-    if params
-        .get("max_age")
-        .is_some_and(|m| m.parse::<u64>().is_err())
-    {
-        return Err(back(OAuthError::invalid_request(
-            "max_age must be a number of seconds",
-        )));
-    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(m) => Some(m.parse::<u64>().map_err(|_| {
+            back(OAuthError::invalid_request(
+                "max_age must be a number of seconds",
+            ))
+        })?),
+    };
     let nonce = params.get("nonce");
     if nonce.is_some_and(|n| n.len() > MAX_NONCE) {
         return Err(back(OAuthError::invalid_request("nonce is too long")));
@@ -195,15 +199,6 @@ pub fn validate(
     )
     .map_err(back)?;
     let scope = Scope::grant(params.get("scope"), &client.scope).map_err(back)?;
-    // This server keeps no sign-in session: every authorization signs the person in afresh
-    // (so `prompt=login` and any `max_age` are always met, with `auth_time` = now), and
-    // `prompt=none` can never be answered without asking (OpenID Connect Core 3.1.2.6).
-    if prompt.contains(&"none") {
-        return Err(back(OAuthError::new(
-            ErrorCode::LoginRequired,
-            "the person must sign in: this server keeps no sign-in session",
-        )));
-    }
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_string(),
@@ -211,6 +206,12 @@ pub fn validate(
         state: state.map(str::to_string),
         code_challenge: params.get("code_challenge").unwrap_or_default().to_string(),
         nonce: nonce.map(str::to_string),
+        prompt: Prompt {
+            none: prompt.contains(&"none"),
+            login: prompt.contains(&"login"),
+            consent: prompt.contains(&"consent"),
+            max_age,
+        },
     })
 }
 
@@ -238,6 +239,9 @@ pub struct FormState {
     /// When the user signed in (consent stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// How they were authenticated (consent stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authn: Option<Authn>,
     /// Binding to the CSRF cookie: base64url of the first 16 bytes of its SHA-256.
     pub csrf: String,
     /// Unix seconds.
@@ -253,6 +257,7 @@ impl FormState {
             user_id: None,
             username: None,
             auth_time: None,
+            authn: None,
             csrf: csrf_binding(csrf_cookie),
             exp: now + LOGIN_TTL,
         }
@@ -266,6 +271,16 @@ impl FormState {
             username: Some(username.to_string()),
             auth_time: Some(now),
             exp: now + CONSENT_TTL,
+            ..self
+        }
+    }
+
+    /// The same, for a person authenticated as `authn` at `auth_time` (a session's sign-in,
+    /// or the one just done).
+    pub fn authenticated(self, auth_time: u64, authn: Authn) -> FormState {
+        FormState {
+            auth_time: Some(auth_time),
+            authn: Some(authn),
             ..self
         }
     }
@@ -319,6 +334,7 @@ pub fn issue_code(
         code_challenge: state.req.code_challenge.clone(),
         nonce: state.req.nonce.clone(),
         auth_time,
+        authn: state.authn.clone(),
         expires_at: now.saturating_add(u64::from(code_ttl)),
         created_at: now,
     }));
@@ -396,7 +412,6 @@ mod tests {
                 good().replace("response_type=code", "response_type=code+id_token"),
                 "unsupported_response_type",
             ),
-            (good() + "&prompt=none", "login_required"),
             (good() + "&request=eyJ.e30.", "request_not_supported"),
             (
                 good() + "&request_uri=https%3A%2F%2Fapp.example%2Fr",

@@ -17,6 +17,7 @@ use crate::oauth::effects::{AuditEvent, Claim, NewDevice, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::params::Params;
+use crate::oauth::people::session::{ACR_SIGNED_IN, AMR_PASSWORD, Authn};
 use crate::oauth::records::UserProfile;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
@@ -257,6 +258,7 @@ fn approved(
             nonce: None,
             auth_time,
             alg: record.id_token_alg,
+            authn: Some(device_authn()),
         }),
         scope,
         grant_type: GrantType::DeviceCode,
@@ -267,6 +269,7 @@ fn approved(
         refresh_ttl,
         user: Some(user),
         auth_time: Some(auth_time),
+        authn: Some(device_authn()),
     }))
 }
 
@@ -294,6 +297,16 @@ pub fn decide(
         detail: Some(if approve { "approved" } else { "denied" }),
         ..AuditEvent::new(now, event::DEVICE_DECIDED)
     })))
+}
+
+/// How a person approving on `/device` was authenticated: a password entered on that page
+/// (the device page keeps no session).
+fn device_authn() -> Authn {
+    Authn {
+        sid: None,
+        amr: AMR_PASSWORD.to_string(),
+        acr: ACR_SIGNED_IN.to_string(),
+    }
 }
 
 #[cfg(test)]

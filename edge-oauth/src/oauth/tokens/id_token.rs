@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::signing_keys::Alg;
+use crate::oauth::people::session::Authn;
 use crate::oauth::records::UserProfile;
 use crate::oauth::scope::{EMAIL, PROFILE, Scope};
 
@@ -17,6 +18,9 @@ pub struct IdTokenPlan {
     pub auth_time: u64,
     /// The client's `id_token_signed_response_alg`.
     pub alg: Alg,
+    /// How the person was authenticated (`sid`, `amr`, `acr`); `None` for authorizations
+    /// from before sessions.
+    pub authn: Option<Authn>,
 }
 
 /// The claims.
@@ -39,6 +43,15 @@ pub struct IdClaims {
     /// The request's nonce.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The sign-in session's public id (OpenID Connect Front- and Back-Channel Logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// RFC 8176 authentication methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// Authentication context class: `1` signed in for this request, `0` from the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// Left half of the access token's SHA-256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
@@ -100,6 +113,9 @@ pub fn claims(
         iat: now,
         auth_time: plan.auth_time,
         nonce: plan.nonce.clone(),
+        sid: plan.authn.as_ref().and_then(|a| a.sid.clone()),
+        amr: plan.authn.as_ref().map(Authn::amr_list),
+        acr: plan.authn.as_ref().map(|a| a.acr.clone()),
         at_hash: None,
         preferred_username: text("preferred_username"),
         name: text("name"),
@@ -144,6 +160,11 @@ mod tests {
             nonce: Some("n-0S6_WzA2Mj".into()),
             auth_time: 90,
             alg: Alg::Rs256,
+            authn: Some(Authn {
+                sid: Some("s_1".into()),
+                amr: "pwd".into(),
+                acr: "1".into(),
+            }),
         };
         let c = claims(
             "https://i",
@@ -159,6 +180,10 @@ mod tests {
             ("c1", "c1", 400, 90)
         );
         assert_eq!(c.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+        assert_eq!(
+            (c.sid.as_deref(), c.amr.clone(), c.acr.as_deref()),
+            (Some("s_1"), Some(vec!["pwd".to_string()]), Some("1"))
+        );
         assert!(c.name.is_none() && c.email.is_none() && c.preferred_username.is_none());
         let all = Scope::parse("openid profile email").unwrap();
         let c = claims("https://i", "c1", &user(), &all, &plan, 300, 100);

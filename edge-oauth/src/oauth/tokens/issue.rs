@@ -126,6 +126,7 @@ pub fn issue(
             user_id: grant.user_id.clone(),
             scope: grant.family_scope.to_string(),
             auth_time: grant.auth_time,
+            authn: grant.authn.clone(),
             created_at: now,
         }));
     }
@@ -299,6 +300,7 @@ mod tests {
             scope: Scope::parse(if turn { "turn" } else { "openid turn" }).unwrap(),
             family_scope: Scope::parse("openid turn").unwrap(),
             grant_type: GrantType::AuthorizationCode,
+            authn: None,
             family,
             refresh,
             turn,
@@ -395,6 +397,7 @@ mod tests {
             nonce: Some("n1".into()),
             auth_time: 4990,
             alg: Alg::Rs256,
+            authn: None,
         });
         let i = issue(&g, Source::Code { key: "k".into() }, &c, 5000).unwrap();
         let (body, writes) = sign_all(i, 5000);

@@ -19,10 +19,10 @@ pub(super) fn start(cfg: &Config) -> Result<Reply, Reply> {
     let state = ids::new_opaque("").map_err(|e| server_page(&e))?;
     let verifier = ids::new_opaque("").map_err(|e| server_page(&e))?;
     let pending = Pending::new(state, verifier, now());
-    Ok(Reply::RedirectWithCookie(
-        pending.authorize_url(&cfg.issuer),
-        session::signin_cookie(&cfg.issuer, &pending.seal(&cfg.signing_key)),
-    ))
+    Ok(Reply::RedirectSetting {
+        location: pending.authorize_url(&cfg.issuer),
+        cookie: session::signin_cookie(&cfg.issuer, &pending.seal(&cfg.signing_key)),
+    })
 }
 
 /// `GET /console/callback?code=..&state=..`: the code redeemed at the token endpoint's own
@@ -83,10 +83,10 @@ pub(super) async fn callback(
     store::apply(db, &session::start(&key, &user_id, now))
         .await
         .map_err(|e| server_page(&e))?;
-    Ok(Reply::RedirectWithCookie(
-        "/console/people".into(),
-        session::session_cookie(&cfg.issuer, &value),
-    ))
+    Ok(Reply::RedirectSetting {
+        location: "/console/people".into(),
+        cookie: session::session_cookie(&cfg.issuer, &value),
+    })
 }
 
 /// Redeems `code` with the token endpoint's own handler, as the console's public client.
@@ -140,8 +140,8 @@ async fn redeem(
 /// `POST /console/signout`.
 pub(super) async fn signout(c: &Ctx) -> Result<Reply, Reply> {
     super::apply(c, &session::end(&c.admin.key, now())).await?;
-    Ok(Reply::RedirectWithCookie(
-        "/console/signed-out".into(),
-        session::session_cookie_removed(&c.cfg.issuer),
-    ))
+    Ok(Reply::RedirectSetting {
+        location: "/console/signed-out".into(),
+        cookie: session::session_cookie_removed(&c.cfg.issuer),
+    })
 }

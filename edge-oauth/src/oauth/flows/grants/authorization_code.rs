@@ -15,6 +15,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::flows::pkce;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
+use crate::oauth::people::session::Authn;
 use crate::oauth::records::CodeRow;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
@@ -90,11 +91,17 @@ pub fn decide(
     let scope = Scope::parse(&code.scope)?;
     let turn = wants_turn(params, &scope, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
+    let authn = Authn::from_columns(
+        code.sid.as_deref(),
+        code.amr.as_deref(),
+        code.acr.as_deref(),
+    );
     let id_token = match code.auth_time {
         Some(auth_time) if scope.contains(OPENID) && !turn => Some(IdTokenPlan {
             nonce: code.nonce.clone(),
             auth_time,
             alg: record.id_token_alg,
+            authn: authn.clone(),
         }),
         _ => None,
     };
@@ -112,5 +119,6 @@ pub fn decide(
         user: Some(user),
         id_token,
         auth_time: code.auth_time,
+        authn,
     }))
 }

@@ -39,5 +39,6 @@ pub fn decide(
         user: None,
         id_token: None,
         auth_time: None,
+        authn: None,
     })
 }

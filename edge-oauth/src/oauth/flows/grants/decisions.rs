@@ -52,6 +52,9 @@ fn code_row() -> CodeRow {
         family_id: None,
         nonce: Some("n1".into()),
         auth_time: Some(995),
+        sid: Some("s_1".into()),
+        amr: Some("pwd".into()),
+        acr: Some("0".into()),
         username: Some("alice".into()),
         name: None,
         email: Some("alice@example.com".into()),
@@ -94,6 +97,13 @@ fn code_redeems_into_a_new_family_with_refresh() {
     let plan = g.id_token.clone().unwrap();
     assert_eq!((plan.nonce.as_deref(), plan.auth_time), (Some("n1"), 995));
     assert_eq!(g.auth_time, Some(995));
+    // How the person was authenticated reaches the ID token and the family.
+    let authn = plan.authn.unwrap();
+    assert_eq!(
+        (authn.sid.as_deref(), authn.amr_list(), authn.acr.as_str()),
+        (Some("s_1"), vec!["pwd".to_string()], "0")
+    );
+    assert_eq!(g.authn.as_ref().and_then(|a| a.sid.as_deref()), Some("s_1"));
     assert_eq!(g.user.unwrap().rights, "turn:priority");
 }
 
@@ -235,6 +245,9 @@ fn refresh_row() -> RefreshRow {
         used_at: None,
         family_revoked_at: None,
         auth_time: Some(800),
+        sid: Some("s_9".into()),
+        amr: Some("pwd".into()),
+        acr: Some("1".into()),
         username: Some("alice".into()),
         name: None,
         email: None,
@@ -267,6 +280,11 @@ fn refresh_rotates_in_the_same_family_and_may_narrow() {
     // OpenID Connect Core 12.2: the original auth_time, no nonce.
     let plan = g.id_token.unwrap();
     assert_eq!((plan.nonce, plan.auth_time), (None, 800));
+    // ... and the sign-in's session and methods.
+    assert_eq!(
+        plan.authn.map(|a| (a.sid, a.acr)),
+        Some((Some("s_9".into()), "1".into()))
+    );
     let refresh_token::Outcome::Rotate(g) =
         refresh("refresh_token=rt1.x&scope=turn", Some(refresh_row()), 1000).unwrap()
     else {

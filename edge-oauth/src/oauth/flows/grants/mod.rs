@@ -47,6 +47,8 @@ pub struct Grant {
     pub id_token: Option<IdTokenPlan>,
     /// When the person signed in, recorded with a new family so refreshes keep it.
     pub auth_time: Option<u64>,
+    /// How they were authenticated, recorded with a new family likewise.
+    pub authn: Option<crate::oauth::people::session::Authn>,
 }
 
 /// The token family of a grant.

@@ -37,5 +37,6 @@ pub fn decide(
         user: Some(user.profile()),
         id_token: None,
         auth_time: None,
+        authn: None,
     })
 }

@@ -12,6 +12,7 @@ use crate::oauth::effects::Writes;
 use crate::oauth::error::OAuthError;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
+use crate::oauth::people::session::Authn;
 use crate::oauth::records::RefreshRow;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
@@ -87,11 +88,13 @@ pub fn decide(
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     // OpenID Connect Core section 12.2: an ID token again, with the original auth_time and
     // no nonce, when the authorization had a sign-in and the refresh keeps `openid`.
+    let authn = Authn::from_columns(row.sid.as_deref(), row.amr.as_deref(), row.acr.as_deref());
     let id_token = match row.auth_time {
         Some(auth_time) if scope.contains(OPENID) && !turn && user.is_some() => Some(IdTokenPlan {
             nonce: None,
             auth_time,
             alg: record.id_token_alg,
+            authn: authn.clone(),
         }),
         _ => None,
     };
@@ -109,5 +112,6 @@ pub fn decide(
         user,
         id_token,
         auth_time: row.auth_time,
+        authn,
     }))
 }

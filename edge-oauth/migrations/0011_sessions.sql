@@ -1,0 +1,40 @@
+-- Sign-in sessions at the edge (docs/edge-oauth.md, "Sessions"): a person who signed in keeps
+-- a server-side session, so the next authorization (another app, a silent renewal with
+-- prompt=none) is answered without asking again when they consented before.
+
+-- One row per sign-in. The cookie holds a 256-bit random value; only its hex SHA-256 is
+-- stored. `sid` is the public session id put in ID tokens (never the cookie). A session ends
+-- by deletion (sign-out, "sign out everywhere"), at `expires_at` (absolute), or when unused
+-- for the idle lifetime (`last_seen_at`).
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY,          -- hex SHA-256 of the cookie value
+  sid          TEXT NOT NULL UNIQUE,      -- public session id (ID token `sid`)
+  user_id      TEXT NOT NULL,
+  amr          TEXT NOT NULL,             -- space-separated RFC 8176 methods of the sign-in
+  auth_time    INTEGER NOT NULL,          -- when the person signed in
+  created_at   INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,          -- absolute end
+  user_agent   TEXT                       -- shown on the account page (truncated)
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+-- What a person allowed an app: the union of the scopes they consented to.
+CREATE TABLE consents (
+  user_id    TEXT NOT NULL,
+  client_id  TEXT NOT NULL,
+  scope      TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+
+-- How the person was authenticated for a code and the family it produced: the session's
+-- public id, the RFC 8176 methods, and the acr ("1": signed in for this request, "0":
+-- answered from the session cookie).
+ALTER TABLE auth_codes ADD COLUMN sid TEXT;
+ALTER TABLE auth_codes ADD COLUMN amr TEXT;
+ALTER TABLE auth_codes ADD COLUMN acr TEXT;
+ALTER TABLE families ADD COLUMN sid TEXT;
+ALTER TABLE families ADD COLUMN amr TEXT;
+ALTER TABLE families ADD COLUMN acr TEXT;
+CREATE INDEX families_sid ON families(sid) WHERE sid IS NOT NULL;

@@ -1,0 +1,269 @@
+//! Sign-in sessions over HTTP against the built worker: a sign-in starts a session (a new one
+//! at every sign-in, the browser's previous one ended), the next authorization with an earlier
+//! consent is answered without a page, `prompt` and `max_age` are honoured, and the account
+//! page lists the sessions and signs out everywhere (POST with its CSRF check).
+
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const PASSWORD: &str = "correct horse battery";
+
+fn authorize_url(w: &Worker, client: &str, extra: &[(&str, &str)]) -> String {
+    let challenge = edge_oauth::oauth::flows::pkce::s256(&"v".repeat(50));
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid"),
+        ("state", "st"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    pairs.extend_from_slice(extra);
+    format!("{}?{}", w.url("/oauth2/authorize"), form(&pairs))
+}
+
+/// Signs in on the authorization page with `session` (a browser's session cookie, if any):
+/// the login answer (a consent page, or a redirect when consent was given before) and the
+/// new session cookie it set.
+fn login(w: &Worker, url: &str, session: Option<&str>) -> (Resp, String) {
+    let jar = |csrf: &str| match session {
+        Some(s) => format!("{csrf}; {s}"),
+        None => csrf.to_string(),
+    };
+    let page = get(
+        url,
+        &session
+            .map(|s| ("Cookie", s))
+            .into_iter()
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"username\""), "a sign-in page");
+    let csrf = cookie(&page).unwrap();
+    let r = post_form(
+        &w.url("/oauth2/authorize"),
+        &[("Cookie", &jar(&csrf))],
+        &[
+            ("action", "login"),
+            ("form_state", &hidden(&page.body, "form_state").unwrap()),
+            ("csrf", &hidden(&page.body, "csrf").unwrap()),
+            ("username", &w_user(w)),
+            ("password", PASSWORD),
+        ],
+    );
+    let set = r.header("set-cookie").unwrap_or_default().to_string();
+    assert!(set.starts_with("edge_session="), "{set}");
+    let attrs: Vec<&str> = set.split("; ").collect();
+    for a in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(attrs.contains(&a), "{a} in {set}");
+    }
+    assert!(!attrs.contains(&"Secure"), "an http issuer: no Secure");
+    let pair = set.split(';').next().unwrap().to_string();
+    // Consent, if asked, posted with the page's CSRF cookie.
+    if r.status == 200 {
+        let done = post_form(
+            &w.url("/oauth2/authorize"),
+            &[("Cookie", &jar(&csrf))],
+            &[
+                ("action", "consent"),
+                ("form_state", &hidden(&r.body, "form_state").unwrap()),
+                ("csrf", &hidden(&r.body, "csrf").unwrap()),
+                ("decision", "allow"),
+            ],
+        );
+        assert_eq!(done.status, 303, "{}", done.body);
+        return (done, pair);
+    }
+    (r, pair)
+}
+
+fn w_user(_: &Worker) -> String {
+    USER.with(|u| u.clone())
+}
+
+thread_local! {
+    static USER: String = unique("sess");
+}
+
+/// The `error` of a redirect, or `code` when it carries one.
+fn outcome(r: &Resp) -> String {
+    let loc = r.header("location").unwrap_or_default();
+    query_param(loc, "error").unwrap_or_else(|| {
+        if query_param(loc, "code").is_some() {
+            "code".into()
+        } else {
+            format!("HTTP {}", r.status)
+        }
+    })
+}
+
+#[test]
+fn sessions_answer_without_pages_rotate_at_sign_in_and_end_everywhere() {
+    let w = Worker::start("sessions", &[]);
+    let app = unique("app");
+    w.create_client(json!({
+        "client_id": app, "public": true, "redirect_uris": [REDIRECT], "scopes": ["openid", "turn"],
+    }));
+    w.create_user(&w_user(&w), PASSWORD);
+    let with = |s: &str| vec![("Cookie", s.to_string())];
+    let silently = |extra: &[(&str, &str)], session: Option<&str>| {
+        let h: Vec<(&str, String)> = session.map(with).unwrap_or_default();
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        get(&authorize_url(&w, &app, extra), &h)
+    };
+
+    // No session: prompt=none is login_required.
+    assert_eq!(
+        outcome(&silently(&[("prompt", "none")], None)),
+        "login_required"
+    );
+    // First sign-in: the pages, then a code; a session cookie.
+    let (first, a) = login(&w, &authorize_url(&w, &app, &[]), None);
+    assert_eq!(outcome(&first), "code");
+    // With it: a code without a page, prompt=none or not.
+    assert_eq!(outcome(&silently(&[], Some(&a))), "code");
+    assert_eq!(outcome(&silently(&[("prompt", "none")], Some(&a))), "code");
+    // A scope not consented to: consent_required silently, the consent page otherwise.
+    let wider = [("scope", "openid turn"), ("prompt", "none")];
+    let r = silently(&wider, Some(&a));
+    assert_eq!(outcome(&r), "consent_required", "{}", r.body);
+    let page = silently(&[("scope", "openid turn")], Some(&a));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("value=\"allow\""), "the consent page");
+    assert!(
+        silently(&[("prompt", "consent")], Some(&a))
+            .body
+            .contains("value=\"allow\"")
+    );
+    // prompt=login and max_age=0 show the sign-in page again.
+    for extra in [[("prompt", "login")], [("max_age", "0")]] {
+        let r = silently(&extra, Some(&a));
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("id=\"username\""), "{extra:?}");
+    }
+    assert_eq!(outcome(&silently(&[("max_age", "3600")], Some(&a))), "code");
+
+    // Another browser signs in: consent is remembered (no consent page), a second session.
+    let (second, b) = login(&w, &authorize_url(&w, &app, &[]), None);
+    assert_eq!(outcome(&second), "code");
+    assert_ne!(a, b);
+    // Signing in again in the first browser gives it a new session and ends the old one.
+    let (third, c) = login(
+        &w,
+        &authorize_url(&w, &app, &[("prompt", "login")]),
+        Some(&a),
+    );
+    assert_eq!(outcome(&third), "code");
+    assert_ne!(a, c);
+    assert_eq!(
+        outcome(&silently(&[("prompt", "none")], Some(&a))),
+        "login_required"
+    );
+    assert_eq!(outcome(&silently(&[("prompt", "none")], Some(&c))), "code");
+
+    // The account page lists the two live sessions, this one marked.
+    let acct = get(&w.url("/account"), &[("Cookie", &c)]);
+    assert_eq!(acct.status, 200, "{}", acct.body);
+    assert!(acct.body.contains(&w_user(&w)));
+    assert_eq!(
+        acct.body.matches("class=\"session\"").count(),
+        2,
+        "{}",
+        acct.body
+    );
+    assert_eq!(acct.body.matches("(this browser)").count(), 1);
+    let csp = acct.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let csrf = cookie(&acct).unwrap();
+    let token = hidden(&acct.body, "csrf").unwrap();
+    // "Sign out everywhere" without the CSRF cookie, or with another token: refused.
+    let everywhere = |jar: &str, field: &str| {
+        post_form(
+            &w.url("/account"),
+            &[("Cookie", jar)],
+            &[("action", "everywhere"), ("csrf", field)],
+        )
+    };
+    assert_eq!(everywhere(&c, &token).status, 403);
+    assert_eq!(everywhere(&format!("{csrf}; {c}"), "forged").status, 403);
+    assert_eq!(outcome(&silently(&[("prompt", "none")], Some(&b))), "code");
+    let out = everywhere(&format!("{csrf}; {c}"), &token);
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(out.body.contains("signed-out-everywhere"));
+    assert!(
+        out.header("set-cookie")
+            .unwrap_or_default()
+            .contains("Max-Age=0")
+    );
+    // Both browsers are signed out.
+    for s in [&b, &c] {
+        assert_eq!(
+            outcome(&silently(&[("prompt", "none")], Some(s))),
+            "login_required"
+        );
+    }
+    let signed_out = get(&w.url("/account"), &[("Cookie", &c)]);
+    assert!(signed_out.body.contains("Sign in to your account"));
+    assert!(
+        w.audit()
+            .iter()
+            .any(|e| e["event"] == "session.ended" && e["detail"] == "everywhere")
+    );
+}
+
+#[test]
+fn the_account_page_signs_in_and_out() {
+    let w = Worker::start("account", &[]);
+    w.create_user(&w_user(&w), PASSWORD);
+    let page = get(&w.url("/account"), &[]);
+    assert_eq!(page.status, 200);
+    let csrf = cookie(&page).unwrap();
+    let token = hidden(&page.body, "csrf").unwrap();
+    let post = |jar: &str, pairs: &[(&str, &str)]| {
+        post_form(&w.url("/account"), &[("Cookie", jar)], pairs)
+    };
+    let wrong = post(
+        &csrf,
+        &[
+            ("action", "login"),
+            ("csrf", &token),
+            ("username", &w_user(&w)),
+            ("password", "nope"),
+        ],
+    );
+    assert_eq!(wrong.status, 401);
+    let ok = post(
+        &csrf,
+        &[
+            ("action", "login"),
+            ("csrf", &token),
+            ("username", &w_user(&w)),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!((ok.status, ok.header("location")), (303, Some("/account")));
+    let s = cookie(&ok).unwrap();
+    assert!(s.starts_with("edge_session="));
+    let mine = get(&w.url("/account"), &[("Cookie", &s)]);
+    assert!(mine.body.contains("id=\"sign-out\""), "{}", mine.body);
+    let csrf = cookie(&mine).unwrap();
+    let token = hidden(&mine.body, "csrf").unwrap();
+    let out = post(
+        &format!("{csrf}; {s}"),
+        &[("action", "signout"), ("csrf", &token)],
+    );
+    assert!(out.body.contains("id=\"signed-out\""));
+    let after = get(&w.url("/account"), &[("Cookie", &s)]);
+    assert!(
+        after.body.contains("Sign in to your account"),
+        "the session ended"
+    );
+}
