@@ -352,6 +352,7 @@ fn client(id: &str, owner: Option<&str>) -> ClientWrite {
         },
         registration_key: None,
         created_at: NOW,
+        resources: Some("https://api.example/mcp https://b.example/".into()),
     }
 }
 
@@ -374,6 +375,7 @@ fn family(id: &str, client: &str, user: Option<&str>) -> Write {
         scope: "openid turn".into(),
         auth_time: Some(NOW - 5),
         created_at: NOW,
+        resource: Some("https://api.example/mcp".into()),
     })
 }
 
@@ -456,6 +458,7 @@ fn every_write_and_read() {
     assert_eq!(row.access_token_ttl, Some(600));
     let record = row.into_record().expect("a well-formed client row");
     assert!(record.is_public());
+    assert_eq!(record.resources.len(), 2, "RFC 8707 resources round-trip");
     assert!(db.apply(
         &Writes::new(Claim::InsertUser(user("u1", "alice"))).with(audit(event::USER_CREATED))
     ));
@@ -522,6 +525,7 @@ fn every_write_and_read() {
             auth_time: NOW - 5,
             expires_at: NOW + 60,
             created_at: NOW,
+            resource: Some("https://api.example/mcp https://b.example/".into()),
         }))
         .with(audit(event::CODE_ISSUED));
     assert!(db.apply(&code));
@@ -531,6 +535,10 @@ fn every_write_and_read() {
         (Some("alice"), Some("n"), None)
     );
     assert_eq!(c.user().map(|p| p.rights), Some("turn:relay".into()));
+    assert_eq!(
+        c.resource.as_deref(),
+        Some("https://api.example/mcp https://b.example/")
+    );
     let redeem = |fam: &str, key: &str| {
         Writes::new(Claim::Code {
             key: "code1".into(),
@@ -557,6 +565,11 @@ fn every_write_and_read() {
         ("f1", Some(NOW - 5), None)
     );
     assert_eq!(r.user().map(|p| p.username), Some("alice".into()));
+    assert_eq!(
+        r.resource.as_deref(),
+        Some("https://api.example/mcp"),
+        "the family's grant"
+    );
     let rotate = |new: &str| {
         Writes::new(Claim::Refresh {
             old_key: "r1".into(),
@@ -688,6 +701,7 @@ fn every_write_and_read() {
         interval: 5,
         expires_at: NOW + 600,
         created_at: NOW,
+        resource: Some("https://api.example/mcp".into()),
     }))));
     let p = db
         .first(&reads::device_pending("BCDFGHJK", NOW))
@@ -704,6 +718,7 @@ fn every_write_and_read() {
         interval: 10,
     })));
     let d = db.first(&reads::device("dev1")).expect("device");
+    assert_eq!(d.resource.as_deref(), Some("https://api.example/mcp"));
     assert_eq!(
         (d.status.as_str(), d.poll_interval, d.last_poll_at),
         ("pending", 10, Some(NOW + 1))
@@ -812,6 +827,7 @@ fn every_write_and_read() {
         auth_time: NOW,
         expires_at: NOW + 60,
         created_at: NOW,
+        resource: None,
     }));
     assert!(db.apply(&fresh_code));
     assert!(db.apply(&revoke::everything_of_user("u1", NOW + 7)));

@@ -19,6 +19,7 @@ use super::params::Params;
 use super::pkce;
 use super::scope::Scope;
 use super::sealed::{self, csrf_binding};
+use super::tokens::resource::{self, Resources};
 
 pub use super::sealed::FormError;
 
@@ -49,6 +50,9 @@ pub struct AuthorizationRequest {
     /// OpenID Connect `nonce`, carried into the ID token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The RFC 8707 resources asked for (each registered for the client, or the issuer).
+    #[serde(default, skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
 }
 
 /// Why an authorization request is refused.
@@ -195,6 +199,7 @@ pub fn validate(
     )
     .map_err(back)?;
     let scope = Scope::grant(params.get("scope"), &client.scope).map_err(back)?;
+    let resources = resource::requested(params, &client.resources, issuer).map_err(back)?;
     // This server keeps no sign-in session: every authorization signs the person in afresh
     // (so `prompt=login` and any `max_age` are always met, with `auth_time` = now), and
     // `prompt=none` can never be answered without asking (OpenID Connect Core 3.1.2.6).
@@ -211,6 +216,7 @@ pub fn validate(
         state: state.map(str::to_string),
         code_challenge: params.get("code_challenge").unwrap_or_default().to_string(),
         nonce: nonce.map(str::to_string),
+        resources,
     })
 }
 
@@ -321,6 +327,7 @@ pub fn issue_code(
         auth_time,
         expires_at: now.saturating_add(u64::from(code_ttl)),
         created_at: now,
+        resource: state.req.resources.to_column(),
     }));
     w.audit(AuditEvent {
         token_id: Some(ids::token_id(code.as_bytes())),
@@ -360,6 +367,37 @@ mod tests {
         let oidc = good() + "&prompt=login&max_age=0&nonce=n-0S6";
         let r = validate(&p(&oidc), Some(&c), "https://i").unwrap();
         assert_eq!(r.nonce.as_deref(), Some("n-0S6"));
+        assert!(r.resources.is_empty());
+    }
+
+    #[test]
+    fn resources_must_be_registered_and_travel_to_the_code() {
+        let mut c = client(&[GrantType::AuthorizationCode], "openid turn", true);
+        c.resources = Resources::from_list(["https://api.example/mcp"]).unwrap();
+        let q = good() + "&resource=https%3A%2F%2Fapi.example%2Fmcp&resource=https%3A%2F%2Fi";
+        let r = validate(&p(&q), Some(&c), "https://i").unwrap();
+        assert_eq!(r.resources.to_stored(), "https://api.example/mcp https://i");
+        let state = FormState::login(r, "cookie", 0).consent("u_1", "alice", 1);
+        let (_, w) = issue_code(&state, 60, 1).unwrap();
+        let code = w.find(|x| match x {
+            Write::Code(c) => Some(c),
+            _ => None,
+        });
+        assert_eq!(
+            code.and_then(|c| c.resource.as_deref()),
+            Some("https://api.example/mcp https://i")
+        );
+        // Unregistered, or with a fragment: invalid_target, sent back to the client.
+        for bad in [
+            "https%3A%2F%2Fevil.example",
+            "https%3A%2F%2Fapi.example%2Fmcp%23f",
+        ] {
+            let q = good() + "&resource=" + bad;
+            match validate(&p(&q), Some(&c), "https://i") {
+                Err(Refusal::Redirect(l)) => assert!(l.contains("error=invalid_target"), "{l}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -147,7 +147,7 @@ mod tests {
         AccessClaims {
             iss: "i".into(),
             sub: "u_1".into(),
-            aud: "i".into(),
+            aud: crate::oauth::access_token::Audience::One("i".into()),
             client_id: "c".into(),
             scope: "openid turn".into(),
             iat: 0,

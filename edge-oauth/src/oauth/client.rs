@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::scope::Scope;
 use super::signing_keys::Alg;
+use super::tokens::resource::Resources;
 
 /// The grant types this server implements (RFC 6749 section 4 and 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,6 +84,8 @@ pub struct ClientRecord {
     pub registration_key: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The resource servers it may ask tokens for (RFC 8707), besides the edge's own.
+    pub resources: Resources,
 }
 
 impl fmt::Debug for ClientRecord {

@@ -20,6 +20,7 @@ use super::ids;
 use super::params::Params;
 use super::records::UserProfile;
 use super::scope::{OPENID, Scope};
+use super::tokens::resource::{self, Resources};
 pub use crate::store::reads::{DeviceRow, PendingRow};
 
 /// Prefix of device codes.
@@ -93,6 +94,7 @@ pub fn start(
     let record = client.record();
     grants::check_allowed(record, GrantType::DeviceCode)?;
     let scope = Scope::grant(params.get("scope"), &record.scope)?;
+    let resources = resource::requested(params, &record.resources, &config.issuer)?;
     let device_code = ids::new_opaque(DEVICE_PREFIX)?;
     let user_code = new_user_code()?;
     let shown = display_user_code(&user_code);
@@ -112,6 +114,7 @@ pub fn start(
             interval: INTERVAL,
             expires_at: now.saturating_add(u64::from(config.device_code_ttl)),
             created_at: now,
+            resource: resources.to_column(),
         }))
         .with(Write::Audit(AuditEvent {
             token_id: Some(ids::token_id(device_code.as_bytes())),
@@ -161,6 +164,7 @@ pub fn code_key(params: &Params) -> Result<String, OAuthError> {
 /// Decides a poll (`grant_type=urn:ietf:params:oauth:grant-type:device_code`).
 pub fn poll(
     client: &AuthenticatedClient,
+    params: &Params,
     row: Option<DeviceRow>,
     key: &str,
     config: &Config,
@@ -220,7 +224,7 @@ pub fn poll(
             "the person denied the request",
             Writes::none(),
         )),
-        "approved" => approved(client, row, config),
+        "approved" => approved(client, params, row, config),
         _ => Err(OAuthError::server_error(
             "a stored device status is unknown",
         )),
@@ -229,6 +233,7 @@ pub fn poll(
 
 fn approved(
     client: &AuthenticatedClient,
+    params: &Params,
     row: DeviceRow,
     config: &Config,
 ) -> Result<Polled, OAuthError> {
@@ -241,6 +246,8 @@ fn approved(
     };
     let record = client.record();
     let scope = Scope::parse(&row.scope)?;
+    let granted = Resources::from_stored(row.resource.as_deref())?;
+    let resources = resource::narrowed(params, &granted, &record.resources, &config.issuer)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, false);
     let user = UserProfile {
         id: user_id.clone(),
@@ -267,6 +274,8 @@ fn approved(
         refresh_ttl,
         user: Some(user),
         auth_time: Some(auth_time),
+        resources,
+        family_resources: granted,
     }))
 }
 

@@ -98,6 +98,8 @@ pub struct NewFamily {
     pub auth_time: Option<u64>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The RFC 8707 resources it granted, space-separated (`None`: the edge's own).
+    pub resource: Option<String>,
 }
 
 /// A new refresh token, stored by its lookup key (SHA-256), never in clear.
@@ -142,6 +144,8 @@ pub struct NewCode {
     pub expires_at: u64,
     /// Unix seconds.
     pub created_at: u64,
+    /// The RFC 8707 resources asked for, space-separated (`None`: none named).
+    pub resource: Option<String>,
 }
 
 /// A new device authorization (RFC 8628), stored by the device code's lookup key.
@@ -161,6 +165,8 @@ pub struct NewDevice {
     pub expires_at: u64,
     /// Unix seconds.
     pub created_at: u64,
+    /// The RFC 8707 resources asked for, space-separated (`None`: none named).
+    pub resource: Option<String>,
 }
 
 /// A revoked individual token (access or TURN), kept until it would have expired anyway.
@@ -208,6 +214,8 @@ pub struct ClientWrite {
     pub registration_key: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Space-separated RFC 8707 resources it may ask tokens for (`None`: none).
+    pub resources: Option<String>,
 }
 
 /// A user row to insert.

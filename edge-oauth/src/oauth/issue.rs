@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::access_token::AccessClaims;
+use super::access_token::{AccessClaims, Audience};
 use super::config::Config;
 use super::control::{self, tokens};
 use super::effects::{AuditEvent, Claim, NewFamily, NewRefresh, Write, Writes, event};
@@ -125,6 +125,7 @@ pub fn issue(
             scope: grant.family_scope.to_string(),
             auth_time: grant.auth_time,
             created_at: now,
+            resource: grant.family_resources.to_column(),
         }));
     }
 
@@ -213,7 +214,7 @@ pub fn issue(
             .user_id
             .clone()
             .unwrap_or_else(|| grant.client_id.clone()),
-        aud: config.issuer.clone(),
+        aud: Audience::of(&grant.resources, &config.issuer),
         client_id: grant.client_id.clone(),
         scope: grant.scope.to_string(),
         iat: now,
@@ -275,6 +276,7 @@ mod tests {
     use crate::oauth::jwt::tests::{sign, verify};
     use crate::oauth::records::UserProfile;
     use crate::oauth::scope::Scope;
+    use crate::oauth::tokens::resource::Resources;
 
     fn family(w: &Writes) -> Option<&NewFamily> {
         w.find(|r| match r {
@@ -311,6 +313,8 @@ mod tests {
             }),
             id_token: None,
             auth_time: Some(4990),
+            resources: Resources::none(),
+            family_resources: Resources::none(),
         }
     }
 
@@ -450,6 +454,42 @@ mod tests {
         let body = i.into_body().unwrap();
         assert_eq!(body["token_type"], "pop");
         assert!(body["refresh_token"].as_str().unwrap().starts_with("rt1."));
+    }
+
+    #[test]
+    fn the_audience_is_the_resource_and_the_family_keeps_the_grant() {
+        let c = config();
+        let mut g = grant(Family::New, true, false);
+        g.resources = Resources::from_list(["https://api.example/"]).unwrap();
+        g.family_resources =
+            Resources::from_list(["https://api.example/", "https://b.example/"]).unwrap();
+        let i = issue(&g, Source::Code { key: "k".into() }, &c, 5000).unwrap();
+        let (body, writes) = sign_all(i, 5000);
+        let token = body["access_token"].as_str().unwrap();
+        let p = access_token::parse(token).unwrap();
+        let proof = verify(&c.signing_keys, &p).unwrap();
+        // Not a token for the edge's own endpoints, but a token of this issuer.
+        assert!(access_token::check(&p, proof, &c.issuer, 5001).is_err());
+        let proof = verify(&c.signing_keys, &p).unwrap();
+        let claims = access_token::check_issued(&p, proof, &c.issuer, 5001).unwrap();
+        assert_eq!(claims.aud, Audience::One("https://api.example/".into()));
+        assert_eq!(
+            family(&writes).unwrap().resource.as_deref(),
+            Some("https://api.example/ https://b.example/")
+        );
+        // Without resources: the issuer, as before RFC 8707.
+        let (body, _) = sign_all(
+            issue(
+                &grant(Family::New, true, false),
+                Source::Code { key: "k".into() },
+                &c,
+                5000,
+            )
+            .unwrap(),
+            5000,
+        );
+        let claims = decode(body["access_token"].as_str().unwrap(), 5001);
+        assert_eq!(claims.aud, Audience::One(c.issuer.clone()));
     }
 
     #[test]

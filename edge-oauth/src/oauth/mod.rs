@@ -45,6 +45,7 @@ pub mod routes;
 pub mod scope;
 pub mod sealed;
 pub mod signing_keys;
+pub mod tokens;
 pub mod turn;
 pub mod user_auth;
 pub mod verify_cache;

@@ -340,7 +340,7 @@ async fn device_code(
     let key = device::code_key(params)?;
     claim_and_issue(db, cfg, turn, now, || async {
         let row = store::device(db, &key).await?;
-        Ok(match device::poll(client, row, &key, cfg, now)? {
+        Ok(match device::poll(client, params, row, &key, cfg, now)? {
             device::Polled::Issue(g) => Decided::Issue(g, Source::Device { key: key.clone() }),
             device::Polled::Refuse { error, writes } => Decided::Refuse(error, writes),
         })

@@ -6,7 +6,7 @@
 //! loads the row again and decides again) is a replay: the family issued from it is revoked
 //! (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
 
-use super::{CODE_REPLAY, Family, Grant, lifetimes, revoke_family, wants_turn};
+use super::{CODE_REPLAY, Family, Grant, check_turn_target, lifetimes, revoke_family, wants_turn};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
@@ -18,6 +18,7 @@ use crate::oauth::params::Params;
 use crate::oauth::pkce;
 use crate::oauth::records::CodeRow;
 use crate::oauth::scope::{OPENID, Scope};
+use crate::oauth::tokens::resource::{self, Resources};
 
 /// The code's lookup key, from the request (`invalid_request` when missing).
 pub fn code_key(params: &Params) -> Result<String, OAuthError> {
@@ -89,6 +90,9 @@ pub fn decide(
     let record = client.record();
     let scope = Scope::parse(&code.scope)?;
     let turn = wants_turn(params, &scope, config)?;
+    let granted = Resources::from_stored(code.resource.as_deref())?;
+    let resources = resource::narrowed(params, &granted, &record.resources, &config.issuer)?;
+    check_turn_target(turn, &resources, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     let id_token = match code.auth_time {
         Some(auth_time) if scope.contains(OPENID) && !turn => Some(IdTokenPlan {
@@ -112,5 +116,7 @@ pub fn decide(
         user: Some(user),
         id_token,
         auth_time: code.auth_time,
+        resources,
+        family_resources: granted,
     }))
 }

@@ -52,6 +52,7 @@ fn code_row() -> CodeRow {
         family_id: None,
         nonce: Some("n1".into()),
         auth_time: Some(995),
+        resource: None,
         username: Some("alice".into()),
         name: None,
         email: Some("alice@example.com".into()),
@@ -235,6 +236,7 @@ fn refresh_row() -> RefreshRow {
         used_at: None,
         family_revoked_at: None,
         auth_time: Some(800),
+        resource: None,
         username: Some("alice".into()),
         name: None,
         email: None,
@@ -379,4 +381,74 @@ fn password_grant_for_a_verified_user() {
     let without = authed(client(&[GrantType::Password], "turn openid", false));
     let g = password::decide(&without, &user, &p(""), &cfg).unwrap();
     assert!(!g.turn && !g.refresh && g.family == Family::None);
+}
+
+const API: &str = "https://api.example/mcp";
+const API_Q: &str = "https%3A%2F%2Fapi.example%2Fmcp";
+const OTHER_Q: &str = "https%3A%2F%2Fother.example%2F";
+
+fn resourceful() -> AuthenticatedClient {
+    let mut c = client(
+        &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+        "openid turn",
+        true,
+    );
+    c.resources = Resources::from_list([API, "https://other.example/"]).unwrap();
+    authed(c)
+}
+
+#[test]
+fn codes_and_refreshes_keep_to_the_resources_granted() {
+    let cfg = config();
+    let code = CodeRow {
+        resource: Some(API.into()),
+        ..code_row()
+    };
+    // No resource at the token endpoint: the one granted at authorization.
+    let authorization_code::Outcome::Redeem(g) = authorization_code::decide(
+        &resourceful(),
+        &p(&good_redeem()),
+        Some(code.clone()),
+        &cfg,
+        1000,
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(g.resources.to_stored(), API);
+    assert_eq!(g.family_resources.to_stored(), API);
+    // Another registered resource the authorization did not grant: invalid_target.
+    let wider = format!("{}&resource={OTHER_Q}", good_redeem());
+    let e =
+        authorization_code::decide(&resourceful(), &p(&wider), Some(code), &cfg, 1000).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+    // A family that granted two resources may be refreshed to one, and the family keeps both.
+    let row = RefreshRow {
+        resource: Some(format!("{API} https://other.example/")),
+        ..refresh_row()
+    };
+    let narrow = format!("refresh_token=rt1.x&resource={API_Q}");
+    let refresh_token::Outcome::Rotate(g) =
+        refresh_token::decide(&resourceful(), &p(&narrow), Some(row.clone()), &cfg, 1000).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(g.resources.to_stored(), API);
+    assert_eq!(g.family_resources.len(), 2);
+    // A family granted only one may not be widened to the other.
+    let one = RefreshRow {
+        resource: Some(API.into()),
+        ..refresh_row()
+    };
+    let wide = format!("refresh_token=rt1.x&resource={OTHER_Q}");
+    let e = refresh_token::decide(&resourceful(), &p(&wide), Some(one), &cfg, 1000).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+    // A family without resources (the edge's own) may not be widened to an API either.
+    let e = refresh_token::decide(&resourceful(), &p(&narrow), Some(refresh_row()), &cfg, 1000)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+    // A TURN token (scope turn only) is not for another resource.
+    let turn = format!("refresh_token=rt1.x&scope=turn&resource={API_Q}");
+    let e = refresh_token::decide(&resourceful(), &p(&turn), Some(row), &cfg, 1000).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
 }

@@ -14,6 +14,7 @@ use super::id_token::IdTokenPlan;
 use super::params::Params;
 use super::records::UserProfile;
 use super::scope::{Scope, TURN};
+use super::tokens::resource::Resources;
 use super::turn::MAC_ALG;
 
 /// What a grant decided to issue.
@@ -47,6 +48,11 @@ pub struct Grant {
     pub id_token: Option<IdTokenPlan>,
     /// When the person signed in, recorded with a new family so refreshes keep it.
     pub auth_time: Option<u64>,
+    /// The resources the access token is for (RFC 8707; empty: the edge's own).
+    pub resources: Resources,
+    /// The resources the authorization granted, recorded with a new family so refreshes may
+    /// narrow them and never widen them.
+    pub family_resources: Resources,
 }
 
 /// The token family of a grant.
@@ -108,6 +114,22 @@ pub fn wants_turn(params: &Params, scope: &Scope, config: &Config) -> Result<boo
         ));
     }
     Ok(turn)
+}
+
+/// A TURN token (RFC 7635) is for the TURN service, which `aud` names: a request for one
+/// may name no other resource (`invalid_target`, RFC 8707 section 2).
+pub fn check_turn_target(
+    turn: bool,
+    resources: &Resources,
+    config: &Config,
+) -> Result<(), OAuthError> {
+    if turn && resources.iter().any(|r| r != config.issuer) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "a TURN token is for the TURN service; ask a bearer token for other resources",
+        ));
+    }
+    Ok(())
 }
 
 /// Lifetimes for a client: the server's, shortened by the client's own if set.
@@ -178,6 +200,7 @@ pub(crate) mod tests {
             owner_id: None,
             registration_key: None,
             created_at: 0,
+            resources: Resources::none(),
         }
     }
 

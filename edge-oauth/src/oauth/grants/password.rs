@@ -2,13 +2,14 @@
 //! use it. A client must opt in (its `grant_types` lists `password`). The user's password is
 //! checked by [`crate::oauth::user_auth`] before [`decide`] runs.
 
-use super::{Family, Grant, lifetimes, wants_turn};
+use super::{Family, Grant, check_turn_target, lifetimes, wants_turn};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
+use crate::oauth::tokens::resource;
 use crate::oauth::user_auth::VerifiedUser;
 
 /// Decides a password grant for a user whose password verified.
@@ -21,6 +22,9 @@ pub fn decide(
     let record = client.record();
     let scope = Scope::grant(params.get("scope"), &record.scope)?;
     let turn = wants_turn(params, &scope, config)?;
+    // No authorization to narrow: the client's registered resources (RFC 8707 section 2).
+    let resources = resource::requested(params, &record.resources, &config.issuer)?;
+    check_turn_target(turn, &resources, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     let refresh = record.allows(GrantType::RefreshToken);
     Ok(Grant {
@@ -37,5 +41,7 @@ pub fn decide(
         user: Some(user.profile()),
         id_token: None,
         auth_time: None,
+        family_resources: resources.clone(),
+        resources,
     })
 }

@@ -4,7 +4,9 @@
 //! UPDATE, so of two concurrent refreshes only one can succeed; the worker then loads the row
 //! again and decides again, and the loser is a reuse.
 
-use super::{Family, Grant, REFRESH_REUSE, lifetimes, revoke_family, wants_turn};
+use super::{
+    Family, Grant, REFRESH_REUSE, check_turn_target, lifetimes, revoke_family, wants_turn,
+};
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
@@ -15,6 +17,7 @@ use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::records::RefreshRow;
 use crate::oauth::scope::{OPENID, Scope};
+use crate::oauth::tokens::resource::{self, Resources};
 
 /// The presented token's lookup key (`invalid_request` when missing).
 pub fn token_key(params: &Params) -> Result<String, OAuthError> {
@@ -84,6 +87,10 @@ pub fn decide(
         ));
     }
     let turn = wants_turn(params, &scope, config)?;
+    // RFC 8707 section 2.2: the same rule for resources, against the family's grant.
+    let granted = Resources::from_stored(row.resource.as_deref())?;
+    let resources = resource::narrowed(params, &granted, &record.resources, &config.issuer)?;
+    check_turn_target(turn, &resources, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     // OpenID Connect Core section 12.2: an ID token again, with the original auth_time and
     // no nonce, when the authorization had a sign-in and the refresh keeps `openid`.
@@ -109,5 +116,7 @@ pub fn decide(
         user,
         id_token,
         auth_time: row.auth_time,
+        resources,
+        family_resources: granted,
     }))
 }

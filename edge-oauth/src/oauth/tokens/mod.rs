@@ -1,0 +1,3 @@
+//! Decisions about what a token is for and whom it is bound to.
+
+pub mod resource;
