@@ -27,7 +27,7 @@ pub enum Rejection {
     BadSignature,
     /// Another issuer.
     WrongIssuer,
-    /// Not for this resource.
+    /// Not for this resource: its identifier is not in `aud` (RFC 8707, RFC 9068 section 4).
     WrongAudience,
     /// Past `exp`.
     Expired,
@@ -47,6 +47,11 @@ impl Rejection {
             Rejection::InsufficientScope | Rejection::MissingRight => "insufficient_scope",
             _ => "invalid_token",
         }
+    }
+
+    /// The authentication scheme of the challenge that answers it.
+    pub fn scheme(self) -> &'static str {
+        "Bearer"
     }
 
     /// The HTTP status for [`Rejection::error_code`].
@@ -80,7 +85,7 @@ impl std::error::Error for Rejection {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verifier {
     issuer: String,
-    audience: String,
+    resource: String,
     leeway: u64,
 }
 
@@ -92,14 +97,27 @@ struct Header {
 }
 
 impl Verifier {
-    /// Tokens from `issuer` (the edge's `issuer`) for `audience` (edge-oauth's tokens name the
-    /// issuer itself unless a client asked for a resource), with 60 s of clock leeway.
-    pub fn new(issuer: &str, audience: &str) -> Verifier {
+    /// Tokens from `issuer` (the edge's `issuer`) for the resource server `resource`: its
+    /// resource identifier (RFC 8707), which clients name in `resource` when they ask for a
+    /// token and which the token must then carry in `aud`. A token asked for another resource,
+    /// or for none (edge-oauth then names only itself in `aud`), is refused
+    /// ([`Rejection::WrongAudience`]). 60 s of clock leeway.
+    pub fn new(issuer: &str, resource: &str) -> Verifier {
         Verifier {
             issuer: issuer.trim_end_matches('/').to_string(),
-            audience: audience.to_string(),
+            resource: resource.to_string(),
             leeway: 60,
         }
+    }
+
+    /// The resource identifier tokens must name.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The issuer tokens must come from.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Sets the clock leeway in seconds.
@@ -159,7 +177,7 @@ impl Verifier {
         if claims.iss != self.issuer {
             return Err(Rejection::WrongIssuer);
         }
-        if !claims.aud.contains(&self.audience) {
+        if !claims.aud.contains(&self.resource) {
             return Err(Rejection::WrongAudience);
         }
         if now >= claims.exp.saturating_add(self.leeway) {

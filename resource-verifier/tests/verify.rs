@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use p256::ecdsa::signature::{SignatureEncoding, Signer};
-use resource_verifier::guard::guard;
+use resource_verifier::guard::{Challenge, guard};
 use resource_verifier::{Jwks, JwksCache, Need, Rejection, Verifier};
 use rsa::{BigUint, RsaPrivateKey};
 use serde_json::{Value, json};
@@ -14,6 +14,8 @@ use sha2::Sha256;
 
 const KEYS: &str = include_str!("test-keys.json");
 const ISS: &str = "https://auth.example";
+/// This resource server's identifier (RFC 8707): what its tokens carry in `aud`.
+const RES: &str = "https://api.example/mcp";
 const NOW: u64 = 1_800_000_000;
 
 fn key(i: usize) -> Value {
@@ -58,7 +60,7 @@ fn sign(i: usize, claims: &Value, header: Value) -> String {
 
 fn claims() -> Value {
     json!({
-        "iss": ISS, "sub": "u_1", "aud": ISS, "client_id": "c1", "scope": "openid api",
+        "iss": ISS, "sub": "u_1", "aud": RES, "client_id": "c1", "scope": "openid api",
         "iat": NOW, "exp": NOW + 300, "jti": "j1", "rights": ["api:write"]
     })
 }
@@ -80,7 +82,7 @@ fn jwks(which: &[usize]) -> Jwks {
 
 #[test]
 fn both_algorithms_verify_and_carry_their_claims() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let set = jwks(&[0, 1]);
     for i in [0, 1] {
         let t = sign(i, &claims(), json!({}));
@@ -101,7 +103,7 @@ fn both_algorithms_verify_and_carry_their_claims() {
 
 #[test]
 fn every_refusal() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let set = jwks(&[0, 1]);
     let with = |f: &dyn Fn(&mut Value)| {
         let mut c = claims();
@@ -154,6 +156,12 @@ fn every_refusal() {
             NOW,
             Rejection::WrongAudience,
         ),
+        // A token asked for no resource names only the issuer: not for this resource.
+        (
+            sign(1, &with(&|c| c["aud"] = json!(ISS)), json!({})),
+            NOW,
+            Rejection::WrongAudience,
+        ),
         (good.clone(), NOW + 300 + 60, Rejection::Expired),
         (good.clone(), NOW - 61, Rejection::NotYetValid),
         // A signature from the right key over other bytes (RSA key 0's signature, EC header).
@@ -173,7 +181,7 @@ fn every_refusal() {
     // Audience as a list.
     let t = sign(
         1,
-        &with(&|c| c["aud"] = json!(["https://other.example", ISS])),
+        &with(&|c| c["aud"] = json!(["https://other.example", RES])),
         json!({}),
     );
     assert!(v.verify(&t, &set, NOW).is_ok());
@@ -193,7 +201,7 @@ fn jwks_documents() {
 
 #[test]
 fn cache_fetches_when_empty_stale_or_rotated_and_not_more() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let doc = |which: &[usize]| {
         let keys: Vec<Value> = which.iter().map(|&i| key(i)).collect();
         json!({ "keys": keys }).to_string()
@@ -225,28 +233,46 @@ fn cache_fetches_when_empty_stale_or_rotated_and_not_more() {
 
 #[test]
 fn guard_answers_rfc_6750() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let set = jwks(&[0, 1]);
     let t = sign(0, &claims(), json!({}));
     let auth = format!("Bearer {t}");
     let check = |tok: &str| v.verify(tok, &set, NOW);
-    assert!(guard("r", Some(&auth), "api", &["api:write"], check).is_ok());
-    let missing = guard("r", None, "api", &[], check).unwrap_err();
+    let plain = Challenge::new("r");
+    assert!(guard(&plain, Some(&auth), "api", &["api:write"], check).is_ok());
+    let missing = guard(&plain, None, "api", &[], check).unwrap_err();
     assert_eq!(
         (missing.status, missing.www_authenticate.as_str()),
         (401, "Bearer realm=\"r\"")
     );
-    let scope = guard("r", Some(&auth), "admin", &[], check).unwrap_err();
+    // RFC 9728 section 5.1: the challenge names the resource metadata.
+    let meta = resource_verifier::ResourceMetadata::new(RES, ISS);
+    let r = Challenge::new("r").with_resource_metadata(&meta.url().unwrap());
+    let missing = guard(&r, None, "api", &[], check).unwrap_err();
+    assert_eq!(
+        missing.www_authenticate,
+        "Bearer realm=\"r\", resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\""
+    );
+    let mut for_other = claims();
+    for_other["aud"] = json!("https://other.example/");
+    let other = sign(0, &for_other, json!({}));
+    let refused = guard(&r, Some(&format!("Bearer {other}")), "api", &[], check).unwrap_err();
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused.www_authenticate.contains("resource_metadata=")
+            && refused.www_authenticate.contains("invalid_token")
+    );
+    let scope = guard(&plain, Some(&auth), "admin", &[], check).unwrap_err();
     assert_eq!(scope.status, 403);
     assert!(
         scope
             .www_authenticate
             .contains("error=\"insufficient_scope\"")
     );
-    let right = guard("r", Some(&auth), "api", &["api:admin"], check).unwrap_err();
+    let right = guard(&plain, Some(&auth), "api", &["api:admin"], check).unwrap_err();
     assert_eq!(right.status, 403);
-    let bad = guard("r", Some("Bearer x.y.z"), "api", &[], check).unwrap_err();
+    let bad = guard(&plain, Some("Bearer x.y.z"), "api", &[], check).unwrap_err();
     assert_eq!(bad.status, 401);
     assert!(bad.body.contains("invalid_token"));
-    assert!(guard("r", Some("Basic abc"), "api", &[], check).is_err());
+    assert!(guard(&plain, Some("Basic abc"), "api", &[], check).is_err());
 }
