@@ -6,3 +6,7 @@ ALTER TABLE clients ADD COLUMN resources TEXT;
 ALTER TABLE auth_codes ADD COLUMN resource TEXT;
 ALTER TABLE device_codes ADD COLUMN resource TEXT;
 ALTER TABLE families ADD COLUMN resource TEXT;
+
+-- DPoP (RFC 9449 section 5): the key (RFC 7638 thumbprint) a public client's token family is
+-- bound to; every refresh needs a proof made with it.
+ALTER TABLE families ADD COLUMN dpop_jkt TEXT;

@@ -376,6 +376,7 @@ fn family(id: &str, client: &str, user: Option<&str>) -> Write {
         auth_time: Some(NOW - 5),
         created_at: NOW,
         resource: Some("https://api.example/mcp".into()),
+        dpop_jkt: Some("jkt-1".into()),
     })
 }
 
@@ -570,6 +571,7 @@ fn every_write_and_read() {
         Some("https://api.example/mcp"),
         "the family's grant"
     );
+    assert_eq!(r.dpop_jkt.as_deref(), Some("jkt-1"), "the family's DPoP key");
     let rotate = |new: &str| {
         Writes::new(Claim::Refresh {
             old_key: "r1".into(),

@@ -2,6 +2,7 @@
 //! this resource (RFC 8707: its identifier in `aud`) with the required scope (and rights),
 //! checked offline against the edge's published keys; and its protected resource metadata
 //! (RFC 9728) at `/.well-known/oauth-protected-resource[/path]`, which every 401 names.
+//! DPoP-bound tokens (RFC 9449) are taken as `Authorization: DPoP` with a `DPoP` proof.
 //!
 //!     cargo run -p resource-verifier --features blocking --example protected -- \
 //!         http://127.0.0.1:8787 http://127.0.0.1:9000/hello 127.0.0.1:9000 api
@@ -14,8 +15,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
 use resource_verifier::blocking::Remote;
-use resource_verifier::guard::{Challenge, guard};
-use resource_verifier::{ResourceMetadata, Verifier};
+use resource_verifier::blocking::now;
+use resource_verifier::guard::{Challenge, Presented, guard_request};
+use resource_verifier::{ReplayCache, ResourceMetadata, Verifier, dpop};
 
 /// What every request is answered with.
 struct Server {
@@ -24,6 +26,9 @@ struct Server {
     challenge: Challenge,
     scope: String,
     rights: Vec<String>,
+    /// `scheme://authority` of the resource: what `htu` names with the request's path.
+    origin: String,
+    replay: ReplayCache,
 }
 
 fn main() -> std::io::Result<()> {
@@ -32,7 +37,9 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: protected ISSUER RESOURCE LISTEN_ADDR SCOPE [RIGHT...]");
         std::process::exit(2);
     };
-    let metadata = ResourceMetadata::new(resource, issuer).with_scopes([scope.as_str()]);
+    let metadata = ResourceMetadata::new(resource, issuer)
+        .with_scopes([scope.as_str()])
+        .with_dpop(dpop::ALGS, false);
     let Some(metadata_url) = metadata.url() else {
         eprintln!("RESOURCE must be an http(s) URL without query or fragment");
         std::process::exit(2);
@@ -46,6 +53,10 @@ fn main() -> std::io::Result<()> {
         metadata,
         scope: scope.clone(),
         rights: rights.to_vec(),
+        origin: metadata_url
+            .split_once("/.well-known/")
+            .map_or_else(String::new, |(o, _)| o.to_string()),
+        replay: ReplayCache::new(10_000),
     };
     let listener = TcpListener::bind(listen)?;
     eprintln!("listening on http://{}/hello", listener.local_addr()?);
@@ -64,6 +75,7 @@ fn answer(mut stream: std::net::TcpStream, server: &mut Server) -> std::io::Resu
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut authorization = None;
+    let mut proof = None;
     for _ in 0..100 {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
@@ -74,6 +86,11 @@ fn answer(mut stream: std::net::TcpStream, server: &mut Server) -> std::io::Resu
         {
             authorization = Some(v.trim().to_string());
         }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("dpop")
+        {
+            proof = Some(v.trim().to_string());
+        }
     }
     let path = request_line.split(' ').nth(1).unwrap_or_default();
     let rights: Vec<&str> = server.rights.iter().map(String::as_str).collect();
@@ -83,11 +100,20 @@ fn answer(mut stream: std::net::TcpStream, server: &mut Server) -> std::io::Resu
         (200, String::new(), server.metadata.document().to_string())
     } else if path == "/hello" {
         let remote = &mut server.remote;
-        match guard(
+        let url = format!("{}{path}", server.origin);
+        let presented = Presented {
+            authorization: authorization.as_deref(),
+            dpop: proof.as_deref(),
+            method: "GET",
+            url: &url,
+        };
+        match guard_request(
             &server.challenge,
-            authorization.as_deref(),
+            &presented,
             &server.scope,
             &rights,
+            now(),
+            &mut server.replay,
             |t| remote.verify(t),
         ) {
             Ok(v) => (

@@ -109,6 +109,66 @@ pub fn guard(
     Ok(v)
 }
 
+/// What an HTTP request presents, for [`guard_request`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Presented<'a> {
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `DPoP` header.
+    pub dpop: Option<&'a str>,
+    /// The method.
+    pub method: &'a str,
+    /// The URL the request was sent to, as the client named it (`htu`).
+    pub url: &'a str,
+}
+
+/// Guards an endpoint that takes bearer and DPoP-bound tokens (RFC 9449 section 7): a bound
+/// token only as `Authorization: DPoP` with a valid proof from its key for this request; an
+/// unbound one only as `Bearer`. Then `scope` and `rights`, as [`guard`].
+pub fn guard_request(
+    challenge: &Challenge,
+    req: &Presented<'_>,
+    scope: &str,
+    rights: &[&str],
+    now: u64,
+    replay: &mut crate::ReplayCache,
+    check: impl FnOnce(&str) -> Result<Verified, Rejection>,
+) -> Result<Verified, Refusal> {
+    let refuse = |r| Refusal::new(challenge, r);
+    let (scheme, token) = req
+        .authorization
+        .and_then(|a| a.trim().split_once(' '))
+        .map(|(s, t)| (s, t.trim()))
+        .filter(|(_, t)| !t.is_empty())
+        .ok_or_else(|| Refusal::missing(challenge))?;
+    let dpop_scheme = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop_scheme && !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Refusal::missing(challenge));
+    }
+    let v = check(token).map_err(refuse)?;
+    match (&v.claims().cnf, dpop_scheme) {
+        (Some(_), false) => return Err(refuse(Rejection::BoundTokenAsBearer)),
+        (None, true) => return Err(refuse(Rejection::NotBound)),
+        (None, false) => {}
+        (Some(cnf), true) => {
+            let proof = req
+                .dpop
+                .ok_or(Rejection::InvalidDpopProof)
+                .map_err(refuse)?;
+            let r = crate::dpop::ProofRequest {
+                proof,
+                method: req.method,
+                url: req.url,
+                access_token: token,
+                jkt: &cnf.jkt,
+            };
+            crate::dpop::check_proof(&r, now, replay).map_err(refuse)?;
+        }
+    }
+    permits(challenge, &v, scope, rights)?;
+    Ok(v)
+}
+
 /// A verified token must hold `scope` and every right in `rights`.
 pub fn permits(
     challenge: &Challenge,

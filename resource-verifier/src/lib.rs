@@ -15,6 +15,8 @@
 //! - [`guard`]: the RFC 6750 answer for an HTTP request (`401 invalid_token`, `403
 //!   insufficient_scope`, with `WWW-Authenticate` naming the resource metadata, RFC 9728
 //!   section 5.1), the "decorator" of an endpoint.
+//! - [`dpop`]: DPoP-bound tokens (RFC 9449): the proof of each request, with a bounded
+//!   [`ReplayCache`] of `jti`s; [`guard::guard_request`] takes both schemes.
 //! - [`ResourceMetadata`]: the RFC 9728 document to serve at
 //!   `/.well-known/oauth-protected-resource`, and its URL.
 //!
@@ -36,6 +38,7 @@
 
 mod cache;
 mod claims;
+pub mod dpop;
 pub mod guard;
 mod jwks;
 mod metadata;
@@ -45,7 +48,8 @@ mod verify;
 pub mod blocking;
 
 pub use cache::{JwksCache, Need};
-pub use claims::{AccessClaims, Verified};
+pub use claims::{AccessClaims, Confirmation, Verified};
+pub use dpop::ReplayCache;
 pub use jwks::{Jwks, JwksError};
 pub use metadata::{ResourceMetadata, WELL_KNOWN};
 pub use verify::{Rejection, Verifier};

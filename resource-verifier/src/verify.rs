@@ -37,6 +37,17 @@ pub enum Rejection {
     InsufficientScope,
     /// Valid, but the user lacks the right this endpoint needs.
     MissingRight,
+    /// A DPoP-bound token presented as a bearer token (RFC 9449 section 7.2).
+    BoundTokenAsBearer,
+    /// `Authorization: DPoP` with a token that is not bound.
+    NotBound,
+    /// The DPoP proof is missing, malformed, badly signed, or for another method, URL, time
+    /// or token (RFC 9449 section 4.3).
+    InvalidDpopProof,
+    /// The DPoP proof was made with another key than the token is bound to.
+    DpopKeyMismatch,
+    /// The DPoP proof was used before (its `jti`).
+    DpopReplay,
 }
 
 impl Rejection {
@@ -45,13 +56,23 @@ impl Rejection {
     pub fn error_code(self) -> &'static str {
         match self {
             Rejection::InsufficientScope | Rejection::MissingRight => "insufficient_scope",
+            Rejection::InvalidDpopProof | Rejection::DpopKeyMismatch | Rejection::DpopReplay => {
+                "invalid_dpop_proof"
+            }
             _ => "invalid_token",
         }
     }
 
     /// The authentication scheme of the challenge that answers it.
     pub fn scheme(self) -> &'static str {
-        "Bearer"
+        match self {
+            Rejection::BoundTokenAsBearer
+            | Rejection::NotBound
+            | Rejection::InvalidDpopProof
+            | Rejection::DpopKeyMismatch
+            | Rejection::DpopReplay => "DPoP",
+            _ => "Bearer",
+        }
     }
 
     /// The HTTP status for [`Rejection::error_code`].
@@ -75,6 +96,13 @@ impl fmt::Display for Rejection {
             Rejection::NotYetValid => "the token is not valid yet",
             Rejection::InsufficientScope => "the token lacks the scope this resource needs",
             Rejection::MissingRight => "the user lacks the right this resource needs",
+            Rejection::BoundTokenAsBearer => "a DPoP-bound token needs the DPoP scheme and a proof",
+            Rejection::NotBound => "the token is not bound to a DPoP key",
+            Rejection::InvalidDpopProof => "the DPoP proof is not valid for this request",
+            Rejection::DpopKeyMismatch => {
+                "the DPoP proof is made with another key than the token's"
+            }
+            Rejection::DpopReplay => "the DPoP proof was already used",
         })
     }
 }

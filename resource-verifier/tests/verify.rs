@@ -276,3 +276,125 @@ fn guard_answers_rfc_6750() {
     assert!(bad.body.contains("invalid_token"));
     assert!(guard(&plain, Some("Basic abc"), "api", &[], check).is_err());
 }
+
+/// A DPoP proof signed with P-256 key `seed` for `method url`, for `token`, made at `iat`.
+fn dpop_proof(seed: u8, method: &str, url: &str, token: &str, iat: u64, jti: &str) -> String {
+    let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_jwk(seed) });
+    let claims = json!({
+        "jti": jti, "htm": method, "htu": url, "iat": iat,
+        "ath": resource_verifier::dpop::ath(token),
+    });
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let s: p256::ecdsa::Signature = sk.sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(s.to_vec()))
+}
+
+fn dpop_jwk(seed: u8) -> Value {
+    let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    let p = sk.verifying_key().to_encoded_point(false);
+    json!({ "kty": "EC", "crv": "P-256", "x": B64.encode(p.x().unwrap()), "y": B64.encode(p.y().unwrap()) })
+}
+
+fn dpop_jkt(seed: u8) -> String {
+    let j = dpop_jwk(seed);
+    resource_verifier::dpop::thumbprint(j["x"].as_str().unwrap(), j["y"].as_str().unwrap())
+}
+
+#[test]
+fn dpop_bound_tokens_need_a_fresh_proof_from_their_key_for_this_request() {
+    use resource_verifier::ReplayCache;
+    use resource_verifier::guard::{Presented, guard_request};
+    let v = Verifier::new(ISS, RES);
+    let set = jwks(&[0, 1]);
+    let mut bound = claims();
+    bound["cnf"] = json!({ "jkt": dpop_jkt(5) });
+    let t = sign(1, &bound, json!({}));
+    let plain = sign(1, &claims(), json!({}));
+    let ch = Challenge::new("r");
+    let mut replay = ReplayCache::new(100);
+    let dpop_auth = format!("DPoP {t}");
+    let run = |auth: &str, proof: Option<&str>, url: &str, replay: &mut ReplayCache| {
+        let req = Presented {
+            authorization: Some(auth),
+            dpop: proof,
+            method: "GET",
+            url,
+        };
+        guard_request(&ch, &req, "api", &[], NOW, replay, |tok| {
+            v.verify(tok, &set, NOW)
+        })
+    };
+    let good = dpop_proof(5, "GET", RES, &t, NOW, "p1");
+    let ok = run(&dpop_auth, Some(&good), RES, &mut replay).unwrap();
+    assert_eq!(ok.claims().cnf.as_ref().unwrap().jkt, dpop_jkt(5));
+    let code = |r: Result<resource_verifier::Verified, resource_verifier::guard::Refusal>| {
+        let r = r.unwrap_err();
+        assert_eq!(r.status, 401);
+        assert!(
+            r.www_authenticate.starts_with("DPoP "),
+            "{}",
+            r.www_authenticate
+        );
+        serde_json::from_str::<Value>(&r.body).unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The same proof again: a replay.
+    assert_eq!(
+        code(run(&dpop_auth, Some(&good), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    // As a bearer token, with or without a proof.
+    let bearer = format!("Bearer {t}");
+    let p2 = dpop_proof(5, "GET", RES, &t, NOW, "p2");
+    assert_eq!(
+        code(run(&bearer, Some(&p2), RES, &mut replay)),
+        "invalid_token"
+    );
+    // Without a proof; with another key; for another URL, method or token; too old.
+    assert_eq!(
+        code(run(&dpop_auth, None, RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_key = dpop_proof(6, "GET", RES, &t, NOW, "p3");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_key), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_url = dpop_proof(5, "GET", "https://other.example/mcp", &t, NOW, "p4");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_url), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_method = dpop_proof(5, "POST", RES, &t, NOW, "p5");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_method), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_token = dpop_proof(5, "GET", RES, &plain, NOW, "p6");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_token), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let old = dpop_proof(5, "GET", RES, &t, NOW - 600, "p7");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&old), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    // The query is not part of htu.
+    let q = dpop_proof(5, "GET", RES, &t, NOW, "p8");
+    assert!(run(&dpop_auth, Some(&q), &format!("{RES}?x=1"), &mut replay).is_ok());
+    // An unbound token under the DPoP scheme; and as a bearer token it still works.
+    let p9 = dpop_proof(5, "GET", RES, &plain, NOW, "p9");
+    assert_eq!(
+        code(run(&format!("DPoP {plain}"), Some(&p9), RES, &mut replay)),
+        "invalid_token"
+    );
+    assert!(run(&format!("Bearer {plain}"), None, RES, &mut replay).is_ok());
+}

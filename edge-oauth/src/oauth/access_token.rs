@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::client::GrantType;
 use super::jwt::{self, Parsed, SignatureValid, TYP_ACCESS, Unsigned};
 use super::signing_keys::SigningKey;
+pub use super::tokens::dpop::Confirmation;
 pub use super::tokens::resource::Audience;
 
 pub use super::jwt::looks_like;
@@ -47,6 +48,9 @@ pub struct AccessClaims {
     /// The person's rights that the granted scope covers ([`super::rights`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rights: Vec<String>,
+    /// The DPoP key the token is bound to (RFC 9449 section 6.1), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl AccessClaims {
@@ -135,6 +139,7 @@ mod tests {
             fid: Some("f1".into()),
             auth_time: Some(990),
             rights: vec!["turn:priority".into()],
+            cnf: None,
         }
     }
 

@@ -83,6 +83,9 @@ pub struct Config {
     pub max_apps_per_person: u32,
     /// The admin secret.
     pub admin_secret: AdminSecret,
+    /// DPoP proofs at the token endpoint must carry a server nonce (`DPOP_NONCE=required`,
+    /// RFC 9449 section 8).
+    pub dpop_nonce: bool,
 }
 
 /// A configuration problem. The message names the variable and never contains its value.
@@ -244,6 +247,7 @@ impl Config {
             registration_scopes,
             max_apps_per_person: number("MAX_APPS_PER_PERSON", 25, 1, 10_000)?,
             admin_secret,
+            dpop_nonce: optional("DPOP_NONCE").is_some_and(|v| v == "required"),
         })
     }
 

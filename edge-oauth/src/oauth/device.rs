@@ -276,6 +276,8 @@ fn approved(
         auth_time: Some(auth_time),
         resources,
         family_resources: granted,
+        dpop_jkt: None,
+        family_dpop_jkt: None,
     }))
 }
 

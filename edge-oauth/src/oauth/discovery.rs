@@ -72,6 +72,8 @@ pub fn metadata(config: &Config) -> Value {
         // RFC 8707 `resource` on authorize, device authorization and token requests (not an
         // IANA-registered member; docs/edge-oauth.md, "Resource servers and agents").
         "resource_indicators_supported": true,
+        // RFC 9449 section 5.1.
+        "dpop_signing_alg_values_supported": super::tokens::dpop::ALGS,
     })
 }
 
@@ -89,6 +91,7 @@ mod tests {
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(m["resource_indicators_supported"], true);
+        assert_eq!(m["dpop_signing_alg_values_supported"], json!(["ES256"]));
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
         assert_eq!(
             m["id_token_signing_alg_values_supported"],

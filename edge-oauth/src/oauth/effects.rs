@@ -100,6 +100,8 @@ pub struct NewFamily {
     pub created_at: u64,
     /// The RFC 8707 resources it granted, space-separated (`None`: the edge's own).
     pub resource: Option<String>,
+    /// The DPoP key its refresh tokens are bound to (RFC 9449 section 5), if any.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A new refresh token, stored by its lookup key (SHA-256), never in clear.

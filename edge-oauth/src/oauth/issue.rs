@@ -11,6 +11,7 @@ use super::grants::{Family, Grant};
 use super::id_token::{self, IdClaims};
 use super::jwt::{self, Unsigned};
 use super::signing_keys::{Alg, KeySet};
+use super::tokens::dpop::Confirmation;
 use super::{ids, rights, turn};
 
 /// Where the grant came from, which decides the claim that guards the writes.
@@ -126,6 +127,7 @@ pub fn issue(
             auth_time: grant.auth_time,
             created_at: now,
             resource: grant.family_resources.to_column(),
+            dpop_jkt: grant.family_dpop_jkt.clone(),
         }));
     }
 
@@ -228,6 +230,7 @@ pub fn issue(
             .as_ref()
             .map(|u| rights::covered(&u.rights, &grant.scope))
             .unwrap_or_default(),
+        cnf: grant.dpop_jkt.clone().map(|jkt| Confirmation { jkt }),
     };
     writes.audit(audit(event::ACCESS_ISSUED, claims.jti.clone()));
     let id_claims = match (&grant.id_token, &grant.user) {
@@ -249,7 +252,8 @@ pub fn issue(
         _ => None,
     };
     let mut body = json!({
-        "token_type": "Bearer",
+        // RFC 9449 section 5: a bound token is used with the DPoP scheme.
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": grant.access_ttl,
         "scope": claims.scope,
     });
@@ -315,6 +319,8 @@ mod tests {
             auth_time: Some(4990),
             resources: Resources::none(),
             family_resources: Resources::none(),
+            dpop_jkt: None,
+            family_dpop_jkt: None,
         }
     }
 
@@ -477,6 +483,19 @@ mod tests {
             family(&writes).unwrap().resource.as_deref(),
             Some("https://api.example/ https://b.example/")
         );
+        assert_eq!(body["token_type"], "Bearer");
+        // DPoP: cnf.jkt and token_type DPoP; the family records the key.
+        let mut g = grant(Family::New, true, false);
+        g.dpop_jkt = Some("jkt1".into());
+        g.family_dpop_jkt = Some("jkt1".into());
+        let (body, writes) = sign_all(
+            issue(&g, Source::Code { key: "k".into() }, &c, 5000).unwrap(),
+            5000,
+        );
+        assert_eq!(body["token_type"], "DPoP");
+        let claims = decode(body["access_token"].as_str().unwrap(), 5001);
+        assert_eq!(claims.cnf.map(|c| c.jkt).as_deref(), Some("jkt1"));
+        assert_eq!(family(&writes).unwrap().dpop_jkt.as_deref(), Some("jkt1"));
         // Without resources: the issuer, as before RFC 8707.
         let (body, _) = sign_all(
             issue(

@@ -153,6 +153,9 @@ pub struct RefreshRow {
     /// The RFC 8707 resources the family's authorization granted (space-separated).
     #[serde(default)]
     pub resource: Option<String>,
+    /// The DPoP key the family's refresh tokens are bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     /// The person's sign-in name (NULL once deleted).
     #[serde(default)]
     pub username: Option<String>,
@@ -404,7 +407,7 @@ pub fn code(key: &str) -> Query<CodeRow> {
 pub fn refresh(key: &str) -> Query<RefreshRow> {
     Query::new(
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at, f.auth_time, f.resource, u.username, u.name, u.email, u.rights \
+         f.revoked_at AS family_revoked_at, f.auth_time, f.resource, f.dpop_jkt, u.username, u.name, u.email, u.rights \
          FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
          WHERE r.id = ?",
         vec![key.into()],

@@ -389,7 +389,7 @@ enum Tail {
 fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
     match w {
         Write::Family(f) => (
-            "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at, resource) SELECT ?, ?, ?, ?, ?, ?, ? WHERE".into(),
+            "INSERT INTO families (id, client_id, user_id, scope, auth_time, created_at, resource, dpop_jkt) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE".into(),
             vec![
                 (&f.id).into(),
                 (&f.client_id).into(),
@@ -398,6 +398,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 f.auth_time.into(),
                 f.created_at.into(),
                 (&f.resource).into(),
+                (&f.dpop_jkt).into(),
             ],
             Tail::Where,
         ),
@@ -817,6 +818,7 @@ pub(crate) mod tests {
                 auth_time: Some(1),
                 created_at: 1,
                 resource: Some("https://api.example/".into()),
+                dpop_jkt: Some("jkt".into()),
             }),
             Write::Code(NewCode {
                 key: "k".into(),

@@ -237,6 +237,7 @@ fn refresh_row() -> RefreshRow {
         family_revoked_at: None,
         auth_time: Some(800),
         resource: None,
+        dpop_jkt: None,
         username: Some("alice".into()),
         name: None,
         email: None,
@@ -451,4 +452,53 @@ fn codes_and_refreshes_keep_to_the_resources_granted() {
     let turn = format!("refresh_token=rt1.x&scope=turn&resource={API_Q}");
     let e = refresh_token::decide(&resourceful(), &p(&turn), Some(row), &cfg, 1000).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidTarget);
+}
+
+#[test]
+fn dpop_binds_the_access_token_and_a_public_client_s_family() {
+    use crate::oauth::tokens::dpop::{self, Proof};
+    let key = Proof { jkt: "k1".into() };
+    let other = Proof { jkt: "k2".into() };
+    // A code redemption with a proof: access token and (public client) family bound.
+    let authorization_code::Outcome::Redeem(mut g) =
+        redeem(&good_redeem(), Some(code_row()), 1000).unwrap()
+    else {
+        panic!()
+    };
+    dpop::bind(&mut g, Some(&key), None, true).unwrap();
+    assert_eq!(
+        (g.dpop_jkt.as_deref(), g.family_dpop_jkt.as_deref()),
+        (Some("k1"), Some("k1"))
+    );
+    // A confidential client's family is not bound (its secret already binds the refresh).
+    let authorization_code::Outcome::Redeem(mut g) =
+        redeem(&good_redeem(), Some(code_row()), 1000).unwrap()
+    else {
+        panic!()
+    };
+    dpop::bind(&mut g, Some(&key), None, false).unwrap();
+    assert_eq!(
+        (g.dpop_jkt.as_deref(), g.family_dpop_jkt),
+        (Some("k1"), None)
+    );
+    // A bound family's refresh: without a proof, or with another key, refused.
+    let rotate = || match refresh("refresh_token=rt1.x", Some(refresh_row()), 1000).unwrap() {
+        refresh_token::Outcome::Rotate(g) => g,
+        other => panic!("{other:?}"),
+    };
+    for proof in [None, Some(&other)] {
+        let e = dpop::bind(&mut rotate(), proof, Some("k1"), true).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+    }
+    let mut g = rotate();
+    dpop::bind(&mut g, Some(&key), Some("k1"), true).unwrap();
+    assert_eq!(g.dpop_jkt.as_deref(), Some("k1"));
+    assert_eq!(
+        g.family_dpop_jkt, None,
+        "the family row already holds its key"
+    );
+    // Without a proof and without a bound family: a bearer token, as before.
+    let mut g = rotate();
+    dpop::bind(&mut g, None, None, true).unwrap();
+    assert_eq!(g.dpop_jkt, None);
 }

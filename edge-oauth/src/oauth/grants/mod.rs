@@ -53,6 +53,10 @@ pub struct Grant {
     /// The resources the authorization granted, recorded with a new family so refreshes may
     /// narrow them and never widen them.
     pub family_resources: Resources,
+    /// The DPoP key the access token is bound to (RFC 9449 `cnf.jkt`), if a proof came.
+    pub dpop_jkt: Option<String>,
+    /// The DPoP key a new family's refresh tokens are bound to (public clients).
+    pub family_dpop_jkt: Option<String>,
 }
 
 /// The token family of a grant.

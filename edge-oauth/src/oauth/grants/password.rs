@@ -42,6 +42,8 @@ pub fn decide(
         id_token: None,
         auth_time: None,
         family_resources: resources.clone(),
+        dpop_jkt: None,
+        family_dpop_jkt: None,
         resources,
     })
 }

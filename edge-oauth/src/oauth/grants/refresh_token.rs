@@ -118,5 +118,7 @@ pub fn decide(
         auth_time: row.auth_time,
         resources,
         family_resources: granted,
+        dpop_jkt: None,
+        family_dpop_jkt: None,
     }))
 }

@@ -1,3 +1,4 @@
 //! Decisions about what a token is for and whom it is bound to.
 
+pub mod dpop;
 pub mod resource;
