@@ -195,3 +195,188 @@ fn resources_on_client_credentials_and_the_edge_s_own_endpoints() {
     assert_eq!(intro.json()["active"], true, "{}", intro.body);
     assert_eq!(intro.json()["aud"], api);
 }
+
+/// A DPoP key (P-256) and the proofs it makes.
+struct DpopKey(p256::ecdsa::SigningKey);
+
+impl DpopKey {
+    fn new(seed: u8) -> DpopKey {
+        DpopKey(p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap())
+    }
+
+    /// A proof for `method url`, for `token` when given (`ath`), with the server `nonce`.
+    fn proof(&self, method: &str, url: &str, token: Option<&str>, nonce: Option<&str>) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use p256::ecdsa::signature::Signer;
+        use sha2::Digest;
+        let p = self.0.verifying_key().to_encoded_point(false);
+        let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": {
+            "kty": "EC", "crv": "P-256", "x": B64.encode(p.x().unwrap()), "y": B64.encode(p.y().unwrap()) } });
+        let mut claims = json!({
+            "jti": unique("jti"), "htm": method, "htu": url,
+            "iat": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        });
+        if let Some(t) = token {
+            claims["ath"] = json!(B64.encode(sha2::Sha256::digest(t.as_bytes())));
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let sig: p256::ecdsa::Signature = self.0.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig.to_bytes()))
+    }
+}
+
+#[test]
+fn dpop_bound_tokens_work_only_with_their_key_and_a_stolen_refresh_token_is_useless() {
+    let example = build_example();
+    let w = Worker::start("dpop", &[("DPOP_NONCE", "required")]);
+    let rs = ResourceServer::start(&example, &w, "api");
+    let id = unique("agent");
+    w.create_client(json!({
+        "client_id": id, "public": true, "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "api"], "resources": [rs.resource],
+    }));
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let (code, verifier) = code_for(
+        &w,
+        &id,
+        REDIRECT,
+        &user,
+        PASSWORD,
+        &[("scope", "api"), ("resource", &rs.resource)],
+    );
+    let token_url = w.url("/oauth2/token");
+    let key = DpopKey::new(11);
+    let thief = DpopKey::new(12);
+    let exchange = |proof: &str| {
+        post_form(
+            &token_url,
+            &[("DPoP", proof)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+                ("client_id", &id),
+            ],
+        )
+    };
+    // The server nonce (RFC 9449 section 8): first refused with one to use.
+    let first = exchange(&key.proof("POST", &token_url, None, None));
+    assert_eq!(
+        (first.status, first.error().as_str()),
+        (400, "use_dpop_nonce")
+    );
+    let nonce = first.header("dpop-nonce").expect("DPoP-Nonce").to_string();
+    // A proof for another URL is refused before anything is spent.
+    let wrong = exchange(&key.proof("POST", &w.url("/elsewhere"), None, Some(&nonce)));
+    assert_eq!(
+        (wrong.status, wrong.error().as_str()),
+        (400, "invalid_dpop_proof")
+    );
+    let r = exchange(&key.proof("POST", &token_url, None, Some(&nonce)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["token_type"], "DPoP");
+    let at = body["access_token"].as_str().unwrap().to_string();
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    // At the example resource server.
+    let call = |auth: &str, proof: Option<&str>| {
+        let mut h = vec![("Authorization", auth.to_string())];
+        if let Some(p) = proof {
+            h.push(("DPoP", p.to_string()));
+        }
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        get(&rs.resource, &h)
+    };
+    let dpop_auth = format!("DPoP {at}");
+    let proof = key.proof("GET", &rs.resource, Some(&at), None);
+    let ok = call(&dpop_auth, Some(&proof));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let refused = |r: Resp, want: &str| {
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(r.json()["error"], want, "{}", r.body);
+    };
+    refused(call(&dpop_auth, Some(&proof)), "invalid_dpop_proof"); // replayed
+    refused(call(&dpop_auth, None), "invalid_dpop_proof"); // no proof
+    refused(call(&format!("Bearer {at}"), None), "invalid_token"); // as a bearer token
+    refused(
+        call(
+            &dpop_auth,
+            Some(&thief.proof("GET", &rs.resource, Some(&at), None)),
+        ),
+        "invalid_dpop_proof",
+    ); // another key
+    let elsewhere = rs.resource.replace("/hello", "/other");
+    refused(
+        call(
+            &dpop_auth,
+            Some(&key.proof("GET", &elsewhere, Some(&at), None)),
+        ),
+        "invalid_dpop_proof",
+    ); // wrong htu
+    // The edge's own endpoints take bearer tokens only: a bound one is refused there.
+    let info = get(
+        &w.url("/oauth2/userinfo"),
+        &[("Authorization", &format!("Bearer {at}"))],
+    );
+    assert_eq!(info.status, 401);
+
+    // A stolen refresh token: useless without the key.
+    let refresh = |proof: Option<String>| {
+        let mut h = vec![];
+        if let Some(p) = &proof {
+            h.push(("DPoP", p.as_str()));
+        }
+        post_form(
+            &token_url,
+            &h,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("client_id", &id),
+            ],
+        )
+    };
+    let none = refresh(None);
+    assert_eq!((none.status, none.error().as_str()), (400, "invalid_grant"));
+    let stolen = refresh(Some(thief.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(
+        (stolen.status, stolen.error().as_str()),
+        (400, "invalid_grant")
+    );
+    // The holder of the key still refreshes (the failed attempts spent nothing).
+    let own = refresh(Some(key.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.json()["token_type"], "DPoP");
+    let at2 = own.json()["access_token"].as_str().unwrap().to_string();
+    let ok = call(
+        &format!("DPoP {at2}"),
+        Some(&key.proof("GET", &rs.resource, Some(&at2), None)),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // Its metadata says DPoP.
+    let meta = get(
+        &rs.resource
+            .replace("/hello", "/.well-known/oauth-protected-resource/hello"),
+        &[],
+    );
+    assert_eq!(
+        meta.json()["dpop_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let disco = get(&w.url("/.well-known/openid-configuration"), &[]);
+    assert_eq!(
+        disco.json()["dpop_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+}

@@ -571,7 +571,11 @@ fn every_write_and_read() {
         Some("https://api.example/mcp"),
         "the family's grant"
     );
-    assert_eq!(r.dpop_jkt.as_deref(), Some("jkt-1"), "the family's DPoP key");
+    assert_eq!(
+        r.dpop_jkt.as_deref(),
+        Some("jkt-1"),
+        "the family's DPoP key"
+    );
     let rotate = |new: &str| {
         Writes::new(Claim::Refresh {
             old_key: "r1".into(),
