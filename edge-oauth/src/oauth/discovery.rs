@@ -74,6 +74,9 @@ pub fn metadata(config: &Config) -> Value {
         "resource_indicators_supported": true,
         // RFC 9449 section 5.1.
         "dpop_signing_alg_values_supported": super::tokens::dpop::ALGS,
+        // draft-ietf-oauth-client-id-metadata-document: a URL client_id names its metadata.
+        "client_id_metadata_document_supported":
+            config.client_metadata != super::clients::metadata_document::Mode::Off,
     })
 }
 
@@ -92,6 +95,10 @@ mod tests {
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(m["resource_indicators_supported"], true);
         assert_eq!(m["dpop_signing_alg_values_supported"], json!(["ES256"]));
+        assert_eq!(
+            m["client_id_metadata_document_supported"], false,
+            "off by default"
+        );
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
         assert_eq!(
             m["id_token_signing_alg_values_supported"],

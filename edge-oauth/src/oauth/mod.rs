@@ -12,6 +12,7 @@ pub mod bearer;
 pub mod client;
 pub mod client_auth;
 pub mod client_cache;
+pub mod clients;
 pub mod config;
 pub mod control;
 pub mod device;

@@ -5,6 +5,7 @@
 mod admin;
 mod authorize;
 mod bearer;
+mod client_metadata;
 mod control;
 mod crypto;
 mod device;

@@ -220,7 +220,7 @@ pub async fn authenticate(
     now: u64,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let presented = client_auth::presented(authorization, params)?;
-    let record = store::client_cached(db, &presented.client_id, now, cfg.client_cache_ttl).await?;
+    let record = super::client_metadata::client_cached(db, cfg, &presented.client_id, now).await?;
     match client_auth::begin(record, presented)? {
         Step::Done(client) => Ok(*client),
         Step::Verify(pending) => {

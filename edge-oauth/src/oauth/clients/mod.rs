@@ -1,0 +1,3 @@
+//! Where client records come from besides the clients table.
+
+pub mod metadata_document;
