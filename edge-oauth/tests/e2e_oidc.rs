@@ -11,7 +11,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use common::*;
-use resource_verifier::guard::guard;
+use resource_verifier::guard::{Challenge, guard};
 use resource_verifier::{Rejection, Verifier};
 use serde_json::{Value, json};
 
@@ -305,19 +305,26 @@ fn build_example() -> std::path::PathBuf {
     target.join("debug/examples/protected")
 }
 
-/// Runs the example endpoint against this worker: `GET /hello` for scope `api` and right
-/// `api:write`.
-fn example_endpoint(example: &std::path::Path, w: &Worker, api: &str, narrow: &str) {
-    let addr = format!("127.0.0.1:{}", free_port());
+/// Runs the example endpoint at `addr` (its resource identifier `http://{addr}/hello`) against
+/// this worker: `GET /hello` for scope `api` and right `api:write`.
+fn example_endpoint(
+    example: &std::path::Path,
+    w: &Worker,
+    addr: &str,
+    api: &str,
+    narrow: &str,
+    own: &str,
+) {
+    let resource = format!("http://{addr}/hello");
     let mut child = std::process::Command::new(example)
-        .args([w.base.as_str(), addr.as_str(), "api", "api:write"])
+        .args([w.base.as_str(), &resource, addr, "api", "api:write"])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let url = format!("http://{addr}/hello");
     let mut ready = false;
     for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
+        if std::net::TcpStream::connect(addr).is_ok() {
             ready = true;
             break;
         }
@@ -328,11 +335,14 @@ fn example_endpoint(example: &std::path::Path, w: &Worker, api: &str, narrow: &s
             get(&url, &[("Authorization", &format!("Bearer {api}"))]),
             get(&url, &[("Authorization", &format!("Bearer {narrow}"))]),
             get(&url, &[]),
+            get(&url, &[("Authorization", &format!("Bearer {own}"))]),
         )
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (ok, narrow, none) = results.expect("the example endpoint did not listen");
+    let (ok, narrow, none, own) = results.expect("the example endpoint did not listen");
+    // A token asked for no resource is the edge's own (aud = issuer): not for this one.
+    assert_eq!(own.status, 401, "{}", own.body);
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.json()["hello"].as_str().unwrap().starts_with("u_"));
     assert_eq!(narrow.status, 403);
@@ -350,9 +360,14 @@ fn resource_verifier_checks_edge_tokens_offline_with_scopes_and_rights() {
     let example = build_example();
     let w = Worker::start("resource", &[]);
     let id = unique("app");
+    // The example endpoint's resource identifier, registered for the client (RFC 8707).
+    let addr = format!("127.0.0.1:{}", free_port());
+    let resource = format!("http://{addr}/hello");
     let v = w.create_client(json!({
         "client_id": id, "grant_types": ["password"], "scopes": ["openid", "api", "turn"], "access_token_ttl": 2,
+        "resources": [resource],
     }));
+    assert_eq!(v["resources"], json!([resource]));
     let app = (id, v["client_secret"].as_str().unwrap().to_string());
     let user = unique("user");
     let user_id = w.create_user(&user, PASSWORD);
@@ -362,24 +377,42 @@ fn resource_verifier_checks_edge_tokens_offline_with_scopes_and_rights() {
         204
     );
     assert_eq!(w.set_rights("u_nobody", &["api:write"]).status, 404);
-    let token = |scope: &str| {
+    let token_for = |scope: &str, resource: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("username", user.as_str()),
+            ("password", PASSWORD),
+            ("scope", scope),
+        ];
+        form.extend(resource.map(|r| ("resource", r)));
         let r = post_form(
             &w.url("/oauth2/token"),
             &[("Authorization", &basic(&app.0, &app.1))],
-            &[
-                ("grant_type", "password"),
-                ("username", &user),
-                ("password", PASSWORD),
-                ("scope", scope),
-            ],
+            &form,
         );
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()["access_token"].as_str().unwrap().to_string()
     };
+    let token = |scope: &str| token_for(scope, Some(&resource));
     let api = token("openid api");
+    // A resource the client did not register: invalid_target (RFC 8707 section 2).
+    let unregistered = post_form(
+        &w.url("/oauth2/token"),
+        &[("Authorization", &basic(&app.0, &app.1))],
+        &[
+            ("grant_type", "password"),
+            ("username", &user),
+            ("password", PASSWORD),
+            ("resource", "https://elsewhere.example/api"),
+        ],
+    );
+    assert_eq!(
+        (unregistered.status, unregistered.error().as_str()),
+        (400, "invalid_target")
+    );
     let mut remote = resource_verifier::blocking::Remote::new(
         &w.url("/.well-known/jwks.json"),
-        Verifier::new(&w.base, &w.base).with_leeway(0),
+        Verifier::new(&w.base, &resource).with_leeway(0),
     );
     let ok = remote.verify(&api).unwrap();
     assert_eq!(ok.claims().sub, user_id);
@@ -391,18 +424,33 @@ fn resource_verifier_checks_edge_tokens_offline_with_scopes_and_rights() {
     // The example endpoint's guard: scope and rights.
     let auth = format!("Bearer {api}");
     let mut check = |t: &str| remote.verify(t);
-    assert!(guard("api", Some(&auth), "api", &["api:write"], &mut check).is_ok());
-    let missing = guard("api", Some(&auth), "api", &["turn:priority"], &mut check).unwrap_err();
+    let api_realm = Challenge::new("api");
+    assert!(guard(&api_realm, Some(&auth), "api", &["api:write"], &mut check).is_ok());
+    let missing = guard(
+        &api_realm,
+        Some(&auth),
+        "api",
+        &["turn:priority"],
+        &mut check,
+    )
+    .unwrap_err();
     assert_eq!(missing.status, 403);
     assert!(missing.www_authenticate.contains("insufficient_scope"));
     assert_eq!(
-        guard("api", Some(&auth), "admin", &[], &mut check)
+        guard(&api_realm, Some(&auth), "admin", &[], &mut check)
             .unwrap_err()
             .status,
         403
     );
     // The example protected endpoint (resource-verifier/examples/protected.rs), as a process.
-    example_endpoint(&example, &w, &api, &token("openid"));
+    example_endpoint(
+        &example,
+        &w,
+        &addr,
+        &api,
+        &token("openid"),
+        &token_for("openid api", None),
+    );
     // A token without the api scope carries none of its rights.
     let narrow = token("openid");
     assert!(remote.verify(&narrow).unwrap().claims().rights.is_empty());
@@ -417,7 +465,7 @@ fn resource_verifier_checks_edge_tokens_offline_with_scopes_and_rights() {
     assert_eq!(remote.verify(&api).unwrap_err(), Rejection::Expired);
     let other = resource_verifier::blocking::Remote::new(
         &w.url("/.well-known/jwks.json"),
-        Verifier::new("https://elsewhere.example", &w.base),
+        Verifier::new("https://elsewhere.example", &resource),
     )
     .verify(&token("openid api"))
     .unwrap_err();

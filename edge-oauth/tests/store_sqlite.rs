@@ -365,6 +365,7 @@ fn client(id: &str, owner: Option<&str>) -> ClientWrite {
         },
         registration_key: None,
         created_at: NOW,
+        resources: Some("https://api.example/mcp https://b.example/".into()),
     }
 }
 
@@ -392,6 +393,8 @@ fn family(id: &str, client: &str, user: Option<&str>) -> Write {
             acr: "1".into(),
         }),
         created_at: NOW,
+        resource: Some("https://api.example/mcp".into()),
+        dpop_jkt: Some("jkt-1".into()),
     })
 }
 
@@ -479,6 +482,7 @@ fn every_write_and_read() {
     assert_eq!(row.access_token_ttl, Some(600));
     let record = row.into_record().expect("a well-formed client row");
     assert!(record.is_public());
+    assert_eq!(record.resources.len(), 2, "RFC 8707 resources round-trip");
     assert!(db.apply(
         &Writes::new(Claim::InsertUser(user("u1", "alice"))).with(audit(event::USER_CREATED))
     ));
@@ -550,6 +554,7 @@ fn every_write_and_read() {
             }),
             expires_at: NOW + 60,
             created_at: NOW,
+            resource: Some("https://api.example/mcp https://b.example/".into()),
         }))
         .with(audit(event::CODE_ISSUED));
     assert!(db.apply(&code));
@@ -563,6 +568,10 @@ fn every_write_and_read() {
         (Some("s_1"), Some("pwd"), Some("0"))
     );
     assert_eq!(c.user().map(|p| p.rights), Some("turn:relay".into()));
+    assert_eq!(
+        c.resource.as_deref(),
+        Some("https://api.example/mcp https://b.example/")
+    );
     let redeem = |fam: &str, key: &str| {
         Writes::new(Claim::Code {
             key: "code1".into(),
@@ -593,6 +602,16 @@ fn every_write_and_read() {
         (Some("s_1"), Some("pwd"), Some("1"))
     );
     assert_eq!(r.user().map(|p| p.username), Some("alice".into()));
+    assert_eq!(
+        r.resource.as_deref(),
+        Some("https://api.example/mcp"),
+        "the family's grant"
+    );
+    assert_eq!(
+        r.dpop_jkt.as_deref(),
+        Some("jkt-1"),
+        "the family's DPoP key"
+    );
     let rotate = |new: &str| {
         Writes::new(Claim::Refresh {
             old_key: "r1".into(),
@@ -724,6 +743,7 @@ fn every_write_and_read() {
         interval: 5,
         expires_at: NOW + 600,
         created_at: NOW,
+        resource: Some("https://api.example/mcp".into()),
     }))));
     let p = db
         .first(&reads::device_pending("BCDFGHJK", NOW))
@@ -740,6 +760,7 @@ fn every_write_and_read() {
         interval: 10,
     })));
     let d = db.first(&reads::device("dev1")).expect("device");
+    assert_eq!(d.resource.as_deref(), Some("https://api.example/mcp"));
     assert_eq!(
         (d.status.as_str(), d.poll_interval, d.last_poll_at),
         ("pending", 10, Some(NOW + 1))
@@ -851,6 +872,7 @@ fn every_write_and_read() {
         authn: None,
         expires_at: NOW + 60,
         created_at: NOW,
+        resource: None,
     }));
     assert!(db.apply(&fresh_code));
     assert!(db.apply(&revoke::everything_of_user("u1", NOW + 7)));

@@ -25,6 +25,16 @@ pub struct AccessClaims {
     /// The user's rights that the granted scope covers (edge-oauth's `rights` claim).
     #[serde(default)]
     pub rights: Vec<String>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 section 6.1).
+    #[serde(default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` (RFC 7800 section 3.1).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the DPoP key.
+    pub jkt: String,
 }
 
 /// `aud`: one string or several (RFC 7519 section 4.1.3).

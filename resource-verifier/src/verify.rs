@@ -27,7 +27,7 @@ pub enum Rejection {
     BadSignature,
     /// Another issuer.
     WrongIssuer,
-    /// Not for this resource.
+    /// Not for this resource: its identifier is not in `aud` (RFC 8707, RFC 9068 section 4).
     WrongAudience,
     /// Past `exp`.
     Expired,
@@ -37,6 +37,17 @@ pub enum Rejection {
     InsufficientScope,
     /// Valid, but the user lacks the right this endpoint needs.
     MissingRight,
+    /// A DPoP-bound token presented as a bearer token (RFC 9449 section 7.2).
+    BoundTokenAsBearer,
+    /// `Authorization: DPoP` with a token that is not bound.
+    NotBound,
+    /// The DPoP proof is missing, malformed, badly signed, or for another method, URL, time
+    /// or token (RFC 9449 section 4.3).
+    InvalidDpopProof,
+    /// The DPoP proof was made with another key than the token is bound to.
+    DpopKeyMismatch,
+    /// The DPoP proof was used before (its `jti`).
+    DpopReplay,
 }
 
 impl Rejection {
@@ -45,7 +56,22 @@ impl Rejection {
     pub fn error_code(self) -> &'static str {
         match self {
             Rejection::InsufficientScope | Rejection::MissingRight => "insufficient_scope",
+            Rejection::InvalidDpopProof | Rejection::DpopKeyMismatch | Rejection::DpopReplay => {
+                "invalid_dpop_proof"
+            }
             _ => "invalid_token",
+        }
+    }
+
+    /// The authentication scheme of the challenge that answers it.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Rejection::BoundTokenAsBearer
+            | Rejection::NotBound
+            | Rejection::InvalidDpopProof
+            | Rejection::DpopKeyMismatch
+            | Rejection::DpopReplay => "DPoP",
+            _ => "Bearer",
         }
     }
 
@@ -70,6 +96,13 @@ impl fmt::Display for Rejection {
             Rejection::NotYetValid => "the token is not valid yet",
             Rejection::InsufficientScope => "the token lacks the scope this resource needs",
             Rejection::MissingRight => "the user lacks the right this resource needs",
+            Rejection::BoundTokenAsBearer => "a DPoP-bound token needs the DPoP scheme and a proof",
+            Rejection::NotBound => "the token is not bound to a DPoP key",
+            Rejection::InvalidDpopProof => "the DPoP proof is not valid for this request",
+            Rejection::DpopKeyMismatch => {
+                "the DPoP proof is made with another key than the token's"
+            }
+            Rejection::DpopReplay => "the DPoP proof was already used",
         })
     }
 }
@@ -80,7 +113,7 @@ impl std::error::Error for Rejection {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verifier {
     issuer: String,
-    audience: String,
+    resource: String,
     leeway: u64,
 }
 
@@ -92,14 +125,27 @@ struct Header {
 }
 
 impl Verifier {
-    /// Tokens from `issuer` (the edge's `issuer`) for `audience` (edge-oauth's tokens name the
-    /// issuer itself unless a client asked for a resource), with 60 s of clock leeway.
-    pub fn new(issuer: &str, audience: &str) -> Verifier {
+    /// Tokens from `issuer` (the edge's `issuer`) for the resource server `resource`: its
+    /// resource identifier (RFC 8707), which clients name in `resource` when they ask for a
+    /// token and which the token must then carry in `aud`. A token asked for another resource,
+    /// or for none (edge-oauth then names only itself in `aud`), is refused
+    /// ([`Rejection::WrongAudience`]). 60 s of clock leeway.
+    pub fn new(issuer: &str, resource: &str) -> Verifier {
         Verifier {
             issuer: issuer.trim_end_matches('/').to_string(),
-            audience: audience.to_string(),
+            resource: resource.to_string(),
             leeway: 60,
         }
+    }
+
+    /// The resource identifier tokens must name.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The issuer tokens must come from.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Sets the clock leeway in seconds.
@@ -159,7 +205,7 @@ impl Verifier {
         if claims.iss != self.issuer {
             return Err(Rejection::WrongIssuer);
         }
-        if !claims.aud.contains(&self.audience) {
+        if !claims.aud.contains(&self.resource) {
             return Err(Rejection::WrongAudience);
         }
         if now >= claims.exp.saturating_add(self.leeway) {

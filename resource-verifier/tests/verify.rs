@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use p256::ecdsa::signature::{SignatureEncoding, Signer};
-use resource_verifier::guard::guard;
+use resource_verifier::guard::{Challenge, guard};
 use resource_verifier::{Jwks, JwksCache, Need, Rejection, Verifier};
 use rsa::{BigUint, RsaPrivateKey};
 use serde_json::{Value, json};
@@ -14,6 +14,8 @@ use sha2::Sha256;
 
 const KEYS: &str = include_str!("test-keys.json");
 const ISS: &str = "https://auth.example";
+/// This resource server's identifier (RFC 8707): what its tokens carry in `aud`.
+const RES: &str = "https://api.example/mcp";
 const NOW: u64 = 1_800_000_000;
 
 fn key(i: usize) -> Value {
@@ -58,7 +60,7 @@ fn sign(i: usize, claims: &Value, header: Value) -> String {
 
 fn claims() -> Value {
     json!({
-        "iss": ISS, "sub": "u_1", "aud": ISS, "client_id": "c1", "scope": "openid api",
+        "iss": ISS, "sub": "u_1", "aud": RES, "client_id": "c1", "scope": "openid api",
         "iat": NOW, "exp": NOW + 300, "jti": "j1", "rights": ["api:write"]
     })
 }
@@ -80,7 +82,7 @@ fn jwks(which: &[usize]) -> Jwks {
 
 #[test]
 fn both_algorithms_verify_and_carry_their_claims() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let set = jwks(&[0, 1]);
     for i in [0, 1] {
         let t = sign(i, &claims(), json!({}));
@@ -101,7 +103,7 @@ fn both_algorithms_verify_and_carry_their_claims() {
 
 #[test]
 fn every_refusal() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let set = jwks(&[0, 1]);
     let with = |f: &dyn Fn(&mut Value)| {
         let mut c = claims();
@@ -154,6 +156,12 @@ fn every_refusal() {
             NOW,
             Rejection::WrongAudience,
         ),
+        // A token asked for no resource names only the issuer: not for this resource.
+        (
+            sign(1, &with(&|c| c["aud"] = json!(ISS)), json!({})),
+            NOW,
+            Rejection::WrongAudience,
+        ),
         (good.clone(), NOW + 300 + 60, Rejection::Expired),
         (good.clone(), NOW - 61, Rejection::NotYetValid),
         // A signature from the right key over other bytes (RSA key 0's signature, EC header).
@@ -173,7 +181,7 @@ fn every_refusal() {
     // Audience as a list.
     let t = sign(
         1,
-        &with(&|c| c["aud"] = json!(["https://other.example", ISS])),
+        &with(&|c| c["aud"] = json!(["https://other.example", RES])),
         json!({}),
     );
     assert!(v.verify(&t, &set, NOW).is_ok());
@@ -193,7 +201,7 @@ fn jwks_documents() {
 
 #[test]
 fn cache_fetches_when_empty_stale_or_rotated_and_not_more() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let doc = |which: &[usize]| {
         let keys: Vec<Value> = which.iter().map(|&i| key(i)).collect();
         json!({ "keys": keys }).to_string()
@@ -225,28 +233,168 @@ fn cache_fetches_when_empty_stale_or_rotated_and_not_more() {
 
 #[test]
 fn guard_answers_rfc_6750() {
-    let v = Verifier::new(ISS, ISS);
+    let v = Verifier::new(ISS, RES);
     let set = jwks(&[0, 1]);
     let t = sign(0, &claims(), json!({}));
     let auth = format!("Bearer {t}");
     let check = |tok: &str| v.verify(tok, &set, NOW);
-    assert!(guard("r", Some(&auth), "api", &["api:write"], check).is_ok());
-    let missing = guard("r", None, "api", &[], check).unwrap_err();
+    let plain = Challenge::new("r");
+    assert!(guard(&plain, Some(&auth), "api", &["api:write"], check).is_ok());
+    let missing = guard(&plain, None, "api", &[], check).unwrap_err();
     assert_eq!(
         (missing.status, missing.www_authenticate.as_str()),
         (401, "Bearer realm=\"r\"")
     );
-    let scope = guard("r", Some(&auth), "admin", &[], check).unwrap_err();
+    // RFC 9728 section 5.1: the challenge names the resource metadata.
+    let meta = resource_verifier::ResourceMetadata::new(RES, ISS);
+    let r = Challenge::new("r").with_resource_metadata(&meta.url().unwrap());
+    let missing = guard(&r, None, "api", &[], check).unwrap_err();
+    assert_eq!(
+        missing.www_authenticate,
+        "Bearer realm=\"r\", resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\""
+    );
+    let mut for_other = claims();
+    for_other["aud"] = json!("https://other.example/");
+    let other = sign(0, &for_other, json!({}));
+    let refused = guard(&r, Some(&format!("Bearer {other}")), "api", &[], check).unwrap_err();
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused.www_authenticate.contains("resource_metadata=")
+            && refused.www_authenticate.contains("invalid_token")
+    );
+    let scope = guard(&plain, Some(&auth), "admin", &[], check).unwrap_err();
     assert_eq!(scope.status, 403);
     assert!(
         scope
             .www_authenticate
             .contains("error=\"insufficient_scope\"")
     );
-    let right = guard("r", Some(&auth), "api", &["api:admin"], check).unwrap_err();
+    let right = guard(&plain, Some(&auth), "api", &["api:admin"], check).unwrap_err();
     assert_eq!(right.status, 403);
-    let bad = guard("r", Some("Bearer x.y.z"), "api", &[], check).unwrap_err();
+    let bad = guard(&plain, Some("Bearer x.y.z"), "api", &[], check).unwrap_err();
     assert_eq!(bad.status, 401);
     assert!(bad.body.contains("invalid_token"));
-    assert!(guard("r", Some("Basic abc"), "api", &[], check).is_err());
+    assert!(guard(&plain, Some("Basic abc"), "api", &[], check).is_err());
+}
+
+/// A DPoP proof signed with P-256 key `seed` for `method url`, for `token`, made at `iat`.
+fn dpop_proof(seed: u8, method: &str, url: &str, token: &str, iat: u64, jti: &str) -> String {
+    let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_jwk(seed) });
+    let claims = json!({
+        "jti": jti, "htm": method, "htu": url, "iat": iat,
+        "ath": resource_verifier::dpop::ath(token),
+    });
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let s: p256::ecdsa::Signature = sk.sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(s.to_vec()))
+}
+
+fn dpop_jwk(seed: u8) -> Value {
+    let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    let p = sk.verifying_key().to_encoded_point(false);
+    json!({ "kty": "EC", "crv": "P-256", "x": B64.encode(p.x().unwrap()), "y": B64.encode(p.y().unwrap()) })
+}
+
+fn dpop_jkt(seed: u8) -> String {
+    let j = dpop_jwk(seed);
+    resource_verifier::dpop::thumbprint(j["x"].as_str().unwrap(), j["y"].as_str().unwrap())
+}
+
+#[test]
+fn dpop_bound_tokens_need_a_fresh_proof_from_their_key_for_this_request() {
+    use resource_verifier::ReplayCache;
+    use resource_verifier::guard::{Presented, guard_request};
+    let v = Verifier::new(ISS, RES);
+    let set = jwks(&[0, 1]);
+    let mut bound = claims();
+    bound["cnf"] = json!({ "jkt": dpop_jkt(5) });
+    let t = sign(1, &bound, json!({}));
+    let plain = sign(1, &claims(), json!({}));
+    let ch = Challenge::new("r");
+    let mut replay = ReplayCache::new(100);
+    let dpop_auth = format!("DPoP {t}");
+    let run = |auth: &str, proof: Option<&str>, url: &str, replay: &mut ReplayCache| {
+        let req = Presented {
+            authorization: Some(auth),
+            dpop: proof,
+            method: "GET",
+            url,
+        };
+        guard_request(&ch, &req, "api", &[], NOW, replay, |tok| {
+            v.verify(tok, &set, NOW)
+        })
+    };
+    let good = dpop_proof(5, "GET", RES, &t, NOW, "p1");
+    let ok = run(&dpop_auth, Some(&good), RES, &mut replay).unwrap();
+    assert_eq!(ok.claims().cnf.as_ref().unwrap().jkt, dpop_jkt(5));
+    let code = |r: Result<resource_verifier::Verified, resource_verifier::guard::Refusal>| {
+        let r = r.unwrap_err();
+        assert_eq!(r.status, 401);
+        assert!(
+            r.www_authenticate.starts_with("DPoP "),
+            "{}",
+            r.www_authenticate
+        );
+        serde_json::from_str::<Value>(&r.body).unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The same proof again: a replay.
+    assert_eq!(
+        code(run(&dpop_auth, Some(&good), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    // As a bearer token, with or without a proof.
+    let bearer = format!("Bearer {t}");
+    let p2 = dpop_proof(5, "GET", RES, &t, NOW, "p2");
+    assert_eq!(
+        code(run(&bearer, Some(&p2), RES, &mut replay)),
+        "invalid_token"
+    );
+    // Without a proof; with another key; for another URL, method or token; too old.
+    assert_eq!(
+        code(run(&dpop_auth, None, RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_key = dpop_proof(6, "GET", RES, &t, NOW, "p3");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_key), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_url = dpop_proof(5, "GET", "https://other.example/mcp", &t, NOW, "p4");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_url), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_method = dpop_proof(5, "POST", RES, &t, NOW, "p5");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_method), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let other_token = dpop_proof(5, "GET", RES, &plain, NOW, "p6");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&other_token), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    let old = dpop_proof(5, "GET", RES, &t, NOW - 600, "p7");
+    assert_eq!(
+        code(run(&dpop_auth, Some(&old), RES, &mut replay)),
+        "invalid_dpop_proof"
+    );
+    // The query is not part of htu.
+    let q = dpop_proof(5, "GET", RES, &t, NOW, "p8");
+    assert!(run(&dpop_auth, Some(&q), &format!("{RES}?x=1"), &mut replay).is_ok());
+    // An unbound token under the DPoP scheme; and as a bearer token it still works.
+    let p9 = dpop_proof(5, "GET", RES, &plain, NOW, "p9");
+    assert_eq!(
+        code(run(&format!("DPoP {plain}"), Some(&p9), RES, &mut replay)),
+        "invalid_token"
+    );
+    assert!(run(&format!("Bearer {plain}"), None, RES, &mut replay).is_ok());
 }

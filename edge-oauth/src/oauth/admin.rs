@@ -4,12 +4,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::clients::client::{GrantType, redirect_uri_is_acceptable};
-use super::clients::registration::RegisteredBy;
+use super::clients::registration::{RegisteredBy, registered_resources};
 use super::config::Config;
 use super::effects::{AuditEvent, Claim, ClientWrite, Owner, UserWrite, Write, Writes, event};
 use super::error::OAuthError;
 use super::records::ClientRow;
 use super::scope::Scope;
+use super::tokens::resource::Resources;
 use super::tokens::signing_keys::Alg;
 
 /// Checks `Authorization: Bearer <ADMIN_SECRET>` (constant time).
@@ -55,6 +56,10 @@ pub struct NewClient {
     /// ([`crate::oauth::scope::RESERVED`]); a relay client's own shape (below) is its opt-in.
     #[serde(default)]
     pub allow_reserved_scopes: bool,
+    /// Resource servers (RFC 8707 resource indicators: absolute URIs without fragments) the
+    /// client may ask tokens for, besides the edge's own.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// How a confidential client's secret is made.
@@ -101,6 +106,8 @@ pub struct ValidClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// The ID token algorithm.
     pub id_token_alg: Alg,
+    /// RFC 8707 resources it may ask tokens for.
+    pub resources: Resources,
 }
 
 pub use super::ids::id_is_acceptable;
@@ -202,6 +209,8 @@ impl NewClient {
                 "introspection is a reserved scope (it reads every client's tokens): send \"allow_reserved_scopes\": true to give it",
             ));
         }
+        let resources = registered_resources(&self.resources)
+            .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
         if self.access_token_ttl == Some(0) || self.refresh_token_ttl == Some(0) {
             return Err(OAuthError::invalid_request(
                 "lifetimes must be at least one second",
@@ -218,6 +227,7 @@ impl NewClient {
             refresh_token_ttl: self.refresh_token_ttl,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             id_token_alg,
+            resources,
         })
     }
 }
@@ -258,6 +268,7 @@ impl ValidClient {
             registered_by: RegisteredBy::Admin.as_str(),
             registration_key: None,
             created_at: now,
+            resources: self.resources.to_column(),
         };
         Writes::new(Claim::InsertClient(row)).with(Write::Audit(AuditEvent {
             client_id: Some(id.to_string()),
@@ -279,6 +290,7 @@ impl ValidClient {
             "redirect_uris": self.redirect_uris,
             "grant_types": self.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
             "scopes": self.scope.iter().collect::<Vec<_>>(),
+            "resources": self.resources,
         });
         if let (Some(s), Some(obj)) = (secret, v.as_object_mut()) {
             obj.insert("client_secret".into(), Value::String(s));
@@ -358,6 +370,7 @@ pub fn client_json(row: &ClientRow) -> Value {
         "refresh_token_ttl": row.refresh_token_ttl,
         "post_logout_redirect_uris": serde_json::from_str::<Value>(&row.post_logout_redirect_uris).unwrap_or(Value::Null),
         "id_token_signed_response_alg": row.id_token_alg,
+        "resources": row.resources.as_deref().unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
         "registered_by": row.registered_by,
         "owner_id": row.owner_id,
         "created_at": row.created_at,

@@ -83,6 +83,11 @@ pub struct Config {
     pub max_apps_per_person: u32,
     /// The admin secret.
     pub admin_secret: AdminSecret,
+    /// DPoP proofs at the token endpoint must carry a server nonce (`DPOP_NONCE=required`,
+    /// RFC 9449 section 8).
+    pub dpop_nonce: bool,
+    /// Client ID metadata documents (`CLIENT_METADATA_DOCUMENTS`: `off`, `on`, `local`).
+    pub client_metadata: super::clients::metadata_document::Mode,
 }
 
 /// A configuration problem. The message names the variable and never contains its value.
@@ -244,6 +249,13 @@ impl Config {
             registration_scopes,
             max_apps_per_person: number("MAX_APPS_PER_PERSON", 25, 1, 10_000)?,
             admin_secret,
+            dpop_nonce: optional("DPOP_NONCE").is_some_and(|v| v == "required"),
+            client_metadata: super::clients::metadata_document::Mode::parse(
+                optional("CLIENT_METADATA_DOCUMENTS").as_deref(),
+            )
+            .ok_or_else(|| {
+                ConfigError("CLIENT_METADATA_DOCUMENTS must be off, on or local".into())
+            })?,
         })
     }
 

@@ -76,6 +76,14 @@ pub fn metadata(config: &Config) -> Value {
         "access_token_signing_alg": config.access_token_alg.as_str(),
         "turn_credentials_endpoint": format!("{i}/turn/credentials"),
         "turn_server_name": config.turn_server_name,
+        // RFC 8707 `resource` on authorize, device authorization and token requests (not an
+        // IANA-registered member; docs/edge-oauth.md, "Resource servers and agents").
+        "resource_indicators_supported": true,
+        // RFC 9449 section 5.1.
+        "dpop_signing_alg_values_supported": super::tokens::dpop::ALGS,
+        // draft-ietf-oauth-client-id-metadata-document: a URL client_id names its metadata.
+        "client_id_metadata_document_supported":
+            config.client_metadata != super::clients::metadata_document::Mode::Off,
     })
 }
 
@@ -92,6 +100,13 @@ mod tests {
         assert_eq!(m["jwks_uri"], "https://auth.example/.well-known/jwks.json");
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(m["response_types_supported"], json!(["code"]));
+        assert_eq!(m["resource_indicators_supported"], true);
+        assert_eq!(m["dpop_signing_alg_values_supported"], json!(["ES256"]));
+        assert_eq!(
+            m["client_id_metadata_document_supported"], false,
+            "off by default"
+        );
+        assert_eq!(m["authorization_response_iss_parameter_supported"], true);
         assert_eq!(
             m["id_token_signing_alg_values_supported"],
             json!(["RS256", "ES256"])

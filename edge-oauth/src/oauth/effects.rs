@@ -109,6 +109,10 @@ pub struct NewFamily {
     pub authn: Option<Authn>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The RFC 8707 resources it granted, space-separated (`None`: the edge's own).
+    pub resource: Option<String>,
+    /// The DPoP key its refresh tokens are bound to (RFC 9449 section 5), if any.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A new refresh token, stored by its lookup key (SHA-256), never in clear.
@@ -155,6 +159,8 @@ pub struct NewCode {
     pub expires_at: u64,
     /// Unix seconds.
     pub created_at: u64,
+    /// The RFC 8707 resources asked for, space-separated (`None`: none named).
+    pub resource: Option<String>,
 }
 
 /// A new device authorization (RFC 8628), stored by the device code's lookup key.
@@ -174,6 +180,8 @@ pub struct NewDevice {
     pub expires_at: u64,
     /// Unix seconds.
     pub created_at: u64,
+    /// The RFC 8707 resources asked for, space-separated (`None`: none named).
+    pub resource: Option<String>,
 }
 
 /// A revoked individual token (access or TURN), kept until it would have expired anyway.
@@ -221,6 +229,8 @@ pub struct ClientWrite {
     pub registration_key: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Space-separated RFC 8707 resources it may ask tokens for (`None`: none).
+    pub resources: Option<String>,
 }
 
 /// A user row to insert.

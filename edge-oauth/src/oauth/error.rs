@@ -42,6 +42,10 @@ pub enum ErrorCode {
     /// RFC 8707 section 2: the requested audience (`aud`) is not a resource this server
     /// issues tokens for.
     InvalidTarget,
+    /// RFC 9449 section 5: the DPoP proof is missing what it must say, or says it wrongly.
+    InvalidDpopProof,
+    /// RFC 9449 section 8: the DPoP proof must carry the nonce sent in `DPoP-Nonce`.
+    UseDpopNonce,
     /// RFC 8628 section 3.5: the person has not answered the device authorization yet.
     AuthorizationPending,
     /// RFC 8628 section 3.5: the device polls too often; wait 5 seconds more.
@@ -87,6 +91,8 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
@@ -119,6 +125,8 @@ impl ErrorCode {
             | ErrorCode::UnsupportedResponseType
             | ErrorCode::UnsupportedTokenType
             | ErrorCode::InvalidTarget
+            | ErrorCode::InvalidDpopProof
+            | ErrorCode::UseDpopNonce
             | ErrorCode::AuthorizationPending
             | ErrorCode::SlowDown
             | ErrorCode::ExpiredToken
@@ -164,6 +172,8 @@ pub struct OAuthError {
     pub challenge: Option<Challenge>,
     /// Seconds for `Retry-After` (a rate limit's 429).
     pub retry_after: Option<u32>,
+    /// A server nonce for `DPoP-Nonce` (RFC 9449 section 8), with `use_dpop_nonce`.
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -181,7 +191,14 @@ impl OAuthError {
             status: code.status(),
             challenge,
             retry_after: None,
+            dpop_nonce: None,
         }
+    }
+
+    /// Adds `DPoP-Nonce` (RFC 9449 section 8).
+    pub fn with_dpop_nonce(mut self, nonce: String) -> OAuthError {
+        self.dpop_nonce = Some(nonce);
+        self
     }
 
     /// Adds `Retry-After` (RFC 9110 section 10.2.3).

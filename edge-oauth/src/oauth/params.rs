@@ -11,10 +11,12 @@ pub const MAX_ADMIN_BODY: usize = 64 * 1024;
 pub const MAX_PARAMS: usize = 64;
 /// Longest single parameter value.
 pub const MAX_VALUE_LEN: usize = 4096;
+/// Parameters a request may repeat: RFC 8707's `resource` (section 2).
+pub const REPEATABLE: [&str; 1] = ["resource"];
 
 /// The parameters of a request. Each name appears at most once (RFC 6749 section 3.1:
-/// "Request and response parameters MUST NOT be included more than once"), and a parameter
-/// sent without a value is treated as omitted.
+/// "Request and response parameters MUST NOT be included more than once"), except those in
+/// [`REPEATABLE`], and a parameter sent without a value is treated as omitted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params {
     pairs: Vec<(String, String)>,
@@ -58,7 +60,7 @@ impl Params {
     }
 
     fn push(&mut self, name: String, value: String) -> Result<(), OAuthError> {
-        if self.pairs.iter().any(|(n, _)| *n == name) {
+        if !REPEATABLE.contains(&name.as_str()) && self.pairs.iter().any(|(n, _)| *n == name) {
             return Err(OAuthError::invalid_request("a parameter is repeated"));
         }
         if self.pairs.len() >= MAX_PARAMS {
@@ -78,6 +80,15 @@ impl Params {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
+    }
+
+    /// Every non-empty value of a [`REPEATABLE`] parameter, in order.
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The value of `name`, or `invalid_request` naming the missing parameter.
@@ -164,6 +175,9 @@ mod tests {
     fn repeated_parameters_are_refused() {
         let e = Params::from_form(b"scope=a&scope=b").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
+        // RFC 8707 section 2: `resource` may repeat.
+        let p = Params::from_form(b"resource=a%3Ab&resource=c%3Ad&resource=").unwrap();
+        assert_eq!(p.get_all("resource"), ["a:b", "c:d"]);
     }
 
     #[test]

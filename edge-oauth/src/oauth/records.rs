@@ -4,6 +4,7 @@
 use super::clients::client::{ClientRecord, GrantType};
 use super::error::OAuthError;
 use super::scope::Scope;
+use super::tokens::resource::Resources;
 use super::tokens::signing_keys::Alg;
 pub use crate::store::reads::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
 
@@ -23,6 +24,7 @@ impl ClientRow {
         let post_logout_redirect_uris: Vec<String> =
             serde_json::from_str(&self.post_logout_redirect_uris).map_err(|_| corrupt())?;
         let id_token_alg = Alg::parse(&self.id_token_alg).ok_or_else(corrupt)?;
+        let resources = Resources::from_stored(self.resources.as_deref())?;
         Ok(ClientRecord {
             id: self.id,
             name: self.name,
@@ -37,6 +39,7 @@ impl ClientRow {
             owner_id: self.owner_id,
             registration_key: self.registration_key,
             created_at: self.created_at,
+            resources,
         })
     }
 }
@@ -117,11 +120,13 @@ mod tests {
             registered_by: "admin".into(),
             owner_id: None,
             registration_key: None,
+            resources: Some("https://api.example/".into()),
         };
         let r = row.clone().into_record().unwrap();
         assert!(
             r.is_public() && r.allows(GrantType::RefreshToken) && !r.allows(GrantType::Password)
         );
+        assert!(r.resources.contains("https://api.example/"));
         let bad = ClientRow {
             grant_types: "implicit".into(),
             ..row.clone()
@@ -129,6 +134,11 @@ mod tests {
         assert_eq!(bad.into_record().unwrap_err().status, 500);
         let bad = ClientRow {
             redirect_uris: "nope".into(),
+            ..row.clone()
+        };
+        assert_eq!(bad.into_record().unwrap_err().status, 500);
+        let bad = ClientRow {
+            resources: Some("not-a-uri".into()),
             ..row.clone()
         };
         assert_eq!(bad.into_record().unwrap_err().status, 500);

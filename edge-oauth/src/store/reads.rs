@@ -43,6 +43,9 @@ pub struct ClientRow {
     /// hex SHA-256 of its RFC 7592 registration access token.
     #[serde(default)]
     pub registration_key: Option<String>,
+    /// Space-separated RFC 8707 resource indicators it may ask tokens for.
+    #[serde(default)]
+    pub resources: Option<String>,
 }
 
 fn empty_list() -> String {
@@ -117,6 +120,9 @@ pub struct CodeRow {
     /// `acr`.
     #[serde(default)]
     pub acr: Option<String>,
+    /// The RFC 8707 resources the authorization request named (space-separated).
+    #[serde(default)]
+    pub resource: Option<String>,
     /// The person's sign-in name (NULL once deleted).
     #[serde(default)]
     pub username: Option<String>,
@@ -162,6 +168,12 @@ pub struct RefreshRow {
     /// `acr`.
     #[serde(default)]
     pub acr: Option<String>,
+    /// The RFC 8707 resources the family's authorization granted (space-separated).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The DPoP key the family's refresh tokens are bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     /// The person's sign-in name (NULL once deleted).
     #[serde(default)]
     pub username: Option<String>,
@@ -228,6 +240,9 @@ pub struct DeviceRow {
     pub auth_time: Option<u64>,
     /// The family the redemption produced.
     pub family_id: Option<String>,
+    /// The RFC 8707 resources the device authorization request named (space-separated).
+    #[serde(default)]
+    pub resource: Option<String>,
     /// The approving person.
     pub user_id: Option<String>,
     /// Their sign-in name (NULL once deleted).
@@ -403,7 +418,7 @@ pub fn users() -> Query<UserListRow> {
 pub fn code(key: &str) -> Query<CodeRow> {
     Query::new(
         "SELECT c.client_id, c.user_id, c.redirect_uri, c.scope, c.code_challenge, c.expires_at, c.used_at, c.family_id, \
-         c.nonce, c.auth_time, c.sid, c.amr, c.acr, u.username, u.name, u.email, u.rights \
+         c.nonce, c.auth_time, c.sid, c.amr, c.acr, c.resource, u.username, u.name, u.email, u.rights \
          FROM auth_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?",
         vec![key.into()],
     )
@@ -413,7 +428,7 @@ pub fn code(key: &str) -> Query<CodeRow> {
 pub fn refresh(key: &str) -> Query<RefreshRow> {
     Query::new(
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, u.username, u.name, u.email, u.rights \
+         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, f.resource, f.dpop_jkt, u.username, u.name, u.email, u.rights \
          FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
          WHERE r.id = ?",
         vec![key.into()],
@@ -424,7 +439,7 @@ pub fn refresh(key: &str) -> Query<RefreshRow> {
 pub fn device(key: &str) -> Query<DeviceRow> {
     Query::new(
         "SELECT d.client_id, d.scope, d.status, d.poll_interval, d.last_poll_at, d.expires_at, d.auth_time, d.family_id, \
-         d.user_id, u.username, u.name, u.email, u.rights \
+         d.resource, d.user_id, u.username, u.name, u.email, u.rights \
          FROM device_codes d LEFT JOIN users u ON u.id = d.user_id WHERE d.id = ?",
         vec![key.into()],
     )

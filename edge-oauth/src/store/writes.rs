@@ -39,8 +39,8 @@ fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
 fn insert_client(c: &ClientWrite) -> Statement {
     st(
         "INSERT INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at, \
-         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key, resources) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
         vec![
             (&c.id).into(),
             (&c.name).into(),
@@ -56,6 +56,7 @@ fn insert_client(c: &ClientWrite) -> Statement {
             c.registered_by.into(),
             (&c.owner_id).into(),
             (&c.registration_key).into(),
+            (&c.resources).into(),
         ],
     )
 }
@@ -64,8 +65,8 @@ fn insert_client(c: &ClientWrite) -> Statement {
 /// time stay.
 fn update_client(c: &ClientWrite) -> Statement {
     st(
-        "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ? \
-         WHERE id = ? RETURNING id",
+        "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ?, \
+         resources = ? WHERE id = ? RETURNING id",
         vec![
             (&c.name).into(),
             (&c.redirect_uris).into(),
@@ -73,6 +74,7 @@ fn update_client(c: &ClientWrite) -> Statement {
             (&c.grant_types).into(),
             (&c.scopes).into(),
             (&c.id_token_alg).into(),
+            (&c.resources).into(),
             (&c.id).into(),
         ],
     )
@@ -402,8 +404,8 @@ enum Tail {
 fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
     match w {
         Write::Family(f) => (
-            "INSERT INTO families (id, client_id, user_id, scope, auth_time, sid, amr, acr, created_at) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+            "INSERT INTO families (id, client_id, user_id, scope, auth_time, sid, amr, acr, created_at, resource, dpop_jkt) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
                 .into(),
             vec![
                 (&f.id).into(),
@@ -415,6 +417,8 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 authn_amr(&f.authn),
                 authn_acr(&f.authn),
                 f.created_at.into(),
+                (&f.resource).into(),
+                (&f.dpop_jkt).into(),
             ],
             Tail::Where,
         ),
@@ -434,8 +438,8 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             Tail::Where,
         ),
         Write::Code(c) => (
-            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, sid, amr, acr, expires_at, created_at) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
+            "INSERT INTO auth_codes (id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, auth_time, sid, amr, acr, expires_at, created_at, resource) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE"
                 .into(),
             vec![
                 (&c.key).into(),
@@ -451,12 +455,13 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 authn_acr(&c.authn),
                 c.expires_at.into(),
                 c.created_at.into(),
+                (&c.resource).into(),
             ],
             Tail::Where,
         ),
         Write::Device(d) => (
-            "INSERT INTO device_codes (id, user_code, client_id, scope, poll_interval, expires_at, created_at) \
-             SELECT ?, ?, ?, ?, ?, ?, ? WHERE"
+            "INSERT INTO device_codes (id, user_code, client_id, scope, poll_interval, expires_at, created_at, resource) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE"
                 .into(),
             vec![
                 (&d.key).into(),
@@ -466,6 +471,7 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 u64::from(d.interval).into(),
                 d.expires_at.into(),
                 d.created_at.into(),
+                (&d.resource).into(),
             ],
             Tail::Where,
         ),
@@ -837,6 +843,7 @@ pub(crate) mod tests {
             registered_by: "self_service",
             registration_key: None,
             created_at: 1,
+            resources: Some("https://api.example/".into()),
         };
         let claims = [
             Claim::None,
@@ -909,6 +916,8 @@ pub(crate) mod tests {
                     acr: "1".into(),
                 }),
                 created_at: 1,
+                resource: Some("https://api.example/".into()),
+                dpop_jkt: Some("jkt".into()),
             }),
             Write::Code(NewCode {
                 key: "k".into(),
@@ -922,6 +931,7 @@ pub(crate) mod tests {
                 authn: None,
                 expires_at: 2,
                 created_at: 1,
+                resource: None,
             }),
             Write::Device(NewDevice {
                 key: "k".into(),
@@ -931,6 +941,7 @@ pub(crate) mod tests {
                 interval: 5,
                 expires_at: 2,
                 created_at: 1,
+                resource: Some("https://api.example/".into()),
             }),
             Write::DevicePolled {
                 key: "k".into(),

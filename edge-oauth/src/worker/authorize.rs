@@ -72,7 +72,9 @@ pub async fn get(req: Request, env: &Env) -> Reply {
         let params = Params::from_form(query.as_bytes()).map_err(|e| refusal(Refusal::Page(e)))?;
         let client_id = authorize::client_id(&params).map_err(refusal)?;
         let db = env::db(env).map_err(server_page)?;
-        let client = store::client(&db, client_id).await.map_err(server_page)?;
+        let client = super::client_metadata::client(&db, &cfg, client_id, now())
+            .await
+            .map_err(server_page)?;
         let request = authorize::validate(&params, client.as_ref(), &cfg.issuer)
             .map_err(|r| refusal_for(r, client.as_ref()))?;
         let name = client.as_ref().map(|c| c.name.clone()).unwrap_or_default();
@@ -216,12 +218,12 @@ fn form_error(e: FormError) -> Reply {
 }
 
 /// The client of a form's request, still registered with the same redirect URI.
-async fn client_of(db: &D1Database, st: &FormState, issuer: &str) -> Result<ClientRecord, Reply> {
-    match store::client(db, &st.req.client_id)
+async fn client_of(db: &D1Database, cfg: &Config, st: &FormState) -> Result<ClientRecord, Reply> {
+    match super::client_metadata::client(db, cfg, &st.req.client_id, now())
         .await
         .map_err(server_page)?
     {
-        Some(c) if c.has_redirect_uri_at(&st.req.redirect_uri, issuer) => Ok(c),
+        Some(c) if c.has_redirect_uri_at(&st.req.redirect_uri, &cfg.issuer) => Ok(c),
         _ => Err(page(
             400,
             "This sign-in request cannot be completed",
@@ -256,7 +258,7 @@ async fn login(
         now,
     )
     .map_err(form_error)?;
-    let client = client_of(db, &st, &cfg.issuer).await?;
+    let client = client_of(db, cfg, &st).await?;
     let csrf = cookie.unwrap_or_default();
     let again = |status: u16, msg: &str| {
         Reply::page(
@@ -342,7 +344,7 @@ async fn consent(
         now,
     )
     .map_err(form_error)?;
-    client_of(db, &st, &cfg.issuer).await?;
+    client_of(db, cfg, &st).await?;
     if params.get("decision") != Some("allow") {
         let denied = OAuthError::new(
             crate::oauth::ErrorCode::AccessDenied,

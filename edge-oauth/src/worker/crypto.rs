@@ -145,6 +145,45 @@ pub async fn sign(key: &SigningKey, input: &[u8]) -> Result<Vec<u8>, OAuthError>
     Ok(Uint8Array::new(&sig).to_vec())
 }
 
+/// Checks a DPoP proof's ES256 signature with the public key in its own header (RFC 9449
+/// section 4.3); the proof when it verifies. The key is imported per proof: each client has
+/// its own.
+pub async fn verify_dpop(
+    proof: &crate::oauth::tokens::dpop::Unverified,
+) -> Result<Option<crate::oauth::tokens::dpop::ProofSignatureValid>, OAuthError> {
+    let jwk: Object = js_sys::JSON::parse(proof.jwk())
+        .map_err(|_| signing_fail())?
+        .unchecked_into();
+    let (import_params, verify_params) = params(Alg::Es256)?;
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let Ok(key) = JsFuture::from(
+        subtle()?
+            .import_key_with_object("jwk", &jwk, &import_params, false, &usages)
+            .map_err(|_| signing_fail())?,
+    )
+    .await
+    else {
+        // Not a point on the curve: the client's mistake, not the server's.
+        return Ok(None);
+    };
+    let key: CryptoKey = key.unchecked_into();
+    let signature = Uint8Array::from(proof.signature.as_slice());
+    let data = Uint8Array::from(proof.input.as_bytes());
+    let ok = JsFuture::from(
+        subtle()?
+            .verify_with_object_and_js_u8_array_and_js_u8_array(
+                &verify_params,
+                &key,
+                &signature,
+                &data,
+            )
+            .map_err(|_| signing_fail())?,
+    )
+    .await
+    .map_err(|_| signing_fail())?;
+    Ok((ok.as_bool() == Some(true)).then(crate::oauth::tokens::dpop::ProofSignatureValid::checked))
+}
+
 /// Checks a presented JWT's signature with the key its header names; the proof when it
 /// verifies, `None` otherwise (unknown key, wrong algorithm for the key, bad signature).
 pub async fn verify(keys: &KeySet, parsed: &Parsed) -> Result<Option<SignatureValid>, OAuthError> {

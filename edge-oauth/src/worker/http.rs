@@ -209,7 +209,13 @@ impl Reply {
             set(
                 &h,
                 "Access-Control-Allow-Headers",
-                "Authorization, Content-Type",
+                "Authorization, Content-Type, DPoP",
+            );
+            // RFC 9449 section 8: a browser client must read the server nonce.
+            set(
+                &h,
+                "Access-Control-Expose-Headers",
+                "DPoP-Nonce, WWW-Authenticate",
             );
             set(&h, "Access-Control-Max-Age", "86400");
         }
@@ -282,6 +288,9 @@ impl Reply {
                 }
                 if let Some(s) = e.retry_after {
                     set(&h, "Retry-After", &s.to_string());
+                }
+                if let Some(n) = &e.dpop_nonce {
+                    set(&h, "DPoP-Nonce", n);
                 }
                 if e.status == 413 {
                     // The rest of the body was not read: do not reuse this connection.

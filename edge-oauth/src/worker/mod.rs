@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod authorize;
 mod bearer;
+mod client_metadata;
 mod console;
 mod control;
 mod crypto;

@@ -16,6 +16,7 @@ use crate::oauth::flows::grants::{
 };
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::ratelimit::Action;
+use crate::oauth::tokens::dpop::{self, Proof};
 use crate::oauth::tokens::issue::{Issued, Source, issue};
 
 /// Handles a token request. `seed` selects the seed-compatible `/token`: JSON or form bodies,
@@ -37,6 +38,8 @@ async fn token(
     let now = now();
     let content_type = header(req, "content-type");
     let authorization = header(req, "authorization");
+    let dpop_header = header(req, dpop::HEADER);
+    let htu = format!("{}{}", cfg.issuer, req.path());
     let address = client_address(req);
     let body = read_body(req, MAX_BODY).await?;
     let mut params = if seed {
@@ -67,13 +70,17 @@ async fn token(
     };
     let client = authenticate_limited(env, &db, &cfg, presented, "token", now).await?;
     grants::check_allowed(client.record(), grant_type)?;
+    let proof = dpop_proof(&cfg, dpop_header.as_deref(), &htu, now).await?;
+    let proof = proof.as_ref();
+    let public = !client.is_confidential();
     let turn = TurnLimit {
         env,
         address: &address,
     };
     match grant_type {
         GrantType::ClientCredentials => {
-            let grant = client_credentials::decide(&client, &params, &cfg)?;
+            let mut grant = client_credentials::decide(&client, &params, &cfg)?;
+            dpop::bind(&mut grant, proof, None, public)?;
             let mut issued = issue(&grant, Source::Direct, &cfg, now)?;
             turn.spend(&issued).await?;
             sign_all(&cfg, &mut issued, now).await?;
@@ -101,17 +108,40 @@ async fn token(
             let user = check_password(&db, &cfg, username, pw)
                 .await?
                 .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
-            let grant = password::decide(&client, &user, &params, &cfg)?;
+            let mut grant = password::decide(&client, &user, &params, &cfg)?;
+            dpop::bind(&mut grant, proof, None, public)?;
             let issued = issue(&grant, Source::Direct, &cfg, now)?;
             turn.spend(&issued).await?;
             finish(&db, &cfg, issued, now)
                 .await?
                 .ok_or_else(|| OAuthError::server_error("an unclaimed grant was not written"))
         }
-        GrantType::AuthorizationCode => code(&db, &cfg, &turn, &client, &params, now).await,
-        GrantType::RefreshToken => refresh(&db, &cfg, &turn, &client, &params, now).await,
-        GrantType::DeviceCode => device_code(&db, &cfg, &turn, &client, &params, now).await,
+        GrantType::AuthorizationCode => code(&db, &cfg, &turn, &client, &params, proof, now).await,
+        GrantType::RefreshToken => refresh(&db, &cfg, &turn, &client, &params, proof, now).await,
+        GrantType::DeviceCode => device_code(&db, &cfg, &turn, &client, &params, proof, now).await,
     }
+}
+
+/// The request's DPoP proof (RFC 9449), checked: shape, signature (WebCrypto, with the key in
+/// the proof), method, URL, time and (`DPOP_NONCE=required`) the server nonce.
+async fn dpop_proof(
+    cfg: &Config,
+    header: Option<&str>,
+    htu: &str,
+    now: u64,
+) -> Result<Option<Proof>, OAuthError> {
+    let Some(h) = header else {
+        return Ok(None);
+    };
+    let unverified = dpop::parse(h)?;
+    let valid = crypto::verify_dpop(&unverified).await?.ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the DPoP proof's signature does not verify",
+        )
+    })?;
+    let nonces = cfg.dpop_nonce.then_some(&cfg.signing_key);
+    dpop::check(unverified, valid, "POST", htu, now, nonces).map(Some)
 }
 
 /// The per-person TURN limit of the token endpoint: spent for a TURN token before anything
@@ -190,7 +220,7 @@ pub async fn authenticate(
     now: u64,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let presented = client_auth::presented(authorization, params)?;
-    let record = store::client_cached(db, &presented.client_id, now, cfg.client_cache_ttl).await?;
+    let record = super::client_metadata::client_cached(db, cfg, &presented.client_id, now).await?;
     match client_auth::begin(record, presented)? {
         Step::Done(client) => Ok(*client),
         Step::Verify(pending) => {
@@ -280,6 +310,7 @@ async fn code(
     turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
+    proof: Option<&Proof>,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = authorization_code::code_key(params)?;
@@ -287,7 +318,8 @@ async fn code(
         let row = store::code(db, &key).await?;
         Ok(
             match authorization_code::decide(client, params, row, cfg, now)? {
-                authorization_code::Outcome::Redeem(g) => {
+                authorization_code::Outcome::Redeem(mut g) => {
+                    dpop::bind(&mut g, proof, None, !client.is_confidential())?;
                     Decided::Issue(g, Source::Code { key: key.clone() })
                 }
                 authorization_code::Outcome::Replayed { revoke } => {
@@ -306,19 +338,25 @@ async fn refresh(
     turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
+    proof: Option<&Proof>,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = refresh_token::token_key(params)?;
     claim_and_issue(db, cfg, turn, now, || async {
         let row = store::refresh(db, &key).await?;
+        let bound = row.as_ref().and_then(|r| r.dpop_jkt.clone());
         Ok(
             match refresh_token::decide(client, params, row, cfg, now)? {
-                refresh_token::Outcome::Rotate(g) => Decided::Issue(
-                    g,
-                    Source::Refresh {
-                        old_key: key.clone(),
-                    },
-                ),
+                refresh_token::Outcome::Rotate(mut g) => {
+                    // A bound family's refresh needs a proof with its key (RFC 9449 5).
+                    dpop::bind(&mut g, proof, bound.as_deref(), !client.is_confidential())?;
+                    Decided::Issue(
+                        g,
+                        Source::Refresh {
+                            old_key: key.clone(),
+                        },
+                    )
+                }
                 refresh_token::Outcome::Reused { revoke } => {
                     Decided::Refuse(refresh_token::reused(), revoke)
                 }
@@ -335,13 +373,17 @@ async fn device_code(
     turn: &TurnLimit<'_>,
     client: &AuthenticatedClient,
     params: &Params,
+    proof: Option<&Proof>,
     now: u64,
 ) -> Result<serde_json::Value, OAuthError> {
     let key = device::code_key(params)?;
     claim_and_issue(db, cfg, turn, now, || async {
         let row = store::device(db, &key).await?;
-        Ok(match device::poll(client, row, &key, cfg, now)? {
-            device::Polled::Issue(g) => Decided::Issue(g, Source::Device { key: key.clone() }),
+        Ok(match device::poll(client, params, row, &key, cfg, now)? {
+            device::Polled::Issue(mut g) => {
+                dpop::bind(&mut g, proof, None, !client.is_confidential())?;
+                Decided::Issue(g, Source::Device { key: key.clone() })
+            }
             device::Polled::Refuse { error, writes } => Decided::Refuse(error, writes),
         })
     })

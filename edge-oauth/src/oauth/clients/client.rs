@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::oauth::scope::Scope;
+use crate::oauth::tokens::resource::Resources;
 use crate::oauth::tokens::signing_keys::Alg;
 
 /// The grant types this server implements (RFC 6749 section 4 and 6).
@@ -83,6 +84,8 @@ pub struct ClientRecord {
     pub registration_key: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The resource servers it may ask tokens for (RFC 8707), besides the edge's own.
+    pub resources: Resources,
 }
 
 impl fmt::Debug for ClientRecord {

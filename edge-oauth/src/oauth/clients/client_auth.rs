@@ -276,6 +276,7 @@ mod tests {
             owner_id: None,
             registration_key: None,
             created_at: 0,
+            resources: crate::oauth::tokens::resource::Resources::none(),
         }
     }
 

@@ -115,6 +115,7 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
             let name = p.get("name").map(str::trim).filter(|n| !n.is_empty());
             let scopes = lines(p.get("scopes").unwrap_or_default());
             let redirect_uris = lines(p.get("redirect_uris").unwrap_or_default());
+            let resources = lines(p.get("resources").unwrap_or_default());
             let code = |public: bool| NewClient {
                 client_id: None,
                 name: name.map(str::to_string),
@@ -128,6 +129,7 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
                 post_logout_redirect_uris: Vec::new(),
                 id_token_signed_response_alg: None,
                 allow_reserved_scopes: false,
+                resources: resources.clone(),
             };
             let new = match kind {
                 Kind::Confidential => code(false),
@@ -231,6 +233,7 @@ pub fn render(rows: &[ClientRow], csrf: &str, shown: Option<Shown<'_>>) -> Strin
 <label>Name <input name=\"name\" id=\"app-name\" maxlength=\"100\"></label>\
 <label>Scopes <input name=\"scopes\" id=\"app-scopes\" placeholder=\"openid turn\"></label><br>\
 <label>Redirect URIs (one a line; not for device and relay apps)<br><textarea name=\"redirect_uris\" id=\"app-redirects\" rows=\"2\" cols=\"60\"></textarea></label><br>\
+<label>Resources its tokens may be for (RFC 8707; one URI a line)<br><textarea name=\"resources\" id=\"app-resources\" rows=\"2\" cols=\"60\"></textarea></label><br>\
 <button type=\"submit\" id=\"create-app\">Create</button>"
             ),
             ""

@@ -20,6 +20,7 @@ use crate::oauth::keys::{Purpose, SigningKey};
 use crate::oauth::params::Params;
 use crate::oauth::people::session::{Authn, Prompt};
 use crate::oauth::scope::Scope;
+use crate::oauth::tokens::resource::{self, Resources};
 
 pub use super::sealed::FormError;
 
@@ -53,6 +54,9 @@ pub struct AuthorizationRequest {
     /// `prompt` and `max_age`.
     #[serde(default)]
     pub prompt: Prompt,
+    /// The RFC 8707 resources asked for (each registered for the client, or the issuer).
+    #[serde(default, skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
 }
 
 /// Why an authorization request is refused.
@@ -199,6 +203,7 @@ pub fn validate(
     )
     .map_err(back)?;
     let scope = Scope::grant(params.get("scope"), &client.scope).map_err(back)?;
+    let resources = resource::requested(params, &client.resources, issuer).map_err(back)?;
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_string(),
@@ -212,6 +217,7 @@ pub fn validate(
             consent: prompt.contains(&"consent"),
             max_age,
         },
+        resources,
     })
 }
 
@@ -337,6 +343,7 @@ pub fn issue_code(
         authn: state.authn.clone(),
         expires_at: now.saturating_add(u64::from(code_ttl)),
         created_at: now,
+        resource: state.req.resources.to_column(),
     }));
     w.audit(AuditEvent {
         token_id: Some(ids::token_id(code.as_bytes())),
@@ -376,6 +383,37 @@ mod tests {
         let oidc = good() + "&prompt=login&max_age=0&nonce=n-0S6";
         let r = validate(&p(&oidc), Some(&c), "https://i").unwrap();
         assert_eq!(r.nonce.as_deref(), Some("n-0S6"));
+        assert!(r.resources.is_empty());
+    }
+
+    #[test]
+    fn resources_must_be_registered_and_travel_to_the_code() {
+        let mut c = client(&[GrantType::AuthorizationCode], "openid turn", true);
+        c.resources = Resources::from_list(["https://api.example/mcp"]).unwrap();
+        let q = good() + "&resource=https%3A%2F%2Fapi.example%2Fmcp&resource=https%3A%2F%2Fi";
+        let r = validate(&p(&q), Some(&c), "https://i").unwrap();
+        assert_eq!(r.resources.to_stored(), "https://api.example/mcp https://i");
+        let state = FormState::login(r, "cookie", 0).consent("u_1", "alice", 1);
+        let (_, w) = issue_code(&state, 60, 1).unwrap();
+        let code = w.find(|x| match x {
+            Write::Code(c) => Some(c),
+            _ => None,
+        });
+        assert_eq!(
+            code.and_then(|c| c.resource.as_deref()),
+            Some("https://api.example/mcp https://i")
+        );
+        // Unregistered, or with a fragment: invalid_target, sent back to the client.
+        for bad in [
+            "https%3A%2F%2Fevil.example",
+            "https%3A%2F%2Fapi.example%2Fmcp%23f",
+        ] {
+            let q = good() + "&resource=" + bad;
+            match validate(&p(&q), Some(&c), "https://i") {
+                Err(Refusal::Redirect(l)) => assert!(l.contains("error=invalid_target"), "{l}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

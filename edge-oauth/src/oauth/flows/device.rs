@@ -21,6 +21,7 @@ use crate::oauth::people::session::{ACR_SIGNED_IN, AMR_PASSWORD, Authn};
 use crate::oauth::records::UserProfile;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
+use crate::oauth::tokens::resource::{self, Resources};
 pub use crate::store::reads::{DeviceRow, PendingRow};
 
 /// Prefix of device codes.
@@ -94,6 +95,7 @@ pub fn start(
     let record = client.record();
     grants::check_allowed(record, GrantType::DeviceCode)?;
     let scope = Scope::grant(params.get("scope"), &record.scope)?;
+    let resources = resource::requested(params, &record.resources, &config.issuer)?;
     let device_code = ids::new_opaque(DEVICE_PREFIX)?;
     let user_code = new_user_code()?;
     let shown = display_user_code(&user_code);
@@ -113,6 +115,7 @@ pub fn start(
             interval: INTERVAL,
             expires_at: now.saturating_add(u64::from(config.device_code_ttl)),
             created_at: now,
+            resource: resources.to_column(),
         }))
         .with(Write::Audit(AuditEvent {
             token_id: Some(ids::token_id(device_code.as_bytes())),
@@ -162,6 +165,7 @@ pub fn code_key(params: &Params) -> Result<String, OAuthError> {
 /// Decides a poll (`grant_type=urn:ietf:params:oauth:grant-type:device_code`).
 pub fn poll(
     client: &AuthenticatedClient,
+    params: &Params,
     row: Option<DeviceRow>,
     key: &str,
     config: &Config,
@@ -221,7 +225,7 @@ pub fn poll(
             "the person denied the request",
             Writes::none(),
         )),
-        "approved" => approved(client, row, config),
+        "approved" => approved(client, params, row, config),
         _ => Err(OAuthError::server_error(
             "a stored device status is unknown",
         )),
@@ -230,6 +234,7 @@ pub fn poll(
 
 fn approved(
     client: &AuthenticatedClient,
+    params: &Params,
     row: DeviceRow,
     config: &Config,
 ) -> Result<Polled, OAuthError> {
@@ -242,6 +247,8 @@ fn approved(
     };
     let record = client.record();
     let scope = Scope::parse(&row.scope)?;
+    let granted = Resources::from_stored(row.resource.as_deref())?;
+    let resources = resource::narrowed(params, &granted, &record.resources, &config.issuer)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, false);
     let user = UserProfile {
         id: user_id.clone(),
@@ -270,6 +277,10 @@ fn approved(
         user: Some(user),
         auth_time: Some(auth_time),
         authn: Some(device_authn()),
+        resources,
+        family_resources: granted,
+        dpop_jkt: None,
+        family_dpop_jkt: None,
     }))
 }
 

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::dpop::Confirmation;
 use super::jwt::{self, Parsed, SignatureValid, TYP_ACCESS, Unsigned};
+pub use super::resource::Audience;
 use super::signing_keys::SigningKey;
 use crate::oauth::clients::client::GrantType;
 
@@ -22,8 +24,9 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user id, or the client id for client_credentials.
     pub sub: String,
-    /// Audience: this issuer (its userinfo and `/turn/credentials` are the resources).
-    pub aud: String,
+    /// Audience: the resources asked for (RFC 8707), or this issuer when none was (its
+    /// userinfo and `/turn/credentials` are then the resources).
+    pub aud: Audience,
     /// The client it was issued to.
     pub client_id: String,
     /// Space-separated scope.
@@ -45,6 +48,9 @@ pub struct AccessClaims {
     /// The person's rights that the granted scope covers ([`crate::oauth::people::rights`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rights: Vec<String>,
+    /// The DPoP key the token is bound to (RFC 9449 section 6.1), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl AccessClaims {
@@ -78,15 +84,32 @@ pub fn parse(token: &str) -> Result<Parsed, Rejection> {
     jwt::parse(token, TYP_ACCESS).map_err(|_| Rejection::Malformed)
 }
 
-/// The claims of a token whose signature verified: issuer, audience and times.
+/// The claims of a token whose signature verified, for the edge's own resources (userinfo,
+/// `/turn/credentials`): issuer, audience (the issuer must be in `aud`: a token asked for
+/// another resource, RFC 8707, is not accepted here) and times.
 pub fn check(
     parsed: &Parsed,
     proof: SignatureValid,
     issuer: &str,
     now: u64,
 ) -> Result<AccessClaims, Rejection> {
+    let claims = check_issued(parsed, proof, issuer, now)?;
+    if !claims.aud.contains(issuer) {
+        return Err(Rejection::WrongIssuer);
+    }
+    Ok(claims)
+}
+
+/// The claims of a token whose signature verified, whatever resource it is for (RFC 7662
+/// introspection answers for every audience): issuer and times.
+pub fn check_issued(
+    parsed: &Parsed,
+    proof: SignatureValid,
+    issuer: &str,
+    now: u64,
+) -> Result<AccessClaims, Rejection> {
     let claims: AccessClaims = parsed.claims(proof).map_err(|_| Rejection::Malformed)?;
-    if claims.iss != issuer || claims.aud != issuer {
+    if claims.iss != issuer {
         return Err(Rejection::WrongIssuer);
     }
     if now >= claims.exp || claims.iat > now.saturating_add(SKEW) {
@@ -106,7 +129,7 @@ mod tests {
         AccessClaims {
             iss: "https://auth.example".into(),
             sub: "u_1".into(),
-            aud: "https://auth.example".into(),
+            aud: Audience::One("https://auth.example".into()),
             client_id: "c1".into(),
             scope: "openid turn".into(),
             iat: 1000,
@@ -116,6 +139,7 @@ mod tests {
             fid: Some("f1".into()),
             auth_time: Some(990),
             rights: vec!["turn:priority".into()],
+            cnf: None,
         }
     }
 
@@ -142,6 +166,19 @@ mod tests {
         let key = c.signing_keys.signer(Alg::Es256, 0).unwrap();
         let t = sign(&c.signing_keys, other.unsigned(key));
         assert_eq!(decode(&t, 1000), Err(Rejection::WrongIssuer));
+        // A token for another resource is not for the edge's own endpoints; one that names
+        // the issuer among others is.
+        let mut api = claims();
+        api.aud = Audience::One("https://api.example/".into());
+        let t = sign(&c.signing_keys, api.unsigned(key));
+        assert_eq!(decode(&t, 1000), Err(Rejection::WrongIssuer));
+        let mut both = claims();
+        both.aud = Audience::Many(vec![
+            "https://api.example/".into(),
+            "https://auth.example".into(),
+        ]);
+        let t = sign(&c.signing_keys, both.clone().unsigned(key));
+        assert_eq!(decode(&t, 1000), Ok(both));
     }
 
     #[test]

@@ -40,12 +40,20 @@ pub fn verify(
     now: u64,
 ) -> Result<AccessClaims, OAuthError> {
     let proof = proof.ok_or_else(not_valid)?;
-    access_token::check(parsed, proof, &config.issuer, now).map_err(|r| match r {
+    let claims = access_token::check(parsed, proof, &config.issuer, now).map_err(|r| match r {
         access_token::Rejection::Expired => {
             OAuthError::invalid_token("the access token has expired")
         }
         _ => not_valid(),
-    })
+    })?;
+    // RFC 9449 section 7.2: a DPoP-bound token is never accepted as a bearer token, and the
+    // edge's own endpoints take bearer tokens only.
+    if claims.cnf.is_some() {
+        return Err(OAuthError::invalid_token(
+            "a DPoP-bound token is not accepted as a bearer token here",
+        ));
+    }
+    Ok(claims)
 }
 
 /// A bearer token that verified and is in good standing.
@@ -147,7 +155,7 @@ mod tests {
         AccessClaims {
             iss: "i".into(),
             sub: "u_1".into(),
-            aud: "i".into(),
+            aud: crate::oauth::tokens::access_token::Audience::One("i".into()),
             client_id: "c".into(),
             scope: "openid turn".into(),
             iat: 0,
@@ -157,6 +165,7 @@ mod tests {
             fid: None,
             auth_time: None,
             rights: vec![],
+            cnf: None,
         }
     }
 

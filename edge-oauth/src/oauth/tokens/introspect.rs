@@ -61,7 +61,7 @@ pub fn access_claims(
     proof: Option<SignatureValid>,
     now: u64,
 ) -> Option<AccessClaims> {
-    access_token::check(parsed, proof?, &config.issuer, now).ok()
+    access_token::check_issued(parsed, proof?, &config.issuer, now).ok()
 }
 
 /// Introspection is for confidential clients (`invalid_client` otherwise).

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::access_token::AccessClaims;
+use super::access_token::{AccessClaims, Audience};
+use super::dpop::Confirmation;
 use super::id_token::{self, IdClaims};
 use super::jwt::{self, Unsigned};
 use super::signing_keys::{Alg, KeySet};
@@ -128,6 +129,8 @@ pub fn issue(
             auth_time: grant.auth_time,
             authn: grant.authn.clone(),
             created_at: now,
+            resource: grant.family_resources.to_column(),
+            dpop_jkt: grant.family_dpop_jkt.clone(),
         }));
     }
 
@@ -216,7 +219,7 @@ pub fn issue(
             .user_id
             .clone()
             .unwrap_or_else(|| grant.client_id.clone()),
-        aud: config.issuer.clone(),
+        aud: Audience::of(&grant.resources, &config.issuer),
         client_id: grant.client_id.clone(),
         scope: grant.scope.to_string(),
         iat: now,
@@ -230,6 +233,7 @@ pub fn issue(
             .as_ref()
             .map(|u| rights::covered(&u.rights, &grant.scope))
             .unwrap_or_default(),
+        cnf: grant.dpop_jkt.clone().map(|jkt| Confirmation { jkt }),
     };
     writes.audit(audit(event::ACCESS_ISSUED, claims.jti.clone()));
     let id_claims = match (&grant.id_token, &grant.user) {
@@ -251,7 +255,8 @@ pub fn issue(
         _ => None,
     };
     let mut body = json!({
-        "token_type": "Bearer",
+        // RFC 9449 section 5: a bound token is used with the DPoP scheme.
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": grant.access_ttl,
         "scope": claims.scope,
     });
@@ -278,6 +283,7 @@ mod tests {
     use crate::oauth::tokens::access_token;
     use crate::oauth::tokens::id_token::IdTokenPlan;
     use crate::oauth::tokens::jwt::tests::{sign, verify};
+    use crate::oauth::tokens::resource::Resources;
 
     fn family(w: &Writes) -> Option<&NewFamily> {
         w.find(|r| match r {
@@ -315,6 +321,10 @@ mod tests {
             }),
             id_token: None,
             auth_time: Some(4990),
+            resources: Resources::none(),
+            family_resources: Resources::none(),
+            dpop_jkt: None,
+            family_dpop_jkt: None,
         }
     }
 
@@ -455,6 +465,55 @@ mod tests {
         let body = i.into_body().unwrap();
         assert_eq!(body["token_type"], "pop");
         assert!(body["refresh_token"].as_str().unwrap().starts_with("rt1."));
+    }
+
+    #[test]
+    fn the_audience_is_the_resource_and_the_family_keeps_the_grant() {
+        let c = config();
+        let mut g = grant(Family::New, true, false);
+        g.resources = Resources::from_list(["https://api.example/"]).unwrap();
+        g.family_resources =
+            Resources::from_list(["https://api.example/", "https://b.example/"]).unwrap();
+        let i = issue(&g, Source::Code { key: "k".into() }, &c, 5000).unwrap();
+        let (body, writes) = sign_all(i, 5000);
+        let token = body["access_token"].as_str().unwrap();
+        let p = access_token::parse(token).unwrap();
+        let proof = verify(&c.signing_keys, &p).unwrap();
+        // Not a token for the edge's own endpoints, but a token of this issuer.
+        assert!(access_token::check(&p, proof, &c.issuer, 5001).is_err());
+        let proof = verify(&c.signing_keys, &p).unwrap();
+        let claims = access_token::check_issued(&p, proof, &c.issuer, 5001).unwrap();
+        assert_eq!(claims.aud, Audience::One("https://api.example/".into()));
+        assert_eq!(
+            family(&writes).unwrap().resource.as_deref(),
+            Some("https://api.example/ https://b.example/")
+        );
+        assert_eq!(body["token_type"], "Bearer");
+        // DPoP: cnf.jkt and token_type DPoP; the family records the key.
+        let mut g = grant(Family::New, true, false);
+        g.dpop_jkt = Some("jkt1".into());
+        g.family_dpop_jkt = Some("jkt1".into());
+        let (body, writes) = sign_all(
+            issue(&g, Source::Code { key: "k".into() }, &c, 5000).unwrap(),
+            5000,
+        );
+        assert_eq!(body["token_type"], "DPoP");
+        let claims = decode(body["access_token"].as_str().unwrap(), 5001);
+        assert_eq!(claims.cnf.map(|c| c.jkt).as_deref(), Some("jkt1"));
+        assert_eq!(family(&writes).unwrap().dpop_jkt.as_deref(), Some("jkt1"));
+        // Without resources: the issuer, as before RFC 8707.
+        let (body, _) = sign_all(
+            issue(
+                &grant(Family::New, true, false),
+                Source::Code { key: "k".into() },
+                &c,
+                5000,
+            )
+            .unwrap(),
+            5000,
+        );
+        let claims = decode(body["access_token"].as_str().unwrap(), 5001);
+        assert_eq!(claims.aud, Audience::One(c.issuer.clone()));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! loads the row again and decides again) is a replay: the family issued from it is revoked
 //! (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
 
-use super::{CODE_REPLAY, Family, Grant, lifetimes, revoke_family, wants_turn};
+use super::{CODE_REPLAY, Family, Grant, check_turn_target, lifetimes, revoke_family, wants_turn};
 use crate::oauth::clients::client::GrantType;
 use crate::oauth::clients::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
@@ -19,6 +19,7 @@ use crate::oauth::people::session::Authn;
 use crate::oauth::records::CodeRow;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
+use crate::oauth::tokens::resource::{self, Resources};
 
 /// The code's lookup key, from the request (`invalid_request` when missing).
 pub fn code_key(params: &Params) -> Result<String, OAuthError> {
@@ -27,6 +28,10 @@ pub fn code_key(params: &Params) -> Result<String, OAuthError> {
 
 /// What to do with a code.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per token request and matched at once: boxing would buy nothing"
+)]
 pub enum Outcome {
     /// Issue, after claiming the code atomically.
     Redeem(Grant),
@@ -90,6 +95,9 @@ pub fn decide(
     let record = client.record();
     let scope = Scope::parse(&code.scope)?;
     let turn = wants_turn(params, &scope, config)?;
+    let granted = Resources::from_stored(code.resource.as_deref())?;
+    let resources = resource::narrowed(params, &granted, &record.resources, &config.issuer)?;
+    check_turn_target(turn, &resources, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     let authn = Authn::from_columns(
         code.sid.as_deref(),
@@ -120,5 +128,9 @@ pub fn decide(
         id_token,
         auth_time: code.auth_time,
         authn,
+        resources,
+        family_resources: granted,
+        dpop_jkt: None,
+        family_dpop_jkt: None,
     }))
 }

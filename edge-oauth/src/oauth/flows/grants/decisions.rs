@@ -55,6 +55,7 @@ fn code_row() -> CodeRow {
         sid: Some("s_1".into()),
         amr: Some("pwd".into()),
         acr: Some("0".into()),
+        resource: None,
         username: Some("alice".into()),
         name: None,
         email: Some("alice@example.com".into()),
@@ -248,6 +249,8 @@ fn refresh_row() -> RefreshRow {
         sid: Some("s_9".into()),
         amr: Some("pwd".into()),
         acr: Some("1".into()),
+        resource: None,
+        dpop_jkt: None,
         username: Some("alice".into()),
         name: None,
         email: None,
@@ -397,4 +400,123 @@ fn password_grant_for_a_verified_user() {
     let without = authed(client(&[GrantType::Password], "turn openid", false));
     let g = password::decide(&without, &user, &p(""), &cfg).unwrap();
     assert!(!g.turn && !g.refresh && g.family == Family::None);
+}
+
+const API: &str = "https://api.example/mcp";
+const API_Q: &str = "https%3A%2F%2Fapi.example%2Fmcp";
+const OTHER_Q: &str = "https%3A%2F%2Fother.example%2F";
+
+fn resourceful() -> AuthenticatedClient {
+    let mut c = client(
+        &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+        "openid turn",
+        true,
+    );
+    c.resources = Resources::from_list([API, "https://other.example/"]).unwrap();
+    authed(c)
+}
+
+#[test]
+fn codes_and_refreshes_keep_to_the_resources_granted() {
+    let cfg = config();
+    let code = CodeRow {
+        resource: Some(API.into()),
+        ..code_row()
+    };
+    // No resource at the token endpoint: the one granted at authorization.
+    let authorization_code::Outcome::Redeem(g) = authorization_code::decide(
+        &resourceful(),
+        &p(&good_redeem()),
+        Some(code.clone()),
+        &cfg,
+        1000,
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(g.resources.to_stored(), API);
+    assert_eq!(g.family_resources.to_stored(), API);
+    // Another registered resource the authorization did not grant: invalid_target.
+    let wider = format!("{}&resource={OTHER_Q}", good_redeem());
+    let e =
+        authorization_code::decide(&resourceful(), &p(&wider), Some(code), &cfg, 1000).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+    // A family that granted two resources may be refreshed to one, and the family keeps both.
+    let row = RefreshRow {
+        resource: Some(format!("{API} https://other.example/")),
+        ..refresh_row()
+    };
+    let narrow = format!("refresh_token=rt1.x&resource={API_Q}");
+    let refresh_token::Outcome::Rotate(g) =
+        refresh_token::decide(&resourceful(), &p(&narrow), Some(row.clone()), &cfg, 1000).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(g.resources.to_stored(), API);
+    assert_eq!(g.family_resources.len(), 2);
+    // A family granted only one may not be widened to the other.
+    let one = RefreshRow {
+        resource: Some(API.into()),
+        ..refresh_row()
+    };
+    let wide = format!("refresh_token=rt1.x&resource={OTHER_Q}");
+    let e = refresh_token::decide(&resourceful(), &p(&wide), Some(one), &cfg, 1000).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+    // A family without resources (the edge's own) may not be widened to an API either.
+    let e = refresh_token::decide(&resourceful(), &p(&narrow), Some(refresh_row()), &cfg, 1000)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+    // A TURN token (scope turn only) is not for another resource.
+    let turn = format!("refresh_token=rt1.x&scope=turn&resource={API_Q}");
+    let e = refresh_token::decide(&resourceful(), &p(&turn), Some(row), &cfg, 1000).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTarget);
+}
+
+#[test]
+fn dpop_binds_the_access_token_and_a_public_client_s_family() {
+    use crate::oauth::tokens::dpop::{self, Proof};
+    let key = Proof { jkt: "k1".into() };
+    let other = Proof { jkt: "k2".into() };
+    // A code redemption with a proof: access token and (public client) family bound.
+    let authorization_code::Outcome::Redeem(mut g) =
+        redeem(&good_redeem(), Some(code_row()), 1000).unwrap()
+    else {
+        panic!()
+    };
+    dpop::bind(&mut g, Some(&key), None, true).unwrap();
+    assert_eq!(
+        (g.dpop_jkt.as_deref(), g.family_dpop_jkt.as_deref()),
+        (Some("k1"), Some("k1"))
+    );
+    // A confidential client's family is not bound (its secret already binds the refresh).
+    let authorization_code::Outcome::Redeem(mut g) =
+        redeem(&good_redeem(), Some(code_row()), 1000).unwrap()
+    else {
+        panic!()
+    };
+    dpop::bind(&mut g, Some(&key), None, false).unwrap();
+    assert_eq!(
+        (g.dpop_jkt.as_deref(), g.family_dpop_jkt),
+        (Some("k1"), None)
+    );
+    // A bound family's refresh: without a proof, or with another key, refused.
+    let rotate = || match refresh("refresh_token=rt1.x", Some(refresh_row()), 1000).unwrap() {
+        refresh_token::Outcome::Rotate(g) => g,
+        other => panic!("{other:?}"),
+    };
+    for proof in [None, Some(&other)] {
+        let e = dpop::bind(&mut rotate(), proof, Some("k1"), true).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+    }
+    let mut g = rotate();
+    dpop::bind(&mut g, Some(&key), Some("k1"), true).unwrap();
+    assert_eq!(g.dpop_jkt.as_deref(), Some("k1"));
+    assert_eq!(
+        g.family_dpop_jkt, None,
+        "the family row already holds its key"
+    );
+    // Without a proof and without a bound family: a bearer token, as before.
+    let mut g = rotate();
+    dpop::bind(&mut g, None, None, true).unwrap();
+    assert_eq!(g.dpop_jkt, None);
 }

@@ -14,6 +14,7 @@ use crate::oauth::params::Params;
 use crate::oauth::records::UserProfile;
 use crate::oauth::scope::{Scope, TURN};
 use crate::oauth::tokens::id_token::IdTokenPlan;
+use crate::oauth::tokens::resource::Resources;
 use crate::oauth::tokens::turn::MAC_ALG;
 
 /// What a grant decided to issue.
@@ -49,6 +50,15 @@ pub struct Grant {
     pub auth_time: Option<u64>,
     /// How they were authenticated, recorded with a new family likewise.
     pub authn: Option<crate::oauth::people::session::Authn>,
+    /// The resources the access token is for (RFC 8707; empty: the edge's own).
+    pub resources: Resources,
+    /// The resources the authorization granted, recorded with a new family so refreshes may
+    /// narrow them and never widen them.
+    pub family_resources: Resources,
+    /// The DPoP key the access token is bound to (RFC 9449 `cnf.jkt`), if a proof came.
+    pub dpop_jkt: Option<String>,
+    /// The DPoP key a new family's refresh tokens are bound to (public clients).
+    pub family_dpop_jkt: Option<String>,
 }
 
 /// The token family of a grant.
@@ -110,6 +120,22 @@ pub fn wants_turn(params: &Params, scope: &Scope, config: &Config) -> Result<boo
         ));
     }
     Ok(turn)
+}
+
+/// A TURN token (RFC 7635) is for the TURN service, which `aud` names: a request for one
+/// may name no other resource (`invalid_target`, RFC 8707 section 2).
+pub fn check_turn_target(
+    turn: bool,
+    resources: &Resources,
+    config: &Config,
+) -> Result<(), OAuthError> {
+    if turn && resources.iter().any(|r| r != config.issuer) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "a TURN token is for the TURN service; ask a bearer token for other resources",
+        ));
+    }
+    Ok(())
 }
 
 /// Lifetimes for a client: the server's, shortened by the client's own if set.
@@ -180,6 +206,7 @@ pub(crate) mod tests {
             owner_id: None,
             registration_key: None,
             created_at: 0,
+            resources: Resources::none(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! use it. A client must opt in (its `grant_types` lists `password`). The user's password is
 //! checked by [`crate::oauth::people::user_auth`] before [`decide`] runs.
 
-use super::{Family, Grant, lifetimes, wants_turn};
+use super::{Family, Grant, check_turn_target, lifetimes, wants_turn};
 use crate::oauth::clients::client::GrantType;
 use crate::oauth::clients::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
@@ -10,6 +10,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::people::user_auth::VerifiedUser;
 use crate::oauth::scope::Scope;
+use crate::oauth::tokens::resource;
 
 /// Decides a password grant for a user whose password verified.
 pub fn decide(
@@ -21,6 +22,9 @@ pub fn decide(
     let record = client.record();
     let scope = Scope::grant(params.get("scope"), &record.scope)?;
     let turn = wants_turn(params, &scope, config)?;
+    // No authorization to narrow: the client's registered resources (RFC 8707 section 2).
+    let resources = resource::requested(params, &record.resources, &config.issuer)?;
+    check_turn_target(turn, &resources, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     let refresh = record.allows(GrantType::RefreshToken);
     Ok(Grant {
@@ -38,5 +42,9 @@ pub fn decide(
         id_token: None,
         auth_time: None,
         authn: None,
+        family_resources: resources.clone(),
+        dpop_jkt: None,
+        family_dpop_jkt: None,
+        resources,
     })
 }

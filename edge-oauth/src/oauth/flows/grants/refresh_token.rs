@@ -4,7 +4,9 @@
 //! UPDATE, so of two concurrent refreshes only one can succeed; the worker then loads the row
 //! again and decides again, and the loser is a reuse.
 
-use super::{Family, Grant, REFRESH_REUSE, lifetimes, revoke_family, wants_turn};
+use super::{
+    Family, Grant, REFRESH_REUSE, check_turn_target, lifetimes, revoke_family, wants_turn,
+};
 use crate::oauth::clients::client::GrantType;
 use crate::oauth::clients::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
@@ -16,6 +18,7 @@ use crate::oauth::people::session::Authn;
 use crate::oauth::records::RefreshRow;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
+use crate::oauth::tokens::resource::{self, Resources};
 
 /// The presented token's lookup key (`invalid_request` when missing).
 pub fn token_key(params: &Params) -> Result<String, OAuthError> {
@@ -24,6 +27,10 @@ pub fn token_key(params: &Params) -> Result<String, OAuthError> {
 
 /// What to do with a refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per token request and matched at once: boxing would buy nothing"
+)]
 pub enum Outcome {
     /// Rotate: claim the old token atomically, issue a new one in the same family.
     Rotate(Grant),
@@ -85,6 +92,10 @@ pub fn decide(
         ));
     }
     let turn = wants_turn(params, &scope, config)?;
+    // RFC 8707 section 2.2: the same rule for resources, against the family's grant.
+    let granted = Resources::from_stored(row.resource.as_deref())?;
+    let resources = resource::narrowed(params, &granted, &record.resources, &config.issuer)?;
+    check_turn_target(turn, &resources, config)?;
     let (access_ttl, refresh_ttl) = lifetimes(record, config, turn);
     // OpenID Connect Core section 12.2: an ID token again, with the original auth_time and
     // no nonce, when the authorization had a sign-in and the refresh keeps `openid`.
@@ -113,5 +124,9 @@ pub fn decide(
         id_token,
         auth_time: row.auth_time,
         authn,
+        resources,
+        family_resources: granted,
+        dpop_jkt: None,
+        family_dpop_jkt: None,
     }))
 }

@@ -1,0 +1,382 @@
+//! Tokens for many resource servers (docs/edge-oauth.md, "Resource servers and agents"):
+//! resource-verifier's example server run twice, as two resource servers with their own
+//! identifiers and protected resource metadata, and clients that find the edge from a 401
+//! (RFC 9728), ask for a token for one resource (RFC 8707) and see the other refuse it.
+
+#![cfg(not(target_arch = "wasm32"))] // drives workerd from the host
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure report
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const PASSWORD: &str = "correct horse battery";
+
+/// Builds resource-verifier's example resource server; returns its path.
+fn build_example() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .current_dir(root())
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "resource-verifier",
+            "--features",
+            "blocking",
+            "--example",
+            "protected",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building the example failed");
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"))
+        .join("debug/examples/protected")
+}
+
+/// One running example resource server; killed when dropped (also when a test fails).
+struct ResourceServer {
+    child: Child,
+    /// Its resource identifier, which is also its protected URL: `http://ADDR/hello`.
+    resource: String,
+}
+
+impl ResourceServer {
+    fn start(example: &std::path::Path, w: &Worker, scope: &str) -> ResourceServer {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let resource = format!("http://{addr}/hello");
+        let child = Command::new(example)
+            .args([w.base.as_str(), &resource, &addr, scope])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = ResourceServer { child, resource };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the example resource server did not listen on {addr}");
+    }
+}
+
+impl Drop for ResourceServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn openid_client_gets_a_token_for_one_resource_that_another_refuses() {
+    let example = build_example();
+    let w = Worker::start("resources", &[]);
+    let a = ResourceServer::start(&example, &w, "api");
+    let b = ResourceServer::start(&example, &w, "api");
+    let id = unique("agent");
+    let created = w.create_client(json!({
+        "client_id": id, "public": true, "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "api"], "resources": [a.resource, b.resource],
+    }));
+    assert_eq!(created["resources"].as_array().map(Vec::len), Some(2));
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let config = json!({
+        "resourceA": a.resource, "resourceB": b.resource, "clientId": id,
+        "redirectUri": REDIRECT, "username": user, "password": PASSWORD,
+    });
+    let out = node("e2e/resource-client.mjs", &[&config.to_string()]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("{v:#}");
+    assert_eq!(v["ok"], true, "{v:#}");
+    // RFC 9728: the metadata names the edge, found from the 401.
+    assert_eq!(v["metadata"]["authorization_servers"], json!([w.base]));
+    assert_eq!(v["discovery"]["resourceIndicators"], true);
+    // RFC 8707: the token is for A only.
+    assert_eq!(v["aud"], a.resource.as_str());
+    assert_eq!(v["atA"]["status"], 200, "{}", v["atA"]["body"]);
+    assert_eq!(v["atB"]["status"], 401);
+    let challenge = v["atB"]["challenge"].as_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{}\"",
+            b.resource
+                .replace("/hello", "/.well-known/oauth-protected-resource/hello")
+        )),
+        "{challenge}"
+    );
+    // A refresh may not widen the grant to B.
+    assert_eq!(v["widen"], "invalid_target");
+    assert_eq!(v["refreshedAtA"], 200);
+}
+
+#[test]
+fn resources_on_client_credentials_and_the_edge_s_own_endpoints() {
+    let w = Worker::start("resources-cc", &[]);
+    let api = "https://api.example/v1";
+    let id = unique("svc");
+    let v = w.create_client(json!({
+        "client_id": id, "grant_types": ["client_credentials"], "scopes": ["api", "turn"],
+        "resources": [api],
+    }));
+    let secret = v["client_secret"].as_str().unwrap().to_string();
+    let token = |extra: &[(&str, &str)]| {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        post_form(
+            &w.url("/oauth2/token"),
+            &[("Authorization", &basic(&id, &secret))],
+            &form,
+        )
+    };
+    let claims = |r: &Resp| -> Value {
+        let t = r.json()["access_token"].as_str().unwrap().to_string();
+        let p = t.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).unwrap(),
+        )
+        .unwrap()
+    };
+    // The registered resource, twice (the parameter may repeat) with the issuer.
+    let both = token(&[("scope", "api"), ("resource", api), ("resource", &w.base)]);
+    assert_eq!(both.status, 200, "{}", both.body);
+    let mut aud: Vec<String> = serde_json::from_value(claims(&both)["aud"].clone()).unwrap();
+    aud.sort();
+    let mut want = vec![api.to_string(), w.base.clone()];
+    want.sort();
+    assert_eq!(aud, want);
+    // A relative URI, a fragment, an unregistered resource: invalid_target.
+    for bad in ["/v1", "https://api.example/v1#x", "https://other.example/"] {
+        let r = token(&[("resource", bad)]);
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (400, "invalid_target"),
+            "{bad}"
+        );
+    }
+    // A TURN token is for the TURN service only.
+    let r = token(&[("scope", "turn"), ("resource", api)]);
+    assert_eq!((r.status, r.error().as_str()), (400, "invalid_target"));
+    // A token for the API is not accepted by the edge's own endpoints.
+    let for_api = token(&[("scope", "api"), ("resource", api)]);
+    assert_eq!(claims(&for_api)["aud"], api);
+    let at = for_api.json()["access_token"].as_str().unwrap().to_string();
+    let turn = post_form(
+        &w.url("/turn/credentials"),
+        &[("Authorization", &format!("Bearer {at}"))],
+        &[],
+    );
+    assert_eq!(turn.status, 401, "{}", turn.body);
+    // The same client's token for the edge itself (no resource named) is.
+    let own = token(&[("scope", "api turn")]);
+    assert_eq!(claims(&own)["aud"], w.base.as_str());
+    let own = own.json()["access_token"].as_str().unwrap().to_string();
+    let turn = post_form(
+        &w.url("/turn/credentials"),
+        &[("Authorization", &format!("Bearer {own}"))],
+        &[],
+    );
+    assert_eq!(turn.status, 200, "{}", turn.body);
+    // Introspection still answers for it (any audience of this issuer).
+    let intro = post_form(
+        &w.url("/oauth2/introspect"),
+        &[("Authorization", &basic(&id, &secret))],
+        &[("token", &at)],
+    );
+    assert_eq!(intro.json()["active"], true, "{}", intro.body);
+    assert_eq!(intro.json()["aud"], api);
+}
+
+/// A DPoP key (P-256) and the proofs it makes.
+struct DpopKey(p256::ecdsa::SigningKey);
+
+impl DpopKey {
+    fn new(seed: u8) -> DpopKey {
+        DpopKey(p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap())
+    }
+
+    /// A proof for `method url`, for `token` when given (`ath`), with the server `nonce`.
+    fn proof(&self, method: &str, url: &str, token: Option<&str>, nonce: Option<&str>) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use p256::ecdsa::signature::Signer;
+        use sha2::Digest;
+        let p = self.0.verifying_key().to_encoded_point(false);
+        let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": {
+            "kty": "EC", "crv": "P-256", "x": B64.encode(p.x().unwrap()), "y": B64.encode(p.y().unwrap()) } });
+        let mut claims = json!({
+            "jti": unique("jti"), "htm": method, "htu": url,
+            "iat": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        });
+        if let Some(t) = token {
+            claims["ath"] = json!(B64.encode(sha2::Sha256::digest(t.as_bytes())));
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let sig: p256::ecdsa::Signature = self.0.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig.to_bytes()))
+    }
+}
+
+#[test]
+fn dpop_bound_tokens_work_only_with_their_key_and_a_stolen_refresh_token_is_useless() {
+    let example = build_example();
+    let w = Worker::start("dpop", &[("DPOP_NONCE", "required")]);
+    let rs = ResourceServer::start(&example, &w, "api");
+    let id = unique("agent");
+    w.create_client(json!({
+        "client_id": id, "public": true, "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "api"], "resources": [rs.resource],
+    }));
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let (code, verifier) = code_for(
+        &w,
+        &id,
+        REDIRECT,
+        &user,
+        PASSWORD,
+        &[("scope", "api"), ("resource", &rs.resource)],
+    );
+    let token_url = w.url("/oauth2/token");
+    let key = DpopKey::new(11);
+    let thief = DpopKey::new(12);
+    let exchange = |proof: &str| {
+        post_form(
+            &token_url,
+            &[("DPoP", proof)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+                ("client_id", &id),
+            ],
+        )
+    };
+    // The server nonce (RFC 9449 section 8): first refused with one to use.
+    let first = exchange(&key.proof("POST", &token_url, None, None));
+    assert_eq!(
+        (first.status, first.error().as_str()),
+        (400, "use_dpop_nonce")
+    );
+    let nonce = first.header("dpop-nonce").expect("DPoP-Nonce").to_string();
+    // A proof for another URL is refused before anything is spent.
+    let wrong = exchange(&key.proof("POST", &w.url("/elsewhere"), None, Some(&nonce)));
+    assert_eq!(
+        (wrong.status, wrong.error().as_str()),
+        (400, "invalid_dpop_proof")
+    );
+    let r = exchange(&key.proof("POST", &token_url, None, Some(&nonce)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["token_type"], "DPoP");
+    let at = body["access_token"].as_str().unwrap().to_string();
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    // At the example resource server.
+    let call = |auth: &str, proof: Option<&str>| {
+        let mut h = vec![("Authorization", auth.to_string())];
+        if let Some(p) = proof {
+            h.push(("DPoP", p.to_string()));
+        }
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        get(&rs.resource, &h)
+    };
+    let dpop_auth = format!("DPoP {at}");
+    let proof = key.proof("GET", &rs.resource, Some(&at), None);
+    let ok = call(&dpop_auth, Some(&proof));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let refused = |r: Resp, want: &str| {
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(r.json()["error"], want, "{}", r.body);
+    };
+    refused(call(&dpop_auth, Some(&proof)), "invalid_dpop_proof"); // replayed
+    refused(call(&dpop_auth, None), "invalid_dpop_proof"); // no proof
+    refused(call(&format!("Bearer {at}"), None), "invalid_token"); // as a bearer token
+    refused(
+        call(
+            &dpop_auth,
+            Some(&thief.proof("GET", &rs.resource, Some(&at), None)),
+        ),
+        "invalid_dpop_proof",
+    ); // another key
+    let elsewhere = rs.resource.replace("/hello", "/other");
+    refused(
+        call(
+            &dpop_auth,
+            Some(&key.proof("GET", &elsewhere, Some(&at), None)),
+        ),
+        "invalid_dpop_proof",
+    ); // wrong htu
+    // The edge's own endpoints take bearer tokens only: a bound one is refused there.
+    let info = get(
+        &w.url("/oauth2/userinfo"),
+        &[("Authorization", &format!("Bearer {at}"))],
+    );
+    assert_eq!(info.status, 401);
+
+    // A stolen refresh token: useless without the key.
+    let refresh = |proof: Option<String>| {
+        let mut h = vec![];
+        if let Some(p) = &proof {
+            h.push(("DPoP", p.as_str()));
+        }
+        post_form(
+            &token_url,
+            &h,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("client_id", &id),
+            ],
+        )
+    };
+    let none = refresh(None);
+    assert_eq!((none.status, none.error().as_str()), (400, "invalid_grant"));
+    let stolen = refresh(Some(thief.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(
+        (stolen.status, stolen.error().as_str()),
+        (400, "invalid_grant")
+    );
+    // The holder of the key still refreshes (the failed attempts spent nothing).
+    let own = refresh(Some(key.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.json()["token_type"], "DPoP");
+    let at2 = own.json()["access_token"].as_str().unwrap().to_string();
+    let ok = call(
+        &format!("DPoP {at2}"),
+        Some(&key.proof("GET", &rs.resource, Some(&at2), None)),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // Its metadata says DPoP.
+    let meta = get(
+        &rs.resource
+            .replace("/hello", "/.well-known/oauth-protected-resource/hello"),
+        &[],
+    );
+    assert_eq!(
+        meta.json()["dpop_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let disco = get(&w.url("/.well-known/openid-configuration"), &[]);
+    assert_eq!(
+        disco.json()["dpop_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+}
