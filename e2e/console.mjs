@@ -120,6 +120,18 @@ async function before(ctx, page) {
   await page.locator(`tr[data-user="${victimId}"] button:has-text("Disable")`).click();
   await page.waitForSelector("#notice");
   if (!(await page.locator(`tr[data-user="${victimId}"] .state`).textContent()).includes("disabled")) await fail("not shown disabled");
+  // Disabled, they cannot sign in (the same answer as a wrong password).
+  {
+    const other = await browser.newContext();
+    const p = await other.newPage();
+    await p.goto(`${origin}/console`);
+    await p.fill("#username", victim);
+    await p.fill("#password", "correct horse battery");
+    await p.click('button[type="submit"]');
+    await p.waitForSelector(".err");
+    if ((await p.locator('button[name="decision"]').count()) !== 0) await fail("a disabled person signed in");
+    await other.close();
+  }
   // Search finds them.
   await page.goto(`${origin}/console/people?q=${encodeURIComponent(victim)}`);
   if ((await page.locator("#people tr[data-user]").count()) !== 1) await fail("search does not narrow to one person");

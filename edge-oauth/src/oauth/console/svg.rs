@@ -75,6 +75,10 @@ pub fn stacked_bars(
     );
     // Scale: 0, half, max.
     for (frac, label) in [(0u64, 0u64), (1, max / 2), (2, max)] {
+        // A middle line only where it has a value of its own (not for a scale of 1).
+        if frac == 1 && (label == 0 || label * 2 != max && !bytes && max < 10) {
+            continue;
+        }
         let y = TOP + plot_h - u32::try_from(frac).unwrap_or(0) * plot_h / 2;
         let _ = write!(
             out,
