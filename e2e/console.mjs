@@ -227,6 +227,8 @@ async function after(ctx, page) {
   if (relayId && !(total > Number(args.baseline))) await fail(`usage did not grow: ${total} after ${args.baseline}`);
   seen.usageBytes = total;
   await shot(page, "usage");
+  // A small one for the docs (docs/img/console-usage.png): the header and the bytes chart.
+  await page.screenshot({ path: join(shots, "console-usage-small.png"), clip: { x: 0, y: 0, width: 800, height: 520 } });
   await page.goto(`${origin}/console/usage?per=person`);
   if (Number(await page.getAttribute("#chart-bytes", "data-total")) !== total) await fail("per person sums differently");
   const cookie = (await ctx.cookies()).find((c) => c.name === "edge_console");
