@@ -1,19 +1,27 @@
 // The operator console at /console in headless Chromium: an admin signs in through the edge's
 // own code flow (sign-in and consent pages), manages people and apps, sees a relay and its
 // usage, and finds each change in the audit view; a person without the console:admin right
-// is refused. Screenshots of every view go to SHOT_DIR.
+// is refused. Screenshots of every view go to shots.
 //
-//   node e2e/console.mjs ORIGIN ADMIN PASSWORD PLAIN PASSWORD2 SHOT_DIR [RELAY_ID]
+//   node e2e/console.mjs '{"phase":"before"|"after","origin":..,"admin":..,"password":..,
+//                          "plain":..,"plainPassword":..,"shots":DIR,"relay":RELAY_ID?,
+//                          "baseline":BYTES?,"victim":USER_ID?,...}'
 //
-// Prints one JSON line with what it saw; exits non-zero on any failure.
+// "before": the refusal, People, Apps, Relays (when a relay is named: it is listed after its
+// heartbeat, drained and put back) and the usage total so far. "after" (once the caller relayed
+// traffic): the usage chart grew past "baseline" (when a relay is named), the CSV export, and
+// the Audit view finds each change. Prints one JSON line with what it saw; exits non-zero on
+// any failure.
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [origin, admin, adminPw, plain, plainPw, shots, relayId] = process.argv.slice(2);
-if (!shots) {
-  console.error("usage: node e2e/console.mjs ORIGIN ADMIN PASSWORD PLAIN PASSWORD2 SHOT_DIR [RELAY_ID]");
+const args = JSON.parse(process.argv[2] ?? "{}");
+const { phase, origin, admin, shots } = args;
+const adminPw = args.password, plain = args.plain, plainPw = args.plainPassword, relayId = args.relay;
+if (!origin || !shots || !["before", "after"].includes(phase)) {
+  console.error("usage: node e2e/console.mjs '{\"phase\":\"before\",\"origin\":..,...}'");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -57,6 +65,22 @@ async function signIn(context, username, password) {
 const shot = (page, name) => page.screenshot({ path: join(shots, `console-${name}.png`), fullPage: true });
 
 try {
+  const ctx = await browser.newContext();
+  const { page, errors } = await signIn(ctx, admin, adminPw);
+  if (!page.url().startsWith(`${origin}/console/people`)) await fail(`after sign-in: ${page.url()}`);
+  if ((await page.textContent("#who")) !== admin) await fail("the console does not name the admin");
+  if (phase === "before") await before(ctx, page);
+  else await after(ctx, page);
+  if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
+  clearTimeout(timer);
+  console.log(JSON.stringify({ ok: true, ...seen }));
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+} catch (e) {
+  await fail(e.stack ?? String(e));
+}
+
+async function before(ctx, page) {
   // A person without the right is refused.
   {
     const ctx = await browser.newContext();
@@ -70,10 +94,6 @@ try {
     await ctx.close();
   }
 
-  const ctx = await browser.newContext();
-  const { page, errors } = await signIn(ctx, admin, adminPw);
-  if (!page.url().startsWith(`${origin}/console/people`)) await fail(`after sign-in: ${page.url()}`);
-  if ((await page.textContent("#who")) !== admin) await fail("the console does not name the admin");
   const cookies = await ctx.cookies();
   const session = cookies.find((c) => c.name === "edge_console");
   if (!session || !session.httpOnly || session.sameSite !== "Strict") await fail(`session cookie: ${JSON.stringify(session)}`);
@@ -100,6 +120,18 @@ try {
   await page.locator(`tr[data-user="${victimId}"] button:has-text("Disable")`).click();
   await page.waitForSelector("#notice");
   if (!(await page.locator(`tr[data-user="${victimId}"] .state`).textContent()).includes("disabled")) await fail("not shown disabled");
+  // Disabled, they cannot sign in (the same answer as a wrong password).
+  {
+    const other = await browser.newContext();
+    const p = await other.newPage();
+    await p.goto(`${origin}/console`);
+    await p.fill("#username", victim);
+    await p.fill("#password", "correct horse battery");
+    await p.click('button[type="submit"]');
+    await p.waitForSelector(".err");
+    if ((await p.locator('button[name="decision"]').count()) !== 0) await fail("a disabled person signed in");
+    await other.close();
+  }
   // Search finds them.
   await page.goto(`${origin}/console/people?q=${encodeURIComponent(victim)}`);
   if ((await page.locator("#people tr[data-user]").count()) !== 1) await fail("search does not narrow to one person");
@@ -163,11 +195,75 @@ try {
   if ((await page.locator(`tr[data-client="${webClient}"]`).count()) !== 0) await fail("the deleted app is still listed");
   seen.webClient = webClient;
 
-  if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
-  clearTimeout(timer);
-  console.log(JSON.stringify({ ok: true, ...seen }));
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-} catch (e) {
-  await fail(e.stack ?? String(e));
+  // Relays: the relay is listed after its heartbeat; drained from the console and put back.
+  await page.goto(`${origin}/console/relays`);
+  if (relayId) {
+    const relay = page.locator(`tr[data-relay="${relayId}"]`);
+    if ((await relay.count()) !== 1) await fail(`relay ${relayId} is not listed`);
+    if ((await relay.locator(".state").textContent()) !== "healthy") await fail(`relay state: ${await relay.locator(".state").textContent()}`);
+    await relay.locator("button.drain").click();
+    await page.waitForSelector("#notice");
+    if ((await page.locator(`tr[data-relay="${relayId}"] .state`).textContent()) !== "drained from the console") await fail("not drained");
+    await shot(page, "relays");
+    await page.locator(`tr[data-relay="${relayId}"] button:has-text("Undrain")`).click();
+    await page.waitForSelector("#notice");
+    if ((await page.locator(`tr[data-relay="${relayId}"] .state`).textContent()) !== "healthy") await fail("not put back");
+  } else {
+    await shot(page, "relays");
+  }
+
+  // Usage so far.
+  await page.goto(`${origin}/console/usage`);
+  seen.baseline = Number(await page.getAttribute("#usage-total", "data-bytes"));
+  if (Number(await page.getAttribute("#chart-bytes", "data-total")) !== seen.baseline) await fail("the chart and the total differ");
+}
+
+async function after(ctx, page) {
+  // Usage grew past the baseline, per app and per person; the CSV export carries it.
+  await page.goto(`${origin}/console/usage`);
+  const total = Number(await page.getAttribute("#usage-total", "data-bytes"));
+  const chart = Number(await page.getAttribute("#chart-bytes", "data-total"));
+  if (chart !== total) await fail(`the chart (${chart}) and the total (${total}) differ`);
+  if (relayId && !(total > Number(args.baseline))) await fail(`usage did not grow: ${total} after ${args.baseline}`);
+  seen.usageBytes = total;
+  await shot(page, "usage");
+  // A small one for the docs (docs/img/console-usage.png): the header and the bytes chart.
+  await page.screenshot({ path: join(shots, "console-usage-small.png"), clip: { x: 0, y: 0, width: 800, height: 520 } });
+  await page.goto(`${origin}/console/usage?per=person`);
+  if (Number(await page.getAttribute("#chart-bytes", "data-total")) !== total) await fail("per person sums differently");
+  const cookie = (await ctx.cookies()).find((c) => c.name === "edge_console");
+  const csv = await fetch(`${origin}/console/usage.csv`, { headers: { cookie: `edge_console=${cookie.value}` } });
+  const text = await csv.text();
+  if (csv.status !== 200 || !csv.headers.get("content-type").startsWith("text/csv") || !text.startsWith("day,client_id,")) await fail(`CSV: ${csv.status} ${text.slice(0, 80)}`);
+  const csvBytes = text.trim().split("\r\n").slice(1).map((l) => l.split(",")).reduce((a, f) => a + Number(f[4]) + Number(f[6]), 0);
+  if (csvBytes !== total) await fail(`the CSV sums to ${csvBytes}, the view to ${total}`);
+
+  // Audit: each change, found by filtering.
+  const find = async (query, event, attr, value) => {
+    await page.goto(`${origin}/console/audit?${new URLSearchParams(query)}`);
+    const rows = page.locator(`#audit tr[data-event="${event}"][data-${attr}="${value}"]`);
+    if ((await rows.count()) < 1) await fail(`no ${event} for ${value} when filtering ${JSON.stringify(query)}`);
+    if ((await rows.first().getAttribute("data-actor")) !== args.adminId && event !== "console.signed_in") await fail(`${event} not by the admin`);
+  };
+  await find({ person: args.victim }, "user.created", "user", args.victim);
+  await find({ person: args.victim, kind: "user" }, "user.rights_set", "user", args.victim);
+  await find({ person: args.victim, kind: "families.revoked" }, "families.revoked", "user", args.victim);
+  await find({ person: args.victim }, "user.disabled", "user", args.victim);
+  await find({ app: args.relayClient }, "client.created", "client", args.relayClient);
+  await find({ app: args.relayClient, kind: "client" }, "client.secret_rotated", "client", args.relayClient);
+  await find({ app: args.webClient }, "client.redirect_uris_set", "client", args.webClient);
+  await find({ app: args.webClient }, "client.deleted", "client", args.webClient);
+  if (relayId) await find({ kind: "relay" }, "relay.drain", "actor", args.adminId);
+  await find({ person: args.adminId, kind: "console" }, "console.signed_in", "user", args.adminId);
+  // Newest first, and paged.
+  await page.goto(`${origin}/console/audit`);
+  const ids = await page.locator("#audit tr[data-event] td:first-child").allTextContents();
+  if (ids.map(Number).some((id, i, a) => i > 0 && id >= a[i - 1])) await fail("audit rows are not newest first");
+  if ((await page.locator("#older").count()) === 1) {
+    await page.click("#older");
+    const next = await page.locator("#audit tr[data-event] td:first-child").allTextContents();
+    if (!next.length || Number(next[0]) >= Number(ids[ids.length - 1])) await fail("the next page does not go on");
+  }
+  await page.goto(`${origin}/console/audit?person=${encodeURIComponent(args.victim)}`);
+  await shot(page, "audit");
 }

@@ -506,6 +506,24 @@ mod tests {
     }
 
     #[test]
+    fn the_console_is_one_endpoint_with_its_view_as_parameter() {
+        assert!(matches!(
+            resolve("GET", "/console"),
+            Resolved::Found { route, param: "", .. } if route.endpoint == Endpoint::Console
+        ));
+        assert!(matches!(
+            resolve("POST", "/console/people"),
+            Resolved::Found { route, param: "people", method: Method::Post } if route.endpoint == Endpoint::Console
+        ));
+        assert!(matches!(
+            resolve("POST", "/console"),
+            Resolved::MethodNotAllowed(_)
+        ));
+        assert_eq!(resolve("GET", "/console/a/b"), Resolved::NotFound);
+        assert!(!cors_allowed("/console") && !cors_allowed("/console/callback"));
+    }
+
+    #[test]
     fn cors_only_where_no_cookie_is_involved() {
         assert!(cors_allowed("/oauth2/token") && cors_allowed("/turn/credentials"));
         assert!(!cors_allowed("/oauth2/authorize") && !cors_allowed("/admin/clients"));

@@ -21,6 +21,10 @@ pub struct SessionRow {
     pub rights: String,
     /// Set when the person was disabled.
     pub disabled_at: Option<u64>,
+    /// Everything of the person issued before this second was revoked.
+    pub revoked_before: Option<u64>,
+    /// Unix seconds.
+    pub created_at: u64,
     /// Unix seconds.
     pub expires_at: u64,
 }
@@ -88,7 +92,7 @@ pub struct RelayRow {
 /// The live session with this lookup key, with its person (who must still exist).
 pub fn session(key: &str, now: u64) -> Query<SessionRow> {
     Query::new(
-        "SELECT s.user_id, u.username, u.rights, u.disabled_at, s.expires_at FROM console_sessions s \
+        "SELECT s.user_id, u.username, u.rights, u.disabled_at, u.revoked_before, s.created_at, s.expires_at FROM console_sessions s \
          JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ?",
         vec![key.into(), now.into()],
     )

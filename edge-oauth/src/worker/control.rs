@@ -33,7 +33,7 @@ thread_local! {
 }
 
 /// The control plane's configuration, checked once per isolate.
-fn control(env: &Env, cfg: &Config) -> Result<Rc<ControlConfig>, OAuthError> {
+pub(super) fn control(env: &Env, cfg: &Config) -> Result<Rc<ControlConfig>, OAuthError> {
     if let Some(c) = CONTROL.with(|c| c.borrow().clone()) {
         return Ok(c);
     }

@@ -45,6 +45,8 @@ pub enum Reply {
     Error(OAuthError),
     /// `405` with the route's `Allow` header.
     NotAllowed(String),
+    /// A CSV download (the console's usage export): file name, body.
+    Csv(String, String),
 }
 
 impl From<OAuthError> for Reply {
@@ -191,6 +193,7 @@ impl Reply {
     pub fn status(&self) -> u16 {
         match self {
             Reply::Json(s, _) | Reply::Empty(s) => *s,
+            Reply::Csv(..) => 200,
             Reply::Public { .. } => 200,
             Reply::Html { status, .. } => *status,
             Reply::Redirect(_) | Reply::RedirectSetting { .. } => 303,
@@ -273,6 +276,16 @@ impl Reply {
                 set(&h, "Location", &location);
                 set(&h, "Cache-Control", "no-store");
                 Vec::new()
+            }
+            Reply::Csv(name, body) => {
+                set(&h, "Content-Type", "text/csv;charset=UTF-8");
+                set(&h, "Cache-Control", "no-store");
+                set(
+                    &h,
+                    "Content-Disposition",
+                    &format!("attachment; filename=\"{name}\""),
+                );
+                body.into_bytes()
             }
             Reply::RedirectSetting { location, cookie } => {
                 set(&h, "Location", &location);

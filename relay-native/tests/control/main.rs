@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod config;
+mod console;
 #[path = "../../../edge-oauth/tests/common/mod.rs"]
 mod edge;
 mod figures;

@@ -164,10 +164,12 @@ pub struct Admin {
 }
 
 /// Admits a person: the session row (`None` when there is none, it expired or its person is
-/// gone) must be for a person who has the right and is not disabled.
+/// gone) must be for a person who has the right, is not disabled, and of whom everything was
+/// not revoked since the session began.
 pub fn admit(key: &str, row: Option<SessionRow>, now: u64) -> Result<Admin, Refusal> {
     let row = row.ok_or(Refusal::SignIn)?;
-    if now >= row.expires_at {
+    // "Revoke everything" of the person ends their console sessions too.
+    if now >= row.expires_at || row.revoked_before.is_some_and(|at| at >= row.created_at) {
         return Err(Refusal::SignIn);
     }
     if row.disabled_at.is_some() || !is_admin(&row.rights) {
@@ -240,6 +242,8 @@ mod tests {
             username: "ada".into(),
             rights: rights.into(),
             disabled_at: disabled,
+            revoked_before: None,
+            created_at: 10,
             expires_at: 100,
         }
     }
@@ -252,6 +256,14 @@ mod tests {
         assert_eq!(
             admit("k", Some(row("console:admin", None)), 100),
             Err(Refusal::SignIn)
+        );
+        let mut revoked = row("console:admin", None);
+        revoked.revoked_before = Some(10);
+        assert_eq!(admit("k", Some(revoked.clone()), 50), Err(Refusal::SignIn));
+        revoked.revoked_before = Some(9);
+        assert!(
+            admit("k", Some(revoked), 50).is_ok(),
+            "revoked before it began"
         );
         for (rights, disabled) in [
             ("api:admin", None),

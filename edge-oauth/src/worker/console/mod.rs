@@ -23,6 +23,7 @@ use crate::oauth::routes::Method;
 
 /// What every view gets: the configuration, D1, the person acting and their CSRF token.
 pub(super) struct Ctx {
+    env: Env,
     cfg: std::rc::Rc<Config>,
     db: D1Database,
     admin: Admin,
@@ -95,6 +96,7 @@ pub async fn handle(
         };
         let csrf = session::csrf_token(&cfg.signing_key, &admin.key);
         let c = Ctx {
+            env: env.clone(),
             cfg,
             db,
             admin,
