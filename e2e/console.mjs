@@ -55,9 +55,16 @@ async function signIn(context, username, password) {
   await page.fill("#username", username);
   await page.fill("#password", password);
   await page.click('button[type="submit"]');
+  // The consent page, unless this person allowed the console before (a remembered consent
+  // answers at once, docs/edge-oauth.md "Sessions").
   const allow = page.locator('button[name="decision"][value="allow"]');
-  await allow.waitFor();
-  await allow.click();
+  // The callback redirects to a view, or shows the refusal itself.
+  const consoleView = page.waitForURL((u) => u.pathname.startsWith("/console/"));
+  const asked = await Promise.race([allow.waitFor().then(() => true), consoleView.then(() => false)]);
+  if (asked) {
+    await allow.click();
+    await consoleView;
+  }
   await page.waitForLoadState("load");
   return { page, errors };
 }
