@@ -38,3 +38,8 @@ ALTER TABLE families ADD COLUMN sid TEXT;
 ALTER TABLE families ADD COLUMN amr TEXT;
 ALTER TABLE families ADD COLUMN acr TEXT;
 CREATE INDEX families_sid ON families(sid) WHERE sid IS NOT NULL;
+
+-- OpenID Connect Back-Channel Logout 1.0: where a client receives logout tokens, and whether it
+-- needs the `sid` claim in them.
+ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;
+ALTER TABLE clients ADD COLUMN backchannel_logout_session_required INTEGER NOT NULL DEFAULT 0;

@@ -357,6 +357,7 @@ fn client(id: &str, owner: Option<&str>) -> ClientWrite {
             "admin"
         },
         registration_key: None,
+        backchannel: None,
         created_at: NOW,
     }
 }
@@ -429,6 +430,8 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.first(&reads::session("k")).is_none());
     assert!(db.rows(&reads::sessions_of("u", NOW)).is_empty());
     assert!(db.first(&reads::consent("u", "c")).is_none());
+    assert!(db.rows(&reads::backchannel_of_session("s")).is_empty());
+    assert!(db.rows(&reads::backchannel_of_user("u")).is_empty());
     // One row always, every column NULL.
     let b = db
         .first(&reads::bearer_status("j", "f", "c", "u"))
@@ -944,6 +947,53 @@ fn sessions_and_consents(db: &mut Db) {
     );
     assert!(db.apply(&Writes::none().with(Write::EndSession { key: c.key() })));
     assert_eq!(db.rows(&reads::sessions_of("u9", NOW + 3)).len(), 1);
+    // A client with a back-channel URI that got tokens in session b is its target.
+    let mut bc = client("bc1", None);
+    bc.backchannel = Some(edge_oauth::oauth::client::Backchannel {
+        uri: "https://bc.example/logout".into(),
+        session_required: true,
+    });
+    assert!(db.apply(&Writes::new(Claim::InsertClient(bc))));
+    let record = db
+        .first(&reads::client("bc1"))
+        .unwrap()
+        .into_record()
+        .unwrap();
+    assert_eq!(
+        record.backchannel.map(|b| (b.uri, b.session_required)),
+        Some(("https://bc.example/logout".to_string(), true))
+    );
+    let mut fam = NewFamily {
+        id: "fbc".into(),
+        client_id: "bc1".into(),
+        user_id: Some("u9".into()),
+        scope: "openid".into(),
+        auth_time: Some(NOW),
+        authn: Some(Authn {
+            sid: Some(live.sid.clone()),
+            amr: "pwd".into(),
+            acr: "1".into(),
+        }),
+        created_at: NOW,
+    };
+    assert!(db.apply(&Writes::none().with(Write::Family(fam.clone()))));
+    fam.id = "fbc2".into();
+    assert!(db.apply(&Writes::none().with(Write::Family(fam))));
+    let targets = db.rows(&reads::backchannel_of_session(&live.sid));
+    assert_eq!(targets.len(), 1, "one per client and session: {targets:?}");
+    assert_eq!(
+        (
+            targets[0].uri.as_str(),
+            targets[0].session_required,
+            targets[0].user_id.as_str()
+        ),
+        ("https://bc.example/logout", 1, "u9")
+    );
+    assert_eq!(db.rows(&reads::backchannel_of_user("u9")), targets);
+    assert!(
+        db.rows(&reads::backchannel_of_session("s_other"))
+            .is_empty()
+    );
     assert!(
         db.apply(
             &Writes::none()

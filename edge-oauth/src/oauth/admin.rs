@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{GrantType, redirect_uri_is_acceptable};
+use super::client::{Backchannel, GrantType, redirect_uri_is_acceptable};
 use super::config::Config;
 use super::effects::{AuditEvent, Claim, ClientWrite, Owner, UserWrite, Write, Writes, event};
 use super::error::OAuthError;
@@ -51,6 +51,12 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// `RS256` (default) or `ES256`.
     pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect Back-Channel Logout's `backchannel_logout_uri`.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<bool>,
     /// Must be true for a client with the reserved scope `introspection`
     /// ([`crate::oauth::scope::RESERVED`]); a relay client's own shape (below) is its opt-in.
     #[serde(default)]
@@ -101,6 +107,8 @@ pub struct ValidClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// The ID token algorithm.
     pub id_token_alg: Alg,
+    /// Where logout tokens go.
+    pub backchannel: Option<Backchannel>,
 }
 
 pub use super::ids::id_is_acceptable;
@@ -207,7 +215,13 @@ impl NewClient {
                 "lifetimes must be at least one second",
             ));
         }
+        let backchannel = Backchannel::from_metadata(
+            self.backchannel_logout_uri,
+            self.backchannel_logout_session_required,
+        )
+        .map_err(OAuthError::invalid_request)?;
         Ok(ValidClient {
+            backchannel,
             client_id: self.client_id,
             name: self.name,
             secret,
@@ -257,6 +271,7 @@ impl ValidClient {
             owner_id: None,
             registered_by: RegisteredBy::Admin.as_str(),
             registration_key: None,
+            backchannel: self.backchannel.clone(),
             created_at: now,
         };
         Writes::new(Claim::InsertClient(row)).with(Write::Audit(AuditEvent {
@@ -358,6 +373,8 @@ pub fn client_json(row: &ClientRow) -> Value {
         "refresh_token_ttl": row.refresh_token_ttl,
         "post_logout_redirect_uris": serde_json::from_str::<Value>(&row.post_logout_redirect_uris).unwrap_or(Value::Null),
         "id_token_signed_response_alg": row.id_token_alg,
+        "backchannel_logout_uri": row.backchannel_logout_uri,
+        "backchannel_logout_session_required": row.backchannel_logout_session_required == Some(1),
         "registered_by": row.registered_by,
         "owner_id": row.owner_id,
         "created_at": row.created_at,

@@ -216,6 +216,8 @@ pub struct ClientWrite {
     pub registered_by: &'static str,
     /// hex SHA-256 of the RFC 7592 registration access token, for dynamic registrations.
     pub registration_key: Option<String>,
+    /// OpenID Connect Back-Channel Logout: where logout tokens go.
+    pub backchannel: Option<super::client::Backchannel>,
     /// Unix seconds.
     pub created_at: u64,
 }

@@ -33,6 +33,12 @@ impl ClientRow {
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             post_logout_redirect_uris,
+            backchannel: self
+                .backchannel_logout_uri
+                .map(|uri| super::client::Backchannel {
+                    uri,
+                    session_required: self.backchannel_logout_session_required == Some(1),
+                }),
             id_token_alg,
             owner_id: self.owner_id,
             registration_key: self.registration_key,
@@ -117,6 +123,8 @@ mod tests {
             registered_by: "admin".into(),
             owner_id: None,
             registration_key: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: None,
         };
         let r = row.clone().into_record().unwrap();
         assert!(

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{ClientRecord, GrantType, redirect_uri_is_acceptable};
+use super::client::{Backchannel, ClientRecord, GrantType, redirect_uri_is_acceptable};
 use super::effects::{AuditEvent, Claim, ClientWrite, Write, Writes, event};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
@@ -60,6 +60,8 @@ pub struct Registration {
     pub scope: Scope,
     /// `id_token_signed_response_alg`.
     pub id_token_alg: Alg,
+    /// OpenID Connect Back-Channel Logout.
+    pub backchannel: Option<Backchannel>,
 }
 
 fn metadata_error(d: &'static str) -> OAuthError {
@@ -136,6 +138,7 @@ impl Registration {
             grant_types,
             scope,
             id_token_alg,
+            backchannel: None,
         })
     }
 
@@ -169,6 +172,7 @@ impl Registration {
             owner_id: owner_id.map(str::to_string),
             registered_by: by.as_str(),
             registration_key,
+            backchannel: self.backchannel.clone(),
             created_at: now,
         }
     }
@@ -215,6 +219,10 @@ pub struct Metadata {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// OpenID Connect Registration's `id_token_signed_response_alg` (default RS256).
     pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect Back-Channel Logout's `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`.
+    pub backchannel_logout_session_required: Option<bool>,
     /// RFC 7592 update: must equal the client's id.
     pub client_id: Option<String>,
 }
@@ -265,7 +273,12 @@ impl Metadata {
                 metadata_error("id_token_signed_response_alg must be RS256 or ES256")
             })?,
         };
-        Registration::check(
+        let backchannel = Backchannel::from_metadata(
+            self.backchannel_logout_uri,
+            self.backchannel_logout_session_required,
+        )
+        .map_err(uri_error)?;
+        let mut r = Registration::check(
             self.client_name,
             self.redirect_uris.unwrap_or_default(),
             self.post_logout_redirect_uris.unwrap_or_default(),
@@ -275,7 +288,9 @@ impl Metadata {
             alg,
             allowed,
             algs,
-        )
+        )?;
+        r.backchannel = backchannel;
+        Ok(r)
     }
 }
 
@@ -342,6 +357,13 @@ pub fn response(
         "id_token_signed_response_alg": c.id_token_alg.as_str(),
         "registration_client_uri": registration_client_uri,
     });
+    if let (Some(b), Some(obj)) = (&c.backchannel, v.as_object_mut()) {
+        obj.insert("backchannel_logout_uri".into(), b.uri.clone().into());
+        obj.insert(
+            "backchannel_logout_session_required".into(),
+            b.session_required.into(),
+        );
+    }
     if let Some(obj) = v.as_object_mut() {
         if let Some(s) = secret {
             obj.insert("client_secret".into(), s.into());

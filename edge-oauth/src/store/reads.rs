@@ -43,6 +43,12 @@ pub struct ClientRow {
     /// hex SHA-256 of its RFC 7592 registration access token.
     #[serde(default)]
     pub registration_key: Option<String>,
+    /// OpenID Connect Back-Channel Logout URI.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// 1 when its logout tokens must carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<u8>,
 }
 
 fn empty_list() -> String {
@@ -666,5 +672,44 @@ pub fn consent(user_id: &str, client_id: &str) -> Query<ConsentRow> {
     Query::new(
         "SELECT scope FROM consents WHERE user_id = ? AND client_id = ?",
         vec![user_id.into(), client_id.into()],
+    )
+}
+
+/// A client to send a back-channel logout token to: it got tokens in an ended session (a
+/// family with that `sid`) and registered a `backchannel_logout_uri`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct BackchannelTarget {
+    /// The client.
+    pub client_id: String,
+    /// The person.
+    pub user_id: String,
+    /// The session.
+    pub sid: Option<String>,
+    /// `backchannel_logout_uri`.
+    pub uri: String,
+    /// 1 when the client requires `sid`.
+    pub session_required: u8,
+    /// `id_token_signed_response_alg`.
+    pub id_token_alg: String,
+}
+
+const BACKCHANNEL: &str = "SELECT DISTINCT f.client_id, f.user_id, f.sid, c.backchannel_logout_uri AS uri, \
+     c.backchannel_logout_session_required AS session_required, c.id_token_alg \
+     FROM families f JOIN clients c ON c.id = f.client_id \
+     WHERE c.backchannel_logout_uri IS NOT NULL AND f.user_id IS NOT NULL AND ";
+
+/// The back-channel targets of one session (by its public id).
+pub fn backchannel_of_session(sid: &str) -> Query<BackchannelTarget> {
+    Query::new(
+        format!("{BACKCHANNEL}f.sid = ? LIMIT 100"),
+        vec![sid.into()],
+    )
+}
+
+/// The back-channel targets of every session of a person (read before they end).
+pub fn backchannel_of_user(user_id: &str) -> Query<BackchannelTarget> {
+    Query::new(
+        format!("{BACKCHANNEL}f.sid IN (SELECT sid FROM sessions WHERE user_id = ?) LIMIT 100"),
+        vec![user_id.into()],
     )
 }

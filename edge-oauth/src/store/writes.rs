@@ -39,8 +39,9 @@ fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
 fn insert_client(c: &ClientWrite) -> Statement {
     st(
         "INSERT INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at, \
-         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key, \
+         backchannel_logout_uri, backchannel_logout_session_required) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
         vec![
             (&c.id).into(),
             (&c.name).into(),
@@ -56,16 +57,26 @@ fn insert_client(c: &ClientWrite) -> Statement {
             c.registered_by.into(),
             (&c.owner_id).into(),
             (&c.registration_key).into(),
+            backchannel_uri(c),
+            backchannel_session(c),
         ],
     )
+}
+
+fn backchannel_uri(c: &ClientWrite) -> Value {
+    c.backchannel.as_ref().map(|b| b.uri.as_str()).into()
+}
+
+fn backchannel_session(c: &ClientWrite) -> Value {
+    u64::from(c.backchannel.as_ref().is_some_and(|b| b.session_required)).into()
 }
 
 /// RFC 7592 update: the metadata changes; the secret, owner, registration token and creation
 /// time stay.
 fn update_client(c: &ClientWrite) -> Statement {
     st(
-        "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ? \
-         WHERE id = ? RETURNING id",
+        "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ?, \
+         backchannel_logout_uri = ?, backchannel_logout_session_required = ? WHERE id = ? RETURNING id",
         vec![
             (&c.name).into(),
             (&c.redirect_uris).into(),
@@ -73,6 +84,8 @@ fn update_client(c: &ClientWrite) -> Statement {
             (&c.grant_types).into(),
             (&c.scopes).into(),
             (&c.id_token_alg).into(),
+            backchannel_uri(c),
+            backchannel_session(c),
             (&c.id).into(),
         ],
     )
@@ -808,6 +821,7 @@ pub(crate) mod tests {
             owner_id: Some("u".into()),
             registered_by: "self_service",
             registration_key: None,
+            backchannel: None,
             created_at: 1,
         };
         let claims = [

@@ -179,6 +179,7 @@ pub(crate) mod tests {
             id_token_alg: crate::oauth::signing_keys::Alg::Rs256,
             owner_id: None,
             registration_key: None,
+            backchannel: None,
             created_at: 0,
         }
     }

@@ -1,4 +1,5 @@
 //! People at the edge: their sign-in sessions and what they consented to.
 
 pub mod account;
+pub mod backchannel;
 pub mod session;
