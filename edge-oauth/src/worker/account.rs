@@ -1,8 +1,9 @@
 //! `GET|POST /account`: sign in (starting a session), list the person's sessions, sign out
 //! here or everywhere ([`crate::oauth::people::account`] renders, `session` decides).
 
-use worker::{D1Database, Env, Request};
+use worker::{Context, D1Database, Env, Request};
 
+use super::backchannel::{self, Ending};
 use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
 use super::{env, session, store};
@@ -74,7 +75,7 @@ pub async fn get(req: Request, env: &Env) -> Reply {
 }
 
 /// `POST /account`.
-pub async fn post(mut req: Request, env: &Env) -> Reply {
+pub async fn post(mut req: Request, env: &Env, ctx: &Context) -> Reply {
     let content_type = header(&req, "content-type");
     let address = client_address(&req);
     let user_agent = session::user_agent(&req);
@@ -145,7 +146,20 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
                     )
                     .unwrap_or_else(crate::oauth::effects::Writes::none),
                 };
+                // The apps that got tokens in the ending sessions are told, after the answer.
+                let ending = match (&live, action) {
+                    (Some(s), Action::Everywhere) => Some(Ending::Person(&s.user_id)),
+                    (Some(s), _) => Some(Ending::Session(&s.sid)),
+                    (None, _) => None,
+                };
+                let tokens = match ending {
+                    Some(e) => backchannel::prepare(&db, &cfg, e, now)
+                        .await
+                        .map_err(error_page)?,
+                    None => Vec::new(),
+                };
                 store::apply(&db, &writes).await.map_err(error_page)?;
+                backchannel::send(ctx, tokens);
                 let (id, text) = if action == Action::Everywhere {
                     (
                         "signed-out-everywhere",

@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod authorize;
+mod backchannel;
 mod bearer;
 mod control;
 mod crypto;
@@ -90,7 +91,7 @@ async fn dispatch(
         | Endpoint::AdminAudit
         | Endpoint::AdminUserRights
         | Endpoint::AdminInitialTokens => admin::handle(req, env, endpoint, method, param).await,
-        Endpoint::Logout => logout::handle(req, env, method == Method::Post).await,
+        Endpoint::Logout => logout::handle(req, env, ctx, method == Method::Post).await,
         Endpoint::DeviceAuthorization => device::authorization(req, env).await,
         Endpoint::DevicePage if method == Method::Post => device::post(req, env).await,
         Endpoint::DevicePage => device::get(req, env).await,
@@ -108,7 +109,7 @@ async fn dispatch(
         Endpoint::AdminRelays => control::admin_relays(req, env).await,
         Endpoint::AdminHousekeeping => control::admin_housekeeping(req, env).await,
         Endpoint::AdminUserRevoke => control::admin_revoke_user(req, env, param).await,
-        Endpoint::Account if method == Method::Post => account::post(req, env).await,
+        Endpoint::Account if method == Method::Post => account::post(req, env, ctx).await,
         Endpoint::Account => account::get(req, env).await,
     }
 }
