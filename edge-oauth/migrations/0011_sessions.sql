@@ -43,3 +43,29 @@ CREATE INDEX families_sid ON families(sid) WHERE sid IS NOT NULL;
 -- needs the `sid` claim in them.
 ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;
 ALTER TABLE clients ADD COLUMN backchannel_logout_session_required INTEGER NOT NULL DEFAULT 0;
+
+-- Account recovery (docs/edge-oauth.md, "Account recovery"): a verified address, and the
+-- single-use links sent by email (verification, password reset), stored by the hex SHA-256
+-- of their 256-bit random value.
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX users_email ON users(email);
+CREATE TABLE email_tokens (
+  id         TEXT PRIMARY KEY,            -- hex SHA-256 of the link's token
+  user_id    TEXT NOT NULL,
+  purpose    TEXT NOT NULL,               -- 'verify' | 'reset'
+  email      TEXT NOT NULL,               -- the address it was sent to
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  used_at    INTEGER
+);
+CREATE INDEX email_tokens_user ON email_tokens(user_id);
+
+-- Messages a local worker without an email binding "sends" (read by the tests through
+-- /admin/outbox). A deployed worker sends through its `send_email` binding instead.
+CREATE TABLE outbox (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  to_addr    TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  body       TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);

@@ -59,6 +59,8 @@ pub struct UserProfile {
     pub name: Option<String>,
     /// Email.
     pub email: Option<String>,
+    /// True once the person followed the verification link sent to it.
+    pub email_verified: bool,
     /// Space-separated rights.
     pub rights: String,
 }
@@ -70,6 +72,7 @@ pub fn joined_profile(
     username: &Option<String>,
     name: &Option<String>,
     email: &Option<String>,
+    email_verified: Option<u8>,
     rights: &Option<String>,
 ) -> Option<UserProfile> {
     Some(UserProfile {
@@ -77,6 +80,7 @@ pub fn joined_profile(
         username: username.clone()?,
         name: name.clone(),
         email: email.clone(),
+        email_verified: email_verified == Some(1),
         rights: rights.clone().unwrap_or_default(),
     })
 }
@@ -89,6 +93,7 @@ impl CodeRow {
             &self.username,
             &self.name,
             &self.email,
+            self.email_verified,
             &self.rights,
         )
     }
@@ -98,7 +103,14 @@ impl RefreshRow {
     /// The person the token acts for, while they exist.
     pub fn user(&self) -> Option<UserProfile> {
         let id = self.user_id.as_deref()?;
-        joined_profile(id, &self.username, &self.name, &self.email, &self.rights)
+        joined_profile(
+            id,
+            &self.username,
+            &self.name,
+            &self.email,
+            self.email_verified,
+            &self.rights,
+        )
     }
 }
 

@@ -75,6 +75,9 @@ pub struct UserRow {
     /// Email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once verified.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Space-separated rights.
     #[serde(default)]
     pub rights: String,
@@ -132,6 +135,9 @@ pub struct CodeRow {
     /// Their email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Their rights.
     #[serde(default)]
     pub rights: Option<String>,
@@ -177,6 +183,9 @@ pub struct RefreshRow {
     /// Their email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Their rights.
     #[serde(default)]
     pub rights: Option<String>,
@@ -198,6 +207,9 @@ pub struct BearerStatus {
     /// The user's email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Tokens of the user issued at or before this second are revoked ("revoke everything of
     /// user X").
     #[serde(default)]
@@ -242,6 +254,9 @@ pub struct DeviceRow {
     pub name: Option<String>,
     /// Their email.
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Their rights.
     pub rights: Option<String>,
 }
@@ -384,7 +399,7 @@ pub fn client_count() -> Query<Count> {
 /// A user by sign-in name.
 pub fn user_by_name(username: &str) -> Query<UserRow> {
     Query::new(
-        "SELECT id, username, password_hash, name, email, rights FROM users WHERE username = ?",
+        "SELECT id, username, password_hash, name, email, email_verified, rights FROM users WHERE username = ?",
         vec![username.into()],
     )
 }
@@ -406,7 +421,7 @@ pub fn users() -> Query<UserListRow> {
 pub fn code(key: &str) -> Query<CodeRow> {
     Query::new(
         "SELECT c.client_id, c.user_id, c.redirect_uri, c.scope, c.code_challenge, c.expires_at, c.used_at, c.family_id, \
-         c.nonce, c.auth_time, c.sid, c.amr, c.acr, u.username, u.name, u.email, u.rights \
+         c.nonce, c.auth_time, c.sid, c.amr, c.acr, u.username, u.name, u.email, u.email_verified, u.rights \
          FROM auth_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?",
         vec![key.into()],
     )
@@ -416,7 +431,7 @@ pub fn code(key: &str) -> Query<CodeRow> {
 pub fn refresh(key: &str) -> Query<RefreshRow> {
     Query::new(
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, u.username, u.name, u.email, u.rights \
+         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, u.username, u.name, u.email, u.email_verified, u.rights \
          FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
          WHERE r.id = ?",
         vec![key.into()],
@@ -427,7 +442,7 @@ pub fn refresh(key: &str) -> Query<RefreshRow> {
 pub fn device(key: &str) -> Query<DeviceRow> {
     Query::new(
         "SELECT d.client_id, d.scope, d.status, d.poll_interval, d.last_poll_at, d.expires_at, d.auth_time, d.family_id, \
-         d.user_id, u.username, u.name, u.email, u.rights \
+         d.user_id, u.username, u.name, u.email, u.email_verified, u.rights \
          FROM device_codes d LEFT JOIN users u ON u.id = d.user_id WHERE d.id = ?",
         vec![key.into()],
     )
@@ -464,6 +479,7 @@ pub fn bearer_status(
          (SELECT username FROM users WHERE id = ?4) AS username, \
          (SELECT name FROM users WHERE id = ?4) AS name, \
          (SELECT email FROM users WHERE id = ?4) AS email, \
+         (SELECT email_verified FROM users WHERE id = ?4) AS email_verified, \
          (SELECT revoked_before FROM users WHERE id = ?4) AS user_revoked_before",
         vec![
             jti.into(),
