@@ -56,7 +56,8 @@ CREATE TABLE email_tokens (
   email      TEXT NOT NULL,               -- the address it was sent to
   expires_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
-  used_at    INTEGER
+  used_at    INTEGER,
+  claimed_by TEXT                         -- the request that used it (guards its writes)
 );
 CREATE INDEX email_tokens_user ON email_tokens(user_id);
 

@@ -15,6 +15,7 @@ use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
 };
+use edge_oauth::oauth::people::recovery;
 use edge_oauth::oauth::people::session::{self, Authn};
 use edge_oauth::store::{self, Query, Statement, Value, reads, writes};
 use rusqlite::Connection;
@@ -281,9 +282,10 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::Heartbeat { .. } => "Heartbeat",
         Claim::UsageCursor { read: None, .. } => "UsageCursorNew",
         Claim::UsageCursor { read: Some(_), .. } => "UsageCursor",
+        Claim::EmailToken { .. } => "EmailToken",
     }
 }
-const CLAIMS: usize = 15;
+const CLAIMS: usize = 16;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -319,9 +321,13 @@ fn row_name(w: &Write) -> &'static str {
         Write::EndSession { .. } => "EndSession",
         Write::EndSessionsOf { .. } => "EndSessionsOf",
         Write::Consent { .. } => "Consent",
+        Write::EmailToken(_) => "EmailToken",
+        Write::Outbox(_) => "Outbox",
+        Write::EmailVerified { .. } => "EmailVerified",
+        Write::SetPassword { .. } => "SetPassword",
     }
 }
-const ROWS: usize = 20;
+const ROWS: usize = 24;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -432,6 +438,9 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.first(&reads::consent("u", "c")).is_none());
     assert!(db.rows(&reads::backchannel_of_session("s")).is_empty());
     assert!(db.rows(&reads::backchannel_of_user("u")).is_empty());
+    assert!(db.first(&reads::email_token("k")).is_none());
+    assert!(db.first(&reads::user_by_email("a@example.com")).is_none());
+    assert!(db.rows(&reads::outbox(10)).is_empty());
     // One row always, every column NULL.
     let b = db
         .first(&reads::bearer_status("j", "f", "c", "u"))
@@ -897,6 +906,7 @@ fn every_write_and_read() {
     assert!(c.username.is_none() && c.user().is_none());
 
     sessions_and_consents(&mut db);
+    email_links(&mut db);
     relays_and_usage(&mut db);
 
     // Every claim, row and control row was applied here at least once.
@@ -907,6 +917,72 @@ fn every_write_and_read() {
         CONTROL_ROWS,
         "control rows applied: {:?}",
         db.control
+    );
+}
+
+/// Email links: sent (the outbox holds the message), used once (a second use, or a use racing
+/// it, loses and writes nothing), verifying the address or replacing the password.
+fn email_links(db: &mut Db) {
+    assert!(db.apply(&Writes::new(Claim::InsertUser(user("u7", "carol")))));
+    let carol = db.first(&reads::user_by_name("carol")).unwrap();
+    let email = carol.email.clone().unwrap();
+    assert_eq!(carol.email_verified, Some(0));
+    assert_eq!(
+        db.first(&reads::user_by_email(&email)).map(|u| u.id),
+        Some("u7".to_string())
+    );
+    let (msg, w) = recovery::verification("https://i", "u7", "carol", &email, NOW).unwrap();
+    assert!(db.apply(&w.with(Write::Outbox(msg.clone()))));
+    let sent = db.rows(&reads::outbox(5));
+    assert_eq!((sent.len(), sent[0].body.as_str()), (1, msg.body.as_str()));
+    let url = msg.body.lines().find(|l| l.contains("token=")).unwrap();
+    let key = recovery::LinkToken::new(url.split_once("token=").unwrap().1).key();
+    let row = db.first(&reads::email_token(&key)).expect("the link row");
+    let row = recovery::check(Some(row), recovery::VERIFY, NOW + 1).unwrap();
+    assert!(db.apply(&recovery::verify(&key, &row, "n1", NOW + 1)));
+    db.loses(&recovery::verify(&key, &row, "n2", NOW + 1));
+    assert_eq!(
+        db.first(&reads::user_by_name("carol"))
+            .unwrap()
+            .email_verified,
+        Some(1)
+    );
+    assert!(
+        db.first(&reads::email_token(&key))
+            .unwrap()
+            .used_at
+            .is_some()
+    );
+    // A reset: the new password, every session and family of the person ended; once.
+    let (msg, w) = recovery::reset_link("https://i", "u7", "carol", &email, NOW).unwrap();
+    assert!(db.apply(&w));
+    let url = msg.body.lines().find(|l| l.contains("token=")).unwrap();
+    let key = recovery::LinkToken::new(url.split_once("token=").unwrap().1).key();
+    let (_, _, s) = session::start("u7", "pwd", None, None, NOW).unwrap();
+    assert!(db.apply(&s));
+    assert!(db.apply(&Writes::none().with(family("f7", "c1", Some("u7")))));
+    let row = recovery::check(
+        db.first(&reads::email_token(&key)),
+        recovery::RESET,
+        NOW + 2,
+    )
+    .unwrap();
+    assert!(db.apply(&recovery::reset(&key, &row, "pbkdf2$new", "n3", NOW + 2)));
+    db.loses(&recovery::reset(&key, &row, "pbkdf2$other", "n4", NOW + 2));
+    assert_eq!(
+        db.first(&reads::user_by_name("carol"))
+            .unwrap()
+            .password_hash,
+        "pbkdf2$new"
+    );
+    assert!(db.rows(&reads::sessions_of("u7", NOW + 3)).is_empty());
+    assert_eq!(
+        recovery::check(
+            db.first(&reads::email_token(&key)),
+            recovery::RESET,
+            NOW + 3
+        ),
+        Err(recovery::LinkError::Invalid)
     );
 }
 

@@ -67,6 +67,10 @@ pub mod event {
     pub const PASSWORD_REHASHED: &str = "user.password_rehashed";
     /// A person signed in and a session began.
     pub const SESSION_STARTED: &str = "session.started";
+    /// A person verified their email address.
+    pub const EMAIL_VERIFIED: &str = "user.email_verified";
+    /// A person set a new password with a reset link.
+    pub const PASSWORD_RESET: &str = "user.password_reset";
     /// Sessions ended (detail says why: `logout`, `everywhere`).
     pub const SESSIONS_ENDED: &str = "session.ended";
     /// An initial access token for client registration was created.
@@ -304,6 +308,18 @@ pub enum Claim {
         /// Unix seconds.
         now: u64,
     },
+    /// Use an email link (only if unused, unexpired and for `purpose`), marked with this
+    /// request's `nonce`.
+    EmailToken {
+        /// The link's key.
+        key: String,
+        /// `verify` or `reset`.
+        purpose: &'static str,
+        /// This request's tag.
+        nonce: String,
+        /// Unix seconds.
+        now: u64,
+    },
     /// Insert a client whose id must be free; the rest is written only if it was.
     InsertClient(ClientWrite),
     /// Insert a user whose username must be free.
@@ -439,6 +455,24 @@ pub enum Write {
         scope: String,
         /// Unix seconds.
         at: u64,
+    },
+    /// A link sent by email (verification, password reset), by its token's hash.
+    EmailToken(super::people::recovery::NewEmailToken),
+    /// A message for the local outbox (no email binding).
+    Outbox(super::people::recovery::Message),
+    /// The person's address is verified, if it is still `email`.
+    EmailVerified {
+        /// The person.
+        user_id: String,
+        /// The address the link went to.
+        email: String,
+    },
+    /// A new password (a reset).
+    SetPassword {
+        /// The person.
+        user_id: String,
+        /// PBKDF2 record.
+        hash: String,
     },
     /// An audit row.
     Audit(AuditEvent),

@@ -729,3 +729,58 @@ pub fn backchannel_of_user(user_id: &str) -> Query<BackchannelTarget> {
         vec![user_id.into()],
     )
 }
+
+/// An `email_tokens` row.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct EmailTokenRow {
+    /// The person.
+    pub user_id: String,
+    /// `verify` or `reset`.
+    pub purpose: String,
+    /// The address it went to.
+    pub email: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Set once used.
+    pub used_at: Option<u64>,
+}
+
+/// An email link by its key.
+pub fn email_token(key: &str) -> Query<EmailTokenRow> {
+    Query::new(
+        "SELECT user_id, purpose, email, expires_at, used_at FROM email_tokens WHERE id = ?",
+        vec![key.into()],
+    )
+}
+
+/// The oldest account with this email address.
+pub fn user_by_email(email: &str) -> Query<UserRow> {
+    Query::new(
+        "SELECT id, username, password_hash, name, email, email_verified, rights FROM users \
+         WHERE email = ? ORDER BY created_at, id LIMIT 1",
+        vec![email.into()],
+    )
+}
+
+/// A message of the local outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// Sequence.
+    pub id: u64,
+    /// Recipient.
+    pub to_addr: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// The newest messages of the local outbox.
+pub fn outbox(limit: u32) -> Query<OutboxRow> {
+    Query::new(
+        "SELECT id, to_addr, subject, body, created_at FROM outbox ORDER BY id DESC LIMIT ?",
+        vec![u64::from(limit).into()],
+    )
+}

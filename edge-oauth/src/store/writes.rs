@@ -122,6 +122,21 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)",
             guard_args: vec![key.into(), family_id.into()],
         },
+        Claim::EmailToken {
+            key,
+            purpose,
+            nonce,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE email_tokens SET used_at = ?1, claimed_by = ?2 \
+                 WHERE id = ?3 AND purpose = ?4 AND used_at IS NULL AND expires_at > ?1 RETURNING id",
+                vec![(*now).into(), nonce.into(), key.into(), (*purpose).into()],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM email_tokens WHERE id = ? AND claimed_by = ?)",
+            guard_args: vec![key.into(), nonce.into()],
+        },
         Claim::Refresh {
             old_key,
             new_key,
@@ -570,6 +585,34 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             Tail::WhereThen(
                 "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
             ),
+        ),
+        Write::EmailToken(t) => (
+            "INSERT INTO email_tokens (id, user_id, purpose, email, expires_at, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&t.key).into(),
+                (&t.user_id).into(),
+                t.purpose.into(),
+                (&t.email).into(),
+                t.expires_at.into(),
+                t.created_at.into(),
+            ],
+            Tail::Where,
+        ),
+        Write::Outbox(m) => (
+            "INSERT INTO outbox (to_addr, subject, body, created_at) SELECT ?, ?, ?, unixepoch() WHERE".into(),
+            vec![(&m.to).into(), (&m.subject).into(), (&m.body).into()],
+            Tail::Where,
+        ),
+        Write::EmailVerified { user_id, email } => (
+            "UPDATE users SET email_verified = 1 WHERE id = ? AND email = ?".into(),
+            vec![user_id.into(), email.into()],
+            Tail::And,
+        ),
+        Write::SetPassword { user_id, hash } => (
+            "UPDATE users SET password_hash = ? WHERE id = ?".into(),
+            vec![hash.into(), user_id.into()],
+            Tail::And,
         ),
         Write::Audit(a) => (
             "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail) \

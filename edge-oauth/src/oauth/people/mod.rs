@@ -2,4 +2,5 @@
 
 pub mod account;
 pub mod backchannel;
+pub mod recovery;
 pub mod session;
