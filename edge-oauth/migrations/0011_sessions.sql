@@ -48,7 +48,7 @@ ALTER TABLE clients ADD COLUMN backchannel_logout_session_required INTEGER NOT N
 -- single-use links sent by email (verification, password reset), stored by the hex SHA-256
 -- of their 256-bit random value.
 ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX users_email ON users(email);
+CREATE INDEX users_email ON users(lower(email));
 CREATE TABLE email_tokens (
   id         TEXT PRIMARY KEY,            -- hex SHA-256 of the link's token
   user_id    TEXT NOT NULL,

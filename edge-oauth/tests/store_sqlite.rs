@@ -440,6 +440,10 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.rows(&reads::backchannel_of_user("u")).is_empty());
     assert!(db.first(&reads::email_token("k")).is_none());
     assert!(db.first(&reads::user_by_email("a@example.com")).is_none());
+    assert!(
+        db.first(&reads::user_by_email("carol@example.com"))
+            .is_none()
+    );
     assert!(db.rows(&reads::outbox(10)).is_empty());
     // One row always, every column NULL.
     let b = db

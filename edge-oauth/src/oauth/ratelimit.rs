@@ -113,6 +113,12 @@ pub enum Action<'a> {
     SignUp,
     /// A dynamic client registration (or an RFC 7592 call).
     Register,
+    /// A "forgot password" request or a reset link used: per address, and per email address
+    /// (an account) whether it exists or not.
+    Recovery {
+        /// The address typed (or the link's account).
+        account: &'a str,
+    },
 }
 
 /// One counter to spend: a binding and a key.
@@ -171,6 +177,10 @@ pub fn checks(action: Action<'_>, address: &str) -> Vec<Check> {
         Action::Register => {
             out.push(check(Limit::PerAddress, format!("register:{address}")));
             out.push(check(Limit::Signup, format!("register:{address}")));
+        }
+        Action::Recovery { account } => {
+            out.push(check(Limit::Signup, format!("recover:{address}")));
+            out.push(check(Limit::Signup, format!("recover-account:{account}")));
         }
     }
     out

@@ -114,6 +114,14 @@ pub enum Endpoint {
     AdminUserRevoke,
     /// `/account`: the person's sign-in sessions.
     Account,
+    /// `/verify_email`: an email verification link.
+    VerifyEmail,
+    /// `/forgot_password`: ask for a reset link.
+    ForgotPassword,
+    /// `/reset_password`: the form a reset link opens.
+    ResetPassword,
+    /// `/admin/outbox`: the local outbox (tests).
+    AdminOutbox,
 }
 
 /// How a route matches a path.
@@ -296,6 +304,30 @@ pub const ROUTES: &[Route] = &[
         Pattern::Exact("/signup"),
         &[Get, Post],
         Endpoint::Signup,
+        false,
+    ),
+    route(
+        Pattern::Exact("/verify_email"),
+        &[Get],
+        Endpoint::VerifyEmail,
+        false,
+    ),
+    route(
+        Pattern::Exact("/forgot_password"),
+        &[Get, Post],
+        Endpoint::ForgotPassword,
+        false,
+    ),
+    route(
+        Pattern::Exact("/reset_password"),
+        &[Get, Post],
+        Endpoint::ResetPassword,
+        false,
+    ),
+    route(
+        Pattern::Exact("/admin/outbox"),
+        &[Get],
+        Endpoint::AdminOutbox,
         false,
     ),
     route(

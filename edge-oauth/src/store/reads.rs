@@ -757,7 +757,7 @@ pub fn email_token(key: &str) -> Query<EmailTokenRow> {
 pub fn user_by_email(email: &str) -> Query<UserRow> {
     Query::new(
         "SELECT id, username, password_hash, name, email, email_verified, rights FROM users \
-         WHERE email = ? ORDER BY created_at, id LIMIT 1",
+         WHERE lower(email) = ? ORDER BY created_at, id LIMIT 1",
         vec![email.into()],
     )
 }

@@ -14,7 +14,9 @@ mod env;
 mod http;
 mod limits;
 mod logout;
+mod mail;
 mod pages;
+mod recovery;
 mod register;
 mod resources;
 mod session;
@@ -111,6 +113,16 @@ async fn dispatch(
         Endpoint::AdminUserRevoke => control::admin_revoke_user(req, env, param).await,
         Endpoint::Account if method == Method::Post => account::post(req, env, ctx).await,
         Endpoint::Account => account::get(req, env).await,
+        Endpoint::VerifyEmail => recovery::verify(req, env).await,
+        Endpoint::ForgotPassword if method == Method::Post => {
+            recovery::forgot_post(req, env, ctx).await
+        }
+        Endpoint::ForgotPassword => recovery::forgot_get(env).await,
+        Endpoint::ResetPassword if method == Method::Post => {
+            recovery::reset_post(req, env, ctx).await
+        }
+        Endpoint::ResetPassword => recovery::reset_get(req, env).await,
+        Endpoint::AdminOutbox => recovery::outbox(req, env).await,
     }
 }
 

@@ -42,7 +42,7 @@ pub fn sign_in(csrf: &str, error: Option<&str>) -> String {
             "<h1>Sign in to your account</h1>{err}<form method=\"post\" action=\"{PATH}\">{}{}\
 <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
 <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\">Sign in</button></form>",
+<button type=\"submit\">Sign in</button></form><p><a href=\"/forgot_password\">Forgot your password?</a></p>",
             hidden("action", "login"),
             hidden("csrf", csrf),
         ),

@@ -3,4 +3,5 @@
 pub mod account;
 pub mod backchannel;
 pub mod recovery;
+pub mod recovery_pages;
 pub mod session;

@@ -242,8 +242,35 @@ pub fn reset(key: &str, row: &EmailTokenRow, new_hash: &str, nonce: &str, now: u
     w
 }
 
+/// How messages leave this worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mailer {
+    /// Cloudflare's `send_email` binding (`EMAIL`).
+    Binding,
+    /// The local outbox table: only for a local `http://` issuer without a binding.
+    Outbox,
+    /// Neither: an https issuer without a binding sends nothing (links are not offered).
+    None,
+}
+
+/// The mailer for a worker with (or without) the binding, serving `issuer`.
+pub fn mailer(has_binding: bool, issuer: &str) -> Mailer {
+    match (has_binding, issuer.starts_with("http://")) {
+        (true, _) => Mailer::Binding,
+        (false, true) => Mailer::Outbox,
+        (false, false) => Mailer::None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_outbox_is_only_for_a_local_issuer() {
+        assert_eq!(mailer(true, "https://a"), Mailer::Binding);
+        assert_eq!(mailer(false, "http://127.0.0.1:8787"), Mailer::Outbox);
+        assert_eq!(mailer(false, "https://a"), Mailer::None);
+    }
+
     use super::*;
 
     fn row(purpose: &str, used: Option<u64>) -> EmailTokenRow {
