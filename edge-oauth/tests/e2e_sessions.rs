@@ -533,3 +533,95 @@ fn ending_a_session_sends_signed_logout_tokens_to_its_apps() {
     );
     assert_eq!(refused.status, 400, "{}", refused.body);
 }
+
+#[test]
+fn recovery_in_chromium_verifies_the_address_and_resets_the_password_once() {
+    let w = Worker::start("recovery", &[("SIGNUP", "on")]);
+    let admin = w.admin_auth().trim_start_matches("Bearer ").to_string();
+    let out = node("e2e/recovery.mjs", &[&w.base, &admin]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("{v:#}");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["verifyTwice"], "This link does not work", "single use");
+    assert_eq!(v["sessionsBefore"], 1);
+    assert_eq!(v["sameAnswer"], true, "no account enumeration");
+    assert_eq!(v["resetTwice"], "This link does not work", "single use");
+    assert_eq!(
+        v["signedOutBefore"], true,
+        "the reset ended the earlier session"
+    );
+    assert_eq!(v["newPasswordWorks"], true);
+    // Only hashes are stored; the audit trail says what happened.
+    let audit = w.audit();
+    for ev in [
+        "user.email_verified",
+        "user.password_reset",
+        "session.ended",
+    ] {
+        assert!(audit.iter().any(|e| e["event"] == ev), "{ev}");
+    }
+
+    // The verified address reaches the ID token and userinfo.
+    let app = unique("mail");
+    w.create_client(json!({
+        "client_id": app, "public": true, "redirect_uris": [REDIRECT], "scopes": ["openid", "email"],
+    }));
+    let username = v["username"].as_str().unwrap();
+    let loc = sign_in(
+        &w,
+        &page_url(&w, &app),
+        username,
+        v["password"].as_str().unwrap(),
+        "allow",
+    )
+    .unwrap();
+    let tokens = post_form(
+        &w.url("/oauth2/token"),
+        &[],
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &app),
+            ("code", &query_param(&loc, "code").unwrap()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &"v".repeat(50)),
+        ],
+    );
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let t = tokens.json();
+    assert_eq!(
+        claims_of(t["id_token"].as_str().unwrap())["email_verified"],
+        true
+    );
+    let info = get(
+        &w.url("/oauth2/userinfo"),
+        &[(
+            "Authorization",
+            &format!("Bearer {}", t["access_token"].as_str().unwrap()),
+        )],
+    );
+    assert_eq!(info.json()["email_verified"], true, "{}", info.body);
+}
+
+fn page_url(w: &Worker, app: &str) -> String {
+    authorize_url(w, app, &[("scope", "openid email")])
+}
+
+#[test]
+fn forgot_password_is_refused_without_csrf_and_bad_links_get_a_page() {
+    let w = shared();
+    let bad = get(&w.url("/reset_password?token=nope"), &[]);
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("This link does not work"));
+    let verify = get(&w.url("/verify_email?token=nope"), &[]);
+    assert_eq!(verify.status, 400);
+    let forgot = post_form(
+        &w.url("/forgot_password"),
+        &[],
+        &[("email", "a@example.com")],
+    );
+    assert_eq!(forgot.status, 403);
+    let page = get(&w.url("/forgot_password"), &[]);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+}
