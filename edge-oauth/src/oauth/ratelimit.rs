@@ -256,6 +256,18 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert!(c.iter().all(|c| c.limit == Limit::Password));
         assert_eq!(checks(Action::SignUp, "a")[0].limit, Limit::Signup);
+        // Account recovery: per address and per account (an address typed, or a link's
+        // person), the same whether the account exists or not.
+        let r = checks(
+            Action::Recovery {
+                account: "a@b.example",
+            },
+            "192.0.2.1",
+        );
+        assert_eq!(
+            r.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["recover:192.0.2.1", "recover-account:a@b.example"]
+        );
     }
 
     #[test]
