@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod backchannel;
+pub mod passkey;
 pub mod recovery;
 pub mod recovery_pages;
 pub mod session;
