@@ -70,3 +70,23 @@ CREATE TABLE outbox (
   body       TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
+
+-- Passkeys (WebAuthn): a person's discoverable credentials, by credential id, with the public
+-- key as the JWK WebCrypto imports, and the signature counter (it must grow).
+CREATE TABLE passkeys (
+  id           TEXT PRIMARY KEY,          -- credential id, base64url
+  user_id      TEXT NOT NULL,
+  public_key   TEXT NOT NULL,             -- JWK JSON
+  alg          TEXT NOT NULL,             -- ES256 | RS256
+  sign_count   INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE INDEX passkeys_user ON passkeys(user_id);
+
+-- WebAuthn challenges already used (challenges are sealed values, so only their use is
+-- stored: a second use of one is refused). Kept until they expire.
+CREATE TABLE webauthn_used (
+  id         TEXT PRIMARY KEY,            -- hex SHA-256 of the challenge
+  expires_at INTEGER NOT NULL
+);

@@ -15,6 +15,7 @@ use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
 };
+use edge_oauth::oauth::people::passkey::{ceremony, webauthn};
 use edge_oauth::oauth::people::recovery;
 use edge_oauth::oauth::people::session::{self, Authn};
 use edge_oauth::store::{self, Query, Statement, Value, reads, writes};
@@ -283,9 +284,10 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::UsageCursor { read: None, .. } => "UsageCursorNew",
         Claim::UsageCursor { read: Some(_), .. } => "UsageCursor",
         Claim::EmailToken { .. } => "EmailToken",
+        Claim::Challenge { .. } => "Challenge",
     }
 }
-const CLAIMS: usize = 16;
+const CLAIMS: usize = 17;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -325,9 +327,11 @@ fn row_name(w: &Write) -> &'static str {
         Write::Outbox(_) => "Outbox",
         Write::EmailVerified { .. } => "EmailVerified",
         Write::SetPassword { .. } => "SetPassword",
+        Write::Passkey(_) => "Passkey",
+        Write::PasskeyUsed { .. } => "PasskeyUsed",
     }
 }
-const ROWS: usize = 24;
+const ROWS: usize = 26;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -445,6 +449,8 @@ fn every_read_runs_on_the_empty_schema() {
             .is_none()
     );
     assert!(db.rows(&reads::outbox(10)).is_empty());
+    assert!(db.first(&reads::passkey("p")).is_none());
+    assert!(db.rows(&reads::passkeys_of("u")).is_empty());
     // One row always, every column NULL.
     let b = db
         .first(&reads::bearer_status("j", "f", "c", "u"))
@@ -911,6 +917,7 @@ fn every_write_and_read() {
 
     sessions_and_consents(&mut db);
     email_links(&mut db);
+    passkeys(&mut db);
     relays_and_usage(&mut db);
 
     // Every claim, row and control row was applied here at least once.
@@ -922,6 +929,39 @@ fn every_write_and_read() {
         "control rows applied: {:?}",
         db.control
     );
+}
+
+/// Passkeys: registered under a challenge's first use, signed in with once per challenge.
+fn passkeys(db: &mut Db) {
+    let key = edge_oauth::oauth::keys::SigningKey::new(&[6; 32]).unwrap();
+    let opened = |c: &str| {
+        let cd = serde_json::json!({ "challenge": c }).to_string();
+        ceremony::open(&key, cd.as_bytes(), NOW).unwrap()
+    };
+    let reg = opened(
+        &ceremony::challenge(&key, ceremony::Ceremony::Register { u: "u7".into() }, NOW).unwrap(),
+    );
+    let cred = webauthn::NewCredential {
+        id: "cred-1".into(),
+        key: webauthn::PublicKey {
+            alg: edge_oauth::oauth::signing_keys::Alg::Es256,
+            jwk: serde_json::json!({ "kty": "EC", "crv": "P-256", "x": "x", "y": "y" }),
+        },
+        sign_count: 0,
+    };
+    assert!(db.apply(&ceremony::registered("u7", cred.clone(), &reg, NOW)));
+    db.loses(&ceremony::registered("u7", cred, &reg, NOW));
+    let row = db.first(&reads::passkey("cred-1")).expect("the passkey");
+    assert_eq!(
+        (row.user_id.as_str(), row.alg.as_str(), row.sign_count),
+        ("u7", "ES256", 0)
+    );
+    assert_eq!(row.username.as_deref(), Some("carol"));
+    assert_eq!(db.rows(&reads::passkeys_of("u7")).len(), 1);
+    let login = opened(&ceremony::challenge(&key, ceremony::Ceremony::Login, NOW).unwrap());
+    assert!(db.apply(&ceremony::signed_in(&row, 3, &login, NOW + 1)));
+    db.loses(&ceremony::signed_in(&row, 4, &login, NOW + 2));
+    assert_eq!(db.first(&reads::passkey("cred-1")).unwrap().sign_count, 3);
 }
 
 /// Email links: sent (the outbox holds the message), used once (a second use, or a use racing

@@ -67,6 +67,8 @@ pub mod event {
     pub const PASSWORD_REHASHED: &str = "user.password_rehashed";
     /// A person signed in and a session began.
     pub const SESSION_STARTED: &str = "session.started";
+    /// A person registered a passkey.
+    pub const PASSKEY_ADDED: &str = "passkey.added";
     /// A person verified their email address.
     pub const EMAIL_VERIFIED: &str = "user.email_verified";
     /// A person set a new password with a reset link.
@@ -320,6 +322,14 @@ pub enum Claim {
         /// Unix seconds.
         now: u64,
     },
+    /// Use a WebAuthn challenge: recorded as used unless it already was; the rest is written
+    /// only if it was not.
+    Challenge {
+        /// hex SHA-256 of the challenge.
+        key: String,
+        /// When it expires (the row may go then).
+        expires_at: u64,
+    },
     /// Insert a client whose id must be free; the rest is written only if it was.
     InsertClient(ClientWrite),
     /// Insert a user whose username must be free.
@@ -473,6 +483,17 @@ pub enum Write {
         user_id: String,
         /// PBKDF2 record.
         hash: String,
+    },
+    /// A registered passkey.
+    Passkey(super::people::passkey::ceremony::NewPasskey),
+    /// A passkey signed in: its new counter.
+    PasskeyUsed {
+        /// Credential id.
+        id: String,
+        /// The counter the assertion carried.
+        sign_count: u32,
+        /// Unix seconds.
+        at: u64,
     },
     /// An audit row.
     Audit(AuditEvent),

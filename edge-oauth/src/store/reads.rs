@@ -784,3 +784,40 @@ pub fn outbox(limit: u32) -> Query<OutboxRow> {
         vec![u64::from(limit).into()],
     )
 }
+
+/// A passkey with its person.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct PasskeyRow {
+    /// Credential id, base64url.
+    pub id: String,
+    /// The person.
+    pub user_id: String,
+    /// Their sign-in name (NULL once deleted).
+    pub username: Option<String>,
+    /// JWK JSON.
+    pub public_key: String,
+    /// `ES256` or `RS256`.
+    pub alg: String,
+    /// The last counter seen.
+    pub sign_count: u32,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A passkey by credential id.
+pub fn passkey(id: &str) -> Query<PasskeyRow> {
+    Query::new(
+        "SELECT p.id, p.user_id, u.username, p.public_key, p.alg, p.sign_count, p.created_at \
+         FROM passkeys p LEFT JOIN users u ON u.id = p.user_id WHERE p.id = ?",
+        vec![id.into()],
+    )
+}
+
+/// A person's passkeys, oldest first.
+pub fn passkeys_of(user_id: &str) -> Query<PasskeyRow> {
+    Query::new(
+        "SELECT p.id, p.user_id, u.username, p.public_key, p.alg, p.sign_count, p.created_at \
+         FROM passkeys p LEFT JOIN users u ON u.id = p.user_id WHERE p.user_id = ? ORDER BY p.created_at LIMIT 50",
+        vec![user_id.into()],
+    )
+}

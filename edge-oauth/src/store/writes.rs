@@ -211,6 +211,15 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             guard: "NOT EXISTS (SELECT 1 FROM clients WHERE id = ?)",
             guard_args: vec![(&c.id).into()],
         },
+        Claim::Challenge { key, expires_at } => ClaimSql {
+            statement: st(
+                "INSERT INTO webauthn_used (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                vec![key.into(), (*expires_at).into()],
+            ),
+            position: Position::Last,
+            guard: "NOT EXISTS (SELECT 1 FROM webauthn_used WHERE id = ?)",
+            guard_args: vec![key.into()],
+        },
         Claim::InsertUser(u) => ClaimSql {
             statement: insert_user(u),
             position: Position::Last,
@@ -585,6 +594,24 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             Tail::WhereThen(
                 "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
             ),
+        ),
+        Write::Passkey(p) => (
+            "INSERT INTO passkeys (id, user_id, public_key, alg, sign_count, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&p.id).into(),
+                (&p.user_id).into(),
+                (&p.public_key).into(),
+                p.alg.into(),
+                u64::from(p.sign_count).into(),
+                p.created_at.into(),
+            ],
+            Tail::Where,
+        ),
+        Write::PasskeyUsed { id, sign_count, at } => (
+            "UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE id = ?".into(),
+            vec![u64::from(*sign_count).into(), (*at).into(), id.into()],
+            Tail::And,
         ),
         Write::EmailToken(t) => (
             "INSERT INTO email_tokens (id, user_id, purpose, email, expires_at, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE"

@@ -3,4 +3,5 @@
 //! the worker verifies the signature with WebCrypto (as for JWTs) and stores the rows.
 
 pub mod cbor;
+pub mod ceremony;
 pub mod webauthn;
