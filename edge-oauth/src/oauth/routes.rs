@@ -122,6 +122,10 @@ pub enum Endpoint {
     ResetPassword,
     /// `/admin/outbox`: the local outbox (tests).
     AdminOutbox,
+    /// `/passkey/options`: a passkey sign-in challenge.
+    PasskeyOptions,
+    /// `/account/passkey-options`: a passkey registration challenge.
+    PasskeyRegisterOptions,
 }
 
 /// How a route matches a path.
@@ -328,6 +332,18 @@ pub const ROUTES: &[Route] = &[
         Pattern::Exact("/admin/outbox"),
         &[Get],
         Endpoint::AdminOutbox,
+        false,
+    ),
+    route(
+        Pattern::Exact("/passkey/options"),
+        &[Post],
+        Endpoint::PasskeyOptions,
+        false,
+    ),
+    route(
+        Pattern::Exact("/account/passkey-options"),
+        &[Post],
+        Endpoint::PasskeyRegisterOptions,
         false,
     ),
     route(

@@ -16,6 +16,7 @@ mod limits;
 mod logout;
 mod mail;
 mod pages;
+mod passkey;
 mod recovery;
 mod register;
 mod resources;
@@ -123,6 +124,8 @@ async fn dispatch(
         }
         Endpoint::ResetPassword => recovery::reset_get(req, env).await,
         Endpoint::AdminOutbox => recovery::outbox(req, env).await,
+        Endpoint::PasskeyOptions => passkey::login_options(req, env).await,
+        Endpoint::PasskeyRegisterOptions => passkey::register_options(req, env).await,
     }
 }
 
