@@ -625,3 +625,38 @@ fn forgot_password_is_refused_without_csrf_and_bad_links_get_a_page() {
     let csp = page.header("content-security-policy").unwrap_or_default();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
 }
+
+#[test]
+fn passkeys_in_chromium_register_sign_in_and_refuse_what_they_must() {
+    // WebAuthn takes no IP address as RP ID: this worker's issuer is `localhost`.
+    let w = Worker::start("passkeys", &[("ISSUER", "http://localhost:{port}")]);
+    let user = unique("pk");
+    w.create_user(&user, PASSWORD);
+    let app = unique("pkapp");
+    w.create_client(json!({
+        "client_id": app, "public": true, "redirect_uris": [REDIRECT], "scopes": ["openid"],
+    }));
+    let origin = w.base.replace("127.0.0.1", "localhost");
+    let out = node(
+        "e2e/passkeys.mjs",
+        &[&origin, &user, PASSWORD, &app, REDIRECT],
+    );
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("{v:#}");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["passkeys"], 1);
+    assert_eq!(v["discoverable"], true);
+    assert_eq!(v["passkeySignIn"], true);
+    assert!(
+        v["sessionMethods"].as_str().unwrap().contains("hwk user"),
+        "{v}"
+    );
+    assert_eq!(v["replay"], "wrong_challenge");
+    assert_eq!(v["wrongOrigin"], "wrong_origin");
+    assert_eq!(v["wrongRpId"], "wrong_rp_id");
+    assert_eq!(v["counterBack"], "counter_went_back");
+    assert_eq!(v["idToken"]["amr"], json!(["hwk", "user"]));
+    assert_eq!(v["idToken"]["acr"], "1");
+    assert!(v["idToken"]["sid"].as_str().is_some());
+    assert!(w.audit().iter().any(|e| e["event"] == "passkey.added"));
+}

@@ -451,6 +451,7 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.rows(&reads::outbox(10)).is_empty());
     assert!(db.first(&reads::passkey("p")).is_none());
     assert!(db.rows(&reads::passkeys_of("u")).is_empty());
+    assert!(db.first(&reads::webauthn_used("k")).is_none());
     // One row always, every column NULL.
     let b = db
         .first(&reads::bearer_status("j", "f", "c", "u"))
@@ -961,6 +962,7 @@ fn passkeys(db: &mut Db) {
     let login = opened(&ceremony::challenge(&key, ceremony::Ceremony::Login, NOW).unwrap());
     assert!(db.apply(&ceremony::signed_in(&row, 3, &login, NOW + 1)));
     db.loses(&ceremony::signed_in(&row, 4, &login, NOW + 2));
+    assert!(db.first(&reads::webauthn_used(&login.key)).is_some());
     assert_eq!(db.first(&reads::passkey("cred-1")).unwrap().sign_count, 3);
 }
 

@@ -821,3 +821,11 @@ pub fn passkeys_of(user_id: &str) -> Query<PasskeyRow> {
         vec![user_id.into()],
     )
 }
+
+/// A row when this WebAuthn challenge (by its hash) was already used.
+pub fn webauthn_used(key: &str) -> Query<Exists> {
+    Query::new(
+        "SELECT 1 AS one FROM webauthn_used WHERE id = ?",
+        vec![key.into()],
+    )
+}

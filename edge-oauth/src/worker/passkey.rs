@@ -114,6 +114,13 @@ impl From<OAuthError> for Refused {
     }
 }
 
+/// Whether the challenge was answered before.
+async fn used(db: &D1Database, opened: &Opened) -> Result<bool, OAuthError> {
+    Ok(store::first(db, &reads::webauthn_used(&opened.key))
+        .await?
+        .is_some())
+}
+
 /// Checks a posted registration for `user_id`: the writes that store the passkey.
 pub async fn check_registration(
     db: &D1Database,
@@ -128,6 +135,7 @@ pub async fn check_registration(
         != (Ceremony::Register {
             u: user_id.to_string(),
         })
+        || used(db, &opened).await?
     {
         return Err(PasskeyError::WrongChallenge.into());
     }
@@ -153,7 +161,9 @@ pub async fn check_login(
 ) -> Result<(PasskeyRow, Writes), Refused> {
     let client_data = field(p, "client_data")?;
     let opened: Opened = ceremony::open(&cfg.signing_key, &client_data, now)?;
-    if opened.ceremony != Ceremony::Login {
+    if opened.ceremony != Ceremony::Login || used(db, &opened).await? {
+        // Not a sign-in challenge, or one already answered (a replay): the claim in the
+        // batch guards races; this names the refusal.
         return Err(PasskeyError::WrongChallenge.into());
     }
     let id = p.get("credential_id").unwrap_or_default();
