@@ -125,13 +125,17 @@ try {
     response_type: "code", client_id: clientId, redirect_uri: redirect, scope: "openid", state: "pk",
     nonce: "n-pk", code_challenge: challenge, code_challenge_method: "S256", prompt: "login",
   });
-  await page.route(`${redirect}**`, (route) => route.fulfill({ status: 200, body: "back at the app" }));
   await page.goto(`${origin}/oauth2/authorize?${q}`);
+  if (!(await page.locator("#passkey-sign-in").count())) await fail(`no passkey button: ${(await page.content()).slice(0, 1500)}`);
   await page.click("#passkey-sign-in");
   const allow = page.locator('button[name="decision"][value="allow"]');
   await allow.waitFor({ timeout: 15_000 });
-  const [back] = await Promise.all([page.waitForURL(`${redirect}**`), allow.click()]);
-  const code = new URL(page.url()).searchParams.get("code");
+  // The answer redirects to the app (nothing listens there): read the code from it.
+  const [back] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === "/oauth2/authorize" && r.status() === 303),
+    allow.click({ noWaitAfter: true }),
+  ]);
+  const code = new URL(back.headers().location).searchParams.get("code");
   const tokens = await (await fetch(`${origin}/oauth2/token`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
