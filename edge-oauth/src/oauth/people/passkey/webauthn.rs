@@ -514,6 +514,38 @@ mod tests {
     }
 
     #[test]
+    fn rs256_keys_need_2048_bits_and_other_keys_are_refused() {
+        // {1: 3, 3: -257, -1: h'00..'(256), -2: h'010001'}
+        let rsa = |n_len: usize| {
+            let mut k = vec![0xa4, 0x01, 0x03, 0x03, 0x39, 0x01, 0x00, 0x20, 0x59];
+            k.extend((n_len as u16).to_be_bytes());
+            k.extend(std::iter::repeat_n(0xc5u8, n_len));
+            k.extend([0x21, 0x43, 0x01, 0x00, 0x01]);
+            k
+        };
+        let key = cose_key(&cbor::decode_exact(&rsa(256)).unwrap()).unwrap();
+        assert_eq!(key.alg, Alg::Rs256);
+        assert_eq!(key.jwk["e"], "AQAB");
+        assert_eq!(
+            cose_key(&cbor::decode_exact(&rsa(128)).unwrap()),
+            Err(PasskeyError::UnsupportedKey),
+            "1024-bit RSA"
+        );
+        // EdDSA (OKP, -8) and P-384 are not taken.
+        let okp = [0xa3, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06];
+        assert_eq!(
+            cose_key(&cbor::decode_exact(&okp).unwrap()),
+            Err(PasskeyError::UnsupportedKey)
+        );
+        let mut p384 = cose_es256();
+        p384[6] = 0x02;
+        assert_eq!(
+            cose_key(&cbor::decode_exact(&p384).unwrap()),
+            Err(PasskeyError::UnsupportedKey)
+        );
+    }
+
+    #[test]
     fn rp_id_and_origin_come_from_the_issuer() {
         assert_eq!(
             rp_of("https://auth.example:8443/x"),
