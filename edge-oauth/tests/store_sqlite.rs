@@ -1244,12 +1244,20 @@ fn relays_and_usage(db: &mut Db) {
     let (grouped, _) = admin.report();
     assert_eq!(db.rows(&grouped).len(), 1);
 
-    // Housekeeping much later deletes the relay, the token and the cursor.
+    // Housekeeping much later deletes the relay, the token and the cursor, and sessions,
+    // links and challenges past their end.
     let done = db.batch(&store::control::housekeeping(NOW + 200 * 86_400));
-    assert_eq!(done.len(), 4);
-    assert_eq!(db.count("relays"), 0);
-    assert_eq!(db.count("turn_tokens"), 0);
-    assert_eq!(db.count("usage_cursors"), 0);
+    assert_eq!(done.len(), 8);
+    for table in [
+        "relays",
+        "turn_tokens",
+        "usage_cursors",
+        "sessions",
+        "email_tokens",
+        "webauthn_used",
+    ] {
+        assert_eq!(db.count(table), 0, "{table}");
+    }
 }
 
 #[test]
