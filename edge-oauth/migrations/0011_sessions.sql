@@ -38,3 +38,55 @@ ALTER TABLE families ADD COLUMN sid TEXT;
 ALTER TABLE families ADD COLUMN amr TEXT;
 ALTER TABLE families ADD COLUMN acr TEXT;
 CREATE INDEX families_sid ON families(sid) WHERE sid IS NOT NULL;
+
+-- OpenID Connect Back-Channel Logout 1.0: where a client receives logout tokens, and whether it
+-- needs the `sid` claim in them.
+ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;
+ALTER TABLE clients ADD COLUMN backchannel_logout_session_required INTEGER NOT NULL DEFAULT 0;
+
+-- Account recovery (docs/edge-oauth.md, "Account recovery"): a verified address, and the
+-- single-use links sent by email (verification, password reset), stored by the hex SHA-256
+-- of their 256-bit random value.
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX users_email ON users(lower(email));
+CREATE TABLE email_tokens (
+  id         TEXT PRIMARY KEY,            -- hex SHA-256 of the link's token
+  user_id    TEXT NOT NULL,
+  purpose    TEXT NOT NULL,               -- 'verify' | 'reset'
+  email      TEXT NOT NULL,               -- the address it was sent to
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  used_at    INTEGER,
+  claimed_by TEXT                         -- the request that used it (guards its writes)
+);
+CREATE INDEX email_tokens_user ON email_tokens(user_id);
+
+-- Messages a local worker without an email binding "sends" (read by the tests through
+-- /admin/outbox). A deployed worker sends through its `send_email` binding instead.
+CREATE TABLE outbox (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  to_addr    TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  body       TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+-- Passkeys (WebAuthn): a person's discoverable credentials, by credential id, with the public
+-- key as the JWK WebCrypto imports, and the signature counter (it must grow).
+CREATE TABLE passkeys (
+  id           TEXT PRIMARY KEY,          -- credential id, base64url
+  user_id      TEXT NOT NULL,
+  public_key   TEXT NOT NULL,             -- JWK JSON
+  alg          TEXT NOT NULL,             -- ES256 | RS256
+  sign_count   INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE INDEX passkeys_user ON passkeys(user_id);
+
+-- WebAuthn challenges already used (challenges are sealed values, so only their use is
+-- stored: a second use of one is refused). Kept until they expire.
+CREATE TABLE webauthn_used (
+  id         TEXT PRIMARY KEY,            -- hex SHA-256 of the challenge
+  expires_at INTEGER NOT NULL
+);

@@ -16,6 +16,8 @@ use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
 };
+use edge_oauth::oauth::people::passkey::{ceremony, webauthn};
+use edge_oauth::oauth::people::recovery;
 use edge_oauth::oauth::people::session::{self, Authn};
 use edge_oauth::store::{self, Query, Statement, Value, console as console_store, reads, writes};
 use rusqlite::Connection;
@@ -286,9 +288,11 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::SetRedirectUris { .. } => "SetRedirectUris",
         Claim::SetDisabled { .. } => "SetDisabled",
         Claim::DrainRelay { .. } => "DrainRelay",
+        Claim::EmailToken { .. } => "EmailToken",
+        Claim::Challenge { .. } => "Challenge",
     }
 }
-const CLAIMS: usize = 19;
+const CLAIMS: usize = 21;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -326,9 +330,15 @@ fn row_name(w: &Write) -> &'static str {
         Write::EndSession { .. } => "EndSession",
         Write::EndSessionsOf { .. } => "EndSessionsOf",
         Write::Consent { .. } => "Consent",
+        Write::EmailToken(_) => "EmailToken",
+        Write::Outbox(_) => "Outbox",
+        Write::EmailVerified { .. } => "EmailVerified",
+        Write::SetPassword { .. } => "SetPassword",
+        Write::Passkey(_) => "Passkey",
+        Write::PasskeyUsed { .. } => "PasskeyUsed",
     }
 }
-const ROWS: usize = 22;
+const ROWS: usize = 28;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -364,6 +374,7 @@ fn client(id: &str, owner: Option<&str>) -> ClientWrite {
             "admin"
         },
         registration_key: None,
+        backchannel: None,
         created_at: NOW,
         resources: Some("https://api.example/mcp https://b.example/".into()),
     }
@@ -441,6 +452,18 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.first(&reads::session("k")).is_none());
     assert!(db.rows(&reads::sessions_of("u", NOW)).is_empty());
     assert!(db.first(&reads::consent("u", "c")).is_none());
+    assert!(db.rows(&reads::backchannel_of_session("s")).is_empty());
+    assert!(db.rows(&reads::backchannel_of_user("u")).is_empty());
+    assert!(db.first(&reads::email_token("k")).is_none());
+    assert!(db.first(&reads::user_by_email("a@example.com")).is_none());
+    assert!(
+        db.first(&reads::user_by_email("carol@example.com"))
+            .is_none()
+    );
+    assert!(db.rows(&reads::outbox(10)).is_empty());
+    assert!(db.first(&reads::passkey("p")).is_none());
+    assert!(db.rows(&reads::passkeys_of("u")).is_empty());
+    assert!(db.first(&reads::webauthn_used("k")).is_none());
     // One row always, every column NULL.
     let b = db
         .first(&reads::bearer_status("j", "f", "c", "u"))
@@ -927,6 +950,8 @@ fn every_write_and_read() {
     assert!(c.username.is_none() && c.user().is_none());
 
     sessions_and_consents(&mut db);
+    email_links(&mut db);
+    passkeys(&mut db);
     relays_and_usage(&mut db);
     console(&mut db);
 
@@ -938,6 +963,106 @@ fn every_write_and_read() {
         CONTROL_ROWS,
         "control rows applied: {:?}",
         db.control
+    );
+}
+
+/// Passkeys: registered under a challenge's first use, signed in with once per challenge.
+fn passkeys(db: &mut Db) {
+    let key = edge_oauth::oauth::keys::SigningKey::new(&[6; 32]).unwrap();
+    let opened = |c: &str| {
+        let cd = serde_json::json!({ "challenge": c }).to_string();
+        ceremony::open(&key, cd.as_bytes(), NOW).unwrap()
+    };
+    let reg = opened(
+        &ceremony::challenge(&key, ceremony::Ceremony::Register { u: "u7".into() }, NOW).unwrap(),
+    );
+    let cred = webauthn::NewCredential {
+        id: "cred-1".into(),
+        key: webauthn::PublicKey {
+            alg: edge_oauth::oauth::tokens::signing_keys::Alg::Es256,
+            jwk: serde_json::json!({ "kty": "EC", "crv": "P-256", "x": "x", "y": "y" }),
+        },
+        sign_count: 0,
+    };
+    assert!(db.apply(&ceremony::registered("u7", cred.clone(), &reg, NOW)));
+    db.loses(&ceremony::registered("u7", cred, &reg, NOW));
+    let row = db.first(&reads::passkey("cred-1")).expect("the passkey");
+    assert_eq!(
+        (row.user_id.as_str(), row.alg.as_str(), row.sign_count),
+        ("u7", "ES256", 0)
+    );
+    assert_eq!(row.username.as_deref(), Some("carol"));
+    assert_eq!(db.rows(&reads::passkeys_of("u7")).len(), 1);
+    let login = opened(&ceremony::challenge(&key, ceremony::Ceremony::Login, NOW).unwrap());
+    assert!(db.apply(&ceremony::signed_in(&row, 3, &login, NOW + 1)));
+    db.loses(&ceremony::signed_in(&row, 4, &login, NOW + 2));
+    assert!(db.first(&reads::webauthn_used(&login.key)).is_some());
+    assert_eq!(db.first(&reads::passkey("cred-1")).unwrap().sign_count, 3);
+}
+
+/// Email links: sent (the outbox holds the message), used once (a second use, or a use racing
+/// it, loses and writes nothing), verifying the address or replacing the password.
+fn email_links(db: &mut Db) {
+    assert!(db.apply(&Writes::new(Claim::InsertUser(user("u7", "carol")))));
+    let carol = db.first(&reads::user_by_name("carol")).unwrap();
+    let email = carol.email.clone().unwrap();
+    assert_eq!(carol.email_verified, Some(0));
+    assert_eq!(
+        db.first(&reads::user_by_email(&email)).map(|u| u.id),
+        Some("u7".to_string())
+    );
+    let (msg, w) = recovery::verification("https://i", "u7", "carol", &email, NOW).unwrap();
+    assert!(db.apply(&w.with(Write::Outbox(msg.clone()))));
+    let sent = db.rows(&reads::outbox(5));
+    assert_eq!((sent.len(), sent[0].body.as_str()), (1, msg.body.as_str()));
+    let url = msg.body.lines().find(|l| l.contains("token=")).unwrap();
+    let key = recovery::LinkToken::new(url.split_once("token=").unwrap().1).key();
+    let row = db.first(&reads::email_token(&key)).expect("the link row");
+    let row = recovery::check(Some(row), recovery::VERIFY, NOW + 1).unwrap();
+    assert!(db.apply(&recovery::verify(&key, &row, "n1", NOW + 1)));
+    db.loses(&recovery::verify(&key, &row, "n2", NOW + 1));
+    assert_eq!(
+        db.first(&reads::user_by_name("carol"))
+            .unwrap()
+            .email_verified,
+        Some(1)
+    );
+    assert!(
+        db.first(&reads::email_token(&key))
+            .unwrap()
+            .used_at
+            .is_some()
+    );
+    // A reset: the new password, every session and family of the person ended; once.
+    let (msg, w) = recovery::reset_link("https://i", "u7", "carol", &email, NOW).unwrap();
+    assert!(db.apply(&w));
+    let url = msg.body.lines().find(|l| l.contains("token=")).unwrap();
+    let key = recovery::LinkToken::new(url.split_once("token=").unwrap().1).key();
+    let (_, _, s) = session::start("u7", "pwd", None, None, NOW).unwrap();
+    assert!(db.apply(&s));
+    assert!(db.apply(&Writes::none().with(family("f7", "c1", Some("u7")))));
+    let row = recovery::check(
+        db.first(&reads::email_token(&key)),
+        recovery::RESET,
+        NOW + 2,
+    )
+    .unwrap();
+    assert!(db.apply(&recovery::reset(&key, &row, "pbkdf2$new", "n3", NOW + 2)));
+    db.loses(&recovery::reset(&key, &row, "pbkdf2$other", "n4", NOW + 2));
+    assert_eq!(
+        db.first(&reads::user_by_name("carol"))
+            .unwrap()
+            .password_hash,
+        "pbkdf2$new"
+    );
+    assert!(db.rows(&reads::sessions_of("u7", NOW + 3)).is_empty());
+    assert_eq!(
+        recovery::check(
+            db.first(&reads::email_token(&key)),
+            recovery::RESET,
+            NOW + 3
+        ),
+        Err(recovery::LinkError::Invalid)
     );
 }
 
@@ -978,6 +1103,55 @@ fn sessions_and_consents(db: &mut Db) {
     );
     assert!(db.apply(&Writes::none().with(Write::EndSession { key: c.key() })));
     assert_eq!(db.rows(&reads::sessions_of("u9", NOW + 3)).len(), 1);
+    // A client with a back-channel URI that got tokens in session b is its target.
+    let mut bc = client("bc1", None);
+    bc.backchannel = Some(edge_oauth::oauth::clients::client::Backchannel {
+        uri: "https://bc.example/logout".into(),
+        session_required: true,
+    });
+    assert!(db.apply(&Writes::new(Claim::InsertClient(bc))));
+    let record = db
+        .first(&reads::client("bc1"))
+        .unwrap()
+        .into_record()
+        .unwrap();
+    assert_eq!(
+        record.backchannel.map(|b| (b.uri, b.session_required)),
+        Some(("https://bc.example/logout".to_string(), true))
+    );
+    let mut fam = NewFamily {
+        id: "fbc".into(),
+        client_id: "bc1".into(),
+        user_id: Some("u9".into()),
+        scope: "openid".into(),
+        auth_time: Some(NOW),
+        authn: Some(Authn {
+            sid: Some(live.sid.clone()),
+            amr: "pwd".into(),
+            acr: "1".into(),
+        }),
+        created_at: NOW,
+        resource: None,
+        dpop_jkt: None,
+    };
+    assert!(db.apply(&Writes::none().with(Write::Family(fam.clone()))));
+    fam.id = "fbc2".into();
+    assert!(db.apply(&Writes::none().with(Write::Family(fam))));
+    let targets = db.rows(&reads::backchannel_of_session(&live.sid));
+    assert_eq!(targets.len(), 1, "one per client and session: {targets:?}");
+    assert_eq!(
+        (
+            targets[0].uri.as_str(),
+            targets[0].session_required,
+            targets[0].user_id.as_str()
+        ),
+        ("https://bc.example/logout", 1, "u9")
+    );
+    assert_eq!(db.rows(&reads::backchannel_of_user("u9")), targets);
+    assert!(
+        db.rows(&reads::backchannel_of_session("s_other"))
+            .is_empty()
+    );
     assert!(
         db.apply(
             &Writes::none()
@@ -1106,12 +1280,20 @@ fn relays_and_usage(db: &mut Db) {
     let (grouped, _) = admin.report();
     assert_eq!(db.rows(&grouped).len(), 1);
 
-    // Housekeeping much later deletes the relay, the token and the cursor.
+    // Housekeeping much later deletes the relay, the token and the cursor, and sessions,
+    // links and challenges past their end.
     let done = db.batch(&store::control::housekeeping(NOW + 200 * 86_400));
-    assert_eq!(done.len(), 4);
-    assert_eq!(db.count("relays"), 0);
-    assert_eq!(db.count("turn_tokens"), 0);
-    assert_eq!(db.count("usage_cursors"), 0);
+    assert_eq!(done.len(), 8);
+    for table in [
+        "relays",
+        "turn_tokens",
+        "usage_cursors",
+        "sessions",
+        "email_tokens",
+        "webauthn_used",
+    ] {
+        assert_eq!(db.count(table), 0, "{table}");
+    }
 }
 
 #[test]
@@ -1193,9 +1375,13 @@ fn console(db: &mut Db) {
     assert_eq!(db.count("console_sessions"), 0, "k1 ended, k0 expired");
 
     // People: search (with LIKE's wildcards literal), one by id.
-    assert_eq!(db.rows(&console_store::people("", 10)).len(), 1);
+    let everyone = usize::try_from(db.count("users")).expect("count");
+    assert_eq!(db.rows(&console_store::people("", 10)).len(), everyone);
     assert_eq!(db.rows(&console_store::people("ad", 10)).len(), 1);
-    assert_eq!(db.rows(&console_store::people("example.com", 10)).len(), 1);
+    assert_eq!(
+        db.rows(&console_store::people("ada@example.com", 10)).len(),
+        1
+    );
     assert!(db.rows(&console_store::people("a%", 10)).is_empty());
     assert!(db.rows(&console_store::people("_da", 10)).is_empty());
     assert!(db.first(&console_store::person("u9")).is_some());

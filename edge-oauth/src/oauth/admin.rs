@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::clients::client::{GrantType, redirect_uri_is_acceptable};
+use super::clients::client::{Backchannel, GrantType, redirect_uri_is_acceptable};
 use super::clients::registration::{RegisteredBy, registered_resources};
 use super::config::Config;
 use super::effects::{AuditEvent, Claim, ClientWrite, Owner, UserWrite, Write, Writes, event};
@@ -52,6 +52,12 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// `RS256` (default) or `ES256`.
     pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect Back-Channel Logout's `backchannel_logout_uri`.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<bool>,
     /// Must be true for a client with the reserved scope `introspection`
     /// ([`crate::oauth::scope::RESERVED`]); a relay client's own shape (below) is its opt-in.
     #[serde(default)]
@@ -108,6 +114,8 @@ pub struct ValidClient {
     pub id_token_alg: Alg,
     /// RFC 8707 resources it may ask tokens for.
     pub resources: Resources,
+    /// Where logout tokens go.
+    pub backchannel: Option<Backchannel>,
 }
 
 pub use super::ids::id_is_acceptable;
@@ -216,7 +224,13 @@ impl NewClient {
                 "lifetimes must be at least one second",
             ));
         }
+        let backchannel = Backchannel::from_metadata(
+            self.backchannel_logout_uri,
+            self.backchannel_logout_session_required,
+        )
+        .map_err(OAuthError::invalid_request)?;
         Ok(ValidClient {
+            backchannel,
             client_id: self.client_id,
             name: self.name,
             secret,
@@ -267,6 +281,7 @@ impl ValidClient {
             owner_id: None,
             registered_by: RegisteredBy::Admin.as_str(),
             registration_key: None,
+            backchannel: self.backchannel.clone(),
             created_at: now,
             resources: self.resources.to_column(),
         };
@@ -371,6 +386,8 @@ pub fn client_json(row: &ClientRow) -> Value {
         "post_logout_redirect_uris": serde_json::from_str::<Value>(&row.post_logout_redirect_uris).unwrap_or(Value::Null),
         "id_token_signed_response_alg": row.id_token_alg,
         "resources": row.resources.as_deref().unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        "backchannel_logout_uri": row.backchannel_logout_uri,
+        "backchannel_logout_session_required": row.backchannel_logout_session_required == Some(1),
         "registered_by": row.registered_by,
         "owner_id": row.owner_id,
         "created_at": row.created_at,

@@ -69,6 +69,12 @@ pub mod event {
     pub const PASSWORD_REHASHED: &str = "user.password_rehashed";
     /// A person signed in and a session began.
     pub const SESSION_STARTED: &str = "session.started";
+    /// A person registered a passkey.
+    pub const PASSKEY_ADDED: &str = "passkey.added";
+    /// A person verified their email address.
+    pub const EMAIL_VERIFIED: &str = "user.email_verified";
+    /// A person set a new password with a reset link.
+    pub const PASSWORD_RESET: &str = "user.password_reset";
     /// Sessions ended (detail says why: `logout`, `everywhere`).
     pub const SESSIONS_ENDED: &str = "session.ended";
     /// An initial access token for client registration was created.
@@ -227,6 +233,8 @@ pub struct ClientWrite {
     pub registered_by: &'static str,
     /// hex SHA-256 of the RFC 7592 registration access token, for dynamic registrations.
     pub registration_key: Option<String>,
+    /// OpenID Connect Back-Channel Logout: where logout tokens go.
+    pub backchannel: Option<super::clients::client::Backchannel>,
     /// Unix seconds.
     pub created_at: u64,
     /// Space-separated RFC 8707 resources it may ask tokens for (`None`: none).
@@ -316,6 +324,26 @@ pub enum Claim {
         auth_time: u64,
         /// Unix seconds.
         now: u64,
+    },
+    /// Use an email link (only if unused, unexpired and for `purpose`), marked with this
+    /// request's `nonce`.
+    EmailToken {
+        /// The link's key.
+        key: String,
+        /// `verify` or `reset`.
+        purpose: &'static str,
+        /// This request's tag.
+        nonce: String,
+        /// Unix seconds.
+        now: u64,
+    },
+    /// Use a WebAuthn challenge: recorded as used unless it already was; the rest is written
+    /// only if it was not.
+    Challenge {
+        /// hex SHA-256 of the challenge.
+        key: String,
+        /// When it expires (the row may go then).
+        expires_at: u64,
     },
     /// Insert a client whose id must be free; the rest is written only if it was.
     InsertClient(ClientWrite),
@@ -480,6 +508,35 @@ pub enum Write {
         client_id: String,
         /// Space-separated scope.
         scope: String,
+        /// Unix seconds.
+        at: u64,
+    },
+    /// A link sent by email (verification, password reset), by its token's hash.
+    EmailToken(super::people::recovery::NewEmailToken),
+    /// A message for the local outbox (no email binding).
+    Outbox(super::people::recovery::Message),
+    /// The person's address is verified, if it is still `email`.
+    EmailVerified {
+        /// The person.
+        user_id: String,
+        /// The address the link went to.
+        email: String,
+    },
+    /// A new password (a reset).
+    SetPassword {
+        /// The person.
+        user_id: String,
+        /// PBKDF2 record.
+        hash: String,
+    },
+    /// A registered passkey.
+    Passkey(super::people::passkey::ceremony::NewPasskey),
+    /// A passkey signed in: its new counter.
+    PasskeyUsed {
+        /// Credential id.
+        id: String,
+        /// The counter the assertion carried.
+        sign_count: u32,
         /// Unix seconds.
         at: u64,
     },

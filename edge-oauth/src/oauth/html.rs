@@ -88,11 +88,15 @@ pub fn sign_in(
             "<h1>Sign in to continue to {}</h1>{err}<form method=\"post\" action=\"/oauth2/authorize\">{}{}{}\
 <label for=\"username\">Username</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
 <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\">Sign in</button></form>{signup}",
+<button type=\"submit\">Sign in</button></form>{}{signup}",
             escape(client_name),
             hidden("action", "login"),
             hidden("form_state", sealed_state),
             hidden("csrf", csrf),
+            super::people::account::passkey_sign_in(
+                "/oauth2/authorize",
+                &[("form_state", sealed_state), ("csrf", csrf)]
+            ),
         ),
     )
 }

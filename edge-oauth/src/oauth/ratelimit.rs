@@ -113,6 +113,12 @@ pub enum Action<'a> {
     SignUp,
     /// A dynamic client registration (or an RFC 7592 call).
     Register,
+    /// A "forgot password" request or a reset link used: per address, and per email address
+    /// (an account) whether it exists or not.
+    Recovery {
+        /// The address typed (or the link's account).
+        account: &'a str,
+    },
 }
 
 /// One counter to spend: a binding and a key.
@@ -171,6 +177,10 @@ pub fn checks(action: Action<'_>, address: &str) -> Vec<Check> {
         Action::Register => {
             out.push(check(Limit::PerAddress, format!("register:{address}")));
             out.push(check(Limit::Signup, format!("register:{address}")));
+        }
+        Action::Recovery { account } => {
+            out.push(check(Limit::Signup, format!("recover:{address}")));
+            out.push(check(Limit::Signup, format!("recover-account:{account}")));
         }
     }
     out
@@ -246,6 +256,18 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert!(c.iter().all(|c| c.limit == Limit::Password));
         assert_eq!(checks(Action::SignUp, "a")[0].limit, Limit::Signup);
+        // Account recovery: per address and per account (an address typed, or a link's
+        // person), the same whether the account exists or not.
+        let r = checks(
+            Action::Recovery {
+                account: "a@b.example",
+            },
+            "192.0.2.1",
+        );
+        assert_eq!(
+            r.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["recover:192.0.2.1", "recover-account:a@b.example"]
+        );
     }
 
     #[test]

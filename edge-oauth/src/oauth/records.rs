@@ -35,6 +35,12 @@ impl ClientRow {
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             post_logout_redirect_uris,
+            backchannel: self.backchannel_logout_uri.map(|uri| {
+                super::clients::client::Backchannel {
+                    uri,
+                    session_required: self.backchannel_logout_session_required == Some(1),
+                }
+            }),
             id_token_alg,
             owner_id: self.owner_id,
             registration_key: self.registration_key,
@@ -56,6 +62,8 @@ pub struct UserProfile {
     pub name: Option<String>,
     /// Email.
     pub email: Option<String>,
+    /// True once the person followed the verification link sent to it.
+    pub email_verified: bool,
     /// Space-separated rights.
     pub rights: String,
 }
@@ -67,6 +75,7 @@ pub fn joined_profile(
     username: &Option<String>,
     name: &Option<String>,
     email: &Option<String>,
+    email_verified: Option<u8>,
     rights: &Option<String>,
 ) -> Option<UserProfile> {
     Some(UserProfile {
@@ -74,6 +83,7 @@ pub fn joined_profile(
         username: username.clone()?,
         name: name.clone(),
         email: email.clone(),
+        email_verified: email_verified == Some(1),
         rights: rights.clone().unwrap_or_default(),
     })
 }
@@ -86,6 +96,7 @@ impl CodeRow {
             &self.username,
             &self.name,
             &self.email,
+            self.email_verified,
             &self.rights,
         )
     }
@@ -95,7 +106,14 @@ impl RefreshRow {
     /// The person the token acts for, while they exist.
     pub fn user(&self) -> Option<UserProfile> {
         let id = self.user_id.as_deref()?;
-        joined_profile(id, &self.username, &self.name, &self.email, &self.rights)
+        joined_profile(
+            id,
+            &self.username,
+            &self.name,
+            &self.email,
+            self.email_verified,
+            &self.rights,
+        )
     }
 }
 
@@ -121,6 +139,8 @@ mod tests {
             owner_id: None,
             registration_key: None,
             resources: Some("https://api.example/".into()),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: None,
         };
         let r = row.clone().into_record().unwrap();
         assert!(

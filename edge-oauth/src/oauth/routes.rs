@@ -116,6 +116,18 @@ pub enum Endpoint {
     Console,
     /// `/account`: the person's sign-in sessions.
     Account,
+    /// `/verify_email`: an email verification link.
+    VerifyEmail,
+    /// `/forgot_password`: ask for a reset link.
+    ForgotPassword,
+    /// `/reset_password`: the form a reset link opens.
+    ResetPassword,
+    /// `/admin/outbox`: the local outbox (tests).
+    AdminOutbox,
+    /// `/passkey/options`: a passkey sign-in challenge.
+    PasskeyOptions,
+    /// `/account/passkey-options`: a passkey registration challenge.
+    PasskeyRegisterOptions,
 }
 
 /// How a route matches a path.
@@ -298,6 +310,42 @@ pub const ROUTES: &[Route] = &[
         Pattern::Exact("/signup"),
         &[Get, Post],
         Endpoint::Signup,
+        false,
+    ),
+    route(
+        Pattern::Exact("/verify_email"),
+        &[Get],
+        Endpoint::VerifyEmail,
+        false,
+    ),
+    route(
+        Pattern::Exact("/forgot_password"),
+        &[Get, Post],
+        Endpoint::ForgotPassword,
+        false,
+    ),
+    route(
+        Pattern::Exact("/reset_password"),
+        &[Get, Post],
+        Endpoint::ResetPassword,
+        false,
+    ),
+    route(
+        Pattern::Exact("/admin/outbox"),
+        &[Get],
+        Endpoint::AdminOutbox,
+        false,
+    ),
+    route(
+        Pattern::Exact("/passkey/options"),
+        &[Post],
+        Endpoint::PasskeyOptions,
+        false,
+    ),
+    route(
+        Pattern::Exact("/account/passkey-options"),
+        &[Post],
+        Endpoint::PasskeyRegisterOptions,
         false,
     ),
     route(

@@ -82,6 +82,28 @@ pub fn housekeeping(now: u64) -> Vec<Statement> {
             "DELETE FROM usage_cursors WHERE updated_at < ?",
             vec![now.saturating_sub(90 * 86_400).into()],
         ),
+        // Sign-in sessions past their absolute or idle end, email links and WebAuthn
+        // challenges past theirs, and the local outbox after a week.
+        Statement::new(
+            "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
+            vec![
+                now.into(),
+                now.saturating_sub(crate::oauth::people::session::IDLE_TTL)
+                    .into(),
+            ],
+        ),
+        Statement::new(
+            "DELETE FROM email_tokens WHERE expires_at <= ?",
+            vec![now.into()],
+        ),
+        Statement::new(
+            "DELETE FROM webauthn_used WHERE expires_at <= ?",
+            vec![now.into()],
+        ),
+        Statement::new(
+            "DELETE FROM outbox WHERE created_at < ?",
+            vec![now.saturating_sub(7 * 86_400).into()],
+        ),
     ]
 }
 

@@ -46,6 +46,12 @@ pub struct ClientRow {
     /// Space-separated RFC 8707 resource indicators it may ask tokens for.
     #[serde(default)]
     pub resources: Option<String>,
+    /// OpenID Connect Back-Channel Logout URI.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// 1 when its logout tokens must carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<u8>,
 }
 
 fn empty_list() -> String {
@@ -72,6 +78,9 @@ pub struct UserRow {
     /// Email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once verified.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Space-separated rights.
     #[serde(default)]
     pub rights: String,
@@ -132,6 +141,9 @@ pub struct CodeRow {
     /// Their email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Their rights.
     #[serde(default)]
     pub rights: Option<String>,
@@ -183,6 +195,9 @@ pub struct RefreshRow {
     /// Their email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Their rights.
     #[serde(default)]
     pub rights: Option<String>,
@@ -204,6 +219,9 @@ pub struct BearerStatus {
     /// The user's email.
     #[serde(default)]
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Tokens of the user issued at or before this second are revoked ("revoke everything of
     /// user X").
     #[serde(default)]
@@ -251,6 +269,9 @@ pub struct DeviceRow {
     pub name: Option<String>,
     /// Their email.
     pub email: Option<String>,
+    /// 1 once they verified it.
+    #[serde(default)]
+    pub email_verified: Option<u8>,
     /// Their rights.
     pub rights: Option<String>,
 }
@@ -396,7 +417,7 @@ pub fn client_count() -> Query<Count> {
 /// A user by sign-in name, unless disabled from the console (then no password is right).
 pub fn user_by_name(username: &str) -> Query<UserRow> {
     Query::new(
-        "SELECT id, username, password_hash, name, email, rights FROM users WHERE username = ? AND disabled_at IS NULL",
+        "SELECT id, username, password_hash, name, email, email_verified, rights FROM users WHERE username = ? AND disabled_at IS NULL",
         vec![username.into()],
     )
 }
@@ -418,7 +439,7 @@ pub fn users() -> Query<UserListRow> {
 pub fn code(key: &str) -> Query<CodeRow> {
     Query::new(
         "SELECT c.client_id, c.user_id, c.redirect_uri, c.scope, c.code_challenge, c.expires_at, c.used_at, c.family_id, \
-         c.nonce, c.auth_time, c.sid, c.amr, c.acr, c.resource, u.username, u.name, u.email, u.rights \
+         c.nonce, c.auth_time, c.sid, c.amr, c.acr, c.resource, u.username, u.name, u.email, u.email_verified, u.rights \
          FROM auth_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.id = ?",
         vec![key.into()],
     )
@@ -428,7 +449,7 @@ pub fn code(key: &str) -> Query<CodeRow> {
 pub fn refresh(key: &str) -> Query<RefreshRow> {
     Query::new(
         "SELECT r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, r.used_at, \
-         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, f.resource, f.dpop_jkt, u.username, u.name, u.email, u.rights \
+         f.revoked_at AS family_revoked_at, f.auth_time, f.sid, f.amr, f.acr, f.resource, f.dpop_jkt, u.username, u.name, u.email, u.email_verified, u.rights \
          FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family_id LEFT JOIN users u ON u.id = r.user_id \
          WHERE r.id = ?",
         vec![key.into()],
@@ -439,7 +460,7 @@ pub fn refresh(key: &str) -> Query<RefreshRow> {
 pub fn device(key: &str) -> Query<DeviceRow> {
     Query::new(
         "SELECT d.client_id, d.scope, d.status, d.poll_interval, d.last_poll_at, d.expires_at, d.auth_time, d.family_id, \
-         d.resource, d.user_id, u.username, u.name, u.email, u.rights \
+         d.resource, d.user_id, u.username, u.name, u.email, u.email_verified, u.rights \
          FROM device_codes d LEFT JOIN users u ON u.id = d.user_id WHERE d.id = ?",
         vec![key.into()],
     )
@@ -476,6 +497,7 @@ pub fn bearer_status(
          (SELECT username FROM users WHERE id = ?4) AS username, \
          (SELECT name FROM users WHERE id = ?4) AS name, \
          (SELECT email FROM users WHERE id = ?4) AS email, \
+         (SELECT email_verified FROM users WHERE id = ?4) AS email_verified, \
          (SELECT revoked_before FROM users WHERE id = ?4) AS user_revoked_before",
         vec![
             jti.into(),
@@ -684,5 +706,144 @@ pub fn consent(user_id: &str, client_id: &str) -> Query<ConsentRow> {
     Query::new(
         "SELECT scope FROM consents WHERE user_id = ? AND client_id = ?",
         vec![user_id.into(), client_id.into()],
+    )
+}
+
+/// A client to send a back-channel logout token to: it got tokens in an ended session (a
+/// family with that `sid`) and registered a `backchannel_logout_uri`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct BackchannelTarget {
+    /// The client.
+    pub client_id: String,
+    /// The person.
+    pub user_id: String,
+    /// The session.
+    pub sid: Option<String>,
+    /// `backchannel_logout_uri`.
+    pub uri: String,
+    /// 1 when the client requires `sid`.
+    pub session_required: u8,
+    /// `id_token_signed_response_alg`.
+    pub id_token_alg: String,
+}
+
+const BACKCHANNEL: &str = "SELECT DISTINCT f.client_id, f.user_id, f.sid, c.backchannel_logout_uri AS uri, \
+     c.backchannel_logout_session_required AS session_required, c.id_token_alg \
+     FROM families f JOIN clients c ON c.id = f.client_id \
+     WHERE c.backchannel_logout_uri IS NOT NULL AND f.user_id IS NOT NULL AND ";
+
+/// The back-channel targets of one session (by its public id).
+pub fn backchannel_of_session(sid: &str) -> Query<BackchannelTarget> {
+    Query::new(
+        format!("{BACKCHANNEL}f.sid = ? LIMIT 100"),
+        vec![sid.into()],
+    )
+}
+
+/// The back-channel targets of every session of a person (read before they end).
+pub fn backchannel_of_user(user_id: &str) -> Query<BackchannelTarget> {
+    Query::new(
+        format!("{BACKCHANNEL}f.sid IN (SELECT sid FROM sessions WHERE user_id = ?) LIMIT 100"),
+        vec![user_id.into()],
+    )
+}
+
+/// An `email_tokens` row.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct EmailTokenRow {
+    /// The person.
+    pub user_id: String,
+    /// `verify` or `reset`.
+    pub purpose: String,
+    /// The address it went to.
+    pub email: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Set once used.
+    pub used_at: Option<u64>,
+}
+
+/// An email link by its key.
+pub fn email_token(key: &str) -> Query<EmailTokenRow> {
+    Query::new(
+        "SELECT user_id, purpose, email, expires_at, used_at FROM email_tokens WHERE id = ?",
+        vec![key.into()],
+    )
+}
+
+/// The oldest account with this email address.
+pub fn user_by_email(email: &str) -> Query<UserRow> {
+    Query::new(
+        "SELECT id, username, password_hash, name, email, email_verified, rights FROM users \
+         WHERE lower(email) = ? ORDER BY created_at, id LIMIT 1",
+        vec![email.into()],
+    )
+}
+
+/// A message of the local outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// Sequence.
+    pub id: u64,
+    /// Recipient.
+    pub to_addr: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// The newest messages of the local outbox.
+pub fn outbox(limit: u32) -> Query<OutboxRow> {
+    Query::new(
+        "SELECT id, to_addr, subject, body, created_at FROM outbox ORDER BY id DESC LIMIT ?",
+        vec![u64::from(limit).into()],
+    )
+}
+
+/// A passkey with its person.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct PasskeyRow {
+    /// Credential id, base64url.
+    pub id: String,
+    /// The person.
+    pub user_id: String,
+    /// Their sign-in name (NULL once deleted).
+    pub username: Option<String>,
+    /// JWK JSON.
+    pub public_key: String,
+    /// `ES256` or `RS256`.
+    pub alg: String,
+    /// The last counter seen.
+    pub sign_count: u32,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A passkey by credential id.
+pub fn passkey(id: &str) -> Query<PasskeyRow> {
+    Query::new(
+        "SELECT p.id, p.user_id, u.username, p.public_key, p.alg, p.sign_count, p.created_at \
+         FROM passkeys p LEFT JOIN users u ON u.id = p.user_id WHERE p.id = ?",
+        vec![id.into()],
+    )
+}
+
+/// A person's passkeys, oldest first.
+pub fn passkeys_of(user_id: &str) -> Query<PasskeyRow> {
+    Query::new(
+        "SELECT p.id, p.user_id, u.username, p.public_key, p.alg, p.sign_count, p.created_at \
+         FROM passkeys p LEFT JOIN users u ON u.id = p.user_id WHERE p.user_id = ? ORDER BY p.created_at LIMIT 50",
+        vec![user_id.into()],
+    )
+}
+
+/// A row when this WebAuthn challenge (by its hash) was already used.
+pub fn webauthn_used(key: &str) -> Query<Exists> {
+    Query::new(
+        "SELECT 1 AS one FROM webauthn_used WHERE id = ?",
+        vec![key.into()],
     )
 }

@@ -39,8 +39,9 @@ fn st(sql: impl Into<String>, args: Vec<Value>) -> Statement {
 fn insert_client(c: &ClientWrite) -> Statement {
     st(
         "INSERT INTO clients (id, name, secret_hash, redirect_uris, grant_types, scopes, access_token_ttl, refresh_token_ttl, created_at, \
-         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key, resources) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+         post_logout_redirect_uris, id_token_alg, registered_by, owner_id, registration_key, resources, \
+         backchannel_logout_uri, backchannel_logout_session_required) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
         vec![
             (&c.id).into(),
             (&c.name).into(),
@@ -57,8 +58,18 @@ fn insert_client(c: &ClientWrite) -> Statement {
             (&c.owner_id).into(),
             (&c.registration_key).into(),
             (&c.resources).into(),
+            backchannel_uri(c),
+            backchannel_session(c),
         ],
     )
+}
+
+fn backchannel_uri(c: &ClientWrite) -> Value {
+    c.backchannel.as_ref().map(|b| b.uri.as_str()).into()
+}
+
+fn backchannel_session(c: &ClientWrite) -> Value {
+    u64::from(c.backchannel.as_ref().is_some_and(|b| b.session_required)).into()
 }
 
 /// RFC 7592 update: the metadata changes; the secret, owner, registration token and creation
@@ -66,7 +77,7 @@ fn insert_client(c: &ClientWrite) -> Statement {
 fn update_client(c: &ClientWrite) -> Statement {
     st(
         "UPDATE clients SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, id_token_alg = ?, \
-         resources = ? WHERE id = ? RETURNING id",
+         resources = ?, backchannel_logout_uri = ?, backchannel_logout_session_required = ? WHERE id = ? RETURNING id",
         vec![
             (&c.name).into(),
             (&c.redirect_uris).into(),
@@ -75,6 +86,8 @@ fn update_client(c: &ClientWrite) -> Statement {
             (&c.scopes).into(),
             (&c.id_token_alg).into(),
             (&c.resources).into(),
+            backchannel_uri(c),
+            backchannel_session(c),
             (&c.id).into(),
         ],
     )
@@ -110,6 +123,21 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             position: Position::First,
             guard: "EXISTS (SELECT 1 FROM auth_codes WHERE id = ? AND family_id = ?)",
             guard_args: vec![key.into(), family_id.into()],
+        },
+        Claim::EmailToken {
+            key,
+            purpose,
+            nonce,
+            now,
+        } => ClaimSql {
+            statement: st(
+                "UPDATE email_tokens SET used_at = ?1, claimed_by = ?2 \
+                 WHERE id = ?3 AND purpose = ?4 AND used_at IS NULL AND expires_at > ?1 RETURNING id",
+                vec![(*now).into(), nonce.into(), key.into(), (*purpose).into()],
+            ),
+            position: Position::First,
+            guard: "EXISTS (SELECT 1 FROM email_tokens WHERE id = ? AND claimed_by = ?)",
+            guard_args: vec![key.into(), nonce.into()],
         },
         Claim::Refresh {
             old_key,
@@ -186,6 +214,15 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
             position: Position::Last,
             guard: "NOT EXISTS (SELECT 1 FROM clients WHERE id = ?)",
             guard_args: vec![(&c.id).into()],
+        },
+        Claim::Challenge { key, expires_at } => ClaimSql {
+            statement: st(
+                "INSERT INTO webauthn_used (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                vec![key.into(), (*expires_at).into()],
+            ),
+            position: Position::Last,
+            guard: "NOT EXISTS (SELECT 1 FROM webauthn_used WHERE id = ?)",
+            guard_args: vec![key.into()],
         },
         Claim::InsertUser(u) => ClaimSql {
             statement: insert_user(u),
@@ -578,6 +615,52 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
                 "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
             ),
         ),
+        Write::Passkey(p) => (
+            "INSERT INTO passkeys (id, user_id, public_key, alg, sign_count, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&p.id).into(),
+                (&p.user_id).into(),
+                (&p.public_key).into(),
+                p.alg.into(),
+                u64::from(p.sign_count).into(),
+                p.created_at.into(),
+            ],
+            Tail::Where,
+        ),
+        Write::PasskeyUsed { id, sign_count, at } => (
+            "UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE id = ?".into(),
+            vec![u64::from(*sign_count).into(), (*at).into(), id.into()],
+            Tail::And,
+        ),
+        Write::EmailToken(t) => (
+            "INSERT INTO email_tokens (id, user_id, purpose, email, expires_at, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE"
+                .into(),
+            vec![
+                (&t.key).into(),
+                (&t.user_id).into(),
+                t.purpose.into(),
+                (&t.email).into(),
+                t.expires_at.into(),
+                t.created_at.into(),
+            ],
+            Tail::Where,
+        ),
+        Write::Outbox(m) => (
+            "INSERT INTO outbox (to_addr, subject, body, created_at) SELECT ?, ?, ?, unixepoch() WHERE".into(),
+            vec![(&m.to).into(), (&m.subject).into(), (&m.body).into()],
+            Tail::Where,
+        ),
+        Write::EmailVerified { user_id, email } => (
+            "UPDATE users SET email_verified = 1 WHERE id = ? AND email = ?".into(),
+            vec![user_id.into(), email.into()],
+            Tail::And,
+        ),
+        Write::SetPassword { user_id, hash } => (
+            "UPDATE users SET password_hash = ? WHERE id = ?".into(),
+            vec![hash.into(), user_id.into()],
+            Tail::And,
+        ),
         Write::Audit(a) => (
             "INSERT INTO audit (at, event, token_id, client_id, user_id, family_id, detail, actor_id) \
              SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE"
@@ -842,6 +925,7 @@ pub(crate) mod tests {
             owner_id: Some("u".into()),
             registered_by: "self_service",
             registration_key: None,
+            backchannel: None,
             created_at: 1,
             resources: Some("https://api.example/".into()),
         };

@@ -1,17 +1,20 @@
 //! `GET|POST /account`: sign in (starting a session), list the person's sessions, sign out
 //! here or everywhere ([`crate::oauth::people::account`] renders, `session` decides).
 
-use worker::{D1Database, Env, Request};
+use worker::{Context, D1Database, Env, Request};
 
+use super::backchannel::{self, Ending};
 use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
-use super::{env, session, store};
+use super::{env, passkey, session, store};
 use crate::oauth::config::Config;
 use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::OAuthError;
 use crate::oauth::flows::sealed::cookie_matches_field;
 use crate::oauth::params::{self, MAX_BODY};
 use crate::oauth::people::account::{self, Action, PATH};
+use crate::oauth::people::passkey::ceremony::AMR_PASSKEY;
+use crate::oauth::people::passkey::webauthn::PasskeyError;
 use crate::oauth::people::session::{self as sessions, AMR_PASSWORD};
 use crate::oauth::{html, ids, pages};
 use crate::store::reads;
@@ -44,9 +47,13 @@ async fn render(
                 .into_iter()
                 .filter(|r| now < r.last_seen_at.saturating_add(sessions::IDLE_TTL))
                 .collect();
+            let keys = store::all(db, &reads::passkeys_of(&s.user_id))
+                .await
+                .map_err(error_page)?;
             account::signed_in(
                 s.username.as_deref().unwrap_or_default(),
                 &list,
+                &keys,
                 &s.sid,
                 &csrf,
             )
@@ -56,10 +63,23 @@ async fn render(
     Ok(Reply::Html {
         status,
         body,
-        csp: html::csp(None),
+        csp: account::csp(None),
         cookie: Some(csrf_cookie(&cfg.issuer, &csrf, PATH)),
         retry_after: None,
     })
+}
+
+/// A refused passkey ceremony: a page naming the check that failed.
+pub fn refused(e: PasskeyError) -> Reply {
+    Reply::page(
+        400,
+        crate::oauth::pages::message(
+            "Passkey refused",
+            e.as_str(),
+            "The passkey was not accepted.",
+        ),
+        html::csp(None),
+    )
 }
 
 /// `GET /account`.
@@ -74,7 +94,7 @@ pub async fn get(req: Request, env: &Env) -> Reply {
 }
 
 /// `POST /account`.
-pub async fn post(mut req: Request, env: &Env) -> Reply {
+pub async fn post(mut req: Request, env: &Env, ctx: &Context) -> Reply {
     let content_type = header(&req, "content-type");
     let address = client_address(&req);
     let user_agent = session::user_agent(&req);
@@ -132,6 +152,56 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
                     cookie: sessions::set_cookie(&cfg.issuer, &fresh),
                 })
             }
+            Some(Action::AddPasskey) => {
+                let live = session::live(&db, secret.as_ref(), now)
+                    .await
+                    .map_err(error_page)?;
+                let Some(s) = live else {
+                    return render(&cfg, &db, None, 401, Some("Sign in first.")).await;
+                };
+                let writes =
+                    match passkey::check_registration(&db, &cfg, &params, &s.user_id, now).await {
+                        Ok(w) => w,
+                        Err(passkey::Refused::Server(e)) => return Err(error_page(e)),
+                        Err(passkey::Refused::Check(e)) => return Err(refused(e)),
+                    };
+                if !store::apply(&db, &writes).await.map_err(error_page)? {
+                    return Err(refused(
+                        crate::oauth::people::passkey::webauthn::PasskeyError::WrongChallenge,
+                    ));
+                }
+                Ok(Reply::Redirect(PATH.to_string()))
+            }
+            Some(Action::Passkey) => {
+                let (row, mut writes) = match passkey::check_login(&db, &cfg, &params, now).await {
+                    Ok(x) => x,
+                    Err(passkey::Refused::Server(e)) => return Err(error_page(e)),
+                    Err(passkey::Refused::Check(e)) => return Err(refused(e)),
+                };
+                let (fresh, _, start) = sessions::start(
+                    &row.user_id,
+                    AMR_PASSKEY,
+                    user_agent.as_deref(),
+                    secret.as_ref(),
+                    now,
+                )
+                .map_err(error_page)?;
+                writes.rows.extend(start.rows);
+                writes.audit(AuditEvent {
+                    user_id: Some(row.user_id.clone()),
+                    detail: Some("passkey"),
+                    ..AuditEvent::new(now, event::SESSION_STARTED)
+                });
+                if !store::apply(&db, &writes).await.map_err(error_page)? {
+                    return Err(refused(
+                        crate::oauth::people::passkey::webauthn::PasskeyError::WrongChallenge,
+                    ));
+                }
+                Ok(Reply::RedirectSetting {
+                    location: PATH.to_string(),
+                    cookie: sessions::set_cookie(&cfg.issuer, &fresh),
+                })
+            }
             Some(action @ (Action::SignOut | Action::Everywhere)) => {
                 let live = session::live(&db, secret.as_ref(), now)
                     .await
@@ -145,7 +215,20 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
                     )
                     .unwrap_or_else(crate::oauth::effects::Writes::none),
                 };
+                // The apps that got tokens in the ending sessions are told, after the answer.
+                let ending = match (&live, action) {
+                    (Some(s), Action::Everywhere) => Some(Ending::Person(&s.user_id)),
+                    (Some(s), _) => Some(Ending::Session(&s.sid)),
+                    (None, _) => None,
+                };
+                let tokens = match ending {
+                    Some(e) => backchannel::prepare(&db, &cfg, e, now)
+                        .await
+                        .map_err(error_page)?,
+                    None => Vec::new(),
+                };
                 store::apply(&db, &writes).await.map_err(error_page)?;
+                backchannel::send(ctx, tokens);
                 let (id, text) = if action == Action::Everywhere {
                     (
                         "signed-out-everywhere",

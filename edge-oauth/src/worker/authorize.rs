@@ -7,7 +7,7 @@ use worker::{D1Database, Env, Request};
 
 use super::http::{Reply, client_address, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::signin::page_attempt;
-use super::{env, session, store};
+use super::{env, passkey, session, store};
 use crate::oauth::clients::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
 use crate::oauth::effects::{AuditEvent, event};
@@ -15,6 +15,8 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::flows::authorize::{self, FormError, FormState, Refusal, Stage};
 use crate::oauth::flows::leaving::{self, Leave};
 use crate::oauth::params::{self, MAX_BODY, Params};
+use crate::oauth::people::account;
+use crate::oauth::people::passkey::ceremony::AMR_PASSKEY;
 use crate::oauth::people::session::{
     self as sessions, ACR_SESSION, ACR_SIGNED_IN, AMR_PASSWORD, Authn, Next, SessionRow,
 };
@@ -134,7 +136,7 @@ pub async fn get(req: Request, env: &Env) -> Reply {
                 let state = login.seal(&cfg.signing_key);
                 Ok::<Reply, Reply>(with_csrf(
                     html::sign_in(&name, &state, &csrf, None, cfg.signup),
-                    html::csp(None),
+                    account::csp(None),
                 ))
             }
         }
@@ -190,7 +192,7 @@ pub async fn post(mut req: Request, env: &Env) -> Reply {
             .map_err(|e| page(400, "Bad request", &e.description))?;
         let db = env::db(env).map_err(server_page)?;
         match params.get("action") {
-            Some("login") => {
+            Some("login" | "passkey") => {
                 let browser = Browser {
                     address: &address,
                     user_agent: user_agent.as_deref(),
@@ -270,44 +272,65 @@ async fn login(
                 Some(msg),
                 cfg.signup,
             ),
-            html::csp(None),
+            account::csp(None),
         )
     };
-    let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
-        return Ok(again(400, "Enter your username and password."));
-    };
-    let Some(user) = page_attempt(env, db, cfg, browser.address, username, password).await? else {
-        return Ok(again(401, "Wrong username or password."));
+    // Who signed in, how, and what that writes (a passkey's counter and its challenge's use).
+    let (user_id, username, amr, mut writes) = if params.get("action") == Some("passkey") {
+        match passkey::check_login(db, cfg, params, now).await {
+            Ok((row, w)) => (
+                row.user_id.clone(),
+                row.username.clone().unwrap_or_default(),
+                AMR_PASSKEY,
+                w,
+            ),
+            Err(passkey::Refused::Server(e)) => return Err(server_page(e)),
+            Err(passkey::Refused::Check(e)) => {
+                let msg = format!("The passkey was not accepted ({}).", e.as_str());
+                return Ok(again(400, &msg));
+            }
+        }
+    } else {
+        let (Some(name), Some(password)) = (params.get("username"), params.get("password")) else {
+            return Ok(again(400, "Enter your username and password."));
+        };
+        let Some(user) = page_attempt(env, db, cfg, browser.address, name, password).await? else {
+            return Ok(again(401, "Wrong username or password."));
+        };
+        (
+            user.id().to_string(),
+            user.username().to_string(),
+            AMR_PASSWORD,
+            crate::oauth::effects::Writes::none(),
+        )
     };
     // A new session at every sign-in (the browser's previous one ends).
-    let (secret, row, mut writes) = sessions::start(
-        user.id(),
-        AMR_PASSWORD,
-        browser.user_agent,
-        browser.previous,
-        now,
-    )
-    .map_err(server_page)?;
+    let (secret, row, start) =
+        sessions::start(&user_id, amr, browser.user_agent, browser.previous, now)
+            .map_err(server_page)?;
+    writes.rows.extend(start.rows);
     writes.audit(AuditEvent {
-        user_id: Some(user.id().to_string()),
+        user_id: Some(user_id.clone()),
         ..AuditEvent::new(now, event::SESSION_STARTED)
     });
     let set_cookie = sessions::set_cookie(&cfg.issuer, &secret);
-    let st = st.consent(user.id(), user.username(), now).authenticated(
+    let st = st.consent(&user_id, &username, now).authenticated(
         now,
         Authn {
             sid: Some(row.sid),
-            amr: AMR_PASSWORD.to_string(),
+            amr: amr.to_string(),
             acr: ACR_SIGNED_IN.to_string(),
         },
     );
-    let consented = session::consent(db, user.id(), &client.id)
+    let consented = session::consent(db, &user_id, &client.id)
         .await
         .map_err(server_page)?;
     if sessions::consented(&st.req.prompt, consented.as_deref(), &st.req.scope) {
         let (code, more) = authorize::issue_code(&st, cfg.code_ttl, now).map_err(server_page)?;
         writes.rows.extend(more.rows);
-        store::apply(db, &writes).await.map_err(server_page)?;
+        if !store::apply(db, &writes).await.map_err(server_page)? {
+            return Ok(again(400, "The passkey answer was already used."));
+        }
         return Ok(Reply::RedirectSetting {
             location: authorize::code_redirect(
                 &st.req.redirect_uri,
@@ -318,7 +341,9 @@ async fn login(
             cookie: set_cookie,
         });
     }
-    store::apply(db, &writes).await.map_err(server_page)?;
+    if !store::apply(db, &writes).await.map_err(server_page)? {
+        return Ok(again(400, "The passkey answer was already used."));
+    }
     let redirect_origin = origin_of(&st.req.redirect_uri).map(str::to_string);
     Ok(Reply::page(
         200,

@@ -211,3 +211,44 @@ pub async fn verify(keys: &KeySet, parsed: &Parsed) -> Result<Option<SignatureVa
     .map_err(|_| signing_fail())?;
     Ok((ok.as_bool() == Some(true)).then(SignatureValid::checked))
 }
+
+/// Verifies `signature` over `data` with a public key given as a JWK (a passkey's), for `alg`
+/// (ES256: `r || s`). `false` for a bad signature or a key WebCrypto refuses.
+pub async fn verify_jwk(
+    alg: Alg,
+    jwk: &str,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<bool, OAuthError> {
+    let Ok(jwk) = js_sys::JSON::parse(jwk) else {
+        return Ok(false);
+    };
+    let (import_params, verify_params) = params(alg)?;
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let Ok(pending) = subtle()?.import_key_with_object(
+        "jwk",
+        &jwk.unchecked_into(),
+        &import_params,
+        false,
+        &usages,
+    ) else {
+        return Ok(false);
+    };
+    let Ok(key) = JsFuture::from(pending).await else {
+        return Ok(false);
+    };
+    let key: CryptoKey = key.unchecked_into();
+    let ok = JsFuture::from(
+        subtle()?
+            .verify_with_object_and_js_u8_array_and_js_u8_array(
+                &verify_params,
+                &key,
+                &Uint8Array::from(signature),
+                &Uint8Array::from(data),
+            )
+            .map_err(|_| signing_fail())?,
+    )
+    .await
+    .map_err(|_| signing_fail())?;
+    Ok(ok.as_bool() == Some(true))
+}

@@ -4,8 +4,9 @@
 //! ([`crate::oauth::flows::logout_confirm`]); a self-registered app's return address gets the
 //! interstitial ([`crate::oauth::flows::leaving`]).
 
-use worker::{Env, Request};
+use worker::{Context, Env, Request};
 
+use super::backchannel::{self, Ending};
 use super::http::{Reply, csrf_cookie, csrf_cookie_of, header, now, read_body};
 use super::{crypto, env, session, store};
 use crate::oauth::clients::client::origin_of;
@@ -24,7 +25,7 @@ fn page(status: u16, title: &str, id: &str, text: &str) -> Reply {
 }
 
 /// Handles a logout request (query on GET, form on POST).
-pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
+pub async fn handle(mut req: Request, env: &Env, ctx: &Context, post: bool) -> Reply {
     let run = async {
         let cfg = env::config(env)?;
         let cookie = csrf_cookie_of(&req, &cfg.issuer, PATH);
@@ -85,10 +86,14 @@ pub async fn handle(mut req: Request, env: &Env, post: bool) -> Reply {
         let now = now();
         let live = session::live(&db, browser_session.as_ref(), now).await?;
         let ended = sessions::end_at_logout(live.as_ref(), signed_out.as_deref(), now);
-        if let Some(end) = &ended {
+        // The apps that got tokens in it are told (OpenID Connect Back-Channel Logout).
+        let mut tokens = Vec::new();
+        if let (Some(end), Some(s)) = (&ended, &live) {
             writes.rows.extend(end.rows.iter().cloned());
+            tokens = backchannel::prepare(&db, &cfg, Ending::Session(&s.sid), now).await?;
         }
         store::apply(&db, &writes).await?;
+        backchannel::send(ctx, tokens);
         let reply = match (out.redirect, client.as_ref()) {
             (Some(location), Some(c)) => match leaving::leave(
                 location,

@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod authorize;
+mod backchannel;
 mod bearer;
 mod client_metadata;
 mod console;
@@ -15,7 +16,10 @@ mod env;
 mod http;
 mod limits;
 mod logout;
+mod mail;
 mod pages;
+mod passkey;
+mod recovery;
 mod register;
 mod resources;
 mod session;
@@ -92,7 +96,7 @@ async fn dispatch(
         | Endpoint::AdminAudit
         | Endpoint::AdminUserRights
         | Endpoint::AdminInitialTokens => admin::handle(req, env, endpoint, method, param).await,
-        Endpoint::Logout => logout::handle(req, env, method == Method::Post).await,
+        Endpoint::Logout => logout::handle(req, env, ctx, method == Method::Post).await,
         Endpoint::DeviceAuthorization => device::authorization(req, env).await,
         Endpoint::DevicePage if method == Method::Post => device::post(req, env).await,
         Endpoint::DevicePage => device::get(req, env).await,
@@ -111,8 +115,20 @@ async fn dispatch(
         Endpoint::AdminHousekeeping => control::admin_housekeeping(req, env).await,
         Endpoint::AdminUserRevoke => control::admin_revoke_user(req, env, param).await,
         Endpoint::Console => console::handle(req, env, ctx, method, param).await,
-        Endpoint::Account if method == Method::Post => account::post(req, env).await,
+        Endpoint::Account if method == Method::Post => account::post(req, env, ctx).await,
         Endpoint::Account => account::get(req, env).await,
+        Endpoint::VerifyEmail => recovery::verify(req, env).await,
+        Endpoint::ForgotPassword if method == Method::Post => {
+            recovery::forgot_post(req, env, ctx).await
+        }
+        Endpoint::ForgotPassword => recovery::forgot_get(env).await,
+        Endpoint::ResetPassword if method == Method::Post => {
+            recovery::reset_post(req, env, ctx).await
+        }
+        Endpoint::ResetPassword => recovery::reset_get(req, env).await,
+        Endpoint::AdminOutbox => recovery::outbox(req, env).await,
+        Endpoint::PasskeyOptions => passkey::login_options(req, env).await,
+        Endpoint::PasskeyRegisterOptions => passkey::register_options(req, env).await,
     }
 }
 

@@ -158,6 +158,25 @@ pub async fn signup_post(mut req: Request, env: &Env) -> Reply {
         {
             return Ok(again(409, "That username is taken."));
         }
+        // A link to verify the address, when this worker can send email.
+        if let Some(email) = &new.email
+            && super::mail::mailer(env, &cfg.issuer) != crate::oauth::people::recovery::Mailer::None
+        {
+            let sent = async {
+                let (msg, w) = crate::oauth::people::recovery::verification(
+                    &cfg.issuer,
+                    &id,
+                    &new.username,
+                    email,
+                    now(),
+                )?;
+                store::apply(&db, &w).await?;
+                super::mail::send(env, &db, &cfg.issuer, msg).await
+            };
+            if let Err(e) = sent.await {
+                worker::console_error!("sign-up: verification email: {}", e.description);
+            }
+        }
         Ok(page(201, pages::signed_up(&new.username)))
     };
     run.await.unwrap_or_else(|r| r)

@@ -162,9 +162,14 @@ impl Worker {
             ("CODE_TTL", "5"),
             ("LEGACY_CLIENT_ID", "seed-legacy"),
         ];
-        for (k, v) in vars {
+        // `{port}` in a value stands for the worker's port (an ISSUER on `localhost`, say).
+        let vars: Vec<(&str, String)> = vars
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{port}", &port.to_string())))
+            .collect();
+        for (k, v) in &vars {
             pairs.retain(|(pk, _)| pk != k);
-            pairs.push((k, v));
+            pairs.push((k, v.as_str()));
         }
         let dev_vars: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(dir.join(".dev.vars"), dev_vars).unwrap();

@@ -82,10 +82,42 @@ pub struct ClientRecord {
     pub owner_id: Option<String>,
     /// hex SHA-256 of its RFC 7592 registration access token (dynamic registrations).
     pub registration_key: Option<String>,
+    /// OpenID Connect Back-Channel Logout.
+    pub backchannel: Option<Backchannel>,
     /// Unix seconds.
     pub created_at: u64,
     /// The resource servers it may ask tokens for (RFC 8707), besides the edge's own.
     pub resources: Resources,
+}
+
+/// Where a client receives OpenID Connect Back-Channel Logout tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backchannel {
+    /// `backchannel_logout_uri`: https, or http on a loopback host, without a fragment.
+    pub uri: String,
+    /// `backchannel_logout_session_required`: its logout tokens must carry `sid`.
+    pub session_required: bool,
+}
+
+impl Backchannel {
+    /// From registration metadata: `None` without a URI; an error for an unacceptable one.
+    pub fn from_metadata(
+        uri: Option<String>,
+        session_required: Option<bool>,
+    ) -> Result<Option<Backchannel>, &'static str> {
+        let Some(uri) = uri else {
+            return Ok(None);
+        };
+        if !redirect_uri_is_acceptable(&uri) {
+            return Err(
+                "backchannel_logout_uri must be an absolute https URI (http only for loopback hosts), without a fragment",
+            );
+        }
+        Ok(Some(Backchannel {
+            uri,
+            session_required: session_required.unwrap_or(false),
+        }))
+    }
 }
 
 impl fmt::Debug for ClientRecord {

@@ -228,6 +228,7 @@ pub fn record(
         registration_key: None,
         created_at: now,
         resources: r.resources,
+        backchannel: r.backchannel,
     })
 }
 

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{ClientRecord, GrantType, redirect_uri_is_acceptable};
+use super::client::{Backchannel, ClientRecord, GrantType, redirect_uri_is_acceptable};
 use crate::oauth::effects::{AuditEvent, Claim, ClientWrite, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
@@ -63,6 +63,8 @@ pub struct Registration {
     pub id_token_alg: Alg,
     /// RFC 8707 resources it may ask tokens for (the `resources` member).
     pub resources: Resources,
+    /// OpenID Connect Back-Channel Logout.
+    pub backchannel: Option<Backchannel>,
 }
 
 /// The resource servers a registration lists: at most [`resource::MAX_COUNT`] RFC 8707
@@ -149,6 +151,7 @@ impl Registration {
             scope,
             id_token_alg,
             resources: Resources::none(),
+            backchannel: None,
         })
     }
 
@@ -182,6 +185,7 @@ impl Registration {
             owner_id: owner_id.map(str::to_string),
             registered_by: by.as_str(),
             registration_key,
+            backchannel: self.backchannel.clone(),
             created_at: now,
             resources: self.resources.to_column(),
         }
@@ -229,6 +233,10 @@ pub struct Metadata {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// OpenID Connect Registration's `id_token_signed_response_alg` (default RS256).
     pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect Back-Channel Logout's `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`.
+    pub backchannel_logout_session_required: Option<bool>,
     /// RFC 7592 update: must equal the client's id.
     pub client_id: Option<String>,
     /// The resource servers (RFC 8707 resource indicators) the client will ask tokens for.
@@ -289,6 +297,11 @@ impl Metadata {
                     "resources must be absolute URIs without fragments (RFC 8707), at most 16",
                 )
             })?;
+        let backchannel = Backchannel::from_metadata(
+            self.backchannel_logout_uri,
+            self.backchannel_logout_session_required,
+        )
+        .map_err(uri_error)?;
         let mut r = Registration::check(
             self.client_name,
             self.redirect_uris.unwrap_or_default(),
@@ -301,6 +314,7 @@ impl Metadata {
             algs,
         )?;
         r.resources = resources;
+        r.backchannel = backchannel;
         Ok(r)
     }
 }
@@ -369,6 +383,13 @@ pub fn response(
         "resources": c.resources,
         "registration_client_uri": registration_client_uri,
     });
+    if let (Some(b), Some(obj)) = (&c.backchannel, v.as_object_mut()) {
+        obj.insert("backchannel_logout_uri".into(), b.uri.clone().into());
+        obj.insert(
+            "backchannel_logout_session_required".into(),
+            b.session_required.into(),
+        );
+    }
     if let Some(obj) = v.as_object_mut() {
         if let Some(s) = secret {
             obj.insert("client_secret".into(), s.into());

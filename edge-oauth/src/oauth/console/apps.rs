@@ -130,6 +130,8 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
                 id_token_signed_response_alg: None,
                 allow_reserved_scopes: false,
                 resources: resources.clone(),
+                backchannel_logout_uri: None,
+                backchannel_logout_session_required: None,
             };
             let new = match kind {
                 Kind::Confidential => code(false),

@@ -255,6 +255,7 @@ fn approved(
         username,
         name: row.name,
         email: row.email,
+        email_verified: row.email_verified == Some(1),
         rights: row.rights.unwrap_or_default(),
     };
     Ok(Polled::Issue(Grant {

@@ -15,6 +15,7 @@ pub struct VerifiedUser {
     username: String,
     name: Option<String>,
     email: Option<String>,
+    email_verified: bool,
     rights: String,
 }
 
@@ -39,6 +40,7 @@ impl VerifiedUser {
             username: self.username.clone(),
             name: self.name.clone(),
             email: self.email.clone(),
+            email_verified: self.email_verified,
             rights: self.rights.clone(),
         }
     }
@@ -98,6 +100,7 @@ impl PendingUser {
                 username: u.username,
                 name: u.name,
                 email: u.email,
+                email_verified: u.email_verified == Some(1),
                 rights: u.rights,
             }),
             _ => Err(OAuthError::invalid_grant("wrong username or password")),
@@ -116,6 +119,7 @@ pub(crate) mod tests {
             password_hash: password::hash(pw.as_bytes(), &[2; 16], 1_000).encode(),
             name: Some("Alice".into()),
             email: None,
+            email_verified: None,
             rights: String::new(),
         }
     }

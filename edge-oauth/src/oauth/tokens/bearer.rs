@@ -67,6 +67,8 @@ pub struct ActiveBearer {
     pub name: Option<String>,
     /// The user's email.
     pub email: Option<String>,
+    /// True once verified.
+    pub email_verified: bool,
 }
 
 /// True when D1 says the token still stands: not revoked, family not revoked, client and
@@ -93,6 +95,7 @@ pub fn check(claims: AccessClaims, status: BearerStatus) -> Result<ActiveBearer,
         username: status.username,
         name: status.name,
         email: status.email,
+        email_verified: status.email_verified == Some(1),
     })
 }
 
@@ -114,8 +117,7 @@ impl ActiveBearer {
     }
 
     /// The OpenID Connect userinfo claims: `sub`, with scope `profile` the account's
-    /// `preferred_username` and `name`, and with scope `email` its `email` (`email_verified` false: this server does
-    /// not verify addresses).
+    /// `preferred_username` and `name`, and with scope `email` its `email` and whether the person verified it.
     pub fn userinfo(&self) -> Result<serde_json::Value, OAuthError> {
         let user = self.claims.user_id().ok_or_else(|| {
             OAuthError::new(
@@ -140,7 +142,10 @@ impl ActiveBearer {
             }
             if let Some(email) = self.email.as_ref().filter(|_| self.has_scope(EMAIL)) {
                 obj.insert("email".into(), serde_json::Value::String(email.clone()));
-                obj.insert("email_verified".into(), serde_json::Value::Bool(false));
+                obj.insert(
+                    "email_verified".into(),
+                    serde_json::Value::Bool(self.email_verified),
+                );
             }
         }
         Ok(v)

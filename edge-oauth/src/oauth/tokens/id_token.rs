@@ -64,7 +64,7 @@ pub struct IdClaims {
     /// `email`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// `email`: always false (this server does not verify addresses).
+    /// `email`: true once the person followed the verification link sent to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
 }
@@ -86,7 +86,7 @@ pub fn profile_claims(
         && let Some(e) = &user.email
     {
         m.insert("email".into(), e.clone().into());
-        m.insert("email_verified".into(), false.into());
+        m.insert("email_verified".into(), user.email_verified.into());
     }
     m
 }
@@ -150,6 +150,7 @@ mod tests {
             username: "alice".into(),
             name: Some("Alice".into()),
             email: Some("alice@example.com".into()),
+            email_verified: false,
             rights: "api:write".into(),
         }
     }

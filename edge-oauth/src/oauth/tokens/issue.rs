@@ -317,6 +317,7 @@ mod tests {
                 username: "alice".into(),
                 name: None,
                 email: None,
+                email_verified: false,
                 rights: "api:write turn:priority".into(),
             }),
             id_token: None,

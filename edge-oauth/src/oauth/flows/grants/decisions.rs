@@ -59,6 +59,7 @@ fn code_row() -> CodeRow {
         username: Some("alice".into()),
         name: None,
         email: Some("alice@example.com".into()),
+        email_verified: Some(1),
         rights: Some("turn:priority".into()),
     }
 }
@@ -105,7 +106,12 @@ fn code_redeems_into_a_new_family_with_refresh() {
         (Some("s_1"), vec!["pwd".to_string()], "0")
     );
     assert_eq!(g.authn.as_ref().and_then(|a| a.sid.as_deref()), Some("s_1"));
-    assert_eq!(g.user.unwrap().rights, "turn:priority");
+    let user = g.user.unwrap();
+    assert_eq!(user.rights, "turn:priority");
+    assert!(
+        user.email_verified,
+        "the verified address reaches the tokens"
+    );
 }
 
 #[test]
@@ -254,6 +260,7 @@ fn refresh_row() -> RefreshRow {
         username: Some("alice".into()),
         name: None,
         email: None,
+        email_verified: None,
         rights: None,
     }
 }

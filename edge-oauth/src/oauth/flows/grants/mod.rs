@@ -205,6 +205,7 @@ pub(crate) mod tests {
             id_token_alg: crate::oauth::tokens::signing_keys::Alg::Rs256,
             owner_id: None,
             registration_key: None,
+            backchannel: None,
             created_at: 0,
             resources: Resources::none(),
         }
