@@ -74,7 +74,10 @@ pub struct ActiveBearer {
 pub fn stands(claims: &AccessClaims, status: &BearerStatus) -> bool {
     status.revoked.is_none()
         && status.family_revoked_at.is_none()
-        && status.client_exists.is_some()
+        // A client named by its metadata document has no row (its tokens stand while the rest
+        // does; they are short-lived).
+        && (status.client_exists.is_some()
+            || super::clients::metadata_document::is_document_id(&claims.client_id))
         && (claims.user_id().is_none() || status.username.is_some())
         && status
             .user_revoked_before
@@ -223,6 +226,19 @@ mod tests {
                 ErrorCode::InvalidToken
             );
         }
+        // A client named by its metadata document has no row; its family still counts.
+        let mut cimd = claims("authorization_code");
+        cimd.client_id = "https://agent.example/client.json".into();
+        let no_row = BearerStatus {
+            client_exists: None,
+            ..ok_status()
+        };
+        assert!(check(cimd.clone(), no_row.clone()).is_ok());
+        let revoked = BearerStatus {
+            family_revoked_at: Some(5),
+            ..no_row
+        };
+        assert!(check(cimd, revoked).is_err());
         // A client_credentials token needs no user.
         assert!(
             check(
