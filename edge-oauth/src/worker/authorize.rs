@@ -180,13 +180,22 @@ async fn login(
         .map(str::to_string)
         .collect();
     let redirect_origin = origin_of(&st.req.redirect_uri).map(str::to_string);
+    let resources: Vec<String> = st.req.resources.iter().map(str::to_string).collect();
     let next = st
         .consent(user.id(), user.username(), now)
         .seal(&cfg.signing_key);
     let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
     Ok(Reply::page(
         200,
-        html::consent(&client.name, user.username(), &scope_refs, &next, csrf),
+        html::consent(
+            &client.name,
+            user.username(),
+            &scope_refs,
+            &resources,
+            &next,
+            csrf,
+        ),
         html::csp(redirect_origin.as_deref()),
     ))
 }
