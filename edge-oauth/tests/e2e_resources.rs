@@ -527,3 +527,76 @@ fn an_agent_with_a_client_id_metadata_document_gets_a_token_another_resource_ref
         assert_eq!(page.status, 400, "{path}: {}", page.body);
     }
 }
+
+#[test]
+fn dpop_bound_tokens_at_the_edge_s_own_endpoints() {
+    let w = Worker::start("dpop-own", &[]);
+    let id = unique("app");
+    let v = w.create_client(json!({
+        "client_id": id, "grant_types": ["password"], "scopes": ["openid", "turn"],
+    }));
+    let secret = v["client_secret"].as_str().unwrap().to_string();
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let key = DpopKey::new(21);
+    let token_url = w.url("/oauth2/token");
+    let r = post_form(
+        &token_url,
+        &[
+            ("Authorization", &basic(&id, &secret)),
+            ("DPoP", &key.proof("POST", &token_url, None, None)),
+        ],
+        &[
+            ("grant_type", "password"),
+            ("username", &user),
+            ("password", PASSWORD),
+            ("scope", "openid turn"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["token_type"], "DPoP");
+    let at = r.json()["access_token"].as_str().unwrap().to_string();
+    let userinfo = w.url("/oauth2/userinfo");
+    // As a bearer token: refused, with a DPoP challenge.
+    let bearer = get(&userinfo, &[("Authorization", &format!("Bearer {at}"))]);
+    assert_eq!(bearer.status, 401);
+    assert!(
+        bearer
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("DPoP "),
+        "{:?}",
+        bearer.header("www-authenticate")
+    );
+    let auth = format!("DPoP {at}");
+    let proof = key.proof("GET", &userinfo, Some(&at), None);
+    let ok = get(&userinfo, &[("Authorization", &auth), ("DPoP", &proof)]);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let again = get(&userinfo, &[("Authorization", &auth), ("DPoP", &proof)]);
+    assert_eq!(
+        (again.status, again.error().as_str()),
+        (401, "invalid_dpop_proof")
+    );
+    let none = get(&userinfo, &[("Authorization", &auth)]);
+    assert_eq!(
+        (none.status, none.error().as_str()),
+        (401, "invalid_dpop_proof")
+    );
+    let other = DpopKey::new(22).proof("GET", &userinfo, Some(&at), None);
+    let stolen = get(&userinfo, &[("Authorization", &auth), ("DPoP", &other)]);
+    assert_eq!(
+        (stolen.status, stolen.error().as_str()),
+        (401, "invalid_dpop_proof")
+    );
+    // TURN credentials with the bound token and a proof for that endpoint.
+    let creds_url = w.url("/turn/credentials");
+    let creds = post_form(
+        &creds_url,
+        &[
+            ("Authorization", &auth),
+            ("DPoP", &key.proof("POST", &creds_url, Some(&at), None)),
+        ],
+        &[],
+    );
+    assert_eq!(creds.status, 200, "{}", creds.body);
+}
