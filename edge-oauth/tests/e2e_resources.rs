@@ -380,3 +380,223 @@ fn dpop_bound_tokens_work_only_with_their_key_and_a_stolen_refresh_token_is_usel
         json!(["ES256"])
     );
 }
+
+/// A loopback HTTP server for client ID metadata documents: path -> JSON, counting requests;
+/// stopped when dropped.
+struct DocumentServer {
+    base: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DocumentServer {
+    fn start_on(port: u16, documents: Vec<(String, String)>) -> DocumentServer {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, s) = (hits.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+                h.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = documents
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map_or((404, String::new()), |(_, b)| (200, b.clone()));
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nCache-Control: max-age=300\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        DocumentServer {
+            base,
+            hits,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for DocumentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.base.trim_start_matches("http://"));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn an_agent_with_a_client_id_metadata_document_gets_a_token_another_resource_refuses() {
+    let example = build_example();
+    // The documents are served on loopback over http: allowed only in local mode.
+    let w = Worker::start(
+        "cimd",
+        &[
+            ("CLIENT_METADATA_DOCUMENTS", "local"),
+            ("REGISTRATION_SCOPES", "openid api"),
+        ],
+    );
+    let a = ResourceServer::start(&example, &w, "api");
+    let b = ResourceServer::start(&example, &w, "api");
+    // The documents name their own URL: pick the port first.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client_id = format!("{base}/agent/client.json");
+    let doc = json!({
+        "client_id": client_id, "client_name": "Test agent", "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none",
+        "scope": "openid api", "resources": [a.resource],
+    });
+    let wrong =
+        json!({ "client_id": "http://127.0.0.1:1/other.json", "redirect_uris": [REDIRECT] });
+    let docs = DocumentServer::start_on(
+        port,
+        vec![
+            ("/agent/client.json".into(), doc.to_string()),
+            ("/agent/wrong.json".into(), wrong.to_string()),
+        ],
+    );
+    assert_eq!(docs.base, base);
+    let disco = get(&w.url("/.well-known/oauth-authorization-server"), &[]);
+    assert_eq!(disco.json()["client_id_metadata_document_supported"], true);
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let config = json!({
+        "resourceA": a.resource, "resourceB": b.resource, "clientId": client_id,
+        "redirectUri": REDIRECT, "username": user, "password": PASSWORD,
+    });
+    let out = node("e2e/resource-client.mjs", &[&config.to_string()]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("{v:#}");
+    let log = w.log();
+    let log_tail = log
+        .get(log.len().saturating_sub(3000)..)
+        .unwrap_or_default();
+    assert_eq!(v["ok"], true, "{}\n{log_tail}", v["error"]);
+    assert_eq!(v["aud"], a.resource.as_str());
+    assert_eq!(v["atA"]["status"], 200, "{}", v["atA"]["body"]);
+    assert_eq!(v["atB"]["status"], 401);
+    assert_eq!(v["widen"], "invalid_target");
+    // Fetched once, then kept (Cache-Control: max-age=300) for the pages and the token
+    // endpoint (one isolate locally).
+    assert_eq!(
+        docs.hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the document is cached"
+    );
+    // A document whose client_id is not its URL is no client; nor is a missing one.
+    for path in ["/agent/wrong.json", "/agent/missing.json"] {
+        let id = format!("{base}{path}");
+        let url = format!(
+            "{}?{}",
+            w.url("/oauth2/authorize"),
+            form(&[
+                ("response_type", "code"),
+                ("client_id", &id),
+                ("redirect_uri", REDIRECT),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+                ),
+                ("code_challenge_method", "S256"),
+            ])
+        );
+        let page = get(&url, &[]);
+        assert_eq!(page.status, 400, "{path}: {}", page.body);
+    }
+}
+
+#[test]
+fn dpop_bound_tokens_at_the_edge_s_own_endpoints() {
+    let w = Worker::start("dpop-own", &[]);
+    let id = unique("app");
+    let v = w.create_client(json!({
+        "client_id": id, "grant_types": ["password"], "scopes": ["openid", "turn"],
+    }));
+    let secret = v["client_secret"].as_str().unwrap().to_string();
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let key = DpopKey::new(21);
+    let token_url = w.url("/oauth2/token");
+    let r = post_form(
+        &token_url,
+        &[
+            ("Authorization", &basic(&id, &secret)),
+            ("DPoP", &key.proof("POST", &token_url, None, None)),
+        ],
+        &[
+            ("grant_type", "password"),
+            ("username", &user),
+            ("password", PASSWORD),
+            ("scope", "openid turn"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["token_type"], "DPoP");
+    let at = r.json()["access_token"].as_str().unwrap().to_string();
+    let userinfo = w.url("/oauth2/userinfo");
+    // As a bearer token: refused, with a DPoP challenge.
+    let bearer = get(&userinfo, &[("Authorization", &format!("Bearer {at}"))]);
+    assert_eq!(bearer.status, 401);
+    assert!(
+        bearer
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("DPoP "),
+        "{:?}",
+        bearer.header("www-authenticate")
+    );
+    let auth = format!("DPoP {at}");
+    let proof = key.proof("GET", &userinfo, Some(&at), None);
+    let ok = get(&userinfo, &[("Authorization", &auth), ("DPoP", &proof)]);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let again = get(&userinfo, &[("Authorization", &auth), ("DPoP", &proof)]);
+    assert_eq!(
+        (again.status, again.error().as_str()),
+        (401, "invalid_dpop_proof")
+    );
+    let none = get(&userinfo, &[("Authorization", &auth)]);
+    assert_eq!(
+        (none.status, none.error().as_str()),
+        (401, "invalid_dpop_proof")
+    );
+    let other = DpopKey::new(22).proof("GET", &userinfo, Some(&at), None);
+    let stolen = get(&userinfo, &[("Authorization", &auth), ("DPoP", &other)]);
+    assert_eq!(
+        (stolen.status, stolen.error().as_str()),
+        (401, "invalid_dpop_proof")
+    );
+    // TURN credentials with the bound token and a proof for that endpoint.
+    let creds_url = w.url("/turn/credentials");
+    let creds = post_form(
+        &creds_url,
+        &[
+            ("Authorization", &auth),
+            ("DPoP", &key.proof("POST", &creds_url, Some(&at), None)),
+        ],
+        &[],
+    );
+    assert_eq!(creds.status, 200, "{}", creds.body);
+}

@@ -542,7 +542,16 @@ mod tests {
         assert_eq!(relay.scope.to_string(), "relay");
         let rs = nc(r#"{"grant_types":["client_credentials"],"scopes":["introspection"],"allow_reserved_scopes":true}"#).unwrap();
         assert_eq!(rs.scope.to_string(), "introspection");
+        let api = nc(r#"{"grant_types":["client_credentials"],"scopes":["api"],"resources":["https://api.example/v1"]}"#).unwrap();
+        assert!(api.resources.contains("https://api.example/v1"));
+        assert_eq!(
+            api.writes("svc", None, 1).rows.len(),
+            1,
+            "the audit row; the client is the claim"
+        );
         for bad in [
+            r#"{"grant_types":["client_credentials"],"resources":["not a uri"]}"#,
+            r#"{"grant_types":["client_credentials"],"resources":["https://api.example/#x"]}"#,
             r#"{"public":true,"client_secret":"0123456789abcdef"}"#,
             r#"{"public":true,"grant_types":["client_credentials"]}"#,
             r#"{"grant_types":["authorization_code"]}"#,

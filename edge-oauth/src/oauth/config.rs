@@ -20,6 +20,8 @@
 //! | `TURN_KEYS` | secret, required | shared-token key file JSON |
 //! | `SIGNING_KEYS` | secret, required | private JWK set: RS256 and ES256 keys (`cargo xtask signing-key`) |
 //! | `MAX_APPS_PER_PERSON` | var | apps one person may hold on `/create_client` (default 25) |
+//! | `DPOP_NONCE` | var | `required`: DPoP proofs at the token endpoint must carry a server nonce (RFC 9449 section 8) |
+//! | `CLIENT_METADATA_DOCUMENTS` | var | `off` (default), `on` (https URL client ids resolved by their metadata documents), `local` (also http on loopback: local runs and tests) |
 //! | `TOKEN_SIGNING_KEY` | secret, required | base64 of at least 32 random bytes: seals the pages' form state; TURN tokens' account keys are derived from it |
 //! | `ADMIN_SECRET` | secret, required | at least 16 characters |
 

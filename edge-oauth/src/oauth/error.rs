@@ -154,6 +154,9 @@ pub enum Challenge {
     Basic,
     /// `Bearer realm="...", error="..."`: a protected resource (RFC 6750 section 3).
     Bearer,
+    /// `DPoP realm="...", algs="ES256", error="..."`: a protected resource refusing a
+    /// DPoP-bound token or its proof (RFC 9449 section 7.1).
+    Dpop,
 }
 
 /// An error response: code, a description for people, the status, and the challenge.
@@ -193,6 +196,13 @@ impl OAuthError {
             retry_after: None,
             dpop_nonce: None,
         }
+    }
+
+    /// Answers with a `DPoP` challenge (RFC 9449 section 7.1), 401.
+    pub fn with_dpop_challenge(mut self) -> OAuthError {
+        self.challenge = Some(Challenge::Dpop);
+        self.status = 401;
+        self
     }
 
     /// Adds `DPoP-Nonce` (RFC 9449 section 8).
@@ -244,6 +254,11 @@ impl OAuthError {
             Challenge::Basic => Some(format!("Basic realm=\"{realm}\", charset=\"UTF-8\"")),
             Challenge::Bearer => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{}\"",
+                self.code.as_str(),
+                self.description.replace(['"', '\\'], "'")
+            )),
+            Challenge::Dpop => Some(format!(
+                "DPoP realm=\"{realm}\", algs=\"ES256\", error=\"{}\", error_description=\"{}\"",
                 self.code.as_str(),
                 self.description.replace(['"', '\\'], "'")
             )),

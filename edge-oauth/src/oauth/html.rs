@@ -115,13 +115,18 @@ pub fn consent(
     client_name: &str,
     username: &str,
     scopes: &[&str],
+    resources: &[&str],
     sealed_state: &str,
     csrf: &str,
 ) -> String {
-    let items: String = scopes
+    let mut items: String = scopes
         .iter()
         .map(|s| format!("<li>{}</li>", describe_scope(s)))
         .collect();
+    // RFC 8707: the services the access will be good for.
+    for r in resources {
+        items.push_str(&format!("<li>use it at <code>{}</code></li>", escape(r)));
+    }
     page(
         "Allow access",
         &format!(
@@ -155,8 +160,17 @@ mod tests {
         let p = sign_in(evil, evil, evil, Some(evil), true);
         assert!(!p.contains("<script>"));
         assert!(p.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;"));
-        let c = consent(evil, evil, &["openid", evil], "s", "c");
+        let c = consent(evil, evil, &["openid", evil], &[evil], "s", "c");
         assert!(!c.contains("<script>"));
+        let c = consent(
+            "App",
+            "alice",
+            &["openid"],
+            &["https://api.example/mcp"],
+            "s",
+            "c",
+        );
+        assert!(c.contains("<li>use it at <code>https://api.example/mcp</code></li>"));
         assert!(!error(evil, evil).contains("<script>"));
     }
 

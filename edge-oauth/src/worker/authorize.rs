@@ -167,10 +167,12 @@ fn consent_page(
     csrf: &str,
 ) -> String {
     let scopes: Vec<&str> = st.req.scope.split(' ').filter(|s| !s.is_empty()).collect();
+    let resources: Vec<&str> = st.req.resources.iter().collect();
     html::consent(
         client_name,
         st.username.as_deref().unwrap_or_default(),
         &scopes,
+        &resources,
         &st.seal(key),
         csrf,
     )

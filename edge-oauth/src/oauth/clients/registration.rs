@@ -421,6 +421,11 @@ mod tests {
         assert!(!r.public);
         assert_eq!(r.scope, allowed());
         assert_eq!(r.id_token_alg, Alg::Rs256);
+        assert!(r.resources.is_empty());
+        let r = reg(r#"{"redirect_uris":["https://app.example/cb"],"resources":["https://api.example/mcp"]}"#).unwrap();
+        assert!(r.resources.contains("https://api.example/mcp"));
+        let row = r.row("c", None, RegisteredBy::Dynamic, None, None, 1);
+        assert_eq!(row.resources.as_deref(), Some("https://api.example/mcp"));
     }
 
     #[test]
@@ -464,6 +469,14 @@ mod tests {
                 ErrorCode::InvalidClientMetadata,
             ),
             (r#"[1]"#, ErrorCode::InvalidClientMetadata),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"resources":["/relative"]}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"resources":["https://a.example/#f"]}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
         ];
         for (json, want) in cases {
             assert_eq!(reg(json).unwrap_err().code, want, "{json}");

@@ -8,6 +8,29 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::records::BearerStatus;
 use crate::oauth::scope::{EMAIL, PROFILE};
 
+/// How a token was presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP`, with a `DPoP` proof (RFC 9449 section 7.1).
+    Dpop,
+}
+
+/// The token from `Authorization: Bearer <token>` or `Authorization: DPoP <token>`.
+pub fn from_header_any(authorization: Option<&str>) -> Result<(Scheme, &str), OAuthError> {
+    let h = authorization
+        .ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?
+        .trim();
+    if let Some((scheme, token)) = h.split_once(' ')
+        && scheme.eq_ignore_ascii_case("dpop")
+        && !token.trim().is_empty()
+    {
+        return Ok((Scheme::Dpop, token.trim()));
+    }
+    from_header(authorization).map(|t| (Scheme::Bearer, t))
+}
+
 /// The token from `Authorization: Bearer <token>`.
 pub fn from_header(authorization: Option<&str>) -> Result<&str, OAuthError> {
     let h = authorization
@@ -31,8 +54,39 @@ pub fn parse(token: &str) -> Result<Parsed, OAuthError> {
     access_token::parse(token).map_err(|_| not_valid())
 }
 
+/// [`verify`] for a token presented under `scheme`: a DPoP-bound token only as `DPoP` (its
+/// proof is then checked by the caller against `cnf.jkt`), an unbound one only as `Bearer`
+/// (RFC 9449 section 7.2).
+pub fn verify_presented(
+    config: &Config,
+    parsed: &Parsed,
+    proof: Option<SignatureValid>,
+    scheme: Scheme,
+    now: u64,
+) -> Result<AccessClaims, OAuthError> {
+    let proof = proof.ok_or_else(not_valid)?;
+    let claims = access_token::check(parsed, proof, &config.issuer, now).map_err(|r| match r {
+        access_token::Rejection::Expired => {
+            OAuthError::invalid_token("the access token has expired")
+        }
+        _ => not_valid(),
+    })?;
+    match (scheme, &claims.cnf) {
+        (Scheme::Bearer, Some(_)) => Err(OAuthError::invalid_token(
+            "a DPoP-bound token needs the DPoP scheme and a proof",
+        )
+        .with_dpop_challenge()),
+        (Scheme::Dpop, None) => Err(OAuthError::invalid_token(
+            "the token is not bound to a DPoP key",
+        )
+        .with_dpop_challenge()),
+        _ => Ok(claims),
+    }
+}
+
 /// The token's claims once its signature verified (`proof` is `None` when it did not):
-/// issuer, audience and times. The worker then loads its [`BearerStatus`].
+/// issuer, audience and times, for endpoints that take bearer tokens only (a DPoP-bound
+/// token is refused). The worker then loads its [`BearerStatus`].
 pub fn verify(
     config: &Config,
     parsed: &Parsed,
@@ -76,7 +130,10 @@ pub struct ActiveBearer {
 pub fn stands(claims: &AccessClaims, status: &BearerStatus) -> bool {
     status.revoked.is_none()
         && status.family_revoked_at.is_none()
-        && status.client_exists.is_some()
+        // A client named by its metadata document has no row (its tokens stand while the rest
+        // does; they are short-lived).
+        && (status.client_exists.is_some()
+            || crate::oauth::clients::metadata_document::is_document_id(&claims.client_id))
         && (claims.user_id().is_none() || status.username.is_some())
         && status
             .user_revoked_before
@@ -228,6 +285,19 @@ mod tests {
                 ErrorCode::InvalidToken
             );
         }
+        // A client named by its metadata document has no row; its family still counts.
+        let mut cimd = claims("authorization_code");
+        cimd.client_id = "https://agent.example/client.json".into();
+        let no_row = BearerStatus {
+            client_exists: None,
+            ..ok_status()
+        };
+        assert!(check(cimd.clone(), no_row.clone()).is_ok());
+        let revoked = BearerStatus {
+            family_revoked_at: Some(5),
+            ..no_row
+        };
+        assert!(check(cimd, revoked).is_err());
         // A client_credentials token needs no user.
         assert!(
             check(

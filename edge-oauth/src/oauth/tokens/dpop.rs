@@ -64,6 +64,8 @@ struct Claims {
     iat: u64,
     #[serde(default)]
     nonce: Option<String>,
+    #[serde(default)]
+    ath: Option<String>,
 }
 
 /// A proof whose shape is right, waiting for its signature check.
@@ -239,6 +241,66 @@ pub fn check(
     Ok(Proof { jkt: u.jkt })
 }
 
+/// The `jti`s of proofs this isolate accepted at the edge's own resources, each kept until its
+/// proof is too old to pass anyway; bounded, refusing new proofs when full of live ones.
+#[derive(Debug, Default)]
+pub struct SeenProofs {
+    seen: std::collections::HashMap<String, u64>,
+}
+
+/// Most proofs remembered per isolate.
+pub const MAX_SEEN: usize = 4096;
+
+impl SeenProofs {
+    fn admit(&mut self, key: String, until: u64, now: u64) -> bool {
+        if self.seen.get(&key).is_some_and(|&t| t >= now) {
+            return false;
+        }
+        if self.seen.len() >= MAX_SEEN {
+            self.seen.retain(|_, t| *t >= now);
+            if self.seen.len() >= MAX_SEEN {
+                return false;
+            }
+        }
+        self.seen.insert(key, until);
+        true
+    }
+}
+
+/// The checks of a proof that comes with a DPoP-bound access token to one of the edge's own
+/// resources (RFC 9449 section 7.1): those of [`check`], then the token's hash (`ath`), its key
+/// (`cnf.jkt`) and a `jti` not seen before. Refusals are 401 with a `DPoP` challenge.
+#[allow(clippy::too_many_arguments)]
+pub fn check_at_resource(
+    u: Unverified,
+    signature: ProofSignatureValid,
+    method: &str,
+    url: &str,
+    access_token: &str,
+    jkt: &str,
+    now: u64,
+    seen: &mut SeenProofs,
+) -> Result<(), OAuthError> {
+    let ath = u.claims.ath.clone();
+    let jti = u.claims.jti.clone();
+    let iat = u.claims.iat;
+    let refuse = |d: &'static str| invalid(d).with_dpop_challenge();
+    let proof = check(u, signature, method, url, now, None).map_err(|e| e.with_dpop_challenge())?;
+    let want = URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()));
+    if ath.as_deref() != Some(want.as_str()) {
+        return Err(refuse("the DPoP proof is for another access token"));
+    }
+    if proof.jkt != jkt {
+        return Err(refuse(
+            "the DPoP proof is made with another key than the token's",
+        ));
+    }
+    if !seen.admit(format!("{jkt}:{jti}"), iat.saturating_add(MAX_AGE), now) {
+        return Err(refuse("the DPoP proof was already used"));
+    }
+    Ok(())
+}
+
 /// Binds a grant to the proof's key: the access token always (`cnf.jkt`), a new family of a
 /// public client too. A family bound before (`family_jkt`) needs a proof with the same key
 /// (`invalid_grant`: a stolen bound refresh token is useless without it).
@@ -378,6 +440,44 @@ pub(crate) mod tests {
         h["jwk"] = private;
         assert_eq!(bad(claims(now), h), ErrorCode::InvalidDpopProof);
         assert_eq!(parse("a.b").unwrap_err().code, ErrorCode::InvalidDpopProof);
+    }
+
+    #[test]
+    fn proofs_at_the_edge_s_resources_name_the_token_and_are_used_once() {
+        let now = 1_000_000;
+        let url = "https://auth.example/oauth2/userinfo";
+        let at = "eyJ.token.x";
+        let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(at.as_bytes()));
+        let jkt = checked(&proof(7, &claims(now), &json!({})), now, None)
+            .unwrap()
+            .jkt;
+        let make = |seed: u8, jti: &str, ath: &str| {
+            proof(
+                seed,
+                &json!({ "jti": jti, "htm": "GET", "htu": url, "iat": now, "ath": ath }),
+                &json!({}),
+            )
+        };
+        let mut seen = SeenProofs::default();
+        let run = |p: &str, seen: &mut SeenProofs| {
+            check_at_resource(
+                parse(p).unwrap(),
+                ProofSignatureValid::checked(),
+                "GET",
+                url,
+                at,
+                &jkt,
+                now,
+                seen,
+            )
+        };
+        let good = make(7, "a", &ath);
+        assert!(run(&good, &mut seen).is_ok());
+        for bad in [good.clone(), make(8, "b", &ath), make(7, "c", "wrong")] {
+            let e = run(&bad, &mut seen).unwrap_err();
+            assert_eq!((e.code, e.status), (ErrorCode::InvalidDpopProof, 401));
+            assert!(e.www_authenticate("r").unwrap().starts_with("DPoP "));
+        }
     }
 
     #[test]
