@@ -3,14 +3,15 @@
 // usage, and finds each change in the audit view; a person without the console:admin right
 // is refused. Screenshots of every view go to shots.
 //
-//   node e2e/console.mjs '{"phase":"before"|"after","origin":..,"admin":..,"password":..,
+//   node e2e/console.mjs '{"phase":"before"|"after"|"drain","origin":..,"admin":..,"password":..,
 //                          "plain":..,"plainPassword":..,"shots":DIR,"relay":RELAY_ID?,
 //                          "baseline":BYTES?,"victim":USER_ID?,...}'
 //
 // "before": the refusal, People, Apps, Relays (when a relay is named: it is listed after its
-// heartbeat, drained and put back) and the usage total so far. "after" (once the caller relayed
-// traffic): the usage chart grew past "baseline" (when a relay is named), the CSV export, and
-// the Audit view finds each change. Prints one JSON line with what it saw; exits non-zero on
+// heartbeat) and the usage total so far. "after" (once the caller relayed traffic): the usage
+// chart grew past "baseline" (when a relay is named), the CSV export, and the Audit view finds
+// each change. "drain": Drain on the named relay, until the relay itself reports draining (the
+// heartbeat's reply told it to), and the drain in the audit view. Prints one JSON line with what it saw; exits non-zero on
 // any failure.
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -20,7 +21,7 @@ import { join } from "node:path";
 const args = JSON.parse(process.argv[2] ?? "{}");
 const { phase, origin, admin, shots } = args;
 const adminPw = args.password, plain = args.plain, plainPw = args.plainPassword, relayId = args.relay;
-if (!origin || !shots || !["before", "after"].includes(phase)) {
+if (!origin || !shots || !["before", "after", "drain"].includes(phase)) {
   console.error("usage: node e2e/console.mjs '{\"phase\":\"before\",\"origin\":..,...}'");
   process.exit(2);
 }
@@ -55,9 +56,10 @@ async function signIn(context, username, password) {
   await page.fill("#username", username);
   await page.fill("#password", password);
   await page.click('button[type="submit"]');
+  // Consent is asked once: a later sign-in of the same person goes straight to the console.
   const allow = page.locator('button[name="decision"][value="allow"]');
-  await allow.waitFor();
-  await allow.click();
+  await Promise.race([allow.waitFor(), page.waitForURL(`${origin}/console/**`)]);
+  if (await allow.count()) await allow.click();
   await page.waitForLoadState("load");
   return { page, errors };
 }
@@ -70,6 +72,7 @@ try {
   if (!page.url().startsWith(`${origin}/console/people`)) await fail(`after sign-in: ${page.url()}`);
   if ((await page.textContent("#who")) !== admin) await fail("the console does not name the admin");
   if (phase === "before") await before(ctx, page);
+  else if (phase === "drain") await drain(page);
   else await after(ctx, page);
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   clearTimeout(timer);
@@ -195,22 +198,14 @@ async function before(ctx, page) {
   if ((await page.locator(`tr[data-client="${webClient}"]`).count()) !== 0) await fail("the deleted app is still listed");
   seen.webClient = webClient;
 
-  // Relays: the relay is listed after its heartbeat; drained from the console and put back.
+  // Relays: the relay is listed after its heartbeat (drained in the "drain" phase).
   await page.goto(`${origin}/console/relays`);
   if (relayId) {
     const relay = page.locator(`tr[data-relay="${relayId}"]`);
     if ((await relay.count()) !== 1) await fail(`relay ${relayId} is not listed`);
     if ((await relay.locator(".state").textContent()) !== "healthy") await fail(`relay state: ${await relay.locator(".state").textContent()}`);
-    await relay.locator("button.drain").click();
-    await page.waitForSelector("#notice");
-    if ((await page.locator(`tr[data-relay="${relayId}"] .state`).textContent()) !== "drained from the console") await fail("not drained");
-    await shot(page, "relays");
-    await page.locator(`tr[data-relay="${relayId}"] button:has-text("Undrain")`).click();
-    await page.waitForSelector("#notice");
-    if ((await page.locator(`tr[data-relay="${relayId}"] .state`).textContent()) !== "healthy") await fail("not put back");
-  } else {
-    await shot(page, "relays");
   }
+  await shot(page, "relays");
 
   // Usage so far.
   await page.goto(`${origin}/console/usage`);
@@ -253,7 +248,6 @@ async function after(ctx, page) {
   await find({ app: args.relayClient, kind: "client" }, "client.secret_rotated", "client", args.relayClient);
   await find({ app: args.webClient }, "client.redirect_uris_set", "client", args.webClient);
   await find({ app: args.webClient }, "client.deleted", "client", args.webClient);
-  if (relayId) await find({ kind: "relay" }, "relay.drain", "actor", args.adminId);
   await find({ person: args.adminId, kind: "console" }, "console.signed_in", "user", args.adminId);
   // Newest first, and paged.
   await page.goto(`${origin}/console/audit`);
@@ -266,4 +260,25 @@ async function after(ctx, page) {
   }
   await page.goto(`${origin}/console/audit?person=${encodeURIComponent(args.victim)}`);
   await shot(page, "audit");
+}
+
+async function drain(page) {
+  await page.goto(`${origin}/console/relays`);
+  const state = () => page.locator(`tr[data-relay="${relayId}"] .state`).textContent();
+  await page.locator(`tr[data-relay="${relayId}"] button.drain`).click();
+  await page.waitForSelector("#notice");
+  seen.asked = await state();
+  if (!["drain requested", "draining (from the console)"].includes(seen.asked)) await fail(`after Drain: ${seen.asked}`);
+  // The relay learns it from its next heartbeat's reply and reports draining.
+  const until = Date.now() + 30_000;
+  while ((await state()) !== "draining (from the console)") {
+    if (Date.now() > until) await fail(`the relay never reported draining: ${await state()}`);
+    await new Promise((r) => setTimeout(r, 500));
+    await page.goto(`${origin}/console/relays`);
+  }
+  seen.state = await state();
+  await shot(page, "relays-draining");
+  await page.goto(`${origin}/console/audit?kind=relay`);
+  const rows = page.locator(`#audit tr[data-event="relay.drain"][data-actor="${args.adminId}"]`);
+  if ((await rows.count()) < 1) await fail("no relay.drain by the admin in the audit view");
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use edge_oauth::oauth::console::{people as console_people, session as console_session};
-use edge_oauth::oauth::control::{self, feed, heartbeat::Heartbeat, revoke, tokens, usage};
+use edge_oauth::oauth::control::heartbeat::{self, Heartbeat};
+use edge_oauth::oauth::control::{self, feed, revoke, tokens, usage};
 use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
@@ -1254,6 +1255,19 @@ fn console(db: &mut Db) {
     assert!(db.rows(&reads::healthy_relays(NOW, 30)).is_empty());
     let r = db.rows(&console_store::relays());
     assert_eq!(r[0].drain_requested_at, Some(NOW));
+    // The relay's next heartbeat returns the request, so the reply tells it to drain.
+    let hb = Heartbeat::parse(
+        br#"{"relay_id":"r1","urls":["turn:r1"],"allocations":1,"capacity":10,"load":0.1,"draining":false}"#,
+    )
+    .expect("a heartbeat");
+    let upsert = writes::batch(&hb.writes("relay-client", NOW + 1)).statements[0].clone();
+    let back = db.rows(&Query::<heartbeat::Upserted>::new(upsert.sql, upsert.args));
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].drain_requested_at, Some(NOW));
+    assert_eq!(
+        heartbeat::answer(back.first(), 30, serde_json::json!({}))["drain"],
+        true
+    );
     db.loses(&Writes::new(Claim::DrainRelay {
         relay_id: "nope".into(),
         at: None,

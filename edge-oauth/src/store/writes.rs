@@ -286,7 +286,8 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
     Some(c)
 }
 
-/// A heartbeat's upsert, owned by `client_id`: it returns the relay id only when the row is
+/// A heartbeat's upsert, owned by `client_id`: it returns the relay id (and whether the console
+/// asked it to drain, [`crate::oauth::control::heartbeat::Upserted`]) only when the row is
 /// (now) this client's; no row back means another client holds the id.
 fn relay_upsert(hb: &Heartbeat, client_id: &str, now: u64) -> Statement {
     let urls = serde_json::to_string(&hb.urls).unwrap_or_else(|_| "[]".into());
@@ -300,7 +301,7 @@ fn relay_upsert(hb: &Heartbeat, client_id: &str, now: u64) -> Statement {
          version = excluded.version, revocation_cursor = excluded.revocation_cursor, \
          usage_backlog = excluded.usage_backlog, usage_dropped = excluded.usage_dropped, \
          last_seen = excluded.last_seen \
-         WHERE relays.client_id = excluded.client_id RETURNING relay_id",
+         WHERE relays.client_id = excluded.client_id RETURNING relay_id, drain_requested_at",
         vec![
             (&hb.relay_id).into(),
             client_id.into(),
