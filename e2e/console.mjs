@@ -141,6 +141,18 @@ async function before(ctx, page) {
   await shot(page, "people");
   seen.victim = victimId;
 
+  // The admin's own sign-in sessions (the edge's session from signing in to the console):
+  // listed with the browser, then all ended (the console's own session is apart and stays).
+  await page.goto(`${origin}/console/people?q=${encodeURIComponent(admin)}`);
+  await page.locator(`tr[data-user="${args.adminId}"] a.sessions`).click();
+  const sessions = page.locator(`#person-sessions[data-user="${args.adminId}"] tr.session`);
+  if ((await sessions.count()) < 1) await fail("the admin's sign-in session is not listed");
+  if (!(await sessions.first().locator(".agent").textContent()).includes("Chrome")) await fail("the session's browser is not shown");
+  await shot(page, "person-sessions");
+  await page.click("#end-sessions");
+  await page.waitForSelector("#notice");
+  if ((await page.locator("#no-sessions").count()) !== 1) await fail("sessions left after End all sessions");
+
   // A post without the CSRF token is refused.
   // (From outside the page: its CSP lets no script connect anywhere.)
   const forged = (await fetch(`${origin}/console/people`, {
@@ -244,6 +256,7 @@ async function after(ctx, page) {
   await find({ person: args.victim, kind: "user" }, "user.rights_set", "user", args.victim);
   await find({ person: args.victim, kind: "families.revoked" }, "families.revoked", "user", args.victim);
   await find({ person: args.victim }, "user.disabled", "user", args.victim);
+  await find({ person: args.adminId, kind: "session" }, "session.ended", "user", args.adminId);
   await find({ app: args.relayClient }, "client.created", "client", args.relayClient);
   await find({ app: args.relayClient, kind: "client" }, "client.secret_rotated", "client", args.relayClient);
   await find({ app: args.webClient }, "client.redirect_uris_set", "client", args.webClient);

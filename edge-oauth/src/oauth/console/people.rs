@@ -1,6 +1,7 @@
-//! The People view: search, create, disable or enable, set rights, revoke everything.
-//! Each change is the admin API's own decision ([`crate::oauth::admin`],
-//! [`crate::oauth::control::revoke`]) with the acting person on its audit rows.
+//! The People view: search, create, disable or enable, set rights, revoke everything, and a
+//! person's live sign-in sessions with "end all sessions". Each change is the admin API's own
+//! decision ([`crate::oauth::admin`], [`crate::oauth::control::revoke`],
+//! [`crate::oauth::people::session`]) with the acting person on its audit rows.
 
 use super::layout::{Notice, form, when};
 use crate::oauth::admin::{self, NewUser, SetRights};
@@ -9,6 +10,7 @@ use crate::oauth::effects::{AuditEvent, Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::html::escape;
 use crate::oauth::params::Params;
+use crate::oauth::people::session::{self, SessionListRow};
 use crate::store::console::PersonRow;
 
 /// Most people a search lists.
@@ -35,6 +37,11 @@ pub enum Change {
     },
     /// Revoke everything of a person.
     Revoke {
+        /// User id.
+        user_id: String,
+    },
+    /// End every sign-in session of a person ("sign out everywhere" on their behalf).
+    EndSessions {
         /// User id.
         user_id: String,
     },
@@ -88,6 +95,9 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
         Some("revoke") => Ok(Change::Revoke {
             user_id: user_id(p)?,
         }),
+        Some("end_sessions") => Ok(Change::EndSessions {
+            user_id: user_id(p)?,
+        }),
         _ => Err(OAuthError::invalid_request("unknown action")),
     }
 }
@@ -113,6 +123,57 @@ pub fn disable(user_id: &str, disabled: bool, now: u64) -> Writes {
             },
         )
     }))
+}
+
+/// Ending every sign-in session of a person: the account page's "sign out everywhere"
+/// ([`session::end_everywhere`]); the caller adds the acting person.
+pub fn end_sessions(user_id: &str, now: u64) -> Writes {
+    session::end_everywhere(user_id, now)
+}
+
+/// The sessions of `sessions` still live at `now` (neither past their absolute end nor idle).
+pub fn live(sessions: Vec<SessionListRow>, now: u64) -> Vec<SessionListRow> {
+    sessions
+        .into_iter()
+        .filter(|s| s.expires_at > now && s.last_seen_at.saturating_add(session::IDLE_TTL) > now)
+        .collect()
+}
+
+/// A person's live sign-in sessions, with "end all sessions".
+pub fn render_sessions(user_id: &str, sessions: &[SessionListRow], csrf: &str) -> String {
+    let id = escape(user_id);
+    let mut out = format!(
+        "<section class=\"box\" id=\"person-sessions\" data-user=\"{id}\"><h2>Sign-in sessions of <code>{id}</code></h2>\
+<table id=\"sessions\"><tr><th>Signed in</th><th>Last seen</th><th>Ends</th><th>Browser</th><th>Methods</th></tr>"
+    );
+    for s in sessions {
+        out.push_str(&format!(
+            "<tr class=\"session\" data-sid=\"{sid}\"><td>{created}</td><td>{seen}</td><td>{ends}</td><td class=\"agent\">{agent}</td><td>{amr}</td></tr>",
+            sid = escape(&s.sid),
+            created = when(s.created_at),
+            seen = when(s.last_seen_at),
+            ends = when(s.expires_at),
+            agent = escape(s.user_agent.as_deref().unwrap_or("unknown browser")),
+            amr = escape(&s.amr),
+        ));
+    }
+    out.push_str("</table>");
+    if sessions.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"no-sessions\">No live sign-in session.</p>");
+    } else {
+        out.push_str(&form(
+            "people",
+            "end_sessions",
+            csrf,
+            &format!(
+                "{}<button type=\"submit\" id=\"end-sessions\">End all sessions</button>",
+                crate::oauth::html::hidden("user_id", user_id)
+            ),
+            "inline",
+        ));
+    }
+    out.push_str("</section>");
+    out
 }
 
 /// Setting rights ([`admin::set_rights`]).
@@ -191,7 +252,10 @@ pub fn render(rows: &[PersonRow], search: &str, csrf: &str, created: Option<&str
                 ),
                 "inline"
             ),
-            fam = r.families,
+            fam = format!(
+                "{} at apps<br><a class=\"sessions\" href=\"/console/people?sessions={id}\">sign-in sessions</a>",
+                r.families
+            ),
             created = when(r.created_at),
             revoke = form(
                 "people",
@@ -220,6 +284,7 @@ pub fn done(change: &Change) -> Notice {
         } => format!("{user_id} disabled; everything of theirs revoked."),
         Change::Disable { user_id, .. } => format!("{user_id} enabled."),
         Change::Revoke { user_id } => format!("Everything of {user_id} revoked."),
+        Change::EndSessions { user_id } => format!("Every sign-in session of {user_id} ended."),
     })
 }
 
@@ -250,6 +315,55 @@ mod tests {
         assert!(parse(&params("action=revoke&user_id=a%20b")).is_err());
         assert!(parse(&params("action=drop&user_id=u")).is_err());
         assert!(parse(&params("user_id=u")).is_err());
+    }
+
+    #[test]
+    fn ending_sessions_is_sign_out_everywhere_by_the_admin() {
+        match parse(&params("action=end_sessions&user_id=u_1")) {
+            Ok(Change::EndSessions { user_id }) => assert_eq!(user_id, "u_1"),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&params("action=end_sessions&user_id=a%20b")).is_err());
+        let w = end_sessions("u_1", 9).by("admin1");
+        assert!(w.rows.iter().any(|r| matches!(
+            r,
+            Write::EndSessionsOf { user_id } if user_id == "u_1"
+        )));
+        let a = w.audits().next().unwrap();
+        assert_eq!(
+            (a.event, a.user_id.as_deref(), a.actor.as_deref()),
+            (
+                crate::oauth::effects::event::SESSIONS_ENDED,
+                Some("u_1"),
+                Some("admin1")
+            )
+        );
+    }
+
+    #[test]
+    fn sessions_list_only_live_ones_escaped() {
+        let s = |sid: &str, seen: u64, ends: u64| SessionListRow {
+            sid: sid.into(),
+            amr: "pwd".into(),
+            created_at: 10,
+            last_seen_at: seen,
+            expires_at: ends,
+            user_agent: Some("<b>Browser".into()),
+        };
+        let now = 100_000;
+        let live = live(
+            vec![
+                s("s_live", now - 5, now + 5),
+                s("s_old", now - session::IDLE_TTL, now + 5),
+                s("s_end", now, now),
+            ],
+            now,
+        );
+        assert_eq!(live.len(), 1);
+        let html = render_sessions("u_1", &live, "tok");
+        assert!(html.contains("data-sid=\"s_live\"") && html.contains("&lt;b&gt;Browser"));
+        assert!(html.contains("end_sessions") && html.contains("tok"));
+        assert!(render_sessions("u_1", &[], "tok").contains("no-sessions"));
     }
 
     #[test]
