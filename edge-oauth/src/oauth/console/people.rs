@@ -237,7 +237,7 @@ pub fn render(rows: &[PersonRow], search: &str, csrf: &str, created: Option<&str
         };
         out.push_str(&format!(
             "<tr data-user=\"{id}\" data-username=\"{un}\"><td><b>{un}</b><br><code>{id}</code><br><span class=\"muted\">{name} {email}</span></td>\
-<td>{rights_form}</td><td class=\"state\">{state}</td><td>{fam}</td><td>{created}</td><td>{toggle}{revoke}</td></tr>",
+<td>{rights_form}</td><td class=\"state\">{state}</td><td>{fam} at apps<br><a class=\"sessions\" href=\"/console/people?sessions={id}\">sign-in sessions</a></td><td>{created}</td><td>{toggle}{revoke}</td></tr>",
             un = escape(&r.username),
             name = escape(r.name.as_deref().unwrap_or("")),
             email = escape(r.email.as_deref().unwrap_or("")),
@@ -252,10 +252,7 @@ pub fn render(rows: &[PersonRow], search: &str, csrf: &str, created: Option<&str
                 ),
                 "inline"
             ),
-            fam = format!(
-                "{} at apps<br><a class=\"sessions\" href=\"/console/people?sessions={id}\">sign-in sessions</a>",
-                r.families
-            ),
+            fam = r.families,
             created = when(r.created_at),
             revoke = form(
                 "people",
