@@ -47,7 +47,7 @@ async function signIn(context, username, password) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("403")) errors.push(m.text()); });
+  page.on("console", (m) => { if (m.type() === "error" && !/status of 40[03]/.test(m.text())) errors.push(m.text()); });
   await page.goto(`${origin}/console`);
   if (!page.url().startsWith(`${origin}/oauth2/authorize`)) await fail(`/console went to ${page.url()}, not the authorization endpoint`);
   const url = new URL(page.url());
@@ -201,10 +201,19 @@ async function before(ctx, page) {
   await page.waitForSelector("#secret");
   const webClient = (await page.textContent("#secret-client")).trim();
   const web = page.locator(`tr[data-client="${webClient}"]`);
-  await web.locator("textarea").fill("https://web.example/cb\nhttps://web.example/other");
+  await web.locator('textarea[name="redirect_uris"]').fill("https://web.example/cb\nhttps://web.example/other");
   await web.locator('button:has-text("Save URIs")').click();
   await page.waitForSelector("#notice");
-  if (!(await page.locator(`tr[data-client="${webClient}"] textarea`).inputValue()).includes("/other")) await fail("redirect URIs not saved");
+  if (!(await page.locator(`tr[data-client="${webClient}"] textarea[name="redirect_uris"]`).inputValue()).includes("/other")) await fail("redirect URIs not saved");
+  // Its RFC 8707 resources: a URI with a fragment is refused (the admin API's rule), two are saved.
+  const resources = () => page.locator(`tr[data-client="${webClient}"] textarea[name="resources"]`);
+  await resources().fill("https://api.web.example/#part");
+  await page.locator(`tr[data-client="${webClient}"] button:has-text("Save resources")`).click();
+  await page.locator("#notice.err", { hasText: "fragment" }).waitFor();
+  await resources().fill("https://api.web.example/\nurn:example:media");
+  await page.locator(`tr[data-client="${webClient}"] button:has-text("Save resources")`).click();
+  await page.locator("#notice", { hasText: "Resources of" }).waitFor();
+  if ((await resources().inputValue()) !== "https://api.web.example/\nurn:example:media") await fail(`resources not saved: ${await resources().inputValue()}`);
   await page.locator(`tr[data-client="${webClient}"] button.delete`).click();
   await page.waitForSelector("#notice");
   if ((await page.locator(`tr[data-client="${webClient}"]`).count()) !== 0) await fail("the deleted app is still listed");
@@ -260,6 +269,7 @@ async function after(ctx, page) {
   await find({ app: args.relayClient }, "client.created", "client", args.relayClient);
   await find({ app: args.relayClient, kind: "client" }, "client.secret_rotated", "client", args.relayClient);
   await find({ app: args.webClient }, "client.redirect_uris_set", "client", args.webClient);
+  await find({ app: args.webClient }, "client.resources_set", "client", args.webClient);
   await find({ app: args.webClient }, "client.deleted", "client", args.webClient);
   await find({ person: args.adminId, kind: "console" }, "console.signed_in", "user", args.adminId);
   // Newest first, and paged.

@@ -285,11 +285,12 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::UsageCursor { read: Some(_), .. } => "UsageCursor",
         Claim::RotateSecret { .. } => "RotateSecret",
         Claim::SetRedirectUris { .. } => "SetRedirectUris",
+        Claim::SetResources { .. } => "SetResources",
         Claim::SetDisabled { .. } => "SetDisabled",
         Claim::DrainRelay { .. } => "DrainRelay",
     }
 }
-const CLAIMS: usize = 19;
+const CLAIMS: usize = 20;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -1237,6 +1238,25 @@ fn console(db: &mut Db) {
     db.loses(&Writes::new(Claim::SetRedirectUris {
         id: "gone".into(),
         redirect_uris: "[]".into(),
+    }));
+    assert!(db.apply(&Writes::new(Claim::SetResources {
+        id: "cc".into(),
+        resources: Some("https://api.example/ https://b.example/".into()),
+    })));
+    let cc: Vec<String> = db
+        .rows(&reads::clients())
+        .into_iter()
+        .filter(|c| c.id == "cc")
+        .filter_map(|c| c.resources)
+        .collect();
+    assert_eq!(cc, ["https://api.example/ https://b.example/"]);
+    assert!(db.apply(&Writes::new(Claim::SetResources {
+        id: "cc".into(),
+        resources: None,
+    })));
+    db.loses(&Writes::new(Claim::SetResources {
+        id: "gone".into(),
+        resources: None,
     }));
 
     // Relays: drained from the console, no longer handed out.

@@ -367,6 +367,14 @@ pub enum Claim {
         /// JSON array.
         redirect_uris: String,
     },
+    /// Replace a client's RFC 8707 resources (space-separated, `None` for none); it must
+    /// exist.
+    SetResources {
+        /// `client_id`.
+        id: String,
+        /// As stored ([`super::tokens::resource::Resources::to_column`]).
+        resources: Option<String>,
+    },
     /// Disable (`Some(at)`) or enable (`None`) a person; they must exist.
     SetDisabled {
         /// User id.

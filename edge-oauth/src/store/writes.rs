@@ -225,6 +225,7 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
         },
         Claim::RotateSecret { .. }
         | Claim::SetRedirectUris { .. }
+        | Claim::SetResources { .. }
         | Claim::SetDisabled { .. }
         | Claim::DrainRelay { .. } => {
             let (statement, guard, guard_args) = super::console::claim(claim)?;

@@ -66,6 +66,9 @@ pub(super) async fn post(c: &Ctx, form: &Params) -> Result<Reply, Reply> {
             (id.clone(), apps::rotate(id, h, now), Some(s))
         }
         Change::RedirectUris { id, uris } => (id.clone(), apps::redirect_uris(id, uris, now), None),
+        Change::Resources { id, resources } => {
+            (id.clone(), apps::resources(id, resources, now), None)
+        }
         Change::Delete(id) => (id.clone(), apps::delete(id, now), None),
     };
     if !apply(c, &writes.by(&c.admin.user_id)).await? {
