@@ -41,12 +41,14 @@ const fail = async (msg) => {
 };
 const timer = setTimeout(() => fail("timed out after 150 s"), 150_000);
 const seen = {};
+const urls = [];
 
 // Goes to /console and signs in on the edge's own pages; returns the page after consent.
 async function signIn(context, username, password) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => urls.push(r.url()));
   page.on("console", (m) => { if (m.type() === "error" && !/status of 40[03]/.test(m.text())) errors.push(m.text()); });
   await page.goto(`${origin}/console`);
   if (!page.url().startsWith(`${origin}/oauth2/authorize`)) await fail(`/console went to ${page.url()}, not the authorization endpoint`);
@@ -181,12 +183,19 @@ async function before(ctx, page) {
   if ((await cc(first)).status !== 200) await fail("the new relay app's secret does not work");
   if ((await page.locator(`tr[data-client="${relayClient}"] .kind`).textContent()) !== "relay") await fail("not listed as a relay");
   await page.locator(`tr[data-client="${relayClient}"] button.rotate`).click();
-  await page.waitForSelector("#secret");
+  await page.locator("#notice", { hasText: "New secret" }).waitFor();
   const second = (await page.textContent("#secret")).trim();
   if (second === first) await fail("rotation kept the secret");
   if ((await cc(first)).status !== 401) await fail("the old secret still works after rotation");
   if ((await cc(second)).status !== 200) await fail("the rotated secret does not work");
   await shot(page, "apps");
+  // Post/Redirect/Get: the post answered 303 to the view, so a reload is a GET that shows
+  // neither the notice nor the secret again; no URL ever carried a secret.
+  if (page.url() !== `${origin}/console/apps`) await fail(`after the post: ${page.url()}`);
+  const reloaded = await page.reload();
+  if (reloaded.request().method() !== "GET") await fail("a reload posts again");
+  if ((await page.content()).includes(second) || (await page.locator("#notice").count()) !== 0) await fail("a reload showed the notice or the secret again");
+  if (urls.some((u) => u.includes(first) || u.includes(second))) await fail("a secret was in a URL");
   await page.goto(`${origin}/console/apps`);
   if ((await page.content()).includes(second)) await fail("the secret was shown again");
   seen.relayClient = relayClient;

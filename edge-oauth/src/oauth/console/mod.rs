@@ -11,6 +11,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod flash;
 pub mod layout;
 pub mod people;
 pub mod relays;

@@ -81,5 +81,11 @@ pub(super) async fn post(c: &Ctx, form: &Params) -> Result<Reply, Reply> {
     // This isolate forgets its cached copy at once (others within the cache's lifetime).
     env::with_clients(|cache| cache.forget(&id));
     let notice = apps::done(&change, &id);
-    get(c, Some(notice), secret.map(|s| (id, s))).await
+    super::done(
+        c,
+        "apps",
+        "/console/apps",
+        notice,
+        secret.as_deref().map(|s| (id.as_str(), s)),
+    )
 }

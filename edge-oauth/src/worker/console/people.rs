@@ -85,10 +85,14 @@ pub(super) async fn post(_env: &Env, c: &Ctx, form: &Params) -> Result<Reply, Re
         }
         Change::EndSessions { user_id } => people::end_sessions(user_id, now),
     };
-    let done = apply(c, &writes.by(actor)).await?;
-    let notice = if done {
-        people::done(&change)
-    } else if matches!(change, Change::Create(_)) {
+    if apply(c, &writes.by(actor)).await? {
+        let location = match &change {
+            Change::EndSessions { user_id } => format!("/console/people?sessions={user_id}"),
+            _ => "/console/people".to_string(),
+        };
+        return super::done(c, "people", &location, people::done(&change), None);
+    }
+    let notice = if matches!(change, Change::Create(_)) {
         Notice::Refused("That username is taken.".into())
     } else {
         Notice::Refused("No such person.".into())
