@@ -143,16 +143,26 @@ async function before(ctx, page) {
   await shot(page, "people");
   seen.victim = victimId;
 
-  // The admin's own sign-in sessions (the edge's session from signing in to the console):
-  // listed with the browser, then all ended (the console's own session is apart and stays).
+  // The admin's own sign-in sessions (the edge's sessions from signing in to the console, one
+  // more from a second browser): listed with the browser; one ended, then all (the console's
+  // own session is apart and stays).
+  {
+    const second = await browser.newContext();
+    await signIn(second, admin, adminPw);
+    await second.close();
+  }
   await page.goto(`${origin}/console/people?q=${encodeURIComponent(admin)}`);
   await page.locator(`tr[data-user="${args.adminId}"] a.sessions`).click();
   const sessions = page.locator(`#person-sessions[data-user="${args.adminId}"] tr.session`);
-  if ((await sessions.count()) < 1) await fail("the admin's sign-in session is not listed");
+  const listed = await sessions.count();
+  if (listed < 2) await fail(`the admin's two sign-in sessions are not listed (${listed})`);
   if (!(await sessions.first().locator(".agent").textContent()).includes("Chrome")) await fail("the session's browser is not shown");
   await shot(page, "person-sessions");
+  await sessions.first().locator("button.end-session").click();
+  await page.locator("#notice", { hasText: "Session" }).waitFor();
+  if ((await sessions.count()) !== listed - 1) await fail(`one session ended, ${await sessions.count()} of ${listed} left`);
   await page.click("#end-sessions");
-  await page.waitForSelector("#notice");
+  await page.locator("#notice", { hasText: "Every sign-in session" }).waitFor();
   if ((await page.locator("#no-sessions").count()) !== 1) await fail("sessions left after End all sessions");
 
   // A post without the CSRF token is refused.

@@ -327,10 +327,11 @@ fn row_name(w: &Write) -> &'static str {
         Write::SessionSeen { .. } => "SessionSeen",
         Write::EndSession { .. } => "EndSession",
         Write::EndSessionsOf { .. } => "EndSessionsOf",
+        Write::EndSessionSid { .. } => "EndSessionSid",
         Write::Consent { .. } => "Consent",
     }
 }
-const ROWS: usize = 22;
+const ROWS: usize = 23;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -979,6 +980,13 @@ fn sessions_and_consents(db: &mut Db) {
             .is_empty()
     );
     assert!(db.apply(&Writes::none().with(Write::EndSession { key: c.key() })));
+    let left = db.rows(&reads::sessions_of("u9", NOW + 3));
+    assert_eq!(left.len(), 1);
+    // By public id, only the person's own: another person's id ends nothing.
+    assert!(db.apply(&Writes::none().with(Write::EndSessionSid {
+        user_id: "someone-else".into(),
+        sid: left[0].sid.clone(),
+    })));
     assert_eq!(db.rows(&reads::sessions_of("u9", NOW + 3)).len(), 1);
     assert!(
         db.apply(

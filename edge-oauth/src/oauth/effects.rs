@@ -479,6 +479,13 @@ pub enum Write {
         /// The person.
         user_id: String,
     },
+    /// End one session of a person by its public id (the console's per-session end).
+    EndSessionSid {
+        /// The person.
+        user_id: String,
+        /// The session's public id.
+        sid: String,
+    },
     /// What a person consented to for a client (the union of every consent), replacing the
     /// row before.
     Consent {

@@ -568,6 +568,11 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
             vec![user_id.into()],
             Tail::And,
         ),
+        Write::EndSessionSid { user_id, sid } => (
+            "DELETE FROM sessions WHERE sid = ? AND user_id = ?".into(),
+            vec![sid.into(), user_id.into()],
+            Tail::And,
+        ),
         Write::Consent {
             user_id,
             client_id,
@@ -1000,6 +1005,10 @@ pub(crate) mod tests {
             Write::EndSession { key: "k".into() },
             Write::EndSessionsOf {
                 user_id: "u".into(),
+            },
+            Write::EndSessionSid {
+                user_id: "u".into(),
+                sid: "s_1".into(),
             },
             Write::Consent {
                 user_id: "u".into(),

@@ -45,7 +45,17 @@ pub enum Change {
         /// User id.
         user_id: String,
     },
+    /// End one sign-in session of a person.
+    EndSession {
+        /// User id.
+        user_id: String,
+        /// The session's public id.
+        sid: String,
+    },
 }
+
+/// The audit detail of a session ended from the console.
+pub const ENDED_BY_ADMIN: &str = "console";
 
 fn user_id(p: &Params) -> Result<String, OAuthError> {
     p.get("user_id")
@@ -98,6 +108,16 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
         Some("end_sessions") => Ok(Change::EndSessions {
             user_id: user_id(p)?,
         }),
+        Some("end_session") => Ok(Change::EndSession {
+            user_id: user_id(p)?,
+            sid: p
+                .get("sid")
+                .filter(|s| {
+                    s.starts_with(session::SID_PREFIX) && crate::oauth::ids::id_is_acceptable(s)
+                })
+                .map(str::to_string)
+                .ok_or_else(|| OAuthError::invalid_request("sid is missing or not a session id"))?,
+        }),
         _ => Err(OAuthError::invalid_request("unknown action")),
     }
 }
@@ -131,6 +151,20 @@ pub fn end_sessions(user_id: &str, now: u64) -> Writes {
     session::end_everywhere(user_id, now)
 }
 
+/// Ending one session of a person (by its public id; another person's id ends nothing).
+pub fn end_session(user_id: &str, sid: &str, now: u64) -> Writes {
+    let mut w = Writes::none().with(Write::EndSessionSid {
+        user_id: user_id.to_string(),
+        sid: sid.to_string(),
+    });
+    w.audit(AuditEvent {
+        user_id: Some(user_id.to_string()),
+        detail: Some(ENDED_BY_ADMIN),
+        ..AuditEvent::new(now, crate::oauth::effects::event::SESSIONS_ENDED)
+    });
+    w
+}
+
 /// The sessions of `sessions` still live at `now` (neither past their absolute end nor idle).
 pub fn live(sessions: Vec<SessionListRow>, now: u64) -> Vec<SessionListRow> {
     sessions
@@ -144,17 +178,28 @@ pub fn render_sessions(user_id: &str, sessions: &[SessionListRow], csrf: &str) -
     let id = escape(user_id);
     let mut out = format!(
         "<section class=\"box\" id=\"person-sessions\" data-user=\"{id}\"><h2>Sign-in sessions of <code>{id}</code></h2>\
-<table id=\"sessions\"><tr><th>Signed in</th><th>Last seen</th><th>Ends</th><th>Browser</th><th>Methods</th></tr>"
+<table id=\"sessions\"><tr><th>Signed in</th><th>Last seen</th><th>Ends</th><th>Browser</th><th>Methods</th><th></th></tr>"
     );
     for s in sessions {
         out.push_str(&format!(
-            "<tr class=\"session\" data-sid=\"{sid}\"><td>{created}</td><td>{seen}</td><td>{ends}</td><td class=\"agent\">{agent}</td><td>{amr}</td></tr>",
+            "<tr class=\"session\" data-sid=\"{sid}\"><td>{created}</td><td>{seen}</td><td>{ends}</td><td class=\"agent\">{agent}</td><td>{amr}</td><td>{end}</td></tr>",
             sid = escape(&s.sid),
             created = when(s.created_at),
             seen = when(s.last_seen_at),
             ends = when(s.expires_at),
             agent = escape(s.user_agent.as_deref().unwrap_or("unknown browser")),
             amr = escape(&s.amr),
+            end = form(
+                "people",
+                "end_session",
+                csrf,
+                &format!(
+                    "{}{}<button type=\"submit\" class=\"end-session\">End</button>",
+                    crate::oauth::html::hidden("user_id", user_id),
+                    crate::oauth::html::hidden("sid", &s.sid)
+                ),
+                "inline",
+            ),
         ));
     }
     out.push_str("</table>");
@@ -282,6 +327,7 @@ pub fn done(change: &Change) -> Notice {
         Change::Disable { user_id, .. } => format!("{user_id} enabled."),
         Change::Revoke { user_id } => format!("Everything of {user_id} revoked."),
         Change::EndSessions { user_id } => format!("Every sign-in session of {user_id} ended."),
+        Change::EndSession { user_id, sid } => format!("Session {sid} of {user_id} ended."),
     })
 }
 
@@ -321,6 +367,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&params("action=end_sessions&user_id=a%20b")).is_err());
+        match parse(&params("action=end_session&user_id=u_1&sid=s_abc")) {
+            Ok(Change::EndSession { user_id, sid }) => {
+                let w = end_session(&user_id, &sid, 9).by("admin1");
+                assert_eq!(
+                    w.rows.first(),
+                    Some(&Write::EndSessionSid {
+                        user_id: "u_1".into(),
+                        sid: "s_abc".into()
+                    })
+                );
+                assert_eq!(w.audits().next().unwrap().detail, Some(ENDED_BY_ADMIN));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in ["sid=abc", "sid=s_a%20b", ""] {
+            let q = format!("action=end_session&user_id=u_1&{bad}");
+            assert!(parse(&params(&q)).is_err(), "{q}");
+        }
         let w = end_sessions("u_1", 9).by("admin1");
         assert!(w.rows.iter().any(|r| matches!(
             r,

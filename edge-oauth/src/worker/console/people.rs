@@ -84,10 +84,13 @@ pub(super) async fn post(_env: &Env, c: &Ctx, form: &Params) -> Result<Reply, Re
             revoke::everything_of_user(user_id, now)
         }
         Change::EndSessions { user_id } => people::end_sessions(user_id, now),
+        Change::EndSession { user_id, sid } => people::end_session(user_id, sid, now),
     };
     if apply(c, &writes.by(actor)).await? {
         let location = match &change {
-            Change::EndSessions { user_id } => format!("/console/people?sessions={user_id}"),
+            Change::EndSessions { user_id } | Change::EndSession { user_id, .. } => {
+                format!("/console/people?sessions={user_id}")
+            }
             _ => "/console/people".to_string(),
         };
         return super::done(c, "people", &location, people::done(&change), None);
@@ -98,7 +101,9 @@ pub(super) async fn post(_env: &Env, c: &Ctx, form: &Params) -> Result<Reply, Re
         Notice::Refused("No such person.".into())
     };
     let sessions_of = match &change {
-        Change::EndSessions { user_id } => Some(user_id.as_str()),
+        Change::EndSessions { user_id } | Change::EndSession { user_id, .. } => {
+            Some(user_id.as_str())
+        }
         _ => None,
     };
     view(c, "", sessions_of, Some(notice)).await
