@@ -3,14 +3,15 @@
 // usage, and finds each change in the audit view; a person without the console:admin right
 // is refused. Screenshots of every view go to shots.
 //
-//   node e2e/console.mjs '{"phase":"before"|"after","origin":..,"admin":..,"password":..,
+//   node e2e/console.mjs '{"phase":"before"|"after"|"drain","origin":..,"admin":..,"password":..,
 //                          "plain":..,"plainPassword":..,"shots":DIR,"relay":RELAY_ID?,
 //                          "baseline":BYTES?,"victim":USER_ID?,...}'
 //
 // "before": the refusal, People, Apps, Relays (when a relay is named: it is listed after its
-// heartbeat, drained and put back) and the usage total so far. "after" (once the caller relayed
-// traffic): the usage chart grew past "baseline" (when a relay is named), the CSV export, and
-// the Audit view finds each change. Prints one JSON line with what it saw; exits non-zero on
+// heartbeat) and the usage total so far. "after" (once the caller relayed traffic): the usage
+// chart grew past "baseline" (when a relay is named), the CSV export, and the Audit view finds
+// each change. "drain": Drain on the named relay, until the relay itself reports draining (the
+// heartbeat's reply told it to), and the drain in the audit view. Prints one JSON line with what it saw; exits non-zero on
 // any failure.
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -20,7 +21,7 @@ import { join } from "node:path";
 const args = JSON.parse(process.argv[2] ?? "{}");
 const { phase, origin, admin, shots } = args;
 const adminPw = args.password, plain = args.plain, plainPw = args.plainPassword, relayId = args.relay;
-if (!origin || !shots || !["before", "after"].includes(phase)) {
+if (!origin || !shots || !["before", "after", "drain"].includes(phase)) {
   console.error("usage: node e2e/console.mjs '{\"phase\":\"before\",\"origin\":..,...}'");
   process.exit(2);
 }
@@ -40,13 +41,15 @@ const fail = async (msg) => {
 };
 const timer = setTimeout(() => fail("timed out after 150 s"), 150_000);
 const seen = {};
+const urls = [];
 
 // Goes to /console and signs in on the edge's own pages; returns the page after consent.
 async function signIn(context, username, password) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("403")) errors.push(m.text()); });
+  page.on("request", (r) => urls.push(r.url()));
+  page.on("console", (m) => { if (m.type() === "error" && !/status of 40[03]/.test(m.text())) errors.push(m.text()); });
   await page.goto(`${origin}/console`);
   if (!page.url().startsWith(`${origin}/oauth2/authorize`)) await fail(`/console went to ${page.url()}, not the authorization endpoint`);
   const url = new URL(page.url());
@@ -77,6 +80,7 @@ try {
   if (!page.url().startsWith(`${origin}/console/people`)) await fail(`after sign-in: ${page.url()}`);
   if ((await page.textContent("#who")) !== admin) await fail("the console does not name the admin");
   if (phase === "before") await before(ctx, page);
+  else if (phase === "drain") await drain(page);
   else await after(ctx, page);
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   clearTimeout(timer);
@@ -145,6 +149,28 @@ async function before(ctx, page) {
   await shot(page, "people");
   seen.victim = victimId;
 
+  // The admin's own sign-in sessions (the edge's sessions from signing in to the console, one
+  // more from a second browser): listed with the browser; one ended, then all (the console's
+  // own session is apart and stays).
+  {
+    const second = await browser.newContext();
+    await signIn(second, admin, adminPw);
+    await second.close();
+  }
+  await page.goto(`${origin}/console/people?q=${encodeURIComponent(admin)}`);
+  await page.locator(`tr[data-user="${args.adminId}"] a.sessions`).click();
+  const sessions = page.locator(`#person-sessions[data-user="${args.adminId}"] tr.session`);
+  const listed = await sessions.count();
+  if (listed < 2) await fail(`the admin's two sign-in sessions are not listed (${listed})`);
+  if (!(await sessions.first().locator(".agent").textContent()).includes("Chrome")) await fail("the session's browser is not shown");
+  await shot(page, "person-sessions");
+  await sessions.first().locator("button.end-session").click();
+  await page.locator("#notice", { hasText: "Session" }).waitFor();
+  if ((await sessions.count()) !== listed - 1) await fail(`one session ended, ${await sessions.count()} of ${listed} left`);
+  await page.click("#end-sessions");
+  await page.locator("#notice", { hasText: "Every sign-in session" }).waitFor();
+  if ((await page.locator("#no-sessions").count()) !== 1) await fail("sessions left after End all sessions");
+
   // A post without the CSRF token is refused.
   // (From outside the page: its CSP lets no script connect anywhere.)
   const forged = (await fetch(`${origin}/console/people`, {
@@ -173,12 +199,19 @@ async function before(ctx, page) {
   if ((await cc(first)).status !== 200) await fail("the new relay app's secret does not work");
   if ((await page.locator(`tr[data-client="${relayClient}"] .kind`).textContent()) !== "relay") await fail("not listed as a relay");
   await page.locator(`tr[data-client="${relayClient}"] button.rotate`).click();
-  await page.waitForSelector("#secret");
+  await page.locator("#notice", { hasText: "New secret" }).waitFor();
   const second = (await page.textContent("#secret")).trim();
   if (second === first) await fail("rotation kept the secret");
   if ((await cc(first)).status !== 401) await fail("the old secret still works after rotation");
   if ((await cc(second)).status !== 200) await fail("the rotated secret does not work");
   await shot(page, "apps");
+  // Post/Redirect/Get: the post answered 303 to the view, so a reload is a GET that shows
+  // neither the notice nor the secret again; no URL ever carried a secret.
+  if (page.url() !== `${origin}/console/apps`) await fail(`after the post: ${page.url()}`);
+  const reloaded = await page.reload();
+  if (reloaded.request().method() !== "GET") await fail("a reload posts again");
+  if ((await page.content()).includes(second) || (await page.locator("#notice").count()) !== 0) await fail("a reload showed the notice or the secret again");
+  if (urls.some((u) => u.includes(first) || u.includes(second))) await fail("a secret was in a URL");
   await page.goto(`${origin}/console/apps`);
   if ((await page.content()).includes(second)) await fail("the secret was shown again");
   seen.relayClient = relayClient;
@@ -193,31 +226,32 @@ async function before(ctx, page) {
   await page.waitForSelector("#secret");
   const webClient = (await page.textContent("#secret-client")).trim();
   const web = page.locator(`tr[data-client="${webClient}"]`);
-  await web.locator("textarea").fill("https://web.example/cb\nhttps://web.example/other");
+  await web.locator('textarea[name="redirect_uris"]').fill("https://web.example/cb\nhttps://web.example/other");
   await web.locator('button:has-text("Save URIs")').click();
   await page.waitForSelector("#notice");
-  if (!(await page.locator(`tr[data-client="${webClient}"] textarea`).inputValue()).includes("/other")) await fail("redirect URIs not saved");
+  if (!(await page.locator(`tr[data-client="${webClient}"] textarea[name="redirect_uris"]`).inputValue()).includes("/other")) await fail("redirect URIs not saved");
+  // Its RFC 8707 resources: a URI with a fragment is refused (the admin API's rule), two are saved.
+  const resources = () => page.locator(`tr[data-client="${webClient}"] textarea[name="resources"]`);
+  await resources().fill("https://api.web.example/#part");
+  await page.locator(`tr[data-client="${webClient}"] button:has-text("Save resources")`).click();
+  await page.locator("#notice.err", { hasText: "fragment" }).waitFor();
+  await resources().fill("https://api.web.example/\nurn:example:media");
+  await page.locator(`tr[data-client="${webClient}"] button:has-text("Save resources")`).click();
+  await page.locator("#notice", { hasText: "Resources of" }).waitFor();
+  if ((await resources().inputValue()) !== "https://api.web.example/\nurn:example:media") await fail(`resources not saved: ${await resources().inputValue()}`);
   await page.locator(`tr[data-client="${webClient}"] button.delete`).click();
   await page.waitForSelector("#notice");
   if ((await page.locator(`tr[data-client="${webClient}"]`).count()) !== 0) await fail("the deleted app is still listed");
   seen.webClient = webClient;
 
-  // Relays: the relay is listed after its heartbeat; drained from the console and put back.
+  // Relays: the relay is listed after its heartbeat (drained in the "drain" phase).
   await page.goto(`${origin}/console/relays`);
   if (relayId) {
     const relay = page.locator(`tr[data-relay="${relayId}"]`);
     if ((await relay.count()) !== 1) await fail(`relay ${relayId} is not listed`);
     if ((await relay.locator(".state").textContent()) !== "healthy") await fail(`relay state: ${await relay.locator(".state").textContent()}`);
-    await relay.locator("button.drain").click();
-    await page.waitForSelector("#notice");
-    if ((await page.locator(`tr[data-relay="${relayId}"] .state`).textContent()) !== "drained from the console") await fail("not drained");
-    await shot(page, "relays");
-    await page.locator(`tr[data-relay="${relayId}"] button:has-text("Undrain")`).click();
-    await page.waitForSelector("#notice");
-    if ((await page.locator(`tr[data-relay="${relayId}"] .state`).textContent()) !== "healthy") await fail("not put back");
-  } else {
-    await shot(page, "relays");
   }
+  await shot(page, "relays");
 
   // Usage so far.
   await page.goto(`${origin}/console/usage`);
@@ -256,11 +290,12 @@ async function after(ctx, page) {
   await find({ person: args.victim, kind: "user" }, "user.rights_set", "user", args.victim);
   await find({ person: args.victim, kind: "families.revoked" }, "families.revoked", "user", args.victim);
   await find({ person: args.victim }, "user.disabled", "user", args.victim);
+  await find({ person: args.adminId, kind: "session" }, "session.ended", "user", args.adminId);
   await find({ app: args.relayClient }, "client.created", "client", args.relayClient);
   await find({ app: args.relayClient, kind: "client" }, "client.secret_rotated", "client", args.relayClient);
   await find({ app: args.webClient }, "client.redirect_uris_set", "client", args.webClient);
+  await find({ app: args.webClient }, "client.resources_set", "client", args.webClient);
   await find({ app: args.webClient }, "client.deleted", "client", args.webClient);
-  if (relayId) await find({ kind: "relay" }, "relay.drain", "actor", args.adminId);
   await find({ person: args.adminId, kind: "console" }, "console.signed_in", "user", args.adminId);
   // Newest first, and paged.
   await page.goto(`${origin}/console/audit`);
@@ -273,4 +308,25 @@ async function after(ctx, page) {
   }
   await page.goto(`${origin}/console/audit?person=${encodeURIComponent(args.victim)}`);
   await shot(page, "audit");
+}
+
+async function drain(page) {
+  await page.goto(`${origin}/console/relays`);
+  const state = () => page.locator(`tr[data-relay="${relayId}"] .state`).textContent();
+  await page.locator(`tr[data-relay="${relayId}"] button.drain`).click();
+  await page.waitForSelector("#notice");
+  seen.asked = await state();
+  if (!["drain requested", "draining (from the console)"].includes(seen.asked)) await fail(`after Drain: ${seen.asked}`);
+  // The relay learns it from its next heartbeat's reply and reports draining.
+  const until = Date.now() + 30_000;
+  while ((await state()) !== "draining (from the console)") {
+    if (Date.now() > until) await fail(`the relay never reported draining: ${await state()}`);
+    await new Promise((r) => setTimeout(r, 500));
+    await page.goto(`${origin}/console/relays`);
+  }
+  seen.state = await state();
+  await shot(page, "relays-draining");
+  await page.goto(`${origin}/console/audit?kind=relay`);
+  const rows = page.locator(`#audit tr[data-event="relay.drain"][data-actor="${args.adminId}"]`);
+  if ((await rows.count()) < 1) await fail("no relay.drain by the admin in the audit view");
 }

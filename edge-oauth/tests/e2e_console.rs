@@ -67,13 +67,31 @@ fn an_admin_runs_the_console_and_others_are_refused() {
         );
     }
     assert!(by_admin("console.signed_in", &admin_id));
+    // The web app's resources were set from the Apps view, by the admin.
+    let web = before["webClient"].as_str().unwrap();
+    assert!(
+        audit.iter().any(|e| e["event"] == "client.resources_set"
+            && e["client_id"] == web
+            && e["actor_id"] == admin_id.as_str()),
+        "{audit:#?}"
+    );
+    // The admin ended their own sign-in sessions from the People view.
+    assert!(by_admin("session.ended", &admin_id), "{audit:#?}");
     // The refused person never got a session.
     assert!(
         !audit
             .iter()
             .any(|e| e["event"] == "console.signed_in" && e["user_id"] == plain_id.as_str())
     );
-    for view in ["refused", "people", "apps", "relays", "usage", "audit"] {
+    for view in [
+        "refused",
+        "people",
+        "person-sessions",
+        "apps",
+        "relays",
+        "usage",
+        "audit",
+    ] {
         assert!(
             shots.join(format!("console-{view}.png")).exists(),
             "screenshot of {view}"

@@ -125,10 +125,10 @@ fn named(w: &Worker, person: &str, at: &str) -> Vec<String> {
 fn only_relay_clients_reach_the_relay_endpoints() {
     let w = worker();
     let (_, tok) = relay_client(w);
-    assert_eq!(
-        heartbeat(w, &tok, &unique("r"), None, 0.0, false).status,
-        200
-    );
+    let beat = heartbeat(w, &tok, &unique("r"), None, 0.0, false);
+    assert_eq!(beat.status, 200);
+    // Not drained from the console: the reply asks nothing of the relay.
+    assert_eq!(beat.json()["drain"], false, "{}", beat.json());
     // No token, a bad token: 401 with a Bearer challenge.
     for auth in [None, Some("Bearer nope")] {
         let h: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use edge_oauth::oauth::console::{people as console_people, session as console_session};
-use edge_oauth::oauth::control::{self, feed, heartbeat::Heartbeat, revoke, tokens, usage};
+use edge_oauth::oauth::control::heartbeat::{self, Heartbeat};
+use edge_oauth::oauth::control::{self, feed, revoke, tokens, usage};
 use edge_oauth::oauth::effects::{
     AuditEvent, Claim, ClientWrite, NewCode, NewDevice, NewFamily, NewRefresh, Owner, Revocation,
     UserWrite, Write, Writes, event,
@@ -286,13 +287,14 @@ fn claim_name(c: &Claim) -> &'static str {
         Claim::UsageCursor { read: Some(_), .. } => "UsageCursor",
         Claim::RotateSecret { .. } => "RotateSecret",
         Claim::SetRedirectUris { .. } => "SetRedirectUris",
+        Claim::SetResources { .. } => "SetResources",
         Claim::SetDisabled { .. } => "SetDisabled",
         Claim::DrainRelay { .. } => "DrainRelay",
         Claim::EmailToken { .. } => "EmailToken",
         Claim::Challenge { .. } => "Challenge",
     }
 }
-const CLAIMS: usize = 21;
+const CLAIMS: usize = 22;
 
 fn row_name(w: &Write) -> &'static str {
     match w {
@@ -329,6 +331,7 @@ fn row_name(w: &Write) -> &'static str {
         Write::SessionSeen { .. } => "SessionSeen",
         Write::EndSession { .. } => "EndSession",
         Write::EndSessionsOf { .. } => "EndSessionsOf",
+        Write::EndSessionSid { .. } => "EndSessionSid",
         Write::Consent { .. } => "Consent",
         Write::EmailToken(_) => "EmailToken",
         Write::Outbox(_) => "Outbox",
@@ -338,7 +341,7 @@ fn row_name(w: &Write) -> &'static str {
         Write::PasskeyUsed { .. } => "PasskeyUsed",
     }
 }
-const ROWS: usize = 28;
+const ROWS: usize = 29;
 
 fn control_name(w: &control::Write) -> &'static str {
     match w {
@@ -1102,6 +1105,13 @@ fn sessions_and_consents(db: &mut Db) {
             .is_empty()
     );
     assert!(db.apply(&Writes::none().with(Write::EndSession { key: c.key() })));
+    let left = db.rows(&reads::sessions_of("u9", NOW + 3));
+    assert_eq!(left.len(), 1);
+    // By public id, only the person's own: another person's id ends nothing.
+    assert!(db.apply(&Writes::none().with(Write::EndSessionSid {
+        user_id: "someone-else".into(),
+        sid: left[0].sid.clone(),
+    })));
     assert_eq!(db.rows(&reads::sessions_of("u9", NOW + 3)).len(), 1);
     // A client with a back-channel URI that got tokens in session b is its target.
     let mut bc = client("bc1", None);
@@ -1423,6 +1433,25 @@ fn console(db: &mut Db) {
         id: "gone".into(),
         redirect_uris: "[]".into(),
     }));
+    assert!(db.apply(&Writes::new(Claim::SetResources {
+        id: "cc".into(),
+        resources: Some("https://api.example/ https://b.example/".into()),
+    })));
+    let cc: Vec<String> = db
+        .rows(&reads::clients())
+        .into_iter()
+        .filter(|c| c.id == "cc")
+        .filter_map(|c| c.resources)
+        .collect();
+    assert_eq!(cc, ["https://api.example/ https://b.example/"]);
+    assert!(db.apply(&Writes::new(Claim::SetResources {
+        id: "cc".into(),
+        resources: None,
+    })));
+    db.loses(&Writes::new(Claim::SetResources {
+        id: "gone".into(),
+        resources: None,
+    }));
 
     // Relays: drained from the console, no longer handed out.
     db.conn
@@ -1440,6 +1469,19 @@ fn console(db: &mut Db) {
     assert!(db.rows(&reads::healthy_relays(NOW, 30)).is_empty());
     let r = db.rows(&console_store::relays());
     assert_eq!(r[0].drain_requested_at, Some(NOW));
+    // The relay's next heartbeat returns the request, so the reply tells it to drain.
+    let hb = Heartbeat::parse(
+        br#"{"relay_id":"r1","urls":["turn:r1"],"allocations":1,"capacity":10,"load":0.1,"draining":false}"#,
+    )
+    .expect("a heartbeat");
+    let upsert = writes::batch(&hb.writes("relay-client", NOW + 1)).statements[0].clone();
+    let back = db.rows(&Query::<heartbeat::Upserted>::new(upsert.sql, upsert.args));
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].drain_requested_at, Some(NOW));
+    assert_eq!(
+        heartbeat::answer(back.first(), 30, serde_json::json!({}))["drain"],
+        true
+    );
     db.loses(&Writes::new(Claim::DrainRelay {
         relay_id: "nope".into(),
         at: None,

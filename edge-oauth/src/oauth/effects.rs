@@ -395,6 +395,14 @@ pub enum Claim {
         /// JSON array.
         redirect_uris: String,
     },
+    /// Replace a client's RFC 8707 resources (space-separated, `None` for none); it must
+    /// exist.
+    SetResources {
+        /// `client_id`.
+        id: String,
+        /// As stored ([`super::tokens::resource::Resources::to_column`]).
+        resources: Option<String>,
+    },
     /// Disable (`Some(at)`) or enable (`None`) a person; they must exist.
     SetDisabled {
         /// User id.
@@ -498,6 +506,13 @@ pub enum Write {
     EndSessionsOf {
         /// The person.
         user_id: String,
+    },
+    /// End one session of a person by its public id (the console's per-session end).
+    EndSessionSid {
+        /// The person.
+        user_id: String,
+        /// The session's public id.
+        sid: String,
     },
     /// What a person consented to for a client (the union of every consent), replacing the
     /// row before.

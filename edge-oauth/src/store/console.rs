@@ -235,6 +235,14 @@ pub(super) fn claim(c: &Claim) -> Option<(Statement, &'static str, Vec<Value>)> 
             "EXISTS (SELECT 1 FROM clients WHERE id = ?)",
             vec![id.into()],
         ),
+        Claim::SetResources { id, resources } => (
+            Statement::new(
+                "UPDATE clients SET resources = ? WHERE id = ? RETURNING id",
+                vec![resources.into(), id.into()],
+            ),
+            "EXISTS (SELECT 1 FROM clients WHERE id = ?)",
+            vec![id.into()],
+        ),
         Claim::SetDisabled { user_id, at } => (
             Statement::new(
                 "UPDATE users SET disabled_at = ? WHERE id = ? RETURNING id",

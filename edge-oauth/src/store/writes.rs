@@ -262,6 +262,7 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
         },
         Claim::RotateSecret { .. }
         | Claim::SetRedirectUris { .. }
+        | Claim::SetResources { .. }
         | Claim::SetDisabled { .. }
         | Claim::DrainRelay { .. } => {
             let (statement, guard, guard_args) = super::console::claim(claim)?;
@@ -323,7 +324,8 @@ fn claim_sql(claim: &Claim) -> Option<ClaimSql> {
     Some(c)
 }
 
-/// A heartbeat's upsert, owned by `client_id`: it returns the relay id only when the row is
+/// A heartbeat's upsert, owned by `client_id`: it returns the relay id (and whether the console
+/// asked it to drain, [`crate::oauth::control::heartbeat::Upserted`]) only when the row is
 /// (now) this client's; no row back means another client holds the id.
 fn relay_upsert(hb: &Heartbeat, client_id: &str, now: u64) -> Statement {
     let urls = serde_json::to_string(&hb.urls).unwrap_or_else(|_| "[]".into());
@@ -337,7 +339,7 @@ fn relay_upsert(hb: &Heartbeat, client_id: &str, now: u64) -> Statement {
          version = excluded.version, revocation_cursor = excluded.revocation_cursor, \
          usage_backlog = excluded.usage_backlog, usage_dropped = excluded.usage_dropped, \
          last_seen = excluded.last_seen \
-         WHERE relays.client_id = excluded.client_id RETURNING relay_id",
+         WHERE relays.client_id = excluded.client_id RETURNING relay_id, drain_requested_at",
         vec![
             (&hb.relay_id).into(),
             client_id.into(),
@@ -601,6 +603,11 @@ fn row_sql(w: &Write) -> (String, Vec<Value>, Tail) {
         Write::EndSessionsOf { user_id } => (
             "DELETE FROM sessions WHERE user_id = ?".into(),
             vec![user_id.into()],
+            Tail::And,
+        ),
+        Write::EndSessionSid { user_id, sid } => (
+            "DELETE FROM sessions WHERE sid = ? AND user_id = ?".into(),
+            vec![sid.into(), user_id.into()],
             Tail::And,
         ),
         Write::Consent {
@@ -1082,6 +1089,10 @@ pub(crate) mod tests {
             Write::EndSession { key: "k".into() },
             Write::EndSessionsOf {
                 user_id: "u".into(),
+            },
+            Write::EndSessionSid {
+                user_id: "u".into(),
+                sid: "s_1".into(),
             },
             Write::Consent {
                 user_id: "u".into(),

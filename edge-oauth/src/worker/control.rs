@@ -117,13 +117,16 @@ pub async fn heartbeat(mut req: Request, env: &Env) -> Reply {
             let client = relay_client(&req, &cfg, &db, now).await?;
             let hb = Heartbeat::parse(&read_body(&mut req, MAX_ADMIN_BODY).await?)?;
             let mut cost = Cost::default();
-            let (took, _) = store::apply_metered(&db, &hb.writes(&client, now), &mut cost).await?;
+            let (took, results) =
+                store::apply_metered(&db, &hb.writes(&client, now), &mut cost).await?;
             if !took {
                 return Err(heartbeat::taken());
             }
+            // The upsert is the batch's first statement; its row says whether to drain.
+            let row = store::returned::<heartbeat::Upserted>(results.first())?;
             Ok(Reply::Json(
                 200,
-                json!({ "stale_after": ctl.stale_after, "d1": cost.json() }),
+                heartbeat::answer(row.first(), ctl.stale_after, cost.json()),
             ))
         }
         .await,

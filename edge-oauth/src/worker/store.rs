@@ -123,6 +123,14 @@ pub fn returned_any(r: Option<&D1Result>) -> Result<bool, OAuthError> {
     }
 }
 
+/// The rows a statement of a batch returned (RETURNING), typed; none when there is no result.
+pub fn returned<T: DeserializeOwned>(r: Option<&D1Result>) -> Result<Vec<T>, OAuthError> {
+    match r {
+        Some(r) => r.results::<T>().map_err(|e| db_error("returning", e)),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// How many rows a statement's result changed.
 pub fn changes(r: Option<&D1Result>) -> usize {
     r.and_then(|r| r.meta().ok().flatten())

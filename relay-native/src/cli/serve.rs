@@ -70,10 +70,12 @@ pub fn run(a: &ServeArgs) -> Result<(), String> {
     // from the first datagram on.
     let plane = match control {
         Some(cfg) => {
+            let h = driver.handle.clone();
             let (plane, link) = Plane::start(
                 cfg,
                 driver.handle.control().clone(),
                 driver.handle.draining(),
+                std::sync::Arc::new(move || h.drain()),
             )
             .map_err(|e| format!("control plane: {e}"))?;
             driver.control = Some(link);

@@ -326,11 +326,13 @@ pub struct Plane {
 impl Plane {
     /// Loads the state, starts the feed and report threads, and returns what the shards
     /// need. `metrics` is where the threads report for the operator; `draining` says whether
-    /// the relay is draining (heartbeats say so, and the edge stops handing it out).
+    /// the relay is draining (heartbeats say so, and the edge stops handing it out); `drain`
+    /// starts a drain when a heartbeat's reply asks for one (drained from the console).
     pub fn start(
         cfg: ControlConfig,
         metrics: Arc<ControlMetrics>,
         draining: watch::Receiver<bool>,
+        drain: report::Drain,
     ) -> std::io::Result<(Plane, ShardLink)> {
         let cfg = Arc::new(cfg);
         let revocations = Revocations::load(&cfg.state_dir, unix_now())?;
@@ -380,6 +382,7 @@ impl Plane {
             allocations,
             metrics,
             draining,
+            drain,
             cursor,
             tally,
         };

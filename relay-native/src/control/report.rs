@@ -22,6 +22,16 @@ use super::spool::Spool;
 use super::{ControlConfig, Stop};
 use crate::link::ControlMetrics;
 
+/// Starts the relay's drain; true when the call started it (false: it had already started).
+pub type Drain = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Whether the edge's heartbeat reply asks this relay to drain (`"drain": true`, set when an
+/// operator drained it from the console). Anything else, a missing field included (an older
+/// edge), asks nothing. A relay cannot leave a drain, so `false` never stops one.
+pub fn edge_asks_drain(reply: &Value) -> bool {
+    reply.get("drain").and_then(Value::as_bool) == Some(true)
+}
+
 /// Records per usage request.
 pub const BATCH: usize = 500;
 
@@ -29,9 +39,11 @@ pub const BATCH: usize = 500;
 pub(crate) struct Shared {
     pub(crate) ledger: Arc<Mutex<Ledger>>,
     pub(crate) allocations: Arc<AtomicU64>,
-    /// The running relay: whether it is draining.
     pub(crate) metrics: Arc<ControlMetrics>,
+    /// The running relay: whether it is draining.
     pub(crate) draining: watch::Receiver<bool>,
+    /// Starts the relay's drain (as SIGUSR1 does); true when this call started it.
+    pub(crate) drain: Drain,
     /// The feed's cursor, reported in heartbeats (is this relay caught up?).
     pub(crate) cursor: Arc<AtomicU64>,
     pub(crate) tally: Arc<Tally>,
@@ -171,6 +183,9 @@ impl Reporter<'_> {
                 self.shared.tally.add(&v);
                 self.beats.ok("heartbeat");
                 self.next_beat = Instant::now() + cfg.heartbeat;
+                if edge_asks_drain(&v) && (self.shared.drain)() {
+                    info!(target: "drain", "the edge asks this relay to drain (from the console): draining");
+                }
             }
             Err(e) => {
                 let wait = self.beats.failed("heartbeat", &e);
@@ -259,5 +274,26 @@ impl Reporter<'_> {
             usage_backlog = self.spool.backlog(),
             "control plane: requests to the edge and the D1 rows they cost"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_explicit_drain_true_asks_to_drain() {
+        assert!(edge_asks_drain(
+            &json!({ "stale_after": 30, "drain": true })
+        ));
+        for v in [
+            json!({ "stale_after": 30, "drain": false }),
+            json!({ "stale_after": 30 }),
+            json!({ "drain": "true" }),
+            json!({ "drain": 1 }),
+            json!([true]),
+        ] {
+            assert!(!edge_asks_drain(&v), "{v}");
+        }
     }
 }

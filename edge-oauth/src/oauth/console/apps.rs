@@ -1,17 +1,20 @@
 //! The Apps view: create an app of one of four kinds (the admin API's rules,
 //! [`crate::oauth::admin::NewClient`]), rotate a confidential app's secret (shown once),
-//! replace its redirect URIs, delete it. The console's own client cannot be changed here
+//! replace its redirect URIs or its RFC 8707 resources (checked as the admin API checks them,
+//! [`crate::oauth::clients::registration::registered_resources`]), delete it. The console's own client cannot be changed here
 //! (that would lock every administrator out).
 
 use super::layout::{Notice, form};
 use super::{CLIENT_ID, event};
 use crate::oauth::admin::{self, NewClient, ValidClient};
 use crate::oauth::clients::client::{GrantType, redirect_uri_is_acceptable};
+use crate::oauth::clients::registration::registered_resources;
 use crate::oauth::effects::{AuditEvent, Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::html::{escape, hidden};
 use crate::oauth::params::Params;
 use crate::oauth::records::ClientRow;
+use crate::oauth::tokens::resource::{self, Resources};
 
 /// What kind of app to create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +81,13 @@ pub enum Change {
         id: String,
         /// The URIs.
         uris: Vec<String>,
+    },
+    /// New RFC 8707 resources.
+    Resources {
+        /// `client_id`.
+        id: String,
+        /// The set, checked.
+        resources: Resources,
     },
     /// Delete an app.
     Delete(String),
@@ -166,6 +176,20 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
                 uris,
             })
         }
+        Some("resources") => {
+            let list = lines(p.get("resources").unwrap_or_default());
+            let resources = registered_resources(&list).map_err(|e| {
+                OAuthError::invalid_request(format!(
+                    "{e}; at most {} resources, each at most {} characters",
+                    resource::MAX_COUNT,
+                    resource::MAX_LEN
+                ))
+            })?;
+            Ok(Change::Resources {
+                id: client_id(p)?,
+                resources,
+            })
+        }
         Some("delete") => Ok(Change::Delete(client_id(p)?)),
         _ => Err(OAuthError::invalid_request("unknown action")),
     }
@@ -193,6 +217,18 @@ pub fn redirect_uris(id: &str, uris: &[String], now: u64) -> Writes {
     .with(Write::Audit(AuditEvent {
         client_id: Some(id.to_string()),
         ..AuditEvent::new(now, event::REDIRECT_URIS_SET)
+    }))
+}
+
+/// Replacing the RFC 8707 resources (the app must exist), with the audit row.
+pub fn resources(id: &str, resources: &Resources, now: u64) -> Writes {
+    Writes::new(Claim::SetResources {
+        id: id.to_string(),
+        resources: resources.to_column(),
+    })
+    .with(Write::Audit(AuditEvent {
+        client_id: Some(id.to_string()),
+        ..AuditEvent::new(now, event::RESOURCES_SET)
     }))
 }
 
@@ -241,7 +277,7 @@ pub fn render(rows: &[ClientRow], csrf: &str, shown: Option<Shown<'_>>) -> Strin
             ""
         )
     ));
-    out.push_str("<table id=\"apps\"><tr><th>App</th><th>Kind</th><th>Grants and scopes</th><th>Redirect URIs</th><th>Actions</th></tr>");
+    out.push_str("<table id=\"apps\"><tr><th>App</th><th>Kind</th><th>Grants and scopes</th><th>Redirect URIs</th><th>Resources</th><th>Actions</th></tr>");
     for r in rows {
         let kind = Kind::of(r);
         let id_field = hidden("client_id", &r.id);
@@ -257,6 +293,28 @@ pub fn render(rows: &[ClientRow], csrf: &str, shown: Option<Shown<'_>>) -> Strin
                 &format!(
                     "{id_field}<textarea name=\"redirect_uris\" rows=\"2\" cols=\"36\" aria-label=\"redirect URIs of {id}\">{}</textarea><br><button type=\"submit\">Save URIs</button>",
                     escape(&uris.join("\n")),
+                    id = escape(&r.id)
+                ),
+                "inline",
+            )
+        };
+        let listed = r
+            .resources
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>();
+        let resources = if own {
+            escape(&listed.join(" "))
+        } else {
+            form(
+                "apps",
+                "resources",
+                csrf,
+                &format!(
+                    "{id_field}<textarea name=\"resources\" rows=\"2\" cols=\"30\" aria-label=\"resources of {id}\">{}</textarea><br><button type=\"submit\">Save resources</button>",
+                    escape(&listed.join("\n")),
                     id = escape(&r.id)
                 ),
                 "inline",
@@ -297,7 +355,7 @@ pub fn render(rows: &[ClientRow], csrf: &str, shown: Option<Shown<'_>>) -> Strin
             .unwrap_or_default();
         out.push_str(&format!(
             "<tr data-client=\"{id}\"><td><b>{name}</b><br><code>{id}</code>{owner}</td><td class=\"kind\">{kind}</td>\
-<td>{grants}<br><span class=\"muted\">{scopes}</span></td><td>{redirects}</td><td>{actions}</td></tr>",
+<td>{grants}<br><span class=\"muted\">{scopes}</span></td><td>{redirects}</td><td class=\"resources\">{resources}</td><td>{actions}</td></tr>",
             id = escape(&r.id),
             name = escape(&r.name),
             kind = kind.as_str(),
@@ -315,6 +373,7 @@ pub fn done(change: &Change, id: &str) -> Notice {
         Change::Create(_) => format!("Created {id}."),
         Change::Rotate(_) => format!("New secret for {id}; the old one no longer works."),
         Change::RedirectUris { .. } => format!("Redirect URIs of {id} saved."),
+        Change::Resources { .. } => format!("Resources of {id} saved."),
         Change::Delete(_) => format!("Deleted {id}; its tokens are revoked."),
     })
 }
@@ -326,6 +385,59 @@ mod tests {
 
     fn params(s: &str) -> Params {
         Params::from_form(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn resources_are_checked_as_the_admin_api_checks_them_and_audited() {
+        match parse(&params(
+            "action=resources&client_id=c1&resources=https%3A%2F%2Fapi.example%2F%0Aurn%3Aexample%3Amedia",
+        )) {
+            Ok(Change::Resources { id, resources }) => {
+                assert_eq!(id, "c1");
+                assert_eq!(
+                    resources.to_stored(),
+                    "https://api.example/ urn:example:media"
+                );
+                let w = resources_writes(&id, &resources);
+                assert_eq!(
+                    w.claim,
+                    Claim::SetResources {
+                        id: "c1".into(),
+                        resources: Some("https://api.example/ urn:example:media".into())
+                    }
+                );
+                assert_eq!(w.audits().next().unwrap().event, event::RESOURCES_SET);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Empty clears them.
+        match parse(&params("action=resources&client_id=c1&resources=")) {
+            Ok(Change::Resources { resources, .. }) => {
+                assert_eq!(
+                    resources_writes("c1", &resources).claim,
+                    Claim::SetResources {
+                        id: "c1".into(),
+                        resources: None
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let many: String = (0..17)
+            .map(|i| format!("https%3A%2F%2Fr{i}.example%2F%0A"))
+            .collect();
+        for bad in [
+            "action=resources&client_id=c1&resources=not-absolute".to_string(),
+            "action=resources&client_id=c1&resources=https%3A%2F%2Fa.example%2F%23frag".to_string(),
+            format!("action=resources&client_id=c1&resources={many}"),
+            "action=resources&client_id=edge-console&resources=".to_string(),
+        ] {
+            assert!(parse(&params(&bad)).is_err(), "{bad}");
+        }
+    }
+
+    fn resources_writes(id: &str, r: &Resources) -> Writes {
+        resources(id, r, 5)
     }
 
     #[test]

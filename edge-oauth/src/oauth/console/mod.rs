@@ -11,6 +11,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod flash;
 pub mod layout;
 pub mod people;
 pub mod relays;
@@ -39,6 +40,8 @@ pub mod event {
     pub const SECRET_ROTATED: &str = "client.secret_rotated";
     /// A client's redirect URIs were replaced.
     pub const REDIRECT_URIS_SET: &str = "client.redirect_uris_set";
+    /// A client's RFC 8707 resources were replaced.
+    pub const RESOURCES_SET: &str = "client.resources_set";
     /// A relay was drained (no new callers) from the console, or put back.
     pub const RELAY_DRAIN: &str = "relay.drain";
     /// A person signed in to the console.

@@ -1,6 +1,7 @@
-//! The People view: search, create, disable or enable, set rights, revoke everything.
-//! Each change is the admin API's own decision ([`crate::oauth::admin`],
-//! [`crate::oauth::control::revoke`]) with the acting person on its audit rows.
+//! The People view: search, create, disable or enable, set rights, revoke everything, and a
+//! person's live sign-in sessions with "end all sessions". Each change is the admin API's own
+//! decision ([`crate::oauth::admin`], [`crate::oauth::control::revoke`],
+//! [`crate::oauth::people::session`]) with the acting person on its audit rows.
 
 use super::layout::{Notice, form, when};
 use crate::oauth::admin::{self, NewUser, SetRights};
@@ -9,6 +10,7 @@ use crate::oauth::effects::{AuditEvent, Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::html::escape;
 use crate::oauth::params::Params;
+use crate::oauth::people::session::{self, SessionListRow};
 use crate::store::console::PersonRow;
 
 /// Most people a search lists.
@@ -38,7 +40,22 @@ pub enum Change {
         /// User id.
         user_id: String,
     },
+    /// End every sign-in session of a person ("sign out everywhere" on their behalf).
+    EndSessions {
+        /// User id.
+        user_id: String,
+    },
+    /// End one sign-in session of a person.
+    EndSession {
+        /// User id.
+        user_id: String,
+        /// The session's public id.
+        sid: String,
+    },
 }
+
+/// The audit detail of a session ended from the console.
+pub const ENDED_BY_ADMIN: &str = "console";
 
 fn user_id(p: &Params) -> Result<String, OAuthError> {
     p.get("user_id")
@@ -88,6 +105,19 @@ pub fn parse(p: &Params) -> Result<Change, OAuthError> {
         Some("revoke") => Ok(Change::Revoke {
             user_id: user_id(p)?,
         }),
+        Some("end_sessions") => Ok(Change::EndSessions {
+            user_id: user_id(p)?,
+        }),
+        Some("end_session") => Ok(Change::EndSession {
+            user_id: user_id(p)?,
+            sid: p
+                .get("sid")
+                .filter(|s| {
+                    s.starts_with(session::SID_PREFIX) && crate::oauth::ids::id_is_acceptable(s)
+                })
+                .map(str::to_string)
+                .ok_or_else(|| OAuthError::invalid_request("sid is missing or not a session id"))?,
+        }),
         _ => Err(OAuthError::invalid_request("unknown action")),
     }
 }
@@ -113,6 +143,82 @@ pub fn disable(user_id: &str, disabled: bool, now: u64) -> Writes {
             },
         )
     }))
+}
+
+/// Ending every sign-in session of a person: the account page's "sign out everywhere"
+/// ([`session::end_everywhere`]); the caller adds the acting person.
+pub fn end_sessions(user_id: &str, now: u64) -> Writes {
+    session::end_everywhere(user_id, now)
+}
+
+/// Ending one session of a person (by its public id; another person's id ends nothing).
+pub fn end_session(user_id: &str, sid: &str, now: u64) -> Writes {
+    let mut w = Writes::none().with(Write::EndSessionSid {
+        user_id: user_id.to_string(),
+        sid: sid.to_string(),
+    });
+    w.audit(AuditEvent {
+        user_id: Some(user_id.to_string()),
+        detail: Some(ENDED_BY_ADMIN),
+        ..AuditEvent::new(now, crate::oauth::effects::event::SESSIONS_ENDED)
+    });
+    w
+}
+
+/// The sessions of `sessions` still live at `now` (neither past their absolute end nor idle).
+pub fn live(sessions: Vec<SessionListRow>, now: u64) -> Vec<SessionListRow> {
+    sessions
+        .into_iter()
+        .filter(|s| s.expires_at > now && s.last_seen_at.saturating_add(session::IDLE_TTL) > now)
+        .collect()
+}
+
+/// A person's live sign-in sessions, with "end all sessions".
+pub fn render_sessions(user_id: &str, sessions: &[SessionListRow], csrf: &str) -> String {
+    let id = escape(user_id);
+    let mut out = format!(
+        "<section class=\"box\" id=\"person-sessions\" data-user=\"{id}\"><h2>Sign-in sessions of <code>{id}</code></h2>\
+<table id=\"sessions\"><tr><th>Signed in</th><th>Last seen</th><th>Ends</th><th>Browser</th><th>Methods</th><th></th></tr>"
+    );
+    for s in sessions {
+        out.push_str(&format!(
+            "<tr class=\"session\" data-sid=\"{sid}\"><td>{created}</td><td>{seen}</td><td>{ends}</td><td class=\"agent\">{agent}</td><td>{amr}</td><td>{end}</td></tr>",
+            sid = escape(&s.sid),
+            created = when(s.created_at),
+            seen = when(s.last_seen_at),
+            ends = when(s.expires_at),
+            agent = escape(s.user_agent.as_deref().unwrap_or("unknown browser")),
+            amr = escape(&s.amr),
+            end = form(
+                "people",
+                "end_session",
+                csrf,
+                &format!(
+                    "{}{}<button type=\"submit\" class=\"end-session\">End</button>",
+                    crate::oauth::html::hidden("user_id", user_id),
+                    crate::oauth::html::hidden("sid", &s.sid)
+                ),
+                "inline",
+            ),
+        ));
+    }
+    out.push_str("</table>");
+    if sessions.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"no-sessions\">No live sign-in session.</p>");
+    } else {
+        out.push_str(&form(
+            "people",
+            "end_sessions",
+            csrf,
+            &format!(
+                "{}<button type=\"submit\" id=\"end-sessions\">End all sessions</button>",
+                crate::oauth::html::hidden("user_id", user_id)
+            ),
+            "inline",
+        ));
+    }
+    out.push_str("</section>");
+    out
 }
 
 /// Setting rights ([`admin::set_rights`]).
@@ -176,7 +282,7 @@ pub fn render(rows: &[PersonRow], search: &str, csrf: &str, created: Option<&str
         };
         out.push_str(&format!(
             "<tr data-user=\"{id}\" data-username=\"{un}\"><td><b>{un}</b><br><code>{id}</code><br><span class=\"muted\">{name} {email}</span></td>\
-<td>{rights_form}</td><td class=\"state\">{state}</td><td>{fam}</td><td>{created}</td><td>{toggle}{revoke}</td></tr>",
+<td>{rights_form}</td><td class=\"state\">{state}</td><td>{fam} at apps<br><a class=\"sessions\" href=\"/console/people?sessions={id}\">sign-in sessions</a></td><td>{created}</td><td>{toggle}{revoke}</td></tr>",
             un = escape(&r.username),
             name = escape(r.name.as_deref().unwrap_or("")),
             email = escape(r.email.as_deref().unwrap_or("")),
@@ -220,6 +326,8 @@ pub fn done(change: &Change) -> Notice {
         } => format!("{user_id} disabled; everything of theirs revoked."),
         Change::Disable { user_id, .. } => format!("{user_id} enabled."),
         Change::Revoke { user_id } => format!("Everything of {user_id} revoked."),
+        Change::EndSessions { user_id } => format!("Every sign-in session of {user_id} ended."),
+        Change::EndSession { user_id, sid } => format!("Session {sid} of {user_id} ended."),
     })
 }
 
@@ -250,6 +358,73 @@ mod tests {
         assert!(parse(&params("action=revoke&user_id=a%20b")).is_err());
         assert!(parse(&params("action=drop&user_id=u")).is_err());
         assert!(parse(&params("user_id=u")).is_err());
+    }
+
+    #[test]
+    fn ending_sessions_is_sign_out_everywhere_by_the_admin() {
+        match parse(&params("action=end_sessions&user_id=u_1")) {
+            Ok(Change::EndSessions { user_id }) => assert_eq!(user_id, "u_1"),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&params("action=end_sessions&user_id=a%20b")).is_err());
+        match parse(&params("action=end_session&user_id=u_1&sid=s_abc")) {
+            Ok(Change::EndSession { user_id, sid }) => {
+                let w = end_session(&user_id, &sid, 9).by("admin1");
+                assert_eq!(
+                    w.rows.first(),
+                    Some(&Write::EndSessionSid {
+                        user_id: "u_1".into(),
+                        sid: "s_abc".into()
+                    })
+                );
+                assert_eq!(w.audits().next().unwrap().detail, Some(ENDED_BY_ADMIN));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in ["sid=abc", "sid=s_a%20b", ""] {
+            let q = format!("action=end_session&user_id=u_1&{bad}");
+            assert!(parse(&params(&q)).is_err(), "{q}");
+        }
+        let w = end_sessions("u_1", 9).by("admin1");
+        assert!(w.rows.iter().any(|r| matches!(
+            r,
+            Write::EndSessionsOf { user_id } if user_id == "u_1"
+        )));
+        let a = w.audits().next().unwrap();
+        assert_eq!(
+            (a.event, a.user_id.as_deref(), a.actor.as_deref()),
+            (
+                crate::oauth::effects::event::SESSIONS_ENDED,
+                Some("u_1"),
+                Some("admin1")
+            )
+        );
+    }
+
+    #[test]
+    fn sessions_list_only_live_ones_escaped() {
+        let s = |sid: &str, seen: u64, ends: u64| SessionListRow {
+            sid: sid.into(),
+            amr: "pwd".into(),
+            created_at: 10,
+            last_seen_at: seen,
+            expires_at: ends,
+            user_agent: Some("<b>Browser".into()),
+        };
+        let now = 100_000;
+        let live = live(
+            vec![
+                s("s_live", now - 5, now + 5),
+                s("s_old", now - session::IDLE_TTL, now + 5),
+                s("s_end", now, now),
+            ],
+            now,
+        );
+        assert_eq!(live.len(), 1);
+        let html = render_sessions("u_1", &live, "tok");
+        assert!(html.contains("data-sid=\"s_live\"") && html.contains("&lt;b&gt;Browser"));
+        assert!(html.contains("end_sessions") && html.contains("tok"));
+        assert!(render_sessions("u_1", &[], "tok").contains("no-sessions"));
     }
 
     #[test]

@@ -53,8 +53,12 @@ pub fn drain(d: &Drain, relay_client: Option<&str>, now: u64) -> Writes {
 
 /// A relay's state in words.
 pub fn state(r: &RelayRow, now: u64, stale_after: u64) -> &'static str {
-    if r.drain_requested_at.is_some() {
-        "drained from the console"
+    // A drain from the console reaches the relay in its next heartbeat's reply; the relay
+    // then reports draining.
+    if r.drain_requested_at.is_some() && r.draining != 0 {
+        "draining (from the console)"
+    } else if r.drain_requested_at.is_some() {
+        "drain requested"
     } else if r.draining != 0 {
         "draining"
     } else if healthy(r.last_seen, false, now, stale_after) {
@@ -165,9 +169,10 @@ mod tests {
         assert_eq!(state(&relay(95, 0, None), 100, 30), "healthy");
         assert_eq!(state(&relay(50, 0, None), 100, 30), "stale");
         assert_eq!(state(&relay(95, 1, None), 100, 30), "draining");
+        assert_eq!(state(&relay(95, 0, Some(1)), 100, 30), "drain requested");
         assert_eq!(
-            state(&relay(95, 0, Some(1)), 100, 30),
-            "drained from the console"
+            state(&relay(95, 1, Some(1)), 100, 30),
+            "draining (from the console)"
         );
         let html = render(&[relay(95, 0, None)], 6, 100, 30, "tok");
         assert!(html.contains("4 (2 behind)") && html.contains("class=\"drain\""));

@@ -43,7 +43,13 @@ pub fn cookie_name(issuer: &str, base: &str) -> String {
 /// `Set-Cookie` for `base` = `value`, `max_age` seconds (0 removes it). `HttpOnly` and the
 /// given `SameSite`; with an https issuer `Secure` and `Path=/` (the `__Host-` rules, RFC
 /// 6265bis section 4.1.3.2), otherwise `Path=/console`.
-fn set_cookie(issuer: &str, base: &str, value: &str, max_age: u64, same_site: &str) -> String {
+pub(super) fn set_cookie(
+    issuer: &str,
+    base: &str,
+    value: &str,
+    max_age: u64,
+    same_site: &str,
+) -> String {
     let name = cookie_name(issuer, base);
     if is_https(issuer) {
         format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}; Secure")

@@ -1,6 +1,10 @@
 //! `POST /relay/heartbeat`: a relay says where it is, how to reach it, how loaded it is and
 //! whether it is draining. One upsert per heartbeat; a relay id stays with the client that
-//! first sent it (another relay client cannot take its place in callers' lists).
+//! first sent it (another relay client cannot take its place in callers' lists). The reply
+//! tells the relay to drain when the console asked for it ([`answer`]).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::relay_id_ok;
 pub use super::rows::Heartbeat;
@@ -68,6 +72,24 @@ impl Heartbeat {
     }
 }
 
+/// What the heartbeat's upsert returns: the relay's row, when it is this client's.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Upserted {
+    /// The relay.
+    pub relay_id: String,
+    /// When the console asked this relay to drain (unix seconds), if it did.
+    pub drain_requested_at: Option<u64>,
+}
+
+/// The reply to a heartbeat: how long a heartbeat counts, and `drain: true` while the console
+/// asks the relay to drain (the relay then starts the drain SIGUSR1 starts; a relay cannot
+/// leave a drain, so `drain: false` after an undrain only stops asking). `d1` is the
+/// request's D1 cost.
+pub fn answer(row: Option<&Upserted>, stale_after: u64, d1: Value) -> Value {
+    let drain = row.is_some_and(|r| r.drain_requested_at.is_some());
+    json!({ "stale_after": stale_after, "drain": drain, "d1": d1 })
+}
+
 /// Another client holds this relay id.
 pub fn taken() -> OAuthError {
     bad("this relay_id belongs to another relay client").with_status(409)
@@ -93,6 +115,21 @@ mod tests {
             s.sql
                 .contains("WHERE relays.client_id = excluded.client_id RETURNING relay_id")
         );
+    }
+
+    #[test]
+    fn the_reply_asks_to_drain_only_when_the_console_did() {
+        let row = |at| Upserted {
+            relay_id: "fra-1".into(),
+            drain_requested_at: at,
+        };
+        let a = answer(Some(&row(Some(5))), 30, json!({}));
+        assert_eq!(
+            (a["drain"].clone(), a["stale_after"].clone()),
+            (json!(true), json!(30))
+        );
+        assert_eq!(answer(Some(&row(None)), 30, json!({}))["drain"], false);
+        assert_eq!(answer(None, 30, json!({}))["drain"], false);
     }
 
     #[test]

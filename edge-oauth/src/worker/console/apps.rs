@@ -66,6 +66,9 @@ pub(super) async fn post(c: &Ctx, form: &Params) -> Result<Reply, Reply> {
             (id.clone(), apps::rotate(id, h, now), Some(s))
         }
         Change::RedirectUris { id, uris } => (id.clone(), apps::redirect_uris(id, uris, now), None),
+        Change::Resources { id, resources } => {
+            (id.clone(), apps::resources(id, resources, now), None)
+        }
         Change::Delete(id) => (id.clone(), apps::delete(id, now), None),
     };
     if !apply(c, &writes.by(&c.admin.user_id)).await? {
@@ -78,5 +81,11 @@ pub(super) async fn post(c: &Ctx, form: &Params) -> Result<Reply, Reply> {
     // This isolate forgets its cached copy at once (others within the cache's lifetime).
     env::with_clients(|cache| cache.forget(&id));
     let notice = apps::done(&change, &id);
-    get(c, Some(notice), secret.map(|s| (id, s))).await
+    super::done(
+        c,
+        "apps",
+        "/console/apps",
+        notice,
+        secret.as_deref().map(|s| (id.as_str(), s)),
+    )
 }

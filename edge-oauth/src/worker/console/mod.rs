@@ -14,6 +14,7 @@ use worker::{Context, D1Database, Env, Request};
 use super::http::{Reply, cookie_value, header, now, read_body};
 use super::{env, store};
 use crate::oauth::config::Config;
+use crate::oauth::console::flash;
 use crate::oauth::console::layout::{self, Notice};
 use crate::oauth::console::session::{self, Admin, Refusal, SESSION_COOKIE};
 use crate::oauth::error::OAuthError;
@@ -118,11 +119,45 @@ pub async fn handle(
             .and_then(|u| u.query().map(str::to_string))
             .unwrap_or_default();
         let q = Params::from_form(query.as_bytes()).map_err(|e| server_page(&e))?;
+        // The notice of a change that redirected here: shown once, then its cookie removed.
+        let flash_cookie = cookie_value(&req, &session::cookie_name(&c.cfg.issuer, flash::COOKIE))
+            .filter(|v| !v.is_empty());
+        let flash = flash_cookie
+            .as_deref()
+            .and_then(|v| flash::open(&c.cfg.signing_key, v, view, &c.csrf, now()));
+        let (notice, secret) = match flash {
+            Some(f) => (Some(f.notice), f.secret),
+            None => (None, None),
+        };
+        let shown = match view {
+            "people" => people::get(&c, &q, notice).await,
+            "apps" => apps::get(&c, notice, secret).await,
+            "relays" => relays::get(&c, notice).await,
+            _ => Err(Reply::Empty(404)),
+        };
+        if !matches!(shown, Err(Reply::Empty(404))) {
+            return match (shown, flash_cookie) {
+                (
+                    Ok(Reply::Html {
+                        status,
+                        body,
+                        csp,
+                        retry_after,
+                        ..
+                    }),
+                    Some(_),
+                ) => Ok(Reply::Html {
+                    status,
+                    body,
+                    csp,
+                    cookie: Some(flash::cookie_removed(&c.cfg.issuer)),
+                    retry_after,
+                }),
+                (other, _) => other,
+            };
+        }
         match view {
             "" => Ok(Reply::Redirect("/console/people".into())),
-            "people" => people::get(&c, &q, None).await,
-            "apps" => apps::get(&c, None, None).await,
-            "relays" => relays::get(&c, None).await,
             "usage" => usage::get(&c, &q).await,
             "usage.csv" => usage::csv(&c, &q).await,
             "audit" => audit::get(&c, &q).await,
@@ -174,6 +209,34 @@ async fn posted(req: &mut Request, c: &Ctx) -> Result<Params, Reply> {
         ));
     }
     Ok(form)
+}
+
+/// The answer to a change that worked: `303 See Other` to `location` (on `view`), its notice
+/// (and a secret to show once) in the sealed notice cookie ([`flash`]).
+pub(super) fn done(
+    c: &Ctx,
+    view: &str,
+    location: &str,
+    notice: Notice,
+    secret: Option<(&str, &str)>,
+) -> Result<Reply, Reply> {
+    let text = match notice {
+        Notice::Done(t) | Notice::Refused(t) => t,
+    };
+    let nonce = ids::random::<16>().map_err(|e| server_page(&e))?;
+    let value = flash::seal(
+        &c.cfg.signing_key,
+        view,
+        &c.csrf,
+        &text,
+        secret,
+        &nonce,
+        now(),
+    );
+    Ok(Reply::RedirectSetting {
+        location: location.to_string(),
+        cookie: flash::cookie(&c.cfg.issuer, &value),
+    })
 }
 
 /// Applies a console change; `Ok(false)` when its claim found nothing to change.

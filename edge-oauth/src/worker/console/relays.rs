@@ -46,5 +46,5 @@ pub(super) async fn post(c: &Ctx, form: &Params) -> Result<Reply, Reply> {
     if !apply(c, &w.by(&c.admin.user_id)).await? {
         return get(c, Some(Notice::Refused("No such relay.".into()))).await;
     }
-    get(c, Some(relays::done(&d))).await
+    super::done(c, "relays", "/console/relays", relays::done(&d), None)
 }
