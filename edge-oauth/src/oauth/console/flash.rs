@@ -3,10 +3,12 @@
 //! ([`crate::oauth::flows::sealed`]) and bound to the console session (its CSRF token) and to
 //! the view; the view's answer removes the cookie, so a reload shows the page without it and
 //! posts nothing again. A secret to show once (a new or rotated client secret) is inside it
-//! encrypted (HMAC-SHA256 of a random nonce and a counter as the keystream, under the
-//! console's subkey, then sealed as a whole), so it is never in a URL, a log or a readable
-//! cookie.
+//! encrypted with AES-256-GCM (a key derived from the console's subkey, a random 96-bit nonce,
+//! the `client_id` as associated data), then sealed as a whole, so it is never in a URL, a log
+//! or a readable cookie.
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -58,38 +60,58 @@ fn bind(csrf: &str) -> String {
     csrf.chars().take(16).collect()
 }
 
-/// XORs `data` with the keystream of `nonce` (the same call encrypts and decrypts).
-fn keystream(key: &SigningKey, nonce: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    for (i, chunk) in data.chunks(32).enumerate() {
-        let mut input = b"console flash\0".to_vec();
-        input.extend_from_slice(nonce);
-        input.extend_from_slice(&(i as u64).to_be_bytes());
-        let block = key.sign(Purpose::Console, &input);
-        out.extend(chunk.iter().zip(block.iter()).map(|(d, k)| d ^ k));
+/// Bytes of an AES-GCM nonce.
+pub const NONCE_LEN: usize = 12;
+
+/// The AES-256-GCM cipher for secrets in notices: its key is the console subkey's MAC of a
+/// label, so it is neither the subkey nor any tag the console hands out.
+fn cipher(key: &SigningKey) -> Aes256Gcm {
+    let k = key.sign(Purpose::Console, b"console flash: AES-256-GCM key");
+    Aes256Gcm::new(&k.into())
+}
+
+fn encrypt(key: &SigningKey, nonce: &[u8; NONCE_LEN], id: &str, secret: &str) -> Option<Vec<u8>> {
+    let payload = Payload {
+        msg: secret.as_bytes(),
+        aad: id.as_bytes(),
+    };
+    cipher(key).encrypt(Nonce::from_slice(nonce), payload).ok()
+}
+
+fn decrypt(key: &SigningKey, nonce: &[u8], id: &str, ct: &[u8]) -> Option<String> {
+    if nonce.len() != NONCE_LEN {
+        return None;
     }
-    out
+    let payload = Payload {
+        msg: ct,
+        aad: id.as_bytes(),
+    };
+    let plain = cipher(key)
+        .decrypt(Nonce::from_slice(nonce), payload)
+        .ok()?;
+    String::from_utf8(plain).ok()
 }
 
 /// The cookie's value for `notice` on `view` of the session with `csrf`, with `secret`
-/// (`client_id`, secret) encrypted under `nonce` (16 fresh random bytes).
+/// (`client_id`, secret) encrypted under `nonce` (fresh random bytes, never reused).
 pub fn seal(
     key: &SigningKey,
     view: &str,
     csrf: &str,
     text: &str,
     secret: Option<(&str, &str)>,
-    nonce: &[u8; 16],
+    nonce: &[u8; NONCE_LEN],
     now: u64,
-) -> String {
-    let secret = secret.map(|(id, s)| {
-        (
+) -> Option<String> {
+    let secret = match secret {
+        Some((id, s)) => Some((
             id.to_string(),
             URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(keystream(key, nonce, s.as_bytes())),
-        )
-    });
-    sealed::seal(
+            URL_SAFE_NO_PAD.encode(encrypt(key, nonce, id, s)?),
+        )),
+        None => None,
+    };
+    Some(sealed::seal(
         key,
         Purpose::Console,
         &Sealed {
@@ -99,7 +121,7 @@ pub fn seal(
             text: text.to_string(),
             secret,
         },
-    )
+    ))
 }
 
 /// The notice in `value` when it is intact, this session's, for `view` and not expired.
@@ -112,7 +134,8 @@ pub fn open(key: &SigningKey, value: &str, view: &str, csrf: &str, now: u64) -> 
         Some((id, nonce, ct)) => {
             let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
             let ct = URL_SAFE_NO_PAD.decode(ct).ok()?;
-            Some((id, String::from_utf8(keystream(key, &nonce, &ct)).ok()?))
+            let secret = decrypt(key, &nonce, &id, &ct)?;
+            Some((id, secret))
         }
         None => None,
     };
@@ -139,9 +162,10 @@ mod tests {
             "csrf-token-of-the-session",
             "New secret.",
             Some(("c_1", "s3cret-value")),
-            &[1; 16],
+            &[1; NONCE_LEN],
             100,
-        );
+        )
+        .unwrap();
         assert!(!v.contains("s3cret-value"));
         let f = open(&k, &v, "apps", "csrf-token-of-the-session", 150).unwrap();
         assert_eq!(f.notice, Notice::Done("New secret.".into()));
@@ -161,11 +185,11 @@ mod tests {
         );
         let tampered = format!("x{v}");
         assert!(open(&k, &tampered, "apps", "csrf-token-of-the-session", 150).is_none());
-        // Without a secret, and a secret longer than one keystream block.
-        let plain = seal(&k, "relays", "t", "Drained.", None, &[2; 16], 5);
+        // Without a secret, and a longer secret.
+        let plain = seal(&k, "relays", "t", "Drained.", None, &[2; NONCE_LEN], 5).unwrap();
         assert_eq!(open(&k, &plain, "relays", "t", 5).unwrap().secret, None);
         let long = "x".repeat(100);
-        let v = seal(&k, "apps", "t", "n", Some(("c", &long)), &[3; 16], 5);
+        let v = seal(&k, "apps", "t", "n", Some(("c", &long)), &[3; NONCE_LEN], 5).unwrap();
         assert_eq!(
             open(&k, &v, "apps", "t", 5).unwrap().secret.unwrap().1,
             long

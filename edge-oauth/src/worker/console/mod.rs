@@ -223,7 +223,7 @@ pub(super) fn done(
     let text = match notice {
         Notice::Done(t) | Notice::Refused(t) => t,
     };
-    let nonce = ids::random::<16>().map_err(|e| server_page(&e))?;
+    let nonce = ids::random::<{ flash::NONCE_LEN }>().map_err(|e| server_page(&e))?;
     let value = flash::seal(
         &c.cfg.signing_key,
         view,
@@ -232,7 +232,8 @@ pub(super) fn done(
         secret,
         &nonce,
         now(),
-    );
+    )
+    .ok_or_else(|| server_page(&OAuthError::server_error("the notice could not be sealed")))?;
     Ok(Reply::RedirectSetting {
         location: location.to_string(),
         cookie: flash::cookie(&c.cfg.issuer, &value),
