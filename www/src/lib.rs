@@ -27,6 +27,7 @@
 //! [`schedule`]) tested natively; [`browser`] only adapts them to fetch, timers and windows.
 #![deny(missing_docs)]
 
+pub mod dpop;
 pub mod error;
 pub mod oauth;
 pub mod pkce;
