@@ -57,6 +57,39 @@ pub fn ath(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
 }
 
+/// When the helper binds its tokens with DPoP: the `dpop` option of `new EdgeTurn({...})`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Absent: DPoP when the edge's discovery lists ES256; an error if the browser cannot.
+    Auto,
+    /// `true`: always DPoP; an error if the browser cannot.
+    On,
+    /// `false`: bearer tokens.
+    Off,
+    /// `"if-available"`: as [`Mode::Auto`], but bearer tokens when the browser cannot.
+    IfAvailable,
+}
+
+impl Mode {
+    /// The option's value: absent, a boolean, or the string `"if-available"`.
+    pub fn parse(
+        absent: bool,
+        flag: Option<bool>,
+        text: Option<&str>,
+    ) -> Result<Mode, HelperError> {
+        match (absent, flag, text) {
+            (true, _, _) => Ok(Mode::Auto),
+            (_, Some(true), _) => Ok(Mode::On),
+            (_, Some(false), _) => Ok(Mode::Off),
+            (_, _, Some("if-available")) => Ok(Mode::IfAvailable),
+            _ => Err(HelperError::new(
+                ErrorCode::BadOptions,
+                "dpop must be true, false or \"if-available\"",
+            )),
+        }
+    }
+}
+
 /// The part WebCrypto signs: `base64url(header) "." base64url(claims)`.
 pub fn signing_input(jwk: &PublicJwk, c: &Claims<'_>) -> String {
     let header = format!(
@@ -232,6 +265,22 @@ mod tests {
             proof("a.b", &[0x30; 70]).unwrap_err().code,
             ErrorCode::BadResponse
         );
+    }
+
+    #[test]
+    fn dpop_option_values() {
+        assert_eq!(Mode::parse(true, None, None).unwrap(), Mode::Auto);
+        assert_eq!(Mode::parse(false, Some(true), None).unwrap(), Mode::On);
+        assert_eq!(Mode::parse(false, Some(false), None).unwrap(), Mode::Off);
+        assert_eq!(
+            Mode::parse(false, None, Some("if-available")).unwrap(),
+            Mode::IfAvailable
+        );
+        assert_eq!(
+            Mode::parse(false, None, Some("yes")).unwrap_err().code,
+            ErrorCode::BadOptions
+        );
+        assert!(Mode::parse(false, None, None).is_err());
     }
 
     #[test]

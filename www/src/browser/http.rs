@@ -13,6 +13,10 @@ pub struct JsonResponse {
     pub status: u16,
     /// The parsed body.
     pub body: JsValue,
+    /// The `DPoP-Nonce` header (RFC 9449 section 8).
+    pub nonce: Option<String>,
+    /// The `WWW-Authenticate` header.
+    pub challenge: Option<String>,
 }
 
 impl JsonResponse {
@@ -44,8 +48,12 @@ pub fn str_field(obj: &JsValue, key: &str) -> Option<String> {
         .and_then(|v| v.as_string())
 }
 
-/// POSTs a form body.
-pub async fn post_form(url: &str, body: &str) -> Result<JsonResponse, HelperError> {
+/// POSTs a form body, with a DPoP proof when given.
+pub async fn post_form(
+    url: &str,
+    body: &str,
+    dpop: Option<&str>,
+) -> Result<JsonResponse, HelperError> {
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
@@ -53,20 +61,24 @@ pub async fn post_form(url: &str, body: &str) -> Result<JsonResponse, HelperErro
     let _ = req
         .headers()
         .set("Content-Type", "application/x-www-form-urlencoded");
-    let _ = req.headers().set("Accept", "application/json");
-    send(req, url).await
+    send(req, url, dpop).await
 }
 
-/// GETs with a bearer token.
-pub async fn get_bearer(url: &str, token: &str) -> Result<JsonResponse, HelperError> {
+/// GETs, with `Authorization: SCHEME TOKEN` when given (`Bearer`, or `DPoP` with a proof).
+pub async fn get(
+    url: &str,
+    authorization: Option<(&str, &str)>,
+    dpop: Option<&str>,
+) -> Result<JsonResponse, HelperError> {
     let init = RequestInit::new();
     init.set_method("GET");
     let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    let _ = req
-        .headers()
-        .set("Authorization", &format!("Bearer {token}"));
-    let _ = req.headers().set("Accept", "application/json");
-    send(req, url).await
+    if let Some((scheme, token)) = authorization {
+        let _ = req
+            .headers()
+            .set("Authorization", &format!("{scheme} {token}"));
+    }
+    send(req, url, dpop).await
 }
 
 fn bad_url(url: &str) -> HelperError {
@@ -76,7 +88,11 @@ fn bad_url(url: &str) -> HelperError {
     )
 }
 
-async fn send(req: Request, url: &str) -> Result<JsonResponse, HelperError> {
+async fn send(req: Request, url: &str, dpop: Option<&str>) -> Result<JsonResponse, HelperError> {
+    let _ = req.headers().set("Accept", "application/json");
+    if let Some(proof) = dpop {
+        let _ = req.headers().set("DPoP", proof);
+    }
     let window = web_sys::window()
         .ok_or_else(|| HelperError::new(ErrorCode::EdgeUnreachable, "no window"))?;
     let resp = JsFuture::from(window.fetch_with_request(&req))
@@ -94,9 +110,16 @@ async fn send(req: Request, url: &str) -> Result<JsonResponse, HelperError> {
         )
     })?;
     let status = resp.status();
+    let header = |name: &str| resp.headers().get(name).ok().flatten();
+    let (nonce, challenge) = (header("DPoP-Nonce"), header("WWW-Authenticate"));
     let body = match resp.json() {
         Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::NULL),
         Err(_) => JsValue::NULL,
     };
-    Ok(JsonResponse { status, body })
+    Ok(JsonResponse {
+        status,
+        body,
+        nonce,
+        challenge,
+    })
 }
