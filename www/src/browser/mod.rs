@@ -180,7 +180,8 @@ impl EdgeTurn {
     /// Signs in again after a reload without a window, when DPoP is on and this browser kept
     /// a refresh token beside its key (bound to the key, so useless without it): refreshes
     /// it and resolves `true`, or resolves `false` when there is none or the edge no longer
-    /// takes it. The ID token is not kept, so `endSessionForm()` is `null` after a resume.
+    /// takes it. The ID token is not kept: `endSessionForm()` uses the one the refresh
+    /// response carries (the edge's does for scope `openid`). Await it before `signIn()`.
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn resume(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
@@ -391,6 +392,10 @@ async fn dpop_key(inner: &Inner) -> Result<Option<Rc<Key>>, HelperError> {
             Err(e) => return Err(e),
         }
     };
+    // Two first calls at once (resume() and signIn()): the first key decided stays.
+    if let DpopState::Key(k) = &*inner.dpop.borrow() {
+        return Ok(Some(k.clone()));
+    }
     *inner.dpop.borrow_mut() = state.clone();
     Ok(match state {
         DpopState::Key(k) => Some(k),
