@@ -4,11 +4,10 @@
 //! A proof is `base64url(header) "." base64url(claims) "." base64url(r || s)`; WebCrypto's
 //! ECDSA signature is already the raw `r || s` that JWS uses for ES256 (RFC 7518 section 3.4).
 
+use crate::error::{ErrorCode, HelperError};
+use crate::pkce::challenge_s256;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-
-use crate::error::{ErrorCode, HelperError};
 
 /// The proof's `typ` (RFC 9449 section 4.2).
 pub const TYP: &str = "dpop+jwt";
@@ -52,9 +51,10 @@ pub fn htu(url: &str) -> &str {
     url.get(..end).unwrap_or(url)
 }
 
-/// `ath`: base64url of the SHA-256 of the access token's ASCII (RFC 9449 section 4.2).
+/// `ath`: base64url of the SHA-256 of the access token's ASCII (RFC 9449 section 4.2), the
+/// same transform as PKCE's S256 (shared, so the module carries it once).
 pub fn ath(access_token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
+    challenge_s256(access_token)
 }
 
 /// When the helper binds its tokens with DPoP: the `dpop` option of `new EdgeTurn({...})`.
@@ -136,16 +136,16 @@ pub fn proof(signing_input: &str, signature: &[u8]) -> Result<String, HelperErro
 }
 
 /// Whether a resource's 401 `WWW-Authenticate` asks for a nonce (RFC 9449 section 9):
-/// `DPoP error="use_dpop_nonce", ...`.
+/// `DPoP error="use_dpop_nonce", ...`. (No substring search: it would weigh more in the
+/// module than the rest of this file.)
 pub fn challenge_wants_nonce(www_authenticate: &str) -> bool {
-    let lower = www_authenticate.to_ascii_lowercase();
-    lower.trim_start().starts_with("dpop") && lower.contains(&format!("error=\"{USE_NONCE}\""))
-}
-
-/// Whether the edge's discovery document's `dpop_signing_alg_values_supported` holds the
-/// helper's algorithm.
-pub fn edge_supports<'a>(algs: impl IntoIterator<Item = &'a str>) -> bool {
-    algs.into_iter().any(|a| a == ALG)
+    let mut parts = www_authenticate
+        .split(['"', ',', ' ', '='])
+        .filter(|p| !p.is_empty());
+    parts
+        .next()
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("DPoP"))
+        && parts.any(|p| p == USE_NONCE)
 }
 
 /// The IndexedDB key the helper's key pair is kept under: one key per edge origin and
@@ -162,7 +162,14 @@ fn json_str(s: &str) -> String {
         match ch {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if u32::from(c) < 0x20 => {
+                // \u00XX: a control character is below 0x20, two hex digits.
+                let b = u32::from(c);
+                out.push_str("\\u00");
+                for d in [b >> 4, b & 15] {
+                    out.extend(char::from_digit(d, 16));
+                }
+            }
             c => out.push(c),
         }
     }
@@ -244,14 +251,14 @@ mod tests {
                 htm: "GET",
                 url: "https://e.example/turn/credentials",
                 iat: 5,
-                nonce: Some("n\"1\\"),
+                nonce: Some("n\"1\\\u{1f}"),
                 access_token: Some("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
             },
         );
         let c = decode(input.split_once('.').unwrap().1);
         assert_eq!(
             c,
-            r#"{"jti":"j2","htm":"GET","htu":"https://e.example/turn/credentials","iat":5,"nonce":"n\"1\\","ath":"fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"}"#
+            r#"{"jti":"j2","htm":"GET","htu":"https://e.example/turn/credentials","iat":5,"nonce":"n\"1\\\u001f","ath":"fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"}"#
         );
     }
 
@@ -284,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn nonce_challenges_and_discovery() {
+    fn nonce_challenges_and_store_keys() {
         assert!(challenge_wants_nonce(
             r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#
         ));
@@ -292,9 +299,10 @@ mod tests {
             r#"DPoP error="invalid_token", algs="ES256""#
         ));
         assert!(!challenge_wants_nonce(r#"Bearer error="use_dpop_nonce""#));
-        assert!(edge_supports(["RS256", "ES256"]));
-        assert!(!edge_supports(["EdDSA"]));
-        assert!(!edge_supports([]));
+        assert!(challenge_wants_nonce(r#"dpop error="use_dpop_nonce""#));
+        assert!(!challenge_wants_nonce(
+            r#"DPoP error="invalid_token", x="use_dpop_nonc""#
+        ));
         assert_ne!(store_key("https://a", "b c"), store_key("https://a b", "c"));
     }
 }

@@ -48,37 +48,32 @@ pub fn str_field(obj: &JsValue, key: &str) -> Option<String> {
         .and_then(|v| v.as_string())
 }
 
-/// POSTs a form body, with a DPoP proof when given.
-pub async fn post_form(
+/// POSTs `form` (a form body) or, without one, GETs; with `Authorization: SCHEME TOKEN`
+/// when given (`Bearer`, or `DPoP`) and a `DPoP` proof when given.
+pub async fn request(
     url: &str,
-    body: &str,
-    dpop: Option<&str>,
-) -> Result<JsonResponse, HelperError> {
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    let _ = req
-        .headers()
-        .set("Content-Type", "application/x-www-form-urlencoded");
-    send(req, url, dpop).await
-}
-
-/// GETs, with `Authorization: SCHEME TOKEN` when given (`Bearer`, or `DPoP` with a proof).
-pub async fn get(
-    url: &str,
+    form: Option<&str>,
     authorization: Option<(&str, &str)>,
     dpop: Option<&str>,
 ) -> Result<JsonResponse, HelperError> {
     let init = RequestInit::new();
-    init.set_method("GET");
-    let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    if let Some((scheme, token)) = authorization {
-        let _ = req
-            .headers()
-            .set("Authorization", &format!("{scheme} {token}"));
+    init.set_method(if form.is_some() { "POST" } else { "GET" });
+    if let Some(body) = form {
+        init.set_body(&JsValue::from_str(body));
     }
-    send(req, url, dpop).await
+    let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
+    let h = req.headers();
+    if form.is_some() {
+        let _ = h.set("Content-Type", "application/x-www-form-urlencoded");
+    }
+    if let Some((scheme, token)) = authorization {
+        let _ = h.set("Authorization", &format!("{scheme} {token}"));
+    }
+    if let Some(proof) = dpop {
+        let _ = h.set("DPoP", proof);
+    }
+    let _ = h.set("Accept", "application/json");
+    send(req, url).await
 }
 
 fn bad_url(url: &str) -> HelperError {
@@ -88,11 +83,7 @@ fn bad_url(url: &str) -> HelperError {
     )
 }
 
-async fn send(req: Request, url: &str, dpop: Option<&str>) -> Result<JsonResponse, HelperError> {
-    let _ = req.headers().set("Accept", "application/json");
-    if let Some(proof) = dpop {
-        let _ = req.headers().set("DPoP", proof);
-    }
+async fn send(req: Request, url: &str) -> Result<JsonResponse, HelperError> {
     let window = web_sys::window()
         .ok_or_else(|| HelperError::new(ErrorCode::EdgeUnreachable, "no window"))?;
     let resp = JsFuture::from(window.fetch_with_request(&req))

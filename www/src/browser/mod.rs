@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use self::dpop::Key;
-use crate::dpop::{Mode, USE_NONCE, challenge_wants_nonce, edge_supports, store_key};
+use crate::dpop::{ALG, Mode, USE_NONCE, challenge_wants_nonce, store_key};
 use crate::error::{ErrorCode, HelperError};
 use crate::oauth::{Callback, DEFAULT_SCOPE, Options, TokenResponse};
 use crate::pkce::{Pkce, random_state, random32};
@@ -367,19 +367,13 @@ async fn dpop_key(inner: &Inner) -> Result<Option<Rc<Key>>, HelperError> {
         Mode::Off => false,
         Mode::On => true,
         Mode::Auto | Mode::IfAvailable => {
-            let meta = http::get(&inner.opts.metadata_url(), None, None).await?;
+            let meta = http::request(&inner.opts.metadata_url(), None, None, None).await?;
             let algs =
                 js_sys::Reflect::get(&meta.body, &"dpop_signing_alg_values_supported".into())
-                    .ok()
-                    .filter(js_sys::Array::is_array)
-                    .map(|a| {
-                        js_sys::Array::from(&a)
-                            .iter()
-                            .filter_map(|v| v.as_string())
-                            .collect::<Vec<_>>()
-                    })
                     .unwrap_or_default();
-            meta.status == 200 && edge_supports(algs.iter().map(String::as_str))
+            meta.status == 200
+                && js_sys::Array::is_array(&algs)
+                && js_sys::Array::from(&algs).includes(&ALG.into(), 0)
         }
     };
     let state = if !wanted {
@@ -440,26 +434,7 @@ async fn token_request(
 ) -> Result<TokenResponse, HelperError> {
     let url = inner.opts.token_url();
     let key = dpop_key(inner).await?;
-    let mut retried = false;
-    let resp = loop {
-        let proof = match &key {
-            Some(k) => {
-                let nonce = inner.nonce.borrow().clone();
-                Some(k.proof("POST", &url, nonce.as_deref(), None).await?)
-            }
-            None => None,
-        };
-        let resp = http::post_form(&url, body, proof.as_deref()).await?;
-        note_nonce(inner, &resp);
-        let wants_nonce = resp.status == 400
-            && resp.nonce.is_some()
-            && resp.str("error").as_deref() == Some(USE_NONCE);
-        if key.is_some() && wants_nonce && !retried {
-            retried = true;
-            continue;
-        }
-        break resp;
-    };
+    let resp = send_proved(inner, key.as_deref(), &url, Some(body), None).await?;
     if resp.status == 200 {
         return match resp.str("access_token") {
             Some(access_token) => Ok(TokenResponse {
@@ -574,22 +549,40 @@ async fn resource_get(
         })?),
         false => None,
     };
+    send_proved(inner, key.as_deref(), url, None, Some(&token)).await
+}
+
+/// Sends a request (a form POST, or a GET with `access_token`), with a proof signed by `key`
+/// when DPoP is on (with `ath` at resources), and once more with the edge's nonce when it
+/// asks for one: `use_dpop_nonce` in a 400 from the token endpoint, or in a 401's
+/// `WWW-Authenticate` from a resource (RFC 9449 sections 8 and 9).
+async fn send_proved(
+    inner: &Inner,
+    key: Option<&Key>,
+    url: &str,
+    form: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<http::JsonResponse, HelperError> {
+    let scheme = if key.is_some() { "DPoP" } else { "Bearer" };
     let mut retried = false;
     loop {
-        let (scheme, proof) = match &key {
+        let proof = match key {
             Some(k) => {
                 let nonce = inner.nonce.borrow().clone();
-                let p = k.proof("GET", url, nonce.as_deref(), Some(&token)).await?;
-                ("DPoP", Some(p))
+                let htm = if form.is_some() { "POST" } else { "GET" };
+                Some(k.proof(htm, url, nonce.as_deref(), access_token).await?)
             }
-            None => ("Bearer", None),
+            None => None,
         };
-        let resp = http::get(url, Some((scheme, &token)), proof.as_deref()).await?;
+        let auth = access_token.map(|t| (scheme, t));
+        let resp = http::request(url, form, auth, proof.as_deref()).await?;
         note_nonce(inner, &resp);
-        let wants_nonce = resp.status == 401
-            && resp.nonce.is_some()
-            && resp.challenge.as_deref().is_some_and(challenge_wants_nonce);
-        if key.is_some() && wants_nonce && !retried {
+        let wants_nonce = match resp.status {
+            400 => resp.str("error").as_deref() == Some(USE_NONCE),
+            401 => resp.challenge.as_deref().is_some_and(challenge_wants_nonce),
+            _ => false,
+        };
+        if key.is_some() && resp.nonce.is_some() && wants_nonce && !retried {
             retried = true;
             continue;
         }
