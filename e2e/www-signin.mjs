@@ -2,7 +2,12 @@
 // user (authorization code + PKCE in a popup), ICE servers from the helper, a relay-only
 // data channel through relay-native, and the person's relay usage as the relay reported it.
 //
-//   node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD
+//   node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD [nonce-required]
+//
+// The helper binds its tokens with DPoP (RFC 9449): the test checks the binding, the key kept
+// in IndexedDB (non-extractable), that the access token is refused as a bearer token, and that
+// a reload resumes with the same key. With `nonce-required` (the edge runs DPOP_NONCE=required)
+// it also checks that the helper answered `use_dpop_nonce` by retrying with the edge's nonce.
 //
 // Prints one JSON line with what it saw; exits non-zero on any failure.
 import { chromium } from "playwright-core";
@@ -10,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [origin, username, password] = process.argv.slice(2);
+const [origin, username, password, nonceMode] = process.argv.slice(2);
 if (!origin || !username || !password) {
   console.error("usage: node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD");
   process.exit(2);
@@ -43,7 +48,7 @@ try {
     const grant = new URLSearchParams(r.request().postData() ?? "").get("grant_type");
     const body = await r.json().catch(() => ({}));
     tokens.push({ grant, status: r.status(), tokenType: body.token_type, accessToken: body.access_token,
-                  proof: r.request().headers()["dpop"] });
+                  error: body.error, proof: r.request().headers()["dpop"] });
   });
   page.on("request", (r) => {
     if (r.url().startsWith(`${origin}/turn/credentials`) && r.method() === "GET") {
@@ -99,7 +104,15 @@ try {
 
   // DPoP: the code exchange was bound to the browser's key, and /turn/credentials took the
   // token with a proof.
-  const exchange = tokens.find((t) => t.grant === "authorization_code");
+  const exchange = tokens.find((t) => t.grant === "authorization_code" && t.status === 200);
+  const proofClaims = (proof) => JSON.parse(Buffer.from(proof.split(".")[1], "base64url").toString());
+  if (nonceMode === "nonce-required") {
+    const [first, second] = tokens.filter((t) => t.grant === "authorization_code");
+    if (first?.status !== 400 || first.error !== "use_dpop_nonce" || second !== exchange) {
+      await fail(`the code exchange was not use_dpop_nonce then a retry: ${JSON.stringify(tokens.map((t) => [t.grant, t.status, t.error]))}`);
+    }
+    if (!proofClaims(exchange.proof).nonce) await fail("the retried code exchange's proof has no nonce");
+  }
   if (!exchange || exchange.status !== 200) await fail(`no successful code exchange seen: ${JSON.stringify(tokens)}`);
   if (exchange.tokenType !== "DPoP") await fail(`the code exchange's token_type is ${exchange.tokenType}, not DPoP`);
   if (!exchange.proof) await fail("the code exchange carried no DPoP proof");
@@ -125,8 +138,9 @@ try {
   await page.reload();
   await page.waitForFunction(() => document.getElementById("who").textContent === "signed in", null, { timeout: 15_000 });
   await page.waitForFunction(() => document.getElementById("token-id").textContent.length === 16, null, { timeout: 15_000 });
-  const resumed = tokens.slice(beforeReload).find((t) => t.grant === "refresh_token");
-  if (!resumed || resumed.status !== 200 || resumed.tokenType !== "DPoP") {
+  // (After a reload the helper has no nonce yet: with nonce-required the first try is a 400.)
+  const resumed = tokens.slice(beforeReload).find((t) => t.grant === "refresh_token" && t.status === 200);
+  if (!resumed || resumed.tokenType !== "DPoP") {
     await fail(`no DPoP refresh after the reload: ${JSON.stringify(tokens.slice(beforeReload))}`);
   }
   const keyAfter = await storedKey();
