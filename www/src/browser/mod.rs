@@ -152,7 +152,8 @@ impl EdgeTurn {
     }
 
     /// Signs in with the authorization code flow and PKCE (S256) in a popup window. Call it
-    /// from a click handler. Tokens stay in this object's memory.
+    /// from a click handler. Tokens stay in this object's memory (with DPoP, the bound
+    /// refresh token is also kept beside the key, for `resume()`).
     #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<void>")]
     pub fn sign_in(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
