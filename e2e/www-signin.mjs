@@ -75,7 +75,10 @@ try {
     let exported = false;
     try { await crypto.subtle.exportKey("jwk", rec.privateKey); exported = true; } catch {}
     return { count: 1, extractable: rec.privateKey.extractable, type: rec.privateKey.type,
-             alg: rec.privateKey.algorithm.name, exported, x: jwk.x, hasRefresh: typeof rec.refreshToken === "string" };
+             alg: rec.privateKey.algorithm.name, exported, x: jwk.x,
+             // The bound refresh token is the tab's (sessionStorage), never in the key's record.
+             refreshInRecord: "refreshToken" in rec,
+             hasRefresh: Object.keys(sessionStorage).some((k) => k.startsWith("edgeturn-dpop-refresh ")) };
   });
   await page.goto(`${origin}/`);
 
@@ -125,7 +128,7 @@ try {
   if (key.extractable !== false || key.exported || key.type !== "private" || key.alg !== "ECDSA") {
     await fail(`the stored private key is not a non-extractable ECDSA key: ${JSON.stringify(key)}`);
   }
-  if (!key.hasRefresh) await fail("no refresh token was kept beside the key");
+  if (!key.hasRefresh || key.refreshInRecord) await fail(`the bound refresh token is not (only) in the tab's sessionStorage: ${JSON.stringify(key)}`);
   // The bound access token is refused as a bearer token.
   const asBearer = await page.evaluate(async ([o, t]) => {
     const r = await fetch(`${o}/turn/credentials`, { headers: { Authorization: `Bearer ${t}` } });

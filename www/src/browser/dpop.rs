@@ -1,6 +1,8 @@
 //! The helper's DPoP key (RFC 9449): a P-256 ECDSA pair made by WebCrypto with a
 //! non-extractable private key, kept in IndexedDB per edge and client so a reload signs with
-//! the same key; proofs signed with it ([`crate::dpop`] builds them).
+//! the same key; proofs signed with it ([`crate::dpop`] builds them); and the refresh token
+//! bound to it, kept in the tab's `sessionStorage` (a reload keeps it, closing the tab drops
+//! it, and two tabs never hand each other a token of a family the other is rotating).
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,9 +17,8 @@ use crate::pkce::random_state;
 /// A key pair the helper signs proofs with, and where it is kept.
 pub struct Key {
     private: CryptoKey,
-    /// The stored record: `{ privateKey, publicKey, refreshToken? }`.
-    record: Object,
     jwk: PublicJwk,
+    /// Where the key is kept (IndexedDB) and, prefixed, the tab's refresh token.
     store_key: String,
 }
 
@@ -98,7 +99,6 @@ impl Key {
         let is_p256 = http::str_field(&exported, "crv").as_deref() == Some("P-256");
         (is_p256 && private.type_() == "private").then(|| Key {
             private,
-            record: record.unchecked_into(),
             jwk,
             store_key: store_key.to_string(),
         })
@@ -134,15 +134,32 @@ impl Key {
         proof(&input, &js_sys::Uint8Array::new(&signature).to_vec())
     }
 
-    /// The refresh token kept beside the key (bound to it, so useless without it).
+    /// The tab's refresh token for this edge and client (bound to the key, so useless
+    /// without it).
     pub fn stored_refresh_token(&self) -> Option<String> {
-        http::str_field(&self.record, "refreshToken")
+        session_storage()?
+            .get_item(&self.refresh_item())
+            .ok()
+            .flatten()
     }
 
-    /// Keeps (`Some`) or forgets (`None`) the refresh token beside the key.
-    pub async fn store_refresh_token(&self, token: Option<&str>) -> Result<(), HelperError> {
-        let value = token.map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED);
-        let _ = Reflect::set(&self.record, &"refreshToken".into(), &value);
-        idb::put(&self.store_key, &self.record).await
+    /// Keeps (`Some`) or forgets (`None`) the tab's refresh token. Failing to keep it only
+    /// means a reload signs in again.
+    pub fn store_refresh_token(&self, token: Option<&str>) {
+        let Some(storage) = session_storage() else {
+            return;
+        };
+        let _ = match token {
+            Some(t) => storage.set_item(&self.refresh_item(), t),
+            None => storage.remove_item(&self.refresh_item()),
+        };
     }
+
+    fn refresh_item(&self) -> String {
+        format!("edgeturn-dpop-refresh {}", self.store_key)
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
 }

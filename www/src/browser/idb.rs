@@ -1,6 +1,5 @@
 //! The one IndexedDB store the helper keeps: per edge and client, its DPoP key pair (the
-//! `CryptoKey` objects themselves, which IndexedDB clones without exposing the private key)
-//! and the refresh token bound to it.
+//! `CryptoKey` objects themselves, which IndexedDB clones without exposing the private key).
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

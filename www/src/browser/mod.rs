@@ -153,7 +153,7 @@ impl EdgeTurn {
 
     /// Signs in with the authorization code flow and PKCE (S256) in a popup window. Call it
     /// from a click handler. Tokens stay in this object's memory (with DPoP, the bound
-    /// refresh token is also kept beside the key, for `resume()`).
+    /// refresh token is also kept in the tab's `sessionStorage`, for `resume()`).
     #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<void>")]
     pub fn sign_in(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
@@ -172,14 +172,14 @@ impl EdgeTurn {
             let body = inner.opts.code_exchange_body(&code, &pkce.verifier);
             let tokens = token_request(&inner, &body, false).await?;
             let session = session_from(tokens, None);
-            keep_refresh_token(&inner, &session).await;
+            keep_refresh_token(&inner, &session);
             *inner.session.borrow_mut() = Some(session);
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Signs in again after a reload without a window, when DPoP is on and this browser kept
-    /// a refresh token beside its key (bound to the key, so useless without it): refreshes
+    /// Signs in again after a reload without a window, when DPoP is on and this tab kept a
+    /// refresh token (in `sessionStorage`; bound to the key, so useless without it): refreshes
     /// it and resolves `true`, or resolves `false` when there is none or the edge no longer
     /// takes it. The ID token is not kept: `endSessionForm()` uses the one the refresh
     /// response carries (the edge's does for scope `openid`). Await it before `signIn()`.
@@ -405,24 +405,16 @@ fn note_nonce(inner: &Inner, resp: &http::JsonResponse) {
     }
 }
 
-/// Keeps a DPoP-bound refresh token beside the key, for `resume()` after a reload.
-async fn keep_refresh_token(inner: &Inner, session: &Session) {
-    let key = match &*inner.dpop.borrow() {
-        DpopState::Key(k) if session.dpop => k.clone(),
-        _ => return,
-    };
-    // Failing to keep it only means a reload signs in again.
-    let _ = key
-        .store_refresh_token(session.refresh_token.as_deref())
-        .await;
+/// Keeps a DPoP-bound refresh token in the tab, for `resume()` after a reload.
+fn keep_refresh_token(inner: &Inner, session: &Session) {
+    if let (DpopState::Key(k), true) = (&*inner.dpop.borrow(), session.dpop) {
+        k.store_refresh_token(session.refresh_token.as_deref());
+    }
 }
 
 fn forget_refresh_token(inner: &Inner) {
     if let DpopState::Key(k) = &*inner.dpop.borrow() {
-        let k = k.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = k.store_refresh_token(None).await;
-        });
+        k.store_refresh_token(None);
     }
 }
 
@@ -491,7 +483,7 @@ async fn access_token(inner: &Inner, force_refresh: bool) -> Result<(String, boo
             let previous = inner.session.borrow().clone();
             let s = session_from(t, previous.as_ref());
             let token = (s.access_token.clone(), s.dpop);
-            keep_refresh_token(inner, &s).await;
+            keep_refresh_token(inner, &s);
             *inner.session.borrow_mut() = Some(s);
             Ok(token)
         }
