@@ -41,7 +41,8 @@ for (const { manifest, mod } of [web, bundler]) {
     if (e.name !== "EdgeTurnError" || e.code !== "not_signed_in") fail(`${name}: iceServers() before signIn() threw ${e.name} ${e.code}: ${e.message}`);
   }
   for (const bad of [{}, { edge: "not a url", clientId: "app", redirectUri: "https://app.example/cb" },
-                     { edge: "https://edge.example", clientId: "", redirectUri: "https://app.example/cb" }]) {
+                     { edge: "https://edge.example", clientId: "", redirectUri: "https://app.example/cb" },
+                     { edge: "https://edge.example", clientId: "app", redirectUri: "https://app.example/cb", dpop: "yes" }]) {
     try {
       new mod.EdgeTurn(bad);
       fail(`${name}: accepted options ${JSON.stringify(bad)}`);

@@ -2,7 +2,12 @@
 // user (authorization code + PKCE in a popup), ICE servers from the helper, a relay-only
 // data channel through relay-native, and the person's relay usage as the relay reported it.
 //
-//   node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD
+//   node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD [nonce-required]
+//
+// The helper binds its tokens with DPoP (RFC 9449): the test checks the binding, the key kept
+// in IndexedDB (non-extractable), that the access token is refused as a bearer token, and that
+// a reload resumes with the same key. With `nonce-required` (the edge runs DPOP_NONCE=required)
+// it also checks that the helper answered `use_dpop_nonce` by retrying with the edge's nonce.
 //
 // Prints one JSON line with what it saw; exits non-zero on any failure.
 import { chromium } from "playwright-core";
@@ -10,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [origin, username, password] = process.argv.slice(2);
+const [origin, username, password, nonceMode] = process.argv.slice(2);
 if (!origin || !username || !password) {
   console.error("usage: node e2e/www-signin.mjs ORIGIN USERNAME PASSWORD");
   process.exit(2);
@@ -35,6 +40,46 @@ try {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // DPoP (RFC 9449): every token response, and how /turn/credentials was asked.
+  const tokens = [];
+  const credentialRequests = [];
+  page.on("response", async (r) => {
+    if (r.url() !== `${origin}/oauth2/token`) return;
+    const grant = new URLSearchParams(r.request().postData() ?? "").get("grant_type");
+    const body = await r.json().catch(() => ({}));
+    tokens.push({ grant, status: r.status(), tokenType: body.token_type, accessToken: body.access_token,
+                  error: body.error, proof: r.request().headers()["dpop"] });
+  });
+  page.on("request", (r) => {
+    if (r.url().startsWith(`${origin}/turn/credentials`) && r.method() === "GET") {
+      credentialRequests.push({ authorization: r.headers()["authorization"] ?? "", proof: r.headers()["dpop"] });
+    }
+  });
+  // The key pair as IndexedDB keeps it: whether the private key could be exported, and the
+  // public key's coordinates.
+  const storedKey = () => page.evaluate(async () => {
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open("edgeturn-dpop");
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    const records = await new Promise((ok, no) => {
+      const r = db.transaction("keys").objectStore("keys").getAll();
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    db.close();
+    if (records.length !== 1) return { count: records.length };
+    const [rec] = records;
+    const jwk = await crypto.subtle.exportKey("jwk", rec.publicKey);
+    let exported = false;
+    try { await crypto.subtle.exportKey("jwk", rec.privateKey); exported = true; } catch {}
+    return { count: 1, extractable: rec.privateKey.extractable, type: rec.privateKey.type,
+             alg: rec.privateKey.algorithm.name, exported, x: jwk.x,
+             // The bound refresh token is the tab's (sessionStorage), never in the key's record.
+             refreshInRecord: "refreshToken" in rec,
+             hasRefresh: Object.keys(sessionStorage).some((k) => k.startsWith("edgeturn-dpop-refresh ")) };
+  });
   await page.goto(`${origin}/`);
 
   // Sign in through the popup: the edge's sign-in page, then its consent page.
@@ -59,6 +104,52 @@ try {
     urls: document.getElementById("urls").textContent,
     page: document.body.innerText,
   }));
+
+  // DPoP: the code exchange was bound to the browser's key, and /turn/credentials took the
+  // token with a proof.
+  const exchange = tokens.find((t) => t.grant === "authorization_code" && t.status === 200);
+  const proofClaims = (proof) => JSON.parse(Buffer.from(proof.split(".")[1], "base64url").toString());
+  if (nonceMode === "nonce-required") {
+    const [first, second] = tokens.filter((t) => t.grant === "authorization_code");
+    if (first?.status !== 400 || first.error !== "use_dpop_nonce" || second !== exchange) {
+      await fail(`the code exchange was not use_dpop_nonce then a retry: ${JSON.stringify(tokens.map((t) => [t.grant, t.status, t.error]))}`);
+    }
+    if (!proofClaims(exchange.proof).nonce) await fail("the retried code exchange's proof has no nonce");
+  }
+  if (!exchange || exchange.status !== 200) await fail(`no successful code exchange seen: ${JSON.stringify(tokens)}`);
+  if (exchange.tokenType !== "DPoP") await fail(`the code exchange's token_type is ${exchange.tokenType}, not DPoP`);
+  if (!exchange.proof) await fail("the code exchange carried no DPoP proof");
+  const asked = credentialRequests.at(-1);
+  if (!asked?.authorization.startsWith("DPoP ") || !asked.proof) {
+    await fail(`/turn/credentials was asked without DPoP: ${JSON.stringify(asked)}`);
+  }
+  const key = await storedKey();
+  if (key.count !== 1) await fail(`IndexedDB holds ${key.count} key records, not 1`);
+  if (key.extractable !== false || key.exported || key.type !== "private" || key.alg !== "ECDSA") {
+    await fail(`the stored private key is not a non-extractable ECDSA key: ${JSON.stringify(key)}`);
+  }
+  if (!key.hasRefresh || key.refreshInRecord) await fail(`the bound refresh token is not (only) in the tab's sessionStorage: ${JSON.stringify(key)}`);
+  // The bound access token is refused as a bearer token.
+  const asBearer = await page.evaluate(async ([o, t]) => {
+    const r = await fetch(`${o}/turn/credentials`, { headers: { Authorization: `Bearer ${t}` } });
+    return { status: r.status, challenge: r.headers.get("WWW-Authenticate") };
+  }, [origin, exchange.accessToken]);
+  if (asBearer.status !== 401) await fail(`the DPoP-bound access token was taken as Bearer: HTTP ${asBearer.status}`);
+
+  // A reload keeps the key: the page resumes with the bound refresh token, signed with it.
+  const beforeReload = tokens.length;
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById("who").textContent === "signed in", null, { timeout: 15_000 });
+  await page.waitForFunction(() => document.getElementById("token-id").textContent.length === 16, null, { timeout: 15_000 });
+  // (After a reload the helper has no nonce yet: with nonce-required the first try is a 400.)
+  const resumed = tokens.slice(beforeReload).find((t) => t.grant === "refresh_token" && t.status === 200);
+  if (!resumed || resumed.tokenType !== "DPoP") {
+    await fail(`no DPoP refresh after the reload: ${JSON.stringify(tokens.slice(beforeReload))}`);
+  }
+  const keyAfter = await storedKey();
+  if (keyAfter.count !== 1 || keyAfter.x !== key.x) await fail("the reload made a new key instead of keeping the stored one");
+  meta.tokenId = await page.textContent("#token-id");
+  meta.kid = await page.textContent("#kid");
 
   // The relay-only self-test.
   await page.click("#self-test");
@@ -121,7 +212,7 @@ try {
 
   clearTimeout(timer);
   console.log(JSON.stringify({
-    ok: true, kid: meta.kid, tokenId: meta.tokenId, expires: meta.expires, urls: meta.urls,
+    ok: true, dpop: true, tokenRequests: tokens.length, kid: meta.kid, tokenId: meta.tokenId, expires: meta.expires, urls: meta.urls,
     relayAddress: result.relayAddress, connectMs: Math.round(result.connectMs), usageBytes,
     loadToOpenMs: Math.round(result.openedAt), rttMs: result.rttMs, signedOutTo, returning,
   }));

@@ -24,19 +24,35 @@ function showCredentials(servers) {
   log(`ICE servers received (token id ${info.tokenId ?? "?"})`);
 }
 
+function signedIn(how) {
+  $("sign-in").disabled = true;
+  status($("who"), "ok", "signed in");
+  log(how);
+  $("sign-out").disabled = false;
+  $("usage-refresh").disabled = false;
+  showUsage();
+  edgeturn.autoRefresh(showCredentials, (err) => {
+    log(`refresh failed: ${err.code}: ${err.message}`);
+    if (err.code === "session_expired") status($("who"), "error", "session expired: sign in again");
+  });
+}
+
+// After a reload: the DPoP-bound refresh token kept beside this browser's key signs in again
+// without a window (docs/www.md, "DPoP").
+$("sign-in").disabled = true;
+try {
+  if (await edgeturn.resume()) signedIn("resumed the session with this browser's DPoP key");
+} catch (err) {
+  log(`could not resume: ${err.code}: ${err.message}`);
+}
+if (!edgeturn.signedIn) $("sign-in").disabled = false;
+
 $("sign-in").addEventListener("click", async () => {
   $("sign-in").disabled = true;
   status($("who"), "idle", "signing in…");
   try {
     await edgeturn.signIn();
-    status($("who"), "ok", "signed in");
-    $("sign-out").disabled = false;
-    $("usage-refresh").disabled = false;
-    showUsage();
-    edgeturn.autoRefresh(showCredentials, (err) => {
-      log(`refresh failed: ${err.code}: ${err.message}`);
-      if (err.code === "session_expired") status($("who"), "error", "session expired: sign in again");
-    });
+    signedIn("signed in");
   } catch (err) {
     status($("who"), "error", `${err.code ?? "error"}: ${err.message}`);
     $("sign-in").disabled = false;

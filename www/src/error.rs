@@ -19,6 +19,9 @@ pub enum ErrorCode {
     BadResponse,
     /// Options passed to the constructor are unusable.
     BadOptions,
+    /// DPoP is on but this browser cannot keep a key (no WebCrypto or no IndexedDB, e.g. an
+    /// insecure origin or a private window that refuses storage).
+    DpopUnavailable,
 }
 
 impl ErrorCode {
@@ -32,6 +35,7 @@ impl ErrorCode {
             ErrorCode::NotSignedIn => "not_signed_in",
             ErrorCode::BadResponse => "bad_response",
             ErrorCode::BadOptions => "bad_options",
+            ErrorCode::DpopUnavailable => "dpop_unavailable",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! # edgeturn browser helper
 //!
 //! A WebAssembly module (wasm-bindgen) that signs a user in to an edgeturn edge with the
-//! authorization code flow and PKCE (S256), keeps the tokens in memory, and hands
+//! authorization code flow and PKCE (S256), binds the tokens to a non-extractable key with
+//! DPoP (RFC 9449; [`dpop`]), keeps them in memory, and hands
 //! `RTCPeerConnection` working `iceServers` from the edge's `/turn/credentials`, refreshing
 //! them before they expire. wasm-pack builds it into the npm packages `edgeturn` (`--target
 //! web`, which the edge also serves at `/pkg/edgeturn.js` to any origin) and
@@ -23,10 +24,11 @@
 //! };
 //! ```
 //!
-//! The OAuth messages, PKCE and the refresh schedule are plain Rust ([`oauth`], [`pkce`],
-//! [`schedule`]) tested natively; [`browser`] only adapts them to fetch, timers and windows.
+//! The OAuth messages, PKCE, DPoP proofs and the refresh schedule are plain Rust
+//! ([`oauth`], [`pkce`], [`dpop`], [`schedule`]) tested natively; [`browser`] only adapts them to fetch, timers and windows.
 #![deny(missing_docs)]
 
+pub mod dpop;
 pub mod error;
 pub mod oauth;
 pub mod pkce;

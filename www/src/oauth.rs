@@ -60,6 +60,11 @@ impl Options {
         format!("{}/oauth2/authorize?{query}", self.edge)
     }
 
+    /// The edge's discovery document (RFC 8414).
+    pub fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-authorization-server", self.edge)
+    }
+
     /// The token endpoint URL.
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/token", self.edge)
@@ -122,8 +127,11 @@ impl Options {
 /// A successful token response (RFC 6749 section 5.1).
 #[derive(Clone)]
 pub struct TokenResponse {
-    /// The bearer access token.
+    /// The access token.
     pub access_token: String,
+    /// `Bearer`, or `DPoP` when the edge bound the tokens to the helper's key (RFC 9449
+    /// section 5).
+    pub token_type: Option<String>,
     /// Seconds until the access token expires.
     pub expires_in: Option<f64>,
     /// Rotated on every refresh.

@@ -22,7 +22,9 @@ pub fn www(root: &Path) -> Result {
         edge: format!("127.0.0.1:{}", port(())?),
         relay: format!("127.0.0.1:{}", crate::edge::free_udp_port()?),
         relay_bin: target_dir(root).join("debug/relay-native"),
-        vars: Vec::new(),
+        // The browser helper must answer the token endpoint's `use_dpop_nonce` (RFC 9449
+        // section 8) by retrying with the nonce.
+        vars: vec![("DPOP_NONCE", "required".to_string())],
     };
     let sys = System::start(root, opts, Procs::default())?;
     let mut cmd = Command::new("node");
@@ -30,7 +32,8 @@ pub fn www(root: &Path) -> Result {
         .arg("e2e/www-signin.mjs")
         .arg(&sys.origin)
         .arg(DEMO.0)
-        .arg(DEMO.1);
+        .arg(DEMO.1)
+        .arg("nonce-required");
     eprintln!("$ {}", describe(&cmd));
     let out = cmd.output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);

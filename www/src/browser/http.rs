@@ -13,6 +13,10 @@ pub struct JsonResponse {
     pub status: u16,
     /// The parsed body.
     pub body: JsValue,
+    /// The `DPoP-Nonce` header (RFC 9449 section 8).
+    pub nonce: Option<String>,
+    /// The `WWW-Authenticate` header.
+    pub challenge: Option<String>,
 }
 
 impl JsonResponse {
@@ -44,28 +48,31 @@ pub fn str_field(obj: &JsValue, key: &str) -> Option<String> {
         .and_then(|v| v.as_string())
 }
 
-/// POSTs a form body.
-pub async fn post_form(url: &str, body: &str) -> Result<JsonResponse, HelperError> {
+/// POSTs `form` (a form body) or, without one, GETs; with `Authorization: SCHEME TOKEN`
+/// when given (`Bearer`, or `DPoP`) and a `DPoP` proof when given.
+pub async fn request(
+    url: &str,
+    form: Option<&str>,
+    authorization: Option<(&str, &str)>,
+    dpop: Option<&str>,
+) -> Result<JsonResponse, HelperError> {
     let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
+    init.set_method(if form.is_some() { "POST" } else { "GET" });
+    if let Some(body) = form {
+        init.set_body(&JsValue::from_str(body));
+    }
     let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    let _ = req
-        .headers()
-        .set("Content-Type", "application/x-www-form-urlencoded");
-    let _ = req.headers().set("Accept", "application/json");
-    send(req, url).await
-}
-
-/// GETs with a bearer token.
-pub async fn get_bearer(url: &str, token: &str) -> Result<JsonResponse, HelperError> {
-    let init = RequestInit::new();
-    init.set_method("GET");
-    let req = Request::new_with_str_and_init(url, &init).map_err(|_| bad_url(url))?;
-    let _ = req
-        .headers()
-        .set("Authorization", &format!("Bearer {token}"));
-    let _ = req.headers().set("Accept", "application/json");
+    let h = req.headers();
+    if form.is_some() {
+        let _ = h.set("Content-Type", "application/x-www-form-urlencoded");
+    }
+    if let Some((scheme, token)) = authorization {
+        let _ = h.set("Authorization", &format!("{scheme} {token}"));
+    }
+    if let Some(proof) = dpop {
+        let _ = h.set("DPoP", proof);
+    }
+    let _ = h.set("Accept", "application/json");
     send(req, url).await
 }
 
@@ -94,9 +101,16 @@ async fn send(req: Request, url: &str) -> Result<JsonResponse, HelperError> {
         )
     })?;
     let status = resp.status();
+    let header = |name: &str| resp.headers().get(name).ok().flatten();
+    let (nonce, challenge) = (header("DPoP-Nonce"), header("WWW-Authenticate"));
     let body = match resp.json() {
         Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::NULL),
         Err(_) => JsValue::NULL,
     };
-    Ok(JsonResponse { status, body })
+    Ok(JsonResponse {
+        status,
+        body,
+        nonce,
+        challenge,
+    })
 }

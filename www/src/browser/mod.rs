@@ -1,7 +1,9 @@
 //! The JavaScript API: `new EdgeTurn({...})`, `signIn()`, `iceServers()`, `autoRefresh(...)`,
 //! `usage()`.
 
+mod dpop;
 mod http;
+mod idb;
 mod popup;
 mod timer;
 
@@ -11,6 +13,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use self::dpop::Key;
+use crate::dpop::{ALG, Mode, USE_NONCE, challenge_wants_nonce, store_key};
 use crate::error::{ErrorCode, HelperError};
 use crate::oauth::{Callback, DEFAULT_SCOPE, Options, TokenResponse};
 use crate::pkce::{Pkce, random_state, random32};
@@ -28,6 +32,13 @@ export interface EdgeTurnOptions {
   redirectUri: string;
   /** Scopes, default "openid turn". */
   scope?: string;
+  /**
+   * DPoP (RFC 9449): bind the tokens to a key this browser keeps. Absent: when the edge's
+   * discovery lists ES256, failing with `dpop_unavailable` if the browser cannot keep a key;
+   * `true`: always; `false`: bearer tokens; "if-available": as absent, but bearer tokens when
+   * the browser cannot.
+   */
+  dpop?: boolean | "if-available";
 }
 /** What the last credentials fetched say about themselves (never the key). */
 export interface CredentialInfo {
@@ -56,7 +67,7 @@ export interface UsageReport {
 /** Thrown and passed to error callbacks; `name` is "EdgeTurnError". */
 export interface EdgeTurnError extends Error {
   code: "sign_in_failed" | "popup_blocked" | "edge_unreachable" | "session_expired"
-      | "not_signed_in" | "bad_response" | "bad_options";
+      | "not_signed_in" | "bad_response" | "bad_options" | "dpop_unavailable";
 }
 "#;
 
@@ -66,6 +77,19 @@ struct Session {
     access_expires_ms: f64,
     refresh_token: Option<String>,
     id_token: Option<String>,
+    /// `token_type: DPoP`: the tokens are bound to the key, sent with proofs.
+    dpop: bool,
+}
+
+/// Whether the helper uses DPoP, once decided.
+#[derive(Clone)]
+enum DpopState {
+    /// Not decided yet (decided at the first token request).
+    Undecided,
+    /// Bearer tokens.
+    Bearer,
+    /// Proofs signed with this key.
+    Key(Rc<Key>),
 }
 
 /// Metadata the edge sends beside `iceServers`.
@@ -78,6 +102,10 @@ struct CredentialMeta {
 
 struct Inner {
     opts: Options,
+    dpop_mode: Mode,
+    dpop: RefCell<DpopState>,
+    /// The newest `DPoP-Nonce` the edge sent.
+    nonce: RefCell<Option<String>>,
     session: RefCell<Option<Session>>,
     last: RefCell<CredentialMeta>,
     generation: Cell<u32>,
@@ -97,6 +125,12 @@ impl EdgeTurn {
         #[wasm_bindgen(unchecked_param_type = "EdgeTurnOptions")] options: JsValue,
     ) -> Result<EdgeTurn, JsValue> {
         let field = |k: &str| http::str_field(&options, k);
+        let dpop = js_sys::Reflect::get(&options, &"dpop".into()).unwrap_or_default();
+        let dpop_mode = Mode::parse(
+            dpop.is_undefined() || dpop.is_null(),
+            dpop.as_bool(),
+            dpop.as_string().as_deref(),
+        )?;
         let opts = Options {
             edge: field("edge").unwrap_or_default(),
             client_id: field("clientId").unwrap_or_default(),
@@ -107,6 +141,9 @@ impl EdgeTurn {
         Ok(EdgeTurn {
             inner: Rc::new(Inner {
                 opts,
+                dpop_mode,
+                dpop: RefCell::new(DpopState::Undecided),
+                nonce: RefCell::new(None),
                 session: RefCell::new(None),
                 last: RefCell::default(),
                 generation: Cell::new(0),
@@ -115,7 +152,8 @@ impl EdgeTurn {
     }
 
     /// Signs in with the authorization code flow and PKCE (S256) in a popup window. Call it
-    /// from a click handler. Tokens stay in this object's memory.
+    /// from a click handler. Tokens stay in this object's memory (with DPoP, the bound
+    /// refresh token is also kept in the tab's `sessionStorage`, for `resume()`).
     #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<void>")]
     pub fn sign_in(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
@@ -132,9 +170,42 @@ impl EdgeTurn {
                 })?
                 .code_for(&state)?;
             let body = inner.opts.code_exchange_body(&code, &pkce.verifier);
-            let tokens = token_request(&inner.opts.token_url(), &body, false).await?;
-            *inner.session.borrow_mut() = Some(session_from(tokens, None));
+            let tokens = token_request(&inner, &body, false).await?;
+            let session = session_from(tokens, None);
+            keep_refresh_token(&inner, &session);
+            *inner.session.borrow_mut() = Some(session);
             Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Signs in again after a reload without a window, when DPoP is on and this tab kept a
+    /// refresh token (in `sessionStorage`; bound to the key, so useless without it): refreshes
+    /// it and resolves `true`, or resolves `false` when there is none or the edge no longer
+    /// takes it. The ID token is not kept: `endSessionForm()` uses the one the refresh
+    /// response carries (the edge's does for scope `openid`). Await it before `signIn()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn resume(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let Some(refresh) = dpop_key(&inner)
+                .await?
+                .and_then(|k| k.stored_refresh_token())
+            else {
+                return Ok(false.into());
+            };
+            *inner.session.borrow_mut() = Some(Session {
+                refresh_token: Some(refresh),
+                dpop: true,
+                ..Session::default()
+            });
+            match access_token(&inner, true).await {
+                Ok(_) => Ok(true.into()),
+                Err(e) if e.code == ErrorCode::SessionExpired => Ok(false.into()),
+                Err(e) => {
+                    *inner.session.borrow_mut() = None;
+                    Err(e.into())
+                }
+            }
         })
     }
 
@@ -149,6 +220,7 @@ impl EdgeTurn {
     pub fn sign_out(&self) {
         self.stop();
         *self.inner.session.borrow_mut() = None;
+        forget_refresh_token(&self.inner);
     }
 
     /// The edge's sign-out for this session as a form to POST (`null` before sign-in):
@@ -269,6 +341,10 @@ impl EdgeTurn {
 
 fn session_from(t: TokenResponse, previous: Option<&Session>) -> Session {
     Session {
+        dpop: t
+            .token_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("DPoP")),
         access_expires_ms: timer::now_ms() + t.expires_in.unwrap_or(300.0) * 1000.0,
         access_token: t.access_token,
         refresh_token: t
@@ -280,16 +356,83 @@ fn session_from(t: TokenResponse, previous: Option<&Session>) -> Session {
     }
 }
 
+/// The key to sign proofs with, or `None` for bearer tokens; decided once, at the first
+/// token request (docs/www.md, "DPoP").
+async fn dpop_key(inner: &Inner) -> Result<Option<Rc<Key>>, HelperError> {
+    match &*inner.dpop.borrow() {
+        DpopState::Key(k) => return Ok(Some(k.clone())),
+        DpopState::Bearer => return Ok(None),
+        DpopState::Undecided => {}
+    }
+    let wanted = match inner.dpop_mode {
+        Mode::Off => false,
+        Mode::On => true,
+        Mode::Auto | Mode::IfAvailable => {
+            let meta = http::request(&inner.opts.metadata_url(), None, None, None).await?;
+            let algs =
+                js_sys::Reflect::get(&meta.body, &"dpop_signing_alg_values_supported".into())
+                    .unwrap_or_default();
+            meta.status == 200
+                && js_sys::Array::is_array(&algs)
+                && js_sys::Array::from(&algs).includes(&ALG.into(), 0)
+        }
+    };
+    let state = if !wanted {
+        DpopState::Bearer
+    } else {
+        let key = store_key(&inner.opts.edge, &inner.opts.client_id);
+        match Key::load_or_create(&key).await {
+            Ok(k) => DpopState::Key(Rc::new(k)),
+            Err(_) if inner.dpop_mode == Mode::IfAvailable => DpopState::Bearer,
+            Err(e) => return Err(e),
+        }
+    };
+    // Two first calls at once (resume() and signIn()): the first key decided stays.
+    if let DpopState::Key(k) = &*inner.dpop.borrow() {
+        return Ok(Some(k.clone()));
+    }
+    *inner.dpop.borrow_mut() = state.clone();
+    Ok(match state {
+        DpopState::Key(k) => Some(k),
+        _ => None,
+    })
+}
+
+/// Keeps the newest server nonce (RFC 9449 section 8).
+fn note_nonce(inner: &Inner, resp: &http::JsonResponse) {
+    if let Some(n) = &resp.nonce {
+        *inner.nonce.borrow_mut() = Some(n.clone());
+    }
+}
+
+/// Keeps a DPoP-bound refresh token in the tab, for `resume()` after a reload.
+fn keep_refresh_token(inner: &Inner, session: &Session) {
+    if let (DpopState::Key(k), true) = (&*inner.dpop.borrow(), session.dpop) {
+        k.store_refresh_token(session.refresh_token.as_deref());
+    }
+}
+
+fn forget_refresh_token(inner: &Inner) {
+    if let DpopState::Key(k) = &*inner.dpop.borrow() {
+        k.store_refresh_token(None);
+    }
+}
+
+/// POSTs to the token endpoint, with a proof when DPoP is on; a `use_dpop_nonce` error is
+/// retried once with the nonce the edge sent.
 async fn token_request(
-    url: &str,
+    inner: &Inner,
     body: &str,
     during_refresh: bool,
 ) -> Result<TokenResponse, HelperError> {
-    let resp = http::post_form(url, body).await?;
+    let url = inner.opts.token_url();
+    let key = dpop_key(inner).await?;
+    let resp = send_proved(inner, key.as_deref(), &url, Some(body), None).await?;
     if resp.status == 200 {
         return match resp.str("access_token") {
             Some(access_token) => Ok(TokenResponse {
                 access_token,
+                token_type: resp.str("token_type"),
                 expires_in: resp.num("expires_in"),
                 refresh_token: resp.str("refresh_token"),
                 id_token: resp.str("id_token"),
@@ -309,9 +452,9 @@ async fn token_request(
     }
 }
 
-/// A usable access token: the current one, or a refreshed one.
-async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, HelperError> {
-    let (token, stale, refresh) = match &*inner.session.borrow() {
+/// A usable access token: the current one, or a refreshed one; and whether it is DPoP-bound.
+async fn access_token(inner: &Inner, force_refresh: bool) -> Result<(String, bool), HelperError> {
+    let (token, dpop, stale, refresh) = match &*inner.session.borrow() {
         None => {
             return Err(HelperError::new(
                 ErrorCode::NotSignedIn,
@@ -320,12 +463,13 @@ async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, Help
         }
         Some(s) => (
             s.access_token.clone(),
+            s.dpop,
             access_token_stale(timer::now_ms(), s.access_expires_ms),
             s.refresh_token.clone(),
         ),
     };
     if !(stale || force_refresh) {
-        return Ok(token);
+        return Ok((token, dpop));
     }
     let Some(refresh) = refresh else {
         *inner.session.borrow_mut() = None;
@@ -334,23 +478,19 @@ async fn access_token(inner: &Inner, force_refresh: bool) -> Result<String, Help
             "the access token expired and there is no refresh token",
         ));
     };
-    match token_request(
-        &inner.opts.token_url(),
-        &inner.opts.refresh_body(&refresh),
-        true,
-    )
-    .await
-    {
+    match token_request(inner, &inner.opts.refresh_body(&refresh), true).await {
         Ok(t) => {
             let previous = inner.session.borrow().clone();
             let s = session_from(t, previous.as_ref());
-            let token = s.access_token.clone();
+            let token = (s.access_token.clone(), s.dpop);
+            keep_refresh_token(inner, &s);
             *inner.session.borrow_mut() = Some(s);
             Ok(token)
         }
         Err(e) => {
             if e.code == ErrorCode::SessionExpired {
                 *inner.session.borrow_mut() = None;
+                forget_refresh_token(inner);
             }
             Err(e)
         }
@@ -364,9 +504,9 @@ async fn authorized_get(
     url: &str,
     what: &str,
 ) -> Result<http::JsonResponse, HelperError> {
-    let mut resp = http::get_bearer(url, &access_token(inner, false).await?).await?;
+    let mut resp = resource_get(inner, url, false).await?;
     if resp.status == 401 {
-        resp = http::get_bearer(url, &access_token(inner, true).await?).await?;
+        resp = resource_get(inner, url, true).await?;
         if resp.status == 401 {
             *inner.session.borrow_mut() = None;
             return Err(HelperError::new(
@@ -385,6 +525,62 @@ async fn authorized_get(
         });
     }
     Ok(resp)
+}
+
+/// GET `url` with the access token: `Authorization: DPoP` and a proof (with `ath`) for a
+/// DPoP-bound token, retried once when the edge asks for a nonce (RFC 9449 section 9);
+/// `Bearer` otherwise.
+async fn resource_get(
+    inner: &Inner,
+    url: &str,
+    force_refresh: bool,
+) -> Result<http::JsonResponse, HelperError> {
+    let (token, dpop) = access_token(inner, force_refresh).await?;
+    let key = match dpop {
+        true => Some(dpop_key(inner).await?.ok_or_else(|| {
+            HelperError::new(ErrorCode::DpopUnavailable, "a DPoP-bound token but no key")
+        })?),
+        false => None,
+    };
+    send_proved(inner, key.as_deref(), url, None, Some(&token)).await
+}
+
+/// Sends a request (a form POST, or a GET with `access_token`), with a proof signed by `key`
+/// when DPoP is on (with `ath` at resources), and once more with the edge's nonce when it
+/// asks for one: `use_dpop_nonce` in a 400 from the token endpoint, or in a 401's
+/// `WWW-Authenticate` from a resource (RFC 9449 sections 8 and 9).
+async fn send_proved(
+    inner: &Inner,
+    key: Option<&Key>,
+    url: &str,
+    form: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<http::JsonResponse, HelperError> {
+    let scheme = if key.is_some() { "DPoP" } else { "Bearer" };
+    let mut retried = false;
+    loop {
+        let proof = match key {
+            Some(k) => {
+                let nonce = inner.nonce.borrow().clone();
+                let htm = if form.is_some() { "POST" } else { "GET" };
+                Some(k.proof(htm, url, nonce.as_deref(), access_token).await?)
+            }
+            None => None,
+        };
+        let auth = access_token.map(|t| (scheme, t));
+        let resp = http::request(url, form, auth, proof.as_deref()).await?;
+        note_nonce(inner, &resp);
+        let wants_nonce = match resp.status {
+            400 => resp.str("error").as_deref() == Some(USE_NONCE),
+            401 => resp.challenge.as_deref().is_some_and(challenge_wants_nonce),
+            _ => false,
+        };
+        if key.is_some() && resp.nonce.is_some() && wants_nonce && !retried {
+            retried = true;
+            continue;
+        }
+        return Ok(resp);
+    }
 }
 
 /// GET /turn/credentials. Returns the iceServers array and the expiry in milliseconds.
