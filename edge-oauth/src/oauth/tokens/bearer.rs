@@ -54,9 +54,10 @@ pub fn parse(token: &str) -> Result<Parsed, OAuthError> {
     access_token::parse(token).map_err(|_| not_valid())
 }
 
-/// [`verify`] for a token presented under `scheme`: a DPoP-bound token only as `DPoP` (its
-/// proof is then checked by the caller against `cnf.jkt`), an unbound one only as `Bearer`
-/// (RFC 9449 section 7.2).
+/// The token's claims once its signature verified (`proof` is `None` when it did not):
+/// issuer, audience and times, for a token presented under `scheme`: a DPoP-bound token only
+/// as `DPoP` (its proof is then checked by the caller against `cnf.jkt`), an unbound one only
+/// as `Bearer` (RFC 9449 section 7.2). The worker then loads its [`BearerStatus`].
 pub fn verify_presented(
     config: &Config,
     parsed: &Parsed,
@@ -82,32 +83,6 @@ pub fn verify_presented(
         .with_dpop_challenge()),
         _ => Ok(claims),
     }
-}
-
-/// The token's claims once its signature verified (`proof` is `None` when it did not):
-/// issuer, audience and times, for endpoints that take bearer tokens only (a DPoP-bound
-/// token is refused). The worker then loads its [`BearerStatus`].
-pub fn verify(
-    config: &Config,
-    parsed: &Parsed,
-    proof: Option<SignatureValid>,
-    now: u64,
-) -> Result<AccessClaims, OAuthError> {
-    let proof = proof.ok_or_else(not_valid)?;
-    let claims = access_token::check(parsed, proof, &config.issuer, now).map_err(|r| match r {
-        access_token::Rejection::Expired => {
-            OAuthError::invalid_token("the access token has expired")
-        }
-        _ => not_valid(),
-    })?;
-    // RFC 9449 section 7.2: a DPoP-bound token is never accepted as a bearer token, and the
-    // edge's own endpoints take bearer tokens only.
-    if claims.cnf.is_some() {
-        return Err(OAuthError::invalid_token(
-            "a DPoP-bound token is not accepted as a bearer token here",
-        ));
-    }
-    Ok(claims)
 }
 
 /// A bearer token that verified and is in good standing.
