@@ -8,10 +8,10 @@ use super::clients::registration::{RegisteredBy, registered_resources};
 use super::config::Config;
 use super::effects::{AuditEvent, Claim, ClientWrite, Owner, UserWrite, Write, Writes, event};
 use super::error::OAuthError;
-use super::records::ClientRow;
 use super::scope::Scope;
 use super::tokens::resource::Resources;
 use super::tokens::signing_keys::Alg;
+use crate::store::reads::ClientRow;
 
 /// Checks `Authorization: Bearer <ADMIN_SECRET>` (constant time).
 pub fn authorize(config: &Config, authorization: Option<&str>) -> Result<(), OAuthError> {

@@ -1,12 +1,12 @@
-//! Rows as the worker loads them from D1 (column names = field names), and their checked
-//! domain forms.
+//! The checked domain forms of rows the worker loads from D1 (the rows themselves, column
+//! names = field names, are in [`crate::store::reads`]).
 
 use super::clients::client::{ClientRecord, GrantType};
 use super::error::OAuthError;
 use super::scope::Scope;
 use super::tokens::resource::Resources;
 use super::tokens::signing_keys::Alg;
-pub use crate::store::reads::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
+use crate::store::reads::{ClientRow, CodeRow, RefreshRow};
 
 impl ClientRow {
     /// The checked record; a row that does not parse is a server error, not the client's.

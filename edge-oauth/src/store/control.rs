@@ -110,7 +110,7 @@ pub fn housekeeping(now: u64) -> Vec<Statement> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::tests::well_formed;
+    use crate::store::writes::tests::well_formed;
 
     #[test]
     fn statements() {

@@ -780,7 +780,29 @@ pub(crate) mod tests {
         Write::Audit(AuditEvent::new(7, event::CLIENT_DELETED))
     }
 
-    /// How many values a statement takes: its plain `?`s plus its distinct numbered `?N`s.
+    /// Every statement binds exactly as many values as it has placeholders.
+    pub(crate) fn well_formed(stmts: &[Statement]) {
+        for s in stmts {
+            assert_eq!(placeholders(s), s.args.len(), "{}", s.sql);
+        }
+    }
+
+    #[test]
+    fn values_and_placeholders() {
+        assert_eq!(Value::from(Some("a")), Value::Text("a".into()));
+        assert_eq!(Value::from(None::<u64>), Value::Null);
+        assert_eq!(
+            placeholders(&Statement::new("?1 ?2 ?1 ?", vec![])),
+            3,
+            "two numbered, one plain"
+        );
+        assert_eq!(
+            placeholders(&Statement::new("?10 ?1 ?", vec![])),
+            3,
+            "numbers of two digits"
+        );
+    }
+
     /// How many values a statement takes: its plain `?`s plus its distinct numbered `?N`s.
     pub(crate) fn placeholders(s: &Statement) -> usize {
         let b = s.sql.as_bytes();

@@ -12,9 +12,9 @@ use crate::oauth::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::params::MAX_ADMIN_BODY;
-use crate::oauth::records::ClientRow;
 use crate::oauth::routes::{Endpoint, Method};
 use crate::store::reads;
+use crate::store::reads::ClientRow;
 
 /// The admin API's routes (see [`crate::oauth::routes`]); the admin secret is checked first.
 pub async fn handle(

@@ -12,15 +12,17 @@ use crate::oauth::clients::client::{ClientRecord, origin_of};
 use crate::oauth::config::Config;
 use crate::oauth::effects::{AuditEvent, event};
 use crate::oauth::error::OAuthError;
-use crate::oauth::flows::authorize::{self, FormError, FormState, Refusal, Stage};
+use crate::oauth::flows::authorize::{self, FormState, Refusal, Stage};
 use crate::oauth::flows::leaving::{self, Leave};
+use crate::oauth::flows::sealed::FormError;
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::people::account;
 use crate::oauth::people::passkey::ceremony::AMR_PASSKEY;
 use crate::oauth::people::session::{
-    self as sessions, ACR_SESSION, ACR_SIGNED_IN, AMR_PASSWORD, Authn, Next, SessionRow,
+    self as sessions, ACR_SESSION, ACR_SIGNED_IN, AMR_PASSWORD, Authn, Next,
 };
 use crate::oauth::{html, ids};
+use crate::store::reads::SessionRow;
 
 fn page(status: u16, title: &str, message: &str) -> Reply {
     Reply::page(status, html::error(title, message), html::csp(None))

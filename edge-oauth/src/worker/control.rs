@@ -19,13 +19,14 @@ use super::{bearer, env};
 use crate::oauth::config::Config;
 use crate::oauth::control::config::{ControlConfig, DEV_LOCATION_HEADER};
 use crate::oauth::control::heartbeat::{self, Heartbeat};
-use crate::oauth::control::select::{self, Location, Relay};
+use crate::oauth::control::select::{self, Location};
 use crate::oauth::control::usage::{self, Batch, Query};
 use crate::oauth::control::{RELAY_SCOPE, feed, revoke};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::MAX_ADMIN_BODY;
 use crate::oauth::{ids, scope};
 use crate::store::reads;
+use crate::store::reads::{FeedRow, Relay};
 
 thread_local! {
     static CONTROL: RefCell<Option<Rc<ControlConfig>>> = const { RefCell::new(None) };
@@ -77,7 +78,7 @@ pub async fn revocations(req: Request, env: &Env) -> Reply {
             let mut cost = Cost::default();
             loop {
                 let t = now();
-                let page: Vec<feed::Row> = rows(
+                let page: Vec<FeedRow> = rows(
                     &db,
                     &reads::feed_page(poll.cursor, t, feed::PAGE),
                     &mut cost,

@@ -9,11 +9,12 @@ use super::token::{Presented, authenticate_limited};
 use super::{env, limits, store};
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
-use crate::oauth::flows::device::{self, PendingRow};
+use crate::oauth::flows::device;
 use crate::oauth::pages::{self, PageStage, PageState};
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::ratelimit::Action;
 use crate::oauth::{html, ids};
+use crate::store::reads::PendingRow;
 
 /// The page's path (and its CSRF cookie's).
 const PATH: &str = "/device";

@@ -6,8 +6,9 @@ use worker::{D1Database, Request};
 use super::http::{cookie_value, header};
 use super::store;
 use crate::oauth::error::OAuthError;
-use crate::oauth::people::session::{self, SessionRow, SessionSecret};
+use crate::oauth::people::session::{self, SessionSecret};
 use crate::store::reads;
+use crate::store::reads::SessionRow;
 
 /// The session cookie the request carries, if any.
 pub fn secret_of(req: &Request, issuer: &str) -> Option<SessionSecret> {

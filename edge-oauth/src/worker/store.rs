@@ -11,9 +11,9 @@ use worker::{D1Database, D1PreparedStatement, D1Result, console_error};
 use crate::oauth::clients::client::ClientRecord;
 use crate::oauth::effects::Writes;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::flows::device::{DeviceRow, PendingRow};
-use crate::oauth::records::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
 use crate::oauth::tokens::access_token::AccessClaims;
+use crate::store::reads::{BearerStatus, ClientRow, CodeRow, RefreshRow, TurnStatus, UserRow};
+use crate::store::reads::{DeviceRow, PendingRow};
 use crate::store::{self, Query, Statement, Value, reads};
 
 fn db_error(what: &'static str, e: worker::Error) -> OAuthError {

@@ -13,8 +13,8 @@ use crate::oauth::effects::{AuditEvent, Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::html::{escape, hidden};
 use crate::oauth::params::Params;
-use crate::oauth::records::ClientRow;
 use crate::oauth::tokens::resource::{self, Resources};
+use crate::store::reads::ClientRow;
 
 /// What kind of app to create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,8 +10,9 @@ use crate::oauth::effects::{AuditEvent, Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::html::escape;
 use crate::oauth::params::Params;
-use crate::oauth::people::session::{self, SessionListRow};
+use crate::oauth::people::session;
 use crate::store::console::PersonRow;
+use crate::store::reads::SessionListRow;
 
 /// Most people a search lists.
 pub const LIST_LIMIT: u64 = 200;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
-pub use crate::store::reads::FeedRow as Row;
+use crate::store::reads::FeedRow as Row;
 
 /// Entries per page.
 pub const PAGE: u64 = 1000;

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::relay_id_ok;
 pub use super::rows::Heartbeat;
-use super::sql::MAX_EXACT;
 use crate::oauth::effects::{Claim, Writes};
 use crate::oauth::error::OAuthError;
+use crate::store::MAX_EXACT;
 
 /// A URL a caller may be handed: `turn:` or `turns:`, printable, bounded.
 pub fn url_ok(u: &str) -> bool {
@@ -98,7 +98,7 @@ pub fn taken() -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::tests::well_formed;
+    use crate::store::writes::tests::well_formed;
 
     const OK: &str = r#"{"relay_id":"fra-1","urls":["turn:203.0.113.1:3478?transport=udp"],"region":"eu","latitude":50.1,"longitude":8.7,
         "allocations":3,"capacity":100,"load":0.03,"draining":false,"version":"0.1.0","revocation_cursor":7,"usage_backlog":0,"usage_dropped":0,"later":"ignored"}"#;

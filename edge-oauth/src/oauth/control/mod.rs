@@ -15,7 +15,6 @@ pub mod heartbeat;
 pub mod revoke;
 pub mod rows;
 pub mod select;
-pub mod sql;
 pub mod tokens;
 pub mod usage;
 pub mod writes;

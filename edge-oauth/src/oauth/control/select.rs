@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::heartbeat::url_ok;
-pub use crate::store::reads::Relay;
+use crate::store::reads::Relay;
 
 /// Distances within one band count as equally near (the caller's location is a city's,
 /// network paths are not great circles, and a less loaded relay in the same region is the
@@ -123,7 +123,7 @@ pub fn nearest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::tests::well_formed;
+    use crate::store::writes::tests::well_formed;
 
     const FRANKFURT: Location = (50.11, 8.68);
     const PARIS: Location = (48.86, 2.35);

@@ -24,10 +24,10 @@ use super::Write as ControlWrite;
 use super::day;
 use super::relay_id_ok;
 pub use super::rows::{Group, Sum};
-use super::sql::MAX_EXACT;
 use crate::oauth::effects::{Claim, Write, Writes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+use crate::store::MAX_EXACT;
 use crate::store::reads;
 
 /// Most records per batch.
@@ -360,8 +360,8 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::Value as V;
-    use crate::oauth::control::sql::tests::well_formed;
+    use crate::store::Value as V;
+    use crate::store::writes::tests::well_formed;
 
     fn tid(n: u8) -> String {
         TokenId::of(&[n]).to_string()

@@ -39,9 +39,9 @@ pub fn feed_following(row: &Row) -> Option<(Source, Reason, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::control::sql::tests::well_formed;
     use crate::oauth::effects::{AuditEvent, Revocation, event};
     use crate::store::Statement;
+    use crate::store::writes::tests::well_formed;
 
     #[test]
     fn revocations_of_what_tokens_are_issued_under_feed_the_relays() {

@@ -22,7 +22,7 @@ use crate::oauth::people::session::{Authn, Prompt};
 use crate::oauth::scope::Scope;
 use crate::oauth::tokens::resource::{self, Resources};
 
-pub use super::sealed::FormError;
+use super::sealed::FormError;
 
 /// Name of the CSRF cookie.
 pub const CSRF_COOKIE: &str = "edge_oauth_csrf";

@@ -22,7 +22,7 @@ use crate::oauth::records::UserProfile;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
 use crate::oauth::tokens::resource::{self, Resources};
-pub use crate::store::reads::{DeviceRow, PendingRow};
+use crate::store::reads::DeviceRow;
 
 /// Prefix of device codes.
 pub const DEVICE_PREFIX: &str = "dc1.";

@@ -3,8 +3,8 @@
 //! `SameSite=Strict` cookie scoped to the page and a hidden field equal to it.
 
 use super::passkey::ceremony::PasskeyRow;
-use super::session::SessionListRow;
 use crate::oauth::html::{self, escape, hidden, page};
+use crate::store::reads::SessionListRow;
 
 /// The account and sign-in pages' CSP: the pages' own, plus this origin's `/passkey.js` and
 /// its requests for passkey options.

@@ -15,7 +15,7 @@ use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::ids;
 use crate::oauth::scope::Scope;
-pub use crate::store::reads::{ConsentRow, SessionListRow, SessionRow};
+use crate::store::reads::SessionRow;
 
 /// The cookie's base name (`__Host-edge_session` under an https issuer).
 pub const COOKIE: &str = "edge_session";

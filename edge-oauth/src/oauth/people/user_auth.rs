@@ -6,7 +6,8 @@ use std::fmt;
 
 use super::password::{self, PasswordHash};
 use crate::oauth::error::OAuthError;
-use crate::oauth::records::{UserProfile, UserRow};
+use crate::oauth::records::UserProfile;
+use crate::store::reads::UserRow;
 
 /// A user whose password verified. Only this module makes one.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,13 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::dpop::Confirmation;
+use super::dpop::Confirmation;
 use super::jwt::{self, Parsed, SignatureValid, TYP_ACCESS, Unsigned};
-pub use super::resource::Audience;
+use super::resource::Audience;
 use super::signing_keys::SigningKey;
 use crate::oauth::clients::client::GrantType;
-
-pub use super::jwt::looks_like;
 
 /// Seconds of clock skew tolerated on `iat`.
 pub const SKEW: u64 = 60;
@@ -156,7 +154,7 @@ mod tests {
         for alg in [Alg::Rs256, Alg::Es256] {
             let key = c.signing_keys.signer(alg, 0).unwrap();
             let t = sign(&c.signing_keys, claims().unsigned(key));
-            assert!(looks_like(&t));
+            assert!(jwt::looks_like(&t));
             assert_eq!(decode(&t, 1000).unwrap(), claims());
             assert_eq!(decode(&t, 1900), Err(Rejection::Expired));
             assert_eq!(decode(&t, 900), Err(Rejection::Expired));

@@ -5,8 +5,8 @@ use super::access_token::{self, AccessClaims};
 use super::jwt::{Parsed, SignatureValid};
 use crate::oauth::config::Config;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::records::BearerStatus;
 use crate::oauth::scope::{EMAIL, PROFILE};
+use crate::store::reads::BearerStatus;
 
 /// How a token was presented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +192,7 @@ mod tests {
         AccessClaims {
             iss: "i".into(),
             sub: "u_1".into(),
-            aud: crate::oauth::tokens::access_token::Audience::One("i".into()),
+            aud: crate::oauth::tokens::resource::Audience::One("i".into()),
             client_id: "c".into(),
             scope: "openid turn".into(),
             iat: 0,

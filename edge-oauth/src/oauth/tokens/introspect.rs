@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 use super::access_token::{self, AccessClaims};
 use super::bearer;
-use super::jwt::{Parsed, SignatureValid};
+use super::jwt::{self, Parsed, SignatureValid};
 use super::turn::{self, OpenedTurn};
 use crate::oauth::clients::client_auth::AuthenticatedClient;
 use crate::oauth::config::Config;
 use crate::oauth::error::OAuthError;
 use crate::oauth::ids;
-use crate::oauth::records::{BearerStatus, RefreshRow, TurnStatus};
 use crate::oauth::scope::INTROSPECTION;
+use crate::store::reads::{BearerStatus, RefreshRow, TurnStatus};
 
 /// What a presented token is, as far as can be told without D1.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum Presented {
 
 /// Classifies a presented token string.
 pub fn classify(config: &Config, token: &str, now: u64) -> Presented {
-    if access_token::looks_like(token) {
+    if jwt::looks_like(token) {
         return match access_token::parse(token) {
             Ok(p) => Presented::Access(p),
             Err(_) => Presented::Unknown,

@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::access_token::{AccessClaims, Audience};
+use super::access_token::AccessClaims;
 use super::dpop::Confirmation;
 use super::id_token::{self, IdClaims};
 use super::jwt::{self, Unsigned};
+use super::resource::Audience;
 use super::signing_keys::{Alg, KeySet};
 use super::turn;
 use crate::oauth::config::Config;

@@ -7,7 +7,7 @@ use super::turn::OpenedTurn;
 use crate::oauth::clients::client_auth::AuthenticatedClient;
 use crate::oauth::effects::{AuditEvent, Revocation, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::records::{RefreshRow, TurnStatus};
+use crate::store::reads::{RefreshRow, TurnStatus};
 
 /// `revoked_reason` of a family revoked through RFC 7009.
 pub const REVOKED: &str = "revoked";

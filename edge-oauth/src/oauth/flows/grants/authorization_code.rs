@@ -16,10 +16,10 @@ use crate::oauth::flows::pkce;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::people::session::Authn;
-use crate::oauth::records::CodeRow;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
 use crate::oauth::tokens::resource::{self, Resources};
+use crate::store::reads::CodeRow;
 
 /// The code's lookup key, from the request (`invalid_request` when missing).
 pub fn code_key(params: &Params) -> Result<String, OAuthError> {

@@ -8,8 +8,8 @@ use crate::oauth::config::tests::config;
 use crate::oauth::effects::Writes;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::people::password as hashing;
-use crate::oauth::records::{CodeRow, RefreshRow};
 use crate::oauth::{flows::pkce, people::user_auth};
+use crate::store::reads::{CodeRow, RefreshRow};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 

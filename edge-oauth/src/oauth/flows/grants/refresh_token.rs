@@ -15,10 +15,10 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::oauth::people::session::Authn;
-use crate::oauth::records::RefreshRow;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::tokens::id_token::IdTokenPlan;
 use crate::oauth::tokens::resource::{self, Resources};
+use crate::store::reads::RefreshRow;
 
 /// The presented token's lookup key (`invalid_request` when missing).
 pub fn token_key(params: &Params) -> Result<String, OAuthError> {
