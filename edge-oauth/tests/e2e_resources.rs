@@ -600,3 +600,74 @@ fn dpop_bound_tokens_at_the_edge_s_own_endpoints() {
     );
     assert_eq!(creds.status, 200, "{}", creds.body);
 }
+
+#[test]
+fn the_mcp_sdk_gets_a_token_for_one_resource_through_a_metadata_document_and_another_refuses_it() {
+    let example = build_example();
+    let w = Worker::start(
+        "mcp-sdk",
+        &[
+            ("CLIENT_METADATA_DOCUMENTS", "local"),
+            ("REGISTRATION_SCOPES", "openid api"),
+        ],
+    );
+    let a = ResourceServer::start(&example, &w, "api");
+    let b = ResourceServer::start(&example, &w, "api");
+    let port = free_port();
+    let client_id = format!("http://127.0.0.1:{port}/mcp/client.json");
+    let doc = json!({
+        "client_id": client_id, "client_name": "MCP SDK test agent", "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none",
+        "scope": "openid api", "resources": [a.resource],
+    });
+    let docs = DocumentServer::start_on(port, vec![("/mcp/client.json".into(), doc.to_string())]);
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let config = json!({
+        "resourceA": a.resource, "resourceB": b.resource, "clientId": client_id,
+        "redirectUri": REDIRECT, "username": user, "password": PASSWORD,
+    });
+    let out = node("e2e/mcp-client.mjs", &[&config.to_string()]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("{v:#}");
+    let log = w.log();
+    let log_tail = log
+        .get(log.len().saturating_sub(3000)..)
+        .unwrap_or_default();
+    assert_eq!(v["ok"], true, "{}\n{log_tail}", v["error"]);
+    // The SDK found the edge from A's protected resource metadata (RFC 9728) and read that
+    // the edge takes client ID metadata documents.
+    assert_eq!(v["metadata"]["resource"], a.resource.as_str());
+    assert_eq!(v["discovery"]["authorizationServer"], w.base.as_str());
+    assert_eq!(v["discovery"]["issuer"], w.base.as_str());
+    assert_eq!(v["discovery"]["cimd"], true);
+    // Its own metadata-document branch takes https URLs only: the loopback http one is
+    // refused by the SDK before anything is sent.
+    assert_eq!(v["httpMetadataUrl"], "InvalidClientMetadataError");
+    // The authorization request it built: the document's URL as client_id, PKCE S256, the
+    // resource (RFC 8707) = A only, the scope from A's metadata.
+    let req = &v["authorization"];
+    assert_eq!(req["endpoint"], w.url("/oauth2/authorize").as_str());
+    assert_eq!(req["clientId"], client_id.as_str());
+    assert_eq!(req["resource"], json!([a.resource]));
+    assert_eq!(req["codeChallengeMethod"], "S256");
+    assert_eq!(req["codeChallengeLength"], 43, "base64url of a SHA-256");
+    assert_eq!(req["scope"], "api");
+    assert_eq!(req["redirectUri"], REDIRECT);
+    // The token is for A: A takes it, B (another resource-verifier server) refuses it.
+    assert_eq!(v["tokenType"], "Bearer");
+    assert_eq!(v["aud"], a.resource.as_str());
+    assert_eq!(v["clientIdClaim"], client_id.as_str());
+    assert_eq!(v["atA"]["status"], 200, "{}", v["atA"]["body"]);
+    assert_eq!(v["atB"]["status"], 401, "{}", v["atB"]["body"]);
+    let challenge = v["atB"]["challenge"].as_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    // The SDK's refresh keeps the resource: still A only.
+    assert_eq!(v["refreshToken"], true);
+    assert_eq!(v["refreshedAtA"], 200);
+    assert_eq!(v["refreshedAtB"], 401);
+    assert!(
+        docs.hits.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the edge fetched the client's document"
+    );
+}

@@ -508,7 +508,12 @@ fn remove_stale(tmp: &Path) {
 /// Node or npm package is a failure naming the install step, never a skip.
 pub fn node(script: &str, args: &[&str]) -> String {
     let root = root();
-    for pkg in ["openid-client", "jose", "playwright-core"] {
+    for pkg in [
+        "openid-client",
+        "jose",
+        "playwright-core",
+        "@modelcontextprotocol/sdk",
+    ] {
         assert!(
             root.join("node_modules").join(pkg).exists(),
             "node_modules/{pkg} is missing: run `npm ci` (or `cargo xtask setup`)"
