@@ -7,17 +7,19 @@
 // the code is taken from the redirect; a second `auth()` exchanges it. The token works at A
 // and is refused by resource server B.
 //
-// The client is a client ID metadata document: its client_id is the document's URL, which
-// the edge fetches. The SDK's own metadata-document branch (`clientMetadataUrl`) takes only
-// https URLs, and the test serves the document over http on loopback (the edge runs with
-// CLIENT_METADATA_DOCUMENTS=local), so the provider hands the SDK that URL as its client
-// information; the script also checks that the SDK refuses the http `clientMetadataUrl`.
+// The client is a client ID metadata document: the SDK's `clientMetadataUrl`, which it uses as
+// client_id when the edge's metadata says `client_id_metadata_document_supported`. This script
+// serves the document over https on loopback (the test's CA signs the certificate; the edge
+// runs with CLIENT_METADATA_DOCUMENTS=local and trusts that CA), since the SDK takes only https
+// document URLs.
 //
 //   node e2e/mcp-client.mjs CONFIG_JSON
 //
-// CONFIG_JSON: {resourceA, resourceB (the /hello URLs), clientId (the document's URL),
-// redirectUri, username, password}. Prints one JSON line of what it saw; exits non-zero only
-// when it cannot run at all.
+// CONFIG_JSON: {resourceA, resourceB (the /hello URLs), clientId (the document's https URL on
+// 127.0.0.1), document (its JSON text), certFile, keyFile (PEM), redirectUri, username,
+// password}. Prints one JSON line of what it saw; exits non-zero only when it cannot run.
+import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { authorize } from "./lib-forms.mjs";
 
@@ -32,8 +34,8 @@ const call = async (url, token) => {
 /** An OAuthClientProvider that keeps everything in memory and records the authorization URL
  * instead of opening a browser. */
 class MemoryProvider {
-  constructor({ clientId, clientMetadataUrl, redirectUri }) {
-    this.client = clientId ? { client_id: clientId } : undefined;
+  constructor({ clientMetadataUrl, redirectUri }) {
+    this.client = undefined;
     this.clientMetadataUrl = clientMetadataUrl;
     this.redirect = redirectUri;
     this.saved = undefined;
@@ -63,17 +65,25 @@ class MemoryProvider {
   discoveryState() { return this.discovery; }
 }
 
-try {
-  // The SDK's metadata-document branch insists on https (and the edge advertises it).
-  const strict = new MemoryProvider({ clientMetadataUrl: cfg.clientId, redirectUri: cfg.redirectUri });
-  try {
-    await auth(strict, { serverUrl: cfg.resourceA });
-    out.httpMetadataUrl = "accepted";
-  } catch (e) {
-    out.httpMetadataUrl = e?.constructor?.name ?? String(e);
-  }
+/** Serves the client ID metadata document at its URL's path over https; counts fetches. */
+async function serveDocument() {
+  const url = new URL(cfg.clientId);
+  const server = createServer({ cert: readFileSync(cfg.certFile), key: readFileSync(cfg.keyFile) }, (req, res) => {
+    out.documentHits = (out.documentHits ?? 0) + 1;
+    const found = req.method === "GET" && req.url === url.pathname;
+    res.writeHead(found ? 200 : 404, { "content-type": "application/json", "cache-control": "max-age=300" });
+    res.end(found ? cfg.document : "");
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(url.port), url.hostname, resolve);
+  });
+  return server;
+}
 
-  const provider = new MemoryProvider({ clientId: cfg.clientId, redirectUri: cfg.redirectUri });
+const documents = await serveDocument();
+try {
+  const provider = new MemoryProvider({ clientMetadataUrl: cfg.clientId, redirectUri: cfg.redirectUri });
   const first = await auth(provider, { serverUrl: cfg.resourceA });
   check(first === "REDIRECT", `first auth(): ${first}`);
   const meta = provider.discovery?.resourceMetadata;
@@ -84,6 +94,8 @@ try {
     issuer: as?.issuer ?? null,
     cimd: as?.client_id_metadata_document_supported ?? null,
   };
+  // No registration: the document's URL is the client id (saved by the SDK itself).
+  out.clientInformation = provider.clientInformation() ?? null;
   const url = provider.authorizationUrl;
   check(url, "redirectToAuthorization was not called");
   const q = url.searchParams;
@@ -129,4 +141,6 @@ try {
   out.ok = false;
   out.error = String(e?.stack ?? e);
 }
+documents.close();
+documents.closeAllConnections?.();
 console.log(JSON.stringify(out));
