@@ -600,3 +600,112 @@ fn dpop_bound_tokens_at_the_edge_s_own_endpoints() {
     );
     assert_eq!(creds.status, 200, "{}", creds.body);
 }
+
+/// A directory removed when dropped (also when a test fails).
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A test CA and a certificate it signs for `127.0.0.1`, as PEM files in `dir`:
+/// `(ca, cert, key)`.
+fn loopback_tls(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "edgeturn test CA (client documents)");
+    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, issuer.as_ref().pem()).unwrap();
+    std::fs::write(&paths.1, leaf.pem()).unwrap();
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
+    paths
+}
+
+#[test]
+fn the_mcp_sdk_gets_a_token_for_one_resource_through_a_metadata_document_and_another_refuses_it() {
+    let example = build_example();
+    // The SDK takes only https document URLs: the script serves the document on loopback with
+    // a certificate from this CA, which workerd's fetch trusts (NODE_EXTRA_CA_CERTS).
+    let tls = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("mcp-sdk-tls-{}", std::process::id()));
+    let _cleanup = RemoveDir(tls.clone());
+    let (ca, cert, key) = loopback_tls(&tls);
+    let w = Worker::start_with_env(
+        "mcp-sdk",
+        &[
+            ("CLIENT_METADATA_DOCUMENTS", "local"),
+            ("REGISTRATION_SCOPES", "openid api"),
+        ],
+        &[("NODE_EXTRA_CA_CERTS", ca.to_str().unwrap())],
+    );
+    let a = ResourceServer::start(&example, &w, "api");
+    let b = ResourceServer::start(&example, &w, "api");
+    let client_id = format!("https://127.0.0.1:{}/mcp/client.json", free_port());
+    let doc = json!({
+        "client_id": client_id, "client_name": "MCP SDK test agent", "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none",
+        "scope": "openid api", "resources": [a.resource],
+    });
+    let user = unique("user");
+    w.create_user(&user, PASSWORD);
+    let config = json!({
+        "resourceA": a.resource, "resourceB": b.resource, "clientId": client_id,
+        "document": doc.to_string(), "certFile": cert, "keyFile": key,
+        "redirectUri": REDIRECT, "username": user, "password": PASSWORD,
+    });
+    let out = node("e2e/mcp-client.mjs", &[&config.to_string()]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!("{v:#}");
+    let log = w.log();
+    let log_tail = log
+        .get(log.len().saturating_sub(3000)..)
+        .unwrap_or_default();
+    assert_eq!(v["ok"], true, "{}\n{log_tail}", v["error"]);
+    // The SDK found the edge from A's protected resource metadata (RFC 9728) and read that
+    // the edge takes client ID metadata documents, so it used the document's URL as client_id
+    // without registering.
+    assert_eq!(v["metadata"]["resource"], a.resource.as_str());
+    assert_eq!(v["discovery"]["authorizationServer"], w.base.as_str());
+    assert_eq!(v["discovery"]["issuer"], w.base.as_str());
+    assert_eq!(v["discovery"]["cimd"], true);
+    assert_eq!(v["clientInformation"]["client_id"], client_id.as_str());
+    // The authorization request it built: PKCE S256, the resource (RFC 8707) = A only, the
+    // scope from A's metadata.
+    let req = &v["authorization"];
+    assert_eq!(req["endpoint"], w.url("/oauth2/authorize").as_str());
+    assert_eq!(req["clientId"], client_id.as_str());
+    assert_eq!(req["resource"], json!([a.resource]));
+    assert_eq!(req["codeChallengeMethod"], "S256");
+    assert_eq!(req["codeChallengeLength"], 43, "base64url of a SHA-256");
+    assert_eq!(req["scope"], "api");
+    assert_eq!(req["redirectUri"], REDIRECT);
+    // The edge fetched the document (over https, trusting the test CA), then kept it.
+    assert_eq!(v["documentHits"], 1, "{log_tail}");
+    // The token is for A: A takes it, B (another resource-verifier server) refuses it.
+    assert_eq!(v["tokenType"], "Bearer");
+    assert_eq!(v["aud"], a.resource.as_str());
+    assert_eq!(v["clientIdClaim"], client_id.as_str());
+    assert_eq!(v["atA"]["status"], 200, "{}", v["atA"]["body"]);
+    assert_eq!(v["atB"]["status"], 401, "{}", v["atB"]["body"]);
+    let challenge = v["atB"]["challenge"].as_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    // The SDK's refresh keeps the resource: still A only.
+    assert_eq!(v["refreshToken"], true);
+    assert_eq!(v["refreshedAtA"], 200);
+    assert_eq!(v["refreshedAtB"], 401);
+}

@@ -118,6 +118,8 @@ pub struct Worker {
     pub keys_json: String,
     /// The AS-RS key, base64.
     pub key_b64: String,
+    /// Extra environment for wrangler (`NODE_EXTRA_CA_CERTS`, say).
+    env: Vec<(String, String)>,
     child: Option<Child>,
     watchdog: Option<Child>,
     port: u16,
@@ -139,7 +141,23 @@ impl Worker {
         Worker::start_opts(name, vars, true, true)
     }
 
+    /// A fresh worker whose wrangler runs with `env` added to its environment; with
+    /// `NODE_EXTRA_CA_CERTS`, workerd's outbound fetches trust that file's certificates.
+    pub fn start_with_env(name: &str, vars: &[(&str, &str)], env: &[(&str, &str)]) -> Worker {
+        Worker::start_env(name, vars, true, false, env)
+    }
+
     fn start_opts(name: &str, vars: &[(&str, &str)], healthy: bool, strict: bool) -> Worker {
+        Worker::start_env(name, vars, healthy, strict, &[])
+    }
+
+    fn start_env(
+        name: &str,
+        vars: &[(&str, &str)],
+        healthy: bool,
+        strict: bool,
+        env: &[(&str, &str)],
+    ) -> Worker {
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         remove_stale(&tmp);
         let dir = tmp.join(format!("edge-e2e-{name}-{}", std::process::id()));
@@ -184,6 +202,10 @@ impl Worker {
             dir,
             keys_json,
             key_b64,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             watchdog: None,
             port,
@@ -281,6 +303,7 @@ impl Worker {
             .args(["--name", &format!("edgeturn-{}", self.port)])
             .current_dir(&self.dir)
             .envs(WRANGLER_ENV.iter().copied())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -508,7 +531,12 @@ fn remove_stale(tmp: &Path) {
 /// Node or npm package is a failure naming the install step, never a skip.
 pub fn node(script: &str, args: &[&str]) -> String {
     let root = root();
-    for pkg in ["openid-client", "jose", "playwright-core"] {
+    for pkg in [
+        "openid-client",
+        "jose",
+        "playwright-core",
+        "@modelcontextprotocol/sdk",
+    ] {
         assert!(
             root.join("node_modules").join(pkg).exists(),
             "node_modules/{pkg} is missing: run `npm ci` (or `cargo xtask setup`)"
