@@ -1,6 +1,7 @@
-//! What an `https` issuer adds to responses: the CSRF cookie under the `__Host-` prefix
-//! (RFC 6265bis section 4.1.3.2: `Secure`, `Path=/`, no `Domain`, so no sibling subdomain and
-//! no plain-http response can set or shadow it), and HSTS on every response (RFC 6797).
+//! What an `https` issuer adds to responses: every cookie the edge sets (CSRF, sign-in
+//! session, console) under the `__Host-` prefix (RFC 6265bis section 4.1.3.2: `Secure`,
+//! `Path=/`, no `Domain`, so no sibling subdomain and no plain-http response can set or shadow
+//! it), and HSTS on every response (RFC 6797).
 //!
 //! A local `http://` issuer keeps the plain cookie scoped to its page's path (browsers refuse
 //! `Secure` cookies over http, and `__Host-` needs `Secure`).
@@ -13,6 +14,36 @@ pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 fn is_https(issuer: &str) -> bool {
     issuer.starts_with("https://")
+}
+
+/// A cookie's name: `__Host-` before `base` with an https issuer.
+pub fn cookie_name(issuer: &str, base: &str) -> String {
+    if is_https(issuer) {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// `Set-Cookie` for the cookie `name` = `value`: `HttpOnly`, the given `SameSite`, `max_age`
+/// seconds (0 removes it); with an https issuer `Secure` and `Path=/` (what `__Host-` needs),
+/// otherwise `plain_path`.
+pub fn set_cookie(
+    issuer: &str,
+    name: &str,
+    value: &str,
+    plain_path: &str,
+    same_site: &str,
+    max_age: u64,
+) -> String {
+    let (path, secure) = if is_https(issuer) {
+        ("/", "; Secure")
+    } else {
+        (plain_path, "")
+    };
+    format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
+    )
 }
 
 /// The name of the CSRF cookie of the page at `path`. With an https issuer it is
@@ -35,11 +66,7 @@ pub fn csrf_cookie_name(issuer: &str, path: &str) -> String {
 /// otherwise scoped to `path`.
 pub fn csrf_set_cookie(issuer: &str, value: &str, path: &str) -> String {
     let name = csrf_cookie_name(issuer, path);
-    if is_https(issuer) {
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=900; Secure")
-    } else {
-        format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=900")
-    }
+    set_cookie(issuer, &name, value, path, "Strict", 900)
 }
 
 /// The `Strict-Transport-Security` value every response carries, when the issuer is https.

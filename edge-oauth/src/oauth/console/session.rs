@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ADMIN_RIGHT, CALLBACK, CLIENT_ID, SESSION_TTL, SIGNIN_TTL};
 use crate::oauth::effects::{AuditEvent, Write, Writes};
+use crate::oauth::https::{self, cookie_name};
 use crate::oauth::keys::{Purpose, SigningKey};
 use crate::oauth::{flows::pkce, flows::sealed};
 use crate::store::console::SessionRow;
@@ -27,22 +28,8 @@ pub const SESSION_COOKIE: &str = "edge_console";
 /// The sign-in cookie's base name.
 pub const SIGNIN_COOKIE: &str = "edge_console_signin";
 
-fn is_https(issuer: &str) -> bool {
-    issuer.starts_with("https://")
-}
-
-/// A cookie's name: `__Host-` before `base` with an https issuer.
-pub fn cookie_name(issuer: &str, base: &str) -> String {
-    if is_https(issuer) {
-        format!("__Host-{base}")
-    } else {
-        base.to_string()
-    }
-}
-
-/// `Set-Cookie` for `base` = `value`, `max_age` seconds (0 removes it). `HttpOnly` and the
-/// given `SameSite`; with an https issuer `Secure` and `Path=/` (the `__Host-` rules, RFC
-/// 6265bis section 4.1.3.2), otherwise `Path=/console`.
+/// `Set-Cookie` for the console's cookie `base` ([`https::set_cookie`]; `Path=/console` with a
+/// plain-http issuer).
 pub(super) fn set_cookie(
     issuer: &str,
     base: &str,
@@ -51,11 +38,7 @@ pub(super) fn set_cookie(
     same_site: &str,
 ) -> String {
     let name = cookie_name(issuer, base);
-    if is_https(issuer) {
-        format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}; Secure")
-    } else {
-        format!("{name}={value}; Path=/console; HttpOnly; SameSite={same_site}; Max-Age={max_age}")
-    }
+    https::set_cookie(issuer, &name, value, "/console", same_site, max_age)
 }
 
 /// The session cookie.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::oauth::effects::{AuditEvent, Write, Writes, event};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::https;
 use crate::oauth::ids;
 use crate::oauth::scope::Scope;
 use crate::store::reads::SessionRow;
@@ -323,22 +324,12 @@ pub fn clear_cookie(issuer: &str) -> String {
 }
 
 fn cookie_with(issuer: &str, value: &str, max_age: u64) -> String {
-    let name = cookie_name(issuer);
-    let secure = if issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    https::set_cookie(issuer, &cookie_name(issuer), value, "/", "Lax", max_age)
 }
 
 /// The session cookie's name for `issuer`.
 pub fn cookie_name(issuer: &str) -> String {
-    if issuer.starts_with("https://") {
-        format!("__Host-{COOKIE}")
-    } else {
-        COOKIE.to_string()
-    }
+    https::cookie_name(issuer, COOKIE)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::oauth::console::flash;
 use crate::oauth::console::layout::{self, Notice};
 use crate::oauth::console::session::{self, Admin, Refusal, SESSION_COOKIE};
 use crate::oauth::error::OAuthError;
+use crate::oauth::https;
 use crate::oauth::ids;
 use crate::oauth::params::{self, MAX_BODY, Params};
 use crate::oauth::routes::Method;
@@ -82,7 +83,7 @@ pub async fn handle(
             }
             _ => {}
         }
-        let cookie = cookie_value(&req, &session::cookie_name(&cfg.issuer, SESSION_COOKIE));
+        let cookie = cookie_value(&req, &https::cookie_name(&cfg.issuer, SESSION_COOKIE));
         let admin = match admitted(&db, cookie.as_deref()).await? {
             Ok(a) => a,
             Err(Refusal::SignIn) if method == Method::Get => return signin::start(&cfg),
@@ -120,7 +121,7 @@ pub async fn handle(
             .unwrap_or_default();
         let q = Params::from_form(query.as_bytes()).map_err(|e| server_page(&e))?;
         // The notice of a change that redirected here: shown once, then its cookie removed.
-        let flash_cookie = cookie_value(&req, &session::cookie_name(&c.cfg.issuer, flash::COOKIE))
+        let flash_cookie = cookie_value(&req, &https::cookie_name(&c.cfg.issuer, flash::COOKIE))
             .filter(|v| !v.is_empty());
         let flash = flash_cookie
             .as_deref()

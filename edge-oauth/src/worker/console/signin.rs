@@ -9,6 +9,7 @@ use crate::oauth::config::Config;
 use crate::oauth::console::CLIENT_ID;
 use crate::oauth::console::session::{self, Pending, SIGNIN_COOKIE};
 use crate::oauth::error::OAuthError;
+use crate::oauth::https;
 use crate::oauth::ids;
 use crate::oauth::params::Params;
 use crate::worker::http::{Reply, client_address, cookie_value, now};
@@ -41,7 +42,7 @@ pub(super) async fn callback(
     let q = Params::from_form(url.query().unwrap_or("").as_bytes())
         .map_err(|e| bare(400, "Bad request", &e.description))?;
     let now = now();
-    let cookie = cookie_value(req, &session::cookie_name(&cfg.issuer, SIGNIN_COOKIE));
+    let cookie = cookie_value(req, &https::cookie_name(&cfg.issuer, SIGNIN_COOKIE));
     let pending = Pending::open(&cfg.signing_key, cookie.as_deref(), q.get("state"), now)
         .ok_or_else(|| {
             bare(
