@@ -29,14 +29,17 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// The CSP source that allows exactly `style` inline (`'sha256-…'`).
+pub fn style_source(style: &str) -> String {
+    format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(style.as_bytes()))
+    )
+}
+
 fn style_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| {
-        format!(
-            "'sha256-{}'",
-            STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
-        )
-    })
+    H.get_or_init(|| style_source(STYLE))
 }
 
 /// The Content-Security-Policy for a page; `redirect_origin` extends `form-action`.

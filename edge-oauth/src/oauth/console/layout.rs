@@ -5,11 +5,7 @@
 
 use std::sync::OnceLock;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest, Sha256};
-
-use crate::oauth::html::{escape, hidden};
+use crate::oauth::html::{escape, hidden, style_source};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1b1b1f;background:#f6f6f8}\
 header{display:flex;gap:1.2rem;align-items:center;background:#1f2a44;color:#fff;padding:.6rem 1.2rem}\
@@ -24,12 +20,7 @@ label{margin-right:.6rem}svg{background:#fff;border:1px solid #d8d8e0}";
 
 fn style_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| {
-        format!(
-            "'sha256-{}'",
-            STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
-        )
-    })
+    H.get_or_init(|| style_source(STYLE))
 }
 
 /// The console's Content-Security-Policy: nothing but its own style, forms to itself, and
@@ -133,6 +124,9 @@ pub fn when(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn pages_escape_and_allow_no_script() {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::signing_keys;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::flows::grants::{Family, Grant};
 use crate::oauth::keys::{Purpose, SigningKey};
@@ -104,9 +105,7 @@ fn invalid(d: &'static str) -> OAuthError {
 
 /// The RFC 7638 thumbprint of a P-256 public key.
 pub fn thumbprint(x: &str, y: &str) -> String {
-    // Required members only, in lexicographic order, no whitespace (section 3.2).
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+    signing_keys::thumbprint(&[("crv", "P-256"), ("kty", "EC"), ("x", x), ("y", y)])
 }
 
 fn b64_32(v: Option<&Value>) -> Option<&str> {

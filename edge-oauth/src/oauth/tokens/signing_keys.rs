@@ -117,8 +117,9 @@ fn b64(map: &Map<String, Value>, member: &str, who: &str) -> Result<Vec<u8>, Key
         .map_err(|_| KeySetError(format!("{who}: `{member}` is not base64url")))
 }
 
-/// RFC 7638 thumbprint: the default `kid`.
-fn thumbprint(required: &[(&str, &str)]) -> String {
+/// The RFC 7638 thumbprint of a JWK given by its required members: the default `kid`, and
+/// DPoP's `jkt`.
+pub fn thumbprint(required: &[(&str, &str)]) -> String {
     // The members in lexicographic order, no whitespace: serde_json's Map keeps key order
     // sorted (no `preserve_order` feature), which is exactly RFC 7638's canonical form.
     let mut m = Map::new();
