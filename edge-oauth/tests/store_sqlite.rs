@@ -455,6 +455,7 @@ fn every_read_runs_on_the_empty_schema() {
     assert!(db.first(&reads::session("k")).is_none());
     assert!(db.rows(&reads::sessions_of("u", NOW)).is_empty());
     assert!(db.first(&reads::consent("u", "c")).is_none());
+    assert!(db.first(&reads::consent_of_session("k", "c")).is_none());
     assert!(db.rows(&reads::backchannel_of_session("s")).is_empty());
     assert!(db.rows(&reads::backchannel_of_user("u")).is_empty());
     assert!(db.first(&reads::email_token("k")).is_none());
@@ -1188,6 +1189,22 @@ fn sessions_and_consents(db: &mut Db) {
     assert_eq!(
         db.first(&reads::consent("u9", "c9")).map(|c| c.scope),
         Some("openid turn".into())
+    );
+    // The authorization endpoint reads a session's consent beside the session itself.
+    let (d, _, w) = session::start("u9", "pwd", None, None, NOW + 2).unwrap();
+    assert!(db.apply(&w));
+    assert_eq!(
+        db.first(&reads::consent_of_session(&d.key(), "c9"))
+            .map(|c| c.scope),
+        Some("openid turn".into())
+    );
+    assert!(
+        db.first(&reads::consent_of_session(&d.key(), "other"))
+            .is_none()
+    );
+    assert!(
+        db.first(&reads::consent_of_session("no-such-key", "c9"))
+            .is_none()
     );
 }
 

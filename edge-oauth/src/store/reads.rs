@@ -709,6 +709,16 @@ pub fn consent(user_id: &str, client_id: &str) -> Query<ConsentRow> {
     )
 }
 
+/// The consent for a client of the person whose session has `key`: read beside
+/// [`session`] in one batch, so the authorization endpoint asks D1 once.
+pub fn consent_of_session(key: &str, client_id: &str) -> Query<ConsentRow> {
+    Query::new(
+        "SELECT c.scope FROM sessions s JOIN consents c ON c.user_id = s.user_id AND c.client_id = ? \
+         WHERE s.id = ?",
+        vec![client_id.into(), key.into()],
+    )
+}
+
 /// A client to send a back-channel logout token to: it got tokens in an ended session (a
 /// family with that `sid`) and registered a `backchannel_logout_uri`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

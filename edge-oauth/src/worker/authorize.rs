@@ -84,15 +84,10 @@ pub async fn get(req: Request, env: &Env) -> Reply {
         let name = client.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         let now = now();
         let secret = session::secret_of(&req, &cfg.issuer);
-        let live = session::live(&db, secret.as_ref(), now)
-            .await
-            .map_err(server_page)?;
-        let consented = match &live {
-            Some(s) => session::consent(&db, &s.user_id, &request.client_id)
+        let (live, consented) =
+            session::live_with_consent(&db, secret.as_ref(), &request.client_id, now)
                 .await
-                .map_err(server_page)?,
-            None => None,
-        };
+                .map_err(server_page)?;
         let next = sessions::decide(
             &request.prompt,
             live.as_ref(),

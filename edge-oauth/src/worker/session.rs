@@ -36,6 +36,30 @@ pub async fn live(
     Ok(row.filter(|r| r.username.is_some() && session::is_live(r, now)))
 }
 
+/// The browser's live session (as [`live`]) and what its person consented to for
+/// `client_id`, in one round trip to D1.
+pub async fn live_with_consent(
+    db: &D1Database,
+    secret: Option<&SessionSecret>,
+    client_id: &str,
+    now: u64,
+) -> Result<(Option<SessionRow>, Option<String>), OAuthError> {
+    let Some(secret) = secret else {
+        return Ok((None, None));
+    };
+    let key = secret.key();
+    let (row, consent) = store::first_of_both(
+        db,
+        &reads::session(&key),
+        &reads::consent_of_session(&key, client_id),
+    )
+    .await?;
+    match row.filter(|r| r.username.is_some() && session::is_live(r, now)) {
+        Some(r) => Ok((Some(r), consent.map(|c| c.scope))),
+        None => Ok((None, None)),
+    }
+}
+
 /// What the person consented to for `client_id` (space-separated scope).
 pub async fn consent(
     db: &D1Database,

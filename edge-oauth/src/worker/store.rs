@@ -65,6 +65,18 @@ pub async fn first<T: DeserializeOwned>(
         .map_err(|e| db_error("query", e))
 }
 
+/// The first rows of `a` and of `b`, read in one batch (one round trip to D1).
+pub async fn first_of_both<A: DeserializeOwned, B: DeserializeOwned>(
+    db: &D1Database,
+    a: &Query<A>,
+    b: &Query<B>,
+) -> Result<(Option<A>, Option<B>), OAuthError> {
+    let results = unmetered(db, &[a.statement.clone(), b.statement.clone()]).await?;
+    let first_a = returned::<A>(results.first())?.into_iter().next();
+    let first_b = returned::<B>(results.get(1))?.into_iter().next();
+    Ok((first_a, first_b))
+}
+
 /// All rows of `q`.
 pub async fn all<T: DeserializeOwned>(db: &D1Database, q: &Query<T>) -> Result<Vec<T>, OAuthError> {
     let r = prepare(db, &q.statement)?
