@@ -382,13 +382,17 @@ fn dpop_bound_tokens_work_only_with_their_key_and_a_stolen_refresh_token_is_usel
 }
 
 /// A loopback HTTP server for client ID metadata documents: path -> JSON, counting requests;
-/// stopped when dropped.
+/// stopped when dropped. [`ENDLESS`] is a document that never ends: 1 KiB chunks every 100 ms,
+/// chunked (no `Content-Length`), for at most 30 s.
 struct DocumentServer {
     base: String,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// The path of the document that never ends.
+const ENDLESS: &str = "/agent/endless.json";
 
 impl DocumentServer {
     fn start_on(port: u16, documents: Vec<(String, String)>) -> DocumentServer {
@@ -417,6 +421,20 @@ impl DocumentServer {
                 }
                 let path = line.split(' ').nth(1).unwrap_or_default().to_string();
                 h.fetch_add(1, Ordering::SeqCst);
+                if path == ENDLESS {
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 200 X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    );
+                    let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+                    for _ in 0..300 {
+                        if conn.write_all(chunk.as_bytes()).is_err() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    continue;
+                }
                 let (status, body) = documents
                     .iter()
                     .find(|(p, _)| *p == path)
@@ -526,6 +544,31 @@ fn an_agent_with_a_client_id_metadata_document_gets_a_token_another_resource_ref
         let page = get(&url, &[]);
         assert_eq!(page.status, 400, "{path}: {}", page.body);
     }
+    // A document that streams on without end is cut at its size limit (or the deadline), not
+    // read to its end: refused within seconds.
+    let started = std::time::Instant::now();
+    let id = format!("{base}{ENDLESS}");
+    let url = format!(
+        "{}?{}",
+        w.url("/oauth2/authorize"),
+        form(&[
+            ("response_type", "code"),
+            ("client_id", &id),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let page = get(&url, &[]);
+    assert_eq!(page.status, 400, "{ENDLESS}: {}", page.body);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "an endless document held the request for {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use worker::{
     D1Database, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, console_log,
@@ -77,13 +78,14 @@ async fn fetch(cfg: &Config, id: &str, now: u64) -> Result<(ClientRecord, u32), 
     let send = fetcher.send();
     let timeout = Delay::from(Duration::from_millis(document::TIMEOUT_MS));
     futures_util::pin_mut!(send, timeout);
-    let mut response = match select(send, timeout).await {
-        Either::Left((Ok(r), _)) => r,
+    let (mut response, timeout) = match select(send, timeout).await {
+        Either::Left((Ok(r), rest)) => (r, rest),
         _ => return Err(failed()),
     };
     if response.status_code() != 200 {
         return Err(failed());
     }
+    let too_large = || OAuthError::invalid_client("the client metadata document is too large");
     let declared = response
         .headers()
         .get("content-length")
@@ -91,12 +93,28 @@ async fn fetch(cfg: &Config, id: &str, now: u64) -> Result<(ClientRecord, u32), 
         .flatten()
         .and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > document::MAX_BYTES) {
-        return Err(OAuthError::invalid_client(
-            "the client metadata document is too large",
-        ));
+        return Err(too_large());
     }
     let cache_control = response.headers().get("cache-control").ok().flatten();
-    let body = response.bytes().await.map_err(|_| failed())?;
+    // The body as it streams, within the same deadline and never past MAX_BYTES: a document
+    // served chunked (no Content-Length), huge or slow holds neither memory nor the request.
+    let mut stream = response.stream().map_err(|_| failed())?;
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| failed())?;
+            if body.len() + chunk.len() > document::MAX_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    futures_util::pin_mut!(read);
+    let body = match select(read, timeout).await {
+        Either::Left((body, _)) => body?,
+        Either::Right(_) => return Err(failed()),
+    };
     let record = document::record(id, &body, &cfg.registration_scopes, now)?;
     Ok((record, document::ttl(cache_control.as_deref())))
 }
